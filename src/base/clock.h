@@ -1,0 +1,28 @@
+// Monotonic time for measurements (never wall-clock time).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace chunkserve {
+
+inline int64_t NowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Measures elapsed time since construction or the last Reset().
+class Stopwatch {
+ public:
+  Stopwatch() : start_ns_(NowNanos()) {}
+  void Reset() { start_ns_ = NowNanos(); }
+  int64_t ElapsedNanos() const { return NowNanos() - start_ns_; }
+  double ElapsedSeconds() const { return static_cast<double>(ElapsedNanos()) * 1e-9; }
+  double ElapsedMillis() const { return static_cast<double>(ElapsedNanos()) * 1e-6; }
+
+ private:
+  int64_t start_ns_;
+};
+
+}  // namespace chunkserve

@@ -1,0 +1,69 @@
+// Element-wise and per-row operations of the transformer forward pass, and
+// causal attention over a KV cache laid out in fixed-size blocks.
+//
+// Shapes are written where the math is: (n_heads, head_dim) means n_heads rows
+// of head_dim contiguous floats. All buffers are f32.
+//
+// Thread safety: pure functions; safe to call concurrently on disjoint outputs.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "base/thread_pool.h"
+
+namespace chunkserve::kernels {
+
+// out (n,) = x / sqrt(mean(x^2) + eps) * w
+void RmsNorm(const float* x, const float* w, int64_t n, float eps, float* out);
+// out (n,) = (x - mean) / sqrt(var + eps) * w + b   (b may be null)
+void LayerNorm(const float* x, const float* w, const float* b, int64_t n, float eps, float* out);
+// In place, numerically stable: x (n,) <- softmax(x)
+void Softmax(float* x, int64_t n);
+// out (n,) = silu(gate) * up
+void SiluMul(const float* gate, const float* up, int64_t n, float* out);
+// In place, tanh approximation as ggml and BERT checkpoints use.
+void Gelu(float* x, int64_t n);
+// y (n,) += b (n,)
+void AddInPlace(float* y, const float* b, int64_t n);
+
+enum class RopeStyle {
+  kNormal,  // rotate adjacent pairs (x[2i], x[2i+1]): llama
+  kNeox,    // rotate halves (x[i], x[i + n_rot/2]): qwen2, qwen3, neox
+};
+
+struct RopeParams {
+  int head_dim = 0;
+  int n_rot = 0;             // rotated dims per head (<= head_dim, even)
+  float theta = 10000.0f;    // rope_theta (freq_base)
+  float freq_scale = 1.0f;   // linear scaling: position * freq_scale
+  RopeStyle style = RopeStyle::kNormal;
+};
+
+// x (n_heads, head_dim) rotated in place for position `pos`.
+void ApplyRope(float* x, int n_heads, int64_t pos, const RopeParams& p);
+
+// KV of one layer in blocks: slot s lives in block s / block_tokens, row
+// s % block_tokens; a row holds n_kv_heads * head_dim floats. A contiguous
+// cache is one block of block_tokens = capacity.
+struct KvBlocksView {
+  std::span<const float* const> k_blocks;
+  std::span<const float* const> v_blocks;
+  int64_t block_tokens = 0;
+};
+
+struct AttentionShape {
+  int n_heads = 0;
+  int n_kv_heads = 0;  // n_heads % n_kv_heads == 0 (grouped-query)
+  int head_dim = 0;
+  float scale = 0;     // usually 1/sqrt(head_dim)
+};
+
+// For each query i in [0, n_q): q row i is (n_heads, head_dim); it attends to
+// cache slots [0, kv_len[i]) (causality is expressed by kv_len) and writes
+// out row i (n_heads, head_dim). Keys are processed tile by tile with an
+// online softmax, so no (n_q, n_kv) score matrix is materialized.
+void Attention(const float* q, int64_t n_q, const int32_t* kv_len, const KvBlocksView& kv,
+               const AttentionShape& shape, float* out, ThreadPool* pool);
+
+}  // namespace chunkserve::kernels
