@@ -1,0 +1,53 @@
+// HParams: the hyper-parameters of a decoder model, read from GGUF metadata.
+//
+// Keys are `<arch>.<name>` as llama.cpp writes them: embedding_length,
+// block_count, feed_forward_length, attention.head_count,
+// attention.head_count_kv (default head_count), attention.key_length /
+// value_length (default embedding_length / head_count),
+// attention.layer_norm_rms_epsilon, rope.freq_base (default 10000),
+// rope.dimension_count (default head_dim), rope.scaling.type ("none" /
+// "linear"; "linear" needs rope.scaling.factor), context_length. The vocabulary
+// size comes from token_embd.weight's dims (the metadata array may be absent).
+//
+// Invariants after ReadHParams succeeds: every count is positive,
+// n_head % n_head_kv == 0, n_rot is even and <= head_dim.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/status.h"
+#include "gguf/gguf_file.h"
+#include "kernels/ops.h"
+#include "model/arch.h"
+
+namespace chunkserve::model {
+
+struct HParams {
+  std::string arch_name;  // general.architecture
+  Arch arch = Arch::kLlama;
+  int64_t n_vocab = 0;
+  int64_t n_embd = 0;       // model width
+  int64_t n_layer = 0;
+  int64_t n_ff = 0;         // FFN hidden width
+  int64_t n_head = 0;
+  int64_t n_head_kv = 0;
+  int64_t head_dim = 0;     // key_length == value_length
+  int64_t n_rot = 0;        // rotated dims per head
+  int64_t n_ctx_train = 0;  // context_length (0 when absent)
+  float rms_norm_eps = 1e-5f;
+  float rope_freq_base = 10000.0f;
+  float rope_freq_scale = 1.0f;  // 1 / rope.scaling.factor for linear scaling
+  kernels::RopeStyle rope_style = kernels::RopeStyle::kNormal;
+  bool qkv_bias = false;
+  bool qk_norm = false;
+
+  int64_t n_embd_q() const { return n_head * head_dim; }
+  int64_t n_embd_kv() const { return n_head_kv * head_dim; }  // floats per KV row
+};
+
+// Invalid metadata is a Status naming the key; an unknown architecture is
+// Unimplemented naming it.
+StatusOr<HParams> ReadHParams(const gguf::GgufFile& file);
+
+}  // namespace chunkserve::model

@@ -1,0 +1,73 @@
+// KvCache: the keys and values of ONE sequence, as the forward pass sees them.
+//
+// The forward pass needs two things per layer: where to write the K and V rows
+// of the slots it is computing now, and a KvBlocksView (kernels/ops.h) of all
+// slots written so far to attend over. This interface is deliberately that
+// small so the paged cache (kv/, block tables over a shared block pool) can
+// implement it per sequence without the model knowing about blocks, sharing or
+// eviction.
+//
+// A slot is a position in the sequence's cache (0, 1, 2, ...). It is usually,
+// but not necessarily, the token's RoPE position: chunk reuse places cached
+// chunks at slots whose positions it chose. A row holds n_kv_heads * head_dim
+// floats (f32); K rows are stored AFTER RoPE.
+//
+// Invariants: KRow/VRow of slot s in [0, capacity_tokens()) point at distinct,
+// stable rows until the cache is resized or destroyed; View(layer) covers at
+// least capacity_tokens() slots.
+//
+// Thread safety: none of its own. The forward pass writes disjoint rows from
+// several threads and reads views while no one writes the same slots.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/ops.h"
+
+namespace chunkserve::model {
+
+class KvCache {
+ public:
+  virtual ~KvCache() = default;
+
+  virtual int n_layers() const = 0;
+  // Floats per K (and per V) row: n_kv_heads * head_dim of the model.
+  virtual int64_t row_floats() const = 0;
+  // Slots that can be written now; Forward refuses to write past them.
+  virtual int64_t capacity_tokens() const = 0;
+
+  // REQUIRES: 0 <= layer < n_layers(), 0 <= slot < capacity_tokens().
+  virtual float* KRow(int layer, int64_t slot) = 0;
+  virtual float* VRow(int layer, int64_t slot) = 0;
+  // REQUIRES: 0 <= layer < n_layers(). Valid until the next non-const call.
+  virtual kernels::KvBlocksView View(int layer) const = 0;
+};
+
+// The simplest KvCache: one f32 block of capacity_tokens rows per layer.
+// Used by the CLI generation loop, tests and the NumPy-reference comparison.
+class ContiguousKvCache final : public KvCache {
+ public:
+  ContiguousKvCache(int n_layers, int64_t row_floats, int64_t capacity_tokens);
+
+  int n_layers() const override { return n_layers_; }
+  int64_t row_floats() const override { return row_floats_; }
+  int64_t capacity_tokens() const override { return capacity_tokens_; }
+  float* KRow(int layer, int64_t slot) override;
+  float* VRow(int layer, int64_t slot) override;
+  kernels::KvBlocksView View(int layer) const override;
+
+  size_t bytes_used() const { return (k_.size() + v_.size()) * sizeof(float); }
+
+ private:
+  int n_layers_;
+  int64_t row_floats_;
+  int64_t capacity_tokens_;
+  std::vector<float> k_;  // (n_layers, capacity_tokens, row_floats)
+  std::vector<float> v_;
+  // One block pointer per layer, so View() can hand out spans into them.
+  std::vector<const float*> k_block_ptrs_;
+  std::vector<const float*> v_block_ptrs_;
+};
+
+}  // namespace chunkserve::model

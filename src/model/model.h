@@ -1,0 +1,118 @@
+// Model: a decoder-only transformer loaded from a GGUF file, and its forward
+// pass over a batch of sequences with their KV caches.
+//
+// Load() opens the GGUF (mmap, kept open for the model's life), reads HParams,
+// binds every weight by its standard llama.cpp name with shape checks, and
+// packs the projection matrices once (kernels::PackedMatrix) for the fast
+// kernels. A missing tensor, a wrong shape, an unsupported architecture or
+// tensor type is a Status naming it.
+//
+// Forward() runs one step over a batch: each SequenceBatch holds n new tokens
+// of one sequence, the KV slots they occupy and their RoPE positions. All
+// tokens of the batch go through the projections together (one MatMul per
+// weight per layer: prefill is a matrix-matrix product, decode a
+// matrix-vector one); attention runs per sequence over its own KvCache.
+// Token i of a sequence attends to slots [0, first_slot + i] (causal); K is
+// rotated before it is stored.
+//
+// Thread safety: the weights are immutable after Load. Forward() uses the
+// model's thread pool and scratch buffers, so one thread at a time calls it
+// (the engine's step loop). Different KvCaches may be used in turn.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "base/thread_pool.h"
+#include "gguf/gguf_file.h"
+#include "model/hparams.h"
+#include "model/kv_cache.h"
+
+namespace chunkserve::model {
+
+struct LoadOptions {
+  // Threads for Forward (counting the caller); 0 = all hardware threads.
+  // Ignored when `pool` is given.
+  int n_threads = 0;
+  // A pool to share with other users (borrowed; must outlive the Model).
+  ThreadPool* pool = nullptr;
+};
+
+enum class LogitsMode {
+  kNone,  // only fill the KV cache (e.g. a prefill slice that is not the last)
+  kLast,  // logits of the sequence's last token
+  kAll,   // logits of every token (tests, perplexity, speculative verification)
+};
+
+struct SequenceBatch {
+  KvCache* kv = nullptr;             // this sequence's cache (borrowed)
+  std::span<const int32_t> tokens;   // n >= 1 new token ids
+  int64_t first_slot = 0;            // token i writes slot first_slot + i
+  std::span<const int32_t> positions;  // n RoPE positions; empty: first_slot + i
+  LogitsMode logits = LogitsMode::kLast;
+};
+
+// Logits rows in batch order: for each sequence, none / its last token / all
+// its tokens, as its LogitsMode asks.
+struct Logits {
+  int64_t n_rows = 0;
+  int64_t n_vocab = 0;
+  std::vector<float> data;  // (n_rows, n_vocab)
+
+  std::span<const float> Row(int64_t i) const {
+    return {data.data() + i * n_vocab, static_cast<size_t>(n_vocab)};
+  }
+};
+
+struct Weights;  // model/weights.h
+
+class Model {
+ public:
+  static StatusOr<std::unique_ptr<Model>> Load(const std::string& path,
+                                               const LoadOptions& options = {});
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const HParams& hparams() const { return hparams_; }
+  const gguf::GgufFile& file() const { return *file_; }
+  // Identifies the weights for caches keyed by model: Hash64 over the
+  // architecture, hparams, tensor names, types, dims and first bytes.
+  uint64_t fingerprint() const { return fingerprint_; }
+  ThreadPool* pool() const { return pool_; }
+  // Bytes of packed weights one decode step reads (all layers + output).
+  size_t weight_bytes_per_token() const;
+
+  // A contiguous f32 cache shaped for this model.
+  std::unique_ptr<ContiguousKvCache> NewKvCache(int64_t capacity_tokens) const;
+
+  // Runs the batch; `logits` is resized and filled (see Logits).
+  // InvalidArgument for a token id outside the vocabulary, an empty sequence,
+  // a cache of the wrong shape; OutOfRange for slots past the cache capacity.
+  Status Forward(std::span<const SequenceBatch> batch, Logits* logits);
+
+  // Convenience for tests: runs `tokens` as one sequence at slots
+  // [first_slot, first_slot + n) of `kv`, returns the logits of every token.
+  StatusOr<Logits> ForwardAll(KvCache* kv, std::span<const int32_t> tokens,
+                              int64_t first_slot = 0);
+
+ private:
+  Model();
+
+  std::unique_ptr<gguf::GgufFile> file_;
+  HParams hparams_;
+  std::unique_ptr<Weights> weights_;
+  uint64_t fingerprint_ = 0;
+  std::unique_ptr<ThreadPool> owned_pool_;
+  ThreadPool* pool_ = nullptr;
+
+  // Scratch reused across Forward calls, grown to the largest batch seen.
+  struct Scratch;
+  std::unique_ptr<Scratch> scratch_;
+};
+
+}  // namespace chunkserve::model
