@@ -1,0 +1,139 @@
+#include "sampling/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "base/logging.h"
+#include "sampling/logit_bias.h"
+#include "sampling/penalties.h"
+#include "sampling/truncation.h"
+
+namespace chunkserve::sampling {
+
+Sampler::Sampler(SamplingParams params, int n_vocab)
+    : params_(std::move(params)), n_vocab_(n_vocab), rng_(params_.seed) {
+  CHECK(n_vocab_ > 0);
+  BuildChain();
+}
+
+Sampler::~Sampler() = default;
+Sampler::Sampler(Sampler&&) noexcept = default;
+Sampler& Sampler::operator=(Sampler&&) noexcept = default;
+
+void Sampler::BuildChain() {
+  chain_.clear();
+
+  if (!params_.logit_bias.empty()) {
+    chain_.push_back(std::make_unique<LogitBiasProcessor>("logit_bias", params_.logit_bias, n_vocab_));
+  }
+  if (params_.ignore_eos && !eog_ids_.empty()) {
+    std::vector<std::pair<int32_t, float>> ban;
+    for (int32_t id : eog_ids_) ban.emplace_back(id, -std::numeric_limits<float>::infinity());
+    chain_.push_back(std::make_unique<LogitBiasProcessor>("eog_ban", std::move(ban), n_vocab_));
+  }
+  if (!PenaltiesProcessor::IsNoOp(params_.repeat_last_n, params_.repeat_penalty,
+                                  params_.frequency_penalty, params_.presence_penalty)) {
+    chain_.push_back(std::make_unique<PenaltiesProcessor>(
+        params_.repeat_last_n, params_.repeat_penalty, params_.frequency_penalty,
+        params_.presence_penalty));
+  }
+  if (params_.temperature > 0.0f) {
+    const size_t min_keep = static_cast<size_t>(std::max(1, params_.min_keep));
+    if (params_.top_k > 0) chain_.push_back(std::make_unique<TopKProcessor>(params_.top_k));
+    if (params_.top_p < 1.0f) chain_.push_back(std::make_unique<TopPProcessor>(params_.top_p, min_keep));
+    if (params_.min_p > 0.0f) chain_.push_back(std::make_unique<MinPProcessor>(params_.min_p, min_keep));
+    if (params_.temperature != 1.0f) {
+      chain_.push_back(std::make_unique<TemperatureProcessor>(params_.temperature));
+    }
+  }
+}
+
+int32_t Sampler::Sample(std::span<const float> logits) {
+  CHECK(logits.size() == static_cast<size_t>(n_vocab_));
+  candidates_.Fill(logits);
+  for (auto& processor : chain_) {
+    processor->Apply(candidates_);
+    CHECK(!candidates_.data.empty());
+  }
+
+  if (params_.temperature <= 0.0f) {
+    // Greedy: highest logit, lowest id on ties.
+    const TokenCandidate* best = &candidates_.data.front();
+    for (const TokenCandidate& c : candidates_.data) {
+      if (c.logit > best->logit || (c.logit == best->logit && c.id < best->id)) best = &c;
+    }
+    last_p_ = 1.0f;
+    return best->id;
+  }
+
+  // Draw from the softmax in a fixed order (sorted, ties by id) so the same
+  // uniform number maps to the same token everywhere.
+  candidates_.SortDescending();
+  candidates_.Softmax();
+  const double u = rng_.NextDouble();
+  double cumulative = 0.0;
+  for (const TokenCandidate& c : candidates_.data) {
+    cumulative += c.p;
+    if (u < cumulative) {
+      last_p_ = c.p;
+      return c.id;
+    }
+  }
+  // Rounding left the total a hair under u: take the last token with p > 0.
+  for (auto it = candidates_.data.rbegin(); it != candidates_.data.rend(); ++it) {
+    if (it->p > 0.0f) {
+      last_p_ = it->p;
+      return it->id;
+    }
+  }
+  last_p_ = candidates_.data.front().p;
+  return candidates_.data.front().id;
+}
+
+void Sampler::Accept(int32_t token) {
+  for (auto& processor : chain_) processor->Accept(token);
+}
+
+void Sampler::Reset() {
+  for (auto& processor : chain_) processor->Reset();
+  rng_.Seed(params_.seed);
+  last_p_ = 1.0f;
+}
+
+void Sampler::SetEndOfGenerationTokens(std::vector<int32_t> ids) {
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  eog_ids_ = std::move(ids);
+  if (params_.ignore_eos) {
+    // Only the ban changes; swap it in place so penalty history survives.
+    auto it = std::find_if(chain_.begin(), chain_.end(),
+                           [](const auto& p) { return p->name() == "eog_ban"; });
+    std::vector<std::pair<int32_t, float>> ban;
+    for (int32_t id : eog_ids_) ban.emplace_back(id, -std::numeric_limits<float>::infinity());
+    auto processor = std::make_unique<LogitBiasProcessor>("eog_ban", std::move(ban), n_vocab_);
+    if (it != chain_.end()) {
+      *it = std::move(processor);
+    } else {
+      const bool has_bias = !chain_.empty() && chain_.front()->name() == "logit_bias";
+      chain_.insert(chain_.begin() + (has_bias ? 1 : 0), std::move(processor));
+    }
+  }
+}
+
+bool Sampler::IsEndOfGeneration(int32_t token) const {
+  return std::binary_search(eog_ids_.begin(), eog_ids_.end(), token);
+}
+
+std::string Sampler::ChainDescription() const {
+  std::string out;
+  for (const auto& processor : chain_) {
+    if (!out.empty()) out += ',';
+    out += processor->name();
+  }
+  if (!out.empty()) out += ',';
+  out += params_.temperature <= 0.0f ? "greedy" : "dist";
+  return out;
+}
+
+}  // namespace chunkserve::sampling

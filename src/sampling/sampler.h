@@ -1,0 +1,84 @@
+// Sampler: turns one step's logits into one token id.
+//
+// Built from SamplingParams as a chain of LogitsProcessors, run in this order
+// (the llama.cpp default order, so that the same params mean the same thing):
+//   logit bias -> end-of-generation ban (ignore_eos) -> repetition/presence/
+//   frequency penalties -> top-k -> top-p -> min-p -> temperature -> pick.
+// With temperature <= 0 the pick is the argmax after bias, ban and penalties
+// (truncation cannot change the argmax, so it is skipped). Otherwise the pick
+// draws from the softmax of the surviving logits with the Sampler's own
+// seeded Rng: same seed, same logits, same Accept() history => same tokens on
+// every run and machine.
+//
+// Usage per generated token:
+//   int32_t t = sampler.Sample(logits);   // logits: n_vocab floats, unchanged
+//   sampler.Accept(t);                    // feeds the penalty history
+//   if (sampler.IsEndOfGeneration(t)) stop;
+// Accept() may also be fed prompt tokens so that penalties see them.
+//
+// Invariants: Sample() always returns an id in [0, n_vocab) (NaN logits are
+// treated as -inf; if every logit is -inf the lowest id wins greedy and the
+// draw is uniform).
+// Thread safety: not thread-safe; use one Sampler per sequence.
+// REQUIRES: n_vocab > 0; logits.size() == n_vocab for every Sample().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sampling/logits_processor.h"
+#include "sampling/rng.h"
+#include "sampling/sampling_params.h"
+#include "sampling/token_candidates.h"
+
+namespace chunkserve::sampling {
+
+class Sampler {
+ public:
+  Sampler(SamplingParams params, int n_vocab);
+  ~Sampler();
+  Sampler(Sampler&&) noexcept;
+  Sampler& operator=(Sampler&&) noexcept;
+
+  // Picks a token from `logits` (n_vocab values; not modified). Does not call
+  // Accept(): the caller decides what enters the sequence.
+  int32_t Sample(std::span<const float> logits);
+
+  // Records a token appended to the sequence (penalty history).
+  void Accept(int32_t token);
+
+  // Forgets the accepted history and re-seeds the Rng with params.seed, so a
+  // Reset() sampler replays exactly like a new one.
+  void Reset();
+
+  // End-of-generation ids (EOS, EOT, <|im_end|>, ...). With
+  // params.ignore_eos they are banned from sampling instead.
+  void SetEndOfGenerationTokens(std::vector<int32_t> ids);
+  bool IsEndOfGeneration(int32_t token) const;
+  const std::vector<int32_t>& end_of_generation_tokens() const { return eog_ids_; }
+
+  // Probability of the token returned by the last Sample() under the final
+  // distribution it was drawn from (1 for greedy).
+  float last_probability() const { return last_p_; }
+
+  const SamplingParams& params() const { return params_; }
+  int n_vocab() const { return n_vocab_; }
+  // Processor names in chain order, e.g. "logit_bias,penalties,top_k,...".
+  std::string ChainDescription() const;
+
+ private:
+  void BuildChain();
+
+  SamplingParams params_;
+  int n_vocab_;
+  std::vector<int32_t> eog_ids_;
+  std::vector<std::unique_ptr<LogitsProcessor>> chain_;
+  TokenCandidates candidates_;
+  Rng rng_;
+  float last_p_ = 1.0f;
+};
+
+}  // namespace chunkserve::sampling
