@@ -38,6 +38,10 @@ struct RopeParams {
   float theta = 10000.0f;    // rope_theta (freq_base)
   float freq_scale = 1.0f;   // linear scaling: position * freq_scale
   RopeStyle style = RopeStyle::kNormal;
+  // Optional per-pair frequency divisors (n_rot / 2 floats, GGUF
+  // `rope_freqs.weight`, Llama 3.1+ long-context scaling): pair i rotates by
+  // pos * freq_scale * theta^(-2i/n_rot) / freq_factors[i]. Borrowed.
+  const float* freq_factors = nullptr;
 };
 
 // x (n_heads, head_dim) rotated in place for position `pos`.
@@ -65,5 +69,14 @@ struct AttentionShape {
 // online softmax, so no (n_q, n_kv) score matrix is materialized.
 void Attention(const float* q, int64_t n_q, const int32_t* kv_len, const KvBlocksView& kv,
                const AttentionShape& shape, float* out, ThreadPool* pool);
+
+// The implementation Attention dispatches to, chosen once at start-up from
+// CPUID. Tests force each one and compare with a materialized-softmax twin.
+enum class AttentionIsa { kScalar, kAvx2 };
+AttentionIsa SelectedAttentionIsa();
+bool AttentionIsaSupported(AttentionIsa isa);
+void AttentionWithIsa(AttentionIsa isa, const float* q, int64_t n_q, const int32_t* kv_len,
+                      const KvBlocksView& kv, const AttentionShape& shape, float* out,
+                      ThreadPool* pool);
 
 }  // namespace chunkserve::kernels

@@ -1,0 +1,421 @@
+// Element-wise ops and tiled online-softmax attention (see ops.h).
+//
+// The per-row ops are short loops the compiler vectorizes well enough: they
+// are a rounding error next to the matrix products. Attention is not (its
+// cost grows with the context), so it has a scalar reference and an AVX2+FMA
+// path chosen once at start-up; tests run both against a materialized
+// softmax.
+#include "kernels/ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "base/logging.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace chunkserve::kernels {
+
+void RmsNorm(const float* x, const float* w, int64_t n, float eps, float* out) {
+  // Accumulate in double: n is a few thousand at most and the sum of squares
+  // of large activations loses bits in f32.
+  double sum_sq = 0;
+  for (int64_t i = 0; i < n; ++i) sum_sq += static_cast<double>(x[i]) * x[i];
+  const float scale = 1.0f / std::sqrt(static_cast<float>(sum_sq / static_cast<double>(n)) + eps);
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
+}
+
+void LayerNorm(const float* x, const float* w, const float* b, int64_t n, float eps, float* out) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += x[i];
+  const double mean = sum / static_cast<double>(n);
+  double var = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double d = x[i] - mean;
+    var += d * d;
+  }
+  var /= static_cast<double>(n);
+  const float inv_std = static_cast<float>(1.0 / std::sqrt(var + eps));
+  const float mean_f = static_cast<float>(mean);
+  for (int64_t i = 0; i < n; ++i) {
+    const float y = (x[i] - mean_f) * inv_std * w[i];
+    out[i] = b ? y + b[i] : y;
+  }
+}
+
+void Softmax(float* x, int64_t n) {
+  if (n <= 0) return;
+  float max_v = x[0];
+  for (int64_t i = 1; i < n; ++i) max_v = std::max(max_v, x[i]);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - max_v);
+    sum += x[i];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void SiluMul(const float* gate, const float* up, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void Gelu(float* x, int64_t n) {
+  constexpr float kSqrt2OverPi = 0.7978845608028654f;
+  constexpr float kCoef = 0.044715f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    x[i] = 0.5f * v * (1.0f + std::tanh(kSqrt2OverPi * v * (1.0f + kCoef * v * v)));
+  }
+}
+
+void AddInPlace(float* y, const float* b, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += b[i];
+}
+
+void ApplyRope(float* x, int n_heads, int64_t pos, const RopeParams& p) {
+  CHECK(p.n_rot > 0 && p.n_rot % 2 == 0 && p.n_rot <= p.head_dim);
+  const int n_pairs = p.n_rot / 2;
+  // cos/sin once per position, shared by every head. Angles in float, as
+  // llama2.c and ggml compute them, so greedy outputs match theirs.
+  constexpr int kMaxPairs = 512;
+  CHECK(n_pairs <= kMaxPairs);
+  float cos_v[kMaxPairs];
+  float sin_v[kMaxPairs];
+  for (int i = 0; i < n_pairs; ++i) {
+    float freq = 1.0f / std::pow(p.theta, static_cast<float>(2 * i) / static_cast<float>(p.n_rot));
+    if (p.freq_factors) freq /= p.freq_factors[i];
+    const float angle = static_cast<float>(pos) * p.freq_scale * freq;
+    cos_v[i] = std::cos(angle);
+    sin_v[i] = std::sin(angle);
+  }
+  for (int h = 0; h < n_heads; ++h) {
+    float* head = x + static_cast<int64_t>(h) * p.head_dim;
+    for (int i = 0; i < n_pairs; ++i) {
+      const int i0 = p.style == RopeStyle::kNormal ? 2 * i : i;
+      const int i1 = p.style == RopeStyle::kNormal ? 2 * i + 1 : i + n_pairs;
+      const float v0 = head[i0];
+      const float v1 = head[i1];
+      head[i0] = v0 * cos_v[i] - v1 * sin_v[i];
+      head[i1] = v0 * sin_v[i] + v1 * cos_v[i];
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Attention
+//
+// Work is split into tasks of (query tile, kv head). A task gathers the rows
+// of every query head that shares that kv head (grouped-query attention) for
+// the queries of its tile, then walks the keys in tiles of kKeyTile: scores
+// for the tile, a running max and sum per row (online softmax), and the
+// rescaled accumulation of V. Memory per task is O(rows * (head_dim +
+// kKeyTile)), independent of the context length.
+
+namespace {
+
+constexpr int64_t kQueryTile = 16;
+constexpr int64_t kKeyTile = 64;
+
+struct AttentionJob {
+  const float* q;
+  int64_t n_q;
+  const int32_t* kv_len;
+  const KvBlocksView* kv;
+  AttentionShape shape;
+  float* out;
+  int64_t row_floats;  // floats per cache row: n_kv_heads * head_dim
+};
+
+inline const float* KeyRow(const AttentionJob& job, int64_t slot, int kv_head) {
+  const int64_t block = slot / job.kv->block_tokens;
+  const int64_t row = slot % job.kv->block_tokens;
+  return job.kv->k_blocks[block] + row * job.row_floats + static_cast<int64_t>(kv_head) * job.shape.head_dim;
+}
+inline const float* ValueRow(const AttentionJob& job, int64_t slot, int kv_head) {
+  const int64_t block = slot / job.kv->block_tokens;
+  const int64_t row = slot % job.kv->block_tokens;
+  return job.kv->v_blocks[block] + row * job.row_floats + static_cast<int64_t>(kv_head) * job.shape.head_dim;
+}
+
+// Per-thread scratch, sized for the largest task.
+struct AttentionScratch {
+  std::vector<float> acc;     // (rows, head_dim)
+  std::vector<float> scores;  // (rows, kKeyTile)
+  std::vector<float> row_max;
+  std::vector<float> row_sum;
+  std::vector<float> k_tile_t;  // (head_dim, kKeyTile): keys transposed
+};
+
+// Scalar reference: one (query, head) row at a time, one key at a time.
+void AttentionTaskScalar(const AttentionJob& job, int64_t q_begin, int64_t q_end, int kv_head,
+                         AttentionScratch& scratch) {
+  const int hd = job.shape.head_dim;
+  const int group = job.shape.n_heads / job.shape.n_kv_heads;
+  scratch.acc.resize(static_cast<size_t>(hd));
+  float* acc = scratch.acc.data();
+  for (int64_t i = q_begin; i < q_end; ++i) {
+    const int64_t n_keys = job.kv_len[i];
+    for (int g = 0; g < group; ++g) {
+      const int head = kv_head * group + g;
+      const float* qrow = job.q + (i * job.shape.n_heads + head) * hd;
+      float* orow = job.out + (i * job.shape.n_heads + head) * hd;
+      std::fill(acc, acc + hd, 0.0f);
+      float m = -std::numeric_limits<float>::infinity();
+      float l = 0;
+      for (int64_t j = 0; j < n_keys; ++j) {
+        const float* krow = KeyRow(job, j, kv_head);
+        float s = 0;
+        for (int d = 0; d < hd; ++d) s += qrow[d] * krow[d];
+        s *= job.shape.scale;
+        const float m_new = std::max(m, s);
+        const float corr = std::exp(m - m_new);
+        const float p = std::exp(s - m_new);
+        l = l * corr + p;
+        const float* vrow = ValueRow(job, j, kv_head);
+        for (int d = 0; d < hd; ++d) acc[d] = acc[d] * corr + p * vrow[d];
+        m = m_new;
+      }
+      const float inv = l > 0 ? 1.0f / l : 0.0f;
+      for (int d = 0; d < hd; ++d) orow[d] = acc[d] * inv;
+    }
+  }
+}
+
+#if defined(__x86_64__)
+
+// exp(x) for x <= 0 (scores minus their running max), Cephes-style
+// polynomial; relative error ~2e-7. Inputs below -87 flush to 0.
+__attribute__((target("avx2,fma"))) inline __m256 ExpNonPositive(__m256 x) {
+  const __m256 min_x = _mm256_set1_ps(-87.0f);
+  const __m256 underflow = _mm256_cmp_ps(x, min_x, _CMP_LT_OQ);
+  x = _mm256_max_ps(x, min_x);
+  const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
+  __m256 n = _mm256_round_ps(_mm256_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  // r = x - n * ln2, with ln2 split in two for precision.
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+  const __m256 r2 = _mm256_mul_ps(r, r);
+  y = _mm256_fmadd_ps(y, r2, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i pow2n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  y = _mm256_mul_ps(y, _mm256_castsi256_ps(pow2n));
+  return _mm256_andnot_ps(underflow, y);
+}
+
+__attribute__((target("avx2,fma"))) inline float HorizontalMax(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+  return _mm_cvtss_f32(m);
+}
+
+__attribute__((target("avx2,fma"))) inline float HorizontalSum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+
+// AVX2: keys of a tile are transposed once into (head_dim, kKeyTile) so each
+// row's scores are 8-wide FMAs with a broadcast query element, no horizontal
+// sums; the tile's transpose is shared by all rows (queries x grouped heads).
+__attribute__((target("avx2,fma"))) void AttentionTaskAvx2(const AttentionJob& job, int64_t q_begin,
+                                                           int64_t q_end, int kv_head,
+                                                           AttentionScratch& scratch) {
+  const int hd = job.shape.head_dim;
+  const int group = job.shape.n_heads / job.shape.n_kv_heads;
+  const int64_t n_rows = (q_end - q_begin) * group;
+  scratch.acc.assign(static_cast<size_t>(n_rows * hd), 0.0f);
+  scratch.scores.resize(static_cast<size_t>(n_rows * kKeyTile));
+  scratch.row_max.assign(static_cast<size_t>(n_rows), -std::numeric_limits<float>::infinity());
+  scratch.row_sum.assign(static_cast<size_t>(n_rows), 0.0f);
+  scratch.k_tile_t.resize(static_cast<size_t>(hd * kKeyTile));
+  float* kt = scratch.k_tile_t.data();
+
+  int64_t max_len = 0;
+  for (int64_t i = q_begin; i < q_end; ++i) max_len = std::max<int64_t>(max_len, job.kv_len[i]);
+  const __m256 scale = _mm256_set1_ps(job.shape.scale);
+  const __m256 neg_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m256i lane_ids = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+
+  for (int64_t j0 = 0; j0 < max_len; j0 += kKeyTile) {
+    const int64_t n_keys = std::min(kKeyTile, max_len - j0);
+    // Transpose the tile's keys; columns past n_keys are zero (masked later).
+    for (int64_t j = 0; j < n_keys; ++j) {
+      const float* krow = KeyRow(job, j0 + j, kv_head);
+      for (int d = 0; d < hd; ++d) kt[d * kKeyTile + j] = krow[d];
+    }
+    for (int64_t j = n_keys; j < kKeyTile; ++j)
+      for (int d = 0; d < hd; ++d) kt[d * kKeyTile + j] = 0.0f;
+
+    for (int64_t r = 0; r < n_rows; ++r) {
+      const int64_t i = q_begin + r / group;
+      const int64_t valid = std::min<int64_t>(job.kv_len[i] - j0, n_keys);
+      if (valid <= 0) continue;
+      const int head = kv_head * group + static_cast<int>(r % group);
+      const float* qrow = job.q + (i * job.shape.n_heads + head) * hd;
+      float* s = scratch.scores.data() + r * kKeyTile;
+      // s (kKeyTile,) = K_tile (kKeyTile, hd) @ q (hd,), 8 keys per register.
+      static_assert(kKeyTile == 64);
+      __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+      for (int d = 0; d < hd; ++d) {
+        const __m256 qd = _mm256_broadcast_ss(qrow + d);
+        const float* k = kt + d * kKeyTile;
+        s0 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k + 0), s0);
+        s1 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k + 8), s1);
+        s2 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k + 16), s2);
+        s3 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k + 24), s3);
+        s4 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k + 32), s4);
+        s5 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k + 40), s5);
+        s6 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k + 48), s6);
+        s7 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k + 56), s7);
+      }
+      const __m256 acc_s[8] = {s0, s1, s2, s3, s4, s5, s6, s7};
+      __m256 tile_max = neg_inf;
+      const int n_vec = static_cast<int>((valid + 7) / 8);
+      for (int c = 0; c < n_vec; ++c) {
+        __m256 v = _mm256_mul_ps(acc_s[c], scale);
+        // Mask keys past this row's kv_len (causality) to -inf.
+        const __m256i idx = _mm256_add_epi32(lane_ids, _mm256_set1_epi32(c * 8));
+        const __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(valid)), idx));
+        v = _mm256_blendv_ps(neg_inf, v, keep);
+        _mm256_storeu_ps(s + c * 8, v);
+        tile_max = _mm256_max_ps(tile_max, v);
+      }
+      const float m_old = scratch.row_max[r];
+      const float m_new = std::max(m_old, HorizontalMax(tile_max));
+      const float corr = std::exp(m_old - m_new);  // 0 on the first tile
+      const __m256 m_vec = _mm256_set1_ps(m_new);
+      __m256 sum = _mm256_setzero_ps();
+      for (int c = 0; c < n_vec; ++c) {
+        const __m256 p = ExpNonPositive(_mm256_sub_ps(_mm256_loadu_ps(s + c * 8), m_vec));
+        _mm256_storeu_ps(s + c * 8, p);
+        sum = _mm256_add_ps(sum, p);
+      }
+      scratch.row_sum[r] = scratch.row_sum[r] * corr + HorizontalSum(sum);
+      scratch.row_max[r] = m_new;
+
+      // acc (hd,) = acc * corr + P (valid,) @ V_tile (valid, hd).
+      float* acc = scratch.acc.data() + r * hd;
+      const __m256 corr_v = _mm256_set1_ps(corr);
+      int d = 0;
+      for (; d + 32 <= hd; d += 32) {
+        __m256 a0 = _mm256_mul_ps(_mm256_loadu_ps(acc + d), corr_v);
+        __m256 a1 = _mm256_mul_ps(_mm256_loadu_ps(acc + d + 8), corr_v);
+        __m256 a2 = _mm256_mul_ps(_mm256_loadu_ps(acc + d + 16), corr_v);
+        __m256 a3 = _mm256_mul_ps(_mm256_loadu_ps(acc + d + 24), corr_v);
+        for (int64_t j = 0; j < valid; ++j) {
+          const float* v = ValueRow(job, j0 + j, kv_head) + d;
+          const __m256 p = _mm256_broadcast_ss(s + j);
+          a0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v), a0);
+          a1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8), a1);
+          a2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 16), a2);
+          a3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 24), a3);
+        }
+        _mm256_storeu_ps(acc + d, a0);
+        _mm256_storeu_ps(acc + d + 8, a1);
+        _mm256_storeu_ps(acc + d + 16, a2);
+        _mm256_storeu_ps(acc + d + 24, a3);
+      }
+      for (; d + 8 <= hd; d += 8) {
+        __m256 a0 = _mm256_mul_ps(_mm256_loadu_ps(acc + d), corr_v);
+        for (int64_t j = 0; j < valid; ++j) {
+          const __m256 p = _mm256_broadcast_ss(s + j);
+          a0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(ValueRow(job, j0 + j, kv_head) + d), a0);
+        }
+        _mm256_storeu_ps(acc + d, a0);
+      }
+      for (; d < hd; ++d) {
+        float a = acc[d] * corr;
+        for (int64_t j = 0; j < valid; ++j) a += s[j] * ValueRow(job, j0 + j, kv_head)[d];
+        acc[d] = a;
+      }
+    }
+  }
+
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const int64_t i = q_begin + r / group;
+    const int head = kv_head * group + static_cast<int>(r % group);
+    float* orow = job.out + (i * job.shape.n_heads + head) * hd;
+    const float l = scratch.row_sum[r];
+    const float inv = l > 0 ? 1.0f / l : 0.0f;
+    const float* acc = scratch.acc.data() + r * hd;
+    for (int d = 0; d < hd; ++d) orow[d] = acc[d] * inv;
+  }
+}
+
+#endif  // __x86_64__
+
+AttentionIsa DetectAttentionIsa() {
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return AttentionIsa::kAvx2;
+#endif
+  return AttentionIsa::kScalar;
+}
+
+}  // namespace
+
+AttentionIsa SelectedAttentionIsa() {
+  static const AttentionIsa isa = DetectAttentionIsa();
+  return isa;
+}
+
+bool AttentionIsaSupported(AttentionIsa isa) {
+  if (isa == AttentionIsa::kScalar) return true;
+  return SelectedAttentionIsa() == AttentionIsa::kAvx2;
+}
+
+void AttentionWithIsa(AttentionIsa isa, const float* q, int64_t n_q, const int32_t* kv_len,
+                      const KvBlocksView& kv, const AttentionShape& shape, float* out,
+                      ThreadPool* pool) {
+  CHECK(shape.n_heads > 0 && shape.n_kv_heads > 0 && shape.n_heads % shape.n_kv_heads == 0);
+  CHECK(shape.head_dim > 0 && kv.block_tokens > 0);
+  CHECK(AttentionIsaSupported(isa));
+  if (n_q <= 0) return;
+  const AttentionJob job{q, n_q, kv_len, &kv, shape, out,
+                         static_cast<int64_t>(shape.n_kv_heads) * shape.head_dim};
+  const int64_t n_q_tiles = (n_q + kQueryTile - 1) / kQueryTile;
+  const int64_t n_tasks = n_q_tiles * shape.n_kv_heads;
+  // Per-thread scratch that outlives the call: pool threads are long-lived,
+  // so steady-state decode allocates nothing here.
+  thread_local AttentionScratch scratch;
+  auto run = [&](int64_t task, int thread) {
+    const int64_t q_tile = task / shape.n_kv_heads;
+    const int kv_head = static_cast<int>(task % shape.n_kv_heads);
+    const int64_t q_begin = q_tile * kQueryTile;
+    const int64_t q_end = std::min(n_q, q_begin + kQueryTile);
+#if defined(__x86_64__)
+    if (isa == AttentionIsa::kAvx2) {
+      AttentionTaskAvx2(job, q_begin, q_end, kv_head, scratch);
+      return;
+    }
+#endif
+    AttentionTaskScalar(job, q_begin, q_end, kv_head, scratch);
+  };
+  if (pool) {
+    pool->ParallelFor(n_tasks, run);
+  } else {
+    for (int64_t t = 0; t < n_tasks; ++t) run(t, 0);
+  }
+}
+
+void Attention(const float* q, int64_t n_q, const int32_t* kv_len, const KvBlocksView& kv,
+               const AttentionShape& shape, float* out, ThreadPool* pool) {
+  AttentionWithIsa(SelectedAttentionIsa(), q, n_q, kv_len, kv, shape, out, pool);
+}
+
+}  // namespace chunkserve::kernels

@@ -1,0 +1,261 @@
+// Tests of kernels/ops.h against straightforward twins: materialized-softmax
+// attention, textbook RMSNorm / softmax / RoPE formulas in double precision.
+#include "kernels/ops.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace chunkserve::kernels {
+namespace {
+
+// Named tolerances: ops in f32 vs double-precision twins.
+constexpr float kElementwiseTol = 1e-5f;
+constexpr float kRopeTol = 2e-5f;
+constexpr float kAttentionTol = 2e-5f;
+
+std::vector<float> RandomVector(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+TEST(OpsTest, RmsNormMatchesFormula) {
+  const int64_t n = 896;
+  auto x = RandomVector(n, 1, 3.0f);
+  auto w = RandomVector(n, 2);
+  std::vector<float> out(n);
+  RmsNorm(x.data(), w.data(), n, 1e-6f, out.data());
+  double ss = 0;
+  for (float v : x) ss += double(v) * v;
+  const double inv = 1.0 / std::sqrt(ss / n + 1e-6);
+  for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(out[i], x[i] * inv * w[i], kElementwiseTol * 4) << i;
+}
+
+TEST(OpsTest, RmsNormInPlace) {
+  auto x = RandomVector(64, 3);
+  auto w = RandomVector(64, 4);
+  std::vector<float> expected(64);
+  RmsNorm(x.data(), w.data(), 64, 1e-5f, expected.data());
+  RmsNorm(x.data(), w.data(), 64, 1e-5f, x.data());
+  EXPECT_EQ(x, expected);
+}
+
+TEST(OpsTest, LayerNormMatchesFormula) {
+  const int64_t n = 384;
+  auto x = RandomVector(n, 5, 2.0f);
+  for (auto& v : x) v += 1.5f;
+  auto w = RandomVector(n, 6);
+  auto b = RandomVector(n, 7);
+  std::vector<float> out(n), out_nobias(n);
+  LayerNorm(x.data(), w.data(), b.data(), n, 1e-12f, out.data());
+  LayerNorm(x.data(), w.data(), nullptr, n, 1e-12f, out_nobias.data());
+  double mean = 0, var = 0;
+  for (float v : x) mean += v;
+  mean /= n;
+  for (float v : x) var += (v - mean) * (v - mean);
+  var /= n;
+  for (int64_t i = 0; i < n; ++i) {
+    const double y = (x[i] - mean) / std::sqrt(var + 1e-12) * w[i];
+    EXPECT_NEAR(out[i], y + b[i], kElementwiseTol * 4);
+    EXPECT_NEAR(out_nobias[i], y, kElementwiseTol * 4);
+  }
+}
+
+TEST(OpsTest, SoftmaxSumsToOneAndIsStable) {
+  std::vector<float> x = {1000.0f, 1001.0f, 999.0f, -1e30f};
+  Softmax(x.data(), 4);
+  const double e0 = std::exp(-1.0), e2 = std::exp(-2.0);
+  const double z = e0 + 1 + e2;
+  EXPECT_NEAR(x[0], e0 / z, kElementwiseTol);
+  EXPECT_NEAR(x[1], 1 / z, kElementwiseTol);
+  EXPECT_NEAR(x[2], e2 / z, kElementwiseTol);
+  EXPECT_EQ(x[3], 0.0f);
+}
+
+TEST(OpsTest, SiluMulGeluAdd) {
+  auto g = RandomVector(100, 8, 4.0f);
+  auto u = RandomVector(100, 9);
+  std::vector<float> out(100);
+  SiluMul(g.data(), u.data(), 100, out.data());
+  for (int i = 0; i < 100; ++i)
+    EXPECT_NEAR(out[i], g[i] / (1 + std::exp(-double(g[i]))) * u[i], kElementwiseTol * 4);
+  auto x = g;
+  Gelu(x.data(), 100);
+  for (int i = 0; i < 100; ++i) {
+    const double v = g[i];
+    const double y = 0.5 * v * (1 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+    EXPECT_NEAR(x[i], y, kElementwiseTol * 4);
+  }
+  auto y = u;
+  AddInPlace(y.data(), g.data(), 100);
+  for (int i = 0; i < 100; ++i) EXPECT_FLOAT_EQ(y[i], u[i] + g[i]);
+}
+
+// Textbook RoPE in double: pairs chosen by style, angle pos*scale*theta^(-2i/n_rot).
+std::vector<float> NaiveRope(std::vector<float> x, int n_heads, int64_t pos, const RopeParams& p) {
+  for (int h = 0; h < n_heads; ++h) {
+    for (int i = 0; i < p.n_rot / 2; ++i) {
+      double freq = std::pow(double(p.theta), -2.0 * i / p.n_rot);
+      if (p.freq_factors) freq /= p.freq_factors[i];
+      const double a = double(pos) * p.freq_scale * freq;
+      const int i0 = p.style == RopeStyle::kNormal ? 2 * i : i;
+      const int i1 = p.style == RopeStyle::kNormal ? 2 * i + 1 : i + p.n_rot / 2;
+      float* hd = x.data() + h * p.head_dim;
+      const double v0 = hd[i0], v1 = hd[i1];
+      hd[i0] = float(v0 * std::cos(a) - v1 * std::sin(a));
+      hd[i1] = float(v0 * std::sin(a) + v1 * std::cos(a));
+    }
+  }
+  return x;
+}
+
+TEST(OpsTest, RopeNormalNeoxPartialScaled) {
+  std::vector<float> factors = {1, 1, 2, 4, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8};
+  for (RopeStyle style : {RopeStyle::kNormal, RopeStyle::kNeox}) {
+    for (int n_rot : {32, 16}) {  // full and partial rotation
+      for (float scale : {1.0f, 0.25f}) {
+        for (bool use_factors : {false, true}) {
+          RopeParams p{.head_dim = 32, .n_rot = n_rot, .theta = 10000.0f, .freq_scale = scale,
+                       .style = style, .freq_factors = use_factors ? factors.data() : nullptr};
+          auto x = RandomVector(3 * 32, 10);
+          for (int64_t pos : {0, 1, 7, 300}) {
+            auto expected = NaiveRope(x, 3, pos, p);
+            auto got = x;
+            ApplyRope(got.data(), 3, pos, p);
+            for (size_t i = 0; i < x.size(); ++i)
+              ASSERT_NEAR(got[i], expected[i], kRopeTol * (1 + std::abs(expected[i])))
+                  << "style " << int(style) << " n_rot " << n_rot << " pos " << pos << " i " << i;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(OpsTest, RopePreservesNormAndPositionZeroIsIdentity) {
+  RopeParams p{.head_dim = 64, .n_rot = 64, .theta = 1e6f, .style = RopeStyle::kNeox};
+  auto x = RandomVector(2 * 64, 11);
+  auto y = x;
+  ApplyRope(y.data(), 2, 0, p);
+  EXPECT_EQ(x, y);
+  ApplyRope(y.data(), 2, 12345, p);
+  double nx = 0, ny = 0;
+  for (size_t i = 0; i < x.size(); ++i) nx += x[i] * x[i], ny += y[i] * y[i];
+  EXPECT_NEAR(nx, ny, 1e-3 * nx);
+  EXPECT_NE(x, y);
+}
+
+// Materialized-softmax attention: the full score row per (query, head).
+std::vector<float> NaiveAttention(const std::vector<float>& q, int64_t n_q, const std::vector<int32_t>& kv_len,
+                                  const std::vector<float>& k, const std::vector<float>& v,
+                                  const AttentionShape& s) {
+  const int group = s.n_heads / s.n_kv_heads;
+  const int64_t row = int64_t(s.n_kv_heads) * s.head_dim;
+  std::vector<float> out(n_q * s.n_heads * s.head_dim, 0.0f);
+  for (int64_t i = 0; i < n_q; ++i) {
+    for (int h = 0; h < s.n_heads; ++h) {
+      const int kvh = h / group;
+      std::vector<double> scores(kv_len[i]);
+      double mx = -1e300;
+      for (int j = 0; j < kv_len[i]; ++j) {
+        double d = 0;
+        for (int e = 0; e < s.head_dim; ++e)
+          d += double(q[(i * s.n_heads + h) * s.head_dim + e]) * k[j * row + kvh * s.head_dim + e];
+        scores[j] = d * s.scale;
+        mx = std::max(mx, scores[j]);
+      }
+      double z = 0;
+      for (auto& x : scores) z += (x = std::exp(x - mx));
+      for (int e = 0; e < s.head_dim; ++e) {
+        double acc = 0;
+        for (int j = 0; j < kv_len[i]; ++j) acc += scores[j] / z * v[j * row + kvh * s.head_dim + e];
+        out[(i * s.n_heads + h) * s.head_dim + e] = float(acc);
+      }
+    }
+  }
+  return out;
+}
+
+struct AttentionCase {
+  int n_heads, n_kv_heads, head_dim;
+  int64_t n_q, n_past, block_tokens;
+};
+
+void CheckAttention(const AttentionCase& c, AttentionIsa isa, ThreadPool* pool) {
+  const int64_t n_slots = c.n_past + c.n_q;
+  const int64_t row = int64_t(c.n_kv_heads) * c.head_dim;
+  AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim, 1.0f / std::sqrt(float(c.head_dim))};
+  auto q = RandomVector(c.n_q * c.n_heads * c.head_dim, 20, 2.0f);
+  auto k = RandomVector(n_slots * row, 21, 2.0f);
+  auto v = RandomVector(n_slots * row, 22);
+  std::vector<int32_t> kv_len(c.n_q);
+  for (int64_t i = 0; i < c.n_q; ++i) kv_len[i] = int32_t(c.n_past + i + 1);  // causal
+  // Scatter the slots into blocks allocated in reverse order, so a kernel
+  // that assumed contiguous blocks would read the wrong rows.
+  const int64_t n_blocks = (n_slots + c.block_tokens - 1) / c.block_tokens;
+  std::vector<std::vector<float>> kb(n_blocks, std::vector<float>(c.block_tokens * row, 1e9f));
+  std::vector<std::vector<float>> vb(n_blocks, std::vector<float>(c.block_tokens * row, 1e9f));
+  for (int64_t s = 0; s < n_slots; ++s) {
+    std::copy_n(k.begin() + s * row, row, kb[s / c.block_tokens].begin() + (s % c.block_tokens) * row);
+    std::copy_n(v.begin() + s * row, row, vb[s / c.block_tokens].begin() + (s % c.block_tokens) * row);
+  }
+  std::vector<const float*> kp, vp;
+  for (int64_t b = 0; b < n_blocks; ++b) kp.push_back(kb[b].data()), vp.push_back(vb[b].data());
+  KvBlocksView view{kp, vp, c.block_tokens};
+  std::vector<float> out(q.size(), -7.0f);
+  AttentionWithIsa(isa, q.data(), c.n_q, kv_len.data(), view, shape, out.data(), pool);
+  auto expected = NaiveAttention(q, c.n_q, kv_len, k, v, shape);
+  for (size_t i = 0; i < out.size(); ++i)
+    ASSERT_NEAR(out[i], expected[i], kAttentionTol * (1 + std::abs(expected[i])))
+        << "isa " << int(isa) << " heads " << c.n_heads << "/" << c.n_kv_heads << " hd " << c.head_dim
+        << " n_q " << c.n_q << " past " << c.n_past << " block " << c.block_tokens << " at " << i;
+}
+
+TEST(OpsTest, AttentionMatchesMaterializedSoftmax) {
+  ThreadPool pool(2);
+  const AttentionCase cases[] = {
+      {8, 4, 8, 1, 0, 512},     // stories260K shape, first token
+      {8, 4, 8, 37, 0, 512},    // prefill
+      {14, 2, 64, 1, 200, 16},  // qwen2.5-0.5B shape, decode over paged blocks
+      {14, 2, 64, 40, 90, 32},  // prefill continuing a cache, tiles cross blocks
+      {4, 4, 128, 20, 130, 7},  // MHA, odd block size
+      {6, 3, 12, 19, 3, 5},     // head_dim not a multiple of 8
+  };
+  for (AttentionIsa isa : {AttentionIsa::kScalar, AttentionIsa::kAvx2}) {
+    if (!AttentionIsaSupported(isa)) continue;
+    for (const auto& c : cases) {
+      CheckAttention(c, isa, &pool);
+      CheckAttention(c, isa, nullptr);
+    }
+  }
+}
+
+TEST(OpsTest, AttentionHandlesExtremeScores) {
+  // Large logits in the first tile and a larger one in a later tile exercise
+  // the online rescaling; values stay finite.
+  const AttentionShape s{1, 1, 8, 1.0f};
+  const int64_t n = 200;
+  std::vector<float> q(8, 1.0f), k(n * 8, 0.0f), v(n * 8);
+  for (int64_t j = 0; j < n; ++j) {
+    for (int e = 0; e < 8; ++e) v[j * 8 + e] = float(j);
+  }
+  for (int e = 0; e < 8; ++e) k[3 * 8 + e] = 10.0f;    // score 80
+  for (int e = 0; e < 8; ++e) k[150 * 8 + e] = 12.0f;  // score 96 wins
+  std::vector<int32_t> kv_len = {int32_t(n)};
+  std::vector<const float*> kp = {k.data()}, vp = {v.data()};
+  KvBlocksView view{kp, vp, n};
+  for (AttentionIsa isa : {AttentionIsa::kScalar, AttentionIsa::kAvx2}) {
+    if (!AttentionIsaSupported(isa)) continue;
+    std::vector<float> out(8);
+    AttentionWithIsa(isa, q.data(), 1, kv_len.data(), view, s, out.data(), nullptr);
+    for (float o : out) EXPECT_NEAR(o, 150.0f, 1e-3f);
+  }
+}
+
+}  // namespace
+}  // namespace chunkserve::kernels
