@@ -25,6 +25,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/mapped_file.h"
@@ -70,6 +71,11 @@ struct Value {
   const std::string* AsString() const;
 };
 
+// A one-line, human-readable rendering of `v` of at most `max_chars` bytes
+// (plus "..." when cut): numbers as written, strings quoted and escaped,
+// arrays as `[string; 151936] ["!", "\"", ...]`. For `info` and logs.
+std::string MetadataPreview(const Value& v, size_t max_chars);
+
 struct TensorInfo {
   std::string name;
   std::vector<int64_t> dims;  // ggml order: dims[0] is the contiguous (row) length
@@ -110,11 +116,11 @@ class GgufFile {
   const TensorInfo* FindTensor(std::string_view name) const;
 
  private:
-  GgufFile() = default;
+  explicit GgufFile(MappedFile file) : file_(std::move(file)) {}
 
   MappedFile file_;
   uint32_t version_ = 0;
-  uint64_t alignment_ = 32;
+  uint64_t alignment_ = 32;  // kDefaultAlignment
   uint64_t data_offset_ = 0;
   std::vector<std::pair<std::string, Value>> metadata_;
   std::map<std::string, size_t, std::less<>> metadata_index_;

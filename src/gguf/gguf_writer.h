@@ -38,6 +38,14 @@ class GgufWriter {
   Status AddTensor(std::string name, std::vector<int64_t> dims, DType type,
                    std::span<const uint8_t> bytes);
   Status AddTensorF32(std::string name, std::vector<int64_t> dims, std::span<const float> values);
+  // Same as AddTensor, but takes the bytes without copying them (large
+  // fixture models would otherwise be held twice).
+  Status AddTensorBytes(std::string name, std::vector<int64_t> dims, DType type,
+                        std::vector<uint8_t> bytes);
+
+  size_t n_tensors() const { return tensors_.size(); }
+  // The exact size Serialize() / Write() will produce.
+  uint64_t FileBytes() const;
 
   // Serializes the whole file into memory / onto disk.
   std::vector<uint8_t> Serialize() const;
@@ -51,6 +59,9 @@ class GgufWriter {
     std::vector<uint8_t> bytes;
   };
   uint64_t Alignment() const;
+  // Header, metadata and tensor infos, padded to the alignment: everything
+  // before the first tensor byte.
+  std::vector<uint8_t> SerializeHeader() const;
 
   std::vector<std::pair<std::string, Value>> metadata_;
   std::vector<PendingTensor> tensors_;
