@@ -27,6 +27,7 @@
 
 #include "base/status.h"
 #include "base/thread_pool.h"
+#include "kernels/isa.h"
 #include "tensor/dtype.h"
 
 namespace chunkserve::kernels {
@@ -43,7 +44,11 @@ class PackedMatrix {
  public:
   // Unimplemented for a type without kernels; InvalidArgument when cols is
   // not a multiple of the type's block size.
+  // Packs for ActiveIsa().
   static StatusOr<PackedMatrix> Pack(const WeightView& w);
+  // Packs for a given level (tests and benchmarks compare levels);
+  // FailedPrecondition when this CPU cannot run it.
+  static StatusOr<PackedMatrix> Pack(const WeightView& w, Isa isa);
 
   PackedMatrix(PackedMatrix&&) noexcept;
   PackedMatrix& operator=(PackedMatrix&&) noexcept;
@@ -53,6 +58,7 @@ class PackedMatrix {
   int64_t rows() const;
   int64_t cols() const;
   size_t bytes() const;  // memory read by one full pass over the weights
+  Isa isa() const;
 
   struct Impl;
   const Impl& impl() const { return *impl_; }
@@ -64,6 +70,9 @@ class PackedMatrix {
 
 // Y (n, rows) = X (n, cols) @ W^T.
 void MatMul(const PackedMatrix& w, const float* x, int64_t n, float* y, ThreadPool* pool);
+
+// Whether DequantizeRow knows `type`.
+bool CanDequantize(DType type);
 
 // Dequantizes one row of `n` elements of `type` into f32; bit-exact with ggml.
 // REQUIRES: n is a multiple of the type's block size.

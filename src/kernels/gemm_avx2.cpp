@@ -1,0 +1,17 @@
+// avx2 row-group kernels (see kernel_table.h).
+#include "kernels/kernel_table.h"
+
+namespace chunkserve::kernels {
+namespace {
+
+QuantRowGroupFn QuantFn(DType) { return nullptr; }
+FloatRowGroupFn FloatFn(DType) { return nullptr; }
+
+}  // namespace
+
+const KernelTable* Avx2KernelTable() {
+  static const KernelTable table{Isa::kAvx2, QuantFn, FloatFn, QuantizeActivationRow};
+  return &table;
+}
+
+}  // namespace chunkserve::kernels

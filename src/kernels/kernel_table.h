@@ -1,0 +1,45 @@
+// The function-pointer table of one ISA level: what MatMul calls on packed
+// weights. Each level's table lives in its own file compiled with that
+// level's target attributes (gemm_avx2.cpp, gemm_avx512.cpp); the scalar
+// level has no table and runs the reference kernels on GGUF rows.
+//
+// Row-group functions compute, for the 16 rows of one packed row group and
+// tokens [0, n_tokens):  y[t * y_stride + r] = row r . x_t   for r < n_rows
+// (rows >= n_rows of the group are padding and are not written).
+//
+// Thread safety: tables are immutable; functions are pure.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/activation_quant.h"
+#include "kernels/isa.h"
+#include "kernels/quant_blocks.h"
+#include "tensor/dtype.h"
+
+namespace chunkserve::kernels {
+
+// panel: one quantized row group (cols / 32 groups); x: n_tokens rows of
+// cols / 32 ActBlocks, x_stride blocks apart.
+using QuantRowGroupFn = void (*)(const uint8_t* panel, int64_t n_blocks, const ActBlock* x, int64_t x_stride,
+                                 int64_t n_tokens, float* y, int64_t y_stride, int n_rows);
+// panel: one float row group [cols][16]; x: n_tokens rows of cols floats.
+using FloatRowGroupFn = void (*)(const uint8_t* panel, int64_t cols, const float* x, int64_t x_stride,
+                                 int64_t n_tokens, float* y, int64_t y_stride, int n_rows);
+using QuantizeActivationsFn = void (*)(const float* x, int64_t n, ActBias bias, ActBlock* out);
+
+struct KernelTable {
+  Isa isa;
+  QuantRowGroupFn (*quant)(DType type);  // nullptr for a type without kernels
+  FloatRowGroupFn (*flt)(DType type);
+  QuantizeActivationsFn quantize_activations;
+};
+
+// nullptr for Isa::kScalar.
+const KernelTable* GetKernelTable(Isa isa);
+
+// Defined in the per-ISA files.
+const KernelTable* Avx2KernelTable();
+const KernelTable* Avx512KernelTable();
+
+}  // namespace chunkserve::kernels

@@ -1,0 +1,207 @@
+// PackedMatrix and the MatMul driver: activation quantization, work split
+// over the thread pool, and the per-ISA row-group kernels.
+#include "kernels/matmul.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "kernels/activation_quant.h"
+#include "kernels/aligned_buffer.h"
+#include "kernels/kernel_table.h"
+#include "kernels/packed_layout.h"
+#include "kernels/ref/dot_ref.h"
+#include "kernels/weight_block.h"
+
+namespace chunkserve::kernels {
+
+struct PackedMatrix::Impl {
+  DType type = DType::kF32;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  Isa isa = Isa::kScalar;
+  bool quant = false;
+  ActBias bias;
+  // Scalar level: the GGUF rows as given, row_bytes apart.
+  size_t row_bytes = 0;
+  // SIMD levels: n_row_groups packed row groups, row_group_bytes apart.
+  int64_t n_row_groups = 0;
+  size_t row_group_bytes = 0;
+  QuantRowGroupFn quant_fn = nullptr;
+  FloatRowGroupFn float_fn = nullptr;
+  QuantizeActivationsFn quantize_fn = nullptr;
+  AlignedBuffer data;
+};
+
+PackedMatrix::PackedMatrix(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PackedMatrix::PackedMatrix(PackedMatrix&&) noexcept = default;
+PackedMatrix& PackedMatrix::operator=(PackedMatrix&&) noexcept = default;
+PackedMatrix::~PackedMatrix() = default;
+
+DType PackedMatrix::type() const { return impl_->type; }
+int64_t PackedMatrix::rows() const { return impl_->rows; }
+int64_t PackedMatrix::cols() const { return impl_->cols; }
+size_t PackedMatrix::bytes() const { return impl_->data.size(); }
+Isa PackedMatrix::isa() const { return impl_->isa; }
+
+StatusOr<PackedMatrix> PackedMatrix::Pack(const WeightView& w) { return Pack(w, ActiveIsa()); }
+
+StatusOr<PackedMatrix> PackedMatrix::Pack(const WeightView& w, Isa isa) {
+  const std::string name(DTypeName(w.type));
+  if (!IsQuantWeightType(w.type) && !IsFloatWeightType(w.type)) {
+    return UnimplementedError("no matmul kernels for weight type " + name);
+  }
+  if (w.rows < 0 || w.cols <= 0) {
+    return InvalidArgumentError("bad weight shape " + std::to_string(w.rows) + " x " + std::to_string(w.cols));
+  }
+  const auto row_bytes = RowBytes(w.type, w.cols);
+  if (!row_bytes || w.cols % (IsQuantWeightType(w.type) ? kQK : 1) != 0) {
+    return InvalidArgumentError(std::to_string(w.cols) + " columns is not whole blocks of " + name);
+  }
+  if (w.rows > 0 && w.data == nullptr) return InvalidArgumentError("weight data is null");
+  if (isa > DetectedIsa()) {
+    return FailedPreconditionError("this CPU cannot run " + std::string(IsaName(isa)) + " kernels");
+  }
+
+  auto impl = std::make_unique<Impl>();
+  impl->type = w.type;
+  impl->rows = w.rows;
+  impl->cols = w.cols;
+  impl->isa = isa;
+  impl->quant = IsQuantWeightType(w.type);
+  impl->row_bytes = *row_bytes;
+  if (impl->quant) {
+    const WeightFormat f = WeightFormatOf(w.type);
+    impl->bias = ActBias{f.offset, f.per_half};
+  }
+  const KernelTable* table = GetKernelTable(isa);
+  if (table != nullptr) {
+    impl->quant_fn = impl->quant ? table->quant(w.type) : nullptr;
+    impl->float_fn = impl->quant ? nullptr : table->flt(w.type);
+    impl->quantize_fn = table->quantize_activations;
+  }
+  const bool packed = impl->quant_fn != nullptr || impl->float_fn != nullptr;
+  if (!packed) {
+    impl->isa = Isa::kScalar;
+    impl->data.Resize(static_cast<size_t>(w.rows) * *row_bytes);
+    if (w.rows > 0) std::memcpy(impl->data.data(), w.data, impl->data.size());
+    impl->quantize_fn = QuantizeActivationRow;
+    return PackedMatrix(std::move(impl));
+  }
+  impl->n_row_groups = (w.rows + kRowGroup - 1) / kRowGroup;
+  impl->row_group_bytes = impl->quant ? QuantRowGroupBytes(w.type, w.cols) : FloatRowGroupBytes(w.type, w.cols);
+  impl->data.Resize(static_cast<size_t>(impl->n_row_groups) * impl->row_group_bytes);
+  for (int64_t g = 0; g < impl->n_row_groups; ++g) {
+    const int n_rows = static_cast<int>(std::min<int64_t>(kRowGroup, w.rows - g * kRowGroup));
+    const uint8_t* src = w.data + static_cast<size_t>(g) * kRowGroup * *row_bytes;
+    uint8_t* dst = impl->data.data() + static_cast<size_t>(g) * impl->row_group_bytes;
+    if (impl->quant) {
+      PackQuantRowGroup(w.type, src, *row_bytes, n_rows, w.cols, dst);
+    } else {
+      PackFloatRowGroup(w.type, src, *row_bytes, n_rows, w.cols, dst);
+    }
+  }
+  return PackedMatrix(std::move(impl));
+}
+
+namespace {
+
+void ParallelRun(ThreadPool* pool, int64_t n_tasks, const std::function<void(int64_t, int)>& fn) {
+  if (pool == nullptr || pool->size() == 1 || n_tasks == 1) {
+    for (int64_t t = 0; t < n_tasks; ++t) fn(t, 0);
+  } else {
+    pool->ParallelFor(n_tasks, fn);
+  }
+}
+
+int PoolSize(ThreadPool* pool) { return pool == nullptr ? 1 : pool->size(); }
+
+// Activations of all tokens, quantized once per call. Scratch is per calling
+// thread: MatMul's caller owns the pool, and workers only read it.
+const ActBlock* QuantizeActivations(const PackedMatrix::Impl& m, const float* x, int64_t n, ThreadPool* pool) {
+  thread_local AlignedBuffer scratch;
+  const int64_t nb = m.cols / kQK;
+  scratch.EnsureSize(static_cast<size_t>(n * nb) * sizeof(ActBlock));
+  auto* xq = reinterpret_cast<ActBlock*>(scratch.data());
+  const int64_t tokens_per_task = std::max<int64_t>(1, 16384 / m.cols);
+  const int64_t n_tasks = (n + tokens_per_task - 1) / tokens_per_task;
+  ParallelRun(pool, n_tasks, [&](int64_t task, int) {
+    const int64_t t_end = std::min(n, (task + 1) * tokens_per_task);
+    for (int64_t t = task * tokens_per_task; t < t_end; ++t) m.quantize_fn(x + t * m.cols, m.cols, m.bias, xq + t * nb);
+  });
+  return xq;
+}
+
+void MatMulScalar(const PackedMatrix::Impl& m, const float* x, int64_t n, float* y, ThreadPool* pool) {
+  const ActBlock* xq = m.quant ? QuantizeActivations(m, x, n, pool) : nullptr;
+  const int64_t nb = m.cols / kQK;
+  constexpr int64_t kRowsPerTask = 16;
+  const int64_t n_tasks = (m.rows + kRowsPerTask - 1) / kRowsPerTask;
+  ParallelRun(pool, n_tasks, [&](int64_t task, int) {
+    const int64_t r_end = std::min(m.rows, (task + 1) * kRowsPerTask);
+    for (int64_t r = task * kRowsPerTask; r < r_end; ++r) {
+      const uint8_t* row = m.data.data() + static_cast<size_t>(r) * m.row_bytes;
+      for (int64_t t = 0; t < n; ++t) {
+        y[t * m.rows + r] = m.quant ? ref::DotQuant(m.type, row, xq + t * nb, m.cols)
+                                    : ref::DotFloat(m.type, row, x + t * m.cols, m.cols);
+      }
+    }
+  });
+}
+
+void MatMulPacked(const PackedMatrix::Impl& m, const float* x, int64_t n, float* y, ThreadPool* pool) {
+  const ActBlock* xq = m.quant ? QuantizeActivations(m, x, n, pool) : nullptr;
+  const int64_t nb = m.cols / kQK;
+  // Token chunks whose activations stay in L2 while every row group of a task
+  // streams past them.
+  const size_t token_bytes = m.quant ? static_cast<size_t>(nb) * sizeof(ActBlock) : static_cast<size_t>(m.cols) * 4;
+  constexpr size_t kActivationChunkBytes = 384 * 1024;
+  int64_t chunk_tokens = std::max<int64_t>(8, static_cast<int64_t>(kActivationChunkBytes / token_bytes) / 8 * 8);
+  chunk_tokens = std::min(chunk_tokens, n);
+  const int64_t n_chunks = (n + chunk_tokens - 1) / chunk_tokens;
+  // Enough row-group tasks per chunk for dynamic balancing, but each task
+  // long enough to amortise its start.
+  const int64_t want_tasks = std::max<int64_t>(1, 4 * PoolSize(pool) / n_chunks);
+  const int64_t groups_per_task = std::max<int64_t>(1, (m.n_row_groups + want_tasks - 1) / want_tasks);
+  const int64_t n_group_tasks = (m.n_row_groups + groups_per_task - 1) / groups_per_task;
+  ParallelRun(pool, n_chunks * n_group_tasks, [&](int64_t task, int) {
+    const int64_t chunk = task / n_group_tasks;
+    const int64_t t0 = chunk * chunk_tokens;
+    const int64_t n_tokens = std::min(chunk_tokens, n - t0);
+    const int64_t g0 = (task % n_group_tasks) * groups_per_task;
+    const int64_t g1 = std::min(m.n_row_groups, g0 + groups_per_task);
+    for (int64_t g = g0; g < g1; ++g) {
+      const uint8_t* panel = m.data.data() + static_cast<size_t>(g) * m.row_group_bytes;
+      const int n_rows = static_cast<int>(std::min<int64_t>(kRowGroup, m.rows - g * kRowGroup));
+      float* yg = y + t0 * m.rows + g * kRowGroup;
+      if (m.quant) {
+        m.quant_fn(panel, nb, xq + t0 * nb, nb, n_tokens, yg, m.rows, n_rows);
+      } else {
+        m.float_fn(panel, m.cols, x + t0 * m.cols, m.cols, n_tokens, yg, m.rows, n_rows);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void MatMul(const PackedMatrix& w, const float* x, int64_t n, float* y, ThreadPool* pool) {
+  const PackedMatrix::Impl& m = w.impl();
+  if (n <= 0 || m.rows == 0) return;
+  if (m.isa == Isa::kScalar) {
+    MatMulScalar(m, x, n, y, pool);
+  } else {
+    MatMulPacked(m, x, n, y, pool);
+  }
+}
+
+const KernelTable* GetKernelTable(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar: return nullptr;
+    case Isa::kAvx2: return Avx2KernelTable();
+    case Isa::kAvx512: return Avx512KernelTable();
+  }
+  return nullptr;
+}
+
+}  // namespace chunkserve::kernels
