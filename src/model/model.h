@@ -101,7 +101,12 @@ class Model {
                               int64_t first_slot = 0);
 
  private:
-  Model();
+  struct PrivateTag {};  // only Load constructs, yet make_unique works
+
+ public:
+  explicit Model(PrivateTag);
+
+ private:
 
   std::unique_ptr<gguf::GgufFile> file_;
   HParams hparams_;

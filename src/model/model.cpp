@@ -1,0 +1,280 @@
+#include "model/model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <string>
+
+#include "base/hash.h"
+#include "base/logging.h"
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "model/weights.h"
+
+namespace chunkserve::model {
+namespace {
+
+// Runs fn(row) for rows [0, n) in a few contiguous chunks per thread. Row
+// work here (norms, RoPE, copies) is cheap, so small batches stay on the
+// calling thread rather than pay for a parallel section.
+void ForRows(ThreadPool* pool, int64_t n, const std::function<void(int64_t)>& fn) {
+  constexpr int64_t kMinRowsToSplit = 4;
+  if (!pool || pool->size() == 1 || n < kMinRowsToSplit) {
+    for (int64_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  const int64_t n_chunks = std::min<int64_t>(n, int64_t{pool->size()} * 4);
+  pool->ParallelFor(n_chunks, [&](int64_t c, int) {
+    const int64_t begin = n * c / n_chunks;
+    const int64_t end = n * (c + 1) / n_chunks;
+    for (int64_t i = begin; i < end; ++i) fn(i);
+  });
+}
+
+uint64_t ComputeFingerprint(const gguf::GgufFile& file, const HParams& hp) {
+  uint64_t h = Hash64(hp.arch_name);
+  const int64_t ints[] = {hp.n_vocab, hp.n_embd, hp.n_layer, hp.n_ff, hp.n_head,
+                          hp.n_head_kv, hp.head_dim, hp.n_rot};
+  h = HashCombine(h, Hash64(ints, sizeof(ints)));
+  const float floats[] = {hp.rms_norm_eps, hp.rope_freq_base, hp.rope_freq_scale};
+  h = HashCombine(h, Hash64(floats, sizeof(floats)));
+  // Tensor names, types, dims and their first bytes tell two fine-tunes of
+  // one base apart without reading gigabytes.
+  constexpr uint64_t kSampledBytes = 256;
+  for (const gguf::TensorInfo& t : file.tensors()) {
+    h = HashCombine(h, Hash64(t.name));
+    const uint32_t type = static_cast<uint32_t>(t.type);
+    h = HashCombine(h, Hash64(&type, sizeof(type)));
+    h = HashCombine(h, Hash64(t.dims.data(), t.dims.size() * sizeof(int64_t)));
+    h = HashCombine(h, Hash64(t.data, std::min(t.n_bytes, kSampledBytes)));
+  }
+  return h;
+}
+
+}  // namespace
+
+struct Model::Scratch {
+  std::vector<float> x;       // (T, n_embd) residual stream
+  std::vector<float> xn;      // (T, n_embd) normed input of a block
+  std::vector<float> q;       // (T, n_embd_q)
+  std::vector<float> k;       // (T, n_embd_kv)
+  std::vector<float> v;       // (T, n_embd_kv)
+  std::vector<float> attn;    // (T, n_embd_q)
+  std::vector<float> proj;    // (T, n_embd) block output before the residual add
+  std::vector<float> gate;    // (T, n_ff)
+  std::vector<float> up;      // (T, n_ff)
+  std::vector<float> head_in; // (n_out, n_embd) normed rows that need logits
+  std::vector<int32_t> positions;  // (T,) RoPE position per token
+  std::vector<int64_t> slots;      // (T,) KV slot per token
+  std::vector<int32_t> seq_of;     // (T,) batch index per token
+  std::vector<int32_t> kv_len;     // (T,) keys each token attends to
+  std::vector<int64_t> out_rows;   // tokens whose logits are wanted
+};
+
+Model::Model(PrivateTag) : scratch_(std::make_unique<Scratch>()) {}
+Model::~Model() = default;
+
+StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const LoadOptions& options) {
+  auto m = std::make_unique<Model>(PrivateTag{});
+  ASSIGN_OR_RETURN(m->file_, gguf::GgufFile::Open(path));
+  ASSIGN_OR_RETURN(m->hparams_, ReadHParams(*m->file_));
+  if (options.pool) {
+    m->pool_ = options.pool;
+  } else {
+    m->owned_pool_ = std::make_unique<ThreadPool>(options.n_threads);
+    m->pool_ = m->owned_pool_.get();
+  }
+  auto weights = BindWeights(*m->file_, m->hparams_, m->pool_);
+  if (!weights.ok()) return weights.status().WithContext(path);
+  m->weights_ = std::move(weights).value();
+  m->fingerprint_ = ComputeFingerprint(*m->file_, m->hparams_);
+  return m;
+}
+
+size_t Model::weight_bytes_per_token() const { return weights_->BytesPerToken(); }
+
+std::unique_ptr<ContiguousKvCache> Model::NewKvCache(int64_t capacity_tokens) const {
+  return std::make_unique<ContiguousKvCache>(static_cast<int>(hparams_.n_layer), hparams_.n_embd_kv(),
+                                             capacity_tokens);
+}
+
+StatusOr<Logits> Model::ForwardAll(KvCache* kv, std::span<const int32_t> tokens, int64_t first_slot) {
+  SequenceBatch seq{.kv = kv, .tokens = tokens, .first_slot = first_slot, .positions = {}, .logits = LogitsMode::kAll};
+  Logits logits;
+  RETURN_IF_ERROR(Forward(std::span<const SequenceBatch>(&seq, 1), &logits));
+  return logits;
+}
+
+Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
+  const HParams& hp = hparams_;
+  const Weights& w = *weights_;
+  Scratch& s = *scratch_;
+
+  // Validate everything before touching any cache, so a bad request changes
+  // nothing.
+  int64_t n_tokens = 0;
+  for (size_t b = 0; b < batch.size(); ++b) {
+    const SequenceBatch& seq = batch[b];
+    const std::string where = "model: batch sequence " + std::to_string(b);
+    if (!seq.kv) return InvalidArgumentError(where + " has no KV cache");
+    if (seq.tokens.empty()) return InvalidArgumentError(where + " has no tokens");
+    if (!seq.positions.empty() && seq.positions.size() != seq.tokens.size())
+      return InvalidArgumentError(where + " has " + std::to_string(seq.positions.size()) +
+                                  " positions for " + std::to_string(seq.tokens.size()) + " tokens");
+    if (seq.kv->n_layers() != hp.n_layer || seq.kv->row_floats() != hp.n_embd_kv())
+      return InvalidArgumentError(where + ": KV cache shape (" + std::to_string(seq.kv->n_layers()) +
+                                  " layers, rows of " + std::to_string(seq.kv->row_floats()) +
+                                  ") does not match the model");
+    const int64_t end_slot = seq.first_slot + static_cast<int64_t>(seq.tokens.size());
+    if (seq.first_slot < 0 || end_slot > seq.kv->capacity_tokens())
+      return OutOfRangeError(where + ": slots [" + std::to_string(seq.first_slot) + ", " +
+                             std::to_string(end_slot) + ") exceed the KV cache capacity of " +
+                             std::to_string(seq.kv->capacity_tokens()) + " tokens");
+    if (end_slot > INT32_MAX) return OutOfRangeError(where + ": slot index too large");
+    for (int32_t tok : seq.tokens) {
+      if (tok < 0 || tok >= hp.n_vocab)
+        return InvalidArgumentError(where + ": token id " + std::to_string(tok) + " outside [0, " +
+                                    std::to_string(hp.n_vocab) + ")");
+    }
+    for (int32_t pos : seq.positions) {
+      if (pos < 0) return InvalidArgumentError(where + ": negative position " + std::to_string(pos));
+    }
+    n_tokens += static_cast<int64_t>(seq.tokens.size());
+  }
+
+  const int64_t d = hp.n_embd, dq = hp.n_embd_q(), dkv = hp.n_embd_kv(), ff = hp.n_ff;
+  const auto T = static_cast<size_t>(n_tokens);
+  s.x.resize(T * d);
+  s.xn.resize(T * d);
+  s.q.resize(T * dq);
+  s.k.resize(T * dkv);
+  s.v.resize(T * dkv);
+  s.attn.resize(T * dq);
+  s.proj.resize(T * d);
+  s.gate.resize(T * ff);
+  s.up.resize(T * ff);
+  s.positions.resize(T);
+  s.slots.resize(T);
+  s.seq_of.resize(T);
+  s.kv_len.resize(T);
+  s.out_rows.clear();
+
+  std::vector<int32_t> tokens(T);
+  {
+    size_t t = 0;
+    for (size_t b = 0; b < batch.size(); ++b) {
+      const SequenceBatch& seq = batch[b];
+      const size_t n = seq.tokens.size();
+      for (size_t i = 0; i < n; ++i, ++t) {
+        tokens[t] = seq.tokens[i];
+        s.slots[t] = seq.first_slot + static_cast<int64_t>(i);
+        s.positions[t] = seq.positions.empty() ? static_cast<int32_t>(s.slots[t]) : seq.positions[i];
+        s.seq_of[t] = static_cast<int32_t>(b);
+        // Causal: a token sees every slot up to and including its own.
+        s.kv_len[t] = static_cast<int32_t>(s.slots[t] + 1);
+        if (seq.logits == LogitsMode::kAll || (seq.logits == LogitsMode::kLast && i + 1 == n))
+          s.out_rows.push_back(static_cast<int64_t>(t));
+      }
+    }
+  }
+
+  // x (T, d) = token_embd rows.
+  ForRows(pool_, n_tokens, [&](int64_t t) {
+    kernels::DequantizeRow(w.token_embd->type,
+                           w.token_embd->data + static_cast<size_t>(tokens[t]) * w.token_embd_row_bytes,
+                           s.x.data() + t * d, d);
+  });
+
+  const kernels::RopeParams rope{
+      .head_dim = static_cast<int>(hp.head_dim),
+      .n_rot = static_cast<int>(hp.n_rot),
+      .theta = hp.rope_freq_base,
+      .freq_scale = hp.rope_freq_scale,
+      .style = hp.rope_style,
+      .freq_factors = w.rope_freqs.empty() ? nullptr : w.rope_freqs.data(),
+  };
+  const kernels::AttentionShape shape{
+      .n_heads = static_cast<int>(hp.n_head),
+      .n_kv_heads = static_cast<int>(hp.n_head_kv),
+      .head_dim = static_cast<int>(hp.head_dim),
+      .scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim)),
+  };
+
+  for (int64_t l = 0; l < hp.n_layer; ++l) {
+    const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
+    const int layer = static_cast<int>(l);
+
+    // --- attention block ---
+    ForRows(pool_, n_tokens, [&](int64_t t) {
+      kernels::RmsNorm(s.x.data() + t * d, lw.attn_norm.data(), d, hp.rms_norm_eps, s.xn.data() + t * d);
+    });
+    // q (T, dq) = xn @ Wq^T; k, v (T, dkv) likewise.
+    kernels::MatMul(lw.wq, s.xn.data(), n_tokens, s.q.data(), pool_);
+    kernels::MatMul(lw.wk, s.xn.data(), n_tokens, s.k.data(), pool_);
+    kernels::MatMul(lw.wv, s.xn.data(), n_tokens, s.v.data(), pool_);
+    ForRows(pool_, n_tokens, [&](int64_t t) {
+      float* q = s.q.data() + t * dq;
+      float* k = s.k.data() + t * dkv;
+      float* v = s.v.data() + t * dkv;
+      if (!lw.bq.empty()) kernels::AddInPlace(q, lw.bq.data(), dq);
+      if (!lw.bk.empty()) kernels::AddInPlace(k, lw.bk.data(), dkv);
+      if (!lw.bv.empty()) kernels::AddInPlace(v, lw.bv.data(), dkv);
+      if (!lw.q_norm.empty()) {
+        for (int64_t h = 0; h < hp.n_head; ++h)
+          kernels::RmsNorm(q + h * hp.head_dim, lw.q_norm.data(), hp.head_dim, hp.rms_norm_eps, q + h * hp.head_dim);
+        for (int64_t h = 0; h < hp.n_head_kv; ++h)
+          kernels::RmsNorm(k + h * hp.head_dim, lw.k_norm.data(), hp.head_dim, hp.rms_norm_eps, k + h * hp.head_dim);
+      }
+      kernels::ApplyRope(q, static_cast<int>(hp.n_head), s.positions[t], rope);
+      kernels::ApplyRope(k, static_cast<int>(hp.n_head_kv), s.positions[t], rope);
+      KvCache* kv = batch[static_cast<size_t>(s.seq_of[t])].kv;
+      std::memcpy(kv->KRow(layer, s.slots[t]), k, static_cast<size_t>(dkv) * sizeof(float));
+      std::memcpy(kv->VRow(layer, s.slots[t]), v, static_cast<size_t>(dkv) * sizeof(float));
+    });
+    // attn (T, dq): each sequence over its own cache.
+    {
+      int64_t t0 = 0;
+      for (const SequenceBatch& seq : batch) {
+        const auto n = static_cast<int64_t>(seq.tokens.size());
+        const kernels::KvBlocksView view = seq.kv->View(layer);
+        kernels::Attention(s.q.data() + t0 * dq, n, s.kv_len.data() + t0, view, shape,
+                           s.attn.data() + t0 * dq, pool_);
+        t0 += n;
+      }
+    }
+    // x += attn @ Wo^T
+    kernels::MatMul(lw.wo, s.attn.data(), n_tokens, s.proj.data(), pool_);
+    ForRows(pool_, n_tokens, [&](int64_t t) {
+      kernels::AddInPlace(s.x.data() + t * d, s.proj.data() + t * d, d);
+      kernels::RmsNorm(s.x.data() + t * d, lw.ffn_norm.data(), d, hp.rms_norm_eps, s.xn.data() + t * d);
+    });
+
+    // --- feed-forward block (SwiGLU) ---
+    kernels::MatMul(lw.w_gate, s.xn.data(), n_tokens, s.gate.data(), pool_);
+    kernels::MatMul(lw.w_up, s.xn.data(), n_tokens, s.up.data(), pool_);
+    ForRows(pool_, n_tokens, [&](int64_t t) {
+      kernels::SiluMul(s.gate.data() + t * ff, s.up.data() + t * ff, ff, s.gate.data() + t * ff);
+    });
+    kernels::MatMul(lw.w_down, s.gate.data(), n_tokens, s.proj.data(), pool_);
+    ForRows(pool_, n_tokens, [&](int64_t t) {
+      kernels::AddInPlace(s.x.data() + t * d, s.proj.data() + t * d, d);
+    });
+  }
+
+  // logits (n_out, n_vocab) = rmsnorm(x[rows]) @ output^T
+  const auto n_out = static_cast<int64_t>(s.out_rows.size());
+  logits->n_rows = n_out;
+  logits->n_vocab = hp.n_vocab;
+  logits->data.resize(static_cast<size_t>(n_out * hp.n_vocab));
+  if (n_out == 0) return Status::Ok();
+  s.head_in.resize(static_cast<size_t>(n_out * d));
+  ForRows(pool_, n_out, [&](int64_t r) {
+    kernels::RmsNorm(s.x.data() + s.out_rows[static_cast<size_t>(r)] * d, w.output_norm.data(), d,
+                     hp.rms_norm_eps, s.head_in.data() + r * d);
+  });
+  kernels::MatMul(*w.output, s.head_in.data(), n_out, logits->data.data(), pool_);
+  return Status::Ok();
+}
+
+}  // namespace chunkserve::model

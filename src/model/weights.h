@@ -1,0 +1,63 @@
+// Weights: a model's tensors bound by their standard GGUF names, checked
+// against HParams, with projection matrices packed for the kernels.
+//
+// Names (llama.cpp convention): token_embd.weight (n_embd, n_vocab),
+// output_norm.weight, output.weight (absent: tied to token_embd),
+// optional rope_freqs.weight (n_rot / 2), and per layer N `blk.N.` +
+// attn_norm, attn_q, attn_k, attn_v, attn_output, ffn_norm, ffn_gate, ffn_up,
+// ffn_down (.weight); attn_q/k/v.bias (qwen2); attn_q_norm / attn_k_norm
+// (.weight, head_dim; qwen3). Dims are in ggml order: a projection from a to b
+// is [a, b].
+//
+// Vectors (norms, biases) are dequantized to f32 once; the token embedding
+// stays in the mapped file and is dequantized one row per token.
+//
+// Thread safety: immutable after BindWeights.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "base/status.h"
+#include "base/thread_pool.h"
+#include "gguf/gguf_file.h"
+#include "kernels/matmul.h"
+#include "model/hparams.h"
+
+namespace chunkserve::model {
+
+struct LayerWeights {
+  std::vector<float> attn_norm;  // (n_embd,)
+  kernels::PackedMatrix wq;      // (n_embd_q, n_embd)
+  kernels::PackedMatrix wk;      // (n_embd_kv, n_embd)
+  kernels::PackedMatrix wv;      // (n_embd_kv, n_embd)
+  kernels::PackedMatrix wo;      // (n_embd, n_embd_q)
+  std::vector<float> bq, bk, bv;           // qkv_bias only
+  std::vector<float> q_norm, k_norm;       // qk_norm only: (head_dim,)
+  std::vector<float> ffn_norm;   // (n_embd,)
+  kernels::PackedMatrix w_gate;  // (n_ff, n_embd)
+  kernels::PackedMatrix w_up;    // (n_ff, n_embd)
+  kernels::PackedMatrix w_down;  // (n_embd, n_ff)
+};
+
+struct Weights {
+  const gguf::TensorInfo* token_embd = nullptr;  // rows of n_embd, in the mapping
+  size_t token_embd_row_bytes = 0;
+  std::vector<float> output_norm;  // (n_embd,)
+  std::optional<kernels::PackedMatrix> output;  // (n_vocab, n_embd); tied or not
+  bool tied_output = false;
+  std::vector<float> rope_freqs;   // empty or (n_rot / 2,)
+  std::vector<LayerWeights> layers;
+
+  // Bytes one decoded token reads: every matrix, the vectors, one embedding row.
+  size_t BytesPerToken() const;
+};
+
+// Binds and packs every tensor; a Status naming the tensor for a missing one,
+// a wrong shape or an unsupported type. `pool` (may be null) packs in parallel.
+StatusOr<std::unique_ptr<Weights>> BindWeights(const gguf::GgufFile& file, const HParams& hp,
+                                               ThreadPool* pool);
+
+}  // namespace chunkserve::model
