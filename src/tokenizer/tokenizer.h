@@ -8,7 +8,8 @@
 //   "gpt2"  -> kBpe:       byte-level BPE (merge ranks), with a pre-tokenizer
 //                          chosen by `tokenizer.ggml.pre` (gpt2, llama3,
 //                          qwen2, deepseek-llm, deepseek-coder, falcon,
-//                          starcoder, ...; unknown names fall back to gpt2).
+//                          starcoder, ...; absent/"default" is llama.cpp's
+//                          default; unknown names fall back to gpt2).
 //   "bert"  -> kWordPiece: BERT basic tokenizer + greedy longest match, "##".
 //
 // Special tokens: control / unknown tokens (types 2, 3) are recognised in the
@@ -21,6 +22,10 @@
 // Invariants: ids are in [0, n_vocab()); every byte string has an encoding
 // (byte fallback or [UNK]); Decode(Encode(t)) == t for SPM / BPE vocabularies
 // that cover all bytes (modulo SPM's dummy-prefix space, which Decode removes).
+//
+// Decode: the first piece's leading space is removed once when it is SPM's
+// dummy prefix (add_space_prefix) or WordPiece's word separator; skipped
+// control tokens (BOS) do not count as that first piece.
 //
 // Thread safety: immutable after construction except an internal, internally
 // locked cache of encoded words; Encode / Decode / all accessors are const and
@@ -65,7 +70,8 @@ class Tokenizer {
  public:
   // Builds a tokenizer from GGUF metadata. Errors: kInvalidArgument /
   // kDataLoss for missing or inconsistent metadata (e.g. token_type or scores
-  // array length != tokens length, out-of-range special ids), kUnimplemented
+  // array length != tokens length, a BPE file without merges; out-of-range
+  // special ids are ignored with a warning), kUnimplemented
   // for an unknown `tokenizer.ggml.model`.
   static StatusOr<std::unique_ptr<Tokenizer>> FromGguf(const gguf::GgufFile& file);
   // Opens a GGUF file (vocab-only files are fine) and builds its tokenizer.
@@ -119,6 +125,10 @@ class Tokenizer {
   bool IsControl(int32_t id) const;
   // Exact vocabulary lookup of a token's stored text.
   std::optional<int32_t> FindToken(std::string_view text) const;
+
+  // The internals (tokenizer_impl.h), for tests that compare the cached
+  // paths with their exact twins.
+  const TokenizerImpl& impl() const;
 
  private:
   explicit Tokenizer(std::unique_ptr<TokenizerImpl> impl);
