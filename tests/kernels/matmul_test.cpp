@@ -57,6 +57,8 @@ void CheckAgainstReference(DType type, const Shape& s, Isa isa, ThreadPool* pool
   ASSERT_TRUE(ref::MatMul(view, x.data(), s.n, want.data()).ok());
   auto packed = PackedMatrix::Pack(view, isa);
   ASSERT_TRUE(packed.ok()) << packed.status().ToString();
+  // Every level below must really run its own kernels, not fall back.
+  ASSERT_EQ(packed->isa(), isa);
   std::vector<float> got(static_cast<size_t>(s.n * s.rows), -12345.0f);
   MatMul(*packed, x.data(), s.n, got.data(), pool);
   const auto mag = AbsProducts(type, w, x, s);
