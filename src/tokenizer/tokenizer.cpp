@@ -244,6 +244,37 @@ size_t Tokenizer::CountTokens(std::string_view text, bool add_special) const {
   return Encode(text, add_special, false).size();
 }
 
+namespace {
+
+// BERT's decoder joins words with spaces; Hugging Face then removes the
+// spaces before punctuation and English contractions
+// (clean_up_tokenization_spaces), which this reproduces.
+std::string CleanUpWordPieceSpaces(const std::string& text) {
+  static constexpr std::string_view kAttach[] = {" .", " ?", " !", " ,", " n't", " 'm", " 's", " 've", " 're"};
+  std::string out;
+  out.reserve(text.size());
+  for (size_t pos = 0; pos < text.size();) {
+    if (text.compare(pos, 3, " ' ") == 0) {
+      out.push_back('\'');
+      pos += 3;
+      continue;
+    }
+    bool attached = false;
+    for (std::string_view a : kAttach) {
+      if (text.compare(pos, a.size(), a) == 0) {
+        out.append(a.substr(1));
+        pos += a.size();
+        attached = true;
+        break;
+      }
+    }
+    if (!attached) out.push_back(text[pos++]);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string Tokenizer::Decode(std::span<const int32_t> ids, bool skip_special) const {
   const TokenizerImpl& m = *impl_;
   std::string out;
@@ -262,6 +293,7 @@ std::string Tokenizer::Decode(std::span<const int32_t> ids, bool skip_special) c
     }
     strip_space = false;
   }
+  if (m.kind == TokenizerKind::kWordPiece) return CleanUpWordPieceSpaces(out);
   return out;
 }
 
