@@ -1,0 +1,347 @@
+// Model forward pass tests: an independent double-precision twin (naive
+// per-token transformer with materialized attention) on small random fixture
+// models of every architecture, and the exact twins the engine relies on
+// (prefill == token-by-token decode, batched == separate, RoPE relativity).
+#include "model/model.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "fixture/fixture_model.h"
+#include "kernels/matmul.h"
+
+namespace chunkserve::model {
+namespace {
+
+// f32 weights, f32 kernels vs a double twin: errors are accumulated rounding.
+constexpr double kLogitsTolF32 = 2e-3;
+// Batched/serial twins differ only in summation order (and for quantized
+// weights, nothing else: activations are quantized per row).
+constexpr double kTwinTol = 2e-3;
+// Shifting every position by a constant changes RoPE angles, not relative
+// angles; the difference is the rounding of sin/cos of larger angles.
+constexpr double kRopeShiftTol = 5e-3;
+
+std::string TempPath(const std::string& name) {
+  return (std::filesystem::path(testing::TempDir()) / name).string();
+}
+
+std::string WriteFixture(const fixture::FixtureSpec& spec) {
+  const std::string path = TempPath("model_test_" + spec.arch + "_" + spec.type + (spec.tied ? "_tied" : "") + ".gguf");
+  Status s = fixture::WriteFixtureModel(spec, path, nullptr);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return path;
+}
+
+fixture::FixtureSpec SmallSpec(const std::string& arch, const std::string& type) {
+  fixture::FixtureSpec spec;
+  spec.arch = arch;
+  spec.type = type;
+  spec.seed = 7;
+  spec.n_embd = 64;
+  spec.n_layer = 2;
+  spec.n_head = 4;
+  spec.n_head_kv = 2;
+  spec.n_ff = 96;
+  spec.n_vocab = 300;
+  return spec;
+}
+
+// ---- The naive twin: weights dequantized to double, one token at a time.
+struct NaiveModel {
+  const HParams* hp;
+  const gguf::GgufFile* file;
+
+  std::vector<double> Tensor(const std::string& name) const {
+    const gguf::TensorInfo* t = file->FindTensor(name);
+    EXPECT_NE(t, nullptr) << name;
+    if (!t) return {};
+    const int64_t cols = t->dims[0];
+    const int64_t rows = t->n_rows();
+    const size_t row_bytes = *RowBytes(t->type, cols);
+    std::vector<float> row(cols);
+    std::vector<double> out;
+    for (int64_t r = 0; r < rows; ++r) {
+      kernels::DequantizeRow(t->type, t->data + r * row_bytes, row.data(), cols);
+      out.insert(out.end(), row.begin(), row.end());
+    }
+    return out;
+  }
+  bool Has(const std::string& name) const { return file->FindTensor(name) != nullptr; }
+
+  static std::vector<double> MatVec(const std::vector<double>& w, const std::vector<double>& x, int64_t rows) {
+    const int64_t cols = static_cast<int64_t>(x.size());
+    std::vector<double> y(rows, 0.0);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) y[r] += w[r * cols + c] * x[c];
+    return y;
+  }
+  static std::vector<double> RmsNorm(const double* x, const std::vector<double>& w, int64_t n, double eps) {
+    double ss = 0;
+    for (int64_t i = 0; i < n; ++i) ss += x[i] * x[i];
+    const double inv = 1.0 / std::sqrt(ss / n + eps);
+    std::vector<double> out(n);
+    for (int64_t i = 0; i < n; ++i) out[i] = x[i] * inv * w[i];
+    return out;
+  }
+  void Rope(double* x, int64_t n_heads, int64_t pos) const {
+    const int64_t hd = hp->head_dim, half = hp->n_rot / 2;
+    for (int64_t h = 0; h < n_heads; ++h) {
+      for (int64_t i = 0; i < half; ++i) {
+        const double a = pos * hp->rope_freq_scale * std::pow(double(hp->rope_freq_base), -2.0 * i / hp->n_rot);
+        const bool neox = hp->rope_style == kernels::RopeStyle::kNeox;
+        const int64_t i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
+        double* v = x + h * hd;
+        const double v0 = v[i0], v1 = v[i1];
+        v[i0] = v0 * std::cos(a) - v1 * std::sin(a);
+        v[i1] = v0 * std::sin(a) + v1 * std::cos(a);
+      }
+    }
+  }
+
+  // Logits of every token of `tokens` at positions 0..n-1.
+  std::vector<std::vector<double>> Run(const std::vector<int32_t>& tokens) const {
+    const int64_t d = hp->n_embd, hd = hp->head_dim, nh = hp->n_head, nkv = hp->n_head_kv;
+    const auto embd = Tensor("token_embd.weight");
+    const auto out_w = Has("output.weight") ? Tensor("output.weight") : embd;
+    const auto out_norm = Tensor("output_norm.weight");
+    std::vector<std::vector<double>> x(tokens.size());
+    for (size_t t = 0; t < tokens.size(); ++t) x[t].assign(embd.begin() + tokens[t] * d, embd.begin() + (tokens[t] + 1) * d);
+    for (int64_t l = 0; l < hp->n_layer; ++l) {
+      const std::string p = "blk." + std::to_string(l) + ".";
+      const auto wq = Tensor(p + "attn_q.weight"), wk = Tensor(p + "attn_k.weight"), wv = Tensor(p + "attn_v.weight");
+      const auto wo = Tensor(p + "attn_output.weight");
+      const auto an = Tensor(p + "attn_norm.weight"), fn = Tensor(p + "ffn_norm.weight");
+      const auto wg = Tensor(p + "ffn_gate.weight"), wu = Tensor(p + "ffn_up.weight"), wd = Tensor(p + "ffn_down.weight");
+      std::vector<std::vector<double>> ks, vs;
+      std::vector<std::vector<double>> next = x;
+      for (size_t t = 0; t < tokens.size(); ++t) {
+        auto xn = RmsNorm(x[t].data(), an, d, hp->rms_norm_eps);
+        auto q = MatVec(wq, xn, nh * hd), k = MatVec(wk, xn, nkv * hd), v = MatVec(wv, xn, nkv * hd);
+        if (hp->qkv_bias) {
+          const auto bq = Tensor(p + "attn_q.bias"), bk = Tensor(p + "attn_k.bias"), bv = Tensor(p + "attn_v.bias");
+          for (size_t i = 0; i < q.size(); ++i) q[i] += bq[i];
+          for (size_t i = 0; i < k.size(); ++i) k[i] += bk[i], v[i] += bv[i];
+        }
+        if (hp->qk_norm) {
+          const auto qn = Tensor(p + "attn_q_norm.weight"), kn = Tensor(p + "attn_k_norm.weight");
+          for (int64_t h = 0; h < nh; ++h) {
+            auto y = RmsNorm(q.data() + h * hd, qn, hd, hp->rms_norm_eps);
+            std::copy(y.begin(), y.end(), q.begin() + h * hd);
+          }
+          for (int64_t h = 0; h < nkv; ++h) {
+            auto y = RmsNorm(k.data() + h * hd, kn, hd, hp->rms_norm_eps);
+            std::copy(y.begin(), y.end(), k.begin() + h * hd);
+          }
+        }
+        Rope(q.data(), nh, static_cast<int64_t>(t));
+        Rope(k.data(), nkv, static_cast<int64_t>(t));
+        ks.push_back(k);
+        vs.push_back(v);
+        std::vector<double> attn(nh * hd, 0.0);
+        for (int64_t h = 0; h < nh; ++h) {
+          const int64_t g = h / (nh / nkv);
+          std::vector<double> s(t + 1);
+          double mx = -1e300;
+          for (size_t j = 0; j <= t; ++j) {
+            double dot = 0;
+            for (int64_t e = 0; e < hd; ++e) dot += q[h * hd + e] * ks[j][g * hd + e];
+            s[j] = dot / std::sqrt(double(hd));
+            mx = std::max(mx, s[j]);
+          }
+          double z = 0;
+          for (auto& v2 : s) z += (v2 = std::exp(v2 - mx));
+          for (size_t j = 0; j <= t; ++j)
+            for (int64_t e = 0; e < hd; ++e) attn[h * hd + e] += s[j] / z * vs[j][g * hd + e];
+        }
+        auto o = MatVec(wo, attn, d);
+        for (int64_t i = 0; i < d; ++i) next[t][i] = x[t][i] + o[i];
+        auto hn = RmsNorm(next[t].data(), fn, d, hp->rms_norm_eps);
+        auto gate = MatVec(wg, hn, hp->n_ff), up = MatVec(wu, hn, hp->n_ff);
+        for (int64_t i = 0; i < hp->n_ff; ++i) gate[i] = gate[i] / (1 + std::exp(-gate[i])) * up[i];
+        auto down = MatVec(wd, gate, d);
+        for (int64_t i = 0; i < d; ++i) next[t][i] += down[i];
+      }
+      x = next;
+    }
+    std::vector<std::vector<double>> logits;
+    for (size_t t = 0; t < tokens.size(); ++t) logits.push_back(MatVec(out_w, RmsNorm(x[t].data(), out_norm, d, hp->rms_norm_eps), hp->n_vocab));
+    return logits;
+  }
+};
+
+std::vector<int32_t> SomeTokens(int n, int32_t n_vocab) {
+  std::vector<int32_t> t;
+  for (int i = 0; i < n; ++i) t.push_back((i * 37 + 11) % n_vocab);
+  return t;
+}
+
+class ArchTest : public testing::TestWithParam<std::tuple<std::string, bool>> {};
+
+TEST_P(ArchTest, MatchesNaiveTwin) {
+  auto spec = SmallSpec(std::get<0>(GetParam()), "f32");
+  spec.tied = std::get<1>(GetParam());
+  const std::string path = WriteFixture(spec);
+  auto model = Model::Load(path, {.n_threads = 1});
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const HParams& hp = (*model)->hparams();
+  EXPECT_EQ(hp.arch_name, spec.arch);
+  EXPECT_EQ(hp.n_vocab, spec.n_vocab);
+  const auto tokens = SomeTokens(23, static_cast<int32_t>(hp.n_vocab));
+  auto kv = (*model)->NewKvCache(64);
+  auto logits = (*model)->ForwardAll(kv.get(), tokens);
+  ASSERT_TRUE(logits.ok()) << logits.status().ToString();
+  ASSERT_EQ(logits->n_rows, 23);
+  const auto expected = NaiveModel{&hp, &(*model)->file()}.Run(tokens);
+  for (int64_t t = 0; t < 23; ++t) {
+    auto row = logits->Row(t);
+    for (int64_t i = 0; i < hp.n_vocab; ++i)
+      ASSERT_NEAR(row[i], expected[t][i], kLogitsTolF32 * (1 + std::abs(expected[t][i])))
+          << spec.arch << " token " << t << " logit " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllArchs, ArchTest,
+                         testing::Combine(testing::Values("llama", "qwen2", "qwen3"), testing::Bool()));
+
+void ExpectRowsNear(std::span<const float> a, std::span<const float> b, double tol, const std::string& what) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], tol * (1 + std::abs(b[i]))) << what << " at " << i;
+}
+
+class TwinTest : public testing::TestWithParam<std::tuple<std::string, std::string>> {};
+
+TEST_P(TwinTest, PrefillEqualsDecodeAndBatchEqualsSerial) {
+  auto spec = SmallSpec(std::get<0>(GetParam()), std::get<1>(GetParam()));
+  const std::string path = WriteFixture(spec);
+  // One thread: on a loaded test machine a spinning pool only adds noise;
+  // MultiThreadedEqualsSingleThreaded covers the pool.
+  auto loaded = Model::Load(path, {.n_threads = 1});
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  Model& m = **loaded;
+  const auto tokens = SomeTokens(40, static_cast<int32_t>(m.hparams().n_vocab));
+
+  // One prefill of all tokens.
+  auto kv_prefill = m.NewKvCache(64);
+  auto all = m.ForwardAll(kv_prefill.get(), tokens);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+
+  // Token by token (decode path), and in two uneven prefill slices.
+  auto kv_decode = m.NewKvCache(64);
+  auto kv_slices = m.NewKvCache(64);
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    auto one = m.ForwardAll(kv_decode.get(), std::span(tokens).subspan(i, 1), static_cast<int64_t>(i));
+    ASSERT_TRUE(one.ok());
+    ExpectRowsNear(one->Row(0), all->Row(static_cast<int64_t>(i)), kTwinTol, "decode token " + std::to_string(i));
+  }
+  auto first = m.ForwardAll(kv_slices.get(), std::span(tokens).subspan(0, 17), 0);
+  auto second = m.ForwardAll(kv_slices.get(), std::span(tokens).subspan(17), 17);
+  ASSERT_TRUE(first.ok() && second.ok());
+  for (int64_t i = 0; i < 23; ++i) ExpectRowsNear(second->Row(i), all->Row(17 + i), kTwinTol, "slice");
+
+  // Two sequences in one batch == each alone; LogitsMode honoured.
+  const auto other = SomeTokens(9, 200);
+  auto kv_a = m.NewKvCache(64);
+  auto kv_b = m.NewKvCache(16);
+  SequenceBatch batch[2] = {
+      {.kv = kv_a.get(), .tokens = tokens, .first_slot = 0, .positions = {}, .logits = LogitsMode::kLast},
+      {.kv = kv_b.get(), .tokens = other, .first_slot = 0, .positions = {}, .logits = LogitsMode::kAll},
+  };
+  Logits both;
+  ASSERT_TRUE(m.Forward(batch, &both).ok());
+  ASSERT_EQ(both.n_rows, 1 + 9);
+  ExpectRowsNear(both.Row(0), all->Row(39), kTwinTol, "batched seq a");
+  auto kv_alone = m.NewKvCache(16);
+  auto alone = m.ForwardAll(kv_alone.get(), other);
+  ASSERT_TRUE(alone.ok());
+  for (int64_t i = 0; i < 9; ++i) ExpectRowsNear(both.Row(1 + i), alone->Row(i), kTwinTol, "batched seq b");
+}
+
+INSTANTIATE_TEST_SUITE_P(ArchAndType, TwinTest,
+                         testing::Combine(testing::Values("llama", "qwen2", "qwen3"),
+                                          testing::Values("f32", "q8_0")));
+
+TEST(ModelTest, MultiThreadedEqualsSingleThreaded) {
+  const std::string path = WriteFixture(SmallSpec("qwen3", "q8_0"));
+  auto m1 = Model::Load(path, {.n_threads = 1});
+  auto m2 = Model::Load(path, {.n_threads = 2});
+  ASSERT_TRUE(m1.ok() && m2.ok());
+  const auto tokens = SomeTokens(20, 300);
+  auto kv1 = (*m1)->NewKvCache(20), kv2 = (*m2)->NewKvCache(20);
+  auto a = (*m1)->ForwardAll(kv1.get(), tokens);
+  auto b = (*m2)->ForwardAll(kv2.get(), tokens);
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (int64_t i = 0; i < 20; ++i) ExpectRowsNear(b->Row(i), a->Row(i), kTwinTol, "threads");
+}
+
+TEST(ModelTest, RopeDependsOnlyOnRelativePositions) {
+  for (const char* arch : {"llama", "qwen2"}) {
+    const std::string path = WriteFixture(SmallSpec(arch, "f32"));
+    auto m = Model::Load(path, {.n_threads = 1});
+    ASSERT_TRUE(m.ok());
+    const auto tokens = SomeTokens(12, 300);
+    std::vector<int32_t> shifted(12);
+    for (int i = 0; i < 12; ++i) shifted[i] = 100 + i;
+    auto kv0 = (*m)->NewKvCache(12), kv1 = (*m)->NewKvCache(12);
+    auto base = (*m)->ForwardAll(kv0.get(), tokens);
+    SequenceBatch seq{.kv = kv1.get(), .tokens = tokens, .first_slot = 0, .positions = shifted, .logits = LogitsMode::kAll};
+    Logits moved;
+    ASSERT_TRUE((*m)->Forward(std::span(&seq, 1), &moved).ok());
+    for (int64_t i = 0; i < 12; ++i) ExpectRowsNear(moved.Row(i), base->Row(i), kRopeShiftTol, arch);
+    // Explicit default positions are the default.
+    for (int i = 0; i < 12; ++i) shifted[i] = i;
+    auto kv2 = (*m)->NewKvCache(12);
+    seq.kv = kv2.get();
+    ASSERT_TRUE((*m)->Forward(std::span(&seq, 1), &moved).ok());
+    EXPECT_EQ(moved.data, base->data);
+  }
+}
+
+TEST(ModelTest, ForwardRejectsBadBatches) {
+  const std::string path = WriteFixture(SmallSpec("llama", "f32"));
+  auto m = Model::Load(path, {.n_threads = 1});
+  ASSERT_TRUE(m.ok());
+  auto kv = (*m)->NewKvCache(8);
+  const std::vector<int32_t> ok_tokens = {1, 2, 3};
+  const std::vector<int32_t> bad_tokens = {1, 300};
+  auto r = (*m)->ForwardAll(kv.get(), bad_tokens);
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("token id 300"), std::string::npos) << r.status().message();
+  r = (*m)->ForwardAll(kv.get(), ok_tokens, 6);
+  EXPECT_EQ(r.status().code(), StatusCode::kOutOfRange);
+  r = (*m)->ForwardAll(kv.get(), {});
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  ContiguousKvCache wrong(1, 32, 8);
+  r = (*m)->ForwardAll(&wrong, ok_tokens);
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  r = (*m)->ForwardAll(nullptr, ok_tokens);
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(ModelTest, FingerprintAndBytes) {
+  auto spec = SmallSpec("qwen2", "q8_0");
+  const std::string a = WriteFixture(spec);
+  auto ma = Model::Load(a, {.n_threads = 1});
+  ASSERT_TRUE(ma.ok());
+  auto ma2 = Model::Load(a, {.n_threads = 1});
+  ASSERT_TRUE(ma2.ok());
+  EXPECT_EQ((*ma)->fingerprint(), (*ma2)->fingerprint());
+  spec.seed = 8;
+  const std::string b = WriteFixture(spec);  // same name, new weights
+  auto mb = Model::Load(b, {.n_threads = 1});
+  ASSERT_TRUE(mb.ok());
+  EXPECT_NE((*ma)->fingerprint(), (*mb)->fingerprint());
+  // q8_0: 34 bytes per 32 weights; the 7 matrices per layer dominate.
+  const auto& hp = (*ma)->hparams();
+  const size_t per_layer = (hp.n_embd_q() + 2 * hp.n_embd_kv()) * hp.n_embd / 32 * 34 +
+                           hp.n_embd * hp.n_embd_q() / 32 * 34 + 3 * hp.n_ff * hp.n_embd / 32 * 34;
+  EXPECT_GE((*ma)->weight_bytes_per_token(), hp.n_layer * per_layer);
+  EXPECT_LT((*ma)->weight_bytes_per_token(), hp.n_layer * per_layer * 2 + hp.n_vocab * hp.n_embd * 2);
+}
+
+}  // namespace
+}  // namespace chunkserve::model
