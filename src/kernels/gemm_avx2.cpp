@@ -23,13 +23,15 @@ namespace {
 // 8 weight registers + T accumulators + temporaries within 16 ymm.
 constexpr int kTileTokens = 4;
 
-template <bool kF16>
-CS_TARGET_AVX2 inline __m256 LoadScales8(const uint8_t* p) {
-  if constexpr (kF16) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  } else {
-    return _mm256_loadu_ps(reinterpret_cast<const float*>(p));
-  }
+// 8 consecutive f16 / u8 / i8 values (one per row of the half) -> f32.
+CS_TARGET_AVX2 inline __m256 LoadF16x8(const uint8_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+CS_TARGET_AVX2 inline __m256 LoadU8x8(const uint8_t* p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+CS_TARGET_AVX2 inline __m256 LoadI8x8(const uint8_t* p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
 }
 
 CS_TARGET_AVX2 inline __m256i Broadcast4(const int8_t* p) {
@@ -38,38 +40,81 @@ CS_TARGET_AVX2 inline __m256i Broadcast4(const int8_t* p) {
   return _mm256_set1_epi32(v);
 }
 
-// kSigned: q8_0 (u = q + 128).
-template <bool kNib, bool kF16, bool kHalf, bool kMin, bool kSigned, int T>
+// 32 mask bits -> 32 bytes, 0xFF where the bit is set.
+CS_TARGET_AVX2 inline __m256i ExpandBits(uint32_t bits) {
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int>(bits)),
+      _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const __m256i select = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
+  return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
+}
+
+// The 8 weight registers of rows 8*half .. 8*half+7 of one block.
+template <DType kType>
+CS_TARGET_AVX2 inline void LoadWeights8(const uint8_t* blk, int half, __m256i w[8]) {
+  constexpr PackSpec kSpec = PackSpecOf(kType);
+  if constexpr (kSpec.nibbles) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    for (int i = 0; i < 4; ++i) {
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * i + 32 * half));
+      w[i] = _mm256_and_si256(v, low4);
+      w[i + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+    }
+  } else {
+    for (int i = 0; i < 8; ++i) w[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * i + 32 * half));
+  }
+  if constexpr (kSpec.high_planes > 0) {
+    const uint8_t* planes = blk + (kSpec.nibbles ? 256 : 512);
+    for (int i = 0; i < 8; ++i) {
+      for (int p = 0; p < kSpec.high_planes; ++p) {
+        uint32_t bits;
+        std::memcpy(&bits, planes + 8 * (i * kSpec.high_planes + p) + 4 * half, 4);
+        w[i] = _mm256_or_si256(w[i], _mm256_and_si256(ExpandBits(bits), _mm256_set1_epi8(static_cast<char>(16 << p))));
+      }
+    }
+  }
+}
+
+template <DType kType>
+CS_TARGET_AVX2 inline void LoadScales8(const uint8_t* super, int j, int half, __m256& sc0, __m256& sc1, __m256& mn) {
+  constexpr PackSpec kSpec = PackSpecOf(kType);
+  const int r0 = 8 * half;
+  if constexpr (kSpec.scales == PackScales::kSimpleF16) {
+    const uint8_t* s = super + kSpec.weight_bytes;
+    sc0 = LoadF16x8(s + 2 * r0);
+    if constexpr (kSpec.has_min) mn = LoadF16x8(s + 32 + 2 * r0);
+  } else if constexpr (kSpec.scales == PackScales::kKQuant) {
+    const uint8_t* hdr = super + 8 * kSpec.block_bytes;
+    sc0 = _mm256_mul_ps(LoadF16x8(hdr + 2 * r0), LoadU8x8(hdr + 64 + 16 * j + r0));
+    mn = _mm256_mul_ps(LoadF16x8(hdr + 32 + 2 * r0), LoadU8x8(hdr + 192 + 16 * j + r0));
+  } else {
+    const uint8_t* hdr = super + 8 * kSpec.block_bytes;
+    const __m256 d = LoadF16x8(hdr + 2 * r0);
+    sc0 = _mm256_mul_ps(d, LoadI8x8(hdr + 32 + 16 * (2 * j) + r0));
+    sc1 = _mm256_mul_ps(d, LoadI8x8(hdr + 32 + 16 * (2 * j + 1) + r0));
+  }
+}
+
+template <DType kType, int T>
 CS_TARGET_AVX2 void QuantTile8(const uint8_t* panel, int64_t n_blocks, const ActBlock* x, int64_t x_stride, float* y,
                                int64_t y_stride, int half, int n_out) {
-  constexpr int kW = kNib ? 256 : 512;
-  constexpr int kS = kF16 ? 32 : 64;
-  constexpr int kGroup = kW + kS * (kHalf ? 2 : 1) + (kMin ? kS : 0);
-  const int scale_off = (kS / 2) * half;  // rows 8..15 are the second half of each scale array
+  constexpr PackSpec kSpec = PackSpecOf(kType);
+  constexpr bool kSigned = kType == DType::kQ8_0;  // u = q + 128: see the file comment
   __m256 acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
   const __m256i ones16 = _mm256_set1_epi16(1);
   const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
   for (int64_t b = 0; b < n_blocks; ++b) {
-    const uint8_t* g = panel + b * kGroup;
+    const int j = static_cast<int>(b % kSpec.blocks_per_super);
+    const uint8_t* super = panel + (b / kSpec.blocks_per_super) * kSpec.super_bytes;
+    const uint8_t* blk = super + j * kSpec.block_bytes;
     __m256i w[8];
-    if constexpr (kNib) {
-      for (int i = 0; i < 4; ++i) {
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 64 * i + 32 * half));
-        w[i] = _mm256_and_si256(v, low4);
-        w[i + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-      }
-    } else {
-      for (int i = 0; i < 8; ++i) {
-        w[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g + 64 * i + 32 * half));
-        if constexpr (kSigned) w[i] = _mm256_xor_si256(w[i], flip);  // back to signed q
-      }
+    LoadWeights8<kType>(blk, half, w);
+    if constexpr (kSigned) {
+      for (int i = 0; i < 8; ++i) w[i] = _mm256_xor_si256(w[i], flip);
     }
-    const __m256 sc0 = LoadScales8<kF16>(g + kW + scale_off);
-    [[maybe_unused]] __m256 sc1 = _mm256_setzero_ps(), mn = sc1;
-    if constexpr (kHalf) sc1 = LoadScales8<kF16>(g + kW + kS + scale_off);
-    if constexpr (kMin) mn = LoadScales8<kF16>(g + kW + kS * (kHalf ? 2 : 1) + scale_off);
+    __m256 sc0, sc1 = _mm256_setzero_ps(), mn = sc1;
+    LoadScales8<kType>(kSpec.scales == PackScales::kSimpleF16 ? blk : super, j, half, sc0, sc1, mn);
     for (int t = 0; t < T; ++t) {
       const ActBlock& a = x[t * x_stride + b];
       const __m256 dx = _mm256_set1_ps(a.d);
@@ -84,20 +129,25 @@ CS_TARGET_AVX2 void QuantTile8(const uint8_t* panel, int64_t n_blocks, const Act
         }
         dots[i] = _mm256_madd_epi16(p16, ones16);
       }
-      if constexpr (kHalf) {
-        __m256i lo = _mm256_set1_epi32(a.bias_lo), hi = _mm256_set1_epi32(a.bias_hi);
-        lo = _mm256_add_epi32(lo, _mm256_add_epi32(_mm256_add_epi32(dots[0], dots[1]), _mm256_add_epi32(dots[2], dots[3])));
-        hi = _mm256_add_epi32(hi, _mm256_add_epi32(_mm256_add_epi32(dots[4], dots[5]), _mm256_add_epi32(dots[6], dots[7])));
+      const __m256i s03 = _mm256_add_epi32(_mm256_add_epi32(dots[0], dots[1]), _mm256_add_epi32(dots[2], dots[3]));
+      const __m256i s47 = _mm256_add_epi32(_mm256_add_epi32(dots[4], dots[5]), _mm256_add_epi32(dots[6], dots[7]));
+      if constexpr (kSpec.per_half) {
+        const __m256i lo = _mm256_add_epi32(_mm256_set1_epi32(a.bias_lo), s03);
+        const __m256i hi = _mm256_add_epi32(_mm256_set1_epi32(a.bias_hi), s47);
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), _mm256_mul_ps(sc0, dx), acc[t]);
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), _mm256_mul_ps(sc1, dx), acc[t]);
       } else {
-        __m256i s = kSigned ? _mm256_setzero_si256() : _mm256_set1_epi32(a.bias_lo);
-        const __m256i s03 = _mm256_add_epi32(_mm256_add_epi32(dots[0], dots[1]), _mm256_add_epi32(dots[2], dots[3]));
-        const __m256i s47 = _mm256_add_epi32(_mm256_add_epi32(dots[4], dots[5]), _mm256_add_epi32(dots[6], dots[7]));
-        s = _mm256_add_epi32(s, _mm256_add_epi32(s03, s47));
+        __m256i s = _mm256_add_epi32(s03, s47);
+        if constexpr (!kSigned) s = _mm256_add_epi32(s, _mm256_set1_epi32(a.bias_lo));
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(sc0, dx), acc[t]);
       }
-      if constexpr (kMin) acc[t] = _mm256_fmadd_ps(mn, _mm256_set1_ps(a.dsum), acc[t]);
+      if constexpr (kSpec.has_min) {
+        if constexpr (kSpec.scales == PackScales::kKQuant) {
+          acc[t] = _mm256_fnmadd_ps(mn, _mm256_set1_ps(a.dsum), acc[t]);
+        } else {
+          acc[t] = _mm256_fmadd_ps(mn, _mm256_set1_ps(a.dsum), acc[t]);
+        }
+      }
     }
   }
   for (int t = 0; t < T; ++t) {
@@ -111,7 +161,7 @@ CS_TARGET_AVX2 void QuantTile8(const uint8_t* panel, int64_t n_blocks, const Act
   }
 }
 
-template <bool kNib, bool kF16, bool kHalf, bool kMin, bool kSigned>
+template <DType kType>
 CS_TARGET_AVX2 void QuantRowGroup(const uint8_t* panel, int64_t n_blocks, const ActBlock* x, int64_t x_stride,
                                   int64_t n_tokens, float* y, int64_t y_stride, int n_rows) {
   for (int half = 0; half < 2 && 8 * half < n_rows; ++half) {
@@ -119,27 +169,25 @@ CS_TARGET_AVX2 void QuantRowGroup(const uint8_t* panel, int64_t n_blocks, const 
     float* yh = y + 8 * half;
     int64_t t = 0;
     for (; t + kTileTokens <= n_tokens; t += kTileTokens) {
-      QuantTile8<kNib, kF16, kHalf, kMin, kSigned, kTileTokens>(panel, n_blocks, x + t * x_stride, x_stride,
-                                                                yh + t * y_stride, y_stride, half, n_out);
+      QuantTile8<kType, kTileTokens>(panel, n_blocks, x + t * x_stride, x_stride, yh + t * y_stride, y_stride, half,
+                                     n_out);
     }
     for (; t < n_tokens; ++t) {
-      QuantTile8<kNib, kF16, kHalf, kMin, kSigned, 1>(panel, n_blocks, x + t * x_stride, x_stride, yh + t * y_stride,
-                                                      y_stride, half, n_out);
+      QuantTile8<kType, 1>(panel, n_blocks, x + t * x_stride, x_stride, yh + t * y_stride, y_stride, half, n_out);
     }
   }
 }
 
 QuantRowGroupFn QuantFn(DType type) {
-  // <nibbles, f16 scales, per-half scales, mins, signed 8-bit>
   switch (type) {
-    case DType::kQ4_0: return QuantRowGroup<true, true, false, false, false>;
-    case DType::kQ4_1: return QuantRowGroup<true, true, false, true, false>;
-    case DType::kQ5_0: return QuantRowGroup<false, true, false, false, false>;
-    case DType::kQ5_1: return QuantRowGroup<false, true, false, true, false>;
-    case DType::kQ8_0: return QuantRowGroup<false, true, false, false, true>;
-    case DType::kQ4_K: return QuantRowGroup<true, false, false, true, false>;
-    case DType::kQ5_K: return QuantRowGroup<false, false, false, true, false>;
-    case DType::kQ6_K: return QuantRowGroup<false, false, true, false, false>;
+    case DType::kQ4_0: return QuantRowGroup<DType::kQ4_0>;
+    case DType::kQ4_1: return QuantRowGroup<DType::kQ4_1>;
+    case DType::kQ5_0: return QuantRowGroup<DType::kQ5_0>;
+    case DType::kQ5_1: return QuantRowGroup<DType::kQ5_1>;
+    case DType::kQ8_0: return QuantRowGroup<DType::kQ8_0>;
+    case DType::kQ4_K: return QuantRowGroup<DType::kQ4_K>;
+    case DType::kQ5_K: return QuantRowGroup<DType::kQ5_K>;
+    case DType::kQ6_K: return QuantRowGroup<DType::kQ6_K>;
     default: return nullptr;
   }
 }

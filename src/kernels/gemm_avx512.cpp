@@ -31,13 +31,16 @@ namespace {
 // 32 zmm registers.
 constexpr int kTileTokens = 8;
 
-template <bool kF16>
-CS_TARGET_AVX512 inline __m512 LoadScales(const uint8_t* p) {
-  if constexpr (kF16) {
-    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-  } else {
-    return _mm512_loadu_ps(reinterpret_cast<const float*>(p));
-  }
+CS_TARGET_AVX512 inline __m512 LoadF16x16(const uint8_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+// 16 bytes (one per row) -> f32, unsigned or signed.
+CS_TARGET_AVX512 inline __m512 LoadU8x16(const uint8_t* p) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+CS_TARGET_AVX512 inline __m512 LoadI8x16(const uint8_t* p) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
 }
 
 CS_TARGET_AVX512 inline __m512i Broadcast4(const int8_t* p) {
@@ -46,35 +49,72 @@ CS_TARGET_AVX512 inline __m512i Broadcast4(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
-template <bool kNib, bool kF16, bool kHalf, bool kMin, int T>
+// Loads the 8 weight registers of one block (packed_layout.h).
+template <DType kType>
+CS_TARGET_AVX512 inline void LoadWeights(const uint8_t* blk, __m512i w[8]) {
+  constexpr PackSpec kSpec = PackSpecOf(kType);
+  if constexpr (kSpec.nibbles) {
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    for (int i = 0; i < 4; ++i) {
+      const __m512i v = _mm512_loadu_si512(blk + 64 * i);
+      w[i] = _mm512_and_si512(v, low4);
+      w[i + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+    }
+  } else {
+    for (int i = 0; i < 8; ++i) w[i] = _mm512_loadu_si512(blk + 64 * i);
+  }
+  if constexpr (kSpec.high_planes > 0) {
+    const uint8_t* planes = blk + (kSpec.nibbles ? 256 : 512);
+    for (int i = 0; i < 8; ++i) {
+      for (int p = 0; p < kSpec.high_planes; ++p) {
+        uint64_t bits;
+        std::memcpy(&bits, planes + 8 * (i * kSpec.high_planes + p), 8);
+        w[i] = _mm512_mask_add_epi8(w[i], _cvtu64_mask64(bits), w[i], _mm512_set1_epi8(static_cast<char>(16 << p)));
+      }
+    }
+  }
+}
+
+// Scales (and min) of block j of a super-group: sc0 for elements 0..15 (all
+// 32 unless per-half), sc1 for 16..31, mn such that acc += mn * dsum (for
+// K-quants the ggml min is subtracted: see the fnmadd below).
+template <DType kType>
+CS_TARGET_AVX512 inline void LoadScales(const uint8_t* super, int j, __m512& sc0, __m512& sc1, __m512& mn) {
+  constexpr PackSpec kSpec = PackSpecOf(kType);
+  if constexpr (kSpec.scales == PackScales::kSimpleF16) {
+    const uint8_t* s = super + kSpec.weight_bytes;
+    sc0 = LoadF16x16(s);
+    if constexpr (kSpec.has_min) mn = LoadF16x16(s + 32);
+  } else if constexpr (kSpec.scales == PackScales::kKQuant) {
+    const uint8_t* hdr = super + 8 * kSpec.block_bytes;
+    sc0 = _mm512_mul_ps(LoadF16x16(hdr), LoadU8x16(hdr + 64 + 16 * j));
+    mn = _mm512_mul_ps(LoadF16x16(hdr + 32), LoadU8x16(hdr + 192 + 16 * j));
+  } else {
+    const uint8_t* hdr = super + 8 * kSpec.block_bytes;
+    const __m512 d = LoadF16x16(hdr);
+    sc0 = _mm512_mul_ps(d, LoadI8x16(hdr + 32 + 16 * (2 * j)));
+    sc1 = _mm512_mul_ps(d, LoadI8x16(hdr + 32 + 16 * (2 * j + 1)));
+  }
+}
+
+template <DType kType, int T>
 CS_TARGET_AVX512 void QuantTile(const uint8_t* panel, int64_t n_blocks, const ActBlock* x, int64_t x_stride,
                                 float* y, int64_t y_stride, __mmask16 mask) {
-  constexpr int kW = kNib ? 256 : 512;
-  constexpr int kS = kF16 ? 32 : 64;
-  constexpr int kGroup = kW + kS * (kHalf ? 2 : 1) + (kMin ? kS : 0);
+  constexpr PackSpec kSpec = PackSpecOf(kType);
   __m512 acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
   for (int64_t b = 0; b < n_blocks; ++b) {
-    const uint8_t* g = panel + b * kGroup;
+    const int j = static_cast<int>(b % kSpec.blocks_per_super);
+    const uint8_t* super = panel + (b / kSpec.blocks_per_super) * kSpec.super_bytes;
+    const uint8_t* blk = super + j * kSpec.block_bytes;
     __m512i w[8];
-    if constexpr (kNib) {
-      for (int i = 0; i < 4; ++i) {
-        const __m512i v = _mm512_loadu_si512(g + 64 * i);
-        w[i] = _mm512_and_si512(v, low4);
-        w[i + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
-      }
-    } else {
-      for (int i = 0; i < 8; ++i) w[i] = _mm512_loadu_si512(g + 64 * i);
-    }
-    const __m512 sc0 = LoadScales<kF16>(g + kW);
-    [[maybe_unused]] __m512 sc1 = _mm512_setzero_ps(), mn = sc1;
-    if constexpr (kHalf) sc1 = LoadScales<kF16>(g + kW + kS);
-    if constexpr (kMin) mn = LoadScales<kF16>(g + kW + kS * (kHalf ? 2 : 1));
+    LoadWeights<kType>(blk, w);
+    __m512 sc0, sc1 = _mm512_setzero_ps(), mn = sc1;
+    LoadScales<kType>(kSpec.scales == PackScales::kSimpleF16 ? blk : super, j, sc0, sc1, mn);
     for (int t = 0; t < T; ++t) {
       const ActBlock& a = x[t * x_stride + b];
       const __m512 dx = _mm512_set1_ps(a.d);
-      if constexpr (kHalf) {
+      if constexpr (kSpec.per_half) {
         __m512i lo = _mm512_set1_epi32(a.bias_lo);
         __m512i hi = _mm512_set1_epi32(a.bias_hi);
         for (int i = 0; i < 4; ++i) lo = _mm512_dpbusd_epi32(lo, w[i], Broadcast4(a.qs + 4 * i));
@@ -93,46 +133,51 @@ CS_TARGET_AVX512 void QuantTile(const uint8_t* panel, int64_t n_blocks, const Ac
         const __m512i s = _mm512_add_epi32(s0, s1);
         acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(sc0, dx), acc[t]);
       }
-      if constexpr (kMin) acc[t] = _mm512_fmadd_ps(mn, _mm512_set1_ps(a.dsum), acc[t]);
+      if constexpr (kSpec.has_min) {
+        if constexpr (kSpec.scales == PackScales::kKQuant) {
+          // ref: fma(-(dmin * m), dsum, acc) == fnmadd(dmin * m, dsum, acc).
+          acc[t] = _mm512_fnmadd_ps(mn, _mm512_set1_ps(a.dsum), acc[t]);
+        } else {
+          acc[t] = _mm512_fmadd_ps(mn, _mm512_set1_ps(a.dsum), acc[t]);
+        }
+      }
     }
   }
   for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, mask, acc[t]);
 }
 
-template <bool kNib, bool kF16, bool kHalf, bool kMin>
+template <DType kType>
 CS_TARGET_AVX512 void QuantRowGroup(const uint8_t* panel, int64_t n_blocks, const ActBlock* x, int64_t x_stride,
                                     int64_t n_tokens, float* y, int64_t y_stride, int n_rows) {
   const __mmask16 mask = static_cast<__mmask16>((1u << n_rows) - 1);
   int64_t t = 0;
   for (; t + kTileTokens <= n_tokens; t += kTileTokens) {
-    QuantTile<kNib, kF16, kHalf, kMin, kTileTokens>(panel, n_blocks, x + t * x_stride, x_stride, y + t * y_stride,
-                                                    y_stride, mask);
+    QuantTile<kType, kTileTokens>(panel, n_blocks, x + t * x_stride, x_stride, y + t * y_stride, y_stride, mask);
   }
   const ActBlock* xt = x + t * x_stride;
   float* yt = y + t * y_stride;
   switch (n_tokens - t) {
     case 0: break;
-    case 1: QuantTile<kNib, kF16, kHalf, kMin, 1>(panel, n_blocks, xt, x_stride, yt, y_stride, mask); break;
-    case 2: QuantTile<kNib, kF16, kHalf, kMin, 2>(panel, n_blocks, xt, x_stride, yt, y_stride, mask); break;
-    case 3: QuantTile<kNib, kF16, kHalf, kMin, 3>(panel, n_blocks, xt, x_stride, yt, y_stride, mask); break;
-    case 4: QuantTile<kNib, kF16, kHalf, kMin, 4>(panel, n_blocks, xt, x_stride, yt, y_stride, mask); break;
-    case 5: QuantTile<kNib, kF16, kHalf, kMin, 5>(panel, n_blocks, xt, x_stride, yt, y_stride, mask); break;
-    case 6: QuantTile<kNib, kF16, kHalf, kMin, 6>(panel, n_blocks, xt, x_stride, yt, y_stride, mask); break;
-    case 7: QuantTile<kNib, kF16, kHalf, kMin, 7>(panel, n_blocks, xt, x_stride, yt, y_stride, mask); break;
+    case 1: QuantTile<kType, 1>(panel, n_blocks, xt, x_stride, yt, y_stride, mask); break;
+    case 2: QuantTile<kType, 2>(panel, n_blocks, xt, x_stride, yt, y_stride, mask); break;
+    case 3: QuantTile<kType, 3>(panel, n_blocks, xt, x_stride, yt, y_stride, mask); break;
+    case 4: QuantTile<kType, 4>(panel, n_blocks, xt, x_stride, yt, y_stride, mask); break;
+    case 5: QuantTile<kType, 5>(panel, n_blocks, xt, x_stride, yt, y_stride, mask); break;
+    case 6: QuantTile<kType, 6>(panel, n_blocks, xt, x_stride, yt, y_stride, mask); break;
+    case 7: QuantTile<kType, 7>(panel, n_blocks, xt, x_stride, yt, y_stride, mask); break;
   }
 }
 
 QuantRowGroupFn QuantFn(DType type) {
-  // <nibbles, f16 scales, per-half scales, mins>, as QuantLayoutOf(type).
   switch (type) {
-    case DType::kQ4_0: return QuantRowGroup<true, true, false, false>;
-    case DType::kQ4_1: return QuantRowGroup<true, true, false, true>;
-    case DType::kQ5_0: return QuantRowGroup<false, true, false, false>;
-    case DType::kQ5_1: return QuantRowGroup<false, true, false, true>;
-    case DType::kQ8_0: return QuantRowGroup<false, true, false, false>;
-    case DType::kQ4_K: return QuantRowGroup<true, false, false, true>;
-    case DType::kQ5_K: return QuantRowGroup<false, false, false, true>;
-    case DType::kQ6_K: return QuantRowGroup<false, false, true, false>;
+    case DType::kQ4_0: return QuantRowGroup<DType::kQ4_0>;
+    case DType::kQ4_1: return QuantRowGroup<DType::kQ4_1>;
+    case DType::kQ5_0: return QuantRowGroup<DType::kQ5_0>;
+    case DType::kQ5_1: return QuantRowGroup<DType::kQ5_1>;
+    case DType::kQ8_0: return QuantRowGroup<DType::kQ8_0>;
+    case DType::kQ4_K: return QuantRowGroup<DType::kQ4_K>;
+    case DType::kQ5_K: return QuantRowGroup<DType::kQ5_K>;
+    case DType::kQ6_K: return QuantRowGroup<DType::kQ6_K>;
     default: return nullptr;
   }
 }

@@ -3,39 +3,75 @@
 #include <cstring>
 
 #include "base/logging.h"
+#include "kernels/quant_blocks.h"
 #include "tensor/half.h"
 
 namespace chunkserve::kernels {
 
-QuantLayout QuantLayoutOf(DType type) {
-  QuantLayout l;
-  l.fmt = WeightFormatOf(type);
-  l.nibbles = l.fmt.bits == 4;
-  l.weight_bytes = l.nibbles ? 256 : 512;
-  l.scale_bytes = l.fmt.f16_scales ? 32 : 64;
-  l.scales_offset = l.weight_bytes;
-  int end = l.scales_offset + l.scale_bytes * (l.fmt.per_half ? 2 : 1);
-  if (l.fmt.has_min) {
-    l.mins_offset = end;
-    end += l.scale_bytes;
-  }
-  l.group_bytes = end;
-  return l;
-}
-
 size_t QuantRowGroupBytes(DType type, int64_t cols) {
-  return static_cast<size_t>(cols / kQK) * static_cast<size_t>(QuantLayoutOf(type).group_bytes);
+  const PackSpec spec = PackSpecOf(type);
+  const int64_t n_super = cols / kQK / spec.blocks_per_super;
+  return static_cast<size_t>(n_super) * static_cast<size_t>(spec.super_bytes);
 }
 
 namespace {
 
-void StoreScale(bool f16, float v, uint8_t* array, int r) {
-  if (f16) {
-    // Exact: simple types' scales are f16 values to begin with.
-    const uint16_t h = F32ToF16(v);
-    std::memcpy(array + 2 * r, &h, 2);
+void StoreF16(uint16_t h, uint8_t* array, int r) { std::memcpy(array + 2 * r, &h, 2); }
+
+// Weights of row r of one block: nibble/byte plane plus high-bit planes.
+void PackBlockWeights(const PackSpec& spec, const uint8_t u[kQK], int r, uint8_t* blk) {
+  if (spec.nibbles) {
+    for (int i = 0; i < 4; ++i) {
+      for (int e = 0; e < 4; ++e) {
+        blk[64 * i + 4 * r + e] = static_cast<uint8_t>((u[4 * i + e] & 0xF) | ((u[16 + 4 * i + e] & 0xF) << 4));
+      }
+    }
   } else {
-    std::memcpy(array + 4 * r, &v, 4);
+    for (int i = 0; i < 8; ++i) {
+      for (int e = 0; e < 4; ++e) blk[64 * i + 4 * r + e] = u[4 * i + e];
+    }
+  }
+  uint8_t* planes = blk + (spec.nibbles ? 256 : 512);
+  for (int i = 0; i < 8; ++i) {
+    for (int p = 0; p < spec.high_planes; ++p) {
+      uint64_t mask;
+      std::memcpy(&mask, planes + 8 * (i * spec.high_planes + p), 8);
+      for (int e = 0; e < 4; ++e) {
+        if ((u[4 * i + e] >> (4 + p)) & 1) mask |= uint64_t{1} << (4 * r + e);
+      }
+      std::memcpy(planes + 8 * (i * spec.high_planes + p), &mask, 8);
+    }
+  }
+}
+
+// The K-quant super-block header of row r (see packed_layout.h).
+void PackKHeader(DType type, const uint8_t* row, int64_t sb, int r, uint8_t* hdr) {
+  if (type == DType::kQ6_K) {
+    const auto& blk = reinterpret_cast<const BlockQ6_K*>(row)[sb];
+    StoreF16(blk.d, hdr, r);
+    for (int s = 0; s < 16; ++s) hdr[32 + 16 * s + r] = static_cast<uint8_t>(blk.scales[s]);
+    return;
+  }
+  const uint8_t* scales;
+  uint16_t d, dmin;
+  if (type == DType::kQ4_K) {
+    const auto& blk = reinterpret_cast<const BlockQ4_K*>(row)[sb];
+    scales = blk.scales;
+    d = blk.d;
+    dmin = blk.dmin;
+  } else {
+    const auto& blk = reinterpret_cast<const BlockQ5_K*>(row)[sb];
+    scales = blk.scales;
+    d = blk.d;
+    dmin = blk.dmin;
+  }
+  StoreF16(d, hdr, r);
+  StoreF16(dmin, hdr + 32, r);
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    UnpackScaleMinK4(j, scales, &sc, &m);
+    hdr[64 + 16 * j + r] = sc;
+    hdr[192 + 16 * j + r] = m;
   }
 }
 
@@ -44,28 +80,27 @@ void StoreScale(bool f16, float v, uint8_t* array, int r) {
 void PackQuantRowGroup(DType type, const uint8_t* rows, size_t row_bytes, int n_rows, int64_t cols,
                        uint8_t* out) {
   CHECK(n_rows >= 0 && n_rows <= kRowGroup);
-  const QuantLayout l = QuantLayoutOf(type);
-  const int64_t n_blocks = cols / kQK;
-  std::memset(out, 0, static_cast<size_t>(n_blocks) * static_cast<size_t>(l.group_bytes));
+  const PackSpec spec = PackSpecOf(type);
+  const int64_t n_super = cols / kQK / spec.blocks_per_super;
+  std::memset(out, 0, QuantRowGroupBytes(type, cols));
   WeightBlock32 w;
-  for (int64_t b = 0; b < n_blocks; ++b) {
-    uint8_t* g = out + b * l.group_bytes;
+  for (int64_t sb = 0; sb < n_super; ++sb) {
+    uint8_t* super = out + sb * spec.super_bytes;
     for (int r = 0; r < n_rows; ++r) {
-      DecodeBlock32(type, rows + static_cast<size_t>(r) * row_bytes, b, &w);
-      if (l.nibbles) {
-        for (int i = 0; i < 4; ++i) {
-          for (int e = 0; e < 4; ++e) {
-            g[64 * i + 4 * r + e] = static_cast<uint8_t>(w.u[4 * i + e] | (w.u[16 + 4 * i + e] << 4));
-          }
-        }
-      } else {
-        for (int i = 0; i < 8; ++i) {
-          for (int e = 0; e < 4; ++e) g[64 * i + 4 * r + e] = w.u[4 * i + e];
+      const uint8_t* row = rows + static_cast<size_t>(r) * row_bytes;
+      for (int j = 0; j < spec.blocks_per_super; ++j) {
+        uint8_t* blk = super + j * spec.block_bytes;
+        DecodeBlock32(type, row, sb * spec.blocks_per_super + j, &w);
+        PackBlockWeights(spec, w.u, r, blk);
+        if (spec.scales == PackScales::kSimpleF16) {
+          // Exact: the simple types' scales and mins are f16 values.
+          StoreF16(F32ToF16(w.scale[0]), blk + spec.weight_bytes, r);
+          if (spec.has_min) StoreF16(F32ToF16(w.min), blk + spec.weight_bytes + 32, r);
         }
       }
-      StoreScale(l.fmt.f16_scales, w.scale[0], g + l.scales_offset, r);
-      if (l.fmt.per_half) StoreScale(l.fmt.f16_scales, w.scale[1], g + l.scales_offset + l.scale_bytes, r);
-      if (l.fmt.has_min) StoreScale(l.fmt.f16_scales, w.min, g + l.mins_offset, r);
+      if (spec.scales != PackScales::kSimpleF16) {
+        PackKHeader(type, row, sb, r, super + spec.blocks_per_super * spec.block_bytes);
+      }
     }
   }
 }

@@ -2,20 +2,28 @@
 // them once at load time; nothing else sees them).
 //
 // Rows are taken 16 at a time ("row groups"; the last group of a matrix is
-// padded with zero rows). Quantized types, per row group and per 32-element
-// block b, store one "group" of QuantLayout::group_bytes:
+// padded with zero rows). A quantized row group is a sequence of
+// "super-groups" of PackSpec::blocks_per_super 32-element blocks (1 for the
+// simple types, 8 = one 256-element super-block for K-quants):
 //
-//   weights  8-bit: byte 64*i + 4*r + e = u of element 4*i + e of row r
-//                   (i = 0..7): one 64-byte load is the vpdpbusd operand
-//                   "16 rows x 4 consecutive elements";
-//            4-bit: byte 64*i + 4*r + e (i = 0..3) holds element 4*i + e in
-//                   its low nibble and element 16 + 4*i + e in its high one;
-//   scales   16 (x2 for per-half types) f16 or f32 values, one per row;
-//   mins     16 f16 or f32 values (affine types only).
+//   per block, weights (u of the canonical form, weight_block.h):
+//     8-bit:  byte 64*i + 4*r + e = u of element 4*i + e of row r (i = 0..7):
+//             one 64-byte load is the vpdpbusd operand "16 rows x 4
+//             consecutive elements" ("register i");
+//     4-bit:  byte 64*i + 4*r + e (i = 0..3) holds the low 4 bits of element
+//             4*i + e (low nibble) and of element 16 + 4*i + e (high nibble),
+//             i.e. registers i and i + 4;
+//     then high_planes x 8 u64 bit masks (5- and 6-bit types): for register i
+//             and plane p, bit 4*r + e is bit 4 + p of u;
+//   simple types, after each block's weights: 16 f16 scales (one per row),
+//             then 16 f16 mins (affine types): the GGUF d and m, exactly;
+//   K types, after the 8 blocks, one header:
+//     q4_K/q5_K: f16 d[16], f16 dmin[16], u8 sc[8][16], u8 m[8][16]
+//                (scale = d * sc, min = -(dmin * m), in f32 as ggml does);
+//     q6_K:      f16 d[16], i8 sc[16][16] (per 16 elements; scale = d * sc).
 //
-// u, offset, scales and mins are the canonical integer form of
-// weight_block.h, so a packed group dequantizes bit-exactly like the GGUF
-// block. 5- and 6-bit types are widened to 8 bits (more memory, same kernels).
+// So packed weights take the same bytes as the GGUF rows (q8_0, q5_x, q6_K)
+// or a few percent more, and dequantize bit-exactly like them.
 //
 // Float types keep their element type, per row group as [k][16 rows].
 //
@@ -32,21 +40,58 @@ namespace chunkserve::kernels {
 
 inline constexpr int kRowGroup = 16;
 
-struct QuantLayout {
-  WeightFormat fmt;
-  bool nibbles = false;   // 4-bit weights
-  int weight_bytes = 0;   // 256 (4-bit) or 512
-  int scale_bytes = 0;    // bytes of one array of 16 scales (32 f16, 64 f32)
-  int scales_offset = 0;  // = weight_bytes
-  int mins_offset = -1;   // -1 without mins
-  int group_bytes = 0;
+enum class PackScales {
+  kSimpleF16,  // per block f16 scale[16] (+ min[16])
+  kKQuant,     // per super-block header, q4_K / q5_K
+  kQ6K,        // per super-block header, q6_K
 };
 
-// REQUIRES: IsQuantWeightType(type).
-QuantLayout QuantLayoutOf(DType type);
+struct PackSpec {
+  int blocks_per_super = 1;
+  bool nibbles = false;  // 4-bit plane (256 B) instead of 8-bit bytes (512 B)
+  int high_planes = 0;   // extra bit planes of 8 x u64 (64 B) each
+  PackScales scales = PackScales::kSimpleF16;
+  bool has_min = false;
+  bool per_half = false;
+  int offset = 0;
+  int weight_bytes = 0;  // nibble/byte plane + high planes of one block
+  int block_bytes = 0;   // weight_bytes (+ simple scales and mins)
+  int header_bytes = 0;  // K types' per-super-block header
+  int super_bytes = 0;
+};
+
+// REQUIRES: a quantized weight type (IsQuantWeightType).
+constexpr PackSpec PackSpecOf(DType type) {
+  PackSpec s;
+  switch (type) {
+    case DType::kQ4_0: s.nibbles = true; s.offset = 8; break;
+    case DType::kQ4_1: s.nibbles = true; s.has_min = true; break;
+    case DType::kQ5_0: s.nibbles = true; s.high_planes = 1; s.offset = 16; break;
+    case DType::kQ5_1: s.nibbles = true; s.high_planes = 1; s.has_min = true; break;
+    case DType::kQ8_0: s.offset = 128; break;
+    case DType::kQ4_K: s.nibbles = true; s.scales = PackScales::kKQuant; s.has_min = true; break;
+    case DType::kQ5_K:
+      s.nibbles = true; s.high_planes = 1; s.scales = PackScales::kKQuant; s.has_min = true;
+      break;
+    case DType::kQ6_K:
+      s.nibbles = true; s.high_planes = 2; s.scales = PackScales::kQ6K; s.per_half = true; s.offset = 32;
+      break;
+    default: break;
+  }
+  s.weight_bytes = (s.nibbles ? 256 : 512) + 64 * s.high_planes;
+  if (s.scales == PackScales::kSimpleF16) {
+    s.block_bytes = s.weight_bytes + 32 * (s.has_min ? 2 : 1);
+  } else {
+    s.blocks_per_super = 8;
+    s.block_bytes = s.weight_bytes;
+    s.header_bytes = s.scales == PackScales::kKQuant ? 32 + 32 + 128 + 128 : 32 + 256;
+  }
+  s.super_bytes = s.blocks_per_super * s.block_bytes + s.header_bytes;
+  return s;
+}
 
 // Packs rows [0, n_rows) (n_rows <= 16; GGUF layout, row_bytes apart) of
-// `cols` elements into one row group of cols / 32 groups.
+// `cols` elements into one row group. REQUIRES: cols is whole super-blocks.
 void PackQuantRowGroup(DType type, const uint8_t* rows, size_t row_bytes, int n_rows, int64_t cols,
                        uint8_t* out);
 size_t QuantRowGroupBytes(DType type, int64_t cols);

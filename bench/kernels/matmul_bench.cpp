@@ -1,0 +1,194 @@
+// kernels_bench: decode (matrix-vector) and prefill (matrix-matrix) speed of
+// MatMul at the Qwen2.5-0.5B shapes (hidden 896, ffn 4864, 14 heads / 2 KV
+// heads of 64, vocab 151936, 24 layers), per weight type and thread count,
+// plus the machine's memory read bandwidth. One JSON line per measurement.
+//
+// Every layer has its own weights (as in a real model), so decode streams the
+// whole model from memory each token; weights are random (quantized from a
+// few random rows, tiled), which does not change the kernels' speed.
+//
+// Usage: kernels_bench [--types q8_0,q4_K] [--threads 1,2] [--layers 24]
+//                      [--prompt 512] [--decode-tokens 20] [--isa avx512]
+//                      [--no-output] [--no-bandwidth]
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/thread_pool.h"
+#include "kernels/bandwidth.h"
+#include "kernels/matmul.h"
+
+namespace chunkserve::kernels {
+namespace {
+
+struct MatShape {
+  const char* name;
+  int64_t rows, cols;
+};
+
+// One transformer layer of Qwen2.5-0.5B, then the output projection.
+const MatShape kLayer[] = {{"attn_q", 896, 896},   {"attn_k", 128, 896},   {"attn_v", 128, 896},
+                           {"attn_output", 896, 896}, {"ffn_gate", 4864, 896}, {"ffn_up", 4864, 896},
+                           {"ffn_down", 896, 4864}};
+const MatShape kOutput = {"output", 151936, 896};
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t end = std::min(s.find(',', start), s.size());
+    if (end > start) out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+StatusOr<PackedMatrix> RandomPacked(DType type, const MatShape& s, Isa isa, uint32_t seed) {
+  const size_t row_bytes = *RowBytes(type, s.cols);
+  constexpr int kDistinctRows = 64;
+  std::vector<uint8_t> distinct(row_bytes * kDistinctRows);
+  std::vector<float> f(static_cast<size_t>(s.cols));
+  uint32_t state = seed * 2654435761u + 1;
+  for (int r = 0; r < kDistinctRows; ++r) {
+    for (auto& v : f) {
+      state = state * 1664525u + 1013904223u;
+      v = (static_cast<float>(state >> 8) / 16777216.0f - 0.5f) * 0.1f;
+    }
+    RETURN_IF_ERROR(QuantizeRow(type, f.data(), distinct.data() + r * row_bytes, s.cols));
+  }
+  std::vector<uint8_t> w(row_bytes * static_cast<size_t>(s.rows));
+  for (int64_t r = 0; r < s.rows; ++r) {
+    std::memcpy(w.data() + r * row_bytes, distinct.data() + (r % kDistinctRows) * row_bytes, row_bytes);
+  }
+  return PackedMatrix::Pack({type, s.rows, s.cols, w.data()}, isa);
+}
+
+struct Model {
+  std::vector<PackedMatrix> mats;  // layer-major, then output
+  size_t bytes = 0;
+  double params = 0;
+};
+
+StatusOr<Model> BuildModel(DType type, int n_layers, bool with_output, Isa isa) {
+  Model m;
+  for (int l = 0; l < n_layers; ++l) {
+    for (const MatShape& s : kLayer) {
+      ASSIGN_OR_RETURN(PackedMatrix p, RandomPacked(type, s, isa, static_cast<uint32_t>(l * 16 + (&s - kLayer))));
+      m.bytes += p.bytes();
+      m.params += static_cast<double>(s.rows) * static_cast<double>(s.cols);
+      m.mats.push_back(std::move(p));
+    }
+  }
+  if (!with_output) return m;
+  ASSIGN_OR_RETURN(PackedMatrix out, RandomPacked(type, kOutput, isa, 999));
+  m.bytes += out.bytes();
+  m.params += static_cast<double>(kOutput.rows) * static_cast<double>(kOutput.cols);
+  m.mats.push_back(std::move(out));
+  return m;
+}
+
+// Runs every matrix of the model once over n tokens; returns seconds.
+double RunModel(const Model& m, int64_t n, std::vector<float>& x, std::vector<float>& y, ThreadPool* pool) {
+  Stopwatch sw;
+  for (const PackedMatrix& w : m.mats) MatMul(w, x.data(), n, y.data(), pool);
+  return sw.ElapsedSeconds();
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+int Main(int argc, char** argv) {
+  std::vector<std::string> types = {"q8_0", "q4_K"};
+  std::vector<int> threads = {1, 2};
+  int n_layers = 24;
+  int64_t prompt = 512;
+  int decode_tokens = 20;
+  Isa isa = ActiveIsa();
+  bool bandwidth = true;
+  bool with_output = true;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const std::string v = i + 1 < argc ? argv[i + 1] : "";
+    if (a == "--types") {
+      types = Split(v), ++i;
+    } else if (a == "--threads") {
+      threads.clear();
+      for (const auto& t : Split(v)) threads.push_back(std::stoi(t));
+      ++i;
+    } else if (a == "--layers") {
+      n_layers = std::stoi(v), ++i;
+    } else if (a == "--prompt") {
+      prompt = std::stoll(v), ++i;
+    } else if (a == "--decode-tokens") {
+      decode_tokens = std::stoi(v), ++i;
+    } else if (a == "--isa") {
+      isa = v == "scalar" ? Isa::kScalar : v == "avx2" ? Isa::kAvx2 : Isa::kAvx512;
+      ++i;
+    } else if (a == "--no-output") {
+      with_output = false;
+    } else if (a == "--no-bandwidth") {
+      bandwidth = false;
+    } else {
+      std::fprintf(stderr, "unknown flag %s\n", a.c_str());
+      return 2;
+    }
+  }
+  if (bandwidth) {
+    for (int t : threads) {
+      ThreadPool pool(t);
+      std::printf("{\"bench\":\"read_bandwidth\",\"threads\":%d,\"gb_per_s\":%.2f}\n", t,
+                  MeasureReadBandwidthGBs(&pool));
+      std::fflush(stdout);
+    }
+  }
+  std::vector<float> x(static_cast<size_t>(prompt) * 4864);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 1000) / 1000.0f - 0.5f;
+  std::vector<float> y(static_cast<size_t>(prompt) * kOutput.rows);
+  for (const std::string& tname : types) {
+    const auto type = ParseDType(tname);
+    if (!type) {
+      std::fprintf(stderr, "unknown type %s\n", tname.c_str());
+      return 2;
+    }
+    auto model = BuildModel(*type, n_layers, with_output, isa);
+    if (!model.ok()) {
+      std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
+      return 1;
+    }
+    for (int t : threads) {
+      ThreadPool pool(t);
+      RunModel(*model, 1, x, y, &pool);  // warm-up
+      std::vector<double> dec;
+      for (int i = 0; i < decode_tokens; ++i) dec.push_back(RunModel(*model, 1, x, y, &pool));
+      const double dec_s = Median(dec);
+      std::printf(
+          "{\"bench\":\"decode\",\"type\":\"%s\",\"isa\":\"%s\",\"threads\":%d,\"layers\":%d,"
+          "\"bytes_per_token\":%zu,\"tokens_per_s\":%.2f,\"gb_per_s\":%.2f}\n",
+          tname.c_str(), std::string(IsaName(isa)).c_str(), t, n_layers, model->bytes, 1.0 / dec_s,
+          static_cast<double>(model->bytes) / dec_s / 1e9);
+      std::fflush(stdout);
+      if (prompt > 1) {
+        std::vector<double> pre;
+        for (int i = 0; i < 3; ++i) pre.push_back(RunModel(*model, prompt, x, y, &pool));
+        const double pre_s = Median(pre);
+        std::printf(
+            "{\"bench\":\"prefill\",\"type\":\"%s\",\"isa\":\"%s\",\"threads\":%d,\"layers\":%d,\"tokens\":%lld,"
+            "\"tokens_per_s\":%.1f,\"gop_per_s\":%.1f}\n",
+            tname.c_str(), std::string(IsaName(isa)).c_str(), t, n_layers, static_cast<long long>(prompt),
+            static_cast<double>(prompt) / pre_s, 2.0 * model->params * static_cast<double>(prompt) / pre_s / 1e9);
+        std::fflush(stdout);
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace chunkserve::kernels
+
+int main(int argc, char** argv) { return chunkserve::kernels::Main(argc, argv); }
