@@ -1,0 +1,396 @@
+#include "rag/store/store.h"
+
+#include <ctime>
+
+#include "base/hash.h"
+#include "rag/store/fts_query.h"
+
+namespace chunkserve::rag {
+namespace {
+
+constexpr const char* kSchemaSql = R"sql(
+CREATE TABLE collections(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  created_at_s INTEGER NOT NULL
+);
+CREATE TABLE documents(
+  id INTEGER PRIMARY KEY,
+  collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+  path TEXT NOT NULL,
+  content_hash TEXT NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  mtime_ns INTEGER NOT NULL,
+  format TEXT NOT NULL,
+  chunker TEXT NOT NULL,
+  n_chunks INTEGER NOT NULL,
+  n_invalid_bytes INTEGER NOT NULL DEFAULT 0,
+  metadata TEXT NOT NULL DEFAULT '{}',
+  ingested_at_s INTEGER NOT NULL,
+  UNIQUE(collection_id, path)
+);
+CREATE TABLE chunks(
+  id INTEGER PRIMARY KEY,
+  document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+  ordinal INTEGER NOT NULL,
+  text_begin INTEGER NOT NULL,
+  text_end INTEGER NOT NULL,
+  source_begin INTEGER NOT NULL,
+  source_end INTEGER NOT NULL,
+  n_tokens INTEGER NOT NULL,
+  heading_path TEXT NOT NULL,
+  content_hash TEXT NOT NULL,
+  text TEXT NOT NULL,
+  UNIQUE(document_id, ordinal)
+);
+CREATE VIRTUAL TABLE chunks_fts USING fts5(
+  text, content='chunks', content_rowid='id',
+  tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+  INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+  INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+)sql";
+
+int64_t NowSeconds() { return static_cast<int64_t>(std::time(nullptr)); }
+
+std::string JoinPath(const std::vector<std::string>& path) {
+  std::string out;
+  for (size_t i = 0; i < path.size(); ++i) {
+    if (i > 0) out.push_back('\n');
+    out += path[i];
+  }
+  return out;
+}
+
+std::vector<std::string> SplitPath(std::string_view s) {
+  std::vector<std::string> out;
+  if (s.empty()) return out;
+  size_t i = 0;
+  while (true) {
+    size_t j = s.find('\n', i);
+    out.emplace_back(s.substr(i, j == std::string_view::npos ? std::string_view::npos : j - i));
+    if (j == std::string_view::npos) break;
+    i = j + 1;
+  }
+  return out;
+}
+
+// Rolls back unless committed.
+class Transaction {
+ public:
+  explicit Transaction(Database& db) : db_(db) {}
+  Status Begin() {
+    RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
+    open_ = true;
+    return Status::Ok();
+  }
+  Status Commit() {
+    RETURN_IF_ERROR(db_.Exec("COMMIT"));
+    open_ = false;
+    return Status::Ok();
+  }
+  ~Transaction() {
+    if (open_) (void)db_.Exec("ROLLBACK");
+  }
+
+ private:
+  Database& db_;
+  bool open_ = false;
+};
+
+constexpr const char* kChunkColumns =
+    "c.id, c.document_id, c.ordinal, c.text_begin, c.text_end, c.source_begin, c.source_end, "
+    "c.n_tokens, c.heading_path, c.content_hash, c.text";
+
+StoredChunk ReadChunk(const Statement& st, int col) {
+  StoredChunk c;
+  c.id = st.ColumnInt64(col + 0);
+  c.document_id = st.ColumnInt64(col + 1);
+  c.ordinal = static_cast<uint32_t>(st.ColumnInt64(col + 2));
+  c.text_begin = st.ColumnInt64(col + 3);
+  c.text_end = st.ColumnInt64(col + 4);
+  c.source_begin = st.ColumnInt64(col + 5);
+  c.source_end = st.ColumnInt64(col + 6);
+  c.n_tokens = static_cast<uint32_t>(st.ColumnInt64(col + 7));
+  c.heading_path = SplitPath(st.ColumnText(col + 8));
+  c.content_hash = std::string(st.ColumnText(col + 9));
+  c.text = std::string(st.ColumnText(col + 10));
+  return c;
+}
+
+constexpr const char* kDocumentColumns =
+    "id, path, content_hash, size_bytes, mtime_ns, format, chunker, n_chunks, n_invalid_bytes, metadata";
+
+DocumentRecord ReadDocument(const Statement& st) {
+  DocumentRecord d;
+  d.id = st.ColumnInt64(0);
+  d.path = std::string(st.ColumnText(1));
+  d.content_hash = std::string(st.ColumnText(2));
+  d.size_bytes = st.ColumnInt64(3);
+  d.mtime_ns = st.ColumnInt64(4);
+  d.format = std::string(st.ColumnText(5));
+  d.chunker = std::string(st.ColumnText(6));
+  d.n_chunks = st.ColumnInt64(7);
+  d.n_invalid_bytes = st.ColumnInt64(8);
+  d.metadata_json = std::string(st.ColumnText(9));
+  return d;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, Mode mode) {
+  ASSIGN_OR_RETURN(auto db, Database::Open(path, mode == Mode::kReadWrite ? Database::Mode::kReadWriteCreate
+                                                                          : Database::Mode::kReadOnly));
+  auto store = std::make_unique<Store>(std::move(db));
+  Status s = store->InitSchema(mode == Mode::kReadWrite);
+  if (!s.ok()) return s.WithContext(path);
+  return store;
+}
+
+Status Store::InitSchema(bool writable) {
+  // Reading user_version also proves the file is a SQLite database.
+  ASSIGN_OR_RETURN(int64_t version, db_->QueryInt("PRAGMA user_version"));
+  if (version > kSchemaVersion)
+    return FailedPreconditionError("database schema version " + std::to_string(version) +
+                                   " is newer than this chunkserve supports (" +
+                                   std::to_string(kSchemaVersion) + "); upgrade chunkserve");
+  RETURN_IF_ERROR(db_->Exec("PRAGMA foreign_keys = ON"));
+  if (version == kSchemaVersion) {
+    if (writable) {
+      RETURN_IF_ERROR(db_->Exec("PRAGMA journal_mode = WAL"));
+      RETURN_IF_ERROR(db_->Exec("PRAGMA synchronous = NORMAL"));
+    }
+    return Status::Ok();
+  }
+  // version 0: a new file, or a SQLite file that is not ours.
+  ASSIGN_OR_RETURN(int64_t n_tables, db_->QueryInt("SELECT count(*) FROM sqlite_master"));
+  if (n_tables != 0)
+    return FailedPreconditionError("not a chunkserve database (it has tables but no schema version)");
+  if (!writable) return FailedPreconditionError("empty database (no chunkserve schema)");
+  RETURN_IF_ERROR(db_->Exec("PRAGMA journal_mode = WAL"));
+  RETURN_IF_ERROR(db_->Exec("PRAGMA synchronous = NORMAL"));
+  Transaction tx(*db_);
+  RETURN_IF_ERROR(tx.Begin());
+  Status s = db_->Exec(kSchemaSql);
+  if (!s.ok()) {
+    if (s.message().find("fts5") != std::string::npos)
+      return UnimplementedError("this SQLite library lacks FTS5 (needed for BM25 search): " + s.message());
+    return s;
+  }
+  RETURN_IF_ERROR(db_->Exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)));
+  return tx.Commit();
+}
+
+StatusOr<std::optional<int64_t>> Store::FindCollection(const std::string& name) {
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare("SELECT id FROM collections WHERE name = ?1"));
+  RETURN_IF_ERROR(st.Bind(1, name));
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::optional<int64_t>();
+  return std::optional<int64_t>(st.ColumnInt64(0));
+}
+
+StatusOr<int64_t> Store::GetOrCreateCollection(const std::string& name) {
+  if (name.empty()) return InvalidArgumentError("collection name must not be empty");
+  ASSIGN_OR_RETURN(auto found, FindCollection(name));
+  if (found) return *found;
+  ASSIGN_OR_RETURN(Statement st,
+                   db_->Prepare("INSERT INTO collections(name, created_at_s) VALUES (?1, ?2) "
+                                "ON CONFLICT(name) DO NOTHING"));
+  RETURN_IF_ERROR(st.Bind(1, name));
+  RETURN_IF_ERROR(st.Bind(2, NowSeconds()));
+  RETURN_IF_ERROR(st.Run());
+  ASSIGN_OR_RETURN(auto created, FindCollection(name));
+  if (!created) return InternalError("collection '" + name + "' vanished after insert");
+  return *created;
+}
+
+StatusOr<std::vector<CollectionInfo>> Store::ListCollections() {
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare(
+      "SELECT c.id, c.name, c.created_at_s, "
+      "  (SELECT count(*) FROM documents d WHERE d.collection_id = c.id), "
+      "  (SELECT coalesce(sum(d.n_chunks), 0) FROM documents d WHERE d.collection_id = c.id), "
+      "  (SELECT coalesce(sum(k.n_tokens), 0) FROM chunks k JOIN documents d ON d.id = k.document_id "
+      "     WHERE d.collection_id = c.id), "
+      "  (SELECT coalesce(sum(d.size_bytes), 0) FROM documents d WHERE d.collection_id = c.id) "
+      "FROM collections c ORDER BY c.name"));
+  std::vector<CollectionInfo> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    CollectionInfo c;
+    c.id = st.ColumnInt64(0);
+    c.name = std::string(st.ColumnText(1));
+    c.created_at_s = st.ColumnInt64(2);
+    c.n_documents = st.ColumnInt64(3);
+    c.n_chunks = st.ColumnInt64(4);
+    c.n_tokens = st.ColumnInt64(5);
+    c.size_bytes = st.ColumnInt64(6);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Status Store::DeleteCollection(const std::string& name) {
+  Transaction tx(*db_);
+  RETURN_IF_ERROR(tx.Begin());
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare("DELETE FROM collections WHERE name = ?1"));
+  RETURN_IF_ERROR(st.Bind(1, name));
+  RETURN_IF_ERROR(st.Run());
+  ASSIGN_OR_RETURN(int64_t n, db_->QueryInt("SELECT changes()"));
+  if (n == 0) return NotFoundError("no collection named '" + name + "'");
+  return tx.Commit();
+}
+
+StatusOr<std::optional<DocumentRecord>> Store::FindDocument(int64_t collection_id, const std::string& path) {
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare(std::string("SELECT ") + kDocumentColumns +
+                                              " FROM documents WHERE collection_id = ?1 AND path = ?2"));
+  RETURN_IF_ERROR(st.Bind(1, collection_id));
+  RETURN_IF_ERROR(st.Bind(2, path));
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::optional<DocumentRecord>();
+  return std::optional<DocumentRecord>(ReadDocument(st));
+}
+
+StatusOr<std::vector<DocumentRecord>> Store::ListDocuments(int64_t collection_id) {
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare(std::string("SELECT ") + kDocumentColumns +
+                                              " FROM documents WHERE collection_id = ?1 ORDER BY path"));
+  RETURN_IF_ERROR(st.Bind(1, collection_id));
+  std::vector<DocumentRecord> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(ReadDocument(st));
+  }
+  return out;
+}
+
+Status Store::PutDocument(int64_t collection_id, DocumentRecord* doc, std::span<const Chunk> chunks) {
+  Transaction tx(*db_);
+  RETURN_IF_ERROR(tx.Begin());
+  {
+    // Replacing: the cascade deletes the old chunks and their FTS entries.
+    ASSIGN_OR_RETURN(Statement del, db_->Prepare("DELETE FROM documents WHERE collection_id = ?1 AND path = ?2"));
+    RETURN_IF_ERROR(del.Bind(1, collection_id));
+    RETURN_IF_ERROR(del.Bind(2, doc->path));
+    RETURN_IF_ERROR(del.Run());
+  }
+  doc->n_chunks = static_cast<int64_t>(chunks.size());
+  {
+    ASSIGN_OR_RETURN(Statement ins, db_->Prepare(
+        "INSERT INTO documents(collection_id, path, content_hash, size_bytes, mtime_ns, format, chunker, "
+        "n_chunks, n_invalid_bytes, metadata, ingested_at_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+    RETURN_IF_ERROR(ins.Bind(1, collection_id));
+    RETURN_IF_ERROR(ins.Bind(2, doc->path));
+    RETURN_IF_ERROR(ins.Bind(3, doc->content_hash));
+    RETURN_IF_ERROR(ins.Bind(4, doc->size_bytes));
+    RETURN_IF_ERROR(ins.Bind(5, doc->mtime_ns));
+    RETURN_IF_ERROR(ins.Bind(6, doc->format));
+    RETURN_IF_ERROR(ins.Bind(7, doc->chunker));
+    RETURN_IF_ERROR(ins.Bind(8, doc->n_chunks));
+    RETURN_IF_ERROR(ins.Bind(9, doc->n_invalid_bytes));
+    RETURN_IF_ERROR(ins.Bind(10, doc->metadata_json));
+    RETURN_IF_ERROR(ins.Bind(11, NowSeconds()));
+    RETURN_IF_ERROR(ins.Run());
+    doc->id = db_->LastInsertRowId();
+  }
+  ASSIGN_OR_RETURN(Statement ins, db_->Prepare(
+      "INSERT INTO chunks(document_id, ordinal, text_begin, text_end, source_begin, source_end, n_tokens, "
+      "heading_path, content_hash, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+  for (const Chunk& c : chunks) {
+    ins.Reset();
+    RETURN_IF_ERROR(ins.Bind(1, doc->id));
+    RETURN_IF_ERROR(ins.Bind(2, static_cast<int64_t>(c.ordinal)));
+    RETURN_IF_ERROR(ins.Bind(3, static_cast<int64_t>(c.text_begin)));
+    RETURN_IF_ERROR(ins.Bind(4, static_cast<int64_t>(c.text_end)));
+    RETURN_IF_ERROR(ins.Bind(5, static_cast<int64_t>(c.source_begin)));
+    RETURN_IF_ERROR(ins.Bind(6, static_cast<int64_t>(c.source_end)));
+    RETURN_IF_ERROR(ins.Bind(7, static_cast<int64_t>(c.n_tokens)));
+    RETURN_IF_ERROR(ins.Bind(8, JoinPath(c.heading_path)));
+    RETURN_IF_ERROR(ins.Bind(9, HashToHex(Hash64(c.text))));
+    RETURN_IF_ERROR(ins.Bind(10, c.text));
+    RETURN_IF_ERROR(ins.Run());
+  }
+  return tx.Commit();
+}
+
+StatusOr<bool> Store::DeleteDocument(int64_t collection_id, const std::string& path) {
+  Transaction tx(*db_);
+  RETURN_IF_ERROR(tx.Begin());
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare("DELETE FROM documents WHERE collection_id = ?1 AND path = ?2"));
+  RETURN_IF_ERROR(st.Bind(1, collection_id));
+  RETURN_IF_ERROR(st.Bind(2, path));
+  RETURN_IF_ERROR(st.Run());
+  ASSIGN_OR_RETURN(int64_t n, db_->QueryInt("SELECT changes()"));
+  RETURN_IF_ERROR(tx.Commit());
+  return n > 0;
+}
+
+StatusOr<std::vector<StoredChunk>> Store::GetChunks(int64_t document_id) {
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare(std::string("SELECT ") + kChunkColumns +
+                                              " FROM chunks c WHERE c.document_id = ?1 ORDER BY c.ordinal"));
+  RETURN_IF_ERROR(st.Bind(1, document_id));
+  std::vector<StoredChunk> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(ReadChunk(st, 0));
+  }
+  return out;
+}
+
+StatusOr<std::vector<SearchHit>> Store::Search(int64_t collection_id, std::string_view query, int k) {
+  std::vector<SearchHit> out;
+  if (k <= 0) return out;
+  std::optional<std::string> fts = BuildFtsQuery(query);
+  if (!fts) return out;
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare(
+      std::string("SELECT d.path, bm25(chunks_fts) AS rank, ") + kChunkColumns +
+      " FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id"
+      " WHERE chunks_fts MATCH ?1 AND d.collection_id = ?2 ORDER BY rank LIMIT ?3"));
+  RETURN_IF_ERROR(st.Bind(1, *fts));
+  RETURN_IF_ERROR(st.Bind(2, collection_id));
+  RETURN_IF_ERROR(st.Bind(3, static_cast<int64_t>(k)));
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    SearchHit h;
+    h.path = std::string(st.ColumnText(0));
+    h.score = -st.ColumnDouble(1);  // FTS5's bm25() is negated: lower is better
+    h.chunk = ReadChunk(st, 2);
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+Status Store::CheckIntegrity() {
+  {
+    ASSIGN_OR_RETURN(Statement st, db_->Prepare("PRAGMA integrity_check"));
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row || st.ColumnText(0) != "ok")
+      return DataLossError("sqlite integrity_check: " + std::string(row ? st.ColumnText(0) : "no result"));
+  }
+  {
+    ASSIGN_OR_RETURN(Statement st, db_->Prepare("PRAGMA foreign_key_check"));
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (row) return DataLossError("foreign key violation in table " + std::string(st.ColumnText(0)));
+  }
+  if (Status s = db_->Exec("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)"); !s.ok())
+    return DataLossError("fts5 index: " + s.message());
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare(
+      "SELECT d.path, d.n_chunks, count(c.id), coalesce(min(c.ordinal), 0), coalesce(max(c.ordinal), -1) "
+      "FROM documents d LEFT JOIN chunks c ON c.document_id = d.id GROUP BY d.id "
+      "HAVING d.n_chunks != count(c.id) OR (count(c.id) > 0 AND (min(c.ordinal) != 0 OR "
+      "max(c.ordinal) != count(c.id) - 1))"));
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  if (row)
+    return DataLossError("document '" + std::string(st.ColumnText(0)) + "' records " +
+                         std::to_string(st.ColumnInt64(1)) + " chunks but has " +
+                         std::to_string(st.ColumnInt64(2)));
+  return Status::Ok();
+}
+
+}  // namespace chunkserve::rag

@@ -1,0 +1,129 @@
+// Store: the durable home of collections, documents and chunks (SQLite).
+//
+// Schema (version kSchemaVersion, kept in PRAGMA user_version):
+//   collections(id, name UNIQUE, created_at_s)
+//   documents(id, collection_id -> collections ON DELETE CASCADE, path,
+//             content_hash (Hash64 hex of the file bytes), size_bytes,
+//             mtime_ns, format, chunker (fingerprint), n_chunks,
+//             n_invalid_bytes, metadata (JSON object), ingested_at_s,
+//             UNIQUE(collection_id, path))
+//   chunks(id, document_id -> documents ON DELETE CASCADE, ordinal,
+//          text_begin, text_end, source_begin, source_end, n_tokens,
+//          heading_path ('\n'-joined), content_hash, text,
+//          UNIQUE(document_id, ordinal))
+//   chunks_fts: FTS5 (porter + unicode61) over chunks.text, external
+//               content kept in sync by triggers; BM25 ranking.
+//
+// Durability: WAL journal, foreign keys on. PutDocument writes a document and
+// all its chunks in one transaction, with n_chunks on the document row, so a
+// crash at any moment leaves either the old version or the new one, never a
+// partial document; IsDocumentComplete-style checks compare n_chunks with the
+// rows present (CheckIntegrity).
+//
+// Opening a database whose schema version is newer than this build's is a
+// kFailedPrecondition error; a SQLite file that is not a chunkserve store is
+// kFailedPrecondition too. Bad input never changes stored data.
+//
+// Thread safety: one Store per thread (it owns a SQLite connection). Several
+// processes may open the same file; writers serialize (busy timeout 5 s).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "rag/store/sqlite_db.h"
+#include "rag/text/chunker.h"
+
+namespace chunkserve::rag {
+
+inline constexpr int64_t kSchemaVersion = 1;
+
+struct CollectionInfo {
+  int64_t id = 0;
+  std::string name;
+  int64_t created_at_s = 0;
+  int64_t n_documents = 0;
+  int64_t n_chunks = 0;
+  int64_t n_tokens = 0;
+  int64_t size_bytes = 0;
+};
+
+struct DocumentRecord {
+  int64_t id = 0;               // assigned by the store
+  std::string path;
+  std::string content_hash;
+  int64_t size_bytes = 0;
+  int64_t mtime_ns = 0;
+  std::string format;
+  std::string chunker;          // ChunkerFingerprint
+  int64_t n_chunks = 0;
+  int64_t n_invalid_bytes = 0;
+  std::string metadata_json = "{}";
+};
+
+struct StoredChunk {
+  int64_t id = 0;
+  int64_t document_id = 0;
+  uint32_t ordinal = 0;
+  int64_t text_begin = 0, text_end = 0;
+  int64_t source_begin = 0, source_end = 0;
+  uint32_t n_tokens = 0;
+  std::vector<std::string> heading_path;
+  std::string content_hash;
+  std::string text;
+};
+
+struct SearchHit {
+  std::string path;             // the document's path
+  StoredChunk chunk;
+  double score = 0;             // BM25, higher is better
+};
+
+class Store {
+ public:
+  enum class Mode { kReadWrite, kReadOnly };
+  // kReadWrite creates the file and schema when missing; kReadOnly requires
+  // an existing chunkserve database.
+  static StatusOr<std::unique_ptr<Store>> Open(const std::string& path, Mode mode);
+  explicit Store(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+
+  // Collections.
+  StatusOr<int64_t> GetOrCreateCollection(const std::string& name);
+  StatusOr<std::optional<int64_t>> FindCollection(const std::string& name);
+  StatusOr<std::vector<CollectionInfo>> ListCollections();
+  // Deletes the collection with its documents and chunks; kNotFound if absent.
+  Status DeleteCollection(const std::string& name);
+
+  // Documents.
+  StatusOr<std::optional<DocumentRecord>> FindDocument(int64_t collection_id, const std::string& path);
+  StatusOr<std::vector<DocumentRecord>> ListDocuments(int64_t collection_id);
+  // Inserts or replaces (same collection and path) the document with exactly
+  // these chunks, atomically. Sets doc->id and doc->n_chunks.
+  Status PutDocument(int64_t collection_id, DocumentRecord* doc, std::span<const Chunk> chunks);
+  // True when a document was deleted.
+  StatusOr<bool> DeleteDocument(int64_t collection_id, const std::string& path);
+
+  StatusOr<std::vector<StoredChunk>> GetChunks(int64_t document_id);
+
+  // BM25 search over a collection's chunks; at most k hits, best first. An
+  // empty query (no terms) returns no hits.
+  StatusOr<std::vector<SearchHit>> Search(int64_t collection_id, std::string_view query, int k);
+
+  // SQLite integrity_check, the FTS5 index check, and every document's
+  // n_chunks equal to its stored chunk rows (ordinals 0..n-1). kDataLoss
+  // naming the first problem.
+  Status CheckIntegrity();
+
+  Database& db() { return *db_; }
+
+ private:
+  Status InitSchema(bool writable);
+  std::unique_ptr<Database> db_;
+};
+
+}  // namespace chunkserve::rag

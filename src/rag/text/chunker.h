@@ -1,0 +1,71 @@
+// Chunkers: split an ExtractedText into chunks under a token budget.
+//
+//   fixed      token windows of at most chunk_tokens with overlap_tokens of
+//              overlap, cut anywhere between atoms (words / character runs).
+//   sentence   packs whole sentences up to the budget; a sentence longer than
+//              the budget (or one that would leave a chunk under half full) is
+//              split between atoms; overlap is whole sentences when that
+//              costs at most twice the requested overlap, else atoms.
+//   structure  Markdown / HTML aware: never crosses a top-level section
+//              (the smallest heading level present); inside one it prefers to
+//              cut at subsection starts, then paragraphs, then sentences.
+//
+// For every kind, with the built-in (additive) counter: no chunk has more
+// than chunk_tokens tokens; consecutive chunks that are not separated by a
+// top-level section share at least overlap_tokens tokens; chunks cover all
+// non-whitespace text. Metadata (heading path, offsets) is stored beside the
+// chunk and never counted against the budget. See packer.h for the algorithm
+// and the (weaker) guarantee with a model tokenizer.
+//
+// Each chunk records its ordinal, byte offsets into the extracted text and
+// into the original file (through the SourceMap), its token count and its
+// heading path (the headings enclosing the chunk's first byte).
+//
+// Thread safety: pure functions; the counter must allow concurrent const calls.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "rag/text/document.h"
+#include "rag/text/token_counter.h"
+
+namespace chunkserve::rag {
+
+enum class ChunkerKind { kFixed, kSentence, kStructure };
+
+std::string_view ChunkerKindName(ChunkerKind kind);
+StatusOr<ChunkerKind> ParseChunkerKind(std::string_view name);
+
+struct ChunkerParams {
+  ChunkerKind kind = ChunkerKind::kSentence;
+  uint32_t chunk_tokens = 256;
+  uint32_t overlap_tokens = 32;
+};
+
+Status ValidateChunkerParams(const ChunkerParams& params);
+
+// "sentence/256/32/approx-v1": what produced a document's chunks. A changed
+// fingerprint makes re-ingest re-chunk an unchanged file.
+std::string ChunkerFingerprint(const ChunkerParams& params, const TokenCounter& counter);
+
+struct Chunk {
+  uint32_t ordinal = 0;
+  size_t text_begin = 0;    // [text_begin, text_end) in ExtractedText::text
+  size_t text_end = 0;
+  size_t source_begin = 0;  // [source_begin, source_end) in the original file bytes
+  size_t source_end = 0;
+  uint32_t n_tokens = 0;
+  std::vector<std::string> heading_path;  // outermost first; empty without headings
+  std::string text;         // ExtractedText::text.substr(text_begin, text_end - text_begin)
+};
+
+// REQUIRES: ValidateChunkerParams(params).ok().
+std::vector<Chunk> ChunkDocument(const ExtractedText& doc, const ChunkerParams& params,
+                                 const TokenCounter& counter);
+
+}  // namespace chunkserve::rag

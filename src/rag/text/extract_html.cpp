@@ -1,0 +1,348 @@
+// HTML to text: a forgiving single-pass tag scanner (not a full HTML5 tree
+// builder). Good enough for the documents people ingest (articles, docs pages,
+// saved web pages): tags are stripped, scripts and styles dropped, entities
+// decoded, whitespace collapsed outside <pre>, and block-level elements become
+// paragraph breaks. Every emitted byte is recorded in the SourceMap.
+#include <cctype>
+#include <string>
+
+#include "rag/text/document.h"
+#include "rag/text/html_entities.h"
+#include "rag/text/utf8.h"
+
+namespace chunkserve::rag {
+namespace {
+
+bool IsHtmlSpace(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
+
+bool IsAnyOf(std::string_view name, std::initializer_list<std::string_view> set) {
+  for (std::string_view s : set)
+    if (s == name) return true;
+  return false;
+}
+
+// Elements whose content is never text for a reader.
+bool IsDroppedElement(std::string_view name) {
+  return IsAnyOf(name, {"script", "style", "noscript", "template", "title", "svg", "math", "iframe",
+                        "object", "head"});
+}
+
+bool IsBlockElement(std::string_view name) {
+  return IsAnyOf(name, {"p", "div", "li", "ul", "ol", "dl", "dt", "dd", "table", "tr", "thead",
+                        "tbody", "tfoot", "caption", "blockquote", "pre", "section", "article",
+                        "header", "footer", "nav", "aside", "main", "figure", "figcaption", "form",
+                        "fieldset", "address", "hr", "details", "summary", "body", "html", "h1",
+                        "h2", "h3", "h4", "h5", "h6", "center", "legend", "option"});
+}
+
+int HeadingLevel(std::string_view name) {
+  if (name.size() == 2 && name[0] == 'h' && name[1] >= '1' && name[1] <= '6') return name[1] - '0';
+  return 0;
+}
+
+class HtmlExtractor {
+ public:
+  explicit HtmlExtractor(std::string_view src) : src_(src) {}
+
+  ExtractedText Run() {
+    out_.format = DocumentFormat::kHtml;
+    size_t i = 0;
+    if (src_.size() >= 3 && src_.substr(0, 3) == "\xEF\xBB\xBF") i = 3;
+    while (i < src_.size()) {
+      const unsigned char c = src_[i];
+      if (c == '<') {
+        i = Tag(i);
+      } else if (c == '&') {
+        i = Entity(i);
+      } else if (IsHtmlSpace(c)) {
+        size_t j = i;
+        while (j < src_.size() && IsHtmlSpace(src_[j])) ++j;
+        if (pre_depth_ > 0) {
+          BeforeText(i);
+          Copy(i, j - i);
+        } else {
+          Space(i, j - i);
+        }
+        i = j;
+      } else {
+        size_t j = i;
+        while (j < src_.size() && src_[j] != '<' && src_[j] != '&' && !IsHtmlSpace(src_[j])) ++j;
+        TextBytes(i, j);
+        i = j;
+      }
+    }
+    CloseBlock();
+    return std::move(out_);
+  }
+
+ private:
+  // Pending separator before the next text: none, space, line break, paragraph.
+  enum class Pending { kNone, kSpace, kLine, kParagraph };
+
+  void Space(size_t src_pos, size_t src_len) {
+    if (pending_ == Pending::kNone) {
+      pending_ = Pending::kSpace;
+      space_src_ = src_pos;
+      space_len_ = src_len;
+    }
+  }
+
+  void Break(Pending level) {
+    if (level > pending_ || pending_ == Pending::kSpace) pending_ = level;
+    if (level == Pending::kParagraph) CloseBlock();
+  }
+
+  // Emits the pending separator before text at src_pos.
+  void FlushBreak(size_t src_pos) {
+    if (out_.text.empty()) {
+      pending_ = Pending::kNone;
+      return;
+    }
+    switch (pending_) {
+      case Pending::kNone: break;
+      case Pending::kSpace:
+        out_.text.push_back(' ');
+        out_.map.AppendReplaced(space_src_, space_len_, 1);
+        break;
+      case Pending::kLine:
+        out_.text.push_back('\n');
+        out_.map.AppendReplaced(src_pos, 0, 1);
+        break;
+      case Pending::kParagraph:
+        out_.text.append("\n\n");
+        out_.map.AppendReplaced(src_pos, 0, 2);
+        break;
+    }
+    pending_ = Pending::kNone;
+  }
+
+  void OpenBlockIfNeeded() {
+    if (block_open_) return;
+    block_open_ = true;
+    block_begin_ = out_.text.size();
+  }
+
+  void CloseBlock() {
+    if (!block_open_) return;
+    block_open_ = false;
+    size_t b = block_begin_, e = out_.text.size();
+    while (b < e && IsHtmlSpace(out_.text[b])) ++b;
+    while (e > b && IsHtmlSpace(out_.text[e - 1])) --e;
+    if (e <= b) return;
+    Block block;
+    block.begin = b;
+    block.end = e;
+    if (block_heading_level_ > 0) {
+      block.kind = BlockKind::kHeading;
+      block.heading_level = block_heading_level_;
+      for (char ch : std::string_view(out_.text).substr(b, e - b))
+        block.heading_title.push_back(ch == '\n' ? ' ' : ch);
+    } else if (block_kind_ == BlockKind::kListItem || block_kind_ == BlockKind::kCode) {
+      block.kind = block_kind_;
+    }
+    out_.blocks.push_back(std::move(block));
+  }
+
+  void BeforeText(size_t src_pos) {
+    FlushBreak(src_pos);
+    if (!block_open_) {
+      block_heading_level_ = heading_level_;
+      block_kind_ = pre_depth_ > 0 ? BlockKind::kCode : (li_depth_ > 0 ? BlockKind::kListItem : BlockKind::kParagraph);
+    }
+    OpenBlockIfNeeded();
+  }
+
+  // Copies source bytes [b, e) as text, replacing invalid UTF-8.
+  void TextBytes(size_t b, size_t e) {
+    if (b >= e) return;
+    BeforeText(b);
+    Copy(b, e - b);
+  }
+
+  void Copy(size_t b, size_t n) {
+    size_t run = b;
+    const size_t e = b + n;
+    size_t i = b;
+    while (i < e) {
+      size_t len = src_[i] == '\0' ? 0 : ValidUtf8SequenceLength(src_, i);
+      if (len > 0 && i + len <= e) {
+        i += len;
+        continue;
+      }
+      if (i > run) {
+        out_.text.append(src_.data() + run, i - run);
+        out_.map.AppendCopied(run, i - run);
+      }
+      out_.text.append("\xEF\xBF\xBD");
+      out_.map.AppendReplaced(i, 1, 3);
+      ++out_.n_invalid_bytes;
+      ++i;
+      run = i;
+    }
+    if (e > run) {
+      out_.text.append(src_.data() + run, e - run);
+      out_.map.AppendCopied(run, e - run);
+    }
+  }
+
+  size_t Entity(size_t i) {
+    // &name; | &#ddd; | &#xhh;  (at most 32 bytes); anything else is a literal '&'.
+    size_t j = i + 1;
+    while (j < src_.size() && j - i < 34 && (std::isalnum(static_cast<unsigned char>(src_[j])) || src_[j] == '#'))
+      ++j;
+    if (j < src_.size() && src_[j] == ';' && j > i + 1) {
+      std::string_view name = src_.substr(i + 1, j - i - 1);
+      std::optional<uint32_t> cp;
+      if (name[0] == '#') {
+        uint32_t v = 0;
+        bool hex = name.size() > 1 && (name[1] == 'x' || name[1] == 'X');
+        std::string_view digits = name.substr(hex ? 2 : 1);
+        bool okd = !digits.empty() && digits.size() <= 8;
+        for (char d : digits) {
+          int x = -1;
+          if (d >= '0' && d <= '9') x = d - '0';
+          else if (hex && d >= 'a' && d <= 'f') x = d - 'a' + 10;
+          else if (hex && d >= 'A' && d <= 'F') x = d - 'A' + 10;
+          if (x < 0) okd = false;
+          else v = v * (hex ? 16 : 10) + static_cast<uint32_t>(x);
+        }
+        if (okd) cp = (v == 0 || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) ? 0xFFFD : v;
+      } else {
+        cp = LookupHtmlEntity(name);
+      }
+      if (cp) {
+        const size_t src_len = j + 1 - i;
+        if (*cp == 0xA0 || *cp == ' ' || *cp == '\t' || *cp == '\n') {
+          // Non-breaking and literal spaces collapse like whitespace.
+          if (pre_depth_ > 0) {
+            BeforeText(i);
+            out_.text.push_back(' ');
+            out_.map.AppendReplaced(i, src_len, 1);
+          } else {
+            Space(i, src_len);
+          }
+          return j + 1;
+        }
+        if (*cp == 0xAD || *cp == 0x200B || *cp == 0x200C || *cp == 0x200D || *cp == 0x200E || *cp == 0x200F)
+          return j + 1;  // soft hyphen / zero-width characters: invisible
+        BeforeText(i);
+        const size_t before = out_.text.size();
+        AppendUtf8(*cp, &out_.text);
+        out_.map.AppendReplaced(i, src_len, out_.text.size() - before);
+        return j + 1;
+      }
+    }
+    TextBytes(i, i + 1);
+    return i + 1;
+  }
+
+  // Parses the tag at src_[i] == '<'; returns the index after it.
+  size_t Tag(size_t i) {
+    const size_t n = src_.size();
+    if (src_.compare(i, 4, "<!--") == 0) {
+      size_t e = src_.find("-->", i + 4);
+      return e == std::string_view::npos ? n : e + 3;
+    }
+    if (src_.compare(i, 9, "<![CDATA[") == 0) {
+      size_t e = src_.find("]]>", i + 9);
+      size_t end = e == std::string_view::npos ? n : e;
+      TextBytes(i + 9, end);
+      return e == std::string_view::npos ? n : e + 3;
+    }
+    if (i + 1 < n && (src_[i + 1] == '!' || src_[i + 1] == '?')) {
+      size_t e = src_.find('>', i);
+      return e == std::string_view::npos ? n : e + 1;
+    }
+    size_t j = i + 1;
+    bool closing = false;
+    if (j < n && src_[j] == '/') {
+      closing = true;
+      ++j;
+    }
+    if (j >= n || !std::isalpha(static_cast<unsigned char>(src_[j]))) {
+      TextBytes(i, i + 1);  // a literal '<'
+      return i + 1;
+    }
+    std::string name;
+    while (j < n && (std::isalnum(static_cast<unsigned char>(src_[j])) || src_[j] == '-' || src_[j] == ':')) {
+      name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(src_[j]))));
+      ++j;
+    }
+    // Skip attributes up to '>', honouring quoted values.
+    char quote = 0;
+    while (j < n) {
+      const char c = src_[j];
+      if (quote) {
+        if (c == quote) quote = 0;
+      } else if (c == '"' || c == '\'') {
+        quote = c;
+      } else if (c == '>') {
+        break;
+      }
+      ++j;
+    }
+    const bool self_closing = j > 0 && j < n && src_[j - 1] == '/';
+    const size_t after = j < n ? j + 1 : n;
+
+    if (!closing && IsDroppedElement(name) && !self_closing) {
+      // Skip to the matching close tag (raw text: no nesting inside script/style).
+      const std::string close = "</" + name;
+      size_t k = after;
+      while (true) {
+        k = src_.find("</", k);
+        if (k == std::string_view::npos) return n;
+        bool match = true;
+        for (size_t t = 0; t < close.size(); ++t) {
+          if (k + t >= n || std::tolower(static_cast<unsigned char>(src_[k + t])) != close[t]) {
+            match = false;
+            break;
+          }
+        }
+        if (match) {
+          size_t e = src_.find('>', k);
+          return e == std::string_view::npos ? n : e + 1;
+        }
+        k += 2;
+      }
+    }
+    if (name == "br") {
+      if (pre_depth_ == 0) Break(Pending::kLine);
+      else {
+        BeforeText(i);
+        out_.text.push_back('\n');
+        out_.map.AppendReplaced(i, after - i, 1);
+      }
+      return after;
+    }
+    if (name == "td" || name == "th") {
+      Space(i, 0);
+      return after;
+    }
+    if (IsBlockElement(name)) {
+      Break(Pending::kParagraph);
+      if (int level = HeadingLevel(name); level > 0) heading_level_ = closing ? 0 : level;
+      if (name == "pre" && !self_closing) pre_depth_ = closing ? (pre_depth_ > 0 ? pre_depth_ - 1 : 0) : pre_depth_ + 1;
+      if (name == "li" && !self_closing) li_depth_ = closing ? (li_depth_ > 0 ? li_depth_ - 1 : 0) : li_depth_ + 1;
+      if ((name == "ul" || name == "ol") && closing) li_depth_ = 0;
+    }
+    return after;
+  }
+
+  std::string_view src_;
+  ExtractedText out_;
+  Pending pending_ = Pending::kNone;
+  size_t space_src_ = 0, space_len_ = 0;
+  int heading_level_ = 0;
+  int pre_depth_ = 0;
+  int li_depth_ = 0;
+  bool block_open_ = false;
+  size_t block_begin_ = 0;
+  int block_heading_level_ = 0;
+  BlockKind block_kind_ = BlockKind::kParagraph;
+};
+
+}  // namespace
+
+ExtractedText ExtractHtml(std::string_view bytes) { return HtmlExtractor(bytes).Run(); }
+
+}  // namespace chunkserve::rag

@@ -1,0 +1,54 @@
+#include "rag/text/document.h"
+#include "rag/text/utf8.h"
+
+namespace chunkserve::rag {
+namespace {
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+}  // namespace
+
+std::string_view DocumentFormatName(DocumentFormat format) {
+  switch (format) {
+    case DocumentFormat::kPlainText: return "text";
+    case DocumentFormat::kMarkdown: return "markdown";
+    case DocumentFormat::kHtml: return "html";
+    case DocumentFormat::kPdf: return "pdf";
+  }
+  return "?";
+}
+
+void AppendParagraphBlocks(std::string_view text, size_t begin, size_t end,
+                           std::vector<Block>* blocks) {
+  size_t i = begin;
+  while (i < end) {
+    while (i < end && IsSpace(text[i])) ++i;
+    if (i >= end) break;
+    const size_t para_begin = i;
+    size_t para_end = i;
+    // A paragraph ends at a line that is empty or only whitespace.
+    while (i < end) {
+      size_t eol = i;
+      while (eol < end && text[eol] != '\n') ++eol;
+      size_t last = eol;
+      while (last > i && IsSpace(text[last - 1])) --last;
+      if (last == i) break;  // blank line
+      para_end = last;
+      i = eol < end ? eol + 1 : end;
+    }
+    blocks->push_back({BlockKind::kParagraph, 0, para_begin, para_end, {}});
+  }
+}
+
+ExtractedText ExtractPlainText(std::string_view bytes) {
+  SanitizedText s = SanitizeUtf8(bytes);
+  ExtractedText out;
+  out.format = DocumentFormat::kPlainText;
+  out.text = std::move(s.text);
+  out.map = std::move(s.map);
+  out.n_invalid_bytes = s.n_invalid_bytes;
+  AppendParagraphBlocks(out.text, 0, out.text.size(), &out.blocks);
+  return out;
+}
+
+}  // namespace chunkserve::rag
