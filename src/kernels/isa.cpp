@@ -28,31 +28,31 @@ Isa DetectedIsa() {
   return Isa::kScalar;
 }
 
+Isa ApplyIsaOverride(Isa detected, const char* override_value) {
+  if (override_value == nullptr) return detected;
+  const std::string want(override_value);
+  Isa forced;
+  if (want == "scalar") {
+    forced = Isa::kScalar;
+  } else if (want == "avx2") {
+    forced = Isa::kAvx2;
+  } else if (want == "avx512") {
+    forced = Isa::kAvx512;
+  } else {
+    CS_LOG(Warning) << "CHUNKSERVE_ISA=" << want << " is not scalar|avx2|avx512; ignored";
+    return detected;
+  }
+  if (forced > detected) {
+    CS_LOG(Warning) << "CHUNKSERVE_ISA=" << want << " is above what this CPU supports (" << IsaName(detected)
+                    << "); using " << IsaName(detected);
+    return detected;
+  }
+  return forced;
+}
+
 namespace {
 
-Isa ChooseIsa() {
-  Isa isa = DetectedIsa();
-  if (const char* env = std::getenv("CHUNKSERVE_ISA")) {
-    const std::string want(env);
-    Isa forced = isa;
-    if (want == "scalar") {
-      forced = Isa::kScalar;
-    } else if (want == "avx2") {
-      forced = Isa::kAvx2;
-    } else if (want == "avx512") {
-      forced = Isa::kAvx512;
-    } else {
-      CS_LOG(Warning) << "CHUNKSERVE_ISA=" << want << " is not scalar|avx2|avx512; ignored";
-    }
-    if (forced > isa) {
-      CS_LOG(Warning) << "CHUNKSERVE_ISA=" << want << " is above what this CPU supports ("
-                      << IsaName(isa) << "); using " << IsaName(isa);
-    } else {
-      isa = forced;
-    }
-  }
-  return isa;
-}
+Isa ChooseIsa() { return ApplyIsaOverride(DetectedIsa(), std::getenv("CHUNKSERVE_ISA")); }
 
 }  // namespace
 

@@ -27,6 +27,9 @@ std::string_view IsaName(Isa isa);
 Isa DetectedIsa();
 // DetectedIsa() lowered by CHUNKSERVE_ISA; what PackedMatrix::Pack uses.
 Isa ActiveIsa();
+// `detected` lowered by an override value as CHUNKSERVE_ISA takes it
+// ("scalar", "avx2", "avx512"); null, unknown or higher values leave it.
+Isa ApplyIsaOverride(Isa detected, const char* override_value);
 // Every level this CPU can run, lowest first (tests iterate over them).
 std::vector<Isa> AvailableIsas();
 

@@ -159,9 +159,10 @@ void MatMulPacked(const PackedMatrix::Impl& m, const float* x, int64_t n, float*
   int64_t chunk_tokens = std::max<int64_t>(8, static_cast<int64_t>(kActivationChunkBytes / token_bytes) / 8 * 8);
   chunk_tokens = std::min(chunk_tokens, n);
   const int64_t n_chunks = (n + chunk_tokens - 1) / chunk_tokens;
-  // Enough row-group tasks per chunk for dynamic balancing, but each task
-  // long enough to amortise its start.
-  const int64_t want_tasks = std::max<int64_t>(1, 4 * PoolSize(pool) / n_chunks);
+  // Enough tasks for dynamic balancing (a thread that loses its core to
+  // another process must not hold back much work), each still long enough
+  // to amortise its start.
+  const int64_t want_tasks = std::max<int64_t>(1, 8 * PoolSize(pool) / n_chunks);
   const int64_t groups_per_task = std::max<int64_t>(1, (m.n_row_groups + want_tasks - 1) / want_tasks);
   const int64_t n_group_tasks = (m.n_row_groups + groups_per_task - 1) / groups_per_task;
   ParallelRun(pool, n_chunks * n_group_tasks, [&](int64_t task, int) {

@@ -1,0 +1,42 @@
+// ISA choice (CHUNKSERVE_ISA only lowers the level) and the bandwidth probe.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "base/thread_pool.h"
+#include "kernels/bandwidth.h"
+#include "kernels/isa.h"
+
+namespace chunkserve::kernels {
+namespace {
+
+TEST(IsaTest, OverrideOnlyLowers) {
+  EXPECT_EQ(ApplyIsaOverride(Isa::kAvx512, nullptr), Isa::kAvx512);
+  EXPECT_EQ(ApplyIsaOverride(Isa::kAvx512, "scalar"), Isa::kScalar);
+  EXPECT_EQ(ApplyIsaOverride(Isa::kAvx512, "avx2"), Isa::kAvx2);
+  EXPECT_EQ(ApplyIsaOverride(Isa::kAvx2, "avx512"), Isa::kAvx2);
+  EXPECT_EQ(ApplyIsaOverride(Isa::kScalar, "avx2"), Isa::kScalar);
+  EXPECT_EQ(ApplyIsaOverride(Isa::kAvx2, "sse9"), Isa::kAvx2);
+}
+
+TEST(IsaTest, ActiveIsaIsAvailable) {
+  const auto isas = AvailableIsas();
+  ASSERT_FALSE(isas.empty());
+  EXPECT_EQ(isas.front(), Isa::kScalar);
+  EXPECT_EQ(isas.back(), DetectedIsa());
+  EXPECT_LE(ActiveIsa(), DetectedIsa());
+  EXPECT_EQ(IsaName(Isa::kAvx512), "avx512");
+}
+
+TEST(BandwidthTest, ProbeReturnsAPlausibleRate) {
+  ThreadPool pool(2);
+  const double gbs = MeasureReadBandwidthGBs(&pool);
+  EXPECT_TRUE(std::isfinite(gbs));
+  // Any machine we run on reads memory faster than 0.5 GB/s and slower than
+  // 10 TB/s; outside that the timing or the byte count is wrong.
+  EXPECT_GT(gbs, 0.5);
+  EXPECT_LT(gbs, 10000.0);
+}
+
+}  // namespace
+}  // namespace chunkserve::kernels
