@@ -12,10 +12,17 @@
 // X and Y are row-major f32. Work is spread over `pool` (may be null: the
 // calling thread does everything).
 //
-// Numerics: for quantized W, X is quantized per block to 8 bits (as ggml's
-// q8_0 / q8_K activations) before the integer dot products, so results match
-// the scalar reference path (kernels/ref) to within float rounding, not
-// bit-for-bit. For f32/f16/bf16 W the products are in f32.
+// Numerics: for quantized W, each token's X is quantized once per call to
+// int8 with one f32 scale per 32 elements (ActBlock, quant_blocks.h; for
+// every weight type, K-quants included), integer dot products are exact, and
+// the per-block scaling follows kernels/ref exactly, so every ISA level
+// returns the same bits as ref::MatMul. For f32/f16/bf16 W the products are
+// f32 fmas (bf16 and f16 widened exactly), equal to the reference up to
+// summation order.
+//
+// ISA: Pack uses the level ActiveIsa() picked once at start-up (CPUID,
+// lowered by CHUNKSERVE_ISA=scalar|avx2|avx512); the scalar level runs the
+// reference kernels on the GGUF rows.
 //
 // Thread safety: a PackedMatrix is immutable after Pack; MatMul may run
 // concurrently on the same matrix with different outputs.
@@ -69,6 +76,7 @@ class PackedMatrix {
 };
 
 // Y (n, rows) = X (n, cols) @ W^T.
+// REQUIRES: x holds n * cols floats, y room for n * rows; they do not overlap.
 void MatMul(const PackedMatrix& w, const float* x, int64_t n, float* y, ThreadPool* pool);
 
 // Whether DequantizeRow knows `type`.
