@@ -1,0 +1,107 @@
+// `chunkserve generate`: load a GGUF model, stream a completion of a prompt.
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "base/status.h"
+#include "cli/command.h"
+#include "engine/generate.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace chunkserve::cli {
+namespace {
+
+const char kUsage[] =
+    "usage: chunkserve generate -m MODEL.gguf [-p PROMPT] [-n STEPS] [options]\n"
+    "\n"
+    "Streams a completion of PROMPT to stdout; prompt and generation speed go to stderr.\n"
+    "\n"
+    "  -m, --model PATH     GGUF model file\n"
+    "  -p, --prompt TEXT    prompt (default: empty; BOS is always added)\n"
+    "  -n, --steps N        positions to compute INCLUDING the prompt tokens and BOS, as\n"
+    "                       llama2.c's -n: the output holds up to N tokens after BOS\n"
+    "                       (prompt + generated). 0 = the model's context length;\n"
+    "                       larger values are clamped to it (default 256)\n"
+    "      --temp T         temperature; 0 = greedy (default 0.8)\n"
+    "      --top-k K        keep the K most likely tokens; 0 = off (default 40)\n"
+    "      --top-p P        nucleus sampling; 1 = off (default 0.95)\n"
+    "      --min-p P        drop tokens below P * p_max; 0 = off (default 0.05)\n"
+    "      --repeat-penalty R  (default 1 = off)\n"
+    "      --seed S         sampling seed (default fixed)\n"
+    "  -t, --threads N      threads (default: all hardware threads)\n"
+    "      --echo           print the prompt before the generated text\n"
+    "      --parse-special  recognise control-token text (e.g. <|im_start|>) in the prompt\n"
+    "\n"
+    "Generation stops early at BOS (llama2.c's sequence delimiter) or end of generation.\n";
+
+int RunGenerate(const std::vector<std::string>& args) {
+  static const Command* self = &CommandRegistry().at("generate");
+  auto flags_or = Flags::Parse(args,
+                               {"m", "model", "p", "prompt", "n", "steps", "temp", "top-k", "top-p", "min-p",
+                                "repeat-penalty", "seed", "t", "threads"},
+                               {"echo", "parse-special"});
+  if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
+  const Flags& flags = *flags_or;
+  if (!flags.positional().empty()) return UsageError(*self, "unexpected argument '" + flags.positional()[0] + "'");
+  const std::string model_path = flags.GetOr("model", flags.GetOr("m", ""));
+  if (model_path.empty()) return UsageError(*self, "-m MODEL.gguf is required");
+
+  engine::GenerateParams params;
+  params.prompt = flags.GetOr("prompt", flags.GetOr("p", ""));
+  params.echo_prompt = flags.Has("echo");
+  params.parse_special = flags.Has("parse-special");
+  auto steps = flags.Has("steps") ? flags.GetInt("steps", 256) : flags.GetInt("n", 256);
+  auto threads = flags.Has("threads") ? flags.GetInt("threads", 0) : flags.GetInt("t", 0);
+  auto temp = flags.GetDouble("temp", params.sampling.temperature);
+  auto top_k = flags.GetInt("top-k", params.sampling.top_k);
+  auto top_p = flags.GetDouble("top-p", params.sampling.top_p);
+  auto min_p = flags.GetDouble("min-p", params.sampling.min_p);
+  auto repeat = flags.GetDouble("repeat-penalty", params.sampling.repeat_penalty);
+  auto seed = flags.GetInt("seed", static_cast<long long>(params.sampling.seed));
+  for (const Status& s : {steps.status(), threads.status(), temp.status(), top_k.status(), top_p.status(),
+                          min_p.status(), repeat.status(), seed.status()}) {
+    if (!s.ok()) return UsageError(*self, s.message());
+  }
+  if (*threads < 0) return UsageError(*self, "--threads must be >= 0");
+  params.n_steps = *steps;
+  params.sampling.temperature = static_cast<float>(*temp);
+  params.sampling.top_k = static_cast<int>(*top_k);
+  params.sampling.top_p = static_cast<float>(*top_p);
+  params.sampling.min_p = static_cast<float>(*min_p);
+  params.sampling.repeat_penalty = static_cast<float>(*repeat);
+  params.sampling.seed = static_cast<uint64_t>(*seed);
+
+  auto model = model::Model::Load(model_path, {.n_threads = static_cast<int>(*threads)});
+  if (!model.ok()) return Fail("generate", model.status());
+  auto tokenizer = tokenizer::Tokenizer::FromGguf((*model)->file());
+  if (!tokenizer.ok()) return Fail("generate", tokenizer.status());
+
+  auto result = engine::Generate(**model, **tokenizer, params, [](std::string_view text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  });
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+  if (!result.ok()) return Fail("generate", result.status());
+  const engine::GenerateResult& r = *result;
+  const double prefill_tps = r.prefill_seconds > 0 ? r.n_prompt_tokens / r.prefill_seconds : 0;
+  const double decode_tps = r.decode_seconds > 0 ? r.n_decode_forwards / r.decode_seconds : 0;
+  std::fprintf(stderr,
+               "prompt: %lld tokens in %.1f ms (%.1f tok/s); generation: %lld tokens, %lld decode steps in "
+               "%.1f ms (%.1f tok/s); threads %d\n",
+               static_cast<long long>(r.n_prompt_tokens), r.prefill_seconds * 1e3, prefill_tps,
+               static_cast<long long>(r.n_sampled_tokens), static_cast<long long>(r.n_decode_forwards),
+               r.decode_seconds * 1e3, decode_tps, (*model)->pool()->size());
+  return 0;
+}
+
+static RegisterCommand reg({
+    .name = "generate",
+    .summary = "stream a completion of a prompt with a GGUF model",
+    .usage = kUsage,
+    .run = RunGenerate,
+});
+
+}  // namespace
+}  // namespace chunkserve::cli

@@ -1,0 +1,77 @@
+// End to end through the `chunkserve` executable: convert the llama2.c
+// stories260K checkpoint, then `generate --temp 0 --echo` must reproduce
+// llama2.c's golden outputs byte for byte (stdout only; speeds go to stderr).
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "base/mapped_file.h"
+
+namespace {
+
+const std::string kStoriesDir = std::string(CHUNKSERVE_TESTDATA_DIR) + "/models/stories260K/";
+const std::string kBinary = std::string(CHUNKSERVE_BINARY_DIR) + "/chunkserve";
+
+// Runs a shell command, returns its stdout and sets *exit_code.
+std::string RunCommand(const std::string& command, int* exit_code) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
+  const int status = pclose(pipe);
+  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+TEST(GoldenCliTest, ConvertAndGenerateReproduceLlama2c) {
+  if (!std::filesystem::exists(kStoriesDir + "stories260K.bin")) GTEST_SKIP() << "shared test data absent";
+  ASSERT_TRUE(std::filesystem::exists(kBinary)) << kBinary;
+  const std::string gguf = (std::filesystem::path(testing::TempDir()) / "golden_cli_stories260K.gguf").string();
+  int rc = -1;
+  RunCommand(Quote(kBinary) + " convert --from llama2c " + Quote(kStoriesDir + "stories260K.bin") +
+                 " --tokenizer " + Quote(kStoriesDir + "tok512.bin") + " -o " + Quote(gguf) + " 2>/dev/null",
+             &rc);
+  ASSERT_EQ(rc, 0);
+
+  struct Case {
+    std::string prompt;
+    int steps;
+    std::string golden;
+  };
+  for (const Case& c : {Case{"", 256, "greedy_steps256_noprompt.txt"},
+                        Case{"Tom and his dog went to the park", 200, "greedy_steps200_tom.txt"}}) {
+    auto golden = chunkserve::ReadFileToString(kStoriesDir + c.golden);
+    ASSERT_TRUE(golden.ok());
+    const std::string out =
+        RunCommand(Quote(kBinary) + " generate -m " + Quote(gguf) + " -p " + Quote(c.prompt) + " -n " +
+                       std::to_string(c.steps) + " --temp 0 --echo --threads 1 2>/dev/null",
+                   &rc);
+    EXPECT_EQ(rc, 0);
+    EXPECT_EQ(out, *golden) << c.golden;
+  }
+}
+
+TEST(GoldenCliTest, BadInputsFailCleanly) {
+  ASSERT_TRUE(std::filesystem::exists(kBinary)) << kBinary;
+  int rc = -1;
+  RunCommand(Quote(kBinary) + " generate -m /nonexistent.gguf 2>/dev/null", &rc);
+  EXPECT_EQ(rc, 1);
+  RunCommand(Quote(kBinary) + " generate 2>/dev/null", &rc);
+  EXPECT_EQ(rc, 2);
+  RunCommand(Quote(kBinary) + " convert --from pytorch x.bin 2>/dev/null", &rc);
+  EXPECT_EQ(rc, 2);
+  RunCommand(Quote(kBinary) + " convert --from llama2c /nonexistent.bin --tokenizer /nonexistent -o /tmp/x.gguf 2>/dev/null", &rc);
+  EXPECT_EQ(rc, 1);
+}
+
+}  // namespace
