@@ -1,0 +1,196 @@
+#include "kv/chunk_cache.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <system_error>
+
+#include "base/hash.h"
+#include "base/logging.h"
+#include "base/mapped_file.h"
+#include "kv/chunk_file.h"
+
+namespace chunkserve::kv {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kExtension = ".kvc";
+
+int64_t ToNanos(fs::file_time_type t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+std::string ChunkCache::FileName(const ChunkKey& key) {
+  return HashToHex(key.model_fingerprint) + "-" + HashToHex(key.content_hash) + kExtension;
+}
+
+StatusOr<std::unique_ptr<ChunkCache>> ChunkCache::Open(const ChunkCacheOptions& options) {
+  auto cache = std::make_unique<ChunkCache>(PrivateTag{}, options);
+  if (!options.disk_dir.empty()) RETURN_IF_ERROR(cache->ScanDisk());
+  return cache;
+}
+
+ChunkCache::~ChunkCache() = default;
+
+Status ChunkCache::ScanDisk() {
+  std::error_code ec;
+  fs::create_directories(options_.disk_dir, ec);
+  if (ec) return IoError("chunk cache: cannot create " + options_.disk_dir + ": " + ec.message());
+  for (fs::directory_iterator it(options_.disk_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!it->is_regular_file(ec) || it->path().extension() != kExtension) continue;
+    const auto size = it->file_size(ec);
+    if (ec) continue;
+    const auto mtime = it->last_write_time(ec);
+    if (ec) continue;
+    disk_files_[it->path().filename().string()] = DiskFile{static_cast<size_t>(size), ToNanos(mtime)};
+    stats_.disk_bytes += static_cast<size_t>(size);
+  }
+  if (ec) return IoError("chunk cache: cannot list " + options_.disk_dir + ": " + ec.message());
+  stats_.n_disk_files = static_cast<int64_t>(disk_files_.size());
+  // A directory that already exceeds the budget (e.g. a smaller budget
+  // after a restart) is trimmed now.
+  MakeDiskRoomLocked(0);
+  return Status::Ok();
+}
+
+std::optional<ChunkHit> ChunkCache::Lookup(const ChunkKey& key, std::span<const int32_t> tokens) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = ram_index_.find(key);
+  if (it != ram_index_.end()) {
+    const std::shared_ptr<const ChunkKv>& kv = it->second->kv;
+    if (std::equal(kv->tokens.begin(), kv->tokens.end(), tokens.begin(), tokens.end())) {
+      ram_lru_.splice(ram_lru_.begin(), ram_lru_, it->second);
+      ++stats_.n_ram_hits;
+      return ChunkHit{kv, ChunkTier::kRam};
+    }
+    // Same key, other tokens: a hash collision. Not this chunk.
+    ++stats_.n_misses;
+    return std::nullopt;
+  }
+  if (!options_.disk_dir.empty()) {
+    std::optional<ChunkHit> hit = LoadFromDiskLocked(key, tokens);
+    if (hit) {
+      ++stats_.n_disk_hits;
+      return hit;
+    }
+  }
+  ++stats_.n_misses;
+  return std::nullopt;
+}
+
+std::optional<ChunkHit> ChunkCache::LoadFromDiskLocked(const ChunkKey& key, std::span<const int32_t> tokens) {
+  const std::string name = FileName(key);
+  if (!disk_files_.count(name)) return std::nullopt;
+  const std::string path = options_.disk_dir + "/" + name;
+  StatusOr<MappedFile> file = MappedFile::Open(path);
+  if (!file.ok()) {
+    // Gone (someone cleaned the directory) or unreadable: forget it.
+    RemoveFileLocked(name);
+    return std::nullopt;
+  }
+  StatusOr<ChunkKv> decoded = DecodeChunkFile(file->bytes(), key);
+  if (!decoded.ok()) {
+    CS_LOG(Warning) << "chunk cache: rejecting " << path << ": " << decoded.status().ToString();
+    ++stats_.n_rejected_files;
+    RemoveFileLocked(name);
+    return std::nullopt;
+  }
+  if (!std::equal(decoded->tokens.begin(), decoded->tokens.end(), tokens.begin(), tokens.end())) {
+    // A well-formed file of a colliding chunk: keep it, it is valid for
+    // its own tokens, but it is not ours.
+    return std::nullopt;
+  }
+  // Refresh the mtime: the LRU order on disk survives restarts.
+  std::error_code ec;
+  const auto now = fs::file_time_type::clock::now();
+  fs::last_write_time(path, now, ec);
+  if (!ec) disk_files_[name].mtime_ns = ToNanos(now);
+  auto kv = std::make_shared<const ChunkKv>(std::move(decoded).value());
+  PutRamLocked(kv);
+  return ChunkHit{std::move(kv), ChunkTier::kDisk};
+}
+
+Status ChunkCache::Insert(std::shared_ptr<const ChunkKv> kv) {
+  CHECK(kv && kv->ShapeConsistent());
+  std::lock_guard<std::mutex> lock(mu_);
+  ++stats_.n_inserts;
+  PutRamLocked(kv);
+  if (options_.disk_dir.empty()) return Status::Ok();
+  const std::vector<uint8_t> bytes = EncodeChunkFile(*kv);
+  if (bytes.size() > options_.disk_budget_bytes) return Status::Ok();
+  const std::string name = FileName(kv->key);
+  if (disk_files_.count(name)) RemoveFileLocked(name);
+  MakeDiskRoomLocked(bytes.size());
+  const std::string path = options_.disk_dir + "/" + name;
+  RETURN_IF_ERROR(WriteFileAtomically(path, bytes));
+  std::error_code ec;
+  const auto mtime = fs::last_write_time(path, ec);
+  disk_files_[name] = DiskFile{bytes.size(), ec ? 0 : ToNanos(mtime)};
+  stats_.disk_bytes += bytes.size();
+  stats_.n_disk_files = static_cast<int64_t>(disk_files_.size());
+  return Status::Ok();
+}
+
+void ChunkCache::PutRamLocked(std::shared_ptr<const ChunkKv> kv) {
+  const size_t bytes = kv->bytes();
+  auto it = ram_index_.find(kv->key);
+  if (it != ram_index_.end()) {
+    stats_.ram_bytes -= it->second->kv->bytes();
+    ram_lru_.erase(it->second);
+    ram_index_.erase(it);
+  }
+  if (bytes > options_.ram_budget_bytes) {
+    stats_.n_ram_entries = static_cast<int64_t>(ram_index_.size());
+    return;
+  }
+  while (stats_.ram_bytes + bytes > options_.ram_budget_bytes && !ram_lru_.empty()) {
+    stats_.ram_bytes -= ram_lru_.back().kv->bytes();
+    ram_index_.erase(ram_lru_.back().key);
+    ram_lru_.pop_back();
+    ++stats_.n_ram_evictions;
+  }
+  const ChunkKey key = kv->key;
+  ram_lru_.push_front(RamEntry{key, std::move(kv)});
+  ram_index_[key] = ram_lru_.begin();
+  stats_.ram_bytes += bytes;
+  stats_.n_ram_entries = static_cast<int64_t>(ram_index_.size());
+}
+
+void ChunkCache::RemoveFileLocked(const std::string& name) {
+  std::error_code ec;
+  fs::remove(options_.disk_dir + "/" + name, ec);
+  auto it = disk_files_.find(name);
+  if (it != disk_files_.end()) {
+    stats_.disk_bytes -= it->second.bytes;
+    disk_files_.erase(it);
+  }
+  stats_.n_disk_files = static_cast<int64_t>(disk_files_.size());
+}
+
+void ChunkCache::MakeDiskRoomLocked(size_t bytes_needed) {
+  while (!disk_files_.empty() && stats_.disk_bytes + bytes_needed > options_.disk_budget_bytes) {
+    auto oldest = std::min_element(disk_files_.begin(), disk_files_.end(), [](const auto& a, const auto& b) {
+      return a.second.mtime_ns != b.second.mtime_ns ? a.second.mtime_ns < b.second.mtime_ns : a.first < b.first;
+    });
+    const std::string name = oldest->first;
+    RemoveFileLocked(name);
+    ++stats_.n_disk_evictions;
+  }
+}
+
+void ChunkCache::DropRamTier() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ram_lru_.clear();
+  ram_index_.clear();
+  stats_.ram_bytes = 0;
+  stats_.n_ram_entries = 0;
+}
+
+ChunkCacheStats ChunkCache::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+}  // namespace chunkserve::kv

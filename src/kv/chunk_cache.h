@@ -1,0 +1,120 @@
+// ChunkCache: content-addressed KV of chunks, in two tiers.
+//
+//   Lookup: RAM (LRU under ram_budget_bytes) -> disk (one file per entry in
+//   disk_dir, see chunk_file.h; LRU by file mtime under disk_budget_bytes)
+//   -> miss (the engine recomputes and Inserts).
+//
+// Inserts go to RAM and are written through to disk at once (atomically:
+// temp file + rename), so the disk tier survives restarts and crashes, and
+// dropping an entry from RAM costs nothing. A disk hit is promoted to RAM and
+// its file's mtime refreshed, so LRU order survives restarts too.
+//
+// Nothing read from disk is trusted: a file that is truncated, fails a
+// checksum, or belongs to another model or chunk (foreign) is deleted and
+// counted in stats().n_rejected_files, and the lookup is a miss. Files of
+// other models under their own names are left alone (a directory may be
+// shared), but count toward the disk budget.
+//
+// Thread safety: every public method locks an internal mutex; entries are
+// handed out as shared_ptr<const ChunkKv>, so an entry evicted while in use
+// stays alive for its user.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+
+#include "base/status.h"
+#include "kv/chunk_kv.h"
+
+namespace chunkserve::kv {
+
+struct ChunkCacheOptions {
+  size_t ram_budget_bytes = size_t{1} << 30;
+  std::string disk_dir;              // empty: no disk tier
+  size_t disk_budget_bytes = size_t{8} << 30;
+};
+
+enum class ChunkTier { kRam, kDisk };
+
+struct ChunkHit {
+  std::shared_ptr<const ChunkKv> kv;
+  ChunkTier tier = ChunkTier::kRam;
+};
+
+struct ChunkCacheStats {
+  int64_t n_ram_hits = 0;
+  int64_t n_disk_hits = 0;
+  int64_t n_misses = 0;
+  int64_t n_inserts = 0;
+  int64_t n_ram_evictions = 0;
+  int64_t n_disk_evictions = 0;
+  int64_t n_rejected_files = 0;  // corrupt or foreign files deleted
+  size_t ram_bytes = 0;
+  size_t disk_bytes = 0;
+  int64_t n_ram_entries = 0;
+  int64_t n_disk_files = 0;
+};
+
+class ChunkCache {
+ public:
+  // Creates disk_dir if needed and indexes the *.kvc files already there.
+  // IoError when the directory cannot be created or read.
+  static StatusOr<std::unique_ptr<ChunkCache>> Open(const ChunkCacheOptions& options);
+  ~ChunkCache();
+  ChunkCache(const ChunkCache&) = delete;
+  ChunkCache& operator=(const ChunkCache&) = delete;
+
+  // The entry for `key` whose stored tokens equal `tokens`, or nullopt.
+  std::optional<ChunkHit> Lookup(const ChunkKey& key, std::span<const int32_t> tokens);
+
+  // Adds an entry to RAM and writes it to disk. An entry larger than a
+  // tier's budget skips that tier. The Status reports a failed disk write;
+  // the RAM tier holds the entry anyway.
+  // REQUIRES: kv->ShapeConsistent().
+  Status Insert(std::shared_ptr<const ChunkKv> kv);
+
+  // Forgets the RAM tier (tests and benchmarks of the disk tier).
+  void DropRamTier();
+
+  ChunkCacheStats stats() const;
+  const ChunkCacheOptions& options() const { return options_; }
+  static std::string FileName(const ChunkKey& key);
+
+ private:
+  struct RamEntry {
+    ChunkKey key;
+    std::shared_ptr<const ChunkKv> kv;
+  };
+  struct DiskFile {
+    size_t bytes = 0;
+    int64_t mtime_ns = 0;
+  };
+
+  struct PrivateTag {};  // only Open constructs, yet make_unique works
+
+ public:
+  ChunkCache(PrivateTag, ChunkCacheOptions options) : options_(std::move(options)) {}
+
+ private:
+  Status ScanDisk();
+  void PutRamLocked(std::shared_ptr<const ChunkKv> kv);
+  std::optional<ChunkHit> LoadFromDiskLocked(const ChunkKey& key, std::span<const int32_t> tokens);
+  void RemoveFileLocked(const std::string& name);
+  void MakeDiskRoomLocked(size_t bytes_needed);
+
+  const ChunkCacheOptions options_;
+  mutable std::mutex mu_;
+  std::list<RamEntry> ram_lru_;  // front = most recent          (guarded by mu_)
+  std::unordered_map<ChunkKey, std::list<RamEntry>::iterator, ChunkKeyHash> ram_index_;  // (mu_)
+  std::unordered_map<std::string, DiskFile> disk_files_;  // by file name        (mu_)
+  ChunkCacheStats stats_;                                                       // (mu_)
+};
+
+}  // namespace chunkserve::kv

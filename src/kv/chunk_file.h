@@ -1,0 +1,49 @@
+// Chunk file: the on-disk form of one ChunkKv (the disk tier of the chunk
+// cache writes one such file per entry).
+//
+// Layout (little-endian), version 1:
+//   header, 96 bytes:
+//     0  char[8]  magic "CSCHUNK\0"
+//     8  u32      layout version (kChunkFileVersion)
+//     12 u32      header bytes (96)
+//     16 u64      model fingerprint
+//     24 u64      content hash (see ChunkContentHash)
+//     32 u32      n_layers
+//     36 u32      reserved (0)
+//     40 i64      row_floats
+//     48 i64      n_tokens
+//     56 i64      base_position
+//     64 u64      payload bytes
+//     72 u64      payload checksum: Hash64(payload, kChunkFileChecksumSeed)
+//     80 u64      header checksum: Hash64(bytes [0, 80), same seed)
+//     88 u64      reserved (0)
+//   payload: tokens i32[n_tokens], scores f32[n_tokens],
+//            k f32[n_layers * n_tokens * row_floats], v likewise.
+//
+// Decoding trusts nothing: every size is bounded and cross-checked before
+// use, both checksums must match, and the caller's expected key must match.
+// Thread safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "base/status.h"
+#include "kv/chunk_kv.h"
+
+namespace chunkserve::kv {
+
+inline constexpr uint32_t kChunkFileVersion = 1;
+inline constexpr size_t kChunkFileHeaderBytes = 96;
+inline constexpr uint64_t kChunkFileChecksumSeed = 0x4B56434845434B31ull;
+
+// REQUIRES: kv.ShapeConsistent().
+std::vector<uint8_t> EncodeChunkFile(const ChunkKv& kv);
+
+// DataLoss for a truncated, corrupt or implausible file; FailedPrecondition
+// for a well-formed file of another key (foreign model, other chunk) or an
+// unknown layout version.
+StatusOr<ChunkKv> DecodeChunkFile(std::span<const uint8_t> bytes, const ChunkKey& expected);
+
+}  // namespace chunkserve::kv

@@ -1,0 +1,71 @@
+// ChunkKv: the position-independent KV of one chunk, as the chunk cache
+// stores it.
+//
+// Contract of the stored values (the engine relies on it):
+//   * The chunk was computed as the sequence [lead-in tokens][chunk tokens]
+//     at slots and RoPE positions 0, 1, 2, ...; so chunk token i sat at
+//     position base_position + i with base_position = lead-in length.
+//   * k holds each layer's K rows AFTER RoPE at those positions; reusing the
+//     chunk at position p re-rotates row i by (p - base_position - i), which
+//     is exact because RoPE rotations compose. v holds V rows (no RoPE).
+//   * scores[i] ranks how much token i's KV depends on what precedes the
+//     chunk (higher = recompute first; see engine/chunk_reuse.h for the
+//     signal). Only the order matters.
+// Layouts: k, v are (n_layers, n_tokens, row_floats) f32.
+//
+// Key: (model fingerprint, content hash) where content hash =
+// ChunkContentHash(lead-in, chunk tokens); the tokens are stored too, so a
+// hash collision is detected, never trusted.
+//
+// Thread safety: immutable once built; shared as shared_ptr<const ChunkKv>.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace chunkserve::kv {
+
+struct ChunkKey {
+  uint64_t model_fingerprint = 0;
+  uint64_t content_hash = 0;
+  bool operator==(const ChunkKey&) const = default;
+};
+
+struct ChunkKeyHash {
+  size_t operator()(const ChunkKey& k) const {
+    return static_cast<size_t>(k.model_fingerprint * 0x9E3779B97F4A7C15ull ^ k.content_hash);
+  }
+};
+
+// Hash of the lead-in and the chunk's tokens, in that order; a different
+// lead-in gives a different KV, so it is part of the key.
+uint64_t ChunkContentHash(std::span<const int32_t> lead_in, std::span<const int32_t> tokens);
+
+struct ChunkKv {
+  ChunkKey key;
+  int n_layers = 0;
+  int64_t row_floats = 0;
+  int64_t base_position = 0;
+  std::vector<int32_t> tokens;  // the chunk's tokens (not the lead-in)
+  std::vector<float> scores;    // (n_tokens,)
+  std::vector<float> k;         // (n_layers, n_tokens, row_floats), post-RoPE
+  std::vector<float> v;         // (n_layers, n_tokens, row_floats)
+
+  int64_t n_tokens() const { return static_cast<int64_t>(tokens.size()); }
+  const float* KRow(int layer, int64_t i) const {
+    return k.data() + (static_cast<int64_t>(layer) * n_tokens() + i) * row_floats;
+  }
+  const float* VRow(int layer, int64_t i) const {
+    return v.data() + (static_cast<int64_t>(layer) * n_tokens() + i) * row_floats;
+  }
+  // RAM the entry occupies (payload only).
+  size_t bytes() const {
+    return tokens.size() * sizeof(int32_t) + (scores.size() + k.size() + v.size()) * sizeof(float);
+  }
+  // True when the vectors agree with the shape fields.
+  bool ShapeConsistent() const;
+};
+
+}  // namespace chunkserve::kv

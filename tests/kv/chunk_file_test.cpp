@@ -1,0 +1,82 @@
+#include "kv/chunk_file.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "base/hash.h"
+#include "kv_test_util.h"
+
+namespace chunkserve::kv {
+namespace {
+
+using testing::MakeChunk;
+
+TEST(ChunkFile, RoundTrip) {
+  auto kv = MakeChunk(7, 5, 100);
+  std::vector<uint8_t> bytes = EncodeChunkFile(*kv);
+  auto back = DecodeChunkFile(bytes, kv->key);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->tokens, kv->tokens);
+  EXPECT_EQ(back->scores, kv->scores);
+  EXPECT_EQ(back->k, kv->k);
+  EXPECT_EQ(back->v, kv->v);
+  EXPECT_EQ(back->base_position, 1);
+  EXPECT_EQ(back->n_layers, 2);
+}
+
+TEST(ChunkFile, WrongFingerprintOrChunkIsForeign) {
+  auto kv = MakeChunk(7, 5, 100);
+  std::vector<uint8_t> bytes = EncodeChunkFile(*kv);
+  EXPECT_EQ(DecodeChunkFile(bytes, ChunkKey{8, kv->key.content_hash}).status().code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(DecodeChunkFile(bytes, ChunkKey{7, kv->key.content_hash + 1}).status().code(),
+            StatusCode::kFailedPrecondition);
+}
+
+TEST(ChunkFile, EveryFlippedByteIsRejected) {
+  auto kv = MakeChunk(7, 3, 100, 1, 4);
+  const std::vector<uint8_t> good = EncodeChunkFile(*kv);
+  for (size_t i = 0; i < good.size(); ++i) {
+    std::vector<uint8_t> bad = good;
+    bad[i] ^= 0x5A;
+    EXPECT_FALSE(DecodeChunkFile(bad, kv->key).ok()) << "byte " << i;
+  }
+}
+
+TEST(ChunkFile, EveryTruncationIsRejected) {
+  auto kv = MakeChunk(7, 3, 100, 1, 4);
+  const std::vector<uint8_t> good = EncodeChunkFile(*kv);
+  for (size_t n = 0; n < good.size(); ++n) {
+    auto r = DecodeChunkFile(std::span<const uint8_t>(good.data(), n), kv->key);
+    EXPECT_EQ(r.status().code(), StatusCode::kDataLoss) << "length " << n;
+  }
+  std::vector<uint8_t> longer = good;
+  longer.push_back(0);
+  EXPECT_EQ(DecodeChunkFile(longer, kv->key).status().code(), StatusCode::kDataLoss);
+}
+
+TEST(ChunkFile, ImplausibleSizesWithValidHeaderChecksumAreRejected) {
+  // A forged header (checksums recomputed) that claims a huge shape must not
+  // make the decoder allocate or read out of bounds.
+  auto kv = MakeChunk(7, 3, 100, 1, 4);
+  std::vector<uint8_t> bytes = EncodeChunkFile(*kv);
+  const int64_t huge = int64_t{1} << 40;
+  std::memcpy(bytes.data() + 48, &huge, sizeof(huge));
+  const uint64_t h = Hash64(bytes.data(), 80, kChunkFileChecksumSeed);
+  std::memcpy(bytes.data() + 80, &h, sizeof(h));
+  EXPECT_EQ(DecodeChunkFile(bytes, kv->key).status().code(), StatusCode::kDataLoss);
+}
+
+TEST(ChunkFile, ContentHashCoversLeadInAndBoundary) {
+  const std::vector<int32_t> a = {1, 2, 3};
+  const std::vector<int32_t> lead1 = {1}, lead2 = {2};
+  EXPECT_NE(ChunkContentHash(lead1, a), ChunkContentHash(lead2, a));
+  const std::vector<int32_t> b = {2, 3};
+  const std::vector<int32_t> lead12 = {1, 1};
+  // [1][1,2,3] vs [1,1][2,3]: same token stream, different split.
+  EXPECT_NE(ChunkContentHash(lead1, std::vector<int32_t>{1, 2, 3}), ChunkContentHash(lead12, b));
+}
+
+}  // namespace
+}  // namespace chunkserve::kv
