@@ -30,6 +30,7 @@ namespace {
 // Tokens per tile: 8 weight registers + T accumulators + temporaries fit the
 // 32 zmm registers.
 constexpr int kTileTokens = 8;
+static_assert(kTileTokens <= 8, "QuantRowGroup's remainder switch handles up to 7 tokens");
 
 CS_TARGET_AVX512 inline __m512 LoadF16x16(const uint8_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
@@ -122,15 +123,10 @@ CS_TARGET_AVX512 void QuantTile(const uint8_t* panel, int64_t n_blocks, const Ac
         acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), _mm512_mul_ps(sc0, dx), acc[t]);
         acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi), _mm512_mul_ps(sc1, dx), acc[t]);
       } else {
-        // Two chains halve the dependent vpdpbusd latency; integer sums are
-        // exact, so splitting them changes nothing.
-        __m512i s0 = _mm512_set1_epi32(a.bias_lo);
-        __m512i s1 = _mm512_setzero_si512();
-        for (int i = 0; i < 8; i += 2) {
-          s0 = _mm512_dpbusd_epi32(s0, w[i], Broadcast4(a.qs + 4 * i));
-          s1 = _mm512_dpbusd_epi32(s1, w[i + 1], Broadcast4(a.qs + 4 * i + 4));
-        }
-        const __m512i s = _mm512_add_epi32(s0, s1);
+        // One dependent chain per token: the T tokens of the tile are
+        // independent chains, which hides the vpdpbusd latency.
+        __m512i s = _mm512_set1_epi32(a.bias_lo);
+        for (int i = 0; i < 8; ++i) s = _mm512_dpbusd_epi32(s, w[i], Broadcast4(a.qs + 4 * i));
         acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(sc0, dx), acc[t]);
       }
       if constexpr (kSpec.has_min) {
