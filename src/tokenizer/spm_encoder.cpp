@@ -33,6 +33,15 @@ struct BigramOrder {
   }
 };
 
+// Length of the symbol starting at `pos`: one UTF-8 character, or one byte
+// when the bytes there are not valid UTF-8 (llama.cpp trusts the lead byte
+// and may swallow following bytes, e.g. a "▁", into a byte-fallback symbol;
+// splitting invalid bytes singly keeps every byte string round-tripping).
+size_t SymbolLength(std::string_view s, size_t pos) {
+  if (static_cast<uint8_t>(s[pos]) < 0x80) return 1;
+  return DecodeUtf8(s, pos).n_bytes;
+}
+
 // A token crosses a space run when it holds the marker after something else.
 bool CrossesSpaceRun(std::string_view token, std::string_view marker) {
   size_t pos = token.find(marker, 1);
@@ -84,9 +93,9 @@ void SpmEncoder::Encode(std::string_view text, bool after_special, std::vector<i
     EncodeSegment(s, out);
     return;
   }
-  // Cut before every space run that follows a non-space character.
+  // Cut before every space run that follows a non-space character, at
+  // symbol boundaries as EncodeSegment splits them.
   const std::string_view sv(s);
-  const size_t m = space_.size();
   size_t seg_begin = 0;
   auto flush = [&](size_t end) {
     if (end == seg_begin) return;
@@ -98,10 +107,13 @@ void SpmEncoder::Encode(std::string_view text, bool after_special, std::vector<i
     }
     seg_begin = end;
   };
-  size_t pos = sv.find(space_, 1);
-  while (pos != std::string_view::npos) {
-    if (pos >= m && sv.substr(pos - m, m) != space_) flush(pos);
-    pos = sv.find(space_, pos + m);
+  bool prev_is_space = true;
+  for (size_t pos = 0; pos < sv.size();) {
+    const size_t n = SymbolLength(sv, pos);
+    const bool is_space = sv.compare(pos, n, space_) == 0;
+    if (is_space && !prev_is_space) flush(pos);
+    prev_is_space = is_space;
+    pos += n;
   }
   flush(sv.size());
 }
@@ -115,7 +127,7 @@ void SpmEncoder::EncodeSegment(std::string_view s, std::vector<int32_t>* out) co
   std::vector<Symbol> symbols;
   symbols.reserve(s.size());
   for (size_t pos = 0; pos < s.size();) {
-    const size_t n = std::min(Utf8LengthFromLead(static_cast<uint8_t>(s[pos])), s.size() - pos);
+    const size_t n = SymbolLength(s, pos);
     const auto index = static_cast<int32_t>(symbols.size());
     symbols.push_back({index - 1, pos + n < s.size() ? index + 1 : -1, static_cast<uint32_t>(pos),
                        static_cast<uint32_t>(n)});

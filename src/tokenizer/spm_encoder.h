@@ -4,7 +4,8 @@
 // Encoding a fragment: optionally prepend the dummy-prefix space (when the
 // fragment starts the input or follows a special token), replace every space
 // with "▁" (when the vocabulary spells spaces that way), split into UTF-8
-// characters, then repeatedly merge the adjacent pair whose concatenation is
+// characters (each byte of invalid UTF-8 on its own, so any byte string
+// round-trips through byte fallback), then repeatedly merge the adjacent pair whose concatenation is
 // the vocabulary token with the highest score (ties: leftmost), using a
 // priority queue over adjacent pairs with lazy invalidation: O(n log n).
 // Characters left that are not tokens become their <0xNN> byte tokens (byte
