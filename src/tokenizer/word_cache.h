@@ -4,9 +4,12 @@
 // faster. The cache is an optimisation only: a hit returns exactly what the
 // encoder computed for that word, and tests check cached == uncached.
 //
-// Sharded by word hash; each shard has its own mutex and is cleared when it
-// reaches its share of `max_entries` (cheap, and natural text refills it with
-// the frequent words at once). Words longer than kMaxWordBytes are not cached.
+// Layout: kShards shards chosen by the word's hash, each with its own mutex
+// and a flat open-addressing table (linear probing) whose keys and ids live
+// in two arenas, so a lookup touches one slot and two contiguous ranges
+// instead of chasing list nodes. A shard that reaches its share of
+// `max_entries` is cleared (cheap; natural text refills the frequent words
+// at once). Words longer than kMaxWordBytes are not cached.
 //
 // Thread safety: all methods may be called concurrently.
 #pragma once
@@ -17,7 +20,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace chunkserve::tokenizer {
@@ -27,8 +29,7 @@ class WordCache {
   static constexpr size_t kMaxWordBytes = 64;
   static constexpr size_t kShards = 16;
 
-  explicit WordCache(size_t max_entries = size_t{1} << 18)
-      : max_per_shard_(max_entries / kShards + 1) {}
+  explicit WordCache(size_t max_entries = size_t{1} << 18);
   WordCache(const WordCache&) = delete;
   WordCache& operator=(const WordCache&) = delete;
 
@@ -37,18 +38,24 @@ class WordCache {
   void Insert(std::string_view word, std::span<const int32_t> ids) const;
   size_t size() const;
 
+  // The hash used to pick shard and slot (never 0).
+  static uint64_t HashWord(std::string_view word);
+
  private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const noexcept;
-  };
-  struct Eq {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const noexcept { return a == b; }
+  struct Slot {
+    uint64_t hash = 0;  // 0: empty
+    uint32_t key_offset = 0;
+    uint32_t ids_offset = 0;
+    uint16_t key_bytes = 0;
+    uint16_t n_ids = 0;
   };
   struct Shard {
     mutable std::mutex mu;
-    std::unordered_map<std::string, std::vector<int32_t>, Hash, Eq> map;  // guarded by mu
+    // All guarded by mu.
+    std::vector<Slot> slots;  // power-of-two size, at most half full
+    std::string keys;
+    std::vector<int32_t> ids;
+    size_t n_entries = 0;
   };
 
   size_t max_per_shard_;
