@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <queue>
 
 #include "tokenizer/unicode.h"
@@ -110,7 +111,8 @@ void SpmEncoder::Encode(std::string_view text, bool after_special, std::vector<i
   bool prev_is_space = true;
   for (size_t pos = 0; pos < sv.size();) {
     const size_t n = SymbolLength(sv, pos);
-    const bool is_space = sv.compare(pos, n, space_) == 0;
+    const bool is_space = n == space_.size() && sv[pos] == space_[0] &&
+                          (n == 1 || std::memcmp(sv.data() + pos, space_.data(), n) == 0);
     if (is_space && !prev_is_space) flush(pos);
     prev_is_space = is_space;
     pos += n;

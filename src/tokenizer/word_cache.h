@@ -29,7 +29,7 @@ class WordCache {
   static constexpr size_t kMaxWordBytes = 64;
   static constexpr size_t kShards = 16;
 
-  explicit WordCache(size_t max_entries = size_t{1} << 18);
+  explicit WordCache(size_t max_entries = size_t{1} << 16);
   WordCache(const WordCache&) = delete;
   WordCache& operator=(const WordCache&) = delete;
 

@@ -33,21 +33,41 @@ bool IsBertPunctuation(uint32_t cp) {
   return (CodepointFlags(cp) & kFlagPunctuation) != 0;
 }
 
+bool IsAsciiBertPunctuation(uint8_t b) {
+  return (b >= 33 && b <= 47) || (b >= 58 && b <= 64) || (b >= 91 && b <= 96) || (b >= 123 && b <= 126);
+}
+
 }  // namespace
 
-std::vector<std::string> WordPieceEncoder::Words(std::string_view text) const {
-  std::vector<std::string> words;
+template <typename OnWord>
+void WordPieceEncoder::ForEachWord(std::string_view text, OnWord on_word) const {
   std::string word;
   std::vector<uint32_t> decomposed;
   auto end_word = [&] {
-    if (!word.empty()) words.push_back(std::move(word));
+    if (!word.empty()) on_word(std::string_view(word));
     word.clear();
   };
   for (size_t pos = 0; pos < text.size();) {
+    const auto b = static_cast<uint8_t>(text[pos]);
+    if (b < 0x80) {  // ASCII fast path; same rules as below
+      ++pos;
+      if (b == ' ' || b == '\t' || b == '\n' || b == '\r') {
+        end_word();
+      } else if (b < 0x20 || b == 0x7F) {
+        // NUL and control characters are dropped
+      } else if (IsAsciiBertPunctuation(b)) {
+        end_word();
+        word.push_back(static_cast<char>(b));
+        end_word();
+      } else {
+        word.push_back(static_cast<char>(options_.lower_case && b >= 'A' && b <= 'Z' ? b + 32 : b));
+      }
+      continue;
+    }
     const Utf8Char c = DecodeUtf8(text, pos);
     pos += c.n_bytes;
     const uint32_t cp = c.cp;
-    if (cp == 0 || cp == kReplacementChar || IsBertControl(cp)) continue;
+    if (cp == kReplacementChar || IsBertControl(cp)) continue;
     if (IsBertWhitespace(cp)) {
       end_word();
       continue;
@@ -77,16 +97,21 @@ std::vector<std::string> WordPieceEncoder::Words(std::string_view text) const {
     }
   }
   end_word();
+}
+
+std::vector<std::string> WordPieceEncoder::Words(std::string_view text) const {
+  std::vector<std::string> words;
+  ForEachWord(text, [&](std::string_view w) { words.emplace_back(w); });
   return words;
 }
 
 void WordPieceEncoder::Encode(std::string_view text, bool after_special, std::vector<int32_t>* out) const {
-  for (const std::string& word : Words(text)) {
-    if (cache_.Lookup(word, out)) continue;
+  ForEachWord(text, [&](std::string_view word) {
+    if (cache_.Lookup(word, out)) return;
     const size_t before = out->size();
     EncodeWord(word, out);
     cache_.Insert(word, std::span<const int32_t>(out->data() + before, out->size() - before));
-  }
+  });
 }
 
 void WordPieceEncoder::EncodeWord(std::string_view word, std::vector<int32_t>* out) const {

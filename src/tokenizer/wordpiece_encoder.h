@@ -49,6 +49,10 @@ class WordPieceEncoder final : public TextEncoder {
   void EncodeWord(std::string_view word, std::vector<int32_t>* out) const;
 
  private:
+  // Calls on_word(std::string_view) for each normalised word of `text`.
+  template <typename OnWord>
+  void ForEachWord(std::string_view text, OnWord on_word) const;
+
   const Vocab& vocab_;
   WordPieceOptions options_;
   WordCache cache_;
