@@ -99,3 +99,34 @@ TEST(SegmenterTest, SpansAreTrimmedSortedAndCoverText) {
 
 }  // namespace
 }  // namespace chunkserve::rag
+
+// The labelled evaluation sets (bench/rag/data/README.md): precision is the
+// target (NUPunkt's priority: a false split breaks a legal concept in two).
+#include "segmenter_gold.h"
+
+namespace chunkserve::rag {
+namespace {
+
+TEST(SegmenterEvalTest, LabelledSetsMeetPrecisionTarget) {
+  size_t n_sentences = 0;
+  BoundaryScore total;
+  for (const char* name : {"segmenter_sotu.txt", "segmenter_hard.txt"}) {
+    GoldSet gold;
+    const std::string path = std::string(CHUNKSERVE_SOURCE_DIR) + "/bench/rag/data/" + name;
+    ASSERT_TRUE(LoadGoldSet(path, &gold)) << path;
+    std::vector<std::string> errors;
+    const BoundaryScore s = ScoreSegmenter(gold, &errors);
+    for (const auto& e : errors) std::printf("  %s: %s\n", name, e.c_str());
+    std::printf("%s: %zu sentences, P=%.3f R=%.3f F1=%.3f\n", name, gold.n_sentences, s.precision(), s.recall(), s.f1());
+    n_sentences += gold.n_sentences;
+    total.n_gold += s.n_gold;
+    total.n_predicted += s.n_predicted;
+    total.n_correct += s.n_correct;
+  }
+  EXPECT_GE(n_sentences, 300u);
+  EXPECT_GE(total.precision(), 0.95);
+  EXPECT_GE(total.recall(), 0.90);
+}
+
+}  // namespace
+}  // namespace chunkserve::rag

@@ -56,3 +56,42 @@ TEST(TokenCounterTest, FactoryWithoutModelIsApprox) {
 
 }  // namespace
 }  // namespace chunkserve::rag
+
+#ifdef CHUNKSERVE_RAG_HAVE_TOKENIZER
+#include <filesystem>
+
+#include "base/mapped_file.h"
+#include "rag/text/chunker.h"
+#include "rag/text/document.h"
+#include "rag/text/tokenizer_counter.h"
+
+namespace chunkserve::rag {
+namespace {
+
+// With a real BPE tokenizer (not additive) every chunk still fits the budget
+// and records the tokenizer's own count.
+TEST(TokenizerCounterTest, ChunksFitBudgetWithModelTokenizer) {
+  const std::string vocab = std::string(CHUNKSERVE_TESTDATA_DIR) + "/vocab/ggml-vocab-gpt-2.gguf";
+  const std::string doc_path = std::string(CHUNKSERVE_TESTDATA_DIR) + "/corpora/sotu/1862_abraham_lincoln_r.txt";
+  if (!std::filesystem::exists(vocab) || !std::filesystem::exists(doc_path)) GTEST_SKIP() << "test data absent";
+  auto counter = MakeTokenCounter(vocab);
+  ASSERT_TRUE(counter.ok()) << counter.status().ToString();
+  EXPECT_FALSE((*counter)->additive());
+  EXPECT_EQ((*counter)->name(), "gguf:ggml-vocab-gpt-2.gguf");
+  auto text = ReadFileToString(doc_path);
+  ASSERT_TRUE(text.ok());
+  const ExtractedText doc = ExtractPlainText(*text);
+  for (ChunkerKind kind : {ChunkerKind::kFixed, ChunkerKind::kSentence}) {
+    const ChunkerParams p{kind, 128, 16};
+    const auto chunks = ChunkDocument(doc, p, **counter);
+    ASSERT_GT(chunks.size(), 10u);
+    for (const Chunk& c : chunks) {
+      EXPECT_LE(c.n_tokens, p.chunk_tokens);
+      EXPECT_EQ(c.n_tokens, (*counter)->CountTokens(c.text));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace chunkserve::rag
+#endif

@@ -159,10 +159,15 @@ Status Store::InitSchema(bool writable) {
                                    " is newer than this chunkserve supports (" +
                                    std::to_string(kSchemaVersion) + "); upgrade chunkserve");
   RETURN_IF_ERROR(db_->Exec("PRAGMA foreign_keys = ON"));
+  // A 32 MiB page cache and WAL checkpoints every 32 MiB: bulk ingestion
+  // then writes each page about once instead of once per small checkpoint
+  // (measured: 59 fdatasyncs -> a handful for the SOTU corpus).
+  RETURN_IF_ERROR(db_->Exec("PRAGMA cache_size = -32768"));
   if (version == kSchemaVersion) {
     if (writable) {
       RETURN_IF_ERROR(db_->Exec("PRAGMA journal_mode = WAL"));
       RETURN_IF_ERROR(db_->Exec("PRAGMA synchronous = NORMAL"));
+      RETURN_IF_ERROR(db_->Exec("PRAGMA wal_autocheckpoint = 8192"));
     }
     return Status::Ok();
   }
@@ -173,6 +178,7 @@ Status Store::InitSchema(bool writable) {
   if (!writable) return FailedPreconditionError("empty database (no chunkserve schema)");
   RETURN_IF_ERROR(db_->Exec("PRAGMA journal_mode = WAL"));
   RETURN_IF_ERROR(db_->Exec("PRAGMA synchronous = NORMAL"));
+  RETURN_IF_ERROR(db_->Exec("PRAGMA wal_autocheckpoint = 8192"));
   Transaction tx(*db_);
   RETURN_IF_ERROR(tx.Begin());
   Status s = db_->Exec(kSchemaSql);
