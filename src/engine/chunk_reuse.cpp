@@ -1,0 +1,113 @@
+#include "engine/chunk_reuse.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "base/logging.h"
+#include "kernels/matmul.h"
+
+namespace chunkserve::engine {
+
+RopeSetup& RopeSetup::operator=(const RopeSetup& other) {
+  params = other.params;
+  freq_factors = other.freq_factors;
+  n_kv_heads = other.n_kv_heads;
+  params.freq_factors = freq_factors.empty() ? nullptr : freq_factors.data();
+  return *this;
+}
+
+StatusOr<RopeSetup> RopeSetupFor(const model::Model& model) {
+  const model::HParams& hp = model.hparams();
+  RopeSetup r;
+  r.n_kv_heads = static_cast<int>(hp.n_head_kv);
+  r.params.head_dim = static_cast<int>(hp.head_dim);
+  r.params.n_rot = static_cast<int>(hp.n_rot);
+  r.params.theta = hp.rope_freq_base;
+  r.params.freq_scale = hp.rope_freq_scale;
+  r.params.style = hp.rope_style;
+  if (const gguf::TensorInfo* t = model.file().FindTensor("rope_freqs.weight")) {
+    const int64_t n = hp.n_rot / 2;
+    if (t->n_elements() != n) return InvalidArgumentError("engine: rope_freqs.weight has the wrong size");
+    r.freq_factors.resize(static_cast<size_t>(n));
+    if (t->type == DType::kF32) {
+      std::memcpy(r.freq_factors.data(), t->data, static_cast<size_t>(n) * sizeof(float));
+    } else if (t->type == DType::kF16 || t->type == DType::kBF16) {
+      kernels::DequantizeRow(t->type, t->data, r.freq_factors.data(), n);
+    } else {
+      return UnimplementedError("engine: rope_freqs.weight must be f32, f16 or bf16");
+    }
+    r.params.freq_factors = r.freq_factors.data();
+  }
+  return r;
+}
+
+void PlaceChunk(const kv::ChunkKv& chunk, model::KvCache* kv, int64_t first_slot, int64_t first_position,
+                const RopeSetup& rope) {
+  CHECK(chunk.n_layers == kv->n_layers() && chunk.row_floats == kv->row_floats());
+  CHECK(first_slot + chunk.n_tokens() <= kv->capacity_tokens());
+  const size_t row_bytes = static_cast<size_t>(chunk.row_floats) * sizeof(float);
+  // Every token of the chunk moves by the same delta.
+  const int64_t delta = first_position - chunk.base_position;
+  for (int l = 0; l < chunk.n_layers; ++l) {
+    for (int64_t i = 0; i < chunk.n_tokens(); ++i) {
+      float* k = kv->KRow(l, first_slot + i);
+      std::memcpy(k, chunk.KRow(l, i), row_bytes);
+      if (delta != 0) kernels::ApplyRope(k, rope.n_kv_heads, delta, rope.params);
+      std::memcpy(kv->VRow(l, first_slot + i), chunk.VRow(l, i), row_bytes);
+    }
+  }
+}
+
+std::vector<int64_t> SelectRecompute(std::span<const float> scores, double fraction) {
+  const auto n = static_cast<int64_t>(scores.size());
+  fraction = std::clamp(fraction, 0.0, 1.0);
+  // The small epsilon keeps e.g. 0.15 * 20 = 3.0000000000000004 at 3.
+  const auto k = std::min<int64_t>(n, static_cast<int64_t>(std::ceil(fraction * static_cast<double>(n) - 1e-9)));
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    // NaN scores (never produced, but from disk anything is possible) rank last.
+    const float sa = std::isnan(scores[a]) ? -INFINITY : scores[a];
+    const float sb = std::isnan(scores[b]) ? -INFINITY : scores[b];
+    return sa > sb;
+  });
+  order.resize(static_cast<size_t>(k));
+  std::sort(order.begin(), order.end());
+  return order;
+}
+
+std::vector<float> DeviationScores(const kv::ChunkKv& lead_kv, model::KvCache* seq_kv, int64_t first_slot,
+                                   int64_t first_position, const RopeSetup& rope) {
+  const int64_t n = lead_kv.n_tokens();
+  const int64_t rf = lead_kv.row_floats;
+  const int64_t delta = first_position - lead_kv.base_position;
+  std::vector<double> num(static_cast<size_t>(n), 0.0), den(static_cast<size_t>(n), 0.0);
+  std::vector<float> k(static_cast<size_t>(rf));
+  for (int l = 0; l < lead_kv.n_layers; ++l) {
+    for (int64_t i = 0; i < n; ++i) {
+      std::memcpy(k.data(), lead_kv.KRow(l, i), static_cast<size_t>(rf) * sizeof(float));
+      if (delta != 0) kernels::ApplyRope(k.data(), rope.n_kv_heads, delta, rope.params);
+      const float* kc = seq_kv->KRow(l, first_slot + i);
+      const float* vc = seq_kv->VRow(l, first_slot + i);
+      const float* vl = lead_kv.VRow(l, i);
+      double d = 0, s = 0;
+      for (int64_t j = 0; j < rf; ++j) {
+        const double dk = static_cast<double>(kc[j]) - k[static_cast<size_t>(j)];
+        const double dv = static_cast<double>(vc[j]) - vl[j];
+        d += dk * dk + dv * dv;
+        s += static_cast<double>(kc[j]) * kc[j] + static_cast<double>(vc[j]) * vc[j];
+      }
+      num[static_cast<size_t>(i)] += d;
+      den[static_cast<size_t>(i)] += s;
+    }
+  }
+  std::vector<float> scores(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    scores[static_cast<size_t>(i)] =
+        den[static_cast<size_t>(i)] > 0 ? static_cast<float>(num[static_cast<size_t>(i)] / den[static_cast<size_t>(i)]) : 0.0f;
+  return scores;
+}
+
+}  // namespace chunkserve::engine

@@ -1,0 +1,74 @@
+// Chunk reuse: placing a cached chunk's KV at new positions, choosing which
+// of its tokens to recompute, and scoring tokens when a chunk is cached.
+//
+// Re-rotation. The chunk cache stores K after RoPE at positions
+// base_position + i (kv/chunk_kv.h). Placing the chunk so that token i sits at
+// position p_i rotates its stored K by (p_i - base_position - i): RoPE at a
+// position is a rotation by angle position * freq per pair, and rotations
+// compose (R(a) R(b) = R(a + b)), so this equals K rotated at p_i directly, up
+// to float rounding. Linear RoPE scaling and per-pair frequency factors
+// compose the same way (the angle stays linear in the position). V carries no
+// position and is copied unchanged.
+//
+// Recompute signal (documented choice): the per-token KV deviation between
+// the chunk computed after the lead-in alone and the same chunk computed in
+// a real prompt, measured when the chunk is first cached. When a prompt
+// misses the chunk cache, the engine computes the chunk in that prompt's
+// context anyway (exactly), then computes [lead-in][chunk] for storage; the
+// score of token i is
+//     sum over layers of |K_ctx - R(delta) K_lead|^2 + |V_ctx - V_lead|^2
+//     ----------------------------------------------------------------------
+//     sum over layers of |K_ctx|^2 + |V_ctx|^2
+// i.e. CacheBlend's "KV deviation" signal, but recorded at caching time like
+// Cache-Craft's scores, so reuse pays nothing to rank tokens. Tokens whose KV
+// moved most when the chunk had context are the ones that depend most on
+// what precedes the chunk; they are recomputed first. Ties (e.g. a chunk
+// first seen right after the lead-in, where every deviation is 0) go to the
+// earliest tokens, which are the ones that saw the least of the chunk itself.
+//
+// Thread safety: pure functions over caller-owned data.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "base/status.h"
+#include "kernels/ops.h"
+#include "kv/chunk_kv.h"
+#include "model/kv_cache.h"
+#include "model/model.h"
+
+namespace chunkserve::engine {
+
+// The model's RoPE as its forward pass applies it to K.
+struct RopeSetup {
+  kernels::RopeParams params;
+  std::vector<float> freq_factors;  // owned; params.freq_factors points here
+  int n_kv_heads = 0;
+
+  RopeSetup() = default;
+  RopeSetup(const RopeSetup& other) { *this = other; }
+  RopeSetup& operator=(const RopeSetup& other);
+};
+
+// Unimplemented for a rope_freqs tensor of a type other than f32/f16/bf16.
+StatusOr<RopeSetup> RopeSetupFor(const model::Model& model);
+
+// Copies the chunk's K/V into slots [first_slot, first_slot + n) of `kv`,
+// with K re-rotated so token i is at RoPE position first_position + i.
+// REQUIRES: shapes match; the slots are below kv->capacity_tokens().
+void PlaceChunk(const kv::ChunkKv& chunk, model::KvCache* kv, int64_t first_slot, int64_t first_position,
+                const RopeSetup& rope);
+
+// Indices (ascending) of the ceil(fraction * n) highest-scoring tokens; ties
+// prefer earlier tokens. fraction is clamped to [0, 1].
+std::vector<int64_t> SelectRecompute(std::span<const float> scores, double fraction);
+
+// Deviation scores (see above) of `lead_kv` (chunk after the lead-in) against
+// the same tokens computed in context at slots [first_slot, ...) of `seq_kv`,
+// positions first_position + i.
+std::vector<float> DeviationScores(const kv::ChunkKv& lead_kv, model::KvCache* seq_kv, int64_t first_slot,
+                                   int64_t first_position, const RopeSetup& rope);
+
+}  // namespace chunkserve::engine

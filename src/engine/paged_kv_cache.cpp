@@ -1,0 +1,53 @@
+#include "engine/paged_kv_cache.h"
+
+#include "base/logging.h"
+
+namespace chunkserve::engine {
+
+PagedKvCache::PagedKvCache(kv::BlockTable* table)
+    : table_(table),
+      pool_(table->pool()),
+      k_ptrs_(static_cast<size_t>(pool_->n_layers())),
+      v_ptrs_(static_cast<size_t>(pool_->n_layers())) {
+  CHECK(!pool_->simulated());
+  Refresh();
+}
+
+void PagedKvCache::Refresh() {
+  const auto blocks = table_->blocks();
+  for (int l = 0; l < pool_->n_layers(); ++l) {
+    auto& kp = k_ptrs_[static_cast<size_t>(l)];
+    auto& vp = v_ptrs_[static_cast<size_t>(l)];
+    kp.resize(blocks.size());
+    vp.resize(blocks.size());
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      kp[b] = pool_->KRows(blocks[b], l);
+      vp[b] = pool_->VRows(blocks[b], l);
+    }
+  }
+  n_blocks_seen_ = table_->n_blocks();
+}
+
+float* PagedKvCache::KRow(int layer, int64_t slot) {
+  CHECK(slot >= 0 && slot < n_blocks_seen_ * pool_->block_tokens());
+  const int64_t bt = pool_->block_tokens();
+  return pool_->KRows(table_->blocks()[static_cast<size_t>(slot / bt)], layer) + (slot % bt) * pool_->row_floats();
+}
+
+float* PagedKvCache::VRow(int layer, int64_t slot) {
+  CHECK(slot >= 0 && slot < n_blocks_seen_ * pool_->block_tokens());
+  const int64_t bt = pool_->block_tokens();
+  return pool_->VRows(table_->blocks()[static_cast<size_t>(slot / bt)], layer) + (slot % bt) * pool_->row_floats();
+}
+
+kernels::KvBlocksView PagedKvCache::View(int layer) const {
+  CHECK(layer >= 0 && layer < pool_->n_layers());
+  CHECK(n_blocks_seen_ == table_->n_blocks());  // Refresh() after growing
+  return kernels::KvBlocksView{
+      .k_blocks = k_ptrs_[static_cast<size_t>(layer)],
+      .v_blocks = v_ptrs_[static_cast<size_t>(layer)],
+      .block_tokens = pool_->block_tokens(),
+  };
+}
+
+}  // namespace chunkserve::engine

@@ -1,0 +1,167 @@
+#include "engine/chunk_reuse.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <numeric>
+
+#include "engine_test_util.h"
+
+namespace chunkserve::engine {
+namespace {
+
+using testing::LoadSmallModel;
+using testing::MaxAbsDiff;
+using testing::Tokens;
+
+// Re-rotation by delta vs rotation at the final position: float rounding of
+// the angles only.
+constexpr double kRotTol = 1e-4;
+constexpr double kLogitsTol = 5e-3;
+
+TEST(SelectRecompute, FractionTiesAndBounds) {
+  const std::vector<float> scores = {0.1f, 0.9f, 0.5f, 0.5f, 0.0f, 0.7f, 0.5f, 0.2f, 0.3f, 0.4f};
+  EXPECT_TRUE(SelectRecompute(scores, 0.0).empty());
+  EXPECT_EQ(SelectRecompute(scores, 0.1), (std::vector<int64_t>{1}));
+  EXPECT_EQ(SelectRecompute(scores, 0.2), (std::vector<int64_t>{1, 5}));
+  // Three tokens tie at 0.5: the earliest ones win.
+  EXPECT_EQ(SelectRecompute(scores, 0.4), (std::vector<int64_t>{1, 2, 3, 5}));
+  EXPECT_EQ(SelectRecompute(scores, 0.15), (std::vector<int64_t>{1, 5}));  // ceil(1.5)
+  EXPECT_EQ(SelectRecompute(scores, 1.0).size(), 10u);
+  EXPECT_EQ(SelectRecompute(scores, 7.0).size(), 10u);
+  const std::vector<float> flat(20, 0.0f);
+  EXPECT_EQ(SelectRecompute(flat, 0.15), (std::vector<int64_t>{0, 1, 2}));
+}
+
+// Runs `tokens` at slots [0, n) of `kv` with RoPE positions offset + i.
+void RunAt(model::Model& m, model::KvCache* kv, const std::vector<int32_t>& tokens, int32_t offset,
+           model::Logits* out, int64_t first_slot = 0) {
+  std::vector<int32_t> pos(tokens.size());
+  std::iota(pos.begin(), pos.end(), offset);
+  model::SequenceBatch seq{.kv = kv, .tokens = tokens, .first_slot = first_slot, .positions = pos,
+                           .logits = model::LogitsMode::kAll};
+  ASSERT_TRUE(m.Forward(std::span<const model::SequenceBatch>(&seq, 1), out).ok());
+}
+
+kv::ChunkKv Extract(model::KvCache* kv, const std::vector<int32_t>& chunk, int64_t first_slot, int64_t base_position) {
+  kv::ChunkKv c;
+  c.n_layers = kv->n_layers();
+  c.row_floats = kv->row_floats();
+  c.base_position = base_position;
+  c.tokens = chunk;
+  c.scores.assign(chunk.size(), 0.0f);
+  const auto n = static_cast<int64_t>(chunk.size());
+  for (int l = 0; l < c.n_layers; ++l)
+    for (int64_t i = 0; i < n; ++i) {
+      c.k.insert(c.k.end(), kv->KRow(l, first_slot + i), kv->KRow(l, first_slot + i) + c.row_floats);
+      c.v.insert(c.v.end(), kv->VRow(l, first_slot + i), kv->VRow(l, first_slot + i) + c.row_floats);
+    }
+  return c;
+}
+
+TEST(ChunkReuse, ReRotationEqualsRopeAtTheNewPosition) {
+  for (const char* arch : {"llama", "qwen2"}) {  // normal and NeoX RoPE
+    SCOPED_TRACE(arch);
+    auto model = LoadSmallModel(arch);
+    ASSERT_TRUE(model);
+    auto rope = RopeSetupFor(*model);
+    ASSERT_TRUE(rope.ok());
+    std::vector<int32_t> seq = {1};
+    const std::vector<int32_t> chunk = Tokens(2, 20);
+    seq.insert(seq.end(), chunk.begin(), chunk.end());
+    for (int32_t from : {0, 50}) {
+      for (int32_t to : {0, 37, 50, 300}) {
+        auto a = model->NewKvCache(21), b = model->NewKvCache(21), placed = model->NewKvCache(40);
+        model::Logits unused;
+        RunAt(*model, a.get(), seq, from, &unused);
+        RunAt(*model, b.get(), seq, to, &unused);
+        const kv::ChunkKv c = Extract(a.get(), chunk, 1, 1 + from);
+        PlaceChunk(c, placed.get(), /*first_slot=*/5, /*first_position=*/1 + to, *rope);
+        for (int l = 0; l < model->hparams().n_layer; ++l)
+          for (int64_t i = 0; i < 20; ++i) {
+            const int64_t rf = c.row_floats;
+            std::vector<float> got(placed->KRow(l, 5 + i), placed->KRow(l, 5 + i) + rf);
+            std::vector<float> want(b->KRow(l, 1 + i), b->KRow(l, 1 + i) + rf);
+            EXPECT_LT(MaxAbsDiff(got, want), kRotTol) << from << " -> " << to << " layer " << l << " token " << i;
+            std::vector<float> gv(placed->VRow(l, 5 + i), placed->VRow(l, 5 + i) + rf);
+            std::vector<float> wv(b->VRow(l, 1 + i), b->VRow(l, 1 + i) + rf);
+            EXPECT_LT(MaxAbsDiff(gv, wv), kRotTol);
+          }
+      }
+    }
+  }
+}
+
+// A chunk reused in exactly the context it was cached in (the lead-in), but
+// at other positions, must equal recomputing it there: RoPE attention only
+// sees relative positions.
+TEST(ChunkReuse, IdenticalContextAtAnotherPositionEqualsRecompute) {
+  for (const char* arch : {"llama", "qwen2"}) {
+    SCOPED_TRACE(arch);
+    auto model = LoadSmallModel(arch);
+    ASSERT_TRUE(model);
+    auto rope = RopeSetupFor(*model);
+    ASSERT_TRUE(rope.ok());
+    const std::vector<int32_t> lead = {1};
+    const std::vector<int32_t> chunk = Tokens(3, 24), tail = Tokens(4, 8);
+    std::vector<int32_t> lead_chunk = lead;
+    lead_chunk.insert(lead_chunk.end(), chunk.begin(), chunk.end());
+    std::vector<int32_t> full = lead_chunk;
+    full.insert(full.end(), tail.begin(), tail.end());
+    constexpr int32_t kShift = 45;
+
+    // Reference: everything recomputed at positions kShift + i.
+    auto ref_kv = model->NewKvCache(33);
+    model::Logits ref;
+    RunAt(*model, ref_kv.get(), full, kShift, &ref);
+
+    // Cached once at positions 0.. (the chunk cache's contract), then reused.
+    auto cache_kv = model->NewKvCache(25);
+    model::Logits unused;
+    RunAt(*model, cache_kv.get(), lead_chunk, 0, &unused);
+    const kv::ChunkKv c = Extract(cache_kv.get(), chunk, 1, 1);
+
+    auto kv = model->NewKvCache(33);
+    RunAt(*model, kv.get(), lead, kShift, &unused);               // lead-in computed
+    PlaceChunk(c, kv.get(), 1, 1 + kShift, *rope);                // chunk reused
+    model::Logits got;
+    RunAt(*model, kv.get(), tail, kShift + 25, &got, /*first_slot=*/25);  // tail computed
+    ASSERT_EQ(got.n_rows, 8);
+    for (int64_t i = 0; i < 8; ++i) {
+      const auto g = got.Row(i), w = ref.Row(25 + i);
+      EXPECT_LT(MaxAbsDiff({g.begin(), g.end()}, {w.begin(), w.end()}), kLogitsTol) << "tail token " << i;
+    }
+  }
+}
+
+TEST(ChunkReuse, DeviationScoresAreZeroInTheCachedContextAndPositiveElsewhere) {
+  auto model = LoadSmallModel("llama");
+  ASSERT_TRUE(model);
+  auto rope = RopeSetupFor(*model);
+  ASSERT_TRUE(rope.ok());
+  const std::vector<int32_t> chunk = Tokens(5, 16), other = Tokens(6, 10);
+  std::vector<int32_t> lead_chunk = {1};
+  lead_chunk.insert(lead_chunk.end(), chunk.begin(), chunk.end());
+  auto a = model->NewKvCache(17);
+  model::Logits unused;
+  RunAt(*model, a.get(), lead_chunk, 0, &unused);
+  const kv::ChunkKv c = Extract(a.get(), chunk, 1, 1);
+
+  // Same context, shifted: deviations are rounding noise.
+  auto same = model->NewKvCache(17);
+  RunAt(*model, same.get(), lead_chunk, 20, &unused);
+  for (float s : DeviationScores(c, same.get(), 1, 21, *rope)) EXPECT_LT(s, 1e-8);
+
+  // Other tokens before the chunk: every token deviates, none is NaN.
+  std::vector<int32_t> ctx = {1};
+  ctx.insert(ctx.end(), other.begin(), other.end());
+  ctx.insert(ctx.end(), chunk.begin(), chunk.end());
+  auto b = model->NewKvCache(27);
+  RunAt(*model, b.get(), ctx, 0, &unused);
+  const std::vector<float> s = DeviationScores(c, b.get(), 11, 11, *rope);
+  ASSERT_EQ(s.size(), 16u);
+  for (float x : s) EXPECT_GT(x, 1e-6);
+}
+
+}  // namespace
+}  // namespace chunkserve::engine

@@ -1,0 +1,67 @@
+// Fixture models and comparison helpers for the engine tests.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fixture/fixture_model.h"
+#include "model/model.h"
+
+namespace chunkserve::engine::testing {
+
+inline fixture::FixtureSpec SmallSpec(const std::string& arch) {
+  fixture::FixtureSpec spec;
+  spec.arch = arch;
+  spec.type = "f32";
+  spec.seed = 11;
+  spec.n_embd = 64;
+  spec.n_layer = 2;
+  spec.n_head = 4;
+  spec.n_head_kv = 2;
+  spec.n_ff = 96;
+  spec.n_vocab = 300;
+  return spec;
+}
+
+// Writes (once per process and arch) and loads a small fixture model.
+inline std::unique_ptr<model::Model> LoadSmallModel(const std::string& arch) {
+  const std::string path =
+      (std::filesystem::path(::testing::TempDir()) / ("engine_test_" + arch + ".gguf")).string();
+  if (!std::filesystem::exists(path)) {
+    Status s = fixture::WriteFixtureModel(SmallSpec(arch), path, nullptr);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+  model::LoadOptions lo;
+  lo.n_threads = 1;
+  auto m = model::Model::Load(path, lo);
+  EXPECT_TRUE(m.ok()) << m.status().ToString();
+  return m.ok() ? std::move(m).value() : nullptr;
+}
+
+// Deterministic pseudo-random token ids in [lo, hi).
+inline std::vector<int32_t> Tokens(uint64_t seed, int n, int32_t lo = 3, int32_t hi = 300) {
+  std::vector<int32_t> v;
+  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (int i = 0; i < n; ++i) {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    v.push_back(lo + static_cast<int32_t>(s % static_cast<uint64_t>(hi - lo)));
+  }
+  return v;
+}
+
+inline double MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double m = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+    m = std::max(m, std::fabs(static_cast<double>(a[i]) - b[i]));
+  return m;
+}
+
+}  // namespace chunkserve::engine::testing
