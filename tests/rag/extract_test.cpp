@@ -83,3 +83,60 @@ TEST(ExtractHtmlTest, UnterminatedInputsDoNotCrash) {
 
 }  // namespace
 }  // namespace chunkserve::rag
+
+// Poor man's fuzzing: random byte soup biased towards markup characters must
+// never crash an extractor, and must keep the document invariants.
+#include <random>
+
+#include "rag/text/chunker.h"
+#include "rag/text/sentence_segmenter.h"
+#include "rag/text/token_counter.h"
+#include "rag/text/utf8.h"
+
+namespace chunkserve::rag {
+namespace {
+
+TEST(ExtractFuzzTest, RandomBytesKeepInvariants) {
+  std::mt19937 rng(4242);
+  const std::string pieces[] = {"<", ">", "</", "<p>", "<h1>", "</h1>", "<script>", "</script>", "<pre>", "&",
+                                "&amp;", "&#", "&#x", ";", "#", "## ", "\n", "\n\n", " ", "- ", "1. ", "```",
+                                "===", "---", ".", "Mr.", "U.S.", "?", "!", "\"", "(", ")", "\xC3\xA9", "\xFF",
+                                "\xE2\x80", "\xE2\x80\xA6", "word", "Sentence", "<!--", "-->", std::string(1, '\0')};
+  ApproxTokenCounter counter;
+  for (int iter = 0; iter < 400; ++iter) {
+    std::string s;
+    const int n = static_cast<int>(rng() % 200);
+    for (int i = 0; i < n; ++i) s += pieces[rng() % std::size(pieces)];
+    for (int which = 0; which < 3; ++which) {
+      const ExtractedText d = which == 0 ? ExtractPlainText(s) : which == 1 ? ExtractMarkdown(s) : ExtractHtml(s);
+      ASSERT_EQ(d.map.text_size(), d.text.size());
+      for (size_t i = 0; i < d.text.size();) {
+        const size_t len = ValidUtf8SequenceLength(d.text, i);
+        ASSERT_GT(len, 0u) << "invalid UTF-8 in output, format " << which;
+        ASSERT_NE(d.text[i], '\0');
+        i += len;
+      }
+      size_t prev_end = 0;
+      for (const Block& b : d.blocks) {
+        ASSERT_LE(prev_end, b.begin);
+        ASSERT_LT(b.begin, b.end);
+        ASSERT_LE(b.end, d.text.size());
+        prev_end = b.end;
+      }
+      for (size_t t = 0; t <= d.text.size(); ++t) {
+        ASSERT_LE(d.map.MapBegin(t), s.size());
+        ASSERT_LE(d.map.MapEnd(t), s.size());
+        if (t > 0) ASSERT_LE(d.map.MapEnd(t - 1), d.map.MapEnd(t));
+      }
+      for (const Chunk& c : ChunkDocument(d, {ChunkerKind::kStructure, 16, 4}, counter)) {
+        ASSERT_LE(c.n_tokens, 16u);
+        ASSERT_LE(c.source_begin, c.source_end);
+        ASSERT_LE(c.source_end, s.size());
+      }
+      (void)SegmentSentences(d.text);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace chunkserve::rag
