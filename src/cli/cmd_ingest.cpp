@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "cli/command.h"
@@ -77,6 +78,12 @@ int RunIngest(const std::vector<std::string>& args) {
   params.n_threads = static_cast<int>(*threads);
   if (Status s = rag::ValidateChunkerParams(params.chunker); !s.ok()) return UsageError(kCommand, s.message());
 
+  // Check the paths before the database is created, so a typo leaves nothing behind.
+  for (const std::string& path : params.paths) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec))
+      return Fail("ingest", NotFoundError("no such file or directory: '" + path + "'"));
+  }
   auto counter = rag::MakeTokenCounter(flags->GetOr("tokenizer", ""));
   if (!counter.ok()) return Fail("ingest", counter.status());
   auto store = rag::Store::Open(*db_path, rag::Store::Mode::kReadWrite);
