@@ -184,11 +184,15 @@ int Main(int argc, char** argv) {
       std::fprintf(stderr, "unknown type %s\n", tname.c_str());
       return 2;
     }
+    Stopwatch pack_sw;
     auto model = BuildModel(*type, n_layers, with_output, isa);
     if (!model.ok()) {
       std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
       return 1;
     }
+    // Includes making the random GGUF rows; an upper bound on Pack's time.
+    std::printf("{\"bench\":\"pack\",\"type\":\"%s\",\"isa\":\"%s\",\"layers\":%d,\"seconds\":%.3f}\n",
+                tname.c_str(), std::string(IsaName(isa)).c_str(), n_layers, pack_sw.ElapsedSeconds());
     for (int t : threads) {
       ThreadPool pool(t);
       RunModel(*model, 1, x, y, &pool);  // warm-up

@@ -17,7 +17,7 @@
 namespace chunkserve::kernels {
 
 enum class Isa {
-  kScalar = 0,  // portable C++: the reference kernels
+  kScalar = 0,  // portable C++ (gemm_portable.cpp)
   kAvx2 = 1,    // AVX2 + FMA + F16C (int8 dot via vpmaddubsw)
   kAvx512 = 2,  // AVX-512 F/BW/VL/DQ + VNNI (vpdpbusd) + BF16
 };

@@ -1,7 +1,7 @@
 // The function-pointer table of one ISA level: what MatMul calls on packed
 // weights. Each level's table lives in its own file compiled with that
 // level's target attributes (gemm_avx2.cpp, gemm_avx512.cpp); the scalar
-// level has no table and runs the reference kernels on GGUF rows.
+// level's table (gemm_portable.cpp) is plain C++.
 //
 // Row-group functions compute, for the 16 rows of one packed row group and
 // tokens [0, n_tokens):  y[t * y_stride + r] = row r . x_t   for r < n_rows
@@ -35,10 +35,10 @@ struct KernelTable {
   QuantizeActivationsFn quantize_activations;
 };
 
-// nullptr for Isa::kScalar.
 const KernelTable* GetKernelTable(Isa isa);
 
 // Defined in the per-ISA files.
+const KernelTable* PortableKernelTable();
 const KernelTable* Avx2KernelTable();
 const KernelTable* Avx512KernelTable();
 

@@ -10,7 +10,6 @@
 #include "kernels/aligned_buffer.h"
 #include "kernels/kernel_table.h"
 #include "kernels/packed_layout.h"
-#include "kernels/ref/dot_ref.h"
 #include "kernels/weight_block.h"
 
 namespace chunkserve::kernels {
@@ -22,9 +21,8 @@ struct PackedMatrix::Impl {
   Isa isa = Isa::kScalar;
   bool quant = false;
   ActBias bias;
-  // Scalar level: the GGUF rows as given, row_bytes apart.
-  size_t row_bytes = 0;
-  // SIMD levels: n_row_groups packed row groups, row_group_bytes apart.
+  size_t row_bytes = 0;  // of the GGUF rows Pack was given
+  // n_row_groups packed row groups (packed_layout.h), row_group_bytes apart.
   int64_t n_row_groups = 0;
   size_t row_group_bytes = 0;
   QuantRowGroupFn quant_fn = nullptr;
@@ -75,18 +73,11 @@ StatusOr<PackedMatrix> PackedMatrix::Pack(const WeightView& w, Isa isa) {
     impl->bias = ActBias{f.offset, f.per_half};
   }
   const KernelTable* table = GetKernelTable(isa);
-  if (table != nullptr) {
-    impl->quant_fn = impl->quant ? table->quant(w.type) : nullptr;
-    impl->float_fn = impl->quant ? nullptr : table->flt(w.type);
-    impl->quantize_fn = table->quantize_activations;
-  }
-  const bool packed = impl->quant_fn != nullptr || impl->float_fn != nullptr;
-  if (!packed) {
-    impl->isa = Isa::kScalar;
-    impl->data.Resize(static_cast<size_t>(w.rows) * *row_bytes);
-    if (w.rows > 0) std::memcpy(impl->data.data(), w.data, impl->data.size());
-    impl->quantize_fn = QuantizeActivationRow;
-    return PackedMatrix(std::move(impl));
+  impl->quant_fn = impl->quant ? table->quant(w.type) : nullptr;
+  impl->float_fn = impl->quant ? nullptr : table->flt(w.type);
+  impl->quantize_fn = table->quantize_activations;
+  if (impl->quant_fn == nullptr && impl->float_fn == nullptr) {
+    return UnimplementedError("no " + std::string(IsaName(isa)) + " kernels for weight type " + name);
   }
   impl->n_row_groups = (w.rows + kRowGroup - 1) / kRowGroup;
   impl->row_group_bytes = impl->quant ? QuantRowGroupBytes(w.type, w.cols) : FloatRowGroupBytes(w.type, w.cols);
@@ -132,23 +123,6 @@ const ActBlock* QuantizeActivations(const PackedMatrix::Impl& m, const float* x,
   return xq;
 }
 
-void MatMulScalar(const PackedMatrix::Impl& m, const float* x, int64_t n, float* y, ThreadPool* pool) {
-  const ActBlock* xq = m.quant ? QuantizeActivations(m, x, n, pool) : nullptr;
-  const int64_t nb = m.cols / kQK;
-  constexpr int64_t kRowsPerTask = 16;
-  const int64_t n_tasks = (m.rows + kRowsPerTask - 1) / kRowsPerTask;
-  ParallelRun(pool, n_tasks, [&](int64_t task, int) {
-    const int64_t r_end = std::min(m.rows, (task + 1) * kRowsPerTask);
-    for (int64_t r = task * kRowsPerTask; r < r_end; ++r) {
-      const uint8_t* row = m.data.data() + static_cast<size_t>(r) * m.row_bytes;
-      for (int64_t t = 0; t < n; ++t) {
-        y[t * m.rows + r] = m.quant ? ref::DotQuant(m.type, row, xq + t * nb, m.cols)
-                                    : ref::DotFloat(m.type, row, x + t * m.cols, m.cols);
-      }
-    }
-  });
-}
-
 void MatMulPacked(const PackedMatrix::Impl& m, const float* x, int64_t n, float* y, ThreadPool* pool) {
   const ActBlock* xq = m.quant ? QuantizeActivations(m, x, n, pool) : nullptr;
   const int64_t nb = m.cols / kQK;
@@ -189,16 +163,12 @@ void MatMulPacked(const PackedMatrix::Impl& m, const float* x, int64_t n, float*
 void MatMul(const PackedMatrix& w, const float* x, int64_t n, float* y, ThreadPool* pool) {
   const PackedMatrix::Impl& m = w.impl();
   if (n <= 0 || m.rows == 0) return;
-  if (m.isa == Isa::kScalar) {
-    MatMulScalar(m, x, n, y, pool);
-  } else {
-    MatMulPacked(m, x, n, y, pool);
-  }
+  MatMulPacked(m, x, n, y, pool);
 }
 
 const KernelTable* GetKernelTable(Isa isa) {
   switch (isa) {
-    case Isa::kScalar: return nullptr;
+    case Isa::kScalar: return PortableKernelTable();
     case Isa::kAvx2: return Avx2KernelTable();
     case Isa::kAvx512: return Avx512KernelTable();
   }

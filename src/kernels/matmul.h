@@ -21,8 +21,8 @@
 // summation order.
 //
 // ISA: Pack uses the level ActiveIsa() picked once at start-up (CPUID,
-// lowered by CHUNKSERVE_ISA=scalar|avx2|avx512); the scalar level runs the
-// reference kernels on the GGUF rows.
+// lowered by CHUNKSERVE_ISA=scalar|avx2|avx512); the scalar level is plain
+// C++ on the same packed layout.
 //
 // Thread safety: a PackedMatrix is immutable after Pack; MatMul may run
 // concurrently on the same matrix with different outputs.

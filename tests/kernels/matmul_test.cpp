@@ -65,7 +65,9 @@ void CheckAgainstReference(DType type, const Shape& s, Isa isa, ThreadPool* pool
   for (size_t i = 0; i < got.size(); ++i) {
     ASSERT_NEAR(got[i], want[i], kFastVsRefRelTol * mag[i] + 1e-30) << "output " << i;
     // Quantized kernels scale and sum in the reference's order: bit-exact.
-    if (IsQuantWeightType(type)) ASSERT_EQ(got[i], want[i]) << "output " << i;
+    if (IsQuantWeightType(type)) {
+      ASSERT_EQ(got[i], want[i]) << "output " << i;
+    }
   }
 }
 
