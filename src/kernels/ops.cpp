@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/logging.h"
+#include "kernels/isa.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -360,9 +361,12 @@ __attribute__((target("avx2,fma"))) void AttentionTaskAvx2(const AttentionJob& j
 
 #endif  // __x86_64__
 
+// Follows the kernels' one-time choice (CPUID, lowered by CHUNKSERVE_ISA),
+// so `CHUNKSERVE_ISA=scalar` runs the whole forward pass on reference code.
 AttentionIsa DetectAttentionIsa() {
 #if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return AttentionIsa::kAvx2;
+  if (ActiveIsa() >= Isa::kAvx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return AttentionIsa::kAvx2;
 #endif
   return AttentionIsa::kScalar;
 }
@@ -376,7 +380,11 @@ AttentionIsa SelectedAttentionIsa() {
 
 bool AttentionIsaSupported(AttentionIsa isa) {
   if (isa == AttentionIsa::kScalar) return true;
-  return SelectedAttentionIsa() == AttentionIsa::kAvx2;
+#if defined(__x86_64__)
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
 }
 
 void AttentionWithIsa(AttentionIsa isa, const float* q, int64_t n_q, const int32_t* kv_len,

@@ -57,6 +57,8 @@ uint64_t ComputeFingerprint(const gguf::GgufFile& file, const HParams& hp) {
 struct Model::Scratch {
   std::vector<float> x;       // (T, n_embd) residual stream
   std::vector<float> xn;      // (T, n_embd) normed input of a block
+  std::vector<float> qkv;     // (T, n_embd_q + 2 n_embd_kv) fused projection output
+  std::vector<float> gate_up; // (T, 2 n_ff) fused projection output
   std::vector<float> q;       // (T, n_embd_q)
   std::vector<float> k;       // (T, n_embd_kv)
   std::vector<float> v;       // (T, n_embd_kv)
@@ -153,7 +155,6 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
   s.attn.resize(T * dq);
   s.proj.resize(T * d);
   s.gate.resize(T * ff);
-  s.up.resize(T * ff);
   s.positions.resize(T);
   s.slots.resize(T);
   s.seq_of.resize(T);
@@ -209,14 +210,27 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
     ForRows(pool_, n_tokens, [&](int64_t t) {
       kernels::RmsNorm(s.x.data() + t * d, lw.attn_norm.data(), d, hp.rms_norm_eps, s.xn.data() + t * d);
     });
-    // q (T, dq) = xn @ Wq^T; k, v (T, dkv) likewise.
-    kernels::MatMul(lw.wq, s.xn.data(), n_tokens, s.q.data(), pool_);
-    kernels::MatMul(lw.wk, s.xn.data(), n_tokens, s.k.data(), pool_);
-    kernels::MatMul(lw.wv, s.xn.data(), n_tokens, s.v.data(), pool_);
+    // q (T, dq) = xn @ Wq^T; k, v (T, dkv) likewise; one stacked MatMul
+    // when the three share a type.
+    const int64_t dqkv = dq + 2 * dkv;
+    if (lw.wqkv) {
+      if (s.qkv.size() < T * dqkv) s.qkv.resize(T * dqkv);
+      kernels::MatMul(*lw.wqkv, s.xn.data(), n_tokens, s.qkv.data(), pool_);
+    } else {
+      kernels::MatMul(*lw.wq, s.xn.data(), n_tokens, s.q.data(), pool_);
+      kernels::MatMul(*lw.wk, s.xn.data(), n_tokens, s.k.data(), pool_);
+      kernels::MatMul(*lw.wv, s.xn.data(), n_tokens, s.v.data(), pool_);
+    }
     ForRows(pool_, n_tokens, [&](int64_t t) {
       float* q = s.q.data() + t * dq;
       float* k = s.k.data() + t * dkv;
       float* v = s.v.data() + t * dkv;
+      if (lw.wqkv) {
+        const float* row = s.qkv.data() + t * dqkv;
+        std::memcpy(q, row, static_cast<size_t>(dq) * sizeof(float));
+        std::memcpy(k, row + dq, static_cast<size_t>(dkv) * sizeof(float));
+        std::memcpy(v, row + dq + dkv, static_cast<size_t>(dkv) * sizeof(float));
+      }
       if (!lw.bq.empty()) kernels::AddInPlace(q, lw.bq.data(), dq);
       if (!lw.bk.empty()) kernels::AddInPlace(k, lw.bk.data(), dkv);
       if (!lw.bv.empty()) kernels::AddInPlace(v, lw.bv.data(), dkv);
@@ -244,19 +258,29 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
       }
     }
     // x += attn @ Wo^T
-    kernels::MatMul(lw.wo, s.attn.data(), n_tokens, s.proj.data(), pool_);
+    kernels::MatMul(*lw.wo, s.attn.data(), n_tokens, s.proj.data(), pool_);
     ForRows(pool_, n_tokens, [&](int64_t t) {
       kernels::AddInPlace(s.x.data() + t * d, s.proj.data() + t * d, d);
       kernels::RmsNorm(s.x.data() + t * d, lw.ffn_norm.data(), d, hp.rms_norm_eps, s.xn.data() + t * d);
     });
 
     // --- feed-forward block (SwiGLU) ---
-    kernels::MatMul(lw.w_gate, s.xn.data(), n_tokens, s.gate.data(), pool_);
-    kernels::MatMul(lw.w_up, s.xn.data(), n_tokens, s.up.data(), pool_);
-    ForRows(pool_, n_tokens, [&](int64_t t) {
-      kernels::SiluMul(s.gate.data() + t * ff, s.up.data() + t * ff, ff, s.gate.data() + t * ff);
-    });
-    kernels::MatMul(lw.w_down, s.gate.data(), n_tokens, s.proj.data(), pool_);
+    if (lw.w_gate_up) {
+      if (s.gate_up.size() < T * 2 * ff) s.gate_up.resize(T * 2 * ff);
+      kernels::MatMul(*lw.w_gate_up, s.xn.data(), n_tokens, s.gate_up.data(), pool_);
+      ForRows(pool_, n_tokens, [&](int64_t t) {
+        const float* row = s.gate_up.data() + t * 2 * ff;
+        kernels::SiluMul(row, row + ff, ff, s.gate.data() + t * ff);
+      });
+    } else {
+      if (s.up.size() < T * ff) s.up.resize(T * ff);
+      kernels::MatMul(*lw.w_gate, s.xn.data(), n_tokens, s.gate.data(), pool_);
+      kernels::MatMul(*lw.w_up, s.xn.data(), n_tokens, s.up.data(), pool_);
+      ForRows(pool_, n_tokens, [&](int64_t t) {
+        kernels::SiluMul(s.gate.data() + t * ff, s.up.data() + t * ff, ff, s.gate.data() + t * ff);
+      });
+    }
+    kernels::MatMul(*lw.w_down, s.gate.data(), n_tokens, s.proj.data(), pool_);
     ForRows(pool_, n_tokens, [&](int64_t t) {
       kernels::AddInPlace(s.x.data() + t * d, s.proj.data() + t * d, d);
     });

@@ -59,6 +59,39 @@ class Binder {
     return PackTensor(*t, rows, cols);
   }
 
+  // Several projections of the same input [cols, rows_i], stacked into one
+  // packed matrix when they share a type; otherwise packed one by one into
+  // `separate`.
+  Status MatrixStack(const std::vector<std::pair<std::string, int64_t>>& parts, int64_t cols,
+                     std::optional<kernels::PackedMatrix>* fused,
+                     const std::vector<std::optional<kernels::PackedMatrix>*>& separate) const {
+    std::vector<const gguf::TensorInfo*> infos;
+    for (const auto& [name, rows] : parts) {
+      ASSIGN_OR_RETURN(const gguf::TensorInfo* t, Find(name, {cols, rows}, true));
+      infos.push_back(t);
+    }
+    bool same_type = true;
+    for (const gguf::TensorInfo* t : infos) same_type &= t->type == infos[0]->type;
+    const auto row_bytes = RowBytes(infos[0]->type, cols);
+    if (same_type && row_bytes) {
+      std::vector<uint8_t> stacked;
+      int64_t total_rows = 0;
+      for (size_t i = 0; i < infos.size(); ++i) {
+        stacked.insert(stacked.end(), infos[i]->data, infos[i]->data + *row_bytes * parts[i].second);
+        total_rows += parts[i].second;
+      }
+      auto packed = kernels::PackedMatrix::Pack({infos[0]->type, total_rows, cols, stacked.data()});
+      if (!packed.ok()) return packed.status().WithContext("model: tensor '" + infos[0]->name + "'");
+      fused->emplace(std::move(packed).value());
+      return Status::Ok();
+    }
+    for (size_t i = 0; i < infos.size(); ++i) {
+      ASSIGN_OR_RETURN(auto packed, PackTensor(*infos[i], parts[i].second, cols));
+      separate[i]->emplace(std::move(packed));
+    }
+    return Status::Ok();
+  }
+
   static StatusOr<kernels::PackedMatrix> PackTensor(const gguf::TensorInfo& t, int64_t rows, int64_t cols) {
     auto packed = kernels::PackedMatrix::Pack({t.type, rows, cols, t.data});
     if (!packed.ok()) return packed.status().WithContext("model: tensor '" + t.name + "'");
@@ -72,29 +105,27 @@ class Binder {
 StatusOr<LayerWeights> BindLayer(const Binder& b, const HParams& hp, int64_t layer) {
   const std::string p = "blk." + std::to_string(layer) + ".";
   const int64_t d = hp.n_embd, dq = hp.n_embd_q(), dkv = hp.n_embd_kv(), ff = hp.n_ff;
-  ASSIGN_OR_RETURN(auto attn_norm, b.Vector(p + "attn_norm.weight", d, true));
-  ASSIGN_OR_RETURN(auto wq, b.Matrix(p + "attn_q.weight", d, dq));
-  ASSIGN_OR_RETURN(auto wk, b.Matrix(p + "attn_k.weight", d, dkv));
-  ASSIGN_OR_RETURN(auto wv, b.Matrix(p + "attn_v.weight", d, dkv));
+  LayerWeights lw;
+  ASSIGN_OR_RETURN(lw.attn_norm, b.Vector(p + "attn_norm.weight", d, true));
+  RETURN_IF_ERROR(b.MatrixStack({{p + "attn_q.weight", dq}, {p + "attn_k.weight", dkv}, {p + "attn_v.weight", dkv}},
+                                d, &lw.wqkv, {&lw.wq, &lw.wk, &lw.wv}));
   ASSIGN_OR_RETURN(auto wo, b.Matrix(p + "attn_output.weight", dq, d));
+  lw.wo.emplace(std::move(wo));
   // Biases are required where the architecture has them, and also honoured
   // when a llama-family file carries them.
-  ASSIGN_OR_RETURN(auto bq, b.Vector(p + "attn_q.bias", dq, hp.qkv_bias));
-  ASSIGN_OR_RETURN(auto bk, b.Vector(p + "attn_k.bias", dkv, hp.qkv_bias));
-  ASSIGN_OR_RETURN(auto bv, b.Vector(p + "attn_v.bias", dkv, hp.qkv_bias));
-  std::vector<float> q_norm, k_norm;
+  ASSIGN_OR_RETURN(lw.bq, b.Vector(p + "attn_q.bias", dq, hp.qkv_bias));
+  ASSIGN_OR_RETURN(lw.bk, b.Vector(p + "attn_k.bias", dkv, hp.qkv_bias));
+  ASSIGN_OR_RETURN(lw.bv, b.Vector(p + "attn_v.bias", dkv, hp.qkv_bias));
   if (hp.qk_norm) {
-    ASSIGN_OR_RETURN(q_norm, b.Vector(p + "attn_q_norm.weight", hp.head_dim, true));
-    ASSIGN_OR_RETURN(k_norm, b.Vector(p + "attn_k_norm.weight", hp.head_dim, true));
+    ASSIGN_OR_RETURN(lw.q_norm, b.Vector(p + "attn_q_norm.weight", hp.head_dim, true));
+    ASSIGN_OR_RETURN(lw.k_norm, b.Vector(p + "attn_k_norm.weight", hp.head_dim, true));
   }
-  ASSIGN_OR_RETURN(auto ffn_norm, b.Vector(p + "ffn_norm.weight", d, true));
-  ASSIGN_OR_RETURN(auto w_gate, b.Matrix(p + "ffn_gate.weight", d, ff));
-  ASSIGN_OR_RETURN(auto w_up, b.Matrix(p + "ffn_up.weight", d, ff));
+  ASSIGN_OR_RETURN(lw.ffn_norm, b.Vector(p + "ffn_norm.weight", d, true));
+  RETURN_IF_ERROR(b.MatrixStack({{p + "ffn_gate.weight", ff}, {p + "ffn_up.weight", ff}}, d, &lw.w_gate_up,
+                                {&lw.w_gate, &lw.w_up}));
   ASSIGN_OR_RETURN(auto w_down, b.Matrix(p + "ffn_down.weight", ff, d));
-  return LayerWeights{std::move(attn_norm), std::move(wq), std::move(wk), std::move(wv),
-                      std::move(wo), std::move(bq), std::move(bk), std::move(bv),
-                      std::move(q_norm), std::move(k_norm), std::move(ffn_norm),
-                      std::move(w_gate), std::move(w_up), std::move(w_down)};
+  lw.w_down.emplace(std::move(w_down));
+  return lw;
 }
 
 }  // namespace
@@ -103,8 +134,8 @@ size_t Weights::BytesPerToken() const {
   size_t bytes = token_embd_row_bytes + output_norm.size() * sizeof(float);
   if (output) bytes += output->bytes();
   for (const LayerWeights& l : layers) {
-    for (const kernels::PackedMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
-      bytes += m->bytes();
+    for (const auto* m : {&l.wqkv, &l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate_up, &l.w_gate, &l.w_up, &l.w_down})
+      bytes += m->has_value() ? (*m)->bytes() : 0;
     for (const std::vector<float>* v : {&l.attn_norm, &l.bq, &l.bk, &l.bv, &l.q_norm, &l.k_norm, &l.ffn_norm})
       bytes += v->size() * sizeof(float);
   }

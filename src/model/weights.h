@@ -28,18 +28,25 @@
 
 namespace chunkserve::model {
 
+// Projections that read the same input are packed into one matrix when they
+// share a weight type (rows stacked: q | k | v, gate | up), so a step runs
+// one MatMul (one parallel section, one activation quantization) instead of
+// three or two. Mixed-type files (Q4_K_M keeps attn_v in q6_K) fall back to
+// separate matrices. Exactly one of each fused / separate set is present.
 struct LayerWeights {
   std::vector<float> attn_norm;  // (n_embd,)
-  kernels::PackedMatrix wq;      // (n_embd_q, n_embd)
-  kernels::PackedMatrix wk;      // (n_embd_kv, n_embd)
-  kernels::PackedMatrix wv;      // (n_embd_kv, n_embd)
-  kernels::PackedMatrix wo;      // (n_embd, n_embd_q)
+  std::optional<kernels::PackedMatrix> wqkv;  // (n_embd_q + 2 n_embd_kv, n_embd)
+  std::optional<kernels::PackedMatrix> wq;    // (n_embd_q, n_embd)
+  std::optional<kernels::PackedMatrix> wk;    // (n_embd_kv, n_embd)
+  std::optional<kernels::PackedMatrix> wv;    // (n_embd_kv, n_embd)
+  std::optional<kernels::PackedMatrix> wo;    // (n_embd, n_embd_q)
   std::vector<float> bq, bk, bv;           // qkv_bias only
   std::vector<float> q_norm, k_norm;       // qk_norm only: (head_dim,)
   std::vector<float> ffn_norm;   // (n_embd,)
-  kernels::PackedMatrix w_gate;  // (n_ff, n_embd)
-  kernels::PackedMatrix w_up;    // (n_ff, n_embd)
-  kernels::PackedMatrix w_down;  // (n_embd, n_ff)
+  std::optional<kernels::PackedMatrix> w_gate_up;  // (2 n_ff, n_embd)
+  std::optional<kernels::PackedMatrix> w_gate;     // (n_ff, n_embd)
+  std::optional<kernels::PackedMatrix> w_up;       // (n_ff, n_embd)
+  std::optional<kernels::PackedMatrix> w_down;     // (n_embd, n_ff)
 };
 
 struct Weights {
