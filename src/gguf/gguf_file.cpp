@@ -1,5 +1,6 @@
 #include "gguf/gguf_file.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <limits>
@@ -57,9 +58,11 @@ class Cursor {
   size_t remaining() const { return bytes_.size() - pos_; }
   size_t size() const { return bytes_.size(); }
 
-  Status Need(size_t n, std::string_view field) const {
+  // `field` + `suffix` name what is read; the message is only built on
+  // failure, since a vocabulary means hundreds of thousands of reads.
+  Status Need(size_t n, std::string_view field, std::string_view suffix = {}) const {
     if (n > remaining()) {
-      return DataLossError(Cat("gguf: ", field, " at byte ", pos_, " needs ", n,
+      return DataLossError(Cat("gguf: ", field, suffix, " at byte ", pos_, " needs ", n,
                                " bytes but the file has only ", remaining(), " left (file size ",
                                bytes_.size(), ")"));
     }
@@ -67,10 +70,10 @@ class Cursor {
   }
 
   template <typename T>
-  Status Read(T* out, std::string_view field) {
-    RETURN_IF_ERROR(Need(sizeof(T), field));
-    std::memcpy(out, bytes_.data() + pos_, sizeof(T));
+  Status Read(T* out, std::string_view field, std::string_view suffix = {}) {
+    RETURN_IF_ERROR(Need(sizeof(T), field, suffix));
     static_assert(std::endian::native == std::endian::little, "GGUF readers assume little-endian");
+    std::memcpy(out, bytes_.data() + pos_, sizeof(T));
     pos_ += sizeof(T);
     return Status::Ok();
   }
@@ -79,7 +82,7 @@ class Cursor {
   Status ReadString(std::string* out, std::string_view field, uint64_t max_bytes) {
     size_t at = pos_;
     uint64_t n = 0;
-    RETURN_IF_ERROR(Read(&n, Cat(field, " length")));
+    RETURN_IF_ERROR(Read(&n, field, " length"));
     if (n > max_bytes) {
       return DataLossError(Cat("gguf: ", field, " length ", n, " at byte ", at,
                                " exceeds the limit of ", max_bytes, " bytes"));
@@ -189,7 +192,7 @@ Status ReadValue(Cursor& c, ValueType type, Value* out, std::string_view field, 
                                  kMaxArrayDepth, " levels"));
       }
       uint32_t raw_type = 0;
-      RETURN_IF_ERROR(c.Read(&raw_type, Cat(field, " element type")));
+      RETURN_IF_ERROR(c.Read(&raw_type, field, " element type"));
       if (!IsKnownValueType(raw_type)) {
         return DataLossError(Cat("gguf: ", field, " element type at byte ", at, ": unknown value type ",
                                  raw_type));
@@ -198,7 +201,7 @@ Status ReadValue(Cursor& c, ValueType type, Value* out, std::string_view field, 
       out->array_type = elem;
       size_t len_at = c.pos();
       uint64_t n = 0;
-      RETURN_IF_ERROR(c.Read(&n, Cat(field, " array length")));
+      RETURN_IF_ERROR(c.Read(&n, field, " array length"));
       // Each element takes at least MinEncodedBytes; compare by division so a
       // huge n cannot overflow the product.
       if (n > c.remaining() / MinEncodedBytes(elem)) {
@@ -376,7 +379,7 @@ StatusOr<std::unique_ptr<GgufFile>> GgufFile::Parse(MappedFile file) {
     std::string field = Cat("metadata '", key, "'");
     size_t type_at = c.pos();
     uint32_t raw_type = 0;
-    RETURN_IF_ERROR(c.Read(&raw_type, Cat(field, " value type")));
+    RETURN_IF_ERROR(c.Read(&raw_type, field, " value type"));
     if (!IsKnownValueType(raw_type)) {
       return DataLossError(
           Cat("gguf: ", field, " value type at byte ", type_at, ": unknown value type ", raw_type));
@@ -416,7 +419,7 @@ StatusOr<std::unique_ptr<GgufFile>> GgufFile::Parse(MappedFile file) {
     }
     size_t dims_at = c.pos();
     uint32_t n_dims = 0;
-    RETURN_IF_ERROR(c.Read(&n_dims, Cat(field, " n_dims")));
+    RETURN_IF_ERROR(c.Read(&n_dims, field, " n_dims"));
     if (n_dims == 0 || n_dims > kMaxDims) {
       return DataLossError(Cat("gguf: ", field, " n_dims ", n_dims, " at byte ", dims_at,
                                " is outside [1, ", kMaxDims, "]"));
@@ -439,7 +442,7 @@ StatusOr<std::unique_ptr<GgufFile>> GgufFile::Parse(MappedFile file) {
     }
     size_t type_at = c.pos();
     uint32_t raw_type = 0;
-    RETURN_IF_ERROR(c.Read(&raw_type, Cat(field, " type")));
+    RETURN_IF_ERROR(c.Read(&raw_type, field, " type"));
     std::optional<DTypeTraits> traits = GetDTypeTraits(raw_type);
     if (!traits) {
       return UnimplementedError(Cat("gguf: ", field, " at byte ", type_at,
@@ -457,7 +460,7 @@ StatusOr<std::unique_ptr<GgufFile>> GgufFile::Parse(MappedFile file) {
                                ": the byte size overflows 64 bits"));
     }
     size_t offset_at = c.pos();
-    RETURN_IF_ERROR(c.Read(&t.offset, Cat(field, " offset")));
+    RETURN_IF_ERROR(c.Read(&t.offset, field, " offset"));
     if (t.offset % g->alignment_ != 0) {
       return DataLossError(Cat("gguf: ", field, " offset ", t.offset, " at byte ", offset_at,
                                " is not a multiple of the alignment ", g->alignment_));
@@ -492,6 +495,27 @@ StatusOr<std::unique_ptr<GgufFile>> GgufFile::Parse(MappedFile file) {
                                " bytes"));
     }
     t.data = g->file_.data() + data_offset + t.offset;
+  }
+  // Two tensors sharing bytes means a corrupt offset table: weights would be
+  // silently wrong. Sort the extents once and compare neighbours.
+  std::vector<size_t> order;
+  order.reserve(g->tensors_.size());
+  for (size_t k = 0; k < g->tensors_.size(); ++k) {
+    if (g->tensors_[k].n_bytes > 0) order.push_back(k);
+  }
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return g->tensors_[a].offset < g->tensors_[b].offset;
+  });
+  for (size_t k = 1; k < order.size(); ++k) {
+    const TensorInfo& prev = g->tensors_[order[k - 1]];
+    const TensorInfo& t = g->tensors_[order[k]];
+    if (t.offset < prev.offset + prev.n_bytes) {
+      return DataLossError(Cat("gguf: tensor ", order[k], " ('", t.name, "') data [", t.offset, ", ",
+                               t.offset + t.n_bytes, ") (offset field at byte ",
+                               offset_positions[order[k]], ") overlaps tensor ", order[k - 1], " ('",
+                               prev.name, "') data [", prev.offset, ", ",
+                               prev.offset + prev.n_bytes, ")"));
+    }
   }
   return g;
 }

@@ -187,6 +187,23 @@ std::vector<Case> Cases() {
     c.push_back({"duplicate tensor name", r.b, StatusCode::kDataLoss, {"tensor 1 ('w')", "duplicate"}});
   }
   {
+    Raw r;  // b starts inside a's 64 bytes
+    r.Header(2, 0).Tensor("a", {16}, kF32, 0).Tensor("b", {8}, kF32, 32).PadTo(32).Zeros(64);
+    c.push_back({"overlapping tensors", r.b, StatusCode::kDataLoss,
+                 {"tensor 1 ('b') data [32, 64)", "overlaps tensor 0 ('a') data [0, 64)"}});
+  }
+  {
+    Raw r;  // the same, listed in the other order
+    r.Header(2, 0).Tensor("b", {8}, kF32, 32).Tensor("a", {16}, kF32, 0).PadTo(32).Zeros(64);
+    c.push_back({"overlapping tensors, reverse order", r.b, StatusCode::kDataLoss, {"overlaps"}});
+  }
+  {
+    Raw r;  // zero-size tensors share offsets harmlessly; out-of-order tensors are fine
+    r.Header(3, 0).Tensor("b", {8}, kF32, 32).Tensor("a", {8}, kF32, 0).Tensor("e", {0}, kF32, 0);
+    r.PadTo(32).Zeros(64);
+    EXPECT_TRUE(ParseStatus(r.b).ok()) << ParseStatus(r.b).ToString();
+  }
+  {
     Raw r;
     r.Header(1, 0).Str("w").U32(2).U64(8).U64(8).U32(0);  // stops before the offset
     c.push_back({"tensor info cut short", r.b, StatusCode::kDataLoss, {"tensor 0 ('w') offset at byte 57"}});
