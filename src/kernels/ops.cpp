@@ -231,6 +231,47 @@ __attribute__((target("avx2,fma"))) inline float HorizontalSum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// kt (head_dim, kKeyTile) = keys [j0, j0 + n_keys) of kv_head, transposed;
+// columns past n_keys are zero. 8x8 register transposes where head_dim
+// allows, scalar moves otherwise.
+__attribute__((target("avx2,fma"))) void TransposeKeyTile(const AttentionJob& job, int64_t j0, int64_t n_keys,
+                                                          int kv_head, float* kt) {
+  const int hd = job.shape.head_dim;
+  const float* k_rows[kKeyTile];
+  for (int64_t j = 0; j < n_keys; ++j) k_rows[j] = KeyRow(job, j0 + j, kv_head);
+  if (hd % 8 != 0) {
+    for (int64_t j = 0; j < n_keys; ++j)
+      for (int d = 0; d < hd; ++d) kt[d * kKeyTile + j] = k_rows[j][d];
+    for (int64_t j = n_keys; j < kKeyTile; ++j)
+      for (int d = 0; d < hd; ++d) kt[d * kKeyTile + j] = 0.0f;
+    return;
+  }
+  alignas(32) static const float kZeros[8] = {};
+  for (int64_t jb = 0; jb < kKeyTile; jb += 8) {
+    for (int d0 = 0; d0 < hd; d0 += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; ++i) r[i] = jb + i < n_keys ? _mm256_loadu_ps(k_rows[jb + i] + d0) : _mm256_load_ps(kZeros);
+      const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+      const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+      const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+      const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+      const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+      const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+      const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+      const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+      float* dst = kt + static_cast<int64_t>(d0) * kKeyTile + jb;
+      _mm256_storeu_ps(dst + 0 * kKeyTile, _mm256_permute2f128_ps(u0, u4, 0x20));
+      _mm256_storeu_ps(dst + 1 * kKeyTile, _mm256_permute2f128_ps(u1, u5, 0x20));
+      _mm256_storeu_ps(dst + 2 * kKeyTile, _mm256_permute2f128_ps(u2, u6, 0x20));
+      _mm256_storeu_ps(dst + 3 * kKeyTile, _mm256_permute2f128_ps(u3, u7, 0x20));
+      _mm256_storeu_ps(dst + 4 * kKeyTile, _mm256_permute2f128_ps(u0, u4, 0x31));
+      _mm256_storeu_ps(dst + 5 * kKeyTile, _mm256_permute2f128_ps(u1, u5, 0x31));
+      _mm256_storeu_ps(dst + 6 * kKeyTile, _mm256_permute2f128_ps(u2, u6, 0x31));
+      _mm256_storeu_ps(dst + 7 * kKeyTile, _mm256_permute2f128_ps(u3, u7, 0x31));
+    }
+  }
+}
+
 // AVX2: keys of a tile are transposed once into (head_dim, kKeyTile) so each
 // row's scores are 8-wide FMAs with a broadcast query element, no horizontal
 // sums; the tile's transpose is shared by all rows (queries x grouped heads).
@@ -255,13 +296,12 @@ __attribute__((target("avx2,fma"))) void AttentionTaskAvx2(const AttentionJob& j
 
   for (int64_t j0 = 0; j0 < max_len; j0 += kKeyTile) {
     const int64_t n_keys = std::min(kKeyTile, max_len - j0);
+    // Row pointers once per tile: the block lookup divides, and the inner
+    // loops below would otherwise pay it per key per row.
+    const float* v_rows[kKeyTile];
+    for (int64_t j = 0; j < n_keys; ++j) v_rows[j] = ValueRow(job, j0 + j, kv_head);
     // Transpose the tile's keys; columns past n_keys are zero (masked later).
-    for (int64_t j = 0; j < n_keys; ++j) {
-      const float* krow = KeyRow(job, j0 + j, kv_head);
-      for (int d = 0; d < hd; ++d) kt[d * kKeyTile + j] = krow[d];
-    }
-    for (int64_t j = n_keys; j < kKeyTile; ++j)
-      for (int d = 0; d < hd; ++d) kt[d * kKeyTile + j] = 0.0f;
+    TransposeKeyTile(job, j0, n_keys, kv_head, kt);
 
     for (int64_t r = 0; r < n_rows; ++r) {
       const int64_t i = q_begin + r / group;
@@ -320,7 +360,7 @@ __attribute__((target("avx2,fma"))) void AttentionTaskAvx2(const AttentionJob& j
         __m256 a2 = _mm256_mul_ps(_mm256_loadu_ps(acc + d + 16), corr_v);
         __m256 a3 = _mm256_mul_ps(_mm256_loadu_ps(acc + d + 24), corr_v);
         for (int64_t j = 0; j < valid; ++j) {
-          const float* v = ValueRow(job, j0 + j, kv_head) + d;
+          const float* v = v_rows[j] + d;
           const __m256 p = _mm256_broadcast_ss(s + j);
           a0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v), a0);
           a1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8), a1);
@@ -336,13 +376,13 @@ __attribute__((target("avx2,fma"))) void AttentionTaskAvx2(const AttentionJob& j
         __m256 a0 = _mm256_mul_ps(_mm256_loadu_ps(acc + d), corr_v);
         for (int64_t j = 0; j < valid; ++j) {
           const __m256 p = _mm256_broadcast_ss(s + j);
-          a0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(ValueRow(job, j0 + j, kv_head) + d), a0);
+          a0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v_rows[j] + d), a0);
         }
         _mm256_storeu_ps(acc + d, a0);
       }
       for (; d < hd; ++d) {
         float a = acc[d] * corr;
-        for (int64_t j = 0; j < valid; ++j) a += s[j] * ValueRow(job, j0 + j, kv_head)[d];
+        for (int64_t j = 0; j < valid; ++j) a += s[j] * v_rows[j][d];
         acc[d] = a;
       }
     }
