@@ -67,28 +67,20 @@ int32_t Sampler::Sample(std::span<const float> logits) {
     return best->id;
   }
 
-  // Draw from the softmax in a fixed order (sorted, ties by id) so the same
-  // uniform number maps to the same token everywhere.
-  candidates_.SortDescending();
-  candidates_.Softmax();
+  // Draw from the softmax in a fixed order (descending logit, ties by id) so
+  // the same uniform number maps to the same token everywhere; only the
+  // prefix the draw reaches gets sorted.
+  const TokenCandidates::Normalizer norm = candidates_.ComputeNormalizer();
   const double u = rng_.NextDouble();
-  double cumulative = 0.0;
-  for (const TokenCandidate& c : candidates_.data) {
-    cumulative += c.p;
-    if (u < cumulative) {
-      last_p_ = c.p;
-      return c.id;
-    }
+  const size_t n = candidates_.data.size();
+  size_t pick = candidates_.FindCumulative(u, /*strict=*/true, norm);
+  if (pick == n) {
+    // Rounding left the total a hair under u: take the last token with p > 0.
+    pick = n - 1;
+    while (pick > 0 && norm.P(candidates_.data[pick], n) <= 0.0) --pick;
   }
-  // Rounding left the total a hair under u: take the last token with p > 0.
-  for (auto it = candidates_.data.rbegin(); it != candidates_.data.rend(); ++it) {
-    if (it->p > 0.0f) {
-      last_p_ = it->p;
-      return it->id;
-    }
-  }
-  last_p_ = candidates_.data.front().p;
-  return candidates_.data.front().id;
+  last_p_ = static_cast<float>(norm.P(candidates_.data[pick], n));
+  return candidates_.data[pick].id;
 }
 
 void Sampler::Accept(int32_t token) {

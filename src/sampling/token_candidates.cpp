@@ -69,4 +69,52 @@ void TokenCandidates::Softmax() {
   probs_valid = true;
 }
 
+TokenCandidates::Normalizer TokenCandidates::ComputeNormalizer() const {
+  Normalizer norm;
+  float max_logit = -std::numeric_limits<float>::infinity();
+  for (const TokenCandidate& c : data) max_logit = std::max(max_logit, c.logit);
+  if (data.empty() || (std::isinf(max_logit) && max_logit < 0)) {
+    norm.uniform = true;
+    return norm;
+  }
+  norm.max_logit = max_logit;
+  double sum = 0.0;
+  for (const TokenCandidate& c : data) sum += std::exp(static_cast<double>(c.logit) - norm.max_logit);
+  norm.inv_sum = 1.0 / sum;
+  return norm;
+}
+
+double TokenCandidates::Normalizer::P(const TokenCandidate& c, size_t n) const {
+  if (uniform) return 1.0 / static_cast<double>(n);
+  return std::exp(static_cast<double>(c.logit) - max_logit) * inv_sum;
+}
+
+size_t TokenCandidates::FindCumulative(double mass, bool strict, const Normalizer& norm) {
+  const size_t n = data.size();
+  double cumulative = 0.0;
+  size_t n_sorted = 0;
+  // Peaked distributions put nearly all mass in the first few entries, so a
+  // small sorted prefix usually suffices; the prefix grows geometrically, so
+  // a flat distribution costs O(log n) partial sorts at worst.
+  size_t chunk = 64;
+  while (n_sorted < n) {
+    // Once the chunk is a sizeable part of the rest, one sort is cheaper.
+    const size_t end = (sorted || n_sorted + 2 * chunk >= n) ? n : n_sorted + chunk;
+    if (!sorted) {
+      auto first = data.begin() + static_cast<std::ptrdiff_t>(n_sorted);
+      auto mid = data.begin() + static_cast<std::ptrdiff_t>(end);
+      if (mid != data.end()) std::nth_element(first, mid, data.end(), Before);
+      std::sort(first, mid, Before);
+    }
+    for (size_t i = n_sorted; i < end; ++i) {
+      cumulative += norm.P(data[i], n);
+      if (strict ? cumulative > mass : cumulative >= mass) return i;
+    }
+    n_sorted = end;
+    chunk *= 4;
+  }
+  sorted = true;
+  return n;
+}
+
 }  // namespace chunkserve::sampling

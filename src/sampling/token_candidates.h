@@ -37,6 +37,24 @@ struct TokenCandidates {
   // If every logit is -inf, p is uniform (nothing better is defined).
   void Softmax();
   size_t size() const { return data.size(); }
+
+  // The softmax normaliser over the current entries without touching them:
+  // p_i = exp(logit_i - max_logit) * inv_sum (uniform when all are -inf).
+  struct Normalizer {
+    double max_logit = 0;
+    double inv_sum = 0;
+    bool uniform = false;  // every logit is -inf
+    double P(const TokenCandidate& c, size_t n) const;
+  };
+  Normalizer ComputeNormalizer() const;
+
+  // Walks the entries in descending order (ties: lower id first), sorting
+  // only as far as needed, and returns the index of the first entry at which
+  // the running probability sum reaches `mass` (>= when !strict, > when
+  // strict), or size() if it never does. Afterwards entries [0, result] (all
+  // of them when size() is returned) are the true top entries, sorted.
+  // Cost: O(n log k) for a prefix of k entries, instead of a full sort.
+  size_t FindCumulative(double mass, bool strict, const Normalizer& norm);
 };
 
 }  // namespace chunkserve::sampling

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace chunkserve::sampling {
 
@@ -16,33 +17,42 @@ void TopKProcessor::Apply(TokenCandidates& candidates) {
 
 void TopPProcessor::Apply(TokenCandidates& candidates) {
   if (top_p_ >= 1.0f || candidates.data.empty()) return;
-  candidates.SortDescending();
-  candidates.Softmax();
-  const size_t min_keep = std::max<size_t>(1, min_keep_);
-  double cumulative = 0.0;
-  size_t keep = candidates.data.size();
-  for (size_t i = 0; i < candidates.data.size(); ++i) {
-    cumulative += candidates.data[i].p;
-    if (cumulative >= top_p_ && i + 1 >= min_keep) {
-      keep = i + 1;
-      break;
-    }
+  const size_t min_keep = std::min(std::max<size_t>(1, min_keep_), candidates.data.size());
+  const TokenCandidates::Normalizer norm = candidates.ComputeNormalizer();
+  // Entries [0, hit] are sorted and hold cumulative p >= top_p.
+  const size_t hit = candidates.FindCumulative(top_p_, /*strict=*/false, norm);
+  size_t keep = hit == candidates.data.size() ? hit : hit + 1;
+  if (keep < min_keep) {
+    candidates.PartialSortDescending(min_keep);
+    keep = min_keep;
   }
   candidates.data.resize(keep);
+  candidates.sorted = true;
   candidates.probs_valid = false;
 }
 
 void MinPProcessor::Apply(TokenCandidates& candidates) {
   if (min_p_ <= 0.0f || candidates.data.empty()) return;
-  candidates.SortDescending();
+  float max_logit = -std::numeric_limits<float>::infinity();
+  for (const TokenCandidate& c : candidates.data) max_logit = std::max(max_logit, c.logit);
   // p_i >= min_p * p_max  <=>  logit_i >= logit_max + log(min_p): no softmax
-  // needed, and no precision lost on tiny probabilities.
-  const float threshold = candidates.data.front().logit + std::log(min_p_);
-  const size_t min_keep = std::max<size_t>(1, min_keep_);
-  size_t keep = 0;
-  while (keep < candidates.data.size() && candidates.data[keep].logit >= threshold) ++keep;
-  keep = std::max(keep, std::min(min_keep, candidates.data.size()));
+  // needed, and no precision lost on tiny probabilities. Survivors are moved
+  // to the front in one pass and only they get sorted.
+  const float threshold = max_logit + std::log(min_p_);
+  const size_t min_keep = std::min(std::max<size_t>(1, min_keep_), candidates.data.size());
+  const auto survivors_end = std::partition(candidates.data.begin(), candidates.data.end(),
+                                            [&](const TokenCandidate& c) { return c.logit >= threshold; });
+  size_t keep = static_cast<size_t>(survivors_end - candidates.data.begin());
+  candidates.sorted = false;
+  if (keep < min_keep) {
+    candidates.PartialSortDescending(min_keep);
+    keep = min_keep;
+  } else {
+    candidates.data.resize(keep);
+    candidates.SortDescending();
+  }
   candidates.data.resize(keep);
+  candidates.sorted = true;
   candidates.probs_valid = false;
 }
 

@@ -218,6 +218,64 @@ TEST(TemperatureTest, ScalesLogitsAndSharpensDistribution) {
   EXPECT_NEAR(h.data[0].p, 1.0f / 3.0f, 1e-6);
 }
 
+// Exact twin: the partially sorting top-p equals a full sort + cumulative scan,
+// on large vocabularies with ties, peaked and flat.
+TEST(TopPTest, ProgressiveSortMatchesFullSortTwin) {
+  Rng rng(31);
+  for (int trial = 0; trial < 40; ++trial) {
+    const size_t n = 1 + rng.NextU64() % 5000;
+    const double spread = trial % 2 ? 0.5 : 8.0;
+    std::vector<float> logits(n);
+    for (float& l : logits) l = static_cast<float>(std::round(rng.NextDouble() * spread * 4) / 4);  // many ties
+    const float top_p = static_cast<float>(0.05 + 0.9 * rng.NextDouble());
+
+    TokenCandidates naive = Make(logits);
+    naive.SortDescending();
+    naive.Softmax();
+    double cum = 0;
+    size_t keep = n;
+    for (size_t i = 0; i < n; ++i) {
+      cum += naive.data[i].p;
+      if (cum >= top_p) {
+        keep = i + 1;
+        break;
+      }
+    }
+    std::vector<int32_t> expected;
+    for (size_t i = 0; i < keep; ++i) expected.push_back(naive.data[i].id);
+
+    TopPProcessor p(top_p, 1);
+    TokenCandidates c = Make(logits);
+    p.Apply(c);
+    // Float (naive) vs double (fast) sums may differ only at an exact boundary.
+    ASSERT_LE(std::abs(static_cast<long>(Ids(c).size()) - static_cast<long>(expected.size())), 1) << "trial " << trial;
+    const size_t common = std::min(Ids(c).size(), expected.size());
+    for (size_t i = 0; i < common; ++i) ASSERT_EQ(Ids(c)[i], expected[i]) << "trial " << trial << " i " << i;
+  }
+}
+
+TEST(MinPTest, PartitionMatchesFullSortTwin) {
+  Rng rng(32);
+  for (int trial = 0; trial < 40; ++trial) {
+    const size_t n = 1 + rng.NextU64() % 5000;
+    std::vector<float> logits(n);
+    for (float& l : logits) l = static_cast<float>(std::round(rng.NextDouble() * 24) / 4);
+    const float min_p = static_cast<float>(0.01 + 0.5 * rng.NextDouble());
+    TokenCandidates naive = Make(logits);
+    naive.SortDescending();
+    const float threshold = naive.data.front().logit + std::log(min_p);
+    std::vector<int32_t> expected;
+    for (const auto& t : naive.data) {
+      if (t.logit >= threshold) expected.push_back(t.id);
+    }
+    MinPProcessor p(min_p, 1);
+    TokenCandidates c = Make(logits);
+    p.Apply(c);
+    ASSERT_EQ(Ids(c), expected) << "trial " << trial;
+    ASSERT_TRUE(c.sorted);
+  }
+}
+
 TEST(RngTest, MatchesReferenceXoshiro256StarStar) {
   // Reference values from an independent implementation of splitmix64
   // seeding + xoshiro256** (tools-free: the algorithm is public domain).

@@ -8,6 +8,8 @@
 #include <map>
 #include <vector>
 
+#include "sampling/token_candidates.h"
+
 namespace chunkserve::sampling {
 namespace {
 
@@ -177,6 +179,38 @@ TEST(SamplerTest, SeedGivesSameTokensOnEveryMachine) {
   for (int i = 0; i < 12; ++i) got.push_back(s.Sample(logits));
   // Computed by an independent Python model of the same PRNG + ordering.
   EXPECT_EQ(got, (std::vector<int32_t>{4, 6, 4, 4, 6, 4, 3, 4, 5, 4, 2, 7}));
+}
+
+// Exact twin: the draw (which sorts only the prefix it reaches) picks the
+// same token as a full sort + cumulative walk with the same uniform number.
+TEST(SamplerTest, DrawMatchesFullSortTwin) {
+  Rng logit_rng(5);
+  for (int trial = 0; trial < 20; ++trial) {
+    const int n = 1 + static_cast<int>(logit_rng.NextU64() % 3000);
+    std::vector<float> logits(static_cast<size_t>(n));
+    for (float& l : logits) l = static_cast<float>(std::round(logit_rng.NextDouble() * 16) / 2);
+    const uint64_t seed = logit_rng.NextU64();
+    Sampler s(Plain(seed), n);
+    Rng twin_rng(seed);
+    TokenCandidates naive;
+    naive.Fill(logits);
+    naive.SortDescending();
+    double max_logit = naive.data.front().logit, sum = 0;
+    for (const auto& c : naive.data) sum += std::exp(double(c.logit) - max_logit);
+    for (int draw = 0; draw < 20; ++draw) {
+      const double u = twin_rng.NextDouble();
+      double cum = 0;
+      int32_t expected = naive.data.back().id;
+      for (const auto& c : naive.data) {
+        cum += std::exp(double(c.logit) - max_logit) / sum;
+        if (u < cum) {
+          expected = c.id;
+          break;
+        }
+      }
+      ASSERT_EQ(s.Sample(logits), expected) << "trial " << trial << " draw " << draw;
+    }
+  }
 }
 
 TEST(SamplerTest, EndOfGenerationTokens) {
