@@ -10,7 +10,7 @@
 
 namespace {
 
-using chunkserve::kernels::AttentionIsa;
+using chunkserve::kernels::OpsIsa;
 
 struct Fixture {
   std::vector<float> q, k, v, out;
@@ -36,8 +36,8 @@ struct Fixture {
 };
 
 void BM_AttentionPrefill(benchmark::State& state) {
-  const auto isa = static_cast<AttentionIsa>(state.range(1));
-  if (!chunkserve::kernels::AttentionIsaSupported(isa)) return state.SkipWithError("ISA not supported");
+  const auto isa = static_cast<OpsIsa>(state.range(1));
+  if (!chunkserve::kernels::OpsIsaSupported(isa)) return state.SkipWithError("ISA not supported");
   const int64_t n = state.range(0);
   Fixture f(n, n);
   for (auto _ : state) {
@@ -51,8 +51,8 @@ void BM_AttentionPrefill(benchmark::State& state) {
 BENCHMARK(BM_AttentionPrefill)->ArgsProduct({{128, 512}, {0, 1}})->Unit(benchmark::kMillisecond);
 
 void BM_AttentionDecode(benchmark::State& state) {
-  const auto isa = static_cast<AttentionIsa>(state.range(1));
-  if (!chunkserve::kernels::AttentionIsaSupported(isa)) return state.SkipWithError("ISA not supported");
+  const auto isa = static_cast<OpsIsa>(state.range(1));
+  if (!chunkserve::kernels::OpsIsaSupported(isa)) return state.SkipWithError("ISA not supported");
   const int64_t n_ctx = state.range(0);
   Fixture f(1, n_ctx);
   for (auto _ : state) {

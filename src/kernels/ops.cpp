@@ -62,13 +62,6 @@ void Softmax(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
-void SiluMul(const float* gate, const float* up, int64_t n, float* out) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    out[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
-}
-
 void Gelu(float* x, int64_t n) {
   constexpr float kSqrt2OverPi = 0.7978845608028654f;
   constexpr float kCoef = 0.044715f;
@@ -229,6 +222,25 @@ __attribute__((target("avx2,fma"))) inline float HorizontalSum(__m256 v) {
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
   return _mm_cvtss_f32(s);
+}
+
+// exp(x) for any x: clamped to [-87, 88.3], so no inf/NaN from the bit trick.
+__attribute__((target("avx2,fma"))) inline __m256 ExpClamped(__m256 x) {
+  x = _mm256_min_ps(x, _mm256_set1_ps(88.3f));
+  x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+  return ExpNonPositive(x);  // its polynomial holds on both sides; only the underflow mask is one-sided
+}
+
+__attribute__((target("avx2,fma"))) void SiluMulAvx2(const float* gate, const float* up, int64_t n, float* out) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 g = _mm256_loadu_ps(gate + i);
+    const __m256 e = ExpClamped(_mm256_sub_ps(_mm256_setzero_ps(), g));
+    const __m256 silu = _mm256_div_ps(g, _mm256_add_ps(one, e));
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
+  }
+  for (; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
 // kt (head_dim, kKeyTile) = keys [j0, j0 + n_keys) of kv_head, transposed;
@@ -401,25 +413,32 @@ __attribute__((target("avx2,fma"))) void AttentionTaskAvx2(const AttentionJob& j
 
 #endif  // __x86_64__
 
+void SiluMulScalar(const float* gate, const float* up, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
 // Follows the kernels' one-time choice (CPUID, lowered by CHUNKSERVE_ISA),
 // so `CHUNKSERVE_ISA=scalar` runs the whole forward pass on reference code.
-AttentionIsa DetectAttentionIsa() {
+OpsIsa DetectOpsIsa() {
 #if defined(__x86_64__)
   if (ActiveIsa() >= Isa::kAvx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    return AttentionIsa::kAvx2;
+    return OpsIsa::kAvx2;
 #endif
-  return AttentionIsa::kScalar;
+  return OpsIsa::kScalar;
 }
 
 }  // namespace
 
-AttentionIsa SelectedAttentionIsa() {
-  static const AttentionIsa isa = DetectAttentionIsa();
+OpsIsa SelectedOpsIsa() {
+  static const OpsIsa isa = DetectOpsIsa();
   return isa;
 }
 
-bool AttentionIsaSupported(AttentionIsa isa) {
-  if (isa == AttentionIsa::kScalar) return true;
+bool OpsIsaSupported(OpsIsa isa) {
+  if (isa == OpsIsa::kScalar) return true;
 #if defined(__x86_64__)
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
@@ -427,12 +446,12 @@ bool AttentionIsaSupported(AttentionIsa isa) {
 #endif
 }
 
-void AttentionWithIsa(AttentionIsa isa, const float* q, int64_t n_q, const int32_t* kv_len,
+void AttentionWithIsa(OpsIsa isa, const float* q, int64_t n_q, const int32_t* kv_len,
                       const KvBlocksView& kv, const AttentionShape& shape, float* out,
                       ThreadPool* pool) {
   CHECK(shape.n_heads > 0 && shape.n_kv_heads > 0 && shape.n_heads % shape.n_kv_heads == 0);
   CHECK(shape.head_dim > 0 && kv.block_tokens > 0);
-  CHECK(AttentionIsaSupported(isa));
+  CHECK(OpsIsaSupported(isa));
   if (n_q <= 0) return;
   const AttentionJob job{q, n_q, kv_len, &kv, shape, out,
                          static_cast<int64_t>(shape.n_kv_heads) * shape.head_dim};
@@ -447,7 +466,7 @@ void AttentionWithIsa(AttentionIsa isa, const float* q, int64_t n_q, const int32
     const int64_t q_begin = q_tile * kQueryTile;
     const int64_t q_end = std::min(n_q, q_begin + kQueryTile);
 #if defined(__x86_64__)
-    if (isa == AttentionIsa::kAvx2) {
+    if (isa == OpsIsa::kAvx2) {
       AttentionTaskAvx2(job, q_begin, q_end, kv_head, scratch);
       return;
     }
@@ -461,9 +480,21 @@ void AttentionWithIsa(AttentionIsa isa, const float* q, int64_t n_q, const int32
   }
 }
 
+void SiluMulWithIsa(OpsIsa isa, const float* gate, const float* up, int64_t n, float* out) {
+  CHECK(OpsIsaSupported(isa));
+#if defined(__x86_64__)
+  if (isa == OpsIsa::kAvx2) return SiluMulAvx2(gate, up, n, out);
+#endif
+  SiluMulScalar(gate, up, n, out);
+}
+
+void SiluMul(const float* gate, const float* up, int64_t n, float* out) {
+  SiluMulWithIsa(SelectedOpsIsa(), gate, up, n, out);
+}
+
 void Attention(const float* q, int64_t n_q, const int32_t* kv_len, const KvBlocksView& kv,
                const AttentionShape& shape, float* out, ThreadPool* pool) {
-  AttentionWithIsa(SelectedAttentionIsa(), q, n_q, kv_len, kv, shape, out, pool);
+  AttentionWithIsa(SelectedOpsIsa(), q, n_q, kv_len, kv, shape, out, pool);
 }
 
 }  // namespace chunkserve::kernels

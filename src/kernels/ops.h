@@ -70,13 +70,15 @@ struct AttentionShape {
 void Attention(const float* q, int64_t n_q, const int32_t* kv_len, const KvBlocksView& kv,
                const AttentionShape& shape, float* out, ThreadPool* pool);
 
-// The implementation Attention dispatches to, chosen once at start-up from
-// CPUID. Tests force each one and compare with a materialized-softmax twin.
-enum class AttentionIsa { kScalar, kAvx2 };
-AttentionIsa SelectedAttentionIsa();
-bool AttentionIsaSupported(AttentionIsa isa);
-void AttentionWithIsa(AttentionIsa isa, const float* q, int64_t n_q, const int32_t* kv_len,
+// The implementations Attention and SiluMul dispatch to, chosen once at
+// start-up (CPUID, lowered by CHUNKSERVE_ISA). Tests force each one and
+// compare with straightforward twins.
+enum class OpsIsa { kScalar, kAvx2 };
+OpsIsa SelectedOpsIsa();
+bool OpsIsaSupported(OpsIsa isa);
+void AttentionWithIsa(OpsIsa isa, const float* q, int64_t n_q, const int32_t* kv_len,
                       const KvBlocksView& kv, const AttentionShape& shape, float* out,
                       ThreadPool* pool);
+void SiluMulWithIsa(OpsIsa isa, const float* gate, const float* up, int64_t n, float* out);
 
 }  // namespace chunkserve::kernels

@@ -80,10 +80,19 @@ TEST(OpsTest, SoftmaxSumsToOneAndIsStable) {
 TEST(OpsTest, SiluMulGeluAdd) {
   auto g = RandomVector(100, 8, 4.0f);
   auto u = RandomVector(100, 9);
+  g[3] = 100.0f, g[4] = -100.0f, g[5] = 0.0f;  // saturated and zero gates
   std::vector<float> out(100);
+  for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2}) {
+    if (!OpsIsaSupported(isa)) continue;
+    for (int n : {100, 7}) {  // vector body + tail, tail only
+      std::fill(out.begin(), out.end(), 0.0f);
+      SiluMulWithIsa(isa, g.data(), u.data(), n, out.data());
+      for (int i = 0; i < n; ++i)
+        ASSERT_NEAR(out[i], g[i] / (1 + std::exp(-double(g[i]))) * u[i], kElementwiseTol * (1 + std::abs(g[i] * u[i])))
+            << "isa " << int(isa) << " i " << i;
+    }
+  }
   SiluMul(g.data(), u.data(), 100, out.data());
-  for (int i = 0; i < 100; ++i)
-    EXPECT_NEAR(out[i], g[i] / (1 + std::exp(-double(g[i]))) * u[i], kElementwiseTol * 4);
   auto x = g;
   Gelu(x.data(), 100);
   for (int i = 0; i < 100; ++i) {
@@ -186,7 +195,7 @@ struct AttentionCase {
   int64_t n_q, n_past, block_tokens;
 };
 
-void CheckAttention(const AttentionCase& c, AttentionIsa isa, ThreadPool* pool) {
+void CheckAttention(const AttentionCase& c, OpsIsa isa, ThreadPool* pool) {
   const int64_t n_slots = c.n_past + c.n_q;
   const int64_t row = int64_t(c.n_kv_heads) * c.head_dim;
   AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim, 1.0f / std::sqrt(float(c.head_dim))};
@@ -226,8 +235,8 @@ TEST(OpsTest, AttentionMatchesMaterializedSoftmax) {
       {4, 4, 128, 20, 130, 7},  // MHA, odd block size
       {6, 3, 12, 19, 3, 5},     // head_dim not a multiple of 8
   };
-  for (AttentionIsa isa : {AttentionIsa::kScalar, AttentionIsa::kAvx2}) {
-    if (!AttentionIsaSupported(isa)) continue;
+  for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2}) {
+    if (!OpsIsaSupported(isa)) continue;
     for (const auto& c : cases) {
       CheckAttention(c, isa, &pool);
       CheckAttention(c, isa, nullptr);
@@ -249,8 +258,8 @@ TEST(OpsTest, AttentionHandlesExtremeScores) {
   std::vector<int32_t> kv_len = {int32_t(n)};
   std::vector<const float*> kp = {k.data()}, vp = {v.data()};
   KvBlocksView view{kp, vp, n};
-  for (AttentionIsa isa : {AttentionIsa::kScalar, AttentionIsa::kAvx2}) {
-    if (!AttentionIsaSupported(isa)) continue;
+  for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2}) {
+    if (!OpsIsaSupported(isa)) continue;
     std::vector<float> out(8);
     AttentionWithIsa(isa, q.data(), 1, kv_len.data(), view, s, out.data(), nullptr);
     for (float o : out) EXPECT_NEAR(o, 150.0f, 1e-3f);
