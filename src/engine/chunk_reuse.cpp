@@ -78,6 +78,34 @@ std::vector<int64_t> SelectRecompute(std::span<const float> scores, double fract
   return order;
 }
 
+std::vector<int64_t> PlanRecompute(std::span<const ReusedChunk> chunks, double fraction, RecomputeSignal signal) {
+  fraction = std::clamp(fraction, 0.0, 1.0);
+  std::vector<int64_t> slots;
+  if (signal == RecomputeSignal::kPromptRecency) {
+    int64_t n_total = 0;
+    for (const ReusedChunk& c : chunks) n_total += static_cast<int64_t>(c.scores.size());
+    int64_t budget = static_cast<int64_t>(std::ceil(fraction * static_cast<double>(n_total) - 1e-9));
+    for (auto it = chunks.rbegin(); it != chunks.rend() && budget > 0; ++it) {
+      const auto n = static_cast<int64_t>(it->scores.size());
+      const int64_t take = std::min(budget, n);
+      for (int64_t i = n - take; i < n; ++i) slots.push_back(it->first_slot + i);
+      budget -= take;
+    }
+    std::sort(slots.begin(), slots.end());
+    return slots;
+  }
+  for (const ReusedChunk& c : chunks) {
+    if (signal == RecomputeSignal::kRecordedDeviation) {
+      for (int64_t i : SelectRecompute(c.scores, fraction)) slots.push_back(c.first_slot + i);
+    } else {
+      const auto n = static_cast<int64_t>(c.scores.size());
+      const auto k = std::min<int64_t>(n, static_cast<int64_t>(std::ceil(fraction * static_cast<double>(n) - 1e-9)));
+      for (int64_t i = n - k; i < n; ++i) slots.push_back(c.first_slot + i);
+    }
+  }
+  return slots;
+}
+
 std::vector<float> DeviationScores(const kv::ChunkKv& lead_kv, model::KvCache* seq_kv, int64_t first_slot,
                                    int64_t first_position, const RopeSetup& rope) {
   const int64_t n = lead_kv.n_tokens();

@@ -142,6 +142,12 @@ StatusOr<RequestResult> Engine::Generate(const Prompt& prompt, const RequestPara
   const bool use_chunks = chunk_cache_ && params.use_chunk_cache;
   std::vector<int64_t> slots;
   slots.reserve(static_cast<size_t>(n_prompt));
+  struct PlacedChunk {
+    int64_t first_slot;
+    bool exact;
+    std::shared_ptr<const kv::ChunkKv> kv;
+  };
+  std::vector<PlacedChunk> placed;
   for (size_t i = 0; i < prompt.size(); ++i) {
     const int64_t b = seg_begin[i];
     const int64_t e = b + static_cast<int64_t>(prompt[i].tokens.size());
@@ -157,26 +163,47 @@ StatusOr<RequestResult> Engine::Generate(const Prompt& prompt, const RequestPara
       if (hit && hit->kv->n_layers == hp.n_layer && hit->kv->row_floats == hp.n_embd_kv()) {
         (hit->tier == kv::ChunkTier::kRam ? st.n_chunk_ram_hits : st.n_chunk_disk_hits) += 1;
         PlaceChunk(*hit->kv, req.kv.get(), b, b, rope_);
-        std::vector<int64_t> chosen = SelectRecompute(hit->kv->scores, fraction);
-        // The prompt's last token is always run: its logits start decoding.
-        if (e == n_prompt && (chosen.empty() || chosen.back() != e - b - 1)) chosen.push_back(e - b - 1);
-        const int64_t n = e - b;
-        // The first reused (not recomputed) row makes the rest inexact.
-        int64_t first_reused = 0;
-        for (int64_t c : chosen) {
-          if (c != first_reused) break;
-          ++first_reused;
-        }
-        if (first_reused < n) req.first_inexact_slot = std::min(req.first_inexact_slot, b + first_reused);
-        for (int64_t c : chosen) slots.push_back(b + c);
-        st.n_chunk_recomputed_tokens += static_cast<int64_t>(chosen.size());
-        st.n_chunk_reused_tokens += n - static_cast<int64_t>(chosen.size());
+        // Right after a copy of the lead-in, the chunk sits exactly where
+        // and after what it was cached: its KV is exact as stored.
+        const auto L = static_cast<int64_t>(lead_in_.size());
+        const bool exact = b == L && std::equal(lead_in_.begin(), lead_in_.end(), req.tokens.begin());
+        placed.push_back(PlacedChunk{b, exact, std::move(hit->kv)});
         continue;
       }
       ++st.n_chunk_misses;
       req.missed_chunks.emplace_back(b, e);
     }
     for (int64_t s = s0; s < e; ++s) slots.push_back(s);
+  }
+  // Selective recomputation over the placed chunks (chunk_reuse.h).
+  {
+    std::vector<ReusedChunk> reused;
+    int64_t n_reused_total = 0;
+    for (const PlacedChunk& pc : placed) {
+      n_reused_total += pc.kv->n_tokens();
+      if (!pc.exact) reused.push_back(ReusedChunk{pc.first_slot, pc.kv->scores});
+    }
+    std::vector<int64_t> redo = PlanRecompute(reused, fraction, options_.recompute_signal);
+    // The prompt's last token is always run: its logits start decoding.
+    if (!placed.empty() && placed.back().first_slot + placed.back().kv->n_tokens() == n_prompt &&
+        (redo.empty() || redo.back() != n_prompt - 1))
+      redo.push_back(n_prompt - 1);
+    st.n_chunk_recomputed_tokens = static_cast<int64_t>(redo.size());
+    st.n_chunk_reused_tokens = n_reused_total - st.n_chunk_recomputed_tokens;
+    // The first reused (not recomputed) row of an inexact chunk makes every
+    // later row inexact.
+    for (const PlacedChunk& pc : placed) {
+      if (pc.exact) continue;
+      for (int64_t s = pc.first_slot; s < pc.first_slot + pc.kv->n_tokens(); ++s) {
+        if (!std::binary_search(redo.begin(), redo.end(), s)) {
+          req.first_inexact_slot = std::min(req.first_inexact_slot, s);
+          break;
+        }
+      }
+      if (req.first_inexact_slot < n_prompt) break;
+    }
+    slots.insert(slots.end(), redo.begin(), redo.end());
+    std::sort(slots.begin(), slots.end());
   }
   st.n_computed_tokens = static_cast<int64_t>(slots.size());
 

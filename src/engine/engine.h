@@ -6,9 +6,9 @@
 //      tokens is shared (no copy, no compute).
 //   2. Chunk segments past that point are looked up in the chunk cache
 //      (RAM -> disk). A hit is copied into the sequence's blocks with K
-//      re-rotated to its new positions, and a fraction r of its tokens
-//      (highest recorded deviation scores, see chunk_reuse.h) is recomputed
-//      in the new context. r = 1 recomputes everything: the exact twin of a
+//      re-rotated to its new positions, and a fraction r of the reused chunk
+//      tokens (chosen by options.recompute_signal, see chunk_reuse.h) is
+//      recomputed in the new context. r = 1 recomputes everything: the exact twin of a
 //      full prefill; r = 0 is pure reuse.
 //   3. Everything else (misses, prefix/tail segments, recomputed tokens) runs
 //      in slot order through ForwardAtSlots: one Forward per slice of
@@ -76,6 +76,7 @@ struct EngineOptions {
   // one (see above).
   std::optional<std::vector<int32_t>> chunk_lead_in;
   double recompute_fraction = 0.15;
+  RecomputeSignal recompute_signal = RecomputeSignal::kPromptRecency;
   int64_t max_tokens_per_forward = 512;
 };
 

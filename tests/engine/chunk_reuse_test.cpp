@@ -33,6 +33,23 @@ TEST(SelectRecompute, FractionTiesAndBounds) {
   EXPECT_EQ(SelectRecompute(flat, 0.15), (std::vector<int64_t>{0, 1, 2}));
 }
 
+TEST(PlanRecompute, EachSignal) {
+  const std::vector<float> a = {0.0f, 0.9f, 0.1f, 0.8f}, b = {0.5f, 0.4f, 0.3f, 0.2f, 0.1f, 0.0f};
+  const std::vector<ReusedChunk> chunks = {{10, a}, {20, b}};
+  EXPECT_EQ(PlanRecompute(chunks, 0.5, RecomputeSignal::kRecordedDeviation),
+            (std::vector<int64_t>{11, 13, 20, 21, 22}));
+  EXPECT_EQ(PlanRecompute(chunks, 0.5, RecomputeSignal::kChunkTrailing),
+            (std::vector<int64_t>{12, 13, 23, 24, 25}));
+  // 10 reused tokens, r = 0.7: the last 7 of the prompt, across chunks.
+  EXPECT_EQ(PlanRecompute(chunks, 0.7, RecomputeSignal::kPromptRecency),
+            (std::vector<int64_t>{13, 20, 21, 22, 23, 24, 25}));
+  for (RecomputeSignal s : {RecomputeSignal::kRecordedDeviation, RecomputeSignal::kChunkTrailing,
+                            RecomputeSignal::kPromptRecency}) {
+    EXPECT_TRUE(PlanRecompute(chunks, 0.0, s).empty());
+    EXPECT_EQ(PlanRecompute(chunks, 1.0, s).size(), 10u);
+  }
+}
+
 // Runs `tokens` at slots [0, n) of `kv` with RoPE positions offset + i.
 void RunAt(model::Model& m, model::KvCache* kv, const std::vector<int32_t>& tokens, int32_t offset,
            model::Logits* out, int64_t first_slot = 0) {

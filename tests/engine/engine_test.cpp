@@ -95,11 +95,15 @@ TEST(Engine, PagedPrefillEqualsContiguousForward) {
 }
 
 TEST(Engine, RecomputeFractionOneIsTheExactTwinOfFullPrefill) {
-  for (const char* arch : {"llama", "qwen2"}) {
-    SCOPED_TRACE(arch);
+  for (const char* arch : {"llama", "qwen2"})
+  for (RecomputeSignal signal : {RecomputeSignal::kRecordedDeviation, RecomputeSignal::kChunkTrailing,
+                                 RecomputeSignal::kPromptRecency}) {
+    SCOPED_TRACE(std::string(arch) + " signal " + std::to_string(static_cast<int>(signal)));
     Fixture f(arch);
     ASSERT_TRUE(f.model);
-    auto engine = std::move(Engine::Create(f.model.get(), SmallOptions())).value();
+    EngineOptions o = SmallOptions();
+    o.recompute_signal = signal;
+    auto engine = std::move(Engine::Create(f.model.get(), o)).value();
     RunRequest(*engine, f.MakePrompt({0, 1, 2, 3}), Eval(kForced, 1.0, false, true));  // fills the chunk cache
     EXPECT_EQ(engine->chunk_cache()->stats().n_inserts, 4);
 
@@ -133,9 +137,6 @@ TEST(Engine, RecomputeFractionZeroIsPureReuse) {
   EXPECT_GT(MaxAbsDiff(reuse.captured_logits, full.captured_logits), 1e-3);
   for (float x : reuse.captured_logits) ASSERT_TRUE(std::isfinite(x));
 
-  // The chunk in first position right after the prefix it was NOT cached
-  // under still differs; but in the order it was cached, chunk 0 follows
-  // the same prefix... only the lead-in is shared, so reuse stays inexact.
   // Recomputing more moves the answer towards the full prefill.
   RequestResult part = RunRequest(*engine, shuffled, Eval(kForced, 0.5, false, true));
   EXPECT_LT(MaxAbsDiff(part.captured_logits, full.captured_logits),
