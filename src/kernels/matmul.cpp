@@ -136,7 +136,7 @@ void MatMulPacked(const PackedMatrix::Impl& m, const float* x, int64_t n, float*
   // Enough tasks for dynamic balancing (a thread that loses its core to
   // another process must not hold back much work), each still long enough
   // to amortise its start.
-  const int64_t want_tasks = std::max<int64_t>(1, 8 * PoolSize(pool) / n_chunks);
+  const int64_t want_tasks = (8 * PoolSize(pool) + n_chunks - 1) / n_chunks;
   const int64_t groups_per_task = std::max<int64_t>(1, (m.n_row_groups + want_tasks - 1) / want_tasks);
   const int64_t n_group_tasks = (m.n_row_groups + groups_per_task - 1) / groups_per_task;
   ParallelRun(pool, n_chunks * n_group_tasks, [&](int64_t task, int) {
