@@ -11,8 +11,10 @@
 //                      [--prompt 512] [--decode-tokens 20] [--isa avx512]
 //                      [--prefill-reps 3] [--no-output] [--no-bandwidth]
 // Figures: medians over the repetitions ("best_*": the fastest one, i.e.
-// when other processes left the cores alone; "cpu_*": from process CPU time,
-// meaningful with one thread on a shared machine).
+// when other processes left the cores alone; "cpu_*": work / (process CPU
+// seconds / threads), the rate had every thread kept its core, which is what
+// a shared, busy machine can still tell; spin-waiting counts as CPU time, so
+// it errs low).
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -229,7 +231,7 @@ int Main(int argc, char** argv) {
         const double ops = 2.0 * model->params * static_cast<double>(prompt);
         std::printf(
             "{\"bench\":\"prefill\",\"type\":\"%s\",\"isa\":\"%s\",\"threads\":%d,\"layers\":%d,\"tokens\":%lld,"
-            "\"tokens_per_s\":%.1f,\"best_tokens_per_s\":%.1f,\"gop_per_s\":%.1f,\"cpu_gop_per_s_per_thread\":%.1f}\n",
+            "\"tokens_per_s\":%.1f,\"best_tokens_per_s\":%.1f,\"gop_per_s\":%.1f,\"cpu_gop_per_s\":%.1f}\n",
             tname.c_str(), std::string(IsaName(isa)).c_str(), t, n_layers, static_cast<long long>(prompt),
             static_cast<double>(prompt) / pre_s,
             static_cast<double>(prompt) / *std::min_element(pre.begin(), pre.end()), ops / pre_s / 1e9,
