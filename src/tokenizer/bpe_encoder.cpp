@@ -82,6 +82,7 @@ void BpeEncoder::Encode(std::string_view text, bool after_special, std::vector<i
     EncodeWord(word, out);
     cache_.Insert(word, std::span<const int32_t>(out->data() + before, out->size() - before));
   }
+  if (words.capacity() > (size_t{1} << 16)) words = std::vector<std::string_view>();
 }
 
 void BpeEncoder::EncodeExact(std::string_view text, std::vector<int32_t>* out) const {

@@ -352,6 +352,19 @@ PreTokenizerKind PreTokenizerKindFromName(std::string_view name, bool* known) {
 
 void PreTokenizer::Split(std::string_view text, std::vector<std::string_view>* pieces) const {
   if (text.empty()) return;
+  // Offsets are 32-bit: split gigantic texts into 2 GiB blocks at character
+  // boundaries (a piece never spans two blocks; inputs that size are not text
+  // anyone tokenizes for a model, but they must not break us).
+  constexpr size_t kMaxBlockBytes = size_t{1} << 31;
+  if (text.size() >= kMaxBlockBytes) {
+    for (size_t pos = 0; pos < text.size();) {
+      size_t n = std::min(kMaxBlockBytes - 1, text.size() - pos);
+      while (pos + n < text.size() && n > 1 && (static_cast<uint8_t>(text[pos + n]) & 0xC0) == 0x80) --n;
+      Split(text.substr(pos, n), pieces);
+      pos += n;
+    }
+    return;
+  }
   thread_local Decoded d;  // reused buffers: Split runs once per text fragment
   d.Decode(text);
   const Cursor c{d.cp.data(), d.flags.data()};
@@ -374,6 +387,8 @@ void PreTokenizer::Split(std::string_view text, std::vector<std::string_view>* p
     pieces->push_back(text.substr(d.offset[b], d.offset[e] - d.offset[b]));
     b = e;
   }
+  // Do not keep ~9 bytes per input byte alive per thread after a huge text.
+  if (d.cp.capacity() > (size_t{1} << 20)) d = Decoded();
 }
 
 }  // namespace chunkserve::tokenizer

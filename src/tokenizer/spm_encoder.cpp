@@ -126,6 +126,18 @@ void SpmEncoder::EncodeExact(std::string_view text, bool after_special, std::vec
 
 void SpmEncoder::EncodeSegment(std::string_view s, std::vector<int32_t>* out) const {
   if (s.empty()) return;
+  // Symbol indices are 32-bit: a gigantic segment is merged in 1 GiB blocks
+  // cut at character boundaries (no merge crosses a cut).
+  constexpr size_t kMaxBlockBytes = size_t{1} << 30;
+  if (s.size() > kMaxBlockBytes) {
+    for (size_t pos = 0; pos < s.size();) {
+      size_t n = std::min(kMaxBlockBytes, s.size() - pos);
+      while (pos + n < s.size() && n > 1 && (static_cast<uint8_t>(s[pos + n]) & 0xC0) == 0x80) --n;
+      EncodeSegment(s.substr(pos, n), out);
+      pos += n;
+    }
+    return;
+  }
   std::vector<Symbol> symbols;
   symbols.reserve(s.size());
   for (size_t pos = 0; pos < s.size();) {
