@@ -1,0 +1,36 @@
+// ModelExecutor: the StepExecutor over a real model::Model and a
+// (non-simulated) kv::BlockPool. One Run() is ONE Model::Forward over every
+// sequence of the step: all new tokens (decodes of many sequences and
+// prefill slices alike) go through each weight matrix together, so the
+// weights are read once per step, not once per sequence; attention runs per
+// sequence over its own blocks.
+//
+// Thread safety: as Model::Forward (the scheduler thread only).
+// REQUIRES: model and pool outlive the executor; the pool's shape matches
+// the model (n_layer layers of n_embd_kv floats: use PoolOptionsFor).
+#pragma once
+
+#include <memory>
+
+#include "kv/block_pool.h"
+#include "model/model.h"
+#include "sched/step_executor.h"
+
+namespace chunkserve::sched {
+
+// A pool shaped for `model` with `budget_bytes` of KV.
+kv::BlockPoolOptions PoolOptionsFor(const model::Model& model, int64_t block_tokens, size_t budget_bytes);
+
+class ModelExecutor final : public StepExecutor {
+ public:
+  explicit ModelExecutor(model::Model* model) : model_(model) {}
+
+  int64_t n_vocab() const override { return model_->hparams().n_vocab; }
+  Status Run(std::span<const StepSequence> batch, StepLogits* logits) override;
+
+ private:
+  model::Model* model_;
+  model::Logits model_logits_;
+};
+
+}  // namespace chunkserve::sched

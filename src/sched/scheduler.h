@@ -1,0 +1,204 @@
+// Scheduler: continuous batching with chunked prefill over a paged KV pool
+// (SARATHI / Sarathi-Serve token-budget steps, DeepSpeed-FastGen style
+// decode piggybacking, BatchLLM prefix-aware admission).
+//
+// One scheduler thread owns every request's state (token history, block
+// table, sampler). Other threads only Submit() and Cancel(), which go through
+// an inbox guarded by a mutex; results come back through the request's
+// callbacks, which run ON THE SCHEDULER THREAD and must be quick (push into a
+// queue, never block on a client).
+//
+// A step (RunStep):
+//   1. drain the inbox: new requests join the waiting queue, cancellations
+//      remove their request and free its blocks (so a cancel takes effect
+//      within one step);
+//   2. decodes first: every running sequence that is generating contributes
+//      its one new token. A decode that needs a new block and finds none
+//      evicts prefix-cache blocks, then preempts the most recently admitted
+//      running sequence (its blocks are freed, it goes back to the FRONT of
+//      the queue with its generated tokens and is later resumed by
+//      recomputation: prompt + generated tokens prefilled again, sampler
+//      state kept, so its output is unchanged);
+//   3. prefill slices of admitted sequences fill the rest of the token
+//      budget (a long prompt is cut into slices and never stalls decodes);
+//   4. admission: waiting requests, in order, while the budget, the running
+//      limit and the free KV blocks allow (a request is admitted only when
+//      blocks for its whole prompt can be reserved, counting prefix-cache
+//      hits, so a prefill never fails half way). A waiting request that
+//      shares at least one full block of prompt with a sequence still
+//      prefilling that part waits until it is computed and then takes it
+//      from the prefix cache (shared prefixes are computed once and held in
+//      KV once); requests sharing a prefix are queued next to each other.
+//   5. one StepExecutor::Run over the whole batch; every sequence whose
+//      prompt is fully computed samples one token (on_token), ends on an
+//      end-of-generation token or max_new_tokens (on_done).
+// Full blocks of computed prompts (and, at the end, of generated tokens) go
+// into the prefix cache so later requests share them.
+//
+// Exact twin: with greedy sampling, every request's tokens equal those of the
+// same request run alone (tests/sched/scheduler_model_test).
+//
+// Queue bound: Submit() fails with ResourceExhausted when max_waiting
+// requests are already queued (the server answers 503 + Retry-After).
+//
+// Thread safety: Submit, Cancel, Stats, Start, Shutdown are thread-safe.
+// RunStep() is for tests that drive the scheduler by hand (never together
+// with Start()).
+// REQUIRES: executor, pool (and prefix cache) outlive the scheduler.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "base/status.h"
+#include "kv/block_pool.h"
+#include "kv/prefix_cache.h"
+#include "sampling/sampling_params.h"
+#include "sched/step_executor.h"
+
+namespace chunkserve::sched {
+
+struct SchedulerOptions {
+  int64_t max_step_tokens = 256;  // token budget of one step (decodes + prefill slices)
+  int64_t max_running = 64;       // sequences admitted at once
+  int64_t max_waiting = 256;      // queued requests before Submit refuses
+  int64_t max_context_tokens = 4096;  // prompt + generated, per sequence
+  uint64_t prefix_namespace = 0;  // prefix-cache namespace (model fingerprint)
+};
+
+enum class FinishReason { kLength, kEndOfGeneration, kCancelled, kError };
+
+struct RequestOutcome {
+  FinishReason finish = FinishReason::kLength;
+  Status status;                 // the error when finish == kError
+  int64_t n_prompt_tokens = 0;
+  int64_t n_cached_prompt_tokens = 0;  // taken from the prefix cache at (first) admission
+  int64_t n_generated_tokens = 0;
+  int64_t n_preemptions = 0;
+  double queue_ms = 0;           // submit -> first admission
+  double ttft_ms = 0;            // submit -> first token (0 if none)
+};
+
+struct SchedRequest {
+  std::vector<int32_t> prompt;
+  sampling::SamplingParams sampling;
+  int64_t max_new_tokens = 256;
+  std::vector<int32_t> end_of_generation;  // ids that end generation
+  // Scheduler thread. Returning false cancels the request (e.g. a stop string
+  // matched or the client went away): it ends with kCancelled.
+  std::function<bool(int32_t token)> on_token;
+  // Scheduler thread (or the Submit/Shutdown caller), exactly once per
+  // accepted request.
+  std::function<void(const RequestOutcome&)> on_done;
+};
+
+struct SchedulerStats {
+  int64_t n_waiting = 0;
+  int64_t n_running = 0;
+  int64_t n_steps = 0;
+  int64_t n_prefill_tokens = 0;   // computed prompt (and recomputed) tokens
+  int64_t n_decode_tokens = 0;    // tokens computed by decode steps
+  int64_t n_preemptions = 0;
+  int64_t n_finished = 0;
+  int64_t n_cancelled = 0;
+  int64_t n_prefix_hit_tokens = 0;
+  int64_t n_blocks_total = 0;
+  int64_t n_blocks_free = 0;
+  int64_t n_blocks_cached = 0;    // held by the prefix cache
+  int64_t max_batch_sequences = 0;  // largest batch so far
+};
+
+class Scheduler {
+ public:
+  // InvalidArgument for non-positive budgets. `prefix_cache` may be null.
+  static StatusOr<std::unique_ptr<Scheduler>> Create(StepExecutor* executor, kv::BlockPool* pool,
+                                                     kv::PrefixCache* prefix_cache,
+                                                     const SchedulerOptions& options);
+  ~Scheduler();  // Shutdown(cancel) if still running
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Queues a request; returns its id. InvalidArgument: empty prompt, token
+  // outside the vocabulary, prompt + max_new_tokens over
+  // max_context_tokens or over the whole KV pool. ResourceExhausted: the
+  // queue is full. Unavailable: shutting down.
+  StatusOr<uint64_t> Submit(SchedRequest request);
+  // Ends the request within one step (no-op for an unknown or finished id).
+  void Cancel(uint64_t id);
+
+  // Runs the scheduler loop on its own thread.
+  void Start();
+  // Stops accepting, lets in-flight requests finish for up to grace_ms, then
+  // cancels the rest and joins the thread. Idempotent.
+  void Shutdown(int64_t grace_ms);
+  bool accepting() const { return !stopping_.load(); }
+
+  // One step on the calling thread (tests). Returns false when there was
+  // nothing to do.
+  bool RunStep();
+
+  SchedulerStats Stats() const;
+  int64_t n_in_flight() const { return n_in_flight_.load(); }
+
+ private:
+  struct Seq;
+  struct PrivateTag {};
+
+ public:
+  Scheduler(PrivateTag, StepExecutor* executor, kv::BlockPool* pool, kv::PrefixCache* prefix_cache,
+            const SchedulerOptions& options);
+
+ private:
+  void Loop();
+  void DrainInbox();
+  void Finish(std::unique_ptr<Seq> seq, FinishReason reason, Status status = Status::Ok());
+  bool RemoveById(uint64_t id, FinishReason reason);
+  // Frees `seq`'s blocks and queues it for recomputation.
+  void Preempt(std::unique_ptr<Seq> seq);
+  bool ReserveWithEviction(Seq& seq, int64_t n_tokens);
+  bool TryAdmit(std::unique_ptr<Seq>& seq);
+  int64_t SharedWithPrefilling(const Seq& seq) const;
+  void InsertIntoPrefixCache(Seq& seq, int64_t n_tokens);
+  void PublishStats();
+  void LeaveQueue();  // a request left inbox/waiting
+
+  StepExecutor* executor_;
+  kv::BlockPool* pool_;
+  kv::PrefixCache* prefix_cache_;
+  const SchedulerOptions options_;
+
+  // Inbox: guarded by mu_.
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Seq>> inbox_;    // (mu_)
+  std::vector<uint64_t> cancel_inbox_;         // (mu_)
+  SchedulerStats published_;                   // (mu_) snapshot after each step
+  bool exit_ = false;                          // (mu_) loop ends
+  int64_t n_queued_ = 0;                       // (mu_) inbox + waiting
+  uint64_t next_id_ = 1;                       // (mu_)
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> n_in_flight_{0};
+  std::thread thread_;
+  std::once_flag shutdown_once_;
+
+  // Scheduler-thread state (no lock: only the step thread touches it).
+  std::deque<std::unique_ptr<Seq>> waiting_;
+  std::vector<std::unique_ptr<Seq>> running_;  // admission order
+  uint64_t admit_counter_ = 0;
+  SchedulerStats stats_;
+  std::vector<StepSequence> batch_;
+  std::vector<Seq*> batch_seqs_;
+  StepLogits logits_;
+};
+
+std::string_view FinishReasonName(FinishReason reason);
+
+}  // namespace chunkserve::sched
