@@ -155,7 +155,7 @@ void SpmEncoder::EncodeSegment(std::string_view s, std::vector<int32_t>* out) co
     if (left < 0 || right < 0) return;
     const uint32_t n = symbols[left].n + symbols[right].n;
     const std::optional<int32_t> id = vocab_.Find(s.substr(symbols[left].begin, n));
-    if (!id) return;
+    if (!id || !Mergeable(*id)) return;
     queue.push({vocab_.Score(*id), left, right, n});
   };
   for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) try_add(i - 1, i);
@@ -178,7 +178,7 @@ void SpmEncoder::EncodeSegment(std::string_view s, std::vector<int32_t>* out) co
   for (int32_t i = 0; i >= 0; i = symbols[i].next) {
     const Symbol& sym = symbols[i];
     const std::string_view piece = s.substr(sym.begin, sym.n);
-    if (const std::optional<int32_t> id = vocab_.Find(piece)) {
+    if (const std::optional<int32_t> id = vocab_.Find(piece); id && Mergeable(*id)) {
       out->push_back(*id);
       continue;
     }

@@ -51,6 +51,12 @@ class SpmEncoder final : public TextEncoder {
   const SpmOptions& options() const { return options_; }
 
  private:
+  // Only ordinary pieces take part in merging: control, unknown, byte and
+  // unused tokens never come out of plain text (as in SentencePiece).
+  bool Mergeable(int32_t id) const {
+    const TokenType t = vocab_.Type(id);
+    return t == TokenType::kNormal || t == TokenType::kUserDefined || t == TokenType::kUndefined;
+  }
   std::string Prepare(std::string_view text, bool after_special) const;
   // The merge loop over one escaped segment.
   void EncodeSegment(std::string_view s, std::vector<int32_t>* out) const;

@@ -290,6 +290,22 @@ TEST(TokenizerMetadata, TinyBpeWorks) {
   EXPECT_EQ((*tok)->Encode("<|end|>", false, true), (std::vector<int32_t>{258}));
 }
 
+// SPM merges only ordinary pieces: "<s>" typed as text can be spelled by
+// merges here, yet must not become the control token <s>.
+TEST(TokenizerMetadata, SpmNeverMergesIntoControlTokens) {
+  gguf::GgufWriter w;
+  w.SetString("tokenizer.ggml.model", "llama");
+  w.SetStringArray("tokenizer.ggml.tokens",
+                   {"<unk>", "<s>", "</s>", "\xE2\x96\x81", "<", "s", ">", "\xE2\x96\x81<", "\xE2\x96\x81<s"});
+  w.SetF32Array("tokenizer.ggml.scores", {0, 10, 10, -1, -2, -3, -4, -5, -6});
+  w.SetI32Array("tokenizer.ggml.token_type", {2, 3, 3, 1, 1, 1, 1, 1, 1});
+  auto tok = FromWriter(w);
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  EXPECT_EQ((*tok)->Encode("<s>", false, false), (std::vector<int32_t>{8, 6}));
+  EXPECT_EQ((*tok)->Encode("<s>", false, true), (std::vector<int32_t>{1}));
+  EXPECT_EQ((*tok)->Encode("<s>", true, false), (std::vector<int32_t>{1, 8, 6}));
+}
+
 TEST(TokenizerMetadata, Errors) {
   {
     gguf::GgufWriter w;
