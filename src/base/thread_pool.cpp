@@ -1,8 +1,13 @@
 #include "base/thread_pool.h"
 
+#include <algorithm>
+#include <limits>
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
+
+#include "base/logging.h"
 
 namespace chunkserve {
 namespace {
@@ -18,7 +23,10 @@ inline void CpuRelax() {
 // How long a worker spins waiting for the next job before it sleeps. Decode
 // steps issue jobs every few tens of microseconds; spinning across that gap
 // avoids a wake-up per job.
-constexpr int kSpinIterations = 1 << 16;
+constexpr int kSpinIterations = 1 << 14;
+
+inline uint32_t GenerationOf(uint64_t state) { return static_cast<uint32_t>(state >> 32); }
+inline uint32_t IndexOf(uint64_t state) { return static_cast<uint32_t>(state); }
 
 }  // namespace
 
@@ -31,35 +39,45 @@ ThreadPool::ThreadPool(int n_threads) {
 
 ThreadPool::~ThreadPool() {
   stop_.store(true);
-  generation_.fetch_add(1);
-  generation_.notify_all();
+  state_.fetch_add(uint64_t{1} << 32);  // a new generation wakes every worker
+  state_.notify_all();
   for (auto& w : workers_) w.join();
 }
 
-void ThreadPool::RunTasks(int thread) {
+void ThreadPool::RunTasks(uint32_t generation, int thread) {
+  uint64_t state = state_.load(std::memory_order_acquire);
   for (;;) {
-    int64_t task = next_task_.fetch_add(1, std::memory_order_relaxed);
-    if (task >= n_tasks_) break;
-    (*fn_)(task, thread);
+    if (GenerationOf(state) != generation) return;
+    // n_tasks_ may already belong to a newer job here; then the CAS below
+    // fails on the generation and nothing runs.
+    if (IndexOf(state) >= static_cast<uint64_t>(n_tasks_)) return;
+    if (!state_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+      continue;  // `state` was reloaded
+    }
+    // The claim succeeded, so the caller of this generation is still waiting
+    // for this task: fn_ and n_tasks_ are this job's.
+    (*fn_)(static_cast<int64_t>(IndexOf(state)), thread);
+    n_done_.fetch_add(1, std::memory_order_acq_rel);
+    state = state_.load(std::memory_order_acquire);
   }
 }
 
 void ThreadPool::WorkerLoop(int thread) {
-  uint64_t seen = 0;
+  uint32_t seen = 0;
   for (;;) {
-    uint64_t gen = generation_.load(std::memory_order_acquire);
-    for (int i = 0; gen == seen && i < kSpinIterations; ++i) {
+    uint64_t state = state_.load(std::memory_order_acquire);
+    for (int i = 0; GenerationOf(state) == seen && i < kSpinIterations; ++i) {
       CpuRelax();
-      gen = generation_.load(std::memory_order_acquire);
+      state = state_.load(std::memory_order_acquire);
     }
-    if (gen == seen) {
-      generation_.wait(seen, std::memory_order_acquire);
+    if (GenerationOf(state) == seen) {
+      state_.wait(state, std::memory_order_acquire);
       continue;
     }
-    seen = gen;
     if (stop_.load()) return;
-    RunTasks(thread);
-    n_busy_workers_.fetch_sub(1, std::memory_order_acq_rel);
+    seen = GenerationOf(state);
+    RunTasks(seen, thread);
   }
 }
 
@@ -69,15 +87,15 @@ void ThreadPool::ParallelFor(int64_t n_tasks, const std::function<void(int64_t, 
     for (int64_t t = 0; t < n_tasks; ++t) fn(t, 0);
     return;
   }
+  CHECK_MSG(n_tasks < std::numeric_limits<uint32_t>::max(), "ParallelFor: too many tasks");
   fn_ = &fn;
   n_tasks_ = n_tasks;
-  next_task_.store(0, std::memory_order_relaxed);
-  n_busy_workers_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_release);
-  generation_.notify_all();
-  RunTasks(0);
-  while (n_busy_workers_.load(std::memory_order_acquire) != 0) CpuRelax();
-  fn_ = nullptr;
+  n_done_.store(0, std::memory_order_relaxed);
+  const uint32_t generation = GenerationOf(state_.load(std::memory_order_relaxed)) + 1;
+  state_.store(static_cast<uint64_t>(generation) << 32, std::memory_order_release);
+  state_.notify_all();
+  RunTasks(generation, 0);
+  while (n_done_.load(std::memory_order_acquire) != n_tasks) CpuRelax();
 }
 
 }  // namespace chunkserve

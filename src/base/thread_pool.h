@@ -36,17 +36,22 @@ class ThreadPool {
 
  private:
   void WorkerLoop(int thread);
-  void RunTasks(int thread);
+  // Claims and runs tasks of the job whose generation is `generation` until
+  // none is left; a worker that wakes after its job ended claims nothing.
+  void RunTasks(uint32_t generation, int thread);
 
   int n_threads_;
   std::vector<std::thread> workers_;
 
-  // The current job, published by bumping generation_.
+  // The current job. `state_` packs (generation << 32 | next task index);
+  // tasks are claimed by compare-and-swap on the whole word, so a claim can
+  // only succeed for the job it was meant for. The caller waits for
+  // `n_done_` to reach the task count, never for workers to check in: a
+  // descheduled worker (an oversubscribed machine) cannot stall a call.
   const std::function<void(int64_t, int)>* fn_ = nullptr;
   int64_t n_tasks_ = 0;
-  std::atomic<int64_t> next_task_{0};
-  std::atomic<int> n_busy_workers_{0};
-  std::atomic<uint64_t> generation_{0};
+  std::atomic<uint64_t> state_{0};
+  std::atomic<int64_t> n_done_{0};
   std::atomic<bool> stop_{false};
 };
 

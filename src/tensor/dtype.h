@@ -4,7 +4,7 @@
 // a row of n elements (n a multiple of block_size) takes
 // n / block_size * type_size bytes. The numbering is the on-disk GGUF
 // `ggml_type` value, so it must never change. Block layouts live in
-// tensor/quant_blocks.h.
+// kernels/quant_blocks.h.
 #pragma once
 
 #include <cstddef>

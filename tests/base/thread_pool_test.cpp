@@ -32,3 +32,23 @@ TEST(ThreadPoolTest, ZeroTasksIsANoOp) {
 
 }  // namespace
 }  // namespace chunkserve
+
+namespace chunkserve {
+namespace {
+
+// Many tiny jobs back to back: a worker that wakes late must never run a task
+// of a finished job or miss one of the current job.
+TEST(ThreadPoolTest, BackToBackTinyJobsNeverMixGenerations) {
+  ThreadPool pool(3);
+  std::atomic<int64_t> sum{0};
+  int64_t expected = 0;
+  for (int round = 0; round < 20000; ++round) {
+    int n = 2 + round % 5;
+    pool.ParallelFor(n, [&](int64_t task, int) { sum.fetch_add(task + 1); });
+    expected += static_cast<int64_t>(n) * (n + 1) / 2;
+    ASSERT_EQ(sum.load(), expected) << "round " << round;
+  }
+}
+
+}  // namespace
+}  // namespace chunkserve
