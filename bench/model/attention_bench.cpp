@@ -48,7 +48,7 @@ void BM_AttentionPrefill(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * 2 * 14 * 64 * (n * (n + 1) / 2.0) * state.iterations(),
                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
-BENCHMARK(BM_AttentionPrefill)->ArgsProduct({{128, 512}, {0, 1}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AttentionPrefill)->ArgsProduct({{128, 512}, {0, 1, 2}})->Unit(benchmark::kMillisecond);
 
 void BM_AttentionDecode(benchmark::State& state) {
   const auto isa = static_cast<OpsIsa>(state.range(1));
@@ -60,7 +60,7 @@ void BM_AttentionDecode(benchmark::State& state) {
     benchmark::DoNotOptimize(f.out.data());
   }
 }
-BENCHMARK(BM_AttentionDecode)->ArgsProduct({{512, 4096}, {0, 1}})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_AttentionDecode)->ArgsProduct({{512, 4096}, {0, 1, 2}})->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -411,6 +411,174 @@ __attribute__((target("avx2,fma"))) void AttentionTaskAvx2(const AttentionJob& j
   }
 }
 
+// AVX-512: the AVX2 scheme at 16 lanes, with four rows at a time in both
+// products so each loaded key / value vector feeds four FMAs (the AVX2 path
+// is load-bound). REQUIRES: head_dim % 16 == 0.
+// GCC 12's AVX-512 headers build vectors from `__m512 __Y = __Y;`, which
+// -Wmaybe-uninitialized flags wherever they inline: a known false positive.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#define CS_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
+
+CS_AVX512 inline __m512 ExpNonPositive512(__m512 x) {
+  const __m512 min_x = _mm512_set1_ps(-87.0f);
+  const __mmask16 underflow = _mm512_cmp_ps_mask(x, min_x, _CMP_LT_OQ);
+  x = _mm512_max_ps(x, min_x);
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 y = _mm512_set1_ps(1.9875691500e-4f);
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.3981999507e-3f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(8.3334519073e-3f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(4.1665795894e-2f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.6666665459e-1f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.0000001201e-1f));
+  y = _mm512_fmadd_ps(y, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  y = _mm512_scalef_ps(y, n);  // y * 2^n
+  return _mm512_maskz_mov_ps(static_cast<__mmask16>(~underflow), y);
+}
+
+CS_AVX512 inline float HorizontalMax512(__m512 v) {
+  return HorizontalMax(_mm256_max_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)));
+}
+CS_AVX512 inline float HorizontalSum512(__m512 v) {
+  return HorizontalSum(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)));
+}
+
+CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int64_t q_end, int kv_head,
+                                   AttentionScratch& scratch) {
+  const int hd = job.shape.head_dim;
+  const int group = job.shape.n_heads / job.shape.n_kv_heads;
+  const int64_t n_rows = (q_end - q_begin) * group;
+  constexpr int kRowBlock = 4;
+  const int64_t n_rows_padded = (n_rows + kRowBlock - 1) / kRowBlock * kRowBlock;
+  scratch.acc.assign(static_cast<size_t>(n_rows_padded * hd), 0.0f);
+  scratch.scores.assign(static_cast<size_t>(n_rows_padded * kKeyTile), 0.0f);
+  scratch.row_max.assign(static_cast<size_t>(n_rows_padded), -std::numeric_limits<float>::infinity());
+  scratch.row_sum.assign(static_cast<size_t>(n_rows_padded), 0.0f);
+  scratch.k_tile_t.resize(static_cast<size_t>(hd * kKeyTile));
+  float* kt = scratch.k_tile_t.data();
+
+  // Row r -> (query index, its q row); padding rows repeat the last row and
+  // are never written out.
+  auto q_row = [&](int64_t r) {
+    r = std::min(r, n_rows - 1);
+    const int64_t i = q_begin + r / group;
+    const int head = kv_head * group + static_cast<int>(r % group);
+    return job.q + (i * job.shape.n_heads + head) * hd;
+  };
+  auto row_len = [&](int64_t r) { return r < n_rows ? int64_t{job.kv_len[q_begin + r / group]} : int64_t{0}; };
+
+  int64_t max_len = 0;
+  for (int64_t i = q_begin; i < q_end; ++i) max_len = std::max<int64_t>(max_len, job.kv_len[i]);
+  const __m512 scale = _mm512_set1_ps(job.shape.scale);
+  const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m512i lane_ids = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+
+  for (int64_t j0 = 0; j0 < max_len; j0 += kKeyTile) {
+    const int64_t n_keys = std::min(kKeyTile, max_len - j0);
+    const float* v_rows[kKeyTile];
+    for (int64_t j = 0; j < n_keys; ++j) v_rows[j] = ValueRow(job, j0 + j, kv_head);
+    TransposeKeyTile(job, j0, n_keys, kv_head, kt);
+
+    for (int64_t rb = 0; rb < n_rows_padded; rb += kRowBlock) {
+      int64_t valid[kRowBlock];
+      int64_t block_valid = 0;
+      for (int k = 0; k < kRowBlock; ++k) {
+        valid[k] = std::clamp<int64_t>(row_len(rb + k) - j0, 0, n_keys);
+        block_valid = std::max(block_valid, valid[k]);
+      }
+      if (block_valid == 0) continue;  // no row of the block sees this tile
+      // S (4, 64) = Q (4, hd) @ K_tile^T (hd, 64).
+      static_assert(kKeyTile == 64);
+      const float* q0 = q_row(rb), *q1 = q_row(rb + 1), *q2 = q_row(rb + 2), *q3 = q_row(rb + 3);
+      __m512 s[kRowBlock][4];
+      for (auto& row : s)
+        for (auto& v : row) v = _mm512_setzero_ps();
+      for (int d = 0; d < hd; ++d) {
+        const float* k = kt + d * kKeyTile;
+        const __m512 k0 = _mm512_loadu_ps(k), k1 = _mm512_loadu_ps(k + 16), k2 = _mm512_loadu_ps(k + 32),
+                     k3 = _mm512_loadu_ps(k + 48);
+        const __m512 b[kRowBlock] = {_mm512_set1_ps(q0[d]), _mm512_set1_ps(q1[d]), _mm512_set1_ps(q2[d]),
+                                     _mm512_set1_ps(q3[d])};
+        for (int k2i = 0; k2i < kRowBlock; ++k2i) {
+          s[k2i][0] = _mm512_fmadd_ps(b[k2i], k0, s[k2i][0]);
+          s[k2i][1] = _mm512_fmadd_ps(b[k2i], k1, s[k2i][1]);
+          s[k2i][2] = _mm512_fmadd_ps(b[k2i], k2, s[k2i][2]);
+          s[k2i][3] = _mm512_fmadd_ps(b[k2i], k3, s[k2i][3]);
+        }
+      }
+      // Online softmax per row; masked keys get p = 0.
+      float corr[kRowBlock];
+      for (int k = 0; k < kRowBlock; ++k) {
+        const int64_t r = rb + k;
+        float* p = scratch.scores.data() + r * kKeyTile;
+        if (valid[k] == 0) {
+          for (int c = 0; c < 4; ++c) _mm512_storeu_ps(p + 16 * c, _mm512_setzero_ps());
+          corr[k] = 1.0f;
+          continue;
+        }
+        __m512 v[4];
+        __m512 tile_max = neg_inf;
+        for (int c = 0; c < 4; ++c) {
+          const __mmask16 keep = _mm512_cmplt_epi32_mask(_mm512_add_epi32(lane_ids, _mm512_set1_epi32(16 * c)),
+                                                         _mm512_set1_epi32(static_cast<int>(valid[k])));
+          v[c] = _mm512_mask_mov_ps(neg_inf, keep, _mm512_mul_ps(s[k][c], scale));
+          tile_max = _mm512_max_ps(tile_max, v[c]);
+        }
+        const float m_old = scratch.row_max[r];
+        const float m_new = std::max(m_old, HorizontalMax512(tile_max));
+        corr[k] = std::exp(m_old - m_new);
+        const __m512 m_vec = _mm512_set1_ps(m_new);
+        __m512 sum = _mm512_setzero_ps();
+        for (int c = 0; c < 4; ++c) {
+          const __m512 e = ExpNonPositive512(_mm512_sub_ps(v[c], m_vec));
+          _mm512_storeu_ps(p + 16 * c, e);
+          sum = _mm512_add_ps(sum, e);
+        }
+        scratch.row_sum[r] = scratch.row_sum[r] * corr[k] + HorizontalSum512(sum);
+        scratch.row_max[r] = m_new;
+      }
+      // acc (4, hd) = acc * corr + P (4, block_valid) @ V_tile (block_valid, hd), 64 dims at a time.
+      const float* p0 = scratch.scores.data() + rb * kKeyTile;
+      for (int d = 0; d < hd; d += 64) {
+        const int n_vec = std::min(4, (hd - d) / 16);
+        __m512 a[kRowBlock][4] = {};
+        for (int k = 0; k < kRowBlock; ++k) {
+          const __m512 c = _mm512_set1_ps(corr[k]);
+          for (int c4 = 0; c4 < n_vec; ++c4)
+            a[k][c4] = _mm512_mul_ps(_mm512_loadu_ps(scratch.acc.data() + (rb + k) * hd + d + 16 * c4), c);
+        }
+        for (int64_t j = 0; j < block_valid; ++j) {
+          const float* vr = v_rows[j] + d;
+          __m512 vv[4] = {};
+          for (int c4 = 0; c4 < n_vec; ++c4) vv[c4] = _mm512_loadu_ps(vr + 16 * c4);
+          for (int k = 0; k < kRowBlock; ++k) {
+            const __m512 pk = _mm512_set1_ps(p0[k * kKeyTile + j]);
+            for (int c4 = 0; c4 < n_vec; ++c4) a[k][c4] = _mm512_fmadd_ps(pk, vv[c4], a[k][c4]);
+          }
+        }
+        for (int k = 0; k < kRowBlock; ++k)
+          for (int c4 = 0; c4 < n_vec; ++c4)
+            _mm512_storeu_ps(scratch.acc.data() + (rb + k) * hd + d + 16 * c4, a[k][c4]);
+      }
+    }
+  }
+
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const int64_t i = q_begin + r / group;
+    const int head = kv_head * group + static_cast<int>(r % group);
+    float* orow = job.out + (i * job.shape.n_heads + head) * hd;
+    const float l = scratch.row_sum[r];
+    const float inv = l > 0 ? 1.0f / l : 0.0f;
+    const float* acc = scratch.acc.data() + r * hd;
+    for (int d = 0; d < hd; ++d) orow[d] = acc[d] * inv;
+  }
+}
+
+#pragma GCC diagnostic pop
+
 #endif  // __x86_64__
 
 void SiluMulScalar(const float* gate, const float* up, int64_t n, float* out) {
@@ -422,8 +590,19 @@ void SiluMulScalar(const float* gate, const float* up, int64_t n, float* out) {
 
 // Follows the kernels' one-time choice (CPUID, lowered by CHUNKSERVE_ISA),
 // so `CHUNKSERVE_ISA=scalar` runs the whole forward pass on reference code.
+bool CpuHasAvx512() {
+#if defined(__x86_64__)
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+         __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
 OpsIsa DetectOpsIsa() {
 #if defined(__x86_64__)
+  if (ActiveIsa() >= Isa::kAvx512 && CpuHasAvx512()) return OpsIsa::kAvx512;
   if (ActiveIsa() >= Isa::kAvx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     return OpsIsa::kAvx2;
 #endif
@@ -439,6 +618,7 @@ OpsIsa SelectedOpsIsa() {
 
 bool OpsIsaSupported(OpsIsa isa) {
   if (isa == OpsIsa::kScalar) return true;
+  if (isa == OpsIsa::kAvx512) return CpuHasAvx512();
 #if defined(__x86_64__)
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
@@ -466,7 +646,11 @@ void AttentionWithIsa(OpsIsa isa, const float* q, int64_t n_q, const int32_t* kv
     const int64_t q_begin = q_tile * kQueryTile;
     const int64_t q_end = std::min(n_q, q_begin + kQueryTile);
 #if defined(__x86_64__)
-    if (isa == OpsIsa::kAvx2) {
+    if (isa == OpsIsa::kAvx512 && shape.head_dim % 16 == 0) {
+      AttentionTaskAvx512(job, q_begin, q_end, kv_head, scratch);
+      return;
+    }
+    if (isa == OpsIsa::kAvx2 || isa == OpsIsa::kAvx512) {
       AttentionTaskAvx2(job, q_begin, q_end, kv_head, scratch);
       return;
     }
@@ -483,7 +667,7 @@ void AttentionWithIsa(OpsIsa isa, const float* q, int64_t n_q, const int32_t* kv
 void SiluMulWithIsa(OpsIsa isa, const float* gate, const float* up, int64_t n, float* out) {
   CHECK(OpsIsaSupported(isa));
 #if defined(__x86_64__)
-  if (isa == OpsIsa::kAvx2) return SiluMulAvx2(gate, up, n, out);
+  if (isa == OpsIsa::kAvx2 || isa == OpsIsa::kAvx512) return SiluMulAvx2(gate, up, n, out);
 #endif
   SiluMulScalar(gate, up, n, out);
 }

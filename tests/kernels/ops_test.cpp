@@ -82,7 +82,7 @@ TEST(OpsTest, SiluMulGeluAdd) {
   auto u = RandomVector(100, 9);
   g[3] = 100.0f, g[4] = -100.0f, g[5] = 0.0f;  // saturated and zero gates
   std::vector<float> out(100);
-  for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2}) {
+  for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2, OpsIsa::kAvx512}) {
     if (!OpsIsaSupported(isa)) continue;
     for (int n : {100, 7}) {  // vector body + tail, tail only
       std::fill(out.begin(), out.end(), 0.0f);
@@ -235,7 +235,7 @@ TEST(OpsTest, AttentionMatchesMaterializedSoftmax) {
       {4, 4, 128, 20, 130, 7},  // MHA, odd block size
       {6, 3, 12, 19, 3, 5},     // head_dim not a multiple of 8
   };
-  for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2}) {
+  for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2, OpsIsa::kAvx512}) {
     if (!OpsIsaSupported(isa)) continue;
     for (const auto& c : cases) {
       CheckAttention(c, isa, &pool);
@@ -258,7 +258,7 @@ TEST(OpsTest, AttentionHandlesExtremeScores) {
   std::vector<int32_t> kv_len = {int32_t(n)};
   std::vector<const float*> kp = {k.data()}, vp = {v.data()};
   KvBlocksView view{kp, vp, n};
-  for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2}) {
+  for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2, OpsIsa::kAvx512}) {
     if (!OpsIsaSupported(isa)) continue;
     std::vector<float> out(8);
     AttentionWithIsa(isa, q.data(), 1, kv_len.data(), view, s, out.data(), nullptr);
