@@ -6,7 +6,10 @@
 #include <string>
 
 #include "cli/command.h"
+#include "rag/embed/collection_embedding.h"
+#include "rag/embed/static_embedder.h"
 #include "rag/ingest/ingester.h"
+#include "rag/store/embedding_store.h"
 #include "rag/store/store.h"
 #include "rag/text/token_counter.h"
 
@@ -27,6 +30,9 @@ const Command kCommand{
     "                       approximation, see rag/text/token_counter.h)\n"
     "  --sync               remove documents whose files no longer exist\n"
     "  --threads N          extraction/chunking threads (default 1)\n"
+    "  --embed-model M.gguf embed every chunk without a vector with this model (a GloVe GGUF\n"
+    "                       from `chunkserve convert-glove`); recorded with the collection,\n"
+    "                       and a different model for the same collection is an error\n"
     "  --quiet              no progress bar and no summary\n"
     "Unchanged files (same content hash and chunker) are skipped; changed ones are replaced\n"
     "atomically. PDF needs `pdftotext` (poppler-utils).",
@@ -48,7 +54,7 @@ void DrawProgress(const rag::IngestProgress& p) {
 }
 
 int RunIngest(const std::vector<std::string>& args) {
-  auto flags = Flags::Parse(args, {"db", "collection", "chunker", "chunk-tokens", "overlap", "tokenizer", "threads"},
+  auto flags = Flags::Parse(args, {"db", "collection", "chunker", "chunk-tokens", "overlap", "tokenizer", "threads", "embed-model"},
                             {"sync", "quiet"});
   if (!flags.ok()) return UsageError(kCommand, flags.status().message());
   const auto db_path = flags->Get("db");
@@ -86,8 +92,22 @@ int RunIngest(const std::vector<std::string>& args) {
   }
   auto counter = rag::MakeTokenCounter(flags->GetOr("tokenizer", ""));
   if (!counter.ok()) return Fail("ingest", counter.status());
+  // Load the embedder first: a bad model path fails before anything is written.
+  std::unique_ptr<rag::StaticEmbedder> embedder;
+  if (const auto model = flags->Get("embed-model")) {
+    auto loaded = rag::StaticEmbedder::Load(*model);
+    if (!loaded.ok()) return Fail("ingest", loaded.status());
+    embedder = std::move(*loaded);
+  }
   auto store = rag::Store::Open(*db_path, rag::Store::Mode::kReadWrite);
   if (!store.ok()) return Fail("ingest", store.status());
+  if (embedder) {
+    // Refuse a mismatched model before ingesting anything.
+    auto cid = (*store)->GetOrCreateCollection(*collection);
+    if (!cid.ok()) return Fail("ingest", cid.status());
+    rag::EmbeddingStore es(store->get());
+    if (Status s = es.RecordEmbedder(*cid, embedder->id(), embedder->dim()); !s.ok()) return Fail("ingest", s);
+  }
 
   const bool quiet = flags->Has("quiet");
   const bool tty = !quiet && ::isatty(STDERR_FILENO);
@@ -110,6 +130,25 @@ int RunIngest(const std::vector<std::string>& args) {
                  static_cast<long long>(report->n_tokens), (*counter)->name().c_str(), mb, report->elapsed_s,
                  mb / secs, static_cast<double>(report->n_chunks) / secs,
                  static_cast<long long>(report->n_invalid_bytes));
+  }
+  auto cid = (*store)->FindCollection(*collection);
+  if (!cid.ok()) return Fail("ingest", cid.status());
+  if (embedder && *cid) {
+    auto embedded = rag::EmbedCollection(store->get(), **cid, *embedder);
+    if (!embedded.ok()) return Fail("ingest", embedded.status());
+    if (!quiet)
+      std::fprintf(stderr, "embedded %lld chunks (%lld without known words) with %s in %.2f s; %lld vectors total\n",
+                   static_cast<long long>(embedded->n_embedded), static_cast<long long>(embedded->n_empty),
+                   embedder->id().c_str(), embedded->elapsed_s, static_cast<long long>(embedded->n_total));
+  } else if (!embedder && *cid) {
+    rag::EmbeddingStore es(store->get());
+    auto recorded = es.GetEmbedder(**cid);
+    auto missing = es.CountChunksWithoutEmbedding(**cid);
+    if (recorded.ok() && *recorded && missing.ok() && *missing > 0)
+      std::fprintf(stderr,
+                   "chunkserve ingest: note: %lld chunks have no vector; the collection is embedded with %s "
+                   "(pass --embed-model to embed them)\n",
+                   static_cast<long long>(*missing), (*recorded)->embedder_id.c_str());
   }
   return report->n_failed > 0 ? 1 : 0;
 }

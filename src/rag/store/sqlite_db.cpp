@@ -60,6 +60,9 @@ Status Statement::Bind(int index, std::string_view value) {
                "bind");
 }
 Status Statement::BindNull(int index) { return Check(sqlite3_bind_null(stmt_, index), "bind"); }
+Status Statement::BindBlob(int index, std::span<const uint8_t> bytes) {
+  return Check(sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT), "bind");
+}
 
 StatusOr<bool> Statement::Step() {
   const int rc = sqlite3_step(stmt_);
@@ -86,6 +89,12 @@ std::string_view Statement::ColumnText(int index) const {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, index));
   const int n = sqlite3_column_bytes(stmt_, index);
   return p == nullptr ? std::string_view() : std::string_view(p, static_cast<size_t>(n));
+}
+std::span<const uint8_t> Statement::ColumnBlob(int index) const {
+  const void* p = sqlite3_column_blob(stmt_, index);
+  const int n = sqlite3_column_bytes(stmt_, index);
+  if (!p || n <= 0) return {};
+  return {static_cast<const uint8_t*>(p), static_cast<size_t>(n)};
 }
 bool Statement::ColumnIsNull(int index) const { return sqlite3_column_type(stmt_, index) == SQLITE_NULL; }
 

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,7 @@ class Statement {
   Status Bind(int index, double value);
   Status Bind(int index, std::string_view value);
   Status BindNull(int index);
+  Status BindBlob(int index, std::span<const uint8_t> bytes);
 
   // Runs one step: true when a row is available, false when done.
   StatusOr<bool> Step();
@@ -46,6 +48,7 @@ class Statement {
   double ColumnDouble(int index) const;
   std::string_view ColumnText(int index) const;  // valid until the next Step/Reset
   bool ColumnIsNull(int index) const;
+  std::span<const uint8_t> ColumnBlob(int index) const;  // valid until the next Step/Reset
 
  private:
   friend class Database;

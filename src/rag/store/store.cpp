@@ -55,6 +55,22 @@ CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
 END;
 )sql";
 
+// Schema 2: dense embeddings (see embedding_store.h). Applied to new files
+// after kSchemaSql and to version-1 files as a migration.
+constexpr const char* kEmbeddingSchemaSql = R"sql(
+CREATE TABLE collection_embedders(
+  collection_id INTEGER PRIMARY KEY REFERENCES collections(id) ON DELETE CASCADE,
+  embedder TEXT NOT NULL,
+  dim INTEGER NOT NULL,
+  common_component BLOB,
+  updated_at_s INTEGER NOT NULL
+);
+CREATE TABLE chunk_embeddings(
+  chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+  vector BLOB NOT NULL
+);
+)sql";
+
 int64_t NowSeconds() { return static_cast<int64_t>(std::time(nullptr)); }
 
 std::string JoinPath(const std::vector<std::string>& path) {
@@ -163,7 +179,17 @@ Status Store::InitSchema(bool writable) {
   // then writes each page about once instead of once per small checkpoint
   // (measured: 59 fdatasyncs -> a handful for the SOTU corpus).
   RETURN_IF_ERROR(db_->Exec("PRAGMA cache_size = -32768"));
-  if (version == kSchemaVersion) {
+  if (version == 1 && writable) {
+    // Migration 1 -> 2: add the embedding tables.
+    RETURN_IF_ERROR(db_->Exec("PRAGMA journal_mode = WAL"));
+    Transaction tx(*db_);
+    RETURN_IF_ERROR(tx.Begin());
+    RETURN_IF_ERROR(db_->Exec(kEmbeddingSchemaSql));
+    RETURN_IF_ERROR(db_->Exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)));
+    RETURN_IF_ERROR(tx.Commit());
+    version = kSchemaVersion;
+  }
+  if (version == kSchemaVersion || version == 1) {  // 1: read-only, without embeddings
     if (writable) {
       RETURN_IF_ERROR(db_->Exec("PRAGMA journal_mode = WAL"));
       RETURN_IF_ERROR(db_->Exec("PRAGMA synchronous = NORMAL"));
@@ -181,7 +207,7 @@ Status Store::InitSchema(bool writable) {
   RETURN_IF_ERROR(db_->Exec("PRAGMA wal_autocheckpoint = 8192"));
   Transaction tx(*db_);
   RETURN_IF_ERROR(tx.Begin());
-  Status s = db_->Exec(kSchemaSql);
+  Status s = db_->Exec(std::string(kSchemaSql) + kEmbeddingSchemaSql);
   if (!s.ok()) {
     if (s.message().find("fts5") != std::string::npos)
       return UnimplementedError("this SQLite library lacks FTS5 (needed for BM25 search): " + s.message());

@@ -13,6 +13,14 @@
 //          UNIQUE(document_id, ordinal))
 //   chunks_fts: FTS5 (porter + unicode61) over chunks.text, external
 //               content kept in sync by triggers; BM25 ranking.
+//   collection_embedders(collection_id -> collections ON DELETE CASCADE,
+//             embedder (Embedder::id), dim, common_component (f32 blob),
+//             updated_at_s)                                   [version 2]
+//   chunk_embeddings(chunk_id -> chunks ON DELETE CASCADE, vector (f32 blob))
+//             see embedding_store.h                           [version 2]
+//
+// Version 1 files are migrated to 2 when opened read-write; opened read-only
+// they work without embeddings (EmbeddingStore reports FailedPrecondition).
 //
 // Durability: WAL journal, foreign keys on. PutDocument writes a document and
 // all its chunks in one transaction, with n_chunks on the document row, so a
@@ -41,7 +49,7 @@
 
 namespace chunkserve::rag {
 
-inline constexpr int64_t kSchemaVersion = 1;
+inline constexpr int64_t kSchemaVersion = 2;
 
 struct CollectionInfo {
   int64_t id = 0;

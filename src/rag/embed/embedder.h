@@ -1,0 +1,52 @@
+// Embedder: text -> dense vector, the interface every embedding model
+// implements (today the static GloVe/SIF embedder; encoder and decoder
+// models later).
+//
+// An embedder has a stable `id()` (model content hash + settings) that is
+// recorded with each collection's vectors: vectors of different ids are not
+// comparable, and mixing them is a FailedPrecondition (see embedding_store.h).
+//
+// Embed() returns the *raw* vector. Some embedders post-process with state
+// learned from the whole collection (SIF's common-component removal); that
+// state is computed by CollectionTransform and stored with the collection, so
+// the same transform applies to chunks and queries.
+//
+// Thread safety: Embed is const and may run concurrently.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace chunkserve::rag {
+
+class Embedder {
+ public:
+  virtual ~Embedder() = default;
+  virtual int dim() const = 0;
+  virtual const std::string& id() const = 0;
+  // out.size() == dim(). A text with nothing the model knows gives the zero
+  // vector (not an error): it simply matches nothing.
+  virtual void Embed(std::string_view text, std::span<float> out) const = 0;
+  // Whether the collection-level common-component removal applies.
+  virtual bool removes_common_component() const { return false; }
+};
+
+// Collection-level post-processing: v <- normalize(v - (u . v) u) where u is
+// the first principal direction of the collection's raw vectors (empty u:
+// only normalisation). Zero vectors stay zero.
+struct CollectionTransform {
+  std::vector<float> common_component;  // unit vector or empty
+  void Apply(std::span<float> v) const;
+};
+
+// First principal direction (uncentred, as SIF does) of n rows of dim floats,
+// by power iteration; empty when n < kMinRowsForCommonComponent (removing the
+// only direction of a tiny collection would erase its vectors).
+inline constexpr size_t kMinRowsForCommonComponent = 16;
+std::vector<float> FirstPrincipalDirection(std::span<const float> rows, size_t n, int dim);
+
+}  // namespace chunkserve::rag

@@ -1,0 +1,106 @@
+#include "rag/retrieve/dense_index.h"
+
+#include <filesystem>
+
+#include "base/hash.h"
+#include "base/logging.h"
+#include "rag/index/flat_index.h"
+
+namespace chunkserve::rag {
+
+std::string DefaultIndexCacheDir(const std::string& db_path) { return db_path + ".index"; }
+
+StatusOr<std::unique_ptr<DenseIndex>> DenseIndex::Open(Store* store, int64_t collection_id,
+                                                       const DenseIndexOptions& options) {
+  EmbeddingStore es(store);
+  ASSIGN_OR_RETURN(auto embedder, es.GetEmbedder(collection_id));
+  if (!embedder)
+    return FailedPreconditionError("the collection has no embeddings; ingest it with --embed-model MODEL.gguf");
+  auto out = std::make_unique<DenseIndex>();
+  out->embedder_ = *embedder;
+  out->transform_.common_component = embedder->common_component;
+  ASSIGN_OR_RETURN(EmbeddingRows rows, es.LoadEmbeddings(collection_id));
+  const size_t d = static_cast<size_t>(rows.dim);
+
+  uint64_t fp = Hash64(embedder->embedder_id);
+  fp = HashCombine(fp, Hash64Span<float>(embedder->common_component));
+  fp = HashCombine(fp, Hash64Span<int64_t>(rows.ids));
+  fp = HashCombine(fp, Hash64Span<float>(rows.vectors));
+  const size_t n = rows.ids.size();
+  const bool use_hnsw = n >= options.hnsw_min_vectors;
+  fp = HashCombine(fp, use_hnsw ? Hash64("hnsw") : Hash64("flat"));
+
+  namespace fs = std::filesystem;
+  const std::string prefix = "c" + std::to_string(collection_id) + "-";
+  std::string path;
+  if (!options.cache_dir.empty()) {
+    path = (fs::path(options.cache_dir) / (prefix + HashToHex(fp) + ".idx")).string();
+    std::error_code ec;
+    if (fs::exists(path, ec)) {
+      auto loaded = LoadVectorIndex(path);
+      if (loaded.ok() && (*loaded)->dim() == rows.dim && (*loaded)->size() <= n) {
+        out->index_ = std::move(*loaded);
+        out->loaded_from_cache_ = true;
+        return out;
+      }
+      out->rebuild_reason_ = "corrupt: " + (loaded.ok() ? std::string("wrong contents") : loaded.status().message());
+      CS_LOG(Warning) << "dense index cache " << path << " unusable (" << out->rebuild_reason_ << "); rebuilding";
+    } else {
+      out->rebuild_reason_ = "missing";
+    }
+  }
+
+  // Build from the database.
+  std::vector<int64_t> ids;
+  std::vector<float> vectors;
+  ids.reserve(n);
+  vectors.reserve(n * d);
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<float> v(rows.vectors.begin() + static_cast<ptrdiff_t>(i * d),
+                         rows.vectors.begin() + static_cast<ptrdiff_t>((i + 1) * d));
+    out->transform_.Apply(v);
+    bool zero = true;
+    for (float x : v) zero &= x == 0.0f;
+    if (zero) continue;
+    ids.push_back(rows.ids[i]);
+    vectors.insert(vectors.end(), v.begin(), v.end());
+  }
+  if (use_hnsw) {
+    HnswParams p = options.hnsw;
+    p.metric = Metric::kCosine;
+    RETURN_IF_ERROR(ValidateHnswParams(p));
+    out->index_ = std::make_unique<HnswIndex>(rows.dim, p);
+  } else {
+    out->index_ = std::make_unique<FlatIndex>(rows.dim > 0 ? rows.dim : 1, Metric::kCosine);
+  }
+  if (!ids.empty()) RETURN_IF_ERROR(out->index_->AddBatch(ids, vectors));
+
+  if (!path.empty()) {
+    std::error_code ec;
+    fs::create_directories(options.cache_dir, ec);
+    Status s = out->index_->Save(path);
+    if (!s.ok()) {
+      CS_LOG(Warning) << "could not cache the dense index: " << s.message();
+    } else {
+      for (const auto& entry : fs::directory_iterator(options.cache_dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind(prefix, 0) == 0 && entry.path().string() != path) fs::remove(entry.path(), ec);
+      }
+    }
+  }
+  return out;
+}
+
+StatusOr<std::vector<Neighbor>> DenseIndex::Search(std::span<const float> raw_query, const SearchOptions& options) const {
+  std::vector<float> q(raw_query.begin(), raw_query.end());
+  if (q.size() != static_cast<size_t>(embedder_.dim))
+    return InvalidArgumentError("query vector has " + std::to_string(q.size()) + " values, the collection's " +
+                                std::to_string(embedder_.dim));
+  transform_.Apply(q);
+  bool zero = true;
+  for (float x : q) zero &= x == 0.0f;
+  if (zero || index_->size() == 0) return std::vector<Neighbor>();
+  return index_->Search(q, options);
+}
+
+}  // namespace chunkserve::rag

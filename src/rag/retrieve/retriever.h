@@ -1,0 +1,72 @@
+// Retriever: query -> the chunks to put in the prompt.
+//
+//   bm25     the store's FTS5 BM25 ranking
+//   dense    the collection's DenseIndex (query embedded by the collection's
+//            embedder; its id must match the one recorded)
+//   hybrid   both lists (candidate_k each) fused by weighted reciprocal rank
+// then, in every mode: overlapping chunks of one document are reduced to the
+// best-ranked one (dedupe), and SelectByScoreDrop picks how many to keep
+// under the token budget (select; otherwise the top k).
+//
+// A path filter (documents whose path starts with path_prefix) applies to
+// both retrievers: inside the dense index's traversal, and as a post-filter
+// on a deeper BM25 list.
+//
+// Thread safety: one Retriever per thread (it uses the Store's connection).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "rag/embed/embedder.h"
+#include "rag/retrieve/dense_index.h"
+#include "rag/retrieve/fusion.h"
+#include "rag/store/store.h"
+
+namespace chunkserve::rag {
+
+enum class RetrievalMode { kBm25, kDense, kHybrid };
+std::string_view RetrievalModeName(RetrievalMode mode);
+StatusOr<RetrievalMode> ParseRetrievalMode(std::string_view name);
+
+struct RetrieveParams {
+  RetrievalMode mode = RetrievalMode::kHybrid;
+  int k = 10;                   // results at most
+  int candidate_k = 50;         // per retriever before fusion
+  double rrf_k = 60.0;
+  double bm25_weight = 1.0;
+  double dense_weight = 1.0;
+  int ef = 0;                   // HNSW beam (0: index default)
+  bool dedupe = true;
+  bool select = false;          // SAGE selection instead of a fixed k
+  SelectionParams selection;    // max_chunks is clamped to k
+  std::string path_prefix;      // empty: every document
+};
+
+struct RetrievedChunk {
+  SearchHit hit;                // path + chunk; hit.score = the final score
+  int bm25_rank = 0;            // 1-based, 0 when not in that list
+  int dense_rank = 0;
+  double bm25_score = 0;
+  double dense_similarity = 0;  // cosine
+};
+
+class Retriever {
+ public:
+  // embedder/dense may be null (then only bm25 works). REQUIRES: all
+  // pointers outlive the Retriever.
+  Retriever(Store* store, int64_t collection_id, const Embedder* embedder, const DenseIndex* dense)
+      : store_(store), collection_id_(collection_id), embedder_(embedder), dense_(dense) {}
+
+  StatusOr<std::vector<RetrievedChunk>> Retrieve(std::string_view query, const RetrieveParams& params);
+
+ private:
+  Store* store_;
+  int64_t collection_id_;
+  const Embedder* embedder_;
+  const DenseIndex* dense_;
+};
+
+}  // namespace chunkserve::rag

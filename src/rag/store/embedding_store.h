@@ -1,0 +1,76 @@
+// EmbeddingStore: the dense vectors of a collection's chunks, in the same
+// SQLite file as the chunks (schema version 2, see store.h).
+//
+// Each collection records at most one embedder (its id, dimension, and the
+// SIF common component learned from its vectors); every vector stored for a
+// chunk of the collection comes from that embedder. Vectors are float32
+// blobs of exactly `dim` values, stored *raw* (before the collection
+// transform), so the common component can be re-learned as the collection
+// grows without re-embedding. A chunk's vector is deleted with the chunk
+// (ON DELETE CASCADE), so re-ingesting a changed document leaves its new
+// chunks unembedded until the next embedding pass.
+//
+// Errors: a vector blob of the wrong size is kDataLoss; a collection
+// embedded by another embedder is kFailedPrecondition (RecordEmbedder).
+//
+// Thread safety: as Store (one per thread; uses the Store's connection).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "rag/store/store.h"
+
+namespace chunkserve::rag {
+
+struct CollectionEmbedder {
+  std::string embedder_id;
+  int dim = 0;
+  std::vector<float> common_component;  // empty or dim values
+  int64_t updated_at_s = 0;
+};
+
+struct PendingChunk {
+  int64_t chunk_id = 0;
+  std::string text;
+};
+
+// Chunk ids and their raw vectors (row i of `vectors` belongs to ids[i]),
+// ascending by id.
+struct EmbeddingRows {
+  int dim = 0;
+  std::vector<int64_t> ids;
+  std::vector<float> vectors;
+};
+
+class EmbeddingStore {
+ public:
+  // REQUIRES: store outlives this object.
+  explicit EmbeddingStore(Store* store) : store_(store) {}
+
+  // FailedPrecondition on a version-1 database opened read-only.
+  Status CheckAvailable();
+  StatusOr<std::optional<CollectionEmbedder>> GetEmbedder(int64_t collection_id);
+  // Records `embedder_id` for the collection: OK when none is recorded or the
+  // same one is; FailedPrecondition naming both when another one is.
+  Status RecordEmbedder(int64_t collection_id, const std::string& embedder_id, int dim);
+  Status SetCommonComponent(int64_t collection_id, std::span<const float> common_component);
+  // Chunks of the collection without a vector, ascending by id, at most `limit`.
+  StatusOr<std::vector<PendingChunk>> ChunksWithoutEmbedding(int64_t collection_id, int limit);
+  StatusOr<int64_t> CountChunksWithoutEmbedding(int64_t collection_id);
+  // Stores vectors (ids.size() rows of dim floats) in one transaction.
+  Status PutEmbeddings(std::span<const int64_t> chunk_ids, std::span<const float> vectors, int dim);
+  StatusOr<EmbeddingRows> LoadEmbeddings(int64_t collection_id);
+  // Chunks (with their document path) by id, in the order given; ids that no
+  // longer exist are skipped.
+  StatusOr<std::vector<SearchHit>> GetChunksById(std::span<const int64_t> chunk_ids);
+
+ private:
+  Store* store_;
+};
+
+}  // namespace chunkserve::rag
