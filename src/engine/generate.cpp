@@ -55,9 +55,17 @@ StatusOr<GenerateResult> Generate(model::Model& model, const tokenizer::Tokenize
 
   model::Logits logits;
   Stopwatch watch;
-  {
-    model::SequenceBatch seq{.kv = kv.get(), .tokens = result.tokens, .first_slot = 0,
-                             .logits = model::LogitsMode::kLast};
+  // Prefill in slices so the forward pass's scratch (which grows with the
+  // tokens per call) stays bounded for long prompts.
+  const int64_t slice = std::max<int64_t>(1, params.prefill_slice_tokens);
+  for (int64_t begin = 0; begin < n_prompt; begin += slice) {
+    const int64_t n = std::min(slice, n_prompt - begin);
+    model::SequenceBatch seq{.kv = kv.get(),
+                             .tokens = std::span<const int32_t>(result.tokens).subspan(static_cast<size_t>(begin),
+                                                                                       static_cast<size_t>(n)),
+                             .first_slot = begin,
+                             .positions = {},
+                             .logits = begin + n == n_prompt ? model::LogitsMode::kLast : model::LogitsMode::kNone};
     RETURN_IF_ERROR(model.Forward(std::span<const model::SequenceBatch>(&seq, 1), &logits));
   }
   result.prefill_seconds = watch.ElapsedSeconds();
@@ -80,7 +88,7 @@ StatusOr<GenerateResult> Generate(model::Model& model, const tokenizer::Tokenize
     emit(next, true);
     if (pos + 1 >= n_steps) break;
     model::SequenceBatch seq{.kv = kv.get(), .tokens = std::span<const int32_t>(&result.tokens.back(), 1),
-                             .first_slot = pos + 1, .logits = model::LogitsMode::kLast};
+                             .first_slot = pos + 1, .positions = {}, .logits = model::LogitsMode::kLast};
     RETURN_IF_ERROR(model.Forward(std::span<const model::SequenceBatch>(&seq, 1), &logits));
     ++result.n_decode_forwards;
   }

@@ -11,8 +11,8 @@
 // are computed. Generation stops early when a sampled token is BOS (llama2.c's
 // sequence delimiter) or ends generation (EOS/EOT); neither is emitted.
 //
-// The whole prompt is prefilled in one Forward call (one matrix-matrix
-// product per weight), then each step decodes one token.
+// The prompt is prefilled in Forward calls of prefill_slice_tokens (one
+// matrix-matrix product per weight each), then each step decodes one token.
 //
 // Thread safety: uses the model's Forward; one Generate per model at a time.
 #pragma once
@@ -38,6 +38,9 @@ struct GenerateParams {
   sampling::SamplingParams sampling;
   bool echo_prompt = false;  // emit the prompt's text before the generated text
   bool parse_special = false;  // recognise control-token text in the prompt
+  // Tokens per prefill Forward call: large enough for the matrix-matrix
+  // kernels to run at full speed, small enough to bound scratch memory.
+  int64_t prefill_slice_tokens = 512;
 };
 
 enum class StopReason { kSteps, kEndOfGeneration, kBos };

@@ -90,7 +90,9 @@ class Model {
   // A contiguous f32 cache shaped for this model.
   std::unique_ptr<ContiguousKvCache> NewKvCache(int64_t capacity_tokens) const;
 
-  // Runs the batch; `logits` is resized and filled (see Logits).
+  // Runs the batch; `logits` is resized and filled (see Logits). Scratch
+  // grows with the batch (about T * (4 n_embd + 3 n_ff) floats for T
+  // tokens), so callers slice long prefills (e.g. 512 tokens per call).
   // InvalidArgument for a token id outside the vocabulary, an empty sequence,
   // a cache of the wrong shape; OutOfRange for slots past the cache capacity.
   Status Forward(std::span<const SequenceBatch> batch, Logits* logits);

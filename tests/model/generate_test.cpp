@@ -74,6 +74,21 @@ TEST_F(GenerateTest, GreedyPromptMatchesLlama2c) {
   EXPECT_EQ(prompt + generated, echoed);
 }
 
+TEST_F(GenerateTest, SlicedPrefillEqualsOneCall) {
+  GenerateParams p;
+  p.prompt = "Tom and his dog went to the park. They saw a big tree and a little bird.";
+  p.n_steps = 80;
+  p.sampling.temperature = 0;
+  std::string whole, sliced;
+  auto a = Generate(*model_, *tokenizer_, p, [&](std::string_view s) { whole += s; });
+  p.prefill_slice_tokens = 5;
+  auto b = Generate(*model_, *tokenizer_, p, [&](std::string_view s) { sliced += s; });
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_GT(a->n_prompt_tokens, 10);
+  EXPECT_EQ(a->tokens, b->tokens);
+  EXPECT_EQ(whole, sliced);
+}
+
 TEST_F(GenerateTest, StepsShorterThanPromptOnlyEchoes) {
   GenerateResult r;
   const std::string text = Run("Tom and his dog went to the park", 3, true, &r);
