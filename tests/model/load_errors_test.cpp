@@ -23,6 +23,7 @@ struct TinyOptions {
   std::string drop_tensor;
   std::string reshape_tensor;   // given dims {7, 7}
   std::string retype_tensor;    // written as i32
+  std::vector<float> rope_freqs;  // rope_freqs.weight when not empty
 };
 
 // A tiny llama-shaped GGUF built by hand, with one deliberate defect.
@@ -64,6 +65,9 @@ std::string WriteTiny(const std::string& file_name, const TinyOptions& o) {
   add("blk.0.ffn_gate.weight", {kEmbd, kFf});
   add("blk.0.ffn_up.weight", {kEmbd, kFf});
   add("blk.0.ffn_down.weight", {kFf, kEmbd});
+  if (!o.rope_freqs.empty()) {
+    EXPECT_TRUE(w.AddTensorF32("rope_freqs.weight", {static_cast<int64_t>(o.rope_freqs.size())}, o.rope_freqs).ok());
+  }
   const std::string path = (std::filesystem::path(testing::TempDir()) / file_name).string();
   EXPECT_TRUE(w.Write(path).ok());
   return path;
@@ -160,6 +164,22 @@ TEST(LoadErrorsTest, LinearRopeScalingAndPartialRotation) {
   EXPECT_EQ((*m)->hparams().rope_freq_scale, 0.25f);
   EXPECT_EQ((*m)->hparams().n_rot, 4);
   EXPECT_EQ((*m)->hparams().rope_freq_base, 500000.0f);
+}
+
+// Llama 3.1+ files carry per-pair RoPE frequency divisors.
+TEST(LoadErrorsTest, RopeFreqsTensorIsApplied) {
+  const std::vector<int32_t> tokens = {3, 1, 4, 1, 5, 9};
+  auto logits_with = [&](std::vector<float> freqs, const std::string& name) {
+    auto m = Model::Load(WriteTiny(name, {.rope_freqs = std::move(freqs)}), {.n_threads = 1});
+    EXPECT_TRUE(m.ok()) << m.status().ToString();
+    auto kv = (*m)->NewKvCache(8);
+    return (*m)->ForwardAll(kv.get(), tokens)->data;
+  };
+  const auto plain = logits_with({}, "tiny_rf0.gguf");
+  EXPECT_EQ(logits_with({1, 1, 1, 1}, "tiny_rf1.gguf"), plain);
+  EXPECT_NE(logits_with({1, 2, 8, 32}, "tiny_rf2.gguf"), plain);
+  Status s = LoadStatus(WriteTiny("tiny_rf3.gguf", {.rope_freqs = {1, 2, 3}}));  // needs n_rot / 2 = 4
+  EXPECT_NE(s.message().find("rope_freqs.weight"), std::string::npos) << s.message();
 }
 
 TEST(LoadErrorsTest, NotAFile) {
