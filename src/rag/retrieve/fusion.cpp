@@ -1,6 +1,7 @@
 #include "rag/retrieve/fusion.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <unordered_map>
 
@@ -50,7 +51,7 @@ size_t SelectByScoreDrop(const std::vector<double>& scores, const std::vector<in
   const size_t n = std::min(scores.size(), static_cast<size_t>(std::max(params.max_chunks, 0)));
   if (n == 0) return 0;
   const double best = scores[0];
-  const double worst = *std::min_element(scores.begin(), scores.begin() + static_cast<std::ptrdiff_t>(n));
+  const double worst = *std::min_element(scores.begin(), scores.end());
   const double range = best - worst;
   int64_t used = 0;
   size_t keep = 0;
@@ -60,7 +61,10 @@ size_t SelectByScoreDrop(const std::vector<double>& scores, const std::vector<in
     const bool forced = static_cast<int>(i) < params.min_chunks;
     if (!forced && i > 0) {
       if (params.min_relative_score > 0 && scores[i] < params.min_relative_score * best) break;
-      if (params.drop_fraction > 0 && range > 0 && scores[i - 1] - scores[i] >= params.drop_fraction * range) break;
+      const double gap = scores[i - 1] - scores[i];
+      if (params.drop_fraction > 0 && range > 0 && gap >= params.drop_fraction * range &&
+          gap >= params.min_gap_of_best * std::fabs(best))
+        break;
     }
     used += t;
     keep = i + 1;

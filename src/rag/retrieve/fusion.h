@@ -11,7 +11,9 @@
 //                       (a) before a chunk that does not fit the token
 //                       budget, (b) where the score falls sharply: a gap to
 //                       the next chunk of at least drop_fraction of the
-//                       score range of the candidates, or a score under
+//                       score range of all candidates given and at least
+//                       min_gap_of_best * best (so a short, flat list is
+//                       not "cut" by its only gap), or a score under
 //                       min_relative_score * best. Always keeps min_chunks
 //                       (if they fit) and never more than max_chunks.
 //
@@ -51,6 +53,7 @@ std::vector<size_t> DropOverlapping(const std::vector<Span>& spans);
 struct SelectionParams {
   int64_t token_budget = 0;          // 0: no budget
   double drop_fraction = 0.35;       // 0 disables the gap rule
+  double min_gap_of_best = 0.1;
   double min_relative_score = 0.0;   // 0 disables the floor
   int min_chunks = 1;
   int max_chunks = 10;
