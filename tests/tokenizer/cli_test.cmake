@@ -39,3 +39,21 @@ execute_process(COMMAND ${CHUNKSERVE} detokenize -m ${GPT2} 99999999 RESULT_VARI
 if(rc EQUAL 0)
   message(FATAL_ERROR "detokenize of an out-of-range id succeeded")
 endif()
+
+# stories260K through `chunkserve convert` (the model area's llama2.c
+# converter) and `tokenize`: the ids llama2.c's encode() gives for the
+# reference prompt (checked with an independent Python transcription of it).
+set(S260 "${VOCAB_DIR}/../models/stories260K")
+if(EXISTS "${S260}/stories260K.bin")
+  execute_process(COMMAND ${CHUNKSERVE} convert --from llama2c "${S260}/stories260K.bin"
+                          --tokenizer "${S260}/tok512.bin" -o "${WORK_DIR}/stories260K.gguf"
+                  RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "chunkserve convert failed (${rc}): ${err}")
+  endif()
+  expect_output("1 274 287 269 345 400 428 263 377 267 265 282 295 433\n"
+                tokenize -m "${WORK_DIR}/stories260K.gguf" --text "Tom and his dog went to the park" --add-special)
+  expect_output("Tom and his dog went to the park\n"
+                detokenize -m "${WORK_DIR}/stories260K.gguf" --skip-special
+                1 274 287 269 345 400 428 263 377 267 265 282 295 433)
+endif()
