@@ -35,16 +35,26 @@ double Median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-// The type holding most of the weight bytes, e.g. "q8_0" ("q4_K" for a Q4_K_M mix).
-std::string DominantType(const gguf::GgufFile& file) {
+// The type holding most of the weight bytes, e.g. "q8_0", and the whole mix
+// by share of bytes, e.g. "q5_0:62%,q8_0:25%,q6_K:13%" (a Q4_K_M file of a
+// model whose rows are not multiples of 256 is mostly its fallback types).
+std::pair<std::string, std::string> WeightTypes(const gguf::GgufFile& file) {
   std::map<std::string, uint64_t> bytes;
-  for (const auto& t : file.tensors()) bytes[std::string(DTypeName(t.type))] += t.n_bytes;
-  std::string best;
-  uint64_t best_bytes = 0;
-  for (const auto& [name, n] : bytes) {
-    if (n > best_bytes) best = name, best_bytes = n;
+  uint64_t total = 0;
+  for (const auto& t : file.tensors()) {
+    bytes[std::string(DTypeName(t.type))] += t.n_bytes;
+    total += t.n_bytes;
   }
-  return best;
+  std::vector<std::pair<uint64_t, std::string>> sorted;
+  for (const auto& [name, n] : bytes) sorted.emplace_back(n, name);
+  std::sort(sorted.rbegin(), sorted.rend());
+  std::string mix;
+  for (const auto& [n, name] : sorted) {
+    const int percent = total ? static_cast<int>(100.0 * static_cast<double>(n) / static_cast<double>(total) + 0.5) : 0;
+    if (percent == 0) continue;
+    mix += (mix.empty() ? "" : ",") + name + ":" + std::to_string(percent) + "%";
+  }
+  return {sorted.empty() ? "" : sorted[0].second, mix};
 }
 
 std::string JsonEscape(const std::string& s) {
@@ -137,21 +147,21 @@ int RunBench(const std::vector<std::string>& args) {
   const double bytes_per_token = static_cast<double>(m.weight_bytes_per_token());
   const double roofline_tps = bandwidth_gbs * 1e9 / bytes_per_token;
   const double ratio = decode_tps / roofline_tps;
-  const std::string type = DominantType(m.file());
+  const auto [type, mix] = WeightTypes(m.file());
   const int n_threads = m.pool()->size();
 
   if (json) {
     std::printf(
-        "{\"model\":\"%s\",\"arch\":\"%s\",\"weight_type\":\"%s\",\"threads\":%d,\"prompt_tokens\":%lld,"
+        "{\"model\":\"%s\",\"arch\":\"%s\",\"weight_type\":\"%s\",\"weight_mix\":\"%s\",\"threads\":%d,\"prompt_tokens\":%lld,"
         "\"gen_tokens\":%lld,\"repetitions\":%lld,\"prefill_tokens_per_s\":%.2f,\"decode_tokens_per_s\":%.2f,"
         "\"model_bytes_per_token\":%.0f,\"read_bandwidth_gbs\":%.2f,\"roofline_decode_tokens_per_s\":%.2f,"
         "\"roofline_ratio\":%.4f,\"load_seconds\":%.3f}\n",
-        JsonEscape(path).c_str(), hp.arch_name.c_str(), type.c_str(), n_threads,
+        JsonEscape(path).c_str(), hp.arch_name.c_str(), type.c_str(), mix.c_str(), n_threads,
         static_cast<long long>(*n_prompt), static_cast<long long>(*n_gen), static_cast<long long>(*reps),
         prefill_tps, decode_tps, bytes_per_token, bandwidth_gbs, roofline_tps, ratio, load_seconds);
   } else {
-    std::printf("model      %s (%s, mostly %s), %d threads, loaded in %.2f s\n", path.c_str(),
-                hp.arch_name.c_str(), type.c_str(), n_threads, load_seconds);
+    std::printf("model      %s (%s, weights %s), %d threads, loaded in %.2f s\n", path.c_str(),
+                hp.arch_name.c_str(), mix.c_str(), n_threads, load_seconds);
     std::printf("prefill    %lld tokens: %.1f tokens/s (median of %lld)\n", static_cast<long long>(*n_prompt),
                 prefill_tps, static_cast<long long>(*reps));
     std::printf("decode     %lld tokens: %.1f tokens/s\n", static_cast<long long>(*n_gen), decode_tps);
