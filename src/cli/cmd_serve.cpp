@@ -1,0 +1,274 @@
+// `chunkserve serve`: the OpenAI-compatible HTTP server (src/server/) over a
+// GGUF model, with continuous batching (src/sched/) or the one-at-a-time
+// Engine with the chunk cache.
+//
+// SIGTERM / SIGINT: graceful shutdown - new generations get 503, requests in
+// flight finish for up to --grace-s seconds and are then cancelled, the
+// listener closes; the chunk cache is written through to disk as it fills,
+// so nothing else needs flushing.
+#include <pthread.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/command.h"
+#include "engine/engine.h"
+#include "model/model.h"
+#include "server/engine_backend.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/scheduler_backend.h"
+#include "server/server_context.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
+
+namespace chunkserve::cli {
+namespace {
+
+const char kUsage[] =
+    "usage: chunkserve serve -m MODEL.gguf [options]\n"
+    "\n"
+    "Serves the OpenAI API (GET /v1/models, POST /v1/chat/completions, /v1/completions,\n"
+    "/v1/embeddings), GET /health and GET /metrics (Prometheus).\n"
+    "\n"
+    "  -m, --model PATH          GGUF model file\n"
+    "      --host H              address to listen on (default 127.0.0.1)\n"
+    "      --port N              port (default 8080; 0 = any free port, see --port-file)\n"
+    "      --port-file F         write the bound port to F once listening\n"
+    "      --api-key K           require 'Authorization: Bearer K' (repeatable)\n"
+    "      --api-key-file F      keys, one per line ('#' comments)\n"
+    "      --model-id NAME       the id /v1/models reports (default: the file name)\n"
+    "  -c, --ctx N               context per request in tokens (default: the model's, at most 8192)\n"
+    "  -t, --threads N           compute threads (default: all hardware threads)\n"
+    "      --backend B           scheduler (continuous batching, default) | engine (one request\n"
+    "                            at a time, with the chunk cache for `documents`)\n"
+    "      --kv-mib N            KV pool size in MiB (default 1024)\n"
+    "      --block-tokens N      tokens per KV block (default 16)\n"
+    "      --step-tokens N       token budget of one batched step (default 256)\n"
+    "      --max-running N       sequences batched at once (default 64)\n"
+    "      --max-queue N         queued requests before 503 (default 256)\n"
+    "      --no-prefix-cache     do not share KV of common prompt prefixes\n"
+    "      --chunk-cache-dir D   engine backend: disk tier of the chunk cache\n"
+    "      --max-body-mib N      request body limit (default 8)\n"
+    "      --http-threads N      HTTP worker threads = concurrent connections (default 64)\n"
+    "      --grace-s N           shutdown grace period for requests in flight (default 10)\n"
+    "      --db PATH             RAG database for the RAG routes\n"
+    "      --template-file F     Jinja chat template instead of the model's\n"
+    "      --chatml              ChatML instead of the model's template\n";
+
+StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFoundError("cannot open '" + path + "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+StatusOr<std::vector<std::string>> ReadKeys(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  std::vector<std::string> keys;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    size_t b = 0;
+    while (b < line.size() && (line[b] == ' ' || line[b] == '\t')) ++b;
+    line = line.substr(b);
+    if (line.empty() || line[0] == '#') continue;
+    keys.push_back(line);
+  }
+  if (keys.empty()) return InvalidArgumentError("the key file '" + path + "' holds no key");
+  return keys;
+}
+
+StatusOr<tokenizer::ChatTemplate> ChooseTemplate(const Flags& flags, const model::Model& model,
+                                                  const tokenizer::Tokenizer& tok) {
+  const std::string bos = tok.bos_id() ? std::string(tok.TokenText(*tok.bos_id())) : "";
+  const std::string eos = tok.eos_id() ? std::string(tok.TokenText(*tok.eos_id())) : "";
+  if (flags.Has("chatml")) return tokenizer::ChatTemplate::ChatMl(bos, eos);
+  if (std::optional<std::string> path = flags.Get("template-file")) {
+    ASSIGN_OR_RETURN(std::string source, ReadFile(*path));
+    return tokenizer::ChatTemplate::FromJinja(std::move(source), bos, eos);
+  }
+  std::optional<std::string> source = model.file().GetString("tokenizer.chat_template");
+  if (!source) {
+    std::fprintf(stderr, "chunkserve serve: the model has no chat template; using ChatML\n");
+    return tokenizer::ChatTemplate::ChatMl(bos, eos);
+  }
+  StatusOr<tokenizer::ChatTemplate> t = tokenizer::ChatTemplate::FromJinja(std::move(*source), bos, eos);
+  if (!t.ok())
+    return Status(t.status().code(), "the model's chat template cannot be used: " + t.status().message() +
+                                         " (use --template-file F or --chatml)");
+  return t;
+}
+
+int RunServe(const std::vector<std::string>& args) {
+  static const Command* self = &CommandRegistry().at("serve");
+  auto flags_or = Flags::Parse(args,
+                               {"m", "model", "host", "port", "port-file", "api-key", "api-key-file", "model-id",
+                                "c", "ctx", "t", "threads", "backend", "kv-mib", "block-tokens", "step-tokens",
+                                "max-running", "max-queue", "chunk-cache-dir", "max-body-mib", "http-threads",
+                                "grace-s", "db", "template-file"},
+                               {"chatml", "no-prefix-cache"});
+  if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
+  const Flags& flags = *flags_or;
+  if (!flags.positional().empty()) return UsageError(*self, "unexpected argument '" + flags.positional()[0] + "'");
+  const std::string model_path = flags.GetOr("model", flags.GetOr("m", ""));
+  if (model_path.empty()) return UsageError(*self, "-m MODEL.gguf is required");
+  const std::string backend_name = flags.GetOr("backend", "scheduler");
+  if (backend_name != "scheduler" && backend_name != "engine")
+    return UsageError(*self, "--backend must be scheduler or engine");
+
+  struct IntFlag {
+    const char* name;
+    long long fallback;
+    long long min;
+    long long value = 0;
+  };
+  std::vector<IntFlag> ints = {{"port", 8080, 0},       {"ctx", 0, 0},           {"threads", 0, 0},
+                               {"kv-mib", 1024, 1},     {"block-tokens", 16, 1}, {"step-tokens", 256, 1},
+                               {"max-running", 64, 1},  {"max-queue", 256, 0},   {"max-body-mib", 8, 1},
+                               {"http-threads", 64, 2}, {"grace-s", 10, 0}};
+  for (IntFlag& f : ints) {
+    std::string name = f.name;
+    if (name == "ctx" && flags.Has("c")) name = "c";
+    if (name == "threads" && flags.Has("t")) name = "t";
+    StatusOr<long long> v = flags.GetInt(name, f.fallback);
+    if (!v.ok()) return UsageError(*self, v.status().message());
+    if (*v < f.min) return UsageError(*self, "--" + std::string(f.name) + " must be >= " + std::to_string(f.min));
+    f.value = *v;
+  }
+  auto get = [&](const char* name) {
+    for (const IntFlag& f : ints)
+      if (std::string(f.name) == name) return f.value;
+    return 0LL;
+  };
+  if (get("port") > 65535) return UsageError(*self, "--port must be <= 65535");
+
+  server::HttpServerOptions http_options;
+  http_options.host = flags.GetOr("host", "127.0.0.1");
+  http_options.port = static_cast<int>(get("port"));
+  http_options.api_keys = flags.GetAll("api-key");
+  if (std::optional<std::string> f = flags.Get("api-key-file")) {
+    StatusOr<std::vector<std::string>> keys = ReadKeys(*f);
+    if (!keys.ok()) return Fail("serve", keys.status());
+    http_options.api_keys.insert(http_options.api_keys.end(), keys->begin(), keys->end());
+  }
+  http_options.max_body_bytes = static_cast<size_t>(get("max-body-mib")) << 20;
+  http_options.n_http_threads = static_cast<int>(get("http-threads"));
+
+  // Signals go to one thread (sigwait) so that no handler runs inside the
+  // HTTP or compute threads; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a client that hangs up is a failed write, not a crash
+
+  auto model = model::Model::Load(model_path, {.n_threads = static_cast<int>(get("threads"))});
+  if (!model.ok()) return Fail("serve", model.status());
+  auto tokenizer = tokenizer::Tokenizer::FromGguf((*model)->file());
+  if (!tokenizer.ok()) return Fail("serve", tokenizer.status());
+  if ((*tokenizer)->n_vocab() > (*model)->hparams().n_vocab)
+    return Fail("serve", InvalidArgumentError("the tokenizer has more tokens than the model's output"));
+  auto chat_template = ChooseTemplate(flags, **model, **tokenizer);
+  if (!chat_template.ok()) return Fail("serve", chat_template.status());
+
+  const int64_t n_ctx_train = (*model)->hparams().n_ctx_train;
+  int64_t n_ctx = get("ctx") > 0 ? get("ctx") : std::min<int64_t>(n_ctx_train > 0 ? n_ctx_train : 4096, 8192);
+  if (n_ctx_train > 0) n_ctx = std::min(n_ctx, n_ctx_train);
+
+  server::Metrics metrics;
+  server::ServerContext ctx;
+  {
+    std::string id = flags.GetOr("model-id", "");
+    if (id.empty()) {
+      id = model_path.substr(model_path.find_last_of('/') + 1);
+      if (id.size() > 5 && id.substr(id.size() - 5) == ".gguf") id.resize(id.size() - 5);
+    }
+    ctx.model_id = id;
+  }
+  ctx.created_unix_s =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  ctx.n_ctx_tokens = n_ctx;
+  ctx.tokenizer = tokenizer->get();
+  ctx.chat_template = std::make_unique<tokenizer::ChatTemplate>(std::move(chat_template).value());
+  for (int32_t id = 0; id < (*tokenizer)->n_vocab(); ++id)
+    if ((*tokenizer)->IsEndOfGeneration(id)) ctx.end_of_generation.push_back(id);
+  ctx.metrics = &metrics;
+  ctx.model = model->get();
+  ctx.rag_db_path = flags.GetOr("db", "");
+
+  const size_t kv_bytes = static_cast<size_t>(get("kv-mib")) << 20;
+  std::unique_ptr<engine::Engine> engine;
+  std::unique_ptr<server::GenerationBackend> backend;
+  if (backend_name == "engine") {
+    engine::EngineOptions eo;
+    eo.block_tokens = get("block-tokens");
+    eo.kv_budget_bytes = kv_bytes;
+    eo.enable_prefix_cache = !flags.Has("no-prefix-cache");
+    eo.chunk_cache.disk_dir = flags.GetOr("chunk-cache-dir", "");
+    auto e = engine::Engine::Create(model->get(), eo);
+    if (!e.ok()) return Fail("serve", e.status());
+    engine = std::move(*e);
+    ctx.engine = engine.get();
+    server::EngineBackendOptions bo;
+    bo.max_waiting = get("max-queue");
+    bo.max_context_tokens = n_ctx;
+    backend = std::make_unique<server::EngineBackend>(engine.get(), bo);
+  } else {
+    server::SchedulerBackendOptions so;
+    so.block_tokens = get("block-tokens");
+    so.kv_budget_bytes = kv_bytes;
+    so.enable_prefix_cache = !flags.Has("no-prefix-cache");
+    so.scheduler.max_step_tokens = get("step-tokens");
+    so.scheduler.max_running = get("max-running");
+    so.scheduler.max_waiting = get("max-queue");
+    so.scheduler.max_context_tokens = n_ctx;
+    auto b = server::SchedulerBackend::Create(model->get(), so);
+    if (!b.ok()) return Fail("serve", b.status());
+    backend = std::move(*b);
+  }
+  ctx.backend = backend.get();
+
+  server::HttpServer http(&ctx, http_options);
+  if (Status s = http.Bind(); !s.ok()) return Fail("serve", s);
+  if (std::optional<std::string> f = flags.Get("port-file")) {
+    std::ofstream out(*f);
+    out << http.port() << "\n";
+    if (!out) return Fail("serve", IoError("cannot write the port file '" + *f + "'"));
+  }
+  std::fprintf(stderr, "chunkserve serve: %s on http://%s:%d (backend %s, ctx %lld tokens%s)\n", ctx.model_id.c_str(),
+               http_options.host.c_str(), http.port(), backend_name.c_str(), static_cast<long long>(n_ctx),
+               http_options.api_keys.empty() ? "" : ", API keys required");
+
+  const int64_t grace_ms = get("grace-s") * 1000;
+  std::thread signal_thread([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    std::fprintf(stderr, "chunkserve serve: signal %d, shutting down (grace %lld ms)\n", sig,
+                 static_cast<long long>(grace_ms));
+    http.Shutdown(grace_ms);
+  });
+  http.Listen();
+  // Listen also returns when binding was lost; wake the signal thread then.
+  pthread_kill(signal_thread.native_handle(), SIGTERM);
+  signal_thread.join();
+  http.Shutdown(0);
+  backend.reset();
+  std::fprintf(stderr, "chunkserve serve: stopped\n");
+  return 0;
+}
+
+RegisterCommand reg({"serve", "OpenAI-compatible HTTP server with continuous batching", kUsage, RunServe});
+
+}  // namespace
+}  // namespace chunkserve::cli

@@ -1,0 +1,228 @@
+#include "server/openai_protocol.h"
+
+namespace chunkserve::server {
+namespace {
+
+constexpr char kDocumentsIntro[] = "Answer the question using these documents.\n\n";
+constexpr char kQuestionLead[] = "\nQuestion: ";
+// Stands for the documents while the chat template renders; cut out after.
+constexpr char kMarker[] = "\x1e\x1f" "chunkserve-documents" "\x1f\x1e";
+
+Status CheckRange(double v, double lo, double hi, const char* field) {
+  if (v < lo || v > hi)
+    return InvalidArgumentError(std::string("'") + field + "' must lie in [" + std::to_string(lo).substr(0, 4) +
+                                ", " + std::to_string(hi).substr(0, 4) + "]");
+  return Status::Ok();
+}
+
+// Message content: a string, or an array of {"type": "text", "text": ...}
+// parts (other part types are refused).
+StatusOr<std::string> ContentText(const Json& content, size_t index) {
+  const std::string where = "messages[" + std::to_string(index) + "].content";
+  if (content.is_null()) return std::string();
+  if (content.is_string()) return content.get<std::string>();
+  if (!content.is_array()) return InvalidArgumentError("'" + where + "' must be a string or an array of parts");
+  std::string text;
+  for (const Json& part : content) {
+    if (!part.is_object() || !part.contains("type") || !part["type"].is_string())
+      return InvalidArgumentError("'" + where + "' parts must be objects with a 'type'");
+    if (part["type"] != "text") return InvalidArgumentError("'" + where + "': only text parts are supported");
+    if (!part.contains("text") || !part["text"].is_string())
+      return InvalidArgumentError("'" + where + "' text parts need a string 'text'");
+    text += part["text"].get<std::string>();
+  }
+  return text;
+}
+
+std::vector<int32_t> Encode(const tokenizer::Tokenizer& tok, const std::string& text, bool parse_special) {
+  return tok.Encode(text, /*add_special=*/false, parse_special);
+}
+
+}  // namespace
+
+std::string DocumentText(const Document& doc) {
+  std::string s = doc.id.empty() ? "<document>\n" : "<document id=\"" + doc.id + "\">\n";
+  s += doc.text;
+  s += "\n</document>\n";
+  return s;
+}
+
+int64_t PromptTokens(const engine::Prompt& prompt) {
+  int64_t n = 0;
+  for (const engine::Segment& s : prompt) n += static_cast<int64_t>(s.tokens.size());
+  return n;
+}
+
+StatusOr<CompletionSpec> ParseCompletionSpec(const Json& body, bool chat) {
+  CompletionSpec spec;
+  spec.chat = chat;
+  if (auto it = body.find("model"); it != body.end() && it->is_string()) spec.model = it->get<std::string>();
+
+  if (chat) {
+    auto it = body.find("messages");
+    if (it == body.end() || !it->is_array() || it->empty())
+      return InvalidArgumentError("'messages' must be a non-empty array");
+    for (size_t i = 0; i < it->size(); ++i) {
+      const Json& m = (*it)[i];
+      if (!m.is_object()) return InvalidArgumentError("messages[" + std::to_string(i) + "] must be an object");
+      auto role = m.find("role");
+      if (role == m.end() || !role->is_string())
+        return InvalidArgumentError("messages[" + std::to_string(i) + "].role must be a string");
+      tokenizer::ChatMessage msg;
+      msg.role = role->get<std::string>();
+      if (msg.role == "developer") msg.role = "system";  // OpenAI's newer name
+      ASSIGN_OR_RETURN(msg.content, ContentText(m.contains("content") ? m["content"] : Json(), i));
+      spec.messages.push_back(std::move(msg));
+    }
+  } else {
+    auto it = body.find("prompt");
+    if (it == body.end() || it->is_null()) return InvalidArgumentError("'prompt' is required");
+    if (it->is_string()) {
+      spec.prompt_text = it->get<std::string>();
+    } else if (it->is_array() && it->size() == 1 && (*it)[0].is_string()) {
+      spec.prompt_text = (*it)[0].get<std::string>();
+    } else if (it->is_array() && !it->empty() && std::all_of(it->begin(), it->end(), [](const Json& j) { return j.is_number_integer(); })) {
+      for (const Json& j : *it) {
+        const int64_t v = j.get<int64_t>();
+        if (v < 0 || v > INT32_MAX) return InvalidArgumentError("'prompt' token ids must be non-negative 32-bit integers");
+        spec.prompt_tokens.push_back(static_cast<int32_t>(v));
+      }
+    } else if (it->is_array() && it->size() > 1) {
+      return InvalidArgumentError("'prompt': only one prompt per request is supported");
+    } else {
+      return InvalidArgumentError("'prompt' must be a string, an array of one string or an array of token ids");
+    }
+    ASSIGN_OR_RETURN(spec.echo, GetBool(body, "echo", false));
+    if (spec.echo) return InvalidArgumentError("'echo' is not supported");
+  }
+
+  ASSIGN_OR_RETURN(const int64_t n, GetInt(body, "n", 1));
+  if (n != 1) return InvalidArgumentError("'n' must be 1: one choice per request is supported");
+  ASSIGN_OR_RETURN(const int64_t max_tokens, GetInt(body, "max_tokens", -1));
+  ASSIGN_OR_RETURN(const int64_t max_completion, GetInt(body, "max_completion_tokens", -1));
+  const int64_t mt = max_completion >= 0 ? max_completion : max_tokens;
+  if (body.contains("max_tokens") && !body["max_tokens"].is_null() && max_tokens < 1)
+    return InvalidArgumentError("'max_tokens' must be at least 1");
+  if (body.contains("max_completion_tokens") && !body["max_completion_tokens"].is_null() && max_completion < 1)
+    return InvalidArgumentError("'max_completion_tokens' must be at least 1");
+  if (mt >= 1) spec.max_tokens = mt;
+
+  ASSIGN_OR_RETURN(spec.temperature, GetNumber(body, "temperature", 1.0));
+  RETURN_IF_ERROR(CheckRange(spec.temperature, 0, 2, "temperature"));
+  ASSIGN_OR_RETURN(spec.top_p, GetNumber(body, "top_p", 1.0));
+  RETURN_IF_ERROR(CheckRange(spec.top_p, 0, 1, "top_p"));
+  ASSIGN_OR_RETURN(spec.top_k, GetInt(body, "top_k", 0));
+  ASSIGN_OR_RETURN(spec.min_p, GetNumber(body, "min_p", 0.0));
+  RETURN_IF_ERROR(CheckRange(spec.min_p, 0, 1, "min_p"));
+  ASSIGN_OR_RETURN(spec.repetition_penalty, GetNumber(body, "repetition_penalty", 1.0));
+  RETURN_IF_ERROR(CheckRange(spec.repetition_penalty, 0.01, 10, "repetition_penalty"));
+  ASSIGN_OR_RETURN(spec.presence_penalty, GetNumber(body, "presence_penalty", 0.0));
+  RETURN_IF_ERROR(CheckRange(spec.presence_penalty, -2, 2, "presence_penalty"));
+  ASSIGN_OR_RETURN(spec.frequency_penalty, GetNumber(body, "frequency_penalty", 0.0));
+  RETURN_IF_ERROR(CheckRange(spec.frequency_penalty, -2, 2, "frequency_penalty"));
+  if (body.contains("seed") && !body["seed"].is_null()) {
+    ASSIGN_OR_RETURN(const int64_t seed, GetInt(body, "seed", 0));
+    spec.seed = static_cast<uint64_t>(seed);
+  }
+  if (auto it = body.find("stop"); it != body.end() && !it->is_null()) {
+    if (it->is_string()) {
+      spec.stop.push_back(it->get<std::string>());
+    } else if (it->is_array() && it->size() <= 4 &&
+               std::all_of(it->begin(), it->end(), [](const Json& j) { return j.is_string(); })) {
+      for (const Json& j : *it) spec.stop.push_back(j.get<std::string>());
+    } else {
+      return InvalidArgumentError("'stop' must be a string or an array of at most 4 strings");
+    }
+  }
+  ASSIGN_OR_RETURN(spec.stream, GetBool(body, "stream", false));
+  if (auto it = body.find("stream_options"); it != body.end() && !it->is_null()) {
+    if (!it->is_object()) return InvalidArgumentError("'stream_options' must be an object");
+    ASSIGN_OR_RETURN(spec.include_usage, GetBool(*it, "include_usage", false));
+  }
+  if (auto it = body.find("documents"); it != body.end() && !it->is_null()) {
+    if (!it->is_array()) return InvalidArgumentError("'documents' must be an array");
+    for (size_t i = 0; i < it->size(); ++i) {
+      const Json& d = (*it)[i];
+      Document doc;
+      if (d.is_string()) {
+        doc.text = d.get<std::string>();
+      } else if (d.is_object() && d.contains("text") && d["text"].is_string()) {
+        doc.text = d["text"].get<std::string>();
+        if (d.contains("id")) {
+          if (d["id"].is_string()) doc.id = d["id"].get<std::string>();
+          else if (d["id"].is_number_integer()) doc.id = std::to_string(d["id"].get<int64_t>());
+          else return InvalidArgumentError("documents[" + std::to_string(i) + "].id must be a string or integer");
+        }
+      } else {
+        return InvalidArgumentError("documents[" + std::to_string(i) +
+                                    "] must be a string or an object with a string 'text'");
+      }
+      spec.documents.push_back(std::move(doc));
+    }
+  }
+  return spec;
+}
+
+StatusOr<engine::Prompt> BuildPrompt(const CompletionSpec& spec, const tokenizer::Tokenizer& tok,
+                                     const tokenizer::ChatTemplate& chat_template) {
+  engine::Prompt prompt;
+  auto add = [&](engine::SegmentKind kind, std::vector<int32_t> tokens) {
+    if (tokens.empty()) return;
+    prompt.push_back(engine::Segment{kind, std::move(tokens), 0});
+  };
+  auto add_documents = [&] {
+    for (const Document& d : spec.documents) add(engine::SegmentKind::kChunk, Encode(tok, DocumentText(d), false));
+  };
+
+  if (spec.chat) {
+    std::vector<tokenizer::ChatMessage> messages = spec.messages;
+    std::string rendered;
+    if (!spec.documents.empty()) {
+      // The last user message carries the documents.
+      auto last_user = std::find_if(messages.rbegin(), messages.rend(),
+                                    [](const tokenizer::ChatMessage& m) { return m.role == "user"; });
+      if (last_user == messages.rend())
+        return InvalidArgumentError("'documents' needs a user message to attach to");
+      last_user->content = std::string(kDocumentsIntro) + kMarker + kQuestionLead + last_user->content;
+    }
+    StatusOr<std::string> r = chat_template.Apply(messages, /*add_generation_prompt=*/true);
+    if (!r.ok()) return InvalidArgumentError("chat template: " + r.status().message());
+    rendered = std::move(*r);
+    const size_t at = spec.documents.empty() ? std::string::npos : rendered.find(kMarker);
+    if (!spec.documents.empty() && at == std::string::npos)
+      return InvalidArgumentError("the chat template dropped the user message that carries the documents");
+    if (at == std::string::npos) {
+      add(engine::SegmentKind::kTail, Encode(tok, rendered, true));
+    } else {
+      add(engine::SegmentKind::kPrefix, Encode(tok, rendered.substr(0, at), true));
+      add_documents();
+      add(engine::SegmentKind::kTail, Encode(tok, rendered.substr(at + sizeof(kMarker) - 1), true));
+    }
+  } else {
+    add_documents();
+    if (!spec.prompt_tokens.empty()) {
+      for (int32_t t : spec.prompt_tokens)
+        if (t >= tok.n_vocab())
+          return InvalidArgumentError("'prompt' token id " + std::to_string(t) + " is outside the vocabulary");
+      add(engine::SegmentKind::kTail, spec.prompt_tokens);
+    } else {
+      add(engine::SegmentKind::kTail, Encode(tok, spec.prompt_text, false));
+    }
+  }
+  if (tok.add_bos() && tok.bos_id()) {
+    const int32_t bos = *tok.bos_id();
+    if (prompt.empty()) {
+      add(engine::SegmentKind::kPrefix, {bos});
+    } else if (prompt.front().tokens.front() != bos) {
+      if (prompt.front().kind == engine::SegmentKind::kChunk) {
+        prompt.insert(prompt.begin(), engine::Segment{engine::SegmentKind::kPrefix, {bos}, 0});
+      } else {
+        prompt.front().tokens.insert(prompt.front().tokens.begin(), bos);
+      }
+    }
+  }
+  if (prompt.empty()) return InvalidArgumentError("the prompt is empty");
+  return prompt;
+}
+
+}  // namespace chunkserve::server

@@ -1,0 +1,330 @@
+#include "server/openai_routes.h"
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "base/logging.h"
+#include "server/http_util.h"
+#include "server/openai_protocol.h"
+#include "server/request_stream.h"
+
+namespace chunkserve::server {
+namespace {
+
+int64_t UnixSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string NewId(const char* prefix) {
+  static std::atomic<uint64_t> counter{0};
+  static const uint64_t salt = std::random_device{}();
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%s-%016llx", prefix,
+                static_cast<unsigned long long>((salt << 20) ^ counter.fetch_add(1)));
+  return buf;
+}
+
+uint64_t RandomSeed() {
+  static std::atomic<uint64_t> counter{std::random_device{}()};
+  return counter.fetch_add(0x9E3779B97F4A7C15ull);
+}
+
+Json UsageJson(const GenerationResult& r, int64_t n_prompt) {
+  const int64_t prompt = r.n_prompt_tokens > 0 ? r.n_prompt_tokens : n_prompt;
+  return Json{{"prompt_tokens", prompt},
+              {"completion_tokens", r.n_generated_tokens},
+              {"total_tokens", prompt + r.n_generated_tokens},
+              {"prompt_tokens_details",
+               {{"cached_tokens", r.n_prefix_cached_tokens + r.n_chunk_cached_tokens},
+                {"prefix_cached_tokens", r.n_prefix_cached_tokens},
+                {"chunk_cached_tokens", r.n_chunk_cached_tokens},
+                {"chunk_recomputed_tokens", r.n_chunk_recomputed_tokens},
+                {"computed_tokens", r.n_computed_prompt_tokens}}}};
+}
+
+std::string SseEvent(const Json& j) {
+  return "data: " + j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n\n";
+}
+
+sampling::SamplingParams SamplingFor(const CompletionSpec& spec) {
+  sampling::SamplingParams p;
+  p.temperature = static_cast<float>(spec.temperature);
+  p.top_p = static_cast<float>(spec.top_p);
+  p.top_k = static_cast<int>(std::clamp<int64_t>(spec.top_k, 0, 1 << 30));
+  p.min_p = static_cast<float>(spec.min_p);
+  p.repeat_penalty = static_cast<float>(spec.repetition_penalty);
+  p.presence_penalty = static_cast<float>(spec.presence_penalty);
+  p.frequency_penalty = static_cast<float>(spec.frequency_penalty);
+  p.seed = spec.seed ? *spec.seed : RandomSeed();
+  return p;
+}
+
+class GenerationHandler {
+ public:
+  GenerationHandler(ServerContext& ctx, bool chat) : ctx_(ctx), chat_(chat) {}
+
+  void operator()(const httplib::Request& req, httplib::Response& res) const {
+    StatusOr<Json> body = ParseJsonObject(req.body);
+    if (!body.ok()) return SendError(res, body.status());
+    StatusOr<CompletionSpec> spec = ParseCompletionSpec(*body, chat_);
+    if (!spec.ok()) return SendError(res, spec.status());
+    StatusOr<engine::Prompt> prompt = BuildPrompt(*spec, *ctx_.tokenizer, *ctx_.chat_template);
+    if (!prompt.ok()) return SendError(res, prompt.status());
+    const int64_t n_prompt = PromptTokens(*prompt);
+    const int64_t n_ctx = ctx_.n_ctx_tokens;
+    if (n_prompt >= n_ctx) {
+      return SendError(res, 400,
+                       "This model's maximum context length is " + std::to_string(n_ctx) +
+                           " tokens. However, your prompt has " + std::to_string(n_prompt) +
+                           " tokens. Please shorten the prompt.",
+                       "context_length_exceeded");
+    }
+    const int64_t max_new = spec->max_tokens.value_or(n_ctx - n_prompt);
+    if (n_prompt + max_new > n_ctx) {
+      return SendError(res, 400,
+                       "This model's maximum context length is " + std::to_string(n_ctx) +
+                           " tokens. However, you requested " + std::to_string(n_prompt + max_new) + " tokens (" +
+                           std::to_string(n_prompt) + " in the prompt, " + std::to_string(max_new) +
+                           " for the completion). Please reduce the prompt or max_tokens.",
+                       "context_length_exceeded");
+    }
+
+    GenerationRequest g;
+    g.prompt = std::move(*prompt);
+    g.sampling = SamplingFor(*spec);
+    g.max_new_tokens = max_new;
+    g.end_of_generation = ctx_.end_of_generation;
+    auto stream = std::make_shared<RequestStream>(*ctx_.tokenizer, spec->stop, ctx_.metrics);
+    StatusOr<uint64_t> id = ctx_.backend->Start(std::move(g), stream->Callbacks());
+    if (!id.ok()) return SendError(res, id.status());
+
+    const std::string response_id = NewId(chat_ ? "chatcmpl" : "cmpl");
+    const int64_t created = UnixSeconds();
+    if (!spec->stream) {
+      const std::string text = stream->WaitDone();
+      const GenerationResult& r = stream->result();
+      if (r.finish == GenerationFinish::kError) return SendError(res, r.status);
+      Json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", stream->finish_reason()}};
+      if (chat_) {
+        choice["message"] = {{"role", "assistant"}, {"content", text}};
+      } else {
+        choice["text"] = text;
+      }
+      SendJson(res, Json{{"id", response_id},
+                         {"object", chat_ ? "chat.completion" : "text_completion"},
+                         {"created", created},
+                         {"model", ctx_.model_id},
+                         {"system_fingerprint", nullptr},
+                         {"choices", Json::array({choice})},
+                         {"usage", UsageJson(r, n_prompt)}});
+      return;
+    }
+    StreamResponse(res, stream, *id, response_id, created, spec->include_usage, n_prompt);
+  }
+
+ private:
+  Json Chunk(const std::string& response_id, int64_t created, const Json& choice, bool include_usage) const {
+    Json j = {{"id", response_id},
+              {"object", chat_ ? "chat.completion.chunk" : "text_completion"},
+              {"created", created},
+              {"model", ctx_.model_id},
+              {"system_fingerprint", nullptr},
+              {"choices", choice.is_null() ? Json::array() : Json::array({choice})}};
+    if (include_usage) j["usage"] = nullptr;
+    return j;
+  }
+
+  Json DeltaChoice(const std::string& text, const Json& finish_reason, bool with_role = false) const {
+    if (chat_) {
+      Json delta = Json::object();
+      if (with_role) delta["role"] = "assistant";
+      if (with_role || !text.empty()) delta["content"] = text;
+      return Json{{"index", 0}, {"delta", delta}, {"logprobs", nullptr}, {"finish_reason", finish_reason}};
+    }
+    return Json{{"index", 0}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", finish_reason}};
+  }
+
+  void StreamResponse(httplib::Response& res, std::shared_ptr<RequestStream> stream, uint64_t id,
+                      const std::string& response_id, int64_t created, bool include_usage, int64_t n_prompt) const {
+    struct State {
+      bool started = false;
+      bool finished = false;
+    };
+    auto state = std::make_shared<State>();
+    GenerationBackend* backend = ctx_.backend;
+    const int poll_ms = ctx_.stream_poll_ms;
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [this, stream, state, id, backend, response_id, created, include_usage, n_prompt, poll_ms](
+            size_t, httplib::DataSink& sink) {
+          auto send = [&](const std::string& s) { return sink.write(s.data(), s.size()); };
+          auto gone = [&] {
+            stream->MarkClientGone();
+            backend->Cancel(id);
+            return false;
+          };
+          if (!state->started) {
+            state->started = true;
+            if (chat_ && !send(SseEvent(Chunk(response_id, created, DeltaChoice("", nullptr, true), include_usage))))
+              return gone();
+          }
+          RequestStream::Delta d = stream->Next(poll_ms);
+          if (!d.text.empty() &&
+              !send(SseEvent(Chunk(response_id, created, DeltaChoice(d.text, nullptr), include_usage))))
+            return gone();
+          if (!d.done) return sink.is_writable() ? true : gone();
+          const GenerationResult& r = stream->result();
+          if (r.finish == GenerationFinish::kError) {
+            send(SseEvent(ErrorBody(r.status.message(), "server_error", "generation_failed")));
+          } else {
+            send(SseEvent(Chunk(response_id, created, DeltaChoice("", stream->finish_reason()), include_usage)));
+            if (include_usage) {
+              Json u = Chunk(response_id, created, Json(), false);
+              u["usage"] = UsageJson(r, n_prompt);
+              send(SseEvent(u));
+            }
+          }
+          send("data: [DONE]\n\n");
+          state->finished = true;
+          sink.done();
+          return true;
+        },
+        [stream, state, id, backend](bool success) {
+          // The connection ended before the generation did: free its KV.
+          if (!state->finished) {
+            stream->MarkClientGone();
+            backend->Cancel(id);
+          }
+        });
+  }
+
+  ServerContext& ctx_;
+  const bool chat_;
+};
+
+std::string Base64(const void* data, size_t n) {
+  static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const auto* p = static_cast<const unsigned char*>(data);
+  std::string out;
+  out.reserve((n + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < n; i += 3) {
+    const uint32_t v = (uint32_t{p[i]} << 16) | (uint32_t{p[i + 1]} << 8) | p[i + 2];
+    out += kAlphabet[v >> 18];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += kAlphabet[v & 63];
+  }
+  if (i < n) {
+    uint32_t v = uint32_t{p[i]} << 16;
+    if (i + 1 < n) v |= uint32_t{p[i + 1]} << 8;
+    out += kAlphabet[v >> 18];
+    out += kAlphabet[(v >> 12) & 63];
+    out += i + 1 < n ? kAlphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+void HandleEmbeddings(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
+  StatusOr<Json> body = ParseJsonObject(req.body);
+  if (!body.ok()) return SendError(res, body.status());
+  if (ctx.embedder == nullptr)
+    return SendError(res, UnimplementedError("this server has no embedding model loaded"));
+  // input: string | [string] | [int] | [[int]]
+  std::vector<std::vector<int32_t>> inputs;
+  auto it = body->find("input");
+  if (it == body->end() || it->is_null()) return SendError(res, InvalidArgumentError("'input' is required"));
+  auto ids_of = [&](const Json& arr) -> StatusOr<std::vector<int32_t>> {
+    std::vector<int32_t> ids;
+    for (const Json& j : arr) {
+      if (!j.is_number_integer() || j.get<int64_t>() < 0 || j.get<int64_t>() >= ctx.tokenizer->n_vocab())
+        return InvalidArgumentError("'input' token ids must be integers in [0, " +
+                                    std::to_string(ctx.tokenizer->n_vocab()) + ")");
+      ids.push_back(static_cast<int32_t>(j.get<int64_t>()));
+    }
+    return ids;
+  };
+  if (it->is_string()) {
+    inputs.push_back(ctx.tokenizer->Encode(it->get<std::string>(), true, false));
+  } else if (it->is_array() && !it->empty()) {
+    if (std::all_of(it->begin(), it->end(), [](const Json& j) { return j.is_string(); })) {
+      for (const Json& j : *it) inputs.push_back(ctx.tokenizer->Encode(j.get<std::string>(), true, false));
+    } else if (std::all_of(it->begin(), it->end(), [](const Json& j) { return j.is_number_integer(); })) {
+      StatusOr<std::vector<int32_t>> ids = ids_of(*it);
+      if (!ids.ok()) return SendError(res, ids.status());
+      inputs.push_back(std::move(*ids));
+    } else if (std::all_of(it->begin(), it->end(), [](const Json& j) { return j.is_array(); })) {
+      for (const Json& j : *it) {
+        StatusOr<std::vector<int32_t>> ids = ids_of(j);
+        if (!ids.ok()) return SendError(res, ids.status());
+        inputs.push_back(std::move(*ids));
+      }
+    } else {
+      return SendError(res, InvalidArgumentError("'input' must be a string, strings, token ids or arrays of token ids"));
+    }
+  } else {
+    return SendError(res, InvalidArgumentError("'input' must be a non-empty string or array"));
+  }
+  if (inputs.size() > 2048) return SendError(res, InvalidArgumentError("'input' holds more than 2048 items"));
+  std::string format = "float";
+  if (auto f = body->find("encoding_format"); f != body->end() && !f->is_null()) {
+    if (!f->is_string() || (*f != "float" && *f != "base64"))
+      return SendError(res, InvalidArgumentError("'encoding_format' must be \"float\" or \"base64\""));
+    format = f->get<std::string>();
+  }
+  Json data = Json::array();
+  int64_t n_tokens = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].empty()) return SendError(res, InvalidArgumentError("'input' item " + std::to_string(i) + " is empty"));
+    if (static_cast<int64_t>(inputs[i].size()) > ctx.embedder->max_tokens())
+      return SendError(res, 400,
+                       "'input' item " + std::to_string(i) + " has " + std::to_string(inputs[i].size()) +
+                           " tokens; the maximum is " + std::to_string(ctx.embedder->max_tokens()),
+                       "context_length_exceeded");
+    StatusOr<std::vector<float>> v = ctx.embedder->Embed(inputs[i]);
+    if (!v.ok()) return SendError(res, v.status());
+    n_tokens += static_cast<int64_t>(inputs[i].size());
+    Json item = {{"object", "embedding"}, {"index", i}};
+    if (format == "base64") {
+      item["embedding"] = Base64(v->data(), v->size() * sizeof(float));
+    } else {
+      item["embedding"] = *v;
+    }
+    data.push_back(std::move(item));
+  }
+  SendJson(res, Json{{"object", "list"},
+                     {"data", std::move(data)},
+                     {"model", ctx.model_id},
+                     {"usage", {{"prompt_tokens", n_tokens}, {"total_tokens", n_tokens}}}});
+}
+
+}  // namespace
+
+void InstallOpenAiRoutes(httplib::Server& http, ServerContext& ctx) {
+  auto model_json = [&ctx] {
+    return Json{{"id", ctx.model_id}, {"object", "model"}, {"created", ctx.created_unix_s}, {"owned_by", "chunkserve"}};
+  };
+  http.Get("/v1/models", [model_json](const httplib::Request&, httplib::Response& res) {
+    SendJson(res, Json{{"object", "list"}, {"data", Json::array({model_json()})}});
+  });
+  http.Get(R"(/v1/models/(.+))", [model_json, &ctx](const httplib::Request& req, httplib::Response& res) {
+    if (req.matches[1] != ctx.model_id)
+      return SendError(res, NotFoundError("The model '" + std::string(req.matches[1]) + "' does not exist"));
+    SendJson(res, model_json());
+  });
+  http.Post("/v1/chat/completions", GenerationHandler(ctx, /*chat=*/true));
+  http.Post("/v1/completions", GenerationHandler(ctx, /*chat=*/false));
+  http.Post("/v1/embeddings", [&ctx](const httplib::Request& req, httplib::Response& res) {
+    HandleEmbeddings(ctx, req, res);
+  });
+}
+
+}  // namespace chunkserve::server

@@ -1,0 +1,29 @@
+// The OpenAI-compatible routes:
+//   GET  /v1/models, /v1/models/{id}
+//   POST /v1/chat/completions   (messages -> the model's chat template)
+//   POST /v1/completions        (prompt text or token ids)
+//   POST /v1/embeddings         (ctx.embedder; 501 without one)
+// Both generation routes take the fields of openai_protocol.h, stream with
+// server-sent events (`data: {chunk}` ... `data: [DONE]`) when "stream" is
+// true, and report usage: prompt_tokens, completion_tokens, total_tokens and
+// prompt_tokens_details {cached_tokens, prefix_cached_tokens,
+// chunk_cached_tokens, chunk_recomputed_tokens, computed_tokens}.
+// finish_reason: "stop" (end of generation or a stop string), "length"
+// (max_tokens or the context), "cancelled" (server shutdown).
+//
+// Errors: malformed JSON or fields -> 400; prompt (+ max_tokens) over the
+// context -> 400 with code "context_length_exceeded"; queue full -> 503 with
+// Retry-After; a failure during a stream -> an `error` event before [DONE].
+// A client that disconnects mid-stream cancels its generation (its KV blocks
+// are freed within one scheduler step).
+#pragma once
+
+#include <httplib.h>
+
+#include "server/server_context.h"
+
+namespace chunkserve::server {
+
+void InstallOpenAiRoutes(httplib::Server& http, ServerContext& ctx);
+
+}  // namespace chunkserve::server

@@ -1,0 +1,74 @@
+// RequestStream: one generation's hand-off between the backend thread, which
+// produces token ids, and the HTTP thread, which writes text to the client.
+//
+// The backend calls OnToken() / OnDone() (via Callbacks()); each token is
+// detokenized (StreamingDetokenizer: never half a UTF-8 character) and run
+// through the StopMatcher, and the text that is safe to show is queued. A
+// stop string, or a client that went away (MarkClientGone), makes OnToken
+// return false, which cancels the generation in the backend. Time to first
+// token and inter-token latency are recorded into Metrics as tokens arrive.
+//
+// Thread safety: all methods lock an internal mutex; Next() and WaitDone()
+// block the HTTP thread on a condition variable.
+// REQUIRES: tokenizer and metrics outlive the stream (it is held by
+// shared_ptr in the callbacks, so it outlives the backend's use of it).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "sampling/stop_matcher.h"
+#include "server/generation_backend.h"
+#include "server/metrics.h"
+#include "tokenizer/tokenizer.h"
+
+namespace chunkserve::server {
+
+class RequestStream : public std::enable_shared_from_this<RequestStream> {
+ public:
+  RequestStream(const tokenizer::Tokenizer& tokenizer, std::vector<std::string> stop_strings, Metrics* metrics);
+
+  // Callbacks for GenerationBackend::Start, holding a reference to this.
+  GenerationCallbacks Callbacks();
+
+  bool OnToken(int32_t token);
+  void OnDone(const GenerationResult& result);
+
+  struct Delta {
+    std::string text;  // new text since the previous Next()
+    bool done = false; // the generation ended (result() is valid)
+  };
+  // Waits up to timeout_ms for new text or the end.
+  Delta Next(int timeout_ms);
+  // Waits for the end; returns all the text.
+  std::string WaitDone();
+  void MarkClientGone();
+
+  // Valid once done.
+  const GenerationResult& result() const { return result_; }
+  // "stop" (end of generation or stop string), "length", "cancelled", "error".
+  std::string finish_reason() const;
+
+ private:
+  const tokenizer::Tokenizer& tokenizer_;
+  Metrics* metrics_;
+  const int64_t start_ns_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  tokenizer::StreamingDetokenizer detok_;  // (mu_)
+  sampling::StopMatcher stop_;             // (mu_)
+  std::string pending_;                    // (mu_) text not yet taken
+  std::string all_text_;                   // (mu_)
+  bool done_ = false;                      // (mu_)
+  bool stopped_by_string_ = false;         // (mu_)
+  bool client_gone_ = false;               // (mu_)
+  int64_t last_token_ns_ = 0;              // (mu_)
+  GenerationResult result_;                // (mu_) written once, at done
+};
+
+}  // namespace chunkserve::server

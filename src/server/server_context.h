@@ -1,0 +1,46 @@
+// ServerContext: what route handlers share - the loaded model, its
+// tokenizer and chat template, the generation backend and the metrics. Built
+// once by `chunkserve serve` (or a test) before routes are installed;
+// immutable afterwards except through the thread-safe objects it points to.
+//
+// Route modules (openai_routes.h; rag routes from the retrieval side) take a
+// ServerContext& when they install their handlers.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/generation_backend.h"
+#include "server/metrics.h"
+#include "server/text_embedder.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
+
+namespace chunkserve::model {
+class Model;
+}
+namespace chunkserve::engine {
+class Engine;
+}
+
+namespace chunkserve::server {
+
+struct ServerContext {
+  std::string model_id;                        // what /v1/models lists
+  int64_t created_unix_s = 0;                  // when the model was loaded
+  int64_t n_ctx_tokens = 4096;                 // prompt + completion limit
+  const tokenizer::Tokenizer* tokenizer = nullptr;
+  std::unique_ptr<tokenizer::ChatTemplate> chat_template;
+  std::vector<int32_t> end_of_generation;      // EOS/EOT ids
+  GenerationBackend* backend = nullptr;
+  Metrics* metrics = nullptr;
+  TextEmbedder* embedder = nullptr;            // null: /v1/embeddings answers 501
+  model::Model* model = nullptr;               // for routes that need it (may be null in tests)
+  engine::Engine* engine = nullptr;            // set when the EngineBackend is used
+  std::string rag_db_path;                     // --db, for the RAG routes
+  int stream_poll_ms = 50;                     // SSE writer wake-up period
+};
+
+}  // namespace chunkserve::server
