@@ -13,7 +13,8 @@
 //               i.e. usually in the OS page cache).
 // Fidelity rows: every tail token, then each of --gen-tokens generated tokens
 // fed back; top-1 agreement and mean KL(full || chunk) over all rows of all
-// trials. Times are medians over trials.
+// trials. Times are medians over trials; cpu_* fields are the process CPU
+// time to the first token (all threads), for busy machines.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -56,6 +57,8 @@ const char kUsage[] =
     "      --block-tokens B   KV block size (default 16)\n"
     "      --disk-dir DIR     chunk cache directory (default: a temporary one, removed)\n"
     "      --seed S           shuffling and text seed (default 1)\n"
+    "      --random-text      chunks and questions of random token ids (speed runs on\n"
+    "                         random-weight models: skips the greedy generation)\n"
     "      --signal S         tokens to recompute: deviation (recorded KV deviation, per\n"
     "                         chunk), trailing (last tokens of each chunk) or recency (last\n"
     "                         reused tokens of the prompt) (default: the engine's)\n";
@@ -181,7 +184,7 @@ int RunBenchRag(const std::vector<std::string>& args) {
   auto flags_or = Flags::Parse(args,
                                {"m", "model", "chunks", "chunk-tokens", "question-tokens", "recompute", "t", "threads",
                                 "corpus", "trials", "gen-tokens", "block-tokens", "disk-dir", "seed", "signal"},
-                               {"json", "rag"});
+                               {"json", "rag", "random-text"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
   if (!flags.positional().empty()) return UsageError(*self, "unexpected argument '" + flags.positional()[0] + "'");
@@ -224,6 +227,18 @@ int RunBenchRag(const std::vector<std::string>& args) {
     auto t = CorpusTexts(*flags.Get("corpus"), **tok, static_cast<int>(*n_chunks), *chunk_tokens, n_trials, *question_tokens);
     if (!t.ok()) return Fail("bench-rag", t.status());
     texts = std::move(t).value();
+  } else if (flags.Has("random-text")) {
+    std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(model.hparams().n_vocab - 1));
+    auto draw = [&](int64_t n) {
+      std::vector<int32_t> v;
+      while (static_cast<int64_t>(v.size()) < n) {
+        const int32_t t = pick(rng);
+        if (t != bos.value_or(-1) && t != eos.value_or(-1)) v.push_back(t);
+      }
+      return v;
+    };
+    for (int64_t i = 0; i < *n_chunks; ++i) texts.chunks.push_back(draw(*chunk_tokens));
+    for (int i = 0; i < n_trials; ++i) texts.questions.push_back(draw(*question_tokens));
   } else {
     std::vector<int32_t> banned;
     if (bos) banned.push_back(*bos);
@@ -255,7 +270,8 @@ int RunBenchRag(const std::vector<std::string>& args) {
       return UsageError(*self, "--signal must be deviation, trailing or recency");
     }
   }
-  const int64_t n_prompt = (bos ? 1 : 0) + *n_chunks * *chunk_tokens + *question_tokens;
+  // Lead-in: at most a few tokens; the budget below has slack for it.
+  const int64_t n_prompt = 8 + *n_chunks * *chunk_tokens + *question_tokens;
   // Room for two sequences (the prefix cache keeps one) plus slack.
   const size_t bytes_per_token = static_cast<size_t>(model.hparams().n_layer) * 2 *
                                  static_cast<size_t>(model.hparams().n_embd_kv()) * sizeof(float);
@@ -269,7 +285,10 @@ int RunBenchRag(const std::vector<std::string>& args) {
 
   auto make_prompt = [&](const std::vector<int>& order, int question) {
     engine::Prompt p;
-    if (bos) p.push_back(engine::Segment{engine::SegmentKind::kPrefix, {*bos}});
+    // The prompt opens with the chunk lead-in (BOS for llama-style models,
+    // nothing for Qwen), as a RAG prompt built for this engine would.
+    if (!engine.chunk_lead_in().empty())
+      p.push_back(engine::Segment{engine::SegmentKind::kPrefix, engine.chunk_lead_in()});
     for (int c : order) p.push_back(engine::Segment{engine::SegmentKind::kChunk, texts.chunks[static_cast<size_t>(c)]});
     p.push_back(engine::Segment{engine::SegmentKind::kTail, texts.questions[static_cast<size_t>(question)]});
     return p;
@@ -296,12 +315,12 @@ int RunBenchRag(const std::vector<std::string>& args) {
   if (Status s = run(make_prompt(order, 0), false, true, 1.0, {}, &warm); !s.ok()) return Fail("bench-rag", s);
 
   struct PerR {
-    std::vector<double> ram_ms, disk_ms;
+    std::vector<double> ram_ms, disk_ms, ram_cpu_ms, disk_cpu_ms;
     std::vector<int64_t> recomputed, computed;
     engine::FidelityAccumulator fidelity;
   };
   std::vector<PerR> per_r(fractions.size());
-  std::vector<double> full_ms, prefix_ms;
+  std::vector<double> full_ms, prefix_ms, full_cpu_ms, prefix_cpu_ms;
   for (int t = 0; t < n_trials; ++t) {
     std::shuffle(order.begin(), order.end(), rng);
     const engine::Prompt prompt = make_prompt(order, t);
@@ -311,6 +330,8 @@ int RunBenchRag(const std::vector<std::string>& args) {
     if (Status s = run(prompt, true, false, 1.0, full.tokens, &prefix); !s.ok()) return Fail("bench-rag", s);
     full_ms.push_back(full.stats.ttft_ms);
     prefix_ms.push_back(prefix.stats.ttft_ms);
+    full_cpu_ms.push_back(full.stats.ttft_cpu_ms);
+    prefix_cpu_ms.push_back(prefix.stats.ttft_cpu_ms);
     for (size_t i = 0; i < fractions.size(); ++i) {
       engine::RequestResult ram, disk;
       if (Status s = run(prompt, false, true, fractions[i], full.tokens, &ram); !s.ok()) return Fail("bench-rag", s);
@@ -321,6 +342,8 @@ int RunBenchRag(const std::vector<std::string>& args) {
       PerR& pr = per_r[i];
       pr.ram_ms.push_back(ram.stats.ttft_ms);
       pr.disk_ms.push_back(disk.stats.ttft_ms);
+      pr.ram_cpu_ms.push_back(ram.stats.ttft_cpu_ms);
+      pr.disk_cpu_ms.push_back(disk.stats.ttft_cpu_ms);
       pr.recomputed.push_back(ram.stats.n_chunk_recomputed_tokens);
       pr.computed.push_back(ram.stats.n_computed_tokens);
       if (ram.n_captured_rows != full.n_captured_rows)
@@ -329,6 +352,8 @@ int RunBenchRag(const std::vector<std::string>& args) {
     }
   }
   const double full_med = Median(full_ms), prefix_med = Median(prefix_ms);
+  const int64_t n_prompt_real =
+      static_cast<int64_t>(engine.chunk_lead_in().size()) + *n_chunks * *chunk_tokens + *question_tokens;
   for (size_t i = 0; i < fractions.size(); ++i) {
     const PerR& pr = per_r[i];
     const double ram = Median(pr.ram_ms), disk = Median(pr.disk_ms);
@@ -338,14 +363,17 @@ int RunBenchRag(const std::vector<std::string>& args) {
           "\"recompute\":%g,\"threads\":%d,\"trials\":%d,\"gen_tokens\":%lld,\"source\":\"%s\","
           "\"ttft_full_ms\":%.2f,\"ttft_prefix_ms\":%.2f,\"ttft_chunk_ram_ms\":%.2f,\"ttft_chunk_disk_ms\":%.2f,"
           "\"speedup_chunk_ram\":%.2f,\"speedup_chunk_disk\":%.2f,\"tokens_prompt\":%lld,\"tokens_recomputed\":%lld,"
-          "\"tokens_computed\":%lld,\"top1_agreement\":%.4f,\"kl_mean\":%.6f,\"kl_max\":%.6f,\"fidelity_rows\":%lld}\n",
+          "\"tokens_computed\":%lld,\"top1_agreement\":%.4f,\"kl_mean\":%.6f,\"kl_max\":%.6f,\"fidelity_rows\":%lld,"
+          "\"cpu_ttft_full_ms\":%.2f,\"cpu_ttft_prefix_ms\":%.2f,\"cpu_ttft_chunk_ram_ms\":%.2f,"
+          "\"cpu_ttft_chunk_disk_ms\":%.2f}\n",
           std::filesystem::path(model_path).filename().string().c_str(), static_cast<long long>(*n_chunks),
           static_cast<long long>(*chunk_tokens), static_cast<long long>(*question_tokens), fractions[i],
-          model.pool()->size(), n_trials, static_cast<long long>(*gen_tokens), flags.Has("corpus") ? "corpus" : "greedy",
+          model.pool()->size(), n_trials, static_cast<long long>(*gen_tokens), flags.Has("corpus") ? "corpus" : flags.Has("random-text") ? "random" : "greedy",
           full_med, prefix_med, ram, disk, ram > 0 ? full_med / ram : 0, disk > 0 ? full_med / disk : 0,
-          static_cast<long long>(n_prompt), static_cast<long long>(pr.recomputed.back()),
+          static_cast<long long>(n_prompt_real), static_cast<long long>(pr.recomputed.back()),
           static_cast<long long>(pr.computed.back()), pr.fidelity.top1_agreement(), pr.fidelity.kl_mean(),
-          pr.fidelity.kl_max(), static_cast<long long>(pr.fidelity.n_rows()));
+          pr.fidelity.kl_max(), static_cast<long long>(pr.fidelity.n_rows()), Median(full_cpu_ms),
+          Median(prefix_cpu_ms), Median(pr.ram_cpu_ms), Median(pr.disk_cpu_ms));
     } else {
       std::printf("r=%.3f  TTFT full %.1f ms | prefix %.1f ms | chunk RAM %.1f ms (%.1fx) | chunk disk %.1f ms (%.1fx)\n"
                   "         recomputed %lld of %lld chunk tokens; top-1 agreement %.4f, mean KL %.6f over %lld rows\n",

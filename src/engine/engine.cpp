@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <string>
 
 #include "base/clock.h"
@@ -12,6 +13,15 @@
 #include "sampling/sampler.h"
 
 namespace chunkserve::engine {
+namespace {
+
+double ProcessCpuMillis() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
+}
+
+}  // namespace
 
 // Working state of one request.
 struct Engine::Request {
@@ -99,6 +109,7 @@ StatusOr<RequestResult> Engine::Generate(const Prompt& prompt, const RequestPara
                                          const TokenCallback& on_token) {
   std::lock_guard<std::mutex> lock(mu_);
   const Stopwatch total;
+  const double cpu_start_ms = ProcessCpuMillis();
   const model::HParams& hp = model_->hparams();
   const uint64_t fingerprint = model_->fingerprint();
   const double fraction = params.recompute_fraction.value_or(options_.recompute_fraction);
@@ -250,6 +261,7 @@ StatusOr<RequestResult> Engine::Generate(const Prompt& prompt, const RequestPara
     const int32_t token = params.forced_tokens.empty() ? sampler.Sample(last_row) : params.forced_tokens[static_cast<size_t>(j)];
     if (j == 0) {
       st.ttft_ms = total.ElapsedMillis();
+      st.ttft_cpu_ms = ProcessCpuMillis() - cpu_start_ms;
       decode_clock.Reset();
     }
     if (params.forced_tokens.empty() && sampler.IsEndOfGeneration(token)) {
@@ -285,7 +297,10 @@ StatusOr<RequestResult> Engine::Generate(const Prompt& prompt, const RequestPara
   st.n_generated_tokens = static_cast<int64_t>(result.tokens.size());
   if (st.n_generated_tokens > 1)
     st.decode_tokens_per_s = static_cast<double>(st.n_generated_tokens - 1) / std::max(1e-9, decode_clock.ElapsedSeconds());
-  if (st.n_generated_tokens == 0) st.ttft_ms = total.ElapsedMillis();
+  if (st.n_generated_tokens == 0) {
+    st.ttft_ms = total.ElapsedMillis();
+    st.ttft_cpu_ms = ProcessCpuMillis() - cpu_start_ms;
+  }
 
   // 5. Fill the caches (after the answer, so it never delays the first token).
   if (use_chunks && !req.missed_chunks.empty()) {

@@ -110,6 +110,10 @@ struct RequestStats {
   int64_t n_cache_fill_tokens = 0;
   int64_t n_generated_tokens = 0;
   double ttft_ms = 0;
+  // CPU time of the whole process from the call to the first token: on a
+  // busy machine, ttft_cpu_ms / threads is what TTFT would be with the cores
+  // to ourselves (spin-waiting counts, so it errs high).
+  double ttft_cpu_ms = 0;
   double decode_tokens_per_s = 0;
   double total_ms = 0;
 };

@@ -1,0 +1,47 @@
+# Runs `chunkserve bench-rag` end to end on the real stories260K model:
+# the r = 1 line must be the exact twin of full prefill (top-1 agreement 1,
+# KL 0) and every chunk must come from the cache tier under test.
+# -DCHUNKSERVE=path/to/chunkserve -DMODEL_DIR=testdata/models/stories260K -DWORK_DIR=scratch
+if(NOT EXISTS "${MODEL_DIR}/stories260K.bin")
+  message("SKIPPED: no ${MODEL_DIR}")
+  return()
+endif()
+set(GGUF "${WORK_DIR}/bench_rag_stories260K.gguf")
+execute_process(COMMAND ${CHUNKSERVE} convert --from llama2c "${MODEL_DIR}/stories260K.bin"
+                        --tokenizer "${MODEL_DIR}/tok512.bin" -o "${GGUF}"
+                RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "convert failed (${rc}): ${err}")
+endif()
+execute_process(COMMAND ${CHUNKSERVE} bench-rag -m "${GGUF}" --chunks 4 --chunk-tokens 32 --question-tokens 16
+                        --gen-tokens 8 --trials 2 --recompute 0,1 --threads 1 --json
+                        --disk-dir "${WORK_DIR}/bench_rag_chunks"
+                OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+file(REMOVE_RECURSE "${WORK_DIR}/bench_rag_chunks")
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "bench-rag failed (${rc}): ${err}")
+endif()
+string(REGEX MATCHALL "[^\n]+" lines "${out}")
+list(LENGTH lines n)
+if(NOT n EQUAL 2)
+  message(FATAL_ERROR "expected 2 JSON lines, got ${n}:\n${out}")
+endif()
+list(GET lines 1 exact)
+foreach(field "\"recompute\":1," "\"top1_agreement\":1.0000" "\"kl_mean\":0.000000" "\"tokens_recomputed\":96")
+  string(FIND "${exact}" "${field}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "r = 1 line lacks ${field}:\n${exact}")
+  endif()
+endforeach()
+list(GET lines 0 reuse)
+foreach(field "\"tokens_recomputed\":0," "\"ttft_full_ms\":" "\"ttft_prefix_ms\":" "\"ttft_chunk_ram_ms\":"
+              "\"ttft_chunk_disk_ms\":" "\"top1_agreement\":" "\"kl_mean\":")
+  string(FIND "${reuse}" "${field}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "r = 0 line lacks ${field}:\n${reuse}")
+  endif()
+endforeach()
+execute_process(COMMAND ${CHUNKSERVE} bench-rag -m "${GGUF}" --recompute 2 RESULT_VARIABLE rc OUTPUT_QUIET ERROR_QUIET)
+if(NOT rc EQUAL 2)
+  message(FATAL_ERROR "--recompute 2 should be a usage error, got ${rc}")
+endif()
