@@ -5,8 +5,10 @@
 // Each case: write a tiny fixture (2 layers, 4 heads, 2 KV heads; 64 wide
 // with a 128 FFN, or 256 / 512 for the K types whose blocks are 256 long;
 // qwen3 uses head_dim = 2 * n_embd / n_head to exercise key_length), run the
-// reference on 12 tokens, then check the C++ logits of (a) one prefill call
-// over all 12 tokens and (b) 12 one-token decode calls over a KV cache.
+// reference on 12 tokens, then check the C++ logits (Model::Forward) of
+// (a) one prefill call over all 12 tokens and (b) 12 one-token decode calls
+// over a KV cache. Two extra llama cases carry Llama 3.1 rope_freqs.weight
+// and start at RoPE position 1000.
 //
 // Tolerances (on rel = max |cpp - ref| over all logits / max |ref|):
 //  - f32 / f16 / bf16 weights: rel <= 1e-4. Both sides compute the same
@@ -49,9 +51,12 @@ namespace {
 struct Case {
   std::string arch;
   std::string type;
+  bool llama3_rope = false;  // rope_freqs.weight divisors
 };
 
-void PrintTo(const Case& c, std::ostream* os) { *os << c.arch << "/" << c.type; }
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.arch << "/" << c.type << (c.llama3_rope ? "/rope_freqs" : "");
+}
 
 bool IsKType(const std::string& t) { return t == "q4_k" || t == "q5_k" || t == "q6_k" || t == "q4_k_m"; }
 bool IsFloatType(const std::string& t) { return t == "f32" || t == "f16" || t == "bf16"; }
@@ -61,7 +66,9 @@ constexpr double kDivergedTol = 5e-2;     // rel, quantized types after a roundi
 constexpr double kDivergedMedian = 5e-3;  // median |err| / max|ref|, idem
 constexpr double kDivergedTop1Gap = 2e-2; // top-1 must agree above this gap / max|ref|
 
-std::string CaseName(const Case& c) { return c.arch + "_" + c.type; }
+std::string CaseName(const Case& c) {
+  return c.arch + "_" + c.type + (c.llama3_rope ? "_rope_freqs" : "");
+}
 
 const std::vector<int32_t> kTokens = {1, 17, 256, 42, 299, 3, 100, 7, 258, 64, 200, 5};
 
@@ -141,14 +148,25 @@ TEST_P(ReferenceLogitsTest, PrefillAndDecodeMatchNumpyReference) {
   std::string gen = FixtureTool() + " --quiet --arch " + c.arch + " --type " + c.type +
                     " --seed " + seed + " --n-embd " + std::to_string(n_embd) + " --n-ff " + std::to_string(n_ff) +
                     " --n-layer 2 --n-head 4 --n-head-kv 2 --head-dim " + std::to_string(head_dim) +
-                    " --n-vocab 300 --ctx 64" + (c.arch == "qwen2" ? " --tied" : "") + " -o " +
+                    " --n-vocab 300 --ctx 2048" + (c.arch == "qwen2" ? " --tied" : "") +
+                    (c.llama3_rope ? " --llama3-rope" : "") + " -o " +
                     model_path;
   const CommandResult g = RunCommand(gen);
   ASSERT_EQ(g.exit_code, 0) << gen << "\n" << g.output;
 
+  // The rope_freqs cases also start at position 1000: scores depend only
+  // on relative positions in exact math, but f32 angles at large absolute
+  // positions are where an implementation loses precision. (Ignoring the
+  // divisors would move the f32 case's logits by rel 3.6e-3, 36x its
+  // tolerance.)
+  const int64_t start_pos = c.llama3_rope ? 1000 : 0;
+  std::vector<int32_t> positions(kTokens.size());
+  for (size_t i = 0; i < positions.size(); ++i) positions[i] = static_cast<int32_t>(start_pos + i);
+
   const std::string act_quant = IsFloatType(c.type) ? "none" : "q8_32";
   const std::string ref_cmd = python + " " + ReferenceScript() + " " + model_path + " --tokens " +
-                              JoinInts(kTokens) + " --act-quant " + act_quant + " --out " + ref_path;
+                              JoinInts(kTokens) + " --start-pos " + std::to_string(start_pos) +
+                              " --act-quant " + act_quant + " --out " + ref_path;
   const CommandResult rr = RunCommand(ref_cmd);
   ASSERT_EQ(rr.exit_code, 0) << ref_cmd << "\n" << rr.output;
   const std::vector<float> ref = ReadF32File(ref_path);
@@ -166,23 +184,28 @@ TEST_P(ReferenceLogitsTest, PrefillAndDecodeMatchNumpyReference) {
   // (a) prefill: all tokens in one call.
   {
     auto kv = m.NewKvCache(static_cast<int64_t>(kTokens.size()));
-    auto logits = m.ForwardAll(kv.get(), kTokens, 0);
-    ASSERT_TRUE(logits.ok()) << logits.status().ToString();
-    ASSERT_EQ(logits->n_rows, static_cast<int64_t>(kTokens.size()));
-    ASSERT_EQ(logits->n_vocab, n_vocab);
-    WriteF32File(WorkDir() + "/" + name + ".cpp_prefill.bin", logits->data);
-    Check(name + " prefill", c.type, logits->data, ref, n_vocab);
+    const model::SequenceBatch batch{kv.get(), kTokens, 0, positions, model::LogitsMode::kAll};
+    model::Logits logits;
+    const Status s = m.Forward({&batch, 1}, &logits);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    ASSERT_EQ(logits.n_rows, static_cast<int64_t>(kTokens.size()));
+    ASSERT_EQ(logits.n_vocab, n_vocab);
+    WriteF32File(WorkDir() + "/" + name + ".cpp_prefill.bin", logits.data);
+    Check(name + " prefill", c.type, logits.data, ref, n_vocab);
   }
   // (b) decode: one token per call over the growing cache.
   {
     auto kv = m.NewKvCache(static_cast<int64_t>(kTokens.size()));
     std::vector<float> all;
     for (size_t i = 0; i < kTokens.size(); ++i) {
-      const std::vector<int32_t> one = {kTokens[i]};
-      auto logits = m.ForwardAll(kv.get(), one, static_cast<int64_t>(i));
-      ASSERT_TRUE(logits.ok()) << logits.status().ToString();
-      ASSERT_EQ(logits->n_rows, 1);
-      all.insert(all.end(), logits->data.begin(), logits->data.end());
+      const model::SequenceBatch batch{kv.get(), std::span<const int32_t>(&kTokens[i], 1),
+                                       static_cast<int64_t>(i), std::span<const int32_t>(&positions[i], 1),
+                                       model::LogitsMode::kLast};
+      model::Logits logits;
+      const Status s = m.Forward({&batch, 1}, &logits);
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      ASSERT_EQ(logits.n_rows, 1);
+      all.insert(all.end(), logits.data.begin(), logits.data.end());
     }
     WriteF32File(WorkDir() + "/" + name + ".cpp_decode.bin", all);
     Check(name + " decode", c.type, all, ref, n_vocab);
@@ -197,6 +220,9 @@ std::vector<Case> AllCases() {
       cases.push_back({arch, type});
     }
   }
+  // Llama 3.1+ RoPE scaling (rope_freqs.weight), float and quantized.
+  cases.push_back({"llama", "f32", true});
+  cases.push_back({"llama", "q4_k_m", true});
   return cases;
 }
 

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Independent NumPy reference for chunkserve: GGUF reader, ggml dequantizers
-and the llama / qwen2 / qwen3 forward pass.
+and the llama / qwen2 / qwen3 forward pass (RMSNorm, RoPE normal / NeoX with
+linear scaling and rope_freqs.weight divisors, grouped-query causal
+attention, SwiGLU, Q/K/V biases, per-head Q/K RMSNorm, tied output).
 
 Why it exists: the C++ engine's logits are checked against this script in
 tests (tests/reference/). It shares no code with the C++ side: the GGUF
@@ -10,6 +12,7 @@ written in plain float64 NumPy.
 
 Usage:
   gguf_reference.py MODEL.gguf --tokens 1,2,3 [--out logits.npy|logits.bin]
+                    [--start-pos N]
                     [--act-quant none|q8_32|ggml] [--print N]
   gguf_reference.py MODEL.gguf --dequant TENSOR_NAME --out tensor.bin|.npy
   gguf_reference.py MODEL.gguf --info
@@ -524,11 +527,15 @@ def rms_norm(x, w, eps):
     return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
 
 
-def rope(x, positions, n_rot, theta, freq_scale, neox):
-    """x (n, heads, head_dim) rotated per position; dims >= n_rot untouched."""
+def rope(x, positions, n_rot, theta, freq_scale, neox, freq_factors=None):
+    """x (n, heads, head_dim) rotated per position; dims >= n_rot untouched.
+    Pair i turns by pos * freq_scale * theta^(-2i/n_rot) / freq_factors[i]
+    (freq_factors: rope_freqs.weight, Llama 3.1+ scaling)."""
     out = x.copy()
     half = n_rot // 2
     inv_freq = theta ** (-np.arange(half, dtype=np.float64) * 2.0 / n_rot)
+    if freq_factors is not None:
+        inv_freq = inv_freq / freq_factors
     ang = (np.asarray(positions, dtype=np.float64) * freq_scale)[:, None] * inv_freq[None, :]
     cos = np.cos(ang)[:, None, :]
     sin = np.sin(ang)[:, None, :]
@@ -594,18 +601,22 @@ class Model:
             L["down"] = lin(p + "ffn_down.weight")
             self.layers.append(L)
         self.output_norm = vec("output_norm.weight")
+        self.rope_freqs = vec("rope_freqs.weight") if "rope_freqs.weight" in t else None
+        if self.rope_freqs is not None and self.rope_freqs.shape != (self.n_rot // 2,):
+            raise GgufError("rope_freqs.weight: expected %d values" % (self.n_rot // 2))
         if "output.weight" in t:
             self.output = lin("output.weight")
         else:  # tied embeddings
             self.output = Linear(t["token_embd.weight"], None, act_quant)
 
-    def forward(self, tokens):
-        """All positions at once (causal); returns logits (n, n_vocab)."""
+    def forward(self, tokens, start_pos=0):
+        """All tokens at once (causal), token i at RoPE position start_pos + i;
+        returns logits (n, n_vocab)."""
         tokens = np.asarray(tokens, dtype=np.int64)
         if tokens.min() < 0 or tokens.max() >= self.n_vocab:
             raise GgufError("token id outside [0, %d)" % self.n_vocab)
         n = len(tokens)
-        pos = np.arange(n)
+        pos = start_pos + np.arange(n)
         hd, nh, nkv = self.head_dim, self.n_head, self.n_head_kv
         group = nh // nkv
         mask = np.triu(np.full((n, n), -np.inf), k=1)
@@ -618,8 +629,8 @@ class Model:
             if self.qk_norm:
                 q = rms_norm(q, L["q_norm"], self.eps)
                 k = rms_norm(k, L["k_norm"], self.eps)
-            q = rope(q, pos, self.n_rot, self.theta, self.freq_scale, self.neox)
-            k = rope(k, pos, self.n_rot, self.theta, self.freq_scale, self.neox)
+            q = rope(q, pos, self.n_rot, self.theta, self.freq_scale, self.neox, self.rope_freqs)
+            k = rope(k, pos, self.n_rot, self.theta, self.freq_scale, self.neox, self.rope_freqs)
             att = np.empty((n, nh, hd))
             for hh in range(nh):
                 kh = k[:, hh // group, :]
@@ -655,6 +666,8 @@ def main(argv):
     ap.add_argument("model")
     ap.add_argument("--tokens", help="comma-separated token ids")
     ap.add_argument("--out", help="logits.npy or raw float32 .bin")
+    ap.add_argument("--start-pos", type=int, default=0,
+                    help="RoPE position of the first token (default 0)")
     ap.add_argument("--dequant", metavar="TENSOR_NAME")
     ap.add_argument("--act-quant", choices=sorted(ACT_QUANT_MODES), default="none")
     ap.add_argument("--print", type=int, default=0, metavar="N",
@@ -684,7 +697,7 @@ def main(argv):
             ap.error("--tokens is required (or --dequant / --info)")
         tokens = [int(s) for s in args.tokens.split(",") if s.strip()]
         model = Model(r, act_quant=args.act_quant)
-        logits = model.forward(tokens)
+        logits = model.forward(tokens, args.start_pos)
         if args.out:
             _write(args.out, logits)
         if args.print or not args.out:
