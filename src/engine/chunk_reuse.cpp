@@ -9,6 +9,51 @@
 #include "kernels/matmul.h"
 
 namespace chunkserve::engine {
+namespace {
+
+// Rotates many K rows by one position delta. Same math as
+// kernels::ApplyRope(row, n_kv_heads, delta, params), with the angles'
+// cos/sin computed once instead of once per row (a chunk moves all its rows
+// by the same delta; trigonometry dominated placing a chunk).
+class DeltaRotator {
+ public:
+  DeltaRotator(const RopeSetup& rope, int64_t delta) : rope_(rope) {
+    const kernels::RopeParams& p = rope.params;
+    const int n_pairs = p.n_rot / 2;
+    cos_.resize(static_cast<size_t>(n_pairs));
+    sin_.resize(static_cast<size_t>(n_pairs));
+    for (int i = 0; i < n_pairs; ++i) {
+      float freq = 1.0f / std::pow(p.theta, static_cast<float>(2 * i) / static_cast<float>(p.n_rot));
+      if (p.freq_factors) freq /= p.freq_factors[i];
+      const float angle = static_cast<float>(delta) * p.freq_scale * freq;
+      cos_[static_cast<size_t>(i)] = std::cos(angle);
+      sin_[static_cast<size_t>(i)] = std::sin(angle);
+    }
+  }
+
+  // x (n_kv_heads, head_dim) rotated in place.
+  void Rotate(float* x) const {
+    const kernels::RopeParams& p = rope_.params;
+    const int n_pairs = p.n_rot / 2;
+    const bool normal = p.style == kernels::RopeStyle::kNormal;
+    for (int h = 0; h < rope_.n_kv_heads; ++h) {
+      float* head = x + static_cast<int64_t>(h) * p.head_dim;
+      for (int i = 0; i < n_pairs; ++i) {
+        const int i0 = normal ? 2 * i : i;
+        const int i1 = normal ? 2 * i + 1 : i + n_pairs;
+        const float v0 = head[i0], v1 = head[i1];
+        head[i0] = v0 * cos_[static_cast<size_t>(i)] - v1 * sin_[static_cast<size_t>(i)];
+        head[i1] = v0 * sin_[static_cast<size_t>(i)] + v1 * cos_[static_cast<size_t>(i)];
+      }
+    }
+  }
+
+ private:
+  const RopeSetup& rope_;
+  std::vector<float> cos_, sin_;
+};
+
+}  // namespace
 
 RopeSetup& RopeSetup::operator=(const RopeSetup& other) {
   params = other.params;
@@ -50,11 +95,12 @@ void PlaceChunk(const kv::ChunkKv& chunk, model::KvCache* kv, int64_t first_slot
   const size_t row_bytes = static_cast<size_t>(chunk.row_floats) * sizeof(float);
   // Every token of the chunk moves by the same delta.
   const int64_t delta = first_position - chunk.base_position;
+  const DeltaRotator rotator(rope, delta);
   for (int l = 0; l < chunk.n_layers; ++l) {
     for (int64_t i = 0; i < chunk.n_tokens(); ++i) {
       float* k = kv->KRow(l, first_slot + i);
       std::memcpy(k, chunk.KRow(l, i), row_bytes);
-      if (delta != 0) kernels::ApplyRope(k, rope.n_kv_heads, delta, rope.params);
+      if (delta != 0) rotator.Rotate(k);
       std::memcpy(kv->VRow(l, first_slot + i), chunk.VRow(l, i), row_bytes);
     }
   }
@@ -111,12 +157,13 @@ std::vector<float> DeviationScores(const kv::ChunkKv& lead_kv, model::KvCache* s
   const int64_t n = lead_kv.n_tokens();
   const int64_t rf = lead_kv.row_floats;
   const int64_t delta = first_position - lead_kv.base_position;
+  const DeltaRotator rotator(rope, delta);
   std::vector<double> num(static_cast<size_t>(n), 0.0), den(static_cast<size_t>(n), 0.0);
   std::vector<float> k(static_cast<size_t>(rf));
   for (int l = 0; l < lead_kv.n_layers; ++l) {
     for (int64_t i = 0; i < n; ++i) {
       std::memcpy(k.data(), lead_kv.KRow(l, i), static_cast<size_t>(rf) * sizeof(float));
-      if (delta != 0) kernels::ApplyRope(k.data(), rope.n_kv_heads, delta, rope.params);
+      if (delta != 0) rotator.Rotate(k.data());
       const float* kc = seq_kv->KRow(l, first_slot + i);
       const float* vc = seq_kv->VRow(l, first_slot + i);
       const float* vl = lead_kv.VRow(l, i);

@@ -182,3 +182,41 @@ TEST(ChunkReuse, DeviationScoresAreZeroInTheCachedContextAndPositiveElsewhere) {
 
 }  // namespace
 }  // namespace chunkserve::engine
+
+namespace chunkserve::engine {
+namespace {
+
+// PlaceChunk's batched rotation must be exactly kernels::ApplyRope by delta.
+TEST(ChunkReuse, PlaceChunkRotatesExactlyLikeApplyRope) {
+  for (const char* arch : {"llama", "qwen2"}) {
+    SCOPED_TRACE(arch);
+    auto model = testing::LoadSmallModel(arch);
+    ASSERT_TRUE(model);
+    auto rope = RopeSetupFor(*model);
+    ASSERT_TRUE(rope.ok());
+    kv::ChunkKv c;
+    c.n_layers = static_cast<int>(model->hparams().n_layer);
+    c.row_floats = model->hparams().n_embd_kv();
+    c.base_position = 3;
+    c.tokens = testing::Tokens(8, 5);
+    c.scores.assign(5, 0.0f);
+    for (int64_t i = 0; i < c.n_layers * 5 * c.row_floats; ++i) {
+      c.k.push_back(std::sin(0.37f * static_cast<float>(i)));
+      c.v.push_back(std::cos(0.11f * static_cast<float>(i)));
+    }
+    for (int64_t to : {int64_t{0}, int64_t{3}, int64_t{1000}}) {
+      auto kv = model->NewKvCache(16);
+      PlaceChunk(c, kv.get(), 2, to, *rope);
+      for (int l = 0; l < c.n_layers; ++l)
+        for (int64_t i = 0; i < 5; ++i) {
+          std::vector<float> want(c.KRow(l, i), c.KRow(l, i) + c.row_floats);
+          kernels::ApplyRope(want.data(), rope->n_kv_heads, to - 3, rope->params);
+          const std::vector<float> got(kv->KRow(l, 2 + i), kv->KRow(l, 2 + i) + c.row_floats);
+          EXPECT_EQ(got, want) << "layer " << l << " token " << i << " to " << to;
+        }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace chunkserve::engine
