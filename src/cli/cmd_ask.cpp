@@ -1,0 +1,193 @@
+// `chunkserve ask "question" --db DB --collection NAME [-m MODEL]`: answers
+// from a collection with citations, generated through the engine (chunk
+// cache included) or, without a model / with --extractive, from the sources'
+// own sentences.
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/command.h"
+#include "model/model.h"
+#include "rag/embed/static_embedder.h"
+#include "rag/pipeline/engine_generator.h"
+#include "rag/pipeline/rag_pipeline.h"
+#include "rag/store/embedding_store.h"
+
+namespace chunkserve::cli {
+namespace {
+
+int RunAsk(const std::vector<std::string>& args);
+
+const Command kCommand{
+    "ask",
+    "answer a question from a collection, with citations",
+    "usage: chunkserve ask QUESTION --db DB --collection NAME [options]\n"
+    "       chunkserve ask --questions FILE --db DB --collection NAME [options]\n"
+    "  -m, --model M.gguf  generate the answer with this model (engine + chunk cache);\n"
+    "                      without it the answer is extractive\n"
+    "  --extractive        answer with the most relevant sentences of the sources\n"
+    "  --embed-model E     the collection's embedding model: hybrid retrieval (else BM25)\n"
+    "  -k N                most chunks in the prompt (default 5)\n"
+    "  --token-budget N    most chunk tokens in the prompt (default 1500)\n"
+    "  --no-select         always take k chunks (no SAGE score-drop cut)\n"
+    "  --max-tokens N      most generated tokens (default 256)\n"
+    "  --temp T            sampling temperature (default 0: greedy)\n"
+    "  --system TEXT       system prompt (default: answer from the sources, cite [n])\n"
+    "  --chunk-cache DIR   disk tier of the chunk KV cache (default DB.chunkkv; \"\" = RAM only)\n"
+    "  --threads N         model threads (default all)\n"
+    "  --questions FILE    one question per line, answered in order in one process\n"
+    "  --json              one JSON object per question (answer, citations, timings)\n"
+    "  --show-prompt       print the prompt (generated answers) on stderr\n"
+    "Citations [n] map to a document path and byte range [begin, end) of the original file.",
+    RunAsk};
+
+nlohmann::json CitationJson(const rag::Citation& c) {
+  return {{"number", c.number},         {"path", c.path},
+          {"chunk_id", c.chunk_id},     {"ordinal", c.ordinal},
+          {"source_begin", c.source_begin}, {"source_end", c.source_end}};
+}
+
+int RunAsk(const std::vector<std::string>& args) {
+  auto flags = Flags::Parse(args,
+                            {"db", "collection", "m", "model", "embed-model", "k", "token-budget", "max-tokens",
+                             "temp", "system", "chunk-cache", "threads", "questions"},
+                            {"json", "extractive", "no-select", "show-prompt"});
+  if (!flags.ok()) return UsageError(kCommand, flags.status().message());
+  const auto db_path = flags->Get("db");
+  const auto collection = flags->Get("collection");
+  if (!db_path) return UsageError(kCommand, "--db is required");
+  if (!collection) return UsageError(kCommand, "--collection is required");
+  std::vector<std::string> questions;
+  if (const auto file = flags->Get("questions")) {
+    std::ifstream in(*file);
+    if (!in) return Fail("ask", NotFoundError("cannot read --questions file '" + *file + "'"));
+    std::string line;
+    while (std::getline(in, line))
+      if (!line.empty()) questions.push_back(line);
+  } else {
+    std::string q;
+    for (const auto& p : flags->positional()) q += (q.empty() ? "" : " ") + p;
+    if (q.empty()) return UsageError(kCommand, "no QUESTION given");
+    questions.push_back(q);
+  }
+
+  rag::AskParams params;
+  auto k = flags->GetInt("k", 5);
+  auto budget = flags->GetInt("token-budget", 1500);
+  auto max_tokens = flags->GetInt("max-tokens", 256);
+  auto threads = flags->GetInt("threads", 0);
+  auto temp = flags->GetDouble("temp", 0.0);
+  for (const Status& s : {k.status(), budget.status(), max_tokens.status(), threads.status(), temp.status()})
+    if (!s.ok()) return UsageError(kCommand, s.message());
+  if (*k < 1 || *k > 100) return UsageError(kCommand, "-k must be between 1 and 100");
+  if (*budget < 0 || *max_tokens < 1 || *threads < 0 || *temp < 0)
+    return UsageError(kCommand, "--token-budget, --max-tokens, --threads and --temp must be positive");
+  params.retrieve.k = static_cast<int>(*k);
+  params.retrieve.selection.token_budget = *budget;
+  params.retrieve.select = !flags->Has("no-select");
+  params.extractive = flags->Has("extractive");
+  params.generation.max_new_tokens = *max_tokens;
+  params.generation.temperature = static_cast<float>(*temp);
+  if (const auto sys = flags->Get("system")) params.prompt.system_prompt = *sys;
+  const auto model_path = flags->Get("model") ? flags->Get("model") : flags->Get("m");
+
+  auto store = rag::Store::Open(*db_path, rag::Store::Mode::kReadOnly);
+  if (!store.ok()) return Fail("ask", store.status());
+  auto cid = (*store)->FindCollection(*collection);
+  if (!cid.ok()) return Fail("ask", cid.status());
+  if (!*cid) return Fail("ask", NotFoundError("no collection named '" + *collection + "'"));
+
+  std::unique_ptr<rag::StaticEmbedder> embedder;
+  std::unique_ptr<rag::DenseIndex> dense;
+  if (const auto em = flags->Get("embed-model")) {
+    auto loaded = rag::StaticEmbedder::Load(*em);
+    if (!loaded.ok()) return Fail("ask", loaded.status());
+    embedder = std::move(*loaded);
+    rag::DenseIndexOptions opt;
+    opt.cache_dir = rag::DefaultIndexCacheDir(*db_path);
+    auto index = rag::DenseIndex::Open(store->get(), **cid, opt);
+    if (!index.ok()) return Fail("ask", index.status());
+    dense = std::move(*index);
+  }
+
+  std::unique_ptr<model::Model> model;
+  std::unique_ptr<rag::EngineGenerator> generator;
+  if (model_path && !params.extractive) {
+    model::LoadOptions lo;
+    lo.n_threads = static_cast<int>(*threads);
+    auto m = model::Model::Load(*model_path, lo);
+    if (!m.ok()) return Fail("ask", m.status());
+    model = std::move(*m);
+    engine::EngineOptions eo;
+    eo.chunk_cache.disk_dir = flags->GetOr("chunk-cache", *db_path + ".chunkkv");
+    auto g = rag::EngineGenerator::Create(model.get(), eo);
+    if (!g.ok()) return Fail("ask", g.status());
+    generator = std::move(*g);
+  }
+  rag::RagPipeline pipeline(store->get(), **cid, embedder.get(), dense.get(), generator.get());
+
+  const bool json = flags->Has("json");
+  for (const std::string& q : questions) {
+    if (!json && questions.size() > 1) std::printf("Q: %s\n", q.c_str());
+    auto r = pipeline.Ask(q, params, [&](std::string_view piece) {
+      if (!json && generator) {
+        std::fwrite(piece.data(), 1, piece.size(), stdout);
+        std::fflush(stdout);
+      }
+    });
+    if (!r.ok()) return Fail("ask", r.status());
+    if (flags->Has("show-prompt") && !r->prompt_text.empty()) std::fprintf(stderr, "%s\n", r->prompt_text.c_str());
+    if (json) {
+      nlohmann::json j = {{"question", q},
+                          {"answer", r->answer},
+                          {"mode", r->extractive ? "extractive" : "generated"},
+                          {"cited", r->cited},
+                          {"sources", nlohmann::json::array()},
+                          {"retrieve_ms", r->retrieve_ms},
+                          {"total_ms", r->total_ms}};
+      for (const auto& c : r->sources) j["sources"].push_back(CitationJson(c));
+      if (r->extractive) {
+        j["evidence"] = nlohmann::json::array();
+        for (const auto& c : r->evidence) {
+          nlohmann::json e = CitationJson(c);
+          e["text"] = c.text;
+          j["evidence"].push_back(e);
+        }
+      } else {
+        const rag::GeneratedAnswer& g = r->generation;
+        j["generation"] = {{"n_prompt_tokens", g.n_prompt_tokens}, {"n_reused_tokens", g.n_reused_tokens},
+                           {"n_computed_tokens", g.n_computed_tokens}, {"n_chunk_hits", g.n_chunk_hits},
+                           {"n_chunk_misses", g.n_chunk_misses}, {"n_generated_tokens", g.n_generated_tokens},
+                           {"ttft_ms", g.ttft_ms}, {"total_ms", g.total_ms}};
+      }
+      std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+      continue;
+    }
+    if (r->extractive) std::printf("%s", r->answer.c_str());
+    std::printf("\n\nSources:\n");
+    for (const auto& c : r->sources) {
+      const bool used = std::find(r->cited.begin(), r->cited.end(), c.number) != r->cited.end();
+      std::printf("  [%d]%s %s (bytes %lld-%lld)\n", c.number, used ? "*" : " ", c.path.c_str(),
+                  static_cast<long long>(c.source_begin), static_cast<long long>(c.source_end));
+    }
+    if (!r->extractive) {
+      const rag::GeneratedAnswer& g = r->generation;
+      std::fprintf(stderr,
+                   "prompt %lld tokens (%lld reused, %lld computed; chunk cache %lld hits, %lld misses), "
+                   "%lld generated; ttft %.1f ms, total %.1f ms, retrieval %.1f ms\n",
+                   static_cast<long long>(g.n_prompt_tokens), static_cast<long long>(g.n_reused_tokens),
+                   static_cast<long long>(g.n_computed_tokens), static_cast<long long>(g.n_chunk_hits),
+                   static_cast<long long>(g.n_chunk_misses), static_cast<long long>(g.n_generated_tokens), g.ttft_ms,
+                   g.total_ms, r->retrieve_ms);
+    }
+    if (questions.size() > 1) std::printf("\n");
+  }
+  return 0;
+}
+
+RegisterCommand reg(kCommand);
+
+}  // namespace
+}  // namespace chunkserve::cli

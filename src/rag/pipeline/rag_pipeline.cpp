@@ -1,0 +1,61 @@
+#include "rag/pipeline/rag_pipeline.h"
+
+#include "base/clock.h"
+#include "rag/pipeline/extractive_answer.h"
+
+namespace chunkserve::rag {
+
+StatusOr<AskResult> RagPipeline::Ask(std::string_view question, const AskParams& params,
+                                     const std::function<void(std::string_view)>& on_text) {
+  Stopwatch total;
+  AskResult result;
+  RetrieveParams rp = params.retrieve;
+  if (!params.force_mode) rp.mode = (embedder_ && dense_) ? RetrievalMode::kHybrid : RetrievalMode::kBm25;
+  Retriever retriever(store_, collection_id_, embedder_, dense_);
+  Stopwatch sw;
+  ASSIGN_OR_RETURN(result.retrieved, retriever.Retrieve(question, rp));
+  result.retrieve_ms = sw.ElapsedMillis();
+  result.extractive = params.extractive || generator_ == nullptr;
+
+  if (result.retrieved.empty()) {
+    result.answer = kNoSourcesAnswer;
+    if (on_text) on_text(result.answer);
+    result.total_ms = total.ElapsedMillis();
+    return result;
+  }
+  std::vector<SearchHit> hits;
+  for (const RetrievedChunk& r : result.retrieved) hits.push_back(r.hit);
+
+  if (result.extractive) {
+    // Sources numbered in rank order (the best first), as the reader expects.
+    for (size_t i = 0; i < hits.size(); ++i) {
+      Citation c;
+      c.number = static_cast<int>(i) + 1;
+      c.path = hits[i].path;
+      c.chunk_id = hits[i].chunk.id;
+      c.ordinal = hits[i].chunk.ordinal;
+      c.source_begin = hits[i].chunk.source_begin;
+      c.source_end = hits[i].chunk.source_end;
+      c.text = hits[i].chunk.text;
+      result.sources.push_back(std::move(c));
+    }
+    const CollectionTransform* transform = dense_ ? &dense_->transform() : nullptr;
+    ExtractiveResult ex = ExtractiveAnswer(question, hits, dense_ ? embedder_ : nullptr, transform,
+                                           params.max_sentences);
+    result.answer = ex.text.empty() ? "The retrieved passages contain no sentence about the question." : ex.text;
+    result.evidence = std::move(ex.sentences);
+    if (on_text) on_text(result.answer);
+  } else {
+    ASSIGN_OR_RETURN(RagPrompt prompt, BuildRagPrompt(question, hits, generator_->tokenizer(),
+                                                      generator_->chat_template(), params.prompt));
+    result.sources = prompt.sources;
+    result.prompt_text = prompt.text;
+    ASSIGN_OR_RETURN(result.generation, generator_->Generate(prompt.segments, params.generation, on_text));
+    result.answer = result.generation.text;
+  }
+  result.cited = FindCitations(result.answer, static_cast<int>(result.sources.size()));
+  result.total_ms = total.ElapsedMillis();
+  return result;
+}
+
+}  // namespace chunkserve::rag
