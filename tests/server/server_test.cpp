@@ -1,0 +1,396 @@
+// HTTP behaviour of the server through httplib's client: the OpenAI routes
+// (non-stream and SSE), the error paths (auth, malformed and oversized
+// bodies, over-long prompts, n > 1, queue full), client disconnects, stop
+// strings, metrics, documents with chunk-cache reuse, graceful shutdown, and
+// a battery of handcrafted bad inputs that must never crash the server.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "server/http_util.h"
+#include "server/server_harness.h"
+
+namespace chunkserve::server {
+namespace {
+
+using testing::HarnessOptions;
+using testing::ServerHarness;
+
+Json Post(httplib::Client& c, const std::string& path, const Json& body, int* status = nullptr) {
+  auto res = c.Post(path.c_str(), body.dump(), "application/json");
+  EXPECT_TRUE(res) << "no response";
+  if (!res) return Json();
+  if (status) *status = res->status;
+  return Json::parse(res->body, nullptr, false);
+}
+
+Json ChatBody(const std::string& content, int max_tokens = 8) {
+  return Json{{"model", "fixture"},
+              {"messages", Json::array({{{"role", "user"}, {"content", content}}})},
+              {"max_tokens", max_tokens},
+              {"temperature", 0}};
+}
+
+void ExpectOpenAiError(const Json& j, const std::string& code) {
+  ASSERT_TRUE(j.is_object()) << j.dump();
+  ASSERT_TRUE(j.contains("error")) << j.dump();
+  EXPECT_TRUE(j["error"]["message"].is_string());
+  EXPECT_TRUE(j["error"]["type"].is_string());
+  EXPECT_TRUE(j["error"].contains("param"));
+  if (!code.empty()) {
+    EXPECT_EQ(j["error"]["code"], code) << j.dump();
+  }
+}
+
+// Reads an SSE stream: the data payloads in order.
+std::vector<std::string> StreamEvents(httplib::Client& c, const std::string& path, const Json& body,
+                                      int* status = nullptr, int stop_after = -1,
+                                      std::atomic<int>* n_seen = nullptr) {
+  std::string buffer;
+  std::vector<std::string> events;
+  httplib::Request req;
+  req.method = "POST";
+  req.path = path;
+  req.body = body.dump();
+  req.set_header("Content-Type", "application/json");
+  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    buffer.append(data, n);
+    size_t at;
+    while ((at = buffer.find("\n\n")) != std::string::npos) {
+      std::string ev = buffer.substr(0, at);
+      buffer.erase(0, at + 2);
+      if (ev.rfind("data: ", 0) == 0) events.push_back(ev.substr(6));
+      if (n_seen) n_seen->store(static_cast<int>(events.size()));
+    }
+    return stop_after < 0 || static_cast<int>(events.size()) < stop_after;
+  };
+  auto res = c.send(req);
+  if (status) *status = res ? res->status : -1;
+  return events;
+}
+
+TEST(ServerTest, ModelsAndHealth) {
+  ServerHarness h;
+  auto c = h.Client();
+  auto res = c.Get("/v1/models");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  Json j = Json::parse(res->body);
+  EXPECT_EQ(j["object"], "list");
+  EXPECT_EQ(j["data"][0]["id"], "fixture");
+  EXPECT_EQ(c.Get("/v1/models/fixture")->status, 200);
+  EXPECT_EQ(c.Get("/v1/models/other")->status, 404);
+  EXPECT_EQ(c.Get("/health")->status, 200);
+  auto missing = c.Get("/nope");
+  EXPECT_EQ(missing->status, 404);
+  ExpectOpenAiError(Json::parse(missing->body), "");
+}
+
+TEST(ServerTest, ChatCompletionNonStreamIsDeterministicWhenGreedy) {
+  ServerHarness h;
+  auto c = h.Client();
+  int status = 0;
+  Json a = Post(c, "/v1/chat/completions", ChatBody("hello", 6), &status);
+  ASSERT_EQ(status, 200) << a.dump();
+  EXPECT_EQ(a["object"], "chat.completion");
+  EXPECT_EQ(a["choices"][0]["message"]["role"], "assistant");
+  EXPECT_TRUE(a["choices"][0]["message"]["content"].is_string());
+  EXPECT_EQ(a["usage"]["completion_tokens"].get<int>() + a["usage"]["prompt_tokens"].get<int>(),
+            a["usage"]["total_tokens"].get<int>());
+  EXPECT_LE(a["usage"]["completion_tokens"].get<int>(), 6);
+  Json b = Post(c, "/v1/chat/completions", ChatBody("hello", 6));
+  EXPECT_EQ(a["choices"][0]["message"]["content"], b["choices"][0]["message"]["content"]);
+  // The second run found the first one's prompt blocks in the prefix cache.
+  EXPECT_GT(b["usage"]["prompt_tokens_details"]["cached_tokens"].get<int>(), 0);
+}
+
+TEST(ServerTest, StreamMatchesNonStreamAndEndsWithDone) {
+  ServerHarness h;
+  auto c = h.Client();
+  Json body = ChatBody("tell me", 10);
+  Json whole = Post(c, "/v1/chat/completions", body);
+  body["stream"] = true;
+  body["stream_options"] = {{"include_usage", true}};
+  int status = 0;
+  auto events = StreamEvents(c, "/v1/chat/completions", body, &status);
+  EXPECT_EQ(status, 200);
+  ASSERT_GE(events.size(), 3u);
+  EXPECT_EQ(events.back(), "[DONE]");
+  std::string text;
+  std::string finish;
+  Json usage;
+  for (size_t i = 0; i + 1 < events.size(); ++i) {
+    Json e = Json::parse(events[i]);
+    EXPECT_EQ(e["object"], "chat.completion.chunk");
+    if (e["choices"].empty()) {
+      usage = e["usage"];
+      continue;
+    }
+    const Json& ch = e["choices"][0];
+    if (ch["delta"].contains("content")) text += ch["delta"]["content"].get<std::string>();
+    if (!ch["finish_reason"].is_null()) finish = ch["finish_reason"];
+  }
+  EXPECT_EQ(text, whole["choices"][0]["message"]["content"].get<std::string>());
+  EXPECT_EQ(finish, whole["choices"][0]["finish_reason"].get<std::string>());
+  ASSERT_TRUE(usage.is_object());
+  EXPECT_EQ(usage["completion_tokens"], whole["usage"]["completion_tokens"]);
+  EXPECT_EQ(usage["prompt_tokens"], whole["usage"]["prompt_tokens"]);
+}
+
+TEST(ServerTest, CompletionsWithTextTokensAndStop) {
+  ServerHarness h;
+  auto c = h.Client();
+  int status = 0;
+  Json a = Post(c, "/v1/completions", {{"prompt", "the miller"}, {"max_tokens", 12}, {"temperature", 0}}, &status);
+  ASSERT_EQ(status, 200) << a.dump();
+  EXPECT_EQ(a["object"], "text_completion");
+  const std::string text = a["choices"][0]["text"];
+  Json ids = Post(c, "/v1/completions", {{"prompt", Json::array({5, 6, 7})}, {"max_tokens", 3}, {"temperature", 0}}, &status);
+  EXPECT_EQ(status, 200) << ids.dump();
+  EXPECT_EQ(ids["usage"]["prompt_tokens"], 3);
+  // A stop string taken from the greedy text (an ASCII character past the
+  // start) ends the output right before its first occurrence.
+  size_t at = std::string::npos;
+  for (size_t i = 1; i < text.size() && at == std::string::npos; ++i)
+    if (std::isalnum(static_cast<unsigned char>(text[i]))) at = i;
+  if (at == std::string::npos) GTEST_SKIP() << "no ASCII character in the fixture's output";
+  const std::string stop = text.substr(at, 1);
+  Json s = Post(c, "/v1/completions",
+                {{"prompt", "the miller"}, {"max_tokens", 12}, {"temperature", 0}, {"stop", stop}}, &status);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(s["choices"][0]["text"], text.substr(0, text.find(stop)));
+  EXPECT_EQ(s["choices"][0]["finish_reason"], "stop");
+}
+
+TEST(ServerTest, AuthRequiresTheKey) {
+  HarnessOptions o;
+  o.api_keys = {"sekrit-key-1", "other-key"};
+  ServerHarness h(o);
+  auto c = h.Client();
+  auto res = c.Get("/v1/models");
+  EXPECT_EQ(res->status, 401);
+  ExpectOpenAiError(Json::parse(res->body), "invalid_api_key");
+  EXPECT_EQ(Json::parse(res->body)["error"]["type"], "authentication_error");
+  res = c.Get("/v1/models", {{"Authorization", "Bearer wrong"}});
+  EXPECT_EQ(res->status, 401);
+  res = c.Post("/v1/chat/completions", {{"Authorization", "Basic sekrit-key-1"}}, ChatBody("x").dump(), "application/json");
+  EXPECT_EQ(res->status, 401);
+  res = c.Get("/v1/models", {{"Authorization", "Bearer sekrit-key-1"}});
+  EXPECT_EQ(res->status, 200);
+  res = c.Get("/v1/models", {{"Authorization", "Bearer other-key"}});
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(c.Get("/health")->status, 200);  // open for load balancers
+  EXPECT_EQ(c.Get("/metrics")->status, 401);
+}
+
+TEST(ServerTest, BadRequestsGet4xxInOpenAiShape) {
+  ServerHarness h;
+  auto c = h.Client();
+  struct Case {
+    std::string path;
+    std::string body;
+    int status;
+  };
+  const std::vector<Case> cases = {
+      {"/v1/chat/completions", "{not json", 400},
+      {"/v1/chat/completions", "", 400},
+      {"/v1/chat/completions", "[1,2]", 400},
+      {"/v1/chat/completions", "null", 400},
+      {"/v1/chat/completions", R"({"messages": []})", 400},
+      {"/v1/chat/completions", R"({"messages": "hi"})", 400},
+      {"/v1/chat/completions", R"({"messages": [{"content": "no role"}]})", 400},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": 5}]})", 400},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})", 400},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "n": 2})", 400},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 0})", 400},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": "7"})", 400},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "temperature": 9})", 400},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "top_p": -1})", 400},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "stop": [1]})", 400},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "stream": "yes"})", 400},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "documents": "doc"})", 400},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "documents": [{"id": 1}]})", 400},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 1e300})", 400},
+      {"/v1/completions", R"({})", 400},
+      {"/v1/completions", R"({"prompt": ["a", "b"]})", 400},
+      {"/v1/completions", R"({"prompt": [1, -3]})", 400},
+      {"/v1/completions", R"({"prompt": [999999]})", 400},
+      {"/v1/completions", R"({"prompt": {"a": 1}})", 400},
+      {"/v1/completions", R"({"prompt": "x", "echo": true})", 400},
+      {"/v1/embeddings", R"({"input": "x"})", 501},
+      {"/v1/embeddings", R"({bad)", 400},
+  };
+  for (const Case& k : cases) {
+    auto res = c.Post(k.path.c_str(), k.body, "application/json");
+    ASSERT_TRUE(res) << k.body;
+    EXPECT_EQ(res->status, k.status) << k.path << " " << k.body << " -> " << res->body;
+    ExpectOpenAiError(Json::parse(res->body, nullptr, false), "");
+  }
+  // Unknown fields are ignored.
+  Json body = ChatBody("x", 2);
+  body["frobnicate"] = {{"deep", true}};
+  body["user"] = "someone";
+  int status = 0;
+  Post(c, "/v1/chat/completions", body, &status);
+  EXPECT_EQ(status, 200);
+  // The server still works after all of that.
+  EXPECT_EQ(c.Get("/health")->status, 200);
+}
+
+TEST(ServerTest, OverLongPromptAndOversizedBody) {
+  HarnessOptions o;
+  o.n_ctx = 64;
+  o.max_body_bytes = 4096;
+  ServerHarness h(o);
+  auto c = h.Client();
+  std::string long_text;
+  for (int i = 0; i < 200; ++i) long_text += "word ";
+  int status = 0;
+  Json j = Post(c, "/v1/chat/completions", ChatBody(long_text), &status);
+  EXPECT_EQ(status, 400);
+  ExpectOpenAiError(j, "context_length_exceeded");
+  EXPECT_NE(j["error"]["message"].get<std::string>().find("maximum context length is 64"), std::string::npos);
+  // Prompt fits, but prompt + max_tokens does not.
+  j = Post(c, "/v1/completions", {{"prompt", "hi"}, {"max_tokens", 1000}}, &status);
+  EXPECT_EQ(status, 400);
+  ExpectOpenAiError(j, "context_length_exceeded");
+  // Without max_tokens the completion runs to the end of the context.
+  j = Post(c, "/v1/completions", {{"prompt", "hi"}, {"temperature", 0}}, &status);
+  EXPECT_EQ(status, 200);
+  EXPECT_LE(j["usage"]["total_tokens"].get<int>(), 64);
+  std::string huge(10000, 'a');
+  auto res = c.Post("/v1/completions", Json{{"prompt", huge}}.dump(), "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 413);
+  ExpectOpenAiError(Json::parse(res->body, nullptr, false), "request_too_large");
+}
+
+TEST(ServerTest, QueueFullGets503WithRetryAfter) {
+  HarnessOptions o;
+  o.max_queue = 0;  // every generation is refused
+  ServerHarness h(o);
+  auto c = h.Client();
+  auto res = c.Post("/v1/chat/completions", ChatBody("x").dump(), "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503);
+  EXPECT_EQ(res->get_header_value("Retry-After"), "1");
+  ExpectOpenAiError(Json::parse(res->body), "resource_exhausted");
+}
+
+TEST(ServerTest, ClientDisconnectMidStreamFreesBlocks) {
+  HarnessOptions o;
+  o.n_ctx = 2048;
+  ServerHarness h(o);
+  auto c = h.Client();
+  Json body = ChatBody("a long answer please", 2000);
+  body["stream"] = true;
+  body["temperature"] = 1.0;
+  body["seed"] = 1;
+  // Hang up after 3 events.
+  auto events = StreamEvents(c, "/v1/chat/completions", body, nullptr, 3);
+  EXPECT_EQ(events.size(), 3u);
+  // Within a few steps the generation is cancelled and its blocks freed.
+  BackendStats st;
+  for (int i = 0; i < 200; ++i) {
+    st = h.backend().Stats();
+    if (st.n_running == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(st.n_running, 0);
+  EXPECT_EQ(st.kv_blocks_free + st.kv_blocks_cached, st.kv_blocks_total);
+}
+
+TEST(ServerTest, MetricsExposeCountersAndHistograms) {
+  ServerHarness h;
+  auto c = h.Client();
+  Post(c, "/v1/chat/completions", ChatBody("hi", 4));
+  c.Post("/v1/chat/completions", "{oops", "application/json");
+  auto res = c.Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  const std::string& m = res->body;
+  for (const char* needle :
+       {"chunkserve_requests_total{route=\"/v1/chat/completions\",code=\"200\"} 1",
+        "chunkserve_requests_total{route=\"/v1/chat/completions\",code=\"400\"} 1",
+        "chunkserve_time_to_first_token_seconds_count 1", "chunkserve_inter_token_latency_seconds_bucket{le=\"+Inf\"}",
+        "chunkserve_kv_blocks{state=\"free\"}", "chunkserve_cache_hit_tokens_total{kind=\"prefix\"}",
+        "chunkserve_cache_hit_tokens_total{kind=\"chunk\"}", "# TYPE chunkserve_completion_tokens_total counter"}) {
+    EXPECT_NE(m.find(needle), std::string::npos) << needle << "\n" << m;
+  }
+}
+
+TEST(ServerTest, DocumentsReuseChunkKvOnTheEngineBackend) {
+  HarnessOptions o;
+  o.engine_backend = true;
+  o.n_ctx = 1024;
+  ServerHarness h(o);
+  auto c = h.Client();
+  Json docs = Json::array({"the river runs past the mill", {{"id", "d2"}, {"text", "rain fills the pond"}}});
+  Json body = ChatBody("what happens?", 4);
+  body["documents"] = docs;
+  int status = 0;
+  Json a = Post(c, "/v1/chat/completions", body, &status);
+  ASSERT_EQ(status, 200) << a.dump();
+  EXPECT_EQ(a["usage"]["prompt_tokens_details"]["chunk_cached_tokens"], 0);
+  // Same documents in the other order, another question: chunk KV reused.
+  Json body2 = ChatBody("and then?", 4);
+  body2["documents"] = Json::array({docs[1], docs[0]});
+  Json b = Post(c, "/v1/chat/completions", body2, &status);
+  ASSERT_EQ(status, 200) << b.dump();
+  const Json& d = b["usage"]["prompt_tokens_details"];
+  EXPECT_GT(d["chunk_cached_tokens"].get<int>(), 0) << b.dump();
+  EXPECT_EQ(d["cached_tokens"].get<int>(), d["prefix_cached_tokens"].get<int>() + d["chunk_cached_tokens"].get<int>());
+  // Every prompt token is either shared, reused or computed (recomputed
+  // chunk tokens count as computed).
+  EXPECT_EQ(b["usage"]["prompt_tokens"].get<int>(),
+            d["prefix_cached_tokens"].get<int>() + d["chunk_cached_tokens"].get<int>() + d["computed_tokens"].get<int>());
+}
+
+TEST(ServerTest, ConcurrentStreamsAllComplete) {
+  ServerHarness h;
+  std::atomic<int> n_ok{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 12; ++i) {
+    clients.emplace_back([&, i] {
+      auto c = h.Client();
+      Json body = ChatBody("client " + std::to_string(i), 12);
+      body["stream"] = true;
+      int status = 0;
+      auto events = StreamEvents(c, "/v1/chat/completions", body, &status);
+      if (status == 200 && !events.empty() && events.back() == "[DONE]") n_ok.fetch_add(1);
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(n_ok.load(), 12);
+}
+
+TEST(ServerTest, ShutdownLetsInFlightStreamFinish) {
+  HarnessOptions o;
+  o.n_ctx = 2048;
+  auto h = std::make_unique<ServerHarness>(o);
+  std::vector<std::string> events;
+  std::atomic<int> n_seen{0};
+  std::thread client([&] {
+    auto c = h->Client();
+    Json body = ChatBody("finish me", 1500);
+    body["stream"] = true;
+    body["temperature"] = 1.0;
+    body["seed"] = 2;
+    events = StreamEvents(c, "/v1/chat/completions", body, nullptr, -1, &n_seen);
+  });
+  while (n_seen.load() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  h->Stop(/*grace_ms=*/5000);
+  client.join();
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back(), "[DONE]");
+  // After shutdown, nothing is accepted.
+  auto c = h->Client();
+  c.set_connection_timeout(1, 0);
+  auto res = c.Get("/health");
+  EXPECT_FALSE(res && res->status == 200);
+}
+
+}  // namespace
+}  // namespace chunkserve::server
