@@ -101,6 +101,19 @@ TEST(ReferenceFixtureTest, VocabFromHuggingFaceJson) {
   EXPECT_EQ((*f)->FindTensor("token_embd.weight")->dims, (std::vector<int64_t>{64, 151669}));
   EXPECT_EQ((*f)->GetArray("tokenizer.ggml.merges")->size(), 151387u);
   EXPECT_EQ((*f)->GetInt("tokenizer.ggml.eos_token_id"), 151645);  // <|im_end|>
+  EXPECT_EQ((*f)->GetBool("tokenizer.ggml.add_bos_token"), false);
+  EXPECT_NE((*f)->GetString("tokenizer.chat_template")->find("<|im_start|>"), std::string::npos);
+
+  const std::string llama_json = std::string(CHUNKSERVE_TESTDATA_DIR) + "/tokenizers/llama3/tokenizer.json";
+  if (!std::filesystem::exists(llama_json)) return;
+  const std::string llama = Make("--arch llama --type q8_0 --n-embd 64 --n-ff 64 --n-layer 1 --vocab-json " + llama_json,
+                                 WorkDir() + "/hfvocab_llama3.gguf");
+  auto g = gguf::GgufFile::Open(llama);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ((*g)->GetArray("tokenizer.ggml.tokens")->size(), 128256u);
+  EXPECT_EQ((*g)->GetInt("tokenizer.ggml.bos_token_id"), 128000);  // <|begin_of_text|>
+  EXPECT_EQ((*g)->GetBool("tokenizer.ggml.add_bos_token"), true);
+  EXPECT_EQ((*g)->GetString("tokenizer.ggml.pre"), "llama-bpe");
 }
 
 TEST(ReferenceFixtureTest, BadFlagsAreClearErrors) {
