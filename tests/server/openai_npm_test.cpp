@@ -1,0 +1,109 @@
+// Integration test with the official `openai` npm client: starts the
+// `chunkserve serve` executable on a loopback port with a fixture model and
+// runs tests/server/openai_client_test.cjs against it (chat non-stream and
+// stream, completions, embeddings, a wrong key, malformed bodies, an
+// over-long prompt, a client that disconnects mid-stream, and a bounded load
+// test of 32 concurrent streaming clients). Then SIGTERM must stop the server
+// cleanly (exit 0).
+//
+// The client is installed once per build tree with
+// `npm install --prefix <build>/npm openai`; without node/npm, the network,
+// or the chunkserve executable the test is skipped, saying why.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "server/server_harness.h"
+
+namespace chunkserve::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool HaveCommand(const std::string& name) {
+  return std::system(("command -v " + name + " > /dev/null 2>&1").c_str()) == 0;
+}
+
+// Runs a shell command, returns its exit status and output.
+int RunShell(const std::string& cmd, std::string* output) {
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return -1;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) output->append(buf, n);
+  const int rc = pclose(p);
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+TEST(OpenAiNpmTest, OfficialClientAgainstServeExecutable) {
+  const fs::path binary = fs::path(CHUNKSERVE_BINARY_DIR) / "chunkserve";
+  if (!fs::exists(binary)) GTEST_SKIP() << "build the chunkserve target first (" << binary << ")";
+  if (!HaveCommand("node") || !HaveCommand("npm")) GTEST_SKIP() << "node/npm not installed";
+  const fs::path npm_dir = fs::path(CHUNKSERVE_BINARY_DIR) / "npm";
+  const fs::path module = npm_dir / "node_modules" / "openai";
+  if (!fs::exists(module / "package.json")) {
+    std::string out;
+    const int rc = RunShell("timeout 300 npm install --prefix '" + npm_dir.string() + "' openai --no-audit --no-fund", &out);
+    if (rc != 0 || !fs::exists(module / "package.json")) GTEST_SKIP() << "npm install openai failed: " << out;
+  }
+
+  const std::string model = testing::FixturePath();
+  const fs::path port_file = fs::path(::testing::TempDir()) / ("serve_port_" + std::to_string(getpid()));
+  fs::remove(port_file);
+  const std::string key = "test-key-123";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl(binary.c_str(), binary.c_str(), "serve", "-m", model.c_str(), "--port", "0", "--port-file",
+          port_file.c_str(), "--api-key", key.c_str(), "--ctx", "256", "--kv-mib", "64", "--threads", "2",
+          "--model-id", "fixture", "--grace-s", "5", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int port = 0;
+  for (int i = 0; i < 600 && port == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::ifstream in(port_file);
+    if (in) in >> port;
+  }
+  if (port == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    FAIL() << "the server did not start";
+  }
+
+  const fs::path script = fs::path(CHUNKSERVE_SOURCE_DIR) / "tests" / "server" / "openai_client_test.cjs";
+  std::string out;
+  const int rc = RunShell("OPENAI_MODULE='" + module.string() + "' BASE_URL='http://127.0.0.1:" + std::to_string(port) +
+                         "/v1' API_KEY='" + key + "' N_CTX=256 EXPECT_EMBEDDINGS=0 LOAD_CLIENTS=32 " +
+                         "timeout 240 node '" + script.string() + "'",
+                     &out);
+  EXPECT_EQ(rc, 0) << out;
+  std::printf("%s", out.c_str());
+
+  // Graceful shutdown on SIGTERM.
+  kill(pid, SIGTERM);
+  int status = 0;
+  for (int i = 0; i < 200; ++i) {
+    if (waitpid(pid, &status, WNOHANG) == pid) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (i == 199) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      ADD_FAILURE() << "the server ignored SIGTERM for 10 s";
+    }
+  }
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  fs::remove(port_file);
+}
+
+}  // namespace
+}  // namespace chunkserve::server
