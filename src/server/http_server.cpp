@@ -1,5 +1,7 @@
 #include "server/http_server.h"
 
+#include <sys/socket.h>
+
 #include <exception>
 
 #include "base/logging.h"
@@ -38,6 +40,17 @@ HttpServer::HttpServer(ServerContext* ctx, HttpServerOptions options) : ctx_(ctx
   http_.new_task_queue = [n_threads] { return new httplib::ThreadPool(static_cast<size_t>(n_threads)); };
   http_.set_payload_max_length(options_.max_body_bytes);
   http_.set_keep_alive_timeout(5);
+  // Streams write small SSE events; without TCP_NODELAY each waits on the
+  // peer's delayed ACK (~40 ms), which would dominate inter-token latency.
+  http_.set_tcp_nodelay(true);
+  // httplib's default sets SO_REUSEPORT, which lets a second server bind the
+  // same port silently; SO_REUSEADDR only allows a quick restart. The fd is
+  // kept to raise the listen backlog after binding (see Bind()).
+  http_.set_socket_options([this](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    listen_fd_ = sock;
+  });
   http_.set_read_timeout(30, 0);
   http_.set_write_timeout(30, 0);
 
@@ -114,6 +127,10 @@ Status HttpServer::Bind() {
                      " (in use, or not a local address?)");
     port_ = options_.port;
   }
+  // httplib listens with a backlog of 5: a burst of clients connecting at
+  // once would see dropped SYNs and 1 s retransmits. Linux lets listen() be
+  // called again to raise it.
+  if (listen_fd_ >= 0) ::listen(listen_fd_, 1024);
   return Status::Ok();
 }
 

@@ -61,6 +61,7 @@ class HttpServer {
   HttpServerOptions options_;
   httplib::Server http_;
   int port_ = 0;
+  int listen_fd_ = -1;  // the listening socket (owned by http_)
   std::atomic<bool> shut_down_{false};
 };
 
