@@ -23,7 +23,8 @@ const Command kCommand{
     "add documents (txt, md, html, pdf) to a collection",
     "usage: chunkserve ingest PATH... --db DB --collection NAME [options]\n"
     "  PATH: files or directories (recursive: .txt .md .html .htm .pdf).\n"
-    "  --chunker KIND       fixed | sentence | structure (default sentence)\n"
+    "  --chunker KIND       fixed | sentence | structure | semantic (default sentence;\n"
+    "                       semantic needs --embed-model)\n"
     "  --chunk-tokens N     maximum tokens per chunk (default 256, at least 16)\n"
     "  --overlap N          tokens shared by neighbouring chunks (default 32, at most half)\n"
     "  --tokenizer MODEL    count tokens with this GGUF model's tokenizer (default: built-in\n"
@@ -82,7 +83,11 @@ int RunIngest(const std::vector<std::string>& args) {
   params.chunker.chunk_tokens = static_cast<uint32_t>(*chunk_tokens);
   params.chunker.overlap_tokens = static_cast<uint32_t>(*overlap);
   params.n_threads = static_cast<int>(*threads);
-  if (Status s = rag::ValidateChunkerParams(params.chunker); !s.ok()) return UsageError(kCommand, s.message());
+  if (params.chunker.kind == rag::ChunkerKind::kSemantic && !flags->Get("embed-model"))
+    return UsageError(kCommand, "--chunker semantic needs --embed-model (sentences are compared by embedding)");
+  if (params.chunker.kind != rag::ChunkerKind::kSemantic) {
+    if (Status s = rag::ValidateChunkerParams(params.chunker); !s.ok()) return UsageError(kCommand, s.message());
+  }
 
   // Check the paths before the database is created, so a typo leaves nothing behind.
   for (const std::string& path : params.paths) {
@@ -98,6 +103,10 @@ int RunIngest(const std::vector<std::string>& args) {
     auto loaded = rag::StaticEmbedder::Load(*model);
     if (!loaded.ok()) return Fail("ingest", loaded.status());
     embedder = std::move(*loaded);
+  }
+  if (params.chunker.kind == rag::ChunkerKind::kSemantic) {
+    params.chunker.embedder = embedder.get();
+    if (Status s = rag::ValidateChunkerParams(params.chunker); !s.ok()) return UsageError(kCommand, s.message());
   }
   auto store = rag::Store::Open(*db_path, rag::Store::Mode::kReadWrite);
   if (!store.ok()) return Fail("ingest", store.status());

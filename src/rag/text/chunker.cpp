@@ -4,7 +4,9 @@
 
 #include "base/logging.h"
 #include "rag/text/atoms.h"
+#include "rag/embed/embedder.h"
 #include "rag/text/packer.h"
+#include "rag/text/semantic_chunker.h"
 #include "rag/text/sentence_segmenter.h"
 
 namespace chunkserve::rag {
@@ -17,6 +19,7 @@ PackParams ToPackParams(const ChunkerParams& params) {
   switch (params.kind) {
     case ChunkerKind::kFixed: break;
     case ChunkerKind::kSentence:
+    case ChunkerKind::kSemantic:
       p.min_cut_level = BreakLevel::kSentence;
       p.whole_sentence_overlap = true;
       break;
@@ -51,6 +54,7 @@ std::string_view ChunkerKindName(ChunkerKind kind) {
     case ChunkerKind::kFixed: return "fixed";
     case ChunkerKind::kSentence: return "sentence";
     case ChunkerKind::kStructure: return "structure";
+    case ChunkerKind::kSemantic: return "semantic";
   }
   return "?";
 }
@@ -59,21 +63,32 @@ StatusOr<ChunkerKind> ParseChunkerKind(std::string_view name) {
   if (name == "fixed") return ChunkerKind::kFixed;
   if (name == "sentence") return ChunkerKind::kSentence;
   if (name == "structure") return ChunkerKind::kStructure;
+  if (name == "semantic") return ChunkerKind::kSemantic;
   return InvalidArgumentError("unknown chunker '" + std::string(name) +
-                              "' (expected fixed, sentence or structure)");
+                              "' (expected fixed, sentence, structure or semantic)");
 }
 
 Status ValidateChunkerParams(const ChunkerParams& params) {
+  if (params.kind == ChunkerKind::kSemantic) {
+    if (!params.embedder)
+      return InvalidArgumentError("the semantic chunker needs an embedding model (--embed-model)");
+    if (!(params.semantic_break_fraction > 0 && params.semantic_break_fraction < 1))
+      return InvalidArgumentError("semantic_break_fraction must be in (0, 1)");
+  }
   return ValidatePackParams(ToPackParams(params));
 }
 
 std::string ChunkerFingerprint(const ChunkerParams& params, const TokenCounter& counter) {
-  return std::string(ChunkerKindName(params.kind)) + "/" + std::to_string(params.chunk_tokens) + "/" +
-         std::to_string(params.overlap_tokens) + "/" + counter.name();
+  std::string fp = std::string(ChunkerKindName(params.kind)) + "/" + std::to_string(params.chunk_tokens) + "/" +
+                   std::to_string(params.overlap_tokens) + "/" + counter.name();
+  if (params.kind == ChunkerKind::kSemantic && params.embedder)
+    fp += "/" + params.embedder->id() + "/b" + std::to_string(params.semantic_break_fraction);
+  return fp;
 }
 
 std::vector<Chunk> ChunkDocument(const ExtractedText& doc, const ChunkerParams& params,
                                  const TokenCounter& counter) {
+  if (params.kind == ChunkerKind::kSemantic) return SemanticChunkDocument(doc, params, counter);
   const PackParams pack = ToPackParams(params);
   CHECK_OK(ValidatePackParams(pack));
   const uint32_t cap = MaxAtomTokens(pack);

@@ -9,6 +9,9 @@
 //   structure  Markdown / HTML aware: never crosses a top-level section
 //              (the smallest heading level present); inside one it prefers to
 //              cut at subsection starts, then paragraphs, then sentences.
+//   semantic   the sentence chunker plus hard breaks where the embedding
+//              similarity of adjacent sentence windows drops (needs
+//              ChunkerParams::embedder; see semantic_chunker.h).
 //
 // For every kind, with the built-in (additive) counter: no chunk has more
 // than chunk_tokens tokens; consecutive chunks that are not separated by a
@@ -36,7 +39,9 @@
 
 namespace chunkserve::rag {
 
-enum class ChunkerKind { kFixed, kSentence, kStructure };
+enum class ChunkerKind { kFixed, kSentence, kStructure, kSemantic };
+
+class Embedder;  // rag/embed/embedder.h
 
 std::string_view ChunkerKindName(ChunkerKind kind);
 StatusOr<ChunkerKind> ParseChunkerKind(std::string_view name);
@@ -45,11 +50,17 @@ struct ChunkerParams {
   ChunkerKind kind = ChunkerKind::kSentence;
   uint32_t chunk_tokens = 256;
   uint32_t overlap_tokens = 32;
+  // kSemantic only: the sentence embedder (borrowed; must outlive chunking)
+  // and the fraction of a document's sentence boundaries that may become
+  // semantic breaks (those with the largest similarity drops).
+  const Embedder* embedder = nullptr;
+  double semantic_break_fraction = 0.1;
 };
 
 Status ValidateChunkerParams(const ChunkerParams& params);
 
-// "sentence/256/32/approx-v1": what produced a document's chunks. A changed
+// "sentence/256/32/approx-v1" (semantic: + "/<embedder id>/b<fraction>"):
+// what produced a document's chunks. A changed
 // fingerprint makes re-ingest re-chunk an unchanged file.
 std::string ChunkerFingerprint(const ChunkerParams& params, const TokenCounter& counter);
 

@@ -1,0 +1,170 @@
+#include "rag/text/semantic_chunker.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "base/logging.h"
+#include "rag/embed/embedder.h"
+#include "rag/text/atoms.h"
+#include "rag/text/packer.h"
+#include "rag/text/sentence_segmenter.h"
+
+namespace chunkserve::rag {
+namespace {
+
+constexpr int kWindow = 2;
+
+// Distance between the windows left and right of every boundary.
+std::vector<double> BoundaryDistances(const std::vector<std::string_view>& sentences, const Embedder& embedder) {
+  const size_t n = sentences.size(), d = static_cast<size_t>(embedder.dim());
+  std::vector<float> vecs(n * d);
+  for (size_t i = 0; i < n; ++i) {
+    std::span<float> v(&vecs[i * d], d);
+    embedder.Embed(sentences[i], v);
+    CollectionTransform{}.Apply(v);  // unit length (zero stays zero)
+  }
+  std::vector<double> dist(n > 0 ? n - 1 : 0, 0.0);
+  std::vector<double> left(d), right(d);
+  for (size_t i = 0; i + 1 < n; ++i) {
+    std::fill(left.begin(), left.end(), 0.0);
+    std::fill(right.begin(), right.end(), 0.0);
+    for (int w = 0; w < kWindow; ++w) {
+      if (i >= static_cast<size_t>(w))
+        for (size_t j = 0; j < d; ++j) left[j] += vecs[(i - static_cast<size_t>(w)) * d + j];
+      if (i + 1 + static_cast<size_t>(w) < n)
+        for (size_t j = 0; j < d; ++j) right[j] += vecs[(i + 1 + static_cast<size_t>(w)) * d + j];
+    }
+    double dot = 0, nl = 0, nr = 0;
+    for (size_t j = 0; j < d; ++j) {
+      dot += left[j] * right[j];
+      nl += left[j] * left[j];
+      nr += right[j] * right[j];
+    }
+    dist[i] = (nl > 0 && nr > 0) ? 1.0 - dot / std::sqrt(nl * nr) : 0.0;
+  }
+  return dist;
+}
+
+// Indexes of the largest distances: the top `fraction` of boundaries, > 0.
+std::vector<size_t> TopBoundaries(const std::vector<double>& dist, double fraction) {
+  std::vector<size_t> order(dist.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return dist[a] > dist[b]; });
+  const size_t n_breaks = static_cast<size_t>(std::floor(fraction * static_cast<double>(dist.size())));
+  std::vector<size_t> out;
+  for (size_t k = 0; k < n_breaks && k < order.size(); ++k)
+    if (dist[order[k]] > 1e-6) out.push_back(order[k]);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::vector<std::string>> HeadingPathsOf(const std::vector<Block>& blocks) {
+  std::vector<std::vector<std::string>> paths(blocks.size());
+  std::vector<std::pair<int, std::string>> stack;
+  for (size_t b = 0; b < blocks.size(); ++b) {
+    if (blocks[b].kind == BlockKind::kHeading) {
+      while (!stack.empty() && stack.back().first >= blocks[b].heading_level) stack.pop_back();
+      stack.emplace_back(blocks[b].heading_level, blocks[b].heading_title);
+    }
+    for (const auto& entry : stack) paths[b].push_back(entry.second);
+  }
+  return paths;
+}
+
+}  // namespace
+
+std::vector<size_t> SemanticBreaks(const std::vector<std::string_view>& sentences, const Embedder& embedder,
+                                   double break_fraction) {
+  return TopBoundaries(BoundaryDistances(sentences, embedder), break_fraction);
+}
+
+std::vector<Chunk> SemanticChunkDocument(const ExtractedText& doc, const ChunkerParams& params,
+                                         const TokenCounter& counter) {
+  CHECK(params.kind == ChunkerKind::kSemantic && params.embedder != nullptr);
+  PackParams pack;
+  pack.chunk_tokens = params.chunk_tokens;
+  pack.overlap_tokens = params.overlap_tokens;
+  pack.min_cut_level = BreakLevel::kSentence;
+  pack.whole_sentence_overlap = true;
+  CHECK_OK(ValidatePackParams(pack));
+  const uint32_t cap = MaxAtomTokens(pack);
+  const std::string_view text = doc.text;
+
+  // Sentences (code: lines) in document order, with their block and the
+  // break level the sentence chunker would give them.
+  struct Unit {
+    size_t begin, end, block;
+    BreakLevel level;
+  };
+  std::vector<Unit> units;
+  std::vector<SentenceSpan> spans;
+  for (size_t bi = 0; bi < doc.blocks.size(); ++bi) {
+    const Block& block = doc.blocks[bi];
+    const BreakLevel block_break = block.kind == BlockKind::kHeading ? BreakLevel::kSection : BreakLevel::kParagraph;
+    bool first = true;
+    if (block.kind == BlockKind::kCode) {
+      size_t line = block.begin;
+      while (line < block.end) {
+        size_t eol = text.find('\n', line);
+        if (eol == std::string_view::npos || eol > block.end) eol = block.end;
+        if (eol > line) {
+          units.push_back({line, eol, bi, first ? block_break : BreakLevel::kSentence});
+          first = false;
+        }
+        line = eol + 1;
+      }
+      continue;
+    }
+    spans.clear();
+    AppendSentences(text, block.begin, block.end, &spans);
+    for (const SentenceSpan& s : spans) {
+      units.push_back({s.begin, s.end, bi, first ? block_break : BreakLevel::kSentence});
+      first = false;
+    }
+  }
+  std::vector<std::string_view> texts;
+  for (const Unit& u : units) texts.push_back(text.substr(u.begin, u.end - u.begin));
+  const std::vector<double> dist = BoundaryDistances(texts, *params.embedder);
+  std::vector<bool> hard(units.size(), false);  // hard break before unit i
+  {
+    const std::vector<size_t> top = TopBoundaries(dist, params.semantic_break_fraction);
+    std::vector<bool> wanted(units.size(), false);
+    for (size_t b : top) wanted[b + 1] = true;
+    size_t since = 0;  // tokens since the last hard break
+    for (size_t i = 0; i < units.size(); ++i) {
+      if (i > 0 && wanted[i] && since >= params.chunk_tokens / 8) {
+        hard[i] = true;
+        since = 0;
+      }
+      since += counter.CountTokens(texts[i]);
+    }
+  }
+
+  std::vector<Atom> atoms;
+  std::vector<uint32_t> atom_block;
+  for (size_t i = 0; i < units.size(); ++i) {
+    const size_t before = atoms.size();
+    AppendAtoms(text, units[i].begin, units[i].end, counter, cap, hard[i] ? BreakLevel::kHard : units[i].level,
+                &atoms);
+    (void)before;
+    atom_block.resize(atoms.size(), static_cast<uint32_t>(units[i].block));
+  }
+  const std::vector<PackedChunk> packed = PackAtoms(text, atoms, pack, counter);
+  const auto paths = HeadingPathsOf(doc.blocks);
+  std::vector<Chunk> chunks;
+  for (const PackedChunk& pc : packed) {
+    Chunk c;
+    c.ordinal = static_cast<uint32_t>(chunks.size());
+    c.text_begin = atoms[pc.first_atom].begin;
+    c.text_end = atoms[pc.end_atom - 1].end;
+    c.source_begin = doc.map.MapBegin(c.text_begin);
+    c.source_end = doc.map.MapEnd(c.text_end);
+    c.n_tokens = pc.n_tokens;
+    c.heading_path = paths[atom_block[pc.first_atom]];
+    c.text.assign(text.substr(c.text_begin, c.text_end - c.text_begin));
+    chunks.push_back(std::move(c));
+  }
+  return chunks;
+}
+
+}  // namespace chunkserve::rag
