@@ -11,6 +11,7 @@
 #include "model/llama2c_converter.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
+#include "model/temp_path.h"
 
 namespace chunkserve::engine {
 namespace {
@@ -21,7 +22,7 @@ class GenerateTest : public testing::Test {
  protected:
   void SetUp() override {
     if (!std::filesystem::exists(kStoriesDir + "stories260K.bin")) GTEST_SKIP() << "shared test data absent";
-    const std::string out = (std::filesystem::path(testing::TempDir()) / "generate_test.gguf").string();
+    const std::string out = testing_util::TempPath("generate_test.gguf");
     auto r = model::ConvertLlama2c({kStoriesDir + "stories260K.bin", kStoriesDir + "tok512.bin", out, DType::kF32, ""});
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     auto m = model::Model::Load(out, {.n_threads = 1});

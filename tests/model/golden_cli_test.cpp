@@ -8,6 +8,7 @@
 #include <string>
 
 #include "base/mapped_file.h"
+#include "model/temp_path.h"
 
 namespace {
 
@@ -36,7 +37,7 @@ std::string Quote(const std::string& s) {
 TEST(GoldenCliTest, ConvertAndGenerateReproduceLlama2c) {
   if (!std::filesystem::exists(kStoriesDir + "stories260K.bin")) GTEST_SKIP() << "shared test data absent";
   ASSERT_TRUE(std::filesystem::exists(kBinary)) << kBinary;
-  const std::string gguf = (std::filesystem::path(testing::TempDir()) / "golden_cli_stories260K.gguf").string();
+  const std::string gguf = chunkserve::testing_util::TempPath("golden_cli_stories260K.gguf");
   int rc = -1;
   RunCommand(Quote(kBinary) + " convert --from llama2c " + Quote(kStoriesDir + "stories260K.bin") +
                  " --tokenizer " + Quote(kStoriesDir + "tok512.bin") + " -o " + Quote(gguf) + " 2>/dev/null",

@@ -13,13 +13,14 @@
 
 #include "base/mapped_file.h"
 #include "model/model.h"
+#include "model/temp_path.h"
 
 namespace chunkserve::model {
 namespace {
 
 const std::string kStoriesDir = std::string(CHUNKSERVE_TESTDATA_DIR) + "/models/stories260K/";
 
-std::string Temp(const std::string& name) { return (std::filesystem::path(testing::TempDir()) / name).string(); }
+std::string Temp(const std::string& name) { return testing_util::TempPath(name); }
 
 bool HaveStories() { return std::filesystem::exists(kStoriesDir + "stories260K.bin"); }
 

@@ -11,6 +11,7 @@
 #include "gguf/gguf_writer.h"
 #include "model/hparams.h"
 #include "model/model.h"
+#include "model/temp_path.h"
 
 namespace chunkserve::model {
 namespace {
@@ -68,7 +69,7 @@ std::string WriteTiny(const std::string& file_name, const TinyOptions& o) {
   if (!o.rope_freqs.empty()) {
     EXPECT_TRUE(w.AddTensorF32("rope_freqs.weight", {static_cast<int64_t>(o.rope_freqs.size())}, o.rope_freqs).ok());
   }
-  const std::string path = (std::filesystem::path(testing::TempDir()) / file_name).string();
+  const std::string path = testing_util::TempPath(file_name);
   EXPECT_TRUE(w.Write(path).ok());
   return path;
 }
@@ -185,7 +186,7 @@ TEST(LoadErrorsTest, RopeFreqsTensorIsApplied) {
 TEST(LoadErrorsTest, NotAFile) {
   Status s = LoadStatus("/nonexistent/model.gguf");
   EXPECT_FALSE(s.ok());
-  const std::string path = (std::filesystem::path(testing::TempDir()) / "garbage.gguf").string();
+  const std::string path = testing_util::TempPath("garbage.gguf");
   std::vector<uint8_t> garbage(100, 0x41);
   ASSERT_TRUE(WriteFileAtomically(path, garbage).ok());
   EXPECT_FALSE(LoadStatus(path).ok());

@@ -13,6 +13,7 @@
 
 #include "fixture/fixture_model.h"
 #include "kernels/matmul.h"
+#include "model/temp_path.h"
 
 namespace chunkserve::model {
 namespace {
@@ -27,7 +28,7 @@ constexpr double kTwinTol = 2e-3;
 constexpr double kRopeShiftTol = 5e-3;
 
 std::string TempPath(const std::string& name) {
-  return (std::filesystem::path(testing::TempDir()) / name).string();
+  return testing_util::TempPath(name);
 }
 
 std::string WriteFixture(const fixture::FixtureSpec& spec) {
