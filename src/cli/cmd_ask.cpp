@@ -35,7 +35,7 @@ const Command kCommand{
     "  --max-tokens N      most generated tokens (default 256)\n"
     "  --temp T            sampling temperature (default 0: greedy)\n"
     "  --system TEXT       system prompt (default: answer from the sources, cite [n])\n"
-    "  --chunk-cache DIR   disk tier of the chunk KV cache (default DB.chunkkv; \"\" = RAM only)\n"
+    "  --chunk-cache DIR   disk tier of the chunk KV cache (default DB.chunkkv; none = RAM only)\n"
     "  --threads N         model threads (default all)\n"
     "  --questions FILE    one question per line, answered in order in one process\n"
     "  --json              one JSON object per question (answer, citations, timings)\n"
@@ -121,7 +121,8 @@ int RunAsk(const std::vector<std::string>& args) {
     if (!m.ok()) return Fail("ask", m.status());
     model = std::move(*m);
     engine::EngineOptions eo;
-    eo.chunk_cache.disk_dir = flags->GetOr("chunk-cache", *db_path + ".chunkkv");
+    const std::string disk = flags->GetOr("chunk-cache", *db_path + ".chunkkv");
+    eo.chunk_cache.disk_dir = disk == "none" ? "" : disk;
     auto g = rag::EngineGenerator::Create(model.get(), eo);
     if (!g.ok()) return Fail("ask", g.status());
     generator = std::move(*g);
