@@ -61,6 +61,7 @@ sampling::SamplingParams SamplingFor(const CompletionSpec& spec) {
   p.presence_penalty = static_cast<float>(spec.presence_penalty);
   p.frequency_penalty = static_cast<float>(spec.frequency_penalty);
   p.seed = spec.seed ? *spec.seed : RandomSeed();
+  p.ignore_eos = spec.ignore_eos;
   return p;
 }
 

@@ -1,0 +1,349 @@
+// serve_bench: end-to-end serving benchmark over HTTP on loopback.
+//
+// Starts the chunkserve server in process (continuous-batching backend) on a
+// model and drives it with C clients streaming /v1/completions (token-id
+// prompts, ignore_eos so every request produces exactly --max-tokens
+// tokens), for C in --clients (default 1,4,16). Per level it prints one JSON
+// line: aggregate decode tokens/s (every token after a stream's first, over
+// the span from the first stream's first token to the last stream's last
+// token), end-to-end tokens/s (all completion tokens / wall time, prefill
+// included), p50/p99 time to first token and p50/p99 inter-token latency (gaps
+// between consecutive SSE events of a stream). Each level runs --reps times
+// and the median of each figure is reported.
+//
+// Then the "long prefill" scenario: the largest level again while extra
+// clients keep sending long prompts (--long-prompt-tokens), which the
+// scheduler prefills in slices between decodes; its p99 inter-token latency
+// is compared with the single-client median (the target: < 2x), and
+// the largest level's throughput with the single client's (target: >= 4x).
+//
+//   serve_bench --model qwen2.5-0.5b-q8_0.gguf [--clients 1,4,16] [--reps 3]
+//               [--prompt-tokens 64] [--max-tokens 128] [--long-prompt-tokens 1024]
+//               [--long-clients 2] [--threads N] [--step-tokens 256]
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/clock.h"
+#include "model/model.h"
+#include "server/http_server.h"
+#include "server/scheduler_backend.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
+
+namespace {
+
+using chunkserve::NowNanos;
+using Json = nlohmann::json;
+
+struct Args {
+  std::string model;
+  std::vector<int> clients = {1, 4, 16};
+  int reps = 3;
+  int prompt_tokens = 64;
+  int max_tokens = 128;
+  int long_prompt_tokens = 1024;
+  int long_clients = 2;
+  int threads = 0;
+  int step_tokens = 256;
+};
+
+double Percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5));
+  return v[i];
+}
+
+double Median(std::vector<double> v) { return Percentile(std::move(v), 0.5); }
+
+std::vector<int32_t> RandomPrompt(uint64_t seed, int n, int n_vocab) {
+  std::vector<int32_t> v;
+  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 12345;
+  for (int i = 0; i < n; ++i) {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    // Plain tokens from the lower vocabulary (specials sit at the top).
+    v.push_back(static_cast<int32_t>(100 + s % static_cast<uint64_t>(std::min(n_vocab - 200, 100000))));
+  }
+  return v;
+}
+
+struct StreamTiming {
+  bool ok = false;
+  double ttft_ms = 0;
+  std::vector<double> gaps_ms;
+  int64_t completion_tokens = 0;
+  int64_t first_ns = 0;  // first and last content event (absolute)
+  int64_t last_ns = 0;
+};
+
+// One streaming completion; times measured at the client.
+StreamTiming RunStream(int port, const std::vector<int32_t>& prompt, int max_tokens) {
+  StreamTiming t;
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(600, 0);
+  Json body = {{"prompt", prompt},
+               {"max_tokens", max_tokens},
+               {"temperature", 0},
+               {"ignore_eos", true},
+               {"stream", true},
+               {"stream_options", {{"include_usage", true}}}};
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/v1/completions";
+  req.body = body.dump();
+  req.set_header("Content-Type", "application/json");
+  std::string buffer;
+  const int64_t start = NowNanos();
+  int64_t last = 0;
+  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    buffer.append(data, n);
+    size_t at;
+    while ((at = buffer.find("\n\n")) != std::string::npos) {
+      const std::string ev = buffer.substr(0, at);
+      buffer.erase(0, at + 2);
+      if (ev.rfind("data: ", 0) != 0 || ev == "data: [DONE]") continue;
+      Json j = Json::parse(ev.substr(6), nullptr, false);
+      if (!j.is_object()) continue;
+      if (j.contains("usage") && j["usage"].is_object()) t.completion_tokens = j["usage"]["completion_tokens"];
+      if (j["choices"].empty() || j["choices"][0]["text"].get<std::string>().empty()) continue;
+      const int64_t now = NowNanos();
+      if (last == 0) {
+        t.ttft_ms = static_cast<double>(now - start) * 1e-6;
+      } else {
+        t.gaps_ms.push_back(static_cast<double>(now - last) * 1e-6);
+      }
+      last = now;
+      if (t.first_ns == 0) t.first_ns = now;
+      t.last_ns = now;
+    }
+    return true;
+  };
+  auto res = c.send(req);
+  t.ok = res && res->status == 200 && t.completion_tokens == max_tokens;
+  return t;
+}
+
+struct LevelResult {
+  double decode_tok_s = 0;  // tokens after each first one / span of the decode phase
+  double e2e_tok_s = 0;     // all completion tokens / wall time of the level
+  double ttft_p50_ms = 0, ttft_p99_ms = 0, itl_p50_ms = 0, itl_p99_ms = 0;
+  int n_failed = 0;
+};
+
+// `n_clients` streams at once (plus optional background long-prompt clients
+// that keep running until the streams end).
+LevelResult RunLevel(int port, const Args& a, int n_clients, int n_vocab, uint64_t seed, int n_long_clients) {
+  std::vector<StreamTiming> timings(static_cast<size_t>(n_clients));
+  std::atomic<bool> done{false};
+  std::vector<std::thread> background;
+  for (int i = 0; i < n_long_clients; ++i) {
+    background.emplace_back([&, i] {
+      uint64_t k = 0;
+      while (!done.load()) RunStream(port, RandomPrompt(seed * 1000 + 500 + i * 100 + k++, a.long_prompt_tokens, n_vocab), 1);
+    });
+  }
+  if (n_long_clients > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const int64_t start = NowNanos();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n_clients; ++i) {
+    threads.emplace_back([&, i] {
+      timings[static_cast<size_t>(i)] = RunStream(port, RandomPrompt(seed * 1000 + static_cast<uint64_t>(i), a.prompt_tokens, n_vocab), a.max_tokens);
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double wall_s = static_cast<double>(NowNanos() - start) * 1e-9;
+  done = true;
+  for (auto& t : background) t.join();
+  LevelResult r;
+  std::vector<double> ttft, gaps;
+  int64_t tokens = 0, decode_tokens = 0;
+  int64_t first = INT64_MAX, last = 0;
+  for (const StreamTiming& t : timings) {
+    if (!t.ok) ++r.n_failed;
+    ttft.push_back(t.ttft_ms);
+    gaps.insert(gaps.end(), t.gaps_ms.begin(), t.gaps_ms.end());
+    tokens += t.completion_tokens;
+    decode_tokens += std::max<int64_t>(0, t.completion_tokens - 1);
+    if (t.first_ns > 0) first = std::min(first, t.first_ns);
+    last = std::max(last, t.last_ns);
+  }
+  r.e2e_tok_s = static_cast<double>(tokens) / wall_s;
+  r.decode_tok_s = last > first ? static_cast<double>(decode_tokens) / (static_cast<double>(last - first) * 1e-9) : 0;
+  r.ttft_p50_ms = Percentile(ttft, 0.5);
+  r.ttft_p99_ms = Percentile(ttft, 0.99);
+  r.itl_p50_ms = Percentile(gaps, 0.5);
+  r.itl_p99_ms = Percentile(gaps, 0.99);
+  return r;
+}
+
+LevelResult MedianOf(const std::vector<LevelResult>& rs) {
+  auto pick = [&](double LevelResult::*f) {
+    std::vector<double> v;
+    for (const auto& r : rs) v.push_back(r.*f);
+    return Median(v);
+  };
+  LevelResult m;
+  m.decode_tok_s = pick(&LevelResult::decode_tok_s);
+  m.e2e_tok_s = pick(&LevelResult::e2e_tok_s);
+  m.ttft_p50_ms = pick(&LevelResult::ttft_p50_ms);
+  m.ttft_p99_ms = pick(&LevelResult::ttft_p99_ms);
+  m.itl_p50_ms = pick(&LevelResult::itl_p50_ms);
+  m.itl_p99_ms = pick(&LevelResult::itl_p99_ms);
+  for (const auto& r : rs) m.n_failed += r.n_failed;
+  return m;
+}
+
+Json ToJson(const LevelResult& r) {
+  return Json{{"decode_tok_s", r.decode_tok_s}, {"e2e_tok_s", r.e2e_tok_s}, {"ttft_p50_ms", r.ttft_p50_ms}, {"ttft_p99_ms", r.ttft_p99_ms},
+              {"itl_p50_ms", r.itl_p50_ms},     {"itl_p99_ms", r.itl_p99_ms},   {"failed", r.n_failed}};
+}
+
+int Usage(const char* msg) {
+  std::fprintf(stderr, "serve_bench: %s\nusage: serve_bench --model M.gguf [--clients 1,4,16] [--reps 3] "
+               "[--prompt-tokens 64] [--max-tokens 64] [--long-prompt-tokens 1024] [--long-clients 2] "
+               "[--threads N] [--step-tokens 256]\n", msg);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  namespace cs = chunkserve;
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    if (i + 1 >= argc) return Usage(("missing value for " + k).c_str());
+    const std::string v = argv[++i];
+    if (k == "--model") a.model = v;
+    else if (k == "--clients") {
+      a.clients.clear();
+      size_t p = 0;
+      while (p < v.size()) {
+        size_t q = v.find(',', p);
+        if (q == std::string::npos) q = v.size();
+        a.clients.push_back(std::atoi(v.substr(p, q - p).c_str()));
+        p = q + 1;
+      }
+    } else if (k == "--reps") a.reps = std::atoi(v.c_str());
+    else if (k == "--prompt-tokens") a.prompt_tokens = std::atoi(v.c_str());
+    else if (k == "--max-tokens") a.max_tokens = std::atoi(v.c_str());
+    else if (k == "--long-prompt-tokens") a.long_prompt_tokens = std::atoi(v.c_str());
+    else if (k == "--long-clients") a.long_clients = std::atoi(v.c_str());
+    else if (k == "--threads") a.threads = std::atoi(v.c_str());
+    else if (k == "--step-tokens") a.step_tokens = std::atoi(v.c_str());
+    else return Usage(("unknown flag " + k).c_str());
+  }
+  if (a.model.empty()) return Usage("--model is required");
+  if (a.clients.empty() || a.reps < 1 || a.max_tokens < 2 || a.prompt_tokens < 1) return Usage("bad values");
+
+  auto model = cs::model::Model::Load(a.model, {.n_threads = a.threads});
+  if (!model.ok()) {
+    std::fprintf(stderr, "serve_bench: %s\n", model.status().ToString().c_str());
+    return 1;
+  }
+  auto tok = cs::tokenizer::Tokenizer::FromGguf((*model)->file());
+  if (!tok.ok()) {
+    std::fprintf(stderr, "serve_bench: %s\n", tok.status().ToString().c_str());
+    return 1;
+  }
+  const int max_clients = *std::max_element(a.clients.begin(), a.clients.end());
+  cs::server::SchedulerBackendOptions so;
+  so.kv_budget_bytes = size_t{2} << 30;
+  so.scheduler.max_step_tokens = a.step_tokens;
+  so.scheduler.max_running = std::max(64, max_clients + a.long_clients);
+  so.scheduler.max_context_tokens = 4096;
+  auto backend = cs::server::SchedulerBackend::Create(model->get(), so);
+  if (!backend.ok()) {
+    std::fprintf(stderr, "serve_bench: %s\n", backend.status().ToString().c_str());
+    return 1;
+  }
+  cs::server::Metrics metrics;
+  cs::server::ServerContext ctx;
+  ctx.model_id = "bench";
+  ctx.n_ctx_tokens = 4096;
+  ctx.tokenizer = tok->get();
+  ctx.chat_template = std::make_unique<cs::tokenizer::ChatTemplate>(cs::tokenizer::ChatTemplate::ChatMl());
+  ctx.metrics = &metrics;
+  ctx.backend = backend->get();
+  ctx.stream_poll_ms = 5;
+  cs::server::HttpServerOptions ho;
+  ho.port = 0;
+  ho.n_http_threads = 2 * (max_clients + a.long_clients) + 8;
+  cs::server::HttpServer http(&ctx, ho);
+  if (cs::Status s = http.Bind(); !s.ok()) {
+    std::fprintf(stderr, "serve_bench: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  std::thread listener([&] { http.Listen(); });
+  const int n_vocab = (*tok)->n_vocab();
+
+  RunLevel(http.port(), a, 1, n_vocab, 999, 0);  // warm-up (page in the weights)
+  std::vector<std::pair<int, LevelResult>> levels;
+  for (int c : a.clients) {
+    std::vector<LevelResult> reps;
+    for (int r = 0; r < a.reps; ++r) reps.push_back(RunLevel(http.port(), a, c, n_vocab, static_cast<uint64_t>(c * 10 + r), 0));
+    const LevelResult m = MedianOf(reps);
+    levels.emplace_back(c, m);
+    Json j = ToJson(m);
+    j["bench"] = "serve";
+    j["clients"] = c;
+    j["reps"] = a.reps;
+    j["prompt_tokens"] = a.prompt_tokens;
+    j["max_tokens"] = a.max_tokens;
+    std::printf("%s\n", j.dump().c_str());
+    std::fflush(stdout);
+  }
+  // Long prompts prefilled (in slices) while 1 and the largest number of
+  // clients decode.
+  std::vector<std::pair<int, LevelResult>> long_levels;
+  for (int c : {1, max_clients}) {
+    std::vector<LevelResult> reps;
+    for (int r = 0; r < a.reps; ++r)
+      reps.push_back(RunLevel(http.port(), a, c, n_vocab, static_cast<uint64_t>(7000 + c * 10 + r), a.long_clients));
+    const LevelResult lp = MedianOf(reps);
+    long_levels.emplace_back(c, lp);
+    Json j = ToJson(lp);
+    j["bench"] = "serve_long_prefill";
+    j["clients"] = c;
+    j["long_clients"] = a.long_clients;
+    j["long_prompt_tokens"] = a.long_prompt_tokens;
+    j["step_tokens"] = a.step_tokens;
+    std::printf("%s\n", j.dump().c_str());
+    std::fflush(stdout);
+    if (c == max_clients) break;
+  }
+
+  const LevelResult* single = nullptr;
+  const LevelResult* largest = nullptr;
+  for (auto& [c, r] : levels) {
+    if (c == 1) single = &r;
+    if (c == max_clients) largest = &r;
+  }
+  if (single && largest && single->decode_tok_s > 0 && single->itl_p50_ms > 0) {
+    Json s = {{"bench", "serve_summary"},
+              {"throughput_ratio", largest->decode_tok_s / single->decode_tok_s},
+              {"throughput_target", 4.0},
+              {"itl_p99_long_prefill_1_client_over_single_median", long_levels.front().second.itl_p99_ms / single->itl_p50_ms},
+              {"itl_p99_long_prefill_max_clients_over_single_median", long_levels.back().second.itl_p99_ms / single->itl_p50_ms},
+              {"itl_target", 2.0},
+              {"steps", backend->get()->Stats().n_steps},
+              {"preemptions", backend->get()->Stats().n_preemptions}};
+    std::printf("%s\n", s.dump().c_str());
+  }
+  http.Shutdown(1000);
+  listener.join();
+  return 0;
+}
