@@ -9,9 +9,10 @@
 // Ground truth: exact search (FlatIndex). Output: one JSON line per
 // (dataset, index, ef) with recall_at_10, qps, build_s, and one per build.
 //
-// usage: retrieval_index_bench [--datasets fmnist,random384,random768]
+// usage: retrieval_index_bench [--datasets fmnist,random384,random768,filtered]
+//        (filtered: the filtered-search comparison on fashion-mnist)
 //        [--queries 1000] [--random-n 20000] [--m 16] [--efc 200]
-//        [--fmnist-dir /usr/share/datasets/fashion-mnist] [--limit N]
+//        [--fmnist-dir /usr/share/datasets/fashion-mnist] [--limit N] [--efs 16,32,...]
 #include <time.h>
 
 #include <cstdio>
@@ -130,6 +131,69 @@ void Emit(const Dataset& ds, const std::string& index, int m, int efc, int ef, d
   std::fflush(stdout);
 }
 
+// Filtered search: ids passing `id % modulus == 0`. HnswIndex applies the
+// filter during traversal (and scans exactly when the filter is very
+// selective); hnswlib 0.6.2 has no filter, so it over-fetches k / selectivity
+// candidates (ef at least that) and filters afterwards, the usual workaround.
+void RunFiltered(const Dataset& ds, int m, int efc, int ef, const std::vector<int>& moduli) {
+  const int k = 10;
+  std::vector<int64_t> ids(ds.n);
+  for (size_t i = 0; i < ds.n; ++i) ids[i] = static_cast<int64_t>(i);
+  HnswParams p;
+  p.metric = Metric::kL2;
+  p.m = m;
+  p.ef_construction = efc;
+  HnswIndex index(ds.dim, p);
+  if (!index.AddBatch(ids, ds.base).ok()) return;
+  hnswlib::L2Space space(static_cast<size_t>(ds.dim));
+  hnswlib::HierarchicalNSW<float> h(&space, ds.n, m, efc, 100);
+  for (size_t i = 0; i < ds.n; ++i) h.addPoint(&ds.base[i * ds.dim], i);
+  FlatIndex flat(ds.dim, Metric::kL2);
+  for (size_t i = 0; i < ds.n; ++i) (void)flat.Add(static_cast<int64_t>(i), std::span<const float>(&ds.base[i * ds.dim], ds.dim));
+  for (int modulus : moduli) {
+    IdFilter filter = [modulus](int64_t id) { return id % modulus == 0; };
+    std::vector<std::vector<int64_t>> truth(ds.n_queries), ours(ds.n_queries), theirs(ds.n_queries);
+    for (size_t q = 0; q < ds.n_queries; ++q) {
+      auto r = flat.Search(std::span<const float>(&ds.queries[q * ds.dim], ds.dim), {k, 0, filter});
+      for (const Neighbor& nb : *r) truth[q].push_back(nb.id);
+    }
+    double c0 = ThreadCpuSeconds();
+    for (size_t q = 0; q < ds.n_queries; ++q) {
+      auto r = index.Search(std::span<const float>(&ds.queries[q * ds.dim], ds.dim), {k, ef, filter});
+      for (const Neighbor& nb : *r) ours[q].push_back(nb.id);
+    }
+    const double ours_s = ThreadCpuSeconds() - c0;
+    const size_t fetch = static_cast<size_t>(k) * static_cast<size_t>(modulus);
+    h.setEf(std::max<size_t>(static_cast<size_t>(ef), fetch));
+    c0 = ThreadCpuSeconds();
+    size_t n_short = 0;
+    for (size_t q = 0; q < ds.n_queries; ++q) {
+      auto res = h.searchKnn(&ds.queries[q * ds.dim], std::min(fetch, ds.n));
+      std::vector<std::pair<float, int64_t>> kept;
+      while (!res.empty()) {
+        if (static_cast<int64_t>(res.top().second) % modulus == 0)
+          kept.emplace_back(res.top().first, static_cast<int64_t>(res.top().second));
+        res.pop();
+      }
+      std::sort(kept.begin(), kept.end());
+      for (size_t i = 0; i < kept.size() && i < static_cast<size_t>(k); ++i) theirs[q].push_back(kept[i].second);
+      n_short += theirs[q].size() < truth[q].size() ? 1 : 0;
+    }
+    const double theirs_s = ThreadCpuSeconds() - c0;
+    size_t ours_short = 0;
+    for (size_t q = 0; q < ds.n_queries; ++q) ours_short += ours[q].size() < truth[q].size() ? 1 : 0;
+    for (int side = 0; side < 2; ++side) {
+      std::printf(
+          "{\"bench\":\"filtered\",\"dataset\":\"%s\",\"n\":%zu,\"queries\":%zu,\"index\":\"%s\",\"selectivity\":%.4f,"
+          "\"ef\":%d,\"recall_at_10\":%.4f,\"qps\":%.1f,\"queries_short\":%zu}\n",
+          ds.name.c_str(), ds.n, ds.n_queries, side == 0 ? "chunkserve-f32-filter-in-graph" : "hnswlib-postfilter",
+          1.0 / modulus, ef, RecallOf(side == 0 ? ours : theirs, truth),
+          static_cast<double>(ds.n_queries) / (side == 0 ? ours_s : theirs_s), side == 0 ? ours_short : n_short);
+      std::fflush(stdout);
+    }
+  }
+}
+
 void RunDataset(const Dataset& ds, int m, int efc, const std::vector<int>& efs, int reduced_dim) {
   const int k = 10;
   const auto truth = GroundTruth(ds, k);
@@ -231,10 +295,21 @@ int main(int argc, char** argv) {
   const std::string dir = Arg(argc, argv, "--fmnist-dir", "/usr/share/datasets/fashion-mnist");
   // Random Gaussian data has no low-dimensional structure: a graph needs a
   // much wider beam there for the same recall.
-  const std::vector<int> efs = {10, 16, 32, 64, 128};
-  const std::vector<int> random_efs = {64, 128, 256, 512, 1024};
+  std::vector<int> efs = {10, 16, 32, 64, 128};
+  std::vector<int> random_efs = {64, 128, 256, 512, 1024};
+  if (const std::string list = Arg(argc, argv, "--efs", ""); !list.empty()) {
+    efs.clear();
+    for (size_t i = 0; i < list.size();) {
+      size_t j = list.find(',', i);
+      if (j == std::string::npos) j = list.size();
+      efs.push_back(std::stoi(list.substr(i, j - i)));
+      i = j + 1;
+    }
+    random_efs = efs;
+  }
 
-  if (datasets.find("fmnist") != std::string::npos) {
+  auto want = [&](const std::string& name) { return ("," + datasets + ",").find("," + name + ",") != std::string::npos; };
+  if (want("fmnist") || want("filtered")) {
     Dataset ds;
     ds.name = "fashion-mnist";
     size_t nq = 0;
@@ -245,10 +320,11 @@ int main(int argc, char** argv) {
                    dir.c_str());
     } else {
       ds.n_queries = nq;
-      RunDataset(ds, m, efc, efs, 96);
+      if (want("filtered")) RunFiltered(ds, m, efc, 64, {2, 10, 50, 200});
+      if (want("fmnist")) RunDataset(ds, m, efc, efs, 96);
     }
   }
-  if (datasets.find("random384") != std::string::npos) RunDataset(Random(384, random_n, n_queries, 1), m, efc, random_efs, 0);
-  if (datasets.find("random768") != std::string::npos) RunDataset(Random(768, random_n, n_queries, 2), m, efc, random_efs, 0);
+  if (want("random384")) RunDataset(Random(384, random_n, n_queries, 1), m, efc, random_efs, 0);
+  if (want("random768")) RunDataset(Random(768, random_n, n_queries, 2), m, efc, random_efs, 0);
   return 0;
 }

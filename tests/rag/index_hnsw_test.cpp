@@ -108,10 +108,18 @@ TEST(Hnsw, RecallGrowsWithEf) {
   EXPECT_GE(high, 0.97);
 }
 
-TEST(Hnsw, FilteredSearchRecallAndNeverShort) {
+class HnswFiltered : public ::testing::TestWithParam<bool> {};
+
+// param: true = the default cost model (exact scans for selective filters);
+// false = always the in-graph filter (with the exact fallback when short).
+TEST_P(HnswFiltered, RecallAndNeverShort) {
   HnswParams p;
   p.m = 12;
   p.ef_construction = 100;
+  if (!GetParam()) {
+    p.scan_cost_factor = 0;
+    p.exact_scan_selectivity = 0;
+  }
   Built b = Build(p);
   for (int modulus : {2, 5, 20, 400, 5000}) {
     IdFilter filter = [modulus](int64_t id) { return (id / 3) % modulus == 0; };
@@ -129,6 +137,8 @@ TEST(Hnsw, FilteredSearchRecallAndNeverShort) {
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
 }
+
+INSTANTIATE_TEST_SUITE_P(CostModel, HnswFiltered, ::testing::Bool());
 
 TEST(Hnsw, DeletionsNeverReturnedAndRepairKeepsRecall) {
   HnswParams p;

@@ -12,10 +12,12 @@
 // Search: greedy descent through the upper levels, then a beam of width
 // ef = max(options.ef or ef_search, k) at level 0. Deleted slots and ids the
 // filter rejects are still walked through (they keep the graph connected)
-// but never enter the result set. The filter's selectivity is estimated on a
-// fixed sample first; when few ids can pass, and whenever the beam found
-// fewer than k results, the index scans exactly instead, so a search always
-// returns min(k, ids passing) results.
+// but never enter the result set. The filter's selectivity s is estimated on
+// a fixed sample of 256 slots first; when an exact scan of the passing ids is
+// cheaper than the beam (n s <= ef, or n s^2 <= 32 ef (scan_cost_factor): the beam steps over ~1/s
+// rejected nodes per accepted one), and whenever the beam found fewer than k
+// results, the index scans exactly instead, so a search always returns
+// min(k, ids passing) results.
 //
 // Deletions: Remove tombstones the slot. When tombstones pass
 // repair_fraction of the slots (or on Repair()), every live node that linked
@@ -56,6 +58,7 @@ struct HnswParams {
   int rerank_factor = 2;       // lossy codecs: exact re-rank of max(ef, k * this) candidates
   double repair_fraction = 0.1;
   double exact_scan_selectivity = 0.02;  // estimated pass rate below which filtered search scans
+  double scan_cost_factor = 32;          // filtered: scan when n s^2 <= factor * ef (0: only the rules above)
   uint64_t seed = 42;
 };
 

@@ -47,7 +47,7 @@ StatusOr<std::unique_ptr<VectorIndex>> LoadVectorIndex(const std::string& path) 
   ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
   ASSIGN_OR_RETURN(BinaryReader reader, BinaryReader::Open(file.bytes(), path));
   const auto bytes = file.bytes();
-  if (bytes.size() >= 8 && std::string_view(reinterpret_cast<const char*>(bytes.data()), 8) == "CSHNSW02") {
+  if (bytes.size() >= 8 && std::string_view(reinterpret_cast<const char*>(bytes.data()), 8) == "CSHNSW03") {
     ASSIGN_OR_RETURN(auto index, HnswIndex::Load(reader));
     return std::unique_ptr<VectorIndex>(std::move(index));
   }
