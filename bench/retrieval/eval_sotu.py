@@ -6,7 +6,8 @@ usage: eval_sotu.py CHUNKSERVE DB COLLECTION EMBED_MODEL QUESTIONS.jsonl [extra 
 A question counts as answered at rank r when the r-th chunk comes from the
 question's file and covers at least half of the answer sentence's bytes
 (see make_sotu_questions.py). Also reported: doc_recall_at_10 (any chunk of
-the right file in the top 10).
+the right file in the top 10) and mean_results (chunks returned per query:
+fewer than 10 with --select, the SAGE cut).
 """
 import json
 import os
@@ -47,7 +48,8 @@ def main():
                 if overlap >= need and rank == 0:
                     rank = r["rank"]
             for typ in (q["type"], "all"):
-                s = stats.setdefault(typ, {"n": 0, "r5": 0, "r10": 0, "mrr": 0.0, "doc10": 0})
+                s = stats.setdefault(typ, {"n": 0, "r5": 0, "r10": 0, "mrr": 0.0, "doc10": 0, "returned": 0})
+                s["returned"] += len(res["results"])
                 s["n"] += 1
                 s["r5"] += 1 if 0 < rank <= 5 else 0
                 s["r10"] += 1 if 0 < rank <= 10 else 0
@@ -58,6 +60,7 @@ def main():
             print(json.dumps({"bench": "sotu_retrieval", "mode": mode, "questions": typ, "n": n,
                               "recall_at_5": round(s["r5"] / n, 4), "recall_at_10": round(s["r10"] / n, 4),
                               "mrr_at_10": round(s["mrr"] / n, 4), "doc_recall_at_10": round(s["doc10"] / n, 4),
+                              "mean_results": round(s["returned"] / n, 2),
                               "seconds": round(secs, 3), "flags": " ".join(extra)}))
     os.unlink(qfile)
 

@@ -27,7 +27,7 @@ const Command kCommand{
     "  --embed-model F   the collection's embedding model (GGUF), needed by dense and hybrid\n"
     "  -k N              results per query (default 10)\n"
     "  --candidates N    per-retriever depth before hybrid fusion (default 50)\n"
-    "  --bm25-weight W, --dense-weight W   reciprocal rank fusion weights (default 1, 1)\n"
+    "  --bm25-weight W, --dense-weight W   reciprocal rank fusion weights (default 1, 0.5)\n"
     "  --ef N            HNSW beam width for dense search (default: index default)\n"
     "  --select          stop where relevance drops sharply (SAGE) instead of always k\n"
     "  --token-budget N  with --select: at most N chunk tokens\n"
@@ -90,7 +90,7 @@ int RunSearch(const std::vector<std::string>& args) {
   auto ef = flags->GetInt("ef", 0);
   auto budget = flags->GetInt("token-budget", 0);
   auto bw = flags->GetDouble("bm25-weight", 1.0);
-  auto dw = flags->GetDouble("dense-weight", 1.0);
+  auto dw = flags->GetDouble("dense-weight", 0.5);
   for (const Status& s : {k.status(), candidates.status(), ef.status(), budget.status(), bw.status(), dw.status()})
     if (!s.ok()) return UsageError(kCommand, s.message());
   if (*k < 1 || *k > 10000) return UsageError(kCommand, "-k must be between 1 and 10000");

@@ -2,7 +2,9 @@
 // filtered search, deletions and repair, bad input.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
+#include <thread>
 
 #include "rag/index/flat_index.h"
 #include "rag/index/hnsw_index.h"
@@ -230,6 +232,42 @@ TEST(Hnsw, FewerVectorsThanKReturnsAll) {
   EXPECT_EQ((*r)[0].id, 10);
   EXPECT_EQ((*r)[1].id, 11);
   EXPECT_FLOAT_EQ((*r)[1].distance, 2.0f);
+}
+
+}  // namespace
+}  // namespace chunkserve::rag
+
+namespace chunkserve::rag {
+namespace {
+
+// Search is const and may run on many threads at once (visited-list pool):
+// every thread gets the single-threaded answers.
+TEST(Hnsw, ConcurrentSearchesAgreeWithSerial) {
+  HnswParams p;
+  p.m = 8;
+  p.ef_construction = 64;
+  Built b = Build(p, 1500);
+  std::vector<std::vector<Neighbor>> serial(kQueries);
+  for (size_t q = 0; q < kQueries; ++q)
+    serial[q] = *b.hnsw->Search(std::span<const float>(&b.queries[q * kDim], kDim), {10});
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (size_t i = 0; i < kQueries; ++i) {
+        const size_t q = (i + static_cast<size_t>(t) * 17) % kQueries;
+        auto r = b.hnsw->Search(std::span<const float>(&b.queries[q * kDim], kDim), {10});
+        if (!r.ok() || r->size() != serial[q].size()) {
+          ++mismatches;
+          continue;
+        }
+        for (size_t j = 0; j < r->size(); ++j)
+          if ((*r)[j].id != serial[q][j].id) ++mismatches;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 }  // namespace

@@ -137,8 +137,22 @@ StatusOr<std::vector<RetrievedChunk>> Retriever::Retrieve(std::string_view query
     sel.max_chunks = std::min(sel.max_chunks > 0 ? sel.max_chunks : params.k, params.k);
     std::vector<double> scores;
     std::vector<int64_t> tokens;
+    // Reciprocal-rank scores move in coarse steps (in both lists or in one),
+    // which the drop rule would take for cliffs. Hybrid selection therefore
+    // looks at relative score fusion instead: each list's score divided by
+    // its best, weighted as in the fusion; the order stays RRF's.
+    double bm25_best = 0, dense_best = 0;
     for (const RetrievedChunk& rc : ranked) {
-      scores.push_back(rc.hit.score);
+      bm25_best = std::max(bm25_best, rc.bm25_score);
+      dense_best = std::max(dense_best, rc.dense_similarity);
+    }
+    for (const RetrievedChunk& rc : ranked) {
+      double s = rc.hit.score;
+      if (params.mode == RetrievalMode::kHybrid) {
+        s = (bm25_best > 0 ? params.bm25_weight * rc.bm25_score / bm25_best : 0.0) +
+            (dense_best > 0 ? params.dense_weight * std::max(0.0, rc.dense_similarity) / dense_best : 0.0);
+      }
+      scores.push_back(s);
       tokens.push_back(rc.hit.chunk.n_tokens);
     }
     n_keep = SelectByScoreDrop(scores, tokens, sel);
