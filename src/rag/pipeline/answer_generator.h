@@ -42,6 +42,8 @@ class AnswerGenerator {
   virtual const tokenizer::Tokenizer& tokenizer() const = 0;
   // Null: plain-text prompt layout.
   virtual const tokenizer::ChatTemplate* chat_template() const = 0;
+  // Most tokens (prompt + generated) the model handles; 0: unknown.
+  virtual int64_t context_tokens() const { return 0; }
   // Streams text pieces to on_text (may be empty).
   virtual StatusOr<GeneratedAnswer> Generate(const engine::Prompt& prompt, const GenerationOptions& options,
                                              const std::function<void(std::string_view)>& on_text) = 0;

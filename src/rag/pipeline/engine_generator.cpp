@@ -14,6 +14,7 @@ StatusOr<std::unique_ptr<EngineGenerator>> EngineGenerator::Create(model::Model*
     if (t.ok()) g->chat_template_ = std::move(*t);
   }
   ASSIGN_OR_RETURN(g->engine_, engine::Engine::Create(model, options));
+  g->n_ctx_ = model->hparams().n_ctx_train;
   return g;
 }
 

@@ -24,6 +24,7 @@ class EngineGenerator final : public AnswerGenerator {
   const tokenizer::ChatTemplate* chat_template() const override {
     return chat_template_ ? &*chat_template_ : nullptr;
   }
+  int64_t context_tokens() const override { return n_ctx_; }
   StatusOr<GeneratedAnswer> Generate(const engine::Prompt& prompt, const GenerationOptions& options,
                                      const std::function<void(std::string_view)>& on_text) override;
   engine::Engine& engine() { return *engine_; }
@@ -33,6 +34,7 @@ class EngineGenerator final : public AnswerGenerator {
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
   std::optional<tokenizer::ChatTemplate> chat_template_;
   std::unique_ptr<engine::Engine> engine_;
+  int64_t n_ctx_ = 0;
 };
 
 }  // namespace chunkserve::rag

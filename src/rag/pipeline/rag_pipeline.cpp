@@ -48,6 +48,19 @@ StatusOr<AskResult> RagPipeline::Ask(std::string_view question, const AskParams&
   } else {
     ASSIGN_OR_RETURN(RagPrompt prompt, BuildRagPrompt(question, hits, generator_->tokenizer(),
                                                       generator_->chat_template(), params.prompt));
+    // The store counts tokens approximately; the model's own count decides.
+    // Drop the lowest-ranked chunks until prompt + answer fit the context.
+    const int64_t n_ctx = generator_->context_tokens();
+    while (n_ctx > 0 && hits.size() > 1 && prompt.n_tokens + params.generation.max_new_tokens > n_ctx) {
+      hits.pop_back();
+      result.retrieved.pop_back();
+      ASSIGN_OR_RETURN(prompt, BuildRagPrompt(question, hits, generator_->tokenizer(), generator_->chat_template(),
+                                              params.prompt));
+    }
+    if (n_ctx > 0 && prompt.n_tokens + params.generation.max_new_tokens > n_ctx)
+      return OutOfRangeError("the prompt (" + std::to_string(prompt.n_tokens) + " tokens with one source) plus " +
+                             std::to_string(params.generation.max_new_tokens) +
+                             " answer tokens exceeds the model's context of " + std::to_string(n_ctx) + " tokens");
     result.sources = prompt.sources;
     result.prompt_text = prompt.text;
     ASSIGN_OR_RETURN(result.generation, generator_->Generate(prompt.segments, params.generation, on_text));

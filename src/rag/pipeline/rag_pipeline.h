@@ -4,7 +4,9 @@
 //      embedder loaded, else BM25; SAGE selection under a token budget.
 //   2a. With a generator (and not extractive): the chunks become numbered
 //      sources of a segmented prompt (rag_prompt.h) for the engine; the
-//      answer's "[n]" are mapped to the sources.
+//      lowest-ranked chunks are dropped until prompt + max_new_tokens fit
+//      the model's context (OutOfRange if even one does not); the answer's
+//      "[n]" are mapped to the sources.
 //   2b. Otherwise: ExtractiveAnswer picks the most relevant sentences of the
 //      sources, each cited with its sentence's byte range.
 // No chunk retrieved: the answer says so (no generation, no error).
