@@ -3,17 +3,18 @@
 // cache (RAM and disk tiers) at a recompute fraction r. `chunkserve bench
 // --rag` routes here.
 //
-// Per trial (a new shuffled chunk order and question each):
-//   full      - every cache off: the exact reference (logits kept);
+// Per trial (a new shuffled chunk order and question each), timed runs that
+// stop at the first token and keep no logits:
+//   full      - no cache lookups (the run fills the prefix cache);
 //   prefix    - the same prompt again with the prefix cache warm;
-//   chunk_ram - chunk cache (warmed once, in another order), prefix cache
-//               off, teacher-forced on the reference's greedy tokens so the
-//               rows compared are the same;
+//   chunk_ram - chunk cache (warmed once, in another order), prefix cache off;
 //   chunk_disk- the same after dropping the RAM tier (files warm on disk,
-//               i.e. usually in the OS page cache).
-// Fidelity rows: every tail token, then each of --gen-tokens generated tokens
-// fed back; top-1 agreement and mean KL(full || chunk) over all rows of all
-// trials. Times are medians over trials; cpu_* fields are the process CPU
+//               i.e. usually in the OS page cache);
+// then, unless --no-fidelity, untimed fidelity runs: the full prefill's
+// greedy answer (reference) and the chunk-cache answer teacher-forced on the
+// reference's tokens, so the same rows are compared: every tail token, then
+// each of --gen-tokens generated tokens fed back. top1_agreement and kl_mean
+// (KL(full || chunk)) are over all rows of all trials. Times are medians over trials; cpu_* fields are the process CPU
 // time to the first token (all threads), for busy machines.
 #include <algorithm>
 #include <cmath>
@@ -59,6 +60,7 @@ const char kUsage[] =
     "      --seed S           shuffling and text seed (default 1)\n"
     "      --random-text      chunks and questions of random token ids (speed runs on\n"
     "                         random-weight models: skips the greedy generation)\n"
+    "      --no-fidelity      time only (no reference logits; top1_agreement, kl_mean null)\n"
     "      --signal S         tokens to recompute: deviation (recorded KV deviation, per\n"
     "                         chunk), trailing (last tokens of each chunk) or recency (last\n"
     "                         reused tokens of the prompt) (default: the engine's)\n";
@@ -184,7 +186,7 @@ int RunBenchRag(const std::vector<std::string>& args) {
   auto flags_or = Flags::Parse(args,
                                {"m", "model", "chunks", "chunk-tokens", "question-tokens", "recompute", "t", "threads",
                                 "corpus", "trials", "gen-tokens", "block-tokens", "disk-dir", "seed", "signal"},
-                               {"json", "rag", "random-text"});
+                               {"json", "rag", "random-text", "no-fidelity"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
   if (!flags.positional().empty()) return UsageError(*self, "unexpected argument '" + flags.positional()[0] + "'");
@@ -209,6 +211,7 @@ int RunBenchRag(const std::vector<std::string>& args) {
   const std::vector<double> fractions = ParseFractions(flags.GetOr("recompute", "0.15"), &error);
   if (fractions.empty()) return UsageError(*self, error);
   const bool json = flags.Has("json");
+  const bool fidelity = !flags.Has("no-fidelity");
 
   auto model_or = model::Model::Load(model_path, {.n_threads = static_cast<int>(*threads)});
   if (!model_or.ok()) return Fail("bench-rag", model_or.status());
@@ -293,17 +296,19 @@ int RunBenchRag(const std::vector<std::string>& args) {
     p.push_back(engine::Segment{engine::SegmentKind::kTail, texts.questions[static_cast<size_t>(question)]});
     return p;
   };
-  auto run = [&](const engine::Prompt& p, bool prefix, bool chunks, double r, std::span<const int32_t> forced,
-                 engine::RequestResult* out) -> Status {
+  // Timed runs stop at the first token and keep no logits; fidelity runs
+  // keep the logits of the tail and of --gen-tokens teacher-forced tokens.
+  auto run = [&](const engine::Prompt& p, bool prefix, bool chunks, double r, bool capture,
+                 std::span<const int32_t> forced, engine::RequestResult* out) -> Status {
     engine::RequestParams rp;
     rp.sampling.temperature = 0;
-    rp.max_new_tokens = *gen_tokens;
+    rp.max_new_tokens = capture ? *gen_tokens : 1;
     rp.end_of_generation = {-1};  // compare a fixed number of tokens
     rp.use_prefix_cache = prefix;
     rp.use_chunk_cache = chunks;
     rp.recompute_fraction = r;
     rp.forced_tokens = forced;
-    rp.capture_logits = true;
+    rp.capture_logits = capture;
     ASSIGN_OR_RETURN(*out, engine.Generate(p, rp));
     return Status::Ok();
   };
@@ -312,7 +317,7 @@ int RunBenchRag(const std::vector<std::string>& args) {
   std::vector<int> order(static_cast<size_t>(*n_chunks));
   std::iota(order.begin(), order.end(), 0);
   engine::RequestResult warm;
-  if (Status s = run(make_prompt(order, 0), false, true, 1.0, {}, &warm); !s.ok()) return Fail("bench-rag", s);
+  if (Status s = run(make_prompt(order, 0), false, true, 1.0, false, {}, &warm); !s.ok()) return Fail("bench-rag", s);
 
   struct PerR {
     std::vector<double> ram_ms, disk_ms, ram_cpu_ms, disk_cpu_ms;
@@ -325,19 +330,25 @@ int RunBenchRag(const std::vector<std::string>& args) {
     std::shuffle(order.begin(), order.end(), rng);
     const engine::Prompt prompt = make_prompt(order, t);
     engine.ClearPrefixCache();
-    engine::RequestResult full, prefix;
-    if (Status s = run(prompt, true, false, 1.0, {}, &full); !s.ok()) return Fail("bench-rag", s);
-    if (Status s = run(prompt, true, false, 1.0, full.tokens, &prefix); !s.ok()) return Fail("bench-rag", s);
+    engine::RequestResult full, prefix, reference;
+    // Full prefill (caches off for lookups; it fills the prefix cache), then
+    // the same prompt again with the prefix cache warm.
+    if (Status s = run(prompt, true, false, 1.0, false, {}, &full); !s.ok()) return Fail("bench-rag", s);
+    if (Status s = run(prompt, true, false, 1.0, false, {}, &prefix); !s.ok()) return Fail("bench-rag", s);
+    if (fidelity) {
+      if (Status s = run(prompt, false, false, 1.0, true, {}, &reference); !s.ok()) return Fail("bench-rag", s);
+    }
     full_ms.push_back(full.stats.ttft_ms);
     prefix_ms.push_back(prefix.stats.ttft_ms);
     full_cpu_ms.push_back(full.stats.ttft_cpu_ms);
     prefix_cpu_ms.push_back(prefix.stats.ttft_cpu_ms);
     for (size_t i = 0; i < fractions.size(); ++i) {
-      engine::RequestResult ram, disk;
-      if (Status s = run(prompt, false, true, fractions[i], full.tokens, &ram); !s.ok()) return Fail("bench-rag", s);
+      engine::RequestResult ram, disk, approx;
+      if (Status s = run(prompt, false, true, fractions[i], false, {}, &ram); !s.ok()) return Fail("bench-rag", s);
       engine.chunk_cache()->DropRamTier();
-      if (Status s = run(prompt, false, true, fractions[i], full.tokens, &disk); !s.ok()) return Fail("bench-rag", s);
-      if (ram.stats.n_chunk_ram_hits != *n_chunks || disk.stats.n_chunk_disk_hits != *n_chunks)
+      if (Status s = run(prompt, false, true, fractions[i], false, {}, &disk); !s.ok()) return Fail("bench-rag", s);
+      if (ram.stats.n_chunk_ram_hits + ram.stats.n_chunk_disk_hits != *n_chunks ||
+          ram.stats.n_chunk_ram_hits != *n_chunks || disk.stats.n_chunk_disk_hits != *n_chunks)
         return Fail("bench-rag", InternalError("bench-rag: chunks were not served from the cache tier under test"));
       PerR& pr = per_r[i];
       pr.ram_ms.push_back(ram.stats.ttft_ms);
@@ -346,14 +357,23 @@ int RunBenchRag(const std::vector<std::string>& args) {
       pr.disk_cpu_ms.push_back(disk.stats.ttft_cpu_ms);
       pr.recomputed.push_back(ram.stats.n_chunk_recomputed_tokens);
       pr.computed.push_back(ram.stats.n_computed_tokens);
-      if (ram.n_captured_rows != full.n_captured_rows)
+      if (!fidelity) continue;
+      if (Status s = run(prompt, false, true, fractions[i], true, reference.tokens, &approx); !s.ok())
+        return Fail("bench-rag", s);
+      if (approx.n_captured_rows != reference.n_captured_rows)
         return Fail("bench-rag", InternalError("bench-rag: captured rows differ from the reference"));
-      pr.fidelity.Add(full.captured_logits, ram.captured_logits, full.n_vocab);
+      pr.fidelity.Add(reference.captured_logits, approx.captured_logits, reference.n_vocab);
     }
   }
   const double full_med = Median(full_ms), prefix_med = Median(prefix_ms);
   const int64_t n_prompt_real =
       static_cast<int64_t>(engine.chunk_lead_in().size()) + *n_chunks * *chunk_tokens + *question_tokens;
+  auto num = [fidelity](double v, const char* fmt) {
+    if (!fidelity) return std::string("null");
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), fmt, v);
+    return std::string(buf);
+  };
   for (size_t i = 0; i < fractions.size(); ++i) {
     const PerR& pr = per_r[i];
     const double ram = Median(pr.ram_ms), disk = Median(pr.disk_ms);
@@ -363,7 +383,7 @@ int RunBenchRag(const std::vector<std::string>& args) {
           "\"recompute\":%g,\"threads\":%d,\"trials\":%d,\"gen_tokens\":%lld,\"source\":\"%s\","
           "\"ttft_full_ms\":%.2f,\"ttft_prefix_ms\":%.2f,\"ttft_chunk_ram_ms\":%.2f,\"ttft_chunk_disk_ms\":%.2f,"
           "\"speedup_chunk_ram\":%.2f,\"speedup_chunk_disk\":%.2f,\"tokens_prompt\":%lld,\"tokens_recomputed\":%lld,"
-          "\"tokens_computed\":%lld,\"top1_agreement\":%.4f,\"kl_mean\":%.6f,\"kl_max\":%.6f,\"fidelity_rows\":%lld,"
+          "\"tokens_computed\":%lld,\"top1_agreement\":%s,\"kl_mean\":%s,\"kl_max\":%s,\"fidelity_rows\":%lld,"
           "\"cpu_ttft_full_ms\":%.2f,\"cpu_ttft_prefix_ms\":%.2f,\"cpu_ttft_chunk_ram_ms\":%.2f,"
           "\"cpu_ttft_chunk_disk_ms\":%.2f}\n",
           std::filesystem::path(model_path).filename().string().c_str(), static_cast<long long>(*n_chunks),
@@ -371,8 +391,9 @@ int RunBenchRag(const std::vector<std::string>& args) {
           model.pool()->size(), n_trials, static_cast<long long>(*gen_tokens), flags.Has("corpus") ? "corpus" : flags.Has("random-text") ? "random" : "greedy",
           full_med, prefix_med, ram, disk, ram > 0 ? full_med / ram : 0, disk > 0 ? full_med / disk : 0,
           static_cast<long long>(n_prompt_real), static_cast<long long>(pr.recomputed.back()),
-          static_cast<long long>(pr.computed.back()), pr.fidelity.top1_agreement(), pr.fidelity.kl_mean(),
-          pr.fidelity.kl_max(), static_cast<long long>(pr.fidelity.n_rows()), Median(full_cpu_ms),
+          static_cast<long long>(pr.computed.back()), num(pr.fidelity.top1_agreement(), "%.4f").c_str(),
+          num(pr.fidelity.kl_mean(), "%.6f").c_str(), num(pr.fidelity.kl_max(), "%.6f").c_str(),
+          static_cast<long long>(pr.fidelity.n_rows()), Median(full_cpu_ms),
           Median(prefix_cpu_ms), Median(pr.ram_cpu_ms), Median(pr.disk_cpu_ms));
     } else {
       std::printf("r=%.3f  TTFT full %.1f ms | prefix %.1f ms | chunk RAM %.1f ms (%.1fx) | chunk disk %.1f ms (%.1fx)\n"
