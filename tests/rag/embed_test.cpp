@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <random>
 
 #include "rag/embed/embedder.h"
 #include "rag/embed/json_scanner.h"
@@ -161,6 +162,36 @@ TEST(StaticEmbedder, RealGloveSemantics) {
   };
   const auto king = embed("king"), queen = embed("queen"), carrot = embed("carrot");
   EXPECT_GT(cos(king, queen), cos(king, carrot) + 0.2);
+}
+
+}  // namespace
+}  // namespace chunkserve::rag
+
+namespace chunkserve::rag {
+namespace {
+
+// Random corruption of a valid GloVe JSON: the converter returns an error or
+// a valid model, never crashes.
+TEST(GloveConverter, MutatedInputNeverCrashes) {
+  TestDir dir("embed_mutate");
+  const std::string good = TinyGloveJson();
+  std::mt19937_64 rng(3);
+  int n_bad = 0;
+  for (int trial = 0; trial < 200; ++trial) {
+    std::string s = good;
+    const int n_flips = 1 + static_cast<int>(rng() % 3);
+    for (int f = 0; f < n_flips; ++f) s[rng() % s.size()] = "{}[],:\"\\0123456789.eE-+ax\x01\xff"[rng() % 27];
+    if (rng() % 4 == 0) s.resize(rng() % s.size());
+    dir.Write("m.json", s);
+    auto r = ConvertGloveJson(dir.path("m.json"), dir.path("m.gguf"));
+    if (!r.ok()) {
+      ++n_bad;
+      EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().ToString();
+      continue;
+    }
+    EXPECT_TRUE(StaticEmbedder::Load(dir.path("m.gguf")).ok());
+  }
+  EXPECT_GT(n_bad, 100);
 }
 
 }  // namespace

@@ -597,6 +597,7 @@ StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Load(BinaryReader& r) {
   const uint64_t stride = r.Get<uint64_t>();
   RETURN_IF_ERROR(r.status());
   if (stride != (index->codec_.code_bytes() + 63) / 64 * 64) return DataLossError("hnsw: bad code stride");
+  if (n > 0 && !index->codec_.trained()) return DataLossError("hnsw: vectors stored without a trained codec");
   if (n > r.remaining()) return DataLossError("hnsw: slot count exceeds the file");
   index->code_stride_ = stride;
   auto codes = r.GetArray<uint8_t>(n * stride);
