@@ -212,3 +212,46 @@ TEST_F(RetrieveTest, NewChunksAreEmbeddedIncrementally) {
 
 }  // namespace
 }  // namespace chunkserve::rag
+
+namespace chunkserve::rag {
+namespace {
+
+// A schema-1 database (before embeddings) is migrated when opened
+// read-write, and works without embeddings when opened read-only.
+TEST(EmbeddingSchema, VersionOneIsMigratedOrReadWithoutEmbeddings) {
+  TestDir dir("schema1");
+  const std::string path = dir.path("old.db");
+  {
+    auto store = Store::Open(path, Store::Mode::kReadWrite);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->GetOrCreateCollection("c").ok());
+    // Turn it back into a version-1 file.
+    ASSERT_TRUE((*store)->db().Exec("DROP TABLE chunk_embeddings; DROP TABLE collection_embedders; "
+                                    "PRAGMA user_version = 1").ok());
+  }
+  {
+    auto ro = Store::Open(path, Store::Mode::kReadOnly);
+    ASSERT_TRUE(ro.ok()) << ro.status().ToString();
+    EmbeddingStore es(ro->get());
+    EXPECT_EQ(es.CheckAvailable().code(), StatusCode::kFailedPrecondition);
+    auto cid = (*ro)->FindCollection("c");
+    ASSERT_TRUE(cid.ok() && *cid);
+    // BM25 still works; dense says why it cannot.
+    Retriever r(ro->get(), **cid, nullptr, nullptr);
+    RetrieveParams p;
+    p.mode = RetrievalMode::kBm25;
+    EXPECT_TRUE(r.Retrieve("anything", p).ok());
+    EXPECT_EQ(DenseIndex::Open(ro->get(), **cid, {}).status().code(), StatusCode::kFailedPrecondition);
+  }
+  {
+    auto rw = Store::Open(path, Store::Mode::kReadWrite);
+    ASSERT_TRUE(rw.ok());
+    EXPECT_EQ(*(*rw)->db().QueryInt("PRAGMA user_version"), kSchemaVersion);
+    EmbeddingStore es(rw->get());
+    EXPECT_TRUE(es.CheckAvailable().ok());
+    EXPECT_TRUE((*rw)->CheckIntegrity().ok());
+  }
+}
+
+}  // namespace
+}  // namespace chunkserve::rag
