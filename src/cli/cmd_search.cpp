@@ -29,6 +29,7 @@ const Command kCommand{
     "  --candidates N    per-retriever depth before hybrid fusion (default 50)\n"
     "  --bm25-weight W, --dense-weight W   reciprocal rank fusion weights (default 1, 0.5)\n"
     "  --ef N            HNSW beam width for dense search (default: index default)\n"
+    "  --situated W      index each chunk with W x its neighbours' vector added (SitEmb-style)\n"
     "  --select          stop where relevance drops sharply (SAGE) instead of always k\n"
     "  --token-budget N  with --select: at most N chunk tokens\n"
     "  --no-dedupe       keep overlapping chunks of one document\n"
@@ -73,7 +74,7 @@ std::string Dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohma
 int RunSearch(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args,
                             {"db", "collection", "k", "mode", "embed-model", "candidates", "bm25-weight",
-                             "dense-weight", "ef", "token-budget", "path-prefix", "queries"},
+                             "dense-weight", "ef", "token-budget", "path-prefix", "queries", "situated"},
                             {"json", "select", "no-dedupe", "with-text"});
   if (!flags.ok()) return UsageError(kCommand, flags.status().message());
   const auto db_path = flags->Get("db");
@@ -129,6 +130,10 @@ int RunSearch(const std::vector<std::string>& args) {
     embedder = std::move(*loaded);
     rag::DenseIndexOptions opt;
     opt.cache_dir = rag::DefaultIndexCacheDir(*db_path);
+    auto situated = flags->GetDouble("situated", 0.0);
+    if (!situated.ok() || !(*situated >= 0 && *situated <= 10))
+      return UsageError(kCommand, "--situated must be a weight in [0, 10]");
+    opt.situated_weight = *situated;
     auto index = rag::DenseIndex::Open(store->get(), **id, opt);
     if (!index.ok()) return Fail("search", index.status());
     dense = std::move(*index);

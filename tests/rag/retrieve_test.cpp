@@ -123,6 +123,20 @@ TEST_F(RetrieveTest, DenseFindsTopicWithoutSharedWords) {
   }
 }
 
+TEST_F(RetrieveTest, SituatedVectorsKeepTopicsAndHaveTheirOwnCacheKey) {
+  auto plain = DenseIndex::Open(store_.get(), collection_, CacheOptions(1));
+  ASSERT_TRUE(plain.ok());
+  DenseIndexOptions o = CacheOptions(1);
+  o.situated_weight = 1.0;
+  auto situated = DenseIndex::Open(store_.get(), collection_, o);
+  ASSERT_TRUE(situated.ok());
+  EXPECT_FALSE((*situated)->loaded_from_cache());  // another fingerprint, not the plain file
+  auto hits = Run("puppy animal", RetrievalMode::kDense, situated->get());
+  ASSERT_FALSE(hits.empty());
+  EXPECT_TRUE(EndsWith(hits[0].hit.path, "pets.txt"));
+  EXPECT_NEAR(hits[0].dense_similarity, 1.0, 0.5);
+}
+
 TEST_F(RetrieveTest, PathPrefixFiltersBothRetrievers) {
   auto dense = DenseIndex::Open(store_.get(), collection_, CacheOptions(1));
   ASSERT_TRUE(dense.ok());

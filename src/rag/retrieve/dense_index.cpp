@@ -1,5 +1,6 @@
 #include "rag/retrieve/dense_index.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "base/hash.h"
@@ -29,6 +30,11 @@ StatusOr<std::unique_ptr<DenseIndex>> DenseIndex::Open(Store* store, int64_t col
   const size_t n = rows.ids.size();
   const bool use_hnsw = n >= options.hnsw_min_vectors;
   fp = HashCombine(fp, use_hnsw ? Hash64("hnsw") : Hash64("flat"));
+  if (options.situated_weight > 0) {
+    fp = HashCombine(fp, Hash64(std::to_string(options.situated_weight) + "/" + std::to_string(options.situated_window)));
+    fp = HashCombine(fp, Hash64Span<int64_t>(rows.document_ids));
+    fp = HashCombine(fp, Hash64Span<uint32_t>(rows.ordinals));
+  }
 
   namespace fs = std::filesystem;
   const std::string prefix = "c" + std::to_string(collection_id) + "-";
@@ -51,14 +57,50 @@ StatusOr<std::unique_ptr<DenseIndex>> DenseIndex::Open(Store* store, int64_t col
   }
 
   // Build from the database.
+  std::vector<float> transformed(rows.vectors);
+  for (size_t i = 0; i < n; ++i) out->transform_.Apply(std::span<float>(&transformed[i * d], d));
+  if (options.situated_weight > 0 && n > 0) {
+    // Rows are by chunk id; group by document, order by ordinal.
+    std::vector<size_t> order(n);
+    for (size_t i = 0; i < n; ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return rows.document_ids[a] != rows.document_ids[b] ? rows.document_ids[a] < rows.document_ids[b]
+                                                          : rows.ordinals[a] < rows.ordinals[b];
+    });
+    std::vector<float> situated(transformed.size());
+    std::vector<float> ctx(d);
+    const int64_t w = options.situated_window;
+    for (size_t k = 0; k < n; ++k) {
+      const size_t i = order[k];
+      std::fill(ctx.begin(), ctx.end(), 0.0f);
+      for (size_t j = k; j-- > 0;) {  // neighbours before
+        const size_t o = order[j];
+        if (rows.document_ids[o] != rows.document_ids[i] ||
+            static_cast<int64_t>(rows.ordinals[i]) - static_cast<int64_t>(rows.ordinals[o]) > w)
+          break;
+        for (size_t t = 0; t < d; ++t) ctx[t] += transformed[o * d + t];
+      }
+      for (size_t j = k + 1; j < n; ++j) {  // neighbours after
+        const size_t o = order[j];
+        if (rows.document_ids[o] != rows.document_ids[i] ||
+            static_cast<int64_t>(rows.ordinals[o]) - static_cast<int64_t>(rows.ordinals[i]) > w)
+          break;
+        for (size_t t = 0; t < d; ++t) ctx[t] += transformed[o * d + t];
+      }
+      CollectionTransform{}.Apply(ctx);  // unit length (zero stays zero)
+      for (size_t t = 0; t < d; ++t)
+        situated[i * d + t] = transformed[i * d + t] + static_cast<float>(options.situated_weight) * ctx[t];
+    }
+    transformed.swap(situated);
+  }
   std::vector<int64_t> ids;
   std::vector<float> vectors;
   ids.reserve(n);
   vectors.reserve(n * d);
   for (size_t i = 0; i < n; ++i) {
-    std::vector<float> v(rows.vectors.begin() + static_cast<ptrdiff_t>(i * d),
-                         rows.vectors.begin() + static_cast<ptrdiff_t>((i + 1) * d));
-    out->transform_.Apply(v);
+    std::vector<float> v(transformed.begin() + static_cast<ptrdiff_t>(i * d),
+                         transformed.begin() + static_cast<ptrdiff_t>((i + 1) * d));
+    CollectionTransform{}.Apply(v);
     bool zero = true;
     for (float x : v) zero &= x == 0.0f;
     if (zero) continue;

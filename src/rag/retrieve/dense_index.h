@@ -32,6 +32,12 @@ struct DenseIndexOptions {
   std::string cache_dir;            // empty: no disk cache
   size_t hnsw_min_vectors = 4096;
   HnswParams hnsw;                  // metric is forced to cosine
+  // Situated chunk vectors (after SitEmb's idea, without training): each
+  // indexed vector is normalize(v + w * normalize(sum of the vectors of the
+  // chunks within `situated_window` ordinals in the same document)), so a
+  // chunk is found through its context too. 0 disables.
+  double situated_weight = 0.0;
+  int situated_window = 1;
 };
 
 // "<db path>.index": the default cache directory of a database.

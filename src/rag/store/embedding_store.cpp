@@ -133,7 +133,7 @@ StatusOr<EmbeddingRows> EmbeddingStore::LoadEmbeddings(int64_t collection_id) {
   rows.dim = embedder->dim;
   const size_t bytes = static_cast<size_t>(rows.dim) * sizeof(float);
   ASSIGN_OR_RETURN(Statement st, store_->db().Prepare(
-      "SELECT e.chunk_id, e.vector FROM chunk_embeddings e JOIN chunks c ON c.id = e.chunk_id "
+      "SELECT e.chunk_id, e.vector, c.document_id, c.ordinal FROM chunk_embeddings e JOIN chunks c ON c.id = e.chunk_id "
       "JOIN documents d ON d.id = c.document_id WHERE d.collection_id = ?1 ORDER BY e.chunk_id"));
   RETURN_IF_ERROR(st.Bind(1, collection_id));
   while (true) {
@@ -144,6 +144,8 @@ StatusOr<EmbeddingRows> EmbeddingStore::LoadEmbeddings(int64_t collection_id) {
       return DataLossError("chunk " + std::to_string(st.ColumnInt64(0)) + ": embedding has " +
                            std::to_string(blob.size()) + " bytes, expected " + std::to_string(bytes));
     rows.ids.push_back(st.ColumnInt64(0));
+    rows.document_ids.push_back(st.ColumnInt64(2));
+    rows.ordinals.push_back(static_cast<uint32_t>(st.ColumnInt64(3)));
     const size_t at = rows.vectors.size();
     rows.vectors.resize(at + static_cast<size_t>(rows.dim));
     std::memcpy(rows.vectors.data() + at, blob.data(), bytes);

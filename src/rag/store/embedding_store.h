@@ -45,6 +45,8 @@ struct EmbeddingRows {
   int dim = 0;
   std::vector<int64_t> ids;
   std::vector<float> vectors;
+  std::vector<int64_t> document_ids;  // per row: the chunk's document
+  std::vector<uint32_t> ordinals;     // per row: the chunk's ordinal
 };
 
 class EmbeddingStore {
