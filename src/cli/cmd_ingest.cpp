@@ -6,7 +6,9 @@
 #include <string>
 
 #include "cli/command.h"
+#include "model/model.h"
 #include "rag/embed/collection_embedding.h"
+#include "rag/embed/model_perplexity.h"
 #include "rag/embed/static_embedder.h"
 #include "rag/ingest/ingester.h"
 #include "rag/store/embedding_store.h"
@@ -23,8 +25,10 @@ const Command kCommand{
     "add documents (txt, md, html, pdf) to a collection",
     "usage: chunkserve ingest PATH... --db DB --collection NAME [options]\n"
     "  PATH: files or directories (recursive: .txt .md .html .htm .pdf).\n"
-    "  --chunker KIND       fixed | sentence | structure | semantic (default sentence;\n"
-    "                       semantic needs --embed-model)\n"
+    "  --chunker KIND       fixed | sentence | structure | semantic | perplexity (default\n"
+    "                       sentence; semantic needs --embed-model, perplexity --ppl-model)\n"
+    "  --ppl-model M.gguf   language model scoring sentence perplexity (perplexity chunker)\n"
+    "  --ppl-threshold T    rise on both sides of a perplexity minimum that ends a chunk (default 0)\n"
     "  --chunk-tokens N     maximum tokens per chunk (default 256, at least 16)\n"
     "  --overlap N          tokens shared by neighbouring chunks (default 32, at most half)\n"
     "  --tokenizer MODEL    count tokens with this GGUF model's tokenizer (default: built-in\n"
@@ -55,7 +59,8 @@ void DrawProgress(const rag::IngestProgress& p) {
 }
 
 int RunIngest(const std::vector<std::string>& args) {
-  auto flags = Flags::Parse(args, {"db", "collection", "chunker", "chunk-tokens", "overlap", "tokenizer", "threads", "embed-model"},
+  auto flags = Flags::Parse(args, {"db", "collection", "chunker", "chunk-tokens", "overlap", "tokenizer", "threads", "embed-model",
+                             "ppl-model", "ppl-threshold"},
                             {"sync", "quiet"});
   if (!flags.ok()) return UsageError(kCommand, flags.status().message());
   const auto db_path = flags->Get("db");
@@ -85,7 +90,9 @@ int RunIngest(const std::vector<std::string>& args) {
   params.n_threads = static_cast<int>(*threads);
   if (params.chunker.kind == rag::ChunkerKind::kSemantic && !flags->Get("embed-model"))
     return UsageError(kCommand, "--chunker semantic needs --embed-model (sentences are compared by embedding)");
-  if (params.chunker.kind != rag::ChunkerKind::kSemantic) {
+  if (params.chunker.kind == rag::ChunkerKind::kPerplexity && !flags->Get("ppl-model"))
+    return UsageError(kCommand, "--chunker perplexity needs --ppl-model (a GGUF language model)");
+  if (params.chunker.kind != rag::ChunkerKind::kSemantic && params.chunker.kind != rag::ChunkerKind::kPerplexity) {
     if (Status s = rag::ValidateChunkerParams(params.chunker); !s.ok()) return UsageError(kCommand, s.message());
   }
 
@@ -104,7 +111,21 @@ int RunIngest(const std::vector<std::string>& args) {
     if (!loaded.ok()) return Fail("ingest", loaded.status());
     embedder = std::move(*loaded);
   }
-  if (params.chunker.kind == rag::ChunkerKind::kSemantic) {
+  std::unique_ptr<model::Model> ppl_model;
+  std::unique_ptr<rag::ModelPerplexity> ppl;
+  if (params.chunker.kind == rag::ChunkerKind::kPerplexity) {
+    auto threshold = flags->GetDouble("ppl-threshold", 0.0);
+    if (!threshold.ok()) return UsageError(kCommand, threshold.status().message());
+    params.chunker.perplexity_threshold = *threshold;
+    auto m = model::Model::Load(*flags->Get("ppl-model"));
+    if (!m.ok()) return Fail("ingest", m.status());
+    ppl_model = std::move(*m);
+    auto scorer = rag::ModelPerplexity::Create(ppl_model.get());
+    if (!scorer.ok()) return Fail("ingest", scorer.status());
+    ppl = std::move(*scorer);
+    params.chunker.perplexity = ppl.get();
+  }
+  if (params.chunker.kind == rag::ChunkerKind::kSemantic || params.chunker.kind == rag::ChunkerKind::kPerplexity) {
     params.chunker.embedder = embedder.get();
     if (Status s = rag::ValidateChunkerParams(params.chunker); !s.ok()) return UsageError(kCommand, s.message());
   }

@@ -220,7 +220,7 @@ TEST(ChunkerTest, ParamsValidation) {
   EXPECT_FALSE(ValidateChunkerParams({ChunkerKind::kFixed, 8, 0}).ok());
   EXPECT_FALSE(ValidateChunkerParams({ChunkerKind::kFixed, 100, 51}).ok());
   EXPECT_TRUE(ValidateChunkerParams({ChunkerKind::kFixed, 100, 50}).ok());
-  EXPECT_FALSE(ParseChunkerKind("perplexity").ok());
+  EXPECT_FALSE(ParseChunkerKind("margin").ok());
   EXPECT_EQ(*ParseChunkerKind("structure"), ChunkerKind::kStructure);
 }
 

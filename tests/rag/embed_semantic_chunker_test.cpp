@@ -6,6 +6,7 @@
 #include "rag/embed_test_util.h"
 #include "rag/text/chunker.h"
 #include "rag/text/semantic_chunker.h"
+#include "rag/text/sentence_perplexity.h"
 #include "rag/text/token_counter.h"
 
 namespace chunkserve::rag {
@@ -109,6 +110,65 @@ TEST_F(SemanticChunkerTest, BreaksFunctionAndValidation) {
   const std::string fp = ChunkerFingerprint(p, counter);
   EXPECT_EQ(fp.rfind("semantic/256/32/approx-v1/glove-sif/", 0), 0u) << fp;
   EXPECT_EQ(*ParseChunkerKind("semantic"), ChunkerKind::kSemantic);
+}
+
+}  // namespace
+}  // namespace chunkserve::rag
+
+namespace chunkserve::rag {
+namespace {
+
+// A scripted scorer: perplexity by sentence order.
+class ScriptedPerplexity final : public SentencePerplexity {
+ public:
+  explicit ScriptedPerplexity(std::vector<double> values) : values_(std::move(values)) {}
+  std::vector<double> Perplexities(const std::vector<std::string_view>& sentences) const override {
+    ++calls_;
+    if (values_.size() != sentences.size()) return {};
+    return values_;
+  }
+  const std::string& id() const override { return id_; }
+  mutable int calls_ = 0;
+
+ private:
+  std::vector<double> values_;
+  std::string id_ = "scripted";
+};
+
+TEST(PerplexityChunker, BreaksAfterLocalMinima) {
+  const std::vector<double> ppl = {5, 4, 1, 6, 7, 2, 8, 9};
+  EXPECT_EQ(PerplexityBreaks(ppl, 0.0), (std::vector<size_t>{2, 5}));
+  EXPECT_EQ(PerplexityBreaks(ppl, 3.5), (std::vector<size_t>{5}));
+  EXPECT_TRUE(PerplexityBreaks({1, 2}, 0.0).empty());
+
+  std::string text;
+  for (int i = 0; i < 8; ++i) text += "Sentence number " + std::to_string(i) + " is here with some words. ";
+  ExtractedText doc = ExtractPlainText(text);
+  ApproxTokenCounter counter;
+  ScriptedPerplexity scorer(ppl);
+  ChunkerParams params;
+  params.kind = ChunkerKind::kPerplexity;
+  params.chunk_tokens = 128;
+  params.overlap_tokens = 8;
+  params.perplexity = &scorer;
+  ASSERT_TRUE(ValidateChunkerParams(params).ok());
+  const auto chunks = ChunkDocument(doc, params, counter);
+  ASSERT_EQ(chunks.size(), 3u);
+  EXPECT_EQ(scorer.calls_, 1);
+  EXPECT_NE(chunks[0].text.find("number 2 "), std::string::npos);
+  EXPECT_EQ(chunks[0].text.find("number 3 "), std::string::npos);
+  EXPECT_EQ(chunks[1].text.rfind("Sentence number 3", 0), 0u) << chunks[1].text;
+  EXPECT_EQ(chunks[2].text.rfind("Sentence number 6", 0), 0u) << chunks[2].text;
+  // A failing scorer (wrong count): plain sentence chunking.
+  ScriptedPerplexity broken({1, 2});
+  params.perplexity = &broken;
+  EXPECT_EQ(ChunkDocument(doc, params, counter).size(), 1u);
+  // Validation and fingerprint.
+  params.perplexity = nullptr;
+  EXPECT_FALSE(ValidateChunkerParams(params).ok());
+  params.perplexity = &scorer;
+  EXPECT_NE(ChunkerFingerprint(params, counter).find("/scripted/t"), std::string::npos);
+  EXPECT_EQ(*ParseChunkerKind("perplexity"), ChunkerKind::kPerplexity);
 }
 
 }  // namespace

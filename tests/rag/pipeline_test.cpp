@@ -3,6 +3,7 @@
 // a fixture model (chunk cache reuse on the second ask).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "base/mapped_file.h"
@@ -11,6 +12,7 @@
 #include "rag/embed/static_embedder.h"
 #include "rag/embed_test_util.h"
 #include "rag/ingest/ingester.h"
+#include "rag/embed/model_perplexity.h"
 #include "rag/pipeline/engine_generator.h"
 #include "rag/pipeline/rag_pipeline.h"
 #include "rag/text/token_counter.h"
@@ -200,6 +202,52 @@ TEST_F(PipelineTest, GeneratedAnswerThroughEngineReusesChunksOnSecondAsk) {
   auto ex = pipeline.Ask("navy fleet ships", params);
   ASSERT_TRUE(ex.ok());
   EXPECT_TRUE(ex->extractive);
+}
+
+}  // namespace
+}  // namespace chunkserve::rag
+
+namespace chunkserve::rag {
+namespace {
+
+// The model-backed scorer on the fixture model: one finite value > 0 per
+// sentence, deterministic, and windowing keeps every sentence scored.
+TEST_F(PipelineTest, ModelPerplexityScoresEverySentence) {
+  model::LoadOptions lo;
+  lo.n_threads = 1;
+  auto model = model::Model::Load(model_path_, lo);
+  ASSERT_TRUE(model.ok());
+  const std::vector<std::string_view> sentences = {"The fleet sailed at dawn.", "Our navy guards the ocean lanes.",
+                                                   "Every sailor trained in the harbor for a year.", "",
+                                                   "The ships returned in spring."};
+  for (int64_t window : {512, 16}) {
+    auto scorer = ModelPerplexity::Create(model->get(), window);
+    ASSERT_TRUE(scorer.ok()) << scorer.status().ToString();
+    const auto a = (*scorer)->Perplexities(sentences);
+    const auto b = (*scorer)->Perplexities(sentences);
+    ASSERT_EQ(a.size(), sentences.size());
+    EXPECT_EQ(a, b);
+    for (double v : a) {
+      EXPECT_TRUE(std::isfinite(v));
+      EXPECT_GT(v, 0.0);
+    }
+    EXPECT_EQ(a[3], 1.0);  // no tokens: neutral
+    EXPECT_NE((*scorer)->id().find("/w" + std::to_string(window)), std::string::npos);
+  }
+  // And it drives the chunker end to end.
+  auto scorer = ModelPerplexity::Create(model->get());
+  ASSERT_TRUE(scorer.ok());
+  ChunkerParams params;
+  params.kind = ChunkerKind::kPerplexity;
+  params.chunk_tokens = 64;
+  params.overlap_tokens = 8;
+  params.perplexity = scorer->get();
+  auto bytes = ReadFileToString(dir_.path("docs/navy.txt"));
+  ASSERT_TRUE(bytes.ok());
+  ApproxTokenCounter counter;
+  const auto chunks = ChunkDocument(ExtractPlainText(*bytes), params, counter);
+  ASSERT_FALSE(chunks.empty());
+  for (const Chunk& c : chunks) EXPECT_LE(c.n_tokens, 64u);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "rag/embed/embedder.h"
 #include "rag/text/packer.h"
 #include "rag/text/semantic_chunker.h"
+#include "rag/text/sentence_perplexity.h"
 #include "rag/text/sentence_segmenter.h"
 
 namespace chunkserve::rag {
@@ -20,6 +21,7 @@ PackParams ToPackParams(const ChunkerParams& params) {
     case ChunkerKind::kFixed: break;
     case ChunkerKind::kSentence:
     case ChunkerKind::kSemantic:
+    case ChunkerKind::kPerplexity:
       p.min_cut_level = BreakLevel::kSentence;
       p.whole_sentence_overlap = true;
       break;
@@ -55,6 +57,7 @@ std::string_view ChunkerKindName(ChunkerKind kind) {
     case ChunkerKind::kSentence: return "sentence";
     case ChunkerKind::kStructure: return "structure";
     case ChunkerKind::kSemantic: return "semantic";
+    case ChunkerKind::kPerplexity: return "perplexity";
   }
   return "?";
 }
@@ -64,8 +67,9 @@ StatusOr<ChunkerKind> ParseChunkerKind(std::string_view name) {
   if (name == "sentence") return ChunkerKind::kSentence;
   if (name == "structure") return ChunkerKind::kStructure;
   if (name == "semantic") return ChunkerKind::kSemantic;
+  if (name == "perplexity") return ChunkerKind::kPerplexity;
   return InvalidArgumentError("unknown chunker '" + std::string(name) +
-                              "' (expected fixed, sentence, structure or semantic)");
+                              "' (expected fixed, sentence, structure, semantic or perplexity)");
 }
 
 Status ValidateChunkerParams(const ChunkerParams& params) {
@@ -75,6 +79,12 @@ Status ValidateChunkerParams(const ChunkerParams& params) {
     if (!(params.semantic_break_fraction > 0 && params.semantic_break_fraction < 1))
       return InvalidArgumentError("semantic_break_fraction must be in (0, 1)");
   }
+  if (params.kind == ChunkerKind::kPerplexity) {
+    if (!params.perplexity)
+      return InvalidArgumentError("the perplexity chunker needs a language model (--ppl-model)");
+    if (!(params.perplexity_threshold >= 0 && params.perplexity_threshold < 1e6))
+      return InvalidArgumentError("perplexity_threshold must be >= 0");
+  }
   return ValidatePackParams(ToPackParams(params));
 }
 
@@ -83,12 +93,15 @@ std::string ChunkerFingerprint(const ChunkerParams& params, const TokenCounter& 
                    std::to_string(params.overlap_tokens) + "/" + counter.name();
   if (params.kind == ChunkerKind::kSemantic && params.embedder)
     fp += "/" + params.embedder->id() + "/b" + std::to_string(params.semantic_break_fraction);
+  if (params.kind == ChunkerKind::kPerplexity && params.perplexity)
+    fp += "/" + params.perplexity->id() + "/t" + std::to_string(params.perplexity_threshold);
   return fp;
 }
 
 std::vector<Chunk> ChunkDocument(const ExtractedText& doc, const ChunkerParams& params,
                                  const TokenCounter& counter) {
-  if (params.kind == ChunkerKind::kSemantic) return SemanticChunkDocument(doc, params, counter);
+  if (params.kind == ChunkerKind::kSemantic || params.kind == ChunkerKind::kPerplexity)
+    return SemanticChunkDocument(doc, params, counter);
   const PackParams pack = ToPackParams(params);
   CHECK_OK(ValidatePackParams(pack));
   const uint32_t cap = MaxAtomTokens(pack);

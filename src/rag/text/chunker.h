@@ -12,6 +12,10 @@
 //   semantic   the sentence chunker plus hard breaks where the embedding
 //              similarity of adjacent sentence windows drops (needs
 //              ChunkerParams::embedder; see semantic_chunker.h).
+//   perplexity Meta-Chunking's perplexity chunking: hard breaks after
+//              sentences whose perplexity (given the text before) is a local
+//              minimum by more than a threshold (needs
+//              ChunkerParams::perplexity; see semantic_chunker.h).
 //
 // For every kind, with the built-in (additive) counter: no chunk has more
 // than chunk_tokens tokens; consecutive chunks that are not separated by a
@@ -39,9 +43,10 @@
 
 namespace chunkserve::rag {
 
-enum class ChunkerKind { kFixed, kSentence, kStructure, kSemantic };
+enum class ChunkerKind { kFixed, kSentence, kStructure, kSemantic, kPerplexity };
 
-class Embedder;  // rag/embed/embedder.h
+class Embedder;            // rag/embed/embedder.h
+class SentencePerplexity;  // rag/text/sentence_perplexity.h
 
 std::string_view ChunkerKindName(ChunkerKind kind);
 StatusOr<ChunkerKind> ParseChunkerKind(std::string_view name);
@@ -55,11 +60,16 @@ struct ChunkerParams {
   // semantic breaks (those with the largest similarity drops).
   const Embedder* embedder = nullptr;
   double semantic_break_fraction = 0.1;
+  // kPerplexity only: the scorer (borrowed) and the minimum rise, on both
+  // sides, of a perplexity minimum that ends a chunk.
+  const SentencePerplexity* perplexity = nullptr;
+  double perplexity_threshold = 0.0;
 };
 
 Status ValidateChunkerParams(const ChunkerParams& params);
 
-// "sentence/256/32/approx-v1" (semantic: + "/<embedder id>/b<fraction>"):
+// "sentence/256/32/approx-v1" (semantic: + "/<embedder id>/b<fraction>";
+// perplexity: + "/<scorer id>/t<threshold>"):
 // what produced a document's chunks. A changed
 // fingerprint makes re-ingest re-chunk an unchanged file.
 std::string ChunkerFingerprint(const ChunkerParams& params, const TokenCounter& counter);

@@ -7,6 +7,7 @@
 #include "rag/embed/embedder.h"
 #include "rag/text/atoms.h"
 #include "rag/text/packer.h"
+#include "rag/text/sentence_perplexity.h"
 #include "rag/text/sentence_segmenter.h"
 
 namespace chunkserve::rag {
@@ -78,9 +79,17 @@ std::vector<size_t> SemanticBreaks(const std::vector<std::string_view>& sentence
   return TopBoundaries(BoundaryDistances(sentences, embedder), break_fraction);
 }
 
+std::vector<size_t> PerplexityBreaks(const std::vector<double>& ppl, double threshold) {
+  std::vector<size_t> out;
+  for (size_t i = 1; i + 1 < ppl.size(); ++i)
+    if (ppl[i - 1] - ppl[i] > threshold && ppl[i + 1] - ppl[i] > threshold) out.push_back(i);
+  return out;
+}
+
 std::vector<Chunk> SemanticChunkDocument(const ExtractedText& doc, const ChunkerParams& params,
                                          const TokenCounter& counter) {
-  CHECK(params.kind == ChunkerKind::kSemantic && params.embedder != nullptr);
+  CHECK((params.kind == ChunkerKind::kSemantic && params.embedder != nullptr) ||
+        (params.kind == ChunkerKind::kPerplexity && params.perplexity != nullptr));
   PackParams pack;
   pack.chunk_tokens = params.chunk_tokens;
   pack.overlap_tokens = params.overlap_tokens;
@@ -124,10 +133,15 @@ std::vector<Chunk> SemanticChunkDocument(const ExtractedText& doc, const Chunker
   }
   std::vector<std::string_view> texts;
   for (const Unit& u : units) texts.push_back(text.substr(u.begin, u.end - u.begin));
-  const std::vector<double> dist = BoundaryDistances(texts, *params.embedder);
   std::vector<bool> hard(units.size(), false);  // hard break before unit i
   {
-    const std::vector<size_t> top = TopBoundaries(dist, params.semantic_break_fraction);
+    std::vector<size_t> top;
+    if (params.kind == ChunkerKind::kSemantic) {
+      top = TopBoundaries(BoundaryDistances(texts, *params.embedder), params.semantic_break_fraction);
+    } else {
+      const std::vector<double> ppl = params.perplexity->Perplexities(texts);
+      if (ppl.size() == texts.size()) top = PerplexityBreaks(ppl, params.perplexity_threshold);
+    }
     std::vector<bool> wanted(units.size(), false);
     for (size_t b : top) wanted[b + 1] = true;
     size_t since = 0;  // tokens since the last hard break

@@ -18,6 +18,15 @@
 // The guarantees of chunker.h hold, except that neighbours across a
 // semantic break do not overlap (they are about different things).
 //
+// Perplexity chunking (Meta-Chunking's PPL chunking, kind kPerplexity) uses
+// the same packing with other breaks: PPL_i is the perplexity of sentence i
+// given the text before it (params.perplexity); after every sentence i with
+// PPL_{i-1} - PPL_i > threshold and PPL_{i+1} - PPL_i > threshold (a local
+// minimum: the model was certain there, a point where the text can be cut
+// without cutting a train of thought) comes a hard break, subject to the
+// same no-sliver rule. A scorer failure (empty result) leaves the sentence
+// chunker's breaks.
+//
 // Thread safety: pure function; the embedder's Embed is const.
 #pragma once
 
@@ -27,7 +36,7 @@
 
 namespace chunkserve::rag {
 
-// REQUIRES: ValidateChunkerParams(params).ok(), params.kind == kSemantic.
+// REQUIRES: ValidateChunkerParams(params).ok(), params.kind == kSemantic or kPerplexity.
 std::vector<Chunk> SemanticChunkDocument(const ExtractedText& doc, const ChunkerParams& params,
                                          const TokenCounter& counter);
 
@@ -35,5 +44,7 @@ std::vector<Chunk> SemanticChunkDocument(const ExtractedText& doc, const Chunker
 // sentence i and i + 1) chosen as breaks for these sentence texts.
 std::vector<size_t> SemanticBreaks(const std::vector<std::string_view>& sentences, const Embedder& embedder,
                                    double break_fraction);
+// The boundaries (after sentence i) that perplexity minima choose.
+std::vector<size_t> PerplexityBreaks(const std::vector<double>& ppl, double threshold);
 
 }  // namespace chunkserve::rag
