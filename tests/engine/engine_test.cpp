@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 
 #include "engine_test_util.h"
 
@@ -217,6 +218,41 @@ TEST(Engine, DiskTierSurvivesRestartAndMatchesRam) {
   RequestResult from_disk = RunRequest(*restarted, shuffled, Eval(kForced, 0.15, false, true));
   EXPECT_EQ(from_disk.stats.n_chunk_disk_hits, 2);
   EXPECT_EQ(from_disk.captured_logits, from_ram.captured_logits);  // same bytes, same math
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Engine, CorruptDiskEntryIsRecomputedNotTrusted) {
+  const std::string dir = (std::filesystem::path(::testing::TempDir()) / "engine_test_corrupt").string();
+  std::filesystem::remove_all(dir);
+  Fixture f("qwen2");
+  ASSERT_TRUE(f.model);
+  const Prompt p = f.MakePrompt({1, 0});
+  {
+    auto engine = std::move(Engine::Create(f.model.get(), SmallOptions(dir))).value();
+    RunRequest(*engine, f.MakePrompt({0, 1}), Eval(kForced, 0.0, false, true));
+  }
+  // Flip one payload byte of every stored chunk.
+  int n_files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    std::fstream file(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+    file.seekg(200);
+    const char c = static_cast<char>(file.get());
+    file.seekp(200);
+    file.put(static_cast<char>(c ^ 0x20));
+    ++n_files;
+  }
+  ASSERT_EQ(n_files, 2);
+  auto restarted = std::move(Engine::Create(f.model.get(), SmallOptions(dir))).value();
+  RequestResult got = RunRequest(*restarted, p, Eval(kForced, 0.0, false, true));
+  EXPECT_EQ(got.stats.n_chunk_misses, 2);
+  EXPECT_EQ(got.stats.n_chunk_reused_tokens, 0);
+  EXPECT_EQ(restarted->chunk_cache()->stats().n_rejected_files, 2);
+  // Recomputed, so exactly the full prefill's answer.
+  RequestResult full = RunRequest(*restarted, p, Eval(kForced, 0.0, false, false));
+  EXPECT_LT(MaxAbsDiff(got.captured_logits, full.captured_logits), kTwinTol);
+  // And the entries were rewritten: the next request hits the cache.
+  RequestResult again = RunRequest(*restarted, p, Eval(kForced, 0.0, false, true));
+  EXPECT_EQ(again.stats.n_chunk_ram_hits, 2);
   std::filesystem::remove_all(dir);
 }
 
