@@ -20,6 +20,9 @@
 //   serve_bench --model qwen2.5-0.5b-q8_0.gguf [--clients 1,4,16] [--reps 3]
 //               [--prompt-tokens 64] [--max-tokens 128] [--long-prompt-tokens 1024]
 //               [--long-clients 2] [--threads N] [--step-tokens 256]
+//               [--max-decode-slowdown 1.5] [--long-max-tokens 48]
+// The long-prefill scenario runs with the scheduler's decode latency limit
+// (--max-decode-slowdown; 0 turns it off) - see sched/scheduler.h.
 #include <httplib.h>
 
 #include <algorithm>
@@ -56,6 +59,8 @@ struct Args {
   int long_clients = 2;
   int threads = 0;
   int step_tokens = 256;
+  double max_decode_slowdown = 1.5;  // for the long-prefill scenario
+  int long_max_tokens = 48;          // decode clients' tokens in that scenario
 };
 
 double Percentile(std::vector<double> v, double q) {
@@ -145,7 +150,8 @@ struct LevelResult {
 
 // `n_clients` streams at once (plus optional background long-prompt clients
 // that keep running until the streams end).
-LevelResult RunLevel(int port, const Args& a, int n_clients, int n_vocab, uint64_t seed, int n_long_clients) {
+LevelResult RunLevel(int port, const Args& a, int n_clients, int n_vocab, uint64_t seed, int n_long_clients,
+                     int max_tokens) {
   std::vector<StreamTiming> timings(static_cast<size_t>(n_clients));
   std::atomic<bool> done{false};
   std::vector<std::thread> background;
@@ -160,7 +166,7 @@ LevelResult RunLevel(int port, const Args& a, int n_clients, int n_vocab, uint64
   std::vector<std::thread> threads;
   for (int i = 0; i < n_clients; ++i) {
     threads.emplace_back([&, i] {
-      timings[static_cast<size_t>(i)] = RunStream(port, RandomPrompt(seed * 1000 + static_cast<uint64_t>(i), a.prompt_tokens, n_vocab), a.max_tokens);
+      timings[static_cast<size_t>(i)] = RunStream(port, RandomPrompt(seed * 1000 + static_cast<uint64_t>(i), a.prompt_tokens, n_vocab), max_tokens);
     });
   }
   for (auto& t : threads) t.join();
@@ -244,6 +250,8 @@ int main(int argc, char** argv) {
     else if (k == "--long-clients") a.long_clients = std::atoi(v.c_str());
     else if (k == "--threads") a.threads = std::atoi(v.c_str());
     else if (k == "--step-tokens") a.step_tokens = std::atoi(v.c_str());
+    else if (k == "--max-decode-slowdown") a.max_decode_slowdown = std::atof(v.c_str());
+    else if (k == "--long-max-tokens") a.long_max_tokens = std::atoi(v.c_str());
     else return Usage(("unknown flag " + k).c_str());
   }
   if (a.model.empty()) return Usage("--model is required");
@@ -290,11 +298,11 @@ int main(int argc, char** argv) {
   std::thread listener([&] { http.Listen(); });
   const int n_vocab = (*tok)->n_vocab();
 
-  RunLevel(http.port(), a, 1, n_vocab, 999, 0);  // warm-up (page in the weights)
+  RunLevel(http.port(), a, 1, n_vocab, 999, 0, 16);  // warm-up (page in the weights)
   std::vector<std::pair<int, LevelResult>> levels;
   for (int c : a.clients) {
     std::vector<LevelResult> reps;
-    for (int r = 0; r < a.reps; ++r) reps.push_back(RunLevel(http.port(), a, c, n_vocab, static_cast<uint64_t>(c * 10 + r), 0));
+    for (int r = 0; r < a.reps; ++r) reps.push_back(RunLevel(http.port(), a, c, n_vocab, static_cast<uint64_t>(c * 10 + r), 0, a.max_tokens));
     const LevelResult m = MedianOf(reps);
     levels.emplace_back(c, m);
     Json j = ToJson(m);
@@ -309,10 +317,12 @@ int main(int argc, char** argv) {
   // Long prompts prefilled (in slices) while 1 and the largest number of
   // clients decode.
   std::vector<std::pair<int, LevelResult>> long_levels;
+  backend->get()->scheduler().SetMaxDecodeSlowdown(a.max_decode_slowdown);
   for (int c : {1, max_clients}) {
     std::vector<LevelResult> reps;
     for (int r = 0; r < a.reps; ++r)
-      reps.push_back(RunLevel(http.port(), a, c, n_vocab, static_cast<uint64_t>(7000 + c * 10 + r), a.long_clients));
+      reps.push_back(RunLevel(http.port(), a, c, n_vocab, static_cast<uint64_t>(7000 + c * 10 + r), a.long_clients,
+                              a.long_max_tokens));
     const LevelResult lp = MedianOf(reps);
     long_levels.emplace_back(c, lp);
     Json j = ToJson(lp);
@@ -321,6 +331,8 @@ int main(int argc, char** argv) {
     j["long_clients"] = a.long_clients;
     j["long_prompt_tokens"] = a.long_prompt_tokens;
     j["step_tokens"] = a.step_tokens;
+    j["max_decode_slowdown"] = a.max_decode_slowdown;
+    j["max_tokens"] = a.long_max_tokens;
     std::printf("%s\n", j.dump().c_str());
     std::fflush(stdout);
     if (c == max_clients) break;

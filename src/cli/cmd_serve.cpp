@@ -54,6 +54,8 @@ const char kUsage[] =
     "      --step-tokens N       token budget of one batched step (default 256)\n"
     "      --max-running N       sequences batched at once (default 64)\n"
     "      --max-queue N         queued requests before 503 (default 256)\n"
+    "      --max-decode-slowdown F  while requests decode, cut prefill slices so a step takes at\n"
+    "                            most F x a decode-only step (e.g. 1.5; 0 = off, the default)\n"
     "      --no-prefix-cache     do not share KV of common prompt prefixes\n"
     "      --chunk-cache-dir D   engine backend: disk tier of the chunk cache\n"
     "      --max-body-mib N      request body limit (default 8)\n"
@@ -115,7 +117,7 @@ int RunServe(const std::vector<std::string>& args) {
                                {"m", "model", "host", "port", "port-file", "api-key", "api-key-file", "model-id",
                                 "c", "ctx", "t", "threads", "backend", "kv-mib", "block-tokens", "step-tokens",
                                 "max-running", "max-queue", "chunk-cache-dir", "max-body-mib", "http-threads",
-                                "grace-s", "db", "template-file"},
+                                "grace-s", "db", "template-file", "max-decode-slowdown"},
                                {"chatml", "no-prefix-cache"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
@@ -233,6 +235,10 @@ int RunServe(const std::vector<std::string>& args) {
     so.scheduler.max_running = get("max-running");
     so.scheduler.max_waiting = get("max-queue");
     so.scheduler.max_context_tokens = n_ctx;
+    StatusOr<double> slowdown = flags.GetDouble("max-decode-slowdown", 0);
+    if (!slowdown.ok()) return UsageError(*self, slowdown.status().message());
+    if (*slowdown != 0 && *slowdown < 1) return UsageError(*self, "--max-decode-slowdown must be 0 or >= 1");
+    so.scheduler.max_decode_slowdown = *slowdown;
     auto b = server::SchedulerBackend::Create(model->get(), so);
     if (!b.ok()) return Fail("serve", b.status());
     backend = std::move(*b);

@@ -50,15 +50,18 @@ struct Scheduler::Seq {
 
 Scheduler::Scheduler(PrivateTag, StepExecutor* executor, kv::BlockPool* pool, kv::PrefixCache* prefix_cache,
                      const SchedulerOptions& options)
-    : executor_(executor), pool_(pool), prefix_cache_(prefix_cache), options_(options) {}
+    : executor_(executor), pool_(pool), prefix_cache_(prefix_cache), options_(options) {
+  max_decode_slowdown_.store(options.max_decode_slowdown);
+}
 
 StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(StepExecutor* executor, kv::BlockPool* pool,
                                                        kv::PrefixCache* prefix_cache,
                                                        const SchedulerOptions& options) {
   if (executor == nullptr || pool == nullptr) return InvalidArgumentError("scheduler: executor and pool are required");
   if (options.max_step_tokens < 1 || options.max_running < 1 || options.max_waiting < 0 ||
-      options.max_context_tokens < 2)
-    return InvalidArgumentError("scheduler: max_step_tokens, max_running must be >= 1, max_context_tokens >= 2");
+      options.max_context_tokens < 2 || options.max_decode_slowdown < 0)
+    return InvalidArgumentError(
+        "scheduler: max_step_tokens, max_running must be >= 1, max_context_tokens >= 2, max_decode_slowdown >= 0");
   auto s = std::make_unique<Scheduler>(PrivateTag{}, executor, pool, prefix_cache, options);
   s->PublishStats();
   return s;
@@ -350,6 +353,18 @@ bool Scheduler::RunStep() {
     if (!ok) break;  // `s` itself was preempted: it was the last one
     plan(s, 1);
   }
+  // Decode latency limit: shrink what is left for prefill so the step stays
+  // within the allowed slowdown of a decode-only step.
+  const int64_t n_decode_tokens = options_.max_step_tokens - budget;
+  if (const double slowdown = max_decode_slowdown_.load(); slowdown > 0 && n_decode_tokens > 0 && budget > 0) {
+    if (const std::optional<double> base = cost_.Predict(n_decode_tokens)) {
+      const int64_t total = cost_.MaxTokensWithin(slowdown * *base, n_decode_tokens + 1, n_decode_tokens + budget);
+      if (total - n_decode_tokens < budget) {
+        budget = total - n_decode_tokens;
+        ++stats_.n_latency_limited_steps;
+      }
+    }
+  }
   // 2. Prefill slices of admitted sequences.
   for (std::unique_ptr<Seq>& sp : running_) {
     if (budget <= 0) break;
@@ -395,7 +410,14 @@ bool Scheduler::RunStep() {
   // 4. One forward over the batch.
   stats_.max_batch_sequences = std::max<int64_t>(stats_.max_batch_sequences, static_cast<int64_t>(batch_.size()));
   ++stats_.n_steps;
+  auto now_ns = [this] { return options_.clock ? options_.clock() : NowNanos(); };
+  const int64_t step_start_ns = now_ns();
   const Status st = executor_->Run(batch_, &logits_);
+  if (st.ok()) {
+    int64_t n_step_tokens = 0;
+    for (const StepSequence& b : batch_) n_step_tokens += static_cast<int64_t>(b.tokens.size());
+    cost_.Observe(n_step_tokens, static_cast<double>(now_ns() - step_start_ns) * 1e-6);
+  }
   if (!st.ok()) {
     CS_LOG(Error) << "scheduler: step failed: " << st.ToString();
     for (Seq* s : batch_seqs_) {

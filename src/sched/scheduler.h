@@ -61,6 +61,7 @@
 #include "kv/block_pool.h"
 #include "kv/prefix_cache.h"
 #include "sampling/sampling_params.h"
+#include "sched/step_cost_model.h"
 #include "sched/step_executor.h"
 
 namespace chunkserve::sched {
@@ -71,6 +72,16 @@ struct SchedulerOptions {
   int64_t max_waiting = 256;      // queued requests before Submit refuses
   int64_t max_context_tokens = 4096;  // prompt + generated, per sequence
   uint64_t prefix_namespace = 0;  // prefix-cache namespace (model fingerprint)
+  // Decode latency limit (0: off). While sequences are decoding, a step's
+  // prefill slices are cut so that the step's predicted time (StepCostModel,
+  // learned from the steps so far) stays within this factor of a
+  // decode-only step of the same batch; at least one prefill token still
+  // runs per step, so prompts always progress. Trades time to first token
+  // for steady inter-token latency. Also settable at run time.
+  double max_decode_slowdown = 0;
+  // Monotonic clock in ns for step timing; null: the steady clock. Tests
+  // inject a fake one.
+  std::function<int64_t()> clock;
 };
 
 enum class FinishReason { kLength, kEndOfGeneration, kCancelled, kError };
@@ -113,6 +124,7 @@ struct SchedulerStats {
   int64_t n_blocks_free = 0;
   int64_t n_blocks_cached = 0;    // held by the prefix cache
   int64_t max_batch_sequences = 0;  // largest batch so far
+  int64_t n_latency_limited_steps = 0;  // steps whose prefill the slowdown limit cut
 };
 
 class Scheduler {
@@ -145,6 +157,7 @@ class Scheduler {
   bool RunStep();
 
   SchedulerStats Stats() const;
+  void SetMaxDecodeSlowdown(double factor) { max_decode_slowdown_.store(factor); }
   int64_t n_in_flight() const { return n_in_flight_.load(); }
 
  private:
@@ -185,6 +198,7 @@ class Scheduler {
   uint64_t next_id_ = 1;                       // (mu_)
 
   std::atomic<bool> stopping_{false};
+  std::atomic<double> max_decode_slowdown_{0};
   std::atomic<int64_t> n_in_flight_{0};
   std::thread thread_;
   std::once_flag shutdown_once_;
@@ -197,6 +211,7 @@ class Scheduler {
   std::vector<StepSequence> batch_;
   std::vector<Seq*> batch_seqs_;
   StepLogits logits_;
+  StepCostModel cost_;
 };
 
 std::string_view FinishReasonName(FinishReason reason);

@@ -2,7 +2,9 @@
 
 #include <sys/socket.h>
 
+#include <chrono>
 #include <exception>
+#include <thread>
 
 #include "base/logging.h"
 #include "server/http_util.h"
@@ -141,6 +143,11 @@ void HttpServer::Shutdown(int64_t grace_ms) {
   // New generations now get 503; streams in flight keep their connection
   // until they end or the grace period cancels them.
   if (ctx_->backend) ctx_->backend->Shutdown(grace_ms);
+  // Every generation has ended; give the SSE writers a moment to send their
+  // last events and [DONE] before the listener (and with it every
+  // connection's write loop) stops.
+  for (int i = 0; i < 200 && ctx_->n_open_streams.load() > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   http_.stop();
 }
 

@@ -159,6 +159,8 @@ class GenerationHandler {
     auto state = std::make_shared<State>();
     GenerationBackend* backend = ctx_.backend;
     const int poll_ms = ctx_.stream_poll_ms;
+    std::atomic<int>* open_streams = &ctx_.n_open_streams;
+    open_streams->fetch_add(1);
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(
@@ -197,12 +199,13 @@ class GenerationHandler {
           sink.done();
           return true;
         },
-        [stream, state, id, backend](bool success) {
+        [stream, state, id, backend, open_streams](bool success) {
           // The connection ended before the generation did: free its KV.
           if (!state->finished) {
             stream->MarkClientGone();
             backend->Cancel(id);
           }
+          open_streams->fetch_sub(1);
         });
   }
 

@@ -37,6 +37,7 @@ class SchedulerBackend final : public GenerationBackend {
   BackendStats Stats() const override;
   void Shutdown(int64_t grace_ms) override { scheduler_->Shutdown(grace_ms); }
   std::string name() const override { return "scheduler"; }
+  sched::Scheduler& scheduler() { return *scheduler_; }
 
  private:
   struct PrivateTag {};

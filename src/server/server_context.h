@@ -7,6 +7,7 @@
 // ServerContext& when they install their handlers.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -41,6 +42,9 @@ struct ServerContext {
   engine::Engine* engine = nullptr;            // set when the EngineBackend is used
   std::string rag_db_path;                     // --db, for the RAG routes
   int stream_poll_ms = 50;                     // SSE writer wake-up period
+  // SSE responses still being written; shutdown waits for them so that a
+  // stream whose generation finished in the grace period gets its [DONE].
+  std::atomic<int> n_open_streams{0};
 };
 
 }  // namespace chunkserve::server

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <algorithm>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <span>
@@ -61,6 +62,11 @@ class FakeExecutor final : public StepExecutor {
 
   Status Run(std::span<const StepSequence> batch, StepLogits* logits) override {
     ++n_steps;
+    if (on_run) {
+      int64_t n = 0;
+      for (const StepSequence& s : batch) n += static_cast<int64_t>(s.tokens.size());
+      on_run(n);
+    }
     batches.emplace_back();
     int64_t n_rows = 0;
     for (const StepSequence& s : batch) {
@@ -96,6 +102,7 @@ class FakeExecutor final : public StepExecutor {
   };
   int64_t n_steps = 0;
   std::vector<std::vector<Entry>> batches;  // per step
+  std::function<void(int64_t n_tokens)> on_run;  // e.g. advance a fake clock
 
  private:
   std::vector<int32_t>& Row(kv::BlockId b) {

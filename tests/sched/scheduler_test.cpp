@@ -324,5 +324,56 @@ TEST(SchedulerTest, ShutdownCancelsWhatOutlivesTheGrace) {
   EXPECT_EQ(out.finish, FinishReason::kCancelled);
 }
 
+TEST(SchedulerTest, DecodeSlowdownLimitCapsPrefillWhileDecoding) {
+  // Fake time: a step costs 10 ms + 1 ms per token.
+  int64_t now_ns = 0;
+  SchedulerOptions o = Opts(128);
+  o.max_decode_slowdown = 1.5;
+  o.clock = [&] { return now_ns; };
+  Harness h(1024, 4, o);
+  h.exec.on_run = [&](int64_t n) { now_ns += (10 + n) * 1000000; };
+  // Alone, a prompt gets the whole budget (nothing decodes yet).
+  const auto p = Prompt(900, 40);
+  const uint64_t a = h.Submit(p, 60, /*eog=*/-1);
+  h.sched->RunStep();
+  EXPECT_EQ(h.exec.batches.back()[0].n_tokens, 40);
+  for (int i = 0; i < 5; ++i) h.sched->RunStep();  // `a` decodes: 1-token steps are observed
+  // A long prompt arrives while `a` decodes: steps stay within 1.5x of a
+  // decode-only step (11 ms -> 16.5 ms: 1 decode + 5 prefill tokens).
+  const auto long_p = Prompt(901, 300);
+  const uint64_t b = h.Submit(long_p, 4, -1);
+  h.sched->RunStep();  // first step with b: the model has not seen 2+ tokens yet, so it explores
+  int64_t capped = 0;
+  for (int i = 0; i < 40; ++i) {
+    h.sched->RunStep();
+    int64_t n = 0;
+    bool has_a = false;
+    for (const auto& e : h.exec.batches.back()) {
+      n += e.n_tokens;
+      has_a |= e.seq_id == a;
+    }
+    if (has_a && h.outputs[a].size() < 60) {
+      EXPECT_LE(n, 6) << "step " << i;
+      capped += n == 6;
+    }
+  }
+  EXPECT_GT(capped, 10);
+  EXPECT_GT(h.sched->Stats().n_latency_limited_steps, 10);
+  h.RunToCompletion();
+  EXPECT_EQ(h.outputs[a], ReferenceGenerate(p, 60, kVocab, -1));
+  EXPECT_EQ(h.outputs[b], ReferenceGenerate(long_p, 4, kVocab, -1));
+  // Turned off at run time: the prefill gets the whole budget again.
+  h.sched->SetMaxDecodeSlowdown(0);
+  const uint64_t c = h.Submit(Prompt(902, 8), 50, -1);
+  for (int i = 0; i < 3; ++i) h.sched->RunStep();
+  h.Submit(Prompt(903, 200), 2, -1);
+  h.sched->RunStep();
+  int64_t n = 0;
+  for (const auto& e : h.exec.batches.back()) n += e.n_tokens;
+  EXPECT_EQ(n, 128);
+  h.RunToCompletion();
+  EXPECT_EQ(h.outputs[c], ReferenceGenerate(Prompt(902, 8), 50, kVocab, -1));
+}
+
 }  // namespace
 }  // namespace chunkserve::sched
