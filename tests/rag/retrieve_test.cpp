@@ -177,6 +177,27 @@ TEST_F(RetrieveTest, IndexCacheIsReusedRebuiltWhenCorruptAndWhenStale) {
   auto fourth = DenseIndex::Open(store_.get(), collection_, CacheOptions(1));
   ASSERT_TRUE(fourth.ok());
   EXPECT_FALSE((*fourth)->loaded_from_cache());
+  // Same embedder and common component: the old index is updated in place
+  // (tombstones for the deleted chunks), not rebuilt.
+  EXPECT_TRUE((*fourth)->updated_in_place()) << (*fourth)->rebuild_reason();
+  EXPECT_EQ((*fourth)->rebuild_reason().rfind("stale: updated in place (-", 0), 0u) << (*fourth)->rebuild_reason();
+  DenseIndexOptions fresh_options = CacheOptions(1);
+  fresh_options.cache_dir = dir_.path("fresh_cache");
+  auto fresh = DenseIndex::Open(store_.get(), collection_, fresh_options);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_FALSE((*fresh)->updated_in_place());
+  EXPECT_EQ((*fourth)->index().size(), (*fresh)->index().size());
+  for (const char* q : {"sailor fleet", "budget treasury", "school teacher"}) {
+    auto a = Run(q, RetrievalMode::kDense, fourth->get(), 1);
+    auto b = Run(q, RetrievalMode::kDense, fresh->get(), 1);
+    ASSERT_EQ(a.size(), 1u);
+    ASSERT_EQ(b.size(), 1u);
+    EXPECT_EQ(a[0].hit.path, b[0].hit.path) << q;
+  }
+  // The updated index was saved: the next open loads it as is.
+  auto fifth = DenseIndex::Open(store_.get(), collection_, CacheOptions(1));
+  ASSERT_TRUE(fifth.ok());
+  EXPECT_TRUE((*fifth)->loaded_from_cache());
   for (const auto& h : Run("kitten fur cat dog", RetrievalMode::kDense, fourth->get(), 10))
     EXPECT_EQ(h.hit.path.find("pets"), std::string::npos);
   // One cache file per collection remains.

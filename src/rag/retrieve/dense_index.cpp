@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <unordered_set>
 
 #include "base/hash.h"
 #include "base/logging.h"
@@ -23,25 +24,36 @@ StatusOr<std::unique_ptr<DenseIndex>> DenseIndex::Open(Store* store, int64_t col
   ASSIGN_OR_RETURN(EmbeddingRows rows, es.LoadEmbeddings(collection_id));
   const size_t d = static_cast<size_t>(rows.dim);
 
-  uint64_t fp = Hash64(embedder->embedder_id);
-  fp = HashCombine(fp, Hash64Span<float>(embedder->common_component));
-  fp = HashCombine(fp, Hash64Span<int64_t>(rows.ids));
-  fp = HashCombine(fp, Hash64Span<float>(rows.vectors));
+  // The base key covers what every vector depends on (embedder, common
+  // component, index kind, situated settings); the content key the vectors.
   const size_t n = rows.ids.size();
   const bool use_hnsw = n >= options.hnsw_min_vectors;
-  fp = HashCombine(fp, use_hnsw ? Hash64("hnsw") : Hash64("flat"));
+  uint64_t base = Hash64(embedder->embedder_id);
+  base = HashCombine(base, Hash64Span<float>(embedder->common_component));
+  base = HashCombine(base, use_hnsw ? Hash64("hnsw") : Hash64("flat"));
+  uint64_t fp = HashCombine(Hash64Span<int64_t>(rows.ids), Hash64Span<float>(rows.vectors));
   if (options.situated_weight > 0) {
-    fp = HashCombine(fp, Hash64(std::to_string(options.situated_weight) + "/" + std::to_string(options.situated_window)));
+    base = HashCombine(base, Hash64(std::to_string(options.situated_weight) + "/" + std::to_string(options.situated_window)));
     fp = HashCombine(fp, Hash64Span<int64_t>(rows.document_ids));
     fp = HashCombine(fp, Hash64Span<uint32_t>(rows.ordinals));
   }
 
   namespace fs = std::filesystem;
   const std::string prefix = "c" + std::to_string(collection_id) + "-";
+  const std::string base_prefix = prefix + HashToHex(base) + "-";
   std::string path;
+  std::unique_ptr<VectorIndex> stale;  // same base key, other content: updated in place
   if (!options.cache_dir.empty()) {
-    path = (fs::path(options.cache_dir) / (prefix + HashToHex(fp) + ".idx")).string();
+    path = (fs::path(options.cache_dir) / (base_prefix + HashToHex(fp) + ".idx")).string();
     std::error_code ec;
+    if (!fs::exists(path, ec) && options.situated_weight <= 0) {
+      for (const auto& entry : fs::directory_iterator(options.cache_dir, ec)) {
+        if (entry.path().filename().string().rfind(base_prefix, 0) != 0) continue;
+        auto loaded = LoadVectorIndex(entry.path().string());
+        if (loaded.ok() && (*loaded)->dim() == rows.dim) stale = std::move(*loaded);
+        break;
+      }
+    }
     if (fs::exists(path, ec)) {
       auto loaded = LoadVectorIndex(path);
       if (loaded.ok() && (*loaded)->dim() == rows.dim && (*loaded)->size() <= n) {
@@ -52,7 +64,7 @@ StatusOr<std::unique_ptr<DenseIndex>> DenseIndex::Open(Store* store, int64_t col
       out->rebuild_reason_ = "corrupt: " + (loaded.ok() ? std::string("wrong contents") : loaded.status().message());
       CS_LOG(Warning) << "dense index cache " << path << " unusable (" << out->rebuild_reason_ << "); rebuilding";
     } else {
-      out->rebuild_reason_ = "missing";
+      out->rebuild_reason_ = stale ? "stale" : "missing";
     }
   }
 
@@ -93,11 +105,33 @@ StatusOr<std::unique_ptr<DenseIndex>> DenseIndex::Open(Store* store, int64_t col
     }
     transformed.swap(situated);
   }
+  if (stale) {
+    // Same embedder and transform: remove what is gone (tombstones, repaired
+    // by the index), add what is new.
+    std::unordered_set<int64_t> current(rows.ids.begin(), rows.ids.end());
+    int64_t n_removed = 0, n_added = 0;
+    for (int64_t id : stale->Ids())
+      if (!current.count(id)) n_removed += stale->Remove(id) ? 1 : 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (stale->Contains(rows.ids[i])) continue;
+      std::vector<float> v(transformed.begin() + static_cast<ptrdiff_t>(i * d),
+                           transformed.begin() + static_cast<ptrdiff_t>((i + 1) * d));
+      CollectionTransform{}.Apply(v);
+      bool zero = true;
+      for (float x : v) zero &= x == 0.0f;
+      if (zero) continue;
+      RETURN_IF_ERROR(stale->Add(rows.ids[i], v));
+      ++n_added;
+    }
+    out->index_ = std::move(stale);
+    out->updated_in_place_ = true;
+    out->rebuild_reason_ = "stale: updated in place (-" + std::to_string(n_removed) + " +" + std::to_string(n_added) + ")";
+  }
   std::vector<int64_t> ids;
   std::vector<float> vectors;
   ids.reserve(n);
   vectors.reserve(n * d);
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i < n && !out->index_; ++i) {
     std::vector<float> v(transformed.begin() + static_cast<ptrdiff_t>(i * d),
                          transformed.begin() + static_cast<ptrdiff_t>((i + 1) * d));
     CollectionTransform{}.Apply(v);
@@ -107,7 +141,9 @@ StatusOr<std::unique_ptr<DenseIndex>> DenseIndex::Open(Store* store, int64_t col
     ids.push_back(rows.ids[i]);
     vectors.insert(vectors.end(), v.begin(), v.end());
   }
-  if (use_hnsw) {
+  if (out->index_) {
+    // updated in place above
+  } else if (use_hnsw) {
     HnswParams p = options.hnsw;
     p.metric = Metric::kCosine;
     RETURN_IF_ERROR(ValidateHnswParams(p));
@@ -115,7 +151,7 @@ StatusOr<std::unique_ptr<DenseIndex>> DenseIndex::Open(Store* store, int64_t col
   } else {
     out->index_ = std::make_unique<FlatIndex>(rows.dim > 0 ? rows.dim : 1, Metric::kCosine);
   }
-  if (!ids.empty()) RETURN_IF_ERROR(out->index_->AddBatch(ids, vectors));
+  if (!ids.empty() && !out->updated_in_place_) RETURN_IF_ERROR(out->index_->AddBatch(ids, vectors));
 
   if (!path.empty()) {
     std::error_code ec;

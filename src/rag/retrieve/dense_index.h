@@ -2,13 +2,18 @@
 // the database and cached on disk beside it.
 //
 // Open() reads the collection's raw vectors and its transform (common
-// component), and fingerprints them (Hash64 of the embedder id, the
-// component and every id and vector). The cache file
-// `<cache_dir>/c<collection id>-<fingerprint>.idx` is loaded when present and
-// valid; when it is missing, corrupt (checksum, structure) or stale (another
-// fingerprint), the index is rebuilt from the database and saved again, and
-// stale files of the collection are removed. Saving is best effort: a
-// read-only directory only costs the rebuild next time.
+// component), and fingerprints them: a base key (Hash64 of the embedder id,
+// the component, the index kind and situated settings: what every vector
+// depends on) and a content key (every id and vector). The cache file
+// `<cache_dir>/c<collection id>-<base>-<content>.idx` is loaded when present
+// and valid. When only the content changed (documents deleted or added
+// while the common component stayed, e.g. deletions), the old file is
+// loaded and updated in place: removed chunks become tombstones (the HNSW
+// repairs around them), new ones are inserted. Otherwise (missing, corrupt:
+// checksum or structure, or another base key) the index is rebuilt from the
+// database. Either way it is saved again and the collection's other files
+// are removed. Saving is best effort: a read-only directory only costs the
+// rebuild next time.
 //
 // Collections smaller than hnsw_min_vectors use the exact FlatIndex (a scan
 // of a few thousand 100-d vectors is faster than any graph); larger ones an
@@ -58,7 +63,9 @@ class DenseIndex {
   const CollectionTransform& transform() const { return transform_; }
   const VectorIndex& index() const { return *index_; }
   bool loaded_from_cache() const { return loaded_from_cache_; }
-  // Why the cache was not used ("missing", "corrupt: ...", "stale"), or "".
+  bool updated_in_place() const { return updated_in_place_; }
+  // Why the cache was not used as is ("missing", "corrupt: ...", "stale: updated
+  // in place (-removed +added)", "stale"), or "".
   const std::string& rebuild_reason() const { return rebuild_reason_; }
 
  private:
@@ -66,6 +73,7 @@ class DenseIndex {
   CollectionTransform transform_;
   std::unique_ptr<VectorIndex> index_;
   bool loaded_from_cache_ = false;
+  bool updated_in_place_ = false;
   std::string rebuild_reason_;
 };
 
