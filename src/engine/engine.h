@@ -8,8 +8,9 @@
 //      (RAM -> disk). A hit is copied into the sequence's blocks with K
 //      re-rotated to its new positions, and a fraction r of the reused chunk
 //      tokens (chosen by options.recompute_signal, see chunk_reuse.h) is
-//      recomputed in the new context. r = 1 recomputes everything: the exact twin of a
-//      full prefill; r = 0 is pure reuse.
+//      recomputed in the new context. r = 1 recomputes everything: the exact
+//      twin of a full prefill; r = 0 is pure reuse. A chunk right after an
+//      exact copy of the lead-in is exact as stored and never recomputed.
 //   3. Everything else (misses, prefix/tail segments, recomputed tokens) runs
 //      in slot order through ForwardAtSlots: one Forward per slice of
 //      max_tokens_per_forward tokens.
