@@ -8,8 +8,9 @@
 // the span from the first stream's first token to the last stream's last
 // token), end-to-end tokens/s (all completion tokens / wall time, prefill
 // included), p50/p99 time to first token and p50/p99 inter-token latency (gaps
-// between consecutive SSE events of a stream). Each level runs --reps times
-// and the median of each figure is reported.
+// between consecutive SSE events of a stream). Repetitions (--reps) go
+// round-robin over every configuration so each sees the same spread of
+// machine load; the median of each figure is reported.
 //
 // Then the "long prefill" scenario: the largest level again while extra
 // clients keep sending long prompts (--long-prompt-tokens), which the
@@ -299,43 +300,48 @@ int main(int argc, char** argv) {
   const int n_vocab = (*tok)->n_vocab();
 
   RunLevel(http.port(), a, 1, n_vocab, 999, 0, 16);  // warm-up (page in the weights)
-  std::vector<std::pair<int, LevelResult>> levels;
-  for (int c : a.clients) {
+  // Repetitions go round-robin over all configurations, so that every
+  // configuration sees the same spread of machine load (the figures are
+  // compared with each other); each figure is the median over repetitions.
+  struct Config {
+    int clients;
+    bool long_prefill;
     std::vector<LevelResult> reps;
-    for (int r = 0; r < a.reps; ++r) reps.push_back(RunLevel(http.port(), a, c, n_vocab, static_cast<uint64_t>(c * 10 + r), 0, a.max_tokens));
-    const LevelResult m = MedianOf(reps);
-    levels.emplace_back(c, m);
+  };
+  std::vector<Config> configs;
+  for (int c : a.clients) configs.push_back({c, false, {}});
+  configs.push_back({1, true, {}});
+  if (max_clients != 1) configs.push_back({max_clients, true, {}});
+  for (int r = 0; r < a.reps; ++r) {
+    for (Config& cfg : configs) {
+      // The decode latency limit applies to the long-prefill scenario only.
+      backend->get()->scheduler().SetMaxDecodeSlowdown(cfg.long_prefill ? a.max_decode_slowdown : 0);
+      const auto seed = static_cast<uint64_t>((cfg.long_prefill ? 7000 : 0) + cfg.clients * 10 + r);
+      cfg.reps.push_back(RunLevel(http.port(), a, cfg.clients, n_vocab, seed, cfg.long_prefill ? a.long_clients : 0,
+                                  cfg.long_prefill ? a.long_max_tokens : a.max_tokens));
+    }
+  }
+  std::vector<std::pair<int, LevelResult>> levels, long_levels;
+  for (const Config& cfg : configs) {
+    const LevelResult m = MedianOf(cfg.reps);
     Json j = ToJson(m);
-    j["bench"] = "serve";
-    j["clients"] = c;
+    j["clients"] = cfg.clients;
     j["reps"] = a.reps;
     j["prompt_tokens"] = a.prompt_tokens;
-    j["max_tokens"] = a.max_tokens;
-    std::printf("%s\n", j.dump().c_str());
-    std::fflush(stdout);
-  }
-  // Long prompts prefilled (in slices) while 1 and the largest number of
-  // clients decode.
-  std::vector<std::pair<int, LevelResult>> long_levels;
-  backend->get()->scheduler().SetMaxDecodeSlowdown(a.max_decode_slowdown);
-  for (int c : {1, max_clients}) {
-    std::vector<LevelResult> reps;
-    for (int r = 0; r < a.reps; ++r)
-      reps.push_back(RunLevel(http.port(), a, c, n_vocab, static_cast<uint64_t>(7000 + c * 10 + r), a.long_clients,
-                              a.long_max_tokens));
-    const LevelResult lp = MedianOf(reps);
-    long_levels.emplace_back(c, lp);
-    Json j = ToJson(lp);
-    j["bench"] = "serve_long_prefill";
-    j["clients"] = c;
-    j["long_clients"] = a.long_clients;
-    j["long_prompt_tokens"] = a.long_prompt_tokens;
     j["step_tokens"] = a.step_tokens;
-    j["max_decode_slowdown"] = a.max_decode_slowdown;
-    j["max_tokens"] = a.long_max_tokens;
+    if (cfg.long_prefill) {
+      long_levels.emplace_back(cfg.clients, m);
+      j["bench"] = "serve_long_prefill";
+      j["long_clients"] = a.long_clients;
+      j["long_prompt_tokens"] = a.long_prompt_tokens;
+      j["max_decode_slowdown"] = a.max_decode_slowdown;
+      j["max_tokens"] = a.long_max_tokens;
+    } else {
+      levels.emplace_back(cfg.clients, m);
+      j["bench"] = "serve";
+      j["max_tokens"] = a.max_tokens;
+    }
     std::printf("%s\n", j.dump().c_str());
-    std::fflush(stdout);
-    if (c == max_clients) break;
   }
 
   const LevelResult* single = nullptr;
