@@ -361,6 +361,18 @@ StatusOr<bool> Store::DeleteDocument(int64_t collection_id, const std::string& p
   return n > 0;
 }
 
+StatusOr<bool> Store::DeleteDocumentById(int64_t collection_id, int64_t document_id) {
+  Transaction tx(*db_);
+  RETURN_IF_ERROR(tx.Begin());
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare("DELETE FROM documents WHERE collection_id = ?1 AND id = ?2"));
+  RETURN_IF_ERROR(st.Bind(1, collection_id));
+  RETURN_IF_ERROR(st.Bind(2, document_id));
+  RETURN_IF_ERROR(st.Run());
+  ASSIGN_OR_RETURN(int64_t n, db_->QueryInt("SELECT changes()"));
+  RETURN_IF_ERROR(tx.Commit());
+  return n > 0;
+}
+
 StatusOr<std::vector<StoredChunk>> Store::GetChunks(int64_t document_id) {
   ASSIGN_OR_RETURN(Statement st, db_->Prepare(std::string("SELECT ") + kChunkColumns +
                                               " FROM chunks c WHERE c.document_id = ?1 ORDER BY c.ordinal"));

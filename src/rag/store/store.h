@@ -115,6 +115,8 @@ class Store {
   Status PutDocument(int64_t collection_id, DocumentRecord* doc, std::span<const Chunk> chunks);
   // True when a document was deleted.
   StatusOr<bool> DeleteDocument(int64_t collection_id, const std::string& path);
+  // By id (HTTP API); true when a document of that collection was deleted.
+  StatusOr<bool> DeleteDocumentById(int64_t collection_id, int64_t document_id);
 
   StatusOr<std::vector<StoredChunk>> GetChunks(int64_t document_id);
 
