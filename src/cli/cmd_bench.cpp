@@ -27,7 +27,10 @@ const char kUsage[] =
     "--gen-tokens greedy decode steps, --repetitions times, and reports medians:\n"
     "prefill and decode tokens/s, weight bytes read per decoded token, the measured\n"
     "memory read bandwidth, and decode speed as a fraction of the bandwidth roofline\n"
-    "(bandwidth / bytes per token). --json prints one JSON line.\n";
+    "(bandwidth / bytes per token). --json prints one JSON line.\n"
+    "\n"
+    "chunkserve bench --rag ... runs the RAG time-to-first-token benchmark\n"
+    "(full prefill vs prefix cache vs chunk cache); see chunkserve bench-rag --help.\n";
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -74,6 +77,10 @@ std::string JsonEscape(const std::string& s) {
 
 int RunBench(const std::vector<std::string>& args) {
   static const Command* self = &CommandRegistry().at("bench");
+  // `bench --rag ...` is the RAG time-to-first-token benchmark (cmd_bench_rag.cpp).
+  for (const std::string& a : args) {
+    if (a == "--rag") return CommandRegistry().at("bench-rag").run(args);
+  }
   auto flags_or = Flags::Parse(args, {"m", "model", "prompt-tokens", "gen-tokens", "threads", "t", "repetitions"},
                                {"json"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
