@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -24,6 +25,7 @@
 #include "server/engine_backend.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
+#include "server/model_embedder.h"
 #include "server/scheduler_backend.h"
 #include "server/server_context.h"
 #include "tokenizer/chat_template.h"
@@ -209,6 +211,9 @@ int RunServe(const std::vector<std::string>& args) {
   ctx.model = model->get();
   ctx.rag_db_path = flags.GetOr("db", "");
 
+  // Model::Forward takes one caller at a time: generation and embeddings
+  // share this lock.
+  std::mutex model_mutex;
   const size_t kv_bytes = static_cast<size_t>(get("kv-mib")) << 20;
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<server::GenerationBackend> backend;
@@ -225,6 +230,7 @@ int RunServe(const std::vector<std::string>& args) {
     server::EngineBackendOptions bo;
     bo.max_waiting = get("max-queue");
     bo.max_context_tokens = n_ctx;
+    bo.model_mutex = &model_mutex;
     backend = std::make_unique<server::EngineBackend>(engine.get(), bo);
   } else {
     server::SchedulerBackendOptions so;
@@ -239,11 +245,14 @@ int RunServe(const std::vector<std::string>& args) {
     if (!slowdown.ok()) return UsageError(*self, slowdown.status().message());
     if (*slowdown != 0 && *slowdown < 1) return UsageError(*self, "--max-decode-slowdown must be 0 or >= 1");
     so.scheduler.max_decode_slowdown = *slowdown;
+    so.model_mutex = &model_mutex;
     auto b = server::SchedulerBackend::Create(model->get(), so);
     if (!b.ok()) return Fail("serve", b.status());
     backend = std::move(*b);
   }
   ctx.backend = backend.get();
+  server::ModelEmbedder embedder(model->get(), &model_mutex, n_ctx);
+  ctx.embedder = &embedder;
 
   server::HttpServer http(&ctx, http_options);
   if (Status s = http.Bind(); !s.ok()) return Fail("serve", s);

@@ -72,6 +72,7 @@ struct Model::Scratch {
   std::vector<int32_t> seq_of;     // (T,) batch index per token
   std::vector<int32_t> kv_len;     // (T,) keys each token attends to
   std::vector<int64_t> out_rows;   // tokens whose logits are wanted
+  std::vector<int64_t> hidden_rows;  // tokens whose hidden state is wanted
 };
 
 Model::Model(PrivateTag) : scratch_(std::make_unique<Scratch>()) {}
@@ -160,6 +161,7 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
   s.seq_of.resize(T);
   s.kv_len.resize(T);
   s.out_rows.clear();
+  s.hidden_rows.clear();
 
   std::vector<int32_t> tokens(T);
   {
@@ -176,6 +178,7 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
         s.kv_len[t] = static_cast<int32_t>(s.slots[t] + 1);
         if (seq.logits == LogitsMode::kAll || (seq.logits == LogitsMode::kLast && i + 1 == n))
           s.out_rows.push_back(static_cast<int64_t>(t));
+        if (seq.logits == LogitsMode::kHidden) s.hidden_rows.push_back(static_cast<int64_t>(t));
       }
     }
   }
@@ -285,6 +288,15 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
       kernels::AddInPlace(s.x.data() + t * d, s.proj.data() + t * d, d);
     });
   }
+
+  // hidden (n_hidden, d) = rmsnorm(x[rows])
+  logits->n_embd = d;
+  logits->n_hidden_rows = static_cast<int64_t>(s.hidden_rows.size());
+  logits->hidden.resize(static_cast<size_t>(logits->n_hidden_rows * d));
+  ForRows(pool_, logits->n_hidden_rows, [&](int64_t r) {
+    kernels::RmsNorm(s.x.data() + s.hidden_rows[static_cast<size_t>(r)] * d, w.output_norm.data(), d,
+                     hp.rms_norm_eps, logits->hidden.data() + r * d);
+  });
 
   // logits (n_out, n_vocab) = rmsnorm(x[rows]) @ output^T
   const auto n_out = static_cast<int64_t>(s.out_rows.size());

@@ -46,6 +46,9 @@ enum class LogitsMode {
   kNone,  // only fill the KV cache (e.g. a prefill slice that is not the last)
   kLast,  // logits of the sequence's last token
   kAll,   // logits of every token (tests, perplexity, speculative verification)
+  // No logits: the final-norm hidden state of every token, in Logits::hidden
+  // (embeddings: the server mean-pools them).
+  kHidden,
 };
 
 struct SequenceBatch {
@@ -62,6 +65,10 @@ struct Logits {
   int64_t n_rows = 0;
   int64_t n_vocab = 0;
   std::vector<float> data;  // (n_rows, n_vocab)
+  // Rows of sequences run with LogitsMode::kHidden, in batch order.
+  int64_t n_hidden_rows = 0;
+  int64_t n_embd = 0;
+  std::vector<float> hidden;  // (n_hidden_rows, n_embd) = output_norm(x)
 
   std::span<const float> Row(int64_t i) const {
     return {data.data() + i * n_vocab, static_cast<size_t>(n_vocab)};

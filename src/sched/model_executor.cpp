@@ -29,7 +29,11 @@ Status ModelExecutor::Run(std::span<const StepSequence> batch, StepLogits* logit
     sb.logits = s.want_logits ? model::LogitsMode::kLast : model::LogitsMode::kNone;
     seqs.push_back(sb);
   }
-  RETURN_IF_ERROR(model_->Forward(seqs, &model_logits_));
+  {
+    std::unique_lock<std::mutex> lock;
+    if (model_mutex_ != nullptr) lock = std::unique_lock<std::mutex>(*model_mutex_);
+    RETURN_IF_ERROR(model_->Forward(seqs, &model_logits_));
+  }
   logits->n_rows = model_logits_.n_rows;
   logits->n_vocab = model_logits_.n_vocab;
   logits->data.swap(model_logits_.data);

@@ -79,7 +79,10 @@ void EngineBackend::Run(Job& job) {
   params.end_of_generation = job.request.end_of_generation;
   params.cancel = &job.cancel;
   GenerationResult r;
+  std::unique_lock<std::mutex> model_lock;
+  if (options_.model_mutex != nullptr) model_lock = std::unique_lock<std::mutex>(*options_.model_mutex);
   StatusOr<engine::RequestResult> out = engine_->Generate(job.request.prompt, params, job.callbacks.on_token);
+  if (model_lock.owns_lock()) model_lock.unlock();
   if (!out.ok()) {
     r.finish = GenerationFinish::kError;
     r.status = out.status();

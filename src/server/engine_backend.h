@@ -25,6 +25,7 @@ namespace chunkserve::server {
 struct EngineBackendOptions {
   int64_t max_waiting = 256;
   int64_t max_context_tokens = 4096;
+  std::mutex* model_mutex = nullptr;  // held around each Generate (shared with embeddings)
 };
 
 class EngineBackend final : public GenerationBackend {

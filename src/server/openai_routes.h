@@ -2,7 +2,9 @@
 //   GET  /v1/models, /v1/models/{id}
 //   POST /v1/chat/completions   (messages -> the model's chat template)
 //   POST /v1/completions        (prompt text or token ids)
-//   POST /v1/embeddings         (ctx.embedder; 501 without one)
+//   POST /v1/embeddings         (ctx.embedder: mean-pooled final-norm hidden
+//                               states, L2-normalised; 501 without one;
+//                               encoding_format float | base64)
 // Both generation routes take the fields of openai_protocol.h, stream with
 // server-sent events (`data: {chunk}` ... `data: [DONE]`) when "stream" is
 // true, and report usage: prompt_tokens, completion_tokens, total_tokens and

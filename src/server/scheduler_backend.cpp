@@ -7,7 +7,7 @@ namespace chunkserve::server {
 StatusOr<std::unique_ptr<SchedulerBackend>> SchedulerBackend::Create(model::Model* model,
                                                                      const SchedulerBackendOptions& options) {
   auto b = std::make_unique<SchedulerBackend>(PrivateTag{});
-  b->executor_ = std::make_unique<sched::ModelExecutor>(model);
+  b->executor_ = std::make_unique<sched::ModelExecutor>(model, options.model_mutex);
   ASSIGN_OR_RETURN(b->pool_, kv::BlockPool::Create(sched::PoolOptionsFor(*model, options.block_tokens,
                                                                          options.kv_budget_bytes)));
   if (options.enable_prefix_cache)

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 
 #include "kv/block_pool.h"
 #include "kv/prefix_cache.h"
@@ -24,6 +25,7 @@ struct SchedulerBackendOptions {
   size_t kv_budget_bytes = size_t{1} << 30;
   bool enable_prefix_cache = true;
   sched::SchedulerOptions scheduler;  // prefix_namespace is set from the model
+  std::mutex* model_mutex = nullptr;  // held around each Forward (shared with embeddings)
 };
 
 class SchedulerBackend final : public GenerationBackend {

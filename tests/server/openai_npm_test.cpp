@@ -83,7 +83,7 @@ TEST(OpenAiNpmTest, OfficialClientAgainstServeExecutable) {
   const fs::path script = fs::path(CHUNKSERVE_SOURCE_DIR) / "tests" / "server" / "openai_client_test.cjs";
   std::string out;
   const int rc = RunShell("OPENAI_MODULE='" + module.string() + "' BASE_URL='http://127.0.0.1:" + std::to_string(port) +
-                         "/v1' API_KEY='" + key + "' N_CTX=256 EXPECT_EMBEDDINGS=0 LOAD_CLIENTS=32 " +
+                         "/v1' API_KEY='" + key + "' N_CTX=256 EXPECT_EMBEDDINGS=1 LOAD_CLIENTS=32 " +
                          "timeout 240 node '" + script.string() + "'",
                      &out);
   EXPECT_EQ(rc, 0) << out;

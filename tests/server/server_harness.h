@@ -16,6 +16,7 @@
 #include "model/model.h"
 #include "server/engine_backend.h"
 #include "server/http_server.h"
+#include "server/model_embedder.h"
 #include "server/scheduler_backend.h"
 
 namespace chunkserve::server::testing {
@@ -46,7 +47,7 @@ struct HarnessOptions {
   int64_t max_queue = 64;
   size_t max_body_bytes = 1 << 16;
   size_t kv_bytes = size_t{8} << 20;
-  TextEmbedder* embedder = nullptr;
+  bool embeddings = true;  // a ModelEmbedder over the fixture model
 };
 
 class ServerHarness {
@@ -70,7 +71,10 @@ class ServerHarness {
       if (tokenizer_->IsEndOfGeneration(id)) ctx_.end_of_generation.push_back(id);
     ctx_.metrics = &metrics_;
     ctx_.model = model_.get();
-    ctx_.embedder = o.embedder;
+    if (o.embeddings) {
+      embedder_ = std::make_unique<ModelEmbedder>(model_.get(), &model_mutex_, o.n_ctx);
+      ctx_.embedder = embedder_.get();
+    }
     ctx_.stream_poll_ms = 10;
     if (o.engine_backend) {
       engine::EngineOptions eo;
@@ -81,6 +85,7 @@ class ServerHarness {
       EngineBackendOptions bo;
       bo.max_waiting = o.max_queue;
       bo.max_context_tokens = o.n_ctx;
+      bo.model_mutex = &model_mutex_;
       backend_ = std::make_unique<EngineBackend>(engine_.get(), bo);
     } else {
       SchedulerBackendOptions so;
@@ -88,6 +93,7 @@ class ServerHarness {
       so.scheduler.max_step_tokens = 64;
       so.scheduler.max_waiting = o.max_queue;
       so.scheduler.max_context_tokens = o.n_ctx;
+      so.model_mutex = &model_mutex_;
       backend_ = std::move(SchedulerBackend::Create(model_.get(), so)).value();
     }
     ctx_.backend = backend_.get();
@@ -118,10 +124,13 @@ class ServerHarness {
   }
   GenerationBackend& backend() { return *backend_; }
   const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
+  model::Model& model() { return *model_; }
   HttpServer& http() { return *http_; }
 
  private:
   std::unique_ptr<model::Model> model_;
+  std::mutex model_mutex_;
+  std::unique_ptr<ModelEmbedder> embedder_;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
   Metrics metrics_;
   ServerContext ctx_;

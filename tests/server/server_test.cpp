@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -219,8 +220,13 @@ TEST(ServerTest, BadRequestsGet4xxInOpenAiShape) {
       {"/v1/completions", R"({"prompt": [999999]})", 400},
       {"/v1/completions", R"({"prompt": {"a": 1}})", 400},
       {"/v1/completions", R"({"prompt": "x", "echo": true})", 400},
-      {"/v1/embeddings", R"({"input": "x"})", 501},
       {"/v1/embeddings", R"({bad)", 400},
+      {"/v1/embeddings", R"({})", 400},
+      {"/v1/embeddings", R"({"input": []})", 400},
+      {"/v1/embeddings", R"({"input": [[]]})", 400},
+      {"/v1/embeddings", R"({"input": [1, "a"]})", 400},
+      {"/v1/embeddings", R"({"input": [99999]})", 400},
+      {"/v1/embeddings", R"({"input": "x", "encoding_format": "hex"})", 400},
   };
   for (const Case& k : cases) {
     auto res = c.Post(k.path.c_str(), k.body, "application/json");
@@ -346,6 +352,84 @@ TEST(ServerTest, DocumentsReuseChunkKvOnTheEngineBackend) {
   // chunk tokens count as computed).
   EXPECT_EQ(b["usage"]["prompt_tokens"].get<int>(),
             d["prefix_cached_tokens"].get<int>() + d["chunk_cached_tokens"].get<int>() + d["computed_tokens"].get<int>());
+}
+
+std::vector<float> DecodeBase64Floats(const std::string& b64) {
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+  };
+  std::string bytes;
+  int buf = 0, bits = 0;
+  for (char c : b64) {
+    const int v = val(c);
+    if (v < 0) break;
+    buf = (buf << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes.push_back(static_cast<char>((buf >> bits) & 0xFF));
+    }
+  }
+  std::vector<float> out(bytes.size() / sizeof(float));
+  std::memcpy(out.data(), bytes.data(), out.size() * sizeof(float));
+  return out;
+}
+
+TEST(ServerTest, EmbeddingsArePooledNormalisedHiddenStates) {
+  ServerHarness h;
+  auto c = h.Client();
+  int status = 0;
+  Json j = Post(c, "/v1/embeddings", {{"input", Json::array({"the mill", "the river runs"})}}, &status);
+  ASSERT_EQ(status, 200) << j.dump();
+  ASSERT_EQ(j["data"].size(), 2u);
+  const std::vector<float> a = j["data"][0]["embedding"].get<std::vector<float>>();
+  const std::vector<float> b = j["data"][1]["embedding"].get<std::vector<float>>();
+  ASSERT_EQ(a.size(), static_cast<size_t>(h.model().hparams().n_embd));
+  double na = 0, dot = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    na += double{a[i]} * a[i];
+    dot += double{a[i]} * b[i];
+  }
+  EXPECT_NEAR(na, 1.0, 1e-5);
+  EXPECT_LT(dot, 0.99999);  // different texts, different vectors
+  const auto ids = h.tokenizer().Encode("the mill", true, false);
+  EXPECT_EQ(j["usage"]["prompt_tokens"].get<size_t>(),
+            ids.size() + h.tokenizer().Encode("the river runs", true, false).size());
+  // Alone, as token ids, and base64: the same vector.
+  Json alone = Post(c, "/v1/embeddings", {{"input", ids}, {"encoding_format", "base64"}}, &status);
+  ASSERT_EQ(status, 200);
+  const std::vector<float> a2 = DecodeBase64Floats(alone["data"][0]["embedding"].get<std::string>());
+  ASSERT_EQ(a2.size(), a.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_FLOAT_EQ(a2[i], a[i]);
+
+  // Exact twin of the hidden states: for the f32 fixture, the logits are the
+  // hidden rows times output.weight, so kHidden must be exactly what feeds
+  // the output projection.
+  model::Model& m = h.model();
+  const gguf::TensorInfo* out_w = m.file().FindTensor("output.weight");
+  ASSERT_NE(out_w, nullptr);
+  ASSERT_EQ(out_w->type, DType::kF32);
+  const auto* W = reinterpret_cast<const float*>(out_w->data);
+  const int64_t d = m.hparams().n_embd;
+  auto kv1 = m.NewKvCache(static_cast<int64_t>(ids.size()));
+  auto kv2 = m.NewKvCache(static_cast<int64_t>(ids.size()));
+  model::SequenceBatch s1{.kv = kv1.get(), .tokens = ids, .first_slot = 0, .positions = {}, .logits = model::LogitsMode::kHidden};
+  model::SequenceBatch s2{.kv = kv2.get(), .tokens = ids, .first_slot = 0, .positions = {}, .logits = model::LogitsMode::kAll};
+  model::Logits both;
+  model::SequenceBatch batch[2] = {s1, s2};
+  ASSERT_TRUE(m.Forward(batch, &both).ok());
+  ASSERT_EQ(both.n_hidden_rows, static_cast<int64_t>(ids.size()));
+  ASSERT_EQ(both.n_rows, static_cast<int64_t>(ids.size()));
+  for (int64_t r = 0; r < both.n_rows; ++r) {
+    for (int64_t v : {int64_t{0}, int64_t{17}, m.hparams().n_vocab - 1}) {
+      double ref = 0;
+      for (int64_t i = 0; i < d; ++i) ref += double{both.hidden[static_cast<size_t>(r * d + i)]} * W[v * d + i];
+      EXPECT_NEAR(both.Row(r)[static_cast<size_t>(v)], ref, 1e-3) << "row " << r << " vocab " << v;
+    }
+  }
 }
 
 TEST(ServerTest, ConcurrentStreamsAllComplete) {
