@@ -446,6 +446,39 @@ CS_AVX512 inline float HorizontalSum512(__m512 v) {
   return HorizontalSum(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)));
 }
 
+// Keys per AVX-512 tile: two 64-key halves (each half's transpose is the
+// AVX2 layout, (head_dim, kKeyTile)). A wider tile halves the per-tile
+// bookkeeping of the online softmax (horizontal max and sum, the correction
+// exp, the rescale of the accumulators), which with GQA rows is most of the
+// work that is not an FMA.
+constexpr int64_t kKeyTileWide = 2 * kKeyTile;
+
+// acc (4 rows, dims [d, d + 16 kDVec)) = acc * corr + P (4, n_keys) @ V.
+// The width is a template argument so the 4 x kDVec accumulators live in
+// registers: with a run-time width GCC 12 kept them on the stack and copied
+// each value row with memcpy, which cost a fifth of the kernel.
+template <int kDVec>
+CS_AVX512 inline void PvRowBlock(float* acc, int hd, int d, const float* corr, const float* const* v_rows,
+                                 int64_t n_keys, const float* p_block) {
+  constexpr int kRowBlock = 4;
+  __m512 a[kRowBlock][kDVec];
+  for (int k = 0; k < kRowBlock; ++k) {
+    const __m512 c = _mm512_set1_ps(corr[k]);
+    for (int c4 = 0; c4 < kDVec; ++c4) a[k][c4] = _mm512_mul_ps(_mm512_loadu_ps(acc + k * hd + d + 16 * c4), c);
+  }
+  for (int64_t j = 0; j < n_keys; ++j) {
+    const float* vr = v_rows[j] + d;
+    __m512 vv[kDVec];
+    for (int c4 = 0; c4 < kDVec; ++c4) vv[c4] = _mm512_loadu_ps(vr + 16 * c4);
+    for (int k = 0; k < kRowBlock; ++k) {
+      const __m512 pk = _mm512_set1_ps(p_block[k * kKeyTileWide + j]);
+      for (int c4 = 0; c4 < kDVec; ++c4) a[k][c4] = _mm512_fmadd_ps(pk, vv[c4], a[k][c4]);
+    }
+  }
+  for (int k = 0; k < kRowBlock; ++k)
+    for (int c4 = 0; c4 < kDVec; ++c4) _mm512_storeu_ps(acc + k * hd + d + 16 * c4, a[k][c4]);
+}
+
 CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int64_t q_end, int kv_head,
                                    AttentionScratch& scratch) {
   const int hd = job.shape.head_dim;
@@ -454,11 +487,13 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
   constexpr int kRowBlock = 4;
   const int64_t n_rows_padded = (n_rows + kRowBlock - 1) / kRowBlock * kRowBlock;
   scratch.acc.assign(static_cast<size_t>(n_rows_padded * hd), 0.0f);
-  scratch.scores.assign(static_cast<size_t>(n_rows_padded * kKeyTile), 0.0f);
+  scratch.scores.assign(static_cast<size_t>(kRowBlock * kKeyTileWide), 0.0f);
   scratch.row_max.assign(static_cast<size_t>(n_rows_padded), -std::numeric_limits<float>::infinity());
   scratch.row_sum.assign(static_cast<size_t>(n_rows_padded), 0.0f);
-  scratch.k_tile_t.resize(static_cast<size_t>(hd * kKeyTile));
+  scratch.k_tile_t.resize(static_cast<size_t>(2 * hd * kKeyTile));
   float* kt = scratch.k_tile_t.data();
+  // P of the current row block only: (kRowBlock, kKeyTileWide), stays in L1.
+  float* p_block = scratch.scores.data();
 
   // Row r -> (query index, its q row); padding rows repeat the last row and
   // are never written out.
@@ -476,11 +511,12 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
   const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   const __m512i lane_ids = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 
-  for (int64_t j0 = 0; j0 < max_len; j0 += kKeyTile) {
-    const int64_t n_keys = std::min(kKeyTile, max_len - j0);
-    const float* v_rows[kKeyTile];
+  for (int64_t j0 = 0; j0 < max_len; j0 += kKeyTileWide) {
+    const int64_t n_keys = std::min(kKeyTileWide, max_len - j0);
+    const float* v_rows[kKeyTileWide];
     for (int64_t j = 0; j < n_keys; ++j) v_rows[j] = ValueRow(job, j0 + j, kv_head);
-    TransposeKeyTile(job, j0, n_keys, kv_head, kt);
+    TransposeKeyTile(job, j0, std::min(kKeyTile, n_keys), kv_head, kt);
+    if (n_keys > kKeyTile) TransposeKeyTile(job, j0 + kKeyTile, n_keys - kKeyTile, kv_head, kt + hd * kKeyTile);
 
     for (int64_t rb = 0; rb < n_rows_padded; rb += kRowBlock) {
       int64_t valid[kRowBlock];
@@ -490,78 +526,88 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
         block_valid = std::max(block_valid, valid[k]);
       }
       if (block_valid == 0) continue;  // no row of the block sees this tile
-      // S (4, 64) = Q (4, hd) @ K_tile^T (hd, 64).
-      static_assert(kKeyTile == 64);
       const float* q0 = q_row(rb), *q1 = q_row(rb + 1), *q2 = q_row(rb + 2), *q3 = q_row(rb + 3);
-      __m512 s[kRowBlock][4];
-      for (auto& row : s)
-        for (auto& v : row) v = _mm512_setzero_ps();
-      for (int d = 0; d < hd; ++d) {
-        const float* k = kt + d * kKeyTile;
-        const __m512 k0 = _mm512_loadu_ps(k), k1 = _mm512_loadu_ps(k + 16), k2 = _mm512_loadu_ps(k + 32),
-                     k3 = _mm512_loadu_ps(k + 48);
-        const __m512 b[kRowBlock] = {_mm512_set1_ps(q0[d]), _mm512_set1_ps(q1[d]), _mm512_set1_ps(q2[d]),
-                                     _mm512_set1_ps(q3[d])};
-        for (int k2i = 0; k2i < kRowBlock; ++k2i) {
-          s[k2i][0] = _mm512_fmadd_ps(b[k2i], k0, s[k2i][0]);
-          s[k2i][1] = _mm512_fmadd_ps(b[k2i], k1, s[k2i][1]);
-          s[k2i][2] = _mm512_fmadd_ps(b[k2i], k2, s[k2i][2]);
-          s[k2i][3] = _mm512_fmadd_ps(b[k2i], k3, s[k2i][3]);
+      __m512 tile_max[kRowBlock] = {neg_inf, neg_inf, neg_inf, neg_inf};
+      const int n_halves = static_cast<int>((block_valid + kKeyTile - 1) / kKeyTile);
+      for (int half = 0; half < n_halves; ++half) {
+        // S (4, 64) = Q (4, hd) @ K_half^T (hd, 64): each loaded key vector
+        // feeds the four rows (grouped heads of one query, or of neighbours).
+        static_assert(kKeyTile == 64);
+        const float* kh = kt + half * hd * kKeyTile;
+        __m512 s[kRowBlock][4];
+        for (auto& row : s)
+          for (auto& v : row) v = _mm512_setzero_ps();
+        for (int d = 0; d < hd; ++d) {
+          const float* k = kh + d * kKeyTile;
+          const __m512 k0 = _mm512_loadu_ps(k), k1 = _mm512_loadu_ps(k + 16), k2 = _mm512_loadu_ps(k + 32),
+                       k3 = _mm512_loadu_ps(k + 48);
+          const __m512 b[kRowBlock] = {_mm512_set1_ps(q0[d]), _mm512_set1_ps(q1[d]), _mm512_set1_ps(q2[d]),
+                                       _mm512_set1_ps(q3[d])};
+          for (int k2i = 0; k2i < kRowBlock; ++k2i) {
+            s[k2i][0] = _mm512_fmadd_ps(b[k2i], k0, s[k2i][0]);
+            s[k2i][1] = _mm512_fmadd_ps(b[k2i], k1, s[k2i][1]);
+            s[k2i][2] = _mm512_fmadd_ps(b[k2i], k2, s[k2i][2]);
+            s[k2i][3] = _mm512_fmadd_ps(b[k2i], k3, s[k2i][3]);
+          }
+        }
+        // Scale, mask keys past each row's kv_len (causality) to -inf, keep
+        // the raw scores of the half and the running tile max per row.
+        for (int k = 0; k < kRowBlock; ++k) {
+          float* p = p_block + k * kKeyTileWide + half * kKeyTile;
+          for (int c = 0; c < 4; ++c) {
+            const __mmask16 keep = _mm512_cmplt_epi32_mask(
+                _mm512_add_epi32(lane_ids, _mm512_set1_epi32(half * kKeyTile + 16 * c)),
+                _mm512_set1_epi32(static_cast<int>(valid[k])));
+            const __m512 v = _mm512_mask_mov_ps(neg_inf, keep, _mm512_mul_ps(s[k][c], scale));
+            _mm512_storeu_ps(p + 16 * c, v);
+            tile_max[k] = _mm512_max_ps(tile_max[k], v);
+          }
         }
       }
-      // Online softmax per row; masked keys get p = 0.
-      float corr[kRowBlock];
+      // Online softmax per row over the tile's [0, 16 * n_vec) keys; masked
+      // keys get p = 0. One vector exp gives the four rows' corrections.
+      const int n_vec = static_cast<int>((block_valid + 15) / 16);
+      alignas(16) float m_old[kRowBlock], m_new[kRowBlock];
+      for (int k = 0; k < kRowBlock; ++k) {
+        m_old[k] = scratch.row_max[rb + k];
+        // A row that sees none of the tile keeps its max (and corr = 1).
+        m_new[k] = valid[k] == 0 ? m_old[k] : std::max(m_old[k], HorizontalMax512(tile_max[k]));
+      }
+      alignas(16) float corr[kRowBlock];
+      {
+        const __m128 mo = _mm_load_ps(m_old), mn = _mm_load_ps(m_new);
+        // exp(m_old - m_new) <= 1; -inf - x is -inf and flushes to 0 (first
+        // tile); rows with m_old == m_new (incl. both -inf) get exactly 1.
+        const __m128 diff = _mm_blendv_ps(_mm_sub_ps(mo, mn), _mm_setzero_ps(), _mm_cmpeq_ps(mo, mn));
+        const __m256 e = ExpNonPositive(_mm256_zextps128_ps256(diff));
+        _mm_store_ps(corr, _mm256_castps256_ps128(e));
+      }
       for (int k = 0; k < kRowBlock; ++k) {
         const int64_t r = rb + k;
-        float* p = scratch.scores.data() + r * kKeyTile;
+        float* p = p_block + k * kKeyTileWide;
         if (valid[k] == 0) {
-          for (int c = 0; c < 4; ++c) _mm512_storeu_ps(p + 16 * c, _mm512_setzero_ps());
-          corr[k] = 1.0f;
+          for (int c = 0; c < n_vec; ++c) _mm512_storeu_ps(p + 16 * c, _mm512_setzero_ps());
           continue;
         }
-        __m512 v[4];
-        __m512 tile_max = neg_inf;
-        for (int c = 0; c < 4; ++c) {
-          const __mmask16 keep = _mm512_cmplt_epi32_mask(_mm512_add_epi32(lane_ids, _mm512_set1_epi32(16 * c)),
-                                                         _mm512_set1_epi32(static_cast<int>(valid[k])));
-          v[c] = _mm512_mask_mov_ps(neg_inf, keep, _mm512_mul_ps(s[k][c], scale));
-          tile_max = _mm512_max_ps(tile_max, v[c]);
-        }
-        const float m_old = scratch.row_max[r];
-        const float m_new = std::max(m_old, HorizontalMax512(tile_max));
-        corr[k] = std::exp(m_old - m_new);
-        const __m512 m_vec = _mm512_set1_ps(m_new);
+        const __m512 m_vec = _mm512_set1_ps(m_new[k]);
         __m512 sum = _mm512_setzero_ps();
-        for (int c = 0; c < 4; ++c) {
-          const __m512 e = ExpNonPositive512(_mm512_sub_ps(v[c], m_vec));
+        for (int c = 0; c < n_vec; ++c) {
+          const __m512 e = ExpNonPositive512(_mm512_sub_ps(_mm512_loadu_ps(p + 16 * c), m_vec));
           _mm512_storeu_ps(p + 16 * c, e);
           sum = _mm512_add_ps(sum, e);
         }
         scratch.row_sum[r] = scratch.row_sum[r] * corr[k] + HorizontalSum512(sum);
-        scratch.row_max[r] = m_new;
+        scratch.row_max[r] = m_new[k];
       }
       // acc (4, hd) = acc * corr + P (4, block_valid) @ V_tile (block_valid, hd), 64 dims at a time.
-      const float* p0 = scratch.scores.data() + rb * kKeyTile;
-      for (int d = 0; d < hd; d += 64) {
-        const int n_vec = std::min(4, (hd - d) / 16);
-        __m512 a[kRowBlock][4] = {};
-        for (int k = 0; k < kRowBlock; ++k) {
-          const __m512 c = _mm512_set1_ps(corr[k]);
-          for (int c4 = 0; c4 < n_vec; ++c4)
-            a[k][c4] = _mm512_mul_ps(_mm512_loadu_ps(scratch.acc.data() + (rb + k) * hd + d + 16 * c4), c);
-        }
-        for (int64_t j = 0; j < block_valid; ++j) {
-          const float* vr = v_rows[j] + d;
-          __m512 vv[4] = {};
-          for (int c4 = 0; c4 < n_vec; ++c4) vv[c4] = _mm512_loadu_ps(vr + 16 * c4);
-          for (int k = 0; k < kRowBlock; ++k) {
-            const __m512 pk = _mm512_set1_ps(p0[k * kKeyTile + j]);
-            for (int c4 = 0; c4 < n_vec; ++c4) a[k][c4] = _mm512_fmadd_ps(pk, vv[c4], a[k][c4]);
-          }
-        }
-        for (int k = 0; k < kRowBlock; ++k)
-          for (int c4 = 0; c4 < n_vec; ++c4)
-            _mm512_storeu_ps(scratch.acc.data() + (rb + k) * hd + d + 16 * c4, a[k][c4]);
+      float* acc_block = scratch.acc.data() + rb * hd;
+      int d = 0;
+      for (; d + 64 <= hd; d += 64) PvRowBlock<4>(acc_block, hd, d, corr, v_rows, block_valid, p_block);
+      switch ((hd - d) / 16) {
+        case 3: PvRowBlock<3>(acc_block, hd, d, corr, v_rows, block_valid, p_block); break;
+        case 2: PvRowBlock<2>(acc_block, hd, d, corr, v_rows, block_valid, p_block); break;
+        case 1: PvRowBlock<1>(acc_block, hd, d, corr, v_rows, block_valid, p_block); break;
+        default: break;
       }
     }
   }
