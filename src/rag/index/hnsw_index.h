@@ -14,7 +14,7 @@
 // filter rejects are still walked through (they keep the graph connected)
 // but never enter the result set. The filter's selectivity s is estimated on
 // a fixed sample of 256 slots first; when an exact scan of the passing ids is
-// cheaper than the beam (n s <= ef, or n s^2 <= 32 ef (scan_cost_factor): the beam steps over ~1/s
+// cheaper than the beam (n s <= ef, or n s^2 <= 4 ef (scan_cost_factor): the beam steps over ~1/s
 // rejected nodes per accepted one), and whenever the beam found fewer than k
 // results, the index scans exactly instead, so a search always returns
 // min(k, ids passing) results.
@@ -58,7 +58,7 @@ struct HnswParams {
   int rerank_factor = 2;       // lossy codecs: exact re-rank of max(ef, k * this) candidates
   double repair_fraction = 0.1;
   double exact_scan_selectivity = 0.02;  // estimated pass rate below which filtered search scans
-  double scan_cost_factor = 32;          // filtered: scan when n s^2 <= factor * ef (0: only the rules above)
+  double scan_cost_factor = 4;           // filtered: scan when n s^2 <= factor * ef (0: only the rules above)
   uint64_t seed = 42;
 };
 
@@ -84,6 +84,12 @@ class HnswIndex final : public VectorIndex {
 
   // Reconnects around tombstones and recycles their slots now.
   void Repair();
+  // Changes when filtered searches scan exactly (see HnswParams); for
+  // benchmarks comparing the policies on one graph. REQUIRES: no concurrent Search.
+  void SetFilterPolicy(double exact_scan_selectivity, double scan_cost_factor) {
+    params_.exact_scan_selectivity = exact_scan_selectivity;
+    params_.scan_cost_factor = scan_cost_factor;
+  }
   const HnswParams& params() const { return params_; }
   const VectorCodec& codec() const { return codec_; }
   size_t n_tombstones() const { return n_deleted_; }
