@@ -1,5 +1,5 @@
-// OpenAI request bodies -> typed, validated specs, and prompts made of
-// segments.
+// OpenAI request bodies -> typed, validated specs (no tokenizer involved:
+// prompt_builder.h turns a spec into segments).
 //
 // ParseCompletionSpec reads /v1/chat/completions (chat = true) and
 // /v1/completions bodies: model, messages | prompt, max_tokens
@@ -10,21 +10,7 @@
 // ignored, as OpenAI does; a known field of the wrong type or range is
 // InvalidArgument naming it.
 //
-// `documents` (extra body field for pipelines that retrieve on their own):
-// an array of strings or of {"id", "text"} objects. Each document becomes
-// ONE chunk segment (kChunk), so the engine can reuse its KV from the chunk
-// cache at any position. Template (documented in docs/architecture.md):
-//   each document:   <document id="ID">\nTEXT\n</document>\n
-//                    (<document>\nTEXT\n</document>\n without an id)
-//   chat:            the LAST user message is rendered through the chat
-//                    template as
-//                      "Answer the question using these documents.\n\n"
-//                      <documents> "\nQuestion: " <original content>
-//                    and the rendered prompt is cut into
-//                    [prefix: everything before the documents]
-//                    [chunk]...[chunk] [tail: the rest];
-//   completions:     [chunk]...[chunk] [tail: the prompt].
-// A document's tokens depend only on its id and text, never on its place.
+// `documents`: see prompt_builder.h for how they become chunk segments.
 //
 // Thread safety: stateless functions.
 #pragma once
@@ -35,10 +21,8 @@
 #include <vector>
 
 #include "base/status.h"
-#include "engine/segment.h"
 #include "server/http_util.h"
 #include "tokenizer/chat_template.h"
-#include "tokenizer/tokenizer.h"
 
 namespace chunkserve::server {
 
@@ -71,15 +55,5 @@ struct CompletionSpec {
 };
 
 StatusOr<CompletionSpec> ParseCompletionSpec(const Json& body, bool chat);
-
-// Chunk text of one document (see the template above).
-std::string DocumentText(const Document& doc);
-
-// Tokenizes the request into segments; BOS is prepended when the model asks
-// for it and the text does not start with it.
-StatusOr<engine::Prompt> BuildPrompt(const CompletionSpec& spec, const tokenizer::Tokenizer& tokenizer,
-                                     const tokenizer::ChatTemplate& chat_template);
-
-int64_t PromptTokens(const engine::Prompt& prompt);
 
 }  // namespace chunkserve::server

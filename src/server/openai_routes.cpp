@@ -10,7 +10,7 @@
 
 #include "base/logging.h"
 #include "server/http_util.h"
-#include "server/openai_protocol.h"
+#include "server/prompt_builder.h"
 #include "server/request_stream.h"
 
 namespace chunkserve::server {

@@ -14,7 +14,12 @@ void InstallAllRoutes(httplib::Server& http, ServerContext& ctx) {
   InstallOpenAiRoutes(http, ctx);
 #ifdef CHUNKSERVE_HAS_RAG_ROUTES
   if (Status s = InstallRagRoutes(http, ctx); !s.ok()) {
-    CS_LOG(Warning) << "server: RAG routes unavailable: " << s.ToString();
+    // FailedPrecondition: not configured (no --db), not a fault.
+    if (s.code() == StatusCode::kFailedPrecondition) {
+      CS_LOG(Info) << "server: RAG routes off: " << s.message();
+    } else {
+      CS_LOG(Warning) << "server: RAG routes unavailable: " << s.ToString();
+    }
     const std::string reason = "RAG routes unavailable: " + s.message();
     auto unavailable = [reason](const httplib::Request&, httplib::Response& res) {
       SendError(res, 503, reason, "rag_unavailable");

@@ -2,7 +2,7 @@
 // the documents template (segments and their position independence), BOS
 // handling, and a deterministic mutation fuzz over request bodies (no input
 // may throw or crash; every failure is a Status).
-#include "server/openai_protocol.h"
+#include "server/prompt_builder.h"
 
 #include <gtest/gtest.h>
 
