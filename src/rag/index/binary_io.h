@@ -68,6 +68,7 @@ class BinaryReader {
       Fail("array of " + std::to_string(n) + " values runs past the end");
       return out;
     }
+    if (n == 0 || !ok_) return out;  // memcpy must not see a null pointer
     out.resize(n);
     std::memcpy(out.data(), data_.data() + pos_, n * sizeof(T));
     pos_ += n * sizeof(T);
