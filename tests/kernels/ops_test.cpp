@@ -244,6 +244,78 @@ TEST(OpsTest, AttentionMatchesMaterializedSoftmax) {
   }
 }
 
+// Scalar twin vs each SIMD path on grouped-query shapes (group 7 as in
+// Qwen2.5-0.5B, group 8, MHA), with ragged, non-monotonic kv_len (as when a
+// chunk cache recomputes scattered tokens, incl. a query that sees nothing),
+// paged blocks (block sizes 1 to 32, padded with 1e9 past the live rows), tiles that cross the 64/128-key
+// tile edges, and head_dim widths that exercise every vector-width case.
+struct RaggedCase {
+  int n_heads, n_kv_heads, head_dim;
+  int64_t n_q, n_slots, block_tokens;
+};
+
+void CheckAttentionRaggedVsScalar(const RaggedCase& c, OpsIsa isa, ThreadPool* pool, uint32_t seed) {
+  const int64_t row = int64_t(c.n_kv_heads) * c.head_dim;
+  AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim, 1.0f / std::sqrt(float(c.head_dim))};
+  auto q = RandomVector(c.n_q * c.n_heads * c.head_dim, seed, 2.0f);
+  auto k = RandomVector(c.n_slots * row, seed + 1, 2.0f);
+  auto v = RandomVector(c.n_slots * row, seed + 2);
+  std::mt19937 rng(seed + 3);
+  std::uniform_int_distribution<int32_t> len_dist(1, int32_t(c.n_slots));
+  std::vector<int32_t> kv_len(c.n_q);
+  for (auto& len : kv_len) len = len_dist(rng);
+  kv_len[0] = int32_t(c.n_slots);                    // the longest row
+  if (c.n_q > 2) kv_len[c.n_q / 2] = 0;              // sees no key: output 0
+  if (c.n_q > 3) kv_len[c.n_q - 1] = 1;              // sees only slot 0
+  const int64_t n_blocks = (c.n_slots + c.block_tokens - 1) / c.block_tokens;
+  std::vector<std::vector<float>> kb(n_blocks, std::vector<float>(c.block_tokens * row, 1e9f));
+  std::vector<std::vector<float>> vb(n_blocks, std::vector<float>(c.block_tokens * row, 1e9f));
+  for (int64_t s = 0; s < c.n_slots; ++s) {
+    std::copy_n(k.begin() + s * row, row, kb[s / c.block_tokens].begin() + (s % c.block_tokens) * row);
+    std::copy_n(v.begin() + s * row, row, vb[s / c.block_tokens].begin() + (s % c.block_tokens) * row);
+  }
+  std::vector<const float*> kp, vp;
+  for (int64_t b = 0; b < n_blocks; ++b) kp.push_back(kb[b].data()), vp.push_back(vb[b].data());
+  KvBlocksView view{kp, vp, c.block_tokens};
+  std::vector<float> out(q.size(), -7.0f), ref(q.size(), -7.0f);
+  AttentionWithIsa(OpsIsa::kScalar, q.data(), c.n_q, kv_len.data(), view, shape, ref.data(), nullptr);
+  AttentionWithIsa(isa, q.data(), c.n_q, kv_len.data(), view, shape, out.data(), pool);
+  const int64_t q_row = int64_t(c.n_heads) * c.head_dim;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const int64_t query = int64_t(i) / q_row;
+    if (kv_len[query] == 0) {
+      ASSERT_EQ(out[i], 0.0f) << "query " << query << " sees no key";
+      continue;
+    }
+    ASSERT_NEAR(out[i], ref[i], kAttentionTol * (1 + std::abs(ref[i])))
+        << "isa " << int(isa) << " heads " << c.n_heads << "/" << c.n_kv_heads << " hd " << c.head_dim
+        << " n_q " << c.n_q << " slots " << c.n_slots << " block " << c.block_tokens << " query " << query
+        << " kv_len " << kv_len[query] << " at " << i;
+  }
+}
+
+TEST(OpsTest, AttentionGqaRaggedPagedMatchesScalarTwin) {
+  ThreadPool pool(2);
+  const RaggedCase cases[] = {
+      {14, 2, 64, 37, 300, 16},  // qwen2.5-0.5B: group 7, tiles cross 64/128 edges
+      {14, 2, 64, 1, 129, 32},   // decode, one key past a 128-key tile
+      {7, 1, 64, 20, 257, 7},    // one kv head, group 7, odd block size
+      {16, 2, 128, 18, 200, 1},  // group 8, head_dim 128, one-token blocks
+      {8, 8, 80, 9, 150, 16},    // MHA, head_dim 80 (64 + 16)
+      {12, 4, 48, 17, 140, 5},   // group 3, head_dim 48
+      {6, 2, 32, 33, 90, 9},     // head_dim 32
+  };
+  uint32_t seed = 100;
+  for (OpsIsa isa : {OpsIsa::kAvx2, OpsIsa::kAvx512}) {
+    if (!OpsIsaSupported(isa)) continue;
+    for (const auto& c : cases) {
+      CheckAttentionRaggedVsScalar(c, isa, &pool, seed);
+      CheckAttentionRaggedVsScalar(c, isa, nullptr, seed + 10);
+      seed += 20;
+    }
+  }
+}
+
 TEST(OpsTest, AttentionHandlesExtremeScores) {
   // Large logits in the first tile and a larger one in a later tile exercise
   // the online rescaling; values stay finite.
