@@ -2,9 +2,9 @@
 //
 // The per-row ops are short loops the compiler vectorizes well enough: they
 // are a rounding error next to the matrix products. Attention is not (its
-// cost grows with the context), so it has a scalar reference and an AVX2+FMA
-// path chosen once at start-up; tests run both against a materialized
-// softmax.
+// cost grows with the context), so it has a scalar reference, an AVX2+FMA
+// and an AVX-512 path chosen once at start-up; tests run each against a
+// materialized softmax and the SIMD paths against the scalar twin.
 #include "kernels/ops.h"
 
 #include <algorithm>
@@ -413,7 +413,9 @@ __attribute__((target("avx2,fma"))) void AttentionTaskAvx2(const AttentionJob& j
 
 // AVX-512: the AVX2 scheme at 16 lanes, with four rows at a time in both
 // products so each loaded key / value vector feeds four FMAs (the AVX2 path
-// is load-bound). REQUIRES: head_dim % 16 == 0.
+// is load-bound). The rows of a task are (queries of the tile) x (query
+// heads sharing the kv head), so each K/V row is read once per group and
+// query tile, not once per head. REQUIRES: head_dim % 16 == 0.
 // GCC 12's AVX-512 headers build vectors from `__m512 __Y = __Y;`, which
 // -Wmaybe-uninitialized flags wherever they inline: a known false positive.
 #pragma GCC diagnostic push
