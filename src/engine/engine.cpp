@@ -139,10 +139,29 @@ StatusOr<RequestResult> Engine::Generate(const Prompt& prompt, const RequestPara
   // 1. Prefix cache: never the whole prompt, the last token must be run to
   // get its logits.
   const bool use_prefix = prefix_cache_ && params.use_prefix_cache;
+  // A match never ends inside a chunk segment: it is cut back to whole blocks
+  // before the chunk, so the chunk is resolved whole by the chunk cache (and
+  // stored there on a miss) instead of being half shared, half prefilled.
+  // Prompts whose chunks follow a shared label often match a few tokens into
+  // the chunk; without the cut those chunks would never be cached.
+  const bool use_chunks = chunk_cache_ && params.use_chunk_cache;
   int64_t matched = 0;
   if (use_prefix) {
     kv::PrefixMatch m = prefix_cache_->Lookup(
         fingerprint, std::span<const int32_t>(req.tokens.data(), static_cast<size_t>(n_prompt - 1)));
+    if (use_chunks) {
+      for (size_t i = 0; i < prompt.size(); ++i) {
+        const int64_t b = seg_begin[i];
+        const int64_t e = b + static_cast<int64_t>(prompt[i].tokens.size());
+        if (prompt[i].kind == SegmentKind::kChunk && b < m.n_tokens && m.n_tokens < e) {
+          const int64_t keep = b / pool_->block_tokens();
+          for (size_t j = static_cast<size_t>(keep); j < m.blocks.size(); ++j) pool_->Release(m.blocks[j]);
+          m.blocks.resize(static_cast<size_t>(keep));
+          m.n_tokens = keep * pool_->block_tokens();
+          break;
+        }
+      }
+    }
     for (kv::BlockId b : m.blocks) req.table.AdoptShared(b);
     matched = m.n_tokens;
   }
@@ -150,7 +169,6 @@ StatusOr<RequestResult> Engine::Generate(const Prompt& prompt, const RequestPara
   req.kv = std::make_unique<PagedKvCache>(&req.table);
 
   // 2. Plan: which slots to compute, chunks placed from the cache.
-  const bool use_chunks = chunk_cache_ && params.use_chunk_cache;
   std::vector<int64_t> slots;
   slots.reserve(static_cast<size_t>(n_prompt));
   struct PlacedChunk {

@@ -186,6 +186,38 @@ TEST(Engine, PrefixCacheReusesBlocksAndEqualsRecompute) {
   EXPECT_EQ(third.stats.n_prefix_reused_tokens, static_cast<int64_t>(f.prefix.size() / 8 * 8));
 }
 
+TEST(Engine, PrefixMatchEndingInsideAChunkIsCutBackToTheChunk) {
+  // Two prompts whose different chunks begin with the same tokens: the second
+  // prompt's prefix-cache match runs into its chunk. The match must stop
+  // before the chunk so the chunk is looked up (a miss, then cached) and a
+  // later request without the prefix cache reuses it whole from the chunk
+  // cache.
+  Fixture f("qwen2");
+  ASSERT_TRUE(f.model);
+  auto engine = std::move(Engine::Create(f.model.get(), SmallOptions())).value();
+  const std::vector<int32_t> shared_start = Tokens(40, 12);
+  std::vector<int32_t> chunk_a = shared_start, chunk_b = shared_start;
+  const std::vector<int32_t> rest_a = Tokens(41, 20), rest_b = Tokens(42, 20);
+  chunk_a.insert(chunk_a.end(), rest_a.begin(), rest_a.end());
+  chunk_b.insert(chunk_b.end(), rest_b.begin(), rest_b.end());
+  auto make = [&](const std::vector<int32_t>& chunk) {
+    Prompt p;
+    p.push_back(Segment{SegmentKind::kPrefix, f.prefix});  // 10 tokens: the chunk starts mid-block
+    p.push_back(Segment{SegmentKind::kChunk, chunk});
+    p.push_back(Segment{SegmentKind::kTail, f.tail});
+    return p;
+  };
+  RunRequest(*engine, make(chunk_a), Eval(kForced, 0.0, true, true));
+  RequestResult b1 = RunRequest(*engine, make(chunk_b), Eval(kForced, 0.0, true, true));
+  EXPECT_EQ(b1.stats.n_prefix_reused_tokens, static_cast<int64_t>(f.prefix.size() / 8 * 8));
+  EXPECT_EQ(b1.stats.n_chunk_misses, 1);
+  RequestResult b2 = RunRequest(*engine, make(chunk_b), Eval(kForced, 0.0, false, true));
+  EXPECT_EQ(b2.stats.n_chunk_ram_hits, 1);
+  EXPECT_EQ(b2.stats.n_chunk_reused_tokens, static_cast<int64_t>(chunk_b.size()));
+  RequestResult full = RunRequest(*engine, make(chunk_b), Eval(kForced, 0.0, false, false));
+  EXPECT_LT(MaxAbsDiff(b1.captured_logits, full.captured_logits), kTwinTol);
+}
+
 TEST(Engine, ApproximateKvNeverEntersThePrefixCache) {
   Fixture f("llama");
   ASSERT_TRUE(f.model);
