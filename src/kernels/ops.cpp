@@ -448,6 +448,22 @@ CS_AVX512 inline float HorizontalSum512(__m512 v) {
   return HorizontalSum(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)));
 }
 
+// SiLU(gate) * up, 16 lanes; the tail goes to the AVX2 loop.
+CS_AVX512 void SiluMulAvx512(const float* gate, const float* up, int64_t n, float* out) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 g = _mm512_loadu_ps(gate + i);
+    // exp(-g) clamped to [-87, 88.3] as ExpClamped does: no inf/NaN.
+    __m512 x = _mm512_sub_ps(_mm512_setzero_ps(), g);
+    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.3f)), _mm512_set1_ps(-87.0f));
+    const __m512 e = ExpNonPositive512(x);
+    const __m512 silu = _mm512_div_ps(g, _mm512_add_ps(one, e));
+    _mm512_storeu_ps(out + i, _mm512_mul_ps(silu, _mm512_loadu_ps(up + i)));
+  }
+  SiluMulAvx2(gate + i, up + i, n - i, out + i);
+}
+
 // Keys per AVX-512 tile: two 64-key halves (each half's transpose is the
 // AVX2 layout, (head_dim, kKeyTile)). A wider tile halves the per-tile
 // bookkeeping of the online softmax (horizontal max and sum, the correction
@@ -715,7 +731,8 @@ void AttentionWithIsa(OpsIsa isa, const float* q, int64_t n_q, const int32_t* kv
 void SiluMulWithIsa(OpsIsa isa, const float* gate, const float* up, int64_t n, float* out) {
   CHECK(OpsIsaSupported(isa));
 #if defined(__x86_64__)
-  if (isa == OpsIsa::kAvx2 || isa == OpsIsa::kAvx512) return SiluMulAvx2(gate, up, n, out);
+  if (isa == OpsIsa::kAvx512) return SiluMulAvx512(gate, up, n, out);
+  if (isa == OpsIsa::kAvx2) return SiluMulAvx2(gate, up, n, out);
 #endif
   SiluMulScalar(gate, up, n, out);
 }

@@ -73,7 +73,8 @@ void Attention(const float* q, int64_t n_q, const int32_t* kv_len, const KvBlock
 // The implementations Attention and SiluMul dispatch to, chosen once at
 // start-up (CPUID, lowered by CHUNKSERVE_ISA). Tests force each one and
 // compare with straightforward twins.
-// kAvx512 runs attention 16 lanes wide (head_dim % 16 == 0; else AVX2).
+// kAvx512 runs attention and SiLU 16 lanes wide (attention needs head_dim %
+// 16 == 0; else it runs the AVX2 path).
 enum class OpsIsa { kScalar, kAvx2, kAvx512 };
 OpsIsa SelectedOpsIsa();
 bool OpsIsaSupported(OpsIsa isa);
