@@ -215,6 +215,22 @@ int RunServe(const std::vector<std::string>& args) {
   // share this lock.
   std::mutex model_mutex;
   const size_t kv_bytes = static_cast<size_t>(get("kv-mib")) << 20;
+  {
+    // One sequence must fit the KV pool, or every request that omits
+    // max_tokens (it then runs to the end of the context) would be refused.
+    const model::HParams& hp = (*model)->hparams();
+    const auto block_tokens = static_cast<size_t>(get("block-tokens"));
+    const size_t block_bytes = static_cast<size_t>(hp.n_layer) * 2 * block_tokens *
+                               static_cast<size_t>(hp.n_embd_kv()) * sizeof(float);
+    const auto pool_tokens = static_cast<int64_t>(kv_bytes / block_bytes * block_tokens);
+    if (pool_tokens < n_ctx) {
+      std::fprintf(stderr, "chunkserve serve: --kv-mib %lld holds %lld tokens; context lowered from %lld to that\n",
+                   get("kv-mib"), static_cast<long long>(pool_tokens), static_cast<long long>(n_ctx));
+      n_ctx = pool_tokens;
+      ctx.n_ctx_tokens = n_ctx;
+    }
+    if (n_ctx < 2) return Fail("serve", InvalidArgumentError("--kv-mib is too small for even one block"));
+  }
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<server::GenerationBackend> backend;
   if (backend_name == "engine") {
