@@ -13,6 +13,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+
+#include "base/utf8.h"
 #include <string_view>
 #include <vector>
 
@@ -60,7 +62,7 @@ struct Utf8Char {
 };
 Utf8Char DecodeUtf8(std::string_view text, size_t pos);
 // REQUIRES: cp <= kMaxCodepoint.
-void AppendUtf8(uint32_t cp, std::string* out);
+using ::chunkserve::AppendUtf8;  // base/utf8.h
 // Length a UTF-8 sequence announces by its lead byte (1 for a stray
 // continuation byte), as SentencePiece splits characters.
 inline size_t Utf8LengthFromLead(uint8_t lead) {

@@ -12,6 +12,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+
+#include "base/utf8.h"
 #include <string_view>
 
 #include "rag/text/source_map.h"
@@ -36,7 +38,7 @@ size_t ValidUtf8SequenceLength(std::string_view s, size_t i);
 uint32_t DecodeUtf8(std::string_view s, size_t i, size_t* len);
 
 // Appends the UTF-8 encoding of `cp` (U+FFFD for surrogates or > U+10FFFF).
-void AppendUtf8(uint32_t cp, std::string* out);
+using ::chunkserve::AppendUtf8;  // base/utf8.h
 
 inline bool IsUtf8ContinuationByte(unsigned char c) { return (c & 0xC0) == 0x80; }
 
