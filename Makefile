@@ -31,7 +31,7 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 demo: build
-	./tools/demo.sh $(BUILD) "$(MODEL)"
+	./tools/demo.sh $(BUILD) "$(MODEL)" "$(DOCS)"
 
 clean:
 	rm -rf $(BUILD)
