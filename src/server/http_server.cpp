@@ -87,7 +87,9 @@ HttpServer::HttpServer(ServerContext* ctx, HttpServerOptions options) : ctx_(ctx
     CS_LOG(Error) << "server: handler threw: " << what;
     SendError(res, 500, "internal error: " + what, "internal_error");
   });
-  http_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+  // Counted before the response is written (httplib's logger runs after), so
+  // a client that reads /metrics right after a reply always sees it counted.
+  http_.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (ctx_->metrics) ctx_->metrics->CountRequest(RouteLabel(req.path), res.status);
   });
   InstallCommonRoutes();
