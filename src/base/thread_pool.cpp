@@ -45,21 +45,18 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::RunTasks(uint32_t generation, int thread) {
-  uint64_t state = state_.load(std::memory_order_acquire);
+  uint64_t state = state_.load();
   for (;;) {
     if (GenerationOf(state) != generation) return;
-    // n_tasks_ may already belong to a newer job here; then the CAS below
-    // fails on the generation and nothing runs.
-    if (IndexOf(state) >= static_cast<uint64_t>(n_tasks_)) return;
-    if (!state_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel,
-                                      std::memory_order_acquire)) {
-      continue;  // `state` was reloaded
-    }
+    // n_tasks_ may already belong to a newer job here; then the word has
+    // moved on (the closing generation) and the CAS below fails.
+    if (IndexOf(state) >= static_cast<uint64_t>(n_tasks_.load())) return;
+    if (!state_.compare_exchange_weak(state, state + 1)) continue;  // `state` was reloaded
     // The claim succeeded, so the caller of this generation is still waiting
     // for this task: fn_ and n_tasks_ are this job's.
-    (*fn_)(static_cast<int64_t>(IndexOf(state)), thread);
-    n_done_.fetch_add(1, std::memory_order_acq_rel);
-    state = state_.load(std::memory_order_acquire);
+    (*fn_.load())(static_cast<int64_t>(IndexOf(state)), thread);
+    n_done_.fetch_add(1);
+    state = state_.load();
   }
 }
 
@@ -88,14 +85,16 @@ void ThreadPool::ParallelFor(int64_t n_tasks, const std::function<void(int64_t, 
     return;
   }
   CHECK_MSG(n_tasks < std::numeric_limits<uint32_t>::max(), "ParallelFor: too many tasks");
-  fn_ = &fn;
-  n_tasks_ = n_tasks;
-  n_done_.store(0, std::memory_order_relaxed);
-  const uint32_t generation = GenerationOf(state_.load(std::memory_order_relaxed)) + 1;
-  state_.store(static_cast<uint64_t>(generation) << 32, std::memory_order_release);
+  const uint32_t closing = GenerationOf(state_.load()) + 1;
+  state_.store(static_cast<uint64_t>(closing) << 32 | std::numeric_limits<uint32_t>::max());
+  fn_.store(&fn);
+  n_tasks_.store(n_tasks);
+  n_done_.store(0);
+  const uint32_t generation = closing + 1;
+  state_.store(static_cast<uint64_t>(generation) << 32);
   state_.notify_all();
   RunTasks(generation, 0);
-  while (n_done_.load(std::memory_order_acquire) != n_tasks) CpuRelax();
+  while (n_done_.load() != n_tasks) CpuRelax();
 }
 
 }  // namespace chunkserve

@@ -45,11 +45,15 @@ class ThreadPool {
 
   // The current job. `state_` packs (generation << 32 | next task index);
   // tasks are claimed by compare-and-swap on the whole word, so a claim can
-  // only succeed for the job it was meant for. The caller waits for
-  // `n_done_` to reach the task count, never for workers to check in: a
-  // descheduled worker (an oversubscribed machine) cannot stall a call.
-  const std::function<void(int64_t, int)>* fn_ = nullptr;
-  int64_t n_tasks_ = 0;
+  // only succeed for the job it was meant for. Each job takes two
+  // generations: the first, with an exhausted index, closes the previous job
+  // before fn_ and n_tasks_ change (a worker that read the old word cannot
+  // claim a task of the new job through it); the second opens the new job.
+  // The caller waits for `n_done_` to reach the task count, never for workers
+  // to check in, so a descheduled worker cannot stall a call. The job fields
+  // are sequentially consistent atomics so those orderings hold formally.
+  std::atomic<const std::function<void(int64_t, int)>*> fn_{nullptr};
+  std::atomic<int64_t> n_tasks_{0};
   std::atomic<uint64_t> state_{0};
   std::atomic<int64_t> n_done_{0};
   std::atomic<bool> stop_{false};
