@@ -7,7 +7,7 @@
 
 #include "base/clock.h"
 #include "base/logging.h"
-#include "engine/paged_kv_cache.h"
+#include "model/paged_kv_cache.h"
 #include "engine/slot_forward.h"
 #include "kv/block_table.h"
 #include "sampling/sampler.h"
@@ -30,7 +30,7 @@ struct Engine::Request {
   std::vector<int32_t> tokens;  // prompt, then every generated token fed back
   int64_t n_prompt = 0;
   kv::BlockTable table;
-  std::unique_ptr<PagedKvCache> kv;
+  std::unique_ptr<model::PagedKvCache> kv;
   // Chunk segments that missed the cache: [begin, end) slots.
   std::vector<std::pair<int64_t, int64_t>> missed_chunks;
   // First slot whose KV is not what a full prefill computes (reused chunk
@@ -166,7 +166,7 @@ StatusOr<RequestResult> Engine::Generate(const Prompt& prompt, const RequestPara
     matched = m.n_tokens;
   }
   RETURN_IF_ERROR(EnsureCapacity(req.table, n_prompt));
-  req.kv = std::make_unique<PagedKvCache>(&req.table);
+  req.kv = std::make_unique<model::PagedKvCache>(&req.table);
 
   // 2. Plan: which slots to compute, chunks placed from the cache.
   std::vector<int64_t> slots;

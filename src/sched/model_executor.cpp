@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "sched/block_kv_view.h"
+#include "model/paged_kv_cache.h"
 
 namespace chunkserve::sched {
 
@@ -16,12 +16,12 @@ kv::BlockPoolOptions PoolOptionsFor(const model::Model& model, int64_t block_tok
 }
 
 Status ModelExecutor::Run(std::span<const StepSequence> batch, StepLogits* logits) {
-  std::vector<std::unique_ptr<BlockKvView>> views;
+  std::vector<std::unique_ptr<model::PagedKvCache>> views;
   std::vector<model::SequenceBatch> seqs;
   views.reserve(batch.size());
   seqs.reserve(batch.size());
   for (const StepSequence& s : batch) {
-    views.push_back(std::make_unique<BlockKvView>(s.table));
+    views.push_back(std::make_unique<model::PagedKvCache>(s.table));
     model::SequenceBatch sb;
     sb.kv = views.back().get();
     sb.tokens = s.tokens;

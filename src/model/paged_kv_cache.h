@@ -18,11 +18,11 @@
 #include "kv/block_table.h"
 #include "model/kv_cache.h"
 
-namespace chunkserve::engine {
+namespace chunkserve::model {
 
-class PagedKvCache final : public model::KvCache {
+class PagedKvCache final : public KvCache {
  public:
-  explicit PagedKvCache(kv::BlockTable* table);
+  explicit PagedKvCache(const kv::BlockTable* table);
 
   // Re-reads the table's blocks; call after it grew.
   void Refresh();
@@ -35,7 +35,7 @@ class PagedKvCache final : public model::KvCache {
   kernels::KvBlocksView View(int layer) const override;
 
  private:
-  kv::BlockTable* table_;
+  const kv::BlockTable* table_;
   kv::BlockPool* pool_;
   int64_t n_blocks_seen_ = 0;
   // (n_layers, n_blocks) pointers, so View() hands out spans into them.
@@ -43,4 +43,4 @@ class PagedKvCache final : public model::KvCache {
   std::vector<std::vector<const float*>> v_ptrs_;
 };
 
-}  // namespace chunkserve::engine
+}  // namespace chunkserve::model

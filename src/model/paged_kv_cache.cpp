@@ -1,10 +1,10 @@
-#include "engine/paged_kv_cache.h"
+#include "model/paged_kv_cache.h"
 
 #include "base/logging.h"
 
-namespace chunkserve::engine {
+namespace chunkserve::model {
 
-PagedKvCache::PagedKvCache(kv::BlockTable* table)
+PagedKvCache::PagedKvCache(const kv::BlockTable* table)
     : table_(table),
       pool_(table->pool()),
       k_ptrs_(static_cast<size_t>(pool_->n_layers())),
@@ -50,4 +50,4 @@ kernels::KvBlocksView PagedKvCache::View(int layer) const {
   };
 }
 
-}  // namespace chunkserve::engine
+}  // namespace chunkserve::model
