@@ -383,24 +383,31 @@ class Parser {
     return e;
   }
 
-  StatusOr<ExprPtr> ParseOr() {
-    ASSIGN_OR_RETURN(ExprPtr left, ParseAnd());
-    while (IsName("or")) {
+  // One left-associative level: operand (op operand)*, where op is one of
+  // `ops` (keywords when `keywords`, else operator tokens).
+  template <typename ParseOperand>
+  StatusOr<ExprPtr> ParseLeftAssociative(ParseOperand operand, std::initializer_list<std::string_view> ops,
+                                         bool keywords = false) {
+    ASSIGN_OR_RETURN(ExprPtr left, operand());
+    while (true) {
+      const Token& t = Peek();
+      const bool matches = std::any_of(ops.begin(), ops.end(), [&](std::string_view op) {
+        return keywords ? IsName(op) : IsOp(op);
+      });
+      if (!matches) return left;
+      const std::string op = t.text;
       const int line = Next().line;
-      ASSIGN_OR_RETURN(ExprPtr right, ParseAnd());
-      ASSIGN_OR_RETURN(left, Binary("or", std::move(left), std::move(right), line));
+      ASSIGN_OR_RETURN(ExprPtr right, operand());
+      ASSIGN_OR_RETURN(left, Binary(op, std::move(left), std::move(right), line));
     }
-    return left;
+  }
+
+  StatusOr<ExprPtr> ParseOr() {
+    return ParseLeftAssociative([this] { return ParseAnd(); }, {"or"}, /*keywords=*/true);
   }
 
   StatusOr<ExprPtr> ParseAnd() {
-    ASSIGN_OR_RETURN(ExprPtr left, ParseNot());
-    while (IsName("and")) {
-      const int line = Next().line;
-      ASSIGN_OR_RETURN(ExprPtr right, ParseNot());
-      ASSIGN_OR_RETURN(left, Binary("and", std::move(left), std::move(right), line));
-    }
-    return left;
+    return ParseLeftAssociative([this] { return ParseNot(); }, {"and"}, /*keywords=*/true);
   }
 
   StatusOr<ExprPtr> ParseNot() {
@@ -454,47 +461,19 @@ class Parser {
   }
 
   StatusOr<ExprPtr> ParseMath1() {
-    ASSIGN_OR_RETURN(ExprPtr left, ParseConcat());
-    while (IsOp("+") || IsOp("-")) {
-      const Token& t = Next();
-      const std::string op = t.text;
-      const int line = t.line;
-      ASSIGN_OR_RETURN(ExprPtr right, ParseConcat());
-      ASSIGN_OR_RETURN(left, Binary(op, std::move(left), std::move(right), line));
-    }
-    return left;
+    return ParseLeftAssociative([this] { return ParseConcat(); }, {"+", "-"});
   }
 
   StatusOr<ExprPtr> ParseConcat() {
-    ASSIGN_OR_RETURN(ExprPtr left, ParseMath2());
-    while (IsOp("~")) {
-      const int line = Next().line;
-      ASSIGN_OR_RETURN(ExprPtr right, ParseMath2());
-      ASSIGN_OR_RETURN(left, Binary("~", std::move(left), std::move(right), line));
-    }
-    return left;
+    return ParseLeftAssociative([this] { return ParseMath2(); }, {"~"});
   }
 
   StatusOr<ExprPtr> ParseMath2() {
-    ASSIGN_OR_RETURN(ExprPtr left, ParsePow());
-    while (IsOp("*") || IsOp("/") || IsOp("//") || IsOp("%")) {
-      const Token& t = Next();
-      const std::string op = t.text;
-      const int line = t.line;
-      ASSIGN_OR_RETURN(ExprPtr right, ParsePow());
-      ASSIGN_OR_RETURN(left, Binary(op, std::move(left), std::move(right), line));
-    }
-    return left;
+    return ParseLeftAssociative([this] { return ParsePow(); }, {"*", "/", "//", "%"});
   }
 
   StatusOr<ExprPtr> ParsePow() {
-    ASSIGN_OR_RETURN(ExprPtr left, ParseUnary(true));
-    while (IsOp("**")) {
-      const int line = Next().line;
-      ASSIGN_OR_RETURN(ExprPtr right, ParseUnary(true));
-      ASSIGN_OR_RETURN(left, Binary("**", std::move(left), std::move(right), line));
-    }
-    return left;
+    return ParseLeftAssociative([this] { return ParseUnary(true); }, {"**"});
   }
 
   StatusOr<ExprPtr> ParseUnary(bool with_filter) {
