@@ -119,7 +119,9 @@ void CheckInvariants(const ExtractedText& doc, const std::vector<Chunk>& chunks,
     for (size_t k = c.text_begin; k < c.text_end; ++k) covered[k] = true;
   for (const Block& b : doc.blocks)
     for (size_t k = b.begin; k < b.end; ++k)
-      if (!IsSpace(text[k])) ASSERT_TRUE(covered[k]) << ctx << " byte " << k << " not covered";
+      if (!IsSpace(text[k])) {
+        ASSERT_TRUE(covered[k]) << ctx << " byte " << k << " not covered";
+      }
 }
 
 TEST(ChunkerPropertyTest, RandomDocumentsBudgetsOverlaps) {

@@ -126,7 +126,9 @@ TEST(ExtractFuzzTest, RandomBytesKeepInvariants) {
       for (size_t t = 0; t <= d.text.size(); ++t) {
         ASSERT_LE(d.map.MapBegin(t), s.size());
         ASSERT_LE(d.map.MapEnd(t), s.size());
-        if (t > 0) ASSERT_LE(d.map.MapEnd(t - 1), d.map.MapEnd(t));
+        if (t > 0) {
+          ASSERT_LE(d.map.MapEnd(t - 1), d.map.MapEnd(t));
+        }
       }
       for (const Chunk& c : ChunkDocument(d, {ChunkerKind::kStructure, 16, 4}, counter)) {
         ASSERT_LE(c.n_tokens, 16u);

@@ -117,7 +117,6 @@ std::vector<Chunk> ChunkDocument(const ExtractedText& doc, const ChunkerParams& 
   std::vector<SentenceSpan> sentences;
   for (size_t bi = 0; bi < doc.blocks.size(); ++bi) {
     const Block& block = doc.blocks[bi];
-    const size_t before = atoms.size();
     BreakLevel block_break = BreakLevel::kParagraph;
     if (block.kind == BlockKind::kHeading) {
       block_break = (params.kind == ChunkerKind::kStructure && block.heading_level == top_level)
@@ -149,9 +148,15 @@ std::vector<Chunk> ChunkDocument(const ExtractedText& doc, const ChunkerParams& 
       }
     }
     atom_block.resize(atoms.size(), static_cast<uint32_t>(bi));
-    (void)before;
   }
 
+  return AssembleChunks(doc, atoms, atom_block, pack, counter);
+}
+
+std::vector<Chunk> AssembleChunks(const ExtractedText& doc, const std::vector<Atom>& atoms,
+                                  const std::vector<uint32_t>& atom_block, const PackParams& pack,
+                                  const TokenCounter& counter) {
+  const std::string_view text = doc.text;
   const std::vector<PackedChunk> packed = PackAtoms(text, atoms, pack, counter);
   const auto paths = HeadingPaths(doc.blocks);
   std::vector<Chunk> chunks;

@@ -89,4 +89,13 @@ struct Chunk {
 std::vector<Chunk> ChunkDocument(const ExtractedText& doc, const ChunkerParams& params,
                                  const TokenCounter& counter);
 
+// The last step shared by every chunker: packs `atoms` of doc.text (atom i
+// lies in doc.blocks[atom_block[i]]) under `pack` and gives each chunk its
+// offsets, token count and heading path.
+struct Atom;        // rag/text/atoms.h
+struct PackParams;  // rag/text/packer.h
+std::vector<Chunk> AssembleChunks(const ExtractedText& doc, const std::vector<Atom>& atoms,
+                                  const std::vector<uint32_t>& atom_block, const PackParams& pack,
+                                  const TokenCounter& counter);
+
 }  // namespace chunkserve::rag

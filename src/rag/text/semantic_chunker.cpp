@@ -59,19 +59,6 @@ std::vector<size_t> TopBoundaries(const std::vector<double>& dist, double fracti
   return out;
 }
 
-std::vector<std::vector<std::string>> HeadingPathsOf(const std::vector<Block>& blocks) {
-  std::vector<std::vector<std::string>> paths(blocks.size());
-  std::vector<std::pair<int, std::string>> stack;
-  for (size_t b = 0; b < blocks.size(); ++b) {
-    if (blocks[b].kind == BlockKind::kHeading) {
-      while (!stack.empty() && stack.back().first >= blocks[b].heading_level) stack.pop_back();
-      stack.emplace_back(blocks[b].heading_level, blocks[b].heading_title);
-    }
-    for (const auto& entry : stack) paths[b].push_back(entry.second);
-  }
-  return paths;
-}
-
 }  // namespace
 
 std::vector<size_t> SemanticBreaks(const std::vector<std::string_view>& sentences, const Embedder& embedder,
@@ -157,28 +144,11 @@ std::vector<Chunk> SemanticChunkDocument(const ExtractedText& doc, const Chunker
   std::vector<Atom> atoms;
   std::vector<uint32_t> atom_block;
   for (size_t i = 0; i < units.size(); ++i) {
-    const size_t before = atoms.size();
     AppendAtoms(text, units[i].begin, units[i].end, counter, cap, hard[i] ? BreakLevel::kHard : units[i].level,
                 &atoms);
-    (void)before;
     atom_block.resize(atoms.size(), static_cast<uint32_t>(units[i].block));
   }
-  const std::vector<PackedChunk> packed = PackAtoms(text, atoms, pack, counter);
-  const auto paths = HeadingPathsOf(doc.blocks);
-  std::vector<Chunk> chunks;
-  for (const PackedChunk& pc : packed) {
-    Chunk c;
-    c.ordinal = static_cast<uint32_t>(chunks.size());
-    c.text_begin = atoms[pc.first_atom].begin;
-    c.text_end = atoms[pc.end_atom - 1].end;
-    c.source_begin = doc.map.MapBegin(c.text_begin);
-    c.source_end = doc.map.MapEnd(c.text_end);
-    c.n_tokens = pc.n_tokens;
-    c.heading_path = paths[atom_block[pc.first_atom]];
-    c.text.assign(text.substr(c.text_begin, c.text_end - c.text_begin));
-    chunks.push_back(std::move(c));
-  }
-  return chunks;
+  return AssembleChunks(doc, atoms, atom_block, pack, counter);
 }
 
 }  // namespace chunkserve::rag
