@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/json_string.h"
 #include "cli/command.h"
 #include "kernels/bandwidth.h"
 #include "model/model.h"
@@ -58,21 +59,6 @@ std::pair<std::string, std::string> WeightTypes(const gguf::GgufFile& file) {
     mix += (mix.empty() ? "" : ",") + name + ":" + std::to_string(percent) + "%";
   }
   return {sorted.empty() ? "" : sorted[0].second, mix};
-}
-
-std::string JsonEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out += buf;
-      continue;
-    }
-    out += c;
-  }
-  return out;
 }
 
 int RunBench(const std::vector<std::string>& args) {
@@ -159,11 +145,11 @@ int RunBench(const std::vector<std::string>& args) {
 
   if (json) {
     std::printf(
-        "{\"model\":\"%s\",\"arch\":\"%s\",\"weight_type\":\"%s\",\"weight_mix\":\"%s\",\"threads\":%d,\"prompt_tokens\":%lld,"
+        "{\"model\":%s,\"arch\":\"%s\",\"weight_type\":\"%s\",\"weight_mix\":\"%s\",\"threads\":%d,\"prompt_tokens\":%lld,"
         "\"gen_tokens\":%lld,\"repetitions\":%lld,\"prefill_tokens_per_s\":%.2f,\"decode_tokens_per_s\":%.2f,"
         "\"model_bytes_per_token\":%.0f,\"read_bandwidth_gbs\":%.2f,\"roofline_decode_tokens_per_s\":%.2f,"
         "\"roofline_ratio\":%.4f,\"load_seconds\":%.3f}\n",
-        JsonEscape(path).c_str(), hp.arch_name.c_str(), type.c_str(), mix.c_str(), n_threads,
+        JsonString(path).c_str(), hp.arch_name.c_str(), type.c_str(), mix.c_str(), n_threads,
         static_cast<long long>(*n_prompt), static_cast<long long>(*n_gen), static_cast<long long>(*reps),
         prefill_tps, decode_tps, bytes_per_token, bandwidth_gbs, roofline_tps, ratio, load_seconds);
   } else {

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "base/json_string.h"
+
 namespace chunkserve::tokenizer::jinja {
 
 std::string_view ValueKindName(ValueKind kind) {
@@ -186,30 +188,6 @@ std::string ReprString(const std::string& s) {
   return out;
 }
 
-void JsonString(const std::string& s, std::string& out) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
-
 Status JsonInto(const Value& v, int indent, bool sort_keys, int depth, std::string& out) {
   if (depth > 64) return InvalidArgumentError("tojson: value nested deeper than 64 levels");
   std::string newline_indent, closing_indent;
@@ -229,7 +207,7 @@ Status JsonInto(const Value& v, int indent, bool sort_keys, int depth, std::stri
       else out += FormatFloat(f);
       return Status::Ok();
     }
-    case ValueKind::kString: JsonString(v.string_value(), out); return Status::Ok();
+    case ValueKind::kString: AppendJsonString(v.string_value(), &out); return Status::Ok();
     case ValueKind::kList: {
       if (v.list().empty()) {
         out += "[]";
@@ -265,7 +243,7 @@ Status JsonInto(const Value& v, int indent, bool sort_keys, int depth, std::stri
         if (!first) out += item_sep;
         first = false;
         out += newline_indent;
-        JsonString(e->first, out);
+        AppendJsonString(e->first, &out);
         out += ": ";
         RETURN_IF_ERROR(JsonInto(e->second, indent, sort_keys, depth + 1, out));
       }

@@ -7,6 +7,7 @@
 
 #include "base/clock.h"
 #include "base/hash.h"
+#include "base/json_string.h"
 #include "base/mapped_file.h"
 #include "base/thread_pool.h"
 #include "rag/ingest/file_walker.h"
@@ -24,28 +25,6 @@ struct Prepared {
   std::vector<Chunk> chunks;
   int64_t bytes = 0;
 };
-
-std::string JsonEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -126,7 +105,7 @@ StatusOr<IngestReport> Ingester::Run(const IngestParams& params,
         title = b.heading_title;
         break;
       }
-    r.metadata_json = "{\"title\":\"" + JsonEscape(title) + "\",\"n_text_bytes\":" +
+    r.metadata_json = "{\"title\":" + JsonString(title) + ",\"n_text_bytes\":" +
                       std::to_string(doc->text.size()) + "}";
   };
 
