@@ -8,6 +8,7 @@
 #include "base/clock.h"
 #include "base/logging.h"
 #include "model/paged_kv_cache.h"
+#include "engine/chunk_plan.h"
 #include "engine/slot_forward.h"
 #include "kv/block_table.h"
 #include "sampling/sampler.h"
@@ -50,13 +51,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(model::Model* model, const Engi
   ASSIGN_OR_RETURN(e->rope_, RopeSetupFor(*model));
 
   const gguf::GgufFile& f = model->file();
-  if (options.chunk_lead_in) {
-    e->lead_in_ = *options.chunk_lead_in;
-  } else {
-    const std::optional<int64_t> bos = f.GetInt("tokenizer.ggml.bos_token_id");
-    const bool add_bos = f.GetBool("tokenizer.ggml.add_bos_token").value_or(true);
-    if (bos && add_bos && *bos >= 0 && *bos < hp.n_vocab) e->lead_in_.push_back(static_cast<int32_t>(*bos));
-  }
+  e->lead_in_ = options.chunk_lead_in ? *options.chunk_lead_in : DefaultChunkLeadIn(*model);
   for (int32_t t : e->lead_in_)
     if (t < 0 || t >= hp.n_vocab) return InvalidArgumentError("engine: chunk lead-in token outside the vocabulary");
   for (const char* key : {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"}) {
@@ -139,28 +134,21 @@ StatusOr<RequestResult> Engine::Generate(const Prompt& prompt, const RequestPara
   // 1. Prefix cache: never the whole prompt, the last token must be run to
   // get its logits.
   const bool use_prefix = prefix_cache_ && params.use_prefix_cache;
-  // A match never ends inside a chunk segment: it is cut back to whole blocks
-  // before the chunk, so the chunk is resolved whole by the chunk cache (and
-  // stored there on a miss) instead of being half shared, half prefilled.
-  // Prompts whose chunks follow a shared label often match a few tokens into
-  // the chunk; without the cut those chunks would never be cached.
   const bool use_chunks = chunk_cache_ && params.use_chunk_cache;
+  std::vector<ChunkSpan> chunks;
+  for (size_t i = 0; i < prompt.size(); ++i)
+    if (prompt[i].kind == SegmentKind::kChunk && !prompt[i].tokens.empty())
+      chunks.push_back(ChunkSpan{seg_begin[i], seg_begin[i] + static_cast<int64_t>(prompt[i].tokens.size())});
   int64_t matched = 0;
   if (use_prefix) {
     kv::PrefixMatch m = prefix_cache_->Lookup(
         fingerprint, std::span<const int32_t>(req.tokens.data(), static_cast<size_t>(n_prompt - 1)));
+    // A match never ends inside a chunk segment (chunk_plan.h).
     if (use_chunks) {
-      for (size_t i = 0; i < prompt.size(); ++i) {
-        const int64_t b = seg_begin[i];
-        const int64_t e = b + static_cast<int64_t>(prompt[i].tokens.size());
-        if (prompt[i].kind == SegmentKind::kChunk && b < m.n_tokens && m.n_tokens < e) {
-          const int64_t keep = b / pool_->block_tokens();
-          for (size_t j = static_cast<size_t>(keep); j < m.blocks.size(); ++j) pool_->Release(m.blocks[j]);
-          m.blocks.resize(static_cast<size_t>(keep));
-          m.n_tokens = keep * pool_->block_tokens();
-          break;
-        }
-      }
+      const int64_t keep = TrimPrefixMatchToChunks(chunks, m.n_tokens, pool_->block_tokens()) / pool_->block_tokens();
+      for (size_t j = static_cast<size_t>(keep); j < m.blocks.size(); ++j) pool_->Release(m.blocks[j]);
+      m.blocks.resize(static_cast<size_t>(keep));
+      m.n_tokens = keep * pool_->block_tokens();
     }
     for (kv::BlockId b : m.blocks) req.table.AdoptShared(b);
     matched = m.n_tokens;
@@ -169,71 +157,23 @@ StatusOr<RequestResult> Engine::Generate(const Prompt& prompt, const RequestPara
   req.kv = std::make_unique<model::PagedKvCache>(&req.table);
 
   // 2. Plan: which slots to compute, chunks placed from the cache.
-  std::vector<int64_t> slots;
-  slots.reserve(static_cast<size_t>(n_prompt));
-  struct PlacedChunk {
-    int64_t first_slot;
-    bool exact;
-    std::shared_ptr<const kv::ChunkKv> kv;
-  };
-  std::vector<PlacedChunk> placed;
-  for (size_t i = 0; i < prompt.size(); ++i) {
-    const int64_t b = seg_begin[i];
-    const int64_t e = b + static_cast<int64_t>(prompt[i].tokens.size());
-    if (e <= matched) {
-      st.n_prefix_reused_tokens += e - b;
-      continue;
-    }
-    const int64_t s0 = std::max(b, matched);
-    st.n_prefix_reused_tokens += s0 - b;
-    if (prompt[i].kind == SegmentKind::kChunk && use_chunks && s0 == b) {
-      const kv::ChunkKey key{fingerprint, kv::ChunkContentHash(lead_in_, prompt[i].tokens)};
-      std::optional<kv::ChunkHit> hit = chunk_cache_->Lookup(key, prompt[i].tokens);
-      if (hit && hit->kv->n_layers == hp.n_layer && hit->kv->row_floats == hp.n_embd_kv()) {
-        (hit->tier == kv::ChunkTier::kRam ? st.n_chunk_ram_hits : st.n_chunk_disk_hits) += 1;
-        PlaceChunk(*hit->kv, req.kv.get(), b, b, rope_);
-        // Right after a copy of the lead-in, the chunk sits exactly where
-        // and after what it was cached: its KV is exact as stored.
-        const auto L = static_cast<int64_t>(lead_in_.size());
-        const bool exact = b == L && std::equal(lead_in_.begin(), lead_in_.end(), req.tokens.begin());
-        placed.push_back(PlacedChunk{b, exact, std::move(hit->kv)});
-        continue;
-      }
-      ++st.n_chunk_misses;
-      req.missed_chunks.emplace_back(b, e);
-    }
-    for (int64_t s = s0; s < e; ++s) slots.push_back(s);
-  }
-  // Selective recomputation over the placed chunks (chunk_reuse.h).
-  {
-    std::vector<ReusedChunk> reused;
-    int64_t n_reused_total = 0;
-    for (const PlacedChunk& pc : placed) {
-      n_reused_total += pc.kv->n_tokens();
-      if (!pc.exact) reused.push_back(ReusedChunk{pc.first_slot, pc.kv->scores});
-    }
-    std::vector<int64_t> redo = PlanRecompute(reused, fraction, options_.recompute_signal);
-    // The prompt's last token is always run: its logits start decoding.
-    if (!placed.empty() && placed.back().first_slot + placed.back().kv->n_tokens() == n_prompt &&
-        (redo.empty() || redo.back() != n_prompt - 1))
-      redo.push_back(n_prompt - 1);
-    st.n_chunk_recomputed_tokens = static_cast<int64_t>(redo.size());
-    st.n_chunk_reused_tokens = n_reused_total - st.n_chunk_recomputed_tokens;
-    // The first reused (not recomputed) row of an inexact chunk makes every
-    // later row inexact.
-    for (const PlacedChunk& pc : placed) {
-      if (pc.exact) continue;
-      for (int64_t s = pc.first_slot; s < pc.first_slot + pc.kv->n_tokens(); ++s) {
-        if (!std::binary_search(redo.begin(), redo.end(), s)) {
-          req.first_inexact_slot = std::min(req.first_inexact_slot, s);
-          break;
-        }
-      }
-      if (req.first_inexact_slot < n_prompt) break;
-    }
-    slots.insert(slots.end(), redo.begin(), redo.end());
-    std::sort(slots.begin(), slots.end());
-  }
+  ChunkPlanParams cp;
+  cp.model_fingerprint = fingerprint;
+  cp.lead_in = lead_in_;
+  cp.recompute_fraction = fraction;
+  cp.signal = options_.recompute_signal;
+  cp.rope = &rope_;
+  ChunkPlan plan = PlanChunkReuse(use_chunks ? chunk_cache_.get() : nullptr, req.tokens, n_prompt, chunks, matched,
+                                  req.kv.get(), cp);
+  st.n_prefix_reused_tokens = matched;
+  st.n_chunk_ram_hits = plan.n_chunk_ram_hits;
+  st.n_chunk_disk_hits = plan.n_chunk_disk_hits;
+  st.n_chunk_misses = static_cast<int64_t>(plan.missed.size());
+  st.n_chunk_recomputed_tokens = plan.n_chunk_recomputed_tokens;
+  st.n_chunk_reused_tokens = plan.n_chunk_reused_tokens;
+  for (const ChunkSpan& c : plan.missed) req.missed_chunks.emplace_back(c.begin, c.end);
+  req.first_inexact_slot = plan.first_inexact_slot;
+  const std::vector<int64_t>& slots = plan.compute_slots;
   st.n_computed_tokens = static_cast<int64_t>(slots.size());
 
   // 3. Prefill the planned slots.
@@ -375,25 +315,9 @@ Status Engine::FillChunkCache(Request& req) {
   }
   for (size_t i = 0; i < req.missed_chunks.size(); ++i) {
     const auto [b, e] = req.missed_chunks[i];
-    const int64_t n = e - b;
-    auto entry = std::make_shared<kv::ChunkKv>();
-    entry->key = kv::ChunkKey{model_->fingerprint(), kv::ChunkContentHash(lead_in_, std::span<const int32_t>(inputs[i]).subspan(static_cast<size_t>(L)))};
-    entry->n_layers = static_cast<int>(hp.n_layer);
-    entry->row_floats = hp.n_embd_kv();
-    entry->base_position = L;
-    entry->tokens.assign(inputs[i].begin() + L, inputs[i].end());
-    const size_t rows = static_cast<size_t>(hp.n_layer * n * hp.n_embd_kv());
-    entry->k.resize(rows);
-    entry->v.resize(rows);
-    const size_t row_bytes = static_cast<size_t>(hp.n_embd_kv()) * sizeof(float);
-    for (int l = 0; l < entry->n_layers; ++l) {
-      for (int64_t t = 0; t < n; ++t) {
-        std::memcpy(entry->k.data() + (l * n + t) * hp.n_embd_kv(), caches[i]->KRow(l, L + t), row_bytes);
-        std::memcpy(entry->v.data() + (l * n + t) * hp.n_embd_kv(), caches[i]->VRow(l, L + t), row_bytes);
-      }
-    }
-    entry->scores = DeviationScores(*entry, req.kv.get(), b, b, rope_);
-    RETURN_IF_ERROR(chunk_cache_->Insert(std::move(entry)));
+    const std::span<const int32_t> chunk = std::span<const int32_t>(inputs[i]).subspan(static_cast<size_t>(L));
+    const kv::ChunkKey key{model_->fingerprint(), kv::ChunkContentHash(lead_in_, chunk)};
+    RETURN_IF_ERROR(chunk_cache_->Insert(BuildChunkKv(key, chunk, L, caches[i].get(), req.kv.get(), b, b, rope_)));
   }
   return Status::Ok();
 }

@@ -55,6 +55,11 @@ Status ChunkCache::ScanDisk() {
   return Status::Ok();
 }
 
+bool ChunkCache::Contains(const ChunkKey& key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ram_index_.count(key) > 0 || disk_files_.count(FileName(key)) > 0;
+}
+
 std::optional<ChunkHit> ChunkCache::Lookup(const ChunkKey& key, std::span<const int32_t> tokens) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = ram_index_.find(key);

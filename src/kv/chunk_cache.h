@@ -74,6 +74,11 @@ class ChunkCache {
   // The entry for `key` whose stored tokens equal `tokens`, or nullopt.
   std::optional<ChunkHit> Lookup(const ChunkKey& key, std::span<const int32_t> tokens);
 
+  // Whether an entry for `key` is in RAM or on disk (not verified, not
+  // touched, no stats): e.g. to skip computing an entry someone already
+  // stored.
+  bool Contains(const ChunkKey& key) const;
+
   // Adds an entry to RAM and writes it to disk. An entry larger than a
   // tier's budget skips that tier. The Status reports a failed disk write;
   // the RAM tier holds the entry anyway.

@@ -31,7 +31,14 @@ struct Scheduler::Seq {
   SchedRequest req;
   std::vector<int32_t> tokens;  // prompt, then every generated token
   int64_t n_prompt = 0;
-  int64_t n_computed = 0;       // slots [0, n_computed) hold valid KV
+  // Slots [n_computed, tokens.size()) are still to compute, and so are the
+  // runs in `todo` (all below n_computed, ascending, computed first); every
+  // other slot below n_computed holds KV (computed, shared or planned).
+  int64_t n_computed = 0;
+  std::deque<ChunkSpan> todo;
+  // Slots from here on are not what a full prefill computes (planner).
+  int64_t first_inexact_slot = INT64_MAX;
+  std::vector<ChunkFill> fills;  // queued as jobs once the prompt is computed
   int64_t n_generated = 0;
   kv::BlockTable table;
   sampling::Sampler sampler;
@@ -43,9 +50,42 @@ struct Scheduler::Seq {
   bool done = false;
   FinishReason done_reason = FinishReason::kLength;
 
-  int64_t n_pending() const { return static_cast<int64_t>(tokens.size()) - n_computed; }
+  int64_t n_pending() const {
+    int64_t n = static_cast<int64_t>(tokens.size()) - n_computed;
+    for (const ChunkSpan& r : todo) n += r.end - r.begin;
+    return n;
+  }
+  // Slots [0, n_valid()) all hold KV.
+  int64_t n_valid() const { return todo.empty() ? n_computed : todo.front().begin; }
+  // Leading slots whose KV is exactly a full prefill's (prefix-cacheable).
+  int64_t n_exact() const { return std::min(n_valid(), first_inexact_slot); }
+  bool prompt_computed() const { return todo.empty() && n_computed >= n_prompt; }
   // Generating: exactly the last sampled token is still to be fed back.
-  bool decoding() const { return n_generated > 0 && n_pending() == 1; }
+  bool decoding() const { return n_generated > 0 && todo.empty() && n_pending() == 1; }
+  // `n` slots starting at `first_slot` were computed (in the order planned).
+  void Advance(int64_t first_slot, int64_t n) {
+    if (!todo.empty() && todo.front().begin == first_slot) {
+      todo.front().begin += n;
+      CHECK(todo.front().begin <= todo.front().end);
+      if (todo.front().begin == todo.front().end) todo.pop_front();
+    } else {
+      CHECK(first_slot == n_computed);
+      n_computed += n;
+    }
+  }
+};
+
+// An internal job computing a chunk-cache entry (prompt_planner.h).
+struct Scheduler::FillJob {
+  FillJob(kv::BlockPool* pool, ChunkFill f) : fill(std::move(f)), table(pool), source(pool) {}
+
+  uint64_t id = 0;
+  ChunkFill fill;
+  kv::BlockTable table;    // fill.tokens at slots [0, n)
+  kv::BlockTable source;   // the request's blocks over the chunk (or empty)
+  int64_t source_first_slot = 0;
+  int64_t n_computed = 0;
+  bool started = false;    // table reserved
 };
 
 Scheduler::Scheduler(PrivateTag, StepExecutor* executor, kv::BlockPool* pool, kv::PrefixCache* prefix_cache,
@@ -152,6 +192,9 @@ void Scheduler::Shutdown(int64_t grace_ms) {
       LeaveQueue();
       Finish(std::move(s), FinishReason::kCancelled);
     }
+    stats_.n_fill_jobs_dropped += static_cast<int64_t>(fills_.size());
+    fills_.clear();
+    fill_keys_.clear();
     PublishStats();
   });
 }
@@ -219,7 +262,7 @@ bool Scheduler::RemoveById(uint64_t id, FinishReason reason) {
 void Scheduler::Finish(std::unique_ptr<Seq> seq, FinishReason reason, Status status) {
   executor_->Forget(seq->id);
   // Keep what was computed exactly for later requests (multi-turn chats).
-  if (reason != FinishReason::kError) InsertIntoPrefixCache(*seq, seq->n_computed);
+  if (reason != FinishReason::kError) InsertIntoPrefixCache(*seq, seq->n_exact());
   seq->table.Clear();
   RequestOutcome& out = seq->outcome;
   out.finish = reason;
@@ -236,9 +279,12 @@ void Scheduler::Preempt(std::unique_ptr<Seq> seq) {
   executor_->Forget(seq->id);
   // The computed blocks go to the prefix cache: if nobody needs the room
   // before the request resumes, it skips recomputing them.
-  InsertIntoPrefixCache(*seq, seq->n_computed);
+  InsertIntoPrefixCache(*seq, seq->n_exact());
   seq->table.Clear();
   seq->n_computed = 0;
+  seq->todo.clear();
+  seq->first_inexact_slot = INT64_MAX;
+  seq->fills.clear();
   ++seq->outcome.n_preemptions;
   ++stats_.n_preemptions;
   {
@@ -252,9 +298,64 @@ bool Scheduler::ReserveWithEviction(Seq& seq, int64_t n_tokens) {
   while (!seq.table.Reserve(n_tokens)) {
     const int64_t B = pool_->block_tokens();
     const int64_t missing = (n_tokens - seq.table.capacity_tokens() + B - 1) / B;
-    if (prefix_cache_ == nullptr || prefix_cache_->Evict(missing) == 0) return false;
+    // Cached prefixes first, then the low-priority fill jobs.
+    if (prefix_cache_ != nullptr && prefix_cache_->Evict(missing) > 0) continue;
+    if (!DropOneFillJob()) return false;
   }
   return true;
+}
+
+bool Scheduler::DropOneFillJob() {
+  for (size_t j = fills_.size(); j-- > 0;) {
+    FillJob& f = *fills_[j];
+    if (f.table.n_blocks() == 0 && f.source.n_blocks() == 0) continue;
+    executor_->Forget(f.id);
+    fill_keys_.erase(f.fill.key);
+    fills_.erase(fills_.begin() + static_cast<std::ptrdiff_t>(j));
+    ++stats_.n_fill_jobs_dropped;
+    return true;
+  }
+  return false;
+}
+
+void Scheduler::QueueFills(Seq& seq) {
+  PromptPlanner* planner = options_.planner;
+  if (planner == nullptr) {
+    seq.fills.clear();
+    return;
+  }
+  const int64_t B = pool_->block_tokens();
+  for (ChunkFill& f : seq.fills) {
+    if (f.tokens.empty() || fill_keys_.count(f.key) > 0 || !planner->NeedsFill(f)) continue;
+    auto job = std::make_unique<FillJob>(pool_, std::move(f));
+    job->id = next_fill_id_++;
+    if (planner->WantsSourceKv()) {
+      // Hold the request's blocks over the chunk: its in-context KV outlives
+      // the request for as long as the job needs it.
+      const int64_t first_block = job->fill.source.begin / B;
+      const int64_t end_block = (job->fill.source.end + B - 1) / B;
+      const auto blocks = seq.table.blocks();
+      CHECK(end_block <= static_cast<int64_t>(blocks.size()));
+      for (int64_t b = first_block; b < end_block; ++b) {
+        pool_->AddRef(blocks[static_cast<size_t>(b)]);
+        job->source.AdoptShared(blocks[static_cast<size_t>(b)]);
+      }
+      job->source_first_slot = job->fill.source.begin - first_block * B;
+    }
+    fill_keys_.insert(job->fill.key);
+    fills_.push_back(std::move(job));
+  }
+  seq.fills.clear();
+}
+
+void Scheduler::CompleteFillJob(FillJob& job) {
+  const Status s = options_.planner->CompleteFill(job.fill, job.table,
+                                                  job.source.n_blocks() > 0 ? &job.source : nullptr,
+                                                  job.source_first_slot);
+  if (!s.ok()) {
+    CS_LOG(Warning) << "scheduler: chunk cache fill failed: " << s.ToString();
+  }
+  ++stats_.n_fill_jobs_done;
 }
 
 void Scheduler::InsertIntoPrefixCache(Seq& seq, int64_t n_tokens) {
@@ -270,24 +371,43 @@ void Scheduler::InsertIntoPrefixCache(Seq& seq, int64_t n_tokens) {
 int64_t Scheduler::SharedWithPrefilling(const Seq& seq) const {
   if (prefix_cache_ == nullptr) return 0;
   const int64_t B = pool_->block_tokens();
+  // With a planner, a match is cut at the first chunk: nothing past it is
+  // worth waiting for.
+  int64_t own_limit = seq.n_prompt - 1;
+  if (options_.planner != nullptr && !seq.req.chunks.empty())
+    own_limit = std::min(own_limit, seq.req.chunks.front().begin);
   for (const std::unique_ptr<Seq>& r : running_) {
-    if (r->n_computed >= r->n_prompt) continue;
-    const int64_t limit = std::min(r->n_prompt, seq.n_prompt - 1);
+    if (r->prompt_computed()) continue;
+    // Only exact rows are ever published to the prefix cache.
+    const int64_t limit = std::min({r->n_prompt, own_limit, r->first_inexact_slot});
     int64_t common = 0;
     while (common < limit && r->tokens[static_cast<size_t>(common)] == seq.tokens[static_cast<size_t>(common)]) ++common;
     const int64_t shared_blocks_tokens = common / B * B;
-    if (shared_blocks_tokens > 0 && r->n_computed < shared_blocks_tokens) return shared_blocks_tokens;
+    if (shared_blocks_tokens > 0 && r->n_valid() < shared_blocks_tokens) return shared_blocks_tokens;
   }
   return 0;
 }
 
 bool Scheduler::TryAdmit(std::unique_ptr<Seq>& seq) {
   int64_t matched = 0;
+  const bool planned = options_.planner != nullptr && !seq->req.chunks.empty();
   if (prefix_cache_ != nullptr) {
     // Never the whole sequence: its last token must run to give logits.
     kv::PrefixMatch m = prefix_cache_->Lookup(
         options_.prefix_namespace,
         std::span<const int32_t>(seq->tokens.data(), seq->tokens.size() - 1));
+    if (planned && m.n_tokens > 0) {
+      PlanInput in;
+      in.seq_id = seq->id;
+      in.tokens = seq->tokens;
+      in.n_prompt = seq->n_prompt;
+      in.chunks = seq->req.chunks;
+      const int64_t B = pool_->block_tokens();
+      const int64_t keep = std::clamp<int64_t>(options_.planner->TrimPrefixMatch(in, m.n_tokens, B), 0, m.n_tokens) / B;
+      for (size_t j = static_cast<size_t>(keep); j < m.blocks.size(); ++j) pool_->Release(m.blocks[j]);
+      m.blocks.resize(static_cast<size_t>(keep));
+      m.n_tokens = keep * B;
+    }
     for (kv::BlockId b : m.blocks) seq->table.AdoptShared(b);
     matched = m.n_tokens;
   }
@@ -296,6 +416,10 @@ bool Scheduler::TryAdmit(std::unique_ptr<Seq>& seq) {
     return false;
   }
   seq->n_computed = matched;
+  seq->todo.clear();
+  seq->first_inexact_slot = INT64_MAX;
+  seq->fills.clear();
+  if (planned) PlanAdmitted(*seq, matched);
   stats_.n_prefix_hit_tokens += matched;
   const int64_t now = NowNanos();
   if (!seq->admitted_once) {
@@ -307,6 +431,51 @@ bool Scheduler::TryAdmit(std::unique_ptr<Seq>& seq) {
   return true;
 }
 
+void Scheduler::PlanAdmitted(Seq& seq, int64_t matched) {
+  PlanInput in;
+  in.seq_id = seq.id;
+  in.tokens = seq.tokens;
+  in.n_prompt = seq.n_prompt;
+  in.chunks = seq.req.chunks;
+  in.n_prefix_tokens = matched;
+  in.recompute_fraction = seq.req.recompute_fraction;
+  StatusOr<AdmissionPlan> plan = options_.planner->Plan(in, &seq.table);
+  if (!plan.ok()) {
+    // Compute everything past the prefix: whatever the planner wrote is
+    // overwritten.
+    CS_LOG(Warning) << "scheduler: planning request " << seq.id << " failed, computing it whole: "
+                    << plan.status().ToString();
+    return;
+  }
+  const auto n_tokens = static_cast<int64_t>(seq.tokens.size());
+  const std::vector<int64_t>& slots = plan->compute_slots;
+  CHECK(!slots.empty() && slots.back() == n_tokens - 1 && slots.front() >= matched);
+  // Runs of consecutive slots; the last one (ending at the last token)
+  // becomes the contiguous tail [n_computed, n_tokens).
+  std::vector<ChunkSpan> runs;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    CHECK(i == 0 || slots[i] > slots[i - 1]);
+    if (runs.empty() || runs.back().end != slots[i]) runs.push_back(ChunkSpan{slots[i], slots[i] + 1});
+    else ++runs.back().end;
+  }
+  seq.n_computed = runs.back().begin;
+  runs.pop_back();
+  seq.todo.assign(runs.begin(), runs.end());
+  seq.first_inexact_slot = plan->first_inexact_slot;
+  seq.fills = std::move(plan->fills);
+  if (!seq.admitted_once) {
+    RequestOutcome& o = seq.outcome;
+    o.n_chunk_reused_tokens = plan->n_chunk_reused_tokens;
+    o.n_chunk_recomputed_tokens = plan->n_chunk_recomputed_tokens;
+    o.n_chunk_hits = plan->n_chunk_hits;
+    o.n_chunk_misses = plan->n_chunk_misses;
+    stats_.n_chunk_reused_tokens += plan->n_chunk_reused_tokens;
+    stats_.n_chunk_recomputed_tokens += plan->n_chunk_recomputed_tokens;
+    stats_.n_chunk_hits += plan->n_chunk_hits;
+    stats_.n_chunk_misses += plan->n_chunk_misses;
+  }
+}
+
 void Scheduler::LeaveQueue() {
   std::lock_guard<std::mutex> lock(mu_);
   --n_queued_;
@@ -314,23 +483,36 @@ void Scheduler::LeaveQueue() {
 
 bool Scheduler::RunStep() {
   DrainInbox();
-  if (running_.empty() && waiting_.empty()) {
+  if (running_.empty() && waiting_.empty() && fills_.empty()) {
     PublishStats();
     return false;
   }
   batch_.clear();
   batch_seqs_.clear();
+  batch_fills_.clear();
   int64_t budget = options_.max_step_tokens;
-  auto plan = [&](Seq& s, int64_t n) {
+  auto plan_run = [&](Seq& s, int64_t first_slot, int64_t n) {
     StepSequence step;
     step.seq_id = s.id;
     step.table = &s.table;
-    step.tokens = std::span<const int32_t>(s.tokens.data() + s.n_computed, static_cast<size_t>(n));
-    step.first_slot = s.n_computed;
-    step.want_logits = s.n_computed + n == static_cast<int64_t>(s.tokens.size());
+    step.tokens = std::span<const int32_t>(s.tokens.data() + first_slot, static_cast<size_t>(n));
+    step.first_slot = first_slot;
+    step.want_logits = first_slot + n == static_cast<int64_t>(s.tokens.size());
     batch_.push_back(step);
     batch_seqs_.push_back(&s);
+    batch_fills_.push_back(nullptr);
     budget -= n;
+  };
+  // The next n pending slots of `s`, in slot order: the scattered runs, then
+  // the contiguous tail. Each run is its own StepSequence.
+  auto plan = [&](Seq& s, int64_t n) {
+    for (const ChunkSpan& r : s.todo) {
+      if (n <= 0) return;
+      const int64_t take = std::min(n, r.end - r.begin);
+      plan_run(s, r.begin, take);
+      n -= take;
+    }
+    if (n > 0) plan_run(s, s.n_computed, n);
   };
 
   // 1. Decodes first, in admission order; preempt from the back when the
@@ -391,6 +573,42 @@ bool Scheduler::RunStep() {
     Seq& a = *running_.back();
     plan(a, std::min(a.n_pending(), budget));
   }
+  // 4. Chunk-cache fill jobs: budget nobody else used, free blocks only, and
+  // only while no request waits for admission (requests come first).
+  int64_t n_started_fills = 0;
+  for (std::unique_ptr<FillJob>& fp : fills_) {
+    if (budget <= 0 || preempted) break;
+    FillJob& f = *fp;
+    const auto n_fill = static_cast<int64_t>(f.fill.tokens.size());
+    if (!f.started) {
+      if (!waiting_.empty() || n_started_fills >= options_.max_fill_jobs) break;
+      // Free blocks, or blocks only the prefix cache holds: a chunk entry is
+      // worth more than an LRU cached prefix (it serves any position).
+      bool ok = f.table.Reserve(n_fill);
+      while (!ok && prefix_cache_ != nullptr &&
+             prefix_cache_->Evict((n_fill - f.table.capacity_tokens() + pool_->block_tokens() - 1) /
+                                  pool_->block_tokens()) > 0)
+        ok = f.table.Reserve(n_fill);
+      if (!ok) {
+        f.table.Clear();
+        break;
+      }
+      f.started = true;
+    }
+    ++n_started_fills;
+    const int64_t n = std::min(n_fill - f.n_computed, budget);
+    if (n <= 0) continue;
+    StepSequence step;
+    step.seq_id = f.id;
+    step.table = &f.table;
+    step.tokens = std::span<const int32_t>(f.fill.tokens.data() + f.n_computed, static_cast<size_t>(n));
+    step.first_slot = f.n_computed;
+    step.want_logits = false;
+    batch_.push_back(step);
+    batch_seqs_.push_back(nullptr);
+    batch_fills_.push_back(&f);
+    budget -= n;
+  }
   if (batch_.empty()) {
     // Waiting requests that fit nowhere while nothing runs: the pool is held
     // by the prefix cache alone, which admission already tried to evict, so
@@ -403,8 +621,16 @@ bool Scheduler::RunStep() {
         Finish(std::move(s), FinishReason::kError, ResourceExhaustedError("scheduler: KV pool cannot hold the request"));
       }
     }
+    // Fill jobs that cannot start (no free blocks while nothing runs) are
+    // given up, so an idle scheduler really is idle.
+    if (running_.empty() && waiting_.empty() && !preempted) {
+      stats_.n_fill_jobs_dropped += static_cast<int64_t>(fills_.size());
+      for (const std::unique_ptr<FillJob>& f : fills_) executor_->Forget(f->id);
+      fills_.clear();
+      fill_keys_.clear();
+    }
     PublishStats();
-    return !running_.empty() || !waiting_.empty();
+    return !running_.empty() || !waiting_.empty() || !fills_.empty();
   }
 
   // 4. One forward over the batch.
@@ -421,19 +647,30 @@ bool Scheduler::RunStep() {
   if (!st.ok()) {
     CS_LOG(Error) << "scheduler: step failed: " << st.ToString();
     for (Seq* s : batch_seqs_) {
+      if (s == nullptr) continue;
       s->done = true;
       s->done_reason = FinishReason::kError;
     }
+    // Fill jobs of a failed step are dropped (their entries may be garbage).
+    for (FillJob* f : batch_fills_)
+      if (f != nullptr) f->n_computed = -1;
   } else {
     int64_t row = 0;
     for (size_t k = 0; k < batch_.size(); ++k) {
-      Seq& s = *batch_seqs_[k];
       const auto n = static_cast<int64_t>(batch_[k].tokens.size());
+      if (FillJob* f = batch_fills_[k]) {
+        f->n_computed += n;
+        stats_.n_fill_tokens += n;
+        continue;
+      }
+      Seq& s = *batch_seqs_[k];
       (s.decoding() ? stats_.n_decode_tokens : stats_.n_prefill_tokens) += n;
-      s.n_computed += n;
+      const bool had_prompt = s.prompt_computed();
+      s.Advance(batch_[k].first_slot, n);
       // Publish computed prompt blocks at once so that requests waiting on
       // this shared prefix can be admitted in the next step.
-      if (s.n_computed <= s.n_prompt) InsertIntoPrefixCache(s, s.n_computed);
+      if (s.n_valid() <= s.n_prompt) InsertIntoPrefixCache(s, s.n_exact());
+      if (!had_prompt && s.prompt_computed() && !s.fills.empty()) QueueFills(s);
       if (!batch_[k].want_logits) continue;
       const std::span<const float> row_logits = logits_.Row(row++);
       const int32_t token = s.sampler.Sample(row_logits);
@@ -467,6 +704,20 @@ bool Scheduler::RunStep() {
     }
   }
   running_.swap(keep);
+  // Retire finished (or failed) fill jobs.
+  for (size_t j = 0; j < fills_.size();) {
+    FillJob& f = *fills_[j];
+    const bool failed = f.n_computed < 0;
+    const bool complete = !failed && f.started && f.n_computed == static_cast<int64_t>(f.fill.tokens.size());
+    if (!failed && !complete) {
+      ++j;
+      continue;
+    }
+    if (complete) CompleteFillJob(f);
+    executor_->Forget(f.id);
+    fill_keys_.erase(f.fill.key);
+    fills_.erase(fills_.begin() + static_cast<std::ptrdiff_t>(j));
+  }
   PublishStats();
   return true;
 }
@@ -477,6 +728,7 @@ void Scheduler::PublishStats() {
   stats_.n_blocks_total = pool_->n_blocks();
   stats_.n_blocks_free = pool_->n_free();
   stats_.n_blocks_cached = prefix_cache_ ? prefix_cache_->n_cached_blocks() : 0;
+  stats_.n_fill_jobs_pending = static_cast<int64_t>(fills_.size());
   std::lock_guard<std::mutex> lock(mu_);
   published_ = stats_;
 }

@@ -38,6 +38,14 @@
 // Exact twin: with greedy sampling, every request's tokens equal those of the
 // same request run alone (tests/sched/scheduler_model_test).
 //
+// Segmented prompts (options.planner, see prompt_planner.h): a request with
+// chunk spans is planned at admission; reused KV (e.g. the chunk cache) fills
+// some of its slots and only the rest is prefilled, in ascending slot order
+// (scattered slots: several StepSequences of one request may share a step).
+// Rows that are not what a full prefill computes never enter the prefix
+// cache. Chunk-cache entries for chunks that missed are computed afterwards
+// by internal fill jobs in spare step budget and free blocks only.
+//
 // Queue bound: Submit() fails with ResourceExhausted when max_waiting
 // requests are already queued (the server answers 503 + Retry-After).
 //
@@ -54,13 +62,16 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "base/status.h"
 #include "kv/block_pool.h"
 #include "kv/prefix_cache.h"
 #include "sampling/sampling_params.h"
+#include "sched/prompt_planner.h"
 #include "sched/step_cost_model.h"
 #include "sched/step_executor.h"
 
@@ -82,6 +93,12 @@ struct SchedulerOptions {
   // Monotonic clock in ns for step timing; null: the steady clock. Tests
   // inject a fake one.
   std::function<int64_t()> clock;
+  // Admission hook for segmented prompts (null: every slot is computed).
+  // Borrowed; must outlive the scheduler.
+  PromptPlanner* planner = nullptr;
+  // Fill jobs holding blocks at once (each holds its own blocks and, when
+  // the planner wants the source KV, references on the request's).
+  int64_t max_fill_jobs = 4;
 };
 
 enum class FinishReason { kLength, kEndOfGeneration, kCancelled, kError };
@@ -93,6 +110,11 @@ struct RequestOutcome {
   int64_t n_cached_prompt_tokens = 0;  // taken from the prefix cache at (first) admission
   int64_t n_generated_tokens = 0;
   int64_t n_preemptions = 0;
+  // From the planner at first admission (0 without one).
+  int64_t n_chunk_reused_tokens = 0;      // KV placed from the chunk cache, not recomputed
+  int64_t n_chunk_recomputed_tokens = 0;  // placed, then recomputed in context
+  int64_t n_chunk_hits = 0;
+  int64_t n_chunk_misses = 0;
   double queue_ms = 0;           // submit -> first admission
   double ttft_ms = 0;            // submit -> first token (0 if none)
 };
@@ -102,6 +124,10 @@ struct SchedRequest {
   sampling::SamplingParams sampling;
   int64_t max_new_tokens = 256;
   std::vector<int32_t> end_of_generation;  // ids that end generation
+  // Chunk segments of the prompt (ascending, non-overlapping); only used
+  // with options.planner. Empty: a plain prompt.
+  std::vector<ChunkSpan> chunks;
+  std::optional<double> recompute_fraction;  // nullopt: the planner's default
   // Scheduler thread. Returning false cancels the request (e.g. a stop string
   // matched or the client went away): it ends with kCancelled.
   std::function<bool(int32_t token)> on_token;
@@ -125,6 +151,14 @@ struct SchedulerStats {
   int64_t n_blocks_cached = 0;    // held by the prefix cache
   int64_t max_batch_sequences = 0;  // largest batch so far
   int64_t n_latency_limited_steps = 0;  // steps whose prefill the slowdown limit cut
+  int64_t n_chunk_reused_tokens = 0;
+  int64_t n_chunk_recomputed_tokens = 0;
+  int64_t n_chunk_hits = 0;
+  int64_t n_chunk_misses = 0;
+  int64_t n_fill_jobs_pending = 0;   // queued or running
+  int64_t n_fill_jobs_done = 0;
+  int64_t n_fill_jobs_dropped = 0;   // gave their blocks to requests
+  int64_t n_fill_tokens = 0;         // tokens computed by fill jobs
 };
 
 class Scheduler {
@@ -162,6 +196,7 @@ class Scheduler {
 
  private:
   struct Seq;
+  struct FillJob;
   struct PrivateTag {};
 
  public:
@@ -178,7 +213,14 @@ class Scheduler {
   bool ReserveWithEviction(Seq& seq, int64_t n_tokens);
   bool TryAdmit(std::unique_ptr<Seq>& seq);
   int64_t SharedWithPrefilling(const Seq& seq) const;
+  // Runs the planner on a just-reserved sequence.
+  void PlanAdmitted(Seq& seq, int64_t matched);
   void InsertIntoPrefixCache(Seq& seq, int64_t n_tokens);
+  // Fill jobs: queued when a request's prompt is computed, started in free
+  // blocks, dropped (newest first) when a request needs the blocks.
+  void QueueFills(Seq& seq);
+  bool DropOneFillJob();
+  void CompleteFillJob(FillJob& job);
   void PublishStats();
   void LeaveQueue();  // a request left inbox/waiting
 
@@ -208,8 +250,12 @@ class Scheduler {
   std::vector<std::unique_ptr<Seq>> running_;  // admission order
   uint64_t admit_counter_ = 0;
   SchedulerStats stats_;
+  std::deque<std::unique_ptr<FillJob>> fills_;  // started ones first
+  std::unordered_set<uint64_t> fill_keys_;       // keys of fills_
+  uint64_t next_fill_id_ = uint64_t{1} << 63;    // executor ids of fill jobs
   std::vector<StepSequence> batch_;
-  std::vector<Seq*> batch_seqs_;
+  std::vector<Seq*> batch_seqs_;                 // null for a fill job's entry
+  std::vector<FillJob*> batch_fills_;            // null for a request's entry
   StepLogits logits_;
   StepCostModel cost_;
 };

@@ -95,6 +95,15 @@ class FakeExecutor final : public StepExecutor {
     return Status::Ok();
   }
 
+  // The token a slot of `table` holds (-1: never written), and writing one
+  // without a step: what a planner placing reused KV does.
+  int32_t ReadSlot(const kv::BlockTable& table, int64_t slot) {
+    return Row(table.blocks()[static_cast<size_t>(slot / block_tokens_)])[static_cast<size_t>(slot % block_tokens_)];
+  }
+  void WriteSlot(const kv::BlockTable& table, int64_t slot, int32_t token) {
+    Row(table.blocks()[static_cast<size_t>(slot / block_tokens_)])[static_cast<size_t>(slot % block_tokens_)] = token;
+  }
+
   struct Entry {
     uint64_t seq_id;
     int64_t n_tokens;

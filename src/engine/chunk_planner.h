@@ -1,0 +1,77 @@
+// ChunkPlanner: the Cache-Craft chunk cache as the scheduler's admission hook
+// (sched/prompt_planner.h), so chunk reuse works under continuous batching.
+//
+// At admission it resolves a request's chunk segments exactly as Engine
+// does (chunk_plan.h, one implementation): hits are placed into the
+// request's blocks with K re-rotated, a fraction r of the reused tokens is
+// recomputed (signal as configured; default kPromptRecency), misses are
+// computed in the prompt's context. Each miss becomes a fill: the
+// scheduler later runs [lead-in][chunk] from slot 0 in spare step budget and
+// CompleteFill copies it into a ChunkKv and inserts it into the cache (with
+// deviation scores against the request's in-context rows when the signal is
+// kRecordedDeviation; other signals ignore scores, so the scheduler is not
+// asked to keep the request's blocks and the scores are zeros).
+//
+// Given the same cache contents, a request planned here computes the same
+// slots and places the same KV as Engine::Generate, and the model's rows do
+// not depend on batch composition, so the greedy outputs agree
+// (tests/engine/chunk_planner_test).
+//
+// Thread safety: the scheduler thread only (the ChunkCache locks itself and
+// may be shared, e.g. with an Engine).
+// REQUIRES: model and (borrowed) cache outlive the planner; the scheduler's
+// pool is shaped for the model and not simulated.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "engine/chunk_plan.h"
+#include "engine/chunk_reuse.h"
+#include "kv/chunk_cache.h"
+#include "model/model.h"
+#include "sched/prompt_planner.h"
+
+namespace chunkserve::engine {
+
+struct ChunkPlannerOptions {
+  double recompute_fraction = 0.15;
+  RecomputeSignal recompute_signal = RecomputeSignal::kPromptRecency;
+  // nullopt: DefaultChunkLeadIn(model).
+  std::optional<std::vector<int32_t>> chunk_lead_in;
+};
+
+class ChunkPlanner final : public sched::PromptPlanner {
+ public:
+  // InvalidArgument for a fraction outside [0, 1] or a lead-in token outside
+  // the vocabulary; errors of the model's RoPE setup pass through.
+  static StatusOr<std::unique_ptr<ChunkPlanner>> Create(model::Model* model, kv::ChunkCache* cache,
+                                                        const ChunkPlannerOptions& options);
+
+  int64_t TrimPrefixMatch(const sched::PlanInput& in, int64_t matched, int64_t block_tokens) override;
+  StatusOr<sched::AdmissionPlan> Plan(const sched::PlanInput& in, kv::BlockTable* table) override;
+  bool NeedsFill(const sched::ChunkFill& fill) override;
+  bool WantsSourceKv() const override { return options_.recompute_signal == RecomputeSignal::kRecordedDeviation; }
+  Status CompleteFill(const sched::ChunkFill& fill, const kv::BlockTable& fill_table, const kv::BlockTable* source,
+                      int64_t source_first_slot) override;
+
+  const std::vector<int32_t>& chunk_lead_in() const { return lead_in_; }
+  kv::ChunkCache* cache() { return cache_; }
+
+ private:
+  struct PrivateTag {};
+
+ public:
+  ChunkPlanner(PrivateTag, model::Model* model, kv::ChunkCache* cache, const ChunkPlannerOptions& options)
+      : model_(model), cache_(cache), options_(options) {}
+
+ private:
+  model::Model* model_;
+  kv::ChunkCache* cache_;
+  ChunkPlannerOptions options_;
+  RopeSetup rope_;
+  std::vector<int32_t> lead_in_;
+};
+
+}  // namespace chunkserve::engine
