@@ -10,6 +10,11 @@
 // Usage: kernels_bench [--types q8_0,q4_K] [--threads 1,2] [--layers 24]
 //                      [--prompt 512] [--decode-tokens 20] [--isa avx512]
 //                      [--prefill-reps 3] [--no-output] [--no-bandwidth]
+//        kernels_bench --shapes [--m 1,4,16,64,512] [--types q8_0] [--threads 2]
+//                      [--isa avx512] [--min-ms 300] [--peak]
+// --shapes: one line per (type, matrix shape of the 0.5B model, M tokens):
+// GMAC/s of int8 work and GB/s of weights read, against the machine's peak
+// (--peak measures it: independent vpdpbusd zmm chains, 64 MACs each).
 // Figures: medians over the repetitions ("best_*": the fastest one, i.e.
 // when other processes left the cores alone; "cpu_*": work / (process CPU
 // seconds / threads), the rate had every thread kept its core, which is what
@@ -21,6 +26,8 @@
 #include <ctime>
 #include <string>
 #include <vector>
+
+#include <immintrin.h>
 
 #include "base/clock.h"
 #include "base/thread_pool.h"
@@ -136,6 +143,116 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// ---------------------------------------------------------------- --shapes
+
+// The int8 multiply-accumulate peak of one core: 16 independent vpdpbusd
+// zmm chains (64 MACs each; 16 chains hide a 4-cycle latency at 2 per cycle)
+// in inline asm, so the compiler cannot spill or drop them. Timed in thread
+// CPU time: the rate while this thread holds its core. Also returns the
+// clock, from a chain of dependent scalar adds (1 cycle each).
+struct Peak {
+  double gmacs;
+  double ghz;
+};
+double ThreadCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+Peak VnniPeakOneThread() {
+  constexpr int64_t kIters = 20000000;
+  double t0 = ThreadCpuSeconds();
+  for (int64_t r = 0; r < kIters; ++r) {
+    __asm__ volatile(
+        "vpdpbusd %%zmm30, %%zmm31, %%zmm0\n vpdpbusd %%zmm30, %%zmm31, %%zmm1\n"
+        "vpdpbusd %%zmm30, %%zmm31, %%zmm2\n vpdpbusd %%zmm30, %%zmm31, %%zmm3\n"
+        "vpdpbusd %%zmm30, %%zmm31, %%zmm4\n vpdpbusd %%zmm30, %%zmm31, %%zmm5\n"
+        "vpdpbusd %%zmm30, %%zmm31, %%zmm6\n vpdpbusd %%zmm30, %%zmm31, %%zmm7\n"
+        "vpdpbusd %%zmm30, %%zmm31, %%zmm8\n vpdpbusd %%zmm30, %%zmm31, %%zmm9\n"
+        "vpdpbusd %%zmm30, %%zmm31, %%zmm10\n vpdpbusd %%zmm30, %%zmm31, %%zmm11\n"
+        "vpdpbusd %%zmm30, %%zmm31, %%zmm12\n vpdpbusd %%zmm30, %%zmm31, %%zmm13\n"
+        "vpdpbusd %%zmm30, %%zmm31, %%zmm14\n vpdpbusd %%zmm30, %%zmm31, %%zmm15\n" ::
+            : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
+              "xmm12", "xmm13", "xmm14", "xmm15");
+  }
+  const double dp_s = ThreadCpuSeconds() - t0;
+  t0 = ThreadCpuSeconds();
+  for (int64_t r = 0; r < kIters * 4; ++r) {
+    __asm__ volatile("add $1, %%rax\n add $1, %%rax\n add $1, %%rax\n add $1, %%rax\n" ::: "rax");
+  }
+  const double add_s = ThreadCpuSeconds() - t0;
+  return {static_cast<double>(kIters) * 16 * 64 / dp_s / 1e9, static_cast<double>(kIters) * 16 / add_s / 1e9};
+}
+
+const MatShape kShapes[] = {{"896x896", 896, 896},
+                            {"128x896", 128, 896},
+                            {"4864x896", 4864, 896},
+                            {"896x4864", 896, 4864},
+                            {"151936x896", 151936, 896}};
+
+int ShapesMain(const std::vector<std::string>& types, const std::vector<int>& threads, const std::vector<int64_t>& ms,
+               Isa isa, double min_s, bool peak) {
+  if (peak && DetectedIsa() >= Isa::kAvx512) {
+    const Peak p = VnniPeakOneThread();
+    std::printf("{\"bench\":\"vnni_peak\",\"threads\":1,\"gmac_per_s\":%.1f,\"ghz\":%.2f,"
+                "\"vpdpbusd_per_cycle\":%.2f}\n",
+                p.gmacs, p.ghz, p.gmacs / 64 / p.ghz);
+    std::fflush(stdout);
+  }
+  const int64_t max_m = *std::max_element(ms.begin(), ms.end());
+  std::vector<float> x(static_cast<size_t>(max_m) * 4864);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 1000) / 1000.0f - 0.5f;
+  for (const std::string& tname : types) {
+    const auto type = ParseDType(tname);
+    if (!type) {
+      std::fprintf(stderr, "unknown type %s\n", tname.c_str());
+      return 2;
+    }
+    for (const MatShape& s : kShapes) {
+      // Enough copies that one pass over them leaves the 32 MB L3, as the
+      // 24 layers of a real model do (decode reads weights from memory).
+      auto first = RandomPacked(TypeForShape(*type, s), s, isa, 7);
+      if (!first.ok()) {
+        std::fprintf(stderr, "%s\n", first.status().ToString().c_str());
+        return 1;
+      }
+      const size_t one_bytes = first->bytes();
+      const int n_copies = static_cast<int>(std::clamp<size_t>((96u << 20) / one_bytes + 1, 1, 64));
+      std::vector<PackedMatrix> copies;
+      copies.push_back(std::move(*first));
+      for (int c = 1; c < n_copies; ++c) copies.push_back(*RandomPacked(TypeForShape(*type, s), s, isa, 7 + c));
+      std::vector<float> y(static_cast<size_t>(max_m) * s.rows);
+      for (int t : threads) {
+        ThreadPool pool(t);
+        for (int64_t m : ms) {
+          for (const PackedMatrix& w : copies) MatMul(w, x.data(), m, y.data(), &pool);  // warm-up
+          std::vector<double> per_call;
+          const double cpu0 = ProcessCpuSeconds();
+          Stopwatch total;
+          size_t i = 0;
+          while (total.ElapsedSeconds() < min_s || per_call.size() < 5) {
+            Stopwatch sw;
+            MatMul(copies[i++ % copies.size()], x.data(), m, y.data(), &pool);
+            per_call.push_back(sw.ElapsedSeconds());
+          }
+          const double cpu_per_call = (ProcessCpuSeconds() - cpu0) / t / static_cast<double>(per_call.size());
+          const double med = Median(per_call);
+          const double best = *std::min_element(per_call.begin(), per_call.end());
+          const double macs = static_cast<double>(m) * static_cast<double>(s.rows) * static_cast<double>(s.cols);
+          std::printf(
+              "{\"bench\":\"matmul_shape\",\"type\":\"%s\",\"isa\":\"%s\",\"threads\":%d,\"shape\":\"%s\","
+              "\"m\":%lld,\"us\":%.1f,\"best_us\":%.1f,\"gmac_per_s\":%.1f,\"best_gmac_per_s\":%.1f,"
+              "\"cpu_gmac_per_s\":%.1f,\"weight_gb_per_s\":%.1f}\n",
+              tname.c_str(), std::string(IsaName(isa)).c_str(), t, s.name, static_cast<long long>(m), med * 1e6,
+              best * 1e6, macs / med / 1e9, macs / best / 1e9, macs / cpu_per_call / 1e9, static_cast<double>(one_bytes) / med / 1e9);
+          std::fflush(stdout);
+        }
+      }
+    }
+  }
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   std::vector<std::string> types = {"q8_0", "q4_K"};
   std::vector<int> threads = {1, 2};
@@ -146,6 +263,9 @@ int Main(int argc, char** argv) {
   Isa isa = ActiveIsa();
   bool bandwidth = true;
   bool with_output = true;
+  bool shapes = false, peak = false;
+  std::vector<int64_t> ms = {1, 4, 16, 64, 512};
+  double min_s = 0.3;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const std::string v = i + 1 < argc ? argv[i + 1] : "";
@@ -168,12 +288,26 @@ int Main(int argc, char** argv) {
       ++i;
     } else if (a == "--no-output") {
       with_output = false;
+    } else if (a == "--shapes") {
+      shapes = true;
+    } else if (a == "--peak") {
+      peak = true;
+    } else if (a == "--m") {
+      ms.clear();
+      for (const auto& t : Split(v)) ms.push_back(std::stoll(t));
+      ++i;
+    } else if (a == "--min-ms") {
+      min_s = std::stod(v) / 1000.0, ++i;
     } else if (a == "--no-bandwidth") {
       bandwidth = false;
     } else {
       std::fprintf(stderr, "unknown flag %s\n", a.c_str());
       return 2;
     }
+  }
+  if (shapes) {
+    if (ms.empty()) return 2;
+    return ShapesMain(types, threads, ms, isa, min_s, peak);
   }
   if (bandwidth) {
     for (int t : threads) {

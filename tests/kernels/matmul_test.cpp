@@ -73,7 +73,8 @@ void CheckAgainstReference(DType type, const Shape& s, Isa isa, ThreadPool* pool
 
 TEST(MatMulTest, EveryIsaMatchesReference) {
   ThreadPool pool(2);
-  const std::vector<Shape> shapes = {{1, 256, 1}, {17, 256, 1}, {33, 512, 3}, {16, 768, 8}, {50, 256, 13}};
+  const std::vector<Shape> shapes = {{1, 256, 1}, {17, 256, 1}, {33, 512, 3}, {16, 768, 8}, {50, 256, 13},
+                                     {20, 512, 21}};  // two full tiles (the first prefetching) + a tail
   std::vector<DType> types = testing::QuantTypes();
   for (DType t : testing::FloatTypes()) types.push_back(t);
   for (Isa isa : AvailableIsas()) {
