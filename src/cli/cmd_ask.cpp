@@ -10,7 +10,7 @@
 
 #include "cli/command.h"
 #include "model/model.h"
-#include "rag/embed/static_embedder.h"
+#include "rag/embed/embedder_loader.h"
 #include "rag/pipeline/engine_generator.h"
 #include "rag/pipeline/rag_pipeline.h"
 #include "rag/store/embedding_store.h"
@@ -99,10 +99,10 @@ int RunAsk(const std::vector<std::string>& args) {
   if (!cid.ok()) return Fail("ask", cid.status());
   if (!*cid) return Fail("ask", NotFoundError("no collection named '" + *collection + "'"));
 
-  std::unique_ptr<rag::StaticEmbedder> embedder;
+  std::unique_ptr<rag::Embedder> embedder;
   std::unique_ptr<rag::DenseIndex> dense;
   if (const auto em = flags->Get("embed-model")) {
-    auto loaded = rag::StaticEmbedder::Load(*em);
+    auto loaded = rag::LoadEmbedder(*em);
     if (!loaded.ok()) return Fail("ask", loaded.status());
     embedder = std::move(*loaded);
     rag::DenseIndexOptions opt;

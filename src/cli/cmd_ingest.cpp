@@ -9,7 +9,7 @@
 #include "model/model.h"
 #include "rag/embed/collection_embedding.h"
 #include "rag/embed/model_perplexity.h"
-#include "rag/embed/static_embedder.h"
+#include "rag/embed/embedder_loader.h"
 #include "rag/ingest/ingester.h"
 #include "rag/store/embedding_store.h"
 #include "rag/store/store.h"
@@ -105,9 +105,9 @@ int RunIngest(const std::vector<std::string>& args) {
   auto counter = rag::MakeTokenCounter(flags->GetOr("tokenizer", ""));
   if (!counter.ok()) return Fail("ingest", counter.status());
   // Load the embedder first: a bad model path fails before anything is written.
-  std::unique_ptr<rag::StaticEmbedder> embedder;
+  std::unique_ptr<rag::Embedder> embedder;
   if (const auto model = flags->Get("embed-model")) {
-    auto loaded = rag::StaticEmbedder::Load(*model);
+    auto loaded = rag::LoadEmbedder(*model);
     if (!loaded.ok()) return Fail("ingest", loaded.status());
     embedder = std::move(*loaded);
   }

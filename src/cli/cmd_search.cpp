@@ -8,7 +8,7 @@
 
 #include "base/clock.h"
 #include "cli/command.h"
-#include "rag/embed/static_embedder.h"
+#include "rag/embed/embedder_loader.h"
 #include "rag/retrieve/retriever.h"
 #include "rag/store/store.h"
 
@@ -122,10 +122,10 @@ int RunSearch(const std::vector<std::string>& args) {
   if (!id.ok()) return Fail("search", id.status());
   if (!*id) return Fail("search", NotFoundError("no collection named '" + *collection + "'"));
 
-  std::unique_ptr<rag::StaticEmbedder> embedder;
+  std::unique_ptr<rag::Embedder> embedder;
   std::unique_ptr<rag::DenseIndex> dense;
   if (params.mode != rag::RetrievalMode::kBm25) {
-    auto loaded = rag::StaticEmbedder::Load(*model);
+    auto loaded = rag::LoadEmbedder(*model);
     if (!loaded.ok()) return Fail("search", loaded.status());
     embedder = std::move(*loaded);
     rag::DenseIndexOptions opt;

@@ -13,15 +13,22 @@ StatusOr<EmbedReport> EmbedCollection(Store* store, int64_t collection_id, const
   const size_t d = static_cast<size_t>(embedder.dim());
   std::vector<int64_t> ids;
   std::vector<float> vectors;
+  std::vector<std::string_view> texts;
   while (true) {
     ASSIGN_OR_RETURN(auto pending, es.ChunksWithoutEmbedding(collection_id, 512));
     if (pending.empty()) break;
     ids.resize(pending.size());
     vectors.assign(pending.size() * d, 0.0f);
+    texts.resize(pending.size());
     for (size_t i = 0; i < pending.size(); ++i) {
       ids[i] = pending[i].chunk_id;
-      std::span<float> v(&vectors[i * d], d);
-      embedder.Embed(pending[i].text, v);
+      texts[i] = pending[i].text;
+    }
+    // One call per batch: neural embedders run the texts through shared
+    // forward passes instead of one pass per chunk.
+    embedder.EmbedBatch(texts, vectors);
+    for (size_t i = 0; i < pending.size(); ++i) {
+      std::span<const float> v(&vectors[i * d], d);
       bool zero = true;
       for (float x : v) zero &= x == 0.0f;
       report.n_empty += zero ? 1 : 0;

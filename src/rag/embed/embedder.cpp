@@ -2,7 +2,15 @@
 
 #include <cmath>
 
+#include "base/logging.h"
+
 namespace chunkserve::rag {
+
+void Embedder::EmbedBatch(std::span<const std::string_view> texts, std::span<float> out) const {
+  const size_t d = static_cast<size_t>(dim());
+  CHECK(out.size() == texts.size() * d);
+  for (size_t i = 0; i < texts.size(); ++i) Embed(texts[i], out.subspan(i * d, d));
+}
 
 void CollectionTransform::Apply(std::span<float> v) const {
   if (common_component.size() == v.size()) {

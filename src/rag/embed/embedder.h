@@ -11,7 +11,13 @@
 // state is computed by CollectionTransform and stored with the collection, so
 // the same transform applies to chunks and queries.
 //
-// Thread safety: Embed is const and may run concurrently.
+// EmbedBatch embeds many texts at once; neural embedders override it to run
+// them through one forward pass (no attention across texts), so it is how
+// ingestion embeds chunks. Its rows equal Embed's, text by text, up to float
+// rounding.
+//
+// Thread safety: Embed and EmbedBatch are const and may run concurrently
+// (neural embedders serialize their forward passes internally).
 #pragma once
 
 #include <span>
@@ -31,6 +37,9 @@ class Embedder {
   // out.size() == dim(). A text with nothing the model knows gives the zero
   // vector (not an error): it simply matches nothing.
   virtual void Embed(std::string_view text, std::span<float> out) const = 0;
+  // Row i of out (texts.size() rows of dim() floats) = Embed(texts[i]).
+  // REQUIRES: out.size() == texts.size() * dim(). Default: a loop over Embed.
+  virtual void EmbedBatch(std::span<const std::string_view> texts, std::span<float> out) const;
   // Whether the collection-level common-component removal applies.
   virtual bool removes_common_component() const { return false; }
 };

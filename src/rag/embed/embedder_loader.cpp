@@ -1,0 +1,34 @@
+#include "rag/embed/embedder_loader.h"
+
+#include "gguf/gguf_file.h"
+#include "rag/embed/static_embedder.h"
+
+namespace chunkserve::rag {
+
+StatusOr<EmbedPooling> ParseEmbedPooling(std::string_view name) {
+  if (name == "model" || name.empty()) return EmbedPooling::kFromModel;
+  if (name == "mean") return EmbedPooling::kMean;
+  if (name == "cls") return EmbedPooling::kCls;
+  if (name == "last") return EmbedPooling::kLast;
+  return InvalidArgumentError("unknown pooling '" + std::string(name) + "' (expected mean, cls, last or model)");
+}
+
+StatusOr<std::unique_ptr<Embedder>> LoadEmbedder(const std::string& gguf_path, const EmbedderLoadOptions& opts) {
+  std::string arch;
+  {
+    // Only the metadata is needed to dispatch; each embedder opens the file
+    // again (an mmap, so this costs no second read of the weights).
+    ASSIGN_OR_RETURN(auto file, gguf::GgufFile::Open(gguf_path));
+    const auto a = file->GetString("general.architecture");
+    if (!a) return InvalidArgumentError(gguf_path + ": no general.architecture: not an embedding model");
+    arch = *a;
+  }
+  if (arch == "glove") {
+    ASSIGN_OR_RETURN(auto e, StaticEmbedder::Load(gguf_path, {.sif_a = opts.sif_a}));
+    return std::unique_ptr<Embedder>(std::move(e));
+  }
+  return UnimplementedError(gguf_path + ": no embedder for architecture '" + arch +
+                            "' (supported: glove, bert, llama, qwen2, qwen3)");
+}
+
+}  // namespace chunkserve::rag

@@ -1,0 +1,62 @@
+// LoadEmbedder: one entry point that opens any embedding model GGUF and
+// returns the matching rag::Embedder, chosen by `general.architecture`:
+//
+//   "glove"                 -> StaticEmbedder (GloVe + SIF, static_embedder.h)
+//   "bert"                  -> EncoderEmbedder (model/encoder.h: BERT-style
+//                              encoder, WordPiece, mean or CLS pooling)
+//   "llama" "qwen2" "qwen3" -> DecoderEmbedder (decoder_embedder.h: final-norm
+//                              hidden states, last-token or mean pooling)
+//
+// Anything else is Unimplemented naming the architecture. The CLI (ingest,
+// search, ask) and the server (`serve --embed-model`) load embedders only
+// through this function, so every command accepts the same models.
+//
+// Pooling: by default the model's own `<arch>.pooling_type` (llama.cpp
+// numbering: 1 mean, 2 cls, 3 last) decides; absent, bert pools the mean and
+// decoders the last token (as Qwen3-Embedding does). `pooling` overrides it
+// (a GloVe model ignores it: SIF is its pooling). The pooling is part of the
+// embedder id, so a collection never mixes vectors pooled differently.
+//
+// Thread safety: LoadEmbedder is reentrant; see each Embedder for its own.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "base/thread_pool.h"
+#include "rag/embed/embedder.h"
+
+namespace chunkserve::rag {
+
+enum class EmbedPooling {
+  kFromModel,  // <arch>.pooling_type, else the architecture's default
+  kMean,
+  kCls,   // first token ([CLS]); encoders only
+  kLast,  // last token (EOS appended when the model's tokenizer adds one)
+};
+
+// "mean" / "cls" / "last" / "model" -> EmbedPooling; InvalidArgument else.
+StatusOr<EmbedPooling> ParseEmbedPooling(std::string_view name);
+
+struct EmbedderLoadOptions {
+  EmbedPooling pooling = EmbedPooling::kFromModel;
+  // Threads for neural forward passes (0: all hardware threads); ignored when
+  // `pool` is given (borrowed, must outlive the embedder).
+  int n_threads = 0;
+  ThreadPool* pool = nullptr;
+  // Longest input in tokens, special tokens included (0: the model's
+  // context_length, capped at 8192). Longer texts are truncated to their
+  // first max_tokens tokens (see each embedder's header for where the
+  // special tokens go).
+  int64_t max_tokens = 0;
+  // Tokens per forward pass when embedding a batch of texts (neural only).
+  int64_t batch_tokens = 4096;
+  // SIF smoothing for GloVe models.
+  double sif_a = 1e-3;
+};
+
+StatusOr<std::unique_ptr<Embedder>> LoadEmbedder(const std::string& gguf_path,
+                                                 const EmbedderLoadOptions& opts = {});
+
+}  // namespace chunkserve::rag
