@@ -14,6 +14,20 @@ StatusOr<std::unique_ptr<SchedulerBackend>> SchedulerBackend::Create(model::Mode
     b->prefix_cache_ = std::make_unique<kv::PrefixCache>(b->pool_.get(), b->pool_->n_blocks());
   sched::SchedulerOptions so = options.scheduler;
   so.prefix_namespace = model->fingerprint();
+  if (options.enable_chunk_cache) {
+    b->chunk_cache_ = options.shared_chunk_cache;
+    if (b->chunk_cache_ == nullptr) {
+      ASSIGN_OR_RETURN(b->owned_chunk_cache_, kv::ChunkCache::Open(options.chunk_cache));
+      b->chunk_cache_ = b->owned_chunk_cache_.get();
+    }
+    engine::ChunkPlannerOptions po;
+    po.recompute_fraction = options.recompute_fraction;
+    po.recompute_signal = options.recompute_signal;
+    ASSIGN_OR_RETURN(b->planner_, engine::ChunkPlanner::Create(model, b->chunk_cache_, po));
+    so.planner = b->planner_.get();
+  } else {
+    so.planner = nullptr;
+  }
   ASSIGN_OR_RETURN(b->scheduler_,
                    sched::Scheduler::Create(b->executor_.get(), b->pool_.get(), b->prefix_cache_.get(), so));
   b->scheduler_->Start();
@@ -26,7 +40,12 @@ SchedulerBackend::~SchedulerBackend() {
 
 StatusOr<uint64_t> SchedulerBackend::Start(GenerationRequest request, GenerationCallbacks callbacks) {
   sched::SchedRequest r;
-  for (const engine::Segment& s : request.prompt) r.prompt.insert(r.prompt.end(), s.tokens.begin(), s.tokens.end());
+  for (const engine::Segment& s : request.prompt) {
+    if (s.kind == engine::SegmentKind::kChunk && !s.tokens.empty())
+      r.chunks.push_back(sched::ChunkSpan{static_cast<int64_t>(r.prompt.size()),
+                                          static_cast<int64_t>(r.prompt.size() + s.tokens.size())});
+    r.prompt.insert(r.prompt.end(), s.tokens.begin(), s.tokens.end());
+  }
   r.sampling = std::move(request.sampling);
   r.max_new_tokens = request.max_new_tokens;
   r.end_of_generation = std::move(request.end_of_generation);
@@ -43,7 +62,9 @@ StatusOr<uint64_t> SchedulerBackend::Start(GenerationRequest request, Generation
     g.n_prompt_tokens = o.n_prompt_tokens;
     g.n_generated_tokens = o.n_generated_tokens;
     g.n_prefix_cached_tokens = o.n_cached_prompt_tokens;
-    g.n_computed_prompt_tokens = o.n_prompt_tokens - o.n_cached_prompt_tokens;
+    g.n_chunk_cached_tokens = o.n_chunk_reused_tokens;
+    g.n_chunk_recomputed_tokens = o.n_chunk_recomputed_tokens;
+    g.n_computed_prompt_tokens = o.n_prompt_tokens - o.n_cached_prompt_tokens - o.n_chunk_reused_tokens;
     if (done) done(g);
   };
   return scheduler_->Submit(std::move(r));
@@ -58,6 +79,8 @@ BackendStats SchedulerBackend::Stats() const {
   b.kv_blocks_free = s.n_blocks_free;
   b.kv_blocks_cached = s.n_blocks_cached;
   b.prefix_hit_tokens = s.n_prefix_hit_tokens;
+  b.chunk_hit_tokens = s.n_chunk_reused_tokens;
+  b.chunk_recomputed_tokens = s.n_chunk_recomputed_tokens;
   b.n_preemptions = s.n_preemptions;
   b.n_steps = s.n_steps;
   return b;
