@@ -16,6 +16,9 @@ Usage:
                     [--act-quant none|q8_32|ggml] [--print N]
   gguf_reference.py MODEL.gguf --dequant TENSOR_NAME --out tensor.bin|.npy
   gguf_reference.py MODEL.gguf --info
+  gguf_reference.py MODEL.gguf --embed --tokens "1,2,3;4,5" [--pooling mean|cls|last]
+                    [--out vectors.bin] [--act-quant ...]
+  gguf_reference.py MODEL.gguf --hidden --tokens 1,2,3 [--out hidden.bin]
 
 Logits are written for every position, (n_tokens, n_vocab) float32 (raw
 little-endian in a .bin, a NumPy array in a .npy). --dequant writes the
@@ -28,6 +31,14 @@ of 32 with an f32 scale for every weight type, see kernels/quant_blocks.h),
 `ggml` as ggml's vec_dot types do (q8_0 for q4_0/q5_0/q8_0 weights, q8_1 for
 q4_1/q5_1, q8_K for the K types). `none` (default) is the exact math on the
 dequantized weights.
+
+Embeddings: `bert` models (post-LayerNorm encoder: token + learned position +
+token-type-0 embeddings, LayerNorm, bidirectional attention with biases,
+tanh-GELU FFN) and the decoders above (final-norm hidden states). --hidden
+writes the final hidden states (n_tokens, n_embd); --embed takes sequences
+separated by ';' and writes one pooled, L2-normalised vector per sequence
+(n_seqs, n_embd); --pooling defaults to the file's <arch>.pooling_type
+(1 mean, 2 cls, 3 last), else mean for bert and last for decoders.
 
 Only the system python3 with numpy is needed.
 """
@@ -612,6 +623,10 @@ class Model:
     def forward(self, tokens, start_pos=0):
         """All tokens at once (causal), token i at RoPE position start_pos + i;
         returns logits (n, n_vocab)."""
+        return self.output(self.hidden_states(tokens, start_pos))
+
+    def hidden_states(self, tokens, start_pos=0):
+        """The final-norm hidden states (n, n_embd) that the logits multiply."""
         tokens = np.asarray(tokens, dtype=np.int64)
         if tokens.min() < 0 or tokens.max() >= self.n_vocab:
             raise GgufError("token id outside [0, %d)" % self.n_vocab)
@@ -645,8 +660,102 @@ class Model:
             g = L["gate"](h)
             u = L["up"](h)
             x = x + L["down"](g / (1.0 + np.exp(-g)) * u)
-        x = rms_norm(x, self.output_norm, self.eps)
-        return self.output(x)
+        return rms_norm(x, self.output_norm, self.eps)
+
+
+# ---------------------------------------------------------------------------
+# Forward pass: bert (sentence-embedding encoders)
+# ---------------------------------------------------------------------------
+
+def layer_norm(x, w, b, eps):
+    mu = x.mean(axis=-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps) * w + b
+
+
+def gelu_tanh(x):
+    return 0.5 * x * (1.0 + np.tanh(0.7978845608028654 * (x + 0.044715 * x ** 3)))
+
+
+class BertModel:
+    """Post-LN BERT as llama.cpp reads it from GGUF (see the module doc)."""
+
+    def __init__(self, reader, act_quant="none"):
+        g = reader.get
+        if g("general.architecture") != "bert":
+            raise GgufError("not a bert model")
+        self.n_embd = int(g("bert.embedding_length"))
+        self.n_layer = int(g("bert.block_count"))
+        self.n_head = int(g("bert.attention.head_count"))
+        self.eps = float(g("bert.attention.layer_norm_epsilon", 1e-12))
+        self.pooling_type = g("bert.pooling_type", None)
+        t = reader.tensors
+
+        def vec(name):
+            return dequantize(t[name]).astype(np.float64)
+
+        def lin(name):
+            return Linear(t[name + ".weight"], vec(name + ".bias"), act_quant)
+
+        self.tok_embd = dequantize(t["token_embd.weight"]).astype(np.float64)
+        self.pos_embd = dequantize(t["position_embd.weight"]).astype(np.float64)
+        self.type0 = (dequantize(t["token_types.weight"]).astype(np.float64)[0]
+                      if "token_types.weight" in t else 0.0)
+        self.n_ctx = min(int(g("bert.context_length", self.pos_embd.shape[0])), self.pos_embd.shape[0])
+        self.embd_norm = (vec("token_embd_norm.weight"), vec("token_embd_norm.bias"))
+        self.layers = []
+        for i in range(self.n_layer):
+            p = "blk.%d." % i
+            L = {k: lin(p + "attn_" + k) for k in ("q", "k", "v")}
+            L["o"] = lin(p + "attn_output")
+            L["attn_norm"] = (vec(p + "attn_output_norm.weight"), vec(p + "attn_output_norm.bias"))
+            L["up"] = lin(p + "ffn_up")
+            L["down"] = lin(p + "ffn_down")
+            L["out_norm"] = (vec(p + "layer_output_norm.weight"), vec(p + "layer_output_norm.bias"))
+            self.layers.append(L)
+
+    def hidden_states(self, tokens):
+        """One sequence (bidirectional attention); returns (n, n_embd)."""
+        tokens = np.asarray(tokens, dtype=np.int64)
+        n = len(tokens)
+        if n == 0 or n > self.n_ctx:
+            raise GgufError("sequence of %d tokens (context %d)" % (n, self.n_ctx))
+        if tokens.min() < 0 or tokens.max() >= self.tok_embd.shape[0]:
+            raise GgufError("token id outside [0, %d)" % self.tok_embd.shape[0])
+        nh, hd = self.n_head, self.n_embd // self.n_head
+        x = self.tok_embd[tokens] + self.pos_embd[:n] + self.type0
+        x = layer_norm(x, *self.embd_norm, self.eps)
+        for L in self.layers:
+            q = L["q"](x).reshape(n, nh, hd)
+            k = L["k"](x).reshape(n, nh, hd)
+            v = L["v"](x).reshape(n, nh, hd)
+            att = np.empty((n, nh, hd))
+            for hh in range(nh):
+                sc = q[:, hh, :] @ k[:, hh, :].T / np.sqrt(hd)
+                sc = sc - sc.max(axis=1, keepdims=True)
+                pr = np.exp(sc)
+                pr /= pr.sum(axis=1, keepdims=True)
+                att[:, hh, :] = pr @ v[:, hh, :]
+            x = layer_norm(x + L["o"](att.reshape(n, nh * hd)), *L["attn_norm"], self.eps)
+            x = layer_norm(x + L["down"](gelu_tanh(L["up"](x))), *L["out_norm"], self.eps)
+        return x
+
+
+POOLING_TYPES = {1: "mean", 2: "cls", 3: "last"}
+
+
+def pool_normalize(h, pooling):
+    """h (n, d) -> pooled (d,) / its L2 norm."""
+    if pooling == "mean":
+        v = h.mean(axis=0)
+    elif pooling == "cls":
+        v = h[0]
+    elif pooling == "last":
+        v = h[-1]
+    else:
+        raise GgufError("unknown pooling %r" % pooling)
+    nrm = np.sqrt((v * v).sum())
+    return v / nrm if nrm > 1e-30 else v * 0.0
 
 
 # ---------------------------------------------------------------------------
@@ -673,6 +782,12 @@ def main(argv):
     ap.add_argument("--print", type=int, default=0, metavar="N",
                     help="print the first N logits of every position")
     ap.add_argument("--info", action="store_true", help="print metadata and tensors")
+    ap.add_argument("--embed", action="store_true",
+                    help="pooled, L2-normalised vectors of the ';'-separated --tokens sequences")
+    ap.add_argument("--hidden", action="store_true",
+                    help="final hidden states (n_tokens, n_embd) instead of logits")
+    ap.add_argument("--pooling", choices=["mean", "cls", "last"],
+                    help="default: <arch>.pooling_type, else mean (bert) / last (decoders)")
     args = ap.parse_args(argv)
     try:
         r = GgufReader(args.model)
@@ -695,6 +810,26 @@ def main(argv):
             return 0
         if not args.tokens:
             ap.error("--tokens is required (or --dequant / --info)")
+        if args.embed or args.hidden or r.get("general.architecture") == "bert":
+            arch = r.get("general.architecture")
+            model = (BertModel if arch == "bert" else Model)(r, act_quant=args.act_quant)
+            seqs = [[int(x) for x in part.split(",") if x.strip()] for part in args.tokens.split(";")]
+
+            def hidden(seq):
+                return model.hidden_states(seq) if arch == "bert" else model.hidden_states(seq, args.start_pos)
+
+            if args.hidden:
+                out = np.concatenate([hidden(q) for q in seqs])
+            else:
+                ptype = r.get(arch + ".pooling_type", None)
+                pooling = args.pooling or POOLING_TYPES.get(ptype) or ("mean" if arch == "bert" else "last")
+                out = np.stack([pool_normalize(hidden(q), pooling) for q in seqs])
+            if args.out:
+                _write(args.out, out)
+            else:
+                for i, row in enumerate(out):
+                    print("%d: %s" % (i, " ".join("%.6f" % v for v in row[:8])))
+            return 0
         tokens = [int(s) for s in args.tokens.split(",") if s.strip()]
         model = Model(r, act_quant=args.act_quant)
         logits = model.forward(tokens, args.start_pos)

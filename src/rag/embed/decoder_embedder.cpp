@@ -1,0 +1,122 @@
+#include "rag/embed/decoder_embedder.h"
+
+#include <algorithm>
+
+#include "base/hash.h"
+#include "base/logging.h"
+#include "rag/embed/encoder_embedder.h"
+
+namespace chunkserve::rag {
+namespace {
+
+// Longest input when the file states no context: keeps KV caches small.
+constexpr int64_t kDefaultMaxTokens = 8192;
+
+}  // namespace
+
+StatusOr<std::unique_ptr<DecoderEmbedder>> DecoderEmbedder::Load(const std::string& gguf_path,
+                                                                  const EmbedderLoadOptions& opts) {
+  if (opts.max_tokens < 0) return InvalidArgumentError("max_tokens must be >= 0");
+  if (opts.batch_tokens <= 0) return InvalidArgumentError("batch_tokens must be positive");
+  std::unique_ptr<DecoderEmbedder> e(new DecoderEmbedder());
+  ASSIGN_OR_RETURN(e->model_, model::Model::Load(gguf_path, {.n_threads = opts.n_threads, .pool = opts.pool}));
+  auto tok = tokenizer::Tokenizer::FromGguf(e->model_->file());
+  if (!tok.ok()) return tok.status().WithContext(gguf_path);
+  e->tokenizer_ = std::move(*tok);
+  const model::HParams& hp = e->model_->hparams();
+  if (e->tokenizer_->n_vocab() > hp.n_vocab)
+    return InvalidArgumentError(gguf_path + ": the tokenizer has " + std::to_string(e->tokenizer_->n_vocab()) +
+                                " tokens but token_embd.weight only " + std::to_string(hp.n_vocab) + " rows");
+  model::Pooling file_pooling = model::Pooling::kLast;
+  if (const auto p = e->model_->file().GetInt(hp.arch_name + ".pooling_type")) {
+    if (*p == 1) file_pooling = model::Pooling::kMean;
+    else if (*p == 3) file_pooling = model::Pooling::kLast;
+    else if (*p == 2) return UnimplementedError(gguf_path + ": CLS pooling of a decoder (its first token sees nothing)");
+    // 0 (none) and 4 (rank) are not sentence embeddings: keep last-token.
+  }
+  e->pooling_ = ResolvePooling(opts.pooling, file_pooling);
+  if (e->pooling_ == model::Pooling::kCls)
+    return InvalidArgumentError(gguf_path + ": CLS pooling needs an encoder; use mean or last for a decoder");
+  if (e->tokenizer_->add_bos()) e->first_id_ = e->tokenizer_->bos_id();
+  if (e->tokenizer_->add_eos()) {
+    e->last_id_ = e->tokenizer_->eos_id();
+  } else if (e->pooling_ == model::Pooling::kLast) {
+    // Last-token embedders read the state after an end marker.
+    e->last_id_ = e->tokenizer_->FindToken("<|endoftext|>");
+    if (!e->last_id_) e->last_id_ = e->tokenizer_->eos_id();
+  }
+  const int64_t n_ctx = hp.n_ctx_train > 0 ? std::min(hp.n_ctx_train, kDefaultMaxTokens) : kDefaultMaxTokens;
+  e->max_tokens_ = opts.max_tokens > 0 ? std::min(opts.max_tokens, n_ctx) : n_ctx;
+  e->batch_tokens_ = opts.batch_tokens;
+  const int64_t n_special = (e->first_id_ ? 1 : 0) + (e->last_id_ ? 1 : 0);
+  if (e->max_tokens_ <= n_special)
+    return InvalidArgumentError(gguf_path + ": max_tokens " + std::to_string(e->max_tokens_) +
+                                " leaves no room for text");
+  e->id_ = hp.arch_name + "/" + e->model_->file().GetString("general.name").value_or("unnamed") + "/" +
+           std::to_string(hp.n_embd) + "/" + HashToHex(e->model_->fingerprint()) + "/pool=" +
+           std::string(model::PoolingName(e->pooling_)) + "/max=" + std::to_string(e->max_tokens_);
+  return e;
+}
+
+std::vector<int32_t> DecoderEmbedder::Tokenize(std::string_view text) const {
+  std::vector<int32_t> body = tokenizer_->Encode(text, /*add_special=*/false, /*parse_special=*/false);
+  const size_t n_special = (first_id_ ? 1 : 0) + (last_id_ ? 1 : 0);
+  const size_t keep = std::min(body.size(), static_cast<size_t>(max_tokens_) - n_special);
+  std::vector<int32_t> ids;
+  ids.reserve(keep + n_special);
+  if (first_id_) ids.push_back(*first_id_);
+  ids.insert(ids.end(), body.begin(), body.begin() + static_cast<std::ptrdiff_t>(keep));
+  if (last_id_) ids.push_back(*last_id_);
+  // An empty text with no specials: one token so the forward pass has input.
+  if (ids.empty()) ids.push_back(tokenizer_->eos_id().value_or(0));
+  return ids;
+}
+
+void DecoderEmbedder::Embed(std::string_view text, std::span<float> out) const {
+  EmbedBatch(std::span<const std::string_view>(&text, 1), out);
+}
+
+Status DecoderEmbedder::EmbedGroup(std::span<const std::vector<int32_t>> ids, float* out) const {
+  const model::HParams& hp = model_->hparams();
+  std::vector<std::unique_ptr<model::ContiguousKvCache>> caches;
+  std::vector<model::SequenceBatch> batch;
+  caches.reserve(ids.size());
+  batch.reserve(ids.size());
+  for (const auto& seq : ids) {
+    caches.push_back(model_->NewKvCache(static_cast<int64_t>(seq.size())));
+    batch.push_back({.kv = caches.back().get(), .tokens = seq, .first_slot = 0, .positions = {},
+                     .logits = model::LogitsMode::kHidden});
+  }
+  model::Logits result;
+  RETURN_IF_ERROR(model_->Forward(batch, &result));
+  int64_t row = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const auto n = static_cast<int64_t>(ids[i].size());
+    model::PoolAndNormalize(&result.hidden[static_cast<size_t>(row * hp.n_embd)], n, hp.n_embd, pooling_,
+                            out + i * static_cast<size_t>(hp.n_embd));
+    row += n;
+  }
+  return Status::Ok();
+}
+
+void DecoderEmbedder::EmbedBatch(std::span<const std::string_view> texts, std::span<float> out) const {
+  const size_t d = static_cast<size_t>(dim());
+  CHECK(out.size() == texts.size() * d);
+  std::vector<std::vector<int32_t>> ids(texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) ids[i] = Tokenize(texts[i]);
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t first = 0;
+  while (first < ids.size()) {
+    size_t end = first;
+    int64_t n = 0;
+    while (end < ids.size() && (end == first || n + static_cast<int64_t>(ids[end].size()) <= batch_tokens_)) {
+      n += static_cast<int64_t>(ids[end].size());
+      ++end;
+    }
+    // Ids are in the vocabulary and caches sized to the input: a failure is a bug.
+    CHECK_OK(EmbedGroup(std::span<const std::vector<int32_t>>(ids).subspan(first, end - first), &out[first * d]));
+    first = end;
+  }
+}
+
+}  // namespace chunkserve::rag

@@ -1,0 +1,82 @@
+#include "rag/embed/encoder_embedder.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/hash.h"
+#include "base/logging.h"
+
+namespace chunkserve::rag {
+
+model::Pooling ResolvePooling(EmbedPooling requested, model::Pooling model_pooling) {
+  switch (requested) {
+    case EmbedPooling::kFromModel: return model_pooling;
+    case EmbedPooling::kMean: return model::Pooling::kMean;
+    case EmbedPooling::kCls: return model::Pooling::kCls;
+    case EmbedPooling::kLast: return model::Pooling::kLast;
+  }
+  return model_pooling;
+}
+
+StatusOr<std::unique_ptr<EncoderEmbedder>> EncoderEmbedder::Load(const std::string& gguf_path,
+                                                                  const EmbedderLoadOptions& opts) {
+  if (opts.max_tokens < 0) return InvalidArgumentError("max_tokens must be >= 0");
+  if (opts.batch_tokens <= 0) return InvalidArgumentError("batch_tokens must be positive");
+  std::unique_ptr<EncoderEmbedder> e(new EncoderEmbedder());
+  model::EncoderLoadOptions mo;
+  mo.n_threads = opts.n_threads;
+  mo.pool = opts.pool;
+  mo.max_batch_tokens = opts.batch_tokens;
+  ASSIGN_OR_RETURN(e->model_, model::EncoderModel::Load(gguf_path, mo));
+  auto tok = tokenizer::Tokenizer::FromGguf(e->model_->file());
+  if (!tok.ok()) return tok.status().WithContext(gguf_path);
+  e->tokenizer_ = std::move(*tok);
+  const auto& hp = e->model_->hparams();
+  if (e->tokenizer_->n_vocab() > hp.n_vocab)
+    return InvalidArgumentError(gguf_path + ": the tokenizer has " + std::to_string(e->tokenizer_->n_vocab()) +
+                                " tokens but token_embd.weight only " + std::to_string(hp.n_vocab) + " rows");
+  if (e->tokenizer_->add_bos()) e->first_id_ = e->tokenizer_->bos_id();
+  if (e->tokenizer_->add_eos()) e->last_id_ = e->tokenizer_->eos_id();
+  e->pooling_ = ResolvePooling(opts.pooling, hp.pooling);
+  e->max_tokens_ = opts.max_tokens > 0 ? std::min(opts.max_tokens, hp.n_ctx) : hp.n_ctx;
+  const int64_t n_special = (e->first_id_ ? 1 : 0) + (e->last_id_ ? 1 : 0);
+  if (e->max_tokens_ <= n_special)
+    return InvalidArgumentError(gguf_path + ": max_tokens " + std::to_string(e->max_tokens_) +
+                                " leaves no room for text");
+  e->id_ = "bert/" + e->model_->file().GetString("general.name").value_or("unnamed") + "/" +
+           std::to_string(hp.n_embd) + "/" + HashToHex(e->model_->fingerprint()) + "/pool=" +
+           std::string(model::PoolingName(e->pooling_)) + "/max=" + std::to_string(e->max_tokens_);
+  return e;
+}
+
+std::vector<int32_t> EncoderEmbedder::Tokenize(std::string_view text) const {
+  std::vector<int32_t> body = tokenizer_->Encode(text, /*add_special=*/false, /*parse_special=*/false);
+  const size_t n_special = (first_id_ ? 1 : 0) + (last_id_ ? 1 : 0);
+  const size_t keep = std::min(body.size(), static_cast<size_t>(max_tokens_) - n_special);
+  std::vector<int32_t> ids;
+  ids.reserve(keep + n_special);
+  if (first_id_) ids.push_back(*first_id_);
+  ids.insert(ids.end(), body.begin(), body.begin() + static_cast<std::ptrdiff_t>(keep));
+  if (last_id_) ids.push_back(*last_id_);
+  // A vocabulary without specials and an empty text: a forward pass needs
+  // one token; [UNK] (or id 0) stands for "nothing".
+  if (ids.empty()) ids.push_back(tokenizer_->unk_id().value_or(0));
+  return ids;
+}
+
+void EncoderEmbedder::Embed(std::string_view text, std::span<float> out) const {
+  EmbedBatch(std::span<const std::string_view>(&text, 1), out);
+}
+
+void EncoderEmbedder::EmbedBatch(std::span<const std::string_view> texts, std::span<float> out) const {
+  const size_t d = static_cast<size_t>(dim());
+  CHECK(out.size() == texts.size() * d);
+  std::vector<std::vector<int32_t>> ids(texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) ids[i] = Tokenize(texts[i]);
+  std::vector<std::span<const int32_t>> seqs(ids.begin(), ids.end());
+  // Every id is in the vocabulary and every sequence within the context, so
+  // the forward pass cannot fail on this input; a failure is a bug.
+  CHECK_OK(model_->Embed(seqs, pooling_, out));
+}
+
+}  // namespace chunkserve::rag
