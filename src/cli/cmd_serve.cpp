@@ -22,6 +22,8 @@
 #include "cli/command.h"
 #include "engine/engine.h"
 #include "model/model.h"
+#include "rag/embed/embedder.h"
+#include "rag/embed/static_embedder.h"
 #include "server/engine_backend.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -38,7 +40,8 @@ const char kUsage[] =
     "usage: chunkserve serve -m MODEL.gguf [options]\n"
     "\n"
     "Serves the OpenAI API (GET /v1/models, POST /v1/chat/completions, /v1/completions,\n"
-    "/v1/embeddings), GET /health and GET /metrics (Prometheus).\n"
+    "/v1/embeddings), GET /health and GET /metrics (Prometheus); with --db the RAG routes\n"
+    "(/v1/collections, /v1/search, /v1/rag/chat/completions; see src/server/rag_routes.h).\n"
     "\n"
     "  -m, --model PATH          GGUF model file\n"
     "      --host H              address to listen on (default 127.0.0.1)\n"
@@ -64,6 +67,9 @@ const char kUsage[] =
     "      --http-threads N      HTTP worker threads = concurrent connections (default 64)\n"
     "      --grace-s N           shutdown grace period for requests in flight (default 10)\n"
     "      --db PATH             RAG database for the RAG routes\n"
+    "      --embed-model E       embedding model GGUF (e.g. from `convert --from glove`): uploads\n"
+    "                            are embedded, /v1/search and /v1/rag/chat/completions retrieve\n"
+    "                            hybrid (BM25 + dense), /v1/embeddings answers from it\n"
     "      --template-file F     Jinja chat template instead of the model's\n"
     "      --chatml              ChatML instead of the model's template\n";
 
@@ -90,6 +96,19 @@ StatusOr<std::vector<std::string>> ReadKeys(const std::string& path) {
   }
   if (keys.empty()) return InvalidArgumentError("the key file '" + path + "' holds no key");
   return keys;
+}
+
+// The one place serve loads its --embed-model.
+StatusOr<std::unique_ptr<rag::Embedder>> LoadServeEmbedder(const std::string& path) {
+  ASSIGN_OR_RETURN(std::unique_ptr<rag::StaticEmbedder> e, rag::StaticEmbedder::Load(path));
+  return std::unique_ptr<rag::Embedder>(std::move(e));
+}
+
+// "dir/name.gguf" -> "name".
+std::string ModelIdOf(const std::string& path) {
+  std::string id = path.substr(path.find_last_of('/') + 1);
+  if (id.size() > 5 && id.substr(id.size() - 5) == ".gguf") id.resize(id.size() - 5);
+  return id;
 }
 
 StatusOr<tokenizer::ChatTemplate> ChooseTemplate(const Flags& flags, const model::Model& model,
@@ -119,7 +138,7 @@ int RunServe(const std::vector<std::string>& args) {
                                {"m", "model", "host", "port", "port-file", "api-key", "api-key-file", "model-id",
                                 "c", "ctx", "t", "threads", "backend", "kv-mib", "block-tokens", "step-tokens",
                                 "max-running", "max-queue", "chunk-cache-dir", "max-body-mib", "http-threads",
-                                "grace-s", "db", "template-file", "max-decode-slowdown"},
+                                "grace-s", "db", "template-file", "max-decode-slowdown", "embed-model"},
                                {"chatml", "no-prefix-cache"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
@@ -194,10 +213,7 @@ int RunServe(const std::vector<std::string>& args) {
   server::ServerContext ctx;
   {
     std::string id = flags.GetOr("model-id", "");
-    if (id.empty()) {
-      id = model_path.substr(model_path.find_last_of('/') + 1);
-      if (id.size() > 5 && id.substr(id.size() - 5) == ".gguf") id.resize(id.size() - 5);
-    }
+    if (id.empty()) id = ModelIdOf(model_path);
     ctx.model_id = id;
   }
   ctx.created_unix_s =
@@ -210,6 +226,16 @@ int RunServe(const std::vector<std::string>& args) {
   ctx.metrics = &metrics;
   ctx.model = model->get();
   ctx.rag_db_path = flags.GetOr("db", "");
+  std::unique_ptr<rag::Embedder> rag_embedder;
+  if (std::optional<std::string> em = flags.Get("embed-model")) {
+    auto e = LoadServeEmbedder(*em);
+    if (!e.ok()) return Fail("serve", e.status());
+    rag_embedder = std::move(*e);
+    ctx.rag_embedder = rag_embedder.get();
+    ctx.rag_embedder_name = ModelIdOf(*em);
+    if (ctx.rag_db_path.empty())
+      std::fprintf(stderr, "chunkserve serve: --embed-model without --db: only /v1/embeddings uses it\n");
+  }
 
   // Model::Forward takes one caller at a time: generation and embeddings
   // share this lock.

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "base/status.h"
+#include "server/generation_backend.h"
 
 namespace chunkserve::server {
 
@@ -40,5 +41,14 @@ StatusOr<Json> ParseJsonObject(const std::string& body);
 StatusOr<double> GetNumber(const Json& obj, const char* field, double fallback);
 StatusOr<int64_t> GetInt(const Json& obj, const char* field, int64_t fallback);
 StatusOr<bool> GetBool(const Json& obj, const char* field, bool fallback);
+
+// OpenAI `usage` of one generation: prompt_tokens (n_prompt when the backend
+// did not report it), completion_tokens, total_tokens and
+// prompt_tokens_details {cached_tokens, prefix_cached_tokens,
+// chunk_cached_tokens, chunk_recomputed_tokens, computed_tokens}.
+Json UsageJson(const GenerationResult& r, int64_t n_prompt);
+
+// One server-sent event: "data: <json>\n\n" (invalid UTF-8 replaced).
+std::string SseEvent(const Json& j);
 
 }  // namespace chunkserve::server

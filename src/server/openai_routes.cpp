@@ -9,6 +9,9 @@
 #include <string>
 
 #include "base/logging.h"
+#include "rag/embed/embedder.h"
+#include "rag/text/token_counter.h"
+#include "server/client_connection.h"
 #include "server/http_util.h"
 #include "server/prompt_builder.h"
 #include "server/request_stream.h"
@@ -32,23 +35,6 @@ std::string NewId(const char* prefix) {
 uint64_t RandomSeed() {
   static std::atomic<uint64_t> counter{std::random_device{}()};
   return counter.fetch_add(0x9E3779B97F4A7C15ull);
-}
-
-Json UsageJson(const GenerationResult& r, int64_t n_prompt) {
-  const int64_t prompt = r.n_prompt_tokens > 0 ? r.n_prompt_tokens : n_prompt;
-  return Json{{"prompt_tokens", prompt},
-              {"completion_tokens", r.n_generated_tokens},
-              {"total_tokens", prompt + r.n_generated_tokens},
-              {"prompt_tokens_details",
-               {{"cached_tokens", r.n_prefix_cached_tokens + r.n_chunk_cached_tokens},
-                {"prefix_cached_tokens", r.n_prefix_cached_tokens},
-                {"chunk_cached_tokens", r.n_chunk_cached_tokens},
-                {"chunk_recomputed_tokens", r.n_chunk_recomputed_tokens},
-                {"computed_tokens", r.n_computed_prompt_tokens}}}};
-}
-
-std::string SseEvent(const Json& j) {
-  return "data: " + j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n\n";
 }
 
 sampling::SamplingParams SamplingFor(const CompletionSpec& spec) {
@@ -106,7 +92,20 @@ class GenerationHandler {
 
     const std::string response_id = NewId(chat_ ? "chatcmpl" : "cmpl");
     const int64_t created = UnixSeconds();
+    // The client's socket, probed while the answer is generated: httplib
+    // alone would not notice a client that gave up (see client_connection.h).
+    const ClientConnection conn = ClientConnection::Of(req);
     if (!spec->stream) {
+      GenerationBackend* backend = ctx_.backend;
+      const uint64_t request_id = *id;
+      const bool gone = stream->Drain(
+          ctx_.stream_poll_ms, nullptr, [&conn] { return conn.PeerClosed(); },
+          [backend, request_id] { backend->Cancel(request_id); });
+      if (gone) {
+        // Nobody reads this; 499 (nginx's "client closed request") is what
+        // /metrics counts for it.
+        return SendError(res, CancelledError("the client closed the connection"));
+      }
       const std::string text = stream->WaitDone();
       const GenerationResult& r = stream->result();
       if (r.finish == GenerationFinish::kError) return SendError(res, r.status);
@@ -125,7 +124,7 @@ class GenerationHandler {
                          {"usage", UsageJson(r, n_prompt)}});
       return;
     }
-    StreamResponse(res, stream, *id, response_id, created, spec->include_usage, n_prompt);
+    StreamResponse(res, stream, *id, response_id, created, spec->include_usage, n_prompt, conn);
   }
 
  private:
@@ -151,7 +150,8 @@ class GenerationHandler {
   }
 
   void StreamResponse(httplib::Response& res, std::shared_ptr<RequestStream> stream, uint64_t id,
-                      const std::string& response_id, int64_t created, bool include_usage, int64_t n_prompt) const {
+                      const std::string& response_id, int64_t created, bool include_usage, int64_t n_prompt,
+                      ClientConnection conn) const {
     struct State {
       bool started = false;
       bool finished = false;
@@ -165,7 +165,7 @@ class GenerationHandler {
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(
         "text/event-stream",
-        [this, stream, state, id, backend, response_id, created, include_usage, n_prompt, poll_ms](
+        [this, stream, state, id, backend, response_id, created, include_usage, n_prompt, poll_ms, conn](
             size_t, httplib::DataSink& sink) {
           auto send = [&](const std::string& s) { return sink.write(s.data(), s.size()); };
           auto gone = [&] {
@@ -178,11 +178,14 @@ class GenerationHandler {
             if (chat_ && !send(SseEvent(Chunk(response_id, created, DeltaChoice("", nullptr, true), include_usage))))
               return gone();
           }
+          // One event per token's text, as OpenAI streams.
           RequestStream::Delta d = stream->Next(poll_ms);
-          if (!d.text.empty() &&
-              !send(SseEvent(Chunk(response_id, created, DeltaChoice(d.text, nullptr), include_usage))))
-            return gone();
-          if (!d.done) return sink.is_writable() ? true : gone();
+          for (const std::string& piece : d.pieces)
+            if (!send(SseEvent(Chunk(response_id, created, DeltaChoice(piece, nullptr), include_usage))))
+              return gone();
+          // A write to a closed peer can still succeed (the kernel learns of
+          // the close from the RST it provokes), so probe the socket too.
+          if (!d.done) return sink.is_writable() && !conn.PeerClosed() ? true : gone();
           const GenerationResult& r = stream->result();
           if (r.finish == GenerationFinish::kError) {
             send(SseEvent(ErrorBody(r.status.message(), "server_error", "generation_failed")));
@@ -237,9 +240,65 @@ std::string Base64(const void* data, size_t n) {
   return out;
 }
 
+// /v1/embeddings from the --embed-model (a rag::Embedder: GloVe, encoder or
+// decoder embedding model): texts in, L2-normalised vectors out - the
+// vectors the RAG routes index, before any collection transform. Token ids
+// are refused: they would be ids of another tokenizer than the model's.
+void HandleTextEmbeddings(ServerContext& ctx, const Json& body, httplib::Response& res) {
+  std::vector<std::string> texts;
+  auto it = body.find("input");
+  if (it == body.end() || it->is_null()) return SendError(res, InvalidArgumentError("'input' is required"));
+  if (it->is_string()) {
+    texts.push_back(it->get<std::string>());
+  } else if (it->is_array() && !it->empty() &&
+             std::all_of(it->begin(), it->end(), [](const Json& j) { return j.is_string(); })) {
+    for (const Json& j : *it) texts.push_back(j.get<std::string>());
+  } else {
+    return SendError(res, InvalidArgumentError("'input' must be a string or an array of strings: this server embeds "
+                                               "text with '" + ctx.rag_embedder_name + "' (token ids are not accepted)"));
+  }
+  if (texts.size() > 2048) return SendError(res, InvalidArgumentError("'input' holds more than 2048 items"));
+  std::string format = "float";
+  if (auto f = body.find("encoding_format"); f != body.end() && !f->is_null()) {
+    if (!f->is_string() || (*f != "float" && *f != "base64"))
+      return SendError(res, InvalidArgumentError("'encoding_format' must be \"float\" or \"base64\""));
+    format = f->get<std::string>();
+  }
+  const rag::Embedder& embedder = *ctx.rag_embedder;
+  const size_t dim = static_cast<size_t>(embedder.dim());
+  const rag::ApproxTokenCounter counter;
+  Json data = Json::array();
+  int64_t n_tokens = 0;
+  std::vector<float> v(dim);
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if (texts[i].empty()) return SendError(res, InvalidArgumentError("'input' item " + std::to_string(i) + " is empty"));
+    embedder.Embed(texts[i], v);
+    double norm2 = 0;
+    for (float x : v) norm2 += static_cast<double>(x) * x;
+    // A text with no word the model knows stays the zero vector.
+    if (norm2 > 0) {
+      const double inv = 1.0 / std::sqrt(norm2);
+      for (float& x : v) x = static_cast<float>(x * inv);
+    }
+    n_tokens += static_cast<int64_t>(counter.CountTokens(texts[i]));
+    Json item = {{"object", "embedding"}, {"index", i}};
+    if (format == "base64") {
+      item["embedding"] = Base64(v.data(), v.size() * sizeof(float));
+    } else {
+      item["embedding"] = v;
+    }
+    data.push_back(std::move(item));
+  }
+  SendJson(res, Json{{"object", "list"},
+                     {"data", std::move(data)},
+                     {"model", ctx.rag_embedder_name},
+                     {"usage", {{"prompt_tokens", n_tokens}, {"total_tokens", n_tokens}}}});
+}
+
 void HandleEmbeddings(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
   StatusOr<Json> body = ParseJsonObject(req.body);
   if (!body.ok()) return SendError(res, body.status());
+  if (ctx.rag_embedder != nullptr) return HandleTextEmbeddings(ctx, *body, res);
   if (ctx.embedder == nullptr)
     return SendError(res, UnimplementedError("this server has no embedding model loaded"));
   // input: string | [string] | [int] | [[int]]

@@ -16,8 +16,12 @@
 // Errors: malformed JSON or fields -> 400; prompt (+ max_tokens) over the
 // context -> 400 with code "context_length_exceeded"; queue full -> 503 with
 // Retry-After; a failure during a stream -> an `error` event before [DONE].
-// A client that disconnects mid-stream cancels its generation (its KV blocks
-// are freed within one scheduler step).
+// A client that disconnects cancels its generation (its KV blocks are freed
+// within one scheduler step), streaming or not: the handler probes the
+// client's socket between tokens and at least every stream_poll_ms
+// (client_connection.h); a non-streaming request cancelled that way is
+// counted in /metrics with status 499. Responses are unchanged for clients
+// that stay.
 #pragma once
 
 #include <httplib.h>

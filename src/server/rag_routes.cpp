@@ -1,26 +1,49 @@
 #include "server/rag_routes.h"
 
-#include <condition_variable>
-#include <ctime>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
 #include <mutex>
 
 #include "base/hash.h"
+#include "rag/embed/collection_embedding.h"
 #include "rag/pipeline/answer_generator.h"
 #include "rag/pipeline/document_upload.h"
 #include "rag/pipeline/rag_pipeline.h"
+#include "rag/store/embedding_store.h"
 #include "rag/store/store.h"
 #include "rag/text/token_counter.h"
+#include "server/client_connection.h"
 #include "server/generation_backend.h"
 #include "server/http_util.h"
+#include "server/rag_indexes.h"
+#include "server/request_stream.h"
 
 namespace chunkserve::server {
 namespace {
 
-// AnswerGenerator over the server's GenerationBackend: starts the request
-// and waits for on_done (called exactly once), collecting the tokens.
+// What every RAG handler shares; owned by the handlers (shared_ptr), so it
+// lives as long as the httplib server.
+struct RagState {
+  explicit RagState(ServerContext& c) : ctx(c) {}
+  ServerContext& ctx;
+  std::unique_ptr<CollectionIndexes> indexes;  // null without --embed-model
+  // Uploads and deletions one at a time: SQLite has one writer anyway, and
+  // an upload's embedding pass reads what the previous one wrote.
+  std::mutex write_mu;
+};
+
+// AnswerGenerator over the server's GenerationBackend, through a
+// RequestStream (streaming detokenizer, TTFT / inter-token metrics). Text
+// goes to the pipeline's on_text as it is generated; `write_failed` (set by
+// whoever writes that text to the client) and a probe of the client's
+// socket between pieces tell that the client left, which cancels the
+// generation: Generate then returns Cancelled.
 class BackendGenerator final : public rag::AnswerGenerator {
  public:
-  explicit BackendGenerator(ServerContext& ctx) : ctx_(ctx) {}
+  BackendGenerator(ServerContext& ctx, ClientConnection conn, bool ignore_eos, const bool* write_failed)
+      : ctx_(ctx), conn_(conn), ignore_eos_(ignore_eos), write_failed_(write_failed) {}
   const tokenizer::Tokenizer& tokenizer() const override { return *ctx_.tokenizer; }
   const tokenizer::ChatTemplate* chat_template() const override { return ctx_.chat_template.get(); }
   int64_t context_tokens() const override { return ctx_.n_ctx_tokens; }
@@ -31,42 +54,47 @@ class BackendGenerator final : public rag::AnswerGenerator {
     request.prompt = prompt;
     request.sampling.temperature = options.temperature;
     request.sampling.seed = options.seed;
+    request.sampling.ignore_eos = ignore_eos_;
     request.max_new_tokens = options.max_new_tokens;
     request.end_of_generation = ctx_.end_of_generation;
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    std::vector<int32_t> tokens;
-    GenerationResult result;
-    GenerationCallbacks callbacks;
-    callbacks.on_token = [&](int32_t t) {
-      std::lock_guard<std::mutex> lock(mu);
-      tokens.push_back(t);
-      return true;
-    };
-    callbacks.on_done = [&](const GenerationResult& r) {
-      std::lock_guard<std::mutex> lock(mu);
-      result = r;
-      done = true;
-      cv.notify_all();
-    };
-    ASSIGN_OR_RETURN(uint64_t id, ctx_.backend->Start(std::move(request), callbacks));
-    (void)id;
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return done; });
-    if (result.finish == GenerationFinish::kError) return result.status;
+    auto stream = std::make_shared<RequestStream>(*ctx_.tokenizer, std::vector<std::string>{}, ctx_.metrics);
+    ASSIGN_OR_RETURN(uint64_t id, ctx_.backend->Start(std::move(request), stream->Callbacks()));
+    GenerationBackend* backend = ctx_.backend;
+    const bool gone = stream->Drain(
+        ctx_.stream_poll_ms,
+        [&](const std::string& piece) {
+          if (on_text) on_text(piece);
+          return !*write_failed_;
+        },
+        [this] { return conn_.PeerClosed(); }, [backend, id] { backend->Cancel(id); });
+    if (gone) {
+      client_gone_ = true;
+      return CancelledError("the client closed the connection");
+    }
+    result_ = stream->result();
+    if (result_.finish == GenerationFinish::kError) return result_.status;
+    finish_reason_ = stream->finish_reason();
     rag::GeneratedAnswer out;
-    out.text = ctx_.tokenizer->Decode(tokens, /*skip_special=*/true);
-    if (on_text) on_text(out.text);
-    out.n_prompt_tokens = result.n_prompt_tokens;
-    out.n_reused_tokens = result.n_prefix_cached_tokens + result.n_chunk_cached_tokens;
-    out.n_computed_tokens = result.n_computed_prompt_tokens;
-    out.n_generated_tokens = result.n_generated_tokens;
+    out.text = stream->WaitDone();
+    out.n_prompt_tokens = result_.n_prompt_tokens;
+    out.n_reused_tokens = result_.n_prefix_cached_tokens + result_.n_chunk_cached_tokens;
+    out.n_computed_tokens = result_.n_computed_prompt_tokens;
+    out.n_generated_tokens = result_.n_generated_tokens;
     return out;
   }
 
+  bool client_gone() const { return client_gone_; }
+  const GenerationResult& result() const { return result_; }
+  const std::string& finish_reason() const { return finish_reason_; }
+
  private:
   ServerContext& ctx_;
+  const ClientConnection conn_;
+  const bool ignore_eos_;
+  const bool* write_failed_;
+  bool client_gone_ = false;
+  GenerationResult result_;
+  std::string finish_reason_ = "stop";
 };
 
 StatusOr<std::unique_ptr<rag::Store>> OpenStore(const ServerContext& ctx) {
@@ -87,6 +115,41 @@ StatusOr<std::string> GetString(const Json& obj, const char* field, bool require
   }
   if (!it->is_string()) return InvalidArgumentError(std::string("'") + field + "' must be a string");
   return it->get<std::string>();
+}
+
+// How one request retrieves: the mode and, for dense / hybrid, the
+// collection's index and the server's embedder.
+struct Retrieval {
+  rag::RetrievalMode mode = rag::RetrievalMode::kBm25;
+  const rag::Embedder* embedder = nullptr;
+  std::shared_ptr<const rag::DenseIndex> dense;
+};
+
+// `mode_name` empty: hybrid when the collection has vectors from the
+// server's embedder, else BM25. Asking for dense / hybrid without them is a
+// FailedPrecondition that says what is missing; a collection embedded with
+// another model is one naming both models, whatever the mode (its uploads
+// could not be embedded either).
+StatusOr<Retrieval> ResolveRetrieval(RagState& state, rag::Store* store, int64_t cid, const std::string& collection,
+                                     const std::string& mode_name) {
+  Retrieval r;
+  if (state.indexes) {
+    ASSIGN_OR_RETURN(r.dense, state.indexes->Get(store, cid, collection));
+    if (r.dense) r.embedder = &state.indexes->embedder();
+  }
+  if (mode_name.empty()) {
+    r.mode = r.dense ? rag::RetrievalMode::kHybrid : rag::RetrievalMode::kBm25;
+    return r;
+  }
+  ASSIGN_OR_RETURN(r.mode, rag::ParseRetrievalMode(mode_name));
+  if (r.mode != rag::RetrievalMode::kBm25 && !r.dense) {
+    if (!state.indexes)
+      return FailedPreconditionError("mode '" + mode_name + "' needs an embedding model: start the server with " +
+                                     "--embed-model MODEL.gguf");
+    return FailedPreconditionError("collection '" + collection + "' has no embeddings: upload its documents while " +
+                                   "the server runs with --embed-model, or ingest them with --embed-model");
+  }
+  return r;
 }
 
 Json CitationJson(const rag::Citation& c, rag::Store& store) {
@@ -115,7 +178,89 @@ void Guard(httplib::Response& res, Fn&& fn) {
   if (!s.ok()) SendError(res, s);
 }
 
-Status HandleRagChat(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
+std::string NewRagId() {
+  static std::atomic<uint64_t> counter{0};
+  const uint64_t now = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  return "ragchat-" + HashToHex(HashCombine(Hash64(std::to_string(now)), counter.fetch_add(1)));
+}
+
+int64_t UnixSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// One /v1/rag/chat/completions request, parsed and resolved in the handler
+// (so bad input, a missing collection or a model mismatch get their 4xx
+// before any byte of a stream), then run by Run() - in the handler, or in
+// the stream's content provider.
+struct RagChat {
+  ServerContext* ctx = nullptr;
+  std::unique_ptr<rag::Store> store;
+  int64_t collection_id = 0;
+  Retrieval retrieval;
+  std::string question;
+  rag::AskParams params;
+  bool generate = false;  // through the backend; else extractive
+  bool ignore_eos = false;
+  ClientConnection conn;
+  std::string id;
+  int64_t created = 0;
+
+  struct Outcome {
+    StatusOr<rag::AskResult> result = InternalError("not run");
+    bool client_gone = false;
+    GenerationResult generation;
+    std::string finish_reason = "stop";
+  };
+
+  // `emit`: the answer's text as it comes - generated text piece by piece,
+  // an extractive answer whole (false: the client is gone).
+  Outcome Run(const std::function<bool(const std::string&)>& emit) {
+    bool write_failed = false;
+    BackendGenerator generator(*ctx, conn, ignore_eos, &write_failed);
+    rag::RagPipeline pipeline(store.get(), collection_id, retrieval.embedder, retrieval.dense.get(),
+                              generate ? &generator : nullptr);
+    Outcome out;
+    out.result = pipeline.Ask(question, params, [&](std::string_view piece) {
+      if (!write_failed && emit && !emit(std::string(piece))) write_failed = true;
+    });
+    out.client_gone = generator.client_gone() || write_failed;
+    out.generation = generator.result();
+    out.finish_reason = generator.finish_reason();
+    return out;
+  }
+
+  // The RAG fields every response carries: usage, mode, citations (the
+  // sources the answer cites), sources (all numbered sources), evidence
+  // (extractive: the sentences used), retrieval (the mode used).
+  Json Fields(const Outcome& o) const {
+    const rag::AskResult& r = *o.result;
+    Json citations = Json::array(), sources = Json::array(), evidence = Json::array();
+    for (const rag::Citation& c : r.sources) {
+      Json j = CitationJson(c, *store);
+      sources.push_back(j);
+      if (std::find(r.cited.begin(), r.cited.end(), c.number) != r.cited.end()) citations.push_back(j);
+    }
+    for (const rag::Citation& c : r.evidence) evidence.push_back(CitationJson(c, *store));
+    Json usage = r.extractive ? UsageJson(GenerationResult{}, 0) : UsageJson(o.generation, 0);
+    return Json{{"usage", usage},
+                {"mode", r.extractive ? "extractive" : "generated"},
+                {"retrieval", std::string(rag::RetrievalModeName(retrieval.mode))},
+                {"citations", citations},
+                {"sources", sources},
+                {"evidence", evidence}};
+  }
+
+  Json Chunk(const Json& delta, const Json& finish_reason) const {
+    return Json{{"id", id},
+                {"object", "chat.completion.chunk"},
+                {"created", created},
+                {"model", ctx->model_id},
+                {"choices", Json::array({{{"index", 0}, {"delta", delta}, {"finish_reason", finish_reason}}})}};
+  }
+};
+
+StatusOr<std::shared_ptr<RagChat>> ParseRagChat(RagState& state, const httplib::Request& req, bool* stream) {
+  ServerContext& ctx = state.ctx;
   ASSIGN_OR_RETURN(Json body, ParseJsonObject(req.body));
   ASSIGN_OR_RETURN(std::string collection, GetString(body, "collection", true));
   auto messages = body.find("messages");
@@ -132,63 +277,161 @@ Status HandleRagChat(ServerContext& ctx, const httplib::Request& req, httplib::R
   ASSIGN_OR_RETURN(int64_t budget, GetInt(body, "token_budget", 1500));
   ASSIGN_OR_RETURN(int64_t max_tokens, GetInt(body, "max_tokens", 256));
   ASSIGN_OR_RETURN(double temperature, GetNumber(body, "temperature", 0.0));
+  ASSIGN_OR_RETURN(int64_t seed, GetInt(body, "seed", 0));
   ASSIGN_OR_RETURN(bool extractive, GetBool(body, "extractive", false));
-  ASSIGN_OR_RETURN(bool stream, GetBool(body, "stream", false));
+  ASSIGN_OR_RETURN(bool ignore_eos, GetBool(body, "ignore_eos", false));
+  ASSIGN_OR_RETURN(*stream, GetBool(body, "stream", false));
+  ASSIGN_OR_RETURN(std::string mode, GetString(body, "mode", false));
   if (k < 1 || k > 100) return InvalidArgumentError("'k' must be between 1 and 100");
+  if (budget < 1) return InvalidArgumentError("'token_budget' must be positive");
   if (max_tokens < 1) return InvalidArgumentError("'max_tokens' must be positive");
+  if (temperature < 0) return InvalidArgumentError("'temperature' must not be negative");
 
-  ASSIGN_OR_RETURN(auto store, OpenStore(ctx));
-  ASSIGN_OR_RETURN(int64_t cid, CollectionId(*store, collection));
-  BackendGenerator generator(ctx);
-  const bool can_generate = ctx.backend && ctx.tokenizer && !extractive;
-  rag::RagPipeline pipeline(store.get(), cid, nullptr, nullptr, can_generate ? &generator : nullptr);
-  rag::AskParams params;
-  params.retrieve.k = static_cast<int>(k);
-  params.retrieve.selection.token_budget = budget;
-  params.generation.max_new_tokens = max_tokens;
-  params.generation.temperature = static_cast<float>(temperature);
-  ASSIGN_OR_RETURN(rag::AskResult r, pipeline.Ask(question, params));
+  auto chat = std::make_shared<RagChat>();
+  chat->ctx = &ctx;
+  ASSIGN_OR_RETURN(chat->store, OpenStore(ctx));
+  ASSIGN_OR_RETURN(chat->collection_id, CollectionId(*chat->store, collection));
+  ASSIGN_OR_RETURN(chat->retrieval, ResolveRetrieval(state, chat->store.get(), chat->collection_id, collection, mode));
+  chat->question = std::move(question);
+  chat->params.retrieve.k = static_cast<int>(k);
+  chat->params.retrieve.selection.token_budget = budget;
+  chat->params.retrieve.mode = chat->retrieval.mode;
+  chat->params.force_mode = true;
+  chat->params.generation.max_new_tokens = max_tokens;
+  chat->params.generation.temperature = static_cast<float>(temperature);
+  chat->params.generation.seed = static_cast<uint64_t>(seed);
+  chat->generate = ctx.backend && ctx.tokenizer && !extractive;
+  chat->ignore_eos = ignore_eos;
+  chat->conn = ClientConnection::Of(req);
+  chat->id = NewRagId();
+  chat->created = UnixSeconds();
+  return chat;
+}
 
-  Json citations = Json::array(), sources = Json::array();
-  for (const rag::Citation& c : r.sources) {
-    Json j = CitationJson(c, *store);
-    sources.push_back(j);
-    if (std::find(r.cited.begin(), r.cited.end(), c.number) != r.cited.end()) citations.push_back(j);
-  }
-  Json evidence = Json::array();
-  for (const rag::Citation& c : r.evidence) evidence.push_back(CitationJson(c, *store));
-  const std::string id = "ragchat-" + HashToHex(Hash64(question + std::to_string(std::time(nullptr))));
-  const int64_t created = static_cast<int64_t>(std::time(nullptr));
-  Json usage = {{"prompt_tokens", r.generation.n_prompt_tokens},
-                {"completion_tokens", r.generation.n_generated_tokens},
-                {"total_tokens", r.generation.n_prompt_tokens + r.generation.n_generated_tokens},
-                {"prompt_tokens_details", {{"cached_tokens", r.generation.n_reused_tokens}}}};
-  const std::string mode = r.extractive ? "extractive" : "generated";
-  if (!stream) {
-    SendJson(res, Json{{"id", id},
-                       {"object", "chat.completion"},
-                       {"created", created},
-                       {"model", ctx.model_id},
-                       {"choices", Json::array({{{"index", 0},
-                                                 {"message", {{"role", "assistant"}, {"content", r.answer}}},
-                                                 {"finish_reason", "stop"}}})},
-                       {"usage", usage},
-                       {"mode", mode},
-                       {"citations", citations},
-                       {"sources", sources},
-                       {"evidence", evidence}});
+void StreamRagChat(ServerContext& ctx, std::shared_ptr<RagChat> chat, httplib::Response& res) {
+  std::atomic<int>* open_streams = &ctx.n_open_streams;
+  open_streams->fetch_add(1);
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [chat](size_t, httplib::DataSink& sink) {
+        // The whole answer is produced in this one call: retrieval, then
+        // generation with each piece written as it comes.
+        auto send = [&sink](const Json& j) {
+          const std::string ev = SseEvent(j);
+          return sink.write(ev.data(), ev.size());
+        };
+        if (!send(chat->Chunk({{"role", "assistant"}, {"content", ""}}, nullptr))) return false;
+        RagChat::Outcome o = chat->Run([&](const std::string& piece) { return send(chat->Chunk({{"content", piece}}, nullptr)); });
+        if (o.client_gone) return false;  // generation cancelled; nobody to tell
+        if (!o.result.ok()) {
+          const Status& s = o.result.status();
+          send(ErrorBody(s.message(), HttpStatusFor(s) >= 500 ? "server_error" : "invalid_request_error",
+                         "rag_failed"));
+        } else {
+          Json last = chat->Chunk(Json::object(), o.result->extractive ? "stop" : o.finish_reason);
+          last.update(chat->Fields(o));
+          send(last);
+        }
+        const std::string done = "data: [DONE]\n\n";
+        sink.write(done.data(), done.size());
+        sink.done();
+        return true;
+      },
+      [open_streams](bool) { open_streams->fetch_sub(1); });
+}
+
+Status HandleRagChat(RagState& state, const httplib::Request& req, httplib::Response& res) {
+  bool stream = false;
+  ASSIGN_OR_RETURN(std::shared_ptr<RagChat> chat, ParseRagChat(state, req, &stream));
+  if (stream) {
+    StreamRagChat(state.ctx, std::move(chat), res);
     return Status::Ok();
   }
-  auto dump = [](const Json& j) { return "data: " + j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n\n"; };
-  std::string sse;
-  sse += dump({{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", ctx.model_id},
-               {"choices", Json::array({{{"index", 0}, {"delta", {{"role", "assistant"}, {"content", r.answer}}},
-                                         {"finish_reason", nullptr}}})}});
-  sse += dump({{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", ctx.model_id},
-               {"choices", Json::array({{{"index", 0}, {"delta", Json::object()}, {"finish_reason", "stop"}}})},
-               {"usage", usage}, {"mode", mode}, {"citations", citations}, {"sources", sources}});
-  sse += "data: [DONE]\n\n";
-  res.set_content(sse, "text/event-stream");
+  RagChat::Outcome o = chat->Run(nullptr);
+  if (o.client_gone) return CancelledError("the client closed the connection");  // 499 in /metrics
+  RETURN_IF_ERROR(o.result.status());
+  Json body = {{"id", chat->id},
+               {"object", "chat.completion"},
+               {"created", chat->created},
+               {"model", state.ctx.model_id},
+               {"choices", Json::array({{{"index", 0},
+                                         {"message", {{"role", "assistant"}, {"content", o.result->answer}}},
+                                         {"finish_reason", o.result->extractive ? "stop" : o.finish_reason}}})}};
+  body.update(chat->Fields(o));
+  SendJson(res, body);
+  return Status::Ok();
+}
+
+// POST /v1/collections/{name}/documents. With an embedder the collection's
+// embedding pass runs after the document is stored, so its chunks are found
+// densely by the next question; a collection embedded with another model is
+// refused before anything is written.
+Status HandleUpload(RagState& state, const httplib::Request& req, httplib::Response& res) {
+  ASSIGN_OR_RETURN(Json body, ParseJsonObject(req.body));
+  ASSIGN_OR_RETURN(std::string name, GetString(body, "name", true));
+  ASSIGN_OR_RETURN(std::string text, GetString(body, "text", true));
+  ASSIGN_OR_RETURN(std::string format_name, GetString(body, "format", false));
+  ASSIGN_OR_RETURN(rag::DocumentFormat format, rag::ParseUploadFormat(format_name.empty() ? "text" : format_name));
+  const std::string collection = req.matches[1];
+  std::lock_guard<std::mutex> lock(state.write_mu);
+  ASSIGN_OR_RETURN(auto store, OpenStore(state.ctx));
+  ASSIGN_OR_RETURN(int64_t cid, CollectionId(*store, collection));
+  if (state.indexes) RETURN_IF_ERROR(state.indexes->CheckEmbedder(store.get(), cid, collection));
+  rag::ApproxTokenCounter counter;
+  ASSIGN_OR_RETURN(rag::DocumentRecord r,
+                   rag::PutDocumentBytes(store.get(), cid, name, text, format, rag::ChunkerParams{}, counter));
+  Json out = {{"id", r.id}, {"name", r.path}, {"bytes", r.size_bytes}, {"chunks", r.n_chunks}, {"format", r.format}};
+  if (state.indexes) {
+    StatusOr<rag::EmbedReport> embedded = rag::EmbedCollection(store.get(), cid, state.indexes->embedder());
+    if (!embedded.ok()) {
+      // Do not leave a document that dense retrieval cannot see.
+      (void)store->DeleteDocumentById(cid, r.id);
+      return Status(embedded.status().code(), "embedding '" + name + "' failed: " + embedded.status().message());
+    }
+    out["embedded_chunks"] = embedded->n_embedded;
+    out["embedder"] = state.indexes->embedder().id();
+  }
+  SendJson(res, out);
+  return Status::Ok();
+}
+
+Status HandleSearch(RagState& state, const httplib::Request& req, httplib::Response& res) {
+  ASSIGN_OR_RETURN(Json body, ParseJsonObject(req.body));
+  ASSIGN_OR_RETURN(std::string collection, GetString(body, "collection", true));
+  ASSIGN_OR_RETURN(std::string query, GetString(body, "query", true));
+  ASSIGN_OR_RETURN(std::string mode, GetString(body, "mode", false));
+  ASSIGN_OR_RETURN(int64_t k, GetInt(body, "k", 10));
+  if (k < 1 || k > 1000) return InvalidArgumentError("'k' must be between 1 and 1000");
+  ASSIGN_OR_RETURN(auto store, OpenStore(state.ctx));
+  ASSIGN_OR_RETURN(int64_t cid, CollectionId(*store, collection));
+  ASSIGN_OR_RETURN(Retrieval retrieval, ResolveRetrieval(state, store.get(), cid, collection, mode));
+  rag::Retriever retriever(store.get(), cid, retrieval.embedder, retrieval.dense.get());
+  rag::RetrieveParams p;
+  p.mode = retrieval.mode;
+  p.k = static_cast<int>(k);
+  p.candidate_k = std::max(p.candidate_k, p.k);
+  ASSIGN_OR_RETURN(auto hits, retriever.Retrieve(query, p));
+  Json data = Json::array();
+  for (size_t i = 0; i < hits.size(); ++i) {
+    const rag::SearchHit& h = hits[i].hit;
+    Json j = {{"rank", i + 1},
+              {"score", h.score},
+              {"document_id", h.chunk.document_id},
+              {"path", h.path},
+              {"chunk_id", h.chunk.id},
+              {"source_begin", h.chunk.source_begin},
+              {"source_end", h.chunk.source_end},
+              {"text", h.chunk.text}};
+    if (hits[i].bm25_rank > 0) j["bm25_rank"] = hits[i].bm25_rank;
+    if (hits[i].dense_rank > 0) {
+      j["dense_rank"] = hits[i].dense_rank;
+      j["dense_similarity"] = hits[i].dense_similarity;
+    }
+    data.push_back(std::move(j));
+  }
+  SendJson(res, Json{{"object", "list"}, {"mode", std::string(rag::RetrievalModeName(retrieval.mode))}, {"data", data}});
   return Status::Ok();
 }
 
@@ -197,26 +440,37 @@ Status HandleRagChat(ServerContext& ctx, const httplib::Request& req, httplib::R
 Status InstallRagRoutes(httplib::Server& http, ServerContext& ctx) {
   if (ctx.rag_db_path.empty()) return FailedPreconditionError("no database (start the server with --db DB)");
   { ASSIGN_OR_RETURN(auto store, OpenStore(ctx)); }  // creates / checks the schema once
+  auto state = std::make_shared<RagState>(ctx);
+  if (ctx.rag_embedder) {
+    ASSIGN_OR_RETURN(state->indexes, CollectionIndexes::Create(ctx.rag_db_path, ctx.rag_embedder));
+  }
 
-  http.Get("/v1/collections", [&ctx](const httplib::Request&, httplib::Response& res) {
+  http.Get("/v1/collections", [state](const httplib::Request&, httplib::Response& res) {
     Guard(res, [&]() -> Status {
-      ASSIGN_OR_RETURN(auto store, OpenStore(ctx));
+      ASSIGN_OR_RETURN(auto store, OpenStore(state->ctx));
       ASSIGN_OR_RETURN(auto list, store->ListCollections());
+      rag::EmbeddingStore es(store.get());
       Json data = Json::array();
-      for (const auto& c : list)
-        data.push_back({{"name", c.name}, {"id", c.id}, {"created", c.created_at_s}, {"documents", c.n_documents},
-                        {"chunks", c.n_chunks}, {"tokens", c.n_tokens}, {"bytes", c.size_bytes}});
+      for (const auto& c : list) {
+        Json j = {{"name", c.name},          {"id", c.id},         {"created", c.created_at_s},
+                  {"documents", c.n_documents}, {"chunks", c.n_chunks}, {"tokens", c.n_tokens},
+                  {"bytes", c.size_bytes}};
+        ASSIGN_OR_RETURN(auto embedder, es.GetEmbedder(c.id));
+        j["embedder"] = embedder ? Json(embedder->embedder_id) : Json(nullptr);
+        data.push_back(std::move(j));
+      }
       SendJson(res, Json{{"object", "list"}, {"data", data}});
       return Status::Ok();
     });
   });
-  http.Post("/v1/collections", [&ctx](const httplib::Request& req, httplib::Response& res) {
+  http.Post("/v1/collections", [state](const httplib::Request& req, httplib::Response& res) {
     Guard(res, [&]() -> Status {
       ASSIGN_OR_RETURN(Json body, ParseJsonObject(req.body));
       ASSIGN_OR_RETURN(std::string name, GetString(body, "name", true));
       if (name.empty() || name.size() > 200 || name.find('/') != std::string::npos)
         return InvalidArgumentError("collection names are 1-200 characters without '/'");
-      ASSIGN_OR_RETURN(auto store, OpenStore(ctx));
+      std::lock_guard<std::mutex> lock(state->write_mu);
+      ASSIGN_OR_RETURN(auto store, OpenStore(state->ctx));
       ASSIGN_OR_RETURN(auto existing, store->FindCollection(name));
       if (existing) return AlreadyExistsError("collection '" + name + "' already exists");
       ASSIGN_OR_RETURN(int64_t id, store->GetOrCreateCollection(name));
@@ -224,48 +478,41 @@ Status InstallRagRoutes(httplib::Server& http, ServerContext& ctx) {
       return Status::Ok();
     });
   });
-  http.Get(R"(/v1/collections/([^/]+))", [&ctx](const httplib::Request& req, httplib::Response& res) {
+  http.Get(R"(/v1/collections/([^/]+))", [state](const httplib::Request& req, httplib::Response& res) {
     Guard(res, [&]() -> Status {
-      ASSIGN_OR_RETURN(auto store, OpenStore(ctx));
+      ASSIGN_OR_RETURN(auto store, OpenStore(state->ctx));
       ASSIGN_OR_RETURN(int64_t cid, CollectionId(*store, req.matches[1]));
       ASSIGN_OR_RETURN(auto docs, store->ListDocuments(cid));
       Json data = Json::array();
       for (const auto& d : docs)
         data.push_back({{"id", d.id}, {"name", d.path}, {"bytes", d.size_bytes}, {"chunks", d.n_chunks},
                         {"format", d.format}});
-      SendJson(res, Json{{"name", std::string(req.matches[1])}, {"id", cid}, {"documents", data}});
+      rag::EmbeddingStore es(store.get());
+      ASSIGN_OR_RETURN(auto embedder, es.GetEmbedder(cid));
+      SendJson(res, Json{{"name", std::string(req.matches[1])},
+                         {"id", cid},
+                         {"embedder", embedder ? Json(embedder->embedder_id) : Json(nullptr)},
+                         {"documents", data}});
       return Status::Ok();
     });
   });
-  http.Delete(R"(/v1/collections/([^/]+))", [&ctx](const httplib::Request& req, httplib::Response& res) {
+  http.Delete(R"(/v1/collections/([^/]+))", [state](const httplib::Request& req, httplib::Response& res) {
     Guard(res, [&]() -> Status {
-      ASSIGN_OR_RETURN(auto store, OpenStore(ctx));
+      std::lock_guard<std::mutex> lock(state->write_mu);
+      ASSIGN_OR_RETURN(auto store, OpenStore(state->ctx));
       RETURN_IF_ERROR(store->DeleteCollection(req.matches[1]));
       SendJson(res, Json{{"name", std::string(req.matches[1])}, {"deleted", true}});
       return Status::Ok();
     });
   });
-  http.Post(R"(/v1/collections/([^/]+)/documents)", [&ctx](const httplib::Request& req, httplib::Response& res) {
-    Guard(res, [&]() -> Status {
-      ASSIGN_OR_RETURN(Json body, ParseJsonObject(req.body));
-      ASSIGN_OR_RETURN(std::string name, GetString(body, "name", true));
-      ASSIGN_OR_RETURN(std::string text, GetString(body, "text", true));
-      ASSIGN_OR_RETURN(std::string format_name, GetString(body, "format", false));
-      ASSIGN_OR_RETURN(rag::DocumentFormat format, rag::ParseUploadFormat(format_name.empty() ? "text" : format_name));
-      ASSIGN_OR_RETURN(auto store, OpenStore(ctx));
-      ASSIGN_OR_RETURN(int64_t cid, CollectionId(*store, req.matches[1]));
-      rag::ApproxTokenCounter counter;
-      ASSIGN_OR_RETURN(rag::DocumentRecord r,
-                       rag::PutDocumentBytes(store.get(), cid, name, text, format, rag::ChunkerParams{}, counter));
-      SendJson(res, Json{{"id", r.id}, {"name", r.path}, {"bytes", r.size_bytes}, {"chunks", r.n_chunks},
-                         {"format", r.format}});
-      return Status::Ok();
-    });
+  http.Post(R"(/v1/collections/([^/]+)/documents)", [state](const httplib::Request& req, httplib::Response& res) {
+    Guard(res, [&]() { return HandleUpload(*state, req, res); });
   });
   http.Delete(R"(/v1/collections/([^/]+)/documents/(\d+))",
-              [&ctx](const httplib::Request& req, httplib::Response& res) {
+              [state](const httplib::Request& req, httplib::Response& res) {
                 Guard(res, [&]() -> Status {
-                  ASSIGN_OR_RETURN(auto store, OpenStore(ctx));
+                  std::lock_guard<std::mutex> lock(state->write_mu);
+                  ASSIGN_OR_RETURN(auto store, OpenStore(state->ctx));
                   ASSIGN_OR_RETURN(int64_t cid, CollectionId(*store, req.matches[1]));
                   int64_t doc_id = 0;
                   try {
@@ -279,33 +526,11 @@ Status InstallRagRoutes(httplib::Server& http, ServerContext& ctx) {
                   return Status::Ok();
                 });
               });
-  http.Post("/v1/search", [&ctx](const httplib::Request& req, httplib::Response& res) {
-    Guard(res, [&]() -> Status {
-      ASSIGN_OR_RETURN(Json body, ParseJsonObject(req.body));
-      ASSIGN_OR_RETURN(std::string collection, GetString(body, "collection", true));
-      ASSIGN_OR_RETURN(std::string query, GetString(body, "query", true));
-      ASSIGN_OR_RETURN(int64_t k, GetInt(body, "k", 10));
-      if (k < 1 || k > 1000) return InvalidArgumentError("'k' must be between 1 and 1000");
-      ASSIGN_OR_RETURN(auto store, OpenStore(ctx));
-      ASSIGN_OR_RETURN(int64_t cid, CollectionId(*store, collection));
-      rag::Retriever retriever(store.get(), cid, nullptr, nullptr);
-      rag::RetrieveParams p;
-      p.mode = rag::RetrievalMode::kBm25;
-      p.k = static_cast<int>(k);
-      ASSIGN_OR_RETURN(auto hits, retriever.Retrieve(query, p));
-      Json data = Json::array();
-      for (size_t i = 0; i < hits.size(); ++i) {
-        const rag::SearchHit& h = hits[i].hit;
-        data.push_back({{"rank", i + 1}, {"score", h.score}, {"document_id", h.chunk.document_id},
-                        {"path", h.path}, {"chunk_id", h.chunk.id}, {"source_begin", h.chunk.source_begin},
-                        {"source_end", h.chunk.source_end}, {"text", h.chunk.text}});
-      }
-      SendJson(res, Json{{"object", "list"}, {"data", data}});
-      return Status::Ok();
-    });
+  http.Post("/v1/search", [state](const httplib::Request& req, httplib::Response& res) {
+    Guard(res, [&]() { return HandleSearch(*state, req, res); });
   });
-  http.Post("/v1/rag/chat/completions", [&ctx](const httplib::Request& req, httplib::Response& res) {
-    Guard(res, [&]() { return HandleRagChat(ctx, req, res); });
+  http.Post("/v1/rag/chat/completions", [state](const httplib::Request& req, httplib::Response& res) {
+    Guard(res, [&]() { return HandleRagChat(*state, req, res); });
   });
   return Status::Ok();
 }

@@ -1,30 +1,61 @@
 // RAG routes (installed by route_modules.cpp through __has_include):
 //
-//   GET    /v1/collections                       list (documents, chunks, tokens)
+//   GET    /v1/collections                       list (documents, chunks, tokens, embedder)
 //   POST   /v1/collections            {name}     create (409 if it exists)
-//   GET    /v1/collections/{name}                one collection and its documents
+//   GET    /v1/collections/{name}                one collection, its embedder and documents
 //   DELETE /v1/collections/{name}                delete with its documents
 //   POST   /v1/collections/{name}/documents      {name, text, format?: text|markdown|html}
-//                                                upload: extracted, chunked, stored; {id, ...}
+//          upload: extracted, chunked, stored; {id, name, bytes, chunks, format}. With
+//          `serve --embed-model` the new chunks are embedded at once (the response adds
+//          embedded_chunks and embedder), so the next question finds them densely.
 //   DELETE /v1/collections/{name}/documents/{id}
-//   POST   /v1/search       {collection, query, k?}            BM25 results with byte spans
+//   POST   /v1/search   {collection, query, k?, mode?: bm25|dense|hybrid}
+//          ranked chunks with byte spans (and bm25_rank / dense_rank / dense_similarity);
+//          the response names the mode used.
 //   POST   /v1/rag/chat/completions   the OpenAI chat shape plus {collection, k?,
-//          token_budget?, extractive?}: the last user message is the question;
-//          the answer cites [n]; the response adds "citations" (the sources the
-//          answer cites) and "sources" (all numbered sources), each with the
-//          document id, path and byte range [source_begin, source_end) of the
-//          uploaded bytes. Generation goes through the server's
-//          GenerationBackend (chunk segments, so the chunk cache applies with
-//          the engine backend); extractive: true (or no tokenizer) answers with
-//          the sources' own sentences. stream: true sends the finished answer as
-//          SSE chunks (one content delta, then the finish chunk with the
-//          citations, then [DONE]).
-// The database is ServerContext::rag_db_path (serve --db); each request opens
-// its own Store (SQLite connections are per thread). Errors go through
-// SendError (the one Status -> HTTP mapping).
+//          token_budget?, extractive?, mode?, ignore_eos?}: the last user message is the
+//          question; the answer cites [n].
 //
-// Thread safety: handlers run on HTTP threads; nothing is shared but the
-// context (read-only) and the backend (thread-safe).
+// Retrieval: without `mode`, hybrid (BM25 + dense, reciprocal rank fusion) when
+// the server has an --embed-model and the collection has vectors from it,
+// else BM25. dense / hybrid without vectors -> 400 saying what is missing; a
+// collection embedded with another model than the server's -> 400 naming
+// both (for uploads too, before anything is stored).
+//
+// Chat response (non-streaming): a chat.completion plus
+//   "mode": "generated" | "extractive", "retrieval": "bm25" | "dense" | "hybrid",
+//   "citations": the sources the answer cites, "sources": all numbered sources,
+//   "evidence": (extractive) the sentences used - each {number, path, document_id,
+//   chunk_id, source_begin, source_end, text}, the byte range [source_begin,
+//   source_end) of the uploaded bytes - and "usage" as /v1/chat/completions.
+// Generation goes through the server's GenerationBackend (chunk segments, so
+// the chunk cache applies with the engine backend); extractive: true (or no
+// tokenizer) answers with the sources' own sentences.
+//
+// Streaming (stream: true), server-sent events:
+//   data: {"object":"chat.completion.chunk", "choices":[{"delta":{"role":"assistant","content":""}}]}
+//   data: {... "choices":[{"delta":{"content":"<piece>"},"finish_reason":null}]}   one per
+//         piece of text as the model generates it (an extractive answer: one piece)
+//   data: {... "choices":[{"delta":{},"finish_reason":"stop"|"length"}],
+//          "usage", "mode", "retrieval", "citations", "sources", "evidence"}
+//   data: [DONE]
+// A failure after the stream began (e.g. the prompt does not fit the context,
+// the queue is full) is an {"error": {...}} event before [DONE]; bad input, an
+// unknown collection and model mismatches are answered before the stream, with
+// their 4xx.
+//
+// Client disconnects: a client that leaves (streaming or not) cancels the
+// generation - its socket is probed between tokens (client_connection.h) - and a
+// cancelled non-streaming request is counted as status 499 in /metrics.
+//
+// The database is ServerContext::rag_db_path (serve --db); each request opens
+// its own Store (SQLite connections are per thread); dense indexes are kept
+// in memory between requests (rag_indexes.h). Errors go through SendError
+// (the one Status -> HTTP mapping).
+//
+// Thread safety: handlers run on HTTP threads; they share the context
+// (read-only), the backend (thread-safe) and the index cache (locked);
+// uploads and deletions run one at a time.
 #pragma once
 
 #include <httplib.h>

@@ -33,8 +33,8 @@ bool RequestStream::OnToken(int32_t token) {
     last_token_ns_ = now;
     if (stop_.stopped()) return false;
     sampling::StopMatcher::Result r = stop_.Feed(detok_.Push(token));
-    pending_ += r.text;
     all_text_ += r.text;
+    if (!r.text.empty()) pending_.push_back(std::move(r.text));
     if (r.stopped) stopped_by_string_ = true;
     keep_going = !r.stopped && !client_gone_;
   }
@@ -48,7 +48,7 @@ void RequestStream::OnDone(const GenerationResult& result) {
     if (!stop_.stopped()) {
       sampling::StopMatcher::Result r = stop_.Feed(detok_.Flush());
       std::string tail = r.text + stop_.Flush();
-      pending_ += tail;
+      if (!tail.empty()) pending_.push_back(tail);
       all_text_ += tail;
       if (r.stopped) stopped_by_string_ = true;
     }
@@ -66,7 +66,8 @@ RequestStream::Delta RequestStream::Next(int timeout_ms) {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return done_ || !pending_.empty(); });
   Delta d;
-  d.text.swap(pending_);
+  for (const std::string& piece : pending_) d.text += piece;
+  d.pieces.swap(pending_);
   d.done = done_;
   return d;
 }
@@ -75,6 +76,31 @@ std::string RequestStream::WaitDone() {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return done_; });
   pending_.clear();
+  return all_text_;
+}
+
+bool RequestStream::Drain(int poll_ms, const std::function<bool(const std::string&)>& on_text,
+                          const std::function<bool()>& client_gone, const std::function<void()>& cancel) {
+  bool gone = false, cancelled = false;
+  for (;;) {
+    Delta d = Next(poll_ms);
+    for (const std::string& piece : d.pieces) {
+      if (gone || !on_text) break;
+      if (!on_text(piece)) gone = true;
+    }
+    if (d.done) break;
+    if (!gone && client_gone && client_gone()) gone = true;
+    if (gone && !cancelled) {
+      cancelled = true;
+      MarkClientGone();
+      if (cancel) cancel();
+    }
+  }
+  return gone;
+}
+
+std::string RequestStream::text() const {
+  std::lock_guard<std::mutex> lock(mu_);
   return all_text_;
 }
 

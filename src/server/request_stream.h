@@ -16,6 +16,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -40,12 +41,23 @@ class RequestStream : public std::enable_shared_from_this<RequestStream> {
 
   struct Delta {
     std::string text;  // new text since the previous Next()
+    std::vector<std::string> pieces;  // the same text, one non-empty piece per token
     bool done = false; // the generation ended (result() is valid)
   };
   // Waits up to timeout_ms for new text or the end.
   Delta Next(int timeout_ms);
   // Waits for the end; returns all the text.
   std::string WaitDone();
+  // Waits for the end while watching the client: each token's text (when
+  // non-empty) goes to `on_text` (may be null) as one piece, and `client_gone` (may be null) is
+  // probed after each piece and at least every poll_ms. When on_text returns
+  // false or client_gone returns true, the client is marked gone and
+  // `cancel` runs (once); the wait still lasts until the backend's on_done,
+  // so result() is valid on return. Returns whether the client went away.
+  bool Drain(int poll_ms, const std::function<bool(const std::string&)>& on_text,
+             const std::function<bool()>& client_gone, const std::function<void()>& cancel);
+  // All the text so far (the whole answer once done).
+  std::string text() const;
   void MarkClientGone();
 
   // Valid once done.
@@ -62,7 +74,7 @@ class RequestStream : public std::enable_shared_from_this<RequestStream> {
   std::condition_variable cv_;
   tokenizer::StreamingDetokenizer detok_;  // (mu_)
   sampling::StopMatcher stop_;             // (mu_)
-  std::string pending_;                    // (mu_) text not yet taken
+  std::vector<std::string> pending_;       // (mu_) text not yet taken, one piece per token
   std::string all_text_;                   // (mu_)
   bool done_ = false;                      // (mu_)
   bool stopped_by_string_ = false;         // (mu_)

@@ -25,6 +25,9 @@ class Model;
 namespace chunkserve::engine {
 class Engine;
 }
+namespace chunkserve::rag {
+class Embedder;
+}
 
 namespace chunkserve::server {
 
@@ -41,6 +44,11 @@ struct ServerContext {
   model::Model* model = nullptr;               // for routes that need it (may be null in tests)
   engine::Engine* engine = nullptr;            // set when the EngineBackend is used
   std::string rag_db_path;                     // --db, for the RAG routes
+  // --embed-model: the RAG routes' dense side (uploads are embedded, search
+  // and ask are hybrid) and, when set, what /v1/embeddings answers from
+  // (text inputs). Null: BM25 only, /v1/embeddings from `embedder`.
+  const rag::Embedder* rag_embedder = nullptr;
+  std::string rag_embedder_name;               // the id /v1/embeddings reports
   int stream_poll_ms = 50;                     // SSE writer wake-up period
   // SSE responses still being written; shutdown waits for them so that a
   // stream whose generation finished in the grace period gets its [DONE].

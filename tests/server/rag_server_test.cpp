@@ -1,0 +1,564 @@
+// The server's RAG side and client disconnects, through HTTP on a loopback
+// port (an in-process server over a small qwen2 fixture model and a tiny
+// GloVe embedding model):
+//   - `--embed-model`: uploads are embedded at once, /v1/search takes
+//     mode bm25|dense|hybrid, a collection embedded with another model is a
+//     400 naming both (and the upload stores nothing), /v1/embeddings answers
+//     from the embedding model;
+//   - /v1/rag/chat/completions streams token by token, citations in the last
+//     chunk before [DONE], and the streamed text equals the non-streamed one;
+//   - a client that disconnects - streaming or not, OpenAI or RAG route -
+//     cancels its generation within a second, and the server keeps serving;
+//   - the issue's end-to-end flow (create, upload, ask hybrid, citations on
+//     the right bytes, delete, ask again, no longer cited).
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "fixture/fixture_model.h"
+#include "model/model.h"
+#include "rag/embed/collection_embedding.h"
+#include "rag/embed/static_embedder.h"
+#include "rag/embed_test_util.h"
+#include "rag/pipeline/document_upload.h"
+#include "rag/store/store.h"
+#include "rag/test_dir.h"
+#include "server/http_server.h"
+#include "server/model_embedder.h"
+#include "server/scheduler_backend.h"
+
+namespace chunkserve::server {
+namespace {
+
+using Json = nlohmann::json;
+
+std::string FixturePath() {
+  const std::string path = (std::filesystem::path(::testing::TempDir()) / "rag_server_qwen2.gguf").string();
+  if (!std::filesystem::exists(path)) {
+    fixture::FixtureSpec spec;
+    spec.arch = "qwen2";
+    spec.type = "f32";
+    spec.seed = 3;
+    spec.n_embd = 64;
+    spec.n_layer = 2;
+    spec.n_head = 4;
+    spec.n_head_kv = 2;
+    spec.n_ff = 128;
+    spec.n_vocab = 300;
+    const Status s = fixture::WriteFixtureModel(spec, path, nullptr);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+  return path;
+}
+
+struct RagServerOptions {
+  bool embed_model = true;  // the tiny GloVe model as --embed-model
+  int64_t n_ctx = 4096;
+};
+
+// A server like `chunkserve serve -m fixture --db DB [--embed-model glove]`.
+class RagServer {
+ public:
+  explicit RagServer(const rag::TestDir& dir, RagServerOptions o = {}) {
+    model::LoadOptions lo;
+    lo.n_threads = 1;
+    model_ = std::move(model::Model::Load(FixturePath(), lo)).value();
+    tokenizer_ = std::move(tokenizer::Tokenizer::FromGguf(model_->file())).value();
+    auto tmpl = tokenizer::ChatTemplate::FromJinja(*model_->file().GetString("tokenizer.chat_template"), "", "");
+    EXPECT_TRUE(tmpl.ok());
+    ctx_.chat_template = std::make_unique<tokenizer::ChatTemplate>(std::move(tmpl).value());
+    ctx_.model_id = "fixture";
+    ctx_.n_ctx_tokens = o.n_ctx;
+    ctx_.tokenizer = tokenizer_.get();
+    for (int32_t id = 0; id < tokenizer_->n_vocab(); ++id)
+      if (tokenizer_->IsEndOfGeneration(id)) ctx_.end_of_generation.push_back(id);
+    ctx_.metrics = &metrics_;
+    ctx_.model = model_.get();
+    ctx_.stream_poll_ms = 10;
+    decoder_embedder_ = std::make_unique<ModelEmbedder>(model_.get(), &model_mutex_, o.n_ctx);
+    ctx_.embedder = decoder_embedder_.get();
+    ctx_.rag_db_path = dir.path("rag.db");
+    if (o.embed_model) {
+      glove_path_ = rag::WriteTinyGloveModel(dir);
+      auto e = rag::StaticEmbedder::Load(glove_path_);
+      EXPECT_TRUE(e.ok()) << e.status().ToString();
+      glove_ = std::move(e).value();
+      ctx_.rag_embedder = glove_.get();
+      ctx_.rag_embedder_name = "tiny-glove";
+    }
+    SchedulerBackendOptions so;
+    so.kv_budget_bytes = size_t{64} << 20;
+    so.scheduler.max_step_tokens = 256;
+    so.scheduler.max_context_tokens = o.n_ctx;
+    so.model_mutex = &model_mutex_;
+    backend_ = std::move(SchedulerBackend::Create(model_.get(), so)).value();
+    ctx_.backend = backend_.get();
+    HttpServerOptions ho;
+    ho.port = 0;
+    ho.n_http_threads = 16;
+    http_ = std::make_unique<HttpServer>(&ctx_, ho);
+    const Status s = http_->Bind();
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    thread_ = std::thread([this] { http_->Listen(); });
+  }
+  ~RagServer() {
+    http_->Shutdown(1000);
+    if (thread_.joinable()) thread_.join();
+  }
+
+  int port() const { return http_->port(); }
+  GenerationBackend& backend() { return *backend_; }
+  const rag::StaticEmbedder& glove() const { return *glove_; }
+  const std::string& db_path() const { return ctx_.rag_db_path; }
+
+  std::pair<int, Json> Call(const std::string& method, const std::string& path, const Json& body = nullptr) const {
+    httplib::Client c("127.0.0.1", port());
+    c.set_read_timeout(30, 0);
+    httplib::Result r = method == "GET"      ? c.Get(path)
+                        : method == "DELETE" ? c.Delete(path)
+                                             : c.Post(path, body.dump(), "application/json");
+    EXPECT_TRUE(r) << method << " " << path;
+    if (!r) return {0, nullptr};
+    return {r->status, Json::parse(r->body, nullptr, false)};
+  }
+
+  std::string Metrics() const {
+    httplib::Client c("127.0.0.1", port());
+    auto r = c.Get("/metrics");
+    return r ? r->body : "";
+  }
+
+  // Waits up to timeout_ms for no running or waiting request; true if so.
+  bool WaitIdle(int timeout_ms) {
+    for (int waited = 0; waited <= timeout_ms; waited += 5) {
+      const BackendStats st = backend_->Stats();
+      if (st.n_running == 0 && st.n_waiting == 0) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+  }
+
+ private:
+  std::unique_ptr<model::Model> model_;
+  std::mutex model_mutex_;
+  std::unique_ptr<ModelEmbedder> decoder_embedder_;
+  std::unique_ptr<rag::StaticEmbedder> glove_;
+  std::string glove_path_;
+  std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
+  server::Metrics metrics_;
+  ServerContext ctx_;
+  std::unique_ptr<GenerationBackend> backend_;
+  std::unique_ptr<HttpServer> http_;
+  std::thread thread_;
+};
+
+// Documents over the tiny GloVe model's topics (see embed_test_util.h).
+const std::string kNavy =
+    "Every sailor trained in the harbor for a year.\n\nThe ship left port at dawn with a full crew.\n";
+const std::string kMoney = "The budget was balanced this year. Tax revenue rose and the debt fell.\n";
+const std::string kPets = "A kitten and a puppy played on the rug. The dog chased the cat around the house.\n";
+
+Json Ask(const std::string& question, int max_tokens = 8) {
+  return Json{{"collection", "docs"},
+              {"messages", {{{"role", "user"}, {"content", question}}}},
+              {"max_tokens", max_tokens},
+              {"temperature", 0}};
+}
+
+// Creates "docs" with the three documents; returns their ids by name.
+std::map<std::string, int64_t> CreateDocs(const RagServer& s) {
+  std::map<std::string, int64_t> ids;
+  EXPECT_EQ(s.Call("POST", "/v1/collections", {{"name", "docs"}}).first, 200);
+  for (const auto& [name, text] :
+       std::vector<std::pair<std::string, std::string>>{{"navy.txt", kNavy}, {"money.txt", kMoney}, {"pets.txt", kPets}}) {
+    auto [status, doc] = s.Call("POST", "/v1/collections/docs/documents", {{"name", name}, {"text", text}});
+    EXPECT_EQ(status, 200) << doc.dump();
+    ids[name] = doc.value("id", int64_t{-1});
+  }
+  return ids;
+}
+
+// SSE events of a streaming request (data payloads in order); the receiver
+// hangs up after `stop_after` events when >= 0.
+std::vector<std::string> StreamEvents(int port, const std::string& path, const Json& body, int stop_after = -1) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(30, 0);
+  std::string buffer;
+  std::vector<std::string> events;
+  httplib::Request req;
+  req.method = "POST";
+  req.path = path;
+  req.body = body.dump();
+  req.set_header("Content-Type", "application/json");
+  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    buffer.append(data, n);
+    size_t at;
+    while ((at = buffer.find("\n\n")) != std::string::npos) {
+      std::string ev = buffer.substr(0, at);
+      buffer.erase(0, at + 2);
+      if (ev.rfind("data: ", 0) == 0) events.push_back(ev.substr(6));
+    }
+    return stop_after < 0 || static_cast<int>(events.size()) < stop_after;
+  };
+  c.send(req);
+  return events;
+}
+
+// A raw TCP client: sends one HTTP request and returns the socket (or -1).
+int SendRaw(int port, const std::string& path, const Json& body) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  const std::string b = body.dump();
+  const std::string req = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+                          "Content-Length: " + std::to_string(b.size()) + "\r\n\r\n" + b;
+  if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// The value of a Prometheus sample line that starts with `prefix`, or -1.
+double Sample(const std::string& metrics, const std::string& prefix) {
+  const size_t at = metrics.find("\n" + prefix);
+  if (at == std::string::npos) return -1;
+  const size_t sp = metrics.find(' ', at + 1 + prefix.size());
+  return std::stod(metrics.substr(sp + 1, metrics.find('\n', sp) - sp - 1));
+}
+
+TEST(RagServerTest, UploadsAreEmbeddedAndSearchTakesAMode) {
+  rag::TestDir dir("rag_server_modes");
+  RagServer s(dir);
+  EXPECT_EQ(s.Call("POST", "/v1/collections", {{"name", "docs"}}).first, 200);
+  auto [st, navy] = s.Call("POST", "/v1/collections/docs/documents", {{"name", "navy.txt"}, {"text", kNavy}});
+  ASSERT_EQ(st, 200) << navy.dump();
+  EXPECT_GT(navy["embedded_chunks"].get<int64_t>(), 0);
+  EXPECT_EQ(navy["embedder"], s.glove().id());
+  ASSERT_EQ(s.Call("POST", "/v1/collections/docs/documents", {{"name", "money.txt"}, {"text", kMoney}}).first, 200);
+  ASSERT_EQ(s.Call("POST", "/v1/collections/docs/documents", {{"name", "pets.txt"}, {"text", kPets}}).first, 200);
+  auto [sc, coll] = s.Call("GET", "/v1/collections/docs");
+  ASSERT_EQ(sc, 200);
+  EXPECT_EQ(coll["embedder"], s.glove().id());
+
+  // "navy fleet ocean" shares no word with any document: BM25 finds
+  // nothing, dense finds the navy document through the word vectors.
+  const Json q = {{"collection", "docs"}, {"query", "navy fleet ocean"}, {"k", 3}};
+  Json bm25 = q, dense = q;
+  bm25["mode"] = "bm25";
+  dense["mode"] = "dense";
+  auto [s1, r1] = s.Call("POST", "/v1/search", bm25);
+  ASSERT_EQ(s1, 200) << r1.dump();
+  EXPECT_EQ(r1["mode"], "bm25");
+  EXPECT_TRUE(r1["data"].empty()) << r1.dump();
+  auto [s2, r2] = s.Call("POST", "/v1/search", dense);
+  ASSERT_EQ(s2, 200) << r2.dump();
+  EXPECT_EQ(r2["mode"], "dense");
+  ASSERT_FALSE(r2["data"].empty());
+  EXPECT_EQ(r2["data"][0]["path"], "navy.txt");
+  EXPECT_GT(r2["data"][0]["dense_similarity"].get<double>(), 0.5);
+  // Default: hybrid, because the collection has vectors from this model.
+  auto [s3, r3] = s.Call("POST", "/v1/search", q);
+  ASSERT_EQ(s3, 200);
+  EXPECT_EQ(r3["mode"], "hybrid");
+  ASSERT_FALSE(r3["data"].empty());
+  EXPECT_EQ(r3["data"][0]["path"], "navy.txt");
+  // A word both lists know: hybrid ranks the money document first.
+  auto [s4, r4] = s.Call("POST", "/v1/search", {{"collection", "docs"}, {"query", "budget"}, {"mode", "hybrid"}});
+  ASSERT_EQ(s4, 200);
+  EXPECT_EQ(r4["data"][0]["path"], "money.txt");
+  EXPECT_EQ(r4["data"][0]["bm25_rank"], 1);
+  EXPECT_EQ(r4["data"][0]["dense_rank"], 1);
+  // An upload is found densely by the very next search.
+  ASSERT_EQ(s.Call("POST", "/v1/collections/docs/documents",
+                   {{"name", "school.txt"}, {"text", "The teacher met every student of the class."}})
+                .first,
+            200);
+  auto [s5, r5] = s.Call("POST", "/v1/search", {{"collection", "docs"}, {"query", "education learning"}, {"mode", "dense"}});
+  ASSERT_EQ(s5, 200);
+  EXPECT_EQ(r5["data"][0]["path"], "school.txt") << r5.dump();
+
+  Json bad = q;
+  bad["mode"] = "vector";
+  EXPECT_EQ(s.Call("POST", "/v1/search", bad).first, 400);
+  bad["mode"] = 3;
+  EXPECT_EQ(s.Call("POST", "/v1/search", bad).first, 400);
+}
+
+TEST(RagServerTest, CollectionOfAnotherEmbedderIsA400NamingBoth) {
+  rag::TestDir dir("rag_server_mismatch");
+  RagServer s(dir);
+  ASSERT_EQ(s.Call("POST", "/v1/collections", {{"name", "docs"}}).first, 200);
+  ASSERT_EQ(s.Call("POST", "/v1/collections", {{"name", "other"}}).first, 200);
+  ASSERT_EQ(s.Call("POST", "/v1/collections/other/documents", {{"name", "pets.txt"}, {"text", kPets}}).first, 200);
+  std::string other_id;
+  {
+    // Embed "docs" as `chunkserve ingest --embed-model` with another model
+    // would: the same vectors under another SIF weight are another embedder.
+    auto store = std::move(rag::Store::Open(s.db_path(), rag::Store::Mode::kReadWrite)).value();
+    const int64_t cid = std::move(store->FindCollection("docs")).value().value();
+    rag::ApproxTokenCounter counter;
+    ASSERT_TRUE(rag::PutDocumentBytes(store.get(), cid, "money.txt", kMoney, rag::DocumentFormat::kPlainText,
+                                      rag::ChunkerParams{}, counter)
+                    .ok());
+  }
+  {
+    auto store = std::move(rag::Store::Open(s.db_path(), rag::Store::Mode::kReadWrite)).value();
+    const int64_t cid = std::move(store->FindCollection("docs")).value().value();
+    rag::StaticEmbedderOptions eo;
+    eo.sif_a = 0.01;
+    // The server wrote its GloVe GGUF into the test directory.
+    auto other = rag::StaticEmbedder::Load(dir.path("tiny-glove.gguf"), eo);
+    ASSERT_TRUE(other.ok()) << other.status().ToString();
+    other_id = (*other)->id();
+    ASSERT_NE(other_id, s.glove().id());
+    ASSERT_TRUE(rag::EmbedCollection(store.get(), cid, **other).ok());
+  }
+  auto [s1, up] = s.Call("POST", "/v1/collections/docs/documents", {{"name", "navy.txt"}, {"text", kNavy}});
+  EXPECT_EQ(s1, 400) << up.dump();
+  const std::string message = up["error"]["message"];
+  EXPECT_NE(message.find(other_id), std::string::npos) << message;
+  EXPECT_NE(message.find(s.glove().id()), std::string::npos) << message;
+  // Nothing was stored.
+  auto [s2, coll] = s.Call("GET", "/v1/collections/docs");
+  ASSERT_EQ(s2, 200);
+  EXPECT_EQ(coll["documents"].size(), 1u) << coll.dump();
+  // Search and ask say the same, whatever the mode asked for.
+  auto [s3, found] = s.Call("POST", "/v1/search", {{"collection", "docs"}, {"query", "budget"}});
+  EXPECT_EQ(s3, 400);
+  EXPECT_NE(found["error"]["message"].get<std::string>().find(other_id), std::string::npos);
+  EXPECT_EQ(s.Call("POST", "/v1/rag/chat/completions", Ask("What about the budget?")).first, 400);
+  // The other collection is fine.
+  EXPECT_EQ(s.Call("POST", "/v1/search", {{"collection", "other"}, {"query", "cat"}, {"mode", "dense"}}).first, 200);
+}
+
+TEST(RagServerTest, DenseWithoutAnEmbeddingModelSaysWhatIsMissing) {
+  rag::TestDir dir("rag_server_noembed");
+  RagServerOptions o;
+  o.embed_model = false;
+  RagServer s(dir, o);
+  CreateDocs(s);
+  auto [st, r] = s.Call("POST", "/v1/search", {{"collection", "docs"}, {"query", "ship"}, {"mode", "dense"}});
+  EXPECT_EQ(st, 400);
+  EXPECT_NE(r["error"]["message"].get<std::string>().find("--embed-model"), std::string::npos) << r.dump();
+  auto [s2, r2] = s.Call("POST", "/v1/search", {{"collection", "docs"}, {"query", "ship"}});
+  ASSERT_EQ(s2, 200);
+  EXPECT_EQ(r2["mode"], "bm25");
+  EXPECT_EQ(r2["data"][0]["path"], "navy.txt");
+}
+
+TEST(RagServerTest, EmbeddingsComeFromTheEmbedModel) {
+  rag::TestDir dir("rag_server_embeddings");
+  RagServer s(dir);
+  auto [st, r] = s.Call("POST", "/v1/embeddings", {{"input", {"the navy ship", "a kitten"}}, {"model", "x"}});
+  ASSERT_EQ(st, 200) << r.dump();
+  EXPECT_EQ(r["model"], "tiny-glove");
+  ASSERT_EQ(r["data"].size(), 2u);
+  std::vector<float> want(8);
+  s.glove().Embed("the navy ship", want);
+  double norm = 0;
+  for (float x : want) norm += static_cast<double>(x) * x;
+  const std::vector<float> got = r["data"][0]["embedding"];
+  ASSERT_EQ(got.size(), 8u);
+  for (size_t i = 0; i < 8; ++i) EXPECT_NEAR(got[i], want[i] / std::sqrt(norm), 1e-6);
+  EXPECT_EQ(s.Call("POST", "/v1/embeddings", {{"input", {1, 2, 3}}}).first, 400);
+  EXPECT_EQ(s.Call("POST", "/v1/embeddings", {{"input", ""}}).first, 400);
+}
+
+TEST(RagServerTest, StreamsTokenByTokenWithCitationsLast) {
+  rag::TestDir dir("rag_server_stream");
+  RagServer s(dir);
+  CreateDocs(s);
+  Json req = Ask("Who trained in the harbor?", 12);
+  req["ignore_eos"] = true;  // exactly 12 tokens
+  auto [st, whole] = s.Call("POST", "/v1/rag/chat/completions", req);
+  ASSERT_EQ(st, 200) << whole.dump();
+  EXPECT_EQ(whole["mode"], "generated");
+  EXPECT_EQ(whole["retrieval"], "hybrid");
+  EXPECT_EQ(whole["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(whole["usage"]["completion_tokens"], 12);
+
+  req["stream"] = true;
+  const std::vector<std::string> events = StreamEvents(s.port(), "/v1/rag/chat/completions", req);
+  ASSERT_GE(events.size(), 4u);
+  EXPECT_EQ(events.back(), "[DONE]");
+  const Json first = Json::parse(events[0]);
+  EXPECT_EQ(first["choices"][0]["delta"]["role"], "assistant");
+  std::string text;
+  int n_content = 0;
+  for (size_t i = 1; i + 2 < events.size(); ++i) {
+    const Json e = Json::parse(events[i]);
+    EXPECT_EQ(e["object"], "chat.completion.chunk");
+    EXPECT_TRUE(e["choices"][0]["finish_reason"].is_null());
+    EXPECT_FALSE(e.contains("citations"));
+    text += e["choices"][0]["delta"]["content"].get<std::string>();
+    ++n_content;
+  }
+  // Token by token: several pieces (the old route sent the answer in one).
+  EXPECT_GE(n_content, 3);
+  EXPECT_EQ(text, whole["choices"][0]["message"]["content"].get<std::string>());
+  const Json last = Json::parse(events[events.size() - 2]);
+  EXPECT_EQ(last["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(last["sources"], whole["sources"]);
+  EXPECT_EQ(last["citations"], whole["citations"]);
+  EXPECT_EQ(last["usage"]["completion_tokens"], 12);
+  EXPECT_EQ(last["mode"], "generated");
+
+  // Extractive answers stream in one piece, with their evidence.
+  req["extractive"] = true;
+  const std::vector<std::string> ex = StreamEvents(s.port(), "/v1/rag/chat/completions", req);
+  ASSERT_EQ(ex.size(), 4u);
+  EXPECT_EQ(Json::parse(ex[1])["choices"][0]["delta"]["content"].get<std::string>().rfind(
+                "Every sailor trained in the harbor for a year.", 0),
+            0u)
+      << ex[1];
+  EXPECT_EQ(Json::parse(ex[2])["evidence"][0]["path"], "navy.txt");
+}
+
+TEST(RagServerTest, StreamingClientThatLeavesCancelsTheGeneration) {
+  rag::TestDir dir("rag_server_stream_gone");
+  RagServer s(dir);
+  CreateDocs(s);
+  Json req = Ask("Who trained in the harbor?", 3500);
+  req["ignore_eos"] = true;
+  req["stream"] = true;
+  const auto events = StreamEvents(s.port(), "/v1/rag/chat/completions", req, /*stop_after=*/4);
+  ASSERT_EQ(events.size(), 4u);
+  const auto left = std::chrono::steady_clock::now();
+  EXPECT_TRUE(s.WaitIdle(1000));
+  EXPECT_LT(std::chrono::steady_clock::now() - left, std::chrono::seconds(1));
+  // Cancelled, not finished: far fewer tokens than asked for.
+  EXPECT_LT(Sample(s.Metrics(), "chunkserve_completion_tokens_total"), 3500);
+  const BackendStats st = s.backend().Stats();
+  EXPECT_EQ(st.kv_blocks_free + st.kv_blocks_cached, st.kv_blocks_total);
+  EXPECT_EQ(s.Call("POST", "/v1/rag/chat/completions", Ask("Who trained in the harbor?", 2)).first, 200);
+}
+
+// Issue 6: a non-streaming request whose client hangs up is cancelled
+// within a second (status 499 in /metrics), and the server keeps serving.
+void ExpectNonStreamingDisconnectCancels(RagServer& s, const std::string& route, const Json& body) {
+  const int fd = SendRaw(s.port(), route, body);
+  ASSERT_GE(fd, 0);
+  // Let the generation start, then leave without reading anything.
+  for (int i = 0; i < 200 && s.backend().Stats().n_running == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(s.backend().Stats().n_running, 1);
+  close(fd);
+  const auto left = std::chrono::steady_clock::now();
+  EXPECT_TRUE(s.WaitIdle(1000));
+  EXPECT_LT(std::chrono::steady_clock::now() - left, std::chrono::seconds(1));
+  const std::string m = s.Metrics();
+  EXPECT_LT(Sample(m, "chunkserve_completion_tokens_total"), 3500);
+  double n_499 = -1;
+  for (int i = 0; i < 100 && n_499 < 1; ++i) {  // counted once the handler returned
+    n_499 = Sample(s.Metrics(), "chunkserve_requests_total{route=\"" + route + "\",code=\"499\"}");
+    if (n_499 < 1) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(n_499, 1) << s.Metrics();
+  const BackendStats st = s.backend().Stats();
+  EXPECT_EQ(st.kv_blocks_free + st.kv_blocks_cached, st.kv_blocks_total);
+}
+
+TEST(RagServerTest, NonStreamingClientThatLeavesCancelsTheCompletion) {
+  rag::TestDir dir("rag_server_gone_openai");
+  RagServerOptions o;
+  o.embed_model = false;
+  RagServer s(dir, o);
+  const Json body = {{"messages", {{{"role", "user"}, {"content", "tell me a long story"}}}},
+                     {"max_tokens", 3500},
+                     {"ignore_eos", true},
+                     {"temperature", 0}};
+  ExpectNonStreamingDisconnectCancels(s, "/v1/chat/completions", body);
+  // Still serving, with the same bytes as ever for a client that stays.
+  httplib::Client c("127.0.0.1", s.port());
+  Json small = body;
+  small["max_tokens"] = 4;
+  auto r = c.Post("/v1/chat/completions", small.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
+  EXPECT_FALSE(r->has_header("Transfer-Encoding"));
+  EXPECT_EQ(Json::parse(r->body)["usage"]["completion_tokens"], 4);
+}
+
+TEST(RagServerTest, NonStreamingRagClientThatLeavesCancelsTheAnswer) {
+  rag::TestDir dir("rag_server_gone_rag");
+  RagServer s(dir);
+  CreateDocs(s);
+  Json body = Ask("Who trained in the harbor?", 3500);
+  body["ignore_eos"] = true;
+  ExpectNonStreamingDisconnectCancels(s, "/v1/rag/chat/completions", body);
+  EXPECT_EQ(s.Call("POST", "/v1/rag/chat/completions", Ask("Who trained in the harbor?", 2)).first, 200);
+}
+
+// The issue's flow with --embed-model: create, upload, ask (hybrid),
+// citations on the right bytes, delete, ask again, no longer cited.
+TEST(RagServerTest, EndToEndHybridAskDeleteAskAgain) {
+  rag::TestDir dir("rag_server_e2e");
+  RagServer s(dir);
+  const auto ids = CreateDocs(s);
+  Json ex = Ask("Which sailor trained in the harbor?");
+  ex["extractive"] = true;
+  auto [s1, a1] = s.Call("POST", "/v1/rag/chat/completions", ex);
+  ASSERT_EQ(s1, 200) << a1.dump();
+  EXPECT_EQ(a1["retrieval"], "hybrid");
+  ASSERT_FALSE(a1["citations"].empty());
+  ASSERT_FALSE(a1["evidence"].empty());
+  const Json& e = a1["evidence"][0];
+  EXPECT_EQ(e["path"], "navy.txt");
+  EXPECT_EQ(e["document_id"], ids.at("navy.txt"));
+  const int64_t b = e["source_begin"], en = e["source_end"];
+  EXPECT_EQ(kNavy.substr(static_cast<size_t>(b), static_cast<size_t>(en - b)), e["text"].get<std::string>());
+  for (const Json& c : a1["citations"]) {
+    const std::string& doc = c["path"] == "navy.txt" ? kNavy : c["path"] == "money.txt" ? kMoney : kPets;
+    const int64_t cb = c["source_begin"], ce = c["source_end"];
+    EXPECT_EQ(doc.substr(static_cast<size_t>(cb), static_cast<size_t>(ce - cb)), c["text"].get<std::string>());
+  }
+  // Dense alone finds the navy document for words it does not contain.
+  Json dense = Ask("fleet ocean navy");
+  dense["extractive"] = true;
+  dense["mode"] = "dense";
+  auto [s2, a2] = s.Call("POST", "/v1/rag/chat/completions", dense);
+  ASSERT_EQ(s2, 200) << a2.dump();
+  ASSERT_FALSE(a2["sources"].empty());
+  EXPECT_EQ(a2["sources"][0]["path"], "navy.txt");
+  // Generated through the backend: numbered sources with byte spans.
+  auto [s3, a3] = s.Call("POST", "/v1/rag/chat/completions", Ask("Which sailor trained in the harbor?"));
+  ASSERT_EQ(s3, 200) << a3.dump();
+  EXPECT_EQ(a3["mode"], "generated");
+  bool navy_source = false;
+  for (const Json& src : a3["sources"]) navy_source |= src["path"] == "navy.txt";
+  EXPECT_TRUE(navy_source);
+
+  // Delete the navy document: neither dense nor BM25 brings it back.
+  ASSERT_EQ(s.Call("DELETE", "/v1/collections/docs/documents/" + std::to_string(ids.at("navy.txt"))).first, 200);
+  for (const Json& req : {ex, dense}) {
+    auto [st, again] = s.Call("POST", "/v1/rag/chat/completions", req);
+    ASSERT_EQ(st, 200) << again.dump();
+    for (const Json& src : again["sources"]) EXPECT_NE(src["path"], "navy.txt");
+    for (const Json& c : again["citations"]) EXPECT_NE(c["path"], "navy.txt");
+  }
+  auto [s4, found] = s.Call("POST", "/v1/search", {{"collection", "docs"}, {"query", "fleet ocean navy"}, {"mode", "dense"}});
+  ASSERT_EQ(s4, 200);
+  for (const Json& h : found["data"]) EXPECT_NE(h["path"], "navy.txt");
+}
+
+}  // namespace
+}  // namespace chunkserve::server
