@@ -23,7 +23,7 @@
 #include "engine/engine.h"
 #include "model/model.h"
 #include "rag/embed/embedder.h"
-#include "rag/embed/static_embedder.h"
+#include "rag/embed/embedder_loader.h"
 #include "server/engine_backend.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -67,9 +67,11 @@ const char kUsage[] =
     "      --http-threads N      HTTP worker threads = concurrent connections (default 64)\n"
     "      --grace-s N           shutdown grace period for requests in flight (default 10)\n"
     "      --db PATH             RAG database for the RAG routes\n"
-    "      --embed-model E       embedding model GGUF (e.g. from `convert --from glove`): uploads\n"
-    "                            are embedded, /v1/search and /v1/rag/chat/completions retrieve\n"
-    "                            hybrid (BM25 + dense), /v1/embeddings answers from it\n"
+    "      --embed-model E       embedding model GGUF (GloVe from `convert --from glove`, a bert\n"
+    "                            encoder or a decoder embedding model): uploads are embedded,\n"
+    "                            /v1/search and /v1/rag/chat/completions retrieve hybrid (BM25 +\n"
+    "                            dense), /v1/embeddings answers from it\n"
+    "      --embed-pooling P     model (default: the model's own) | mean | cls | last\n"
     "      --template-file F     Jinja chat template instead of the model's\n"
     "      --chatml              ChatML instead of the model's template\n";
 
@@ -98,10 +100,14 @@ StatusOr<std::vector<std::string>> ReadKeys(const std::string& path) {
   return keys;
 }
 
-// The one place serve loads its --embed-model.
-StatusOr<std::unique_ptr<rag::Embedder>> LoadServeEmbedder(const std::string& path) {
-  ASSIGN_OR_RETURN(std::unique_ptr<rag::StaticEmbedder> e, rag::StaticEmbedder::Load(path));
-  return std::unique_ptr<rag::Embedder>(std::move(e));
+// The one place serve loads its --embed-model: any embedding GGUF (GloVe,
+// bert-style encoder, decoder embedding model), as ingest / search / ask do.
+StatusOr<std::unique_ptr<rag::Embedder>> LoadServeEmbedder(const std::string& path, const std::string& pooling,
+                                                           int n_threads) {
+  rag::EmbedderLoadOptions options;
+  ASSIGN_OR_RETURN(options.pooling, rag::ParseEmbedPooling(pooling));
+  options.n_threads = n_threads;
+  return rag::LoadEmbedder(path, options);
 }
 
 // "dir/name.gguf" -> "name".
@@ -138,7 +144,8 @@ int RunServe(const std::vector<std::string>& args) {
                                {"m", "model", "host", "port", "port-file", "api-key", "api-key-file", "model-id",
                                 "c", "ctx", "t", "threads", "backend", "kv-mib", "block-tokens", "step-tokens",
                                 "max-running", "max-queue", "chunk-cache-dir", "max-body-mib", "http-threads",
-                                "grace-s", "db", "template-file", "max-decode-slowdown", "embed-model"},
+                                "grace-s", "db", "template-file", "max-decode-slowdown", "embed-model",
+                                "embed-pooling"},
                                {"chatml", "no-prefix-cache"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
@@ -228,7 +235,7 @@ int RunServe(const std::vector<std::string>& args) {
   ctx.rag_db_path = flags.GetOr("db", "");
   std::unique_ptr<rag::Embedder> rag_embedder;
   if (std::optional<std::string> em = flags.Get("embed-model")) {
-    auto e = LoadServeEmbedder(*em);
+    auto e = LoadServeEmbedder(*em, flags.GetOr("embed-pooling", "model"), static_cast<int>(get("threads")));
     if (!e.ok()) return Fail("serve", e.status());
     rag_embedder = std::move(*e);
     ctx.rag_embedder = rag_embedder.get();

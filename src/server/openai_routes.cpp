@@ -264,15 +264,19 @@ void HandleTextEmbeddings(ServerContext& ctx, const Json& body, httplib::Respons
       return SendError(res, InvalidArgumentError("'encoding_format' must be \"float\" or \"base64\""));
     format = f->get<std::string>();
   }
+  for (size_t i = 0; i < texts.size(); ++i)
+    if (texts[i].empty()) return SendError(res, InvalidArgumentError("'input' item " + std::to_string(i) + " is empty"));
   const rag::Embedder& embedder = *ctx.rag_embedder;
   const size_t dim = static_cast<size_t>(embedder.dim());
+  // One batch: a neural embedder runs the texts through shared forward passes.
+  const std::vector<std::string_view> views(texts.begin(), texts.end());
+  std::vector<float> vectors(texts.size() * dim);
+  embedder.EmbedBatch(views, vectors);
   const rag::ApproxTokenCounter counter;
   Json data = Json::array();
   int64_t n_tokens = 0;
-  std::vector<float> v(dim);
   for (size_t i = 0; i < texts.size(); ++i) {
-    if (texts[i].empty()) return SendError(res, InvalidArgumentError("'input' item " + std::to_string(i) + " is empty"));
-    embedder.Embed(texts[i], v);
+    std::span<float> v(&vectors[i * dim], dim);
     double norm2 = 0;
     for (float x : v) norm2 += static_cast<double>(x) * x;
     // A text with no word the model knows stays the zero vector.
@@ -285,7 +289,7 @@ void HandleTextEmbeddings(ServerContext& ctx, const Json& body, httplib::Respons
     if (format == "base64") {
       item["embedding"] = Base64(v.data(), v.size() * sizeof(float));
     } else {
-      item["embedding"] = v;
+      item["embedding"] = std::vector<float>(v.begin(), v.end());
     }
     data.push_back(std::move(item));
   }
