@@ -128,11 +128,11 @@ struct Retrieval {
 // `mode_name` empty: hybrid when the collection has vectors from the
 // server's embedder, else BM25. Asking for dense / hybrid without them is a
 // FailedPrecondition that says what is missing; a collection embedded with
-// another model is one naming both models, whatever the mode (its uploads
-// could not be embedded either).
+// another model is one naming both models unless the mode is bm25.
 StatusOr<Retrieval> ResolveRetrieval(RagState& state, rag::Store* store, int64_t cid, const std::string& collection,
                                      const std::string& mode_name) {
   Retrieval r;
+  if (mode_name == "bm25") return r;  // needs no vectors, whoever made them
   if (state.indexes) {
     ASSIGN_OR_RETURN(r.dense, state.indexes->Get(store, cid, collection));
     if (r.dense) r.embedder = &state.indexes->embedder();

@@ -20,7 +20,7 @@
 // the server has an --embed-model and the collection has vectors from it,
 // else BM25. dense / hybrid without vectors -> 400 saying what is missing; a
 // collection embedded with another model than the server's -> 400 naming
-// both (for uploads too, before anything is stored).
+// both (uploads too, before anything is stored; mode bm25 still works).
 //
 // Chat response (non-streaming): a chat.completion plus
 //   "mode": "generated" | "extractive", "retrieval": "bm25" | "dense" | "hybrid",

@@ -10,18 +10,23 @@
 //   - a client that disconnects - streaming or not, OpenAI or RAG route -
 //     cancels its generation within a second, and the server keeps serving;
 //   - the end-to-end flow (create, upload, ask hybrid, citations on
-//     the right bytes, delete, ask again, no longer cited).
+//     the right bytes, delete, ask again, no longer cited);
+//   - the `chunkserve serve --db --embed-model` executable wires all of it,
+//     and a restart with another embedding model refuses the collection.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -340,11 +345,13 @@ TEST(RagServerTest, CollectionOfAnotherEmbedderIsA400NamingBoth) {
   auto [s2, coll] = s.Call("GET", "/v1/collections/docs");
   ASSERT_EQ(s2, 200);
   EXPECT_EQ(coll["documents"].size(), 1u) << coll.dump();
-  // Search and ask say the same, whatever the mode asked for.
+  // Search and ask say the same unless they ask for BM25 only.
   auto [s3, found] = s.Call("POST", "/v1/search", {{"collection", "docs"}, {"query", "budget"}});
   EXPECT_EQ(s3, 400);
   EXPECT_NE(found["error"]["message"].get<std::string>().find(other_id), std::string::npos);
+  EXPECT_EQ(s.Call("POST", "/v1/search", {{"collection", "docs"}, {"query", "budget"}, {"mode", "dense"}}).first, 400);
   EXPECT_EQ(s.Call("POST", "/v1/rag/chat/completions", Ask("What about the budget?")).first, 400);
+  EXPECT_EQ(s.Call("POST", "/v1/search", {{"collection", "docs"}, {"query", "budget"}, {"mode", "bm25"}}).first, 200);
   // The other collection is fine.
   EXPECT_EQ(s.Call("POST", "/v1/search", {{"collection", "other"}, {"query", "cat"}, {"mode", "dense"}}).first, 200);
 }
@@ -558,6 +565,120 @@ TEST(RagServerTest, EndToEndHybridAskDeleteAskAgain) {
   auto [s4, found] = s.Call("POST", "/v1/search", {{"collection", "docs"}, {"query", "fleet ocean navy"}, {"mode", "dense"}});
   ASSERT_EQ(s4, 200);
   for (const Json& h : found["data"]) EXPECT_NE(h["path"], "navy.txt");
+}
+
+
+// `chunkserve serve` with --db and --embed-model, as a user runs it.
+class ServeProcess {
+ public:
+  ServeProcess(const std::string& db, const std::string& embed_model, const std::string& dir) {
+    binary_ = std::filesystem::path(CHUNKSERVE_BINARY_DIR) / "chunkserve";
+    if (!std::filesystem::exists(binary_)) return;
+    port_file_ = dir + "/port";
+    std::filesystem::remove(port_file_);
+    const std::string model = FixturePath();
+    pid_ = fork();
+    if (pid_ == 0) {
+      const std::string log = dir + "/serve.log";
+      if (FILE* f = std::freopen(log.c_str(), "a", stderr)) (void)f;
+      execl(binary_.c_str(), binary_.c_str(), "serve", "-m", model.c_str(), "--db", db.c_str(), "--embed-model",
+            embed_model.c_str(), "--port", "0", "--port-file", port_file_.c_str(), "--ctx", "1024", "--kv-mib", "32",
+            "--threads", "1", "--http-threads", "8", "--grace-s", "2", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    for (int i = 0; i < 600 && port_ == 0 && pid_ > 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::ifstream in(port_file_);
+      if (in) in >> port_;
+    }
+  }
+  ~ServeProcess() { Stop(); }
+  bool binary_exists() const { return std::filesystem::exists(binary_); }
+  int port() const { return port_; }
+  // SIGTERM; true when the server exited with status 0.
+  bool Stop() {
+    if (pid_ <= 0) return false;
+    kill(pid_, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 400; ++i) {
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return false;
+  }
+  std::pair<int, Json> Call(const std::string& method, const std::string& path, const Json& body = nullptr) const {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(30, 0);
+    httplib::Result r = method == "GET" ? c.Get(path) : c.Post(path, body.dump(), "application/json");
+    if (!r) return {0, nullptr};
+    return {r->status, Json::parse(r->body, nullptr, false)};
+  }
+
+ private:
+  std::filesystem::path binary_;
+  std::string port_file_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+TEST(RagServeCliTest, EmbedModelFlagWiresUploadsSearchAskAndEmbeddings) {
+  rag::TestDir dir("rag_serve_cli");
+  const std::string glove = rag::WriteTinyGloveModel(dir);
+  ASSERT_FALSE(glove.empty());
+  // Another embedding model: the same words with other vectors.
+  std::string other_json = rag::TinyGloveJson();
+  for (size_t at = other_json.find("0.800000"); at != std::string::npos; at = other_json.find("0.800000", at))
+    other_json.replace(at, 8, "0.500000");
+  dir.Write("other-glove.json", other_json);
+  ASSERT_TRUE(rag::ConvertGloveJson(dir.path("other-glove.json"), dir.path("other-glove.gguf")).ok());
+  const std::string db = dir.path("rag.db");
+  {
+    ServeProcess serve(db, glove, dir.path());
+    if (!serve.binary_exists()) GTEST_SKIP() << "build the chunkserve target first";
+    ASSERT_GT(serve.port(), 0) << "the server did not start";
+    ASSERT_EQ(serve.Call("POST", "/v1/collections", {{"name", "docs"}}).first, 200);
+    for (const auto& [name, text] : std::vector<std::pair<std::string, std::string>>{{"navy.txt", kNavy}, {"money.txt", kMoney}}) {
+      auto [st, doc] = serve.Call("POST", "/v1/collections/docs/documents", {{"name", name}, {"text", text}});
+      ASSERT_EQ(st, 200) << doc.dump();
+      EXPECT_GT(doc["embedded_chunks"].get<int64_t>(), 0);
+    }
+    auto [s1, found] = serve.Call("POST", "/v1/search", {{"collection", "docs"}, {"query", "fleet ocean"}, {"mode", "dense"}});
+    ASSERT_EQ(s1, 200) << found.dump();
+    EXPECT_EQ(found["data"][0]["path"], "navy.txt");
+    Json ask = Ask("Who trained in the harbor?");
+    ask["extractive"] = true;
+    auto [s2, answer] = serve.Call("POST", "/v1/rag/chat/completions", ask);
+    ASSERT_EQ(s2, 200) << answer.dump();
+    EXPECT_EQ(answer["retrieval"], "hybrid");
+    EXPECT_EQ(answer["evidence"][0]["path"], "navy.txt");
+    auto [s3, emb] = serve.Call("POST", "/v1/embeddings", {{"input", "the navy"}});
+    ASSERT_EQ(s3, 200) << emb.dump();
+    EXPECT_EQ(emb["model"], "tiny-glove");
+    EXPECT_EQ(emb["data"][0]["embedding"].size(), 8u);
+    EXPECT_TRUE(serve.Stop());
+  }
+  {
+    // Restarted with another model: the collection is refused, naming both.
+    ServeProcess serve(db, dir.path("other-glove.gguf"), dir.path());
+    ASSERT_GT(serve.port(), 0) << "the server did not start";
+    auto [st, r] = serve.Call("POST", "/v1/collections/docs/documents", {{"name", "pets.txt"}, {"text", kPets}});
+    EXPECT_EQ(st, 400) << r.dump();
+    const std::string message = r["error"]["message"];
+    EXPECT_NE(message.find("glove-sif/tiny-glove/8/"), std::string::npos) << message;
+    EXPECT_NE(message.find("glove-sif/other-glove/8/"), std::string::npos) << message;
+    EXPECT_EQ(serve.Call("POST", "/v1/search", {{"collection", "docs"}, {"query", "navy"}}).first, 400);
+    // BM25 alone still works.
+    auto [s2, found] = serve.Call("POST", "/v1/search", {{"collection", "docs"}, {"query", "harbor"}, {"mode", "bm25"}});
+    EXPECT_EQ(s2, 200);
+    EXPECT_EQ(found["data"][0]["path"], "navy.txt");
+    EXPECT_TRUE(serve.Stop());
+  }
 }
 
 }  // namespace
