@@ -243,6 +243,23 @@ __attribute__((target("avx2,fma"))) void SiluMulAvx2(const float* gate, const fl
   for (; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
+// GELU (tanh form) as x / (1 + exp(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3):
+// the identity 0.5 (1 + tanh(u)) = 1 / (1 + exp(-2u)) needs one vector exp.
+// The tail runs the scalar twin.
+__attribute__((target("avx2,fma"))) void GeluAvx2(float* x, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 minus_2c = _mm256_set1_ps(-2.0f * 0.7978845608028654f);
+  const __m256 coef = _mm256_set1_ps(0.044715f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256 inner = _mm256_fmadd_ps(_mm256_mul_ps(coef, v), _mm256_mul_ps(v, v), v);  // x + a x^3
+    const __m256 e = ExpClamped(_mm256_mul_ps(minus_2c, inner));
+    _mm256_storeu_ps(x + i, _mm256_div_ps(v, _mm256_add_ps(one, e)));
+  }
+  Gelu(x + i, n - i);
+}
+
 // kt (head_dim, kKeyTile) = keys [j0, j0 + n_keys) of kv_head, transposed;
 // columns past n_keys are zero. 8x8 register transposes where head_dim
 // allows, scalar moves otherwise.
@@ -464,18 +481,40 @@ CS_AVX512 void SiluMulAvx512(const float* gate, const float* up, int64_t n, floa
   SiluMulAvx2(gate + i, up + i, n - i, out + i);
 }
 
-// Keys per AVX-512 tile: two 64-key halves (each half's transpose is the
-// AVX2 layout, (head_dim, kKeyTile)). A wider tile halves the per-tile
-// bookkeeping of the online softmax (horizontal max and sum, the correction
-// exp, the rescale of the accumulators), which with GQA rows is most of the
-// work that is not an FMA.
+// GELU as GeluAvx2, 16 lanes; the tail goes to the AVX2 loop.
+CS_AVX512 void GeluAvx512(float* x, int64_t n) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 minus_2c = _mm512_set1_ps(-2.0f * 0.7978845608028654f);
+  const __m512 coef = _mm512_set1_ps(0.044715f);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_loadu_ps(x + i);
+    __m512 t = _mm512_mul_ps(minus_2c, _mm512_fmadd_ps(_mm512_mul_ps(coef, v), _mm512_mul_ps(v, v), v));
+    t = _mm512_max_ps(_mm512_min_ps(t, _mm512_set1_ps(88.3f)), _mm512_set1_ps(-87.0f));
+    _mm512_storeu_ps(x + i, _mm512_div_ps(v, _mm512_add_ps(one, ExpNonPositive512(t))));
+  }
+  GeluAvx2(x + i, n - i);
+}
+
+// Keys per AVX-512 tile (kWide): one or two 64-key halves (each half's
+// transpose is the AVX2 layout, (head_dim, kKeyTile)). A wider tile halves
+// the per-tile bookkeeping of the online softmax (horizontal max and sum, the
+// correction exp, the rescale of the accumulators), which with GQA rows is
+// most of the work that is not an FMA. But every row block reads the whole
+// transposed K tile and V tile (2 x 32 KB at 128 keys, head_dim 64), more
+// than the 48 KB L1, so they stream from L2 for every row block; at 64 keys
+// (32 KB) they stay in L1. Measured (attention_bench, one thread): queries
+// that all see ~2000 keys (chunk repair) run 12% faster with 64-key tiles,
+// causal prefills of 512 tokens 10% slower (2048: equal); so tasks whose
+// queries all see at least kNarrowTileMinKeys keys take 64-key tiles.
 constexpr int64_t kKeyTileWide = 2 * kKeyTile;
+constexpr int64_t kNarrowTileMinKeys = 1024;
 
 // acc (4 rows, dims [d, d + 16 kDVec)) = acc * corr + P (4, n_keys) @ V.
 // The width is a template argument so the 4 x kDVec accumulators live in
 // registers: with a run-time width GCC 12 kept them on the stack and copied
 // each value row with memcpy, which cost a fifth of the kernel.
-template <int kDVec>
+template <int kDVec, int64_t kWide>
 CS_AVX512 inline void PvRowBlock(float* acc, int hd, int d, const float* corr, const float* const* v_rows,
                                  int64_t n_keys, const float* p_block) {
   constexpr int kRowBlock = 4;
@@ -489,7 +528,7 @@ CS_AVX512 inline void PvRowBlock(float* acc, int hd, int d, const float* corr, c
     __m512 vv[kDVec];
     for (int c4 = 0; c4 < kDVec; ++c4) vv[c4] = _mm512_loadu_ps(vr + 16 * c4);
     for (int k = 0; k < kRowBlock; ++k) {
-      const __m512 pk = _mm512_set1_ps(p_block[k * kKeyTileWide + j]);
+      const __m512 pk = _mm512_set1_ps(p_block[k * kWide + j]);
       for (int c4 = 0; c4 < kDVec; ++c4) a[k][c4] = _mm512_fmadd_ps(pk, vv[c4], a[k][c4]);
     }
   }
@@ -497,20 +536,22 @@ CS_AVX512 inline void PvRowBlock(float* acc, int hd, int d, const float* corr, c
     for (int c4 = 0; c4 < kDVec; ++c4) _mm512_storeu_ps(acc + k * hd + d + 16 * c4, a[k][c4]);
 }
 
-CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int64_t q_end, int kv_head,
-                                   AttentionScratch& scratch) {
+template <int64_t kWide>
+CS_AVX512 void AttentionTaskAvx512Tiles(const AttentionJob& job, int64_t q_begin, int64_t q_end, int kv_head,
+                                        AttentionScratch& scratch) {
+  static_assert(kWide == kKeyTile || kWide == 2 * kKeyTile);
   const int hd = job.shape.head_dim;
   const int group = job.shape.n_heads / job.shape.n_kv_heads;
   const int64_t n_rows = (q_end - q_begin) * group;
   constexpr int kRowBlock = 4;
   const int64_t n_rows_padded = (n_rows + kRowBlock - 1) / kRowBlock * kRowBlock;
   scratch.acc.assign(static_cast<size_t>(n_rows_padded * hd), 0.0f);
-  scratch.scores.assign(static_cast<size_t>(kRowBlock * kKeyTileWide), 0.0f);
+  scratch.scores.assign(static_cast<size_t>(kRowBlock * kWide), 0.0f);
   scratch.row_max.assign(static_cast<size_t>(n_rows_padded), -std::numeric_limits<float>::infinity());
   scratch.row_sum.assign(static_cast<size_t>(n_rows_padded), 0.0f);
   scratch.k_tile_t.resize(static_cast<size_t>(2 * hd * kKeyTile));
   float* kt = scratch.k_tile_t.data();
-  // P of the current row block only: (kRowBlock, kKeyTileWide), stays in L1.
+  // P of the current row block only: (kRowBlock, kWide), stays in L1.
   float* p_block = scratch.scores.data();
 
   // Row r -> (query index, its q row); padding rows repeat the last row and
@@ -529,9 +570,9 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
   const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   const __m512i lane_ids = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 
-  for (int64_t j0 = 0; j0 < max_len; j0 += kKeyTileWide) {
-    const int64_t n_keys = std::min(kKeyTileWide, max_len - j0);
-    const float* v_rows[kKeyTileWide];
+  for (int64_t j0 = 0; j0 < max_len; j0 += kWide) {
+    const int64_t n_keys = std::min(kWide, max_len - j0);
+    const float* v_rows[kWide];
     for (int64_t j = 0; j < n_keys; ++j) v_rows[j] = ValueRow(job, j0 + j, kv_head);
     TransposeKeyTile(job, j0, std::min(kKeyTile, n_keys), kv_head, kt);
     if (n_keys > kKeyTile) TransposeKeyTile(job, j0 + kKeyTile, n_keys - kKeyTile, kv_head, kt + hd * kKeyTile);
@@ -571,7 +612,7 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
         // Scale, mask keys past each row's kv_len (causality) to -inf, keep
         // the raw scores of the half and the running tile max per row.
         for (int k = 0; k < kRowBlock; ++k) {
-          float* p = p_block + k * kKeyTileWide + half * kKeyTile;
+          float* p = p_block + k * kWide + half * kKeyTile;
           for (int c = 0; c < 4; ++c) {
             const __mmask16 keep = _mm512_cmplt_epi32_mask(
                 _mm512_add_epi32(lane_ids, _mm512_set1_epi32(half * kKeyTile + 16 * c)),
@@ -602,7 +643,7 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
       }
       for (int k = 0; k < kRowBlock; ++k) {
         const int64_t r = rb + k;
-        float* p = p_block + k * kKeyTileWide;
+        float* p = p_block + k * kWide;
         if (valid[k] == 0) {
           for (int c = 0; c < n_vec; ++c) _mm512_storeu_ps(p + 16 * c, _mm512_setzero_ps());
           continue;
@@ -620,11 +661,11 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
       // acc (4, hd) = acc * corr + P (4, block_valid) @ V_tile (block_valid, hd), 64 dims at a time.
       float* acc_block = scratch.acc.data() + rb * hd;
       int d = 0;
-      for (; d + 64 <= hd; d += 64) PvRowBlock<4>(acc_block, hd, d, corr, v_rows, block_valid, p_block);
+      for (; d + 64 <= hd; d += 64) PvRowBlock<4, kWide>(acc_block, hd, d, corr, v_rows, block_valid, p_block);
       switch ((hd - d) / 16) {
-        case 3: PvRowBlock<3>(acc_block, hd, d, corr, v_rows, block_valid, p_block); break;
-        case 2: PvRowBlock<2>(acc_block, hd, d, corr, v_rows, block_valid, p_block); break;
-        case 1: PvRowBlock<1>(acc_block, hd, d, corr, v_rows, block_valid, p_block); break;
+        case 3: PvRowBlock<3, kWide>(acc_block, hd, d, corr, v_rows, block_valid, p_block); break;
+        case 2: PvRowBlock<2, kWide>(acc_block, hd, d, corr, v_rows, block_valid, p_block); break;
+        case 1: PvRowBlock<1, kWide>(acc_block, hd, d, corr, v_rows, block_valid, p_block); break;
         default: break;
       }
     }
@@ -638,6 +679,17 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
     const float inv = l > 0 ? 1.0f / l : 0.0f;
     const float* acc = scratch.acc.data() + r * hd;
     for (int d = 0; d < hd; ++d) orow[d] = acc[d] * inv;
+  }
+}
+
+CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int64_t q_end, int kv_head,
+                                   AttentionScratch& scratch) {
+  int64_t min_len = INT64_MAX;
+  for (int64_t i = q_begin; i < q_end; ++i) min_len = std::min<int64_t>(min_len, job.kv_len[i]);
+  if (min_len >= kNarrowTileMinKeys) {
+    AttentionTaskAvx512Tiles<kKeyTile>(job, q_begin, q_end, kv_head, scratch);
+  } else {
+    AttentionTaskAvx512Tiles<kKeyTileWide>(job, q_begin, q_end, kv_head, scratch);
   }
 }
 
@@ -735,6 +787,15 @@ void SiluMulWithIsa(OpsIsa isa, const float* gate, const float* up, int64_t n, f
   if (isa == OpsIsa::kAvx2) return SiluMulAvx2(gate, up, n, out);
 #endif
   SiluMulScalar(gate, up, n, out);
+}
+
+void GeluWithIsa(OpsIsa isa, float* x, int64_t n) {
+  CHECK(OpsIsaSupported(isa));
+#if defined(__x86_64__)
+  if (isa == OpsIsa::kAvx512) return GeluAvx512(x, n);
+  if (isa == OpsIsa::kAvx2) return GeluAvx2(x, n);
+#endif
+  Gelu(x, n);
 }
 
 void SiluMul(const float* gate, const float* up, int64_t n, float* out) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <optional>
 
 #include "base/hash.h"
@@ -410,6 +411,7 @@ Status EncoderModel::ForwardPass(std::span<const std::span<const int32_t>> seqs,
   for (size_t i = 0; i < seqs.size(); ++i) offset[i + 1] = offset[i] + static_cast<int64_t>(seqs[i].size());
   // Many short sequences: one task per sequence, each attention on its own
   // thread; few long ones: each attention spreads over the pool.
+  const kernels::OpsIsa gelu_isa = kernels::SelectedOpsIsa();
   const bool per_sequence_tasks = static_cast<int64_t>(seqs.size()) >= 2 * pool_->size();
 
   for (const Weights::Layer& l : w.layers) {
@@ -462,7 +464,7 @@ Status EncoderModel::ForwardPass(std::span<const std::span<const int32_t>> seqs,
     rows([&](int64_t t) {
       float* u = &s.up[sz(t * ff)];
       kernels::AddInPlace(u, l.b_up.data(), ff);
-      kernels::Gelu(u, ff);
+      kernels::GeluWithIsa(gelu_isa, u, ff);
     });
     kernels::MatMul(*l.w_down, s.up.data(), T, s.proj.data(), pool_);
     rows([&](int64_t t) {

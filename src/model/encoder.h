@@ -14,8 +14,9 @@
 //     x     = LN_out(x + gelu(x Wup^T + bup) Wdown^T + bdown)
 //   pooled  = mean over tokens | first token ([CLS]) | last token
 //   out     = pooled / |pooled|
-// GELU is the tanh approximation (kernels::Gelu), as llama.cpp runs these
-// models; it differs from erf-GELU by < 4e-4 per activation.
+// GELU is the tanh approximation (kernels::Gelu, vectorized as
+// GeluWithIsa), as llama.cpp runs these models; it differs from erf-GELU by
+// < 4e-4 per activation.
 //
 // GGUF (llama.cpp names, ggml dim order [n_in, n_out]):
 //   bert.embedding_length, block_count, feed_forward_length,
