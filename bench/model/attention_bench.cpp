@@ -48,7 +48,7 @@ void BM_AttentionPrefill(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * 2 * 14 * 64 * (n * (n + 1) / 2.0) * state.iterations(),
                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
-BENCHMARK(BM_AttentionPrefill)->ArgsProduct({{128, 512}, {0, 1, 2}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AttentionPrefill)->ArgsProduct({{128, 512, 2048}, {0, 1, 2}})->Unit(benchmark::kMillisecond);
 
 // Chunk-cache repair (issue 3): ~15% of 8 x 256 chunk tokens plus a
 // 64-token question recomputed at the end of a 2112-token context, so each

@@ -496,25 +496,18 @@ CS_AVX512 void GeluAvx512(float* x, int64_t n) {
   GeluAvx2(x + i, n - i);
 }
 
-// Keys per AVX-512 tile (kWide): one or two 64-key halves (each half's
-// transpose is the AVX2 layout, (head_dim, kKeyTile)). A wider tile halves
-// the per-tile bookkeeping of the online softmax (horizontal max and sum, the
-// correction exp, the rescale of the accumulators), which with GQA rows is
-// most of the work that is not an FMA. But every row block reads the whole
-// transposed K tile and V tile (2 x 32 KB at 128 keys, head_dim 64), more
-// than the 48 KB L1, so they stream from L2 for every row block; at 64 keys
-// (32 KB) they stay in L1. Measured (attention_bench, one thread): queries
-// that all see ~2000 keys (chunk repair) run 12% faster with 64-key tiles,
-// causal prefills of 512 tokens 10% slower (2048: equal); so tasks whose
-// queries all see at least kNarrowTileMinKeys keys take 64-key tiles.
+// Keys per AVX-512 tile: two 64-key halves (each half's transpose is the
+// AVX2 layout, (head_dim, kKeyTile)). A wider tile halves the per-tile
+// bookkeeping of the online softmax (horizontal max and sum, the correction
+// exp, the rescale of the accumulators), which with GQA rows is most of the
+// work that is not an FMA.
 constexpr int64_t kKeyTileWide = 2 * kKeyTile;
-constexpr int64_t kNarrowTileMinKeys = 1024;
 
 // acc (4 rows, dims [d, d + 16 kDVec)) = acc * corr + P (4, n_keys) @ V.
 // The width is a template argument so the 4 x kDVec accumulators live in
 // registers: with a run-time width GCC 12 kept them on the stack and copied
 // each value row with memcpy, which cost a fifth of the kernel.
-template <int kDVec, int64_t kWide>
+template <int kDVec>
 CS_AVX512 inline void PvRowBlock(float* acc, int hd, int d, const float* corr, const float* const* v_rows,
                                  int64_t n_keys, const float* p_block) {
   constexpr int kRowBlock = 4;
@@ -528,7 +521,7 @@ CS_AVX512 inline void PvRowBlock(float* acc, int hd, int d, const float* corr, c
     __m512 vv[kDVec];
     for (int c4 = 0; c4 < kDVec; ++c4) vv[c4] = _mm512_loadu_ps(vr + 16 * c4);
     for (int k = 0; k < kRowBlock; ++k) {
-      const __m512 pk = _mm512_set1_ps(p_block[k * kWide + j]);
+      const __m512 pk = _mm512_set1_ps(p_block[k * kKeyTileWide + j]);
       for (int c4 = 0; c4 < kDVec; ++c4) a[k][c4] = _mm512_fmadd_ps(pk, vv[c4], a[k][c4]);
     }
   }
@@ -536,22 +529,20 @@ CS_AVX512 inline void PvRowBlock(float* acc, int hd, int d, const float* corr, c
     for (int c4 = 0; c4 < kDVec; ++c4) _mm512_storeu_ps(acc + k * hd + d + 16 * c4, a[k][c4]);
 }
 
-template <int64_t kWide>
-CS_AVX512 void AttentionTaskAvx512Tiles(const AttentionJob& job, int64_t q_begin, int64_t q_end, int kv_head,
-                                        AttentionScratch& scratch) {
-  static_assert(kWide == kKeyTile || kWide == 2 * kKeyTile);
+CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int64_t q_end, int kv_head,
+                                   AttentionScratch& scratch) {
   const int hd = job.shape.head_dim;
   const int group = job.shape.n_heads / job.shape.n_kv_heads;
   const int64_t n_rows = (q_end - q_begin) * group;
   constexpr int kRowBlock = 4;
   const int64_t n_rows_padded = (n_rows + kRowBlock - 1) / kRowBlock * kRowBlock;
   scratch.acc.assign(static_cast<size_t>(n_rows_padded * hd), 0.0f);
-  scratch.scores.assign(static_cast<size_t>(kRowBlock * kWide), 0.0f);
+  scratch.scores.assign(static_cast<size_t>(kRowBlock * kKeyTileWide), 0.0f);
   scratch.row_max.assign(static_cast<size_t>(n_rows_padded), -std::numeric_limits<float>::infinity());
   scratch.row_sum.assign(static_cast<size_t>(n_rows_padded), 0.0f);
   scratch.k_tile_t.resize(static_cast<size_t>(2 * hd * kKeyTile));
   float* kt = scratch.k_tile_t.data();
-  // P of the current row block only: (kRowBlock, kWide), stays in L1.
+  // P of the current row block only: (kRowBlock, kKeyTileWide), stays in L1.
   float* p_block = scratch.scores.data();
 
   // Row r -> (query index, its q row); padding rows repeat the last row and
@@ -570,9 +561,9 @@ CS_AVX512 void AttentionTaskAvx512Tiles(const AttentionJob& job, int64_t q_begin
   const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   const __m512i lane_ids = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 
-  for (int64_t j0 = 0; j0 < max_len; j0 += kWide) {
-    const int64_t n_keys = std::min(kWide, max_len - j0);
-    const float* v_rows[kWide];
+  for (int64_t j0 = 0; j0 < max_len; j0 += kKeyTileWide) {
+    const int64_t n_keys = std::min(kKeyTileWide, max_len - j0);
+    const float* v_rows[kKeyTileWide];
     for (int64_t j = 0; j < n_keys; ++j) v_rows[j] = ValueRow(job, j0 + j, kv_head);
     TransposeKeyTile(job, j0, std::min(kKeyTile, n_keys), kv_head, kt);
     if (n_keys > kKeyTile) TransposeKeyTile(job, j0 + kKeyTile, n_keys - kKeyTile, kv_head, kt + hd * kKeyTile);
@@ -612,7 +603,7 @@ CS_AVX512 void AttentionTaskAvx512Tiles(const AttentionJob& job, int64_t q_begin
         // Scale, mask keys past each row's kv_len (causality) to -inf, keep
         // the raw scores of the half and the running tile max per row.
         for (int k = 0; k < kRowBlock; ++k) {
-          float* p = p_block + k * kWide + half * kKeyTile;
+          float* p = p_block + k * kKeyTileWide + half * kKeyTile;
           for (int c = 0; c < 4; ++c) {
             const __mmask16 keep = _mm512_cmplt_epi32_mask(
                 _mm512_add_epi32(lane_ids, _mm512_set1_epi32(half * kKeyTile + 16 * c)),
@@ -643,7 +634,7 @@ CS_AVX512 void AttentionTaskAvx512Tiles(const AttentionJob& job, int64_t q_begin
       }
       for (int k = 0; k < kRowBlock; ++k) {
         const int64_t r = rb + k;
-        float* p = p_block + k * kWide;
+        float* p = p_block + k * kKeyTileWide;
         if (valid[k] == 0) {
           for (int c = 0; c < n_vec; ++c) _mm512_storeu_ps(p + 16 * c, _mm512_setzero_ps());
           continue;
@@ -661,11 +652,11 @@ CS_AVX512 void AttentionTaskAvx512Tiles(const AttentionJob& job, int64_t q_begin
       // acc (4, hd) = acc * corr + P (4, block_valid) @ V_tile (block_valid, hd), 64 dims at a time.
       float* acc_block = scratch.acc.data() + rb * hd;
       int d = 0;
-      for (; d + 64 <= hd; d += 64) PvRowBlock<4, kWide>(acc_block, hd, d, corr, v_rows, block_valid, p_block);
+      for (; d + 64 <= hd; d += 64) PvRowBlock<4>(acc_block, hd, d, corr, v_rows, block_valid, p_block);
       switch ((hd - d) / 16) {
-        case 3: PvRowBlock<3, kWide>(acc_block, hd, d, corr, v_rows, block_valid, p_block); break;
-        case 2: PvRowBlock<2, kWide>(acc_block, hd, d, corr, v_rows, block_valid, p_block); break;
-        case 1: PvRowBlock<1, kWide>(acc_block, hd, d, corr, v_rows, block_valid, p_block); break;
+        case 3: PvRowBlock<3>(acc_block, hd, d, corr, v_rows, block_valid, p_block); break;
+        case 2: PvRowBlock<2>(acc_block, hd, d, corr, v_rows, block_valid, p_block); break;
+        case 1: PvRowBlock<1>(acc_block, hd, d, corr, v_rows, block_valid, p_block); break;
         default: break;
       }
     }
@@ -679,17 +670,6 @@ CS_AVX512 void AttentionTaskAvx512Tiles(const AttentionJob& job, int64_t q_begin
     const float inv = l > 0 ? 1.0f / l : 0.0f;
     const float* acc = scratch.acc.data() + r * hd;
     for (int d = 0; d < hd; ++d) orow[d] = acc[d] * inv;
-  }
-}
-
-CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int64_t q_end, int kv_head,
-                                   AttentionScratch& scratch) {
-  int64_t min_len = INT64_MAX;
-  for (int64_t i = q_begin; i < q_end; ++i) min_len = std::min<int64_t>(min_len, job.kv_len[i]);
-  if (min_len >= kNarrowTileMinKeys) {
-    AttentionTaskAvx512Tiles<kKeyTile>(job, q_begin, q_end, kv_head, scratch);
-  } else {
-    AttentionTaskAvx512Tiles<kKeyTileWide>(job, q_begin, q_end, kv_head, scratch);
   }
 }
 

@@ -234,6 +234,7 @@ TEST(OpsTest, AttentionMatchesMaterializedSoftmax) {
       {14, 2, 64, 40, 90, 32},  // prefill continuing a cache, tiles cross blocks
       {4, 4, 128, 20, 130, 7},  // MHA, odd block size
       {6, 3, 12, 19, 3, 5},     // head_dim not a multiple of 8
+      {14, 2, 64, 21, 1100, 16},  // chunk repair: every query sees > 1024 keys (64-key tiles)
   };
   for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2, OpsIsa::kAvx512}) {
     if (!OpsIsaSupported(isa)) continue;
