@@ -42,8 +42,9 @@ struct RagState {
 // generation: Generate then returns Cancelled.
 class BackendGenerator final : public rag::AnswerGenerator {
  public:
-  BackendGenerator(ServerContext& ctx, ClientConnection conn, bool ignore_eos, const bool* write_failed)
-      : ctx_(ctx), conn_(conn), ignore_eos_(ignore_eos), write_failed_(write_failed) {}
+  BackendGenerator(ServerContext& ctx, ClientConnection conn, bool ignore_eos, std::vector<std::string> stop,
+                   const bool* write_failed)
+      : ctx_(ctx), conn_(conn), ignore_eos_(ignore_eos), stop_(std::move(stop)), write_failed_(write_failed) {}
   const tokenizer::Tokenizer& tokenizer() const override { return *ctx_.tokenizer; }
   const tokenizer::ChatTemplate* chat_template() const override { return ctx_.chat_template.get(); }
   int64_t context_tokens() const override { return ctx_.n_ctx_tokens; }
@@ -57,7 +58,7 @@ class BackendGenerator final : public rag::AnswerGenerator {
     request.sampling.ignore_eos = ignore_eos_;
     request.max_new_tokens = options.max_new_tokens;
     request.end_of_generation = ctx_.end_of_generation;
-    auto stream = std::make_shared<RequestStream>(*ctx_.tokenizer, std::vector<std::string>{}, ctx_.metrics);
+    auto stream = std::make_shared<RequestStream>(*ctx_.tokenizer, stop_, ctx_.metrics);
     ASSIGN_OR_RETURN(uint64_t id, ctx_.backend->Start(std::move(request), stream->Callbacks()));
     GenerationBackend* backend = ctx_.backend;
     const bool gone = stream->Drain(
@@ -91,6 +92,7 @@ class BackendGenerator final : public rag::AnswerGenerator {
   ServerContext& ctx_;
   const ClientConnection conn_;
   const bool ignore_eos_;
+  const std::vector<std::string> stop_;
   const bool* write_failed_;
   bool client_gone_ = false;
   GenerationResult result_;
@@ -201,6 +203,7 @@ struct RagChat {
   rag::AskParams params;
   bool generate = false;  // through the backend; else extractive
   bool ignore_eos = false;
+  std::vector<std::string> stop;
   ClientConnection conn;
   std::string id;
   int64_t created = 0;
@@ -216,7 +219,7 @@ struct RagChat {
   // an extractive answer whole (false: the client is gone).
   Outcome Run(const std::function<bool(const std::string&)>& emit) {
     bool write_failed = false;
-    BackendGenerator generator(*ctx, conn, ignore_eos, &write_failed);
+    BackendGenerator generator(*ctx, conn, ignore_eos, stop, &write_failed);
     rag::RagPipeline pipeline(store.get(), collection_id, retrieval.embedder, retrieval.dense.get(),
                               generate ? &generator : nullptr);
     Outcome out;
@@ -282,6 +285,18 @@ StatusOr<std::shared_ptr<RagChat>> ParseRagChat(RagState& state, const httplib::
   ASSIGN_OR_RETURN(bool ignore_eos, GetBool(body, "ignore_eos", false));
   ASSIGN_OR_RETURN(*stream, GetBool(body, "stream", false));
   ASSIGN_OR_RETURN(std::string mode, GetString(body, "mode", false));
+  std::vector<std::string> stop;
+  if (auto it = body.find("stop"); it != body.end() && !it->is_null()) {
+    const bool one = it->is_string();
+    const bool many = it->is_array() && it->size() <= 4 &&
+                      std::all_of(it->begin(), it->end(), [](const Json& j) { return j.is_string(); });
+    if (!one && !many) return InvalidArgumentError("'stop' must be a string or an array of at most 4 strings");
+    if (one) stop.push_back(it->get<std::string>());
+    if (many)
+      for (const Json& j : *it) stop.push_back(j.get<std::string>());
+    for (const std::string& x : stop)
+      if (x.empty()) return InvalidArgumentError("'stop' strings must not be empty");
+  }
   if (k < 1 || k > 100) return InvalidArgumentError("'k' must be between 1 and 100");
   if (budget < 1) return InvalidArgumentError("'token_budget' must be positive");
   if (max_tokens < 1) return InvalidArgumentError("'max_tokens' must be positive");
@@ -302,6 +317,7 @@ StatusOr<std::shared_ptr<RagChat>> ParseRagChat(RagState& state, const httplib::
   chat->params.generation.seed = static_cast<uint64_t>(seed);
   chat->generate = ctx.backend && ctx.tokenizer && !extractive;
   chat->ignore_eos = ignore_eos;
+  chat->stop = std::move(stop);
   chat->conn = ClientConnection::Of(req);
   chat->id = NewRagId();
   chat->created = UnixSeconds();

@@ -428,6 +428,24 @@ TEST(RagServerTest, StreamsTokenByTokenWithCitationsLast) {
   EXPECT_EQ(last["usage"]["completion_tokens"], 12);
   EXPECT_EQ(last["mode"], "generated");
 
+  // A stop string cuts the answer where it first appears, streamed or not.
+  const std::string answer = whole["choices"][0]["message"]["content"];
+  size_t at = 1;
+  while (at < answer.size() && !std::isalnum(static_cast<unsigned char>(answer[at]))) ++at;
+  ASSERT_LT(at, answer.size()) << "no ASCII letter or digit in the fixture's answer: " << answer;
+  {
+    Json with_stop = req;
+    with_stop["stream"] = false;
+    with_stop["stop"] = answer.substr(at, 1);
+    auto [ss, stopped] = s.Call("POST", "/v1/rag/chat/completions", with_stop);
+    ASSERT_EQ(ss, 200) << stopped.dump();
+    EXPECT_EQ(stopped["choices"][0]["message"]["content"], answer.substr(0, answer.find(answer.substr(at, 1))));
+    EXPECT_EQ(stopped["choices"][0]["finish_reason"], "stop");
+  }
+  Json bad_stop = req;
+  bad_stop["stop"] = Json::array({1});
+  EXPECT_EQ(s.Call("POST", "/v1/rag/chat/completions", bad_stop).first, 400);
+
   // Extractive answers stream in one piece, with their evidence.
   req["extractive"] = true;
   const std::vector<std::string> ex = StreamEvents(s.port(), "/v1/rag/chat/completions", req);
