@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> types = {"q8_0", "f16"};
   size_t n_chunks = 128, n_words = 150;
   int n_threads = 0;
-  int64_t batch_tokens = 4096;
+  int64_t batch_tokens = 512;
   std::string model, dir = std::filesystem::temp_directory_path().string() + "/chunkserve_embed_bench";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];

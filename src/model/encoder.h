@@ -86,7 +86,7 @@ struct EncoderHParams {
 struct EncoderLoadOptions {
   int n_threads = 0;               // 0: all hardware threads; ignored with `pool`
   ThreadPool* pool = nullptr;      // borrowed, must outlive the model
-  int64_t max_batch_tokens = 2048; // tokens per forward pass (scratch bound)
+  int64_t max_batch_tokens = 512;  // tokens per forward pass (scratch bound)
 };
 
 class EncoderModel {
@@ -125,7 +125,7 @@ class EncoderModel {
   EncoderHParams hparams_;
   std::unique_ptr<Weights> weights_;
   uint64_t fingerprint_ = 0;
-  int64_t max_batch_tokens_ = 2048;
+  int64_t max_batch_tokens_ = 512;
   std::unique_ptr<ThreadPool> owned_pool_;
   ThreadPool* pool_ = nullptr;
 
