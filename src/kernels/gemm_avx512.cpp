@@ -222,6 +222,164 @@ QuantRowGroupFn QuantFn(DType type) {
   }
 }
 
+// ------------------------------------------------------- pairs of row groups
+
+// Weight register i of a block (packed_layout.h) on its own, for the pair
+// kernel, which holds one register of each of its two blocks at a time.
+template <DType kType>
+CS_TARGET_AVX512 inline __m512i LoadWeightRegister(const uint8_t* blk, int i) {
+  constexpr PackSpec kSpec = PackSpecOf(kType);
+  __m512i w;
+  if constexpr (kSpec.nibbles) {
+    const __m512i v = _mm512_loadu_si512(blk + 64 * (i & 3));
+    w = _mm512_and_si512(i < 4 ? v : _mm512_srli_epi16(v, 4), _mm512_set1_epi8(0x0F));
+  } else {
+    w = _mm512_loadu_si512(blk + 64 * i);
+  }
+  if constexpr (kSpec.high_planes > 0) {
+    const uint8_t* planes = blk + (kSpec.nibbles ? 256 : 512);
+    for (int p = 0; p < kSpec.high_planes; ++p) {
+      uint64_t bits;
+      std::memcpy(&bits, planes + 8 * (i * kSpec.high_planes + p), 8);
+      w = _mm512_mask_add_epi8(w, _cvtu64_mask64(bits), w, _mm512_set1_epi8(static_cast<char>(16 << p)));
+    }
+  }
+  return w;
+}
+
+// Tokens per pair tile: 2 x T integer sums (4 x T with per-half sums) and
+// 2 x T accumulators, plus two weight registers, the broadcast and the
+// scales, within the 32 zmm registers.
+template <DType kType>
+constexpr int PairTileTokens() {
+  constexpr PackSpec kSpec = PackSpecOf(kType);
+  return kSpec.per_half || kSpec.has_min ? 4 : 6;
+}
+
+// 32 rows (row groups a = panel, b = panel + panel_bytes) x T tokens. The
+// same arithmetic as QuantTile for each group (same bias, same epilogue
+// order, so the same bits), but every activation broadcast feeds both
+// groups' vpdpbusd: the single-group tile issues about as many loads as
+// multiply-adds, which shares the core's load ports with the int8 work.
+template <DType kType, int T, bool kPrefetch>
+CS_TARGET_AVX512 void QuantPairTile(const uint8_t* panel, size_t panel_bytes, int64_t n_blocks, const ActBlock* x,
+                                    int64_t x_stride, float* y, int64_t y_stride) {
+  constexpr PackSpec kSpec = PackSpecOf(kType);
+  const uint8_t* panel_b = panel + panel_bytes;
+  __m512 acc_a[T], acc_b[T];
+  for (int t = 0; t < T; ++t) acc_a[t] = acc_b[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const int j = static_cast<int>(b % kSpec.blocks_per_super);
+    const size_t super_off = static_cast<size_t>(b / kSpec.blocks_per_super) * kSpec.super_bytes;
+    const uint8_t* super_a = panel + super_off;
+    const uint8_t* super_b = panel_b + super_off;
+    const uint8_t* blk_a = super_a + j * kSpec.block_bytes;
+    const uint8_t* blk_b = super_b + j * kSpec.block_bytes;
+    if constexpr (kPrefetch) {
+      constexpr int kBytesPerBlock = kSpec.super_bytes / kSpec.blocks_per_super;
+      const char* ahead_a = reinterpret_cast<const char*>(panel) + b * kBytesPerBlock + kPrefetchBytes;
+      const char* ahead_b = ahead_a + panel_bytes;
+      for (int off = 0; off < kBytesPerBlock; off += 64) {
+        _mm_prefetch(ahead_a + off, _MM_HINT_T0);
+        _mm_prefetch(ahead_b + off, _MM_HINT_T0);
+      }
+    }
+    const ActBlock* xb = x + b;
+    __m512i lo_a[T], lo_b[T], hi_a[T], hi_b[T];
+    for (int t = 0; t < T; ++t) lo_a[t] = lo_b[t] = _mm512_set1_epi32(xb[t * x_stride].bias_lo);
+    if constexpr (kSpec.per_half) {
+      for (int t = 0; t < T; ++t) hi_a[t] = hi_b[t] = _mm512_set1_epi32(xb[t * x_stride].bias_hi);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) {
+      const __m512i wa = LoadWeightRegister<kType>(blk_a, i);
+      const __m512i wb = LoadWeightRegister<kType>(blk_b, i);
+      for (int t = 0; t < T; ++t) {
+        const __m512i q = Broadcast4(xb[t * x_stride].qs + 4 * i);
+        if (kSpec.per_half && i >= 4) {
+          hi_a[t] = _mm512_dpbusd_epi32(hi_a[t], wa, q);
+          hi_b[t] = _mm512_dpbusd_epi32(hi_b[t], wb, q);
+        } else {
+          lo_a[t] = _mm512_dpbusd_epi32(lo_a[t], wa, q);
+          lo_b[t] = _mm512_dpbusd_epi32(lo_b[t], wb, q);
+        }
+      }
+    }
+    __m512 sc0_a, sc1_a = _mm512_setzero_ps(), mn_a = sc1_a, sc0_b, sc1_b = sc1_a, mn_b = sc1_a;
+    LoadScales<kType>(kSpec.scales == PackScales::kSimpleF16 ? blk_a : super_a, j, sc0_a, sc1_a, mn_a);
+    LoadScales<kType>(kSpec.scales == PackScales::kSimpleF16 ? blk_b : super_b, j, sc0_b, sc1_b, mn_b);
+    for (int t = 0; t < T; ++t) {
+      const ActBlock& a = xb[t * x_stride];
+      const __m512 dx = _mm512_set1_ps(a.d);
+      acc_a[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo_a[t]), _mm512_mul_ps(sc0_a, dx), acc_a[t]);
+      acc_b[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo_b[t]), _mm512_mul_ps(sc0_b, dx), acc_b[t]);
+      if constexpr (kSpec.per_half) {
+        acc_a[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi_a[t]), _mm512_mul_ps(sc1_a, dx), acc_a[t]);
+        acc_b[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi_b[t]), _mm512_mul_ps(sc1_b, dx), acc_b[t]);
+      }
+      if constexpr (kSpec.has_min) {
+        const __m512 dsum = _mm512_set1_ps(a.dsum);
+        if constexpr (kSpec.scales == PackScales::kKQuant) {
+          acc_a[t] = _mm512_fnmadd_ps(mn_a, dsum, acc_a[t]);
+          acc_b[t] = _mm512_fnmadd_ps(mn_b, dsum, acc_b[t]);
+        } else {
+          acc_a[t] = _mm512_fmadd_ps(mn_a, dsum, acc_a[t]);
+          acc_b[t] = _mm512_fmadd_ps(mn_b, dsum, acc_b[t]);
+        }
+      }
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    _mm512_storeu_ps(y + t * y_stride, acc_a[t]);
+    _mm512_storeu_ps(y + t * y_stride + kRowGroup, acc_b[t]);
+  }
+}
+
+// The last n_tokens < T tokens: the tile of exactly that width.
+template <DType kType, int T, bool kPrefetch>
+CS_TARGET_AVX512 void QuantPairTail(const uint8_t* panel, size_t panel_bytes, int64_t n_blocks, const ActBlock* x,
+                                    int64_t x_stride, int64_t n_tokens, float* y, int64_t y_stride) {
+  if constexpr (T > 0) {
+    if (n_tokens == T) return QuantPairTile<kType, T, kPrefetch>(panel, panel_bytes, n_blocks, x, x_stride, y, y_stride);
+    QuantPairTail<kType, T - 1, kPrefetch>(panel, panel_bytes, n_blocks, x, x_stride, n_tokens, y, y_stride);
+  }
+}
+
+template <DType kType>
+CS_TARGET_AVX512 void QuantRowGroupPair(const uint8_t* panel, size_t panel_bytes, int64_t n_blocks, const ActBlock* x,
+                                        int64_t x_stride, int64_t n_tokens, float* y, int64_t y_stride) {
+  constexpr int kT = PairTileTokens<kType>();
+  int64_t t = 0;
+  if (n_tokens >= kT) {
+    QuantPairTile<kType, kT, true>(panel, panel_bytes, n_blocks, x, x_stride, y, y_stride);
+    t = kT;
+  }
+  for (; t + kT <= n_tokens; t += kT) {
+    QuantPairTile<kType, kT, false>(panel, panel_bytes, n_blocks, x + t * x_stride, x_stride, y + t * y_stride,
+                                    y_stride);
+  }
+  if (t == 0) {
+    QuantPairTail<kType, kT - 1, true>(panel, panel_bytes, n_blocks, x, x_stride, n_tokens, y, y_stride);
+  } else {
+    QuantPairTail<kType, kT - 1, false>(panel, panel_bytes, n_blocks, x + t * x_stride, x_stride, n_tokens - t,
+                                        y + t * y_stride, y_stride);
+  }
+}
+
+QuantRowGroupPairFn QuantPairFn(DType type) {
+  switch (type) {
+    case DType::kQ4_0: return QuantRowGroupPair<DType::kQ4_0>;
+    case DType::kQ4_1: return QuantRowGroupPair<DType::kQ4_1>;
+    case DType::kQ5_0: return QuantRowGroupPair<DType::kQ5_0>;
+    case DType::kQ5_1: return QuantRowGroupPair<DType::kQ5_1>;
+    case DType::kQ8_0: return QuantRowGroupPair<DType::kQ8_0>;
+    case DType::kQ4_K: return QuantRowGroupPair<DType::kQ4_K>;
+    case DType::kQ5_K: return QuantRowGroupPair<DType::kQ5_K>;
+    case DType::kQ6_K: return QuantRowGroupPair<DType::kQ6_K>;
+    default: return nullptr;
+  }
+}
+
 // ------------------------------------------------------------------ float
 
 template <DType kType>
@@ -325,7 +483,7 @@ CS_TARGET_AVX512 void QuantizeActivations(const float* x, int64_t n, ActBias bia
 }  // namespace
 
 const KernelTable* Avx512KernelTable() {
-  static const KernelTable table{Isa::kAvx512, QuantFn, FloatFn, QuantizeActivations};
+  static const KernelTable table{Isa::kAvx512, QuantFn, FloatFn, QuantizeActivations, QuantPairFn};
   return &table;
 }
 

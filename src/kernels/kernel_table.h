@@ -27,12 +27,19 @@ using QuantRowGroupFn = void (*)(const uint8_t* panel, int64_t n_blocks, const A
 using FloatRowGroupFn = void (*)(const uint8_t* panel, int64_t cols, const float* x, int64_t x_stride,
                                  int64_t n_tokens, float* y, int64_t y_stride, int n_rows);
 using QuantizeActivationsFn = void (*)(const float* x, int64_t n, ActBias bias, ActBlock* out);
+// Two adjacent full row groups at once (panel and panel + panel_bytes; all
+// 32 rows real): y[t * y_stride + r] for r in [0, 32). Each activation
+// broadcast then feeds two vpdpbusd, halving the loads per multiply-add.
+using QuantRowGroupPairFn = void (*)(const uint8_t* panel, size_t panel_bytes, int64_t n_blocks, const ActBlock* x,
+                                     int64_t x_stride, int64_t n_tokens, float* y, int64_t y_stride);
 
 struct KernelTable {
   Isa isa;
   QuantRowGroupFn (*quant)(DType type);  // nullptr for a type without kernels
   FloatRowGroupFn (*flt)(DType type);
   QuantizeActivationsFn quantize_activations;
+  // Optional (nullptr: MatMul runs row groups one at a time).
+  QuantRowGroupPairFn (*quant_pair)(DType type) = nullptr;
 };
 
 const KernelTable* GetKernelTable(Isa isa);

@@ -74,7 +74,9 @@ void CheckAgainstReference(DType type, const Shape& s, Isa isa, ThreadPool* pool
 TEST(MatMulTest, EveryIsaMatchesReference) {
   ThreadPool pool(2);
   const std::vector<Shape> shapes = {{1, 256, 1}, {17, 256, 1}, {33, 512, 3}, {16, 768, 8}, {50, 256, 13},
-                                     {20, 512, 21}};  // two full tiles (the first prefetching) + a tail
+                                     {20, 512, 21},   // two full tiles (the first prefetching) + a tail
+                                     {70, 512, 31},   // >= 24 tokens: pairs of row groups + a lone partial group
+                                     {96, 256, 24}};  // pair tiles with no tail
   std::vector<DType> types = testing::QuantTypes();
   for (DType t : testing::FloatTypes()) types.push_back(t);
   for (Isa isa : AvailableIsas()) {
