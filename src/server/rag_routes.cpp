@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include "base/hash.h"
 #include "rag/embed/collection_embedding.h"
@@ -36,15 +39,21 @@ struct RagState {
 
 // AnswerGenerator over the server's GenerationBackend, through a
 // RequestStream (streaming detokenizer, TTFT / inter-token metrics). Text
-// goes to the pipeline's on_text as it is generated; `write_failed` (set by
-// whoever writes that text to the client) and a probe of the client's
-// socket between pieces tell that the client left, which cancels the
-// generation: Generate then returns Cancelled.
+// goes to the pipeline's on_text as it is generated; `gone` (set by whoever
+// writes that text to the client) and a probe of the client's socket between
+// pieces tell that the client left, which cancels the generation: Generate
+// then returns Cancelled. `on_started` runs once the backend accepted the
+// request (it may be null).
 class BackendGenerator final : public rag::AnswerGenerator {
  public:
   BackendGenerator(ServerContext& ctx, ClientConnection conn, bool ignore_eos, std::vector<std::string> stop,
-                   const bool* write_failed)
-      : ctx_(ctx), conn_(conn), ignore_eos_(ignore_eos), stop_(std::move(stop)), write_failed_(write_failed) {}
+                   const std::atomic<bool>* gone, std::function<void()> on_started)
+      : ctx_(ctx),
+        conn_(conn),
+        ignore_eos_(ignore_eos),
+        stop_(std::move(stop)),
+        gone_(gone),
+        on_started_(std::move(on_started)) {}
   const tokenizer::Tokenizer& tokenizer() const override { return *ctx_.tokenizer; }
   const tokenizer::ChatTemplate* chat_template() const override { return ctx_.chat_template.get(); }
   int64_t context_tokens() const override { return ctx_.n_ctx_tokens; }
@@ -60,14 +69,15 @@ class BackendGenerator final : public rag::AnswerGenerator {
     request.end_of_generation = ctx_.end_of_generation;
     auto stream = std::make_shared<RequestStream>(*ctx_.tokenizer, stop_, ctx_.metrics);
     ASSIGN_OR_RETURN(uint64_t id, ctx_.backend->Start(std::move(request), stream->Callbacks()));
+    if (on_started_) on_started_();
     GenerationBackend* backend = ctx_.backend;
     const bool gone = stream->Drain(
         ctx_.stream_poll_ms,
         [&](const std::string& piece) {
           if (on_text) on_text(piece);
-          return !*write_failed_;
+          return !gone_->load();
         },
-        [this] { return conn_.PeerClosed(); }, [backend, id] { backend->Cancel(id); });
+        [this] { return gone_->load() || conn_.PeerClosed(); }, [backend, id] { backend->Cancel(id); });
     if (gone) {
       client_gone_ = true;
       return CancelledError("the client closed the connection");
@@ -93,7 +103,8 @@ class BackendGenerator final : public rag::AnswerGenerator {
   const ClientConnection conn_;
   const bool ignore_eos_;
   const std::vector<std::string> stop_;
-  const bool* write_failed_;
+  const std::atomic<bool>* gone_;
+  const std::function<void()> on_started_;
   bool client_gone_ = false;
   GenerationResult result_;
   std::string finish_reason_ = "stop";
@@ -191,9 +202,8 @@ int64_t UnixSeconds() {
 }
 
 // One /v1/rag/chat/completions request, parsed and resolved in the handler
-// (so bad input, a missing collection or a model mismatch get their 4xx
-// before any byte of a stream), then run by Run() - in the handler, or in
-// the stream's content provider.
+// (so bad input, a missing collection or a model mismatch get their 4xx),
+// then run by Run() - in the handler, or on a RagStreamJob's thread.
 struct RagChat {
   ServerContext* ctx = nullptr;
   std::unique_ptr<rag::Store> store;
@@ -216,17 +226,18 @@ struct RagChat {
   };
 
   // `emit`: the answer's text as it comes - generated text piece by piece,
-  // an extractive answer whole (false: the client is gone).
-  Outcome Run(const std::function<bool(const std::string&)>& emit) {
-    bool write_failed = false;
-    BackendGenerator generator(*ctx, conn, ignore_eos, stop, &write_failed);
+  // an extractive answer whole. `gone`: set when the client left (by the
+  // caller; Run also probes the socket). `on_started`: see BackendGenerator.
+  Outcome Run(const std::function<void(const std::string&)>& emit, const std::atomic<bool>& gone,
+              std::function<void()> on_started) {
+    BackendGenerator generator(*ctx, conn, ignore_eos, stop, &gone, std::move(on_started));
     rag::RagPipeline pipeline(store.get(), collection_id, retrieval.embedder, retrieval.dense.get(),
                               generate ? &generator : nullptr);
     Outcome out;
     out.result = pipeline.Ask(question, params, [&](std::string_view piece) {
-      if (!write_failed && emit && !emit(std::string(piece))) write_failed = true;
+      if (emit) emit(std::string(piece));
     });
-    out.client_gone = generator.client_gone() || write_failed;
+    out.client_gone = generator.client_gone() || gone.load();
     out.generation = generator.result();
     out.finish_reason = generator.finish_reason();
     return out;
@@ -324,30 +335,126 @@ StatusOr<std::shared_ptr<RagChat>> ParseRagChat(RagState& state, const httplib::
   return chat;
 }
 
-void StreamRagChat(ServerContext& ctx, std::shared_ptr<RagChat> chat, httplib::Response& res) {
+// A streaming answer produced on its own thread. The handler waits until
+// the backend accepted the generation (or the whole answer is done: an
+// extractive one, or a failure), so a queue that is full (503 with
+// Retry-After), a prompt that does not fit the context (400) and the like
+// get their HTTP status; from then on the content provider writes each
+// piece as the worker queues it.
+//
+// Thread safety: the worker and the HTTP thread share only mu_-guarded
+// state and the `gone` flag. The destructor (HTTP thread) tells the worker
+// the client is gone (cancelling a generation still running) and joins it.
+class RagStreamJob {
+ public:
+  explicit RagStreamJob(std::shared_ptr<RagChat> chat) : chat_(std::move(chat)) {
+    worker_ = std::thread([this] {
+      RagChat::Outcome o = chat_->Run(
+          [this](const std::string& piece) {
+            {
+              std::lock_guard<std::mutex> lock(mu_);
+              pieces_.push_back(piece);
+            }
+            cv_.notify_all();
+          },
+          gone_,
+          [this] {
+            {
+              std::lock_guard<std::mutex> lock(mu_);
+              started_ = true;
+            }
+            cv_.notify_all();
+          });
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        outcome_ = std::move(o);
+        finished_ = true;
+      }
+      cv_.notify_all();
+    });
+  }
+  ~RagStreamJob() {
+    gone_.store(true);
+    worker_.join();
+  }
+  RagStreamJob(const RagStreamJob&) = delete;
+  RagStreamJob& operator=(const RagStreamJob&) = delete;
+
+  // Blocks until generation started or the answer is complete; returns the
+  // failure when it ended before generation started, else OK.
+  Status WaitStarted() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return started_ || finished_; });
+    if (finished_ && !outcome_.result.ok()) return outcome_.result.status();
+    return Status::Ok();
+  }
+  void ClientGone() { gone_.store(true); }
+
+  struct Next {
+    std::vector<std::string> pieces;
+    bool done = false;  // no piece will follow; outcome() is valid
+  };
+  // Waits up to timeout_ms for pieces or the end.
+  Next Take(int timeout_ms) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return finished_ || !pieces_.empty(); });
+    Next n;
+    n.pieces.swap(pieces_);
+    n.done = finished_;
+    return n;
+  }
+  // REQUIRES: Take() returned done.
+  const RagChat::Outcome& outcome() const { return outcome_; }
+  const RagChat& chat() const { return *chat_; }
+
+ private:
+  std::shared_ptr<RagChat> chat_;
+  std::atomic<bool> gone_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> pieces_;  // (mu_) queued, not yet written
+  bool started_ = false;             // (mu_)
+  bool finished_ = false;            // (mu_)
+  RagChat::Outcome outcome_;         // (mu_) valid once finished_
+  std::thread worker_;               // last: starts after the state above exists
+};
+
+void StreamRagChat(ServerContext& ctx, std::shared_ptr<RagStreamJob> job, httplib::Response& res) {
   std::atomic<int>* open_streams = &ctx.n_open_streams;
   open_streams->fetch_add(1);
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
+  auto role_sent = std::make_shared<bool>(false);
+  const int poll_ms = ctx.stream_poll_ms;
   res.set_chunked_content_provider(
       "text/event-stream",
-      [chat](size_t, httplib::DataSink& sink) {
-        // The whole answer is produced in this one call: retrieval, then
-        // generation with each piece written as it comes.
+      [job, role_sent, poll_ms](size_t, httplib::DataSink& sink) {
+        const RagChat& chat = job->chat();
         auto send = [&sink](const Json& j) {
           const std::string ev = SseEvent(j);
           return sink.write(ev.data(), ev.size());
         };
-        if (!send(chat->Chunk({{"role", "assistant"}, {"content", ""}}, nullptr))) return false;
-        RagChat::Outcome o = chat->Run([&](const std::string& piece) { return send(chat->Chunk({{"content", piece}}, nullptr)); });
+        auto gone = [&] {
+          job->ClientGone();  // the worker cancels the generation
+          return false;
+        };
+        if (!*role_sent) {
+          *role_sent = true;
+          if (!send(chat.Chunk({{"role", "assistant"}, {"content", ""}}, nullptr))) return gone();
+        }
+        RagStreamJob::Next next = job->Take(poll_ms);
+        for (const std::string& piece : next.pieces)
+          if (!send(chat.Chunk({{"content", piece}}, nullptr))) return gone();
+        if (!next.done) return sink.is_writable() && !chat.conn.PeerClosed() ? true : gone();
+        const RagChat::Outcome& o = job->outcome();
         if (o.client_gone) return false;  // generation cancelled; nobody to tell
         if (!o.result.ok()) {
           const Status& s = o.result.status();
           send(ErrorBody(s.message(), HttpStatusFor(s) >= 500 ? "server_error" : "invalid_request_error",
                          "rag_failed"));
         } else {
-          Json last = chat->Chunk(Json::object(), o.result->extractive ? "stop" : o.finish_reason);
-          last.update(chat->Fields(o));
+          Json last = chat.Chunk(Json::object(), o.result->extractive ? "stop" : o.finish_reason);
+          last.update(chat.Fields(o));
           send(last);
         }
         const std::string done = "data: [DONE]\n\n";
@@ -362,10 +469,13 @@ Status HandleRagChat(RagState& state, const httplib::Request& req, httplib::Resp
   bool stream = false;
   ASSIGN_OR_RETURN(std::shared_ptr<RagChat> chat, ParseRagChat(state, req, &stream));
   if (stream) {
-    StreamRagChat(state.ctx, std::move(chat), res);
+    auto job = std::make_shared<RagStreamJob>(std::move(chat));
+    RETURN_IF_ERROR(job->WaitStarted());
+    StreamRagChat(state.ctx, std::move(job), res);
     return Status::Ok();
   }
-  RagChat::Outcome o = chat->Run(nullptr);
+  const std::atomic<bool> never_gone{false};  // Run probes the socket itself
+  RagChat::Outcome o = chat->Run(nullptr, never_gone, nullptr);
   if (o.client_gone) return CancelledError("the client closed the connection");  // 499 in /metrics
   RETURN_IF_ERROR(o.result.status());
   Json body = {{"id", chat->id},

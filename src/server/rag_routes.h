@@ -39,10 +39,13 @@
 //   data: {... "choices":[{"delta":{},"finish_reason":"stop"|"length"}],
 //          "usage", "mode", "retrieval", "citations", "sources", "evidence"}
 //   data: [DONE]
-// A failure after the stream began (e.g. the prompt does not fit the context,
-// the queue is full) is an {"error": {...}} event before [DONE]; bad input, an
-// unknown collection and model mismatches are answered before the stream, with
-// their 4xx.
+// The answer is produced on a worker thread and the stream begins only once
+// the backend has accepted the generation (or an extractive answer is ready),
+// so everything that fails before the first token - bad input, an unknown
+// collection, a model mismatch, a prompt that does not fit the context (400),
+// a full queue (503 with Retry-After) - gets its HTTP status as without
+// streaming; a failure during generation is an {"error": {...}} event before
+// [DONE].
 //
 // Client disconnects: a client that leaves (streaming or not) cancels the
 // generation - its socket is probed between tokens (client_connection.h) - and a

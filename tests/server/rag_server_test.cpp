@@ -69,6 +69,7 @@ std::string FixturePath() {
 struct RagServerOptions {
   bool embed_model = true;  // the tiny GloVe model as --embed-model
   int64_t n_ctx = 4096;
+  int64_t max_queue = 64;
 };
 
 // A server like `chunkserve serve -m fixture --db DB [--embed-model glove]`.
@@ -105,6 +106,7 @@ class RagServer {
     so.kv_budget_bytes = size_t{64} << 20;
     so.scheduler.max_step_tokens = 256;
     so.scheduler.max_context_tokens = o.n_ctx;
+    so.scheduler.max_waiting = o.max_queue;
     so.model_mutex = &model_mutex_;
     backend_ = std::move(SchedulerBackend::Create(model_.get(), so)).value();
     ctx_.backend = backend_.get();
@@ -455,6 +457,35 @@ TEST(RagServerTest, StreamsTokenByTokenWithCitationsLast) {
             0u)
       << ex[1];
   EXPECT_EQ(Json::parse(ex[2])["evidence"][0]["path"], "navy.txt");
+}
+
+// Failures before the first token keep their HTTP status when streaming:
+// the stream starts only once the backend accepted the generation.
+TEST(RagServerTest, StreamingFailuresBeforeGenerationGetTheirStatus) {
+  rag::TestDir dir("rag_server_stream_errors");
+  RagServerOptions o;
+  o.max_queue = 0;  // every generation is refused
+  o.n_ctx = 512;
+  RagServer s(dir, o);
+  CreateDocs(s);
+  Json req = Ask("Who trained in the harbor?", 4);
+  req["stream"] = true;
+  httplib::Client c("127.0.0.1", s.port());
+  auto full = c.Post("/v1/rag/chat/completions", req.dump(), "application/json");
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full->status, 503) << full->body;
+  EXPECT_EQ(full->get_header_value("Retry-After"), "1");
+  req["max_tokens"] = 600;  // prompt + answer cannot fit 512 tokens
+  auto too_long = c.Post("/v1/rag/chat/completions", req.dump(), "application/json");
+  ASSERT_TRUE(too_long);
+  EXPECT_EQ(too_long->status, 400) << too_long->body;
+  EXPECT_NE(too_long->body.find("context"), std::string::npos) << too_long->body;
+  // Extractive answers need no generation: still streamed.
+  req["extractive"] = true;
+  const auto events = StreamEvents(s.port(), "/v1/rag/chat/completions", req);
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events.back(), "[DONE]");
+  EXPECT_EQ(Json::parse(events[2])["mode"], "extractive");
 }
 
 TEST(RagServerTest, StreamingClientThatLeavesCancelsTheGeneration) {
