@@ -73,6 +73,9 @@ struct Model::Scratch {
   std::vector<int32_t> kv_len;     // (T,) keys each token attends to
   std::vector<int64_t> out_rows;   // tokens whose logits are wanted
   std::vector<int64_t> hidden_rows;  // tokens whose hidden state is wanted
+  // (batch index, first token) of the sequences whose attention runs as one
+  // parallel section over sequences.
+  std::vector<std::pair<int64_t, int64_t>> small_seqs;
 };
 
 Model::Model(PrivateTag) : scratch_(std::make_unique<Scratch>()) {}
@@ -249,15 +252,39 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
       std::memcpy(kv->KRow(layer, s.slots[t]), k, static_cast<size_t>(dkv) * sizeof(float));
       std::memcpy(kv->VRow(layer, s.slots[t]), v, static_cast<size_t>(dkv) * sizeof(float));
     });
-    // attn (T, dq): each sequence over its own cache.
+    // attn (T, dq): each sequence over its own cache. A sequence with few
+    // tokens (a decode) is only n_kv_heads small tasks, so a parallel
+    // section per sequence would cost a pool round trip for each of a
+    // batch's decodes in every layer; they run instead as one parallel
+    // section over sequences, each sequence on one thread.
     {
+      constexpr int64_t kSmallSeqTokens = 4;
+      s.small_seqs.clear();
       int64_t t0 = 0;
-      for (const SequenceBatch& seq : batch) {
+      for (size_t b = 0; b < batch.size(); ++b) {
+        const SequenceBatch& seq = batch[b];
         const auto n = static_cast<int64_t>(seq.tokens.size());
-        const kernels::KvBlocksView view = seq.kv->View(layer);
-        kernels::Attention(s.q.data() + t0 * dq, n, s.kv_len.data() + t0, view, shape,
-                           s.attn.data() + t0 * dq, pool_);
+        if (n <= kSmallSeqTokens && batch.size() > 1) {
+          s.small_seqs.push_back({static_cast<int64_t>(b), t0});
+        } else {
+          const kernels::KvBlocksView view = seq.kv->View(layer);
+          kernels::Attention(s.q.data() + t0 * dq, n, s.kv_len.data() + t0, view, shape,
+                             s.attn.data() + t0 * dq, pool_);
+        }
         t0 += n;
+      }
+      auto run_small = [&](int64_t i, int) {
+        const auto [b, t_first] = s.small_seqs[static_cast<size_t>(i)];
+        const SequenceBatch& seq = batch[static_cast<size_t>(b)];
+        const kernels::KvBlocksView view = seq.kv->View(layer);
+        kernels::Attention(s.q.data() + t_first * dq, static_cast<int64_t>(seq.tokens.size()),
+                           s.kv_len.data() + t_first, view, shape, s.attn.data() + t_first * dq, nullptr);
+      };
+      const auto n_small = static_cast<int64_t>(s.small_seqs.size());
+      if (pool_ && n_small > 1) {
+        pool_->ParallelFor(n_small, run_small);
+      } else {
+        for (int64_t i = 0; i < n_small; ++i) run_small(i, 0);
       }
     }
     // x += attn @ Wo^T

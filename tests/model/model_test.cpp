@@ -344,5 +344,44 @@ TEST(ModelTest, FingerprintAndBytes) {
   EXPECT_LT((*ma)->weight_bytes_per_token(), hp.n_layer * per_layer * 2 + hp.n_vocab * hp.n_embd * 2);
 }
 
+// A decode batch (several sequences of 1-3 new tokens, whose attention runs
+// as one parallel section over sequences) next to a longer sequence equals
+// each sequence alone, with a pool of 2.
+TEST(ModelTest, DecodeBatchEqualsEachAlone) {
+  const std::string path = WriteFixture(SmallSpec("qwen2", "q8_0"));
+  auto loaded = Model::Load(path, {.n_threads = 2});
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  Model& m = **loaded;
+  const auto n_vocab = static_cast<int32_t>(m.hparams().n_vocab);
+  constexpr int kSeqs = 6;
+  const int64_t n_past[kSeqs] = {5, 11, 0, 7, 3, 9};
+  const int64_t n_new[kSeqs] = {1, 2, 3, 1, 12, 1};  // sequence 4 is not a decode
+  std::vector<std::vector<int32_t>> prompts, news;
+  std::vector<std::unique_ptr<KvCache>> kv_batch, kv_alone;
+  for (int i = 0; i < kSeqs; ++i) {
+    const auto all = SomeTokens(static_cast<int>(n_past[i] + n_new[i]), n_vocab - i);
+    prompts.emplace_back(all.begin(), all.begin() + n_past[i]);
+    news.emplace_back(all.begin() + n_past[i], all.end());
+    for (auto* kvs : {&kv_batch, &kv_alone}) {
+      kvs->push_back(m.NewKvCache(32));
+      if (n_past[i] > 0) ASSERT_TRUE(m.ForwardAll(kvs->back().get(), prompts.back()).ok());
+    }
+  }
+  std::vector<SequenceBatch> batch;
+  for (int i = 0; i < kSeqs; ++i) {
+    batch.push_back({.kv = kv_batch[i].get(), .tokens = news[i], .first_slot = n_past[i], .positions = {},
+                     .logits = LogitsMode::kAll});
+  }
+  Logits both;
+  ASSERT_TRUE(m.Forward(batch, &both).ok());
+  int64_t row = 0;
+  for (int i = 0; i < kSeqs; ++i) {
+    auto alone = m.ForwardAll(kv_alone[i].get(), news[i], n_past[i]);
+    ASSERT_TRUE(alone.ok());
+    for (int64_t t = 0; t < n_new[i]; ++t, ++row)
+      ExpectRowsNear(both.Row(row), alone->Row(t), kTwinTol, "sequence " + std::to_string(i));
+  }
+}
+
 }  // namespace
 }  // namespace chunkserve::model
