@@ -343,5 +343,41 @@ TEST(SchedulerPlannerTest, RequestsTakeBlocksFromFillJobs) {
   h.ExpectNoLeaks();
 }
 
+TEST(SchedulerPlannerTest, FillJobsNeverDisplaceDecodesOrExceedTheBudget) {
+  Harness h(512, 4, 12);
+  const auto docs = Docs(3, 30);
+  // A long decode, then a request whose three missing documents leave fills.
+  const uint64_t a = h.Submit(Tokens(8, 6), {}, Tokens(80, 3), 60);
+  while (h.outputs[a].empty()) h.sched->RunStep();
+  h.Submit(Tokens(9, 4), docs, Tokens(81, 4), 1);
+  const size_t first_step = h.exec.batches.size();
+  h.Run();
+  h.ExpectTwins();
+  EXPECT_EQ(h.sched->Stats().n_fill_jobs_done, 3);
+  // The last step that still decoded `a`: every fill before it shares its
+  // step with that decode.
+  size_t last_a = first_step;
+  for (size_t k = first_step; k < h.exec.batches.size(); ++k)
+    for (const auto& e : h.exec.batches[k])
+      if (e.seq_id == a) last_a = k;
+  int steps_with_fills_and_decode = 0;
+  for (size_t k = first_step; k < h.exec.batches.size(); ++k) {
+    int64_t n = 0;
+    bool has_a = false, has_fill = false;
+    for (const auto& e : h.exec.batches[k]) {
+      n += e.n_tokens;
+      has_a |= e.seq_id == a;
+      has_fill |= (e.seq_id >> 63) != 0;  // fill jobs run under ids with the top bit set
+    }
+    EXPECT_LE(n, 12) << "step " << k;
+    if (has_fill && k <= last_a) {
+      EXPECT_TRUE(has_a) << "a fill ran in step " << k << " without the decode";
+      ++steps_with_fills_and_decode;
+    }
+  }
+  EXPECT_GT(steps_with_fills_and_decode, 0);
+  h.ExpectNoLeaks();
+}
+
 }  // namespace
 }  // namespace chunkserve::sched
