@@ -162,7 +162,7 @@ struct Batched {
 std::unique_ptr<kv::ChunkCache> RamCache() { return std::move(kv::ChunkCache::Open({})).value(); }
 
 TEST(ChunkPlanner, FullRecomputeUnderBatchingIsTheExactTwinOfFullPrefill) {
-  auto m = LoadSmallModel("qwen2");
+  auto m = LoadSmallModel("qwen2", 2);  // 2 threads: the parallel paths of Forward
   ASSERT_NE(m, nullptr);
   auto cache = RamCache();
   const auto docs = Docs(5);
@@ -194,12 +194,13 @@ TEST(ChunkPlanner, FullRecomputeUnderBatchingIsTheExactTwinOfFullPrefill) {
   }
 }
 
-TEST(ChunkPlanner, PartialRecomputeUnderBatchingEqualsEngineOneByOne) {
-  auto m = LoadSmallModel("qwen2");
+void PartialRecomputeTwin(RecomputeSignal signal) {
+  auto m = LoadSmallModel("qwen2", 2);  // 2 threads: the parallel paths of Forward
   ASSERT_NE(m, nullptr);
   EngineOptions eo;
   eo.kv_budget_bytes = size_t{64} << 20;
   eo.recompute_fraction = 0.15;
+  eo.recompute_signal = signal;
   auto engine = std::move(Engine::Create(m.get(), eo)).value();
   const auto docs = Docs(6);
   const auto reqs = Requests(8, docs, 4);
@@ -223,7 +224,7 @@ TEST(ChunkPlanner, PartialRecomputeUnderBatchingEqualsEngineOneByOne) {
     want.push_back(std::move(r).value());
   }
   // The same requests at once through the scheduler, over the same cache.
-  Batched b(m.get(), engine->chunk_cache(), 0.15, RecomputeSignal::kPromptRecency, 1024, 48);
+  Batched b(m.get(), engine->chunk_cache(), 0.15, signal, 1024, 48);
   std::vector<uint64_t> ids;
   for (const RagRequest& q : reqs) ids.push_back(b.Submit(q));
   b.Run();
@@ -238,13 +239,23 @@ TEST(ChunkPlanner, PartialRecomputeUnderBatchingEqualsEngineOneByOne) {
     if (want[i].tokens != RunAlone(*m, reqs[i].Flat(), reqs[i].max_new)) ++n_differs_from_full;
   }
   // (Informative: approximate reuse may change a few tokens of a random model.)
-  RecordProperty("requests_differing_from_full_prefill", static_cast<int>(n_differs_from_full));
+  ::testing::Test::RecordProperty("requests_differing_from_full_prefill", static_cast<int>(n_differs_from_full));
   EXPECT_GT(b.sched->Stats().max_batch_sequences, 2);
   b.ExpectNoLeaks();
 }
 
+TEST(ChunkPlanner, PartialRecomputeUnderBatchingEqualsEngineOneByOne) {
+  PartialRecomputeTwin(RecomputeSignal::kPromptRecency);
+}
+
+// Recorded-deviation scores scatter the recomputed tokens: many runs of one
+// request (single tokens included) share each step.
+TEST(ChunkPlanner, ScatteredRecomputeUnderBatchingEqualsEngineOneByOne) {
+  PartialRecomputeTwin(RecomputeSignal::kRecordedDeviation);
+}
+
 TEST(ChunkPlanner, FillJobsStoreWhatTheEngineStores) {
-  auto m = LoadSmallModel("qwen2");
+  auto m = LoadSmallModel("qwen2", 2);  // 2 threads: the parallel paths of Forward
   ASSERT_NE(m, nullptr);
   // Each document in one request only, so the context its scores are
   // recorded in is the same for both.
@@ -287,7 +298,7 @@ TEST(ChunkPlanner, FillJobsStoreWhatTheEngineStores) {
 }
 
 TEST(ChunkPlanner, PreemptionCancellationAndTightPoolLeakNothing) {
-  auto m = LoadSmallModel("qwen2");
+  auto m = LoadSmallModel("qwen2", 2);  // 2 threads: the parallel paths of Forward
   ASSERT_NE(m, nullptr);
   auto cache = RamCache();
   const auto docs = Docs(4);

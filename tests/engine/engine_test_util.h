@@ -29,7 +29,7 @@ inline fixture::FixtureSpec SmallSpec(const std::string& arch) {
 }
 
 // Writes (once per process and arch) and loads a small fixture model.
-inline std::unique_ptr<model::Model> LoadSmallModel(const std::string& arch) {
+inline std::unique_ptr<model::Model> LoadSmallModel(const std::string& arch, int n_threads = 1) {
   const std::string path =
       (std::filesystem::path(::testing::TempDir()) / ("engine_test_" + arch + ".gguf")).string();
   if (!std::filesystem::exists(path)) {
@@ -37,7 +37,7 @@ inline std::unique_ptr<model::Model> LoadSmallModel(const std::string& arch) {
     EXPECT_TRUE(s.ok()) << s.ToString();
   }
   model::LoadOptions lo;
-  lo.n_threads = 1;
+  lo.n_threads = n_threads;
   auto m = model::Model::Load(path, lo);
   EXPECT_TRUE(m.ok()) << m.status().ToString();
   return m.ok() ? std::move(m).value() : nullptr;
