@@ -20,8 +20,10 @@
 //      NeedsFill() becomes a low-priority internal job: its tokens run from
 //      slot 0 in a block table of their own, in step budget nobody else
 //      uses (after decodes, prefill slices and admission), only while no
-//      request waits and only in free blocks (a request that needs the
-//      blocks drops the job). Jobs with the same key run once.
+//      request waits, in free blocks or blocks only the prefix cache holds
+//      (evicted LRU); a request that needs blocks drops jobs, newest first.
+//      Jobs with the same key run once; a job whose entry got cached
+//      meanwhile (NeedsFill false) is not queued.
 //   3. The job's KV is handed to CompleteFill (which e.g. copies it into the
 //      chunk cache). If WantsSourceKv(), the job also holds references on
 //      the request's blocks covering the chunk, so the request's in-context

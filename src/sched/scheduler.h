@@ -44,7 +44,8 @@
 // (scattered slots: several StepSequences of one request may share a step).
 // Rows that are not what a full prefill computes never enter the prefix
 // cache. Chunk-cache entries for chunks that missed are computed afterwards
-// by internal fill jobs in spare step budget and free blocks only.
+// by internal fill jobs in step budget and KV blocks no request needs (so
+// they never delay a decode more than a prefill slice would).
 //
 // Queue bound: Submit() fails with ResourceExhausted when max_waiting
 // requests are already queued (the server answers 503 + Retry-After).
