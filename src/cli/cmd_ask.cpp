@@ -29,6 +29,7 @@ const Command kCommand{
     "                      without it the answer is extractive\n"
     "  --extractive        answer with the most relevant sentences of the sources\n"
     "  --embed-model E     the collection's embedding model: hybrid retrieval (else BM25)\n"
+    "  --embed-pooling P   mean | cls | last, as the collection was embedded (default: the model's)\n"
     "  -k N                most chunks in the prompt (default 5)\n"
     "  --token-budget N    most chunk tokens in the prompt (default 1500)\n"
     "  --no-select         always take k chunks (no SAGE score-drop cut)\n"
@@ -51,7 +52,7 @@ nlohmann::json CitationJson(const rag::Citation& c) {
 
 int RunAsk(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args,
-                            {"db", "collection", "m", "model", "embed-model", "k", "token-budget", "max-tokens",
+                            {"db", "collection", "m", "model", "embed-model", "embed-pooling", "k", "token-budget", "max-tokens",
                              "temp", "system", "chunk-cache", "threads", "questions"},
                             {"json", "extractive", "no-select", "show-prompt"});
   if (!flags.ok()) return UsageError(kCommand, flags.status().message());
@@ -102,7 +103,9 @@ int RunAsk(const std::vector<std::string>& args) {
   std::unique_ptr<rag::Embedder> embedder;
   std::unique_ptr<rag::DenseIndex> dense;
   if (const auto em = flags->Get("embed-model")) {
-    auto loaded = rag::LoadEmbedder(*em);
+    auto pooling = rag::ParseEmbedPooling(flags->GetOr("embed-pooling", ""));
+    if (!pooling.ok()) return UsageError(kCommand, pooling.status().message());
+    auto loaded = rag::LoadEmbedder(*em, {.pooling = *pooling});
     if (!loaded.ok()) return Fail("ask", loaded.status());
     embedder = std::move(*loaded);
     rag::DenseIndexOptions opt;

@@ -35,9 +35,11 @@ const Command kCommand{
     "                       approximation, see rag/text/token_counter.h)\n"
     "  --sync               remove documents whose files no longer exist\n"
     "  --threads N          extraction/chunking threads (default 1)\n"
-    "  --embed-model M.gguf embed every chunk without a vector with this model (a GloVe GGUF\n"
-    "                       from `chunkserve convert-glove`); recorded with the collection,\n"
-    "                       and a different model for the same collection is an error\n"
+    "  --embed-model M.gguf embed every chunk without a vector with this model: a GloVe GGUF\n"
+    "                       (`chunkserve convert-glove`), a bert encoder (bge, MiniLM, e5) or a\n"
+    "                       llama/qwen2/qwen3 decoder (Qwen3-Embedding); recorded with the\n"
+    "                       collection, and a different model for the same collection is an error\n"
+    "  --embed-pooling P    mean | cls | last (default: the model's pooling_type)\n"
     "  --quiet              no progress bar and no summary\n"
     "Unchanged files (same content hash and chunker) are skipped; changed ones are replaced\n"
     "atomically. PDF needs `pdftotext` (poppler-utils).",
@@ -59,7 +61,7 @@ void DrawProgress(const rag::IngestProgress& p) {
 }
 
 int RunIngest(const std::vector<std::string>& args) {
-  auto flags = Flags::Parse(args, {"db", "collection", "chunker", "chunk-tokens", "overlap", "tokenizer", "threads", "embed-model",
+  auto flags = Flags::Parse(args, {"db", "collection", "chunker", "chunk-tokens", "overlap", "tokenizer", "threads", "embed-model", "embed-pooling",
                              "ppl-model", "ppl-threshold"},
                             {"sync", "quiet"});
   if (!flags.ok()) return UsageError(kCommand, flags.status().message());
@@ -107,7 +109,9 @@ int RunIngest(const std::vector<std::string>& args) {
   // Load the embedder first: a bad model path fails before anything is written.
   std::unique_ptr<rag::Embedder> embedder;
   if (const auto model = flags->Get("embed-model")) {
-    auto loaded = rag::LoadEmbedder(*model);
+    auto pooling = rag::ParseEmbedPooling(flags->GetOr("embed-pooling", ""));
+    if (!pooling.ok()) return UsageError(kCommand, pooling.status().message());
+    auto loaded = rag::LoadEmbedder(*model, {.pooling = *pooling});
     if (!loaded.ok()) return Fail("ingest", loaded.status());
     embedder = std::move(*loaded);
   }

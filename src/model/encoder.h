@@ -85,7 +85,8 @@ struct EncoderHParams {
 
 struct EncoderLoadOptions {
   int n_threads = 0;               // 0: all hardware threads; ignored with `pool`
-  ThreadPool* pool = nullptr;      // borrowed, must outlive the model
+  ThreadPool* pool = nullptr;      // borrowed, must outlive the model; no other
+                                   // ParallelFor on it while a pass runs
   int64_t max_batch_tokens = 512;  // tokens per forward pass (scratch bound)
 };
 

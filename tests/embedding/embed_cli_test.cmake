@@ -92,3 +92,26 @@ string(JSON path GET "${line}" results 0 path)
 if(NOT path MATCHES "navy")
   message(FATAL_ERROR "qwen3 search: top hit ${path}, expected navy:\n${out}")
 endif()
+
+# A pooling override is part of the embedder: the collection embedded with
+# --embed-pooling cls is searched with it, and refused without it.
+run(${CHUNKSERVE} ingest "${W}/docs" --db "${W}/db" --collection p --embed-model "${W}/bert.gguf" --embed-pooling cls)
+expect_ok("ingest --embed-pooling cls")
+run(${CHUNKSERVE} search --db "${W}/db" --collection p --queries "${W}/queries.txt" --mode dense
+    --embed-model "${W}/bert.gguf" --embed-pooling cls -k 1)
+expect_ok("search --embed-pooling cls")
+string(REGEX MATCHALL "[^\n]+" lines "${out}")
+list(GET lines 0 line)
+string(JSON path GET "${line}" results 0 path)
+if(NOT path MATCHES "navy")
+  message(FATAL_ERROR "cls search: top hit ${path}, expected navy:\n${out}")
+endif()
+run(${CHUNKSERVE} search "sailor" --db "${W}/db" --collection p --mode dense --embed-model "${W}/bert.gguf")
+if(rc EQUAL 0 OR NOT err MATCHES "pool=cls")
+  message(FATAL_ERROR "mean-pooled query on a cls collection was not refused (${rc}):\n${err}")
+endif()
+run(${CHUNKSERVE} search "sailor" --db "${W}/db" --collection p --mode dense --embed-model "${W}/bert.gguf"
+    --embed-pooling max)
+if(rc EQUAL 0 OR NOT err MATCHES "unknown pooling")
+  message(FATAL_ERROR "--embed-pooling max was not refused (${rc}):\n${err}")
+endif()

@@ -42,7 +42,9 @@ StatusOr<EmbedPooling> ParseEmbedPooling(std::string_view name);
 struct EmbedderLoadOptions {
   EmbedPooling pooling = EmbedPooling::kFromModel;
   // Threads for neural forward passes (0: all hardware threads); ignored when
-  // `pool` is given (borrowed, must outlive the embedder).
+  // `pool` is given (borrowed, must outlive the embedder, and must not run
+  // another ParallelFor while an embedding runs: ThreadPool is one caller at
+  // a time, so do not share the generator's pool without a common lock).
   int n_threads = 0;
   ThreadPool* pool = nullptr;
   // Longest input in tokens, special tokens included (0: the model's
