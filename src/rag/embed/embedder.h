@@ -1,6 +1,7 @@
 // Embedder: text -> dense vector, the interface every embedding model
-// implements (today the static GloVe/SIF embedder; encoder and decoder
-// models later).
+// implements: the static GloVe/SIF embedder (static_embedder.h), bert-style
+// encoders (encoder_embedder.h) and decoders used as embedders
+// (decoder_embedder.h). LoadEmbedder (embedder_loader.h) opens any of them.
 //
 // An embedder has a stable `id()` (model content hash + settings) that is
 // recorded with each collection's vectors: vectors of different ids are not
