@@ -38,12 +38,13 @@ StatusOr<std::unique_ptr<DecoderEmbedder>> DecoderEmbedder::Load(const std::stri
   if (e->pooling_ == model::Pooling::kCls)
     return InvalidArgumentError(gguf_path + ": CLS pooling needs an encoder; use mean or last for a decoder");
   if (e->tokenizer_->add_bos()) e->first_id_ = e->tokenizer_->bos_id();
-  if (e->tokenizer_->add_eos()) {
-    e->last_id_ = e->tokenizer_->eos_id();
-  } else if (e->pooling_ == model::Pooling::kLast) {
-    // Last-token embedders read the state after an end marker.
+  if (e->pooling_ == model::Pooling::kLast) {
+    // Last-token embedders read the state after an end marker; Qwen3-Embedding
+    // appends <|endoftext|> whatever the tokenizer's EOS (<|im_end|>) is.
     e->last_id_ = e->tokenizer_->FindToken("<|endoftext|>");
     if (!e->last_id_) e->last_id_ = e->tokenizer_->eos_id();
+  } else if (e->tokenizer_->add_eos()) {
+    e->last_id_ = e->tokenizer_->eos_id();
   }
   const int64_t n_ctx = hp.n_ctx_train > 0 ? std::min(hp.n_ctx_train, kDefaultMaxTokens) : kDefaultMaxTokens;
   e->max_tokens_ = opts.max_tokens > 0 ? std::min(opts.max_tokens, n_ctx) : n_ctx;

@@ -2,9 +2,10 @@
 // qwen3: model::Model) used as an embedding model, e.g. Qwen3-Embedding.
 //
 // Tokens: the tokenizer's BOS when it adds one, the text (no special-token
-// parsing), then for last-token pooling an end marker: "<|endoftext|>" when
-// the vocabulary has it (what Qwen3-Embedding appends), else the EOS id,
-// unless the tokenizer already adds an EOS. Texts longer than max_tokens keep
+// parsing), then an end marker: for last-token pooling "<|endoftext|>" when
+// the vocabulary has it (what Qwen3-Embedding appends, even though its EOS is
+// <|im_end|>), else the EOS id; for mean pooling the EOS only when the
+// tokenizer adds one (add_eos_token). Texts longer than max_tokens keep
 // their first tokens (room is left for BOS and the end marker).
 //
 // Vectors: the final-norm hidden states (Model::Forward, LogitsMode::kHidden)
