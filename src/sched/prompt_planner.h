@@ -19,9 +19,10 @@
 //   2. When the request's prompt is computed, each of the plan's fills that
 //      NeedsFill() becomes a low-priority internal job: its tokens run from
 //      slot 0 in a block table of their own, in step budget nobody else
-//      uses (after decodes, prefill slices and admission), only while no
-//      request waits, in free blocks or blocks only the prefix cache holds
-//      (evicted LRU); a request that needs blocks drops jobs, newest first.
+//      uses (after decodes, prefill slices and admission), never while a
+//      waiting request lacks blocks, in free blocks or (when no request
+//      waits) blocks only the prefix cache holds, evicted LRU; a request
+//      that needs blocks drops jobs, newest first.
 //      Jobs with the same key run once; a job whose entry got cached
 //      meanwhile (NeedsFill false) is not queued.
 //   3. The job's KV is handed to CompleteFill (which e.g. copies it into the

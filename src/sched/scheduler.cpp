@@ -555,6 +555,7 @@ bool Scheduler::RunStep() {
     plan(s, std::min(s.n_pending(), budget));
   }
   // 3. Admission (not in a step that had to preempt: the pool is full).
+  bool admission_needs_blocks = false;
   while (!preempted && budget > 0 && static_cast<int64_t>(running_.size()) < options_.max_running && !waiting_.empty()) {
     // The first waiting request not held back behind a sequence that is
     // still computing a prefix it shares.
@@ -566,26 +567,32 @@ bool Scheduler::RunStep() {
       }
     }
     if (pick == waiting_.size()) break;
-    if (!TryAdmit(waiting_[pick])) break;  // no room: keep the queue order
+    if (!TryAdmit(waiting_[pick])) {  // no room: keep the queue order
+      admission_needs_blocks = true;
+      break;
+    }
     std::unique_ptr<Seq> s = std::move(waiting_[pick]);
     waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(pick));
     running_.push_back(std::move(s));
     Seq& a = *running_.back();
     plan(a, std::min(a.n_pending(), budget));
   }
-  // 4. Chunk-cache fill jobs: budget nobody else used, free blocks only, and
-  // only while no request waits for admission (requests come first).
+  // 4. Chunk-cache fill jobs: budget nobody else used, and blocks no request
+  // needs: none start while a waiting request lacks blocks (requests come
+  // first), but they do while requests wait only for the running limit or a
+  // shared prefix, so the cache still warms up under a full queue.
   int64_t n_started_fills = 0;
   for (std::unique_ptr<FillJob>& fp : fills_) {
     if (budget <= 0 || preempted) break;
     FillJob& f = *fp;
     const auto n_fill = static_cast<int64_t>(f.fill.tokens.size());
     if (!f.started) {
-      if (!waiting_.empty() || n_started_fills >= options_.max_fill_jobs) break;
-      // Free blocks, or blocks only the prefix cache holds: a chunk entry is
-      // worth more than an LRU cached prefix (it serves any position).
+      if (admission_needs_blocks || n_started_fills >= options_.max_fill_jobs) break;
+      // Free blocks, or (when nobody waits) blocks only the prefix cache
+      // holds: a chunk entry is worth more than an LRU cached prefix (it
+      // serves any position), but a waiting request may hit that prefix.
       bool ok = f.table.Reserve(n_fill);
-      while (!ok && prefix_cache_ != nullptr &&
+      while (!ok && waiting_.empty() && prefix_cache_ != nullptr &&
              prefix_cache_->Evict((n_fill - f.table.capacity_tokens() + pool_->block_tokens() - 1) /
                                   pool_->block_tokens()) > 0)
         ok = f.table.Reserve(n_fill);

@@ -130,7 +130,8 @@ class FakePlanner final : public PromptPlanner {
 };
 
 struct Harness {
-  Harness(int64_t n_blocks, int64_t block_tokens, int64_t step_tokens, bool with_planner = true)
+  Harness(int64_t n_blocks, int64_t block_tokens, int64_t step_tokens, bool with_planner = true,
+          int64_t max_running = 16)
       : exec(kVocab, block_tokens), planner(&exec) {
     kv::BlockPoolOptions po;
     po.block_tokens = block_tokens;
@@ -142,7 +143,7 @@ struct Harness {
     cache = std::make_unique<kv::PrefixCache>(pool.get(), pool->n_blocks());
     SchedulerOptions o;
     o.max_step_tokens = step_tokens;
-    o.max_running = 16;
+    o.max_running = max_running;
     o.max_waiting = 64;
     o.planner = with_planner ? &planner : nullptr;
     sched = std::move(Scheduler::Create(&exec, pool.get(), cache.get(), o)).value();
@@ -376,6 +377,21 @@ TEST(SchedulerPlannerTest, FillJobsNeverDisplaceDecodesOrExceedTheBudget) {
     }
   }
   EXPECT_GT(steps_with_fills_and_decode, 0);
+  h.ExpectNoLeaks();
+}
+
+TEST(SchedulerPlannerTest, FillJobsRunWhileRequestsWaitOnlyForTheRunningLimit) {
+  // One request runs at a time; the next waits for the running limit, not
+  // for blocks: the first one's fills still run (the cache warms up under a
+  // full queue).
+  Harness h(512, 4, 12, true, /*max_running=*/1);
+  const auto docs = Docs(2, 20);
+  const uint64_t a = h.Submit(Tokens(10, 4), docs, Tokens(82, 3), 30);
+  h.Submit(Tokens(11, 4), docs, Tokens(83, 3), 3);
+  while (!h.outcomes.count(a)) h.sched->RunStep();
+  EXPECT_EQ(h.sched->Stats().n_fill_jobs_done, 2);
+  h.Run();
+  h.ExpectTwins();
   h.ExpectNoLeaks();
 }
 
