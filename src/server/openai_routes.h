@@ -10,8 +10,8 @@
 //                               501 without either; encoding_format float |
 //                               base64)
 // Both generation routes take the fields of openai_protocol.h, stream with
-// server-sent events (`data: {chunk}` ... `data: [DONE]`) when "stream" is
-// true, and report usage: prompt_tokens, completion_tokens, total_tokens and
+// server-sent events (`data: {chunk}` ... `data: [DONE]`, one chunk per
+// generated token that adds text) when "stream" is true, and report usage: prompt_tokens, completion_tokens, total_tokens and
 // prompt_tokens_details {cached_tokens, prefix_cached_tokens,
 // chunk_cached_tokens, chunk_recomputed_tokens, computed_tokens}.
 // finish_reason: "stop" (end of generation or a stop string), "length"
