@@ -507,6 +507,35 @@ TEST(RagServerTest, StreamingClientThatLeavesCancelsTheGeneration) {
   EXPECT_EQ(s.Call("POST", "/v1/rag/chat/completions", Ask("Who trained in the harbor?", 2)).first, 200);
 }
 
+TEST(RagServerTest, ConcurrentStreamingAsksAllComplete) {
+  rag::TestDir dir("rag_server_concurrent");
+  RagServer s(dir);
+  CreateDocs(s);
+  const std::vector<std::string> questions = {"Who trained in the harbor?", "What happened to the budget?",
+                                              "What did the puppy do?", "Where did the ship go?"};
+  std::vector<std::vector<std::string>> events(12);
+  std::vector<std::thread> clients;
+  for (size_t i = 0; i < events.size(); ++i) {
+    clients.emplace_back([&, i] {
+      Json req = Ask(questions[i % questions.size()], 6);
+      req["stream"] = true;
+      req["ignore_eos"] = true;
+      req["extractive"] = i % 3 == 2;  // a few extractive ones in the mix
+      events[i] = StreamEvents(s.port(), "/v1/rag/chat/completions", req);
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  for (size_t i = 0; i < events.size(); ++i) {
+    ASSERT_GE(events[i].size(), 4u) << i;
+    EXPECT_EQ(events[i].back(), "[DONE]") << i;
+    const Json last = Json::parse(events[i][events[i].size() - 2]);
+    EXPECT_TRUE(last.contains("citations")) << last.dump();
+    EXPECT_FALSE(last["sources"].empty()) << last.dump();
+    if (i % 3 != 2) EXPECT_EQ(last["usage"]["completion_tokens"], 6) << last.dump();
+  }
+  EXPECT_TRUE(s.WaitIdle(1000));
+}
+
 // Issue 6: a non-streaming request whose client hangs up is cancelled
 // within a second (status 499 in /metrics), and the server keeps serving.
 void ExpectNonStreamingDisconnectCancels(RagServer& s, const std::string& route, const Json& body) {
