@@ -37,7 +37,8 @@
 // recomputed, computed prompt tokens) and the process CPU time per request.
 // Before the levels of a mode, a warm-up pass sends every document once and
 // waits until the chunk cache has stored them (steady state: documents
-// recur).
+// recur); --rag-warmup 0 skips it (cold start: the first requests miss and
+// the cache fills while they run).
 //   serve_bench --model M.gguf --rag [--clients 1,4,16] [--rag-docs 16]
 //               [--rag-doc-tokens 256] [--rag-docs-per-request 8]
 //               [--prompt-tokens 64] [--rag-max-tokens 16] [--rag-requests 2]
@@ -92,6 +93,7 @@ struct Args {
   int rag_requests = 2;
   double recompute = 0.15;
   std::vector<std::string> rag_modes = {"on", "off"};
+  bool rag_warmup = true;
 };
 
 double Percentile(std::vector<double> v, double q) {
@@ -393,7 +395,7 @@ int RunRag(const Args& a, chunkserve::model::Model* model, const chunkserve::tok
     const int port = http.port();
     // Warm-up: every document once (pages in the weights, fills the cache),
     // then wait for the fill jobs.
-    for (size_t d = 0; d < pool.size(); d += static_cast<size_t>(a.rag_docs_per_request)) {
+    for (size_t d = 0; a.rag_warmup && d < pool.size(); d += static_cast<size_t>(a.rag_docs_per_request)) {
       std::vector<std::string> docs(pool.begin() + static_cast<std::ptrdiff_t>(d),
                                     pool.begin() + static_cast<std::ptrdiff_t>(std::min(pool.size(), d + static_cast<size_t>(a.rag_docs_per_request))));
       RunRagStream(port, docs, RandomPrompt(31337 + d, a.prompt_tokens, n_vocab), 2);
@@ -441,6 +443,7 @@ int RunRag(const Args& a, chunkserve::model::Model* model, const chunkserve::tok
                 {"question_tokens", a.prompt_tokens},
                 {"max_tokens", a.rag_max_tokens},
                 {"recompute", a.recompute},
+                {"warmup", a.rag_warmup},
                 {"ttft_p50_ms", Percentile(ttft, 0.5)},
                 {"ttft_p99_ms", Percentile(ttft, 0.99)},
                 {"requests_per_s", n_req / wall_s},
@@ -508,6 +511,7 @@ int main(int argc, char** argv) {
     else if (k == "--rag-max-tokens") a.rag_max_tokens = std::atoi(v.c_str());
     else if (k == "--rag-requests") a.rag_requests = std::atoi(v.c_str());
     else if (k == "--recompute") a.recompute = std::atof(v.c_str());
+    else if (k == "--rag-warmup") a.rag_warmup = std::atoi(v.c_str()) != 0;
     else if (k == "--rag-modes") {
       a.rag_modes.clear();
       size_t p = 0;

@@ -6,7 +6,8 @@
 // request's blocks with K re-rotated, a fraction r of the reused tokens is
 // recomputed (signal as configured; default kPromptRecency), misses are
 // computed in the prompt's context. Each miss becomes a fill: the
-// scheduler later runs [lead-in][chunk] from slot 0 in spare step budget and
+// scheduler runs [lead-in][chunk] from slot 0 in the budget running requests
+// leave (requests needing that chunk wait for it) and
 // CompleteFill copies it into a ChunkKv and inserts it into the cache (with
 // deviation scores against the request's in-context rows when the signal is
 // kRecordedDeviation; other signals ignore scores, so the scheduler is not
@@ -52,6 +53,9 @@ class ChunkPlanner final : public sched::PromptPlanner {
   int64_t TrimPrefixMatch(const sched::PlanInput& in, int64_t matched, int64_t block_tokens) override;
   StatusOr<sched::AdmissionPlan> Plan(const sched::PlanInput& in, kv::BlockTable* table) override;
   bool NeedsFill(const sched::ChunkFill& fill) override;
+  uint64_t FillKey(std::span<const int32_t> chunk_tokens) override {
+    return kv::ChunkContentHash(lead_in_, chunk_tokens);
+  }
   bool WantsSourceKv() const override { return options_.recompute_signal == RecomputeSignal::kRecordedDeviation; }
   Status CompleteFill(const sched::ChunkFill& fill, const kv::BlockTable& fill_table, const kv::BlockTable* source,
                       int64_t source_first_slot) override;

@@ -16,15 +16,19 @@
 //      slots is one StepSequence, several runs of one sequence may share a
 //      step (the model writes every token's K/V of a layer before attention
 //      reads it, so later runs see earlier runs' rows).
-//   2. When the request's prompt is computed, each of the plan's fills that
-//      NeedsFill() becomes a low-priority internal job: its tokens run from
-//      slot 0 in a block table of their own, in step budget nobody else
-//      uses (after decodes, prefill slices and admission), never while a
-//      waiting request lacks blocks, in free blocks or (when no request
-//      waits) blocks only the prefix cache holds, evicted LRU; a request
-//      that needs blocks drops jobs, newest first.
-//      Jobs with the same key run once; a job whose entry got cached
-//      meanwhile (NeedsFill false) is not queued.
+//   2. Each of the plan's fills that NeedsFill() becomes an internal job
+//      (at admission; when WantsSourceKv(), once the request's prompt is
+//      computed): its tokens run from slot 0 in a block table of their own,
+//      in step budget that decodes and the prefill slices of running
+//      requests leave (before new admissions, at most half of it while
+//      requests wait), never while a waiting
+//      request lacks blocks, in free blocks or (when no request waits)
+//      blocks only the prefix cache holds, evicted LRU; a request that needs
+//      blocks drops jobs, newest first. Jobs with the same key run once.
+//      A waiting request with a chunk whose job is pending (FillKey) is held
+//      back until the job is done, then reuses the entry: under load,
+//      concurrent requests sharing a new chunk compute it once, as a fill,
+//      instead of each in its own context.
 //   3. The job's KV is handed to CompleteFill (which e.g. copies it into the
 //      chunk cache). If WantsSourceKv(), the job also holds references on
 //      the request's blocks covering the chunk, so the request's in-context
@@ -94,6 +98,8 @@ class PromptPlanner {
   virtual StatusOr<AdmissionPlan> Plan(const PlanInput& in, kv::BlockTable* table) = 0;
   // False when the entry is no longer needed (e.g. cached meanwhile).
   virtual bool NeedsFill(const ChunkFill& fill) = 0;
+  // The key a fill of this chunk would carry.
+  virtual uint64_t FillKey(std::span<const int32_t> chunk_tokens) = 0;
   virtual bool WantsSourceKv() const = 0;
   // `fill_table` holds fill.tokens at slots [0, n). When WantsSourceKv(),
   // `source` holds the request's chunk at slots [source_first_slot,

@@ -39,6 +39,7 @@ struct Scheduler::Seq {
   // Slots from here on are not what a full prefill computes (planner).
   int64_t first_inexact_slot = INT64_MAX;
   std::vector<ChunkFill> fills;  // queued as jobs once the prompt is computed
+  std::vector<uint64_t> chunk_keys;  // planner FillKey of each chunk (lazily)
   int64_t n_generated = 0;
   kv::BlockTable table;
   sampling::Sampler sampler;
@@ -86,6 +87,7 @@ struct Scheduler::FillJob {
   int64_t source_first_slot = 0;
   int64_t n_computed = 0;
   bool started = false;    // table reserved
+  bool in_step = false;    // has an entry in the step being built: never dropped then
 };
 
 Scheduler::Scheduler(PrivateTag, StepExecutor* executor, kv::BlockPool* pool, kv::PrefixCache* prefix_cache,
@@ -308,7 +310,7 @@ bool Scheduler::ReserveWithEviction(Seq& seq, int64_t n_tokens) {
 bool Scheduler::DropOneFillJob() {
   for (size_t j = fills_.size(); j-- > 0;) {
     FillJob& f = *fills_[j];
-    if (f.table.n_blocks() == 0 && f.source.n_blocks() == 0) continue;
+    if (f.in_step || (f.table.n_blocks() == 0 && f.source.n_blocks() == 0)) continue;
     executor_->Forget(f.id);
     fill_keys_.erase(f.fill.key);
     fills_.erase(fills_.begin() + static_cast<std::ptrdiff_t>(j));
@@ -463,6 +465,10 @@ void Scheduler::PlanAdmitted(Seq& seq, int64_t matched) {
   seq.todo.assign(runs.begin(), runs.end());
   seq.first_inexact_slot = plan->first_inexact_slot;
   seq.fills = std::move(plan->fills);
+  // Without the request's KV to score against, fills need not wait for its
+  // prompt: queued now, requests arriving meanwhile wait for them instead
+  // of computing the same chunks in their own contexts.
+  if (!options_.planner->WantsSourceKv()) QueueFills(seq);
   if (!seq.admitted_once) {
     RequestOutcome& o = seq.outcome;
     o.n_chunk_reused_tokens = plan->n_chunk_reused_tokens;
@@ -474,6 +480,18 @@ void Scheduler::PlanAdmitted(Seq& seq, int64_t matched) {
     stats_.n_chunk_hits += plan->n_chunk_hits;
     stats_.n_chunk_misses += plan->n_chunk_misses;
   }
+}
+
+bool Scheduler::WaitsForFill(Seq& seq) {
+  if (options_.planner == nullptr || seq.req.chunks.empty() || fill_keys_.empty()) return false;
+  if (seq.chunk_keys.empty()) {
+    for (const ChunkSpan& c : seq.req.chunks)
+      seq.chunk_keys.push_back(options_.planner->FillKey(std::span<const int32_t>(seq.tokens).subspan(
+          static_cast<size_t>(c.begin), static_cast<size_t>(c.end - c.begin))));
+  }
+  for (uint64_t k : seq.chunk_keys)
+    if (fill_keys_.count(k) > 0) return true;
+  return false;
 }
 
 void Scheduler::LeaveQueue() {
@@ -554,40 +572,25 @@ bool Scheduler::RunStep() {
     if (s.decoding() || s.n_pending() <= 0) continue;
     plan(s, std::min(s.n_pending(), budget));
   }
-  // 3. Admission (not in a step that had to preempt: the pool is full).
-  bool admission_needs_blocks = false;
-  while (!preempted && budget > 0 && static_cast<int64_t>(running_.size()) < options_.max_running && !waiting_.empty()) {
-    // The first waiting request not held back behind a sequence that is
-    // still computing a prefix it shares.
-    size_t pick = waiting_.size();
-    for (size_t j = 0; j < waiting_.size(); ++j) {
-      if (SharedWithPrefilling(*waiting_[j]) == 0) {
-        pick = j;
-        break;
-      }
-    }
-    if (pick == waiting_.size()) break;
-    if (!TryAdmit(waiting_[pick])) {  // no room: keep the queue order
-      admission_needs_blocks = true;
-      break;
-    }
-    std::unique_ptr<Seq> s = std::move(waiting_[pick]);
-    waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(pick));
-    running_.push_back(std::move(s));
-    Seq& a = *running_.back();
-    plan(a, std::min(a.n_pending(), budget));
-  }
-  // 4. Chunk-cache fill jobs: budget nobody else used, and blocks no request
-  // needs: none start while a waiting request lacks blocks (requests come
-  // first), but they do while requests wait only for the running limit or a
-  // shared prefix, so the cache still warms up under a full queue.
+  // 3. Chunk-cache fill jobs (prompt_planner.h): budget that decodes and
+  // running prefills leave, before new admissions (waiting requests that
+  // need these chunks are held back for them). None run while the last
+  // admission attempt lacked blocks (requests come first), but they do while
+  // requests wait only for the running limit, a shared prefix or a fill, so
+  // the cache warms up under a full queue too.
+  // With requests waiting, jobs take at most half of what is left, so both
+  // progress.
+  if (waiting_.empty()) admission_lacked_blocks_ = false;
+  int64_t fill_budget = waiting_.empty() ? budget : (budget + 1) / 2;
   int64_t n_started_fills = 0;
   for (std::unique_ptr<FillJob>& fp : fills_) {
-    if (budget <= 0 || preempted) break;
+    // While a request lacks blocks every job pauses, so that admission may
+    // drop them (a job in the step being built is never dropped).
+    if (fill_budget <= 0 || preempted || admission_lacked_blocks_) break;
     FillJob& f = *fp;
     const auto n_fill = static_cast<int64_t>(f.fill.tokens.size());
     if (!f.started) {
-      if (admission_needs_blocks || n_started_fills >= options_.max_fill_jobs) break;
+      if (n_started_fills >= options_.max_fill_jobs) break;
       // Free blocks, or (when nobody waits) blocks only the prefix cache
       // holds: a chunk entry is worth more than an LRU cached prefix (it
       // serves any position), but a waiting request may hit that prefix.
@@ -603,7 +606,7 @@ bool Scheduler::RunStep() {
       f.started = true;
     }
     ++n_started_fills;
-    const int64_t n = std::min(n_fill - f.n_computed, budget);
+    const int64_t n = std::min(n_fill - f.n_computed, fill_budget);
     if (n <= 0) continue;
     StepSequence step;
     step.seq_id = f.id;
@@ -614,9 +617,42 @@ bool Scheduler::RunStep() {
     batch_.push_back(step);
     batch_seqs_.push_back(nullptr);
     batch_fills_.push_back(&f);
+    f.in_step = true;
     budget -= n;
+    fill_budget -= n;
+  }
+  // 4. Admission (not in a step that had to preempt: the pool is full).
+  while (!preempted && budget > 0 && static_cast<int64_t>(running_.size()) < options_.max_running && !waiting_.empty()) {
+    // The first waiting request not held back behind a sequence that is
+    // still computing a prefix it shares, or a fill job of one of its chunks.
+    size_t pick = waiting_.size();
+    for (size_t j = 0; j < waiting_.size(); ++j) {
+      if (SharedWithPrefilling(*waiting_[j]) == 0 && !WaitsForFill(*waiting_[j])) {
+        pick = j;
+        break;
+      }
+    }
+    if (pick == waiting_.size()) break;
+    admission_lacked_blocks_ = !TryAdmit(waiting_[pick]);
+    if (admission_lacked_blocks_) break;  // no room: keep the queue order
+    std::unique_ptr<Seq> s = std::move(waiting_[pick]);
+    waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(pick));
+    running_.push_back(std::move(s));
+    Seq& a = *running_.back();
+    plan(a, std::min(a.n_pending(), budget));
   }
   if (batch_.empty()) {
+    // Nothing runs and no fill job can start (no blocks): give the jobs up
+    // (this also frees requests held back for them) and try again.
+    if (running_.empty() && !preempted && !fills_.empty()) {
+      stats_.n_fill_jobs_dropped += static_cast<int64_t>(fills_.size());
+      for (const std::unique_ptr<FillJob>& f : fills_) executor_->Forget(f->id);
+      fills_.clear();
+      fill_keys_.clear();
+      admission_lacked_blocks_ = false;
+      PublishStats();
+      return true;
+    }
     // Waiting requests that fit nowhere while nothing runs: the pool is held
     // by the prefix cache alone, which admission already tried to evict, so
     // they can never run.
@@ -628,19 +664,11 @@ bool Scheduler::RunStep() {
         Finish(std::move(s), FinishReason::kError, ResourceExhaustedError("scheduler: KV pool cannot hold the request"));
       }
     }
-    // Fill jobs that cannot start (no free blocks while nothing runs) are
-    // given up, so an idle scheduler really is idle.
-    if (running_.empty() && waiting_.empty() && !preempted) {
-      stats_.n_fill_jobs_dropped += static_cast<int64_t>(fills_.size());
-      for (const std::unique_ptr<FillJob>& f : fills_) executor_->Forget(f->id);
-      fills_.clear();
-      fill_keys_.clear();
-    }
     PublishStats();
     return !running_.empty() || !waiting_.empty() || !fills_.empty();
   }
 
-  // 4. One forward over the batch.
+  // 5. One forward over the batch.
   stats_.max_batch_sequences = std::max<int64_t>(stats_.max_batch_sequences, static_cast<int64_t>(batch_.size()));
   ++stats_.n_steps;
   auto now_ns = [this] { return options_.clock ? options_.clock() : NowNanos(); };
@@ -714,6 +742,7 @@ bool Scheduler::RunStep() {
   // Retire finished (or failed) fill jobs.
   for (size_t j = 0; j < fills_.size();) {
     FillJob& f = *fills_[j];
+    f.in_step = false;
     const bool failed = f.n_computed < 0;
     const bool complete = !failed && f.started && f.n_computed == static_cast<int64_t>(f.fill.tokens.size());
     if (!failed && !complete) {

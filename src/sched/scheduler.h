@@ -21,7 +21,8 @@
 //      state kept, so its output is unchanged);
 //   3. prefill slices of admitted sequences fill the rest of the token
 //      budget (a long prompt is cut into slices and never stalls decodes);
-//   4. admission: waiting requests, in order, while the budget, the running
+//   4. (with a planner) chunk-cache fill jobs in what budget is left, see
+//      below; then admission: waiting requests, in order, while the budget, the running
 //      limit and the free KV blocks allow (a request is admitted only when
 //      blocks for its whole prompt can be reserved, counting prefix-cache
 //      hits, so a prefill never fails half way). A waiting request that
@@ -216,6 +217,8 @@ class Scheduler {
   int64_t SharedWithPrefilling(const Seq& seq) const;
   // Runs the planner on a just-reserved sequence.
   void PlanAdmitted(Seq& seq, int64_t matched);
+  // True when one of seq's chunks has a pending fill job (it waits for it).
+  bool WaitsForFill(Seq& seq);
   void InsertIntoPrefixCache(Seq& seq, int64_t n_tokens);
   // Fill jobs: queued when a request's prompt is computed, started in free
   // blocks, dropped (newest first) when a request needs the blocks.
@@ -254,6 +257,7 @@ class Scheduler {
   std::deque<std::unique_ptr<FillJob>> fills_;  // started ones first
   std::unordered_set<uint64_t> fill_keys_;       // keys of fills_
   uint64_t next_fill_id_ = uint64_t{1} << 63;    // executor ids of fill jobs
+  bool admission_lacked_blocks_ = false;         // the last admission attempt failed for KV
   std::vector<StepSequence> batch_;
   std::vector<Seq*> batch_seqs_;                 // null for a fill job's entry
   std::vector<FillJob*> batch_fills_;            // null for a request's entry

@@ -103,6 +103,7 @@ class FakePlanner final : public PromptPlanner {
   }
 
   bool NeedsFill(const ChunkFill& fill) override { return cached.count(fill.key) == 0; }
+  uint64_t FillKey(std::span<const int32_t> chunk) override { return KeyOf(chunk); }
   bool WantsSourceKv() const override { return want_source; }
 
   Status CompleteFill(const ChunkFill& fill, const kv::BlockTable& fill_table, const kv::BlockTable* source,
@@ -392,6 +393,25 @@ TEST(SchedulerPlannerTest, FillJobsRunWhileRequestsWaitOnlyForTheRunningLimit) {
   EXPECT_EQ(h.sched->Stats().n_fill_jobs_done, 2);
   h.Run();
   h.ExpectTwins();
+  h.ExpectNoLeaks();
+}
+
+TEST(SchedulerPlannerTest, ConcurrentRequestsSharingNewChunksWaitForOneFill) {
+  // Six requests arrive together with the same three uncached documents:
+  // the first computes them in its context and queues their fills; the
+  // others wait for the fills and reuse them instead of each computing them.
+  Harness h(512, 4, 32);
+  const auto docs = Docs(3, 24);
+  std::vector<uint64_t> ids;
+  for (int r = 0; r < 6; ++r) ids.push_back(h.Submit(Tokens(20 + static_cast<uint64_t>(r), 5), docs, Tokens(85, 4), 4));
+  h.Run();
+  h.ExpectTwins();
+  const SchedulerStats st = h.sched->Stats();
+  EXPECT_EQ(st.n_chunk_misses, 3);
+  EXPECT_EQ(st.n_chunk_hits, 15);
+  EXPECT_EQ(h.planner.n_fills, 3);
+  EXPECT_EQ(h.outcomes[ids[0]].n_chunk_misses, 3);
+  for (size_t i = 1; i < ids.size(); ++i) EXPECT_EQ(h.outcomes[ids[i]].n_chunk_hits, 3) << i;
   h.ExpectNoLeaks();
 }
 
