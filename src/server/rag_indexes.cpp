@@ -15,6 +15,7 @@ StatusOr<std::unique_ptr<CollectionIndexes>> CollectionIndexes::Create(const std
 }
 
 StatusOr<int64_t> CollectionIndexes::DataVersion() {
+  std::lock_guard<std::mutex> lock(mu_);
   ASSIGN_OR_RETURN(rag::Statement st, watch_->db().Prepare("PRAGMA data_version"));
   ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return InternalError("PRAGMA data_version returned no row");
@@ -34,22 +35,29 @@ Status CollectionIndexes::CheckEmbedder(rag::Store* store, int64_t collection_id
 StatusOr<std::shared_ptr<const rag::DenseIndex>> CollectionIndexes::Get(rag::Store* store, int64_t collection_id,
                                                                         const std::string& name) {
   RETURN_IF_ERROR(CheckEmbedder(store, collection_id, name));
-  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_ptr<Slot> slot;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::shared_ptr<Slot>& s = slots_[collection_id];
+    if (!s) s = std::make_shared<Slot>();
+    slot = s;
+  }
+  std::lock_guard<std::mutex> build_lock(slot->build_mu);
+  // Read the version before the index (and under the build lock, so it is
+  // the newest): a commit in between only makes the next Get() reopen it.
   ASSIGN_OR_RETURN(int64_t version, DataVersion());
-  auto it = entries_.find(collection_id);
-  if (it != entries_.end() && it->second.data_version == version) return it->second.index;
-  // Read the version before the index: a commit in between only makes the
-  // next Get() open it once more.
-  Entry entry;
-  entry.data_version = version;
+  if (slot->valid && slot->data_version == version) return slot->index;
+  std::shared_ptr<const rag::DenseIndex> index;
   rag::EmbeddingStore es(store);
   ASSIGN_OR_RETURN(auto recorded, es.GetEmbedder(collection_id));
   if (recorded) {
-    ASSIGN_OR_RETURN(std::unique_ptr<rag::DenseIndex> index, rag::DenseIndex::Open(store, collection_id, options_));
-    entry.index = std::move(index);
+    ASSIGN_OR_RETURN(std::unique_ptr<rag::DenseIndex> opened, rag::DenseIndex::Open(store, collection_id, options_));
+    index = std::move(opened);
   }
-  entries_[collection_id] = entry;
-  return entry.index;
+  slot->valid = true;
+  slot->data_version = version;
+  slot->index = index;
+  return index;
 }
 
 }  // namespace chunkserve::server

@@ -15,9 +15,11 @@
 // tells the user which model to serve); one without vectors has no index
 // (nullptr, not an error: BM25 still works).
 //
-// Thread safety: every method may be called from any thread; Get() holds a
-// mutex while it (re)opens an index, so concurrent questions wait for one
-// build instead of each doing it. Returned indexes are immutable and shared.
+// Thread safety: every method may be called from any thread. Get() holds the
+// collection's own mutex while it (re)opens that collection's index, so
+// concurrent questions to it wait for one build instead of each doing it,
+// while other collections are served meanwhile. Returned indexes are
+// immutable and shared.
 // REQUIRES: the embedder outlives this object.
 #pragma once
 
@@ -54,17 +56,19 @@ class CollectionIndexes {
 
  private:
   CollectionIndexes() = default;
-  StatusOr<int64_t> DataVersion();  // REQUIRES: mu_ held
+  struct Slot {
+    std::mutex build_mu;  // held while the index is (re)opened
+    bool valid = false;                           // (build_mu)
+    int64_t data_version = 0;                     // (build_mu) when `index` was opened
+    std::shared_ptr<const rag::DenseIndex> index;  // (build_mu) null: no vectors
+  };
+  StatusOr<int64_t> DataVersion();  // takes mu_
 
   const rag::Embedder* embedder_ = nullptr;
   rag::DenseIndexOptions options_;
   std::mutex mu_;
-  std::unique_ptr<rag::Store> watch_;  // (mu_) never writes: sees others' commits
-  struct Entry {
-    int64_t data_version = 0;
-    std::shared_ptr<const rag::DenseIndex> index;
-  };
-  std::map<int64_t, Entry> entries_;  // (mu_) by collection id
+  std::unique_ptr<rag::Store> watch_;                // (mu_) never writes: sees others' commits
+  std::map<int64_t, std::shared_ptr<Slot>> slots_;  // (mu_) by collection id
 };
 
 }  // namespace chunkserve::server

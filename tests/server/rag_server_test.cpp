@@ -358,6 +358,40 @@ TEST(RagServerTest, CollectionOfAnotherEmbedderIsA400NamingBoth) {
   EXPECT_EQ(s.Call("POST", "/v1/search", {{"collection", "other"}, {"query", "cat"}, {"mode", "dense"}}).first, 200);
 }
 
+// Uploads and dense searches at once: the in-memory index is reopened when
+// the database changed, never serves a stale or half-built one, and the
+// last upload is found.
+TEST(RagServerTest, ConcurrentUploadsAndDenseSearches) {
+  rag::TestDir dir("rag_server_concurrent_index");
+  RagServer s(dir);
+  CreateDocs(s);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 6; ++i) {
+        const std::string name = "fleet-" + std::to_string(t) + "-" + std::to_string(i) + ".txt";
+        auto [st, r] = s.Call("POST", "/v1/collections/docs/documents",
+                              {{"name", name}, {"text", "The fleet met the navy at sea, report " + std::to_string(i) + "."}});
+        if (st != 200) ++failures;
+      }
+    });
+    threads.emplace_back([&] {
+      for (int i = 0; i < 12; ++i) {
+        auto [st, r] = s.Call("POST", "/v1/search", {{"collection", "docs"}, {"query", "kitten puppy"}, {"mode", "dense"}});
+        if (st != 200 || r["data"].empty() || r["data"][0]["path"] != "pets.txt") ++failures;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto [st, r] = s.Call("POST", "/v1/search", {{"collection", "docs"}, {"query", "ocean ship sailor"}, {"mode", "dense"}, {"k", 20}});
+  ASSERT_EQ(st, 200);
+  int n_fleet = 0;
+  for (const Json& h : r["data"]) n_fleet += h["path"].get<std::string>().rfind("fleet-", 0) == 0 ? 1 : 0;
+  EXPECT_EQ(n_fleet, 12) << r.dump();
+}
+
 TEST(RagServerTest, DenseWithoutAnEmbeddingModelSaysWhatIsMissing) {
   rag::TestDir dir("rag_server_noembed");
   RagServerOptions o;
