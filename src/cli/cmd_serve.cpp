@@ -1,6 +1,10 @@
 // `chunkserve serve`: the OpenAI-compatible HTTP server (src/server/) over a
 // GGUF model, with continuous batching (src/sched/) or the one-at-a-time
-// Engine with the chunk cache.
+// Engine with the chunk cache. With --db the RAG routes are served
+// (src/server/rag_routes.h); --embed-model adds dense retrieval (uploads are
+// embedded, questions retrieve hybrid) and answers /v1/embeddings from that
+// model. The embedding model is loaded once, through rag::LoadEmbedder, and
+// outlives the HTTP server.
 //
 // SIGTERM / SIGINT: graceful shutdown - new generations get 503, requests in
 // flight finish for up to --grace-s seconds and are then cancelled, the
