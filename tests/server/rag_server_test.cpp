@@ -793,5 +793,51 @@ TEST(RagServeCliTest, EmbedModelFlagWiresUploadsSearchAskAndEmbeddings) {
   }
 }
 
+// A bert-style encoder (random weights, real WordPiece vocabulary) as the
+// --embed-model: loaded through rag::LoadEmbedder, it embeds uploads,
+// answers dense searches and /v1/embeddings (unit vectors of its width).
+TEST(RagServeCliTest, EncoderModelAsEmbedModel) {
+  const std::string vocab = std::string(CHUNKSERVE_TESTDATA_DIR) + "/vocab/ggml-vocab-bert-bge.gguf";
+  if (!std::filesystem::exists(vocab)) GTEST_SKIP() << "no shared test data (" << vocab << ")";
+  rag::TestDir dir("rag_serve_cli_bert");
+  fixture::FixtureSpec spec;
+  spec.arch = "bert";
+  spec.seed = 5;
+  spec.n_embd = 32;
+  spec.n_layer = 2;
+  spec.n_head = 2;
+  spec.n_ff = 64;
+  spec.n_ctx = 128;
+  spec.vocab_gguf = vocab;
+  spec.name = "tiny-bert";
+  const std::string bert = dir.path("tiny-bert.gguf");
+  ASSERT_TRUE(fixture::WriteFixtureModel(spec, bert, nullptr).ok());
+  ServeProcess serve(dir.path("rag.db"), bert, dir.path());
+  if (!serve.binary_exists()) GTEST_SKIP() << "build the chunkserve target first";
+  ASSERT_GT(serve.port(), 0) << "the server did not start";
+  ASSERT_EQ(serve.Call("POST", "/v1/collections", {{"name", "docs"}}).first, 200);
+  size_t n_chunks = 0;
+  for (const auto& [name, text] : std::vector<std::pair<std::string, std::string>>{{"navy.txt", kNavy}, {"money.txt", kMoney}}) {
+    auto [st, doc] = serve.Call("POST", "/v1/collections/docs/documents", {{"name", name}, {"text", text}});
+    ASSERT_EQ(st, 200) << doc.dump();
+    EXPECT_EQ(doc["embedded_chunks"], doc["chunks"]);
+    n_chunks += doc["chunks"].get<size_t>();
+  }
+  // A tiny collection: dense search ranks every chunk.
+  auto [s1, found] = serve.Call("POST", "/v1/search", {{"collection", "docs"}, {"query", "ship crew"}, {"mode", "dense"}});
+  ASSERT_EQ(s1, 200) << found.dump();
+  EXPECT_EQ(found["data"].size(), n_chunks) << found.dump();
+  auto [s2, emb] = serve.Call("POST", "/v1/embeddings", {{"input", {"the ship left port", "the ship left port"}}});
+  ASSERT_EQ(s2, 200) << emb.dump();
+  EXPECT_EQ(emb["model"], "tiny-bert");
+  const std::vector<float> a = emb["data"][0]["embedding"], b = emb["data"][1]["embedding"];
+  ASSERT_EQ(a.size(), 32u);
+  double norm = 0;
+  for (float x : a) norm += static_cast<double>(x) * x;
+  EXPECT_NEAR(norm, 1.0, 1e-4);
+  EXPECT_EQ(a, b);
+  EXPECT_TRUE(serve.Stop());
+}
+
 }  // namespace
 }  // namespace chunkserve::server
