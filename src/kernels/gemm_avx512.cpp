@@ -14,7 +14,7 @@
 // Where the time goes (Zen 5, 4.2 GHz, 2 vpdpbusd zmm per cycle = 537 GMAC/s
 // per core, kernels_bench --peak): per token and block, 8 vpdpbusd share the
 // multiply pipes with the exact epilogue (cvt, mul, fma), so ~80% of the
-// peak is the ceiling; q8_0 reaches ~65-70% from M = 64 tokens up and ~45%
+// peak is the ceiling; q8_0 reaches ~60-70% from M = 64 tokens up and ~45%
 // at M = 16 (one of its two tiles streams the weights from memory).
 //
 // Float weights ([k][16] per row group): one fma per element and token; bf16
