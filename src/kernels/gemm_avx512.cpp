@@ -112,7 +112,10 @@ CS_TARGET_AVX512 inline void LoadScales(const uint8_t* super, int j, __m512& sc0
 // the memory latency of a weight stream by itself (measured: 8 tokens took
 // 3.5x as long per row group from memory as from L1). Past the end of the
 // panel the prefetch reads the next row group's panel, which the next call
-// streams; prefetches never fault.
+// streams; prefetches never fault. A one-token tile (decode) does little
+// enough work per block that its window already runs ahead, and there the
+// prefetches cost ~3% of its bandwidth (kernels_bench decode, one thread):
+// only tiles of several tokens prefetch.
 constexpr int64_t kPrefetchBytes = 4096;
 
 template <DType kType, int T, bool kPrefetch>
@@ -125,7 +128,7 @@ CS_TARGET_AVX512 void QuantTile(const uint8_t* panel, int64_t n_blocks, const Ac
     const int j = static_cast<int>(b % kSpec.blocks_per_super);
     const uint8_t* super = panel + (b / kSpec.blocks_per_super) * kSpec.super_bytes;
     const uint8_t* blk = super + j * kSpec.block_bytes;
-    if constexpr (kPrefetch) {
+    if constexpr (kPrefetch && T > 1) {
       // The block's bytes, kPrefetchBytes ahead (per-block average size for
       // K types, whose header sits at the end of the super-block).
       constexpr int kBytesPerBlock = kSpec.super_bytes / kSpec.blocks_per_super;
