@@ -622,6 +622,9 @@ bool Scheduler::RunStep() {
     fill_budget -= n;
   }
   // 4. Admission (not in a step that had to preempt: the pool is full).
+  // A step that tries no one (all held back) clears the lack of blocks, so
+  // paused fill jobs resume and the requests waiting for them get admitted.
+  bool tried_admission = false;
   while (!preempted && budget > 0 && static_cast<int64_t>(running_.size()) < options_.max_running && !waiting_.empty()) {
     // The first waiting request not held back behind a sequence that is
     // still computing a prefix it shares, or a fill job of one of its chunks.
@@ -633,6 +636,7 @@ bool Scheduler::RunStep() {
       }
     }
     if (pick == waiting_.size()) break;
+    tried_admission = true;
     admission_lacked_blocks_ = !TryAdmit(waiting_[pick]);
     if (admission_lacked_blocks_) break;  // no room: keep the queue order
     std::unique_ptr<Seq> s = std::move(waiting_[pick]);
@@ -641,6 +645,7 @@ bool Scheduler::RunStep() {
     Seq& a = *running_.back();
     plan(a, std::min(a.n_pending(), budget));
   }
+  if (!tried_admission && !preempted) admission_lacked_blocks_ = false;
   if (batch_.empty()) {
     // Nothing runs and no fill job can start (no blocks): give the jobs up
     // (this also frees requests held back for them) and try again.
