@@ -262,16 +262,9 @@ int RunBenchRag(const std::vector<std::string>& args) {
   engine::EngineOptions eo;
   eo.block_tokens = *block_tokens;
   if (flags.Has("signal")) {
-    const std::string sig = *flags.Get("signal");
-    if (sig == "deviation") {
-      eo.recompute_signal = engine::RecomputeSignal::kRecordedDeviation;
-    } else if (sig == "trailing") {
-      eo.recompute_signal = engine::RecomputeSignal::kChunkTrailing;
-    } else if (sig == "recency") {
-      eo.recompute_signal = engine::RecomputeSignal::kPromptRecency;
-    } else {
-      return UsageError(*self, "--signal must be deviation, trailing or recency");
-    }
+    const StatusOr<engine::RecomputeSignal> signal = engine::ParseRecomputeSignal(*flags.Get("signal"));
+    if (!signal.ok()) return UsageError(*self, signal.status().message());
+    eo.recompute_signal = *signal;
   }
   // Lead-in: at most a few tokens; the budget below has slack for it.
   const int64_t n_prompt = 8 + *n_chunks * *chunk_tokens + *question_tokens;

@@ -1,6 +1,6 @@
 // `chunkserve serve`: the OpenAI-compatible HTTP server (src/server/) over a
 // GGUF model, with continuous batching (src/sched/) or the one-at-a-time
-// Engine with the chunk cache. With --db the RAG routes are served
+// Engine; both reuse chunk KV (prefix and chunk caches). With --db the RAG routes are served
 // (src/server/rag_routes.h); --embed-model adds dense retrieval (uploads are
 // embedded, questions retrieve hybrid) and answers /v1/embeddings from that
 // model. The embedding model is loaded once, through rag::LoadEmbedder, and
@@ -57,7 +57,7 @@ const char kUsage[] =
     "  -c, --ctx N               context per request in tokens (default: the model's, at most 8192)\n"
     "  -t, --threads N           compute threads (default: all hardware threads)\n"
     "      --backend B           scheduler (continuous batching, default) | engine (one request\n"
-    "                            at a time, with the chunk cache for `documents`)\n"
+    "                            at a time); both reuse chunk KV for `documents` and RAG\n"
     "      --kv-mib N            KV pool size in MiB (default 1024)\n"
     "      --block-tokens N      tokens per KV block (default 16)\n"
     "      --step-tokens N       token budget of one batched step (default 256)\n"
@@ -66,7 +66,13 @@ const char kUsage[] =
     "      --max-decode-slowdown F  while requests decode, cut prefill slices so a step takes at\n"
     "                            most F x a decode-only step (e.g. 1.5; 0 = off, the default)\n"
     "      --no-prefix-cache     do not share KV of common prompt prefixes\n"
-    "      --chunk-cache-dir D   engine backend: disk tier of the chunk cache\n"
+    "      --no-chunk-cache      do not reuse KV of `documents` / retrieved chunks\n"
+    "      --chunk-cache-mib N   RAM tier of the chunk cache in MiB (default 1024)\n"
+    "      --chunk-cache-dir D   disk tier of the chunk cache (survives restarts; default: none)\n"
+    "      --chunk-disk-mib N    disk tier bound in MiB (default 8192)\n"
+    "      --recompute R         fraction of reused chunk tokens recomputed in the new context,\n"
+    "                            0..1 (default 0.15; 1 = exact full prefill)\n"
+    "      --recompute-signal S  which tokens: recency (default) | trailing | deviation\n"
     "      --max-body-mib N      request body limit (default 8)\n"
     "      --http-threads N      HTTP worker threads = concurrent connections (default 64)\n"
     "      --grace-s N           shutdown grace period for requests in flight (default 10)\n"
@@ -147,10 +153,11 @@ int RunServe(const std::vector<std::string>& args) {
   auto flags_or = Flags::Parse(args,
                                {"m", "model", "host", "port", "port-file", "api-key", "api-key-file", "model-id",
                                 "c", "ctx", "t", "threads", "backend", "kv-mib", "block-tokens", "step-tokens",
-                                "max-running", "max-queue", "chunk-cache-dir", "max-body-mib", "http-threads",
+                                "max-running", "max-queue", "chunk-cache-dir", "chunk-cache-mib", "chunk-disk-mib",
+                                "recompute", "recompute-signal", "max-body-mib", "http-threads",
                                 "grace-s", "db", "template-file", "max-decode-slowdown", "embed-model",
                                 "embed-pooling"},
-                               {"chatml", "no-prefix-cache"});
+                               {"chatml", "no-prefix-cache", "no-chunk-cache"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
   if (!flags.positional().empty()) return UsageError(*self, "unexpected argument '" + flags.positional()[0] + "'");
@@ -169,7 +176,8 @@ int RunServe(const std::vector<std::string>& args) {
   std::vector<IntFlag> ints = {{"port", 8080, 0},       {"ctx", 0, 0},           {"threads", 0, 0},
                                {"kv-mib", 1024, 1},     {"block-tokens", 16, 1}, {"step-tokens", 256, 1},
                                {"max-running", 64, 1},  {"max-queue", 256, 0},   {"max-body-mib", 8, 1},
-                               {"http-threads", 64, 2}, {"grace-s", 10, 0}};
+                               {"http-threads", 64, 2}, {"grace-s", 10, 0},     {"chunk-cache-mib", 1024, 1},
+                               {"chunk-disk-mib", 8192, 1}};
   for (IntFlag& f : ints) {
     std::string name = f.name;
     if (name == "ctx" && flags.Has("c")) name = "c";
@@ -268,6 +276,18 @@ int RunServe(const std::vector<std::string>& args) {
     }
     if (n_ctx < 2) return Fail("serve", InvalidArgumentError("--kv-mib is too small for even one block"));
   }
+  kv::ChunkCacheOptions chunk_cache;
+  chunk_cache.ram_budget_bytes = static_cast<size_t>(get("chunk-cache-mib")) << 20;
+  chunk_cache.disk_dir = flags.GetOr("chunk-cache-dir", "");
+  chunk_cache.disk_budget_bytes = static_cast<size_t>(get("chunk-disk-mib")) << 20;
+  StatusOr<double> recompute = flags.GetDouble("recompute", 0.15);
+  if (!recompute.ok()) return UsageError(*self, recompute.status().message());
+  if (!(*recompute >= 0 && *recompute <= 1)) return UsageError(*self, "--recompute must be in [0, 1]");
+  StatusOr<engine::RecomputeSignal> recompute_signal =
+      engine::ParseRecomputeSignal(flags.GetOr("recompute-signal", "recency"));
+  if (!recompute_signal.ok()) return UsageError(*self, recompute_signal.status().message());
+  const bool chunk_cache_on = !flags.Has("no-chunk-cache");
+
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<server::GenerationBackend> backend;
   if (backend_name == "engine") {
@@ -275,7 +295,10 @@ int RunServe(const std::vector<std::string>& args) {
     eo.block_tokens = get("block-tokens");
     eo.kv_budget_bytes = kv_bytes;
     eo.enable_prefix_cache = !flags.Has("no-prefix-cache");
-    eo.chunk_cache.disk_dir = flags.GetOr("chunk-cache-dir", "");
+    eo.enable_chunk_cache = chunk_cache_on;
+    eo.chunk_cache = chunk_cache;
+    eo.recompute_fraction = *recompute;
+    eo.recompute_signal = *recompute_signal;
     auto e = engine::Engine::Create(model->get(), eo);
     if (!e.ok()) return Fail("serve", e.status());
     engine = std::move(*e);
@@ -290,6 +313,10 @@ int RunServe(const std::vector<std::string>& args) {
     so.block_tokens = get("block-tokens");
     so.kv_budget_bytes = kv_bytes;
     so.enable_prefix_cache = !flags.Has("no-prefix-cache");
+    so.enable_chunk_cache = chunk_cache_on;
+    so.chunk_cache = chunk_cache;
+    so.recompute_fraction = *recompute;
+    so.recompute_signal = *recompute_signal;
     so.scheduler.max_step_tokens = get("step-tokens");
     so.scheduler.max_running = get("max-running");
     so.scheduler.max_waiting = get("max-queue");

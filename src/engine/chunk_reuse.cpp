@@ -185,4 +185,12 @@ std::vector<float> DeviationScores(const kv::ChunkKv& lead_kv, model::KvCache* s
   return scores;
 }
 
+StatusOr<RecomputeSignal> ParseRecomputeSignal(std::string_view name) {
+  if (name == "deviation") return RecomputeSignal::kRecordedDeviation;
+  if (name == "trailing") return RecomputeSignal::kChunkTrailing;
+  if (name == "recency") return RecomputeSignal::kPromptRecency;
+  return InvalidArgumentError("recompute signal must be deviation, trailing or recency, not '" + std::string(name) +
+                              "'");
+}
+
 }  // namespace chunkserve::engine

@@ -42,6 +42,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -83,6 +84,10 @@ enum class RecomputeSignal {
   kChunkTrailing,      // per chunk: its last ceil(r n) tokens
   kPromptRecency,      // over all reused chunks: the last ceil(r N) reused tokens
 };
+
+// "deviation" | "trailing" | "recency" (the CLI's names); InvalidArgument
+// naming the choices otherwise.
+StatusOr<RecomputeSignal> ParseRecomputeSignal(std::string_view name);
 
 struct ReusedChunk {
   int64_t first_slot = 0;

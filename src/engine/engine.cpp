@@ -281,7 +281,6 @@ StatusOr<RequestResult> Engine::Generate(const Prompt& prompt, const RequestPara
 }
 
 Status Engine::FillChunkCache(Request& req) {
-  const model::HParams& hp = model_->hparams();
   const auto L = static_cast<int64_t>(lead_in_.size());
   // All missed chunks in one Forward: each its own [lead-in][chunk] sequence.
   std::vector<std::unique_ptr<model::ContiguousKvCache>> caches;
