@@ -364,7 +364,9 @@ TEST(ModelTest, DecodeBatchEqualsEachAlone) {
     news.emplace_back(all.begin() + n_past[i], all.end());
     for (auto* kvs : {&kv_batch, &kv_alone}) {
       kvs->push_back(m.NewKvCache(32));
-      if (n_past[i] > 0) ASSERT_TRUE(m.ForwardAll(kvs->back().get(), prompts.back()).ok());
+      if (n_past[i] > 0) {
+        ASSERT_TRUE(m.ForwardAll(kvs->back().get(), prompts.back()).ok());
+      }
     }
   }
   std::vector<SequenceBatch> batch;

@@ -105,7 +105,9 @@ TEST(GloveConverter, BadFilesAreRejectedAndWriteNothing) {
     dir.Write("bad.json", json);
     auto r = ConvertGloveJson(dir.path("bad.json"), dir.path("bad.gguf"));
     EXPECT_FALSE(r.ok()) << name;
-    if (!r.ok()) EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << name << ": " << r.status().ToString();
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << name << ": " << r.status().ToString();
+    }
     EXPECT_FALSE(std::filesystem::exists(dir.path("bad.gguf"))) << name;
   }
   EXPECT_FALSE(ConvertGloveJson(dir.path("missing.json"), dir.path("x.gguf")).ok());

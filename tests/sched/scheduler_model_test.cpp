@@ -114,7 +114,9 @@ void TwinCheck(const std::string& type, int64_t pool_blocks, bool expect_preempt
   for (const auto& [id, w] : want) EXPECT_EQ(got[id], w) << type << " request " << id;
   const SchedulerStats st = sched->Stats();
   EXPECT_GT(st.max_batch_sequences, 2);
-  if (expect_preemption) EXPECT_GT(st.n_preemptions, 0);
+  if (expect_preemption) {
+    EXPECT_GT(st.n_preemptions, 0);
+  }
 }
 
 TEST(SchedulerModelTest, BatchedGreedyEqualsOneByOneF32) { TwinCheck("f32", 256, false); }

@@ -143,7 +143,9 @@ TEST(SchedulerTest, DecodesRunEveryStepWhileLongPromptPrefills) {
       if (e.seq_id == a) has_a = e.n_tokens == 1;
       if (e.seq_id == b && e.n_tokens > 1) has_b_prefill = true;
     }
-    if (has_b_prefill && k < first + 30) EXPECT_TRUE(has_a) << "step " << k;
+    if (has_b_prefill && k < first + 30) {
+      EXPECT_TRUE(has_a) << "step " << k;
+    }
     steps_with_both += has_a && has_b_prefill;
   }
   EXPECT_GE(steps_with_both, 10);

@@ -565,7 +565,9 @@ TEST(RagServerTest, ConcurrentStreamingAsksAllComplete) {
     const Json last = Json::parse(events[i][events[i].size() - 2]);
     EXPECT_TRUE(last.contains("citations")) << last.dump();
     EXPECT_FALSE(last["sources"].empty()) << last.dump();
-    if (i % 3 != 2) EXPECT_EQ(last["usage"]["completion_tokens"], 6) << last.dump();
+    if (i % 3 != 2) {
+      EXPECT_EQ(last["usage"]["completion_tokens"], 6) << last.dump();
+    }
   }
   EXPECT_TRUE(s.WaitIdle(1000));
 }
