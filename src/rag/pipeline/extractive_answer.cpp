@@ -80,16 +80,25 @@ ExtractiveResult ExtractiveAnswer(std::string_view question, const std::vector<S
     embedder->Embed(question, qv);
     if (transform) transform->Apply(qv);
   }
-  std::vector<float> sv(qv.size());
-  for (Candidate& c : cands) {
+  // Every candidate sentence in one batch (one forward pass for neural embedders).
+  std::vector<float> sentence_vecs;
+  if (embedder) {
+    std::vector<std::string_view> texts;
+    texts.reserve(cands.size());
+    for (const Candidate& c : cands)
+      texts.push_back(std::string_view(sources[c.source].chunk.text).substr(c.begin, c.end - c.begin));
+    sentence_vecs.resize(texts.size() * qv.size());
+    embedder->EmbedBatch(texts, sentence_vecs);
+  }
+  for (size_t ci = 0; ci < cands.size(); ++ci) {
+    Candidate& c = cands[ci];
     double hit = 0;
     for (const std::string& w : q_words)
       if (c.words.count(w)) hit += idf(w);
     c.lexical = q_mass > 0 ? hit / q_mass : 0;
     c.score = c.lexical;
     if (embedder) {
-      const std::string& text = sources[c.source].chunk.text;
-      embedder->Embed(std::string_view(text).substr(c.begin, c.end - c.begin), sv);
+      const std::span<float> sv(&sentence_vecs[ci * qv.size()], qv.size());
       if (transform) transform->Apply(sv);
       double dot = 0;
       for (size_t i = 0; i < sv.size(); ++i) dot += static_cast<double>(qv[i]) * sv[i];

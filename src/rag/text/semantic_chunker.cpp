@@ -19,11 +19,9 @@ constexpr int kWindow = 2;
 std::vector<double> BoundaryDistances(const std::vector<std::string_view>& sentences, const Embedder& embedder) {
   const size_t n = sentences.size(), d = static_cast<size_t>(embedder.dim());
   std::vector<float> vecs(n * d);
-  for (size_t i = 0; i < n; ++i) {
-    std::span<float> v(&vecs[i * d], d);
-    embedder.Embed(sentences[i], v);
-    CollectionTransform{}.Apply(v);  // unit length (zero stays zero)
-  }
+  embedder.EmbedBatch(sentences, vecs);  // one pass for neural embedders
+  for (size_t i = 0; i < n; ++i)
+    CollectionTransform{}.Apply(std::span<float>(&vecs[i * d], d));  // unit length (zero stays zero)
   std::vector<double> dist(n > 0 ? n - 1 : 0, 0.0);
   std::vector<double> left(d), right(d);
   for (size_t i = 0; i + 1 < n; ++i) {
