@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/embedder_flags.h"
 #include "model/model.h"
 #include "rag/embed/embedder_loader.h"
 #include "rag/pipeline/engine_generator.h"
@@ -30,6 +31,9 @@ const Command kCommand{
     "  --extractive        answer with the most relevant sentences of the sources\n"
     "  --embed-model E     the collection's embedding model: hybrid retrieval (else BM25)\n"
     "  --embed-pooling P   mean | cls | last, as the collection was embedded (default: the model's)\n"
+    "  --query-prefix S    text before the question when embedding it (default: the model's;\n"
+    "                      Qwen3-Embedding gets its retrieval instruction; \"\" for none)\n"
+    "  --doc-prefix S      text the collection's chunks were embedded with (e.g. \"passage: \")\n"
     "  -k N                most chunks in the prompt (default 5)\n"
     "  --token-budget N    most chunk tokens in the prompt (default 1500)\n"
     "  --no-select         always take k chunks (no SAGE score-drop cut)\n"
@@ -52,7 +56,7 @@ nlohmann::json CitationJson(const rag::Citation& c) {
 
 int RunAsk(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args,
-                            {"db", "collection", "m", "model", "embed-model", "embed-pooling", "k", "token-budget", "max-tokens",
+                            {"db", "collection", "m", "model", "embed-model", "embed-pooling", "query-prefix", "doc-prefix", "k", "token-budget", "max-tokens",
                              "temp", "system", "chunk-cache", "threads", "questions"},
                             {"json", "extractive", "no-select", "show-prompt"});
   if (!flags.ok()) return UsageError(kCommand, flags.status().message());
@@ -103,9 +107,7 @@ int RunAsk(const std::vector<std::string>& args) {
   std::unique_ptr<rag::Embedder> embedder;
   std::unique_ptr<rag::DenseIndex> dense;
   if (const auto em = flags->Get("embed-model")) {
-    auto pooling = rag::ParseEmbedPooling(flags->GetOr("embed-pooling", ""));
-    if (!pooling.ok()) return UsageError(kCommand, pooling.status().message());
-    auto loaded = rag::LoadEmbedder(*em, {.pooling = *pooling});
+    auto loaded = LoadEmbedderFromFlags(*flags, *em);
     if (!loaded.ok()) return Fail("ask", loaded.status());
     embedder = std::move(*loaded);
     rag::DenseIndexOptions opt;

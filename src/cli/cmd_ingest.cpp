@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/command.h"
+#include "cli/embedder_flags.h"
 #include "model/model.h"
 #include "rag/embed/collection_embedding.h"
 #include "rag/embed/model_perplexity.h"
@@ -40,6 +41,8 @@ const Command kCommand{
     "                       llama/qwen2/qwen3 decoder (Qwen3-Embedding); recorded with the\n"
     "                       collection, and a different model for the same collection is an error\n"
     "  --embed-pooling P    mean | cls | last (default: the model's pooling_type)\n"
+    "  --doc-prefix S       text before every chunk when embedding it (e.g. e5's \"passage: \");\n"
+    "                       recorded with the collection like the model\n"
     "  --quiet              no progress bar and no summary\n"
     "Unchanged files (same content hash and chunker) are skipped; changed ones are replaced\n"
     "atomically. PDF needs `pdftotext` (poppler-utils).",
@@ -61,7 +64,7 @@ void DrawProgress(const rag::IngestProgress& p) {
 }
 
 int RunIngest(const std::vector<std::string>& args) {
-  auto flags = Flags::Parse(args, {"db", "collection", "chunker", "chunk-tokens", "overlap", "tokenizer", "threads", "embed-model", "embed-pooling",
+  auto flags = Flags::Parse(args, {"db", "collection", "chunker", "chunk-tokens", "overlap", "tokenizer", "threads", "embed-model", "embed-pooling", "query-prefix", "doc-prefix",
                              "ppl-model", "ppl-threshold"},
                             {"sync", "quiet"});
   if (!flags.ok()) return UsageError(kCommand, flags.status().message());
@@ -109,9 +112,7 @@ int RunIngest(const std::vector<std::string>& args) {
   // Load the embedder first: a bad model path fails before anything is written.
   std::unique_ptr<rag::Embedder> embedder;
   if (const auto model = flags->Get("embed-model")) {
-    auto pooling = rag::ParseEmbedPooling(flags->GetOr("embed-pooling", ""));
-    if (!pooling.ok()) return UsageError(kCommand, pooling.status().message());
-    auto loaded = rag::LoadEmbedder(*model, {.pooling = *pooling});
+    auto loaded = LoadEmbedderFromFlags(*flags, *model);
     if (!loaded.ok()) return Fail("ingest", loaded.status());
     embedder = std::move(*loaded);
   }

@@ -8,6 +8,7 @@
 
 #include "base/clock.h"
 #include "cli/command.h"
+#include "cli/embedder_flags.h"
 #include "rag/embed/embedder_loader.h"
 #include "rag/retrieve/retriever.h"
 #include "rag/store/store.h"
@@ -26,6 +27,9 @@ const Command kCommand{
     "  --mode M          bm25 | dense | hybrid (default: hybrid with --embed-model, else bm25)\n"
     "  --embed-model F   the collection's embedding model (GGUF), needed by dense and hybrid\n"
     "  --embed-pooling P mean | cls | last, as the collection was embedded (default: the model's)\n"
+    "  --query-prefix S  text before each query when embedding it (default: the model's;\n"
+    "                    Qwen3-Embedding gets its retrieval instruction; \"\" for none)\n"
+    "  --doc-prefix S    text the collection's chunks were embedded with (e.g. \"passage: \")\n"
     "  -k N              results per query (default 10)\n"
     "  --candidates N    per-retriever depth before hybrid fusion (default 50)\n"
     "  --bm25-weight W, --dense-weight W   reciprocal rank fusion weights (default 1, 0.5)\n"
@@ -74,7 +78,7 @@ std::string Dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohma
 
 int RunSearch(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args,
-                            {"db", "collection", "k", "mode", "embed-model", "embed-pooling", "candidates", "bm25-weight",
+                            {"db", "collection", "k", "mode", "embed-model", "embed-pooling", "query-prefix", "doc-prefix", "candidates", "bm25-weight",
                              "dense-weight", "ef", "token-budget", "path-prefix", "queries", "situated"},
                             {"json", "select", "no-dedupe", "with-text"});
   if (!flags.ok()) return UsageError(kCommand, flags.status().message());
@@ -126,9 +130,7 @@ int RunSearch(const std::vector<std::string>& args) {
   std::unique_ptr<rag::Embedder> embedder;
   std::unique_ptr<rag::DenseIndex> dense;
   if (params.mode != rag::RetrievalMode::kBm25) {
-    auto pooling = rag::ParseEmbedPooling(flags->GetOr("embed-pooling", ""));
-    if (!pooling.ok()) return UsageError(kCommand, pooling.status().message());
-    auto loaded = rag::LoadEmbedder(*model, {.pooling = *pooling});
+    auto loaded = LoadEmbedderFromFlags(*flags, *model);
     if (!loaded.ok()) return Fail("search", loaded.status());
     embedder = std::move(*loaded);
     rag::DenseIndexOptions opt;

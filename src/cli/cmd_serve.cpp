@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/embedder_flags.h"
 #include "engine/engine.h"
 #include "model/model.h"
 #include "rag/embed/embedder.h"
@@ -82,6 +83,9 @@ const char kUsage[] =
     "                            /v1/search and /v1/rag/chat/completions retrieve hybrid (BM25 +\n"
     "                            dense), /v1/embeddings answers from it\n"
     "      --embed-pooling P     model (default: the model's own) | mean | cls | last\n"
+    "      --query-prefix S      text before each query when embedding it (default: the model's;\n"
+    "                            Qwen3-Embedding gets its retrieval instruction; \"\" for none)\n"
+    "      --doc-prefix S        text before every chunk when embedding it (e.g. \"passage: \")\n"
     "      --template-file F     Jinja chat template instead of the model's\n"
     "      --chatml              ChatML instead of the model's template\n";
 
@@ -108,16 +112,6 @@ StatusOr<std::vector<std::string>> ReadKeys(const std::string& path) {
   }
   if (keys.empty()) return InvalidArgumentError("the key file '" + path + "' holds no key");
   return keys;
-}
-
-// The one place serve loads its --embed-model: any embedding GGUF (GloVe,
-// bert-style encoder, decoder embedding model), as ingest / search / ask do.
-StatusOr<std::unique_ptr<rag::Embedder>> LoadServeEmbedder(const std::string& path, const std::string& pooling,
-                                                           int n_threads) {
-  rag::EmbedderLoadOptions options;
-  ASSIGN_OR_RETURN(options.pooling, rag::ParseEmbedPooling(pooling));
-  options.n_threads = n_threads;
-  return rag::LoadEmbedder(path, options);
 }
 
 // "dir/name.gguf" -> "name".
@@ -156,7 +150,7 @@ int RunServe(const std::vector<std::string>& args) {
                                 "max-running", "max-queue", "chunk-cache-dir", "chunk-cache-mib", "chunk-disk-mib",
                                 "recompute", "recompute-signal", "max-body-mib", "http-threads",
                                 "grace-s", "db", "template-file", "max-decode-slowdown", "embed-model",
-                                "embed-pooling"},
+                                "embed-pooling", "query-prefix", "doc-prefix"},
                                {"chatml", "no-prefix-cache", "no-chunk-cache"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
@@ -247,7 +241,7 @@ int RunServe(const std::vector<std::string>& args) {
   ctx.rag_db_path = flags.GetOr("db", "");
   std::unique_ptr<rag::Embedder> rag_embedder;
   if (std::optional<std::string> em = flags.Get("embed-model")) {
-    auto e = LoadServeEmbedder(*em, flags.GetOr("embed-pooling", "model"), static_cast<int>(get("threads")));
+    auto e = LoadEmbedderFromFlags(flags, *em, static_cast<int>(get("threads")));
     if (!e.ok()) return Fail("serve", e.status());
     rag_embedder = std::move(*e);
     ctx.rag_embedder = rag_embedder.get();

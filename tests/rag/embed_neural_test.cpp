@@ -6,6 +6,8 @@
 // - EmbedBatch rows equal Embed (one text per pass), truncation of long texts;
 // - decoder vectors equal the NumPy reference's final-norm hidden states,
 //   pooled (last token after the appended end marker, or mean), within 1e-4;
+// - query / document prefixes (Qwen3-Embedding's instruction by default for
+//   qwen3 queries; a document prefix is part of the id);
 // - EmbedCollection through a bert embedder, and a different embedder on the
 //   same collection is a FailedPrecondition.
 #include <gtest/gtest.h>
@@ -20,6 +22,7 @@
 #include "rag/embed/decoder_embedder.h"
 #include "rag/embed/embedder_loader.h"
 #include "rag/embed/encoder_embedder.h"
+#include "rag/embed/prefixed_embedder.h"
 #include "reference/reference_util.h"
 
 namespace chunkserve::rag {
@@ -200,6 +203,47 @@ TEST_F(NeuralEmbedderTest, UnknownArchitectureAndBadPoolingName) {
   auto e = LoadEmbedder(BertVocab());
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.status().message().find("token_embd.weight"), std::string::npos) << e.status().ToString();
+}
+
+TEST_F(NeuralEmbedderTest, QueriesGetThePrefixAndDocumentsDoNot) {
+  const std::string path = Fixture("dec_qwen3", "--arch qwen3 --n-embd 64 --n-head 4 --n-head-kv 2 --seed 4");
+  auto plain = DecoderEmbedder::Load(path, {.n_threads = 1});
+  auto loaded = LoadEmbedder(path, {.n_threads = 1});  // qwen3: Qwen3-Embedding's query instruction
+  ASSERT_TRUE(plain.ok() && loaded.ok());
+  const Embedder& e = **loaded;
+  const auto* prefixed = dynamic_cast<const PrefixedEmbedder*>(&e);
+  ASSERT_NE(prefixed, nullptr);
+  EXPECT_EQ(prefixed->query_prefix(), kQwen3EmbeddingQueryPrefix);
+  EXPECT_EQ(e.id(), (*plain)->id());  // a query prefix changes no stored vector
+  const size_t d = static_cast<size_t>(e.dim());
+  std::vector<float> doc(d), doc_plain(d), query(d), query_by_hand(d);
+  e.Embed("where is the harbor", doc);
+  (*plain)->Embed("where is the harbor", doc_plain);
+  EXPECT_EQ(doc, doc_plain);
+  e.EmbedQuery("where is the harbor", query);
+  std::string instructed(kQwen3EmbeddingQueryPrefix);
+  instructed += "where is the harbor";
+  (*plain)->Embed(instructed, query_by_hand);
+  EXPECT_EQ(query, query_by_hand);
+  EXPECT_GT(MaxAbsDiff(query, doc), 1e-3);
+
+  // "" turns it off; a document prefix reaches Embed and EmbedBatch and the id.
+  auto none = LoadEmbedder(path, {.n_threads = 1, .query_prefix = ""});
+  ASSERT_TRUE(none.ok());
+  (*none)->EmbedQuery("where is the harbor", query);
+  EXPECT_EQ(query, doc_plain);
+  auto docs = LoadEmbedder(path, {.n_threads = 1, .query_prefix = "", .document_prefix = "passage: "});
+  ASSERT_TRUE(docs.ok());
+  EXPECT_NE((*docs)->id(), (*plain)->id());
+  (*docs)->Embed("the harbor", doc);
+  (*plain)->Embed("passage: the harbor", doc_plain);
+  EXPECT_EQ(doc, doc_plain);
+  const std::vector<std::string_view> texts = {"the harbor", "a sailor"};
+  std::vector<float> batch(2 * d);
+  (*docs)->EmbedBatch(texts, batch);
+  std::vector<float> second(d);
+  (*plain)->Embed("passage: a sailor", second);
+  EXPECT_LT(MaxAbsDiff(std::span<const float>(batch).subspan(d), second), 1e-5);
 }
 
 }  // namespace

@@ -41,6 +41,10 @@ class Embedder {
   // Row i of out (texts.size() rows of dim() floats) = Embed(texts[i]).
   // REQUIRES: out.size() == texts.size() * dim(). Default: a loop over Embed.
   virtual void EmbedBatch(std::span<const std::string_view> texts, std::span<float> out) const;
+  // A search query. Embedders trained with asymmetric inputs (an instruction
+  // before queries, as Qwen3-Embedding, e5 or bge expect) override it; the
+  // default embeds the query as a document.
+  virtual void EmbedQuery(std::string_view query, std::span<float> out) const { Embed(query, out); }
   // Whether the collection-level common-component removal applies.
   virtual bool removes_common_component() const { return false; }
 };

@@ -1,6 +1,7 @@
 #include "rag/embed/embedder_loader.h"
 
 #include "gguf/gguf_file.h"
+#include "rag/embed/prefixed_embedder.h"
 #include "rag/embed/static_embedder.h"
 
 #if defined(CHUNKSERVE_RAG_HAVE_ENGINE)
@@ -10,6 +11,29 @@
 #endif
 
 namespace chunkserve::rag {
+namespace {
+
+StatusOr<std::unique_ptr<Embedder>> LoadByArchitecture(const std::string& gguf_path, const std::string& arch,
+                                                       const EmbedderLoadOptions& opts) {
+  if (arch == "glove") {
+    ASSIGN_OR_RETURN(auto e, StaticEmbedder::Load(gguf_path, {.sif_a = opts.sif_a}));
+    return std::unique_ptr<Embedder>(std::move(e));
+  }
+#if defined(CHUNKSERVE_RAG_HAVE_ENGINE)
+  if (arch == "bert") {
+    ASSIGN_OR_RETURN(auto e, EncoderEmbedder::Load(gguf_path, opts));
+    return std::unique_ptr<Embedder>(std::move(e));
+  }
+  if (model::FindArch(arch).ok()) {
+    ASSIGN_OR_RETURN(auto e, DecoderEmbedder::Load(gguf_path, opts));
+    return std::unique_ptr<Embedder>(std::move(e));
+  }
+#endif
+  return UnimplementedError(gguf_path + ": no embedder for architecture '" + arch +
+                            "' (supported: glove, bert, llama, qwen2, qwen3)");
+}
+
+}  // namespace
 
 StatusOr<EmbedPooling> ParseEmbedPooling(std::string_view name) {
   if (name == "model" || name.empty()) return EmbedPooling::kFromModel;
@@ -29,22 +53,12 @@ StatusOr<std::unique_ptr<Embedder>> LoadEmbedder(const std::string& gguf_path, c
     if (!a) return InvalidArgumentError(gguf_path + ": no general.architecture: not an embedding model");
     arch = *a;
   }
-  if (arch == "glove") {
-    ASSIGN_OR_RETURN(auto e, StaticEmbedder::Load(gguf_path, {.sif_a = opts.sif_a}));
-    return std::unique_ptr<Embedder>(std::move(e));
-  }
-#if defined(CHUNKSERVE_RAG_HAVE_ENGINE)
-  if (arch == "bert") {
-    ASSIGN_OR_RETURN(auto e, EncoderEmbedder::Load(gguf_path, opts));
-    return std::unique_ptr<Embedder>(std::move(e));
-  }
-  if (model::FindArch(arch).ok()) {
-    ASSIGN_OR_RETURN(auto e, DecoderEmbedder::Load(gguf_path, opts));
-    return std::unique_ptr<Embedder>(std::move(e));
-  }
-#endif
-  return UnimplementedError(gguf_path + ": no embedder for architecture '" + arch +
-                            "' (supported: glove, bert, llama, qwen2, qwen3)");
+  ASSIGN_OR_RETURN(std::unique_ptr<Embedder> embedder, LoadByArchitecture(gguf_path, arch, opts));
+  std::string query_prefix =
+      opts.query_prefix.value_or(arch == "qwen3" ? std::string(kQwen3EmbeddingQueryPrefix) : std::string());
+  if (query_prefix.empty() && opts.document_prefix.empty()) return embedder;
+  return std::unique_ptr<Embedder>(
+      std::make_unique<PrefixedEmbedder>(std::move(embedder), std::move(query_prefix), opts.document_prefix));
 }
 
 }  // namespace chunkserve::rag

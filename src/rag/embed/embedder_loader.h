@@ -17,10 +17,16 @@
 // (a GloVe model ignores it: SIF is its pooling). The pooling is part of the
 // embedder id, so a collection never mixes vectors pooled differently.
 //
+// Prefixes (prefixed_embedder.h): `query_prefix` goes before every search
+// query, `document_prefix` before every chunk. Unset, the query prefix is
+// Qwen3-Embedding's retrieval instruction for qwen3 decoder models (what its
+// model card asks for) and empty otherwise; documents get none.
+//
 // Thread safety: LoadEmbedder is reentrant; see each Embedder for its own.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "base/status.h"
@@ -57,6 +63,8 @@ struct EmbedderLoadOptions {
   // ~25 chunks/s and 4096 ~15 (bench/embedding, 178-token chunks); a
   // chunk of ~200 tokens already makes every projection a matrix product.
   int64_t batch_tokens = 512;
+  std::optional<std::string> query_prefix = std::nullopt;  // nullopt: the model's default (above)
+  std::string document_prefix = {};
   // SIF smoothing for GloVe models.
   double sif_a = 1e-3;
 };

@@ -77,7 +77,7 @@ ExtractiveResult ExtractiveAnswer(std::string_view question, const std::vector<S
   std::vector<float> qv;
   if (embedder) {
     qv.resize(static_cast<size_t>(embedder->dim()));
-    embedder->Embed(question, qv);
+    embedder->EmbedQuery(question, qv);
     if (transform) transform->Apply(qv);
   }
   // Every candidate sentence in one batch (one forward pass for neural embedders).

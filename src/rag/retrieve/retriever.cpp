@@ -77,7 +77,7 @@ StatusOr<std::vector<RetrievedChunk>> Retriever::Retrieve(std::string_view query
   }
   if (want_dense) {
     std::vector<float> q(static_cast<size_t>(embedder_->dim()));
-    embedder_->Embed(query, q);
+    embedder_->EmbedQuery(query, q);
     SearchOptions opt;
     opt.k = depth;
     opt.ef = params.ef;
