@@ -37,40 +37,29 @@ StatusOr<std::unique_ptr<DecoderEmbedder>> DecoderEmbedder::Load(const std::stri
   e->pooling_ = ResolvePooling(opts.pooling, file_pooling);
   if (e->pooling_ == model::Pooling::kCls)
     return InvalidArgumentError(gguf_path + ": CLS pooling needs an encoder; use mean or last for a decoder");
-  if (e->tokenizer_->add_bos()) e->first_id_ = e->tokenizer_->bos_id();
+  if (e->tokenizer_->add_bos()) e->frame_.first_id = e->tokenizer_->bos_id();
   if (e->pooling_ == model::Pooling::kLast) {
     // Last-token embedders read the state after an end marker; Qwen3-Embedding
     // appends <|endoftext|> whatever the tokenizer's EOS (<|im_end|>) is.
-    e->last_id_ = e->tokenizer_->FindToken("<|endoftext|>");
-    if (!e->last_id_) e->last_id_ = e->tokenizer_->eos_id();
+    e->frame_.last_id = e->tokenizer_->FindToken("<|endoftext|>");
+    if (!e->frame_.last_id) e->frame_.last_id = e->tokenizer_->eos_id();
   } else if (e->tokenizer_->add_eos()) {
-    e->last_id_ = e->tokenizer_->eos_id();
+    e->frame_.last_id = e->tokenizer_->eos_id();
   }
   const int64_t n_ctx = hp.n_ctx_train > 0 ? std::min(hp.n_ctx_train, kDefaultMaxTokens) : kDefaultMaxTokens;
-  e->max_tokens_ = opts.max_tokens > 0 ? std::min(opts.max_tokens, n_ctx) : n_ctx;
+  e->frame_.max_tokens = opts.max_tokens > 0 ? std::min(opts.max_tokens, n_ctx) : n_ctx;
   e->batch_tokens_ = opts.batch_tokens;
-  const int64_t n_special = (e->first_id_ ? 1 : 0) + (e->last_id_ ? 1 : 0);
-  if (e->max_tokens_ <= n_special)
-    return InvalidArgumentError(gguf_path + ": max_tokens " + std::to_string(e->max_tokens_) +
-                                " leaves no room for text");
+  e->frame_.empty_id = e->tokenizer_->eos_id().value_or(0);
+  RETURN_IF_ERROR(e->frame_.Validate(gguf_path));
   e->id_ = hp.arch_name + "/" + e->model_->file().GetString("general.name").value_or("unnamed") + "/" +
            std::to_string(hp.n_embd) + "/" + HashToHex(e->model_->fingerprint()) + "/pool=" +
-           std::string(model::PoolingName(e->pooling_)) + "/max=" + std::to_string(e->max_tokens_);
+           std::string(model::PoolingName(e->pooling_)) + "/max=" + std::to_string(e->frame_.max_tokens);
   return e;
 }
 
 std::vector<int32_t> DecoderEmbedder::Tokenize(std::string_view text) const {
   std::vector<int32_t> body = tokenizer_->Encode(text, /*add_special=*/false, /*parse_special=*/false);
-  const size_t n_special = (first_id_ ? 1 : 0) + (last_id_ ? 1 : 0);
-  const size_t keep = std::min(body.size(), static_cast<size_t>(max_tokens_) - n_special);
-  std::vector<int32_t> ids;
-  ids.reserve(keep + n_special);
-  if (first_id_) ids.push_back(*first_id_);
-  ids.insert(ids.end(), body.begin(), body.begin() + static_cast<std::ptrdiff_t>(keep));
-  if (last_id_) ids.push_back(*last_id_);
-  // An empty text with no specials: one token so the forward pass has input.
-  if (ids.empty()) ids.push_back(tokenizer_->eos_id().value_or(0));
-  return ids;
+  return frame_.Frame(body);
 }
 
 void DecoderEmbedder::Embed(std::string_view text, std::span<float> out) const {

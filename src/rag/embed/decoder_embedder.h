@@ -30,6 +30,7 @@
 #include "model/encoder.h"
 #include "model/model.h"
 #include "rag/embed/embedder.h"
+#include "rag/embed/token_frame.h"
 #include "rag/embed/embedder_loader.h"
 #include "tokenizer/tokenizer.h"
 
@@ -46,7 +47,7 @@ class DecoderEmbedder final : public Embedder {
 
   std::vector<int32_t> Tokenize(std::string_view text) const;
   model::Pooling pooling() const { return pooling_; }
-  int64_t max_tokens() const { return max_tokens_; }
+  int64_t max_tokens() const { return frame_.max_tokens; }
   const model::Model& model() const { return *model_; }
 
  private:
@@ -57,9 +58,8 @@ class DecoderEmbedder final : public Embedder {
   std::unique_ptr<model::Model> model_;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
   model::Pooling pooling_ = model::Pooling::kLast;
-  int64_t max_tokens_ = 0;
   int64_t batch_tokens_ = 0;
-  std::optional<int32_t> first_id_, last_id_;
+  TokenFrame frame_;  // specials around the text, truncation
   std::string id_;
   mutable std::mutex mu_;  // one Forward at a time
 };

@@ -35,33 +35,21 @@ StatusOr<std::unique_ptr<EncoderEmbedder>> EncoderEmbedder::Load(const std::stri
   if (e->tokenizer_->n_vocab() > hp.n_vocab)
     return InvalidArgumentError(gguf_path + ": the tokenizer has " + std::to_string(e->tokenizer_->n_vocab()) +
                                 " tokens but token_embd.weight only " + std::to_string(hp.n_vocab) + " rows");
-  if (e->tokenizer_->add_bos()) e->first_id_ = e->tokenizer_->bos_id();
-  if (e->tokenizer_->add_eos()) e->last_id_ = e->tokenizer_->eos_id();
+  if (e->tokenizer_->add_bos()) e->frame_.first_id = e->tokenizer_->bos_id();
+  if (e->tokenizer_->add_eos()) e->frame_.last_id = e->tokenizer_->eos_id();
   e->pooling_ = ResolvePooling(opts.pooling, hp.pooling);
-  e->max_tokens_ = opts.max_tokens > 0 ? std::min(opts.max_tokens, hp.n_ctx) : hp.n_ctx;
-  const int64_t n_special = (e->first_id_ ? 1 : 0) + (e->last_id_ ? 1 : 0);
-  if (e->max_tokens_ <= n_special)
-    return InvalidArgumentError(gguf_path + ": max_tokens " + std::to_string(e->max_tokens_) +
-                                " leaves no room for text");
+  e->frame_.max_tokens = opts.max_tokens > 0 ? std::min(opts.max_tokens, hp.n_ctx) : hp.n_ctx;
+  e->frame_.empty_id = e->tokenizer_->unk_id().value_or(0);  // [UNK] stands for "nothing"
+  RETURN_IF_ERROR(e->frame_.Validate(gguf_path));
   e->id_ = "bert/" + e->model_->file().GetString("general.name").value_or("unnamed") + "/" +
            std::to_string(hp.n_embd) + "/" + HashToHex(e->model_->fingerprint()) + "/pool=" +
-           std::string(model::PoolingName(e->pooling_)) + "/max=" + std::to_string(e->max_tokens_);
+           std::string(model::PoolingName(e->pooling_)) + "/max=" + std::to_string(e->frame_.max_tokens);
   return e;
 }
 
 std::vector<int32_t> EncoderEmbedder::Tokenize(std::string_view text) const {
   std::vector<int32_t> body = tokenizer_->Encode(text, /*add_special=*/false, /*parse_special=*/false);
-  const size_t n_special = (first_id_ ? 1 : 0) + (last_id_ ? 1 : 0);
-  const size_t keep = std::min(body.size(), static_cast<size_t>(max_tokens_) - n_special);
-  std::vector<int32_t> ids;
-  ids.reserve(keep + n_special);
-  if (first_id_) ids.push_back(*first_id_);
-  ids.insert(ids.end(), body.begin(), body.begin() + static_cast<std::ptrdiff_t>(keep));
-  if (last_id_) ids.push_back(*last_id_);
-  // A vocabulary without specials and an empty text: a forward pass needs
-  // one token; [UNK] (or id 0) stands for "nothing".
-  if (ids.empty()) ids.push_back(tokenizer_->unk_id().value_or(0));
-  return ids;
+  return frame_.Frame(body);
 }
 
 void EncoderEmbedder::Embed(std::string_view text, std::span<float> out) const {

@@ -25,6 +25,7 @@
 
 #include "model/encoder.h"
 #include "rag/embed/embedder.h"
+#include "rag/embed/token_frame.h"
 #include "rag/embed/embedder_loader.h"
 #include "tokenizer/tokenizer.h"
 
@@ -42,7 +43,7 @@ class EncoderEmbedder final : public Embedder {
   // The token ids Embed runs for `text` (specials and truncation applied).
   std::vector<int32_t> Tokenize(std::string_view text) const;
   model::Pooling pooling() const { return pooling_; }
-  int64_t max_tokens() const { return max_tokens_; }
+  int64_t max_tokens() const { return frame_.max_tokens; }
   model::EncoderModel& model() const { return *model_; }
   const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
 
@@ -52,8 +53,7 @@ class EncoderEmbedder final : public Embedder {
   std::unique_ptr<model::EncoderModel> model_;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
   model::Pooling pooling_ = model::Pooling::kMean;
-  int64_t max_tokens_ = 0;
-  std::optional<int32_t> first_id_, last_id_;  // [CLS] / [SEP] when added
+  TokenFrame frame_;  // specials around the text, truncation
   std::string id_;
 };
 
