@@ -10,6 +10,7 @@
 #include "base/logging.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
+#include "model/fingerprint.h"
 
 namespace chunkserve::model {
 
@@ -252,15 +253,7 @@ uint64_t EncoderFingerprint(const gguf::GgufFile& file, const EncoderHParams& hp
   const int64_t ints[] = {hp.n_vocab, hp.n_embd, hp.n_layer, hp.n_ff, hp.n_head, hp.n_ctx, hp.n_token_types};
   h = HashCombine(h, Hash64(ints, sizeof(ints)));
   h = HashCombine(h, Hash64(&hp.layer_norm_eps, sizeof(hp.layer_norm_eps)));
-  constexpr uint64_t kSampledBytes = 256;
-  for (const gguf::TensorInfo& t : file.tensors()) {
-    h = HashCombine(h, Hash64(t.name));
-    const uint32_t type = static_cast<uint32_t>(t.type);
-    h = HashCombine(h, Hash64(&type, sizeof(type)));
-    h = HashCombine(h, Hash64(t.dims.data(), t.dims.size() * sizeof(int64_t)));
-    h = HashCombine(h, Hash64(t.data, std::min(t.n_bytes, kSampledBytes)));
-  }
-  return h;
+  return FingerprintTensors(file, h);
 }
 
 }  // namespace

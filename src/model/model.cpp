@@ -10,6 +10,7 @@
 #include "base/logging.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
+#include "model/fingerprint.h"
 #include "model/weights.h"
 
 namespace chunkserve::model {
@@ -39,17 +40,7 @@ uint64_t ComputeFingerprint(const gguf::GgufFile& file, const HParams& hp) {
   h = HashCombine(h, Hash64(ints, sizeof(ints)));
   const float floats[] = {hp.rms_norm_eps, hp.rope_freq_base, hp.rope_freq_scale};
   h = HashCombine(h, Hash64(floats, sizeof(floats)));
-  // Tensor names, types, dims and their first bytes tell two fine-tunes of
-  // one base apart without reading gigabytes.
-  constexpr uint64_t kSampledBytes = 256;
-  for (const gguf::TensorInfo& t : file.tensors()) {
-    h = HashCombine(h, Hash64(t.name));
-    const uint32_t type = static_cast<uint32_t>(t.type);
-    h = HashCombine(h, Hash64(&type, sizeof(type)));
-    h = HashCombine(h, Hash64(t.dims.data(), t.dims.size() * sizeof(int64_t)));
-    h = HashCombine(h, Hash64(t.data, std::min(t.n_bytes, kSampledBytes)));
-  }
-  return h;
+  return FingerprintTensors(file, h);
 }
 
 }  // namespace
