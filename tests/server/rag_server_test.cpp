@@ -41,30 +41,14 @@
 #include "server/http_server.h"
 #include "server/model_embedder.h"
 #include "server/scheduler_backend.h"
+#include "server/server_harness.h"
 
 namespace chunkserve::server {
 namespace {
 
 using Json = nlohmann::json;
 
-std::string FixturePath() {
-  const std::string path = (std::filesystem::path(::testing::TempDir()) / "rag_server_qwen2.gguf").string();
-  if (!std::filesystem::exists(path)) {
-    fixture::FixtureSpec spec;
-    spec.arch = "qwen2";
-    spec.type = "f32";
-    spec.seed = 3;
-    spec.n_embd = 64;
-    spec.n_layer = 2;
-    spec.n_head = 4;
-    spec.n_head_kv = 2;
-    spec.n_ff = 128;
-    spec.n_vocab = 300;
-    const Status s = fixture::WriteFixtureModel(spec, path, nullptr);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-  }
-  return path;
-}
+using testing::FixturePath;  // the HTTP tests' qwen2 fixture (server_harness.h)
 
 struct RagServerOptions {
   bool embed_model = true;  // the tiny GloVe model as --embed-model
