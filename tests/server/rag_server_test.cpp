@@ -666,22 +666,29 @@ TEST(RagServerTest, EndToEndHybridAskDeleteAskAgain) {
 }
 
 
-// `chunkserve serve` with --db and --embed-model, as a user runs it.
+// `chunkserve serve` on the fixture model, as a user runs it, with
+// `flags` after the common ones (e.g. --db DB --embed-model E).
 class ServeProcess {
  public:
-  ServeProcess(const std::string& db, const std::string& embed_model, const std::string& dir) {
+  ServeProcess(const std::string& db, const std::string& embed_model, const std::string& dir)
+      : ServeProcess(std::vector<std::string>{"--db", db, "--embed-model", embed_model}, dir) {}
+  ServeProcess(const std::vector<std::string>& flags, const std::string& dir) {
     binary_ = std::filesystem::path(CHUNKSERVE_BINARY_DIR) / "chunkserve";
     if (!std::filesystem::exists(binary_)) return;
     port_file_ = dir + "/port";
     std::filesystem::remove(port_file_);
-    const std::string model = FixturePath();
+    std::vector<std::string> args = {binary_.string(), "serve", "-m", FixturePath(), "--port", "0",
+                                     "--port-file", port_file_, "--ctx", "1024", "--kv-mib", "32",
+                                     "--threads", "1", "--http-threads", "8", "--grace-s", "2"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     pid_ = fork();
     if (pid_ == 0) {
       const std::string log = dir + "/serve.log";
       if (FILE* f = std::freopen(log.c_str(), "a", stderr)) (void)f;
-      execl(binary_.c_str(), binary_.c_str(), "serve", "-m", model.c_str(), "--db", db.c_str(), "--embed-model",
-            embed_model.c_str(), "--port", "0", "--port-file", port_file_.c_str(), "--ctx", "1024", "--kv-mib", "32",
-            "--threads", "1", "--http-threads", "8", "--grace-s", "2", static_cast<char*>(nullptr));
+      execv(argv[0], argv.data());
       _exit(127);
     }
     for (int i = 0; i < 600 && port_ == 0 && pid_ > 0; ++i) {
@@ -823,6 +830,44 @@ TEST(RagServeCliTest, EncoderModelAsEmbedModel) {
   EXPECT_NEAR(norm, 1.0, 1e-4);
   EXPECT_EQ(a, b);
   EXPECT_TRUE(serve.Stop());
+}
+
+// serve's chunk-cache flags: --chunk-cache-dir keeps chunk KV across a
+// restart, so the same documents in another order are reused (re-rotated)
+// instead of recomputed; a bad --recompute is refused before serving.
+TEST(ServeCliTest, ChunkCacheDirSurvivesARestart) {
+  rag::TestDir dir("serve_chunk_cache_dir");
+  const std::string cache_dir = dir.path("kvc");
+  const std::vector<std::string> flags = {"--chunk-cache-dir", cache_dir, "--recompute", "0.15"};
+  auto complete = [](const ServeProcess& serve, const std::vector<std::string>& documents) {
+    return serve.Call("POST", "/v1/completions",
+                      {{"prompt", "Question: who trained in the harbor?"}, {"max_tokens", 2}, {"documents", documents}});
+  };
+  {
+    ServeProcess serve(flags, dir.path());
+    if (!serve.binary_exists()) GTEST_SKIP() << "build the chunkserve target first";
+    ASSERT_GT(serve.port(), 0) << "the server did not start";
+    auto [st, r] = complete(serve, {kNavy, kMoney});
+    ASSERT_EQ(st, 200) << r.dump();
+    EXPECT_EQ(r["usage"]["prompt_tokens_details"]["chunk_cached_tokens"], 0) << r.dump();
+    EXPECT_TRUE(serve.Stop());
+  }
+  ASSERT_TRUE(std::filesystem::exists(cache_dir));
+  EXPECT_GE(std::distance(std::filesystem::directory_iterator(cache_dir), std::filesystem::directory_iterator()), 2);
+  {
+    ServeProcess serve(flags, dir.path());
+    ASSERT_GT(serve.port(), 0) << "the server did not restart";
+    auto [st, r] = complete(serve, {kMoney, kNavy});  // other order: no common prefix beyond the lead-in
+    ASSERT_EQ(st, 200) << r.dump();
+    const Json& details = r["usage"]["prompt_tokens_details"];
+    EXPECT_GT(details["chunk_cached_tokens"].get<int64_t>(), 0) << r.dump();
+    EXPECT_GT(details["chunk_recomputed_tokens"].get<int64_t>(), 0) << r.dump();
+    EXPECT_TRUE(serve.Stop());
+  }
+  const std::string binary = (std::filesystem::path(CHUNKSERVE_BINARY_DIR) / "chunkserve").string();
+  const int status = std::system((binary + " serve -m " + FixturePath() + " --recompute 2 2>/dev/null").c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 0);
 }
 
 }  // namespace
