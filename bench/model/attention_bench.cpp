@@ -1,6 +1,7 @@
 // Attention kernel speed at production shapes (Qwen2.5-0.5B: 14 heads, 2 KV
 // heads, head_dim 64): a causal prefill of n tokens and one decode query over
-// n cached tokens, per ISA. One layer per iteration; multiply by n_layer.
+// n cached tokens, per ISA and operand precision (range 2: 0 = f32, 1 =
+// bf16, native on AVX-512 only). One layer per iteration; multiply by n_layer.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -10,7 +11,25 @@
 
 namespace {
 
+using chunkserve::kernels::AttentionPrecision;
 using chunkserve::kernels::OpsIsa;
+
+// The ISA and precision of a benchmark's ranges 1 and 2, or false (and the
+// benchmark skipped) where they do not run natively here.
+bool Configure(benchmark::State& state, OpsIsa* isa, AttentionPrecision* precision) {
+  *isa = static_cast<OpsIsa>(state.range(1));
+  *precision = state.range(2) ? AttentionPrecision::kBf16 : AttentionPrecision::kF32;
+  if (!chunkserve::kernels::OpsIsaSupported(*isa)) {
+    state.SkipWithError("ISA not supported");
+    return false;
+  }
+  if (*precision == AttentionPrecision::kBf16 &&
+      (*isa != OpsIsa::kAvx512 || chunkserve::kernels::FastestAttentionPrecision(64) != AttentionPrecision::kBf16)) {
+    state.SkipWithError("bf16 attention runs natively only with AVX512_BF16");
+    return false;
+  }
+  return true;
+}
 
 struct Fixture {
   std::vector<float> q, k, v, out;
@@ -36,10 +55,12 @@ struct Fixture {
 };
 
 void BM_AttentionPrefill(benchmark::State& state) {
-  const auto isa = static_cast<OpsIsa>(state.range(1));
-  if (!chunkserve::kernels::OpsIsaSupported(isa)) return state.SkipWithError("ISA not supported");
+  OpsIsa isa;
+  AttentionPrecision precision;
+  if (!Configure(state, &isa, &precision)) return;
   const int64_t n = state.range(0);
   Fixture f(n, n);
+  f.shape.precision = precision;
   for (auto _ : state) {
     chunkserve::kernels::AttentionWithIsa(isa, f.q.data(), n, f.kv_len.data(), f.view, f.shape, f.out.data(), nullptr);
     benchmark::DoNotOptimize(f.out.data());
@@ -48,17 +69,19 @@ void BM_AttentionPrefill(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * 2 * 14 * 64 * (n * (n + 1) / 2.0) * state.iterations(),
                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
-BENCHMARK(BM_AttentionPrefill)->ArgsProduct({{128, 512, 2048}, {0, 1, 2}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AttentionPrefill)->ArgsProduct({{128, 512, 2048}, {0, 1, 2}, {0, 1}})->Unit(benchmark::kMillisecond);
 
 // Chunk-cache repair (issue 3): ~15% of 8 x 256 chunk tokens plus a
 // 64-token question recomputed at the end of a 2112-token context, so each
 // query attends over ~1800-2100 earlier keys. range(0) = queries.
 void BM_AttentionRecompute(benchmark::State& state) {
-  const auto isa = static_cast<OpsIsa>(state.range(1));
-  if (!chunkserve::kernels::OpsIsaSupported(isa)) return state.SkipWithError("ISA not supported");
+  OpsIsa isa;
+  AttentionPrecision precision;
+  if (!Configure(state, &isa, &precision)) return;
   const int64_t n_q = state.range(0);
   const int64_t n_ctx = 2112;
   Fixture f(n_q, n_ctx);
+  f.shape.precision = precision;
   double n_pairs = 0;
   for (int32_t len : f.kv_len) n_pairs += len;
   for (auto _ : state) {
@@ -68,19 +91,21 @@ void BM_AttentionRecompute(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * 2 * 14 * 64 * n_pairs * state.iterations(),
                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
-BENCHMARK(BM_AttentionRecompute)->ArgsProduct({{333}, {1, 2}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AttentionRecompute)->ArgsProduct({{333}, {1, 2}, {0, 1}})->Unit(benchmark::kMillisecond);
 
 void BM_AttentionDecode(benchmark::State& state) {
-  const auto isa = static_cast<OpsIsa>(state.range(1));
-  if (!chunkserve::kernels::OpsIsaSupported(isa)) return state.SkipWithError("ISA not supported");
+  OpsIsa isa;
+  AttentionPrecision precision;
+  if (!Configure(state, &isa, &precision)) return;
   const int64_t n_ctx = state.range(0);
   Fixture f(1, n_ctx);
+  f.shape.precision = precision;
   for (auto _ : state) {
     chunkserve::kernels::AttentionWithIsa(isa, f.q.data(), 1, f.kv_len.data(), f.view, f.shape, f.out.data(), nullptr);
     benchmark::DoNotOptimize(f.out.data());
   }
 }
-BENCHMARK(BM_AttentionDecode)->ArgsProduct({{512, 4096}, {0, 1, 2}})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_AttentionDecode)->ArgsProduct({{512, 4096}, {0, 1, 2}, {0, 1}})->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -15,6 +15,7 @@
 
 #include "base/logging.h"
 #include "kernels/isa.h"
+#include "tensor/half.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -147,13 +148,33 @@ struct AttentionScratch {
   std::vector<float> row_max;
   std::vector<float> row_sum;
   std::vector<float> k_tile_t;  // (head_dim, kKeyTile): keys transposed
+  // kBf16 operands as bf16 pairs (two bf16 in one uint32, lower dim first).
+  std::vector<uint32_t> q_pairs;     // (rows, head_dim / 2)
+  std::vector<uint32_t> key_pairs;   // (2 halves, head_dim / 2, kKeyTile): keys transposed
+  std::vector<uint32_t> key_rows;    // (kKeyTile, head_dim / 2): staging for the transpose
+  std::vector<uint32_t> value_pairs; // (kKeyTileWide / 2, head_dim): rows 2j and 2j+1 interleaved
 };
 
-// Scalar reference: one (query, head) row at a time, one key at a time.
+// x rounded to bf16 and back, as vcvtneps2bf16 rounds: nearest even,
+// subnormals to signed zero, NaN stays NaN.
+inline float RoundBf16(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, 4);
+  if ((bits & 0x7f800000u) == 0) bits &= 0x80000000u;
+  std::memcpy(&x, &bits, 4);
+  return BF16ToF32(F32ToBF16(x));
+}
+
+// Scalar reference: one (query, head) row at a time, one key at a time. With
+// AttentionPrecision::kBf16 it rounds every operand of both products to bf16
+// first: the twin of the vdpbf16ps path (which rounds P per key tile, so
+// the two agree to the bf16 rounding of P, not bit for bit).
 void AttentionTaskScalar(const AttentionJob& job, int64_t q_begin, int64_t q_end, int kv_head,
                          AttentionScratch& scratch) {
   const int hd = job.shape.head_dim;
   const int group = job.shape.n_heads / job.shape.n_kv_heads;
+  const bool bf16 = job.shape.precision == AttentionPrecision::kBf16;
+  auto operand = [bf16](float x) { return bf16 ? RoundBf16(x) : x; };
   scratch.acc.resize(static_cast<size_t>(hd));
   float* acc = scratch.acc.data();
   for (int64_t i = q_begin; i < q_end; ++i) {
@@ -168,14 +189,15 @@ void AttentionTaskScalar(const AttentionJob& job, int64_t q_begin, int64_t q_end
       for (int64_t j = 0; j < n_keys; ++j) {
         const float* krow = KeyRow(job, j, kv_head);
         float s = 0;
-        for (int d = 0; d < hd; ++d) s += qrow[d] * krow[d];
+        for (int d = 0; d < hd; ++d) s += operand(qrow[d]) * operand(krow[d]);
         s *= job.shape.scale;
         const float m_new = std::max(m, s);
         const float corr = std::exp(m - m_new);
         const float p = std::exp(s - m_new);
         l = l * corr + p;
         const float* vrow = ValueRow(job, j, kv_head);
-        for (int d = 0; d < hd; ++d) acc[d] = acc[d] * corr + p * vrow[d];
+        const float p_op = operand(p);
+        for (int d = 0; d < hd; ++d) acc[d] = acc[d] * corr + p_op * operand(vrow[d]);
         m = m_new;
       }
       const float inv = l > 0 ? 1.0f / l : 0.0f;
@@ -260,26 +282,23 @@ __attribute__((target("avx2,fma"))) void GeluAvx2(float* x, int64_t n) {
   Gelu(x + i, n - i);
 }
 
-// kt (head_dim, kKeyTile) = keys [j0, j0 + n_keys) of kv_head, transposed;
-// columns past n_keys are zero. 8x8 register transposes where head_dim
-// allows, scalar moves otherwise.
-__attribute__((target("avx2,fma"))) void TransposeKeyTile(const AttentionJob& job, int64_t j0, int64_t n_keys,
-                                                          int kv_head, float* kt) {
-  const int hd = job.shape.head_dim;
-  const float* k_rows[kKeyTile];
-  for (int64_t j = 0; j < n_keys; ++j) k_rows[j] = KeyRow(job, j0 + j, kv_head);
-  if (hd % 8 != 0) {
-    for (int64_t j = 0; j < n_keys; ++j)
-      for (int d = 0; d < hd; ++d) kt[d * kKeyTile + j] = k_rows[j][d];
-    for (int64_t j = n_keys; j < kKeyTile; ++j)
-      for (int d = 0; d < hd; ++d) kt[d * kKeyTile + j] = 0.0f;
+// out (width, kKeyTile) = rows (n_rows <= kKeyTile, width)^T of 32-bit
+// elements; columns past n_rows are zero. 8x8 register transposes where the
+// width allows, scalar moves otherwise.
+__attribute__((target("avx2,fma"))) void TransposeRows(const float* const* rows, int64_t n_rows, int width,
+                                                       float* out) {
+  if (width % 8 != 0) {
+    for (int64_t j = 0; j < n_rows; ++j)
+      for (int d = 0; d < width; ++d) out[d * kKeyTile + j] = rows[j][d];
+    for (int64_t j = n_rows; j < kKeyTile; ++j)
+      for (int d = 0; d < width; ++d) out[d * kKeyTile + j] = 0.0f;
     return;
   }
   alignas(32) static const float kZeros[8] = {};
   for (int64_t jb = 0; jb < kKeyTile; jb += 8) {
-    for (int d0 = 0; d0 < hd; d0 += 8) {
+    for (int d0 = 0; d0 < width; d0 += 8) {
       __m256 r[8];
-      for (int i = 0; i < 8; ++i) r[i] = jb + i < n_keys ? _mm256_loadu_ps(k_rows[jb + i] + d0) : _mm256_load_ps(kZeros);
+      for (int i = 0; i < 8; ++i) r[i] = jb + i < n_rows ? _mm256_loadu_ps(rows[jb + i] + d0) : _mm256_load_ps(kZeros);
       const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
       const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
       const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
@@ -288,7 +307,7 @@ __attribute__((target("avx2,fma"))) void TransposeKeyTile(const AttentionJob& jo
       const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
       const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
       const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-      float* dst = kt + static_cast<int64_t>(d0) * kKeyTile + jb;
+      float* dst = out + static_cast<int64_t>(d0) * kKeyTile + jb;
       _mm256_storeu_ps(dst + 0 * kKeyTile, _mm256_permute2f128_ps(u0, u4, 0x20));
       _mm256_storeu_ps(dst + 1 * kKeyTile, _mm256_permute2f128_ps(u1, u5, 0x20));
       _mm256_storeu_ps(dst + 2 * kKeyTile, _mm256_permute2f128_ps(u2, u6, 0x20));
@@ -299,6 +318,14 @@ __attribute__((target("avx2,fma"))) void TransposeKeyTile(const AttentionJob& jo
       _mm256_storeu_ps(dst + 7 * kKeyTile, _mm256_permute2f128_ps(u3, u7, 0x31));
     }
   }
+}
+
+// kt (head_dim, kKeyTile) = keys [j0, j0 + n_keys) of kv_head, transposed.
+__attribute__((target("avx2,fma"))) void TransposeKeyTile(const AttentionJob& job, int64_t j0, int64_t n_keys,
+                                                          int kv_head, float* kt) {
+  const float* k_rows[kKeyTile];
+  for (int64_t j = 0; j < n_keys; ++j) k_rows[j] = KeyRow(job, j0 + j, kv_head);
+  TransposeRows(k_rows, n_keys, job.shape.head_dim, kt);
 }
 
 // AVX2: keys of a tile are transposed once into (head_dim, kKeyTile) so each
@@ -529,6 +556,131 @@ CS_AVX512 inline void PvRowBlock(float* acc, int hd, int d, const float* corr, c
     for (int c4 = 0; c4 < kDVec; ++c4) _mm512_storeu_ps(acc + k * hd + d + 16 * c4, a[k][c4]);
 }
 
+// The kBf16 building blocks: out of line with their own target (vdpbf16ps
+// needs AVX512_BF16, which the f32 path must not assume), called per key tile
+// or row block, so the calls cost nothing next to the products.
+#define CS_AVX512_BF16 \
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma"), noinline))
+
+CS_AVX512 inline __m512bh AsBf16(__m512i x) { return reinterpret_cast<__m512bh&>(x); }
+
+// dst[0, n / 2) = src[0, n) rounded to bf16 pairs (element 2i in the low
+// half of dst[i]). REQUIRES: n % 16 == 0.
+CS_AVX512_BF16 void PackBf16Pairs(const float* src, int64_t n, uint32_t* dst) {
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + i + 16), _mm512_loadu_ps(src + i));
+    _mm512_storeu_si512(dst + i / 2, reinterpret_cast<const __m512i&>(b));
+  }
+  if (i < n) {
+    const __m256bh b = _mm512_cvtneps_pbh(_mm512_loadu_ps(src + i));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i / 2), reinterpret_cast<const __m256i&>(b));
+  }
+}
+
+// key_pairs (head_dim / 2, kKeyTile) = keys [j0, j0 + n_keys) of kv_head as
+// bf16 pairs, transposed (pair d of key j at [d * kKeyTile + j]); columns
+// past n_keys are zero. staging holds (kKeyTile, head_dim / 2).
+CS_AVX512_BF16 void PairKeyTileBf16(const AttentionJob& job, int64_t j0, int64_t n_keys, int kv_head,
+                                    uint32_t* staging, uint32_t* key_pairs) {
+  const int half_dim = job.shape.head_dim / 2;
+  const float* rows[kKeyTile];
+  for (int64_t j = 0; j < n_keys; ++j) {
+    PackBf16Pairs(KeyRow(job, j0 + j, kv_head), job.shape.head_dim, staging + j * half_dim);
+    rows[j] = reinterpret_cast<const float*>(staging + j * half_dim);
+  }
+  TransposeRows(rows, n_keys, half_dim, reinterpret_cast<float*>(key_pairs));
+}
+
+// value_pairs (ceil(n_keys / 2), head_dim): element (j, d) pairs the bf16 of
+// V[2j][d] (low half) with V[2j + 1][d]; a missing last odd row is zero.
+CS_AVX512_BF16 void PairValueTileBf16(const float* const* v_rows, int64_t n_keys, int hd,
+                                      uint32_t* value_pairs) {
+  // cvtne2ps gives [a0 .. a15, b0 .. b15]; interleave to [a0, b0, a1, b1, ...].
+  alignas(64) static const uint16_t kInterleave[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,
+                                                       21, 6, 22, 7, 23, 8,  24, 9,  25, 10, 26,
+                                                       11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  const __m512i interleave = _mm512_load_si512(kInterleave);
+  for (int64_t j = 0; j < n_keys; j += 2) {
+    const float* a = v_rows[j];
+    const float* b = j + 1 < n_keys ? v_rows[j + 1] : nullptr;
+    uint32_t* out = value_pairs + (j / 2) * hd;
+    for (int d = 0; d < hd; d += 16) {
+      const __m512 vb = b ? _mm512_loadu_ps(b + d) : _mm512_setzero_ps();
+      const __m512bh ab = _mm512_cvtne2ps_pbh(vb, _mm512_loadu_ps(a + d));
+      _mm512_storeu_si512(out + d, _mm512_permutexvar_epi16(interleave, reinterpret_cast<const __m512i&>(ab)));
+    }
+  }
+}
+
+// s (4 rows, 64 keys) = Q rows (bf16 pairs) @ K^T (bf16 pairs, transposed),
+// two multiply-adds per lane per vdpbf16ps.
+CS_AVX512_BF16 void ScoresBf16(const uint32_t* key_pairs, int half_dim, const uint32_t* const* q_pairs,
+                               __m512 (*s)[4]) {
+  __m512 acc[4][4];
+  for (auto& row : acc)
+    for (auto& v : row) v = _mm512_setzero_ps();
+  for (int d = 0; d < half_dim; ++d) {
+    const uint32_t* k = key_pairs + d * kKeyTile;
+    const __m512bh k0 = AsBf16(_mm512_loadu_si512(k)), k1 = AsBf16(_mm512_loadu_si512(k + 16)),
+                   k2 = AsBf16(_mm512_loadu_si512(k + 32)), k3 = AsBf16(_mm512_loadu_si512(k + 48));
+    for (int r = 0; r < 4; ++r) {
+      const __m512bh q = AsBf16(_mm512_set1_epi32(static_cast<int>(q_pairs[r][d])));
+      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], q, k0);
+      acc[r][1] = _mm512_dpbf16_ps(acc[r][1], q, k1);
+      acc[r][2] = _mm512_dpbf16_ps(acc[r][2], q, k2);
+      acc[r][3] = _mm512_dpbf16_ps(acc[r][3], q, k3);
+    }
+  }
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < 4; ++c) s[r][c] = acc[r][c];
+}
+
+// PvRowBlock with bf16 pairs: acc (4 rows, dims [d, d + 16 kDVec)) =
+// acc * corr + P (4, 2 n_pairs) @ V, one key pair per vdpbf16ps.
+template <int kDVec>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma"))) inline void PvRowBlockBf16(
+    float* acc, int hd, int d, const float* corr, const uint32_t* value_pairs, int64_t n_pairs,
+    const uint32_t* p_pairs) {
+  constexpr int kRowBlock = 4;
+  __m512 a[kRowBlock][kDVec];
+  for (int k = 0; k < kRowBlock; ++k) {
+    const __m512 c = _mm512_set1_ps(corr[k]);
+    for (int c4 = 0; c4 < kDVec; ++c4) a[k][c4] = _mm512_mul_ps(_mm512_loadu_ps(acc + k * hd + d + 16 * c4), c);
+  }
+  for (int64_t j = 0; j < n_pairs; ++j) {
+    const uint32_t* vr = value_pairs + j * hd + d;
+    __m512bh vv[kDVec];
+    for (int c4 = 0; c4 < kDVec; ++c4) vv[c4] = AsBf16(_mm512_loadu_si512(vr + 16 * c4));
+    for (int k = 0; k < kRowBlock; ++k) {
+      const __m512bh pk = AsBf16(_mm512_set1_epi32(static_cast<int>(p_pairs[k * (kKeyTileWide / 2) + j])));
+      for (int c4 = 0; c4 < kDVec; ++c4) a[k][c4] = _mm512_dpbf16_ps(a[k][c4], pk, vv[c4]);
+    }
+  }
+  for (int k = 0; k < kRowBlock; ++k)
+    for (int c4 = 0; c4 < kDVec; ++c4) _mm512_storeu_ps(acc + k * hd + d + 16 * c4, a[k][c4]);
+}
+
+// The row block's P (4, n_keys_rounded) rounded to bf16 pairs, then
+// acc = acc * corr + P @ V over ceil(n_keys / 2) key pairs. p_block entries
+// in [n_keys, n_keys_rounded) are zero (masked), n_keys_rounded % 16 == 0.
+CS_AVX512_BF16 void PvBf16(float* acc_block, int hd, const float* corr, const uint32_t* value_pairs,
+                           int64_t n_keys, int64_t n_keys_rounded, const float* p_block) {
+  alignas(64) uint32_t p_pairs[4 * kKeyTileWide / 2];
+  for (int k = 0; k < 4; ++k)
+    PackBf16Pairs(p_block + k * kKeyTileWide, n_keys_rounded, p_pairs + k * (kKeyTileWide / 2));
+  const int64_t n_pairs = (n_keys + 1) / 2;
+  int d = 0;
+  for (; d + 64 <= hd; d += 64) PvRowBlockBf16<4>(acc_block, hd, d, corr, value_pairs, n_pairs, p_pairs);
+  switch ((hd - d) / 16) {
+    case 3: PvRowBlockBf16<3>(acc_block, hd, d, corr, value_pairs, n_pairs, p_pairs); break;
+    case 2: PvRowBlockBf16<2>(acc_block, hd, d, corr, value_pairs, n_pairs, p_pairs); break;
+    case 1: PvRowBlockBf16<1>(acc_block, hd, d, corr, value_pairs, n_pairs, p_pairs); break;
+    default: break;
+  }
+}
+
+template <bool kBf16>
 CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int64_t q_end, int kv_head,
                                    AttentionScratch& scratch) {
   const int hd = job.shape.head_dim;
@@ -554,6 +706,14 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
     return job.q + (i * job.shape.n_heads + head) * hd;
   };
   auto row_len = [&](int64_t r) { return r < n_rows ? int64_t{job.kv_len[q_begin + r / group]} : int64_t{0}; };
+  const int half_dim = hd / 2;
+  if constexpr (kBf16) {
+    scratch.q_pairs.resize(static_cast<size_t>(n_rows_padded * half_dim));
+    scratch.key_pairs.resize(static_cast<size_t>(2 * half_dim * kKeyTile));
+    scratch.key_rows.resize(static_cast<size_t>(kKeyTile * half_dim));
+    scratch.value_pairs.resize(static_cast<size_t>(kKeyTileWide / 2 * hd));
+    for (int64_t r = 0; r < n_rows_padded; ++r) PackBf16Pairs(q_row(r), hd, &scratch.q_pairs[r * half_dim]);
+  }
 
   int64_t max_len = 0;
   for (int64_t i = q_begin; i < q_end; ++i) max_len = std::max<int64_t>(max_len, job.kv_len[i]);
@@ -565,8 +725,17 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
     const int64_t n_keys = std::min(kKeyTileWide, max_len - j0);
     const float* v_rows[kKeyTileWide];
     for (int64_t j = 0; j < n_keys; ++j) v_rows[j] = ValueRow(job, j0 + j, kv_head);
-    TransposeKeyTile(job, j0, std::min(kKeyTile, n_keys), kv_head, kt);
-    if (n_keys > kKeyTile) TransposeKeyTile(job, j0 + kKeyTile, n_keys - kKeyTile, kv_head, kt + hd * kKeyTile);
+    if constexpr (kBf16) {
+      uint32_t* kp = scratch.key_pairs.data();
+      PairKeyTileBf16(job, j0, std::min(kKeyTile, n_keys), kv_head, scratch.key_rows.data(), kp);
+      if (n_keys > kKeyTile)
+        PairKeyTileBf16(job, j0 + kKeyTile, n_keys - kKeyTile, kv_head, scratch.key_rows.data(),
+                        kp + half_dim * kKeyTile);
+      PairValueTileBf16(v_rows, n_keys, hd, scratch.value_pairs.data());
+    } else {
+      TransposeKeyTile(job, j0, std::min(kKeyTile, n_keys), kv_head, kt);
+      if (n_keys > kKeyTile) TransposeKeyTile(job, j0 + kKeyTile, n_keys - kKeyTile, kv_head, kt + hd * kKeyTile);
+    }
 
     for (int64_t rb = 0; rb < n_rows_padded; rb += kRowBlock) {
       int64_t valid[kRowBlock];
@@ -583,21 +752,27 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
         // S (4, 64) = Q (4, hd) @ K_half^T (hd, 64): each loaded key vector
         // feeds the four rows (grouped heads of one query, or of neighbours).
         static_assert(kKeyTile == 64);
-        const float* kh = kt + half * hd * kKeyTile;
         __m512 s[kRowBlock][4];
-        for (auto& row : s)
-          for (auto& v : row) v = _mm512_setzero_ps();
-        for (int d = 0; d < hd; ++d) {
-          const float* k = kh + d * kKeyTile;
-          const __m512 k0 = _mm512_loadu_ps(k), k1 = _mm512_loadu_ps(k + 16), k2 = _mm512_loadu_ps(k + 32),
-                       k3 = _mm512_loadu_ps(k + 48);
-          const __m512 b[kRowBlock] = {_mm512_set1_ps(q0[d]), _mm512_set1_ps(q1[d]), _mm512_set1_ps(q2[d]),
-                                       _mm512_set1_ps(q3[d])};
-          for (int k2i = 0; k2i < kRowBlock; ++k2i) {
-            s[k2i][0] = _mm512_fmadd_ps(b[k2i], k0, s[k2i][0]);
-            s[k2i][1] = _mm512_fmadd_ps(b[k2i], k1, s[k2i][1]);
-            s[k2i][2] = _mm512_fmadd_ps(b[k2i], k2, s[k2i][2]);
-            s[k2i][3] = _mm512_fmadd_ps(b[k2i], k3, s[k2i][3]);
+        if constexpr (kBf16) {
+          const uint32_t* qp[kRowBlock];
+          for (int k = 0; k < kRowBlock; ++k) qp[k] = &scratch.q_pairs[(rb + k) * half_dim];
+          ScoresBf16(scratch.key_pairs.data() + half * half_dim * kKeyTile, half_dim, qp, s);
+        } else {
+          const float* kh = kt + half * hd * kKeyTile;
+          for (auto& row : s)
+            for (auto& v : row) v = _mm512_setzero_ps();
+          for (int d = 0; d < hd; ++d) {
+            const float* k = kh + d * kKeyTile;
+            const __m512 k0 = _mm512_loadu_ps(k), k1 = _mm512_loadu_ps(k + 16), k2 = _mm512_loadu_ps(k + 32),
+                         k3 = _mm512_loadu_ps(k + 48);
+            const __m512 b[kRowBlock] = {_mm512_set1_ps(q0[d]), _mm512_set1_ps(q1[d]), _mm512_set1_ps(q2[d]),
+                                         _mm512_set1_ps(q3[d])};
+            for (int k2i = 0; k2i < kRowBlock; ++k2i) {
+              s[k2i][0] = _mm512_fmadd_ps(b[k2i], k0, s[k2i][0]);
+              s[k2i][1] = _mm512_fmadd_ps(b[k2i], k1, s[k2i][1]);
+              s[k2i][2] = _mm512_fmadd_ps(b[k2i], k2, s[k2i][2]);
+              s[k2i][3] = _mm512_fmadd_ps(b[k2i], k3, s[k2i][3]);
+            }
           }
         }
         // Scale, mask keys past each row's kv_len (causality) to -inf, keep
@@ -651,6 +826,10 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
       }
       // acc (4, hd) = acc * corr + P (4, block_valid) @ V_tile (block_valid, hd), 64 dims at a time.
       float* acc_block = scratch.acc.data() + rb * hd;
+      if constexpr (kBf16) {
+        PvBf16(acc_block, hd, corr, scratch.value_pairs.data(), block_valid, 16 * n_vec, p_block);
+        continue;
+      }
       int d = 0;
       for (; d + 64 <= hd; d += 64) PvRowBlock<4>(acc_block, hd, d, corr, v_rows, block_valid, p_block);
       switch ((hd - d) / 16) {
@@ -696,6 +875,14 @@ bool CpuHasAvx512() {
 #endif
 }
 
+bool CpuHasAvx512Bf16() {
+#if defined(__x86_64__)
+  return CpuHasAvx512() && __builtin_cpu_supports("avx512bf16");
+#else
+  return false;
+#endif
+}
+
 OpsIsa DetectOpsIsa() {
 #if defined(__x86_64__)
   if (ActiveIsa() >= Isa::kAvx512 && CpuHasAvx512()) return OpsIsa::kAvx512;
@@ -710,6 +897,22 @@ OpsIsa DetectOpsIsa() {
 OpsIsa SelectedOpsIsa() {
   static const OpsIsa isa = DetectOpsIsa();
   return isa;
+}
+
+AttentionPrecision FastestAttentionPrecision(int head_dim) {
+  static const bool native = SelectedOpsIsa() == OpsIsa::kAvx512 && CpuHasAvx512Bf16();
+  return native && head_dim % 16 == 0 ? AttentionPrecision::kBf16 : AttentionPrecision::kF32;
+}
+
+const char* AttentionPrecisionName(AttentionPrecision precision) {
+  return precision == AttentionPrecision::kBf16 ? "bf16" : "f32";
+}
+
+bool ParseAttentionPrecision(std::string_view name, AttentionPrecision* out) {
+  if (name == "f32") *out = AttentionPrecision::kF32;
+  else if (name == "bf16") *out = AttentionPrecision::kBf16;
+  else return false;
+  return true;
 }
 
 bool OpsIsaSupported(OpsIsa isa) {
@@ -736,17 +939,23 @@ void AttentionWithIsa(OpsIsa isa, const float* q, int64_t n_q, const int32_t* kv
   // Per-thread scratch that outlives the call: pool threads are long-lived,
   // so steady-state decode allocates nothing here.
   thread_local AttentionScratch scratch;
+  const bool bf16 = shape.precision == AttentionPrecision::kBf16;
+  static const bool native_bf16 = CpuHasAvx512Bf16();
   auto run = [&](int64_t task, int thread) {
     const int64_t q_tile = task / shape.n_kv_heads;
     const int kv_head = static_cast<int>(task % shape.n_kv_heads);
     const int64_t q_begin = q_tile * kQueryTile;
     const int64_t q_end = std::min(n_q, q_begin + kQueryTile);
 #if defined(__x86_64__)
-    if (isa == OpsIsa::kAvx512 && shape.head_dim % 16 == 0) {
-      AttentionTaskAvx512(job, q_begin, q_end, kv_head, scratch);
+    if (isa == OpsIsa::kAvx512 && shape.head_dim % 16 == 0 && (!bf16 || native_bf16)) {
+      if (bf16) {
+        AttentionTaskAvx512<true>(job, q_begin, q_end, kv_head, scratch);
+      } else {
+        AttentionTaskAvx512<false>(job, q_begin, q_end, kv_head, scratch);
+      }
       return;
     }
-    if (isa == OpsIsa::kAvx2 || isa == OpsIsa::kAvx512) {
+    if (!bf16 && (isa == OpsIsa::kAvx2 || isa == OpsIsa::kAvx512)) {
       AttentionTaskAvx2(job, q_begin, q_end, kv_head, scratch);
       return;
     }

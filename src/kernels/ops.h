@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 #include "base/thread_pool.h"
 
@@ -56,11 +57,31 @@ struct KvBlocksView {
   int64_t block_tokens = 0;
 };
 
+// How attention rounds the operands of its two products; both accumulate in
+// f32 and the online softmax runs in f32 either way.
+//   kF32:  exact f32 operands.
+//   kBf16: Q, K, V and the softmax weights P are rounded to bf16 (nearest
+//          even, subnormals to zero, as vcvtneps2bf16 does) before they are
+//          multiplied, as FlashAttention does on GPUs. With AVX512_BF16
+//          (vdpbf16ps) that is twice the multiply rate of f32; elsewhere a
+//          scalar twin computes the same rounding, slowly. Relative error
+//          per operand <= 2^-9.
+enum class AttentionPrecision { kF32, kBf16 };
+
+// kBf16 where this CPU multiplies bf16 natively (and CHUNKSERVE_ISA leaves
+// AVX-512 on) and head_dim suits the vdpbf16ps path (a multiple of 16), else
+// kF32: the precision models use unless told otherwise.
+AttentionPrecision FastestAttentionPrecision(int head_dim);
+// "f32" | "bf16"; parsing returns false for anything else.
+const char* AttentionPrecisionName(AttentionPrecision precision);
+bool ParseAttentionPrecision(std::string_view name, AttentionPrecision* out);
+
 struct AttentionShape {
   int n_heads = 0;
   int n_kv_heads = 0;  // n_heads % n_kv_heads == 0 (grouped-query)
   int head_dim = 0;
   float scale = 0;     // usually 1/sqrt(head_dim)
+  AttentionPrecision precision = AttentionPrecision::kF32;
 };
 
 // For each query i in [0, n_q): q row i is (n_heads, head_dim); it attends to
@@ -74,7 +95,9 @@ void Attention(const float* q, int64_t n_q, const int32_t* kv_len, const KvBlock
 // start-up (CPUID, lowered by CHUNKSERVE_ISA). Tests force each one and
 // compare with straightforward twins.
 // kAvx512 runs attention and SiLU 16 lanes wide (attention needs head_dim %
-// 16 == 0; else it runs the AVX2 path).
+// 16 == 0; else it runs the AVX2 path). kBf16 attention runs vdpbf16ps on
+// kAvx512 when the CPU has AVX512_BF16 and head_dim % 16 == 0, else the
+// scalar twin.
 enum class OpsIsa { kScalar, kAvx2, kAvx512 };
 OpsIsa SelectedOpsIsa();
 bool OpsIsaSupported(OpsIsa isa);

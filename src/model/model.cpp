@@ -76,6 +76,8 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
   auto m = std::make_unique<Model>(PrivateTag{});
   ASSIGN_OR_RETURN(m->file_, gguf::GgufFile::Open(path));
   ASSIGN_OR_RETURN(m->hparams_, ReadHParams(*m->file_));
+  m->attention_precision_ = options.attention_precision.value_or(
+      kernels::FastestAttentionPrecision(static_cast<int>(m->hparams_.head_dim)));
   if (options.pool) {
     m->pool_ = options.pool;
   } else {
@@ -197,6 +199,7 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
       .n_kv_heads = static_cast<int>(hp.n_head_kv),
       .head_dim = static_cast<int>(hp.head_dim),
       .scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim)),
+      .precision = attention_precision_,
   };
 
   for (int64_t l = 0; l < hp.n_layer; ++l) {

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "base/status.h"
 #include "base/thread_pool.h"
 #include "gguf/gguf_file.h"
+#include "kernels/ops.h"
 #include "model/hparams.h"
 #include "model/kv_cache.h"
 
@@ -40,6 +42,10 @@ struct LoadOptions {
   int n_threads = 0;
   // A pool to share with other users (borrowed; must outlive the Model).
   ThreadPool* pool = nullptr;
+  // Operand precision of attention (see kernels::AttentionPrecision); unset:
+  // kernels::FastestAttentionPrecision(head_dim), i.e. bf16 where the CPU
+  // multiplies it natively. Tests against f32 references pin kF32.
+  std::optional<kernels::AttentionPrecision> attention_precision;
 };
 
 enum class LogitsMode {
@@ -91,6 +97,7 @@ class Model {
   // architecture, hparams, tensor names, types, dims and first bytes.
   uint64_t fingerprint() const { return fingerprint_; }
   ThreadPool* pool() const { return pool_; }
+  kernels::AttentionPrecision attention_precision() const { return attention_precision_; }
   // Bytes of packed weights one decode step reads (all layers + output).
   size_t weight_bytes_per_token() const;
 
@@ -123,6 +130,7 @@ class Model {
   uint64_t fingerprint_ = 0;
   std::unique_ptr<ThreadPool> owned_pool_;
   ThreadPool* pool_ = nullptr;
+  kernels::AttentionPrecision attention_precision_ = kernels::AttentionPrecision::kF32;
 
   // Scratch reused across Forward calls, grown to the largest batch seen.
   struct Scratch;

@@ -29,7 +29,10 @@ inline fixture::FixtureSpec SmallSpec(const std::string& arch) {
 }
 
 // Writes (once per process and arch) and loads a small fixture model.
-inline std::unique_ptr<model::Model> LoadSmallModel(const std::string& arch, int n_threads = 1) {
+// `precision` unset: the model's default (bf16 attention where native).
+inline std::unique_ptr<model::Model> LoadSmallModel(
+    const std::string& arch, int n_threads = 1,
+    std::optional<kernels::AttentionPrecision> precision = std::nullopt) {
   const std::string path =
       (std::filesystem::path(::testing::TempDir()) / ("engine_test_" + arch + ".gguf")).string();
   if (!std::filesystem::exists(path)) {
@@ -38,6 +41,7 @@ inline std::unique_ptr<model::Model> LoadSmallModel(const std::string& arch, int
   }
   model::LoadOptions lo;
   lo.n_threads = n_threads;
+  lo.attention_precision = precision;
   auto m = model::Model::Load(path, lo);
   EXPECT_TRUE(m.ok()) << m.status().ToString();
   return m.ok() ? std::move(m).value() : nullptr;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tensor/half.h"
+
 #include <cmath>
 #include <random>
 #include <vector>
@@ -15,6 +17,23 @@ namespace {
 constexpr float kElementwiseTol = 1e-5f;
 constexpr float kRopeTol = 2e-5f;
 constexpr float kAttentionTol = 2e-5f;
+// bf16 attention rounds each softmax weight p to bf16 (relative error <=
+// 2^-9), so its output may move by up to 2^-9 * max |v| from a twin that
+// uses exact weights (twice that between two bf16 paths that round P at
+// different points).
+constexpr float kBf16WeightRounding = 1.0f / 512;
+
+float MaxAbs(const std::vector<float>& v) {
+  float m = 0;
+  for (float x : v) m = std::max(m, std::abs(x));
+  return m;
+}
+
+// x rounded to the nearest bf16 (tensor/half.h), so a kBf16 kernel's own
+// rounding of Q, K and V is exact and only its rounding of P remains.
+void RoundToBf16(std::vector<float>& v) {
+  for (float& x : v) x = BF16ToF32(F32ToBF16(x));
+}
 
 std::vector<float> RandomVector(size_t n, uint32_t seed, float scale = 1.0f) {
   std::mt19937 rng(seed);
@@ -195,13 +214,19 @@ struct AttentionCase {
   int64_t n_q, n_past, block_tokens;
 };
 
-void CheckAttention(const AttentionCase& c, OpsIsa isa, ThreadPool* pool) {
+void CheckAttention(const AttentionCase& c, OpsIsa isa, ThreadPool* pool,
+                    AttentionPrecision precision = AttentionPrecision::kF32) {
   const int64_t n_slots = c.n_past + c.n_q;
   const int64_t row = int64_t(c.n_kv_heads) * c.head_dim;
-  AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim, 1.0f / std::sqrt(float(c.head_dim))};
+  AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim, 1.0f / std::sqrt(float(c.head_dim)), precision};
   auto q = RandomVector(c.n_q * c.n_heads * c.head_dim, 20, 2.0f);
   auto k = RandomVector(n_slots * row, 21, 2.0f);
   auto v = RandomVector(n_slots * row, 22);
+  const bool bf16 = precision == AttentionPrecision::kBf16;
+  if (bf16) {
+    for (auto* x : {&q, &k, &v}) RoundToBf16(*x);
+  }
+  const float weight_tol = bf16 ? kBf16WeightRounding * MaxAbs(v) : 0.0f;
   std::vector<int32_t> kv_len(c.n_q);
   for (int64_t i = 0; i < c.n_q; ++i) kv_len[i] = int32_t(c.n_past + i + 1);  // causal
   // Scatter the slots into blocks allocated in reverse order, so a kernel
@@ -220,8 +245,8 @@ void CheckAttention(const AttentionCase& c, OpsIsa isa, ThreadPool* pool) {
   AttentionWithIsa(isa, q.data(), c.n_q, kv_len.data(), view, shape, out.data(), pool);
   auto expected = NaiveAttention(q, c.n_q, kv_len, k, v, shape);
   for (size_t i = 0; i < out.size(); ++i)
-    ASSERT_NEAR(out[i], expected[i], kAttentionTol * (1 + std::abs(expected[i])))
-        << "isa " << int(isa) << " heads " << c.n_heads << "/" << c.n_kv_heads << " hd " << c.head_dim
+    ASSERT_NEAR(out[i], expected[i], weight_tol + kAttentionTol * (1 + std::abs(expected[i])))
+        << AttentionPrecisionName(precision) << " isa " << int(isa) << " heads " << c.n_heads << "/" << c.n_kv_heads << " hd " << c.head_dim
         << " n_q " << c.n_q << " past " << c.n_past << " block " << c.block_tokens << " at " << i;
 }
 
@@ -239,8 +264,10 @@ TEST(OpsTest, AttentionMatchesMaterializedSoftmax) {
   for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2, OpsIsa::kAvx512}) {
     if (!OpsIsaSupported(isa)) continue;
     for (const auto& c : cases) {
-      CheckAttention(c, isa, &pool);
-      CheckAttention(c, isa, nullptr);
+      for (auto precision : {AttentionPrecision::kF32, AttentionPrecision::kBf16}) {
+        CheckAttention(c, isa, &pool, precision);
+        CheckAttention(c, isa, nullptr, precision);
+      }
     }
   }
 }
@@ -255,12 +282,16 @@ struct RaggedCase {
   int64_t n_q, n_slots, block_tokens;
 };
 
-void CheckAttentionRaggedVsScalar(const RaggedCase& c, OpsIsa isa, ThreadPool* pool, uint32_t seed) {
+// With kBf16 the inputs are not pre-rounded: the SIMD path must round Q, K
+// and V as the scalar twin does.
+void CheckAttentionRaggedVsScalar(const RaggedCase& c, OpsIsa isa, ThreadPool* pool, uint32_t seed,
+                                  AttentionPrecision precision = AttentionPrecision::kF32) {
   const int64_t row = int64_t(c.n_kv_heads) * c.head_dim;
-  AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim, 1.0f / std::sqrt(float(c.head_dim))};
+  AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim, 1.0f / std::sqrt(float(c.head_dim)), precision};
   auto q = RandomVector(c.n_q * c.n_heads * c.head_dim, seed, 2.0f);
   auto k = RandomVector(c.n_slots * row, seed + 1, 2.0f);
   auto v = RandomVector(c.n_slots * row, seed + 2);
+  const float weight_tol = precision == AttentionPrecision::kBf16 ? 2 * kBf16WeightRounding * MaxAbs(v) : 0.0f;
   std::mt19937 rng(seed + 3);
   std::uniform_int_distribution<int32_t> len_dist(1, int32_t(c.n_slots));
   std::vector<int32_t> kv_len(c.n_q);
@@ -288,9 +319,9 @@ void CheckAttentionRaggedVsScalar(const RaggedCase& c, OpsIsa isa, ThreadPool* p
       ASSERT_EQ(out[i], 0.0f) << "query " << query << " sees no key";
       continue;
     }
-    ASSERT_NEAR(out[i], ref[i], kAttentionTol * (1 + std::abs(ref[i])))
-        << "isa " << int(isa) << " heads " << c.n_heads << "/" << c.n_kv_heads << " hd " << c.head_dim
-        << " n_q " << c.n_q << " slots " << c.n_slots << " block " << c.block_tokens << " query " << query
+    ASSERT_NEAR(out[i], ref[i], weight_tol + kAttentionTol * (1 + std::abs(ref[i])))
+        << AttentionPrecisionName(precision) << " isa " << int(isa) << " heads " << c.n_heads << "/"
+        << c.n_kv_heads << " hd " << c.head_dim << " n_q " << c.n_q << " slots " << c.n_slots << " block " << c.block_tokens << " query " << query
         << " kv_len " << kv_len[query] << " at " << i;
   }
 }
@@ -312,7 +343,39 @@ TEST(OpsTest, AttentionGqaRaggedPagedMatchesScalarTwin) {
     for (const auto& c : cases) {
       CheckAttentionRaggedVsScalar(c, isa, &pool, seed);
       CheckAttentionRaggedVsScalar(c, isa, nullptr, seed + 10);
+      CheckAttentionRaggedVsScalar(c, isa, &pool, seed + 11, AttentionPrecision::kBf16);
       seed += 20;
+    }
+  }
+}
+
+// bf16 pairs keys two by two, so a tile with an odd number of visible keys
+// pairs the last one with a key the row must not see. Here every key past
+// the query's kv_len would win the softmax and carries a huge value: any
+// weight leaking to it shows at once.
+TEST(OpsTest, AttentionBf16IgnoresKeysPastKvLen) {
+  const AttentionShape shape{14, 2, 64, 0.125f, AttentionPrecision::kBf16};
+  const int64_t n_slots = 300, row = 2 * 64;
+  for (int32_t len : {1, 3, 63, 65, 127, 129, 201}) {
+    auto q = RandomVector(14 * 64, 7, 2.0f);
+    auto k = RandomVector(n_slots * row, 8, 2.0f);
+    auto v = RandomVector(n_slots * row, 9);
+    for (auto* x : {&q, &k, &v}) RoundToBf16(*x);
+    const std::vector<int32_t> kv_len = {len};
+    const auto expected = NaiveAttention(q, 1, kv_len, k, v, shape);
+    const float tol = kBf16WeightRounding * MaxAbs(v) + kAttentionTol;
+    for (int64_t i = int64_t{len} * row; i < n_slots * row; ++i) {
+      k[i] = 64.0f;
+      v[i] = 1e6f;
+    }
+    std::vector<const float*> kp = {k.data()}, vp = {v.data()};
+    const KvBlocksView view{kp, vp, n_slots};
+    for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx512}) {
+      if (!OpsIsaSupported(isa)) continue;
+      std::vector<float> out(q.size());
+      AttentionWithIsa(isa, q.data(), 1, kv_len.data(), view, shape, out.data(), nullptr);
+      for (size_t i = 0; i < out.size(); ++i)
+        ASSERT_NEAR(out[i], expected[i], tol) << "isa " << int(isa) << " kv_len " << len << " at " << i;
     }
   }
 }

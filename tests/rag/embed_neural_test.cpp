@@ -145,7 +145,7 @@ TEST_P(DecoderEmbedderTest, MatchesNumpyHiddenStates) {
   const std::string path = Fixture("dec_" + arch, "--arch " + arch + " --n-embd 64 --n-head 4 --n-head-kv 2 --seed 4");
   auto loaded = DecoderEmbedder::Load(
       path, {.pooling = pooling == "mean" ? EmbedPooling::kMean : EmbedPooling::kFromModel, .n_threads = 2,
-             .batch_tokens = 16});
+             .batch_tokens = 16, .attention_precision = kernels::AttentionPrecision::kF32});
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   const DecoderEmbedder& e = **loaded;
   EXPECT_NE(e.id().find(arch + "/"), std::string::npos);

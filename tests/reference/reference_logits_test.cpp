@@ -176,6 +176,7 @@ TEST_P(ReferenceLogitsTest, PrefillAndDecodeMatchNumpyReference) {
 
   model::LoadOptions options;
   options.n_threads = 2;
+  options.attention_precision = kernels::AttentionPrecision::kF32;  // the reference is f32
   auto model_or = model::Model::Load(model_path, options);
   ASSERT_TRUE(model_or.ok()) << model_or.status().ToString();
   model::Model& m = **model_or;

@@ -19,7 +19,9 @@ StatusOr<std::unique_ptr<DecoderEmbedder>> DecoderEmbedder::Load(const std::stri
   if (opts.max_tokens < 0) return InvalidArgumentError("max_tokens must be >= 0");
   if (opts.batch_tokens <= 0) return InvalidArgumentError("batch_tokens must be positive");
   std::unique_ptr<DecoderEmbedder> e(new DecoderEmbedder());
-  ASSIGN_OR_RETURN(e->model_, model::Model::Load(gguf_path, {.n_threads = opts.n_threads, .pool = opts.pool}));
+  ASSIGN_OR_RETURN(e->model_, model::Model::Load(gguf_path, {.n_threads = opts.n_threads,
+                                                              .pool = opts.pool,
+                                                              .attention_precision = opts.attention_precision}));
   auto tok = tokenizer::Tokenizer::FromGguf(e->model_->file());
   if (!tok.ok()) return tok.status().WithContext(gguf_path);
   e->tokenizer_ = std::move(*tok);

@@ -31,6 +31,7 @@
 
 #include "base/status.h"
 #include "base/thread_pool.h"
+#include "kernels/ops.h"
 #include "rag/embed/embedder.h"
 
 namespace chunkserve::rag {
@@ -65,6 +66,9 @@ struct EmbedderLoadOptions {
   int64_t batch_tokens = 512;
   std::optional<std::string> query_prefix = std::nullopt;  // nullopt: the model's default (above)
   std::string document_prefix = {};
+  // Attention operand precision of decoder embedders (model::LoadOptions);
+  // unset: the fastest for the model and CPU.
+  std::optional<kernels::AttentionPrecision> attention_precision = std::nullopt;
   // SIF smoothing for GloVe models.
   double sif_a = 1e-3;
 };
