@@ -2,10 +2,23 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "base/logging.h"
 
 namespace chunkserve::engine {
+namespace {
+
+// fn(i) for i in [0, n): on the pool when there is one.
+void ForEachIndex(ThreadPool* pool, int64_t n, const std::function<void(int64_t)>& fn) {
+  if (pool != nullptr && n > 1) {
+    pool->ParallelFor(n, [&](int64_t i, int) { fn(i); });
+  } else {
+    for (int64_t i = 0; i < n; ++i) fn(i);
+  }
+}
+
+}  // namespace
 
 std::vector<int32_t> DefaultChunkLeadIn(const model::Model& model) {
   std::vector<int32_t> lead_in;
@@ -42,15 +55,27 @@ ChunkPlan PlanChunkReuse(kv::ChunkCache* cache, std::span<const int32_t> tokens,
   auto compute_to = [&](int64_t end) {
     for (; next < end; ++next) plan.compute_slots.push_back(next);
   };
-  for (const ChunkSpan& c : chunks) {
-    if (cache == nullptr || c.begin < n_matched) continue;  // shared, or (cut) computed
-    const std::span<const int32_t> chunk = tokens.subspan(static_cast<size_t>(c.begin), static_cast<size_t>(c.end - c.begin));
-    const kv::ChunkKey key{params.model_fingerprint, kv::ChunkContentHash(params.lead_in, chunk)};
-    std::optional<kv::ChunkHit> hit = cache->Lookup(key, chunk);
+  // Look the chunks up, all at once: disk hits are read and verified in
+  // parallel (ChunkCache decodes outside its lock).
+  struct Candidate {
+    ChunkSpan span;
+    std::optional<kv::ChunkHit> hit;
+  };
+  std::vector<Candidate> candidates;
+  for (const ChunkSpan& c : chunks)
+    if (cache != nullptr && c.begin >= n_matched) candidates.push_back(Candidate{c, std::nullopt});  // else shared, or (cut) computed
+  ForEachIndex(params.pool, static_cast<int64_t>(candidates.size()), [&](int64_t i) {
+    Candidate& cand = candidates[static_cast<size_t>(i)];
+    const std::span<const int32_t> chunk =
+        tokens.subspan(static_cast<size_t>(cand.span.begin), static_cast<size_t>(cand.span.end - cand.span.begin));
+    cand.hit = cache->Lookup(kv::ChunkKey{params.model_fingerprint, kv::ChunkContentHash(params.lead_in, chunk)}, chunk);
+  });
+  for (Candidate& cand : candidates) {
+    const ChunkSpan& c = cand.span;
+    std::optional<kv::ChunkHit>& hit = cand.hit;
     if (hit && hit->kv->n_layers == kv->n_layers() && hit->kv->row_floats == kv->row_floats()) {
       compute_to(c.begin);
       (hit->tier == kv::ChunkTier::kRam ? plan.n_chunk_ram_hits : plan.n_chunk_disk_hits) += 1;
-      PlaceChunk(*hit->kv, kv, c.begin, c.begin, *params.rope);
       // Right after a copy of the lead-in, the chunk sits exactly where and
       // after what it was cached: its KV is exact as stored.
       const bool exact = c.begin == L && std::equal(params.lead_in.begin(), params.lead_in.end(), tokens.begin());
@@ -61,6 +86,11 @@ ChunkPlan PlanChunkReuse(kv::ChunkCache* cache, std::span<const int32_t> tokens,
     plan.missed.push_back(c);
   }
   compute_to(n_tokens);
+  // Each hit goes into its own slots: placements run in parallel too.
+  ForEachIndex(params.pool, static_cast<int64_t>(placed.size()), [&](int64_t i) {
+    const Placed& pc = placed[static_cast<size_t>(i)];
+    PlaceChunk(*pc.kv, kv, pc.first_slot, pc.first_slot, *params.rope);
+  });
 
   // Selective recomputation over the placed chunks (chunk_reuse.h).
   std::vector<ReusedChunk> reused;

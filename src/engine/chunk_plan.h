@@ -47,6 +47,9 @@ struct ChunkPlanParams {
   double recompute_fraction = 0.15;
   RecomputeSignal signal = RecomputeSignal::kPromptRecency;
   const RopeSetup* rope = nullptr;
+  // Runs the chunk lookups (disk reads) and placements in parallel; null:
+  // on the calling thread. REQUIRES: no other ParallelFor on it meanwhile.
+  ThreadPool* pool = nullptr;
 };
 
 struct ChunkPlan {
@@ -62,7 +65,7 @@ struct ChunkPlan {
 // Plans `tokens` (the prompt, then possibly generated tokens, all computed
 // like a tail) whose slots [0, n_matched) are shared. Chunk segments wholly
 // past n_matched are looked up in `cache` (null: none) and hits are placed
-// into `kv`; every slot past n_matched that is not placed is computed, plus
+// into `kv` (lookups and placements in parallel on params.pool); every slot past n_matched that is not placed is computed, plus
 // the recompute set and always the prompt's last token.
 // REQUIRES: kv has capacity for tokens.size() slots; chunks ascending,
 // non-overlapping, inside [0, n_prompt); n_matched < tokens.size().

@@ -41,6 +41,7 @@ StatusOr<sched::AdmissionPlan> ChunkPlanner::Plan(const sched::PlanInput& in, kv
   cp.recompute_fraction = fraction;
   cp.signal = options_.recompute_signal;
   cp.rope = &rope_;
+  cp.pool = model_->pool();
   ChunkPlan plan = PlanChunkReuse(cache_, in.tokens, in.n_prompt, in.chunks, in.n_prefix_tokens, &kv, cp);
 
   sched::AdmissionPlan out;

@@ -163,6 +163,7 @@ StatusOr<RequestResult> Engine::Generate(const Prompt& prompt, const RequestPara
   cp.recompute_fraction = fraction;
   cp.signal = options_.recompute_signal;
   cp.rope = &rope_;
+  cp.pool = model_->pool();
   ChunkPlan plan = PlanChunkReuse(use_chunks ? chunk_cache_.get() : nullptr, req.tokens, n_prompt, chunks, matched,
                                   req.kv.get(), cp);
   st.n_prefix_reused_tokens = matched;

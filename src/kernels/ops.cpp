@@ -117,7 +117,7 @@ void ApplyRope(float* x, int n_heads, int64_t pos, const RopeParams& p) {
 
 namespace {
 
-constexpr int64_t kQueryTile = 16;
+constexpr int64_t kQueryTile = 32;
 constexpr int64_t kKeyTile = 64;
 
 struct AttentionJob {
@@ -153,6 +153,7 @@ struct AttentionScratch {
   std::vector<uint32_t> key_pairs;   // (2 halves, head_dim / 2, kKeyTile): keys transposed
   std::vector<uint32_t> key_rows;    // (kKeyTile, head_dim / 2): staging for the transpose
   std::vector<uint32_t> value_pairs; // (kKeyTileWide / 2, head_dim): rows 2j and 2j+1 interleaved
+  std::vector<uint32_t> p_pairs;     // (4 rows, kKeyTileWide / 2): the row block's P
 };
 
 // x rounded to bf16 and back, as vcvtneps2bf16 rounds: nearest even,
@@ -167,8 +168,8 @@ inline float RoundBf16(float x) {
 
 // Scalar reference: one (query, head) row at a time, one key at a time. With
 // AttentionPrecision::kBf16 it rounds every operand of both products to bf16
-// first: the twin of the vdpbf16ps path (which rounds P per key tile, so
-// the two agree to the bf16 rounding of P, not bit for bit).
+// first: the twin of the vdpbf16ps path, which computes P per key tile, so
+// the two agree to the bf16 rounding of P, not bit for bit.
 void AttentionTaskScalar(const AttentionJob& job, int64_t q_begin, int64_t q_end, int kv_head,
                          AttentionScratch& scratch) {
   const int hd = job.shape.head_dim;
@@ -661,14 +662,37 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma"))
     for (int c4 = 0; c4 < kDVec; ++c4) _mm512_storeu_ps(acc + k * hd + d + 16 * c4, a[k][c4]);
 }
 
-// The row block's P (4, n_keys_rounded) rounded to bf16 pairs, then
-// acc = acc * corr + P @ V over ceil(n_keys / 2) key pairs. p_block entries
-// in [n_keys, n_keys_rounded) are zero (masked), n_keys_rounded % 16 == 0.
+// P (4 rows, keys [0, 16 n_vec) of the tile) = exp(score - m_new[row]),
+// rounded to bf16 pairs as it is computed (p_pairs, (4, kKeyTileWide / 2));
+// sums[row] = its f32 sum. A row with valid == 0 gets P = 0, sum 0.
+CS_AVX512_BF16 void ExpRowsBf16(const float* p_block, const int64_t* valid, const float* m_new, int n_vec,
+                                float* sums, uint32_t* p_pairs) {
+  for (int k = 0; k < 4; ++k) {
+    const float* p = p_block + k * kKeyTileWide;
+    uint32_t* pp = p_pairs + k * (kKeyTileWide / 2);
+    if (valid[k] == 0) {
+      for (int c = 0; c < n_vec; c += 2) _mm512_storeu_si512(pp + 8 * c, _mm512_setzero_si512());
+      sums[k] = 0;
+      continue;
+    }
+    const __m512 m_vec = _mm512_set1_ps(m_new[k]);
+    __m512 sum = _mm512_setzero_ps();
+    for (int c = 0; c < n_vec; c += 2) {
+      const __m512 e0 = ExpNonPositive512(_mm512_sub_ps(_mm512_loadu_ps(p + 16 * c), m_vec));
+      const __m512 e1 = c + 1 < n_vec ? ExpNonPositive512(_mm512_sub_ps(_mm512_loadu_ps(p + 16 * c + 16), m_vec))
+                                      : _mm512_setzero_ps();
+      sum = _mm512_add_ps(sum, _mm512_add_ps(e0, e1));
+      const __m512bh b = _mm512_cvtne2ps_pbh(e1, e0);
+      _mm512_storeu_si512(pp + 8 * c, reinterpret_cast<const __m512i&>(b));
+    }
+    sums[k] = HorizontalSum512(sum);
+  }
+}
+
+// acc = acc * corr + P @ V over the first n_keys keys of the tile (pairs
+// from ExpRowsBf16; a pair's second key past n_keys has P = 0).
 CS_AVX512_BF16 void PvBf16(float* acc_block, int hd, const float* corr, const uint32_t* value_pairs,
-                           int64_t n_keys, int64_t n_keys_rounded, const float* p_block) {
-  alignas(64) uint32_t p_pairs[4 * kKeyTileWide / 2];
-  for (int k = 0; k < 4; ++k)
-    PackBf16Pairs(p_block + k * kKeyTileWide, n_keys_rounded, p_pairs + k * (kKeyTileWide / 2));
+                           int64_t n_keys, const uint32_t* p_pairs) {
   const int64_t n_pairs = (n_keys + 1) / 2;
   int d = 0;
   for (; d + 64 <= hd; d += 64) PvRowBlockBf16<4>(acc_block, hd, d, corr, value_pairs, n_pairs, p_pairs);
@@ -712,6 +736,7 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
     scratch.key_pairs.resize(static_cast<size_t>(2 * half_dim * kKeyTile));
     scratch.key_rows.resize(static_cast<size_t>(kKeyTile * half_dim));
     scratch.value_pairs.resize(static_cast<size_t>(kKeyTileWide / 2 * hd));
+    scratch.p_pairs.resize(static_cast<size_t>(4 * kKeyTileWide / 2));
     for (int64_t r = 0; r < n_rows_padded; ++r) PackBf16Pairs(q_row(r), hd, &scratch.q_pairs[r * half_dim]);
   }
 
@@ -776,14 +801,19 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
           }
         }
         // Scale, mask keys past each row's kv_len (causality) to -inf, keep
-        // the raw scores of the half and the running tile max per row.
+        // the raw scores of the half and the running tile max per row. Rows
+        // that see the whole half skip the mask.
         for (int k = 0; k < kRowBlock; ++k) {
           float* p = p_block + k * kKeyTileWide + half * kKeyTile;
+          const bool whole_half = valid[k] >= (half + 1) * kKeyTile;
           for (int c = 0; c < 4; ++c) {
-            const __mmask16 keep = _mm512_cmplt_epi32_mask(
-                _mm512_add_epi32(lane_ids, _mm512_set1_epi32(half * kKeyTile + 16 * c)),
-                _mm512_set1_epi32(static_cast<int>(valid[k])));
-            const __m512 v = _mm512_mask_mov_ps(neg_inf, keep, _mm512_mul_ps(s[k][c], scale));
+            __m512 v = _mm512_mul_ps(s[k][c], scale);
+            if (!whole_half) {
+              const __mmask16 keep = _mm512_cmplt_epi32_mask(
+                  _mm512_add_epi32(lane_ids, _mm512_set1_epi32(half * kKeyTile + 16 * c)),
+                  _mm512_set1_epi32(static_cast<int>(valid[k])));
+              v = _mm512_mask_mov_ps(neg_inf, keep, v);
+            }
             _mm512_storeu_ps(p + 16 * c, v);
             tile_max[k] = _mm512_max_ps(tile_max[k], v);
           }
@@ -807,6 +837,19 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
         const __m256 e = ExpNonPositive(_mm256_zextps128_ps256(diff));
         _mm_store_ps(corr, _mm256_castps256_ps128(e));
       }
+      float* acc_block = scratch.acc.data() + rb * hd;
+      if constexpr (kBf16) {
+        float sums[kRowBlock];
+        uint32_t* p_pairs = scratch.p_pairs.data();
+        ExpRowsBf16(p_block, valid, m_new, n_vec, sums, p_pairs);
+        for (int k = 0; k < kRowBlock; ++k) {
+          if (valid[k] == 0) continue;
+          scratch.row_sum[rb + k] = scratch.row_sum[rb + k] * corr[k] + sums[k];
+          scratch.row_max[rb + k] = m_new[k];
+        }
+        PvBf16(acc_block, hd, corr, scratch.value_pairs.data(), block_valid, p_pairs);
+        continue;
+      }
       for (int k = 0; k < kRowBlock; ++k) {
         const int64_t r = rb + k;
         float* p = p_block + k * kKeyTileWide;
@@ -825,11 +868,6 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
         scratch.row_max[r] = m_new[k];
       }
       // acc (4, hd) = acc * corr + P (4, block_valid) @ V_tile (block_valid, hd), 64 dims at a time.
-      float* acc_block = scratch.acc.data() + rb * hd;
-      if constexpr (kBf16) {
-        PvBf16(acc_block, hd, corr, scratch.value_pairs.data(), block_valid, 16 * n_vec, p_block);
-        continue;
-      }
       int d = 0;
       for (; d + 64 <= hd; d += 64) PvRowBlock<4>(acc_block, hd, d, corr, v_rows, block_valid, p_block);
       switch ((hd - d) / 16) {

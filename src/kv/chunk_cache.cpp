@@ -61,41 +61,46 @@ bool ChunkCache::Contains(const ChunkKey& key) const {
 }
 
 std::optional<ChunkHit> ChunkCache::Lookup(const ChunkKey& key, std::span<const int32_t> tokens) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = ram_index_.find(key);
+    if (it != ram_index_.end()) {
+      const std::shared_ptr<const ChunkKv>& kv = it->second->kv;
+      if (std::equal(kv->tokens.begin(), kv->tokens.end(), tokens.begin(), tokens.end())) {
+        ram_lru_.splice(ram_lru_.begin(), ram_lru_, it->second);
+        ++stats_.n_ram_hits;
+        return ChunkHit{kv, ChunkTier::kRam};
+      }
+      // Same key, other tokens: a hash collision. Not this chunk.
+      ++stats_.n_misses;
+      return std::nullopt;
+    }
+    if (options_.disk_dir.empty() || !disk_files_.count(FileName(key))) {
+      ++stats_.n_misses;
+      return std::nullopt;
+    }
+  }
+  std::optional<ChunkHit> hit = LoadFromDisk(key, tokens);
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = ram_index_.find(key);
-  if (it != ram_index_.end()) {
-    const std::shared_ptr<const ChunkKv>& kv = it->second->kv;
-    if (std::equal(kv->tokens.begin(), kv->tokens.end(), tokens.begin(), tokens.end())) {
-      ram_lru_.splice(ram_lru_.begin(), ram_lru_, it->second);
-      ++stats_.n_ram_hits;
-      return ChunkHit{kv, ChunkTier::kRam};
-    }
-    // Same key, other tokens: a hash collision. Not this chunk.
-    ++stats_.n_misses;
-    return std::nullopt;
-  }
-  if (!options_.disk_dir.empty()) {
-    std::optional<ChunkHit> hit = LoadFromDiskLocked(key, tokens);
-    if (hit) {
-      ++stats_.n_disk_hits;
-      return hit;
-    }
-  }
-  ++stats_.n_misses;
-  return std::nullopt;
+  ++(hit ? stats_.n_disk_hits : stats_.n_misses);
+  return hit;
 }
 
-std::optional<ChunkHit> ChunkCache::LoadFromDiskLocked(const ChunkKey& key, std::span<const int32_t> tokens) {
+std::optional<ChunkHit> ChunkCache::LoadFromDisk(const ChunkKey& key, std::span<const int32_t> tokens) {
+  // Map, check and decode without the lock, so lookups of other chunks (a
+  // planner fetches a prompt's chunks in parallel) proceed meanwhile. A file
+  // replaced meanwhile is read whole, old or new (writes rename atomically).
   const std::string name = FileName(key);
-  if (!disk_files_.count(name)) return std::nullopt;
   const std::string path = options_.disk_dir + "/" + name;
   StatusOr<MappedFile> file = MappedFile::Open(path);
+  StatusOr<ChunkKv> decoded = file.ok() ? DecodeChunkFile(file->bytes(), key) : StatusOr<ChunkKv>(file.status());
+
+  std::lock_guard<std::mutex> lock(mu_);
   if (!file.ok()) {
-    // Gone (someone cleaned the directory) or unreadable: forget it.
+    // Gone (evicted, or someone cleaned the directory) or unreadable: forget it.
     RemoveFileLocked(name);
     return std::nullopt;
   }
-  StatusOr<ChunkKv> decoded = DecodeChunkFile(file->bytes(), key);
   if (!decoded.ok()) {
     CS_LOG(Warning) << "chunk cache: rejecting " << path << ": " << decoded.status().ToString();
     ++stats_.n_rejected_files;
@@ -111,7 +116,7 @@ std::optional<ChunkHit> ChunkCache::LoadFromDiskLocked(const ChunkKey& key, std:
   std::error_code ec;
   const auto now = fs::file_time_type::clock::now();
   fs::last_write_time(path, now, ec);
-  if (!ec) disk_files_[name].mtime_ns = ToNanos(now);
+  if (!ec && disk_files_.count(name)) disk_files_[name].mtime_ns = ToNanos(now);
   auto kv = std::make_shared<const ChunkKv>(std::move(decoded).value());
   PutRamLocked(kv);
   return ChunkHit{std::move(kv), ChunkTier::kDisk};

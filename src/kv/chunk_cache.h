@@ -15,9 +15,10 @@
 // other models under their own names are left alone (a directory may be
 // shared), but count toward the disk budget.
 //
-// Thread safety: every public method locks an internal mutex; entries are
-// handed out as shared_ptr<const ChunkKv>, so an entry evicted while in use
-// stays alive for its user.
+// Thread safety: every public method locks an internal mutex (a disk hit
+// is read and verified outside it, so lookups of several chunks run in
+// parallel); entries are handed out as shared_ptr<const ChunkKv>, so an
+// entry evicted while in use stays alive for its user.
 #pragma once
 
 #include <cstddef>
@@ -110,7 +111,8 @@ class ChunkCache {
  private:
   Status ScanDisk();
   void PutRamLocked(std::shared_ptr<const ChunkKv> kv);
-  std::optional<ChunkHit> LoadFromDiskLocked(const ChunkKey& key, std::span<const int32_t> tokens);
+  // Takes the lock for its bookkeeping only (reads and decodes without it).
+  std::optional<ChunkHit> LoadFromDisk(const ChunkKey& key, std::span<const int32_t> tokens);
   void RemoveFileLocked(const std::string& name);
   void MakeDiskRoomLocked(size_t bytes_needed);
 

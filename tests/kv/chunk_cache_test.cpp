@@ -103,6 +103,51 @@ TEST(ChunkCache, CorruptFileIsRejectedAndDeleted) {
   EXPECT_TRUE(cache->Lookup(kv->key, kv->tokens).has_value());
 }
 
+// Disk hits are read and verified outside the cache's lock: threads looking
+// up different chunks at once (as the chunk planner does) each get their
+// own entry intact, a corrupt file among them is still rejected, and the
+// stats add up.
+TEST(ChunkCache, ParallelDiskLookupsEachGetTheirEntry) {
+  TempDir dir("parallel");
+  constexpr int kChunks = 12;
+  std::vector<std::shared_ptr<ChunkKv>> kvs;
+  for (int i = 0; i < kChunks; ++i) kvs.push_back(MakeChunk(kFp, 64, 100 * i));
+  {
+    auto cache = OpenCache(dir.path(), 64 << 20, 64 << 20);
+    for (const auto& kv : kvs) ASSERT_TRUE(cache->Insert(kv).ok());
+  }
+  {
+    std::fstream f(dir.path() + "/" + ChunkCache::FileName(kvs[5]->key), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(300);
+    f.put('\x42');
+  }
+  auto cache = OpenCache(dir.path(), 64 << 20, 64 << 20);
+  std::vector<std::optional<ChunkHit>> hits(kChunks);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = t; i < kChunks; i += 4) hits[i] = cache->Lookup(kvs[i]->key, kvs[i]->tokens);
+    });
+  for (auto& th : threads) th.join();
+  for (int i = 0; i < kChunks; ++i) {
+    if (i == 5) {
+      EXPECT_FALSE(hits[i].has_value());
+      continue;
+    }
+    ASSERT_TRUE(hits[i].has_value()) << i;
+    EXPECT_EQ(hits[i]->tier, ChunkTier::kDisk);
+    EXPECT_EQ(hits[i]->kv->tokens, kvs[i]->tokens);
+    EXPECT_EQ(hits[i]->kv->k, kvs[i]->k) << i;
+    EXPECT_EQ(hits[i]->kv->v, kvs[i]->v) << i;
+  }
+  const ChunkCacheStats st = cache->stats();
+  EXPECT_EQ(st.n_disk_hits, kChunks - 1);
+  EXPECT_EQ(st.n_misses, 1);
+  EXPECT_EQ(st.n_rejected_files, 1);
+  EXPECT_EQ(st.n_ram_entries, kChunks - 1);
+  EXPECT_EQ(st.n_disk_files, kChunks - 1);
+}
+
 TEST(ChunkCache, ForeignFileUnderOurNameIsRejected) {
   TempDir dir("foreign");
   auto ours = MakeChunk(kFp, 6, 10);
