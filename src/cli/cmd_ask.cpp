@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/model_flags.h"
 #include "cli/embedder_flags.h"
 #include "model/model.h"
 #include "rag/embed/embedder_loader.h"
@@ -42,6 +43,7 @@ const Command kCommand{
     "  --system TEXT       system prompt (default: answer from the sources, cite [n])\n"
     "  --chunk-cache DIR   disk tier of the chunk KV cache (default DB.chunkkv; none = RAM only)\n"
     "  --threads N         model threads (default all)\n"
+    "  --attention P       attention operands: f32 | bf16 (default: bf16 where native)\n"
     "  --questions FILE    one question per line, answered in order in one process\n"
     "  --json              one JSON object per question (answer, citations, timings)\n"
     "  --show-prompt       print the prompt (generated answers) on stderr\n"
@@ -57,7 +59,7 @@ nlohmann::json CitationJson(const rag::Citation& c) {
 int RunAsk(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args,
                             {"db", "collection", "m", "model", "embed-model", "embed-pooling", "query-prefix", "doc-prefix", "k", "token-budget", "max-tokens",
-                             "temp", "system", "chunk-cache", "threads", "questions"},
+                             "temp", "system", "chunk-cache", "threads", "questions", "attention"},
                             {"json", "extractive", "no-select", "show-prompt"});
   if (!flags.ok()) return UsageError(kCommand, flags.status().message());
   const auto db_path = flags->Get("db");
@@ -120,9 +122,7 @@ int RunAsk(const std::vector<std::string>& args) {
   std::unique_ptr<model::Model> model;
   std::unique_ptr<rag::EngineGenerator> generator;
   if (model_path && !params.extractive) {
-    model::LoadOptions lo;
-    lo.n_threads = static_cast<int>(*threads);
-    auto m = model::Model::Load(*model_path, lo);
+    auto m = LoadModelFromFlags(*flags, *model_path, static_cast<int>(*threads));
     if (!m.ok()) return Fail("ask", m.status());
     model = std::move(*m);
     engine::EngineOptions eo;

@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/json_string.h"
 #include "cli/command.h"
+#include "cli/model_flags.h"
 #include "kernels/bandwidth.h"
 #include "model/model.h"
 
@@ -22,7 +23,7 @@ namespace {
 
 const char kUsage[] =
     "usage: chunkserve bench -m MODEL.gguf [--prompt-tokens 512] [--gen-tokens 128]\n"
-    "                        [--threads N] [--repetitions 3] [--json]\n"
+    "                        [--threads N] [--repetitions 3] [--attention f32|bf16] [--json]\n"
     "\n"
     "Times a prefill of --prompt-tokens synthetic tokens (one Forward call), then\n"
     "--gen-tokens greedy decode steps, --repetitions times, and reports medians:\n"
@@ -67,7 +68,7 @@ int RunBench(const std::vector<std::string>& args) {
   for (const std::string& a : args) {
     if (a == "--rag") return CommandRegistry().at("bench-rag").run(args);
   }
-  auto flags_or = Flags::Parse(args, {"m", "model", "prompt-tokens", "gen-tokens", "threads", "t", "repetitions"},
+  auto flags_or = Flags::Parse(args, {"m", "model", "prompt-tokens", "gen-tokens", "threads", "t", "repetitions", "attention"},
                                {"json"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
@@ -85,7 +86,7 @@ int RunBench(const std::vector<std::string>& args) {
   const bool json = flags.Has("json");
 
   Stopwatch load_watch;
-  auto loaded = model::Model::Load(path, {.n_threads = static_cast<int>(*threads)});
+  auto loaded = LoadModelFromFlags(flags, path, static_cast<int>(*threads));
   if (!loaded.ok()) return Fail("bench", loaded.status());
   const double load_seconds = load_watch.ElapsedSeconds();
   model::Model& m = **loaded;
@@ -148,13 +149,15 @@ int RunBench(const std::vector<std::string>& args) {
         "{\"model\":%s,\"arch\":\"%s\",\"weight_type\":\"%s\",\"weight_mix\":\"%s\",\"threads\":%d,\"prompt_tokens\":%lld,"
         "\"gen_tokens\":%lld,\"repetitions\":%lld,\"prefill_tokens_per_s\":%.2f,\"decode_tokens_per_s\":%.2f,"
         "\"model_bytes_per_token\":%.0f,\"read_bandwidth_gbs\":%.2f,\"roofline_decode_tokens_per_s\":%.2f,"
-        "\"roofline_ratio\":%.4f,\"load_seconds\":%.3f}\n",
+        "\"roofline_ratio\":%.4f,\"load_seconds\":%.3f,\"attention\":\"%s\"}\n",
         JsonString(path).c_str(), hp.arch_name.c_str(), type.c_str(), mix.c_str(), n_threads,
         static_cast<long long>(*n_prompt), static_cast<long long>(*n_gen), static_cast<long long>(*reps),
-        prefill_tps, decode_tps, bytes_per_token, bandwidth_gbs, roofline_tps, ratio, load_seconds);
+        prefill_tps, decode_tps, bytes_per_token, bandwidth_gbs, roofline_tps, ratio, load_seconds,
+        kernels::AttentionPrecisionName(m.attention_precision()));
   } else {
-    std::printf("model      %s (%s, weights %s), %d threads, loaded in %.2f s\n", path.c_str(),
-                hp.arch_name.c_str(), mix.c_str(), n_threads, load_seconds);
+    std::printf("model      %s (%s, weights %s), %d threads, %s attention, loaded in %.2f s\n", path.c_str(),
+                hp.arch_name.c_str(), mix.c_str(), n_threads, kernels::AttentionPrecisionName(m.attention_precision()),
+                load_seconds);
     std::printf("prefill    %lld tokens: %.1f tokens/s (median of %lld)\n", static_cast<long long>(*n_prompt),
                 prefill_tps, static_cast<long long>(*reps));
     std::printf("decode     %lld tokens: %.1f tokens/s\n", static_cast<long long>(*n_gen), decode_tps);

@@ -29,6 +29,7 @@
 #include "base/mapped_file.h"
 #include "base/status.h"
 #include "cli/command.h"
+#include "cli/model_flags.h"
 #include "engine/engine.h"
 #include "engine/fidelity.h"
 #include "model/model.h"
@@ -50,6 +51,8 @@ const char kUsage[] =
     "      --recompute R      recompute fraction, or a comma list (one JSON line each)\n"
     "                         (default 0.15)\n"
     "  -t, --threads N        threads (default: all hardware threads)\n"
+    "      --attention P      attention operands: f32 | bf16 (default: bf16 where the CPU\n"
+    "                         multiplies bf16 natively, else f32)\n"
     "      --json             print one JSON line per R\n"
     "      --corpus DIR       chunk texts from the *.txt files of DIR (needs the model's\n"
     "                         tokenizer); default: the model's own greedy generations\n"
@@ -185,7 +188,7 @@ int RunBenchRag(const std::vector<std::string>& args) {
   static const Command* self = &CommandRegistry().at("bench-rag");
   auto flags_or = Flags::Parse(args,
                                {"m", "model", "chunks", "chunk-tokens", "question-tokens", "recompute", "t", "threads",
-                                "corpus", "trials", "gen-tokens", "block-tokens", "disk-dir", "seed", "signal"},
+                                "corpus", "trials", "gen-tokens", "block-tokens", "disk-dir", "seed", "signal", "attention"},
                                {"json", "rag", "random-text", "no-fidelity"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
@@ -213,7 +216,7 @@ int RunBenchRag(const std::vector<std::string>& args) {
   const bool json = flags.Has("json");
   const bool fidelity = !flags.Has("no-fidelity");
 
-  auto model_or = model::Model::Load(model_path, {.n_threads = static_cast<int>(*threads)});
+  auto model_or = LoadModelFromFlags(flags, model_path, static_cast<int>(*threads));
   if (!model_or.ok()) return Fail("bench-rag", model_or.status());
   model::Model& model = **model_or;
   const gguf::GgufFile& file = model.file();
@@ -373,7 +376,7 @@ int RunBenchRag(const std::vector<std::string>& args) {
     if (json) {
       std::printf(
           "{\"bench\":\"rag\",\"model\":\"%s\",\"chunks\":%lld,\"chunk_tokens\":%lld,\"question_tokens\":%lld,"
-          "\"recompute\":%g,\"threads\":%d,\"trials\":%d,\"gen_tokens\":%lld,\"source\":\"%s\","
+          "\"recompute\":%g,\"threads\":%d,\"attention\":\"%s\",\"trials\":%d,\"gen_tokens\":%lld,\"source\":\"%s\","
           "\"ttft_full_ms\":%.2f,\"ttft_prefix_ms\":%.2f,\"ttft_chunk_ram_ms\":%.2f,\"ttft_chunk_disk_ms\":%.2f,"
           "\"speedup_chunk_ram\":%.2f,\"speedup_chunk_disk\":%.2f,\"tokens_prompt\":%lld,\"tokens_recomputed\":%lld,"
           "\"tokens_computed\":%lld,\"top1_agreement\":%s,\"kl_mean\":%s,\"kl_max\":%s,\"fidelity_rows\":%lld,"
@@ -381,7 +384,7 @@ int RunBenchRag(const std::vector<std::string>& args) {
           "\"cpu_ttft_chunk_disk_ms\":%.2f}\n",
           std::filesystem::path(model_path).filename().string().c_str(), static_cast<long long>(*n_chunks),
           static_cast<long long>(*chunk_tokens), static_cast<long long>(*question_tokens), fractions[i],
-          model.pool()->size(), n_trials, static_cast<long long>(*gen_tokens), flags.Has("corpus") ? "corpus" : flags.Has("random-text") ? "random" : "greedy",
+          model.pool()->size(), kernels::AttentionPrecisionName(model.attention_precision()), n_trials, static_cast<long long>(*gen_tokens), flags.Has("corpus") ? "corpus" : flags.Has("random-text") ? "random" : "greedy",
           full_med, prefix_med, ram, disk, ram > 0 ? full_med / ram : 0, disk > 0 ? full_med / disk : 0,
           static_cast<long long>(n_prompt_real), static_cast<long long>(pr.recomputed.back()),
           static_cast<long long>(pr.computed.back()), num(pr.fidelity.top1_agreement(), "%.4f").c_str(),

@@ -22,6 +22,7 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "cli/command.h"
+#include "cli/model_flags.h"
 #include "model/model.h"
 #include "sampling/sampler.h"
 #include "sampling/stop_matcher.h"
@@ -55,6 +56,7 @@ const char kUsage[] =
     "      --seed S           sampling seed (default fixed, so runs repeat)\n"
     "      --stop TEXT        also end a reply at TEXT (repeatable; TEXT is not shown)\n"
     "  -t, --threads N        threads (default: all hardware threads)\n"
+    "      --attention P      attention operands: f32 | bf16 (default: bf16 where native)\n"
     "      --stats            per-turn token counts and speed on stderr\n";
 
 struct ChatOptions {
@@ -236,7 +238,7 @@ int RunChat(const std::vector<std::string>& args) {
   auto flags_or = Flags::Parse(args,
                                {"m", "model", "system", "template-file", "n", "max-tokens", "c", "ctx", "temp",
                                 "top-k", "top-p", "min-p", "repeat-penalty", "presence-penalty",
-                                "frequency-penalty", "seed", "stop", "t", "threads"},
+                                "frequency-penalty", "seed", "stop", "t", "threads", "attention"},
                                {"chatml", "stats"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
@@ -280,7 +282,7 @@ int RunChat(const std::vector<std::string>& args) {
   options.stop_strings = flags.GetAll("stop");
   options.stats = flags.Has("stats");
 
-  auto model = model::Model::Load(model_path, {.n_threads = static_cast<int>(*threads)});
+  auto model = LoadModelFromFlags(flags, model_path, static_cast<int>(*threads));
   if (!model.ok()) return Fail("chat", model.status());
   auto tokenizer = tokenizer::Tokenizer::FromGguf((*model)->file());
   if (!tokenizer.ok()) return Fail("chat", tokenizer.status());

@@ -5,6 +5,7 @@
 
 #include "base/status.h"
 #include "cli/command.h"
+#include "cli/model_flags.h"
 #include "engine/generate.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
@@ -31,6 +32,7 @@ const char kUsage[] =
     "      --repeat-penalty R  (default 1 = off)\n"
     "      --seed S         sampling seed (default fixed)\n"
     "  -t, --threads N      threads (default: all hardware threads)\n"
+    "      --attention P    attention operands: f32 | bf16 (default: bf16 where native)\n"
     "      --echo           print the prompt before the generated text\n"
     "      --parse-special  recognise control-token text (e.g. <|im_start|>) in the prompt\n"
     "\n"
@@ -40,7 +42,7 @@ int RunGenerate(const std::vector<std::string>& args) {
   static const Command* self = &CommandRegistry().at("generate");
   auto flags_or = Flags::Parse(args,
                                {"m", "model", "p", "prompt", "n", "steps", "temp", "top-k", "top-p", "min-p",
-                                "repeat-penalty", "seed", "t", "threads"},
+                                "repeat-penalty", "seed", "t", "threads", "attention"},
                                {"echo", "parse-special"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
@@ -73,7 +75,7 @@ int RunGenerate(const std::vector<std::string>& args) {
   params.sampling.repeat_penalty = static_cast<float>(*repeat);
   params.sampling.seed = static_cast<uint64_t>(*seed);
 
-  auto model = model::Model::Load(model_path, {.n_threads = static_cast<int>(*threads)});
+  auto model = LoadModelFromFlags(flags, model_path, static_cast<int>(*threads));
   if (!model.ok()) return Fail("generate", model.status());
   auto tokenizer = tokenizer::Tokenizer::FromGguf((*model)->file());
   if (!tokenizer.ok()) return Fail("generate", tokenizer.status());

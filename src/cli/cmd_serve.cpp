@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/model_flags.h"
 #include "cli/embedder_flags.h"
 #include "engine/engine.h"
 #include "model/model.h"
@@ -57,6 +58,7 @@ const char kUsage[] =
     "      --model-id NAME       the id /v1/models reports (default: the file name)\n"
     "  -c, --ctx N               context per request in tokens (default: the model's, at most 8192)\n"
     "  -t, --threads N           compute threads (default: all hardware threads)\n"
+    "      --attention P         attention operands: f32 | bf16 (default: bf16 where native)\n"
     "      --backend B           scheduler (continuous batching, default) | engine (one request\n"
     "                            at a time); both reuse chunk KV for `documents` and RAG\n"
     "      --kv-mib N            KV pool size in MiB (default 1024)\n"
@@ -148,7 +150,7 @@ int RunServe(const std::vector<std::string>& args) {
                                {"m", "model", "host", "port", "port-file", "api-key", "api-key-file", "model-id",
                                 "c", "ctx", "t", "threads", "backend", "kv-mib", "block-tokens", "step-tokens",
                                 "max-running", "max-queue", "chunk-cache-dir", "chunk-cache-mib", "chunk-disk-mib",
-                                "recompute", "recompute-signal", "max-body-mib", "http-threads",
+                                "recompute", "recompute-signal", "max-body-mib", "http-threads", "attention",
                                 "grace-s", "db", "template-file", "max-decode-slowdown", "embed-model",
                                 "embed-pooling", "query-prefix", "doc-prefix"},
                                {"chatml", "no-prefix-cache", "no-chunk-cache"});
@@ -209,7 +211,7 @@ int RunServe(const std::vector<std::string>& args) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client that hangs up is a failed write, not a crash
 
-  auto model = model::Model::Load(model_path, {.n_threads = static_cast<int>(get("threads"))});
+  auto model = LoadModelFromFlags(flags, model_path, static_cast<int>(get("threads")));
   if (!model.ok()) return Fail("serve", model.status());
   auto tokenizer = tokenizer::Tokenizer::FromGguf((*model)->file());
   if (!tokenizer.ok()) return Fail("serve", tokenizer.status());

@@ -45,3 +45,29 @@ execute_process(COMMAND ${CHUNKSERVE} bench-rag -m "${GGUF}" --recompute 2 RESUL
 if(NOT rc EQUAL 2)
   message(FATAL_ERROR "--recompute 2 should be a usage error, got ${rc}")
 endif()
+# stories260K's head_dim (8) is no vdpbf16ps shape, so its default is f32;
+# --attention bf16 forces the bf16 operands (the scalar twin here), and the
+# r = 1 line stays the exact twin of full prefill under them.
+string(FIND "${exact}" "\"attention\":\"f32\"" at)
+if(at EQUAL -1)
+  message(FATAL_ERROR "default attention for head_dim 8 should be f32:\n${exact}")
+endif()
+execute_process(COMMAND ${CHUNKSERVE} bench-rag -m "${GGUF}" --chunks 4 --chunk-tokens 32 --question-tokens 16
+                        --gen-tokens 8 --trials 1 --recompute 1 --threads 1 --json --attention bf16
+                        --disk-dir "${WORK_DIR}/bench_rag_chunks_bf16"
+                OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+file(REMOVE_RECURSE "${WORK_DIR}/bench_rag_chunks_bf16")
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "bench-rag --attention bf16 failed (${rc}): ${err}")
+endif()
+foreach(field "\"attention\":\"bf16\"" "\"top1_agreement\":1.0000" "\"kl_mean\":0.000000")
+  string(FIND "${out}" "${field}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "--attention bf16 r = 1 line lacks ${field}:\n${out}")
+  endif()
+endforeach()
+execute_process(COMMAND ${CHUNKSERVE} bench-rag -m "${GGUF}" --attention f16 RESULT_VARIABLE rc OUTPUT_QUIET
+                ERROR_VARIABLE err)
+if(rc EQUAL 0 OR NOT err MATCHES "--attention must be f32 or bf16")
+  message(FATAL_ERROR "--attention f16 should be refused, got ${rc}: ${err}")
+endif()
