@@ -64,9 +64,15 @@ struct Model::Scratch {
   std::vector<int32_t> kv_len;     // (T,) keys each token attends to
   std::vector<int64_t> out_rows;   // tokens whose logits are wanted
   std::vector<int64_t> hidden_rows;  // tokens whose hidden state is wanted
-  // (batch index, first token) of the sequences whose attention runs as one
-  // parallel section over sequences.
-  std::vector<std::pair<int64_t, int64_t>> small_seqs;
+  // Batch entries [first_seq, ...) over one KV cache whose tokens are
+  // [first_token, first_token + n_tokens): one attention call each.
+  struct AttnGroup {
+    int64_t first_seq = 0;
+    int64_t first_token = 0;
+    int64_t n_tokens = 0;
+  };
+  std::vector<AttnGroup> attn_groups;
+  std::vector<AttnGroup> small_seqs;  // groups of <= 4 tokens, run one per thread
 };
 
 Model::Model(PrivateTag) : scratch_(std::make_unique<Scratch>()) {}
@@ -246,33 +252,42 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
       std::memcpy(kv->KRow(layer, s.slots[t]), k, static_cast<size_t>(dkv) * sizeof(float));
       std::memcpy(kv->VRow(layer, s.slots[t]), v, static_cast<size_t>(dkv) * sizeof(float));
     });
-    // attn (T, dq): each sequence over its own cache. A sequence with few
-    // tokens (a decode) is only n_kv_heads small tasks, so a parallel
-    // section per sequence would cost a pool round trip for each of a
-    // batch's decodes in every layer; they run instead as one parallel
-    // section over sequences, each sequence on one thread.
+    // attn (T, dq): each sequence over its own cache. Consecutive entries
+    // of one cache (the runs of a chunk-reuse prefill: scattered recomputed
+    // slots) are one call, their causality in kv_len: each K/V tile is then
+    // prepared once for all their queries, not once per run. A group with
+    // few tokens (a decode) is only n_kv_heads small tasks, so a parallel
+    // section per group would cost a pool round trip for each of a batch's
+    // decodes in every layer; they run instead as one parallel section over
+    // groups, each group on one thread.
     {
       constexpr int64_t kSmallSeqTokens = 4;
       s.small_seqs.clear();
+      s.attn_groups.clear();
       int64_t t0 = 0;
       for (size_t b = 0; b < batch.size(); ++b) {
-        const SequenceBatch& seq = batch[b];
-        const auto n = static_cast<int64_t>(seq.tokens.size());
-        if (n <= kSmallSeqTokens && batch.size() > 1) {
-          s.small_seqs.push_back({static_cast<int64_t>(b), t0});
+        const auto n = static_cast<int64_t>(batch[b].tokens.size());
+        if (!s.attn_groups.empty() && batch[s.attn_groups.back().first_seq].kv == batch[b].kv) {
+          s.attn_groups.back().n_tokens += n;
         } else {
-          const kernels::KvBlocksView view = seq.kv->View(layer);
-          kernels::Attention(s.q.data() + t0 * dq, n, s.kv_len.data() + t0, view, shape,
-                             s.attn.data() + t0 * dq, pool_);
+          s.attn_groups.push_back({static_cast<int64_t>(b), t0, n});
         }
         t0 += n;
       }
+      for (const Scratch::AttnGroup& g : s.attn_groups) {
+        if (g.n_tokens <= kSmallSeqTokens && s.attn_groups.size() > 1) {
+          s.small_seqs.push_back(g);
+        } else {
+          const kernels::KvBlocksView view = batch[static_cast<size_t>(g.first_seq)].kv->View(layer);
+          kernels::Attention(s.q.data() + g.first_token * dq, g.n_tokens, s.kv_len.data() + g.first_token, view,
+                             shape, s.attn.data() + g.first_token * dq, pool_);
+        }
+      }
       auto run_small = [&](int64_t i, int) {
-        const auto [b, t_first] = s.small_seqs[static_cast<size_t>(i)];
-        const SequenceBatch& seq = batch[static_cast<size_t>(b)];
-        const kernels::KvBlocksView view = seq.kv->View(layer);
-        kernels::Attention(s.q.data() + t_first * dq, static_cast<int64_t>(seq.tokens.size()),
-                           s.kv_len.data() + t_first, view, shape, s.attn.data() + t_first * dq, nullptr);
+        const Scratch::AttnGroup& g = s.small_seqs[static_cast<size_t>(i)];
+        const kernels::KvBlocksView view = batch[static_cast<size_t>(g.first_seq)].kv->View(layer);
+        kernels::Attention(s.q.data() + g.first_token * dq, g.n_tokens, s.kv_len.data() + g.first_token, view,
+                           shape, s.attn.data() + g.first_token * dq, nullptr);
       };
       const auto n_small = static_cast<int64_t>(s.small_seqs.size());
       if (pool_ && n_small > 1) {
