@@ -1,7 +1,9 @@
 // Attention kernel speed at production shapes (Qwen2.5-0.5B: 14 heads, 2 KV
 // heads, head_dim 64): a causal prefill of n tokens and one decode query over
-// n cached tokens, per ISA and operand precision (range 2: 0 = f32, 1 =
-// bf16, native on AVX-512 only). One layer per iteration; multiply by n_layer.
+// n cached tokens, per ISA and operand precision (range 2: 0 = f32; 1 = bf16
+// operands over f32 rows; 2 = bf16 operands over bf16 rows, as a bf16 KV
+// cache stores them; bf16 native on AVX-512 only). One layer per iteration;
+// multiply by n_layer.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -18,6 +20,7 @@ using chunkserve::kernels::OpsIsa;
 // benchmark skipped) where they do not run natively here.
 bool Configure(benchmark::State& state, OpsIsa* isa, AttentionPrecision* precision) {
   *isa = static_cast<OpsIsa>(state.range(1));
+  state.SetLabel(state.range(2) == 0 ? "f32" : state.range(2) == 1 ? "bf16 ops, f32 rows" : "bf16 ops, bf16 rows");
   *precision = state.range(2) ? AttentionPrecision::kBf16 : AttentionPrecision::kF32;
   if (!chunkserve::kernels::OpsIsaSupported(*isa)) {
     state.SkipWithError("ISA not supported");
@@ -33,8 +36,9 @@ bool Configure(benchmark::State& state, OpsIsa* isa, AttentionPrecision* precisi
 
 struct Fixture {
   std::vector<float> q, k, v, out;
+  std::vector<uint16_t> k16, v16;
   std::vector<int32_t> kv_len;
-  std::vector<const float*> kp, vp;
+  std::vector<const void*> kp, vp;
   chunkserve::kernels::KvBlocksView view;
   chunkserve::kernels::AttentionShape shape{14, 2, 64, 0.125f};
 
@@ -52,6 +56,19 @@ struct Fixture {
     vp = {v.data()};
     view = {kp, vp, n_ctx};
   }
+  // Precision and row type of range 2.
+  void Configure(int64_t variant) {
+    shape.precision = variant ? AttentionPrecision::kBf16 : AttentionPrecision::kF32;
+    if (variant != 2) return;
+    const auto n = static_cast<int64_t>(k.size());
+    k16.resize(k.size());
+    v16.resize(v.size());
+    chunkserve::kernels::StoreKvRow(k.data(), n, chunkserve::DType::kBF16, k16.data());
+    chunkserve::kernels::StoreKvRow(v.data(), n, chunkserve::DType::kBF16, v16.data());
+    kp = {k16.data()};
+    vp = {v16.data()};
+    view = {kp, vp, view.block_tokens, chunkserve::DType::kBF16};
+  }
 };
 
 void BM_AttentionPrefill(benchmark::State& state) {
@@ -60,7 +77,7 @@ void BM_AttentionPrefill(benchmark::State& state) {
   if (!Configure(state, &isa, &precision)) return;
   const int64_t n = state.range(0);
   Fixture f(n, n);
-  f.shape.precision = precision;
+  f.Configure(state.range(2));
   for (auto _ : state) {
     chunkserve::kernels::AttentionWithIsa(isa, f.q.data(), n, f.kv_len.data(), f.view, f.shape, f.out.data(), nullptr);
     benchmark::DoNotOptimize(f.out.data());
@@ -69,7 +86,7 @@ void BM_AttentionPrefill(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * 2 * 14 * 64 * (n * (n + 1) / 2.0) * state.iterations(),
                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
-BENCHMARK(BM_AttentionPrefill)->ArgsProduct({{128, 512, 2048}, {0, 1, 2}, {0, 1}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AttentionPrefill)->ArgsProduct({{128, 512, 2048}, {0, 1, 2}, {0, 1, 2}})->Unit(benchmark::kMillisecond);
 
 // Chunk-cache repair (issue 3): ~15% of 8 x 256 chunk tokens plus a
 // 64-token question recomputed at the end of a 2112-token context, so each
@@ -81,7 +98,7 @@ void BM_AttentionRecompute(benchmark::State& state) {
   const int64_t n_q = state.range(0);
   const int64_t n_ctx = 2112;
   Fixture f(n_q, n_ctx);
-  f.shape.precision = precision;
+  f.Configure(state.range(2));
   double n_pairs = 0;
   for (int32_t len : f.kv_len) n_pairs += len;
   for (auto _ : state) {
@@ -91,7 +108,7 @@ void BM_AttentionRecompute(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * 2 * 14 * 64 * n_pairs * state.iterations(),
                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
-BENCHMARK(BM_AttentionRecompute)->ArgsProduct({{333}, {1, 2}, {0, 1}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AttentionRecompute)->ArgsProduct({{333}, {1, 2}, {0, 1, 2}})->Unit(benchmark::kMillisecond);
 
 void BM_AttentionDecode(benchmark::State& state) {
   OpsIsa isa;
@@ -99,13 +116,13 @@ void BM_AttentionDecode(benchmark::State& state) {
   if (!Configure(state, &isa, &precision)) return;
   const int64_t n_ctx = state.range(0);
   Fixture f(1, n_ctx);
-  f.shape.precision = precision;
+  f.Configure(state.range(2));
   for (auto _ : state) {
     chunkserve::kernels::AttentionWithIsa(isa, f.q.data(), 1, f.kv_len.data(), f.view, f.shape, f.out.data(), nullptr);
     benchmark::DoNotOptimize(f.out.data());
   }
 }
-BENCHMARK(BM_AttentionDecode)->ArgsProduct({{512, 4096}, {0, 1, 2}, {0, 1}})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_AttentionDecode)->ArgsProduct({{512, 4096}, {0, 1, 2}, {0, 1, 2}})->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

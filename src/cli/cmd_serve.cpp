@@ -262,7 +262,7 @@ int RunServe(const std::vector<std::string>& args) {
     const model::HParams& hp = (*model)->hparams();
     const auto block_tokens = static_cast<size_t>(get("block-tokens"));
     const size_t block_bytes = static_cast<size_t>(hp.n_layer) * 2 * block_tokens *
-                               static_cast<size_t>(hp.n_embd_kv()) * sizeof(float);
+                               static_cast<size_t>(hp.n_embd_kv()) * Traits((*model)->kv_type()).type_size;
     const auto pool_tokens = static_cast<int64_t>(kv_bytes / block_bytes * block_tokens);
     if (pool_tokens < n_ctx) {
       std::fprintf(stderr, "chunkserve serve: --kv-mib %lld holds %lld tokens; context lowered from %lld to that\n",

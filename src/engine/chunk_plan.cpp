@@ -137,11 +137,10 @@ std::shared_ptr<kv::ChunkKv> BuildChunkKv(const kv::ChunkKey& key, std::span<con
   const auto rows = static_cast<size_t>(entry->n_layers * n * rf);
   entry->k.resize(rows);
   entry->v.resize(rows);
-  const size_t row_bytes = static_cast<size_t>(rf) * sizeof(float);
   for (int l = 0; l < entry->n_layers; ++l) {
     for (int64_t t = 0; t < n; ++t) {
-      std::memcpy(entry->k.data() + (l * n + t) * rf, lead_kv->KRow(l, lead_in_length + t), row_bytes);
-      std::memcpy(entry->v.data() + (l * n + t) * rf, lead_kv->VRow(l, lead_in_length + t), row_bytes);
+      lead_kv->LoadK(l, lead_in_length + t, entry->k.data() + (l * n + t) * rf);
+      lead_kv->LoadV(l, lead_in_length + t, entry->v.data() + (l * n + t) * rf);
     }
   }
   if (seq_kv != nullptr) {

@@ -92,16 +92,17 @@ void PlaceChunk(const kv::ChunkKv& chunk, model::KvCache* kv, int64_t first_slot
                 const RopeSetup& rope) {
   CHECK(chunk.n_layers == kv->n_layers() && chunk.row_floats == kv->row_floats());
   CHECK(first_slot + chunk.n_tokens() <= kv->capacity_tokens());
-  const size_t row_bytes = static_cast<size_t>(chunk.row_floats) * sizeof(float);
-  // Every token of the chunk moves by the same delta.
+  // Every token of the chunk moves by the same delta; rows are rotated in
+  // f32 and then stored in the cache's type.
   const int64_t delta = first_position - chunk.base_position;
   const DeltaRotator rotator(rope, delta);
+  std::vector<float> k(static_cast<size_t>(chunk.row_floats));
   for (int l = 0; l < chunk.n_layers; ++l) {
     for (int64_t i = 0; i < chunk.n_tokens(); ++i) {
-      float* k = kv->KRow(l, first_slot + i);
-      std::memcpy(k, chunk.KRow(l, i), row_bytes);
-      if (delta != 0) rotator.Rotate(k);
-      std::memcpy(kv->VRow(l, first_slot + i), chunk.VRow(l, i), row_bytes);
+      std::memcpy(k.data(), chunk.KRow(l, i), k.size() * sizeof(float));
+      if (delta != 0) rotator.Rotate(k.data());
+      kv->StoreK(l, first_slot + i, k.data());
+      kv->StoreV(l, first_slot + i, chunk.VRow(l, i));
     }
   }
 }
@@ -159,13 +160,13 @@ std::vector<float> DeviationScores(const kv::ChunkKv& lead_kv, model::KvCache* s
   const int64_t delta = first_position - lead_kv.base_position;
   const DeltaRotator rotator(rope, delta);
   std::vector<double> num(static_cast<size_t>(n), 0.0), den(static_cast<size_t>(n), 0.0);
-  std::vector<float> k(static_cast<size_t>(rf));
+  std::vector<float> k(static_cast<size_t>(rf)), kc(static_cast<size_t>(rf)), vc(static_cast<size_t>(rf));
   for (int l = 0; l < lead_kv.n_layers; ++l) {
     for (int64_t i = 0; i < n; ++i) {
       std::memcpy(k.data(), lead_kv.KRow(l, i), static_cast<size_t>(rf) * sizeof(float));
       if (delta != 0) rotator.Rotate(k.data());
-      const float* kc = seq_kv->KRow(l, first_slot + i);
-      const float* vc = seq_kv->VRow(l, first_slot + i);
+      seq_kv->LoadK(l, first_slot + i, kc.data());
+      seq_kv->LoadV(l, first_slot + i, vc.data());
       const float* vl = lead_kv.VRow(l, i);
       double d = 0, s = 0;
       for (int64_t j = 0; j < rf; ++j) {

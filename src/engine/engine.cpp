@@ -11,6 +11,7 @@
 #include "engine/chunk_plan.h"
 #include "engine/slot_forward.h"
 #include "kv/block_table.h"
+#include "sched/model_executor.h"
 #include "sampling/sampler.h"
 
 namespace chunkserve::engine {
@@ -59,12 +60,8 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(model::Model* model, const Engi
     if (id && *id >= 0 && *id < hp.n_vocab) e->default_eog_.push_back(static_cast<int32_t>(*id));
   }
 
-  kv::BlockPoolOptions po;
-  po.block_tokens = options.block_tokens;
-  po.n_layers = static_cast<int>(hp.n_layer);
-  po.row_floats = hp.n_embd_kv();
-  po.budget_bytes = options.kv_budget_bytes;
-  ASSIGN_OR_RETURN(e->pool_, kv::BlockPool::Create(po));
+  ASSIGN_OR_RETURN(e->pool_, kv::BlockPool::Create(sched::PoolOptionsFor(*model, options.block_tokens,
+                                                                         options.kv_budget_bytes)));
   if (options.enable_prefix_cache) {
     const int64_t max_blocks =
         options.prefix_cache_max_blocks > 0 ? options.prefix_cache_max_blocks : e->pool_->n_blocks();
@@ -287,7 +284,8 @@ Status Engine::FillChunkCache(Request& req) {
   std::vector<std::unique_ptr<model::ContiguousKvCache>> caches;
   std::vector<std::vector<int32_t>> inputs;
   for (const auto& [b, e] : req.missed_chunks) {
-    caches.push_back(model_->NewKvCache(L + (e - b)));
+    // The pool's value type, so entries hold what a fill job would store.
+    caches.push_back(model_->NewKvCache(L + (e - b), model_->kv_type()));
     std::vector<int32_t> in(lead_in_);
     in.insert(in.end(), req.tokens.begin() + b, req.tokens.begin() + e);
     inputs.push_back(std::move(in));

@@ -127,18 +127,34 @@ struct AttentionJob {
   const KvBlocksView* kv;
   AttentionShape shape;
   float* out;
-  int64_t row_floats;  // floats per cache row: n_kv_heads * head_dim
+  int64_t row_floats;  // values per cache row: n_kv_heads * head_dim
+  int64_t kv_bytes;    // bytes per cache value: 4 (f32) or 2 (bf16)
 };
 
-inline const float* KeyRow(const AttentionJob& job, int64_t slot, int kv_head) {
+// kv_head's head_dim values of `slot` in `blocks` (of the view's type).
+inline const void* CacheRow(const AttentionJob& job, std::span<const void* const> blocks, int64_t slot,
+                            int kv_head) {
   const int64_t block = slot / job.kv->block_tokens;
   const int64_t row = slot % job.kv->block_tokens;
-  return job.kv->k_blocks[block] + row * job.row_floats + static_cast<int64_t>(kv_head) * job.shape.head_dim;
+  return static_cast<const uint8_t*>(blocks[block]) +
+         (row * job.row_floats + static_cast<int64_t>(kv_head) * job.shape.head_dim) * job.kv_bytes;
 }
-inline const float* ValueRow(const AttentionJob& job, int64_t slot, int kv_head) {
-  const int64_t block = slot / job.kv->block_tokens;
-  const int64_t row = slot % job.kv->block_tokens;
-  return job.kv->v_blocks[block] + row * job.row_floats + static_cast<int64_t>(kv_head) * job.shape.head_dim;
+inline const void* KeyRow(const AttentionJob& job, int64_t slot, int kv_head) {
+  return CacheRow(job, job.kv->k_blocks, slot, kv_head);
+}
+inline const void* ValueRow(const AttentionJob& job, int64_t slot, int kv_head) {
+  return CacheRow(job, job.kv->v_blocks, slot, kv_head);
+}
+// The f32 paths read f32 views only.
+inline const float* KeyRowF32(const AttentionJob& job, int64_t slot, int kv_head) {
+  return static_cast<const float*>(KeyRow(job, slot, kv_head));
+}
+inline const float* ValueRowF32(const AttentionJob& job, int64_t slot, int kv_head) {
+  return static_cast<const float*>(ValueRow(job, slot, kv_head));
+}
+// Element d of a cache row of either type, widened to f32 (exact).
+inline float CacheValue(const AttentionJob& job, const void* row, int d) {
+  return job.kv_bytes == 2 ? BF16ToF32(static_cast<const uint16_t*>(row)[d]) : static_cast<const float*>(row)[d];
 }
 
 // Per-thread scratch, sized for the largest task.
@@ -156,15 +172,16 @@ struct AttentionScratch {
   std::vector<uint32_t> p_pairs;     // (4 rows, kKeyTileWide / 2): the row block's P
 };
 
-// x rounded to bf16 and back, as vcvtneps2bf16 rounds: nearest even,
-// subnormals to signed zero, NaN stays NaN.
-inline float RoundBf16(float x) {
+// x as bf16, rounded as vcvtneps2bf16 rounds: nearest even, subnormals to
+// signed zero, NaN stays NaN.
+inline uint16_t Bf16Bits(float x) {
   uint32_t bits;
   std::memcpy(&bits, &x, 4);
   if ((bits & 0x7f800000u) == 0) bits &= 0x80000000u;
   std::memcpy(&x, &bits, 4);
-  return BF16ToF32(F32ToBF16(x));
+  return F32ToBF16(x);
 }
+inline float RoundBf16(float x) { return BF16ToF32(Bf16Bits(x)); }
 
 // Scalar reference: one (query, head) row at a time, one key at a time. With
 // AttentionPrecision::kBf16 it rounds every operand of both products to bf16
@@ -188,17 +205,17 @@ void AttentionTaskScalar(const AttentionJob& job, int64_t q_begin, int64_t q_end
       float m = -std::numeric_limits<float>::infinity();
       float l = 0;
       for (int64_t j = 0; j < n_keys; ++j) {
-        const float* krow = KeyRow(job, j, kv_head);
+        const void* krow = KeyRow(job, j, kv_head);
         float s = 0;
-        for (int d = 0; d < hd; ++d) s += operand(qrow[d]) * operand(krow[d]);
+        for (int d = 0; d < hd; ++d) s += operand(qrow[d]) * operand(CacheValue(job, krow, d));
         s *= job.shape.scale;
         const float m_new = std::max(m, s);
         const float corr = std::exp(m - m_new);
         const float p = std::exp(s - m_new);
         l = l * corr + p;
-        const float* vrow = ValueRow(job, j, kv_head);
+        const void* vrow = ValueRow(job, j, kv_head);
         const float p_op = operand(p);
-        for (int d = 0; d < hd; ++d) acc[d] = acc[d] * corr + p_op * operand(vrow[d]);
+        for (int d = 0; d < hd; ++d) acc[d] = acc[d] * corr + p_op * operand(CacheValue(job, vrow, d));
         m = m_new;
       }
       const float inv = l > 0 ? 1.0f / l : 0.0f;
@@ -325,7 +342,7 @@ __attribute__((target("avx2,fma"))) void TransposeRows(const float* const* rows,
 __attribute__((target("avx2,fma"))) void TransposeKeyTile(const AttentionJob& job, int64_t j0, int64_t n_keys,
                                                           int kv_head, float* kt) {
   const float* k_rows[kKeyTile];
-  for (int64_t j = 0; j < n_keys; ++j) k_rows[j] = KeyRow(job, j0 + j, kv_head);
+  for (int64_t j = 0; j < n_keys; ++j) k_rows[j] = KeyRowF32(job, j0 + j, kv_head);
   TransposeRows(k_rows, n_keys, job.shape.head_dim, kt);
 }
 
@@ -356,7 +373,7 @@ __attribute__((target("avx2,fma"))) void AttentionTaskAvx2(const AttentionJob& j
     // Row pointers once per tile: the block lookup divides, and the inner
     // loops below would otherwise pay it per key per row.
     const float* v_rows[kKeyTile];
-    for (int64_t j = 0; j < n_keys; ++j) v_rows[j] = ValueRow(job, j0 + j, kv_head);
+    for (int64_t j = 0; j < n_keys; ++j) v_rows[j] = ValueRowF32(job, j0 + j, kv_head);
     // Transpose the tile's keys; columns past n_keys are zero (masked later).
     TransposeKeyTile(job, j0, n_keys, kv_head, kt);
 
@@ -536,7 +553,7 @@ constexpr int64_t kKeyTileWide = 2 * kKeyTile;
 // registers: with a run-time width GCC 12 kept them on the stack and copied
 // each value row with memcpy, which cost a fifth of the kernel.
 template <int kDVec>
-CS_AVX512 inline void PvRowBlock(float* acc, int hd, int d, const float* corr, const float* const* v_rows,
+CS_AVX512 inline void PvRowBlock(float* acc, int hd, int d, const float* corr, const void* const* v_rows,
                                  int64_t n_keys, const float* p_block) {
   constexpr int kRowBlock = 4;
   __m512 a[kRowBlock][kDVec];
@@ -545,7 +562,7 @@ CS_AVX512 inline void PvRowBlock(float* acc, int hd, int d, const float* corr, c
     for (int c4 = 0; c4 < kDVec; ++c4) a[k][c4] = _mm512_mul_ps(_mm512_loadu_ps(acc + k * hd + d + 16 * c4), c);
   }
   for (int64_t j = 0; j < n_keys; ++j) {
-    const float* vr = v_rows[j] + d;
+    const float* vr = static_cast<const float*>(v_rows[j]) + d;
     __m512 vv[kDVec];
     for (int c4 = 0; c4 < kDVec; ++c4) vv[c4] = _mm512_loadu_ps(vr + 16 * c4);
     for (int k = 0; k < kRowBlock; ++k) {
@@ -581,21 +598,27 @@ CS_AVX512_BF16 void PackBf16Pairs(const float* src, int64_t n, uint32_t* dst) {
 
 // key_pairs (head_dim / 2, kKeyTile) = keys [j0, j0 + n_keys) of kv_head as
 // bf16 pairs, transposed (pair d of key j at [d * kKeyTile + j]); columns
-// past n_keys are zero. staging holds (kKeyTile, head_dim / 2).
+// past n_keys are zero. A bf16 cache row already is head_dim / 2 pairs; f32
+// rows are rounded into staging, (kKeyTile, head_dim / 2), first.
 CS_AVX512_BF16 void PairKeyTileBf16(const AttentionJob& job, int64_t j0, int64_t n_keys, int kv_head,
                                     uint32_t* staging, uint32_t* key_pairs) {
   const int half_dim = job.shape.head_dim / 2;
-  const float* rows[kKeyTile];
+  const float* rows[kKeyTile];  // 32-bit units (pairs) to transpose
   for (int64_t j = 0; j < n_keys; ++j) {
-    PackBf16Pairs(KeyRow(job, j0 + j, kv_head), job.shape.head_dim, staging + j * half_dim);
-    rows[j] = reinterpret_cast<const float*>(staging + j * half_dim);
+    if (job.kv->type == DType::kBF16) {
+      rows[j] = static_cast<const float*>(KeyRow(job, j0 + j, kv_head));
+    } else {
+      PackBf16Pairs(KeyRowF32(job, j0 + j, kv_head), job.shape.head_dim, staging + j * half_dim);
+      rows[j] = reinterpret_cast<const float*>(staging + j * half_dim);
+    }
   }
   TransposeRows(rows, n_keys, half_dim, reinterpret_cast<float*>(key_pairs));
 }
 
 // value_pairs (ceil(n_keys / 2), head_dim): element (j, d) pairs the bf16 of
 // V[2j][d] (low half) with V[2j + 1][d]; a missing last odd row is zero.
-CS_AVX512_BF16 void PairValueTileBf16(const float* const* v_rows, int64_t n_keys, int hd,
+// v_rows are cache rows of `type` (f32 rows are rounded).
+CS_AVX512_BF16 void PairValueTileBf16(const void* const* v_rows, int64_t n_keys, int hd, DType type,
                                       uint32_t* value_pairs) {
   // cvtne2ps gives [a0 .. a15, b0 .. b15]; interleave to [a0, b0, a1, b1, ...].
   alignas(64) static const uint16_t kInterleave[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,
@@ -603,13 +626,25 @@ CS_AVX512_BF16 void PairValueTileBf16(const float* const* v_rows, int64_t n_keys
                                                        11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
   const __m512i interleave = _mm512_load_si512(kInterleave);
   for (int64_t j = 0; j < n_keys; j += 2) {
-    const float* a = v_rows[j];
-    const float* b = j + 1 < n_keys ? v_rows[j + 1] : nullptr;
+    const void* a = v_rows[j];
+    const void* b = j + 1 < n_keys ? v_rows[j + 1] : nullptr;
     uint32_t* out = value_pairs + (j / 2) * hd;
     for (int d = 0; d < hd; d += 16) {
-      const __m512 vb = b ? _mm512_loadu_ps(b + d) : _mm512_setzero_ps();
-      const __m512bh ab = _mm512_cvtne2ps_pbh(vb, _mm512_loadu_ps(a + d));
-      _mm512_storeu_si512(out + d, _mm512_permutexvar_epi16(interleave, reinterpret_cast<const __m512i&>(ab)));
+      __m512i ab;
+      if (type == DType::kBF16) {
+        const auto* a16 = static_cast<const uint16_t*>(a);
+        const auto* b16 = static_cast<const uint16_t*>(b);
+        const __m256i va = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a16 + d));
+        const __m256i vb = b ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b16 + d)) : _mm256_setzero_si256();
+        ab = _mm512_inserti64x4(_mm512_castsi256_si512(va), vb, 1);
+      } else {
+        const auto* af = static_cast<const float*>(a);
+        const auto* bf = static_cast<const float*>(b);
+        const __m512 vb = b ? _mm512_loadu_ps(bf + d) : _mm512_setzero_ps();
+        const __m512bh pair = _mm512_cvtne2ps_pbh(vb, _mm512_loadu_ps(af + d));
+        ab = reinterpret_cast<const __m512i&>(pair);
+      }
+      _mm512_storeu_si512(out + d, _mm512_permutexvar_epi16(interleave, ab));
     }
   }
 }
@@ -748,7 +783,7 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
 
   for (int64_t j0 = 0; j0 < max_len; j0 += kKeyTileWide) {
     const int64_t n_keys = std::min(kKeyTileWide, max_len - j0);
-    const float* v_rows[kKeyTileWide];
+    const void* v_rows[kKeyTileWide];
     for (int64_t j = 0; j < n_keys; ++j) v_rows[j] = ValueRow(job, j0 + j, kv_head);
     if constexpr (kBf16) {
       uint32_t* kp = scratch.key_pairs.data();
@@ -756,7 +791,7 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
       if (n_keys > kKeyTile)
         PairKeyTileBf16(job, j0 + kKeyTile, n_keys - kKeyTile, kv_head, scratch.key_rows.data(),
                         kp + half_dim * kKeyTile);
-      PairValueTileBf16(v_rows, n_keys, hd, scratch.value_pairs.data());
+      PairValueTileBf16(v_rows, n_keys, hd, job.kv->type, scratch.value_pairs.data());
     } else {
       TransposeKeyTile(job, j0, std::min(kKeyTile, n_keys), kv_head, kt);
       if (n_keys > kKeyTile) TransposeKeyTile(job, j0 + kKeyTile, n_keys - kKeyTile, kv_head, kt + hd * kKeyTile);
@@ -890,6 +925,16 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
   }
 }
 
+// StoreKvRow to bf16, 16 values per vcvtneps2bf16.
+CS_AVX512_BF16 void StoreBf16RowAvx512(const float* src, int64_t n, uint16_t* dst) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256bh b = _mm512_cvtneps_pbh(_mm512_loadu_ps(src + i));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), reinterpret_cast<const __m256i&>(b));
+  }
+  for (; i < n; ++i) dst[i] = Bf16Bits(src[i]);
+}
+
 #pragma GCC diagnostic pop
 
 #endif  // __x86_64__
@@ -970,8 +1015,10 @@ void AttentionWithIsa(OpsIsa isa, const float* q, int64_t n_q, const int32_t* kv
   CHECK(shape.head_dim > 0 && kv.block_tokens > 0);
   CHECK(OpsIsaSupported(isa));
   if (n_q <= 0) return;
-  const AttentionJob job{q, n_q, kv_len, &kv, shape, out,
-                         static_cast<int64_t>(shape.n_kv_heads) * shape.head_dim};
+  CHECK_MSG(kv.type == DType::kF32 || (kv.type == DType::kBF16 && shape.precision == AttentionPrecision::kBf16),
+            "attention: a bf16 KV view needs bf16 operands");
+  const AttentionJob job{q,   n_q, kv_len, &kv, shape, out, static_cast<int64_t>(shape.n_kv_heads) * shape.head_dim,
+                         static_cast<int64_t>(KvTypeBytes(kv.type))};
   const int64_t n_q_tiles = (n_q + kQueryTile - 1) / kQueryTile;
   const int64_t n_tasks = n_q_tiles * shape.n_kv_heads;
   // Per-thread scratch that outlives the call: pool threads are long-lived,
@@ -1005,6 +1052,33 @@ void AttentionWithIsa(OpsIsa isa, const float* q, int64_t n_q, const int32_t* kv
   } else {
     for (int64_t t = 0; t < n_tasks; ++t) run(t, 0);
   }
+}
+
+size_t KvTypeBytes(DType type) {
+  CHECK_MSG(type == DType::kF32 || type == DType::kBF16, "KV rows are f32 or bf16");
+  return type == DType::kBF16 ? 2 : 4;
+}
+
+void StoreKvRow(const float* src, int64_t n, DType type, void* dst) {
+  if (KvTypeBytes(type) == 4) {
+    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+    return;
+  }
+  auto* out = static_cast<uint16_t*>(dst);
+#if defined(__x86_64__)
+  static const bool native = CpuHasAvx512Bf16();
+  if (native) return StoreBf16RowAvx512(src, n, out);
+#endif
+  for (int64_t i = 0; i < n; ++i) out[i] = Bf16Bits(src[i]);
+}
+
+void LoadKvRow(const void* src, int64_t n, DType type, float* dst) {
+  if (KvTypeBytes(type) == 4) {
+    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+    return;
+  }
+  const auto* in = static_cast<const uint16_t*>(src);
+  for (int64_t i = 0; i < n; ++i) dst[i] = BF16ToF32(in[i]);
 }
 
 void SiluMulWithIsa(OpsIsa isa, const float* gate, const float* up, int64_t n, float* out) {

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "base/thread_pool.h"
+#include "tensor/dtype.h"
 
 namespace chunkserve::kernels {
 
@@ -49,13 +50,24 @@ struct RopeParams {
 void ApplyRope(float* x, int n_heads, int64_t pos, const RopeParams& p);
 
 // KV of one layer in blocks: slot s lives in block s / block_tokens, row
-// s % block_tokens; a row holds n_kv_heads * head_dim floats. A contiguous
-// cache is one block of block_tokens = capacity.
+// s % block_tokens; a row holds n_kv_heads * head_dim values of `type`
+// (DType::kF32, or kBF16 rounded as StoreKvRow does). A contiguous cache is
+// one block of block_tokens = capacity.
 struct KvBlocksView {
-  std::span<const float* const> k_blocks;
-  std::span<const float* const> v_blocks;
+  std::span<const void* const> k_blocks;
+  std::span<const void* const> v_blocks;
   int64_t block_tokens = 0;
+  DType type = DType::kF32;
 };
+
+// KV rows as caches store them: dst (n values of `type`, kF32 or kBF16) =
+// src; bf16 rounds as AttentionPrecision::kBf16 rounds its operands
+// (nearest even, subnormals to zero), so under bf16 attention a bf16 cache
+// gives the very results of an f32 one at half the bytes. LoadKvRow widens
+// back (exact for bf16).
+size_t KvTypeBytes(DType type);
+void StoreKvRow(const float* src, int64_t n, DType type, void* dst);
+void LoadKvRow(const void* src, int64_t n, DType type, float* dst);
 
 // How attention rounds the operands of its two products; both accumulate in
 // f32 and the online softmax runs in f32 either way.
@@ -88,6 +100,7 @@ struct AttentionShape {
 // cache slots [0, kv_len[i]) (causality is expressed by kv_len) and writes
 // out row i (n_heads, head_dim). Keys are processed tile by tile with an
 // online softmax, so no (n_q, n_kv) score matrix is materialized.
+// REQUIRES: a kBF16 view only with AttentionPrecision::kBf16.
 void Attention(const float* q, int64_t n_q, const int32_t* kv_len, const KvBlocksView& kv,
                const AttentionShape& shape, float* out, ThreadPool* pool);
 

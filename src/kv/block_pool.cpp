@@ -10,9 +10,11 @@ namespace chunkserve::kv {
 StatusOr<std::unique_ptr<BlockPool>> BlockPool::Create(const BlockPoolOptions& options) {
   if (options.block_tokens <= 0 || options.n_layers <= 0 || options.row_floats <= 0)
     return InvalidArgumentError("kv: block pool needs positive block_tokens, n_layers and row_floats");
+  if (options.type != DType::kF32 && options.type != DType::kBF16)
+    return InvalidArgumentError("kv: block pool values are f32 or bf16, not " + std::string(DTypeName(options.type)));
   const size_t block_bytes = static_cast<size_t>(options.n_layers) * 2 *
                              static_cast<size_t>(options.block_tokens) *
-                             static_cast<size_t>(options.row_floats) * sizeof(float);
+                             static_cast<size_t>(options.row_floats) * Traits(options.type).type_size;
   const size_t n_blocks = options.budget_bytes / block_bytes;
   if (n_blocks == 0)
     return InvalidArgumentError("kv: budget of " + std::to_string(options.budget_bytes) +
@@ -24,7 +26,7 @@ StatusOr<std::unique_ptr<BlockPool>> BlockPool::Create(const BlockPoolOptions& o
     // Not value-initialised: pages are touched only when a block is first
     // written, so a large budget costs nothing until it is used.
     try {
-      pool->memory_ = std::make_unique_for_overwrite<float[]>(n_blocks * pool->block_floats_);
+      pool->memory_ = std::make_unique_for_overwrite<uint8_t[]>(n_blocks * block_bytes);
     } catch (const std::bad_alloc&) {
       return ResourceExhaustedError("kv: cannot reserve " + std::to_string(n_blocks * block_bytes) +
                                     " bytes for the block pool");
@@ -35,7 +37,8 @@ StatusOr<std::unique_ptr<BlockPool>> BlockPool::Create(const BlockPoolOptions& o
 
 BlockPool::BlockPool(PrivateTag, const BlockPoolOptions& options, int64_t n_blocks)
     : options_(options),
-      block_floats_(static_cast<size_t>(options.n_layers) * 2 * static_cast<size_t>(options.block_tokens) *
+      value_bytes_(Traits(options.type).type_size),
+      block_values_(static_cast<size_t>(options.n_layers) * 2 * static_cast<size_t>(options.block_tokens) *
                     static_cast<size_t>(options.row_floats)),
       ref_counts_(static_cast<size_t>(n_blocks), 0) {
   free_list_.reserve(static_cast<size_t>(n_blocks));
@@ -71,17 +74,17 @@ int BlockPool::ref_count(BlockId block) const {
   return ref_counts_[static_cast<size_t>(block)];
 }
 
-float* BlockPool::KRows(BlockId block, int layer) {
+void* BlockPool::KRows(BlockId block, int layer) {
   CheckAllocated(block);
   CHECK(layer >= 0 && layer < options_.n_layers);
   if (!memory_) return nullptr;
-  const size_t layer_floats = 2 * static_cast<size_t>(options_.block_tokens * options_.row_floats);
-  return memory_.get() + static_cast<size_t>(block) * block_floats_ + static_cast<size_t>(layer) * layer_floats;
+  const size_t layer_values = 2 * static_cast<size_t>(options_.block_tokens * options_.row_floats);
+  return memory_.get() + (static_cast<size_t>(block) * block_values_ + static_cast<size_t>(layer) * layer_values) * value_bytes_;
 }
 
-float* BlockPool::VRows(BlockId block, int layer) {
-  float* k = KRows(block, layer);
-  return k ? k + options_.block_tokens * options_.row_floats : nullptr;
+void* BlockPool::VRows(BlockId block, int layer) {
+  auto* k = static_cast<uint8_t*>(KRows(block, layer));
+  return k ? k + static_cast<size_t>(options_.block_tokens * options_.row_floats) * value_bytes_ : nullptr;
 }
 
 }  // namespace chunkserve::kv

@@ -2,9 +2,9 @@
 //
 // A block holds the K and V rows of `block_tokens` consecutive slots of one
 // sequence for EVERY layer, laid out (n_layers, {K, V}, block_tokens,
-// row_floats) in f32, so one block id is all a block table needs and a
-// layer's K (or V) rows inside a block are contiguous: exactly what
-// kernels::KvBlocksView reads.
+// row_floats) in the pool's element type (f32, or bf16 at half the bytes),
+// so one block id is all a block table needs and a layer's K (or V) rows
+// inside a block are contiguous: exactly what kernels::KvBlocksView reads.
 //
 // Ref counts let many sequences and the prefix cache share a block without
 // copies: Allocate() hands out a block with one reference; AddRef/Release
@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "tensor/dtype.h"
 
 namespace chunkserve::kv {
 
@@ -36,14 +37,15 @@ using BlockId = int32_t;
 struct BlockPoolOptions {
   int64_t block_tokens = 16;
   int n_layers = 0;
-  int64_t row_floats = 0;    // floats per K (and per V) row: n_kv_heads * head_dim
+  int64_t row_floats = 0;    // values per K (and per V) row: n_kv_heads * head_dim
+  DType type = DType::kF32;  // of every value: kF32 or kBF16
   size_t budget_bytes = 0;   // n_blocks = budget_bytes / block_bytes (rounded down)
   bool simulated = false;    // bookkeeping only, no memory
 };
 
 class BlockPool {
  public:
-  // InvalidArgument for non-positive shapes or a budget below one block;
+  // InvalidArgument for non-positive shapes, another element type or a budget below one block;
   // ResourceExhausted if the memory cannot be reserved.
   static StatusOr<std::unique_ptr<BlockPool>> Create(const BlockPoolOptions& options);
 
@@ -63,13 +65,14 @@ class BlockPool {
   int64_t block_tokens() const { return options_.block_tokens; }
   int n_layers() const { return options_.n_layers; }
   int64_t row_floats() const { return options_.row_floats; }
-  size_t block_bytes() const { return block_floats_ * sizeof(float); }
+  DType type() const { return options_.type; }
+  size_t block_bytes() const { return block_values_ * value_bytes_; }
   bool simulated() const { return options_.simulated; }
 
-  // First K (V) row of `layer` in `block`; rows follow contiguously, one per
-  // slot of the block. Null in a simulated pool.
-  float* KRows(BlockId block, int layer);
-  float* VRows(BlockId block, int layer);
+  // First K (V) row of `layer` in `block`, values of type(); rows follow
+  // contiguously, one per slot of the block. Null in a simulated pool.
+  void* KRows(BlockId block, int layer);
+  void* VRows(BlockId block, int layer);
 
  private:
   struct PrivateTag {};  // only Create constructs, yet make_unique works
@@ -81,8 +84,9 @@ class BlockPool {
   void CheckAllocated(BlockId block) const;
 
   BlockPoolOptions options_;
-  size_t block_floats_ = 0;
-  std::unique_ptr<float[]> memory_;   // (n_blocks, block_floats_); null when simulated
+  size_t value_bytes_ = 4;
+  size_t block_values_ = 0;
+  std::unique_ptr<uint8_t[]> memory_;  // (n_blocks, block_bytes()); null when simulated
   std::vector<int32_t> ref_counts_;   // per block
   std::vector<BlockId> free_list_;    // LIFO: recently freed blocks are warm in cache
 };

@@ -433,9 +433,9 @@ Status EncoderModel::ForwardPass(std::span<const std::span<const int32_t>> seqs,
     auto attend = [&](size_t i, ThreadPool* pool) {
       const int64_t o = offset[i], n = offset[i + 1] - offset[i];
       for (int64_t t = 0; t < n; ++t) s.kv_len[sz(o + t)] = static_cast<int32_t>(n);
-      const float* kb = &s.k[sz(o * d)];
-      const float* vb = &s.v[sz(o * d)];
-      const kernels::KvBlocksView view{std::span<const float* const>(&kb, 1), std::span<const float* const>(&vb, 1),
+      const void* kb = &s.k[sz(o * d)];
+      const void* vb = &s.v[sz(o * d)];
+      const kernels::KvBlocksView view{std::span<const void* const>(&kb, 1), std::span<const void* const>(&vb, 1),
                                        n};
       kernels::Attention(&s.q[sz(o * d)], n, &s.kv_len[sz(o)], view, shape, &s.attn[sz(o * d)], pool);
     };

@@ -4,34 +4,63 @@
 
 namespace chunkserve::model {
 
-ContiguousKvCache::ContiguousKvCache(int n_layers, int64_t row_floats, int64_t capacity_tokens)
-    : n_layers_(n_layers), row_floats_(row_floats), capacity_tokens_(capacity_tokens) {
+void KvCache::StoreK(int layer, int64_t slot, const float* row) {
+  kernels::StoreKvRow(row, row_floats(), type(), KRow(layer, slot));
+}
+void KvCache::StoreV(int layer, int64_t slot, const float* row) {
+  kernels::StoreKvRow(row, row_floats(), type(), VRow(layer, slot));
+}
+void KvCache::LoadK(int layer, int64_t slot, float* row) {
+  kernels::LoadKvRow(KRow(layer, slot), row_floats(), type(), row);
+}
+void KvCache::LoadV(int layer, int64_t slot, float* row) {
+  kernels::LoadKvRow(VRow(layer, slot), row_floats(), type(), row);
+}
+
+ContiguousKvCache::ContiguousKvCache(int n_layers, int64_t row_floats, int64_t capacity_tokens, DType type)
+    : n_layers_(n_layers),
+      row_floats_(row_floats),
+      capacity_tokens_(capacity_tokens),
+      type_(type),
+      value_bytes_(kernels::KvTypeBytes(type)) {
   CHECK(n_layers > 0 && row_floats > 0 && capacity_tokens > 0);
-  const size_t n = static_cast<size_t>(n_layers) * static_cast<size_t>(capacity_tokens * row_floats);
-  k_.assign(n, 0.0f);
-  v_.assign(n, 0.0f);
+  const size_t n = static_cast<size_t>(n_layers) * static_cast<size_t>(capacity_tokens * row_floats) * value_bytes_;
+  // Zero bytes are 0.0 in both types; vector storage is aligned for floats.
+  k_.assign(n, 0);
+  v_.assign(n, 0);
   for (int l = 0; l < n_layers; ++l) {
-    k_block_ptrs_.push_back(k_.data() + static_cast<int64_t>(l) * capacity_tokens * row_floats);
-    v_block_ptrs_.push_back(v_.data() + static_cast<int64_t>(l) * capacity_tokens * row_floats);
+    k_block_ptrs_.push_back(KRow(l, 0));
+    v_block_ptrs_.push_back(VRow(l, 0));
   }
 }
 
-float* ContiguousKvCache::KRow(int layer, int64_t slot) {
+void* ContiguousKvCache::KRow(int layer, int64_t slot) {
   CHECK(layer >= 0 && layer < n_layers_ && slot >= 0 && slot < capacity_tokens_);
-  return k_.data() + (static_cast<int64_t>(layer) * capacity_tokens_ + slot) * row_floats_;
+  return k_.data() + static_cast<size_t>((static_cast<int64_t>(layer) * capacity_tokens_ + slot) * row_floats_) * value_bytes_;
 }
 
-float* ContiguousKvCache::VRow(int layer, int64_t slot) {
+void* ContiguousKvCache::VRow(int layer, int64_t slot) {
   CHECK(layer >= 0 && layer < n_layers_ && slot >= 0 && slot < capacity_tokens_);
-  return v_.data() + (static_cast<int64_t>(layer) * capacity_tokens_ + slot) * row_floats_;
+  return v_.data() + static_cast<size_t>((static_cast<int64_t>(layer) * capacity_tokens_ + slot) * row_floats_) * value_bytes_;
+}
+
+float* ContiguousKvCache::KRowF32(int layer, int64_t slot) {
+  CHECK(type_ == DType::kF32);
+  return static_cast<float*>(KRow(layer, slot));
+}
+
+float* ContiguousKvCache::VRowF32(int layer, int64_t slot) {
+  CHECK(type_ == DType::kF32);
+  return static_cast<float*>(VRow(layer, slot));
 }
 
 kernels::KvBlocksView ContiguousKvCache::View(int layer) const {
   CHECK(layer >= 0 && layer < n_layers_);
   return kernels::KvBlocksView{
-      .k_blocks = std::span<const float* const>(&k_block_ptrs_[static_cast<size_t>(layer)], 1),
-      .v_blocks = std::span<const float* const>(&v_block_ptrs_[static_cast<size_t>(layer)], 1),
+      .k_blocks = std::span<const void* const>(&k_block_ptrs_[static_cast<size_t>(layer)], 1),
+      .v_blocks = std::span<const void* const>(&v_block_ptrs_[static_cast<size_t>(layer)], 1),
       .block_tokens = capacity_tokens_,
+      .type = type_,
   };
 }
 

@@ -10,7 +10,8 @@
 // A slot is a position in the sequence's cache (0, 1, 2, ...). It is usually,
 // but not necessarily, the token's RoPE position: chunk reuse places cached
 // chunks at slots whose positions it chose. A row holds n_kv_heads * head_dim
-// floats (f32); K rows are stored AFTER RoPE.
+// values of type(): f32, or bf16 (half the bytes; exact for bf16 attention,
+// see kernels::StoreKvRow); K rows are stored AFTER RoPE.
 //
 // Invariants: KRow/VRow of slot s in [0, capacity_tokens()) point at distinct,
 // stable rows until the cache is resized or destroyed; View(layer) covers at
@@ -32,42 +33,57 @@ class KvCache {
   virtual ~KvCache() = default;
 
   virtual int n_layers() const = 0;
-  // Floats per K (and per V) row: n_kv_heads * head_dim of the model.
+  // Values per K (and per V) row: n_kv_heads * head_dim of the model.
   virtual int64_t row_floats() const = 0;
+  // Type of every stored value: DType::kF32 or kBF16.
+  virtual DType type() const = 0;
   // Slots that can be written now; Forward refuses to write past them.
   virtual int64_t capacity_tokens() const = 0;
 
+  // The raw row: row_floats() values of type().
   // REQUIRES: 0 <= layer < n_layers(), 0 <= slot < capacity_tokens().
-  virtual float* KRow(int layer, int64_t slot) = 0;
-  virtual float* VRow(int layer, int64_t slot) = 0;
+  virtual void* KRow(int layer, int64_t slot) = 0;
+  virtual void* VRow(int layer, int64_t slot) = 0;
+  // A row from / to f32, in the cache's type (kernels::StoreKvRow, LoadKvRow).
+  void StoreK(int layer, int64_t slot, const float* row);
+  void StoreV(int layer, int64_t slot, const float* row);
+  void LoadK(int layer, int64_t slot, float* row);
+  void LoadV(int layer, int64_t slot, float* row);
   // REQUIRES: 0 <= layer < n_layers(). Valid until the next non-const call.
   virtual kernels::KvBlocksView View(int layer) const = 0;
 };
 
-// The simplest KvCache: one f32 block of capacity_tokens rows per layer.
-// Used by the CLI generation loop, tests and the NumPy-reference comparison.
+// The simplest KvCache: one block of capacity_tokens rows per layer, of f32
+// (the default) or bf16 values. Used by the CLI generation loop, chunk
+// cache fills, tests and the NumPy-reference comparison.
 class ContiguousKvCache final : public KvCache {
  public:
-  ContiguousKvCache(int n_layers, int64_t row_floats, int64_t capacity_tokens);
+  ContiguousKvCache(int n_layers, int64_t row_floats, int64_t capacity_tokens, DType type = DType::kF32);
 
   int n_layers() const override { return n_layers_; }
   int64_t row_floats() const override { return row_floats_; }
+  DType type() const override { return type_; }
   int64_t capacity_tokens() const override { return capacity_tokens_; }
-  float* KRow(int layer, int64_t slot) override;
-  float* VRow(int layer, int64_t slot) override;
+  void* KRow(int layer, int64_t slot) override;
+  void* VRow(int layer, int64_t slot) override;
+  // REQUIRES: type() == kF32.
+  float* KRowF32(int layer, int64_t slot);
+  float* VRowF32(int layer, int64_t slot);
   kernels::KvBlocksView View(int layer) const override;
 
-  size_t bytes_used() const { return (k_.size() + v_.size()) * sizeof(float); }
+  size_t bytes_used() const { return k_.size() + v_.size(); }
 
  private:
   int n_layers_;
   int64_t row_floats_;
   int64_t capacity_tokens_;
-  std::vector<float> k_;  // (n_layers, capacity_tokens, row_floats)
-  std::vector<float> v_;
+  DType type_;
+  size_t value_bytes_;
+  std::vector<uint8_t> k_;  // (n_layers, capacity_tokens, row_floats) values of type_
+  std::vector<uint8_t> v_;
   // One block pointer per layer, so View() can hand out spans into them.
-  std::vector<const float*> k_block_ptrs_;
-  std::vector<const float*> v_block_ptrs_;
+  std::vector<const void*> k_block_ptrs_;
+  std::vector<const void*> v_block_ptrs_;
 };
 
 }  // namespace chunkserve::model

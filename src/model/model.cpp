@@ -99,9 +99,9 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
 
 size_t Model::weight_bytes_per_token() const { return weights_->BytesPerToken(); }
 
-std::unique_ptr<ContiguousKvCache> Model::NewKvCache(int64_t capacity_tokens) const {
+std::unique_ptr<ContiguousKvCache> Model::NewKvCache(int64_t capacity_tokens, DType type) const {
   return std::make_unique<ContiguousKvCache>(static_cast<int>(hparams_.n_layer), hparams_.n_embd_kv(),
-                                             capacity_tokens);
+                                             capacity_tokens, type);
 }
 
 StatusOr<Logits> Model::ForwardAll(KvCache* kv, std::span<const int32_t> tokens, int64_t first_slot) {
@@ -131,6 +131,10 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
       return InvalidArgumentError(where + ": KV cache shape (" + std::to_string(seq.kv->n_layers()) +
                                   " layers, rows of " + std::to_string(seq.kv->row_floats()) +
                                   ") does not match the model");
+    if (seq.kv->type() != DType::kF32 && seq.kv->type() != kv_type())
+      return InvalidArgumentError(where + ": a " + std::string(DTypeName(seq.kv->type())) +
+                                  " KV cache needs bf16 attention; the model runs " +
+                                  kernels::AttentionPrecisionName(attention_precision_));
     const int64_t end_slot = seq.first_slot + static_cast<int64_t>(seq.tokens.size());
     if (seq.first_slot < 0 || end_slot > seq.kv->capacity_tokens())
       return OutOfRangeError(where + ": slots [" + std::to_string(seq.first_slot) + ", " +
@@ -249,8 +253,8 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
       kernels::ApplyRope(q, static_cast<int>(hp.n_head), s.positions[t], rope);
       kernels::ApplyRope(k, static_cast<int>(hp.n_head_kv), s.positions[t], rope);
       KvCache* kv = batch[static_cast<size_t>(s.seq_of[t])].kv;
-      std::memcpy(kv->KRow(layer, s.slots[t]), k, static_cast<size_t>(dkv) * sizeof(float));
-      std::memcpy(kv->VRow(layer, s.slots[t]), v, static_cast<size_t>(dkv) * sizeof(float));
+      kv->StoreK(layer, s.slots[t], k);
+      kv->StoreV(layer, s.slots[t], v);
     });
     // attn (T, dq): each sequence over its own cache. Consecutive entries
     // of one cache (the runs of a chunk-reuse prefill: scattered recomputed

@@ -98,11 +98,18 @@ class Model {
   uint64_t fingerprint() const { return fingerprint_; }
   ThreadPool* pool() const { return pool_; }
   kernels::AttentionPrecision attention_precision() const { return attention_precision_; }
+  // The value type KV caches for this model should store: bf16 under bf16
+  // attention (exactly the operands attention multiplies, at half the
+  // bytes), else f32. Forward refuses a bf16 cache under f32 attention.
+  DType kv_type() const {
+    return attention_precision_ == kernels::AttentionPrecision::kBf16 ? DType::kBF16 : DType::kF32;
+  }
   // Bytes of packed weights one decode step reads (all layers + output).
   size_t weight_bytes_per_token() const;
 
-  // A contiguous f32 cache shaped for this model.
-  std::unique_ptr<ContiguousKvCache> NewKvCache(int64_t capacity_tokens) const;
+  // A contiguous cache shaped for this model, of f32 values by default
+  // (kv_type() for the compact one).
+  std::unique_ptr<ContiguousKvCache> NewKvCache(int64_t capacity_tokens, DType type = DType::kF32) const;
 
   // Runs the batch; `logits` is resized and filled (see Logits). Scratch
   // grows with the batch (about T * (4 n_embd + 3 n_ff) floats for T

@@ -28,16 +28,18 @@ void PagedKvCache::Refresh() {
   n_blocks_seen_ = table_->n_blocks();
 }
 
-float* PagedKvCache::KRow(int layer, int64_t slot) {
+void* PagedKvCache::KRow(int layer, int64_t slot) {
   CHECK(slot >= 0 && slot < n_blocks_seen_ * pool_->block_tokens());
   const int64_t bt = pool_->block_tokens();
-  return pool_->KRows(table_->blocks()[static_cast<size_t>(slot / bt)], layer) + (slot % bt) * pool_->row_floats();
+  auto* rows = static_cast<uint8_t*>(pool_->KRows(table_->blocks()[static_cast<size_t>(slot / bt)], layer));
+  return rows + static_cast<size_t>((slot % bt) * pool_->row_floats()) * Traits(pool_->type()).type_size;
 }
 
-float* PagedKvCache::VRow(int layer, int64_t slot) {
+void* PagedKvCache::VRow(int layer, int64_t slot) {
   CHECK(slot >= 0 && slot < n_blocks_seen_ * pool_->block_tokens());
   const int64_t bt = pool_->block_tokens();
-  return pool_->VRows(table_->blocks()[static_cast<size_t>(slot / bt)], layer) + (slot % bt) * pool_->row_floats();
+  auto* rows = static_cast<uint8_t*>(pool_->VRows(table_->blocks()[static_cast<size_t>(slot / bt)], layer));
+  return rows + static_cast<size_t>((slot % bt) * pool_->row_floats()) * Traits(pool_->type()).type_size;
 }
 
 kernels::KvBlocksView PagedKvCache::View(int layer) const {
@@ -47,6 +49,7 @@ kernels::KvBlocksView PagedKvCache::View(int layer) const {
       .k_blocks = k_ptrs_[static_cast<size_t>(layer)],
       .v_blocks = v_ptrs_[static_cast<size_t>(layer)],
       .block_tokens = pool_->block_tokens(),
+      .type = pool_->type(),
   };
 }
 

@@ -29,9 +29,10 @@ class PagedKvCache final : public KvCache {
 
   int n_layers() const override { return pool_->n_layers(); }
   int64_t row_floats() const override { return pool_->row_floats(); }
+  DType type() const override { return pool_->type(); }
   int64_t capacity_tokens() const override { return n_blocks_seen_ * pool_->block_tokens(); }
-  float* KRow(int layer, int64_t slot) override;
-  float* VRow(int layer, int64_t slot) override;
+  void* KRow(int layer, int64_t slot) override;
+  void* VRow(int layer, int64_t slot) override;
   kernels::KvBlocksView View(int layer) const override;
 
  private:
@@ -39,8 +40,8 @@ class PagedKvCache final : public KvCache {
   kv::BlockPool* pool_;
   int64_t n_blocks_seen_ = 0;
   // (n_layers, n_blocks) pointers, so View() hands out spans into them.
-  std::vector<std::vector<const float*>> k_ptrs_;
-  std::vector<std::vector<const float*>> v_ptrs_;
+  std::vector<std::vector<const void*>> k_ptrs_;
+  std::vector<std::vector<const void*>> v_ptrs_;
 };
 
 }  // namespace chunkserve::model

@@ -11,6 +11,7 @@ kv::BlockPoolOptions PoolOptionsFor(const model::Model& model, int64_t block_tok
   po.block_tokens = block_tokens;
   po.n_layers = static_cast<int>(model.hparams().n_layer);
   po.row_floats = model.hparams().n_embd_kv();
+  po.type = model.kv_type();
   po.budget_bytes = budget_bytes;
   return po;
 }

@@ -9,7 +9,7 @@
 // code also runs the model (e.g. embeddings), pass a mutex that every user
 // holds around Forward.
 // REQUIRES: model and pool outlive the executor; the pool's shape matches
-// the model (n_layer layers of n_embd_kv floats: use PoolOptionsFor).
+// the model (n_layer layers of n_embd_kv values of model.kv_type(): use PoolOptionsFor).
 #pragma once
 
 #include <memory>
@@ -21,7 +21,7 @@
 
 namespace chunkserve::sched {
 
-// A pool shaped for `model` with `budget_bytes` of KV.
+// A pool shaped for `model` with `budget_bytes` of KV, values of model.kv_type().
 kv::BlockPoolOptions PoolOptionsFor(const model::Model& model, int64_t block_tokens, size_t budget_bytes);
 
 class ModelExecutor final : public StepExecutor {

@@ -100,7 +100,7 @@ struct Batched {
       : exec(m) {
     const int64_t B = 8;
     kv::BlockPoolOptions po = sched::PoolOptionsFor(*m, B, 0);
-    po.budget_bytes = static_cast<size_t>(pool_blocks) * B * 2 * static_cast<size_t>(po.n_layers * po.row_floats) * sizeof(float);
+    po.budget_bytes = static_cast<size_t>(pool_blocks) * B * 2 * static_cast<size_t>(po.n_layers * po.row_floats) * Traits(po.type).type_size;
     pool = std::move(kv::BlockPool::Create(po)).value();
     prefix = std::make_unique<kv::PrefixCache>(pool.get(), pool->n_blocks());
     ChunkPlannerOptions cpo;

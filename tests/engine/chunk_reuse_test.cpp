@@ -73,8 +73,9 @@ kv::ChunkKv Extract(model::KvCache* kv, const std::vector<int32_t>& chunk, int64
   const auto n = static_cast<int64_t>(chunk.size());
   for (int l = 0; l < c.n_layers; ++l)
     for (int64_t i = 0; i < n; ++i) {
-      c.k.insert(c.k.end(), kv->KRow(l, first_slot + i), kv->KRow(l, first_slot + i) + c.row_floats);
-      c.v.insert(c.v.end(), kv->VRow(l, first_slot + i), kv->VRow(l, first_slot + i) + c.row_floats);
+      const std::vector<float> k = testing::KValues(kv, l, first_slot + i), v = testing::VValues(kv, l, first_slot + i);
+      c.k.insert(c.k.end(), k.begin(), k.end());
+      c.v.insert(c.v.end(), v.begin(), v.end());
     }
   return c;
 }
@@ -99,12 +100,11 @@ TEST(ChunkReuse, ReRotationEqualsRopeAtTheNewPosition) {
         PlaceChunk(c, placed.get(), /*first_slot=*/5, /*first_position=*/1 + to, *rope);
         for (int l = 0; l < model->hparams().n_layer; ++l)
           for (int64_t i = 0; i < 20; ++i) {
-            const int64_t rf = c.row_floats;
-            std::vector<float> got(placed->KRow(l, 5 + i), placed->KRow(l, 5 + i) + rf);
-            std::vector<float> want(b->KRow(l, 1 + i), b->KRow(l, 1 + i) + rf);
+            std::vector<float> got = testing::KValues(placed.get(), l, 5 + i);
+            std::vector<float> want = testing::KValues(b.get(), l, 1 + i);
             EXPECT_LT(MaxAbsDiff(got, want), kRotTol) << from << " -> " << to << " layer " << l << " token " << i;
-            std::vector<float> gv(placed->VRow(l, 5 + i), placed->VRow(l, 5 + i) + rf);
-            std::vector<float> wv(b->VRow(l, 1 + i), b->VRow(l, 1 + i) + rf);
+            std::vector<float> gv = testing::VValues(placed.get(), l, 5 + i);
+            std::vector<float> wv = testing::VValues(b.get(), l, 1 + i);
             EXPECT_LT(MaxAbsDiff(gv, wv), kRotTol);
           }
       }
@@ -214,7 +214,7 @@ TEST(ChunkReuse, PlaceChunkRotatesExactlyLikeApplyRope) {
         for (int64_t i = 0; i < 5; ++i) {
           std::vector<float> want(c.KRow(l, i), c.KRow(l, i) + c.row_floats);
           kernels::ApplyRope(want.data(), rope->n_kv_heads, to - 3, rope->params);
-          const std::vector<float> got(kv->KRow(l, 2 + i), kv->KRow(l, 2 + i) + c.row_floats);
+          const std::vector<float> got = testing::KValues(kv.get(), l, 2 + i);
           EXPECT_EQ(got, want) << "layer " << l << " token " << i << " to " << to;
         }
     }

@@ -328,8 +328,8 @@ TEST(Engine, PoolExhaustionIsAnErrorAndLeaksNothing) {
   Fixture f("llama");
   ASSERT_TRUE(f.model);
   EngineOptions o = SmallOptions();
-  // 2 layers x 2 x 8 tokens x 32 floats x 4 bytes = 4 KiB per block: 6 blocks.
-  o.kv_budget_bytes = 6 * 4096;
+  // 2 layers x 2 x 8 tokens x 32 values of the model's KV type per block: 6 blocks.
+  o.kv_budget_bytes = 6 * 2 * 2 * 8 * 32 * Traits(f.model->kv_type()).type_size;
   auto engine = std::move(Engine::Create(f.model.get(), o)).value();
   ASSERT_EQ(engine->n_free_blocks(), 6);
   auto r = engine->Generate(f.MakePrompt({0, 1, 2}), Eval(kForced, 1.0, true, true));

@@ -47,6 +47,18 @@ inline std::unique_ptr<model::Model> LoadSmallModel(
   return m.ok() ? std::move(m).value() : nullptr;
 }
 
+// Row `slot` of `layer` widened to f32, whatever the cache stores.
+inline std::vector<float> KValues(model::KvCache* kv, int layer, int64_t slot) {
+  std::vector<float> row(static_cast<size_t>(kv->row_floats()));
+  kv->LoadK(layer, slot, row.data());
+  return row;
+}
+inline std::vector<float> VValues(model::KvCache* kv, int layer, int64_t slot) {
+  std::vector<float> row(static_cast<size_t>(kv->row_floats()));
+  kv->LoadV(layer, slot, row.data());
+  return row;
+}
+
 // Deterministic pseudo-random token ids in [lo, hi).
 inline std::vector<int32_t> Tokens(uint64_t seed, int n, int32_t lo = 3, int32_t hi = 300) {
   std::vector<int32_t> v;

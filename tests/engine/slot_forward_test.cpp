@@ -35,8 +35,8 @@ TEST(SlotForward, ScatteredSlotsInOneCallEqualFullPrefill) {
     const int64_t rf = kv->row_floats();
     for (int64_t s : slots)
       for (int l = 0; l < kv->n_layers(); ++l) {
-        std::fill_n(kv->KRow(l, s), rf, 9.0f);
-        std::fill_n(kv->VRow(l, s), rf, -9.0f);
+        std::fill_n(kv->KRowF32(l, s), rf, 9.0f);
+        std::fill_n(kv->VRowF32(l, s), rf, -9.0f);
       }
     std::vector<int32_t> sub;
     for (int64_t s : slots) sub.push_back(toks[static_cast<size_t>(s)]);
@@ -53,7 +53,7 @@ TEST(SlotForward, ScatteredSlotsInOneCallEqualFullPrefill) {
       }
       for (int64_t s : slots)
         for (int l = 0; l < kv->n_layers(); ++l) {
-          std::vector<float> a(kv->KRow(l, s), kv->KRow(l, s) + rf), r(ref_kv->KRow(l, s), ref_kv->KRow(l, s) + rf);
+          std::vector<float> a(kv->KRowF32(l, s), kv->KRowF32(l, s) + rf), r(ref_kv->KRowF32(l, s), ref_kv->KRowF32(l, s) + rf);
           EXPECT_LT(MaxAbsDiff(a, r), kTol);
         }
     }

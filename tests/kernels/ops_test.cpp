@@ -238,7 +238,7 @@ void CheckAttention(const AttentionCase& c, OpsIsa isa, ThreadPool* pool,
     std::copy_n(k.begin() + s * row, row, kb[s / c.block_tokens].begin() + (s % c.block_tokens) * row);
     std::copy_n(v.begin() + s * row, row, vb[s / c.block_tokens].begin() + (s % c.block_tokens) * row);
   }
-  std::vector<const float*> kp, vp;
+  std::vector<const void*> kp, vp;
   for (int64_t b = 0; b < n_blocks; ++b) kp.push_back(kb[b].data()), vp.push_back(vb[b].data());
   KvBlocksView view{kp, vp, c.block_tokens};
   std::vector<float> out(q.size(), -7.0f);
@@ -306,7 +306,7 @@ void CheckAttentionRaggedVsScalar(const RaggedCase& c, OpsIsa isa, ThreadPool* p
     std::copy_n(k.begin() + s * row, row, kb[s / c.block_tokens].begin() + (s % c.block_tokens) * row);
     std::copy_n(v.begin() + s * row, row, vb[s / c.block_tokens].begin() + (s % c.block_tokens) * row);
   }
-  std::vector<const float*> kp, vp;
+  std::vector<const void*> kp, vp;
   for (int64_t b = 0; b < n_blocks; ++b) kp.push_back(kb[b].data()), vp.push_back(vb[b].data());
   KvBlocksView view{kp, vp, c.block_tokens};
   std::vector<float> out(q.size(), -7.0f), ref(q.size(), -7.0f);
@@ -349,6 +349,68 @@ TEST(OpsTest, AttentionGqaRaggedPagedMatchesScalarTwin) {
   }
 }
 
+// A bf16 KV view (rows stored with StoreKvRow) gives bf16 attention the very
+// operands it would round an f32 view to: the same outputs bit for bit, on
+// every path, with paged blocks and ragged kv_len.
+TEST(OpsTest, AttentionOverBf16RowsEqualsOverF32Rows) {
+  ThreadPool pool(2);
+  for (const RaggedCase& c : {RaggedCase{14, 2, 64, 37, 300, 16}, RaggedCase{7, 1, 64, 20, 257, 7},
+                              RaggedCase{8, 8, 80, 9, 150, 16}, RaggedCase{6, 3, 12, 19, 40, 5}}) {
+    const int64_t row = int64_t(c.n_kv_heads) * c.head_dim;
+    const AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim, 1.0f / std::sqrt(float(c.head_dim)),
+                               AttentionPrecision::kBf16};
+    auto q = RandomVector(c.n_q * c.n_heads * c.head_dim, 31, 2.0f);
+    auto k = RandomVector(c.n_slots * row, 32, 2.0f);
+    auto v = RandomVector(c.n_slots * row, 33);
+    k[5] = 1e-40f;  // a subnormal: flushed to zero by both
+    std::vector<int32_t> kv_len(c.n_q);
+    for (int64_t i = 0; i < c.n_q; ++i) kv_len[i] = int32_t((i * 7919) % c.n_slots + 1);
+    const int64_t n_blocks = (c.n_slots + c.block_tokens - 1) / c.block_tokens;
+    std::vector<std::vector<float>> kb(n_blocks, std::vector<float>(c.block_tokens * row)), vb = kb;
+    std::vector<std::vector<uint16_t>> kb16(n_blocks, std::vector<uint16_t>(c.block_tokens * row)), vb16 = kb16;
+    for (int64_t s = 0; s < c.n_slots; ++s) {
+      const int64_t b = s / c.block_tokens, at = (s % c.block_tokens) * row;
+      std::copy_n(k.begin() + s * row, row, kb[b].begin() + at);
+      std::copy_n(v.begin() + s * row, row, vb[b].begin() + at);
+      StoreKvRow(&k[s * row], row, DType::kBF16, &kb16[b][at]);
+      StoreKvRow(&v[s * row], row, DType::kBF16, &vb16[b][at]);
+    }
+    std::vector<const void*> kp, vp, kp16, vp16;
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      kp.push_back(kb[b].data()), vp.push_back(vb[b].data());
+      kp16.push_back(kb16[b].data()), vp16.push_back(vb16[b].data());
+    }
+    const KvBlocksView f32_view{kp, vp, c.block_tokens, DType::kF32};
+    const KvBlocksView bf16_view{kp16, vp16, c.block_tokens, DType::kBF16};
+    for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx512}) {
+      if (!OpsIsaSupported(isa)) continue;
+      std::vector<float> a(q.size()), b(q.size());
+      AttentionWithIsa(isa, q.data(), c.n_q, kv_len.data(), f32_view, shape, a.data(), &pool);
+      AttentionWithIsa(isa, q.data(), c.n_q, kv_len.data(), bf16_view, shape, b.data(), &pool);
+      ASSERT_EQ(a, b) << "isa " << int(isa) << " head_dim " << c.head_dim;
+    }
+  }
+}
+
+TEST(OpsTest, KvRowsRoundTrip) {
+  const std::vector<float> x = {1.0f, -2.5f, 3.14159f, 1e-40f, -0.0f, 65504.0f, 1.0f / 3};
+  std::vector<float> f32(x.size()), back(x.size());
+  std::vector<uint16_t> bf16(x.size());
+  StoreKvRow(x.data(), int64_t(x.size()), DType::kF32, f32.data());
+  EXPECT_EQ(f32, x);
+  StoreKvRow(x.data(), int64_t(x.size()), DType::kBF16, bf16.data());
+  LoadKvRow(bf16.data(), int64_t(x.size()), DType::kBF16, back.data());
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (i == 3) {
+      EXPECT_EQ(back[i], 0.0f) << "subnormals flush to zero, as vcvtneps2bf16 does";
+      continue;
+    }
+    EXPECT_EQ(back[i], BF16ToF32(F32ToBF16(x[i]))) << i;  // nearest even
+  }
+  EXPECT_EQ(KvTypeBytes(DType::kF32), 4u);
+  EXPECT_EQ(KvTypeBytes(DType::kBF16), 2u);
+}
+
 // bf16 pairs keys two by two, so a tile with an odd number of visible keys
 // pairs the last one with a key the row must not see. Here every key past
 // the query's kv_len would win the softmax and carries a huge value: any
@@ -368,7 +430,7 @@ TEST(OpsTest, AttentionBf16IgnoresKeysPastKvLen) {
       k[i] = 64.0f;
       v[i] = 1e6f;
     }
-    std::vector<const float*> kp = {k.data()}, vp = {v.data()};
+    std::vector<const void*> kp = {k.data()}, vp = {v.data()};
     const KvBlocksView view{kp, vp, n_slots};
     for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx512}) {
       if (!OpsIsaSupported(isa)) continue;
@@ -392,7 +454,7 @@ TEST(OpsTest, AttentionHandlesExtremeScores) {
   for (int e = 0; e < 8; ++e) k[3 * 8 + e] = 10.0f;    // score 80
   for (int e = 0; e < 8; ++e) k[150 * 8 + e] = 12.0f;  // score 96 wins
   std::vector<int32_t> kv_len = {int32_t(n)};
-  std::vector<const float*> kp = {k.data()}, vp = {v.data()};
+  std::vector<const void*> kp = {k.data()}, vp = {v.data()};
   KvBlocksView view{kp, vp, n};
   for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2, OpsIsa::kAvx512}) {
     if (!OpsIsaSupported(isa)) continue;

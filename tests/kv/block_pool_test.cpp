@@ -61,16 +61,46 @@ TEST(BlockPool, RowsOfLayersAndBlocksAreDisjoint) {
   for (BlockId blk : {a, b})
     for (int l = 0; l < 2; ++l)
       for (int r = 0; r < 4; ++r) {
-        std::fill_n(pool->KRows(blk, l) + r * 8, 8, tag++);
-        std::fill_n(pool->VRows(blk, l) + r * 8, 8, tag++);
+        std::fill_n(static_cast<float*>(pool->KRows(blk, l)) + r * 8, 8, tag++);
+        std::fill_n(static_cast<float*>(pool->VRows(blk, l)) + r * 8, 8, tag++);
       }
   tag = 0;
   for (BlockId blk : {a, b})
     for (int l = 0; l < 2; ++l)
       for (int r = 0; r < 4; ++r) {
-        EXPECT_EQ(pool->KRows(blk, l)[r * 8 + 7], tag++);
-        EXPECT_EQ(pool->VRows(blk, l)[r * 8], tag++);
+        EXPECT_EQ(static_cast<float*>(pool->KRows(blk, l))[r * 8 + 7], tag++);
+        EXPECT_EQ(static_cast<float*>(pool->VRows(blk, l))[r * 8], tag++);
       }
+}
+
+// A bf16 pool: half the bytes per block (twice the blocks in a budget), rows
+// of 2-byte values, still disjoint; other value types are refused.
+TEST(BlockPool, Bf16BlocksAreHalfTheBytes) {
+  BlockPoolOptions o = SmallOptions(4);
+  auto f32 = std::move(BlockPool::Create(o)).value();
+  o.type = DType::kBF16;
+  o.budget_bytes = f32->block_bytes() * 4;
+  auto pool = std::move(BlockPool::Create(o)).value();
+  EXPECT_EQ(pool->block_bytes() * 2, f32->block_bytes());
+  EXPECT_EQ(pool->n_blocks(), 8);
+  EXPECT_EQ(pool->type(), DType::kBF16);
+  const BlockId a = *pool->Allocate(), b = *pool->Allocate();
+  uint16_t tag = 0;
+  for (BlockId blk : {a, b})
+    for (int l = 0; l < 2; ++l)
+      for (int r = 0; r < 4; ++r) {
+        std::fill_n(static_cast<uint16_t*>(pool->KRows(blk, l)) + r * 8, 8, tag++);
+        std::fill_n(static_cast<uint16_t*>(pool->VRows(blk, l)) + r * 8, 8, tag++);
+      }
+  tag = 0;
+  for (BlockId blk : {a, b})
+    for (int l = 0; l < 2; ++l)
+      for (int r = 0; r < 4; ++r) {
+        EXPECT_EQ(static_cast<uint16_t*>(pool->KRows(blk, l))[r * 8 + 7], tag++);
+        EXPECT_EQ(static_cast<uint16_t*>(pool->VRows(blk, l))[r * 8], tag++);
+      }
+  o.type = DType::kF16;
+  EXPECT_EQ(BlockPool::Create(o).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST(BlockPool, SimulatedPoolHasNoMemory) {

@@ -416,5 +416,36 @@ TEST(ModelTest, Bf16AttentionStaysCloseToF32) {
   EXPECT_GE(same_argmax, 60);
 }
 
+// Under bf16 attention a bf16 KV cache holds exactly the operands attention
+// would round an f32 cache's rows to: the same logits bit for bit, prefill
+// and decode, at half the bytes. Under f32 attention it is refused.
+TEST(ModelTest, Bf16KvCacheEqualsF32KvCacheUnderBf16Attention) {
+  const std::string path = WriteFixture(SmallSpec("qwen2", "q8_0"));
+  auto loaded = Model::Load(path, {.n_threads = 2, .attention_precision = kernels::AttentionPrecision::kBf16});
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  Model& m = **loaded;
+  EXPECT_EQ(m.kv_type(), DType::kBF16);
+  const auto tokens = SomeTokens(40, 300);
+  auto f32 = m.NewKvCache(48), bf16 = m.NewKvCache(48, DType::kBF16);
+  EXPECT_EQ(bf16->bytes_used() * 2, f32->bytes_used());
+  auto a = m.ForwardAll(f32.get(), std::span<const int32_t>(tokens).first(32));
+  auto b = m.ForwardAll(bf16.get(), std::span<const int32_t>(tokens).first(32));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->data, b->data);
+  for (int64_t t = 32; t < 40; ++t) {  // decode steps
+    const std::span<const int32_t> one(&tokens[static_cast<size_t>(t)], 1);
+    auto da = m.ForwardAll(f32.get(), one, t), db = m.ForwardAll(bf16.get(), one, t);
+    ASSERT_TRUE(da.ok() && db.ok());
+    EXPECT_EQ(da->data, db->data) << "decode step " << t;
+  }
+
+  auto exact = Model::Load(path, {.n_threads = 1, .attention_precision = kernels::AttentionPrecision::kF32});
+  ASSERT_TRUE(exact.ok());
+  EXPECT_EQ((*exact)->kv_type(), DType::kF32);
+  auto refused = (*exact)->ForwardAll(bf16.get(), std::span<const int32_t>(tokens).first(4));
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("needs bf16 attention"), std::string::npos) << refused.status().ToString();
+}
+
 }  // namespace
 }  // namespace chunkserve::model

@@ -79,7 +79,7 @@ void TwinCheck(const std::string& type, int64_t pool_blocks, bool expect_preempt
   ModelExecutor exec(m.get());
   const int64_t B = 8;
   kv::BlockPoolOptions po = PoolOptionsFor(*m, B, 0);
-  po.budget_bytes = static_cast<size_t>(pool_blocks) * B * 2 * static_cast<size_t>(po.n_layers * po.row_floats) * sizeof(float);
+  po.budget_bytes = static_cast<size_t>(pool_blocks) * B * 2 * static_cast<size_t>(po.n_layers * po.row_floats) * Traits(po.type).type_size;
   auto pool = std::move(kv::BlockPool::Create(po)).value();
   kv::PrefixCache cache(pool.get(), pool->n_blocks());
   SchedulerOptions so;
