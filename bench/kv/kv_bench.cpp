@@ -45,11 +45,10 @@ std::shared_ptr<kv::ChunkKv> RandomChunk() {
   for (int64_t i = 0; i < kChunkTokens; ++i) c->tokens.push_back(static_cast<int32_t>(rng() % 150000));
   c->key = kv::ChunkKey{42, kv::ChunkContentHash(std::vector<int32_t>{1}, c->tokens)};
   c->scores.resize(kChunkTokens);
-  const size_t rows = static_cast<size_t>(kLayers * kChunkTokens * kRowFloats);
-  c->k.resize(rows);
-  c->v.resize(rows);
-  for (float& x : c->k) x = nd(rng);
-  for (float& x : c->v) x = nd(rng);
+  std::vector<float> k(static_cast<size_t>(kLayers * kChunkTokens * kRowFloats)), v(k.size());
+  for (float& x : k) x = nd(rng);
+  for (float& x : v) x = nd(rng);
+  c->AssignF32(k, v);
   return c;
 }
 

@@ -272,13 +272,11 @@ int RunBenchRag(const std::vector<std::string>& args) {
   // Lead-in: at most a few tokens; the budget below has slack for it.
   const int64_t n_prompt = 8 + *n_chunks * *chunk_tokens + *question_tokens;
   // Room for two sequences (the prefix cache keeps one) plus slack; chunk
-  // cache entries hold f32.
-  const size_t values_per_token = static_cast<size_t>(model.hparams().n_layer) * 2 *
-                                  static_cast<size_t>(model.hparams().n_embd_kv());
-  eo.kv_budget_bytes = values_per_token * Traits(model.kv_type()).type_size *
-                       static_cast<size_t>(2 * (n_prompt + *gen_tokens) + 8 * *block_tokens);
-  eo.chunk_cache.ram_budget_bytes =
-      values_per_token * sizeof(float) * static_cast<size_t>(2 * *n_chunks * *chunk_tokens) + (size_t{1} << 20);
+  // cache entries hold the pool's value type.
+  const size_t bytes_per_token = static_cast<size_t>(model.hparams().n_layer) * 2 *
+                                 static_cast<size_t>(model.hparams().n_embd_kv()) * Traits(model.kv_type()).type_size;
+  eo.kv_budget_bytes = bytes_per_token * static_cast<size_t>(2 * (n_prompt + *gen_tokens) + 8 * *block_tokens);
+  eo.chunk_cache.ram_budget_bytes = bytes_per_token * static_cast<size_t>(2 * *n_chunks * *chunk_tokens) + (size_t{1} << 20);
   eo.chunk_cache.disk_dir = disk_dir;
   eo.chunk_cache.disk_budget_bytes = eo.chunk_cache.ram_budget_bytes;
   auto engine_or = engine::Engine::Create(&model, eo);

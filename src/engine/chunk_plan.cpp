@@ -134,13 +134,16 @@ std::shared_ptr<kv::ChunkKv> BuildChunkKv(const kv::ChunkKey& key, std::span<con
   entry->row_floats = rf;
   entry->base_position = lead_in_length;
   entry->tokens.assign(chunk_tokens.begin(), chunk_tokens.end());
-  const auto rows = static_cast<size_t>(entry->n_layers * n * rf);
-  entry->k.resize(rows);
-  entry->v.resize(rows);
+  // The rows as the cache holds them (bf16 caches give bf16 entries).
+  entry->type = lead_kv->type();
+  const size_t row_bytes = entry->row_bytes();
+  entry->k.resize(static_cast<size_t>(entry->n_layers * n) * row_bytes);
+  entry->v.resize(entry->k.size());
   for (int l = 0; l < entry->n_layers; ++l) {
     for (int64_t t = 0; t < n; ++t) {
-      lead_kv->LoadK(l, lead_in_length + t, entry->k.data() + (l * n + t) * rf);
-      lead_kv->LoadV(l, lead_in_length + t, entry->v.data() + (l * n + t) * rf);
+      const size_t at = static_cast<size_t>(l * n + t) * row_bytes;
+      std::memcpy(entry->k.data() + at, lead_kv->KRow(l, lead_in_length + t), row_bytes);
+      std::memcpy(entry->v.data() + at, lead_kv->VRow(l, lead_in_length + t), row_bytes);
     }
   }
   if (seq_kv != nullptr) {

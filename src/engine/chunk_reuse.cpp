@@ -92,17 +92,29 @@ void PlaceChunk(const kv::ChunkKv& chunk, model::KvCache* kv, int64_t first_slot
                 const RopeSetup& rope) {
   CHECK(chunk.n_layers == kv->n_layers() && chunk.row_floats == kv->row_floats());
   CHECK(first_slot + chunk.n_tokens() <= kv->capacity_tokens());
-  // Every token of the chunk moves by the same delta; rows are rotated in
-  // f32 and then stored in the cache's type.
+  // Every token of the chunk moves by the same delta. K rows are rotated in
+  // f32 and stored in the cache's type; rows already in that type and not
+  // moved are copied as they are.
   const int64_t delta = first_position - chunk.base_position;
   const DeltaRotator rotator(rope, delta);
-  std::vector<float> k(static_cast<size_t>(chunk.row_floats));
+  const bool same_type = chunk.type == kv->type();
+  std::vector<float> row(static_cast<size_t>(chunk.row_floats));
   for (int l = 0; l < chunk.n_layers; ++l) {
     for (int64_t i = 0; i < chunk.n_tokens(); ++i) {
-      std::memcpy(k.data(), chunk.KRow(l, i), k.size() * sizeof(float));
-      if (delta != 0) rotator.Rotate(k.data());
-      kv->StoreK(l, first_slot + i, k.data());
-      kv->StoreV(l, first_slot + i, chunk.VRow(l, i));
+      const int64_t slot = first_slot + i;
+      if (same_type && delta == 0) {
+        std::memcpy(kv->KRow(l, slot), chunk.KRow(l, i), chunk.row_bytes());
+      } else {
+        chunk.LoadKRow(l, i, row.data());
+        if (delta != 0) rotator.Rotate(row.data());
+        kv->StoreK(l, slot, row.data());
+      }
+      if (same_type) {
+        std::memcpy(kv->VRow(l, slot), chunk.VRow(l, i), chunk.row_bytes());
+      } else {
+        chunk.LoadVRow(l, i, row.data());
+        kv->StoreV(l, slot, row.data());
+      }
     }
   }
 }
@@ -160,14 +172,15 @@ std::vector<float> DeviationScores(const kv::ChunkKv& lead_kv, model::KvCache* s
   const int64_t delta = first_position - lead_kv.base_position;
   const DeltaRotator rotator(rope, delta);
   std::vector<double> num(static_cast<size_t>(n), 0.0), den(static_cast<size_t>(n), 0.0);
-  std::vector<float> k(static_cast<size_t>(rf)), kc(static_cast<size_t>(rf)), vc(static_cast<size_t>(rf));
+  std::vector<float> k(static_cast<size_t>(rf)), vl(static_cast<size_t>(rf));
+  std::vector<float> kc(static_cast<size_t>(rf)), vc(static_cast<size_t>(rf));
   for (int l = 0; l < lead_kv.n_layers; ++l) {
     for (int64_t i = 0; i < n; ++i) {
-      std::memcpy(k.data(), lead_kv.KRow(l, i), static_cast<size_t>(rf) * sizeof(float));
+      lead_kv.LoadKRow(l, i, k.data());
       if (delta != 0) rotator.Rotate(k.data());
+      lead_kv.LoadVRow(l, i, vl.data());
       seq_kv->LoadK(l, first_slot + i, kc.data());
       seq_kv->LoadV(l, first_slot + i, vc.data());
-      const float* vl = lead_kv.VRow(l, i);
       double d = 0, s = 0;
       for (int64_t j = 0; j < rf; ++j) {
         const double dk = static_cast<double>(kc[j]) - k[static_cast<size_t>(j)];

@@ -31,7 +31,7 @@ T Get(std::span<const uint8_t> in, size_t offset) {
 std::vector<uint8_t> EncodeChunkFile(const ChunkKv& kv) {
   CHECK(kv.ShapeConsistent());
   const size_t n = kv.tokens.size();
-  const size_t payload_bytes = n * sizeof(int32_t) + n * sizeof(float) + (kv.k.size() + kv.v.size()) * sizeof(float);
+  const size_t payload_bytes = n * sizeof(int32_t) + n * sizeof(float) + kv.k.size() + kv.v.size();
   std::vector<uint8_t> out(kChunkFileHeaderBytes + payload_bytes, 0);
   uint8_t* p = out.data() + kChunkFileHeaderBytes;
   auto append = [&p](const void* src, size_t bytes) {
@@ -40,8 +40,8 @@ std::vector<uint8_t> EncodeChunkFile(const ChunkKv& kv) {
   };
   append(kv.tokens.data(), n * sizeof(int32_t));
   append(kv.scores.data(), n * sizeof(float));
-  append(kv.k.data(), kv.k.size() * sizeof(float));
-  append(kv.v.data(), kv.v.size() * sizeof(float));
+  append(kv.k.data(), kv.k.size());
+  append(kv.v.data(), kv.v.size());
 
   std::memcpy(out.data(), kMagic, sizeof(kMagic));
   Put<uint32_t>(out, 8, kChunkFileVersion);
@@ -49,6 +49,7 @@ std::vector<uint8_t> EncodeChunkFile(const ChunkKv& kv) {
   Put<uint64_t>(out, 16, kv.key.model_fingerprint);
   Put<uint64_t>(out, 24, kv.key.content_hash);
   Put<uint32_t>(out, 32, static_cast<uint32_t>(kv.n_layers));
+  Put<uint32_t>(out, 36, static_cast<uint32_t>(kv.type));
   Put<int64_t>(out, 40, kv.row_floats);
   Put<int64_t>(out, 48, static_cast<int64_t>(n));
   Put<int64_t>(out, 56, kv.base_position);
@@ -65,14 +66,19 @@ StatusOr<ChunkKv> DecodeChunkFile(std::span<const uint8_t> bytes, const ChunkKey
   if (Get<uint64_t>(bytes, 80) != Hash64(bytes.data(), 80, kChunkFileChecksumSeed))
     return DataLossError("chunk file: header checksum mismatch");
   const auto version = Get<uint32_t>(bytes, 8);
-  if (version != kChunkFileVersion)
+  if (version != 1 && version != kChunkFileVersion)
     return FailedPreconditionError("chunk file: layout version " + std::to_string(version) + ", expected " +
                                    std::to_string(kChunkFileVersion));
   if (Get<uint32_t>(bytes, 12) != kChunkFileHeaderBytes) return DataLossError("chunk file: bad header size");
-  // Reserved fields are zero in version 1; anything else is damage.
-  if (Get<uint32_t>(bytes, 36) != 0 || Get<uint64_t>(bytes, 88) != 0)
+  // Reserved fields are zero; anything else is damage. Version 1 reserved
+  // the value type's field too (zero, f32).
+  const auto value_type = Get<uint32_t>(bytes, 36);
+  if (Get<uint64_t>(bytes, 88) != 0 || (version == 1 && value_type != 0))
     return DataLossError("chunk file: reserved header fields are not zero");
+  if (value_type != static_cast<uint32_t>(DType::kF32) && value_type != static_cast<uint32_t>(DType::kBF16))
+    return DataLossError("chunk file: value type " + std::to_string(value_type) + " is neither f32 nor bf16");
   ChunkKv kv;
+  kv.type = static_cast<DType>(value_type);
   kv.key.model_fingerprint = Get<uint64_t>(bytes, 16);
   kv.key.content_hash = Get<uint64_t>(bytes, 24);
   if (kv.key.model_fingerprint != expected.model_fingerprint)
@@ -91,8 +97,8 @@ StatusOr<ChunkKv> DecodeChunkFile(std::span<const uint8_t> bytes, const ChunkKey
     return DataLossError("chunk file: implausible shape");
   kv.n_layers = static_cast<int>(n_layers);
   const auto n = static_cast<uint64_t>(n_tokens);
-  const uint64_t rows = uint64_t{n_layers} * n * static_cast<uint64_t>(kv.row_floats);
-  const uint64_t want_payload = n * sizeof(int32_t) + n * sizeof(float) + 2 * rows * sizeof(float);
+  const uint64_t rows_bytes = uint64_t{n_layers} * n * static_cast<uint64_t>(kv.row_floats) * kv.value_bytes();
+  const uint64_t want_payload = n * sizeof(int32_t) + n * sizeof(float) + 2 * rows_bytes;
   if (payload_bytes != want_payload || bytes.size() != kChunkFileHeaderBytes + want_payload)
     return DataLossError("chunk file: payload of " + std::to_string(bytes.size() - kChunkFileHeaderBytes) +
                          " bytes, header says " + std::to_string(payload_bytes) + ", shape needs " +
@@ -102,16 +108,16 @@ StatusOr<ChunkKv> DecodeChunkFile(std::span<const uint8_t> bytes, const ChunkKey
     return DataLossError("chunk file: payload checksum mismatch");
   kv.tokens.resize(n);
   kv.scores.resize(n);
-  kv.k.resize(rows);
-  kv.v.resize(rows);
+  kv.k.resize(rows_bytes);
+  kv.v.resize(rows_bytes);
   auto take = [&p](void* dst, size_t n_bytes) {
     std::memcpy(dst, p, n_bytes);
     p += n_bytes;
   };
   take(kv.tokens.data(), n * sizeof(int32_t));
   take(kv.scores.data(), n * sizeof(float));
-  take(kv.k.data(), rows * sizeof(float));
-  take(kv.v.data(), rows * sizeof(float));
+  take(kv.k.data(), rows_bytes);
+  take(kv.v.data(), rows_bytes);
   return kv;
 }
 

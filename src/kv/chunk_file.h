@@ -1,7 +1,7 @@
 // Chunk file: the on-disk form of one ChunkKv (the disk tier of the chunk
 // cache writes one such file per entry).
 //
-// Layout (little-endian), version 1:
+// Layout (little-endian), version 2:
 //   header, 96 bytes:
 //     0  char[8]  magic "CSCHUNK\0"
 //     8  u32      layout version (kChunkFileVersion)
@@ -9,7 +9,7 @@
 //     16 u64      model fingerprint
 //     24 u64      content hash (see ChunkContentHash)
 //     32 u32      n_layers
-//     36 u32      reserved (0)
+//     36 u32      value type of k and v: 0 = f32, 30 = bf16 (ggml type ids)
 //     40 i64      row_floats
 //     48 i64      n_tokens
 //     56 i64      base_position
@@ -18,7 +18,9 @@
 //     80 u64      header checksum: Hash64(bytes [0, 80), same seed)
 //     88 u64      reserved (0)
 //   payload: tokens i32[n_tokens], scores f32[n_tokens],
-//            k f32[n_layers * n_tokens * row_floats], v likewise.
+//            k [n_layers * n_tokens * row_floats] values of the value type,
+//            v likewise.
+// Version 1 files (offset 36 reserved, zero: f32) are read as f32.
 //
 // Decoding trusts nothing: every size is bounded and cross-checked before
 // use, both checksums must match, and the caller's expected key must match.
@@ -34,7 +36,7 @@
 
 namespace chunkserve::kv {
 
-inline constexpr uint32_t kChunkFileVersion = 1;
+inline constexpr uint32_t kChunkFileVersion = 2;
 inline constexpr size_t kChunkFileHeaderBytes = 96;
 inline constexpr uint64_t kChunkFileChecksumSeed = 0x4B56434845434B31ull;
 

@@ -1,6 +1,9 @@
 #include "kv/chunk_kv.h"
 
+#include <cstring>
+
 #include "base/hash.h"
+#include "tensor/half.h"
 
 namespace chunkserve::kv {
 
@@ -14,9 +17,34 @@ uint64_t ChunkContentHash(std::span<const int32_t> lead_in, std::span<const int3
 
 bool ChunkKv::ShapeConsistent() const {
   if (n_layers <= 0 || row_floats <= 0 || tokens.empty() || base_position < 0) return false;
+  if (type != DType::kF32 && type != DType::kBF16) return false;
   const size_t n = tokens.size();
-  const size_t rows = static_cast<size_t>(n_layers) * n * static_cast<size_t>(row_floats);
-  return scores.size() == n && k.size() == rows && v.size() == rows;
+  const size_t bytes = static_cast<size_t>(n_layers) * n * row_bytes();
+  return scores.size() == n && k.size() == bytes && v.size() == bytes;
+}
+
+namespace {
+
+void Widen(const void* row, int64_t n, DType type, float* out) {
+  if (type == DType::kF32) {
+    std::memcpy(out, row, static_cast<size_t>(n) * sizeof(float));
+    return;
+  }
+  const auto* in = static_cast<const uint16_t*>(row);
+  for (int64_t i = 0; i < n; ++i) out[i] = BF16ToF32(in[i]);
+}
+
+}  // namespace
+
+void ChunkKv::LoadKRow(int layer, int64_t i, float* out) const { Widen(KRow(layer, i), row_floats, type, out); }
+void ChunkKv::LoadVRow(int layer, int64_t i, float* out) const { Widen(VRow(layer, i), row_floats, type, out); }
+
+void ChunkKv::AssignF32(std::span<const float> k_values, std::span<const float> v_values) {
+  type = DType::kF32;
+  k.resize(k_values.size_bytes());
+  v.resize(v_values.size_bytes());
+  std::memcpy(k.data(), k_values.data(), k_values.size_bytes());
+  std::memcpy(v.data(), v_values.data(), v_values.size_bytes());
 }
 
 }  // namespace chunkserve::kv

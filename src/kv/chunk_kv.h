@@ -11,7 +11,9 @@
 //   * scores[i] ranks how much token i's KV depends on what precedes the
 //     chunk (higher = recompute first; see engine/chunk_reuse.h for the
 //     signal). Only the order matters.
-// Layouts: k, v are (n_layers, n_tokens, row_floats) f32.
+// Layouts: k, v are (n_layers, n_tokens, row_floats) values of `type`: f32,
+// or bf16 (entries built from a bf16 KV cache store its rows as they are, at
+// half the bytes in RAM and on disk).
 //
 // Key: (model fingerprint, content hash) where content hash =
 // ChunkContentHash(lead-in, chunk tokens); the tokens are stored too, so a
@@ -24,6 +26,8 @@
 #include <cstdint>
 #include <span>
 #include <vector>
+
+#include "tensor/dtype.h"
 
 namespace chunkserve::kv {
 
@@ -48,24 +52,34 @@ struct ChunkKv {
   int n_layers = 0;
   int64_t row_floats = 0;
   int64_t base_position = 0;
+  DType type = DType::kF32;     // of the K and V values: kF32 or kBF16
   std::vector<int32_t> tokens;  // the chunk's tokens (not the lead-in)
   std::vector<float> scores;    // (n_tokens,)
-  std::vector<float> k;         // (n_layers, n_tokens, row_floats), post-RoPE
-  std::vector<float> v;         // (n_layers, n_tokens, row_floats)
+  std::vector<uint8_t> k;       // (n_layers, n_tokens, row_floats) values, post-RoPE
+  std::vector<uint8_t> v;       // (n_layers, n_tokens, row_floats) values
 
   int64_t n_tokens() const { return static_cast<int64_t>(tokens.size()); }
-  const float* KRow(int layer, int64_t i) const {
-    return k.data() + (static_cast<int64_t>(layer) * n_tokens() + i) * row_floats;
-  }
-  const float* VRow(int layer, int64_t i) const {
-    return v.data() + (static_cast<int64_t>(layer) * n_tokens() + i) * row_floats;
-  }
+  size_t value_bytes() const { return type == DType::kBF16 ? 2 : 4; }
+  size_t row_bytes() const { return static_cast<size_t>(row_floats) * value_bytes(); }
+  // Row i of `layer`, row_floats values of `type`.
+  const void* KRow(int layer, int64_t i) const { return k.data() + RowOffset(layer, i); }
+  const void* VRow(int layer, int64_t i) const { return v.data() + RowOffset(layer, i); }
+  // The same rows widened to f32 (exact).
+  void LoadKRow(int layer, int64_t i, float* out) const;
+  void LoadVRow(int layer, int64_t i, float* out) const;
+  // Sets type = kF32 and the rows from f32 values (tests, tools).
+  void AssignF32(std::span<const float> k_values, std::span<const float> v_values);
   // RAM the entry occupies (payload only).
   size_t bytes() const {
-    return tokens.size() * sizeof(int32_t) + (scores.size() + k.size() + v.size()) * sizeof(float);
+    return tokens.size() * sizeof(int32_t) + scores.size() * sizeof(float) + k.size() + v.size();
   }
-  // True when the vectors agree with the shape fields.
+  // True when the type is f32 or bf16 and the vectors agree with the shape.
   bool ShapeConsistent() const;
+
+ private:
+  size_t RowOffset(int layer, int64_t i) const {
+    return static_cast<size_t>(static_cast<int64_t>(layer) * n_tokens() + i) * row_bytes();
+  }
 };
 
 }  // namespace chunkserve::kv

@@ -71,12 +71,14 @@ kv::ChunkKv Extract(model::KvCache* kv, const std::vector<int32_t>& chunk, int64
   c.tokens = chunk;
   c.scores.assign(chunk.size(), 0.0f);
   const auto n = static_cast<int64_t>(chunk.size());
+  std::vector<float> ks, vs;
   for (int l = 0; l < c.n_layers; ++l)
     for (int64_t i = 0; i < n; ++i) {
       const std::vector<float> k = testing::KValues(kv, l, first_slot + i), v = testing::VValues(kv, l, first_slot + i);
-      c.k.insert(c.k.end(), k.begin(), k.end());
-      c.v.insert(c.v.end(), v.begin(), v.end());
+      ks.insert(ks.end(), k.begin(), k.end());
+      vs.insert(vs.end(), v.begin(), v.end());
     }
+  c.AssignF32(ks, vs);
   return c;
 }
 
@@ -203,19 +205,35 @@ TEST(ChunkReuse, PlaceChunkRotatesExactlyLikeApplyRope) {
     c.base_position = 3;
     c.tokens = testing::Tokens(8, 5);
     c.scores.assign(5, 0.0f);
+    std::vector<float> ks, vs;
     for (int64_t i = 0; i < c.n_layers * 5 * c.row_floats; ++i) {
-      c.k.push_back(std::sin(0.37f * static_cast<float>(i)));
-      c.v.push_back(std::cos(0.11f * static_cast<float>(i)));
+      ks.push_back(std::sin(0.37f * static_cast<float>(i)));
+      vs.push_back(std::cos(0.11f * static_cast<float>(i)));
     }
+    c.AssignF32(ks, vs);
     for (int64_t to : {int64_t{0}, int64_t{3}, int64_t{1000}}) {
       auto kv = model->NewKvCache(16);
       PlaceChunk(c, kv.get(), 2, to, *rope);
       for (int l = 0; l < c.n_layers; ++l)
         for (int64_t i = 0; i < 5; ++i) {
-          std::vector<float> want(c.KRow(l, i), c.KRow(l, i) + c.row_floats);
+          std::vector<float> want(static_cast<size_t>(c.row_floats));
+          c.LoadKRow(l, i, want.data());
           kernels::ApplyRope(want.data(), rope->n_kv_heads, to - 3, rope->params);
           const std::vector<float> got = testing::KValues(kv.get(), l, 2 + i);
           EXPECT_EQ(got, want) << "layer " << l << " token " << i << " to " << to;
+        }
+      // Into a bf16 cache: the same rotation, then the cache's rounding.
+      auto kv16 = model->NewKvCache(16, DType::kBF16);
+      PlaceChunk(c, kv16.get(), 2, to, *rope);
+      for (int l = 0; l < c.n_layers; ++l)
+        for (int64_t i = 0; i < 5; ++i) {
+          std::vector<float> want(static_cast<size_t>(c.row_floats));
+          c.LoadKRow(l, i, want.data());
+          kernels::ApplyRope(want.data(), rope->n_kv_heads, to - 3, rope->params);
+          std::vector<uint16_t> rounded(want.size());
+          kernels::StoreKvRow(want.data(), c.row_floats, DType::kBF16, rounded.data());
+          kernels::LoadKvRow(rounded.data(), c.row_floats, DType::kBF16, want.data());
+          EXPECT_EQ(testing::KValues(kv16.get(), l, 2 + i), want) << "bf16 layer " << l << " token " << i;
         }
     }
   }

@@ -6,6 +6,7 @@
 
 #include "base/hash.h"
 #include "kv_test_util.h"
+#include "tensor/half.h"
 
 namespace chunkserve::kv {
 namespace {
@@ -23,6 +24,50 @@ TEST(ChunkFile, RoundTrip) {
   EXPECT_EQ(back->v, kv->v);
   EXPECT_EQ(back->base_position, 1);
   EXPECT_EQ(back->n_layers, 2);
+}
+
+// bf16 entries (from bf16 KV caches) keep their rows as they are, at half
+// the bytes of f32.
+TEST(ChunkFile, Bf16RoundTripIsHalfTheRows) {
+  auto f32 = MakeChunk(7, 5, 100);
+  ChunkKv kv = *f32;
+  kv.type = DType::kBF16;
+  kv.k.resize(f32->k.size() / 2);
+  kv.v.resize(f32->v.size() / 2);
+  for (size_t i = 0; i < kv.k.size(); ++i) kv.k[i] = static_cast<uint8_t>(i * 7), kv.v[i] = static_cast<uint8_t>(i * 13);
+  ASSERT_TRUE(kv.ShapeConsistent());
+  const std::vector<uint8_t> bytes = EncodeChunkFile(kv);
+  EXPECT_EQ(bytes.size(), EncodeChunkFile(*f32).size() - f32->k.size());
+  auto back = DecodeChunkFile(bytes, kv.key);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->type, DType::kBF16);
+  EXPECT_EQ(back->k, kv.k);
+  EXPECT_EQ(back->v, kv.v);
+  float row[8];
+  back->LoadKRow(1, 2, row);
+  const auto* raw = static_cast<const uint16_t*>(back->KRow(1, 2));
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(row[i], BF16ToF32(raw[i]));
+}
+
+// A version 1 file (before bf16 entries: f32, the type field reserved as
+// zero) still reads; another value type is damage even with valid checksums.
+TEST(ChunkFile, Version1ReadsAsF32AndUnknownTypesAreRejected) {
+  auto kv = MakeChunk(7, 5, 100);
+  auto forge = [&](uint32_t version, uint32_t type) {
+    std::vector<uint8_t> bytes = EncodeChunkFile(*kv);
+    std::memcpy(bytes.data() + 8, &version, 4);
+    std::memcpy(bytes.data() + 36, &type, 4);
+    const uint64_t h = Hash64(bytes.data(), 80, kChunkFileChecksumSeed);
+    std::memcpy(bytes.data() + 80, &h, 8);
+    return bytes;
+  };
+  auto v1 = DecodeChunkFile(forge(1, 0), kv->key);
+  ASSERT_TRUE(v1.ok()) << v1.status().ToString();
+  EXPECT_EQ(v1->type, DType::kF32);
+  EXPECT_EQ(v1->k, kv->k);
+  EXPECT_EQ(DecodeChunkFile(forge(1, 30), kv->key).status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeChunkFile(forge(2, 1), kv->key).status().code(), StatusCode::kDataLoss);  // f16
+  EXPECT_EQ(DecodeChunkFile(forge(3, 0), kv->key).status().code(), StatusCode::kFailedPrecondition);
 }
 
 TEST(ChunkFile, WrongFingerprintOrChunkIsForeign) {

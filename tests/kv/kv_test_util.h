@@ -25,8 +25,10 @@ inline std::shared_ptr<ChunkKv> MakeChunk(uint64_t fingerprint, int n_tokens, in
   std::normal_distribution<float> nd;
   for (int i = 0; i < n_tokens; ++i) kv->scores.push_back(nd(rng));
   const size_t rows = static_cast<size_t>(n_layers) * static_cast<size_t>(n_tokens) * static_cast<size_t>(row_floats);
-  for (size_t i = 0; i < rows; ++i) kv->k.push_back(nd(rng));
-  for (size_t i = 0; i < rows; ++i) kv->v.push_back(nd(rng));
+  std::vector<float> k(rows), v(rows);
+  for (float& x : k) x = nd(rng);
+  for (float& x : v) x = nd(rng);
+  kv->AssignF32(k, v);
   return kv;
 }
 
