@@ -64,6 +64,10 @@ const char kUsage[] =
     "      --random-text      chunks and questions of random token ids (speed runs on\n"
     "                         random-weight models: skips the greedy generation)\n"
     "      --no-fidelity      time only (no reference logits; top1_agreement, kl_mean null)\n"
+    "      --reference-attention P  compute the fidelity reference (full prefill) with a\n"
+    "                         second copy of the model at this attention precision, e.g.\n"
+    "                         f32: the error of bf16 attention and chunk reuse together\n"
+    "                         (default: the model under test)\n"
     "      --signal S         tokens to recompute: deviation (recorded KV deviation, per\n"
     "                         chunk), trailing (last tokens of each chunk) or recency (last\n"
     "                         reused tokens of the prompt) (default: the engine's)\n";
@@ -188,7 +192,8 @@ int RunBenchRag(const std::vector<std::string>& args) {
   static const Command* self = &CommandRegistry().at("bench-rag");
   auto flags_or = Flags::Parse(args,
                                {"m", "model", "chunks", "chunk-tokens", "question-tokens", "recompute", "t", "threads",
-                                "corpus", "trials", "gen-tokens", "block-tokens", "disk-dir", "seed", "signal", "attention"},
+                                "corpus", "trials", "gen-tokens", "block-tokens", "disk-dir", "seed", "signal", "attention",
+                                "reference-attention"},
                                {"json", "rag", "random-text", "no-fidelity"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
@@ -295,8 +300,30 @@ int RunBenchRag(const std::vector<std::string>& args) {
   };
   // Timed runs stop at the first token and keep no logits; fidelity runs
   // keep the logits of the tail and of --gen-tokens teacher-forced tokens.
-  auto run = [&](const engine::Prompt& p, bool prefix, bool chunks, double r, bool capture,
-                 std::span<const int32_t> forced, engine::RequestResult* out) -> Status {
+  // The fidelity reference's engine: this one, or one over a second copy of
+  // the model at --reference-attention's precision (caches off there).
+  std::unique_ptr<model::Model> ref_model;
+  std::unique_ptr<engine::Engine> ref_engine;
+  if (const std::optional<std::string> name = flags.Get("reference-attention")) {
+    kernels::AttentionPrecision precision;
+    if (!kernels::ParseAttentionPrecision(*name, &precision))
+      return UsageError(*self, "--reference-attention must be f32 or bf16");
+    auto loaded = model::Model::Load(model_path, {.pool = model.pool(), .attention_precision = precision});
+    if (!loaded.ok()) return Fail("bench-rag", loaded.status());
+    ref_model = std::move(loaded).value();
+    engine::EngineOptions ro = eo;
+    ro.enable_chunk_cache = false;
+    ro.enable_prefix_cache = false;
+    auto created = engine::Engine::Create(ref_model.get(), ro);
+    if (!created.ok()) return Fail("bench-rag", created.status());
+    ref_engine = std::move(created).value();
+  }
+  engine::Engine& reference_engine = ref_engine ? *ref_engine : engine;
+  const char* reference_attention =
+      kernels::AttentionPrecisionName((ref_model ? *ref_model : model).attention_precision());
+
+  auto run_on = [&](engine::Engine& on, const engine::Prompt& p, bool prefix, bool chunks, double r, bool capture,
+                    std::span<const int32_t> forced, engine::RequestResult* out) -> Status {
     engine::RequestParams rp;
     rp.sampling.temperature = 0;
     rp.max_new_tokens = capture ? *gen_tokens : 1;
@@ -306,8 +333,12 @@ int RunBenchRag(const std::vector<std::string>& args) {
     rp.recompute_fraction = r;
     rp.forced_tokens = forced;
     rp.capture_logits = capture;
-    ASSIGN_OR_RETURN(*out, engine.Generate(p, rp));
+    ASSIGN_OR_RETURN(*out, on.Generate(p, rp));
     return Status::Ok();
+  };
+  auto run = [&](const engine::Prompt& p, bool prefix, bool chunks, double r, bool capture,
+                 std::span<const int32_t> forced, engine::RequestResult* out) {
+    return run_on(engine, p, prefix, chunks, r, capture, forced, out);
   };
 
   // Warm the chunk cache once, chunks in their natural order.
@@ -333,7 +364,8 @@ int RunBenchRag(const std::vector<std::string>& args) {
     if (Status s = run(prompt, true, false, 1.0, false, {}, &full); !s.ok()) return Fail("bench-rag", s);
     if (Status s = run(prompt, true, false, 1.0, false, {}, &prefix); !s.ok()) return Fail("bench-rag", s);
     if (fidelity) {
-      if (Status s = run(prompt, false, false, 1.0, true, {}, &reference); !s.ok()) return Fail("bench-rag", s);
+      if (Status s = run_on(reference_engine, prompt, false, false, 1.0, true, {}, &reference); !s.ok())
+        return Fail("bench-rag", s);
     }
     full_ms.push_back(full.stats.ttft_ms);
     prefix_ms.push_back(prefix.stats.ttft_ms);
@@ -377,7 +409,7 @@ int RunBenchRag(const std::vector<std::string>& args) {
     if (json) {
       std::printf(
           "{\"bench\":\"rag\",\"model\":\"%s\",\"chunks\":%lld,\"chunk_tokens\":%lld,\"question_tokens\":%lld,"
-          "\"recompute\":%g,\"threads\":%d,\"attention\":\"%s\",\"trials\":%d,\"gen_tokens\":%lld,\"source\":\"%s\","
+          "\"recompute\":%g,\"threads\":%d,\"attention\":\"%s\",\"reference_attention\":\"%s\",\"trials\":%d,\"gen_tokens\":%lld,\"source\":\"%s\","
           "\"ttft_full_ms\":%.2f,\"ttft_prefix_ms\":%.2f,\"ttft_chunk_ram_ms\":%.2f,\"ttft_chunk_disk_ms\":%.2f,"
           "\"speedup_chunk_ram\":%.2f,\"speedup_chunk_disk\":%.2f,\"tokens_prompt\":%lld,\"tokens_recomputed\":%lld,"
           "\"tokens_computed\":%lld,\"top1_agreement\":%s,\"kl_mean\":%s,\"kl_max\":%s,\"fidelity_rows\":%lld,"
@@ -385,7 +417,7 @@ int RunBenchRag(const std::vector<std::string>& args) {
           "\"cpu_ttft_chunk_disk_ms\":%.2f}\n",
           std::filesystem::path(model_path).filename().string().c_str(), static_cast<long long>(*n_chunks),
           static_cast<long long>(*chunk_tokens), static_cast<long long>(*question_tokens), fractions[i],
-          model.pool()->size(), kernels::AttentionPrecisionName(model.attention_precision()), n_trials, static_cast<long long>(*gen_tokens), flags.Has("corpus") ? "corpus" : flags.Has("random-text") ? "random" : "greedy",
+          model.pool()->size(), kernels::AttentionPrecisionName(model.attention_precision()), reference_attention, n_trials, static_cast<long long>(*gen_tokens), flags.Has("corpus") ? "corpus" : flags.Has("random-text") ? "random" : "greedy",
           full_med, prefix_med, ram, disk, ram > 0 ? full_med / ram : 0, disk > 0 ? full_med / disk : 0,
           static_cast<long long>(n_prompt_real), static_cast<long long>(pr.recomputed.back()),
           static_cast<long long>(pr.computed.back()), num(pr.fidelity.top1_agreement(), "%.4f").c_str(),

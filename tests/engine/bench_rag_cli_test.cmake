@@ -71,3 +71,24 @@ execute_process(COMMAND ${CHUNKSERVE} bench-rag -m "${GGUF}" --attention f16 RES
 if(rc EQUAL 0 OR NOT err MATCHES "--attention must be f32 or bf16")
   message(FATAL_ERROR "--attention f16 should be refused, got ${rc}: ${err}")
 endif()
+# --reference-attention: the reference from a second copy of the model; the
+# same precision keeps r = 1 exact, a bad name is a usage error.
+execute_process(COMMAND ${CHUNKSERVE} bench-rag -m "${GGUF}" --chunks 4 --chunk-tokens 32 --question-tokens 16
+                        --gen-tokens 8 --trials 1 --recompute 1 --threads 1 --json --reference-attention f32
+                        --disk-dir "${WORK_DIR}/bench_rag_chunks_ref"
+                OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+file(REMOVE_RECURSE "${WORK_DIR}/bench_rag_chunks_ref")
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "bench-rag --reference-attention f32 failed (${rc}): ${err}")
+endif()
+foreach(field "\"reference_attention\":\"f32\"" "\"top1_agreement\":1.0000" "\"kl_mean\":0.000000")
+  string(FIND "${out}" "${field}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "--reference-attention f32 r = 1 line lacks ${field}:\n${out}")
+  endif()
+endforeach()
+execute_process(COMMAND ${CHUNKSERVE} bench-rag -m "${GGUF}" --reference-attention f8 RESULT_VARIABLE rc OUTPUT_QUIET
+                ERROR_QUIET)
+if(NOT rc EQUAL 2)
+  message(FATAL_ERROR "--reference-attention f8 should be a usage error, got ${rc}")
+endif()
