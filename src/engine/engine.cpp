@@ -284,8 +284,8 @@ Status Engine::FillChunkCache(Request& req) {
   std::vector<std::unique_ptr<model::ContiguousKvCache>> caches;
   std::vector<std::vector<int32_t>> inputs;
   for (const auto& [b, e] : req.missed_chunks) {
-    // The pool's value type, so entries hold what a fill job would store.
-    caches.push_back(model_->NewKvCache(L + (e - b), model_->kv_type()));
+    // The pool's value type (kv_type()), so entries hold what a fill job stores.
+    caches.push_back(model_->NewKvCache(L + (e - b)));
     std::vector<int32_t> in(lead_in_);
     in.insert(in.end(), req.tokens.begin() + b, req.tokens.begin() + e);
     inputs.push_back(std::move(in));

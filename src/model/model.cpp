@@ -99,9 +99,9 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
 
 size_t Model::weight_bytes_per_token() const { return weights_->BytesPerToken(); }
 
-std::unique_ptr<ContiguousKvCache> Model::NewKvCache(int64_t capacity_tokens, DType type) const {
+std::unique_ptr<ContiguousKvCache> Model::NewKvCache(int64_t capacity_tokens, std::optional<DType> type) const {
   return std::make_unique<ContiguousKvCache>(static_cast<int>(hparams_.n_layer), hparams_.n_embd_kv(),
-                                             capacity_tokens, type);
+                                             capacity_tokens, type.value_or(kv_type()));
 }
 
 StatusOr<Logits> Model::ForwardAll(KvCache* kv, std::span<const int32_t> tokens, int64_t first_slot) {

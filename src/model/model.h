@@ -107,9 +107,9 @@ class Model {
   // Bytes of packed weights one decode step reads (all layers + output).
   size_t weight_bytes_per_token() const;
 
-  // A contiguous cache shaped for this model, of f32 values by default
-  // (kv_type() for the compact one).
-  std::unique_ptr<ContiguousKvCache> NewKvCache(int64_t capacity_tokens, DType type = DType::kF32) const;
+  // A contiguous cache shaped for this model, of kv_type() values unless
+  // `type` says otherwise (kF32 for tests that read rows as floats).
+  std::unique_ptr<ContiguousKvCache> NewKvCache(int64_t capacity_tokens, std::optional<DType> type = std::nullopt) const;
 
   // Runs the batch; `logits` is resized and filled (see Logits). Scratch
   // grows with the batch (about T * (4 n_embd + 3 n_ff) floats for T

@@ -212,7 +212,7 @@ TEST(ChunkReuse, PlaceChunkRotatesExactlyLikeApplyRope) {
     }
     c.AssignF32(ks, vs);
     for (int64_t to : {int64_t{0}, int64_t{3}, int64_t{1000}}) {
-      auto kv = model->NewKvCache(16);
+      auto kv = model->NewKvCache(16, DType::kF32);
       PlaceChunk(c, kv.get(), 2, to, *rope);
       for (int l = 0; l < c.n_layers; ++l)
         for (int64_t i = 0; i < 5; ++i) {

@@ -24,11 +24,11 @@ TEST(SlotForward, ScatteredSlotsInOneCallEqualFullPrefill) {
     auto model = LoadSmallModel(arch);
     ASSERT_TRUE(model);
     const std::vector<int32_t> toks = Tokens(1, 70);
-    auto ref_kv = model->NewKvCache(70);
+    auto ref_kv = model->NewKvCache(70, DType::kF32);
     auto ref = model->ForwardAll(ref_kv.get(), toks);
     ASSERT_TRUE(ref.ok());
 
-    auto kv = model->NewKvCache(70);
+    auto kv = model->NewKvCache(70, DType::kF32);
     ASSERT_TRUE(model->ForwardAll(kv.get(), toks).ok());
     // Damage a scattered set (runs of 1, 3 and a tail run), then recompute it.
     const std::vector<int64_t> slots = {0, 5, 9, 10, 11, 30, 47, 66, 67, 68, 69};

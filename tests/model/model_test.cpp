@@ -426,7 +426,7 @@ TEST(ModelTest, Bf16KvCacheEqualsF32KvCacheUnderBf16Attention) {
   Model& m = **loaded;
   EXPECT_EQ(m.kv_type(), DType::kBF16);
   const auto tokens = SomeTokens(40, 300);
-  auto f32 = m.NewKvCache(48), bf16 = m.NewKvCache(48, DType::kBF16);
+  auto f32 = m.NewKvCache(48, DType::kF32), bf16 = m.NewKvCache(48);
   EXPECT_EQ(bf16->bytes_used() * 2, f32->bytes_used());
   auto a = m.ForwardAll(f32.get(), std::span<const int32_t>(tokens).first(32));
   auto b = m.ForwardAll(bf16.get(), std::span<const int32_t>(tokens).first(32));
