@@ -256,6 +256,7 @@ int RunServe(const std::vector<std::string>& args) {
   // share this lock.
   std::mutex model_mutex;
   const size_t kv_bytes = static_cast<size_t>(get("kv-mib")) << 20;
+  int64_t pool_tokens = 0;
   {
     // One sequence must fit the KV pool, or every request that omits
     // max_tokens (it then runs to the end of the context) would be refused.
@@ -263,7 +264,7 @@ int RunServe(const std::vector<std::string>& args) {
     const auto block_tokens = static_cast<size_t>(get("block-tokens"));
     const size_t block_bytes = static_cast<size_t>(hp.n_layer) * 2 * block_tokens *
                                static_cast<size_t>(hp.n_embd_kv()) * Traits((*model)->kv_type()).type_size;
-    const auto pool_tokens = static_cast<int64_t>(kv_bytes / block_bytes * block_tokens);
+    pool_tokens = static_cast<int64_t>(kv_bytes / block_bytes * block_tokens);
     if (pool_tokens < n_ctx) {
       std::fprintf(stderr, "chunkserve serve: --kv-mib %lld holds %lld tokens; context lowered from %lld to that\n",
                    get("kv-mib"), static_cast<long long>(pool_tokens), static_cast<long long>(n_ctx));
@@ -337,8 +338,12 @@ int RunServe(const std::vector<std::string>& args) {
     out << http.port() << "\n";
     if (!out) return Fail("serve", IoError("cannot write the port file '" + *f + "'"));
   }
-  std::fprintf(stderr, "chunkserve serve: %s on http://%s:%d (backend %s, ctx %lld tokens%s)\n", ctx.model_id.c_str(),
-               http_options.host.c_str(), http.port(), backend_name.c_str(), static_cast<long long>(n_ctx),
+  std::fprintf(stderr,
+               "chunkserve serve: %s on http://%s:%d (backend %s, ctx %lld tokens, %s attention, KV pool %lld tokens "
+               "of %s%s)\n",
+               ctx.model_id.c_str(), http_options.host.c_str(), http.port(), backend_name.c_str(),
+               static_cast<long long>(n_ctx), kernels::AttentionPrecisionName((*model)->attention_precision()),
+               static_cast<long long>(pool_tokens), std::string(DTypeName((*model)->kv_type())).c_str(),
                http_options.api_keys.empty() ? "" : ", API keys required");
 
   const int64_t grace_ms = get("grace-s") * 1000;
