@@ -739,6 +739,10 @@ CS_AVX512_BF16 void PvBf16(float* acc_block, int hd, const float* corr, const ui
   }
 }
 
+// One (query tile, kv head) task. kBf16 runs the same tiles and online
+// softmax with bf16 operands: Q rounded once per task, each key / value
+// tile paired once for all its row blocks, P rounded as it is computed, both
+// products on vdpbf16ps (the helpers above); kF32 reads f32 rows only.
 template <bool kBf16>
 CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int64_t q_end, int kv_head,
                                    AttentionScratch& scratch) {
