@@ -14,7 +14,8 @@
 //                      [--isa avx512] [--min-ms 300] [--peak]
 // --shapes: one line per (type, matrix shape of the 0.5B model, M tokens):
 // GMAC/s of int8 work and GB/s of weights read, against the machine's peak
-// (--peak measures it: independent vpdpbusd zmm chains, 64 MACs each).
+// (--peak measures it: independent vpdpbusd zmm chains, 64 MACs each; and
+// the vdpbf16ps and vfmadd231ps peaks that bound bf16 and f32 attention).
 // Figures: medians over the repetitions ("best_*": the fastest one, i.e.
 // when other processes left the cores alone; "cpu_*": work / (process CPU
 // seconds / threads), the rate had every thread kept its core, which is what
@@ -145,13 +146,17 @@ double Median(std::vector<double> v) {
 
 // ---------------------------------------------------------------- --shapes
 
-// The int8 multiply-accumulate peak of one core: 16 independent vpdpbusd
-// zmm chains (64 MACs each; 16 chains hide a 4-cycle latency at 2 per cycle)
-// in inline asm, so the compiler cannot spill or drop them. Timed in thread
-// CPU time: the rate while this thread holds its core. Also returns the
-// clock, from a chain of dependent scalar adds (1 cycle each).
+// Multiply-accumulate peaks of one core: 16 independent zmm chains of one
+// instruction (16 chains hide a 4-6 cycle latency at 2 per cycle) in inline
+// asm, so the compiler cannot spill or drop them: vpdpbusd (int8, 64 MACs,
+// the quantized matmul), vdpbf16ps (bf16, 32 MACs, bf16 attention) and
+// vfmadd231ps (f32, 16 MACs, f32 attention). Timed in thread CPU time: the
+// rate while this thread holds its core. Also returns the clock, from a
+// chain of dependent scalar adds (1 cycle each).
 struct Peak {
-  double gmacs;
+  double vnni_gmacs;
+  double bf16_gmacs;
+  double fma_gmacs;
   double ghz;
 };
 double ThreadCpuSeconds() {
@@ -159,29 +164,42 @@ double ThreadCpuSeconds() {
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
-Peak VnniPeakOneThread() {
+#define CS_SIXTEEN_CHAINS(op)                                                                       \
+  op " %%zmm30, %%zmm31, %%zmm0\n " op " %%zmm30, %%zmm31, %%zmm1\n " op " %%zmm30, %%zmm31, %%zmm2\n " \
+  op " %%zmm30, %%zmm31, %%zmm3\n " op " %%zmm30, %%zmm31, %%zmm4\n " op " %%zmm30, %%zmm31, %%zmm5\n " \
+  op " %%zmm30, %%zmm31, %%zmm6\n " op " %%zmm30, %%zmm31, %%zmm7\n " op " %%zmm30, %%zmm31, %%zmm8\n " \
+  op " %%zmm30, %%zmm31, %%zmm9\n " op " %%zmm30, %%zmm31, %%zmm10\n " op " %%zmm30, %%zmm31, %%zmm11\n " \
+  op " %%zmm30, %%zmm31, %%zmm12\n " op " %%zmm30, %%zmm31, %%zmm13\n " op " %%zmm30, %%zmm31, %%zmm14\n " \
+  op " %%zmm30, %%zmm31, %%zmm15\n"
+#define CS_CHAIN_CLOBBERS                                                                                          \
+  "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", \
+      "xmm14", "xmm15"
+Peak PeaksOneThread() {
   constexpr int64_t kIters = 20000000;
-  double t0 = ThreadCpuSeconds();
-  for (int64_t r = 0; r < kIters; ++r) {
-    __asm__ volatile(
-        "vpdpbusd %%zmm30, %%zmm31, %%zmm0\n vpdpbusd %%zmm30, %%zmm31, %%zmm1\n"
-        "vpdpbusd %%zmm30, %%zmm31, %%zmm2\n vpdpbusd %%zmm30, %%zmm31, %%zmm3\n"
-        "vpdpbusd %%zmm30, %%zmm31, %%zmm4\n vpdpbusd %%zmm30, %%zmm31, %%zmm5\n"
-        "vpdpbusd %%zmm30, %%zmm31, %%zmm6\n vpdpbusd %%zmm30, %%zmm31, %%zmm7\n"
-        "vpdpbusd %%zmm30, %%zmm31, %%zmm8\n vpdpbusd %%zmm30, %%zmm31, %%zmm9\n"
-        "vpdpbusd %%zmm30, %%zmm31, %%zmm10\n vpdpbusd %%zmm30, %%zmm31, %%zmm11\n"
-        "vpdpbusd %%zmm30, %%zmm31, %%zmm12\n vpdpbusd %%zmm30, %%zmm31, %%zmm13\n"
-        "vpdpbusd %%zmm30, %%zmm31, %%zmm14\n vpdpbusd %%zmm30, %%zmm31, %%zmm15\n" ::
-            : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
-              "xmm12", "xmm13", "xmm14", "xmm15");
+  // Instructions per second of 16 chains of `asm_block`.
+  auto rate = [](auto&& run) {
+    const double t0 = ThreadCpuSeconds();
+    run();
+    return static_cast<double>(kIters) * 16 / (ThreadCpuSeconds() - t0);
+  };
+  Peak p{};
+  p.vnni_gmacs = rate([] {
+    for (int64_t r = 0; r < kIters; ++r) __asm__ volatile(CS_SIXTEEN_CHAINS("vpdpbusd") ::: CS_CHAIN_CLOBBERS);
+  }) * 64 / 1e9;
+  if (__builtin_cpu_supports("avx512bf16")) {
+    p.bf16_gmacs = rate([] {
+      for (int64_t r = 0; r < kIters; ++r) __asm__ volatile(CS_SIXTEEN_CHAINS("vdpbf16ps") ::: CS_CHAIN_CLOBBERS);
+    }) * 32 / 1e9;
   }
-  const double dp_s = ThreadCpuSeconds() - t0;
-  t0 = ThreadCpuSeconds();
+  p.fma_gmacs = rate([] {
+    for (int64_t r = 0; r < kIters; ++r) __asm__ volatile(CS_SIXTEEN_CHAINS("vfmadd231ps") ::: CS_CHAIN_CLOBBERS);
+  }) * 16 / 1e9;
+  const double t0 = ThreadCpuSeconds();
   for (int64_t r = 0; r < kIters * 4; ++r) {
     __asm__ volatile("add $1, %%rax\n add $1, %%rax\n add $1, %%rax\n add $1, %%rax\n" ::: "rax");
   }
-  const double add_s = ThreadCpuSeconds() - t0;
-  return {static_cast<double>(kIters) * 16 * 64 / dp_s / 1e9, static_cast<double>(kIters) * 16 / add_s / 1e9};
+  p.ghz = static_cast<double>(kIters) * 16 / (ThreadCpuSeconds() - t0) / 1e9;
+  return p;
 }
 
 const MatShape kShapes[] = {{"896x896", 896, 896},
@@ -193,10 +211,15 @@ const MatShape kShapes[] = {{"896x896", 896, 896},
 int ShapesMain(const std::vector<std::string>& types, const std::vector<int>& threads, const std::vector<int64_t>& ms,
                Isa isa, double min_s, bool peak) {
   if (peak && DetectedIsa() >= Isa::kAvx512) {
-    const Peak p = VnniPeakOneThread();
+    const Peak p = PeaksOneThread();
     std::printf("{\"bench\":\"vnni_peak\",\"threads\":1,\"gmac_per_s\":%.1f,\"ghz\":%.2f,"
                 "\"vpdpbusd_per_cycle\":%.2f}\n",
-                p.gmacs, p.ghz, p.gmacs / 64 / p.ghz);
+                p.vnni_gmacs, p.ghz, p.vnni_gmacs / 64 / p.ghz);
+    if (p.bf16_gmacs > 0)
+      std::printf("{\"bench\":\"bf16_dot_peak\",\"threads\":1,\"gmac_per_s\":%.1f,\"vdpbf16ps_per_cycle\":%.2f}\n",
+                  p.bf16_gmacs, p.bf16_gmacs / 32 / p.ghz);
+    std::printf("{\"bench\":\"f32_fma_peak\",\"threads\":1,\"gmac_per_s\":%.1f,\"vfmadd231ps_per_cycle\":%.2f}\n",
+                p.fma_gmacs, p.fma_gmacs / 16 / p.ghz);
     std::fflush(stdout);
   }
   const int64_t max_m = *std::max_element(ms.begin(), ms.end());
