@@ -122,7 +122,9 @@ int RunAsk(const std::vector<std::string>& args) {
   std::unique_ptr<model::Model> model;
   std::unique_ptr<rag::EngineGenerator> generator;
   if (model_path && !params.extractive) {
-    auto m = LoadModelFromFlags(*flags, *model_path, static_cast<int>(*threads));
+    auto load_options = ModelOptionsFromFlags(*flags, static_cast<int>(*threads));
+    if (!load_options.ok()) return UsageError(kCommand, load_options.status().message());
+    auto m = model::Model::Load(*model_path, *load_options);
     if (!m.ok()) return Fail("ask", m.status());
     model = std::move(*m);
     engine::EngineOptions eo;

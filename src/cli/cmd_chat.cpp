@@ -282,7 +282,9 @@ int RunChat(const std::vector<std::string>& args) {
   options.stop_strings = flags.GetAll("stop");
   options.stats = flags.Has("stats");
 
-  auto model = LoadModelFromFlags(flags, model_path, static_cast<int>(*threads));
+  auto load_options = ModelOptionsFromFlags(flags, static_cast<int>(*threads));
+  if (!load_options.ok()) return UsageError(*self, load_options.status().message());
+  auto model = model::Model::Load(model_path, *load_options);
   if (!model.ok()) return Fail("chat", model.status());
   auto tokenizer = tokenizer::Tokenizer::FromGguf((*model)->file());
   if (!tokenizer.ok()) return Fail("chat", tokenizer.status());

@@ -75,7 +75,9 @@ int RunGenerate(const std::vector<std::string>& args) {
   params.sampling.repeat_penalty = static_cast<float>(*repeat);
   params.sampling.seed = static_cast<uint64_t>(*seed);
 
-  auto model = LoadModelFromFlags(flags, model_path, static_cast<int>(*threads));
+  auto load_options = ModelOptionsFromFlags(flags, static_cast<int>(*threads));
+  if (!load_options.ok()) return UsageError(*self, load_options.status().message());
+  auto model = model::Model::Load(model_path, *load_options);
   if (!model.ok()) return Fail("generate", model.status());
   auto tokenizer = tokenizer::Tokenizer::FromGguf((*model)->file());
   if (!tokenizer.ok()) return Fail("generate", tokenizer.status());

@@ -211,7 +211,9 @@ int RunServe(const std::vector<std::string>& args) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client that hangs up is a failed write, not a crash
 
-  auto model = LoadModelFromFlags(flags, model_path, static_cast<int>(get("threads")));
+  auto load_options = ModelOptionsFromFlags(flags, static_cast<int>(get("threads")));
+  if (!load_options.ok()) return UsageError(*self, load_options.status().message());
+  auto model = model::Model::Load(model_path, *load_options);
   if (!model.ok()) return Fail("serve", model.status());
   auto tokenizer = tokenizer::Tokenizer::FromGguf((*model)->file());
   if (!tokenizer.ok()) return Fail("serve", tokenizer.status());

@@ -2,8 +2,7 @@
 
 namespace chunkserve::cli {
 
-StatusOr<std::unique_ptr<model::Model>> LoadModelFromFlags(const Flags& flags, const std::string& path,
-                                                           int n_threads) {
+StatusOr<model::LoadOptions> ModelOptionsFromFlags(const Flags& flags, int n_threads) {
   model::LoadOptions options;
   options.n_threads = n_threads;
   if (const std::optional<std::string> name = flags.Get("attention")) {
@@ -12,7 +11,7 @@ StatusOr<std::unique_ptr<model::Model>> LoadModelFromFlags(const Flags& flags, c
       return InvalidArgumentError("--attention must be f32 or bf16, not '" + *name + "'");
     options.attention_precision = precision;
   }
-  return model::Model::Load(path, options);
+  return options;
 }
 
 }  // namespace chunkserve::cli

@@ -6,18 +6,14 @@
 //                   head_dim % 16 == 0; else f32). See kernels/ops.h.
 #pragma once
 
-#include <memory>
-#include <string>
-
 #include "base/status.h"
 #include "cli/command.h"
 #include "model/model.h"
 
 namespace chunkserve::cli {
 
-// Loads `path` with `n_threads` and the flag above; InvalidArgument for a bad
-// --attention value, else Model::Load's errors.
-StatusOr<std::unique_ptr<model::Model>> LoadModelFromFlags(const Flags& flags, const std::string& path,
-                                                           int n_threads);
+// Load options for `n_threads` and the flag above; InvalidArgument (a usage
+// error) for a bad --attention value.
+StatusOr<model::LoadOptions> ModelOptionsFromFlags(const Flags& flags, int n_threads);
 
 }  // namespace chunkserve::cli
