@@ -235,6 +235,31 @@ TEST(ChunkReuse, PlaceChunkRotatesExactlyLikeApplyRope) {
           kernels::LoadKvRow(rounded.data(), c.row_floats, DType::kBF16, want.data());
           EXPECT_EQ(testing::KValues(kv16.get(), l, 2 + i), want) << "bf16 layer " << l << " token " << i;
         }
+      // A bf16 entry (e.g. from a disk cache written under bf16 attention)
+      // into an f32 cache: its rows widened, then rotated.
+      kv::ChunkKv c16 = c;
+      c16.type = DType::kBF16;
+      c16.k.resize(c.k.size() / 2);
+      c16.v.resize(c.v.size() / 2);
+      const int64_t n_rows = c.n_layers * c.n_tokens();
+      std::vector<float> row(static_cast<size_t>(c.row_floats));
+      for (int64_t r = 0; r < n_rows; ++r) {
+        c.LoadKRow(0, r, row.data());  // rows are contiguous across layers
+        kernels::StoreKvRow(row.data(), c.row_floats, DType::kBF16, c16.k.data() + r * c16.row_bytes());
+        c.LoadVRow(0, r, row.data());
+        kernels::StoreKvRow(row.data(), c.row_floats, DType::kBF16, c16.v.data() + r * c16.row_bytes());
+      }
+      auto kv32 = model->NewKvCache(16, DType::kF32);
+      PlaceChunk(c16, kv32.get(), 2, to, *rope);
+      for (int l = 0; l < c.n_layers; ++l)
+        for (int64_t i = 0; i < 5; ++i) {
+          std::vector<float> want(static_cast<size_t>(c.row_floats));
+          c16.LoadKRow(l, i, want.data());
+          kernels::ApplyRope(want.data(), rope->n_kv_heads, to - 3, rope->params);
+          EXPECT_EQ(testing::KValues(kv32.get(), l, 2 + i), want) << "bf16 entry, layer " << l << " token " << i;
+          c16.LoadVRow(l, i, want.data());
+          EXPECT_EQ(testing::VValues(kv32.get(), l, 2 + i), want);
+        }
     }
   }
 }
