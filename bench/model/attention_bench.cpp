@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/attention.h"
 #include "kernels/ops.h"
 
 namespace {

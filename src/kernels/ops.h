@@ -1,5 +1,6 @@
-// Element-wise and per-row operations of the transformer forward pass, and
-// causal attention over a KV cache laid out in fixed-size blocks.
+// Element-wise and per-row operations of the transformer forward pass
+// (norms, RoPE, SwiGLU, GELU), and the instruction-set choice they and
+// attention (kernels/attention.h) share.
 //
 // Shapes are written where the math is: (n_heads, head_dim) means n_heads rows
 // of head_dim contiguous floats. All buffers are f32.
@@ -8,11 +9,6 @@
 #pragma once
 
 #include <cstdint>
-#include <span>
-#include <string_view>
-
-#include "base/thread_pool.h"
-#include "tensor/dtype.h"
 
 namespace chunkserve::kernels {
 
@@ -49,74 +45,12 @@ struct RopeParams {
 // x (n_heads, head_dim) rotated in place for position `pos`.
 void ApplyRope(float* x, int n_heads, int64_t pos, const RopeParams& p);
 
-// KV of one layer in blocks: slot s lives in block s / block_tokens, row
-// s % block_tokens; a row holds n_kv_heads * head_dim values of `type`
-// (DType::kF32, or kBF16 rounded as StoreKvRow does). A contiguous cache is
-// one block of block_tokens = capacity.
-struct KvBlocksView {
-  std::span<const void* const> k_blocks;
-  std::span<const void* const> v_blocks;
-  int64_t block_tokens = 0;
-  DType type = DType::kF32;
-};
-
-// KV rows as caches store them: dst (n values of `type`, kF32 or kBF16) =
-// src; bf16 rounds as AttentionPrecision::kBf16 rounds its operands
-// (nearest even, subnormals to zero), so under bf16 attention a bf16 cache
-// gives the very results of an f32 one at half the bytes. LoadKvRow widens
-// back (exact for bf16).
-size_t KvTypeBytes(DType type);
-void StoreKvRow(const float* src, int64_t n, DType type, void* dst);
-void LoadKvRow(const void* src, int64_t n, DType type, float* dst);
-
-// How attention rounds the operands of its two products; both accumulate in
-// f32 and the online softmax runs in f32 either way.
-//   kF32:  exact f32 operands.
-//   kBf16: Q, K, V and the softmax weights P are rounded to bf16 (nearest
-//          even, subnormals to zero, as vcvtneps2bf16 does) before they are
-//          multiplied, as FlashAttention does on GPUs. With AVX512_BF16
-//          (vdpbf16ps) that is twice the multiply rate of f32; elsewhere a
-//          scalar twin computes the same rounding, slowly. Relative error
-//          per operand <= 2^-9.
-enum class AttentionPrecision { kF32, kBf16 };
-
-// kBf16 where this CPU multiplies bf16 natively (and CHUNKSERVE_ISA leaves
-// AVX-512 on) and head_dim suits the vdpbf16ps path (a multiple of 16), else
-// kF32: the precision models use unless told otherwise.
-AttentionPrecision FastestAttentionPrecision(int head_dim);
-// "f32" | "bf16"; parsing returns false for anything else.
-const char* AttentionPrecisionName(AttentionPrecision precision);
-bool ParseAttentionPrecision(std::string_view name, AttentionPrecision* out);
-
-struct AttentionShape {
-  int n_heads = 0;
-  int n_kv_heads = 0;  // n_heads % n_kv_heads == 0 (grouped-query)
-  int head_dim = 0;
-  float scale = 0;     // usually 1/sqrt(head_dim)
-  AttentionPrecision precision = AttentionPrecision::kF32;
-};
-
-// For each query i in [0, n_q): q row i is (n_heads, head_dim); it attends to
-// cache slots [0, kv_len[i]) (causality is expressed by kv_len) and writes
-// out row i (n_heads, head_dim). Keys are processed tile by tile with an
-// online softmax, so no (n_q, n_kv) score matrix is materialized.
-// REQUIRES: a kBF16 view only with AttentionPrecision::kBf16.
-void Attention(const float* q, int64_t n_q, const int32_t* kv_len, const KvBlocksView& kv,
-               const AttentionShape& shape, float* out, ThreadPool* pool);
-
-// The implementations Attention and SiluMul dispatch to, chosen once at
+// The implementations SiluMul, Gelu and Attention dispatch to, chosen once at
 // start-up (CPUID, lowered by CHUNKSERVE_ISA). Tests force each one and
-// compare with straightforward twins.
-// kAvx512 runs attention and SiLU 16 lanes wide (attention needs head_dim %
-// 16 == 0; else it runs the AVX2 path). kBf16 attention runs vdpbf16ps on
-// kAvx512 when the CPU has AVX512_BF16 and head_dim % 16 == 0, else the
-// scalar twin.
+// compare with straightforward twins. kAvx512 runs 16 lanes wide.
 enum class OpsIsa { kScalar, kAvx2, kAvx512 };
 OpsIsa SelectedOpsIsa();
 bool OpsIsaSupported(OpsIsa isa);
-void AttentionWithIsa(OpsIsa isa, const float* q, int64_t n_q, const int32_t* kv_len,
-                      const KvBlocksView& kv, const AttentionShape& shape, float* out,
-                      ThreadPool* pool);
 void SiluMulWithIsa(OpsIsa isa, const float* gate, const float* up, int64_t n, float* out);
 // In place, the same tanh-approximation GELU as Gelu (its scalar twin),
 // written as x / (1 + exp(-2u)) = 0.5 x (1 + tanh(u)) with a vector exp on

@@ -1,7 +1,7 @@
 // KvCache: the keys and values of ONE sequence, as the forward pass sees them.
 //
 // The forward pass needs two things per layer: where to write the K and V rows
-// of the slots it is computing now, and a KvBlocksView (kernels/ops.h) of all
+// of the slots it is computing now, and a KvBlocksView (kernels/attention.h) of all
 // slots written so far to attend over. This interface is deliberately that
 // small so the paged cache (kv/, block tables over a shared block pool) can
 // implement it per sequence without the model knowing about blocks, sharing or
@@ -24,7 +24,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/ops.h"
+#include "kernels/attention.h"
 
 namespace chunkserve::model {
 

@@ -9,6 +9,7 @@
 #include "base/hash.h"
 #include "base/logging.h"
 #include "kernels/matmul.h"
+#include "kernels/attention.h"
 #include "kernels/ops.h"
 #include "model/fingerprint.h"
 #include "model/weights.h"

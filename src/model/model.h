@@ -30,7 +30,7 @@
 #include "base/status.h"
 #include "base/thread_pool.h"
 #include "gguf/gguf_file.h"
-#include "kernels/ops.h"
+#include "kernels/attention.h"
 #include "model/hparams.h"
 #include "model/kv_cache.h"
 

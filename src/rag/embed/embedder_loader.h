@@ -31,7 +31,7 @@
 
 #include "base/status.h"
 #include "base/thread_pool.h"
-#include "kernels/ops.h"
+#include "kernels/attention.h"
 #include "rag/embed/embedder.h"
 
 namespace chunkserve::rag {

@@ -1,0 +1,83 @@
+// Causal grouped-query attention over a KV cache laid out in fixed-size
+// blocks, in f32 or bf16 operands, and the row formats KV caches store.
+//
+// Shapes as in ops.h: (n_heads, head_dim) means n_heads rows of head_dim
+// contiguous floats.
+//
+// Thread safety: pure functions; safe to call concurrently on disjoint outputs.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "base/thread_pool.h"
+#include "kernels/ops.h"
+#include "tensor/dtype.h"
+
+namespace chunkserve::kernels {
+
+// KV of one layer in blocks: slot s lives in block s / block_tokens, row
+// s % block_tokens; a row holds n_kv_heads * head_dim values of `type`
+// (DType::kF32, or kBF16 rounded as StoreKvRow does). A contiguous cache is
+// one block of block_tokens = capacity.
+struct KvBlocksView {
+  std::span<const void* const> k_blocks;
+  std::span<const void* const> v_blocks;
+  int64_t block_tokens = 0;
+  DType type = DType::kF32;
+};
+
+// KV rows as caches store them: dst (n values of `type`, kF32 or kBF16) =
+// src; bf16 rounds as AttentionPrecision::kBf16 rounds its operands
+// (nearest even, subnormals to zero), so under bf16 attention a bf16 cache
+// gives the very results of an f32 one at half the bytes. LoadKvRow widens
+// back (exact for bf16).
+size_t KvTypeBytes(DType type);
+void StoreKvRow(const float* src, int64_t n, DType type, void* dst);
+void LoadKvRow(const void* src, int64_t n, DType type, float* dst);
+
+// How attention rounds the operands of its two products; both accumulate in
+// f32 and the online softmax runs in f32 either way.
+//   kF32:  exact f32 operands.
+//   kBf16: Q, K, V and the softmax weights P are rounded to bf16 (nearest
+//          even, subnormals to zero, as vcvtneps2bf16 does) before they are
+//          multiplied, as FlashAttention does on GPUs. With AVX512_BF16
+//          (vdpbf16ps) that is twice the multiply rate of f32; elsewhere a
+//          scalar twin computes the same rounding, slowly. Relative error
+//          per operand <= 2^-9.
+enum class AttentionPrecision { kF32, kBf16 };
+
+// kBf16 where this CPU multiplies bf16 natively (and CHUNKSERVE_ISA leaves
+// AVX-512 on) and head_dim suits the vdpbf16ps path (a multiple of 16), else
+// kF32: the precision models use unless told otherwise.
+AttentionPrecision FastestAttentionPrecision(int head_dim);
+// "f32" | "bf16"; parsing returns false for anything else.
+const char* AttentionPrecisionName(AttentionPrecision precision);
+bool ParseAttentionPrecision(std::string_view name, AttentionPrecision* out);
+
+struct AttentionShape {
+  int n_heads = 0;
+  int n_kv_heads = 0;  // n_heads % n_kv_heads == 0 (grouped-query)
+  int head_dim = 0;
+  float scale = 0;     // usually 1/sqrt(head_dim)
+  AttentionPrecision precision = AttentionPrecision::kF32;
+};
+
+// For each query i in [0, n_q): q row i is (n_heads, head_dim); it attends to
+// cache slots [0, kv_len[i]) (causality is expressed by kv_len) and writes
+// out row i (n_heads, head_dim). Keys are processed tile by tile with an
+// online softmax, so no (n_q, n_kv) score matrix is materialized.
+// REQUIRES: a kBF16 view only with AttentionPrecision::kBf16.
+void Attention(const float* q, int64_t n_q, const int32_t* kv_len, const KvBlocksView& kv,
+               const AttentionShape& shape, float* out, ThreadPool* pool);
+
+// Attention on a given implementation (see OpsIsa): kAvx512 needs head_dim %
+// 16 == 0, else it runs the AVX2 path. kBf16 runs vdpbf16ps on kAvx512 when
+// the CPU has AVX512_BF16 and head_dim % 16 == 0, else the scalar twin.
+void AttentionWithIsa(OpsIsa isa, const float* q, int64_t n_q, const int32_t* kv_len,
+                      const KvBlocksView& kv, const AttentionShape& shape, float* out,
+                      ThreadPool* pool);
+
+}  // namespace chunkserve::kernels
