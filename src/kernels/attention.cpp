@@ -81,6 +81,10 @@ struct AttentionScratch {
   std::vector<uint32_t> key_rows;    // (kKeyTile, head_dim / 2): staging for the transpose
   std::vector<uint32_t> value_pairs; // (kKeyTileWide / 2, head_dim): rows 2j and 2j+1 interleaved
   std::vector<uint32_t> p_pairs;     // (4 rows, kKeyTileWide / 2): the row block's P
+  // AVX2 kBf16: the operands rounded to bf16 and kept as f32.
+  std::vector<float> q_rounded;  // (rows, head_dim)
+  std::vector<float> k_rounded;  // (kKeyTile, head_dim)
+  std::vector<float> v_rounded;  // (kKeyTile, head_dim)
 };
 
 // x as bf16, rounded as vcvtneps2bf16 rounds: nearest even, subnormals to
@@ -175,6 +179,37 @@ __attribute__((target("avx2,fma"))) void TransposeRows(const float* const* rows,
   }
 }
 
+// x rounded to bf16 and back, 8 lanes, as Bf16Bits rounds finite values.
+__attribute__((target("avx2,fma"))) inline __m256 RoundBf16Avx2(__m256 x) {
+  const __m256i b = _mm256_castps_si256(x);
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(1));
+  __m256i r = _mm256_add_epi32(_mm256_add_epi32(b, _mm256_set1_epi32(0x7fff)), lsb);
+  r = _mm256_and_si256(r, _mm256_set1_epi32(static_cast<int>(0xffff0000u)));
+  const __m256i subnormal =
+      _mm256_cmpeq_epi32(_mm256_and_si256(b, _mm256_set1_epi32(0x7f800000)), _mm256_setzero_si256());
+  r = _mm256_blendv_epi8(r, _mm256_and_si256(b, _mm256_set1_epi32(static_cast<int>(0x80000000u))), subnormal);
+  return _mm256_castsi256_ps(r);
+}
+
+// out (n,) = a cache row (or a q row, type kF32) as bf16 operands in f32:
+// bf16 rows widened, f32 rows rounded. REQUIRES: n % 8 == 0 for the vector
+// loop; the tail is scalar.
+__attribute__((target("avx2,fma"))) void Bf16OperandsAvx2(const void* row, DType type, int n, float* out) {
+  int d = 0;
+  if (type == DType::kBF16) {
+    const auto* in = static_cast<const uint16_t*>(row);
+    for (; d + 8 <= n; d += 8) {
+      const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + d)));
+      _mm256_storeu_ps(out + d, _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
+    }
+    for (; d < n; ++d) out[d] = BF16ToF32(in[d]);
+    return;
+  }
+  const auto* in = static_cast<const float*>(row);
+  for (; d + 8 <= n; d += 8) _mm256_storeu_ps(out + d, RoundBf16Avx2(_mm256_loadu_ps(in + d)));
+  for (; d < n; ++d) out[d] = RoundBf16(in[d]);
+}
+
 // kt (head_dim, kKeyTile) = keys [j0, j0 + n_keys) of kv_head, transposed.
 __attribute__((target("avx2,fma"))) void TransposeKeyTile(const AttentionJob& job, int64_t j0, int64_t n_keys,
                                                           int kv_head, float* kt) {
@@ -186,6 +221,10 @@ __attribute__((target("avx2,fma"))) void TransposeKeyTile(const AttentionJob& jo
 // AVX2: keys of a tile are transposed once into (head_dim, kKeyTile) so each
 // row's scores are 8-wide FMAs with a broadcast query element, no horizontal
 // sums; the tile's transpose is shared by all rows (queries x grouped heads).
+// kBf16: the same loop over operands rounded to bf16 in f32 (Q once per task,
+// each K and V tile once for all rows, P as it is computed; the row sums
+// stay f32), so AVX2 CPUs read bf16 caches at f32 speed.
+template <bool kBf16>
 __attribute__((target("avx2,fma"))) void AttentionTaskAvx2(const AttentionJob& job, int64_t q_begin,
                                                            int64_t q_end, int kv_head,
                                                            AttentionScratch& scratch) {
@@ -198,6 +237,17 @@ __attribute__((target("avx2,fma"))) void AttentionTaskAvx2(const AttentionJob& j
   scratch.row_sum.assign(static_cast<size_t>(n_rows), 0.0f);
   scratch.k_tile_t.resize(static_cast<size_t>(hd * kKeyTile));
   float* kt = scratch.k_tile_t.data();
+  auto q_row = [&](int64_t r) {
+    const int64_t i = q_begin + r / group;
+    const int head = kv_head * group + static_cast<int>(r % group);
+    return job.q + (i * job.shape.n_heads + head) * hd;
+  };
+  if constexpr (kBf16) {
+    scratch.q_rounded.resize(static_cast<size_t>(n_rows * hd));
+    scratch.k_rounded.resize(static_cast<size_t>(kKeyTile * hd));
+    scratch.v_rounded.resize(static_cast<size_t>(kKeyTile * hd));
+    for (int64_t r = 0; r < n_rows; ++r) Bf16OperandsAvx2(q_row(r), DType::kF32, hd, &scratch.q_rounded[r * hd]);
+  }
 
   int64_t max_len = 0;
   for (int64_t i = q_begin; i < q_end; ++i) max_len = std::max<int64_t>(max_len, job.kv_len[i]);
@@ -210,16 +260,28 @@ __attribute__((target("avx2,fma"))) void AttentionTaskAvx2(const AttentionJob& j
     // Row pointers once per tile: the block lookup divides, and the inner
     // loops below would otherwise pay it per key per row.
     const float* v_rows[kKeyTile];
-    for (int64_t j = 0; j < n_keys; ++j) v_rows[j] = ValueRowF32(job, j0 + j, kv_head);
-    // Transpose the tile's keys; columns past n_keys are zero (masked later).
-    TransposeKeyTile(job, j0, n_keys, kv_head, kt);
+    if constexpr (kBf16) {
+      const float* k_rows[kKeyTile];
+      for (int64_t j = 0; j < n_keys; ++j) {
+        float* k = &scratch.k_rounded[j * hd];
+        float* v = &scratch.v_rounded[j * hd];
+        Bf16OperandsAvx2(KeyRow(job, j0 + j, kv_head), job.kv->type, hd, k);
+        Bf16OperandsAvx2(ValueRow(job, j0 + j, kv_head), job.kv->type, hd, v);
+        k_rows[j] = k;
+        v_rows[j] = v;
+      }
+      TransposeRows(k_rows, n_keys, hd, kt);
+    } else {
+      for (int64_t j = 0; j < n_keys; ++j) v_rows[j] = ValueRowF32(job, j0 + j, kv_head);
+      // Transpose the tile's keys; columns past n_keys are zero (masked later).
+      TransposeKeyTile(job, j0, n_keys, kv_head, kt);
+    }
 
     for (int64_t r = 0; r < n_rows; ++r) {
       const int64_t i = q_begin + r / group;
       const int64_t valid = std::min<int64_t>(job.kv_len[i] - j0, n_keys);
       if (valid <= 0) continue;
-      const int head = kv_head * group + static_cast<int>(r % group);
-      const float* qrow = job.q + (i * job.shape.n_heads + head) * hd;
+      const float* qrow = kBf16 ? &scratch.q_rounded[r * hd] : q_row(r);
       float* s = scratch.scores.data() + r * kKeyTile;
       // s (kKeyTile,) = K_tile (kKeyTile, hd) @ q (hd,), 8 keys per register.
       static_assert(kKeyTile == 64);
@@ -255,7 +317,7 @@ __attribute__((target("avx2,fma"))) void AttentionTaskAvx2(const AttentionJob& j
       __m256 sum = _mm256_setzero_ps();
       for (int c = 0; c < n_vec; ++c) {
         const __m256 p = ExpNonPositive(_mm256_sub_ps(_mm256_loadu_ps(s + c * 8), m_vec));
-        _mm256_storeu_ps(s + c * 8, p);
+        _mm256_storeu_ps(s + c * 8, kBf16 ? RoundBf16Avx2(p) : p);
         sum = _mm256_add_ps(sum, p);
       }
       scratch.row_sum[r] = scratch.row_sum[r] * corr + HorizontalSum(sum);
@@ -770,8 +832,12 @@ void AttentionWithIsa(OpsIsa isa, const float* q, int64_t n_q, const int32_t* kv
       }
       return;
     }
-    if (!bf16 && (isa == OpsIsa::kAvx2 || isa == OpsIsa::kAvx512)) {
-      AttentionTaskAvx2(job, q_begin, q_end, kv_head, scratch);
+    if (isa == OpsIsa::kAvx2 || isa == OpsIsa::kAvx512) {
+      if (bf16) {
+        AttentionTaskAvx2<true>(job, q_begin, q_end, kv_head, scratch);
+      } else {
+        AttentionTaskAvx2<false>(job, q_begin, q_end, kv_head, scratch);
+      }
       return;
     }
 #endif

@@ -44,8 +44,9 @@ void LoadKvRow(const void* src, int64_t n, DType type, float* dst);
 //   kBf16: Q, K, V and the softmax weights P are rounded to bf16 (nearest
 //          even, subnormals to zero, as vcvtneps2bf16 does) before they are
 //          multiplied, as FlashAttention does on GPUs. With AVX512_BF16
-//          (vdpbf16ps) that is twice the multiply rate of f32; elsewhere a
-//          scalar twin computes the same rounding, slowly. Relative error
+//          (vdpbf16ps) that is twice the multiply rate of f32; on other
+//          AVX2 CPUs the f32 kernel multiplies the rounded operands (f32
+//          speed, and bf16 KV caches at half the memory). Relative error
 //          per operand <= 2^-9.
 enum class AttentionPrecision { kF32, kBf16 };
 
@@ -75,7 +76,8 @@ void Attention(const float* q, int64_t n_q, const int32_t* kv_len, const KvBlock
 
 // Attention on a given implementation (see OpsIsa): kAvx512 needs head_dim %
 // 16 == 0, else it runs the AVX2 path. kBf16 runs vdpbf16ps on kAvx512 when
-// the CPU has AVX512_BF16 and head_dim % 16 == 0, else the scalar twin.
+// the CPU has AVX512_BF16 and head_dim % 16 == 0, else the AVX2 path with
+// rounded operands; kScalar is the twin of both.
 void AttentionWithIsa(OpsIsa isa, const float* q, int64_t n_q, const int32_t* kv_len,
                       const KvBlocksView& kv, const AttentionShape& shape, float* out,
                       ThreadPool* pool);

@@ -245,13 +245,38 @@ TEST(OpsTest, AttentionOverBf16RowsEqualsOverF32Rows) {
     }
     const KvBlocksView f32_view{kp, vp, c.block_tokens, DType::kF32};
     const KvBlocksView bf16_view{kp16, vp16, c.block_tokens, DType::kBF16};
-    for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx512}) {
+    for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2, OpsIsa::kAvx512}) {
       if (!OpsIsaSupported(isa)) continue;
       std::vector<float> a(q.size()), b(q.size());
       AttentionWithIsa(isa, q.data(), c.n_q, kv_len.data(), f32_view, shape, a.data(), &pool);
       AttentionWithIsa(isa, q.data(), c.n_q, kv_len.data(), bf16_view, shape, b.data(), &pool);
       ASSERT_EQ(a, b) << "isa " << int(isa) << " head_dim " << c.head_dim;
     }
+  }
+}
+
+// Q is an operand too: queries that differ from bf16 values by less than half
+// a bf16 ulp give bit-identical outputs under bf16 attention, on every path.
+TEST(OpsTest, AttentionBf16RoundsQueries) {
+  const AttentionShape shape{14, 2, 64, 0.125f, AttentionPrecision::kBf16};
+  const int64_t n_q = 9, n_slots = 200, row = 2 * 64;
+  auto q = RandomVector(n_q * 14 * 64, 41, 2.0f);
+  auto k = RandomVector(n_slots * row, 42, 2.0f);
+  auto v = RandomVector(n_slots * row, 43);
+  RoundToBf16(q);
+  std::vector<float> q_off = q;
+  for (float& x : q_off) x *= 1.0f + 1.0f / 4096;  // < half a bf16 ulp (2^-8)
+  ASSERT_NE(q, q_off);
+  std::vector<int32_t> kv_len(n_q);
+  for (int64_t i = 0; i < n_q; ++i) kv_len[i] = int32_t(n_slots - n_q + i + 1);
+  std::vector<const void*> kp = {k.data()}, vp = {v.data()};
+  const KvBlocksView view{kp, vp, n_slots};
+  for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2, OpsIsa::kAvx512}) {
+    if (!OpsIsaSupported(isa)) continue;
+    std::vector<float> a(q.size()), b(q.size());
+    AttentionWithIsa(isa, q.data(), n_q, kv_len.data(), view, shape, a.data(), nullptr);
+    AttentionWithIsa(isa, q_off.data(), n_q, kv_len.data(), view, shape, b.data(), nullptr);
+    EXPECT_EQ(a, b) << "isa " << int(isa);
   }
 }
 
@@ -295,7 +320,7 @@ TEST(OpsTest, AttentionBf16IgnoresKeysPastKvLen) {
     }
     std::vector<const void*> kp = {k.data()}, vp = {v.data()};
     const KvBlocksView view{kp, vp, n_slots};
-    for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx512}) {
+    for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2, OpsIsa::kAvx512}) {
       if (!OpsIsaSupported(isa)) continue;
       std::vector<float> out(q.size());
       AttentionWithIsa(isa, q.data(), 1, kv_len.data(), view, shape, out.data(), nullptr);
