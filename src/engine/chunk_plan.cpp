@@ -61,14 +61,15 @@ ChunkPlan PlanChunkReuse(kv::ChunkCache* cache, std::span<const int32_t> tokens,
     ChunkSpan span;
     std::optional<kv::ChunkHit> hit;
   };
-  std::vector<Candidate> candidates;
+  std::vector<Candidate> candidates;  // chunks past the shared prefix (a cut one is computed)
   for (const ChunkSpan& c : chunks)
-    if (cache != nullptr && c.begin >= n_matched) candidates.push_back(Candidate{c, std::nullopt});  // else shared, or (cut) computed
+    if (cache != nullptr && c.begin >= n_matched) candidates.push_back(Candidate{c, std::nullopt});
   ForEachIndex(params.pool, static_cast<int64_t>(candidates.size()), [&](int64_t i) {
     Candidate& cand = candidates[static_cast<size_t>(i)];
     const std::span<const int32_t> chunk =
         tokens.subspan(static_cast<size_t>(cand.span.begin), static_cast<size_t>(cand.span.end - cand.span.begin));
-    cand.hit = cache->Lookup(kv::ChunkKey{params.model_fingerprint, kv::ChunkContentHash(params.lead_in, chunk)}, chunk);
+    const kv::ChunkKey key{params.model_fingerprint, kv::ChunkContentHash(params.lead_in, chunk)};
+    cand.hit = cache->Lookup(key, chunk);
   });
   for (Candidate& cand : candidates) {
     const ChunkSpan& c = cand.span;

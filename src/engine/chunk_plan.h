@@ -65,7 +65,8 @@ struct ChunkPlan {
 // Plans `tokens` (the prompt, then possibly generated tokens, all computed
 // like a tail) whose slots [0, n_matched) are shared. Chunk segments wholly
 // past n_matched are looked up in `cache` (null: none) and hits are placed
-// into `kv` (lookups and placements in parallel on params.pool); every slot past n_matched that is not placed is computed, plus
+// into `kv` (lookups and placements in parallel on params.pool); every slot
+// past n_matched that is not placed is computed, plus
 // the recompute set and always the prompt's last token.
 // REQUIRES: kv has capacity for tokens.size() slots; chunks ascending,
 // non-overlapping, inside [0, n_prompt); n_matched < tokens.size().

@@ -79,7 +79,8 @@ void* BlockPool::KRows(BlockId block, int layer) {
   CHECK(layer >= 0 && layer < options_.n_layers);
   if (!memory_) return nullptr;
   const size_t layer_values = 2 * static_cast<size_t>(options_.block_tokens * options_.row_floats);
-  return memory_.get() + (static_cast<size_t>(block) * block_values_ + static_cast<size_t>(layer) * layer_values) * value_bytes_;
+  const size_t first_value = static_cast<size_t>(block) * block_values_ + static_cast<size_t>(layer) * layer_values;
+  return memory_.get() + first_value * value_bytes_;
 }
 
 void* BlockPool::VRows(BlockId block, int layer) {

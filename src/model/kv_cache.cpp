@@ -36,12 +36,12 @@ ContiguousKvCache::ContiguousKvCache(int n_layers, int64_t row_floats, int64_t c
 
 void* ContiguousKvCache::KRow(int layer, int64_t slot) {
   CHECK(layer >= 0 && layer < n_layers_ && slot >= 0 && slot < capacity_tokens_);
-  return k_.data() + static_cast<size_t>((static_cast<int64_t>(layer) * capacity_tokens_ + slot) * row_floats_) * value_bytes_;
+  return k_.data() + RowOffset(layer, slot);
 }
 
 void* ContiguousKvCache::VRow(int layer, int64_t slot) {
   CHECK(layer >= 0 && layer < n_layers_ && slot >= 0 && slot < capacity_tokens_);
-  return v_.data() + static_cast<size_t>((static_cast<int64_t>(layer) * capacity_tokens_ + slot) * row_floats_) * value_bytes_;
+  return v_.data() + RowOffset(layer, slot);
 }
 
 float* ContiguousKvCache::KRowF32(int layer, int64_t slot) {

@@ -79,6 +79,9 @@ class ContiguousKvCache final : public KvCache {
   int64_t capacity_tokens_;
   DType type_;
   size_t value_bytes_;
+  size_t RowOffset(int layer, int64_t slot) const {
+    return static_cast<size_t>((static_cast<int64_t>(layer) * capacity_tokens_ + slot) * row_floats_) * value_bytes_;
+  }
   std::vector<uint8_t> k_;  // (n_layers, capacity_tokens, row_floats) values of type_
   std::vector<uint8_t> v_;
   // One block pointer per layer, so View() can hand out spans into them.
