@@ -66,8 +66,8 @@ struct ChunkPlan {
 // like a tail) whose slots [0, n_matched) are shared. Chunk segments wholly
 // past n_matched are looked up in `cache` (null: none) and hits are placed
 // into `kv` (lookups and placements in parallel on params.pool); every slot
-// past n_matched that is not placed is computed, plus
-// the recompute set and always the prompt's last token.
+// past n_matched that is not placed is computed, plus the recompute set and
+// always the prompt's last token.
 // REQUIRES: kv has capacity for tokens.size() slots; chunks ascending,
 // non-overlapping, inside [0, n_prompt); n_matched < tokens.size().
 ChunkPlan PlanChunkReuse(kv::ChunkCache* cache, std::span<const int32_t> tokens, int64_t n_prompt,
