@@ -869,12 +869,7 @@ void StoreKvRow(const float* src, int64_t n, DType type, void* dst) {
 }
 
 void LoadKvRow(const void* src, int64_t n, DType type, float* dst) {
-  if (KvTypeBytes(type) == 4) {
-    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
-    return;
-  }
-  const auto* in = static_cast<const uint16_t*>(src);
-  for (int64_t i = 0; i < n; ++i) dst[i] = BF16ToF32(in[i]);
+  WidenToF32(src, n, KvTypeBytes(type) == 2, dst);
 }
 
 void Attention(const float* q, int64_t n_q, const int32_t* kv_len, const KvBlocksView& kv,

@@ -23,21 +23,12 @@ bool ChunkKv::ShapeConsistent() const {
   return scores.size() == n && k.size() == bytes && v.size() == bytes;
 }
 
-namespace {
-
-void Widen(const void* row, int64_t n, DType type, float* out) {
-  if (type == DType::kF32) {
-    std::memcpy(out, row, static_cast<size_t>(n) * sizeof(float));
-    return;
-  }
-  const auto* in = static_cast<const uint16_t*>(row);
-  for (int64_t i = 0; i < n; ++i) out[i] = BF16ToF32(in[i]);
+void ChunkKv::LoadKRow(int layer, int64_t i, float* out) const {
+  WidenToF32(KRow(layer, i), row_floats, type == DType::kBF16, out);
 }
-
-}  // namespace
-
-void ChunkKv::LoadKRow(int layer, int64_t i, float* out) const { Widen(KRow(layer, i), row_floats, type, out); }
-void ChunkKv::LoadVRow(int layer, int64_t i, float* out) const { Widen(VRow(layer, i), row_floats, type, out); }
+void ChunkKv::LoadVRow(int layer, int64_t i, float* out) const {
+  WidenToF32(VRow(layer, i), row_floats, type == DType::kBF16, out);
+}
 
 void ChunkKv::AssignF32(std::span<const float> k_values, std::span<const float> v_values) {
   type = DType::kF32;

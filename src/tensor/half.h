@@ -4,6 +4,7 @@
 // do); f32 -> bf16 rounds to nearest even and keeps NaNs quiet.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -71,6 +72,17 @@ inline uint16_t F32ToBF16(float f) {
   if ((x & 0x7fffffff) > 0x7f800000u) return static_cast<uint16_t>((x >> 16) | 0x40);  // quiet nan
   x += 0x7fff + ((x >> 16) & 1);
   return static_cast<uint16_t>(x >> 16);
+}
+
+// dst (n,) = src, n values of f32 or bf16 (`bf16` says which), widened to
+// f32 exactly: the one reading of the KV rows caches keep.
+inline void WidenToF32(const void* src, int64_t n, bool bf16, float* dst) {
+  if (!bf16) {
+    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+    return;
+  }
+  const auto* in = static_cast<const uint16_t*>(src);
+  for (int64_t i = 0; i < n; ++i) dst[i] = BF16ToF32(in[i]);
 }
 
 }  // namespace chunkserve
