@@ -280,8 +280,7 @@ int RunBenchRag(const std::vector<std::string>& args) {
   const int64_t n_prompt = 8 + *n_chunks * *chunk_tokens + *question_tokens;
   // Room for two sequences (the prefix cache keeps one) plus slack; chunk
   // cache entries hold the pool's value type.
-  const size_t bytes_per_token = static_cast<size_t>(model.hparams().n_layer) * 2 *
-                                 static_cast<size_t>(model.hparams().n_embd_kv()) * Traits(model.kv_type()).type_size;
+  const size_t bytes_per_token = model.kv_bytes_per_token();
   eo.kv_budget_bytes = bytes_per_token * static_cast<size_t>(2 * (n_prompt + *gen_tokens) + 8 * *block_tokens);
   eo.chunk_cache.ram_budget_bytes = bytes_per_token * static_cast<size_t>(2 * *n_chunks * *chunk_tokens) + (size_t{1} << 20);
   eo.chunk_cache.disk_dir = disk_dir;

@@ -262,10 +262,8 @@ int RunServe(const std::vector<std::string>& args) {
   {
     // One sequence must fit the KV pool, or every request that omits
     // max_tokens (it then runs to the end of the context) would be refused.
-    const model::HParams& hp = (*model)->hparams();
     const auto block_tokens = static_cast<size_t>(get("block-tokens"));
-    const size_t block_bytes = static_cast<size_t>(hp.n_layer) * 2 * block_tokens *
-                               static_cast<size_t>(hp.n_embd_kv()) * Traits((*model)->kv_type()).type_size;
+    const size_t block_bytes = block_tokens * (*model)->kv_bytes_per_token();
     pool_tokens = static_cast<int64_t>(kv_bytes / block_bytes * block_tokens);
     if (pool_tokens < n_ctx) {
       std::fprintf(stderr, "chunkserve serve: --kv-mib %lld holds %lld tokens; context lowered from %lld to that\n",

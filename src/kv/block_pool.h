@@ -66,6 +66,7 @@ class BlockPool {
   int n_layers() const { return options_.n_layers; }
   int64_t row_floats() const { return options_.row_floats; }
   DType type() const { return options_.type; }
+  size_t value_bytes() const { return value_bytes_; }  // 4 (f32) or 2 (bf16)
   size_t block_bytes() const { return block_values_ * value_bytes_; }
   bool simulated() const { return options_.simulated; }
 

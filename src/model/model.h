@@ -104,6 +104,11 @@ class Model {
   DType kv_type() const {
     return attention_precision_ == kernels::AttentionPrecision::kBf16 ? DType::kBF16 : DType::kF32;
   }
+  // K and V of one token, all layers, in kv_type(): what a KV budget pays per token.
+  size_t kv_bytes_per_token() const {
+    return static_cast<size_t>(hparams_.n_layer) * 2 * static_cast<size_t>(hparams_.n_embd_kv()) *
+           kernels::KvTypeBytes(kv_type());
+  }
   // Bytes of packed weights one decode step reads (all layers + output).
   size_t weight_bytes_per_token() const;
 
