@@ -8,9 +8,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # What the build, tests and benchmarks need from Debian.
 PACKAGES := cmake g++ make pkg-config libgtest-dev libgmock-dev libbenchmark-dev \
   nlohmann-json3-dev libcpp-httplib-dev libsqlite3-dev libssl-dev zlib1g-dev \
-  python3 python3-numpy poppler-utils libhnswlib-dev dataset-fashion-mnist
+  python3 python3-numpy poppler-utils libhnswlib-dev dataset-fashion-mnist clang libtsan2
 
-.PHONY: deps configure build test demo bench clean
+.PHONY: deps configure build test tsan thread-safety demo bench clean
 
 deps:
 	@missing=""; for p in $(PACKAGES); do \
@@ -29,6 +29,32 @@ build: configure
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+# ThreadSanitizer build of the concurrent parts: the engine core (scheduler,
+# engine), the KV caches and the HTTP server, and their tests.
+TSAN_BUILD ?= build-tsan
+# engine_test runs its concurrency cases only (the rest are single-threaded
+# numerics, slow under TSan).
+TSAN_TESTS := sched_test kv_test engine_test:EngineConcurrency.* server_test
+tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHUNKSERVE_BUILD_BENCH=OFF \
+	  -DCMAKE_CXX_FLAGS="-fsanitize=thread" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread"
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target $(foreach t,$(TSAN_TESTS),$(firstword $(subst :, ,$(t))))
+	set -e; for t in $(TSAN_TESTS); do \
+	  name=$${t%%:*}; filter=$${t#*:}; [ "$$filter" = "$$t" ] && filter='*'; \
+	  bin=$$(find $(TSAN_BUILD)/tests -type f -name $$name | head -1); \
+	  echo "== $$name $$filter (ThreadSanitizer)"; \
+	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" $$bin --gtest_brief=1 --gtest_filter="$$filter"; \
+	done
+
+# Clang's -Wthread-safety over the modules whose members are annotated
+# GUARDED_BY (base/thread_annotations.h): a guarded member touched without
+# its lock fails the build.
+TS_BUILD ?= build-thread-safety
+thread-safety: deps
+	CC=clang CXX=clang++ cmake -S . -B $(TS_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCHUNKSERVE_BUILD_TESTS=OFF \
+	  -DCHUNKSERVE_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS="-Wthread-safety -Werror=thread-safety"
+	cmake --build $(TS_BUILD) -j$(JOBS) --target cs_kv cs_sched cs_engine
 
 demo: build
 	./tools/demo.sh $(BUILD) "$(MODEL)" "$(DOCS)"

@@ -1,6 +1,6 @@
 // serve_bench: end-to-end serving benchmark over HTTP on loopback.
 //
-// Starts the chunkserve server in process (continuous-batching backend) on a
+// Starts the chunkserve server in process (the engine core) on a
 // model and drives it with C clients streaming /v1/completions (token-id
 // prompts, ignore_eos so every request produces exactly --max-tokens
 // tokens), for C in --clients (default 1,4,16). Per level it prints one JSON
@@ -30,7 +30,7 @@
 // --rag-docs-per-request documents drawn at random from the pool (OpenAI
 // `documents` extra field: one chunk segment each) and a question of
 // --prompt-tokens random token ids, --rag-max-tokens tokens. Per chunk-cache
-// mode (--rag-modes on,off: SchedulerBackend with / without the chunk cache,
+// mode (--rag-modes on,off: the engine core with / without the chunk cache,
 // recompute fraction --recompute) and client count C, C clients each send
 // --rag-requests requests one after the other; one JSON line per (mode, C):
 // TTFT p50/p99, requests/s, prompt tokens/s, usage sums (chunk-cached,
@@ -64,7 +64,7 @@
 #include "model/model.h"
 #include "server/http_server.h"
 #include "server/prompt_builder.h"
-#include "server/scheduler_backend.h"
+#include "engine/engine.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -281,7 +281,8 @@ std::vector<std::string> MakeDocuments(const chunkserve::tokenizer::Tokenizer& t
       for (int i = 0; i < len; ++i) word.push_back(static_cast<char>('a' + NextRandom(s) % 26));
       chunkserve::server::Document doc;
       doc.text = text + word;
-      const auto n = static_cast<int>(tok.Encode(chunkserve::server::DocumentText(doc), false, false).size());
+      const auto n = static_cast<int>(
+          tok.Encode(chunkserve::rag::SourceBody(chunkserve::server::DocumentSource(doc)), false, false).size());
       if (n > n_tokens) break;
       text = doc.text;
       if (n == n_tokens) break;
@@ -362,14 +363,14 @@ int RunRag(const Args& a, chunkserve::model::Model* model, const chunkserve::tok
   const int n_vocab = tok->n_vocab();
   for (const std::string& mode : a.rag_modes) {
     if (mode != "on" && mode != "off") return Usage("--rag-modes takes on and/or off");
-    cs::server::SchedulerBackendOptions so;
+    cs::engine::EngineOptions so;
     so.kv_budget_bytes = size_t{3} << 30;
     so.scheduler.max_step_tokens = a.step_tokens;
     so.scheduler.max_running = std::max(64, max_clients);
     so.scheduler.max_context_tokens = 8192;
     so.enable_chunk_cache = mode == "on";
     so.recompute_fraction = a.recompute;
-    auto backend = cs::server::SchedulerBackend::Create(model, so);
+    auto backend = cs::engine::Engine::Create(model, so);
     if (!backend.ok()) {
       std::fprintf(stderr, "serve_bench: %s\n", backend.status().ToString().c_str());
       return 1;
@@ -379,9 +380,9 @@ int RunRag(const Args& a, chunkserve::model::Model* model, const chunkserve::tok
     ctx.model_id = "bench";
     ctx.n_ctx_tokens = 8192;
     ctx.tokenizer = tok;
-    ctx.chat_template = std::make_unique<cs::tokenizer::ChatTemplate>(cs::tokenizer::ChatTemplate::ChatMl());
+    ctx.assembler = std::make_unique<cs::engine::PromptAssembler>(tok, cs::tokenizer::ChatTemplate::ChatMl());
     ctx.metrics = &metrics;
-    ctx.backend = backend->get();
+    ctx.engine = backend->get();
     ctx.stream_poll_ms = 5;
     cs::server::HttpServerOptions ho;
     ho.port = 0;
@@ -400,7 +401,7 @@ int RunRag(const Args& a, chunkserve::model::Model* model, const chunkserve::tok
                                     pool.begin() + static_cast<std::ptrdiff_t>(std::min(pool.size(), d + static_cast<size_t>(a.rag_docs_per_request))));
       RunRagStream(port, docs, RandomPrompt(31337 + d, a.prompt_tokens, n_vocab), 2);
     }
-    for (int i = 0; i < 6000 && (*backend)->scheduler().Stats().n_fill_jobs_pending > 0; ++i)
+    for (int i = 0; i < 6000 && (*backend)->Stats().n_fill_jobs_pending > 0; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     for (int c : a.clients) {
       std::vector<RagTiming> timings(static_cast<size_t>(c * a.rag_requests));
@@ -538,12 +539,12 @@ int main(int argc, char** argv) {
   }
   if (a.rag) return RunRag(a, model->get(), tok->get());
   const int max_clients = *std::max_element(a.clients.begin(), a.clients.end());
-  cs::server::SchedulerBackendOptions so;
+  cs::engine::EngineOptions so;
   so.kv_budget_bytes = size_t{2} << 30;
   so.scheduler.max_step_tokens = a.step_tokens;
   so.scheduler.max_running = std::max(64, max_clients + a.long_clients);
   so.scheduler.max_context_tokens = 4096;
-  auto backend = cs::server::SchedulerBackend::Create(model->get(), so);
+  auto backend = cs::engine::Engine::Create(model->get(), so);
   if (!backend.ok()) {
     std::fprintf(stderr, "serve_bench: %s\n", backend.status().ToString().c_str());
     return 1;
@@ -553,9 +554,9 @@ int main(int argc, char** argv) {
   ctx.model_id = "bench";
   ctx.n_ctx_tokens = 4096;
   ctx.tokenizer = tok->get();
-  ctx.chat_template = std::make_unique<cs::tokenizer::ChatTemplate>(cs::tokenizer::ChatTemplate::ChatMl());
+  ctx.assembler = std::make_unique<cs::engine::PromptAssembler>(tok->get(), cs::tokenizer::ChatTemplate::ChatMl());
   ctx.metrics = &metrics;
-  ctx.backend = backend->get();
+  ctx.engine = backend->get();
   ctx.stream_poll_ms = 5;
   cs::server::HttpServerOptions ho;
   ho.port = 0;
@@ -584,7 +585,7 @@ int main(int argc, char** argv) {
   for (int r = 0; r < a.reps; ++r) {
     for (Config& cfg : configs) {
       // The decode latency limit applies to the long-prefill scenario only.
-      backend->get()->scheduler().SetMaxDecodeSlowdown(cfg.long_prefill ? a.max_decode_slowdown : 0);
+      backend->get()->SetMaxDecodeSlowdown(cfg.long_prefill ? a.max_decode_slowdown : 0);
       const auto seed = static_cast<uint64_t>((cfg.long_prefill ? 7000 : 0) + cfg.clients * 10 + r);
       cfg.reps.push_back(RunLevel(http.port(), a, cfg.clients, n_vocab, seed, cfg.long_prefill ? a.long_clients : 0,
                                   cfg.long_prefill ? a.long_max_tokens : a.max_tokens));

@@ -120,6 +120,7 @@ int RunAsk(const std::vector<std::string>& args) {
   }
 
   std::unique_ptr<model::Model> model;
+  std::unique_ptr<engine::Engine> core;
   std::unique_ptr<rag::EngineGenerator> generator;
   if (model_path && !params.extractive) {
     auto load_options = ModelOptionsFromFlags(*flags, static_cast<int>(*threads));
@@ -130,8 +131,13 @@ int RunAsk(const std::vector<std::string>& args) {
     engine::EngineOptions eo;
     const std::string disk = flags->GetOr("chunk-cache", *db_path + ".chunkkv");
     eo.chunk_cache.disk_dir = disk == "none" ? "" : disk;
-    auto g = rag::EngineGenerator::Create(model.get(), eo);
+    auto e = engine::Engine::Create(model.get(), eo);
+    if (!e.ok()) return Fail("ask", e.status());
+    core = std::move(*e);
+    std::string note;
+    auto g = rag::EngineGenerator::Create(core.get(), &note);
     if (!g.ok()) return Fail("ask", g.status());
+    if (!note.empty()) std::fprintf(stderr, "chunkserve ask: %s\n", note.c_str());
     generator = std::move(*g);
   }
   rag::RagPipeline pipeline(store->get(), **cid, embedder.get(), dense.get(), generator.get());
@@ -164,11 +170,7 @@ int RunAsk(const std::vector<std::string>& args) {
           j["evidence"].push_back(e);
         }
       } else {
-        const rag::GeneratedAnswer& g = r->generation;
-        j["generation"] = {{"n_prompt_tokens", g.n_prompt_tokens}, {"n_reused_tokens", g.n_reused_tokens},
-                           {"n_computed_tokens", g.n_computed_tokens}, {"n_chunk_hits", g.n_chunk_hits},
-                           {"n_chunk_misses", g.n_chunk_misses}, {"n_generated_tokens", g.n_generated_tokens},
-                           {"ttft_ms", g.ttft_ms}, {"total_ms", g.total_ms}};
+        j["generation"] = nlohmann::json::parse(sched::RequestStatsJson(r->generation.stats));
       }
       std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
       continue;
@@ -181,12 +183,12 @@ int RunAsk(const std::vector<std::string>& args) {
                   static_cast<long long>(c.source_begin), static_cast<long long>(c.source_end));
     }
     if (!r->extractive) {
-      const rag::GeneratedAnswer& g = r->generation;
+      const sched::RequestStats& g = r->generation.stats;
       std::fprintf(stderr,
                    "prompt %lld tokens (%lld reused, %lld computed; chunk cache %lld hits, %lld misses), "
                    "%lld generated; ttft %.1f ms, total %.1f ms, retrieval %.1f ms\n",
-                   static_cast<long long>(g.n_prompt_tokens), static_cast<long long>(g.n_reused_tokens),
-                   static_cast<long long>(g.n_computed_tokens), static_cast<long long>(g.n_chunk_hits),
+                   static_cast<long long>(g.n_prompt_tokens), static_cast<long long>(g.n_reused_tokens()),
+                   static_cast<long long>(g.n_computed_tokens), static_cast<long long>(g.n_chunk_hits()),
                    static_cast<long long>(g.n_chunk_misses), static_cast<long long>(g.n_generated_tokens), g.ttft_ms,
                    g.total_ms, r->retrieve_ms);
     }

@@ -15,6 +15,7 @@
 #include "base/json_string.h"
 #include "cli/command.h"
 #include "cli/model_flags.h"
+#include "engine/engine.h"
 #include "kernels/bandwidth.h"
 #include "model/model.h"
 
@@ -25,8 +26,8 @@ const char kUsage[] =
     "usage: chunkserve bench -m MODEL.gguf [--prompt-tokens 512] [--gen-tokens 128]\n"
     "                        [--threads N] [--repetitions 3] [--attention f32|bf16] [--json]\n"
     "\n"
-    "Times a prefill of --prompt-tokens synthetic tokens (one Forward call), then\n"
-    "--gen-tokens greedy decode steps, --repetitions times, and reports medians:\n"
+    "Times a prefill of --prompt-tokens synthetic tokens (one step of the engine core),\n"
+    "then --gen-tokens greedy decode steps, --repetitions times, and reports medians:\n"
     "prefill and decode tokens/s, weight bytes read per decoded token, the measured\n"
     "memory read bandwidth, and decode speed as a fraction of the bandwidth roofline\n"
     "(bandwidth / bytes per token). --json prints one JSON line.\n"
@@ -103,25 +104,29 @@ int RunBench(const std::vector<std::string>& args) {
   for (size_t i = 0; i < prompt.size(); ++i)
     prompt[i] = static_cast<int32_t>((static_cast<int64_t>(i) * 7919 + 13) % hp.n_vocab);
 
+  // Before the engine core starts: then only its thread runs on the pool.
   const double bandwidth_gbs = kernels::MeasureReadBandwidthGBs(m.pool());
 
+  // Requests go through the engine core, as every generation does: the
+  // prompt in one step (TTFT), then one decode step per token.
+  engine::EngineOptions eo;
+  eo.enable_prefix_cache = false;
+  eo.enable_chunk_cache = false;
+  eo.kv_budget_bytes = m.kv_bytes_per_token() * static_cast<size_t>(n_ctx + 64);
+  eo.scheduler.max_step_tokens = *n_prompt;
+  auto core = engine::Engine::Create(&m, eo);
+  if (!core.ok()) return Fail("bench", core.status());
   auto run_once = [&](int64_t n_p, int64_t n_g, double* prefill_tps, double* decode_tps) -> Status {
-    auto kv = m.NewKvCache(n_p + n_g);
-    model::Logits logits;
-    Stopwatch watch;
-    model::SequenceBatch seq{.kv = kv.get(), .tokens = std::span(prompt).subspan(0, static_cast<size_t>(n_p)),
-                             .first_slot = 0, .positions = {}, .logits = model::LogitsMode::kLast};
-    RETURN_IF_ERROR(m.Forward(std::span(&seq, 1), &logits));
-    *prefill_tps = static_cast<double>(n_p) / watch.ElapsedSeconds();
-    watch.Reset();
-    for (int64_t i = 0; i < n_g; ++i) {
-      auto row = logits.Row(0);
-      const int32_t next = static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
-      seq = {.kv = kv.get(), .tokens = std::span(&next, 1), .first_slot = n_p + i, .positions = {},
-             .logits = model::LogitsMode::kLast};
-      RETURN_IF_ERROR(m.Forward(std::span(&seq, 1), &logits));
-    }
-    *decode_tps = static_cast<double>(n_g) / watch.ElapsedSeconds();
+    const engine::Prompt p{engine::Segment{engine::SegmentKind::kTail,
+                                           std::vector<int32_t>(prompt.begin(), prompt.begin() + n_p), 0}};
+    engine::RequestParams rp;
+    rp.sampling.temperature = 0;
+    rp.max_new_tokens = n_g + 1;  // n_g decode steps after the first token
+    rp.end_of_generation = {-1};  // a fixed number of tokens
+    ASSIGN_OR_RETURN(engine::RequestResult r, (*core)->Generate(p, rp));
+    if (r.stats.n_generated_tokens != n_g + 1) return InternalError("bench: generation ended early");
+    *prefill_tps = static_cast<double>(n_p) / (r.stats.ttft_ms * 1e-3);
+    *decode_tps = r.stats.decode_tokens_per_s;
     return Status::Ok();
   };
 

@@ -332,7 +332,7 @@ int RunBenchRag(const std::vector<std::string>& args) {
     rp.use_prefix_cache = prefix;
     rp.use_chunk_cache = chunks;
     rp.recompute_fraction = r;
-    rp.forced_tokens = forced;
+    rp.forced_tokens.assign(forced.begin(), forced.end());
     rp.capture_logits = capture;
     ASSIGN_OR_RETURN(*out, on.Generate(p, rp));
     return Status::Ok();

@@ -1,11 +1,10 @@
 // `chunkserve chat`: interactive multi-turn chat with a GGUF model, using the
 // model's own chat template (tokenizer.chat_template), streaming each reply.
 //
-// Each turn renders the whole conversation with the template, tokenizes it
-// (control-token text such as <|im_start|> parsed as tokens) and reuses the
-// KV of the longest common prefix with what is already in the cache, so a
-// turn only prefills the new user message (plus the few tokens where the
-// re-tokenized previous reply differs from the sampled one).
+// Each turn builds the whole conversation through the engine's prompt
+// assembler (message text never becomes control tokens) and submits it to
+// the engine core, whose prefix cache keeps the KV of earlier turns: a turn
+// only prefills what is new since the last whole cached block.
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,12 +18,13 @@
 #include <string>
 #include <vector>
 
-#include "base/clock.h"
 #include "base/status.h"
 #include "cli/command.h"
 #include "cli/model_flags.h"
+#include "cli/template_flags.h"
+#include "engine/engine.h"
+#include "engine/prompt_assembler.h"
 #include "model/model.h"
-#include "sampling/sampler.h"
 #include "sampling/stop_matcher.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -67,171 +67,64 @@ struct ChatOptions {
 };
 
 struct TurnStats {
-  int64_t n_prompt_tokens = 0;   // the whole rendered conversation
-  int64_t n_reused_tokens = 0;   // KV kept from earlier turns
-  int64_t n_reply_tokens = 0;
-  double prefill_seconds = 0;
-  double decode_seconds = 0;
-  std::string stop;              // "eog", "stop string", "max tokens", "context full"
+  engine::RequestStats core;   // prompt tokens, reused from the cache, speed
+  std::string stop;            // "eog", "stop string", "max tokens", "context full"
 };
 
-// One conversation's model state: the KV cache and the tokens it holds.
+// One conversation over the engine core.
 class ChatSession {
  public:
-  ChatSession(model::Model& model, const tokenizer::Tokenizer& tokenizer, tokenizer::ChatTemplate chat_template,
-              int64_t n_ctx, ChatOptions options)
-      : model_(model),
-        tokenizer_(tokenizer),
-        template_(std::move(chat_template)),
-        n_ctx_(n_ctx),
-        options_(std::move(options)),
-        kv_(model.NewKvCache(n_ctx)) {
-    for (int32_t id = 0; id < tokenizer.n_vocab(); ++id) {
-      if (tokenizer.IsEndOfGeneration(id)) eog_ids_.push_back(id);
-    }
-  }
+  ChatSession(engine::Engine& engine, const engine::PromptAssembler& assembler, ChatOptions options)
+      : engine_(engine), assembler_(assembler), options_(std::move(options)) {}
 
   // Renders `messages` (last one from the user), generates the assistant's
   // reply, streams its text to `on_text` and returns it.
   StatusOr<std::string> Reply(const std::vector<tokenizer::ChatMessage>& messages,
                               const std::function<void(std::string_view)>& on_text, TurnStats* stats) {
-    ASSIGN_OR_RETURN(std::string prompt, template_.Apply(messages, /*add_generation_prompt=*/true));
-    std::vector<int32_t> tokens = tokenizer_.Encode(prompt, /*add_special=*/false, /*parse_special=*/true);
-    // The template may print BOS itself (Llama 3, Mistral); add it only when
-    // the model wants one and the template did not.
-    if (tokenizer_.add_bos() && tokenizer_.bos_id() && (tokens.empty() || tokens[0] != *tokenizer_.bos_id())) {
-      tokens.insert(tokens.begin(), *tokenizer_.bos_id());
+    std::vector<engine::PromptMessage> conversation;
+    for (const tokenizer::ChatMessage& m : messages) conversation.push_back(engine::PromptMessage::Text(m.role, m.content));
+    ASSIGN_OR_RETURN(engine::AssembledPrompt prompt, assembler_.Chat(conversation));
+    if (prompt.n_tokens == 0) return InvalidArgumentError("the chat template rendered an empty prompt");
+    const int64_t n_ctx = engine_.max_context_tokens();
+    if (prompt.n_tokens + 1 > n_ctx) {
+      return OutOfRangeError("the conversation (" + std::to_string(prompt.n_tokens) + " tokens) no longer fits the " +
+                             std::to_string(n_ctx) + "-token context; type /reset to start over");
     }
-    if (tokens.empty()) return InvalidArgumentError("the chat template rendered an empty prompt");
-    const int64_t n_prompt = static_cast<int64_t>(tokens.size());
-    stats->n_prompt_tokens = n_prompt;
-    if (n_prompt + 1 > n_ctx_) {
-      return OutOfRangeError("the conversation (" + std::to_string(n_prompt) + " tokens) no longer fits the " +
-                             std::to_string(n_ctx_) + "-token context; type /reset to start over");
-    }
-
-    // Reuse the KV of the common prefix; at least one token must run to get logits.
-    int64_t reuse = 0;
-    while (reuse < static_cast<int64_t>(kv_tokens_.size()) && reuse < n_prompt &&
-           kv_tokens_[static_cast<size_t>(reuse)] == tokens[static_cast<size_t>(reuse)]) {
-      ++reuse;
-    }
-    reuse = std::min(reuse, n_prompt - 1);
-    stats->n_reused_tokens = reuse;
-
-    Stopwatch watch;
-    model::Logits logits;
-    kv_tokens_.resize(static_cast<size_t>(reuse));
-    {
-      std::span<const int32_t> fresh(tokens.data() + reuse, static_cast<size_t>(n_prompt - reuse));
-      model::SequenceBatch seq{.kv = kv_.get(), .tokens = fresh, .first_slot = reuse,
-                               .positions = {}, .logits = model::LogitsMode::kLast};
-      RETURN_IF_ERROR(model_.Forward(std::span<const model::SequenceBatch>(&seq, 1), &logits));
-      kv_tokens_.insert(kv_tokens_.end(), fresh.begin(), fresh.end());
-    }
-    stats->prefill_seconds = watch.ElapsedSeconds();
-    watch.Reset();
-
-    sampling::Sampler sampler(options_.sampling, static_cast<int>(model_.hparams().n_vocab));
-    sampler.SetEndOfGenerationTokens(eog_ids_);
-    for (int32_t t : tokens) sampler.Accept(t);
+    engine::RequestParams params;
+    params.sampling = options_.sampling;
+    // The reply may fill the context (the last token needs no position).
+    params.max_new_tokens = std::min(options_.max_reply_tokens, n_ctx - prompt.n_tokens + 1);
     sampling::StopMatcher stop(options_.stop_strings);
-    tokenizer::StreamingDetokenizer detok(tokenizer_);
+    tokenizer::StreamingDetokenizer detok(assembler_.tokenizer());
     std::string reply;
     auto emit = [&](std::string_view text) {
       if (text.empty()) return;
       reply.append(text);
       on_text(text);
     };
-
-    stats->stop = "max tokens";
-    for (int64_t n = 0; n < options_.max_reply_tokens; ++n) {
-      const int32_t next = sampler.Sample(logits.Row(0));
-      if (sampler.IsEndOfGeneration(next)) {
-        stats->stop = "eog";
-        break;
-      }
-      sampler.Accept(next);
-      ++stats->n_reply_tokens;
-      sampling::StopMatcher::Result r = stop.Feed(detok.Push(next));
-      emit(r.text);
-      if (r.stopped) {
-        stats->stop = "stop string";
-        break;
-      }
-      if (static_cast<int64_t>(kv_tokens_.size()) + 1 > n_ctx_) {
-        stats->stop = "context full";
-        break;
-      }
-      if (n + 1 == options_.max_reply_tokens) break;  // no logits needed past the last token
-      const int64_t slot = static_cast<int64_t>(kv_tokens_.size());
-      model::SequenceBatch seq{.kv = kv_.get(), .tokens = std::span<const int32_t>(&next, 1), .first_slot = slot,
-                               .positions = {}, .logits = model::LogitsMode::kLast};
-      RETURN_IF_ERROR(model_.Forward(std::span<const model::SequenceBatch>(&seq, 1), &logits));
-      kv_tokens_.push_back(next);
-    }
+    ASSIGN_OR_RETURN(engine::RequestResult r, engine_.Generate(prompt.segments, params, [&](int32_t token) {
+      sampling::StopMatcher::Result piece = stop.Feed(detok.Push(token));
+      emit(piece.text);
+      return !piece.stopped;  // a stop string ends the reply
+    }));
     if (!stop.stopped()) {
-      sampling::StopMatcher::Result r = stop.Feed(detok.Flush());
-      emit(r.text);
+      sampling::StopMatcher::Result piece = stop.Feed(detok.Flush());
+      emit(piece.text);
       emit(stop.Flush());
     }
-    stats->decode_seconds = watch.ElapsedSeconds();
+    stats->core = r.stats;
+    if (stop.stopped()) stats->stop = "stop string";
+    else if (r.finish == engine::FinishReason::kEndOfGeneration) stats->stop = "eog";
+    else if (params.max_new_tokens < options_.max_reply_tokens) stats->stop = "context full";
+    else stats->stop = "max tokens";
     return reply;
   }
 
-  void Reset() { kv_tokens_.clear(); }
-
  private:
-  model::Model& model_;
-  const tokenizer::Tokenizer& tokenizer_;
-  tokenizer::ChatTemplate template_;
-  int64_t n_ctx_;
+  engine::Engine& engine_;
+  const engine::PromptAssembler& assembler_;
   ChatOptions options_;
-  std::unique_ptr<model::ContiguousKvCache> kv_;
-  std::vector<int32_t> kv_tokens_;  // tokens whose K/V are in kv_ slots 0..n-1
-  std::vector<int32_t> eog_ids_;
 };
-
-StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFoundError("cannot open template file '" + path + "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string TokenTextOr(const tokenizer::Tokenizer& tokenizer, std::optional<int32_t> id) {
-  return id ? std::string(tokenizer.TokenText(*id)) : std::string();
-}
-
-// Picks the chat template: --chatml, --template-file, the model's, or the
-// ChatML fallback (announced on stderr).
-StatusOr<tokenizer::ChatTemplate> ChooseTemplate(const Flags& flags, const model::Model& model,
-                                                  const tokenizer::Tokenizer& tokenizer) {
-  const std::string bos = TokenTextOr(tokenizer, tokenizer.bos_id());
-  const std::string eos = TokenTextOr(tokenizer, tokenizer.eos_id());
-  if (flags.Has("chatml")) return tokenizer::ChatTemplate::ChatMl(bos, eos);
-  if (std::optional<std::string> path = flags.Get("template-file")) {
-    ASSIGN_OR_RETURN(std::string source, ReadWholeFile(*path));
-    StatusOr<tokenizer::ChatTemplate> t = tokenizer::ChatTemplate::FromJinja(std::move(source), bos, eos);
-    if (!t.ok()) return t.status().WithContext("template file '" + *path + "'");
-    return t;
-  }
-  std::optional<std::string> source = model.file().GetString("tokenizer.chat_template");
-  if (!source) {
-    std::fprintf(stderr,
-                 "chunkserve chat: the model has no chat template (tokenizer.chat_template); using ChatML "
-                 "(<|im_start|>role ... <|im_end|>)\n");
-    return tokenizer::ChatTemplate::ChatMl(bos, eos);
-  }
-  StatusOr<tokenizer::ChatTemplate> t = tokenizer::ChatTemplate::FromJinja(std::move(*source), bos, eos);
-  if (!t.ok()) {
-    return Status(t.status().code(),
-                  "the model's chat template cannot be used: " + t.status().message() +
-                      " (use --template-file F or --chatml to choose another format)");
-  }
-  return t;
-}
 
 int RunChat(const std::vector<std::string>& args) {
   static const Command* self = &CommandRegistry().at("chat");
@@ -291,7 +184,7 @@ int RunChat(const std::vector<std::string>& args) {
   if ((*tokenizer)->n_vocab() > (*model)->hparams().n_vocab) {
     return Fail("chat", InvalidArgumentError("tokenizer has more tokens than the model's output"));
   }
-  auto chat_template = ChooseTemplate(flags, **model, **tokenizer);
+  auto chat_template = ChatTemplateFromFlags(flags, "chat", **model, **tokenizer);
   if (!chat_template.ok()) return Fail("chat", chat_template.status());
 
   const int64_t n_ctx_train = (*model)->hparams().n_ctx_train;
@@ -317,7 +210,13 @@ int RunChat(const std::vector<std::string>& args) {
     }
   }
 
-  ChatSession session(**model, **tokenizer, std::move(chat_template).value(), n_ctx, options);
+  engine::EngineOptions eo;
+  eo.enable_chunk_cache = false;
+  eo.scheduler.max_context_tokens = n_ctx;
+  auto core = engine::Engine::Create(model->get(), eo);
+  if (!core.ok()) return Fail("chat", core.status());
+  const engine::PromptAssembler assembler(tokenizer->get(), *chat_template);
+  ChatSession session(**core, assembler, options);
   std::vector<tokenizer::ChatMessage> messages = base;
   const bool interactive = isatty(fileno(stdin)) && isatty(fileno(stdout));
   if (interactive) std::fprintf(stderr, "chat with %s (/reset, /exit; end of input quits)\n", model_path.c_str());
@@ -334,8 +233,7 @@ int RunChat(const std::vector<std::string>& args) {
     if (line.empty()) continue;
     if (line == "/exit" || line == "/quit") break;
     if (line == "/reset") {
-      messages = base;
-      session.Reset();
+      messages = base;  // the prefix cache keeps what a new conversation shares
       continue;
     }
     const bool first_user = std::none_of(messages.begin(), messages.end(),
@@ -363,13 +261,12 @@ int RunChat(const std::vector<std::string>& args) {
     messages.push_back({"assistant", *reply});
     ++turn;
     if (options.stats) {
-      const double decode_tps = stats.decode_seconds > 0 ? stats.n_reply_tokens / stats.decode_seconds : 0;
+      const engine::RequestStats& c = stats.core;
       std::fprintf(stderr,
-                   "chat: turn %d: prompt %lld tokens (%lld reused from the cache) in %.1f ms; reply %lld tokens in "
-                   "%.1f ms (%.1f tok/s); stop: %s\n",
-                   turn, static_cast<long long>(stats.n_prompt_tokens), static_cast<long long>(stats.n_reused_tokens),
-                   stats.prefill_seconds * 1e3, static_cast<long long>(stats.n_reply_tokens),
-                   stats.decode_seconds * 1e3, decode_tps, stats.stop.c_str());
+                   "chat: turn %d: prompt %lld tokens (%lld reused from the cache), first token after %.1f ms; "
+                   "reply %lld tokens (%.1f tok/s); stop: %s\n",
+                   turn, static_cast<long long>(c.n_prompt_tokens), static_cast<long long>(c.n_reused_tokens()),
+                   c.ttft_ms, static_cast<long long>(c.n_generated_tokens), c.decode_tokens_per_s, stats.stop.c_str());
     }
   }
   return 0;

@@ -6,6 +6,7 @@
 #include "base/status.h"
 #include "cli/command.h"
 #include "cli/model_flags.h"
+#include "engine/engine.h"
 #include "engine/generate.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
@@ -81,8 +82,13 @@ int RunGenerate(const std::vector<std::string>& args) {
   if (!model.ok()) return Fail("generate", model.status());
   auto tokenizer = tokenizer::Tokenizer::FromGguf((*model)->file());
   if (!tokenizer.ok()) return Fail("generate", tokenizer.status());
+  // The engine core runs the model (no chunk cache: a plain prompt).
+  engine::EngineOptions eo;
+  eo.enable_chunk_cache = false;
+  auto core = engine::Engine::Create(model->get(), eo);
+  if (!core.ok()) return Fail("generate", core.status());
 
-  auto result = engine::Generate(**model, **tokenizer, params, [](std::string_view text) {
+  auto result = engine::Generate(**core, **tokenizer, params, [](std::string_view text) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
   });
@@ -90,14 +96,13 @@ int RunGenerate(const std::vector<std::string>& args) {
   std::fflush(stdout);
   if (!result.ok()) return Fail("generate", result.status());
   const engine::GenerateResult& r = *result;
-  const double prefill_tps = r.prefill_seconds > 0 ? r.n_prompt_tokens / r.prefill_seconds : 0;
-  const double decode_tps = r.decode_seconds > 0 ? r.n_decode_forwards / r.decode_seconds : 0;
+  const double ttft_ms = r.stats.ttft_ms;
   std::fprintf(stderr,
-               "prompt: %lld tokens in %.1f ms (%.1f tok/s); generation: %lld tokens, %lld decode steps in "
-               "%.1f ms (%.1f tok/s); threads %d\n",
-               static_cast<long long>(r.n_prompt_tokens), r.prefill_seconds * 1e3, prefill_tps,
-               static_cast<long long>(r.n_sampled_tokens), static_cast<long long>(r.n_decode_forwards),
-               r.decode_seconds * 1e3, decode_tps, (*model)->pool()->size());
+               "prompt: %lld tokens, first token after %.1f ms (%.1f tok/s); generation: %lld tokens "
+               "(%.1f tok/s); threads %d\n",
+               static_cast<long long>(r.n_prompt_tokens), ttft_ms,
+               ttft_ms > 0 ? static_cast<double>(r.n_prompt_tokens) / (ttft_ms * 1e-3) : 0.0,
+               static_cast<long long>(r.n_sampled_tokens), r.stats.decode_tokens_per_s, (*model)->pool()->size());
   return 0;
 }
 

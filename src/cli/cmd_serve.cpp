@@ -25,16 +25,15 @@
 
 #include "cli/command.h"
 #include "cli/model_flags.h"
+#include "cli/template_flags.h"
 #include "cli/embedder_flags.h"
 #include "engine/engine.h"
 #include "model/model.h"
 #include "rag/embed/embedder.h"
 #include "rag/embed/embedder_loader.h"
-#include "server/engine_backend.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/model_embedder.h"
-#include "server/scheduler_backend.h"
 #include "server/server_context.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -59,8 +58,6 @@ const char kUsage[] =
     "  -c, --ctx N               context per request in tokens (default: the model's, at most 8192)\n"
     "  -t, --threads N           compute threads (default: all hardware threads)\n"
     "      --attention P         attention operands: f32 | bf16 (default: bf16 where native)\n"
-    "      --backend B           scheduler (continuous batching, default) | engine (one request\n"
-    "                            at a time); both reuse chunk KV for `documents` and RAG\n"
     "      --kv-mib N            KV pool size in MiB (default 1024)\n"
     "      --block-tokens N      tokens per KV block (default 16)\n"
     "      --step-tokens N       token budget of one batched step (default 256)\n"
@@ -123,26 +120,6 @@ std::string ModelIdOf(const std::string& path) {
   return id;
 }
 
-StatusOr<tokenizer::ChatTemplate> ChooseTemplate(const Flags& flags, const model::Model& model,
-                                                  const tokenizer::Tokenizer& tok) {
-  const std::string bos = tok.bos_id() ? std::string(tok.TokenText(*tok.bos_id())) : "";
-  const std::string eos = tok.eos_id() ? std::string(tok.TokenText(*tok.eos_id())) : "";
-  if (flags.Has("chatml")) return tokenizer::ChatTemplate::ChatMl(bos, eos);
-  if (std::optional<std::string> path = flags.Get("template-file")) {
-    ASSIGN_OR_RETURN(std::string source, ReadFile(*path));
-    return tokenizer::ChatTemplate::FromJinja(std::move(source), bos, eos);
-  }
-  std::optional<std::string> source = model.file().GetString("tokenizer.chat_template");
-  if (!source) {
-    std::fprintf(stderr, "chunkserve serve: the model has no chat template; using ChatML\n");
-    return tokenizer::ChatTemplate::ChatMl(bos, eos);
-  }
-  StatusOr<tokenizer::ChatTemplate> t = tokenizer::ChatTemplate::FromJinja(std::move(*source), bos, eos);
-  if (!t.ok())
-    return Status(t.status().code(), "the model's chat template cannot be used: " + t.status().message() +
-                                         " (use --template-file F or --chatml)");
-  return t;
-}
 
 int RunServe(const std::vector<std::string>& args) {
   static const Command* self = &CommandRegistry().at("serve");
@@ -159,9 +136,8 @@ int RunServe(const std::vector<std::string>& args) {
   if (!flags.positional().empty()) return UsageError(*self, "unexpected argument '" + flags.positional()[0] + "'");
   const std::string model_path = flags.GetOr("model", flags.GetOr("m", ""));
   if (model_path.empty()) return UsageError(*self, "-m MODEL.gguf is required");
-  const std::string backend_name = flags.GetOr("backend", "scheduler");
-  if (backend_name != "scheduler" && backend_name != "engine")
-    return UsageError(*self, "--backend must be scheduler or engine");
+  if (flags.Has("backend"))
+    std::fprintf(stderr, "chunkserve serve: --backend is deprecated and ignored: one engine core serves every request\n");
 
   struct IntFlag {
     const char* name;
@@ -219,7 +195,7 @@ int RunServe(const std::vector<std::string>& args) {
   if (!tokenizer.ok()) return Fail("serve", tokenizer.status());
   if ((*tokenizer)->n_vocab() > (*model)->hparams().n_vocab)
     return Fail("serve", InvalidArgumentError("the tokenizer has more tokens than the model's output"));
-  auto chat_template = ChooseTemplate(flags, **model, **tokenizer);
+  auto chat_template = ChatTemplateFromFlags(flags, "serve", **model, **tokenizer);
   if (!chat_template.ok()) return Fail("serve", chat_template.status());
 
   const int64_t n_ctx_train = (*model)->hparams().n_ctx_train;
@@ -237,11 +213,8 @@ int RunServe(const std::vector<std::string>& args) {
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   ctx.n_ctx_tokens = n_ctx;
   ctx.tokenizer = tokenizer->get();
-  ctx.chat_template = std::make_unique<tokenizer::ChatTemplate>(std::move(chat_template).value());
-  for (int32_t id = 0; id < (*tokenizer)->n_vocab(); ++id)
-    if ((*tokenizer)->IsEndOfGeneration(id)) ctx.end_of_generation.push_back(id);
+  ctx.assembler = std::make_unique<engine::PromptAssembler>(tokenizer->get(), std::move(chat_template).value());
   ctx.metrics = &metrics;
-  ctx.model = model->get();
   ctx.rag_db_path = flags.GetOr("db", "");
   std::unique_ptr<rag::Embedder> rag_embedder;
   if (std::optional<std::string> em = flags.Get("embed-model")) {
@@ -254,9 +227,6 @@ int RunServe(const std::vector<std::string>& args) {
       std::fprintf(stderr, "chunkserve serve: --embed-model without --db: only /v1/embeddings uses it\n");
   }
 
-  // Model::Forward takes one caller at a time: generation and embeddings
-  // share this lock.
-  std::mutex model_mutex;
   const size_t kv_bytes = static_cast<size_t>(get("kv-mib")) << 20;
   int64_t pool_tokens = 0;
   {
@@ -285,50 +255,26 @@ int RunServe(const std::vector<std::string>& args) {
   if (!recompute_signal.ok()) return UsageError(*self, recompute_signal.status().message());
   const bool chunk_cache_on = !flags.Has("no-chunk-cache");
 
-  std::unique_ptr<engine::Engine> engine;
-  std::unique_ptr<server::GenerationBackend> backend;
-  if (backend_name == "engine") {
-    engine::EngineOptions eo;
-    eo.block_tokens = get("block-tokens");
-    eo.kv_budget_bytes = kv_bytes;
-    eo.enable_prefix_cache = !flags.Has("no-prefix-cache");
-    eo.enable_chunk_cache = chunk_cache_on;
-    eo.chunk_cache = chunk_cache;
-    eo.recompute_fraction = *recompute;
-    eo.recompute_signal = *recompute_signal;
-    auto e = engine::Engine::Create(model->get(), eo);
-    if (!e.ok()) return Fail("serve", e.status());
-    engine = std::move(*e);
-    ctx.engine = engine.get();
-    server::EngineBackendOptions bo;
-    bo.max_waiting = get("max-queue");
-    bo.max_context_tokens = n_ctx;
-    bo.model_mutex = &model_mutex;
-    backend = std::make_unique<server::EngineBackend>(engine.get(), bo);
-  } else {
-    server::SchedulerBackendOptions so;
-    so.block_tokens = get("block-tokens");
-    so.kv_budget_bytes = kv_bytes;
-    so.enable_prefix_cache = !flags.Has("no-prefix-cache");
-    so.enable_chunk_cache = chunk_cache_on;
-    so.chunk_cache = chunk_cache;
-    so.recompute_fraction = *recompute;
-    so.recompute_signal = *recompute_signal;
-    so.scheduler.max_step_tokens = get("step-tokens");
-    so.scheduler.max_running = get("max-running");
-    so.scheduler.max_waiting = get("max-queue");
-    so.scheduler.max_context_tokens = n_ctx;
-    StatusOr<double> slowdown = flags.GetDouble("max-decode-slowdown", 0);
-    if (!slowdown.ok()) return UsageError(*self, slowdown.status().message());
-    if (*slowdown != 0 && *slowdown < 1) return UsageError(*self, "--max-decode-slowdown must be 0 or >= 1");
-    so.scheduler.max_decode_slowdown = *slowdown;
-    so.model_mutex = &model_mutex;
-    auto b = server::SchedulerBackend::Create(model->get(), so);
-    if (!b.ok()) return Fail("serve", b.status());
-    backend = std::move(*b);
-  }
-  ctx.backend = backend.get();
-  server::ModelEmbedder embedder(model->get(), &model_mutex, n_ctx);
+  engine::EngineOptions eo;
+  eo.block_tokens = get("block-tokens");
+  eo.kv_budget_bytes = kv_bytes;
+  eo.enable_prefix_cache = !flags.Has("no-prefix-cache");
+  eo.enable_chunk_cache = chunk_cache_on;
+  eo.chunk_cache = chunk_cache;
+  eo.recompute_fraction = *recompute;
+  eo.recompute_signal = *recompute_signal;
+  eo.scheduler.max_step_tokens = get("step-tokens");
+  eo.scheduler.max_running = get("max-running");
+  eo.scheduler.max_waiting = get("max-queue");
+  eo.scheduler.max_context_tokens = n_ctx;
+  StatusOr<double> slowdown = flags.GetDouble("max-decode-slowdown", 0);
+  if (!slowdown.ok()) return UsageError(*self, slowdown.status().message());
+  if (*slowdown != 0 && *slowdown < 1) return UsageError(*self, "--max-decode-slowdown must be 0 or >= 1");
+  eo.scheduler.max_decode_slowdown = *slowdown;
+  auto engine = engine::Engine::Create(model->get(), eo);
+  if (!engine.ok()) return Fail("serve", engine.status());
+  ctx.engine = engine->get();
+  server::ModelEmbedder embedder(engine->get(), n_ctx);
   ctx.embedder = &embedder;
 
   server::HttpServer http(&ctx, http_options);
@@ -339,9 +285,9 @@ int RunServe(const std::vector<std::string>& args) {
     if (!out) return Fail("serve", IoError("cannot write the port file '" + *f + "'"));
   }
   std::fprintf(stderr,
-               "chunkserve serve: %s on http://%s:%d (backend %s, ctx %lld tokens, %s attention, KV pool %lld tokens "
+               "chunkserve serve: %s on http://%s:%d (ctx %lld tokens, %s attention, KV pool %lld tokens "
                "of %s%s)\n",
-               ctx.model_id.c_str(), http_options.host.c_str(), http.port(), backend_name.c_str(),
+               ctx.model_id.c_str(), http_options.host.c_str(), http.port(),
                static_cast<long long>(n_ctx), kernels::AttentionPrecisionName((*model)->attention_precision()),
                static_cast<long long>(pool_tokens), std::string(DTypeName((*model)->kv_type())).c_str(),
                http_options.api_keys.empty() ? "" : ", API keys required");
@@ -359,7 +305,7 @@ int RunServe(const std::vector<std::string>& args) {
   pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
   http.Shutdown(0);
-  backend.reset();
+  engine->reset();
   std::fprintf(stderr, "chunkserve serve: stopped\n");
   return 0;
 }

@@ -35,6 +35,7 @@ StatusOr<std::unique_ptr<ChunkCache>> ChunkCache::Open(const ChunkCacheOptions& 
 ChunkCache::~ChunkCache() = default;
 
 Status ChunkCache::ScanDisk() {
+  MutexLock lock(&mu_);  // before the cache is shared; keeps the analysis exact
   std::error_code ec;
   fs::create_directories(options_.disk_dir, ec);
   if (ec) return IoError("chunk cache: cannot create " + options_.disk_dir + ": " + ec.message());
@@ -56,13 +57,13 @@ Status ChunkCache::ScanDisk() {
 }
 
 bool ChunkCache::Contains(const ChunkKey& key) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return ram_index_.count(key) > 0 || disk_files_.count(FileName(key)) > 0;
 }
 
 std::optional<ChunkHit> ChunkCache::Lookup(const ChunkKey& key, std::span<const int32_t> tokens) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto it = ram_index_.find(key);
     if (it != ram_index_.end()) {
       const std::shared_ptr<const ChunkKv>& kv = it->second->kv;
@@ -81,7 +82,7 @@ std::optional<ChunkHit> ChunkCache::Lookup(const ChunkKey& key, std::span<const 
     }
   }
   std::optional<ChunkHit> hit = LoadFromDisk(key, tokens);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   ++(hit ? stats_.n_disk_hits : stats_.n_misses);
   return hit;
 }
@@ -95,7 +96,7 @@ std::optional<ChunkHit> ChunkCache::LoadFromDisk(const ChunkKey& key, std::span<
   StatusOr<MappedFile> file = MappedFile::Open(path);
   StatusOr<ChunkKv> decoded = file.ok() ? DecodeChunkFile(file->bytes(), key) : StatusOr<ChunkKv>(file.status());
 
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (!file.ok()) {
     // Gone (evicted, or someone cleaned the directory) or unreadable: forget it.
     RemoveFileLocked(name);
@@ -124,7 +125,7 @@ std::optional<ChunkHit> ChunkCache::LoadFromDisk(const ChunkKey& key, std::span<
 
 Status ChunkCache::Insert(std::shared_ptr<const ChunkKv> kv) {
   CHECK(kv && kv->ShapeConsistent());
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   ++stats_.n_inserts;
   PutRamLocked(kv);
   if (options_.disk_dir.empty()) return Status::Ok();
@@ -191,7 +192,7 @@ void ChunkCache::MakeDiskRoomLocked(size_t bytes_needed) {
 }
 
 void ChunkCache::DropRamTier() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   ram_lru_.clear();
   ram_index_.clear();
   stats_.ram_bytes = 0;
@@ -199,7 +200,7 @@ void ChunkCache::DropRamTier() {
 }
 
 ChunkCacheStats ChunkCache::stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return stats_;
 }
 

@@ -25,13 +25,14 @@
 #include <cstdint>
 #include <list>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
 
+#include "base/mutex.h"
 #include "base/status.h"
+#include "base/thread_annotations.h"
 #include "kv/chunk_kv.h"
 
 namespace chunkserve::kv {
@@ -109,19 +110,19 @@ class ChunkCache {
   ChunkCache(PrivateTag, ChunkCacheOptions options) : options_(std::move(options)) {}
 
  private:
-  Status ScanDisk();
-  void PutRamLocked(std::shared_ptr<const ChunkKv> kv);
+  Status ScanDisk() EXCLUDES(mu_);
+  void PutRamLocked(std::shared_ptr<const ChunkKv> kv) REQUIRES(mu_);
   // Takes the lock for its bookkeeping only (reads and decodes without it).
-  std::optional<ChunkHit> LoadFromDisk(const ChunkKey& key, std::span<const int32_t> tokens);
-  void RemoveFileLocked(const std::string& name);
-  void MakeDiskRoomLocked(size_t bytes_needed);
+  std::optional<ChunkHit> LoadFromDisk(const ChunkKey& key, std::span<const int32_t> tokens) EXCLUDES(mu_);
+  void RemoveFileLocked(const std::string& name) REQUIRES(mu_);
+  void MakeDiskRoomLocked(size_t bytes_needed) REQUIRES(mu_);
 
   const ChunkCacheOptions options_;
-  mutable std::mutex mu_;
-  std::list<RamEntry> ram_lru_;  // front = most recent          (guarded by mu_)
-  std::unordered_map<ChunkKey, std::list<RamEntry>::iterator, ChunkKeyHash> ram_index_;  // (mu_)
-  std::unordered_map<std::string, DiskFile> disk_files_;  // by file name        (mu_)
-  ChunkCacheStats stats_;                                                       // (mu_)
+  mutable Mutex mu_;
+  std::list<RamEntry> ram_lru_ GUARDED_BY(mu_);  // front = most recent
+  std::unordered_map<ChunkKey, std::list<RamEntry>::iterator, ChunkKeyHash> ram_index_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, DiskFile> disk_files_ GUARDED_BY(mu_);  // by file name
+  ChunkCacheStats stats_ GUARDED_BY(mu_);
 };
 
 }  // namespace chunkserve::kv

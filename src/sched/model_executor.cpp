@@ -27,17 +27,21 @@ Status ModelExecutor::Run(std::span<const StepSequence> batch, StepLogits* logit
     sb.kv = views.back().get();
     sb.tokens = s.tokens;
     sb.first_slot = s.first_slot;
-    sb.logits = s.want_logits ? model::LogitsMode::kLast : model::LogitsMode::kNone;
+    switch (s.output) {
+      case StepOutput::kNone: sb.logits = model::LogitsMode::kNone; break;
+      case StepOutput::kLastLogits: sb.logits = model::LogitsMode::kLast; break;
+      case StepOutput::kAllLogits: sb.logits = model::LogitsMode::kAll; break;
+      case StepOutput::kHidden: sb.logits = model::LogitsMode::kHidden; break;
+    }
     seqs.push_back(sb);
   }
-  {
-    std::unique_lock<std::mutex> lock;
-    if (model_mutex_ != nullptr) lock = std::unique_lock<std::mutex>(*model_mutex_);
-    RETURN_IF_ERROR(model_->Forward(seqs, &model_logits_));
-  }
+  RETURN_IF_ERROR(model_->Forward(seqs, &model_logits_));
   logits->n_rows = model_logits_.n_rows;
   logits->n_vocab = model_logits_.n_vocab;
   logits->data.swap(model_logits_.data);
+  logits->n_hidden_rows = model_logits_.n_hidden_rows;
+  logits->n_embd = model_logits_.n_embd;
+  logits->hidden.swap(model_logits_.hidden);
   return Status::Ok();
 }
 

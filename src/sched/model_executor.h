@@ -5,15 +5,13 @@
 // weights are read once per step, not once per sequence; attention runs per
 // sequence over its own blocks.
 //
-// Thread safety: as Model::Forward (the scheduler thread only); when other
-// code also runs the model (e.g. embeddings), pass a mutex that every user
-// holds around Forward.
+// Thread safety: as Model::Forward: the scheduler thread only, which is the
+// one thread that runs the model (engine/engine.h).
 // REQUIRES: model and pool outlive the executor; the pool's shape matches
 // the model (n_layer layers of n_embd_kv values of model.kv_type(): use PoolOptionsFor).
 #pragma once
 
 #include <memory>
-#include <mutex>
 
 #include "kv/block_pool.h"
 #include "model/model.h"
@@ -26,15 +24,13 @@ kv::BlockPoolOptions PoolOptionsFor(const model::Model& model, int64_t block_tok
 
 class ModelExecutor final : public StepExecutor {
  public:
-  explicit ModelExecutor(model::Model* model, std::mutex* model_mutex = nullptr)
-      : model_(model), model_mutex_(model_mutex) {}
+  explicit ModelExecutor(model::Model* model) : model_(model) {}
 
   int64_t n_vocab() const override { return model_->hparams().n_vocab; }
   Status Run(std::span<const StepSequence> batch, StepLogits* logits) override;
 
  private:
   model::Model* model_;
-  std::mutex* model_mutex_;  // may be null
   model::Logits model_logits_;
 };
 

@@ -81,7 +81,8 @@ struct AdmissionPlan {
   int64_t first_inexact_slot = INT64_MAX;
   int64_t n_chunk_reused_tokens = 0;      // placed and not recomputed
   int64_t n_chunk_recomputed_tokens = 0;  // placed, then recomputed in context
-  int64_t n_chunk_hits = 0;
+  int64_t n_chunk_ram_hits = 0;
+  int64_t n_chunk_disk_hits = 0;
   int64_t n_chunk_misses = 0;
   std::vector<ChunkFill> fills;
 };

@@ -12,16 +12,6 @@
 
 namespace chunkserve::sched {
 
-std::string_view FinishReasonName(FinishReason reason) {
-  switch (reason) {
-    case FinishReason::kLength: return "length";
-    case FinishReason::kEndOfGeneration: return "stop";
-    case FinishReason::kCancelled: return "cancelled";
-    case FinishReason::kError: return "error";
-  }
-  return "?";
-}
-
 // One request's state; only the scheduler thread touches it after Submit.
 struct Scheduler::Seq {
   Seq(kv::BlockPool* pool, SchedRequest r, int n_vocab)
@@ -45,7 +35,13 @@ struct Scheduler::Seq {
   sampling::Sampler sampler;
   bool admitted_once = false;
   int64_t submit_ns = 0;
+  double submit_cpu_ms = 0;
   int64_t first_token_ns = 0;
+  int64_t last_token_ns = 0;
+  // Captured logits / hidden rows cover slots below these (a preempted
+  // request's recomputation is not captured twice).
+  int64_t next_capture_slot = 0;
+  int64_t next_hidden_slot = 0;
   RequestOutcome outcome;
   // Set during a step when the request ends; removed after the step.
   bool done = false;
@@ -61,6 +57,7 @@ struct Scheduler::Seq {
   // Leading slots whose KV is exactly a full prefill's (prefix-cacheable).
   int64_t n_exact() const { return std::min(n_valid(), first_inexact_slot); }
   bool prompt_computed() const { return todo.empty() && n_computed >= n_prompt; }
+  bool uses_prefix_cache() const { return req.use_prefix_cache && !req.embed; }
   // Generating: exactly the last sampled token is still to be fed back.
   bool decoding() const { return n_generated > 0 && todo.empty() && n_pending() == 1; }
   // `n` slots starting at `first_slot` were computed (in the order planned).
@@ -120,8 +117,20 @@ StatusOr<uint64_t> Scheduler::Submit(SchedRequest request) {
     if (t < 0 || t >= n_vocab)
       return InvalidArgumentError("token id " + std::to_string(t) + " outside the vocabulary [0, " +
                                   std::to_string(n_vocab) + ")");
-  if (request.max_new_tokens < 1) return InvalidArgumentError("max_tokens must be at least 1");
-  const int64_t n_total = n_prompt + request.max_new_tokens;
+  if (request.embed) {
+    request.max_new_tokens = 0;
+    request.chunks.clear();
+    request.forced_tokens.clear();
+    request.capture_logits_from = -1;
+  } else {
+    if (request.max_new_tokens < 1) return InvalidArgumentError("max_tokens must be at least 1");
+    for (int32_t t : request.forced_tokens)
+      if (t < 0 || t >= n_vocab) return InvalidArgumentError("forced token id " + std::to_string(t) + " outside the vocabulary");
+    if (!request.forced_tokens.empty())
+      request.max_new_tokens = std::min<int64_t>(request.max_new_tokens, static_cast<int64_t>(request.forced_tokens.size()));
+  }
+  // Positions that hold KV: the last generated token is never fed back.
+  const int64_t n_total = n_prompt + std::max<int64_t>(0, request.max_new_tokens - 1);
   if (n_total > options_.max_context_tokens)
     return InvalidArgumentError("the prompt (" + std::to_string(n_prompt) + " tokens) plus max_tokens (" +
                                 std::to_string(request.max_new_tokens) + ") exceeds the context of " +
@@ -135,11 +144,14 @@ StatusOr<uint64_t> Scheduler::Submit(SchedRequest request) {
   seq->tokens = seq->req.prompt;
   seq->n_prompt = n_prompt;
   seq->sampler.SetEndOfGenerationTokens(seq->req.end_of_generation);
+  // Penalties see the prompt too (llama.cpp's rule, the same on every path).
+  for (int32_t t : seq->tokens) seq->sampler.Accept(t);
   seq->submit_ns = NowNanos();
-  seq->outcome.n_prompt_tokens = n_prompt;
+  seq->submit_cpu_ms = ProcessCpuMillis();
+  seq->outcome.stats.n_prompt_tokens = n_prompt;
   uint64_t id = 0;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (stopping_.load()) return UnavailableError("scheduler: shutting down");
     if (n_queued_ >= options_.max_waiting)
       return ResourceExhaustedError("scheduler: " + std::to_string(n_queued_) + " requests already queued");
@@ -149,16 +161,16 @@ StatusOr<uint64_t> Scheduler::Submit(SchedRequest request) {
     n_in_flight_.fetch_add(1);
     inbox_.push_back(std::move(seq));
   }
-  cv_.notify_one();
+  cv_.NotifyOne();
   return id;
 }
 
 void Scheduler::Cancel(uint64_t id) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     cancel_inbox_.push_back(id);
   }
-  cv_.notify_one();
+  cv_.NotifyOne();
 }
 
 void Scheduler::Start() {
@@ -174,10 +186,10 @@ void Scheduler::Shutdown(int64_t grace_ms) {
       while (n_in_flight_.load() > 0 && clock.ElapsedMillis() < static_cast<double>(grace_ms))
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(&mu_);
         exit_ = true;
       }
-      cv_.notify_one();
+      cv_.NotifyOne();
       thread_.join();
     }
     // Whatever is left (not started, or cut off by the grace period) ends
@@ -204,22 +216,32 @@ void Scheduler::Shutdown(int64_t grace_ms) {
 void Scheduler::Loop() {
   for (;;) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       if (exit_) return;
     }
     if (RunStep()) continue;
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return exit_ || !inbox_.empty() || !cancel_inbox_.empty(); });
+    MutexLock lock(&mu_);
+    while (!exit_ && inbox_.empty() && cancel_inbox_.empty() && n_clear_requests_ <= n_clears_done_) cv_.Wait(lock);
   }
 }
 
 void Scheduler::DrainInbox() {
   std::vector<std::unique_ptr<Seq>> fresh;
   std::vector<uint64_t> cancels;
+  int64_t clear_ticket = 0;  // > 0: ClearPrefixCache calls up to this one wait
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     fresh.swap(inbox_);
     cancels.swap(cancel_inbox_);
+    if (n_clear_requests_ > n_clears_done_) clear_ticket = n_clear_requests_;
+  }
+  if (clear_ticket > 0) {
+    if (prefix_cache_ != nullptr) prefix_cache_->EvictAll();
+    {
+      MutexLock lock(&mu_);
+      n_clears_done_ = clear_ticket;
+    }
+    PublishStats();
   }
   const int64_t B = pool_->block_tokens();
   for (std::unique_ptr<Seq>& s : fresh) {
@@ -269,8 +291,20 @@ void Scheduler::Finish(std::unique_ptr<Seq> seq, FinishReason reason, Status sta
   RequestOutcome& out = seq->outcome;
   out.finish = reason;
   out.status = std::move(status);
-  out.n_generated_tokens = seq->n_generated;
-  if (seq->first_token_ns > 0) out.ttft_ms = static_cast<double>(seq->first_token_ns - seq->submit_ns) * 1e-6;
+  RequestStats& st = out.stats;
+  st.n_generated_tokens = seq->n_generated;
+  st.n_computed_tokens = st.n_prompt_tokens - st.n_prefix_reused_tokens - st.n_chunk_reused_tokens;
+  const int64_t now = NowNanos();
+  st.total_ms = static_cast<double>(now - seq->submit_ns) * 1e-6;
+  if (seq->first_token_ns > 0) {
+    st.ttft_ms = static_cast<double>(seq->first_token_ns - seq->submit_ns) * 1e-6;
+  } else {
+    st.ttft_ms = st.total_ms;
+    st.ttft_cpu_ms = ProcessCpuMillis() - seq->submit_cpu_ms;
+  }
+  if (seq->n_generated > 1 && seq->last_token_ns > seq->first_token_ns)
+    st.decode_tokens_per_s = static_cast<double>(seq->n_generated - 1) /
+                             (static_cast<double>(seq->last_token_ns - seq->first_token_ns) * 1e-9);
   ++stats_.n_finished;
   if (reason == FinishReason::kCancelled) ++stats_.n_cancelled;
   n_in_flight_.fetch_sub(1);
@@ -287,10 +321,10 @@ void Scheduler::Preempt(std::unique_ptr<Seq> seq) {
   seq->todo.clear();
   seq->first_inexact_slot = INT64_MAX;
   seq->fills.clear();
-  ++seq->outcome.n_preemptions;
+  ++seq->outcome.stats.n_preemptions;
   ++stats_.n_preemptions;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     ++n_queued_;
   }
   waiting_.push_front(std::move(seq));
@@ -361,7 +395,7 @@ void Scheduler::CompleteFillJob(FillJob& job) {
 }
 
 void Scheduler::InsertIntoPrefixCache(Seq& seq, int64_t n_tokens) {
-  if (prefix_cache_ == nullptr || n_tokens < pool_->block_tokens()) return;
+  if (prefix_cache_ == nullptr || !seq.req.use_prefix_cache || n_tokens < pool_->block_tokens()) return;
   n_tokens = std::min<int64_t>(n_tokens, seq.table.capacity_tokens());
   prefix_cache_->Insert(options_.prefix_namespace,
                         std::span<const int32_t>(seq.tokens.data(), static_cast<size_t>(n_tokens)),
@@ -371,15 +405,16 @@ void Scheduler::InsertIntoPrefixCache(Seq& seq, int64_t n_tokens) {
 // Tokens of `seq`'s prompt that a running sequence shares in whole blocks but
 // has not computed yet (0: nothing to wait for).
 int64_t Scheduler::SharedWithPrefilling(const Seq& seq) const {
-  if (prefix_cache_ == nullptr) return 0;
+  if (prefix_cache_ == nullptr || !seq.uses_prefix_cache()) return 0;
   const int64_t B = pool_->block_tokens();
   // With a planner, a match is cut at the first chunk: nothing past it is
   // worth waiting for.
   int64_t own_limit = seq.n_prompt - 1;
   if (options_.planner != nullptr && !seq.req.chunks.empty())
     own_limit = std::min(own_limit, seq.req.chunks.front().begin);
+  if (seq.req.capture_logits_from >= 0) own_limit = std::min(own_limit, seq.req.capture_logits_from);
   for (const std::unique_ptr<Seq>& r : running_) {
-    if (r->prompt_computed()) continue;
+    if (r->prompt_computed() || !r->req.use_prefix_cache) continue;
     // Only exact rows are ever published to the prefix cache.
     const int64_t limit = std::min({r->n_prompt, own_limit, r->first_inexact_slot});
     int64_t common = 0;
@@ -393,11 +428,13 @@ int64_t Scheduler::SharedWithPrefilling(const Seq& seq) const {
 bool Scheduler::TryAdmit(std::unique_ptr<Seq>& seq) {
   int64_t matched = 0;
   const bool planned = options_.planner != nullptr && !seq->req.chunks.empty();
-  if (prefix_cache_ != nullptr) {
-    // Never the whole sequence: its last token must run to give logits.
+  if (prefix_cache_ != nullptr && seq->uses_prefix_cache()) {
+    // Never the whole sequence: its last token must run to give logits (nor
+    // slots whose logits are to be captured).
+    auto n_lookup = static_cast<int64_t>(seq->tokens.size()) - 1;
+    if (seq->req.capture_logits_from >= 0) n_lookup = std::min(n_lookup, seq->req.capture_logits_from);
     kv::PrefixMatch m = prefix_cache_->Lookup(
-        options_.prefix_namespace,
-        std::span<const int32_t>(seq->tokens.data(), seq->tokens.size() - 1));
+        options_.prefix_namespace, std::span<const int32_t>(seq->tokens.data(), static_cast<size_t>(n_lookup)));
     if (planned && m.n_tokens > 0) {
       PlanInput in;
       in.seq_id = seq->id;
@@ -425,8 +462,8 @@ bool Scheduler::TryAdmit(std::unique_ptr<Seq>& seq) {
   stats_.n_prefix_hit_tokens += matched;
   const int64_t now = NowNanos();
   if (!seq->admitted_once) {
-    seq->outcome.n_cached_prompt_tokens = std::min(matched, seq->n_prompt);
-    seq->outcome.queue_ms = static_cast<double>(now - seq->submit_ns) * 1e-6;
+    seq->outcome.stats.n_prefix_reused_tokens = std::min(matched, seq->n_prompt);
+    seq->outcome.stats.queue_ms = static_cast<double>(now - seq->submit_ns) * 1e-6;
     seq->admitted_once = true;
   }
   LeaveQueue();
@@ -470,14 +507,15 @@ void Scheduler::PlanAdmitted(Seq& seq, int64_t matched) {
   // of computing the same chunks in their own contexts.
   if (!options_.planner->WantsSourceKv()) QueueFills(seq);
   if (!seq.admitted_once) {
-    RequestOutcome& o = seq.outcome;
+    RequestStats& o = seq.outcome.stats;
     o.n_chunk_reused_tokens = plan->n_chunk_reused_tokens;
     o.n_chunk_recomputed_tokens = plan->n_chunk_recomputed_tokens;
-    o.n_chunk_hits = plan->n_chunk_hits;
+    o.n_chunk_ram_hits = plan->n_chunk_ram_hits;
+    o.n_chunk_disk_hits = plan->n_chunk_disk_hits;
     o.n_chunk_misses = plan->n_chunk_misses;
     stats_.n_chunk_reused_tokens += plan->n_chunk_reused_tokens;
     stats_.n_chunk_recomputed_tokens += plan->n_chunk_recomputed_tokens;
-    stats_.n_chunk_hits += plan->n_chunk_hits;
+    stats_.n_chunk_hits += plan->n_chunk_ram_hits + plan->n_chunk_disk_hits;
     stats_.n_chunk_misses += plan->n_chunk_misses;
   }
 }
@@ -495,7 +533,7 @@ bool Scheduler::WaitsForFill(Seq& seq) {
 }
 
 void Scheduler::LeaveQueue() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   --n_queued_;
 }
 
@@ -515,7 +553,10 @@ bool Scheduler::RunStep() {
     step.table = &s.table;
     step.tokens = std::span<const int32_t>(s.tokens.data() + first_slot, static_cast<size_t>(n));
     step.first_slot = first_slot;
-    step.want_logits = first_slot + n == static_cast<int64_t>(s.tokens.size());
+    const bool last = first_slot + n == static_cast<int64_t>(s.tokens.size());
+    if (s.req.embed) step.output = StepOutput::kHidden;
+    else if (s.req.capture_logits_from >= 0 && first_slot + n > s.req.capture_logits_from) step.output = StepOutput::kAllLogits;
+    else step.output = last ? StepOutput::kLastLogits : StepOutput::kNone;
     batch_.push_back(step);
     batch_seqs_.push_back(&s);
     batch_fills_.push_back(nullptr);
@@ -613,7 +654,7 @@ bool Scheduler::RunStep() {
     step.table = &f.table;
     step.tokens = std::span<const int32_t>(f.fill.tokens.data() + f.n_computed, static_cast<size_t>(n));
     step.first_slot = f.n_computed;
-    step.want_logits = false;
+    step.output = StepOutput::kNone;
     batch_.push_back(step);
     batch_seqs_.push_back(nullptr);
     batch_fills_.push_back(&f);
@@ -696,8 +737,10 @@ bool Scheduler::RunStep() {
       if (f != nullptr) f->n_computed = -1;
   } else {
     int64_t row = 0;
+    int64_t hidden_row = 0;
     for (size_t k = 0; k < batch_.size(); ++k) {
-      const auto n = static_cast<int64_t>(batch_[k].tokens.size());
+      const StepSequence& step = batch_[k];
+      const auto n = static_cast<int64_t>(step.tokens.size());
       if (FillJob* f = batch_fills_[k]) {
         f->n_computed += n;
         stats_.n_fill_tokens += n;
@@ -706,18 +749,38 @@ bool Scheduler::RunStep() {
       Seq& s = *batch_seqs_[k];
       (s.decoding() ? stats_.n_decode_tokens : stats_.n_prefill_tokens) += n;
       const bool had_prompt = s.prompt_computed();
-      s.Advance(batch_[k].first_slot, n);
+      s.Advance(step.first_slot, n);
       // Publish computed prompt blocks at once so that requests waiting on
       // this shared prefix can be admitted in the next step.
       if (s.n_valid() <= s.n_prompt) InsertIntoPrefixCache(s, s.n_exact());
       if (!had_prompt && s.prompt_computed() && !s.fills.empty()) QueueFills(s);
-      if (!batch_[k].want_logits) continue;
-      const std::span<const float> row_logits = logits_.Row(row++);
-      const int32_t token = s.sampler.Sample(row_logits);
-      if (s.first_token_ns == 0) s.first_token_ns = NowNanos();
-      if (s.sampler.IsEndOfGeneration(token)) {
+      std::span<const float> sample_row;
+      switch (step.output) {
+        case StepOutput::kNone: break;
+        case StepOutput::kLastLogits: sample_row = logits_.Row(row++); break;
+        case StepOutput::kAllLogits: CaptureRows(s, step, row); row += n; sample_row = logits_.Row(row - 1); break;
+        case StepOutput::kHidden: KeepHiddenRows(s, step, hidden_row); hidden_row += n; break;
+      }
+      if (s.req.embed) {
+        if (s.prompt_computed()) {
+          s.done = true;
+          s.done_reason = FinishReason::kLength;
+        }
+        continue;
+      }
+      if (step.first_slot + n != static_cast<int64_t>(s.tokens.size())) continue;  // not the last slot
+      const bool forced = !s.req.forced_tokens.empty();
+      const int32_t token = forced ? s.req.forced_tokens[static_cast<size_t>(s.n_generated)] : s.sampler.Sample(sample_row);
+      const int64_t now = NowNanos();
+      if (s.first_token_ns == 0) {
+        s.first_token_ns = now;
+        s.outcome.stats.ttft_cpu_ms = ProcessCpuMillis() - s.submit_cpu_ms;
+      }
+      s.last_token_ns = now;
+      if (!forced && s.sampler.IsEndOfGeneration(token)) {
         s.done = true;
         s.done_reason = FinishReason::kEndOfGeneration;
+        s.outcome.end_token = token;
         continue;
       }
       s.sampler.Accept(token);
@@ -763,6 +826,31 @@ bool Scheduler::RunStep() {
   return true;
 }
 
+void Scheduler::CaptureRows(Seq& s, const StepSequence& step, int64_t first_row) {
+  RequestOutcome& out = s.outcome;
+  for (int64_t i = 0; i < static_cast<int64_t>(step.tokens.size()); ++i) {
+    const int64_t slot = step.first_slot + i;
+    if (slot < s.req.capture_logits_from || slot < s.next_capture_slot) continue;
+    const std::span<const float> r = logits_.Row(first_row + i);
+    out.captured_logits.insert(out.captured_logits.end(), r.begin(), r.end());
+    ++out.n_captured_rows;
+    s.next_capture_slot = slot + 1;
+  }
+}
+
+void Scheduler::KeepHiddenRows(Seq& s, const StepSequence& step, int64_t first_row) {
+  RequestOutcome& out = s.outcome;
+  out.n_embd = logits_.n_embd;
+  for (int64_t i = 0; i < static_cast<int64_t>(step.tokens.size()); ++i) {
+    const int64_t slot = step.first_slot + i;
+    if (slot < s.next_hidden_slot) continue;
+    const float* r = logits_.hidden.data() + (first_row + i) * logits_.n_embd;
+    out.hidden.insert(out.hidden.end(), r, r + logits_.n_embd);
+    ++out.n_hidden_rows;
+    s.next_hidden_slot = slot + 1;
+  }
+}
+
 void Scheduler::PublishStats() {
   stats_.n_waiting = static_cast<int64_t>(waiting_.size());
   stats_.n_running = static_cast<int64_t>(running_.size());
@@ -770,12 +858,37 @@ void Scheduler::PublishStats() {
   stats_.n_blocks_free = pool_->n_free();
   stats_.n_blocks_cached = prefix_cache_ ? prefix_cache_->n_cached_blocks() : 0;
   stats_.n_fill_jobs_pending = static_cast<int64_t>(fills_.size());
-  std::lock_guard<std::mutex> lock(mu_);
-  published_ = stats_;
+  {
+    MutexLock lock(&mu_);
+    published_ = stats_;
+  }
+  idle_cv_.NotifyAll();
+}
+
+void Scheduler::ClearPrefixCache() {
+  int64_t ticket = 0;
+  {
+    MutexLock lock(&mu_);
+    ticket = ++n_clear_requests_;
+  }
+  if (!thread_.joinable()) {
+    DrainInbox();  // the caller drives the scheduler (tests): do it here
+    return;
+  }
+  cv_.NotifyOne();
+  MutexLock lock(&mu_);
+  while (!exit_ && n_clears_done_ < ticket) idle_cv_.Wait(lock);
+}
+
+void Scheduler::WaitIdle() {
+  MutexLock lock(&mu_);
+  while (!exit_ && !(inbox_.empty() && n_in_flight_.load() == 0 && published_.n_waiting == 0 &&
+                     published_.n_running == 0 && published_.n_fill_jobs_pending == 0))
+    idle_cv_.Wait(lock);
 }
 
 SchedulerStats Scheduler::Stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return published_;
 }
 

@@ -58,22 +58,23 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_set>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/status.h"
+#include "base/thread_annotations.h"
 #include "kv/block_pool.h"
 #include "kv/prefix_cache.h"
 #include "sampling/sampling_params.h"
 #include "sched/prompt_planner.h"
+#include "sched/request_stats.h"
 #include "sched/step_cost_model.h"
 #include "sched/step_executor.h"
 
@@ -103,22 +104,18 @@ struct SchedulerOptions {
   int64_t max_fill_jobs = 4;
 };
 
-enum class FinishReason { kLength, kEndOfGeneration, kCancelled, kError };
-
 struct RequestOutcome {
   FinishReason finish = FinishReason::kLength;
-  Status status;                 // the error when finish == kError
-  int64_t n_prompt_tokens = 0;
-  int64_t n_cached_prompt_tokens = 0;  // taken from the prefix cache at (first) admission
-  int64_t n_generated_tokens = 0;
-  int64_t n_preemptions = 0;
-  // From the planner at first admission (0 without one).
-  int64_t n_chunk_reused_tokens = 0;      // KV placed from the chunk cache, not recomputed
-  int64_t n_chunk_recomputed_tokens = 0;  // placed, then recomputed in context
-  int64_t n_chunk_hits = 0;
-  int64_t n_chunk_misses = 0;
-  double queue_ms = 0;           // submit -> first admission
-  double ttft_ms = 0;            // submit -> first token (0 if none)
+  Status status;  // the error when finish == kError
+  int32_t end_token = -1;  // with kEndOfGeneration: the token that ended it (not emitted)
+  RequestStats stats;
+  // With capture_logits_from >= 0: one row per captured slot, in slot order.
+  int64_t n_captured_rows = 0;
+  std::vector<float> captured_logits;  // (n_captured_rows, n_vocab)
+  // With embed: the hidden state of every prompt token, in slot order.
+  int64_t n_hidden_rows = 0;
+  int64_t n_embd = 0;
+  std::vector<float> hidden;  // (n_hidden_rows, n_embd)
 };
 
 struct SchedRequest {
@@ -130,6 +127,20 @@ struct SchedRequest {
   // with options.planner. Empty: a plain prompt.
   std::vector<ChunkSpan> chunks;
   std::optional<double> recompute_fraction;  // nullopt: the planner's default
+  bool use_prefix_cache = true;  // false: nothing shared from (or given to) the prefix cache
+  // Evaluation: emit these tokens instead of sampling (teacher forcing), so
+  // two runs are compared on one continuation; generation ends after
+  // min(max_new_tokens, forced_tokens.size()) tokens, never on an
+  // end-of-generation token.
+  std::vector<int32_t> forced_tokens;
+  // Evaluation: keep the logits of every computed slot >= this (e.g. a
+  // final tail segment's tokens, then each fed-back token) in the outcome;
+  // -1: none. Prompt slots at or past it are never taken from the prefix cache.
+  int64_t capture_logits_from = -1;
+  // Pooling request (embeddings): the prompt is computed with the hidden
+  // state of every token kept in the outcome and nothing is generated
+  // (max_new_tokens, sampling and chunks are ignored; no prefix sharing).
+  bool embed = false;
   // Scheduler thread. Returning false cancels the request (e.g. a stop string
   // matched or the client went away): it ends with kCancelled.
   std::function<bool(int32_t token)> on_token;
@@ -174,8 +185,9 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   // Queues a request; returns its id. InvalidArgument: empty prompt, token
-  // outside the vocabulary, prompt + max_new_tokens over
-  // max_context_tokens or over the whole KV pool. ResourceExhausted: the
+  // outside the vocabulary, more positions (prompt + max_new_tokens - 1: the
+  // last token is never fed back) than max_context_tokens or the whole KV
+  // pool. ResourceExhausted: the
   // queue is full. Unavailable: shutting down.
   StatusOr<uint64_t> Submit(SchedRequest request);
   // Ends the request within one step (no-op for an unknown or finished id).
@@ -193,6 +205,13 @@ class Scheduler {
   bool RunStep();
 
   SchedulerStats Stats() const;
+  // Blocks until nothing is queued, running or filling (the chunk-cache fill
+  // jobs of finished requests included), or the scheduler stopped. For the
+  // synchronous facade: a later request then sees every entry this one made.
+  void WaitIdle();
+  // Drops every unpinned prefix-cache block, on the scheduler thread (the
+  // calling thread when no loop runs); returns once done.
+  void ClearPrefixCache();
   void SetMaxDecodeSlowdown(double factor) { max_decode_slowdown_.store(factor); }
   int64_t n_in_flight() const { return n_in_flight_.load(); }
 
@@ -206,8 +225,8 @@ class Scheduler {
             const SchedulerOptions& options);
 
  private:
-  void Loop();
-  void DrainInbox();
+  void Loop() EXCLUDES(mu_);
+  void DrainInbox() EXCLUDES(mu_);
   void Finish(std::unique_ptr<Seq> seq, FinishReason reason, Status status = Status::Ok());
   bool RemoveById(uint64_t id, FinishReason reason);
   // Frees `seq`'s blocks and queues it for recomputation.
@@ -225,23 +244,30 @@ class Scheduler {
   void QueueFills(Seq& seq);
   bool DropOneFillJob();
   void CompleteFillJob(FillJob& job);
-  void PublishStats();
-  void LeaveQueue();  // a request left inbox/waiting
+  // Keep an evaluation request's captured logits / embedding request's
+  // hidden rows of one step entry (rows from first_row of logits_).
+  void CaptureRows(Seq& s, const StepSequence& step, int64_t first_row);
+  void KeepHiddenRows(Seq& s, const StepSequence& step, int64_t first_row);
+  void PublishStats() EXCLUDES(mu_);
+  void LeaveQueue() EXCLUDES(mu_);  // a request left inbox/waiting
 
   StepExecutor* executor_;
   kv::BlockPool* pool_;
   kv::PrefixCache* prefix_cache_;
   const SchedulerOptions options_;
 
-  // Inbox: guarded by mu_.
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<Seq>> inbox_;    // (mu_)
-  std::vector<uint64_t> cancel_inbox_;         // (mu_)
-  SchedulerStats published_;                   // (mu_) snapshot after each step
-  bool exit_ = false;                          // (mu_) loop ends
-  int64_t n_queued_ = 0;                       // (mu_) inbox + waiting
-  uint64_t next_id_ = 1;                       // (mu_)
+  // The inbox, shared with other threads.
+  mutable Mutex mu_;
+  CondVar cv_;       // wakes the loop: inbox, cancels, clears, exit
+  CondVar idle_cv_;  // notified when published_ changes
+  std::vector<std::unique_ptr<Seq>> inbox_ GUARDED_BY(mu_);
+  std::vector<uint64_t> cancel_inbox_ GUARDED_BY(mu_);
+  SchedulerStats published_ GUARDED_BY(mu_);  // snapshot after each step
+  bool exit_ GUARDED_BY(mu_) = false;         // the loop ends
+  int64_t n_queued_ GUARDED_BY(mu_) = 0;      // inbox + waiting
+  uint64_t next_id_ GUARDED_BY(mu_) = 1;
+  int64_t n_clear_requests_ GUARDED_BY(mu_) = 0;  // ClearPrefixCache calls
+  int64_t n_clears_done_ GUARDED_BY(mu_) = 0;     // of those, done
 
   std::atomic<bool> stopping_{false};
   std::atomic<double> max_decode_slowdown_{0};
@@ -264,7 +290,5 @@ class Scheduler {
   StepLogits logits_;
   StepCostModel cost_;
 };
-
-std::string_view FinishReasonName(FinishReason reason);
 
 }  // namespace chunkserve::sched

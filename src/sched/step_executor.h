@@ -9,8 +9,9 @@
 // cache); a sequence whose first_slot is 0 again after earlier steps was
 // preempted and is being recomputed.
 //
-// Logits: one row per sequence with want_logits (that sequence's last new
-// token), in batch order.
+// Outputs, in batch order: per sequence none, the logits of its last new
+// token, the logits of every new token, or (embeddings) the final-norm
+// hidden state of every new token, as its `output` asks.
 //
 // Thread safety: Run() is called by the scheduler thread only.
 // REQUIRES: each table has capacity for first_slot + n tokens.
@@ -25,18 +26,28 @@
 
 namespace chunkserve::sched {
 
+enum class StepOutput {
+  kNone,       // only fill the KV (a prefill slice that is not the last)
+  kLastLogits,  // logits of the last new token (sampling)
+  kAllLogits,   // logits of every new token (evaluation: captured logits)
+  kHidden,     // final-norm hidden state of every new token (embeddings)
+};
+
 struct StepSequence {
   uint64_t seq_id = 0;               // stable for the request's life
   kv::BlockTable* table = nullptr;   // the sequence's blocks (borrowed)
   std::span<const int32_t> tokens;   // the new tokens
   int64_t first_slot = 0;
-  bool want_logits = false;
+  StepOutput output = StepOutput::kNone;
 };
 
 struct StepLogits {
   int64_t n_rows = 0;
   int64_t n_vocab = 0;
   std::vector<float> data;  // (n_rows, n_vocab)
+  int64_t n_hidden_rows = 0;
+  int64_t n_embd = 0;
+  std::vector<float> hidden;  // (n_hidden_rows, n_embd)
 
   std::span<const float> Row(int64_t i) const {
     return {data.data() + i * n_vocab, static_cast<size_t>(n_vocab)};

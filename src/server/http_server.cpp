@@ -8,6 +8,7 @@
 
 #include "base/logging.h"
 #include "server/http_util.h"
+#include "engine/engine.h"
 #include "server/route_modules.h"
 
 namespace chunkserve::server {
@@ -116,7 +117,7 @@ void HttpServer::InstallCommonRoutes() {
     SendJson(res, Json{{"status", accepting ? "ok" : "shutting_down"}}, accepting ? 200 : 503);
   });
   http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(ctx_->metrics->Render(ctx_->backend->Stats(), ctx_->backend->name()),
+    res.set_content(ctx_->metrics->Render(ctx_->engine ? ctx_->engine->Stats() : sched::SchedulerStats{}),
                     "text/plain; version=0.0.4");
   });
 }
@@ -144,7 +145,7 @@ void HttpServer::Shutdown(int64_t grace_ms) {
   if (shut_down_.exchange(true)) return;
   // New generations now get 503; streams in flight keep their connection
   // until they end or the grace period cancels them.
-  if (ctx_->backend) ctx_->backend->Shutdown(grace_ms);
+  if (ctx_->engine) ctx_->engine->Shutdown(grace_ms);
   // Every generation has ended; give the SSE writers a moment to send their
   // last events and [DONE] before the listener (and with it every
   // connection's write loop) stops.

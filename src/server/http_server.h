@@ -11,7 +11,7 @@
 //   - GET /health and GET /metrics; then every route module's routes
 //     (InstallAllRoutes in route_modules.cpp).
 //
-// Shutdown(grace_ms): the backend stops accepting (new generations get 503),
+// Shutdown(grace_ms): the engine core stops accepting (new generations get 503),
 // in-flight generations finish for up to grace_ms and are then cancelled,
 // then the listener closes and Listen() returns.
 //
@@ -41,7 +41,7 @@ struct HttpServerOptions {
 
 class HttpServer {
  public:
-  // REQUIRES: ctx outlives the server; ctx.backend and ctx.metrics set.
+  // REQUIRES: ctx outlives the server; ctx.metrics set (ctx.engine for generation routes).
   HttpServer(ServerContext* ctx, HttpServerOptions options);
   ~HttpServer();
 

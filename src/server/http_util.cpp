@@ -82,17 +82,18 @@ StatusOr<bool> GetBool(const Json& obj, const char* field, bool fallback) {
   return it->get<bool>();
 }
 
-Json UsageJson(const GenerationResult& r, int64_t n_prompt) {
+Json UsageJson(const sched::RequestStats& r, int64_t n_prompt) {
   const int64_t prompt = r.n_prompt_tokens > 0 ? r.n_prompt_tokens : n_prompt;
   return Json{{"prompt_tokens", prompt},
               {"completion_tokens", r.n_generated_tokens},
               {"total_tokens", prompt + r.n_generated_tokens},
               {"prompt_tokens_details",
-               {{"cached_tokens", r.n_prefix_cached_tokens + r.n_chunk_cached_tokens},
-                {"prefix_cached_tokens", r.n_prefix_cached_tokens},
-                {"chunk_cached_tokens", r.n_chunk_cached_tokens},
+               {{"cached_tokens", r.n_reused_tokens()},
+                {"prefix_cached_tokens", r.n_prefix_reused_tokens},
+                {"chunk_cached_tokens", r.n_chunk_reused_tokens},
                 {"chunk_recomputed_tokens", r.n_chunk_recomputed_tokens},
-                {"computed_tokens", r.n_computed_prompt_tokens}}}};
+                {"computed_tokens", r.n_computed_tokens}}},
+              {"timings", {{"queue_ms", r.queue_ms}, {"ttft_ms", r.ttft_ms}, {"total_ms", r.total_ms}}}};
 }
 
 std::string SseEvent(const Json& j) {

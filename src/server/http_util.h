@@ -14,7 +14,7 @@
 #include <string>
 
 #include "base/status.h"
-#include "server/generation_backend.h"
+#include "sched/request_stats.h"
 
 namespace chunkserve::server {
 
@@ -42,11 +42,12 @@ StatusOr<double> GetNumber(const Json& obj, const char* field, double fallback);
 StatusOr<int64_t> GetInt(const Json& obj, const char* field, int64_t fallback);
 StatusOr<bool> GetBool(const Json& obj, const char* field, bool fallback);
 
-// OpenAI `usage` of one generation: prompt_tokens (n_prompt when the backend
-// did not report it), completion_tokens, total_tokens and
-// prompt_tokens_details {cached_tokens, prefix_cached_tokens,
-// chunk_cached_tokens, chunk_recomputed_tokens, computed_tokens}.
-Json UsageJson(const GenerationResult& r, int64_t n_prompt);
+// OpenAI `usage` of one generation: prompt_tokens (n_prompt when the core
+// did not report it), completion_tokens, total_tokens,
+// prompt_tokens_details {cached_tokens (prefix + chunk), prefix_cached_tokens,
+// chunk_cached_tokens, chunk_recomputed_tokens, computed_tokens} and timings
+// {queue_ms, ttft_ms, total_ms} (sched/request_stats.h).
+Json UsageJson(const sched::RequestStats& r, int64_t n_prompt);
 
 // One server-sent event: "data: <json>\n\n" (invalid UTF-8 replaced).
 std::string SseEvent(const Json& j);

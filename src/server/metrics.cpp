@@ -81,17 +81,17 @@ void Metrics::ObserveRequest(double seconds) {
   request_.Observe(seconds);
 }
 
-void Metrics::CountTokens(const GenerationResult& r) {
+void Metrics::CountTokens(const sched::RequestStats& r) {
   std::lock_guard<std::mutex> lock(mu_);
   prompt_tokens_ += r.n_prompt_tokens;
   completion_tokens_ += r.n_generated_tokens;
-  prefix_cached_tokens_ += r.n_prefix_cached_tokens;
-  chunk_cached_tokens_ += r.n_chunk_cached_tokens;
+  prefix_cached_tokens_ += r.n_prefix_reused_tokens;
+  chunk_cached_tokens_ += r.n_chunk_reused_tokens;
   chunk_recomputed_tokens_ += r.n_chunk_recomputed_tokens;
-  computed_prompt_tokens_ += r.n_computed_prompt_tokens;
+  computed_prompt_tokens_ += r.n_computed_tokens;
 }
 
-std::string Metrics::Render(const BackendStats& b, const std::string& backend_name) const {
+std::string Metrics::Render(const sched::SchedulerStats& b) const {
   std::string out;
   std::lock_guard<std::mutex> lock(mu_);
   Header(&out, "chunkserve_requests_total", "counter", "HTTP requests by route and status code.");
@@ -117,19 +117,20 @@ std::string Metrics::Render(const BackendStats& b, const std::string& backend_na
   Header(&out, "chunkserve_request_duration_seconds", "histogram", "Generation request duration.");
   request_.Render("chunkserve_request_duration_seconds", &out);
   Header(&out, "chunkserve_kv_blocks", "gauge", "KV blocks of the pool by state.");
-  Line(&out, "chunkserve_kv_blocks{state=\"used\"} " + std::to_string(b.kv_blocks_total > 0 ? b.kv_blocks_total - b.kv_blocks_free : 0));
-  Line(&out, "chunkserve_kv_blocks{state=\"free\"} " + std::to_string(b.kv_blocks_free));
-  Line(&out, "chunkserve_kv_blocks{state=\"prefix_cached\"} " + std::to_string(b.kv_blocks_cached));
+  Line(&out, "chunkserve_kv_blocks{state=\"used\"} " + std::to_string(b.n_blocks_total > 0 ? b.n_blocks_total - b.n_blocks_free : 0));
+  Line(&out, "chunkserve_kv_blocks{state=\"free\"} " + std::to_string(b.n_blocks_free));
+  Line(&out, "chunkserve_kv_blocks{state=\"prefix_cached\"} " + std::to_string(b.n_blocks_cached));
   Header(&out, "chunkserve_requests_waiting", "gauge", "Requests queued for admission.");
   Line(&out, "chunkserve_requests_waiting " + std::to_string(b.n_waiting));
   Header(&out, "chunkserve_requests_running", "gauge", "Requests admitted and generating.");
   Line(&out, "chunkserve_requests_running " + std::to_string(b.n_running));
   Header(&out, "chunkserve_preemptions_total", "counter", "Sequences preempted for lack of KV blocks.");
   Line(&out, "chunkserve_preemptions_total " + std::to_string(b.n_preemptions));
-  Header(&out, "chunkserve_scheduler_steps_total", "counter", "Forward steps run by the backend.");
+  Header(&out, "chunkserve_scheduler_steps_total", "counter", "Forward steps run by the engine core.");
   Line(&out, "chunkserve_scheduler_steps_total " + std::to_string(b.n_steps));
-  Header(&out, "chunkserve_backend_info", "gauge", "The generation backend in use.");
-  Line(&out, "chunkserve_backend_info{backend=\"" + backend_name + "\"} 1");
+  Header(&out, "chunkserve_chunk_fill_jobs_total", "counter", "Chunk-cache entries computed by fill jobs, by outcome.");
+  Line(&out, "chunkserve_chunk_fill_jobs_total{outcome=\"done\"} " + std::to_string(b.n_fill_jobs_done));
+  Line(&out, "chunkserve_chunk_fill_jobs_total{outcome=\"dropped\"} " + std::to_string(b.n_fill_jobs_dropped));
   return out;
 }
 

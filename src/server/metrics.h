@@ -17,7 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "server/generation_backend.h"
+#include "sched/request_stats.h"
+#include "sched/scheduler.h"
 
 namespace chunkserve::server {
 
@@ -45,9 +46,9 @@ class Metrics {
   void ObserveTtft(double seconds);
   void ObserveInterToken(double seconds);
   void ObserveRequest(double seconds);
-  void CountTokens(const GenerationResult& result);
+  void CountTokens(const sched::RequestStats& result);
   // Text exposition; `backend` gives the gauges.
-  std::string Render(const BackendStats& backend, const std::string& backend_name) const;
+  std::string Render(const sched::SchedulerStats& core) const;
 
  private:
   mutable std::mutex mu_;

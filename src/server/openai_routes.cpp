@@ -60,7 +60,7 @@ class GenerationHandler {
     if (!body.ok()) return SendError(res, body.status());
     StatusOr<CompletionSpec> spec = ParseCompletionSpec(*body, chat_);
     if (!spec.ok()) return SendError(res, spec.status());
-    StatusOr<engine::Prompt> prompt = BuildPrompt(*spec, *ctx_.tokenizer, *ctx_.chat_template);
+    StatusOr<engine::Prompt> prompt = BuildPrompt(*spec, *ctx_.assembler);
     if (!prompt.ok()) return SendError(res, prompt.status());
     const int64_t n_prompt = PromptTokens(*prompt);
     const int64_t n_ctx = ctx_.n_ctx_tokens;
@@ -81,13 +81,11 @@ class GenerationHandler {
                        "context_length_exceeded");
     }
 
-    GenerationRequest g;
-    g.prompt = std::move(*prompt);
-    g.sampling = SamplingFor(*spec);
-    g.max_new_tokens = max_new;
-    g.end_of_generation = ctx_.end_of_generation;
+    engine::RequestParams params;
+    params.sampling = SamplingFor(*spec);
+    params.max_new_tokens = max_new;
     auto stream = std::make_shared<RequestStream>(*ctx_.tokenizer, spec->stop, ctx_.metrics);
-    StatusOr<uint64_t> id = ctx_.backend->Start(std::move(g), stream->Callbacks());
+    StatusOr<uint64_t> id = ctx_.engine->Submit(*prompt, params, stream->Callbacks());
     if (!id.ok()) return SendError(res, id.status());
 
     const std::string response_id = NewId(chat_ ? "chatcmpl" : "cmpl");
@@ -96,19 +94,19 @@ class GenerationHandler {
     // alone would not notice a client that gave up (see client_connection.h).
     const ClientConnection conn = ClientConnection::Of(req);
     if (!spec->stream) {
-      GenerationBackend* backend = ctx_.backend;
+      engine::Engine* core = ctx_.engine;
       const uint64_t request_id = *id;
       const bool gone = stream->Drain(
           ctx_.stream_poll_ms, nullptr, [&conn] { return conn.PeerClosed(); },
-          [backend, request_id] { backend->Cancel(request_id); });
+          [core, request_id] { core->Cancel(request_id); });
       if (gone) {
         // Nobody reads this; 499 (nginx's "client closed request") is what
         // /metrics counts for it.
         return SendError(res, CancelledError("the client closed the connection"));
       }
       const std::string text = stream->WaitDone();
-      const GenerationResult& r = stream->result();
-      if (r.finish == GenerationFinish::kError) return SendError(res, r.status);
+      const sched::RequestOutcome& r = stream->result();
+      if (r.finish == engine::FinishReason::kError) return SendError(res, r.status);
       Json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", stream->finish_reason()}};
       if (chat_) {
         choice["message"] = {{"role", "assistant"}, {"content", text}};
@@ -121,7 +119,7 @@ class GenerationHandler {
                          {"model", ctx_.model_id},
                          {"system_fingerprint", nullptr},
                          {"choices", Json::array({choice})},
-                         {"usage", UsageJson(r, n_prompt)}});
+                         {"usage", UsageJson(r.stats, n_prompt)}});
       return;
     }
     StreamResponse(res, stream, *id, response_id, created, spec->include_usage, n_prompt, conn);
@@ -157,7 +155,7 @@ class GenerationHandler {
       bool finished = false;
     };
     auto state = std::make_shared<State>();
-    GenerationBackend* backend = ctx_.backend;
+    engine::Engine* core = ctx_.engine;
     const int poll_ms = ctx_.stream_poll_ms;
     std::atomic<int>* open_streams = &ctx_.n_open_streams;
     open_streams->fetch_add(1);
@@ -165,12 +163,12 @@ class GenerationHandler {
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(
         "text/event-stream",
-        [this, stream, state, id, backend, response_id, created, include_usage, n_prompt, poll_ms, conn](
+        [this, stream, state, id, core, response_id, created, include_usage, n_prompt, poll_ms, conn](
             size_t, httplib::DataSink& sink) {
           auto send = [&](const std::string& s) { return sink.write(s.data(), s.size()); };
           auto gone = [&] {
             stream->MarkClientGone();
-            backend->Cancel(id);
+            core->Cancel(id);
             return false;
           };
           if (!state->started) {
@@ -186,14 +184,14 @@ class GenerationHandler {
           // A write to a closed peer can still succeed (the kernel learns of
           // the close from the RST it provokes), so probe the socket too.
           if (!d.done) return sink.is_writable() && !conn.PeerClosed() ? true : gone();
-          const GenerationResult& r = stream->result();
-          if (r.finish == GenerationFinish::kError) {
+          const sched::RequestOutcome& r = stream->result();
+          if (r.finish == engine::FinishReason::kError) {
             send(SseEvent(ErrorBody(r.status.message(), "server_error", "generation_failed")));
           } else {
             send(SseEvent(Chunk(response_id, created, DeltaChoice("", stream->finish_reason()), include_usage)));
             if (include_usage) {
               Json u = Chunk(response_id, created, Json(), false);
-              u["usage"] = UsageJson(r, n_prompt);
+              u["usage"] = UsageJson(r.stats, n_prompt);
               send(SseEvent(u));
             }
           }
@@ -202,11 +200,11 @@ class GenerationHandler {
           sink.done();
           return true;
         },
-        [stream, state, id, backend, open_streams](bool success) {
+        [stream, state, id, core, open_streams](bool success) {
           // The connection ended before the generation did: free its KV.
           if (!state->finished) {
             stream->MarkClientGone();
-            backend->Cancel(id);
+            core->Cancel(id);
           }
           open_streams->fetch_sub(1);
         });

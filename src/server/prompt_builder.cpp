@@ -3,25 +3,7 @@
 #include <algorithm>
 
 namespace chunkserve::server {
-namespace {
-
-constexpr char kDocumentsIntro[] = "Answer the question using these documents.\n\n";
-constexpr char kQuestionLead[] = "\nQuestion: ";
-// Stands for the documents while the chat template renders; cut out after.
-constexpr char kMarker[] = "\x1e\x1f" "chunkserve-documents" "\x1f\x1e";
-
-std::vector<int32_t> Encode(const tokenizer::Tokenizer& tok, const std::string& text, bool parse_special) {
-  return tok.Encode(text, /*add_special=*/false, parse_special);
-}
-
-}  // namespace
-
-std::string DocumentText(const Document& doc) {
-  std::string s = doc.id.empty() ? "<document>\n" : "<document id=\"" + doc.id + "\">\n";
-  s += doc.text;
-  s += "\n</document>\n";
-  return s;
-}
+rag::SourceText DocumentSource(const Document& doc) { return rag::SourceText{doc.id, doc.text}; }
 
 int64_t PromptTokens(const engine::Prompt& prompt) {
   int64_t n = 0;
@@ -29,66 +11,39 @@ int64_t PromptTokens(const engine::Prompt& prompt) {
   return n;
 }
 
-StatusOr<engine::Prompt> BuildPrompt(const CompletionSpec& spec, const tokenizer::Tokenizer& tok,
-                                     const tokenizer::ChatTemplate& chat_template) {
-  engine::Prompt prompt;
-  auto add = [&](engine::SegmentKind kind, std::vector<int32_t> tokens) {
-    if (tokens.empty()) return;
-    prompt.push_back(engine::Segment{kind, std::move(tokens), 0});
-  };
-  auto add_documents = [&] {
-    for (const Document& d : spec.documents) add(engine::SegmentKind::kChunk, Encode(tok, DocumentText(d), false));
-  };
-
+StatusOr<engine::Prompt> BuildPrompt(const CompletionSpec& spec, const engine::PromptAssembler& assembler) {
+  using Part = engine::PromptPart;
+  std::vector<rag::SourceText> sources;
+  std::vector<Part> documents;
+  for (const Document& d : spec.documents) {
+    sources.push_back(DocumentSource(d));
+    documents.push_back(Part{Part::Kind::kChunk, rag::SourceBody(sources.back())});
+  }
+  engine::AssembledPrompt assembled;
   if (spec.chat) {
-    std::vector<tokenizer::ChatMessage> messages = spec.messages;
-    std::string rendered;
-    if (!spec.documents.empty()) {
+    std::vector<engine::PromptMessage> messages;
+    for (const tokenizer::ChatMessage& m : spec.messages) messages.push_back(engine::PromptMessage::Text(m.role, m.content));
+    if (!documents.empty()) {
       // The last user message carries the documents.
       auto last_user = std::find_if(messages.rbegin(), messages.rend(),
-                                    [](const tokenizer::ChatMessage& m) { return m.role == "user"; });
-      if (last_user == messages.rend())
-        return InvalidArgumentError("'documents' needs a user message to attach to");
-      last_user->content = std::string(kDocumentsIntro) + kMarker + kQuestionLead + last_user->content;
+                                    [](const engine::PromptMessage& m) { return m.role == "user"; });
+      if (last_user == messages.rend()) return InvalidArgumentError("'documents' needs a user message to attach to");
+      *last_user = rag::SourcesMessage(last_user->parts.front().text, sources);
     }
-    StatusOr<std::string> r = chat_template.Apply(messages, /*add_generation_prompt=*/true);
-    if (!r.ok()) return InvalidArgumentError("chat template: " + r.status().message());
-    rendered = std::move(*r);
-    const size_t at = spec.documents.empty() ? std::string::npos : rendered.find(kMarker);
-    if (!spec.documents.empty() && at == std::string::npos)
-      return InvalidArgumentError("the chat template dropped the user message that carries the documents");
-    if (at == std::string::npos) {
-      add(engine::SegmentKind::kTail, Encode(tok, rendered, true));
-    } else {
-      add(engine::SegmentKind::kPrefix, Encode(tok, rendered.substr(0, at), true));
-      add_documents();
-      add(engine::SegmentKind::kTail, Encode(tok, rendered.substr(at + sizeof(kMarker) - 1), true));
-    }
+    ASSIGN_OR_RETURN(assembled, assembler.Chat(messages));
+  } else if (!spec.prompt_tokens.empty()) {
+    assembled = assembler.Raw(documents);
+    for (int32_t t : spec.prompt_tokens)
+      if (t < 0 || t >= assembler.tokenizer().n_vocab())
+        return InvalidArgumentError("'prompt' token id " + std::to_string(t) + " is outside the vocabulary");
+    // Token ids are the caller's own: taken as they are, after the documents.
+    assembled.segments.push_back(engine::Segment{engine::SegmentKind::kTail, spec.prompt_tokens, 0});
   } else {
-    add_documents();
-    if (!spec.prompt_tokens.empty()) {
-      for (int32_t t : spec.prompt_tokens)
-        if (t >= tok.n_vocab())
-          return InvalidArgumentError("'prompt' token id " + std::to_string(t) + " is outside the vocabulary");
-      add(engine::SegmentKind::kTail, spec.prompt_tokens);
-    } else {
-      add(engine::SegmentKind::kTail, Encode(tok, spec.prompt_text, false));
-    }
+    documents.push_back(Part{Part::Kind::kText, spec.prompt_text});
+    assembled = assembler.Raw(documents);
   }
-  if (tok.add_bos() && tok.bos_id()) {
-    const int32_t bos = *tok.bos_id();
-    if (prompt.empty()) {
-      add(engine::SegmentKind::kPrefix, {bos});
-    } else if (prompt.front().tokens.front() != bos) {
-      if (prompt.front().kind == engine::SegmentKind::kChunk) {
-        prompt.insert(prompt.begin(), engine::Segment{engine::SegmentKind::kPrefix, {bos}, 0});
-      } else {
-        prompt.front().tokens.insert(prompt.front().tokens.begin(), bos);
-      }
-    }
-  }
-  if (prompt.empty()) return InvalidArgumentError("the prompt is empty");
-  return prompt;
+  if (PromptTokens(assembled.segments) == 0) return InvalidArgumentError("the prompt is empty");
+  return std::move(assembled.segments);
 }
 
 }  // namespace chunkserve::server

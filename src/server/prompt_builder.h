@@ -1,19 +1,19 @@
 // BuildPrompt: a parsed OpenAI request (openai_protocol.h) -> a prompt of
-// segments for the generation backend.
+// segments for the engine core, through the engine's PromptAssembler (the
+// one template / special-token / BOS policy: message text never becomes
+// control tokens).
 //
 // `documents` (extra body field for pipelines that retrieve on their own):
 // an array of strings or of {"id", "text"} objects. Each document becomes
 // ONE chunk segment (kChunk), so the engine can reuse its KV from the chunk
-// cache at any position. Template (documented in docs/architecture.md):
-//   each document:   <document id="ID">\nTEXT\n</document>\n
-//                    (<document>\nTEXT\n</document>\n without an id)
-//   chat:            the LAST user message is rendered through the chat
-//                    template as
-//                      "Answer the question using these documents.\n\n"
-//                      <documents> "\nQuestion: " <original content>
-//                    and the rendered prompt is cut into
-//                    [prefix: everything before the documents]
-//                    [chunk]...[chunk] [tail: the rest];
+// cache at any position. The layout is the RAG route's (rag_prompt.h,
+// SourcesMessage), so the same chunks and question give the same prompt on
+// /v1/chat/completions and /v1/rag/chat/completions:
+//   chat:            the LAST user message becomes
+//                      "Sources:\n\n[1] " <ID\nTEXT\n\n> "[2] " ... "Question: " <content>
+//                    (a document without an id: TEXT\n\n), rendered through
+//                    the chat template and cut into
+//                    [prefix][chunk][prefix "[2] "][chunk]...[tail];
 //   completions:     [chunk]...[chunk] [tail: the prompt].
 // A document's tokens depend only on its id and text, never on its place.
 //
@@ -26,18 +26,17 @@
 #include "base/status.h"
 #include "engine/segment.h"
 #include "server/openai_protocol.h"
-#include "tokenizer/chat_template.h"
-#include "tokenizer/tokenizer.h"
+#include "engine/prompt_assembler.h"
+#include "rag/pipeline/rag_prompt.h"
 
 namespace chunkserve::server {
 
-// Chunk text of one document (see the template above).
-std::string DocumentText(const Document& doc);
+// A document as a source of the layout above.
+rag::SourceText DocumentSource(const Document& doc);
 
-// Tokenizes the request into segments; BOS is prepended when the model asks
-// for it and the text does not start with it.
-StatusOr<engine::Prompt> BuildPrompt(const CompletionSpec& spec, const tokenizer::Tokenizer& tokenizer,
-                                     const tokenizer::ChatTemplate& chat_template);
+// Tokenizes the request into segments (prompt token ids of /v1/completions
+// are taken as they are).
+StatusOr<engine::Prompt> BuildPrompt(const CompletionSpec& spec, const engine::PromptAssembler& assembler);
 
 int64_t PromptTokens(const engine::Prompt& prompt);
 

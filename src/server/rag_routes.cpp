@@ -18,7 +18,6 @@
 #include "rag/store/store.h"
 #include "rag/text/token_counter.h"
 #include "server/client_connection.h"
-#include "server/generation_backend.h"
 #include "server/http_util.h"
 #include "server/rag_indexes.h"
 #include "server/request_stream.h"
@@ -37,16 +36,16 @@ struct RagState {
   std::mutex write_mu;
 };
 
-// AnswerGenerator over the server's GenerationBackend, through a
+// AnswerGenerator over the server's engine core, through a
 // RequestStream (streaming detokenizer, TTFT / inter-token metrics). Text
 // goes to the pipeline's on_text as it is generated; `gone` (set by whoever
 // writes that text to the client) and a probe of the client's socket between
 // pieces tell that the client left, which cancels the generation: Generate
-// then returns Cancelled. `on_started` runs once the backend accepted the
+// then returns Cancelled. `on_started` runs once the core accepted the
 // request (it may be null).
-class BackendGenerator final : public rag::AnswerGenerator {
+class CoreGenerator final : public rag::AnswerGenerator {
  public:
-  BackendGenerator(ServerContext& ctx, ClientConnection conn, bool ignore_eos, std::vector<std::string> stop,
+  CoreGenerator(ServerContext& ctx, ClientConnection conn, bool ignore_eos, std::vector<std::string> stop,
                    const std::atomic<bool>* gone, std::function<void()> on_started)
       : ctx_(ctx),
         conn_(conn),
@@ -54,48 +53,42 @@ class BackendGenerator final : public rag::AnswerGenerator {
         stop_(std::move(stop)),
         gone_(gone),
         on_started_(std::move(on_started)) {}
-  const tokenizer::Tokenizer& tokenizer() const override { return *ctx_.tokenizer; }
-  const tokenizer::ChatTemplate* chat_template() const override { return ctx_.chat_template.get(); }
+  const engine::PromptAssembler& assembler() const override { return *ctx_.assembler; }
   int64_t context_tokens() const override { return ctx_.n_ctx_tokens; }
 
   StatusOr<rag::GeneratedAnswer> Generate(const engine::Prompt& prompt, const rag::GenerationOptions& options,
                                           const std::function<void(std::string_view)>& on_text) override {
-    GenerationRequest request;
-    request.prompt = prompt;
-    request.sampling.temperature = options.temperature;
-    request.sampling.seed = options.seed;
-    request.sampling.ignore_eos = ignore_eos_;
-    request.max_new_tokens = options.max_new_tokens;
-    request.end_of_generation = ctx_.end_of_generation;
+    engine::RequestParams params;
+    params.sampling.temperature = options.temperature;
+    params.sampling.seed = options.seed;
+    params.sampling.ignore_eos = ignore_eos_;
+    params.max_new_tokens = options.max_new_tokens;
     auto stream = std::make_shared<RequestStream>(*ctx_.tokenizer, stop_, ctx_.metrics);
-    ASSIGN_OR_RETURN(uint64_t id, ctx_.backend->Start(std::move(request), stream->Callbacks()));
+    ASSIGN_OR_RETURN(uint64_t id, ctx_.engine->Submit(prompt, params, stream->Callbacks()));
     if (on_started_) on_started_();
-    GenerationBackend* backend = ctx_.backend;
+    engine::Engine* core = ctx_.engine;
     const bool gone = stream->Drain(
         ctx_.stream_poll_ms,
         [&](const std::string& piece) {
           if (on_text) on_text(piece);
           return !gone_->load();
         },
-        [this] { return gone_->load() || conn_.PeerClosed(); }, [backend, id] { backend->Cancel(id); });
+        [this] { return gone_->load() || conn_.PeerClosed(); }, [core, id] { core->Cancel(id); });
     if (gone) {
       client_gone_ = true;
       return CancelledError("the client closed the connection");
     }
     result_ = stream->result();
-    if (result_.finish == GenerationFinish::kError) return result_.status;
+    if (result_.finish == engine::FinishReason::kError) return result_.status;
     finish_reason_ = stream->finish_reason();
     rag::GeneratedAnswer out;
     out.text = stream->WaitDone();
-    out.n_prompt_tokens = result_.n_prompt_tokens;
-    out.n_reused_tokens = result_.n_prefix_cached_tokens + result_.n_chunk_cached_tokens;
-    out.n_computed_tokens = result_.n_computed_prompt_tokens;
-    out.n_generated_tokens = result_.n_generated_tokens;
+    out.stats = result_.stats;
     return out;
   }
 
   bool client_gone() const { return client_gone_; }
-  const GenerationResult& result() const { return result_; }
+  const sched::RequestOutcome& result() const { return result_; }
   const std::string& finish_reason() const { return finish_reason_; }
 
  private:
@@ -106,7 +99,7 @@ class BackendGenerator final : public rag::AnswerGenerator {
   const std::atomic<bool>* gone_;
   const std::function<void()> on_started_;
   bool client_gone_ = false;
-  GenerationResult result_;
+  sched::RequestOutcome result_;
   std::string finish_reason_ = "stop";
 };
 
@@ -211,7 +204,7 @@ struct RagChat {
   Retrieval retrieval;
   std::string question;
   rag::AskParams params;
-  bool generate = false;  // through the backend; else extractive
+  bool generate = false;  // through the engine core; else extractive
   bool ignore_eos = false;
   std::vector<std::string> stop;
   ClientConnection conn;
@@ -221,16 +214,16 @@ struct RagChat {
   struct Outcome {
     StatusOr<rag::AskResult> result = InternalError("not run");
     bool client_gone = false;
-    GenerationResult generation;
+    sched::RequestOutcome generation;
     std::string finish_reason = "stop";
   };
 
   // `emit`: the answer's text as it comes - generated text piece by piece,
   // an extractive answer whole. `gone`: set when the client left (by the
-  // caller; Run also probes the socket). `on_started`: see BackendGenerator.
+  // caller; Run also probes the socket). `on_started`: see CoreGenerator.
   Outcome Run(const std::function<void(const std::string&)>& emit, const std::atomic<bool>& gone,
               std::function<void()> on_started) {
-    BackendGenerator generator(*ctx, conn, ignore_eos, stop, &gone, std::move(on_started));
+    CoreGenerator generator(*ctx, conn, ignore_eos, stop, &gone, std::move(on_started));
     rag::RagPipeline pipeline(store.get(), collection_id, retrieval.embedder, retrieval.dense.get(),
                               generate ? &generator : nullptr);
     Outcome out;
@@ -255,7 +248,7 @@ struct RagChat {
       if (std::find(r.cited.begin(), r.cited.end(), c.number) != r.cited.end()) citations.push_back(j);
     }
     for (const rag::Citation& c : r.evidence) evidence.push_back(CitationJson(c, *store));
-    Json usage = r.extractive ? UsageJson(GenerationResult{}, 0) : UsageJson(o.generation, 0);
+    Json usage = r.extractive ? UsageJson(sched::RequestStats{}, 0) : UsageJson(o.generation.stats, 0);
     return Json{{"usage", usage},
                 {"mode", r.extractive ? "extractive" : "generated"},
                 {"retrieval", std::string(rag::RetrievalModeName(retrieval.mode))},
@@ -326,7 +319,7 @@ StatusOr<std::shared_ptr<RagChat>> ParseRagChat(RagState& state, const httplib::
   chat->params.generation.max_new_tokens = max_tokens;
   chat->params.generation.temperature = static_cast<float>(temperature);
   chat->params.generation.seed = static_cast<uint64_t>(seed);
-  chat->generate = ctx.backend && ctx.tokenizer && !extractive;
+  chat->generate = ctx.engine && ctx.tokenizer && !extractive;
   chat->ignore_eos = ignore_eos;
   chat->stop = std::move(stop);
   chat->conn = ClientConnection::Of(req);
@@ -336,7 +329,7 @@ StatusOr<std::shared_ptr<RagChat>> ParseRagChat(RagState& state, const httplib::
 }
 
 // A streaming answer produced on its own thread. The handler waits until
-// the backend accepted the generation (or the whole answer is done: an
+// the core accepted the generation (or the whole answer is done: an
 // extractive one, or a failure), so a queue that is full (503 with
 // Retry-After), a prompt that does not fit the context (400) and the like
 // get their HTTP status; from then on the content provider writes each

@@ -28,9 +28,9 @@
 //   "evidence": (extractive) the sentences used - each {number, path, document_id,
 //   chunk_id, source_begin, source_end, text}, the byte range [source_begin,
 //   source_end) of the uploaded bytes - and "usage" as /v1/chat/completions.
-// Generation goes through the server's GenerationBackend (chunk segments, so
-// the chunk cache applies with the engine backend); extractive: true (or no
-// tokenizer) answers with the sources' own sentences.
+// Generation goes through the engine core (chunk segments, so the chunk cache
+// applies); extractive: true (or no tokenizer) answers with the sources' own
+// sentences.
 //
 // Streaming (stream: true), server-sent events:
 //   data: {"object":"chat.completion.chunk", "choices":[{"delta":{"role":"assistant","content":""}}]}
@@ -40,7 +40,7 @@
 //          "usage", "mode", "retrieval", "citations", "sources", "evidence"}
 //   data: [DONE]
 // The answer is produced on a worker thread and the stream begins only once
-// the backend has accepted the generation (or an extractive answer is ready),
+// the core has accepted the generation (or an extractive answer is ready),
 // so everything that fails before the first token - bad input, an unknown
 // collection, a model mismatch, a prompt that does not fit the context (400),
 // a full queue (503 with Retry-After) - gets its HTTP status as without
@@ -57,7 +57,7 @@
 // (the one Status -> HTTP mapping).
 //
 // Thread safety: handlers run on HTTP threads; they share the context
-// (read-only), the backend (thread-safe) and the index cache (locked);
+// (read-only), the engine core (thread-safe) and the index cache (locked);
 // uploads and deletions run one at a time.
 #pragma once
 

@@ -10,11 +10,11 @@ RequestStream::RequestStream(const tokenizer::Tokenizer& tokenizer, std::vector<
                              Metrics* metrics)
     : tokenizer_(tokenizer), metrics_(metrics), start_ns_(NowNanos()), detok_(tokenizer), stop_(std::move(stop_strings)) {}
 
-GenerationCallbacks RequestStream::Callbacks() {
-  GenerationCallbacks cb;
+engine::RequestCallbacks RequestStream::Callbacks() {
+  engine::RequestCallbacks cb;
   std::shared_ptr<RequestStream> self = shared_from_this();
   cb.on_token = [self](int32_t t) { return self->OnToken(t); };
-  cb.on_done = [self](const GenerationResult& r) { self->OnDone(r); };
+  cb.on_done = [self](const sched::RequestOutcome& r) { self->OnDone(r); };
   return cb;
 }
 
@@ -42,7 +42,7 @@ bool RequestStream::OnToken(int32_t token) {
   return keep_going;
 }
 
-void RequestStream::OnDone(const GenerationResult& result) {
+void RequestStream::OnDone(const sched::RequestOutcome& result) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stop_.stopped()) {
@@ -55,7 +55,7 @@ void RequestStream::OnDone(const GenerationResult& result) {
     result_ = result;
     done_ = true;
     if (metrics_) {
-      metrics_->CountTokens(result);
+      metrics_->CountTokens(result.stats);
       metrics_->ObserveRequest(static_cast<double>(NowNanos() - start_ns_) * 1e-9);
     }
   }
@@ -112,13 +112,7 @@ void RequestStream::MarkClientGone() {
 std::string RequestStream::finish_reason() const {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopped_by_string_) return "stop";
-  switch (result_.finish) {
-    case GenerationFinish::kEndOfGeneration: return "stop";
-    case GenerationFinish::kLength: return "length";
-    case GenerationFinish::kCancelled: return "cancelled";
-    case GenerationFinish::kError: return "error";
-  }
-  return "stop";
+  return std::string(engine::FinishReasonName(result_.finish));
 }
 
 }  // namespace chunkserve::server

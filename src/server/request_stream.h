@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "sampling/stop_matcher.h"
-#include "server/generation_backend.h"
+#include "engine/engine.h"
 #include "server/metrics.h"
 #include "tokenizer/tokenizer.h"
 
@@ -33,11 +33,11 @@ class RequestStream : public std::enable_shared_from_this<RequestStream> {
  public:
   RequestStream(const tokenizer::Tokenizer& tokenizer, std::vector<std::string> stop_strings, Metrics* metrics);
 
-  // Callbacks for GenerationBackend::Start, holding a reference to this.
-  GenerationCallbacks Callbacks();
+  // Callbacks for engine::Engine::Submit, holding a reference to this.
+  engine::RequestCallbacks Callbacks();
 
   bool OnToken(int32_t token);
-  void OnDone(const GenerationResult& result);
+  void OnDone(const sched::RequestOutcome& result);
 
   struct Delta {
     std::string text;  // new text since the previous Next()
@@ -61,7 +61,7 @@ class RequestStream : public std::enable_shared_from_this<RequestStream> {
   void MarkClientGone();
 
   // Valid once done.
-  const GenerationResult& result() const { return result_; }
+  const sched::RequestOutcome& result() const { return result_; }
   // "stop" (end of generation or stop string), "length", "cancelled", "error".
   std::string finish_reason() const;
 
@@ -80,7 +80,7 @@ class RequestStream : public std::enable_shared_from_this<RequestStream> {
   bool stopped_by_string_ = false;         // (mu_)
   bool client_gone_ = false;               // (mu_)
   int64_t last_token_ns_ = 0;              // (mu_)
-  GenerationResult result_;                // (mu_) written once, at done
+  sched::RequestOutcome result_;           // (mu_) written once, at done
 };
 
 }  // namespace chunkserve::server

@@ -1,5 +1,5 @@
 // ServerContext: what route handlers share - the loaded model, its
-// tokenizer and chat template, the generation backend and the metrics. Built
+// tokenizer and chat template, the engine core and the metrics. Built
 // once by `chunkserve serve` (or a test) before routes are installed;
 // immutable afterwards except through the thread-safe objects it points to.
 //
@@ -13,18 +13,14 @@
 #include <string>
 #include <vector>
 
-#include "server/generation_backend.h"
 #include "server/metrics.h"
 #include "server/text_embedder.h"
-#include "tokenizer/chat_template.h"
+#include "engine/prompt_assembler.h"
 #include "tokenizer/tokenizer.h"
 
-namespace chunkserve::model {
-class Model;
-}
 namespace chunkserve::engine {
 class Engine;
-}
+}  // namespace chunkserve::engine
 namespace chunkserve::rag {
 class Embedder;
 }
@@ -36,13 +32,13 @@ struct ServerContext {
   int64_t created_unix_s = 0;                  // when the model was loaded
   int64_t n_ctx_tokens = 4096;                 // prompt + completion limit
   const tokenizer::Tokenizer* tokenizer = nullptr;
-  std::unique_ptr<tokenizer::ChatTemplate> chat_template;
-  std::vector<int32_t> end_of_generation;      // EOS/EOT ids
-  GenerationBackend* backend = nullptr;
+  // Every prompt is built through it (template, special-token policy, BOS).
+  std::unique_ptr<engine::PromptAssembler> assembler;
+  // The one engine core: every generation and decoder embedding goes
+  // through it (thread-safe).
+  engine::Engine* engine = nullptr;
   Metrics* metrics = nullptr;
   TextEmbedder* embedder = nullptr;            // null: /v1/embeddings answers 501
-  model::Model* model = nullptr;               // for routes that need it (may be null in tests)
-  engine::Engine* engine = nullptr;            // set when the EngineBackend is used
   std::string rag_db_path;                     // --db, for the RAG routes
   // --embed-model: the RAG routes' dense side (uploads are embedded, search
   // and ask are hybrid) and, when set, what /v1/embeddings answers from

@@ -240,6 +240,25 @@ std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_special, 
   return out;
 }
 
+std::vector<int32_t> Tokenizer::EncodeTemplated(std::string_view text, std::span<const TextRange> plain) const {
+  const TokenizerImpl& m = *impl_;
+  std::vector<int32_t> out;
+  out.reserve(text.size() / 3 + 4);
+  bool after_special = true;
+  m.Partition(
+      text, /*parse_special=*/true,
+      [&](std::string_view fragment) {
+        m.encoder->Encode(fragment, after_special, &out);
+        after_special = false;
+      },
+      [&](int32_t id) {
+        out.push_back(id);
+        after_special = true;
+      },
+      plain);
+  return out;
+}
+
 size_t Tokenizer::CountTokens(std::string_view text, bool add_special) const {
   return Encode(text, add_special, false).size();
 }

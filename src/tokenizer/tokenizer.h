@@ -66,6 +66,12 @@ enum class TokenType : uint8_t {
 
 class TokenizerImpl;  // tokenizer_impl.h: vocab + kind-specific encoder
 
+// Bytes [begin, end) of a text.
+struct TextRange {
+  size_t begin = 0;
+  size_t end = 0;
+};
+
 class Tokenizer {
  public:
   // Builds a tokenizer from GGUF metadata. Errors: kInvalidArgument /
@@ -86,6 +92,13 @@ class Tokenizer {
   // "<|im_start|>" in `text`; otherwise it is tokenized as plain text.
   // Any byte string is accepted (invalid UTF-8 goes through byte fallback).
   std::vector<int32_t> Encode(std::string_view text, bool add_special, bool parse_special) const;
+  // Rendered chat-template output -> ids, without BOS/EOS: control-token
+  // text is recognised as in Encode(parse_special = true) except where it
+  // overlaps one of the `plain` ranges (ascending, non-overlapping), which
+  // hold text from users or documents: there it is always plain text, so a
+  // message cannot forge "<|im_end|>". Plain text runs across range edges
+  // are encoded whole, exactly as Encode would.
+  std::vector<int32_t> EncodeTemplated(std::string_view text, std::span<const TextRange> plain) const;
   // Number of tokens Encode would produce (same cost; for budgeting).
   size_t CountTokens(std::string_view text, bool add_special = false) const;
 

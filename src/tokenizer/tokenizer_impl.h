@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -51,9 +52,12 @@ class TokenizerImpl {
   void BuildSpecials();
   void BuildPieces();
   // Splits `text` at special tokens: calls on_text(fragment) for plain text
-  // and on_token(id) for each special token, in order.
+  // and on_token(id) for each special token, in order. With parse_special,
+  // control-token text is recognised except where it overlaps one of the
+  // `plain` byte ranges (ascending, non-overlapping).
   template <typename OnText, typename OnToken>
-  void Partition(std::string_view text, bool parse_special, OnText on_text, OnToken on_token) const;
+  void Partition(std::string_view text, bool parse_special, OnText on_text, OnToken on_token,
+                 std::span<const TextRange> plain = {}) const;
 
   bool IsSpecialType(int32_t id) const {
     const TokenType t = vocab.Type(id);
@@ -62,19 +66,25 @@ class TokenizerImpl {
 };
 
 template <typename OnText, typename OnToken>
-void TokenizerImpl::Partition(std::string_view text, bool parse_special, OnText on_text,
-                              OnToken on_token) const {
+void TokenizerImpl::Partition(std::string_view text, bool parse_special, OnText on_text, OnToken on_token,
+                              std::span<const TextRange> plain) const {
   if (!parse_special && !has_always_specials) {
     if (!text.empty()) on_text(text);
     return;
   }
   size_t fragment_begin = 0;
   size_t pos = 0;
+  size_t next_plain = 0;  // the first range that does not end at or before pos
   while (pos < text.size()) {
+    while (next_plain < plain.size() && plain[next_plain].end <= pos) ++next_plain;
     const auto& bucket = specials_by_first_byte[static_cast<uint8_t>(text[pos])];
     const Special* match = nullptr;
     for (const Special& s : bucket) {
-      if (!parse_special && !s.always) continue;
+      // Control tokens: only with parse_special, and never where the text
+      // overlaps plain (user or document) text.
+      if (!s.always && (!parse_special ||
+                        (next_plain < plain.size() && plain[next_plain].begin < pos + s.text.size())))
+        continue;
       if (text.compare(pos, s.text.size(), s.text) == 0) {
         match = &s;
         break;

@@ -232,10 +232,10 @@ void PartialRecomputeTwin(RecomputeSignal signal) {
   for (size_t i = 0; i < ids.size(); ++i) {
     EXPECT_EQ(b.out[ids[i]], want[i].tokens) << "request " << i;
     const sched::RequestOutcome& o = b.outcomes[ids[i]];
-    EXPECT_EQ(o.n_chunk_reused_tokens, want[i].stats.n_chunk_reused_tokens) << i;
-    EXPECT_EQ(o.n_chunk_recomputed_tokens, want[i].stats.n_chunk_recomputed_tokens) << i;
-    EXPECT_EQ(o.n_chunk_hits, 4);
-    EXPECT_GT(o.n_chunk_reused_tokens, 0);
+    EXPECT_EQ(o.stats.n_chunk_reused_tokens, want[i].stats.n_chunk_reused_tokens) << i;
+    EXPECT_EQ(o.stats.n_chunk_recomputed_tokens, want[i].stats.n_chunk_recomputed_tokens) << i;
+    EXPECT_EQ(o.stats.n_chunk_hits(), 4);
+    EXPECT_GT(o.stats.n_chunk_reused_tokens, 0);
     if (want[i].tokens != RunAlone(*m, reqs[i].Flat(), reqs[i].max_new)) ++n_differs_from_full;
   }
   // (Informative: approximate reuse may change a few tokens of a random model.)

@@ -1,5 +1,5 @@
-// engine::Generate on the real stories260K model: llama2.c's step semantics
-// and its golden greedy outputs, in process.
+// engine::Generate (through the engine core) on the real stories260K model:
+// llama2.c's step semantics and its golden greedy outputs, in process.
 #include "engine/generate.h"
 
 #include <gtest/gtest.h>
@@ -31,6 +31,17 @@ class GenerateTest : public testing::Test {
     auto t = tokenizer::Tokenizer::FromGguf(model_->file());
     ASSERT_TRUE(t.ok()) << t.status().ToString();
     tokenizer_ = std::move(*t);
+    engine_ = MakeEngine(512);
+  }
+
+  std::unique_ptr<Engine> MakeEngine(int64_t step_tokens) {
+    EngineOptions eo;
+    eo.enable_chunk_cache = false;
+    eo.kv_budget_bytes = size_t{16} << 20;
+    eo.scheduler.max_step_tokens = step_tokens;
+    auto e = Engine::Create(model_.get(), eo);
+    EXPECT_TRUE(e.ok()) << e.status().ToString();
+    return e.ok() ? std::move(e).value() : nullptr;
   }
 
   std::string Run(const std::string& prompt, int64_t steps, bool echo, GenerateResult* result = nullptr) {
@@ -40,7 +51,7 @@ class GenerateTest : public testing::Test {
     p.echo_prompt = echo;
     p.sampling.temperature = 0;
     std::string text;
-    auto r = Generate(*model_, *tokenizer_, p, [&](std::string_view piece) { text += piece; });
+    auto r = Generate(*engine_, *tokenizer_, p, [&](std::string_view piece) { text += piece; });
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     if (result && r.ok()) *result = *r;
     return text;
@@ -48,6 +59,7 @@ class GenerateTest : public testing::Test {
 
   std::unique_ptr<model::Model> model_;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
+  std::unique_ptr<Engine> engine_;
 };
 
 TEST_F(GenerateTest, GreedyNoPromptMatchesLlama2c) {
@@ -57,7 +69,8 @@ TEST_F(GenerateTest, GreedyNoPromptMatchesLlama2c) {
   EXPECT_EQ(Run("", 256, true, &r) + "\n", *golden);
   EXPECT_EQ(r.n_prompt_tokens, 1);
   EXPECT_EQ(r.n_sampled_tokens, 256);  // s_1 .. s_256
-  EXPECT_EQ(r.n_decode_forwards, 255);
+  EXPECT_EQ(r.stats.n_generated_tokens, 256);
+  EXPECT_EQ(r.stats.n_computed_tokens, 1);
   EXPECT_EQ(r.stop_reason, StopReason::kSteps);
 }
 
@@ -81,9 +94,10 @@ TEST_F(GenerateTest, SlicedPrefillEqualsOneCall) {
   p.n_steps = 80;
   p.sampling.temperature = 0;
   std::string whole, sliced;
-  auto a = Generate(*model_, *tokenizer_, p, [&](std::string_view s) { whole += s; });
-  p.prefill_slice_tokens = 5;
-  auto b = Generate(*model_, *tokenizer_, p, [&](std::string_view s) { sliced += s; });
+  auto a = Generate(*engine_, *tokenizer_, p, [&](std::string_view s) { whole += s; });
+  // The core prefills in slices of its step budget.
+  auto sliced_engine = MakeEngine(5);
+  auto b = Generate(*sliced_engine, *tokenizer_, p, [&](std::string_view s) { sliced += s; });
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_GT(a->n_prompt_tokens, 10);
   EXPECT_EQ(a->tokens, b->tokens);
@@ -105,8 +119,8 @@ TEST_F(GenerateTest, StepsClampToContextAndSamplingIsSeeded) {
   p.sampling.temperature = 1.0f;
   p.sampling.seed = 42;
   std::string a, b;
-  auto ra = Generate(*model_, *tokenizer_, p, [&](std::string_view s) { a += s; });
-  auto rb = Generate(*model_, *tokenizer_, p, [&](std::string_view s) { b += s; });
+  auto ra = Generate(*engine_, *tokenizer_, p, [&](std::string_view s) { a += s; });
+  auto rb = Generate(*engine_, *tokenizer_, p, [&](std::string_view s) { b += s; });
   ASSERT_TRUE(ra.ok() && rb.ok());
   EXPECT_EQ(ra->n_steps, 512);
   EXPECT_LE(static_cast<int64_t>(ra->tokens.size()), 513);

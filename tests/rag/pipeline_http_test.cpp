@@ -1,5 +1,5 @@
 // The RAG HTTP routes end to end: create a collection, upload documents,
-// search, ask (generated through the engine backend, and extractive),
+// search, ask (generated through the engine core, and extractive),
 // citations that point at the right bytes of the uploaded text, delete a
 // document and ask again without it being cited, delete the collection.
 #include <gtest/gtest.h>
@@ -14,7 +14,6 @@
 #include "fixture/fixture_model.h"
 #include "model/model.h"
 #include "rag/test_dir.h"
-#include "server/engine_backend.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 
@@ -43,23 +42,18 @@ class RagHttpTest : public ::testing::Test {
     lo.n_threads = 1;
     model_ = std::move(model::Model::Load(path, lo)).value();
     tokenizer_ = std::move(tokenizer::Tokenizer::FromGguf(model_->file())).value();
-    if (auto src = model_->file().GetString("tokenizer.chat_template")) {
-      auto t = tokenizer::ChatTemplate::FromJinja(*src, "", "");
-      if (t.ok()) ctx_.chat_template = std::make_unique<tokenizer::ChatTemplate>(std::move(*t));
-    }
+    auto choice = engine::ChooseChatTemplate(model_->file(), *tokenizer_);
+    ASSERT_TRUE(choice.ok()) << choice.status().ToString();
+    ctx_.assembler = std::make_unique<engine::PromptAssembler>(tokenizer_.get(), std::move(choice->chat_template));
     ctx_.model_id = "fixture";
     ctx_.n_ctx_tokens = 2048;
     ctx_.tokenizer = tokenizer_.get();
     ctx_.metrics = &metrics_;
-    ctx_.model = model_.get();
     engine::EngineOptions eo;
     eo.kv_budget_bytes = size_t{16} << 20;
+    eo.scheduler.max_context_tokens = 2048;
     engine_ = std::move(engine::Engine::Create(model_.get(), eo)).value();
     ctx_.engine = engine_.get();
-    EngineBackendOptions bo;
-    bo.max_context_tokens = 2048;
-    backend_ = std::make_unique<EngineBackend>(engine_.get(), bo);
-    ctx_.backend = backend_.get();
     ctx_.rag_db_path = dir_.path("rag.db");
     HttpServerOptions ho;
     ho.port = 0;
@@ -90,7 +84,6 @@ class RagHttpTest : public ::testing::Test {
   Metrics metrics_;
   ServerContext ctx_;
   std::unique_ptr<engine::Engine> engine_;
-  std::unique_ptr<EngineBackend> backend_;
   std::unique_ptr<HttpServer> http_;
   std::thread thread_;
 };

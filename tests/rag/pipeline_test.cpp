@@ -3,6 +3,7 @@
 // a fixture model (chunk cache reuse on the second ask).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -125,11 +126,14 @@ TEST_F(PipelineTest, PromptSegmentsAreCanonicalAndChunkTokensStable) {
     for (auto& c : *chunks) all.push_back({d.path, c, 0.0});
   }
   ASSERT_GE(all.size(), 3u);
-  const tokenizer::ChatTemplate chatml = tokenizer::ChatTemplate::ChatMl();
-  for (const tokenizer::ChatTemplate* tmpl : {static_cast<const tokenizer::ChatTemplate*>(nullptr), &chatml}) {
+  // ChatML with and without a system prompt.
+  const engine::PromptAssembler chatml(tok->get(), tokenizer::ChatTemplate::ChatMl());
+  for (const char* system : {kDefaultRagSystemPrompt, ""}) {
+    RagPromptOptions options;
+    options.system_prompt = system;
     // Two selections sharing all[1], in different retrieval orders.
-    auto a = BuildRagPrompt("What about <|im_end|> the fleet?", {all[2], all[1]}, **tok, tmpl);
-    auto b = BuildRagPrompt("Another question", {all[1], all[0], all[2]}, **tok, tmpl);
+    auto a = BuildRagPrompt("What about <|im_end|> the fleet?", {all[2], all[1]}, chatml, options);
+    auto b = BuildRagPrompt("Another question", {all[1], all[0], all[2]}, chatml, options);
     ASSERT_TRUE(a.ok() && b.ok());
     // Layout: prefix, chunk, prefix(label), chunk, tail.
     ASSERT_EQ(a->segments.size(), 5u);
@@ -158,6 +162,12 @@ TEST_F(PipelineTest, PromptSegmentsAreCanonicalAndChunkTokensStable) {
     EXPECT_NE(a->text.find("[1] "), std::string::npos);
     EXPECT_NE(a->text.find("[2] "), std::string::npos);
     EXPECT_NE(a->text.find("What about <|im_end|> the fleet?"), std::string::npos);
+    // ... and its "<|im_end|>" is text, not the control token: the tail holds
+    // exactly the template's own two (end of the user turn, none after the
+    // assistant's start).
+    const std::optional<int32_t> im_end = (*tok)->FindToken("<|im_end|>");
+    ASSERT_TRUE(im_end.has_value());
+    EXPECT_EQ(std::count(a->segments[4].tokens.begin(), a->segments[4].tokens.end(), *im_end), 1);
     int64_t n = 0;
     for (const auto& s : a->segments) n += static_cast<int64_t>(s.tokens.size());
     EXPECT_EQ(n, a->n_tokens);
@@ -171,7 +181,9 @@ TEST_F(PipelineTest, GeneratedAnswerThroughEngineReusesChunksOnSecondAsk) {
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   engine::EngineOptions eo;
   eo.kv_budget_bytes = size_t{64} << 20;
-  auto gen = EngineGenerator::Create(model->get(), eo);
+  auto core = engine::Engine::Create(model->get(), eo);
+  ASSERT_TRUE(core.ok()) << core.status().ToString();
+  auto gen = EngineGenerator::Create(core->get());
   ASSERT_TRUE(gen.ok()) << gen.status().ToString();
   RagPipeline pipeline(store_.get(), collection_, nullptr, nullptr, gen->get());
   AskParams params;
@@ -183,16 +195,16 @@ TEST_F(PipelineTest, GeneratedAnswerThroughEngineReusesChunksOnSecondAsk) {
   EXPECT_FALSE(first->extractive);
   EXPECT_EQ(streamed, first->answer);
   ASSERT_FALSE(first->sources.empty());
-  EXPECT_GT(first->generation.n_generated_tokens, 0);
-  EXPECT_GT(first->generation.n_prompt_tokens, 0);
-  EXPECT_GT(first->generation.n_chunk_misses, 0);
+  EXPECT_GT(first->generation.stats.n_generated_tokens, 0);
+  EXPECT_GT(first->generation.stats.n_prompt_tokens, 0);
+  EXPECT_GT(first->generation.stats.n_chunk_misses, 0);
   // Asking a different question over the same chunks: they come from the
   // chunk cache (or the prefix cache) instead of being computed again.
   auto second = pipeline.Ask("navy fleet ships?", params);
   ASSERT_TRUE(second.ok());
   ASSERT_EQ(second->sources.size(), first->sources.size());
-  EXPECT_GT(second->generation.n_reused_tokens, 0);
-  EXPECT_LT(second->generation.n_computed_tokens, first->generation.n_computed_tokens);
+  EXPECT_GT(second->generation.stats.n_reused_tokens(), 0);
+  EXPECT_LT(second->generation.stats.n_computed_tokens, first->generation.stats.n_computed_tokens);
   // Same question, greedy: the same answer.
   auto third = pipeline.Ask("navy fleet ships", params);
   ASSERT_TRUE(third.ok());

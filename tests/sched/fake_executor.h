@@ -69,13 +69,20 @@ class FakeExecutor final : public StepExecutor {
     }
     batches.emplace_back();
     int64_t n_rows = 0;
+    int64_t n_hidden = 0;
     for (const StepSequence& s : batch) {
       batches.back().push_back({s.seq_id, static_cast<int64_t>(s.tokens.size()), s.first_slot});
-      n_rows += s.want_logits ? 1 : 0;
+      const auto n = static_cast<int64_t>(s.tokens.size());
+      n_rows += s.output == StepOutput::kLastLogits ? 1 : s.output == StepOutput::kAllLogits ? n : 0;
+      n_hidden += s.output == StepOutput::kHidden ? n : 0;
     }
     logits->n_rows = n_rows;
     logits->n_vocab = n_vocab_;
     logits->data.assign(static_cast<size_t>(n_rows * n_vocab_), 0.0f);
+    // A fake hidden state: (token, slot) of each row.
+    logits->n_hidden_rows = n_hidden;
+    logits->n_embd = 2;
+    logits->hidden.clear();
     int64_t row = 0;
     for (const StepSequence& s : batch) {
       const auto blocks = s.table->blocks();
@@ -85,12 +92,23 @@ class FakeExecutor final : public StepExecutor {
         const int64_t slot = s.first_slot + static_cast<int64_t>(i);
         Row(blocks[static_cast<size_t>(slot / block_tokens_)])[static_cast<size_t>(slot % block_tokens_)] = s.tokens[i];
       }
-      if (!s.want_logits) continue;
-      std::vector<int32_t> context;
-      for (int64_t slot = 0; slot < end; ++slot)
-        context.push_back(Row(blocks[static_cast<size_t>(slot / block_tokens_)])[static_cast<size_t>(slot % block_tokens_)]);
-      FakeLogits(context, n_vocab_, logits->data.data() + row * n_vocab_);
-      ++row;
+      if (s.output == StepOutput::kHidden) {
+        for (size_t i = 0; i < s.tokens.size(); ++i) {
+          logits->hidden.push_back(static_cast<float>(s.tokens[i]));
+          logits->hidden.push_back(static_cast<float>(s.first_slot + static_cast<int64_t>(i)));
+        }
+        continue;
+      }
+      if (s.output == StepOutput::kNone) continue;
+      // Logits of the last token, or of every new token.
+      const int64_t from = s.output == StepOutput::kAllLogits ? s.first_slot + 1 : end;
+      for (int64_t upto = from; upto <= end; ++upto) {
+        std::vector<int32_t> context;
+        for (int64_t slot = 0; slot < upto; ++slot)
+          context.push_back(Row(blocks[static_cast<size_t>(slot / block_tokens_)])[static_cast<size_t>(slot % block_tokens_)]);
+        FakeLogits(context, n_vocab_, logits->data.data() + row * n_vocab_);
+        ++row;
+      }
     }
     return Status::Ok();
   }

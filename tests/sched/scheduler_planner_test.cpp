@@ -84,7 +84,7 @@ class FakePlanner final : public PromptPlanner {
         p.fills.push_back(std::move(f));
         continue;
       }
-      ++p.n_chunk_hits;
+      ++p.n_chunk_ram_hits;
       for (; next < c.begin; ++next) p.compute_slots.push_back(next);
       const int64_t len = c.end - c.begin;
       const int64_t redo = static_cast<int64_t>(std::ceil(0.25 * static_cast<double>(len)));
@@ -241,7 +241,7 @@ TEST(SchedulerPlannerTest, ScatteredPrefillOfReusedChunksIsAnExactTwin) {
   EXPECT_EQ(h.planner.n_fills, 3);
   EXPECT_EQ(st.n_fill_jobs_done, 3);
   int64_t reused = 0;
-  for (const auto& [id, o] : h.outcomes) reused += o.n_chunk_reused_tokens;
+  for (const auto& [id, o] : h.outcomes) reused += o.stats.n_chunk_reused_tokens;
   EXPECT_EQ(reused, st.n_chunk_reused_tokens);
   h.ExpectNoLeaks();
 }
@@ -279,8 +279,8 @@ TEST(SchedulerPlannerTest, FillJobsHoldSourceBlocksAndRunOnce) {
   const uint64_t id = h.Submit(Tokens(33, 4), docs, Tokens(99, 3), 4);
   h.Run();
   h.ExpectTwins();
-  EXPECT_EQ(h.outcomes[id].n_chunk_hits, 3);
-  EXPECT_EQ(h.outcomes[id].n_chunk_misses, 0);
+  EXPECT_EQ(h.outcomes[id].stats.n_chunk_hits(), 3);
+  EXPECT_EQ(h.outcomes[id].stats.n_chunk_misses, 0);
   h.ExpectNoLeaks();
 }
 
@@ -322,7 +322,7 @@ TEST(SchedulerPlannerTest, CancellationAndPlannerFailureLeakNothing) {
   h.Run();
   h.ExpectTwins();
   EXPECT_EQ(h.outcomes[b].finish, FinishReason::kCancelled);
-  EXPECT_EQ(h.outcomes[c].n_chunk_reused_tokens, 0);
+  EXPECT_EQ(h.outcomes[c].stats.n_chunk_reused_tokens, 0);
   h.ExpectNoLeaks();
 }
 
@@ -410,8 +410,8 @@ TEST(SchedulerPlannerTest, ConcurrentRequestsSharingNewChunksWaitForOneFill) {
   EXPECT_EQ(st.n_chunk_misses, 3);
   EXPECT_EQ(st.n_chunk_hits, 15);
   EXPECT_EQ(h.planner.n_fills, 3);
-  EXPECT_EQ(h.outcomes[ids[0]].n_chunk_misses, 3);
-  for (size_t i = 1; i < ids.size(); ++i) EXPECT_EQ(h.outcomes[ids[i]].n_chunk_hits, 3) << i;
+  EXPECT_EQ(h.outcomes[ids[0]].stats.n_chunk_misses, 3);
+  for (size_t i = 1; i < ids.size(); ++i) EXPECT_EQ(h.outcomes[ids[i]].stats.n_chunk_hits(), 3) << i;
   h.ExpectNoLeaks();
 }
 

@@ -94,7 +94,7 @@ TEST(SchedulerTest, SingleRequestMatchesReference) {
   h.RunToCompletion();
   EXPECT_EQ(h.outputs[id], ReferenceGenerate(p, 12, kVocab, kEog));
   ASSERT_TRUE(h.outcomes.count(id));
-  EXPECT_EQ(h.outcomes[id].n_prompt_tokens, 10);
+  EXPECT_EQ(h.outcomes[id].stats.n_prompt_tokens, 10);
   EXPECT_EQ(h.sched->n_in_flight(), 0);
 }
 
@@ -204,7 +204,7 @@ TEST(SchedulerTest, SharedPrefixIsComputedOnce) {
   EXPECT_EQ(st.n_prefix_hit_tokens, 3 * 48);
   EXPECT_EQ(st.n_prefill_tokens, n_prompt_total - 3 * 48);
   int64_t cached = 0;
-  for (const auto& [id, o] : h.outcomes) cached += o.n_cached_prompt_tokens;
+  for (const auto& [id, o] : h.outcomes) cached += o.stats.n_prefix_reused_tokens;
   EXPECT_EQ(cached, 3 * 48);
 }
 
@@ -241,7 +241,7 @@ TEST(SchedulerTest, OnTokenFalseCancels) {
   h.RunToCompletion();
   EXPECT_EQ(n, 3);
   EXPECT_EQ(out.finish, FinishReason::kCancelled);
-  EXPECT_EQ(out.n_generated_tokens, 3);
+  EXPECT_EQ(out.stats.n_generated_tokens, 3);
   EXPECT_EQ(h.pool->n_used(), 0);
 }
 
@@ -257,8 +257,11 @@ TEST(SchedulerTest, QueueBoundAndValidation) {
   r.prompt = {1, 2, static_cast<int32_t>(kVocab)};
   EXPECT_EQ(h.sched->Submit(r).status().code(), StatusCode::kInvalidArgument);
   r.prompt = Prompt(1, 62);
-  r.max_new_tokens = 3;  // 65 > 64
+  r.max_new_tokens = 4;  // 65 positions > 64 (the last token is never fed back)
   EXPECT_EQ(h.sched->Submit(r).status().code(), StatusCode::kInvalidArgument);
+  r.max_new_tokens = 3;  // 64 positions: fits
+  EXPECT_TRUE(h.sched->Submit(r).ok());
+  h.RunToCompletion();
   r.max_new_tokens = 0;
   r.prompt = Prompt(1, 4);
   EXPECT_EQ(h.sched->Submit(r).status().code(), StatusCode::kInvalidArgument);

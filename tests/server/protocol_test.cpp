@@ -19,19 +19,20 @@ class ProtocolTest : public ::testing::Test {
     auto m = model::Model::Load(testing::FixturePath(), {.n_threads = 1});
     ASSERT_TRUE(m.ok()) << m.status().ToString();
     tok_ = std::move(tokenizer::Tokenizer::FromGguf((*m)->file())).value();
-    tmpl_ = std::make_unique<tokenizer::ChatTemplate>(
+    asm_ = std::make_unique<engine::PromptAssembler>(
+        tok_.get(),
         std::move(tokenizer::ChatTemplate::FromJinja(*(*m)->file().GetString("tokenizer.chat_template"), "", ""))
             .value());
   }
   static void TearDownTestSuite() {
+    asm_.reset();
     tok_.reset();
-    tmpl_.reset();
   }
   static std::unique_ptr<tokenizer::Tokenizer> tok_;
-  static std::unique_ptr<tokenizer::ChatTemplate> tmpl_;
+  static std::unique_ptr<engine::PromptAssembler> asm_;
 };
 std::unique_ptr<tokenizer::Tokenizer> ProtocolTest::tok_;
-std::unique_ptr<tokenizer::ChatTemplate> ProtocolTest::tmpl_;
+std::unique_ptr<engine::PromptAssembler> ProtocolTest::asm_;
 
 TEST_F(ProtocolTest, ParsesTheOpenAiFields) {
   Json body = Json::parse(R"({
@@ -62,42 +63,44 @@ TEST_F(ProtocolTest, DocumentsBecomePositionIndependentChunkSegments) {
                {"documents", Json::array({d1, d2})}};
   auto spec = ParseCompletionSpec(body, true);
   ASSERT_TRUE(spec.ok());
-  auto prompt = BuildPrompt(*spec, *tok_, *tmpl_);
+  auto prompt = BuildPrompt(*spec, *asm_);
   ASSERT_TRUE(prompt.ok()) << prompt.status().ToString();
-  ASSERT_EQ(prompt->size(), 4u);
+  // prefix, chunk, label "[2] ", chunk, tail: the RAG route's layout.
+  ASSERT_EQ(prompt->size(), 5u);
   EXPECT_EQ((*prompt)[0].kind, engine::SegmentKind::kPrefix);
   EXPECT_EQ((*prompt)[1].kind, engine::SegmentKind::kChunk);
-  EXPECT_EQ((*prompt)[2].kind, engine::SegmentKind::kChunk);
-  EXPECT_EQ((*prompt)[3].kind, engine::SegmentKind::kTail);
-  EXPECT_EQ(tok_->Decode((*prompt)[1].tokens), "<document>\nThe river runs past the mill.\n</document>\n");
-  EXPECT_EQ(tok_->Decode((*prompt)[2].tokens), "<document id=\"d2\">\nRain fills the pond.\n</document>\n");
+  EXPECT_EQ((*prompt)[2].kind, engine::SegmentKind::kPrefix);
+  EXPECT_EQ((*prompt)[3].kind, engine::SegmentKind::kChunk);
+  EXPECT_EQ((*prompt)[4].kind, engine::SegmentKind::kTail);
+  EXPECT_EQ(tok_->Decode((*prompt)[1].tokens), "The river runs past the mill.\n\n");
+  EXPECT_EQ(tok_->Decode((*prompt)[3].tokens), "d2\nRain fills the pond.\n\n");
   // The whole prompt reads as the documented template.
   std::string all;
   for (const auto& s : *prompt) all += tok_->Decode(s.tokens);
-  EXPECT_NE(all.find("Answer the question using these documents.\n\n<document>"), std::string::npos) << all;
-  EXPECT_NE(all.find("</document>\n\nQuestion: Why?"), std::string::npos) << all;
+  EXPECT_NE(all.find("Sources:\n\n[1] The river runs"), std::string::npos) << all;
+  EXPECT_NE(all.find("[2] d2\nRain fills the pond.\n\nQuestion: Why?"), std::string::npos) << all;
   // Same documents in another order, another question, a completion: the
   // chunk tokens are identical (so their KV can be reused anywhere).
   Json body2 = {{"prompt", "Tell me."}, {"documents", Json::array({d2, d1})}};
   auto spec2 = ParseCompletionSpec(body2, false);
   ASSERT_TRUE(spec2.ok());
-  auto prompt2 = BuildPrompt(*spec2, *tok_, *tmpl_);
+  auto prompt2 = BuildPrompt(*spec2, *asm_);
   ASSERT_TRUE(prompt2.ok());
   ASSERT_EQ(prompt2->size(), 3u);
-  EXPECT_EQ((*prompt2)[0].tokens, (*prompt)[2].tokens);
+  EXPECT_EQ((*prompt2)[0].tokens, (*prompt)[3].tokens);
   EXPECT_EQ((*prompt2)[1].tokens, (*prompt)[1].tokens);
   EXPECT_EQ((*prompt2)[2].kind, engine::SegmentKind::kTail);
   // Documents need a user message to attach to.
   Json body3 = {{"messages", Json::array({{{"role", "system"}, {"content", "sys"}}})}, {"documents", Json::array({d1})}};
   auto spec3 = ParseCompletionSpec(body3, true);
   ASSERT_TRUE(spec3.ok());
-  EXPECT_EQ(BuildPrompt(*spec3, *tok_, *tmpl_).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(BuildPrompt(*spec3, *asm_).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST_F(ProtocolTest, PlainPromptIsOneSegment) {
   auto spec = ParseCompletionSpec(Json{{"prompt", "hello world"}}, false);
   ASSERT_TRUE(spec.ok());
-  auto prompt = BuildPrompt(*spec, *tok_, *tmpl_);
+  auto prompt = BuildPrompt(*spec, *asm_);
   ASSERT_TRUE(prompt.ok());
   ASSERT_EQ(prompt->size(), 1u);
   EXPECT_EQ(tok_->Decode((*prompt)[0].tokens, /*skip_special=*/true), "hello world");
@@ -105,7 +108,7 @@ TEST_F(ProtocolTest, PlainPromptIsOneSegment) {
   // An empty text prompt is refused (unless BOS alone makes a prompt).
   auto empty = ParseCompletionSpec(Json{{"prompt", ""}}, false);
   ASSERT_TRUE(empty.ok());
-  EXPECT_EQ(BuildPrompt(*empty, *tok_, *tmpl_).ok(), tok_->add_bos() && tok_->bos_id().has_value());
+  EXPECT_EQ(BuildPrompt(*empty, *asm_).ok(), tok_->add_bos() && tok_->bos_id().has_value());
 }
 
 // Deterministic mutation fuzz: valid bodies with fields replaced by values of
@@ -147,7 +150,7 @@ TEST_F(ProtocolTest, MutatedBodiesNeverThrow) {
         continue;
       }
       StatusOr<engine::Prompt> prompt(InvalidArgumentError("unset"));
-      ASSERT_NO_THROW(prompt = BuildPrompt(*spec, *tok_, *tmpl_));
+      ASSERT_NO_THROW(prompt = BuildPrompt(*spec, *asm_));
       (prompt.ok() ? n_ok : n_err) += 1;
     }
     // Raw text mutations go through the JSON parser.

@@ -40,7 +40,8 @@
 #include "rag/test_dir.h"
 #include "server/http_server.h"
 #include "server/model_embedder.h"
-#include "server/scheduler_backend.h"
+#include "engine/engine.h"
+#include "rag/pipeline/rag_prompt.h"
 #include "server/server_harness.h"
 
 namespace chunkserve::server {
@@ -66,17 +67,12 @@ class RagServer {
     tokenizer_ = std::move(tokenizer::Tokenizer::FromGguf(model_->file())).value();
     auto tmpl = tokenizer::ChatTemplate::FromJinja(*model_->file().GetString("tokenizer.chat_template"), "", "");
     EXPECT_TRUE(tmpl.ok());
-    ctx_.chat_template = std::make_unique<tokenizer::ChatTemplate>(std::move(tmpl).value());
+    ctx_.assembler = std::make_unique<engine::PromptAssembler>(tokenizer_.get(), std::move(tmpl).value());
     ctx_.model_id = "fixture";
     ctx_.n_ctx_tokens = o.n_ctx;
     ctx_.tokenizer = tokenizer_.get();
-    for (int32_t id = 0; id < tokenizer_->n_vocab(); ++id)
-      if (tokenizer_->IsEndOfGeneration(id)) ctx_.end_of_generation.push_back(id);
     ctx_.metrics = &metrics_;
-    ctx_.model = model_.get();
     ctx_.stream_poll_ms = 10;
-    decoder_embedder_ = std::make_unique<ModelEmbedder>(model_.get(), &model_mutex_, o.n_ctx);
-    ctx_.embedder = decoder_embedder_.get();
     ctx_.rag_db_path = dir.path("rag.db");
     if (o.embed_model) {
       glove_path_ = rag::WriteTinyGloveModel(dir);
@@ -86,14 +82,15 @@ class RagServer {
       ctx_.rag_embedder = glove_.get();
       ctx_.rag_embedder_name = "tiny-glove";
     }
-    SchedulerBackendOptions so;
-    so.kv_budget_bytes = size_t{64} << 20;
-    so.scheduler.max_step_tokens = 256;
-    so.scheduler.max_context_tokens = o.n_ctx;
-    so.scheduler.max_waiting = o.max_queue;
-    so.model_mutex = &model_mutex_;
-    backend_ = std::move(SchedulerBackend::Create(model_.get(), so)).value();
-    ctx_.backend = backend_.get();
+    engine::EngineOptions eo;
+    eo.kv_budget_bytes = size_t{64} << 20;
+    eo.scheduler.max_step_tokens = 256;
+    eo.scheduler.max_context_tokens = o.n_ctx;
+    eo.scheduler.max_waiting = o.max_queue;
+    engine_ = std::move(engine::Engine::Create(model_.get(), eo)).value();
+    ctx_.engine = engine_.get();
+    decoder_embedder_ = std::make_unique<ModelEmbedder>(engine_.get(), o.n_ctx);
+    ctx_.embedder = decoder_embedder_.get();
     HttpServerOptions ho;
     ho.port = 0;
     ho.n_http_threads = 16;
@@ -108,7 +105,7 @@ class RagServer {
   }
 
   int port() const { return http_->port(); }
-  GenerationBackend& backend() { return *backend_; }
+  engine::Engine& engine() { return *engine_; }
   const rag::StaticEmbedder& glove() const { return *glove_; }
   const std::string& db_path() const { return ctx_.rag_db_path; }
 
@@ -132,7 +129,7 @@ class RagServer {
   // Waits up to timeout_ms for no running or waiting request; true if so.
   bool WaitIdle(int timeout_ms) {
     for (int waited = 0; waited <= timeout_ms; waited += 5) {
-      const BackendStats st = backend_->Stats();
+      const sched::SchedulerStats st = engine_->Stats();
       if (st.n_running == 0 && st.n_waiting == 0) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
@@ -141,14 +138,13 @@ class RagServer {
 
  private:
   std::unique_ptr<model::Model> model_;
-  std::mutex model_mutex_;
-  std::unique_ptr<ModelEmbedder> decoder_embedder_;
-  std::unique_ptr<rag::StaticEmbedder> glove_;
-  std::string glove_path_;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
   server::Metrics metrics_;
   ServerContext ctx_;
-  std::unique_ptr<GenerationBackend> backend_;
+  std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<ModelEmbedder> decoder_embedder_;
+  std::unique_ptr<rag::StaticEmbedder> glove_;
+  std::string glove_path_;
   std::unique_ptr<HttpServer> http_;
   std::thread thread_;
 };
@@ -478,7 +474,7 @@ TEST(RagServerTest, StreamsTokenByTokenWithCitationsLast) {
 }
 
 // Failures before the first token keep their HTTP status when streaming:
-// the stream starts only once the backend accepted the generation.
+// the stream starts only once the core accepted the generation.
 TEST(RagServerTest, StreamingFailuresBeforeGenerationGetTheirStatus) {
   rag::TestDir dir("rag_server_stream_errors");
   RagServerOptions o;
@@ -520,8 +516,8 @@ TEST(RagServerTest, StreamingClientThatLeavesCancelsTheGeneration) {
   EXPECT_LT(std::chrono::steady_clock::now() - left, std::chrono::seconds(1));
   // Cancelled, not finished: far fewer tokens than asked for.
   EXPECT_LT(Sample(s.Metrics(), "chunkserve_completion_tokens_total"), 3500);
-  const BackendStats st = s.backend().Stats();
-  EXPECT_EQ(st.kv_blocks_free + st.kv_blocks_cached, st.kv_blocks_total);
+  const sched::SchedulerStats st = s.engine().Stats();
+  EXPECT_EQ(st.n_blocks_free + st.n_blocks_cached, st.n_blocks_total);
   EXPECT_EQ(s.Call("POST", "/v1/rag/chat/completions", Ask("Who trained in the harbor?", 2)).first, 200);
 }
 
@@ -562,9 +558,9 @@ void ExpectNonStreamingDisconnectCancels(RagServer& s, const std::string& route,
   const int fd = SendRaw(s.port(), route, body);
   ASSERT_GE(fd, 0);
   // Let the generation start, then leave without reading anything.
-  for (int i = 0; i < 200 && s.backend().Stats().n_running == 0; ++i)
+  for (int i = 0; i < 200 && s.engine().Stats().n_running == 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  ASSERT_EQ(s.backend().Stats().n_running, 1);
+  ASSERT_EQ(s.engine().Stats().n_running, 1);
   close(fd);
   const auto left = std::chrono::steady_clock::now();
   EXPECT_TRUE(s.WaitIdle(1000));
@@ -577,8 +573,8 @@ void ExpectNonStreamingDisconnectCancels(RagServer& s, const std::string& route,
     if (n_499 < 1) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(n_499, 1) << s.Metrics();
-  const BackendStats st = s.backend().Stats();
-  EXPECT_EQ(st.kv_blocks_free + st.kv_blocks_cached, st.kv_blocks_total);
+  const sched::SchedulerStats st = s.engine().Stats();
+  EXPECT_EQ(st.n_blocks_free + st.n_blocks_cached, st.n_blocks_total);
 }
 
 TEST(RagServerTest, NonStreamingClientThatLeavesCancelsTheCompletion) {
@@ -644,7 +640,7 @@ TEST(RagServerTest, EndToEndHybridAskDeleteAskAgain) {
   ASSERT_EQ(s2, 200) << a2.dump();
   ASSERT_FALSE(a2["sources"].empty());
   EXPECT_EQ(a2["sources"][0]["path"], "navy.txt");
-  // Generated through the backend: numbered sources with byte spans.
+  // Generated through the engine core: numbered sources with byte spans.
   auto [s3, a3] = s.Call("POST", "/v1/rag/chat/completions", Ask("Which sailor trained in the harbor?"));
   ASSERT_EQ(s3, 200) << a3.dump();
   EXPECT_EQ(a3["mode"], "generated");
@@ -731,6 +727,62 @@ class ServeProcess {
   pid_t pid_ = -1;
   int port_ = 0;
 };
+
+// One engine core, one prompt assembler: for a fixed question, collection and
+// model, `ask --json`, /v1/rag/chat/completions and /v1/chat/completions
+// given the same chunks (as `documents`, in the same order, with the same
+// system prompt) build the same prompt tokens and give the same greedy answer.
+TEST(RagServeCliTest, SameQuestionSamePromptOnEveryPath) {
+  rag::TestDir dir("rag_same_everywhere");
+  const std::string db = dir.path("rag.db");
+  const std::string question = "Who trained in the harbor?";
+  Json rag_answer;
+  Json chat_answer;
+  {
+    ServeProcess serve(std::vector<std::string>{"--db", db}, dir.path(""));
+    if (!serve.binary_exists()) GTEST_SKIP() << "chunkserve was not built";
+    ASSERT_GT(serve.port(), 0);
+    EXPECT_EQ(serve.Call("POST", "/v1/collections", {{"name", "docs"}}).first, 200);
+    for (const auto& [name, text] : std::vector<std::pair<std::string, std::string>>{
+             {"navy.txt", kNavy}, {"money.txt", kMoney}, {"pets.txt", kPets}}) {
+      EXPECT_EQ(serve.Call("POST", "/v1/collections/docs/documents", {{"name", name}, {"text", text}}).first, 200);
+    }
+    int status = 0;
+    std::tie(status, rag_answer) = serve.Call("POST", "/v1/rag/chat/completions", Ask(question, 8));
+    ASSERT_EQ(status, 200) << rag_answer.dump();
+    ASSERT_EQ(rag_answer["mode"], "generated");
+    // The same chunks, in prompt order, as documents named by file name.
+    Json documents = Json::array();
+    for (const Json& src : rag_answer["sources"])
+      documents.push_back({{"id", std::filesystem::path(src["path"].get<std::string>()).filename().string()},
+                           {"text", src["text"]}});
+    const Json chat = {{"messages", {{{"role", "system"}, {"content", rag::kDefaultRagSystemPrompt}},
+                                     {{"role", "user"}, {"content", question}}}},
+                       {"documents", documents},
+                       {"max_tokens", 8},
+                       {"temperature", 0}};
+    std::tie(status, chat_answer) = serve.Call("POST", "/v1/chat/completions", chat);
+    ASSERT_EQ(status, 200) << chat_answer.dump();
+  }
+  const std::string rag_text = rag_answer["choices"][0]["message"]["content"];
+  EXPECT_EQ(chat_answer["usage"]["prompt_tokens"], rag_answer["usage"]["prompt_tokens"]);
+  EXPECT_EQ(chat_answer["choices"][0]["message"]["content"].get<std::string>(), rag_text);
+
+  const std::string binary = (std::filesystem::path(CHUNKSERVE_BINARY_DIR) / "chunkserve").string();
+  const std::string cmd = binary + " ask '" + question + "' --db " + db + " --collection docs -m " + FixturePath() +
+                          " --json --max-tokens 8 --temp 0 --threads 1 --chunk-cache none 2>/dev/null";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof(buf), pipe)) > 0;) out.append(buf, n);
+  ASSERT_EQ(pclose(pipe), 0) << out;
+  const Json ask = Json::parse(out, nullptr, false);
+  ASSERT_FALSE(ask.is_discarded()) << out;
+  EXPECT_EQ(ask["generation"]["n_prompt_tokens"], rag_answer["usage"]["prompt_tokens"]) << out;
+  EXPECT_EQ(ask["answer"].get<std::string>(), rag_text);
+  ASSERT_EQ(ask["sources"].size(), rag_answer["sources"].size());
+}
 
 TEST(RagServeCliTest, EmbedModelFlagWiresUploadsSearchAskAndEmbeddings) {
   rag::TestDir dir("rag_serve_cli");

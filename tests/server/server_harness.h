@@ -1,6 +1,6 @@
 // ServerHarness: an in-process chunkserve HTTP server on a loopback port over
-// a small random-weight qwen2 fixture model (ChatML template), with either
-// backend, for the HTTP tests.
+// a small random-weight qwen2 fixture model (ChatML template) and its engine
+// core, for the HTTP tests.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -14,10 +14,8 @@
 #include "engine/engine.h"
 #include "fixture/fixture_model.h"
 #include "model/model.h"
-#include "server/engine_backend.h"
 #include "server/http_server.h"
 #include "server/model_embedder.h"
-#include "server/scheduler_backend.h"
 
 namespace chunkserve::server::testing {
 
@@ -41,7 +39,6 @@ inline std::string FixturePath() {
 }
 
 struct HarnessOptions {
-  bool engine_backend = false;
   std::vector<std::string> api_keys;
   int64_t n_ctx = 256;
   int64_t max_queue = 64;
@@ -63,40 +60,24 @@ class ServerHarness {
     tokenizer_ = std::move(tok).value();
     auto tmpl = tokenizer::ChatTemplate::FromJinja(*model_->file().GetString("tokenizer.chat_template"), "", "");
     EXPECT_TRUE(tmpl.ok());
-    ctx_.chat_template = std::make_unique<tokenizer::ChatTemplate>(std::move(tmpl).value());
+    ctx_.assembler = std::make_unique<engine::PromptAssembler>(tokenizer_.get(), std::move(tmpl).value());
     ctx_.model_id = "fixture";
     ctx_.n_ctx_tokens = o.n_ctx;
     ctx_.tokenizer = tokenizer_.get();
-    for (int32_t id = 0; id < tokenizer_->n_vocab(); ++id)
-      if (tokenizer_->IsEndOfGeneration(id)) ctx_.end_of_generation.push_back(id);
     ctx_.metrics = &metrics_;
-    ctx_.model = model_.get();
+    ctx_.stream_poll_ms = 10;
+    engine::EngineOptions eo;
+    eo.kv_budget_bytes = o.kv_bytes;
+    eo.chunk_cache.ram_budget_bytes = size_t{16} << 20;
+    eo.scheduler.max_step_tokens = 64;
+    eo.scheduler.max_waiting = o.max_queue;
+    eo.scheduler.max_context_tokens = o.n_ctx;
+    engine_ = std::move(engine::Engine::Create(model_.get(), eo)).value();
+    ctx_.engine = engine_.get();
     if (o.embeddings) {
-      embedder_ = std::make_unique<ModelEmbedder>(model_.get(), &model_mutex_, o.n_ctx);
+      embedder_ = std::make_unique<ModelEmbedder>(engine_.get(), o.n_ctx);
       ctx_.embedder = embedder_.get();
     }
-    ctx_.stream_poll_ms = 10;
-    if (o.engine_backend) {
-      engine::EngineOptions eo;
-      eo.kv_budget_bytes = o.kv_bytes;
-      eo.chunk_cache.ram_budget_bytes = size_t{16} << 20;
-      engine_ = std::move(engine::Engine::Create(model_.get(), eo)).value();
-      ctx_.engine = engine_.get();
-      EngineBackendOptions bo;
-      bo.max_waiting = o.max_queue;
-      bo.max_context_tokens = o.n_ctx;
-      bo.model_mutex = &model_mutex_;
-      backend_ = std::make_unique<EngineBackend>(engine_.get(), bo);
-    } else {
-      SchedulerBackendOptions so;
-      so.kv_budget_bytes = o.kv_bytes;
-      so.scheduler.max_step_tokens = 64;
-      so.scheduler.max_waiting = o.max_queue;
-      so.scheduler.max_context_tokens = o.n_ctx;
-      so.model_mutex = &model_mutex_;
-      backend_ = std::move(SchedulerBackend::Create(model_.get(), so)).value();
-    }
-    ctx_.backend = backend_.get();
     HttpServerOptions ho;
     ho.port = 0;
     ho.api_keys = o.api_keys;
@@ -122,20 +103,18 @@ class ServerHarness {
     c.set_read_timeout(30, 0);
     return c;
   }
-  GenerationBackend& backend() { return *backend_; }
+  engine::Engine& engine() { return *engine_; }
   const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
   model::Model& model() { return *model_; }
   HttpServer& http() { return *http_; }
 
  private:
   std::unique_ptr<model::Model> model_;
-  std::mutex model_mutex_;
-  std::unique_ptr<ModelEmbedder> embedder_;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
   Metrics metrics_;
   ServerContext ctx_;
   std::unique_ptr<engine::Engine> engine_;
-  std::unique_ptr<GenerationBackend> backend_;
+  std::unique_ptr<ModelEmbedder> embedder_;
   std::unique_ptr<HttpServer> http_;
   std::thread thread_;
 };

@@ -298,14 +298,14 @@ TEST(ServerTest, ClientDisconnectMidStreamFreesBlocks) {
   auto events = StreamEvents(c, "/v1/chat/completions", body, nullptr, 3);
   EXPECT_EQ(events.size(), 3u);
   // Within a few steps the generation is cancelled and its blocks freed.
-  BackendStats st;
+  sched::SchedulerStats st;
   for (int i = 0; i < 200; ++i) {
-    st = h.backend().Stats();
+    st = h.engine().Stats();
     if (st.n_running == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(st.n_running, 0);
-  EXPECT_EQ(st.kv_blocks_free + st.kv_blocks_cached, st.kv_blocks_total);
+  EXPECT_EQ(st.n_blocks_free + st.n_blocks_cached, st.n_blocks_total);
 }
 
 TEST(ServerTest, MetricsExposeCountersAndHistograms) {
@@ -327,9 +327,8 @@ TEST(ServerTest, MetricsExposeCountersAndHistograms) {
   }
 }
 
-TEST(ServerTest, DocumentsReuseChunkKvOnTheEngineBackend) {
+TEST(ServerTest, DocumentsReuseChunkKv) {
   HarnessOptions o;
-  o.engine_backend = true;
   o.n_ctx = 1024;
   ServerHarness h(o);
   auto c = h.Client();
@@ -407,8 +406,11 @@ TEST(ServerTest, EmbeddingsArePooledNormalisedHiddenStates) {
 
   // Exact twin of the hidden states: for the f32 fixture, the logits are the
   // hidden rows times output.weight, so kHidden must be exactly what feeds
-  // the output projection.
-  model::Model& m = h.model();
+  // the output projection. (A model of its own: the server's belongs to its
+  // engine core's thread.)
+  auto own = model::Model::Load(testing::FixturePath(), {.n_threads = 1});
+  ASSERT_TRUE(own.ok()) << own.status().ToString();
+  model::Model& m = **own;
   const gguf::TensorInfo* out_w = m.file().FindTensor("output.weight");
   ASSERT_NE(out_w, nullptr);
   ASSERT_EQ(out_w->type, DType::kF32);
@@ -430,6 +432,40 @@ TEST(ServerTest, EmbeddingsArePooledNormalisedHiddenStates) {
       EXPECT_NEAR(both.Row(r)[static_cast<size_t>(v)], ref, 1e-3) << "row " << r << " vocab " << v;
     }
   }
+}
+
+// Race found by reading (one engine core issue): chunk planning ran parallel
+// sections on the model's pool on the scheduler thread while /v1/embeddings
+// ran a Forward on an HTTP thread. Both now run on the core's thread; under
+// ThreadSanitizer (make tsan) this test is the reproduction.
+TEST(ServerTest, EmbeddingsAndChunkPlanningRunConcurrently) {
+  HarnessOptions o;
+  o.n_ctx = 1024;
+  ServerHarness h(o);
+  std::atomic<int> n_ok{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.emplace_back([&, i] {
+      auto c = h.Client();
+      for (int r = 0; r < 4; ++r) {
+        int status = 0;
+        if (i % 2 == 0) {
+          Json body = ChatBody("what happens? " + std::to_string(r), 2);
+          body["documents"] = Json::array({"the river runs past the mill " + std::to_string(r % 2),
+                                           "rain fills the pond " + std::to_string(i)});
+          Post(c, "/v1/chat/completions", body, &status);
+        } else {
+          Post(c, "/v1/embeddings", {{"input", Json::array({"the mill " + std::to_string(r), "a pond"})}}, &status);
+        }
+        if (status == 200) n_ok.fetch_add(1);
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(n_ok.load(), 16);
+  const sched::SchedulerStats st = h.engine().Stats();
+  EXPECT_GT(st.n_chunk_hits + st.n_chunk_misses, 0);
+  EXPECT_EQ(st.n_blocks_free + st.n_blocks_cached, st.n_blocks_total);
 }
 
 TEST(ServerTest, ConcurrentStreamsAllComplete) {

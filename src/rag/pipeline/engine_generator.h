@@ -1,40 +1,35 @@
-// EngineGenerator: AnswerGenerator over engine::Engine (paged KV, prefix
-// cache, Cache-Craft chunk cache). The chat template is the model's
-// (tokenizer.chat_template) when it parses, else none (plain layout).
+// EngineGenerator: AnswerGenerator over the engine core (engine/engine.h:
+// paged KV, prefix cache, Cache-Craft chunk cache) through its synchronous
+// facade, with the core's prompt assembler rules (the model's chat template,
+// else ChatML; see engine/prompt_assembler.h).
 //
-// Thread safety: Generate may be called from any thread; the Engine runs
-// requests one at a time.
+// Thread safety: Generate may be called from any thread.
+// REQUIRES: the engine outlives the generator; it has a tokenizer.
 #pragma once
 
 #include <memory>
-#include <optional>
+#include <string>
 
 #include "engine/engine.h"
-#include "model/model.h"
+#include "engine/prompt_assembler.h"
 #include "rag/pipeline/answer_generator.h"
 
 namespace chunkserve::rag {
 
 class EngineGenerator final : public AnswerGenerator {
  public:
-  // REQUIRES: model outlives the generator.
-  static StatusOr<std::unique_ptr<EngineGenerator>> Create(model::Model* model,
-                                                           const engine::EngineOptions& options);
-  const tokenizer::Tokenizer& tokenizer() const override { return *tokenizer_; }
-  const tokenizer::ChatTemplate* chat_template() const override {
-    return chat_template_ ? &*chat_template_ : nullptr;
-  }
-  int64_t context_tokens() const override { return n_ctx_; }
+  // `note` (may be null) receives the template fallback sentence, if any.
+  static StatusOr<std::unique_ptr<EngineGenerator>> Create(engine::Engine* engine, std::string* note = nullptr);
+  const engine::PromptAssembler& assembler() const override { return assembler_; }
+  int64_t context_tokens() const override { return engine_->max_context_tokens(); }
   StatusOr<GeneratedAnswer> Generate(const engine::Prompt& prompt, const GenerationOptions& options,
                                      const std::function<void(std::string_view)>& on_text) override;
-  engine::Engine& engine() { return *engine_; }
 
  private:
-  EngineGenerator() = default;
-  std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
-  std::optional<tokenizer::ChatTemplate> chat_template_;
-  std::unique_ptr<engine::Engine> engine_;
-  int64_t n_ctx_ = 0;
+  EngineGenerator(engine::Engine* engine, engine::PromptAssembler assembler)
+      : engine_(engine), assembler_(std::move(assembler)) {}
+  engine::Engine* engine_;
+  engine::PromptAssembler assembler_;
 };
 
 }  // namespace chunkserve::rag

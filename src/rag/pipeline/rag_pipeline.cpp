@@ -46,16 +46,14 @@ StatusOr<AskResult> RagPipeline::Ask(std::string_view question, const AskParams&
     result.evidence = std::move(ex.sentences);
     if (on_text) on_text(result.answer);
   } else {
-    ASSIGN_OR_RETURN(RagPrompt prompt, BuildRagPrompt(question, hits, generator_->tokenizer(),
-                                                      generator_->chat_template(), params.prompt));
+    ASSIGN_OR_RETURN(RagPrompt prompt, BuildRagPrompt(question, hits, generator_->assembler(), params.prompt));
     // The store counts tokens approximately; the model's own count decides.
     // Drop the lowest-ranked chunks until prompt + answer fit the context.
     const int64_t n_ctx = generator_->context_tokens();
     while (n_ctx > 0 && hits.size() > 1 && prompt.n_tokens + params.generation.max_new_tokens > n_ctx) {
       hits.pop_back();
       result.retrieved.pop_back();
-      ASSIGN_OR_RETURN(prompt, BuildRagPrompt(question, hits, generator_->tokenizer(), generator_->chat_template(),
-                                              params.prompt));
+      ASSIGN_OR_RETURN(prompt, BuildRagPrompt(question, hits, generator_->assembler(), params.prompt));
     }
     if (n_ctx > 0 && prompt.n_tokens + params.generation.max_new_tokens > n_ctx)
       return OutOfRangeError("the prompt (" + std::to_string(prompt.n_tokens) + " tokens with one source) plus " +

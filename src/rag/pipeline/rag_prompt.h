@@ -1,8 +1,8 @@
 // BuildRagPrompt: question + retrieved chunks -> a prompt of segments for the
 // engine (engine/segment.h), with the numbered sources the answer cites.
 //
-// Layout (one chat turn rendered with the model's chat template, or plain
-// text without one):
+// Layout (one chat turn rendered through the engine's PromptAssembler, i.e.
+// the model's chat template or the ChatML fallback):
 //   [prefix]  <template start> system prompt <user turn start> "Sources:\n\n[1] "
 //   [chunk]   "<file name>\n<chunk text>\n\n"          source 1
 //   [prefix]  "[2] "                                   label of source 2
@@ -16,15 +16,16 @@
 // and so its chunk-cache key, are the same in every prompt it appears in; the
 // numbers live in the small label segments between chunks.
 //
-// Tokenization: each piece is encoded on its own. Template text is encoded
-// with control tokens parsed; chunk text and the question never are (a
-// document or a user cannot inject "<|im_end|>"). BOS is added at the front
-// when the tokenizer asks for it and the template did not print it.
+// Tokenization, special tokens and BOS: the assembler's rules
+// (engine/prompt_assembler.h): chunk segments are encoded on their own; chunk
+// text and the question never become control tokens (a document or a user
+// cannot inject "<|im_end|>").
 //
 // Thread safety: pure function.
 #pragma once
 
 #include <string>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -32,8 +33,7 @@
 #include "engine/segment.h"
 #include "rag/pipeline/citations.h"
 #include "rag/store/store.h"
-#include "tokenizer/chat_template.h"
-#include "tokenizer/tokenizer.h"
+#include "engine/prompt_assembler.h"
 
 namespace chunkserve::rag {
 
@@ -56,11 +56,23 @@ struct RagPrompt {
 // Canonical order: by path, then ordinal.
 void SortCanonical(std::vector<SearchHit>* chunks);
 
-// `chat_template` null: plain-text layout ("<system>\n\nSources:\n\n...
-// Question: ...\nAnswer:"). chunks are sorted canonically here.
+// One source of a prompt: a name (a file name, a document id; may be empty)
+// and its text.
+struct SourceText {
+  std::string name;
+  std::string text;
+};
+
+// The one sources layout, shared with /v1/chat/completions `documents` so
+// that the same chunks and question give the same prompt on every route:
+// the user message "Sources:\n\n[1] " <chunk: SourceBody> "[2] " ... "Question: "
+// <question>, each source's body a chunk part.
+engine::PromptMessage SourcesMessage(std::string_view question, std::span<const SourceText> sources);
+// "<name>\n<text>\n\n" ("<text>\n\n" without a name): a chunk segment's text.
+std::string SourceBody(const SourceText& source);
+
+// `chunks` are sorted canonically here.
 StatusOr<RagPrompt> BuildRagPrompt(std::string_view question, std::vector<SearchHit> chunks,
-                                   const tokenizer::Tokenizer& tokenizer,
-                                   const tokenizer::ChatTemplate* chat_template,
-                                   const RagPromptOptions& options = {});
+                                   const engine::PromptAssembler& assembler, const RagPromptOptions& options = {});
 
 }  // namespace chunkserve::rag
