@@ -143,6 +143,28 @@ TEST(Tokenizer, SpecialTokensOnlyWhenParsed) {
   EXPECT_EQ(std::count(ctrl.begin(), ctrl.end(), 32007), 1);
 }
 
+// Rendered chat templates: control-token text counts only outside the plain
+// (user / document) ranges; with no ranges it is Encode(parse_special), with
+// the whole text plain it is Encode(plain).
+TEST(Tokenizer, EncodeTemplatedKeepsPlainRangesPlain) {
+  LOAD_OR_SKIP(gpt2, "gpt-2");
+  const std::string text = "a<|endoftext|>b<|endoftext|>c";
+  EXPECT_EQ(gpt2->EncodeTemplated(text, {}), gpt2->Encode(text, false, true));
+  const TextRange all[] = {{0, text.size()}};
+  EXPECT_EQ(gpt2->EncodeTemplated(text, all), gpt2->Encode(text, false, false));
+  // The second marker lies in a plain range; the first is the template's.
+  const TextRange second[] = {{15, text.size()}};
+  const auto mixed = gpt2->EncodeTemplated(text, second);
+  EXPECT_EQ(std::count(mixed.begin(), mixed.end(), 50256), 1);
+  EXPECT_EQ(mixed.front(), 64);
+  EXPECT_EQ(mixed[1], 50256);
+  EXPECT_EQ(gpt2->Decode(mixed), text);
+  // A range that only overlaps the marker's last byte still protects it.
+  const TextRange edge[] = {{13, 14}};
+  const auto partial = gpt2->EncodeTemplated("a<|endoftext|>", edge);
+  EXPECT_EQ(std::count(partial.begin(), partial.end(), 50256), 0);
+}
+
 TEST(Tokenizer, OrdinaryTextNeverYieldsControlTokens) {
   std::mt19937 rng(7);
   for (const char* name : {"gpt-2", "llama-spm", "phi-3", "bert-bge", "falcon"}) {
