@@ -48,13 +48,15 @@ tsan: deps
 	done
 
 # Clang's -Wthread-safety over the modules whose members are annotated
-# GUARDED_BY (base/thread_annotations.h): a guarded member touched without
-# its lock fails the build.
+# GUARDED_BY (base/thread_annotations.h: kv's chunk cache, sched's inbox): a
+# guarded member touched without its lock fails the build. (Clang 14 cannot
+# compile the tokenizer's Jinja interpreter, so the engine and server, which
+# need it, are left to gcc and ThreadSanitizer.)
 TS_BUILD ?= build-thread-safety
 thread-safety: deps
 	CC=clang CXX=clang++ cmake -S . -B $(TS_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCHUNKSERVE_BUILD_TESTS=OFF \
 	  -DCHUNKSERVE_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS="-Wthread-safety -Werror=thread-safety"
-	cmake --build $(TS_BUILD) -j$(JOBS) --target cs_kv cs_sched cs_engine
+	cmake --build $(TS_BUILD) -j$(JOBS) --target cs_kv cs_sched
 
 demo: build
 	./tools/demo.sh $(BUILD) "$(MODEL)" "$(DOCS)"

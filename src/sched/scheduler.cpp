@@ -537,6 +537,10 @@ void Scheduler::LeaveQueue() {
   --n_queued_;
 }
 
+// A step, in the order of its phases: the plan (decodes, the latency limit,
+// prefill slices, fill jobs, admissions: each adds StepSequences to batch_
+// within step_budget_), one forward over the batch, then the outputs applied
+// and finished work retired.
 bool Scheduler::RunStep() {
   DrainInbox();
   if (running_.empty() && waiting_.empty() && fills_.empty()) {
@@ -546,38 +550,53 @@ bool Scheduler::RunStep() {
   batch_.clear();
   batch_seqs_.clear();
   batch_fills_.clear();
-  int64_t budget = options_.max_step_tokens;
-  auto plan_run = [&](Seq& s, int64_t first_slot, int64_t n) {
-    StepSequence step;
-    step.seq_id = s.id;
-    step.table = &s.table;
-    step.tokens = std::span<const int32_t>(s.tokens.data() + first_slot, static_cast<size_t>(n));
-    step.first_slot = first_slot;
-    const bool last = first_slot + n == static_cast<int64_t>(s.tokens.size());
-    if (s.req.embed) step.output = StepOutput::kHidden;
-    else if (s.req.capture_logits_from >= 0 && first_slot + n > s.req.capture_logits_from) step.output = StepOutput::kAllLogits;
-    else step.output = last ? StepOutput::kLastLogits : StepOutput::kNone;
-    batch_.push_back(step);
-    batch_seqs_.push_back(&s);
-    batch_fills_.push_back(nullptr);
-    budget -= n;
-  };
-  // The next n pending slots of `s`, in slot order: the scattered runs, then
-  // the contiguous tail. Each run is its own StepSequence.
-  auto plan = [&](Seq& s, int64_t n) {
-    for (const ChunkSpan& r : s.todo) {
-      if (n <= 0) return;
-      const int64_t take = std::min(n, r.end - r.begin);
-      plan_run(s, r.begin, take);
-      n -= take;
-    }
-    if (n > 0) plan_run(s, s.n_computed, n);
-  };
+  step_budget_ = options_.max_step_tokens;
+  const bool preempted = PlanDecodes();
+  LimitPrefillForDecodeLatency();
+  PlanPrefills();
+  PlanFills(preempted);
+  PlanAdmissions(preempted);
+  if (batch_.empty()) return HandleEmptyStep(preempted);
+  const Status st = ExecuteStep();
+  ApplyStepOutput(st);
+  RetireFinished(st);
+  PublishStats();
+  return true;
+}
 
-  // 1. Decodes first, in admission order; preempt from the back when the
-  // pool runs dry.
+void Scheduler::AddRun(Seq& s, int64_t first_slot, int64_t n) {
+  StepSequence step;
+  step.seq_id = s.id;
+  step.table = &s.table;
+  step.tokens = std::span<const int32_t>(s.tokens.data() + first_slot, static_cast<size_t>(n));
+  step.first_slot = first_slot;
+  const bool last = first_slot + n == static_cast<int64_t>(s.tokens.size());
+  if (s.req.embed) step.output = StepOutput::kHidden;
+  else if (s.req.capture_logits_from >= 0 && first_slot + n > s.req.capture_logits_from) step.output = StepOutput::kAllLogits;
+  else step.output = last ? StepOutput::kLastLogits : StepOutput::kNone;
+  batch_.push_back(step);
+  batch_seqs_.push_back(&s);
+  batch_fills_.push_back(nullptr);
+  step_budget_ -= n;
+}
+
+// The next n pending slots of `s`, in slot order: the scattered runs, then
+// the contiguous tail. Each run is its own StepSequence.
+void Scheduler::AddPending(Seq& s, int64_t n) {
+  for (const ChunkSpan& r : s.todo) {
+    if (n <= 0) return;
+    const int64_t take = std::min(n, r.end - r.begin);
+    AddRun(s, r.begin, take);
+    n -= take;
+  }
+  if (n > 0) AddRun(s, s.n_computed, n);
+}
+
+bool Scheduler::PlanDecodes() {
+  // Decodes first, in admission order; preempt from the back when the pool
+  // runs dry.
   bool preempted = false;
-  for (size_t i = 0; i < running_.size() && budget > 0; ++i) {
+  for (size_t i = 0; i < running_.size() && step_budget_ > 0; ++i) {
     Seq& s = *running_[i];
     if (!s.decoding()) continue;
     const auto need = static_cast<int64_t>(s.tokens.size());
@@ -592,28 +611,37 @@ bool Scheduler::RunStep() {
       ok = ReserveWithEviction(s, need);
     }
     if (!ok) break;  // `s` itself was preempted: it was the last one
-    plan(s, 1);
+    AddPending(s, 1);
   }
+  return preempted;
+}
+
+void Scheduler::LimitPrefillForDecodeLatency() {
   // Decode latency limit: shrink what is left for prefill so the step stays
   // within the allowed slowdown of a decode-only step.
-  const int64_t n_decode_tokens = options_.max_step_tokens - budget;
-  if (const double slowdown = max_decode_slowdown_.load(); slowdown > 0 && n_decode_tokens > 0 && budget > 0) {
+  const int64_t n_decode_tokens = options_.max_step_tokens - step_budget_;
+  if (const double slowdown = max_decode_slowdown_.load(); slowdown > 0 && n_decode_tokens > 0 && step_budget_ > 0) {
     if (const std::optional<double> base = cost_.Predict(n_decode_tokens)) {
-      const int64_t total = cost_.MaxTokensWithin(slowdown * *base, n_decode_tokens + 1, n_decode_tokens + budget);
-      if (total - n_decode_tokens < budget) {
-        budget = total - n_decode_tokens;
+      const int64_t total = cost_.MaxTokensWithin(slowdown * *base, n_decode_tokens + 1, n_decode_tokens + step_budget_);
+      if (total - n_decode_tokens < step_budget_) {
+        step_budget_ = total - n_decode_tokens;
         ++stats_.n_latency_limited_steps;
       }
     }
   }
-  // 2. Prefill slices of admitted sequences.
+}
+
+void Scheduler::PlanPrefills() {
   for (std::unique_ptr<Seq>& sp : running_) {
-    if (budget <= 0) break;
+    if (step_budget_ <= 0) break;
     Seq& s = *sp;
     if (s.decoding() || s.n_pending() <= 0) continue;
-    plan(s, std::min(s.n_pending(), budget));
+    AddPending(s, std::min(s.n_pending(), step_budget_));
   }
-  // 3. Chunk-cache fill jobs (prompt_planner.h): budget that decodes and
+}
+
+void Scheduler::PlanFills(bool preempted) {
+  // Chunk-cache fill jobs (prompt_planner.h): step_budget_ that decodes and
   // running prefills leave, before new admissions (waiting requests that
   // need these chunks are held back for them). None run while the last
   // admission attempt lacked blocks (requests come first), but they do while
@@ -622,7 +650,7 @@ bool Scheduler::RunStep() {
   // With requests waiting, jobs take at most half of what is left, so both
   // progress.
   if (waiting_.empty()) admission_lacked_blocks_ = false;
-  int64_t fill_budget = waiting_.empty() ? budget : (budget + 1) / 2;
+  int64_t fill_budget = waiting_.empty() ? step_budget_ : (step_budget_ + 1) / 2;
   int64_t n_started_fills = 0;
   for (std::unique_ptr<FillJob>& fp : fills_) {
     // While a request lacks blocks every job pauses, so that admission may
@@ -659,14 +687,17 @@ bool Scheduler::RunStep() {
     batch_seqs_.push_back(nullptr);
     batch_fills_.push_back(&f);
     f.in_step = true;
-    budget -= n;
+    step_budget_ -= n;
     fill_budget -= n;
   }
-  // 4. Admission (not in a step that had to preempt: the pool is full).
+}
+
+void Scheduler::PlanAdmissions(bool preempted) {
+  // Admission (not in a step that had to preempt: the pool is full).
   // A step that tries no one (all held back) clears the lack of blocks, so
   // paused fill jobs resume and the requests waiting for them get admitted.
   bool tried_admission = false;
-  while (!preempted && budget > 0 && static_cast<int64_t>(running_.size()) < options_.max_running && !waiting_.empty()) {
+  while (!preempted && step_budget_ > 0 && static_cast<int64_t>(running_.size()) < options_.max_running && !waiting_.empty()) {
     // The first waiting request not held back behind a sequence that is
     // still computing a prefix it shares, or a fill job of one of its chunks.
     size_t pick = waiting_.size();
@@ -684,37 +715,39 @@ bool Scheduler::RunStep() {
     waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(pick));
     running_.push_back(std::move(s));
     Seq& a = *running_.back();
-    plan(a, std::min(a.n_pending(), budget));
+    AddPending(a, std::min(a.n_pending(), step_budget_));
   }
   if (!tried_admission && !preempted) admission_lacked_blocks_ = false;
-  if (batch_.empty()) {
-    // Nothing runs and no fill job can start (no blocks): give the jobs up
-    // (this also frees requests held back for them) and try again.
-    if (running_.empty() && !preempted && !fills_.empty()) {
-      stats_.n_fill_jobs_dropped += static_cast<int64_t>(fills_.size());
-      for (const std::unique_ptr<FillJob>& f : fills_) executor_->Forget(f->id);
-      fills_.clear();
-      fill_keys_.clear();
-      admission_lacked_blocks_ = false;
-      PublishStats();
-      return true;
-    }
-    // Waiting requests that fit nowhere while nothing runs: the pool is held
-    // by the prefix cache alone, which admission already tried to evict, so
-    // they can never run.
-    if (running_.empty() && !preempted) {
-      while (!waiting_.empty()) {
-        std::unique_ptr<Seq> s = std::move(waiting_.front());
-        waiting_.pop_front();
-        LeaveQueue();
-        Finish(std::move(s), FinishReason::kError, ResourceExhaustedError("scheduler: KV pool cannot hold the request"));
-      }
-    }
-    PublishStats();
-    return !running_.empty() || !waiting_.empty() || !fills_.empty();
-  }
+}
 
-  // 5. One forward over the batch.
+bool Scheduler::HandleEmptyStep(bool preempted) {
+  // Nothing runs and no fill job can start (no blocks): give the jobs up
+  // (this also frees requests held back for them) and try again.
+  if (running_.empty() && !preempted && !fills_.empty()) {
+    stats_.n_fill_jobs_dropped += static_cast<int64_t>(fills_.size());
+    for (const std::unique_ptr<FillJob>& f : fills_) executor_->Forget(f->id);
+    fills_.clear();
+    fill_keys_.clear();
+    admission_lacked_blocks_ = false;
+    PublishStats();
+    return true;
+  }
+  // Waiting requests that fit nowhere while nothing runs: the pool is held
+  // by the prefix cache alone, which admission already tried to evict, so
+  // they can never run.
+  if (running_.empty() && !preempted) {
+    while (!waiting_.empty()) {
+      std::unique_ptr<Seq> s = std::move(waiting_.front());
+      waiting_.pop_front();
+      LeaveQueue();
+      Finish(std::move(s), FinishReason::kError, ResourceExhaustedError("scheduler: KV pool cannot hold the request"));
+    }
+  }
+  PublishStats();
+  return !running_.empty() || !waiting_.empty() || !fills_.empty();
+}
+
+Status Scheduler::ExecuteStep() {
   stats_.max_batch_sequences = std::max<int64_t>(stats_.max_batch_sequences, static_cast<int64_t>(batch_.size()));
   ++stats_.n_steps;
   auto now_ns = [this] { return options_.clock ? options_.clock() : NowNanos(); };
@@ -725,6 +758,10 @@ bool Scheduler::RunStep() {
     for (const StepSequence& b : batch_) n_step_tokens += static_cast<int64_t>(b.tokens.size());
     cost_.Observe(n_step_tokens, static_cast<double>(now_ns() - step_start_ns) * 1e-6);
   }
+  return st;
+}
+
+void Scheduler::ApplyStepOutput(const Status& st) {
   if (!st.ok()) {
     CS_LOG(Error) << "scheduler: step failed: " << st.ToString();
     for (Seq* s : batch_seqs_) {
@@ -795,6 +832,9 @@ bool Scheduler::RunStep() {
       }
     }
   }
+}
+
+void Scheduler::RetireFinished(const Status& st) {
   // Retire finished sequences (their blocks return to the pool now).
   std::vector<std::unique_ptr<Seq>> keep;
   keep.reserve(running_.size());
@@ -822,8 +862,6 @@ bool Scheduler::RunStep() {
     fill_keys_.erase(f.fill.key);
     fills_.erase(fills_.begin() + static_cast<std::ptrdiff_t>(j));
   }
-  PublishStats();
-  return true;
 }
 
 void Scheduler::CaptureRows(Seq& s, const StepSequence& step, int64_t first_row) {

@@ -244,6 +244,24 @@ class Scheduler {
   void QueueFills(Seq& seq);
   bool DropOneFillJob();
   void CompleteFillJob(FillJob& job);
+  // The phases of RunStep. The plan: each adds StepSequences to batch_ within
+  // step_budget_ (AddRun: one run of a request's slots; AddPending: its next
+  // n pending slots in slot order).
+  void AddRun(Seq& s, int64_t first_slot, int64_t n);
+  void AddPending(Seq& s, int64_t n);
+  bool PlanDecodes();  // true when a sequence had to be preempted
+  void LimitPrefillForDecodeLatency();
+  void PlanPrefills();
+  void PlanFills(bool preempted);
+  void PlanAdmissions(bool preempted);
+  // Nothing to run: drops stuck fill jobs or fails requests that can never
+  // fit; returns whether work remains.
+  bool HandleEmptyStep(bool preempted);
+  // One forward over batch_ (the step's cost observed for the latency limit).
+  Status ExecuteStep();
+  // Samples, captures, advances; then ends finished requests and fill jobs.
+  void ApplyStepOutput(const Status& st);
+  void RetireFinished(const Status& st);
   // Keep an evaluation request's captured logits / embedding request's
   // hidden rows of one step entry (rows from first_row of logits_).
   void CaptureRows(Seq& s, const StepSequence& step, int64_t first_row);
@@ -284,6 +302,7 @@ class Scheduler {
   std::unordered_set<uint64_t> fill_keys_;       // keys of fills_
   uint64_t next_fill_id_ = uint64_t{1} << 63;    // executor ids of fill jobs
   bool admission_lacked_blocks_ = false;         // the last admission attempt failed for KV
+  int64_t step_budget_ = 0;                      // tokens left in the step being planned
   std::vector<StepSequence> batch_;
   std::vector<Seq*> batch_seqs_;                 // null for a fill job's entry
   std::vector<FillJob*> batch_fills_;            // null for a request's entry
