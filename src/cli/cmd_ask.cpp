@@ -80,10 +80,10 @@ int RunAsk(const std::vector<std::string>& args) {
     questions.push_back(q);
   }
 
-  rag::AskParams params;
-  auto k = flags->GetInt("k", 5);
-  auto budget = flags->GetInt("token-budget", 1500);
-  auto max_tokens = flags->GetInt("max-tokens", 256);
+  rag::AskParams params;  // its defaults are the ones /v1/rag/chat/completions uses
+  auto k = flags->GetInt("k", params.retrieve.k);
+  auto budget = flags->GetInt("token-budget", params.retrieve.selection.token_budget);
+  auto max_tokens = flags->GetInt("max-tokens", params.generation.max_new_tokens);
   auto threads = flags->GetInt("threads", 0);
   auto temp = flags->GetDouble("temp", 0.0);
   for (const Status& s : {k.status(), budget.status(), max_tokens.status(), threads.status(), temp.status()})

@@ -280,9 +280,11 @@ StatusOr<std::shared_ptr<RagChat>> ParseRagChat(RagState& state, const httplib::
       question = m["content"].get<std::string>();
   }
   if (question.empty()) return InvalidArgumentError("no user message with text content");
-  ASSIGN_OR_RETURN(int64_t k, GetInt(body, "k", 5));
-  ASSIGN_OR_RETURN(int64_t budget, GetInt(body, "token_budget", 1500));
-  ASSIGN_OR_RETURN(int64_t max_tokens, GetInt(body, "max_tokens", 256));
+  // The defaults are the pipeline's (rag::AskParams), as `ask` uses them.
+  const rag::AskParams defaults;
+  ASSIGN_OR_RETURN(int64_t k, GetInt(body, "k", defaults.retrieve.k));
+  ASSIGN_OR_RETURN(int64_t budget, GetInt(body, "token_budget", defaults.retrieve.selection.token_budget));
+  ASSIGN_OR_RETURN(int64_t max_tokens, GetInt(body, "max_tokens", defaults.generation.max_new_tokens));
   ASSIGN_OR_RETURN(double temperature, GetNumber(body, "temperature", 0.0));
   ASSIGN_OR_RETURN(int64_t seed, GetInt(body, "seed", 0));
   ASSIGN_OR_RETURN(bool extractive, GetBool(body, "extractive", false));
