@@ -18,12 +18,12 @@ struct Waiter {
   sched::RequestOutcome outcome;
   std::vector<int32_t> tokens;
 
+  // Notifies under the lock: the waiter may destroy this object as soon as
+  // it sees `done` (found by ThreadSanitizer).
   void Finish(const sched::RequestOutcome& o) {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      outcome = o;
-      done = true;
-    }
+    std::lock_guard<std::mutex> lock(mu);
+    outcome = o;
+    done = true;
     cv.notify_all();
   }
   // Waits until done, cancelling `id` on `engine` once *cancel is set.
