@@ -1,0 +1,171 @@
+// The connection layer's pure parts without sockets: the request-head
+// parser on handcrafted bad heads, the gate's decisions, the JSON shape
+// check and capped inflation.
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <string>
+
+#include "server/body_limits.h"
+#include "server/request_gate.h"
+#include "server/request_head.h"
+
+namespace chunkserve::server {
+namespace {
+
+StatusOr<RequestHead> Parse(const std::string& head) { return ParseRequestHead(head); }
+
+TEST(RequestHeadTest, ParsesAValidHead) {
+  auto h = Parse("POST /v1/x%20y?a=1#frag HTTP/1.1\r\nHost: h\r\nContent-Length: 12\r\nX-A:  v  \r\n\r\n");
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_EQ(h->method, "POST");
+  EXPECT_EQ(h->path, "/v1/x y");
+  EXPECT_EQ(h->content_length, 12u);
+  EXPECT_EQ(*h->Header("x-a"), "v");
+  EXPECT_TRUE(h->keep_alive);
+  const std::string out = h->Serialize(5);
+  EXPECT_NE(out.find("Content-Length: 5\r\n"), std::string::npos);
+  EXPECT_EQ(out.find("Content-Length: 12"), std::string::npos);
+  EXPECT_EQ(out.substr(out.size() - 4), "\r\n\r\n");
+}
+
+TEST(RequestHeadTest, RefusesHandcraftedBadHeads) {
+  const char* bad[] = {
+      "GET /\r\n\r\n",                                                           // no version
+      "GET / HTTP/1.1 extra\r\nHost: h\r\n\r\n",                                 // four parts
+      "GET / HTTP/2.0\r\nHost: h\r\n\r\n",                                       // version
+      "G(T / HTTP/1.1\r\nHost: h\r\n\r\n",                                       // method token
+      "GET http://x/ HTTP/1.1\r\nHost: h\r\n\r\n",                               // absolute form
+      "GET / HTTP/1.1\r\n\r\n",                                                  // no Host
+      "GET / HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n",                            // obs-fold
+      "GET / HTTP/1.1\r\nHost h\r\n\r\n",                                        // no colon
+      "GET / HTTP/1.1\r\nHo st: h\r\n\r\n",                                      // name token
+      "GET / HTTP/1.1\r\nHost: h\r\nX: a\x01" "b\r\n\r\n",                       // control char
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1x\r\n\r\n",                // CL digits
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n",                // CL sign
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",  // CL conflict
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",  // smuggling
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",  // TE list
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999\r\n\r\n",  // CL overflow
+      "GET / HTTP/1.1\r\nHost: h\r\n",                                           // unterminated
+  };
+  for (const char* head : bad) EXPECT_FALSE(Parse(head).ok()) << head;
+  EXPECT_TRUE(Parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n").ok());
+  // Limits.
+  RequestHeadLimits small;
+  small.max_headers = 2;
+  auto many = ParseRequestHead("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n", small);
+  EXPECT_EQ(many.status().code(), StatusCode::kOutOfRange);
+  // Every truncation of a valid head is refused, never a crash.
+  const std::string good = "POST /v1/completions HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n";
+  for (size_t n = 0; n < good.size(); ++n) EXPECT_FALSE(Parse(good.substr(0, n)).ok()) << n;
+}
+
+TEST(RequestHeadTest, HttpOneZeroClosesByDefault) {
+  auto h = Parse("GET / HTTP/1.0\r\n\r\n");
+  ASSERT_TRUE(h.ok());
+  EXPECT_FALSE(h->keep_alive);
+  h = Parse("GET / HTTP/1.1\r\nHost: h\r\nConnection: Close\r\n\r\n");
+  ASSERT_TRUE(h.ok());
+  EXPECT_FALSE(h->keep_alive);
+}
+
+GateVerdict Judge(const RequestGate& gate, const std::string& head) {
+  StatusOr<RequestHead> h = ParseRequestHead(head);
+  EXPECT_TRUE(h.ok()) << head;
+  return gate.Check(*h);
+}
+
+TEST(RequestGateTest, Decisions) {
+  RequestGateOptions o;
+  o.api_keys = {"k1"};
+  o.max_body_bytes = 100;
+  RequestGate gate(o);
+  EXPECT_EQ(Judge(gate, "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n").pass, true);
+  EXPECT_EQ(Judge(gate, "GET /v1/models HTTP/1.1\r\nHost: localhost\r\n\r\n").status, 401);
+  EXPECT_EQ(Judge(gate, "GET /v1/models HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer k2\r\n\r\n").status, 401);
+  EXPECT_EQ(Judge(gate, "GET /v1/models HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer k1\r\n\r\n").pass, true);
+  // Auth comes before the method check: routes do not leak to strangers.
+  EXPECT_EQ(Judge(gate, "DELETE /v1/models HTTP/1.1\r\nHost: localhost\r\n\r\n").status, 401);
+  // /health is open only to GET/HEAD; other methods need the key too.
+  EXPECT_EQ(Judge(gate, "POST /health HTTP/1.1\r\nHost: localhost\r\n\r\n").status, 401);
+  const std::string key = "Authorization: Bearer k1\r\n";
+  EXPECT_EQ(Judge(gate, "POST /health HTTP/1.1\r\nHost: localhost\r\n" + key + "\r\n").status, 405);
+  EXPECT_EQ(Judge(gate, "GET /v1/models HTTP/1.1\r\nHost: evil.example\r\n" + key + "\r\n").status, 403);
+  GateVerdict big = Judge(gate, "POST /v1/completions HTTP/1.1\r\nHost: localhost\r\n" + key +
+                                    "Content-Type: application/json\r\nContent-Length: 101\r\n\r\n");
+  EXPECT_EQ(big.status, 413);
+  EXPECT_EQ(Judge(gate, "POST /v1/completions HTTP/1.1\r\nHost: localhost\r\n" + key +
+                            "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\n")
+                .status,
+            415);
+  EXPECT_EQ(Judge(gate, "POST /v1/completions HTTP/1.1\r\nHost: localhost\r\n" + key +
+                            "Transfer-Encoding: chunked\r\n\r\n")
+                .status,
+            411);
+  GateVerdict gz = Judge(gate, "POST /v1/completions HTTP/1.1\r\nHost: localhost\r\n" + key +
+                                   "Content-Type: application/json\r\nContent-Encoding: GZIP\r\nContent-Length: 9\r\n\r\n");
+  EXPECT_TRUE(gz.pass);
+  EXPECT_TRUE(gz.inflate);
+  EXPECT_EQ(gz.body_bytes, 9u);
+}
+
+TEST(RequestGateTest, HostsOnLoopbackAndElsewhere) {
+  EXPECT_TRUE(IsLoopbackHost("127.0.0.1"));
+  EXPECT_TRUE(IsLoopbackHost("127.9.8.7"));
+  EXPECT_TRUE(IsLoopbackHost("[::1]"));
+  EXPECT_TRUE(IsLoopbackHost("LOCALHOST"));
+  EXPECT_FALSE(IsLoopbackHost("128.0.0.1"));
+  EXPECT_FALSE(IsLoopbackHost("localhost.evil.example"));
+  RequestGateOptions any;
+  any.bound_host = "0.0.0.0";
+  RequestGate open(any);
+  EXPECT_TRUE(Judge(open, "GET /health HTTP/1.1\r\nHost: anything.example\r\n\r\n").pass);
+  any.allowed_hosts = {"api.example"};
+  RequestGate listed(any);
+  EXPECT_TRUE(Judge(listed, "GET /health HTTP/1.1\r\nHost: API.example:443\r\n\r\n").pass);
+  EXPECT_EQ(Judge(listed, "GET /health HTTP/1.1\r\nHost: other.example\r\n\r\n").status, 403);
+}
+
+TEST(BodyLimitsTest, JsonShape) {
+  EXPECT_TRUE(CheckJsonShape(R"({"a": [1, 2, {"b": "[[[[[[ ,,,, \" [["}]})").ok());
+  JsonShapeLimits l;
+  l.max_depth = 3;
+  l.max_values = 5;
+  EXPECT_TRUE(CheckJsonShape("[[[1]]]", l).ok());
+  EXPECT_FALSE(CheckJsonShape("[[[[1]]]]", l).ok());
+  EXPECT_TRUE(CheckJsonShape("[1,2,3,4]", l).ok());
+  EXPECT_FALSE(CheckJsonShape("[1,2,3,4,5,6]", l).ok());
+  EXPECT_TRUE(CheckJsonShape(R"(["[[[[[[[[", "\\"])", l).ok());
+}
+
+std::string Compress(const std::string& data, int window_bits) {
+  z_stream zs{};
+  deflateInit2(&zs, 6, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&zs, data.size()) + 32, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+TEST(BodyLimitsTest, InflateUnderACap) {
+  const std::string text = R"({"prompt": "hello"})";
+  for (int bits : {15 + 16, 15, -15}) {  // gzip, zlib, raw deflate
+    StatusOr<std::string> out = InflateBody(Compress(text, bits), 1000);
+    ASSERT_TRUE(out.ok()) << bits << " " << out.status().ToString();
+    EXPECT_EQ(*out, text);
+  }
+  StatusOr<std::string> bomb = InflateBody(Compress(std::string(10 << 20, 'a'), 15 + 16), 1 << 20);
+  EXPECT_EQ(bomb.status().code(), StatusCode::kResourceExhausted);
+  const std::string gz = Compress(text, 15 + 16);
+  EXPECT_FALSE(InflateBody(gz.substr(0, gz.size() / 2), 1000).ok());
+  EXPECT_FALSE(InflateBody("not compressed at all", 1000).ok());
+}
+
+}  // namespace
+}  // namespace chunkserve::server
