@@ -99,6 +99,7 @@ struct ConnectionLayer::Connection {
   RequestHead head;
   GateVerdict verdict;
   size_t head_bytes = 0;
+  size_t reserved_bytes = 0;  // of the buffered-body budget, for this request
   // Set by the worker, read by the loop after the connection came back.
   bool close_after = false;
 };
@@ -109,6 +110,7 @@ struct ConnectionLayer::Job {
   GateVerdict verdict;
   std::string body;
   bool close_connection = false;
+  size_t reserved_bytes = 0;
 };
 
 ConnectionLayer::ConnectionLayer(ConnectionLayerOptions options, const RequestGate* gate, ServeFn serve,
@@ -191,6 +193,7 @@ Status ConnectionLayer::Start() {
     }
   }
   options_.max_connections_per_ip = std::min(options_.max_connections_per_ip, options_.max_connections);
+  if (options_.max_buffered_body_bytes == 0) options_.max_buffered_body_bytes = 16 * gate_->options().max_body_bytes;
 
   try {
     workers_.reserve(static_cast<size_t>(options_.n_workers));
@@ -485,6 +488,23 @@ void ConnectionLayer::OnHead(Connection* c, size_t head_end) {
     AnswerAndLinger(c, verdict.status, verdict.message, verdict.code, verdict.headers, head->path);
     return;
   }
+  // Reserve the body's bytes before reading it (released when served, or
+  // by Close if it never completes).
+  if (verdict.body_bytes > 0) {
+    size_t held = body_bytes_reserved_.load();
+    do {
+      if (held + verdict.body_bytes > options_.max_buffered_body_bytes) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          ++stats_.refused_busy;
+        }
+        AnswerAndLinger(c, 503, "the server holds too many request bodies; retry later", "server_busy", {},
+                        head->path);
+        return;
+      }
+    } while (!body_bytes_reserved_.compare_exchange_weak(held, held + verdict.body_bytes));
+    c->reserved_bytes = verdict.body_bytes;
+  }
   const int64_t now = NowMs();
   c->head_bytes = head_end;
   c->verdict = std::move(verdict);
@@ -507,6 +527,8 @@ void ConnectionLayer::Dispatch(Connection* c) {
   job->body = c->buf.substr(c->head_bytes, job->verdict.body_bytes);
   c->buf.erase(0, c->head_bytes + job->verdict.body_bytes);
   job->head = std::move(c->head);
+  job->reserved_bytes = c->reserved_bytes;
+  c->reserved_bytes = 0;
   ++c->n_requests;
   job->close_connection = !job->head.keep_alive || c->n_requests >= options_.max_requests_per_connection ||
                           stopping_.load() || c->peer_eof;
@@ -533,6 +555,7 @@ void ConnectionLayer::WorkerLoop() {
       jobs_.pop_front();
     }
     ServeJob(*job);
+    body_bytes_reserved_ -= job->reserved_bytes;
     {
       std::lock_guard<std::mutex> lock(mu_);
       returned_.push_back(job->conn);
@@ -657,6 +680,7 @@ void ConnectionLayer::AnswerAndLinger(Connection* c, int status, const std::stri
 
 void ConnectionLayer::Close(Connection* c) {
   const int fd = c->fd;
+  body_bytes_reserved_ -= c->reserved_bytes;
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
   ::close(fd);
   if (auto it = per_ip_.find(c->peer.remote_ip); it != per_ip_.end() && --it->second <= 0) per_ip_.erase(it);

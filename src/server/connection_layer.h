@@ -19,7 +19,8 @@
 //            it is parsed (request_head.h) and judged by the gate as soon as
 //            "\r\n\r\n" is in: a refusal is answered at once and the
 //            connection closed (lingering briefly so the client reads it);
-//   body   - exactly Content-Length bytes within body_timeout_ms (408);
+//   body   - exactly Content-Length bytes within body_timeout_ms (408),
+//            reserved first from max_buffered_body_bytes (503 when full);
 //            "Expect: 100-continue" gets its 100 only after the gate passed;
 //   queued - a worker inflates a compressed body under the body limit and
 //            checks the JSON shape (body_limits.h), then serves it; the
@@ -73,6 +74,11 @@ struct ConnectionLayerOptions {
   int64_t write_timeout_ms = 30'000;    // per write while answering
   int64_t linger_ms = 1'000;            // reading and dropping input after a refusal
   int max_requests_per_connection = 1000;
+  // Bodies held at once (being received, queued or served), in bytes; a
+  // request whose Content-Length does not fit gets 503 + Retry-After.
+  // 0: 16 x the gate's body limit. Without it, every connection under the
+  // cap could buffer a maximal body.
+  size_t max_buffered_body_bytes = 0;
   RequestHeadLimits head_limits;
   JsonShapeLimits json_limits;
 };
@@ -83,6 +89,7 @@ struct ConnectionLayerStats {
   int64_t shed = 0;          // closed to make room for a new connection
   int64_t refused_full = 0;  // new connections turned away (503): nothing to shed
   int64_t timed_out = 0;     // head, body or keep-alive deadline passed
+  int64_t refused_busy = 0;  // bodies refused: the buffered-body budget was spent
   int64_t open = 0;          // now
 };
 
@@ -141,6 +148,7 @@ class ConnectionLayer {
   int epoll_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: workers returning connections, Stop()
   int64_t accept_paused_until_ms_ = 0;
+  std::atomic<size_t> body_bytes_reserved_{0};  // of max_buffered_body_bytes
 
   // Loop-thread state.
   std::map<int, std::unique_ptr<Connection>> connections_;

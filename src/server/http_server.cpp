@@ -33,6 +33,7 @@ ConnectionLayerOptions LayerOptions(const HttpServerOptions& o) {
   l.head_timeout_ms = o.header_timeout_ms;
   l.body_timeout_ms = o.body_timeout_ms;
   l.keep_alive_ms = o.keep_alive_ms;
+  l.max_buffered_body_bytes = o.max_buffered_body_bytes;
   return l;
 }
 

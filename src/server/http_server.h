@@ -55,6 +55,7 @@ struct HttpServerOptions {
   int64_t header_timeout_ms = 10'000;      // whole request head
   int64_t body_timeout_ms = 60'000;        // whole request body
   int64_t keep_alive_ms = 5'000;           // idle between requests
+  size_t max_buffered_body_bytes = 0;      // bodies held at once (0: 16 x max_body_bytes)
   std::vector<std::string> allowed_hosts;  // --allowed-host
   std::vector<std::string> cors_origins;   // --cors-origin
 };

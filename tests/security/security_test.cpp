@@ -269,6 +269,36 @@ TEST(SecurityTest, ConnectionCapShedsUnauthenticatedFirst) {
   EXPECT_EQ(r->status, 200);
 }
 
+// Row 1 (memory side): bodies held at once are bounded, so connections that
+// each announce a maximal body cannot make the server buffer them all.
+TEST(SecurityTest, BufferedBodiesAreBounded) {
+  HarnessOptions o;
+  o.max_body_bytes = 1 << 20;
+  o.tune_http = [](HttpServerOptions& h) { h.max_buffered_body_bytes = 2 << 20; };
+  ServerHarness s(o);
+  const std::string head = "POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                           "Content-Length: 1000000\r\n\r\n{";
+  auto a = std::make_unique<RawClient>(s.port());
+  RawClient b(s.port()), c(s.port());
+  ASSERT_TRUE(a->Send(head));
+  ASSERT_TRUE(b.Send(head));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(c.Send(head));
+  std::optional<RawResponse> r = c.Read(2000);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(r->Header("retry-after"), "1");
+  EXPECT_EQ(s.http().connection_stats().refused_busy, 1);
+  // A client that leaves frees its share.
+  a.reset();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  RawClient d(s.port());
+  ASSERT_TRUE(d.Send(head + std::string(999'999, ' ')));
+  r = d.Read(5000);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_NE(r->status, 503);  // read and served (a 400: the body is not JSON)
+}
+
 // Row 2: a gzip bomb is refused after at most the body limit of inflation,
 // and without a key it is not inflated at all.
 TEST(SecurityTest, GzipBombIsNotInflated) {
