@@ -37,6 +37,26 @@ ConnectionLayerOptions LayerOptions(const HttpServerOptions& o) {
   return l;
 }
 
+// The connection layer's counters in Prometheus text format.
+std::string ConnectionMetrics(const ConnectionLayerStats& st) {
+  std::string out;
+  auto metric = [&](const char* name, const char* type, const char* help, const std::string& series, int64_t v) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    out += name + series + " " + std::to_string(v) + "\n";
+  };
+  metric("chunkserve_http_connections_open", "gauge", "Open client connections.", "", st.open);
+  metric("chunkserve_http_connections_accepted_total", "counter", "Connections accepted.", "", st.accepted);
+  metric("chunkserve_http_connections_shed_total", "counter",
+         "Connections closed to admit a new one over a connection cap.", "", st.shed);
+  out += "# HELP chunkserve_http_refused_total Connections or requests refused for lack of room.\n"
+         "# TYPE chunkserve_http_refused_total counter\n";
+  out += "chunkserve_http_refused_total{reason=\"connections\"} " + std::to_string(st.refused_full) + "\n";
+  out += "chunkserve_http_refused_total{reason=\"body_budget\"} " + std::to_string(st.refused_busy) + "\n";
+  metric("chunkserve_http_timeouts_total", "counter", "Requests cut at their head or body deadline.", "",
+         st.timed_out);
+  return out;
+}
+
 }  // namespace
 
 HttpServer::HttpServer(ServerContext* ctx, HttpServerOptions options)
@@ -120,8 +140,9 @@ void HttpServer::InstallCommonRoutes() {
     SendJson(res, Json{{"status", accepting ? "ok" : "shutting_down"}}, accepting ? 200 : 503);
   });
   http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(ctx_->metrics->Render(ctx_->engine ? ctx_->engine->Stats() : sched::SchedulerStats{}),
-                    "text/plain; version=0.0.4");
+    std::string text = ctx_->metrics->Render(ctx_->engine ? ctx_->engine->Stats() : sched::SchedulerStats{});
+    text += ConnectionMetrics(layer_->stats());
+    res.set_content(text, "text/plain; version=0.0.4");
   });
 }
 

@@ -258,6 +258,9 @@ TEST(SecurityTest, ConnectionCapShedsUnauthenticatedFirst) {
   const ConnectionLayerStats st = s.http().connection_stats();
   EXPECT_GE(st.shed, 32);
   EXPECT_LE(st.open, 16);
+  std::optional<RawResponse> metrics = Ask(s.port(), Get("/metrics", Bearer()));
+  ASSERT_TRUE(metrics.has_value());
+  EXPECT_NE(metrics->body.find("chunkserve_http_connections_shed_total "), std::string::npos);
   // The authenticated connection is still there and served.
   ASSERT_TRUE(keyed.Send(Get("/v1/models", Bearer())));
   r = keyed.Read(2000);
