@@ -16,6 +16,7 @@
 #include <system_error>
 
 #include "base/logging.h"
+#include "server/chunked_decoder.h"
 #include "server/http_util.h"
 
 namespace chunkserve::server {
@@ -100,6 +101,9 @@ struct ConnectionLayer::Connection {
   GateVerdict verdict;
   size_t head_bytes = 0;
   size_t reserved_bytes = 0;  // of the buffered-body budget, for this request
+  // A chunked body: decoded as it arrives (the raw bytes leave buf).
+  std::unique_ptr<ChunkedDecoder> chunked;
+  std::string decoded;
   // Set by the worker, read by the loop after the connection came back.
   bool close_after = false;
 };
@@ -389,6 +393,9 @@ void ConnectionLayer::OnReadable(Connection* c) {
     size_t want = sizeof(tmp);
     if (c->phase == Phase::kHead || c->phase == Phase::kIdle) {
       want = c->buf.size() < head_cap ? head_cap - c->buf.size() : 0;
+    } else if (c->phase == Phase::kBody && c->chunked) {
+      // Decoded after each read; keep at most one read of raw framing.
+      want = c->buf.size() - c->head_bytes < sizeof(tmp) ? sizeof(tmp) : 0;
     } else if (c->phase == Phase::kBody) {
       const size_t need = c->head_bytes + c->verdict.body_bytes;
       want = c->buf.size() < need ? need - c->buf.size() : 0;
@@ -398,6 +405,7 @@ void ConnectionLayer::OnReadable(Connection* c) {
     if (n > 0) {
       if (c->phase == Phase::kLingering) continue;  // dropped
       c->buf.append(tmp, static_cast<size_t>(n));
+      if (c->phase == Phase::kBody && c->chunked) break;  // decode before reading more
       if (c->phase == Phase::kIdle) {
         const int64_t now = NowMs();
         c->phase = Phase::kHead;
@@ -448,7 +456,18 @@ void ConnectionLayer::Advance(Connection* c) {
       if (c->phase == Phase::kIdle) continue;  // answered (preflight); maybe pipelined
       if (c->phase != Phase::kBody) return;
     }
-    if (c->phase == Phase::kBody) {
+    if (c->phase == Phase::kBody && c->chunked) {
+      StatusOr<size_t> used = c->chunked->Feed(std::string_view(c->buf).substr(c->head_bytes), &c->decoded);
+      if (!used.ok()) {
+        const bool too_large = used.status().code() == StatusCode::kResourceExhausted;
+        AnswerAndLinger(c, too_large ? 413 : 400, used.status().message(),
+                        too_large ? "request_too_large" : "bad_request", {}, c->head.path);
+        return;
+      }
+      c->buf.erase(c->head_bytes, *used);
+      if (!c->chunked->done()) return;
+      Dispatch(c);
+    } else if (c->phase == Phase::kBody) {
       if (c->buf.size() < c->head_bytes + c->verdict.body_bytes) return;
       Dispatch(c);
     }
@@ -490,10 +509,11 @@ void ConnectionLayer::OnHead(Connection* c, size_t head_end) {
   }
   // Reserve the body's bytes before reading it (released when served, or
   // by Close if it never completes).
-  if (verdict.body_bytes > 0) {
+  const size_t reserve = verdict.chunked ? gate_->options().max_body_bytes : verdict.body_bytes;
+  if (reserve > 0) {
     size_t held = body_bytes_reserved_.load();
     do {
-      if (held + verdict.body_bytes > options_.max_buffered_body_bytes) {
+      if (held + reserve > options_.max_buffered_body_bytes) {
         {
           std::lock_guard<std::mutex> lock(mu_);
           ++stats_.refused_busy;
@@ -502,8 +522,15 @@ void ConnectionLayer::OnHead(Connection* c, size_t head_end) {
                         head->path);
         return;
       }
-    } while (!body_bytes_reserved_.compare_exchange_weak(held, held + verdict.body_bytes));
-    c->reserved_bytes = verdict.body_bytes;
+    } while (!body_bytes_reserved_.compare_exchange_weak(held, held + reserve));
+    c->reserved_bytes = reserve;
+  }
+  if (verdict.chunked) {
+    ChunkedDecoder::Limits limits;
+    limits.max_body_bytes = gate_->options().max_body_bytes;
+    limits.max_raw_bytes = 4 * limits.max_body_bytes + (size_t{1} << 20);
+    c->chunked = std::make_unique<ChunkedDecoder>(limits);
+    c->decoded.clear();
   }
   const int64_t now = NowMs();
   c->head_bytes = head_end;
@@ -513,8 +540,8 @@ void ConnectionLayer::OnHead(Connection* c, size_t head_end) {
   c->deadline_ms = now + options_.body_timeout_ms;
   const std::optional<std::string_view> expect = head->Header("Expect");
   c->head = std::move(*head);
-  if (expect && EqualsIgnoreCase(*expect, "100-continue") && c->verdict.body_bytes > 0 &&
-      c->buf.size() < c->head_bytes + c->verdict.body_bytes) {
+  if (expect && EqualsIgnoreCase(*expect, "100-continue") && (c->verdict.body_bytes > 0 || c->chunked) &&
+      c->buf.size() < c->head_bytes + std::max<uint64_t>(c->verdict.body_bytes, 1)) {
     static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
     [[maybe_unused]] ssize_t w = send(c->fd, kContinue, sizeof(kContinue) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
   }
@@ -524,8 +551,15 @@ void ConnectionLayer::Dispatch(Connection* c) {
   auto job = std::make_unique<Job>();
   job->conn = c;
   job->verdict = std::move(c->verdict);
-  job->body = c->buf.substr(c->head_bytes, job->verdict.body_bytes);
-  c->buf.erase(0, c->head_bytes + job->verdict.body_bytes);
+  if (c->chunked) {
+    job->body = std::move(c->decoded);  // the raw framing already left buf
+    c->decoded = std::string();
+    c->chunked.reset();
+    c->buf.erase(0, c->head_bytes);
+  } else {
+    job->body = c->buf.substr(c->head_bytes, job->verdict.body_bytes);
+    c->buf.erase(0, c->head_bytes + job->verdict.body_bytes);
+  }
   job->head = std::move(c->head);
   job->reserved_bytes = c->reserved_bytes;
   c->reserved_bytes = 0;

@@ -167,11 +167,6 @@ GateVerdict RequestGate::Check(const RequestHead& head) const {
   // 6. Framing and size.
   GateVerdict v;
   v.authenticated = authenticated;
-  if (head.chunked) {
-    v = Refuse(411, "chunked request bodies are not accepted: send Content-Length", "length_required");
-    v.authenticated = authenticated;
-    return v;
-  }
   const uint64_t n = head.content_length.value_or(0);
   if (n > options_.max_body_bytes) {
     v = Refuse(413, "Request body too large: " + std::to_string(n) + " bytes, the limit is " +
@@ -182,7 +177,7 @@ GateVerdict RequestGate::Check(const RequestHead& head) const {
   }
 
   // 7, 8. What the body is.
-  if (n > 0) {
+  if (n > 0 || head.chunked) {
     const std::string type = MediaType(head.Header("Content-Type").value_or(""));
     if (type != "application/json") {
       v = Refuse(415,
@@ -204,6 +199,7 @@ GateVerdict RequestGate::Check(const RequestHead& head) const {
   }
   v.pass = true;
   v.body_bytes = n;
+  v.chunked = head.chunked;
   return v;
 }
 

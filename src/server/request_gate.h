@@ -15,8 +15,8 @@
 //      `Origin` is neither this server (same Host) nor an --cors-origin is
 //      refused (403). Browsers send Origin on every cross-origin POST,
 //      including the "simple" form and multipart posts that skip preflight.
-//   6. Body framing: chunked request bodies 411 (send Content-Length); a
-//      Content-Length above the body limit 413.
+//   6. Body size: a Content-Length above the body limit 413 (a chunked body
+//      is held to the same limit while it is decoded).
 //   7. A non-empty body must be `Content-Type: application/json` (415):
 //      no route takes anything else, and the other types are exactly the
 //      ones a browser may send cross-origin without asking.
@@ -56,6 +56,7 @@ struct GateVerdict {
   std::string code;
   std::vector<std::pair<std::string, std::string>> headers;  // Allow, CORS, ...
   uint64_t body_bytes = 0;     // when pass: the Content-Length to read
+  bool chunked = false;        // when pass: the body comes chunked instead
   bool inflate = false;        // when pass: the body is gzip/deflate-encoded
 };
 

@@ -9,6 +9,7 @@
 
 #include "security/request_head_fuzz_one.h"
 #include "server/body_limits.h"
+#include "server/chunked_decoder.h"
 #include "server/request_gate.h"
 #include "server/request_head.h"
 
@@ -104,7 +105,11 @@ TEST(RequestGateTest, Decisions) {
   EXPECT_EQ(Judge(gate, "POST /v1/completions HTTP/1.1\r\nHost: localhost\r\n" + key +
                             "Transfer-Encoding: chunked\r\n\r\n")
                 .status,
-            411);
+            415);  // a chunked body is a body: JSON only
+  GateVerdict chunked = Judge(gate, "POST /v1/completions HTTP/1.1\r\nHost: localhost\r\n" + key +
+                                        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+  EXPECT_TRUE(chunked.pass);
+  EXPECT_TRUE(chunked.chunked);
   GateVerdict gz = Judge(gate, "POST /v1/completions HTTP/1.1\r\nHost: localhost\r\n" + key +
                                    "Content-Type: application/json\r\nContent-Encoding: GZIP\r\nContent-Length: 9\r\n\r\n");
   EXPECT_TRUE(gz.pass);
@@ -167,6 +172,42 @@ TEST(BodyLimitsTest, InflateUnderACap) {
   const std::string gz = Compress(text, 15 + 16);
   EXPECT_FALSE(InflateBody(gz.substr(0, gz.size() / 2), 1000).ok());
   EXPECT_FALSE(InflateBody("not compressed at all", 1000).ok());
+}
+
+TEST(ChunkedDecoderTest, DecodesByteByByteAndRefusesBadFraming) {
+  const std::string raw = "4;ext=1\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nX-T: 1\r\n\r\nNEXT";
+  // Whole, and fed one byte at a time (as a trickling client would).
+  for (size_t step : {raw.size(), size_t{1}}) {
+    ChunkedDecoder d({});
+    std::string body, pending;
+    size_t fed = 0;
+    while (!d.done() && fed < raw.size()) {
+      pending += raw.substr(fed, step);
+      fed += step;
+      StatusOr<size_t> used = d.Feed(pending, &body);
+      ASSERT_TRUE(used.ok()) << used.status().ToString();
+      pending.erase(0, *used);
+    }
+    EXPECT_TRUE(d.done());
+    EXPECT_EQ(body, "Wikipedia in\r\n\r\nchunks.");
+    EXPECT_EQ(pending + raw.substr(fed), "NEXT");
+  }
+  const char* bad[] = {"x\r\n", "\r\n", "4\r\nWikiXX\r\n", "fffffffffffffffff\r\n", "4 x\r\nWiki\r\n"};
+  for (const char* b : bad) {
+    ChunkedDecoder d({});
+    std::string body;
+    EXPECT_FALSE(d.Feed(b, &body).ok()) << b;
+  }
+  ChunkedDecoder::Limits small;
+  small.max_body_bytes = 8;
+  ChunkedDecoder d(small);
+  std::string body;
+  EXPECT_EQ(d.Feed("5\r\nhello\r\n5\r\n", &body).status().code(), StatusCode::kResourceExhausted);
+  small.max_raw_bytes = 64;
+  ChunkedDecoder padded(small);
+  std::string many;
+  for (int i = 0; i < 8; ++i) many += "1;" + std::string(20, 'p') + "\r\nx\r\n";
+  EXPECT_EQ(padded.Feed(many, &body).status().code(), StatusCode::kResourceExhausted);
 }
 
 // The fuzz harness on seeded mutations of valid requests (byte flips,

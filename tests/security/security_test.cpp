@@ -375,6 +375,40 @@ TEST(SecurityTest, FormEncodedJsonIsUnsupportedMediaTypeNotTooLarge) {
   EXPECT_NE(r->status, 415);
 }
 
+// Chunked request bodies are decoded under the same body limit.
+TEST(SecurityTest, ChunkedBodiesAreDecodedUnderTheLimit) {
+  HarnessOptions o;
+  o.max_body_bytes = 1 << 16;
+  ServerHarness s(o);
+  const std::string body = R"({"prompt": "the miller", "max_tokens": 2, "temperature": 0})";
+  std::string chunked;
+  for (size_t i = 0; i < body.size(); i += 7) {
+    const std::string part = body.substr(i, 7);
+    char size[16];
+    std::snprintf(size, sizeof(size), "%zx", part.size());
+    chunked += std::string(size) + "\r\n" + part + "\r\n";
+  }
+  chunked += "0\r\n\r\n";
+  const std::string head = "POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                           "Transfer-Encoding: chunked\r\n\r\n";
+  RawClient c(s.port());
+  ASSERT_TRUE(c.Send(head + chunked + Get("/health")));  // and a pipelined request after it
+  std::optional<RawResponse> r = c.Read(5000);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200) << r->body;
+  r = c.Read(2000);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+  // Over the limit: 413 once the decoded size passes it.
+  RawClient big(s.port());
+  ASSERT_TRUE(big.Send(head));
+  for (int i = 0; i < 40; ++i)
+    if (!big.Send("1000\r\n" + std::string(0x1000, ' ') + "\r\n")) break;
+  r = big.Read(3000);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 413);
+}
+
 // Row 10: pipelined requests are all answered, in order.
 TEST(SecurityTest, PipelinedRequestsAreAnswered) {
   ServerHarness s;
