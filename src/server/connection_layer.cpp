@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <exception>
 #include <system_error>
 
 #include "base/logging.h"
@@ -274,7 +275,9 @@ void ConnectionLayer::Run() {
 }
 
 void ConnectionLayer::Accept() {
-  for (;;) {
+  // A bounded batch, so that a flood of connections cannot keep the loop
+  // from reading the ones it has (the listener stays readable).
+  for (int batch = 0; batch < 64; ++batch) {
     if (listen_fd_ < 0) return;
     sockaddr_storage addr{};
     socklen_t len = sizeof(addr);
@@ -588,7 +591,12 @@ void ConnectionLayer::WorkerLoop() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    ServeJob(*job);
+    try {
+      ServeJob(*job);
+    } catch (const std::exception& e) {  // e.g. bad_alloc building the request
+      CS_LOG(Error) << "server: serving a request failed: " << e.what();
+      job->conn->close_after = true;
+    }
     body_bytes_reserved_ -= job->reserved_bytes;
     {
       std::lock_guard<std::mutex> lock(mu_);
