@@ -368,7 +368,7 @@ ConnectionLayer::Connection* ConnectionLayer::PickVictim(const std::string* ip) 
       case Phase::kLingering: return 0;
       case Phase::kHead: return c.ever_authenticated ? 4 : 1;
       case Phase::kIdle: return c.ever_authenticated ? 3 : 2;
-      case Phase::kBody:
+      case Phase::kBody: return c.ever_authenticated ? -1 : 5;
       case Phase::kServing: return -1;
     }
     return -1;

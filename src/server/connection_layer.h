@@ -29,14 +29,17 @@
 //            Pipelined requests already read are served in order.
 // Caps: max_connections in total and max_connections_per_ip per client
 // address. A new connection over a cap sheds an existing one of that scope,
-// in this order: connections lingering after a refusal, incomplete heads of
-// connections that never authenticated, idle never-authenticated ones, idle
-// authenticated ones, incomplete heads of authenticated ones (oldest
-// first). Connections reading an accepted body or being served are never
-// shed; when nothing can be shed the new connection gets 503 and is closed.
-// "Authenticated" means a request on the connection carried a valid key (or
-// no key is configured), so unauthenticated clients can only displace each
-// other, never an authenticated client's connection.
+// in this order (oldest first within a rank): connections lingering after a
+// refusal, incomplete heads of unauthenticated connections, idle
+// unauthenticated ones, idle authenticated ones, incomplete heads of
+// authenticated ones, and last unauthenticated ones reading a body.
+// Authenticated connections reading a body, and every connection being
+// served, are never shed; when nothing can be shed the new connection gets
+// 503 and is closed. "Authenticated" means a request on the connection
+// carried a configured API key, so with keys configured clients without one
+// can only displace each other, never an authenticated client's request in
+// progress. (Without keys nobody is authenticated: a client that announces
+// a body and never sends it is shed like any other once the cap is full.)
 //
 // Thread safety: Start/Run on one thread (Run blocks until Stop); Stop from
 // any thread.

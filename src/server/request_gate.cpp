@@ -133,9 +133,10 @@ GateVerdict RequestGate::Check(const RequestHead& head) const {
   }
 
   // 3. API key.
-  const bool authenticated = KeyAccepted(head.Header("Authorization"));
+  const bool key_ok = KeyAccepted(head.Header("Authorization"));
+  const bool authenticated = key_ok && !options_.api_keys.empty();
   const bool open_route = head.path == "/health" && (head.method == "GET" || head.method == "HEAD");
-  if (!authenticated && !open_route)
+  if (!key_ok && !open_route)
     return Refuse(401,
                   head.HasHeader("Authorization") ? "Incorrect API key provided."
                                                   : "Missing API key: send 'Authorization: Bearer <key>'.",

@@ -50,7 +50,7 @@ struct RequestGateOptions {
 // (message, code: OpenAI error shape) or, for a preflight, 204.
 struct GateVerdict {
   bool pass = false;
-  bool authenticated = false;  // the key was valid (or none is configured)
+  bool authenticated = false;  // a configured key was presented (never without keys)
   int status = 0;
   std::string message;
   std::string code;

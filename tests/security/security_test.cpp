@@ -302,6 +302,30 @@ TEST(SecurityTest, BufferedBodiesAreBounded) {
   EXPECT_NE(r->status, 503);  // read and served (a 400: the body is not JSON)
 }
 
+// Without keys nobody is authenticated: connections that announce a body
+// and never send it cannot fill the cap for their body deadline.
+TEST(SecurityTest, StalledBodiesAreShedWithoutKeys) {
+  HarnessOptions o;
+  o.tune_http = [](HttpServerOptions& h) {
+    h.max_connections = 8;
+    h.max_connections_per_ip = 8;
+  };
+  ServerHarness s(o);
+  std::vector<std::unique_ptr<RawClient>> stalled;
+  for (int i = 0; i < 8; ++i) {
+    stalled.push_back(std::make_unique<RawClient>(s.port()));
+    stalled.back()->Send("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                         "Content-Length: 100\r\n\r\n{");
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto t0 = Clock::now();
+  std::optional<RawResponse> r = Ask(s.port(), Get("/health"));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_LT(MsSince(t0), 500);
+  EXPECT_GE(s.http().connection_stats().shed, 1);
+}
+
 // Row 2: a gzip bomb is refused after at most the body limit of inflation,
 // and without a key it is not inflated at all.
 TEST(SecurityTest, GzipBombIsNotInflated) {
