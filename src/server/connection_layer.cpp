@@ -55,7 +55,9 @@ std::string ResponseBytes(int status, const std::string& message, const std::str
                           const std::vector<std::pair<std::string, std::string>>& headers, bool keep_alive) {
   std::string body;
   if (status != 204) {
-    const std::string type = status == 401 ? "authentication_error" : status >= 500 ? "server_error" : "invalid_request_error";
+    const std::string type = status == 401   ? "authentication_error"
+                             : status >= 500 ? "server_error"
+                                             : "invalid_request_error";
     body = ErrorBody(message, type, code).dump(-1, ' ', false, Json::error_handler_t::replace);
   }
   std::string out = "HTTP/1.1 " + std::to_string(status) + " " + Reason(status) + "\r\n";
@@ -176,7 +178,8 @@ Status ConnectionLayer::Start() {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
-    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) return IoError(std::string("epoll_ctl: ") + std::strerror(errno));
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0)
+      return IoError(std::string("epoll_ctl: ") + std::strerror(errno));
   }
 
   // Every connection is a descriptor: raise the soft limit as far as the
@@ -311,7 +314,8 @@ void ConnectionLayer::Accept() {
       c->peer.local_port = port_;
     }
     if (stopping_.load() || !Admit(c->peer.remote_ip)) {
-      const std::string bytes = ResponseBytes(503, "too many connections; retry later", "too_many_connections", {}, false);
+      const std::string bytes =
+          ResponseBytes(503, "too many connections; retry later", "too_many_connections", {}, false);
       [[maybe_unused]] ssize_t w = send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       ::close(fd);
       if (on_answer_) on_answer_("", 503);

@@ -78,7 +78,8 @@ HttpServer::HttpServer(ServerContext* ctx, HttpServerOptions options)
     if (gate_.KeyAccepted(req.has_header("Authorization") ? std::optional<std::string_view>(auth) : std::nullopt))
       return httplib::Server::HandlerResponse::Unhandled;
     SendError(res, 401,
-              req.has_header("Authorization") ? "Incorrect API key provided." : "Missing API key: send 'Authorization: Bearer <key>'.",
+              req.has_header("Authorization") ? "Incorrect API key provided."
+                                              : "Missing API key: send 'Authorization: Bearer <key>'.",
               "invalid_api_key");
     return httplib::Server::HandlerResponse::Handled;
   });

@@ -154,7 +154,8 @@ GateVerdict RequestGate::Check(const RequestHead& head) const {
   const bool safe_method = head.method == "GET" || head.method == "HEAD";
   if (!safe_method && origin) {
     const std::string host = std::string(head.Header("Host").value_or(""));
-    const bool same_origin = EqualsIgnoreCase(*origin, "http://" + host) || EqualsIgnoreCase(*origin, "https://" + host);
+    const bool same_origin =
+        EqualsIgnoreCase(*origin, "http://" + host) || EqualsIgnoreCase(*origin, "https://" + host);
     if (!same_origin && !OriginAllowed(*origin)) {
       GateVerdict v = Refuse(403,
                              "cross-origin request from '" + std::string(origin->substr(0, 200)) +

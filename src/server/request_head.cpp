@@ -100,9 +100,11 @@ StatusOr<RequestHead> ParseRequestHead(std::string_view head, const RequestHeadL
   if (!IsToken(h.method)) return InvalidArgumentError("malformed request method");
   if (h.version != "HTTP/1.1" && h.version != "HTTP/1.0")
     return InvalidArgumentError("unsupported HTTP version (HTTP/1.0 or HTTP/1.1 only)");
-  if (h.target.empty() || h.target[0] != '/') return InvalidArgumentError("the request target must be an absolute path");
+  if (h.target.empty() || h.target[0] != '/')
+    return InvalidArgumentError("the request target must be an absolute path");
   for (char c : h.target)
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return InvalidArgumentError("control character in the request target");
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
+      return InvalidArgumentError("control character in the request target");
   {
     std::string target = h.target;
     if (size_t hash = target.find('#'); hash != std::string::npos) target.resize(hash);
@@ -146,7 +148,8 @@ StatusOr<RequestHead> ParseRequestHead(std::string_view head, const RequestHeadL
     h.headers.emplace_back(std::string(name), std::string(value));
   }
   if (h.chunked && h.content_length) return InvalidArgumentError("both Content-Length and Transfer-Encoding sent");
-  if (h.version == "HTTP/1.1" && !h.HasHeader("Host")) return InvalidArgumentError("HTTP/1.1 requests need a Host header");
+  if (h.version == "HTTP/1.1" && !h.HasHeader("Host"))
+    return InvalidArgumentError("HTTP/1.1 requests need a Host header");
   const std::optional<std::string_view> connection = h.Header("Connection");
   if (h.version == "HTTP/1.0") {
     h.keep_alive = connection && EqualsIgnoreCase(*connection, "keep-alive");

@@ -111,7 +111,8 @@ TEST(RequestGateTest, Decisions) {
   EXPECT_TRUE(chunked.pass);
   EXPECT_TRUE(chunked.chunked);
   GateVerdict gz = Judge(gate, "POST /v1/completions HTTP/1.1\r\nHost: localhost\r\n" + key +
-                                   "Content-Type: application/json\r\nContent-Encoding: GZIP\r\nContent-Length: 9\r\n\r\n");
+                                   "Content-Type: application/json\r\nContent-Encoding: GZIP\r\n"
+                                   "Content-Length: 9\r\n\r\n");
   EXPECT_TRUE(gz.pass);
   EXPECT_TRUE(gz.inflate);
   EXPECT_EQ(gz.body_bytes, 9u);

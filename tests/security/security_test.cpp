@@ -515,7 +515,8 @@ TEST(SecurityTest, CrossOriginStateChangesRefused) {
   r = Ask(s.port(), Post("/v1/collections", create, "application/json", "Origin: http://127.0.0.1\r\n"));
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, 200) << r->body;
-  r = Ask(s.port(), Post("/v1/collections", R"({"name": "up2"})", "application/json", "Origin: http://app.example\r\n"));
+  r = Ask(s.port(),
+          Post("/v1/collections", R"({"name": "up2"})", "application/json", "Origin: http://app.example\r\n"));
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(r->Header("access-control-allow-origin"), "http://app.example");
