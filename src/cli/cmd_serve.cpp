@@ -140,7 +140,8 @@ int RunServe(const std::vector<std::string>& args) {
                                 "recompute", "recompute-signal", "max-body-mib", "http-threads", "attention",
                                 "grace-s", "db", "template-file", "max-decode-slowdown", "embed-model",
                                 "embed-pooling", "query-prefix", "doc-prefix", "max-connections",
-                                "max-connections-per-ip", "header-timeout-s", "body-timeout-s", "keep-alive-s", "allowed-host", "cors-origin"},
+                                "max-connections-per-ip", "header-timeout-s", "body-timeout-s", "keep-alive-s",
+                                "allowed-host", "cors-origin"},
                                {"chatml", "no-prefix-cache", "no-chunk-cache"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
