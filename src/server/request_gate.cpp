@@ -126,7 +126,12 @@ GateVerdict RequestGate::Check(const RequestHead& head) const {
     if (origin) {
       v.headers = CorsHeaders(origin);
       v.headers.emplace_back("Access-Control-Allow-Methods", RouteTable::AllowHeader(*route));
-      v.headers.emplace_back("Access-Control-Allow-Headers", "Authorization, Content-Type");
+      // The origin is trusted: allow the headers it asks for (browser SDKs
+      // add their own, e.g. x-stainless-*), or the two the API needs.
+      const std::optional<std::string_view> asked = head.Header("Access-Control-Request-Headers");
+      v.headers.emplace_back("Access-Control-Allow-Headers",
+                             asked && !asked->empty() ? std::string(asked->substr(0, 1000))
+                                                      : std::string("Authorization, Content-Type"));
       v.headers.emplace_back("Access-Control-Max-Age", "600");
     }
     return v;
