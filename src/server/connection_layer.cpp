@@ -500,7 +500,7 @@ void ConnectionLayer::OnHead(Connection* c, size_t head_end) {
       const std::string bytes = ResponseBytes(204, "", "", verdict.headers, true);
       // One non-blocking send: the loop never waits on a client.
       if (send(c->fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT) != static_cast<ssize_t>(bytes.size())) {
-        Close(c);
+        Linger(c);  // (not Close: the callers still hold c)
         return;
       }
       if (on_answer_) on_answer_(head->path, 204);
@@ -712,6 +712,10 @@ void ConnectionLayer::AnswerAndLinger(Connection* c, int status, const std::stri
   const std::string bytes = ResponseBytes(status, message, code, headers, false);
   [[maybe_unused]] ssize_t w = send(c->fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   if (on_answer_) on_answer_(path, status);
+  Linger(c);
+}
+
+void ConnectionLayer::Linger(Connection* c) {
   // Half-close and drop what the client still sends for a moment: closing
   // with unread input would reset the connection, and the client could
   // lose the answer before reading it.

@@ -138,6 +138,9 @@ class ConnectionLayer {
   void ExpireDeadlines();
   void AnswerAndLinger(Connection* c, int status, const std::string& message, const std::string& code,
                        const std::vector<std::pair<std::string, std::string>>& headers, const std::string& path);
+  // Half-closes and drops input until linger_ms passes or the peer closes;
+  // unlike Close, c stays valid for the caller.
+  void Linger(Connection* c);
   void Close(Connection* c);
   void WorkerLoop();
   void ServeJob(Job& job);
