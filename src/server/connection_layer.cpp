@@ -511,7 +511,11 @@ void ConnectionLayer::OnHead(Connection* c, size_t head_end) {
       c->deadline_ms = now + options_.keep_alive_ms;
       return;
     }
-    AnswerAndLinger(c, verdict.status, verdict.message, verdict.code, verdict.headers, head->path);
+    // An allowed browser origin gets to read the refusal (401, 413, ...).
+    std::vector<std::pair<std::string, std::string>> headers = verdict.headers;
+    if (verdict.status != 403)
+      for (auto& h : gate_->CorsHeaders(head->Header("Origin"))) headers.push_back(std::move(h));
+    AnswerAndLinger(c, verdict.status, verdict.message, verdict.code, headers, head->path);
     return;
   }
   // Reserve the body's bytes before reading it (released when served, or

@@ -528,6 +528,11 @@ TEST(SecurityTest, CrossOriginStateChangesRefused) {
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(r->Header("access-control-allow-origin"), "http://app.example");
+  // Its refusals are readable too.
+  r = Ask(s.port(), Post("/v1/collections", "{}", "text/plain", "Origin: http://app.example\r\n"));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 415);
+  EXPECT_EQ(r->Header("access-control-allow-origin"), "http://app.example");
   // Preflight.
   r = Ask(s.port(), "OPTIONS /v1/collections HTTP/1.1\r\nHost: localhost\r\nOrigin: http://app.example\r\n"
                     "Access-Control-Request-Method: POST\r\n\r\n");
