@@ -74,7 +74,17 @@ const char kUsage[] =
     "                            0..1 (default 0.15; 1 = exact full prefill)\n"
     "      --recompute-signal S  which tokens: recency (default) | trailing | deviation\n"
     "      --max-body-mib N      request body limit (default 8)\n"
-    "      --http-threads N      HTTP worker threads = concurrent connections (default 64)\n"
+    "      --http-threads N      HTTP worker threads = requests served at once (default 64, <= 1024)\n"
+    "      --max-connections N   open connections in total (default 1024); over the cap, idle and\n"
+    "                            incomplete unauthenticated connections are shed first\n"
+    "      --max-connections-per-ip N  open connections per client address (default 256)\n"
+    "      --header-timeout-s N  a request's whole head must arrive within N s (default 10)\n"
+    "      --body-timeout-s N    its whole body within N s (default 60)\n"
+    "      --keep-alive-s N      idle connections close after N s (default 5)\n"
+    "      --allowed-host H      also accept 'Host: H' (repeatable; bound to loopback, only loopback\n"
+    "                            names are accepted without it; elsewhere any Host unless given)\n"
+    "      --cors-origin O       let web pages from origin O (http://host:port, or *) call the API;\n"
+    "                            other cross-origin POST/DELETE requests are refused (repeatable)\n"
     "      --grace-s N           shutdown grace period for requests in flight (default 10)\n"
     "      --db PATH             RAG database for the RAG routes\n"
     "      --embed-model E       embedding model GGUF (GloVe from `convert --from glove`, a bert\n"
@@ -129,7 +139,9 @@ int RunServe(const std::vector<std::string>& args) {
                                 "max-running", "max-queue", "chunk-cache-dir", "chunk-cache-mib", "chunk-disk-mib",
                                 "recompute", "recompute-signal", "max-body-mib", "http-threads", "attention",
                                 "grace-s", "db", "template-file", "max-decode-slowdown", "embed-model",
-                                "embed-pooling", "query-prefix", "doc-prefix"},
+                                "embed-pooling", "query-prefix", "doc-prefix", "max-connections",
+                                "max-connections-per-ip", "header-timeout-s", "body-timeout-s", "keep-alive-s",
+                                "allowed-host", "cors-origin"},
                                {"chatml", "no-prefix-cache", "no-chunk-cache"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
@@ -149,7 +161,9 @@ int RunServe(const std::vector<std::string>& args) {
                                {"kv-mib", 1024, 1},     {"block-tokens", 16, 1}, {"step-tokens", 256, 1},
                                {"max-running", 64, 1},  {"max-queue", 256, 0},   {"max-body-mib", 8, 1},
                                {"http-threads", 64, 2}, {"grace-s", 10, 0},     {"chunk-cache-mib", 1024, 1},
-                               {"chunk-disk-mib", 8192, 1}};
+                               {"chunk-disk-mib", 8192, 1}, {"max-connections", 1024, 1},
+                               {"max-connections-per-ip", 256, 1}, {"header-timeout-s", 10, 1},
+                               {"body-timeout-s", 60, 1}, {"keep-alive-s", 5, 1}};
   for (IntFlag& f : ints) {
     std::string name = f.name;
     if (name == "ctx" && flags.Has("c")) name = "c";
@@ -165,11 +179,18 @@ int RunServe(const std::vector<std::string>& args) {
     return 0LL;
   };
   if (get("port") > 65535) return UsageError(*self, "--port must be <= 65535");
+  if (get("http-threads") > 1024) return UsageError(*self, "--http-threads must be <= 1024");
+  for (const char* name : {"header-timeout-s", "body-timeout-s", "keep-alive-s"})
+    if (get(name) > 86400) return UsageError(*self, "--" + std::string(name) + " must be <= 86400");
+  for (const char* name : {"max-connections", "max-connections-per-ip"})
+    if (get(name) > 1'000'000) return UsageError(*self, "--" + std::string(name) + " must be <= 1000000");
 
   server::HttpServerOptions http_options;
   http_options.host = flags.GetOr("host", "127.0.0.1");
   http_options.port = static_cast<int>(get("port"));
   http_options.api_keys = flags.GetAll("api-key");
+  for (const std::string& k : http_options.api_keys)
+    if (k.empty()) return UsageError(*self, "--api-key must not be empty (it would refuse every request)");
   if (std::optional<std::string> f = flags.Get("api-key-file")) {
     StatusOr<std::vector<std::string>> keys = ReadKeys(*f);
     if (!keys.ok()) return Fail("serve", keys.status());
@@ -177,6 +198,13 @@ int RunServe(const std::vector<std::string>& args) {
   }
   http_options.max_body_bytes = static_cast<size_t>(get("max-body-mib")) << 20;
   http_options.n_http_threads = static_cast<int>(get("http-threads"));
+  http_options.max_connections = static_cast<int>(get("max-connections"));
+  http_options.max_connections_per_ip = static_cast<int>(get("max-connections-per-ip"));
+  http_options.header_timeout_ms = get("header-timeout-s") * 1000;
+  http_options.body_timeout_ms = get("body-timeout-s") * 1000;
+  http_options.keep_alive_ms = get("keep-alive-s") * 1000;
+  http_options.allowed_hosts = flags.GetAll("allowed-host");
+  http_options.cors_origins = flags.GetAll("cors-origin");
 
   // Signals go to one thread (sigwait) so that no handler runs inside the
   // HTTP or compute threads; block them before any thread starts.

@@ -52,8 +52,8 @@ bool IsRequestSocket(int fd, const httplib::Request& req) {
 
 ClientConnection ClientConnection::Of(const httplib::Request& req) {
   if (req.remote_port <= 0 || req.local_port <= 0) return ClientConnection();
-  // httplib serves a connection on one pool thread from accept to close, so
-  // the socket this thread found last is usually the one again.
+  // The socket this worker found last may be the same keep-alive
+  // connection again.
   thread_local int last_fd = -1;
   if (last_fd >= 0 && IsRequestSocket(last_fd, req)) return ClientConnection(last_fd);
   DIR* dir = opendir("/proc/self/fd");

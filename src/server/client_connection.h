@@ -10,9 +10,9 @@
 // ClientConnection finds the request's own socket: the one open descriptor
 // of this process whose local port is the request's local_port and whose
 // peer is (remote_addr, remote_port) - a TCP 4-tuple names exactly one live
-// connection, and httplib keeps that socket open until the handler (and any
-// content provider) has returned, so the descriptor stays ours while we use
-// it. PeerClosed() then probes it without blocking: poll() with a zero
+// connection, and the connection layer (connection_layer.h) keeps that
+// socket open until the handler (and any content provider) has returned, so
+// the descriptor stays ours while we use it. PeerClosed() then probes it without blocking: poll() with a zero
 // timeout, and when the socket is readable, recv(MSG_PEEK) of one byte -
 // 0 bytes (the peer's FIN) or a hard error (RST) means gone; pending bytes (a
 // pipelined next request) mean alive. Like newer httplib's is_socket_alive,
@@ -35,8 +35,8 @@ class ClientConnection {
  public:
   ClientConnection() = default;
   // Looks the request's socket up (a scan of /proc/self/fd, after a check of
-  // the descriptor this thread found last: keep-alive connections and
-  // httplib's one-connection-per-thread make that a hit).
+  // the descriptor this thread found last: a hit when this worker served the
+  // same keep-alive connection before).
   static ClientConnection Of(const httplib::Request& req);
 
   bool known() const { return fd_ >= 0; }

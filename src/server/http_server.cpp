@@ -1,7 +1,6 @@
 #include "server/http_server.h"
 
-#include <sys/socket.h>
-
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <thread>
@@ -14,53 +13,73 @@
 namespace chunkserve::server {
 namespace {
 
-// Constant-time comparison, so response timing does not leak a key prefix.
-// (The length may leak; keys are long random strings.)
-bool SameKey(const std::string& a, const std::string& b) {
-  if (a.size() != b.size() || b.empty()) return false;
-  unsigned diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
+RequestGateOptions GateOptions(const HttpServerOptions& o) {
+  RequestGateOptions g;
+  g.api_keys = o.api_keys;
+  g.bound_host = o.host;
+  g.allowed_hosts = o.allowed_hosts;
+  g.cors_origins = o.cors_origins;
+  g.max_body_bytes = o.max_body_bytes;
+  return g;
 }
 
-// Route label for metrics: known paths as they are, anything else "other"
-// (bounded label cardinality whatever clients send).
-std::string RouteLabel(const std::string& path) {
-  static const char* const kKnown[] = {"/health", "/metrics", "/v1/models", "/v1/completions",
-                                       "/v1/chat/completions", "/v1/embeddings", "/v1/collections",
-                                       "/v1/search", "/v1/rag/chat/completions"};
-  for (const char* k : kKnown)
-    if (path == k) return path;
-  return "other";
+ConnectionLayerOptions LayerOptions(const HttpServerOptions& o) {
+  ConnectionLayerOptions l;
+  l.host = o.host;
+  l.port = o.port;
+  l.n_workers = o.n_http_threads;
+  l.max_connections = o.max_connections;
+  l.max_connections_per_ip = o.max_connections_per_ip;
+  l.head_timeout_ms = o.header_timeout_ms;
+  l.body_timeout_ms = o.body_timeout_ms;
+  l.keep_alive_ms = o.keep_alive_ms;
+  l.max_buffered_body_bytes = o.max_buffered_body_bytes;
+  return l;
+}
+
+// The connection layer's counters in Prometheus text format.
+std::string ConnectionMetrics(const ConnectionLayerStats& st) {
+  std::string out;
+  auto metric = [&](const char* name, const char* type, const char* help, const std::string& series, int64_t v) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    out += name + series + " " + std::to_string(v) + "\n";
+  };
+  metric("chunkserve_http_connections_open", "gauge", "Open client connections.", "", st.open);
+  metric("chunkserve_http_connections_accepted_total", "counter", "Connections accepted.", "", st.accepted);
+  metric("chunkserve_http_connections_shed_total", "counter",
+         "Connections closed to admit a new one over a connection cap.", "", st.shed);
+  out += "# HELP chunkserve_http_refused_total Connections or requests refused for lack of room.\n"
+         "# TYPE chunkserve_http_refused_total counter\n";
+  out += "chunkserve_http_refused_total{reason=\"connections\"} " + std::to_string(st.refused_full) + "\n";
+  out += "chunkserve_http_refused_total{reason=\"body_budget\"} " + std::to_string(st.refused_busy) + "\n";
+  metric("chunkserve_http_timeouts_total", "counter", "Requests cut at their head or body deadline.", "",
+         st.timed_out);
+  return out;
 }
 
 }  // namespace
 
-HttpServer::HttpServer(ServerContext* ctx, HttpServerOptions options) : ctx_(ctx), options_(std::move(options)) {
-  const int n_threads = options_.n_http_threads;
-  // httplib's TaskQueue factory returns an owning raw pointer by design; the
-  // server deletes it.
-  http_.new_task_queue = [n_threads] { return new httplib::ThreadPool(static_cast<size_t>(n_threads)); };
+HttpServer::HttpServer(ServerContext* ctx, HttpServerOptions options)
+    : ctx_(ctx), options_(std::move(options)), gate_(GateOptions(options_)) {
+  // Bodies reach httplib complete and already within the limit (inflated
+  // ones included); this is a second fence.
   http_.set_payload_max_length(options_.max_body_bytes);
-  http_.set_keep_alive_timeout(5);
-  // Streams write small SSE events; without TCP_NODELAY each waits on the
-  // peer's delayed ACK (~40 ms), which would dominate inter-token latency.
-  http_.set_tcp_nodelay(true);
-  // httplib's default sets SO_REUSEPORT, which lets a second server bind the
-  // same port silently; SO_REUSEADDR only allows a quick restart. The fd is
-  // kept to raise the listen backlog after binding (see Bind()).
-  http_.set_socket_options([this](int sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    listen_fd_ = sock;
-  });
-  http_.set_read_timeout(30, 0);
-  http_.set_write_timeout(30, 0);
+  // Only the Keep-Alive response header uses these; the connection layer
+  // enforces them.
+  http_.set_keep_alive_timeout(std::max<int64_t>(1, options_.keep_alive_ms / 1000));
+  http_.set_keep_alive_max_count(1000);
 
+  // Defence in depth: the gate already refused requests without a valid
+  // key before their body was read.
   http_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (Authorized(req)) return httplib::Server::HandlerResponse::Unhandled;
+    const bool open_route = req.path == "/health" && (req.method == "GET" || req.method == "HEAD");
+    if (open_route) return httplib::Server::HandlerResponse::Unhandled;
+    const std::string auth = req.get_header_value("Authorization");
+    if (gate_.KeyAccepted(req.has_header("Authorization") ? std::optional<std::string_view>(auth) : std::nullopt))
+      return httplib::Server::HandlerResponse::Unhandled;
     SendError(res, 401,
-              req.has_header("Authorization") ? "Incorrect API key provided." : "Missing API key: send 'Authorization: Bearer <key>'.",
+              req.has_header("Authorization") ? "Incorrect API key provided."
+                                              : "Missing API key: send 'Authorization: Bearer <key>'.",
               "invalid_api_key");
     return httplib::Server::HandlerResponse::Handled;
   });
@@ -90,25 +109,30 @@ HttpServer::HttpServer(ServerContext* ctx, HttpServerOptions options) : ctx_(ctx
   });
   // Counted before the response is written (httplib's logger runs after), so
   // a client that reads /metrics right after a reply always sees it counted.
+  // Allowed cross-origin callers (--cors-origin) get the CORS headers.
   http_.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (ctx_->metrics) ctx_->metrics->CountRequest(RouteLabel(req.path), res.status);
+    if (ctx_->metrics) ctx_->metrics->CountRequest(RouteTable::Default().Label(req.path), res.status);
+    if (req.has_header("Origin")) {
+      const std::string origin = req.get_header_value("Origin");
+      for (const auto& [k, v] : gate_.CorsHeaders(origin)) res.set_header(k, v);
+    }
   });
   InstallCommonRoutes();
   InstallAllRoutes(http_, *ctx_);
+
+  layer_ = std::make_unique<ConnectionLayer>(
+      LayerOptions(options_), &gate_,
+      [this](httplib::Stream& strm, bool close_connection, bool& connection_closed) {
+        return http_.Serve(strm, close_connection, connection_closed);
+      },
+      [this](const std::string& path, int status) {
+        if (ctx_->metrics) ctx_->metrics->CountRequest(RouteTable::Default().Label(path), status);
+      });
 }
 
-HttpServer::~HttpServer() { Shutdown(0); }
-
-bool HttpServer::Authorized(const httplib::Request& req) const {
-  if (options_.api_keys.empty()) return true;
-  if (req.path == "/health") return true;
-  const std::string header = req.get_header_value("Authorization");
-  static const std::string kBearer = "Bearer ";
-  if (header.size() <= kBearer.size() || header.compare(0, kBearer.size(), kBearer) != 0) return false;
-  const std::string key = header.substr(kBearer.size());
-  bool ok = false;
-  for (const std::string& k : options_.api_keys) ok |= SameKey(key, k);
-  return ok;
+HttpServer::~HttpServer() {
+  Shutdown(0);
+  layer_.reset();  // joins the workers before the routes they call go away
 }
 
 void HttpServer::InstallCommonRoutes() {
@@ -117,29 +141,20 @@ void HttpServer::InstallCommonRoutes() {
     SendJson(res, Json{{"status", accepting ? "ok" : "shutting_down"}}, accepting ? 200 : 503);
   });
   http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(ctx_->metrics->Render(ctx_->engine ? ctx_->engine->Stats() : sched::SchedulerStats{}),
-                    "text/plain; version=0.0.4");
+    std::string text = ctx_->metrics->Render(ctx_->engine ? ctx_->engine->Stats() : sched::SchedulerStats{});
+    text += ConnectionMetrics(layer_->stats());
+    res.set_content(text, "text/plain; version=0.0.4");
   });
 }
 
 Status HttpServer::Bind() {
-  if (options_.port == 0) {
-    port_ = http_.bind_to_any_port(options_.host);
-    if (port_ <= 0) return IoError("cannot bind " + options_.host + " to any port");
-  } else {
-    if (!http_.bind_to_port(options_.host, options_.port))
-      return IoError("cannot bind " + options_.host + ":" + std::to_string(options_.port) +
-                     " (in use, or not a local address?)");
-    port_ = options_.port;
-  }
-  // httplib listens with a backlog of 5: a burst of clients connecting at
-  // once would see dropped SYNs and 1 s retransmits. Linux lets listen() be
-  // called again to raise it.
-  if (listen_fd_ >= 0) ::listen(listen_fd_, 1024);
+  RETURN_IF_ERROR(layer_->Start());
+  port_ = layer_->port();
+  http_.set_serving(true);
   return Status::Ok();
 }
 
-void HttpServer::Listen() { http_.listen_after_bind(); }
+void HttpServer::Listen() { layer_->Run(); }
 
 void HttpServer::Shutdown(int64_t grace_ms) {
   if (shut_down_.exchange(true)) return;
@@ -147,11 +162,11 @@ void HttpServer::Shutdown(int64_t grace_ms) {
   // until they end or the grace period cancels them.
   if (ctx_->engine) ctx_->engine->Shutdown(grace_ms);
   // Every generation has ended; give the SSE writers a moment to send their
-  // last events and [DONE] before the listener (and with it every
-  // connection's write loop) stops.
+  // last events and [DONE] before streaming stops.
   for (int i = 0; i < 200 && ctx_->n_open_streams.load() > 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  http_.stop();
+  http_.set_serving(false);
+  layer_->Stop();
 }
 
 }  // namespace chunkserve::server

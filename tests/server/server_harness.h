@@ -7,6 +7,7 @@
 #include <httplib.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -45,6 +46,9 @@ struct HarnessOptions {
   size_t max_body_bytes = 1 << 16;
   size_t kv_bytes = size_t{8} << 20;
   bool embeddings = true;  // a ModelEmbedder over the fixture model
+  std::string rag_db_path;  // non-empty: the RAG routes over this database
+  // Adjusts the HTTP options last (connection caps, timeouts, hosts).
+  std::function<void(HttpServerOptions&)> tune_http;
 };
 
 class ServerHarness {
@@ -65,6 +69,7 @@ class ServerHarness {
     ctx_.n_ctx_tokens = o.n_ctx;
     ctx_.tokenizer = tokenizer_.get();
     ctx_.metrics = &metrics_;
+    ctx_.rag_db_path = o.rag_db_path;
     ctx_.stream_poll_ms = 10;
     engine::EngineOptions eo;
     eo.kv_budget_bytes = o.kv_bytes;
@@ -83,6 +88,7 @@ class ServerHarness {
     ho.api_keys = o.api_keys;
     ho.max_body_bytes = o.max_body_bytes;
     ho.n_http_threads = 48;
+    if (o.tune_http) o.tune_http(ho);
     http_ = std::make_unique<HttpServer>(&ctx_, ho);
     const Status s = http_->Bind();
     EXPECT_TRUE(s.ok()) << s.ToString();

@@ -1,0 +1,70 @@
+// Startup rows of issue 15 against the `chunkserve serve` executable: flags
+// that would make a server useless or crash it fail at once, with the
+// flag's name, and never abort (exit 134).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "server/server_harness.h"
+
+namespace chunkserve::server {
+namespace {
+
+struct Outcome {
+  int exit_code = -1;
+  std::string stderr_text;
+  double seconds = 0;
+};
+
+// Runs `chunkserve serve ARGS` (bounded by coreutils timeout) and returns
+// its exit code and standard error.
+Outcome Serve(const std::string& args) {
+  const std::string binary = (std::filesystem::path(CHUNKSERVE_BINARY_DIR) / "chunkserve").string();
+  const std::string err = ::testing::TempDir() + "/serve_startup_err.txt";
+  const auto t0 = std::chrono::steady_clock::now();
+  const int status = std::system(("timeout 30 " + binary + " serve -m " + testing::FixturePath() +
+                                  " --port 0 " + args + " 2>" + err + " >/dev/null").c_str());
+  Outcome o;
+  o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (WIFEXITED(status)) o.exit_code = WEXITSTATUS(status);
+  std::ifstream in(err);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  o.stderr_text = ss.str();
+  return o;
+}
+
+bool HaveBinary() {
+  return std::filesystem::exists(std::filesystem::path(CHUNKSERVE_BINARY_DIR) / "chunkserve");
+}
+
+// Row 13: an empty key would start a server that refuses every request.
+TEST(ServeStartupTest, EmptyApiKeyFailsFast) {
+  if (!HaveBinary()) GTEST_SKIP() << "build the chunkserve target first";
+  const Outcome o = Serve("--api-key ''");
+  EXPECT_EQ(o.exit_code, 2) << o.stderr_text;
+  EXPECT_NE(o.stderr_text.find("--api-key"), std::string::npos) << o.stderr_text;
+  EXPECT_LT(o.seconds, 10);
+}
+
+// Row 8: absurd thread counts are a clear error, not std::system_error and
+// exit 134.
+TEST(ServeStartupTest, TooManyHttpThreadsIsAClearError) {
+  if (!HaveBinary()) GTEST_SKIP() << "build the chunkserve target first";
+  const Outcome o = Serve("--http-threads 100000");
+  EXPECT_EQ(o.exit_code, 2) << o.stderr_text;
+  EXPECT_NE(o.stderr_text.find("--http-threads"), std::string::npos) << o.stderr_text;
+  for (const char* flag : {"--max-connections 0", "--header-timeout-s 0", "--keep-alive-s 100000"}) {
+    const Outcome bad = Serve(flag);
+    EXPECT_EQ(bad.exit_code, 2) << flag << ": " << bad.stderr_text;
+  }
+}
+
+}  // namespace
+}  // namespace chunkserve::server
