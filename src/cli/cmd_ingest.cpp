@@ -111,7 +111,8 @@ nlohmann::json OutcomeJson(const rag::FileOutcome& o) {
 std::string OutcomeLine(const rag::FileOutcome& o) {
   std::string line(rag::FileActionName(o.action));
   line.resize(10, ' ');
-  line += " " + TerminalSafe(o.path);
+  line += ' ';
+  line += TerminalSafe(o.path);
   switch (o.action) {
     case rag::FileAction::kAdded:
     case rag::FileAction::kReplaced:

@@ -127,6 +127,7 @@ class HtmlExtractor {
 
   ExtractedText Run() {
     out_.format = DocumentFormat::kHtml;
+    FindTitle();
     size_t i = 0;
     if (src_.size() >= 3 && src_.substr(0, 3) == "\xEF\xBB\xBF") i = 3;
     while (i < src_.size()) {
@@ -379,10 +380,6 @@ class HtmlExtractor {
           return TagEnd(close);
       }
     }
-    if (!closing && name == "title" && out_.title.empty()) {
-      const size_t close = FindCloseTag(after, "title");
-      if (close != std::string_view::npos) out_.title = CollapsedText(after, close);
-    }
 
     if (!closing && IsDroppedElement(name) && !self_closing) {
       // Skip to the matching close tag (raw text: no nesting inside script/style).
@@ -426,6 +423,19 @@ class HtmlExtractor {
       if ((name == "ul" || name == "ol") && closing) li_depth_ = 0;
     }
     return after;
+  }
+
+  // <title> lives in <head>, which is skipped whole: look it up first.
+  void FindTitle() {
+    for (size_t k = src_.find('<'); k != std::string_view::npos; k = src_.find('<', k + 1)) {
+      if (!IEquals(src_.substr(k, 6), "<title") || k + 6 >= src_.size() ||
+          std::isalnum(static_cast<unsigned char>(src_[k + 6])))
+        continue;
+      const size_t open_end = TagEnd(k);
+      const size_t close = FindCloseTag(open_end, "title");
+      if (close != std::string_view::npos) out_.title = CollapsedText(open_end, close);
+      return;
+    }
   }
 
   // The position of the next "</name" (case-insensitive) at or after `from`, or npos.

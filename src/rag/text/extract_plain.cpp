@@ -62,6 +62,19 @@ ExtractedText ExtractPagedText(std::string_view bytes) {
   // pdftotext ends every page with a form feed: the next page starts after it.
   for (size_t i = 0; i < out.text.size(); ++i)
     if (out.text[i] == '\f' && i + 1 < out.text.size()) out.page_starts.push_back(i + 1);
+  // A page break is a paragraph break, so chunks prefer to end with a page
+  // (a paragraph running across pages is split at the form feed).
+  std::vector<Block> blocks;
+  for (const Block& b : out.blocks) {
+    size_t begin = b.begin;
+    for (size_t i = b.begin; i < b.end; ++i) {
+      if (out.text[i] != '\f') continue;
+      AppendParagraphBlocks(out.text, begin, i, &blocks);
+      begin = i + 1;
+    }
+    AppendParagraphBlocks(out.text, begin, b.end, &blocks);
+  }
+  out.blocks = std::move(blocks);
   return out;
 }
 

@@ -135,13 +135,14 @@ class RstScanner {
     if (e > b) out_->blocks.push_back({kind, level, b, e, std::move(title)});
   }
 
-  void ClosePara() {
+  // `at_blank_line`: a paragraph ending in "::" and then a blank line
+  // introduces a literal block (any other way of ending it does not).
+  void ClosePara(bool at_blank_line = false) {
     if (!para_open_) return;
     para_open_ = false;
     AddBlock(para_kind_, 0, para_begin_, para_end_);
-    // A paragraph ending in "::" introduces a literal block.
     const std::string_view t = Trim(text().substr(para_begin_, para_end_ - para_begin_));
-    literal_pending_ = t.size() >= 2 && t.substr(t.size() - 2) == "::";
+    literal_pending_ = at_blank_line && t.size() >= 2 && t.substr(t.size() - 2) == "::";
     literal_indent_ = para_indent_;
   }
 
@@ -201,7 +202,8 @@ class RstScanner {
       blank_all();
       return end;
     }
-    const std::string_view name = rest.substr(0, dc);
+    // A copy: blanking below rewrites the bytes `rest` views.
+    const std::string name(rest.substr(0, dc));
     if (IsDroppedDirective(name)) {
       blank_all();
       return end;
@@ -228,7 +230,7 @@ class RstScanner {
   size_t Step(size_t i) {
     const Line& l = lines_[i];
     if (l.blank) {
-      ClosePara();
+      ClosePara(/*at_blank_line=*/true);
       return i + 1;
     }
     if (literal_pending_) {
