@@ -359,6 +359,15 @@ TEST_F(IngestTest, StaysInTheTree) {
   IngestReport named = Ingest(false, {}, {"/proc/self/environ", dir_.path("docs/fifo.txt")});
   EXPECT_EQ(named.n_added, 0u);
   EXPECT_EQ(named.skipped_by_reason[SkipReason::kSpecialFile], 2u);
+
+  // A directory on a pseudo file system is refused outright.
+  IngestParams proc;
+  proc.paths = {"/proc/self"};
+  proc.collection = "c";
+  Ingester ingester(store_.get(), &counter_);
+  auto refused = ingester.Run(proc);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
 }
 
 // Issue 15, row 7: --sync removes only documents that came from the walked

@@ -256,6 +256,8 @@ StatusOr<IngestReport> Ingester::Run(const IngestParams& params,
         case FileAction::kSkipped:
           o.skip_reason = p.skip_reason;
           o.message = p.message;
+          // Still there, just not readable now: --sync keeps what it had.
+          if (p.skip_reason == SkipReason::kUnreadable) kept.insert(files[i].path);
           break;
         case FileAction::kUnchanged:
           ++report.n_unchanged;
