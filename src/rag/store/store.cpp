@@ -350,15 +350,14 @@ StatusOr<std::vector<CollectionInfo>> Store::ListCollections() {
 }
 
 Status Store::DeleteCollection(const std::string& name) {
+  if (shared_fts())
+    return FailedPreconditionError("database schema version " + std::to_string(schema_version_) +
+                                   " must be migrated (open it read-write) before writing");
   Transaction tx(*db_);
   RETURN_IF_ERROR(tx.Begin());
   ASSIGN_OR_RETURN(auto id, FindCollection(name));
   if (!id) return NotFoundError("no collection named '" + name + "'");
-  if (!shared_fts())
-    RETURN_IF_ERROR(db_->Exec("DROP TABLE IF EXISTS " + FtsTable(*id) + "; DROP VIEW IF EXISTS " + FtsView(*id)));
-  else
-    RETURN_IF_ERROR(FailedPreconditionError("schema version " + std::to_string(schema_version_) +
-                                            " is read-only here"));
+  RETURN_IF_ERROR(db_->Exec("DROP TABLE IF EXISTS " + FtsTable(*id) + "; DROP VIEW IF EXISTS " + FtsView(*id)));
   ASSIGN_OR_RETURN(Statement st, db_->Prepare("DELETE FROM collections WHERE id = ?1"));
   RETURN_IF_ERROR(st.Bind(1, *id));
   RETURN_IF_ERROR(st.Run());
