@@ -15,11 +15,12 @@
 // Documents ingested from disk are DocumentOrigin::kFile. An uploaded
 // document (kUpload) of the same name is never replaced: that file fails
 // with a message saying so. With `sync`, documents of the collection that
-// came from disk and lie under a path named in this run, but were not found
-// (or are now skipped, except as unreadable: a failure or a permission
-// problem is no reason to forget a document), are removed; uploads and documents from other
-// directories are never touched. A file that fails (unreadable, bad PDF,
-// pdftotext missing or over its limits) changes nothing stored.
+// came from disk and lie under a path named in this run, but were not
+// found (or are now skipped, except as unreadable: a failure or a
+// permission problem is no reason to forget a document), are removed;
+// uploads and documents from other directories are never touched. A file
+// that fails (bad gzip, bad PDF, pdftotext missing or over its limits)
+// changes nothing stored.
 //
 // Killing the process at any point leaves only whole documents; the next run
 // skips what was committed and continues with the rest.
