@@ -172,6 +172,7 @@ TEST(ExtractHtmlTest, NavigationAndPermalinksAreDropped) {
       "<div class=\"related\" role=\"navigation\"><h3>Navigation</h3><ul><li><a href=\"a.html\">Previous topic</a>"
       "</li></ul><div>nested</div></div>"
       "<nav><a href=\"/\">Home</a></nav>"
+      "<div><table class=\"nav\" summary=\"Navigation header\"><tr><th>Manual</th><td>Prev</td></tr></table></div>"
       "<div class=\"body\"><h1>Pipes<a class=\"headerlink\" href=\"#pipes\" title=\"Permalink\">\xC2\xB6</a></h1>"
       "<p>A pipe joins two processes.</p>"
       "<h2><a href=\"#usage\" class=\"anchor\" aria-hidden=\"true\">#</a>Usage</h2>"

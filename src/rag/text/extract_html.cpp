@@ -104,7 +104,10 @@ bool IsNavigation(std::string_view name, std::string_view attrs) {
   if (name == "nav") return true;
   if (const auto role = AttrValue(attrs, "role"))
     if (IEquals(*role, "navigation") || IEquals(*role, "search") || IEquals(*role, "contentinfo")) return true;
-  return HasClass(attrs, {"sphinxsidebar", "related", "navheader", "navfooter", "navbar", "breadcrumb",
+  // DocBook's <table class="nav" summary="Navigation header">.
+  if (const auto summary = AttrValue(attrs, "summary"))
+    if (summary->size() >= 10 && IEquals(summary->substr(0, 10), "navigation")) return true;
+  return HasClass(attrs, {"sphinxsidebar", "related", "navheader", "navfooter", "navbar", "nav", "breadcrumb",
                           "breadcrumbs", "footer", "headerlink", "navigation", "skip-link"});
 }
 
