@@ -173,8 +173,9 @@ TEST(ExtractHtmlTest, NavigationAndPermalinksAreDropped) {
       "</li></ul><div>nested</div></div>"
       "<nav><a href=\"/\">Home</a></nav>"
       "<div><table class=\"nav\" summary=\"Navigation header\"><tr><th>Manual</th><td>Prev</td></tr></table></div>"
+      "<div class=\"header\"><p>Next: <a href=\"t.html\" accesskey=\"n\" rel=\"next\">Types</a></p></div>"
       "<div class=\"body\"><h1>Pipes<a class=\"headerlink\" href=\"#pipes\" title=\"Permalink\">\xC2\xB6</a></h1>"
-      "<p>A pipe joins two processes.</p>"
+      "<p>A pipe joins two processes.</p><div class=\"header\"><p>Kept.</p></div>"
       "<h2><a href=\"#usage\" class=\"anchor\" aria-hidden=\"true\">#</a>Usage</h2>"
       "<h3 id=\"x\">Flags<a href=\"#x\">&para;</a></h3>"
       "<p>See <a href=\"#usage\">usage</a> above.</p></div>"
@@ -186,7 +187,7 @@ TEST(ExtractHtmlTest, NavigationAndPermalinksAreDropped) {
   for (const Block& b : d.blocks)
     if (b.kind == BlockKind::kHeading) headings.push_back(b.heading_title);
   EXPECT_EQ(headings, (std::vector<std::string>{"Pipes", "Usage", "Flags"}));
-  EXPECT_EQ(d.text, "Pipes\n\nA pipe joins two processes.\n\nUsage\n\nFlags\n\nSee usage above.");
+  EXPECT_EQ(d.text, "Pipes\n\nA pipe joins two processes.\n\nKept.\n\nUsage\n\nFlags\n\nSee usage above.");
   // Offsets still map into the source.
   const size_t t = d.text.find("Usage");
   EXPECT_EQ(html.substr(d.map.MapBegin(t), 5), "Usage");

@@ -73,7 +73,8 @@ ExtractedText ExtractMarkdown(std::string_view bytes);
 // HTML: tags stripped, script/style/head dropped, entities decoded, h1-h6
 // become headings and p/li/br/div/tr... paragraph breaks. Navigation is
 // dropped (<nav>, role="navigation" / "search", Sphinx sidebars and related
-// bars, DocBook navheader / navfooter and navigation tables), and so are
+// bars, DocBook navheader / navfooter and navigation tables, Texinfo's
+// Next/Previous/Up headers), and so are
 // permalink anchors (an
 // <a href="#..."> whose text is only "#", "¶", "§" or a link symbol, or of
 // class "headerlink"). <title> becomes `title`. The SourceMap maps text

@@ -375,6 +375,17 @@ class HtmlExtractor {
       Break(Pending::kParagraph);
       return SkipElement(after, name);
     }
+    if (!closing && !self_closing && HasClass(attrs, {"header"})) {
+      // Texinfo's page header is "Next: ..., Previous: ..., Up: ..." links
+      // (rel="next" / "prev" / "up"); other generators' headers are content.
+      const size_t end = SkipElement(after, name);
+      const std::string_view inner = src_.substr(after, end - after);
+      if (inner.find("rel=\"next\"") != std::string_view::npos || inner.find("rel=\"prev\"") != std::string_view::npos ||
+          inner.find("rel=\"up\"") != std::string_view::npos) {
+        Break(Pending::kParagraph);
+        return end;
+      }
+    }
     if (!closing && name == "a" && !self_closing) {
       const auto href = AttrValue(attrs, "href");
       if ((href && !href->empty() && (*href)[0] == '#') || HasClass(attrs, {"headerlink", "anchor"})) {
