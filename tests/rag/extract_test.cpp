@@ -180,7 +180,9 @@ TEST(ExtractHtmlTest, NavigationAndPermalinksAreDropped) {
       "<h3 id=\"x\">Flags<a href=\"#x\">&para;</a></h3>"
       "<p>See <a href=\"#usage\">usage</a> above.</p></div>"
       "<div class=\"sphinxsidebar\" role=\"navigation\"><h3>Quick search</h3></div>"
-      "<div class=\"footer\">Created using Sphinx.</div></body></html>";
+      "<div class=\"footer\">Created using Sphinx.</div>"
+      "<div class=\"header\"><p>\nPrevious: <a href=\"p.html\">Pipes</a>, Up: <a href=\"u.html\">Top</a></p></div>"
+      "</body></html>";
   ExtractedText d = ExtractHtml(html);
   EXPECT_EQ(d.title, "Pipes &amp; Filters");
   std::vector<std::string> headings;

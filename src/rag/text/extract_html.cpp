@@ -376,12 +376,14 @@ class HtmlExtractor {
       return SkipElement(after, name);
     }
     if (!closing && !self_closing && HasClass(attrs, {"header"})) {
-      // Texinfo's page header is "Next: ..., Previous: ..., Up: ..." links
-      // (rel="next" / "prev" / "up"); other generators' headers are content.
+      // Texinfo's page header and footer are "Next: ..., Previous: ...,
+      // Up: ..." links; other generators' headers are content.
       const size_t end = SkipElement(after, name);
       const std::string_view inner = src_.substr(after, end - after);
+      const std::string visible = VisibleText(after, end);
       if (inner.find("rel=\"next\"") != std::string_view::npos || inner.find("rel=\"prev\"") != std::string_view::npos ||
-          inner.find("rel=\"up\"") != std::string_view::npos) {
+          inner.find("rel=\"up\"") != std::string_view::npos || visible.rfind("Next:", 0) == 0 ||
+          visible.rfind("Previous:", 0) == 0 || visible.rfind("Up:", 0) == 0) {
         Break(Pending::kParagraph);
         return end;
       }
