@@ -3,10 +3,16 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <algorithm>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "cli/command.h"
 #include "cli/embedder_flags.h"
+#include "cli/terminal_text.h"
 #include "model/model.h"
 #include "rag/embed/collection_embedding.h"
 #include "rag/embed/model_perplexity.h"
@@ -23,9 +29,12 @@ int RunIngest(const std::vector<std::string>& args);
 
 const Command kCommand{
     "ingest",
-    "add documents (txt, md, html, pdf) to a collection",
+    "add documents (text, Markdown, reStructuredText, HTML, PDF, gzip) to a collection",
     "usage: chunkserve ingest PATH... --db DB --collection NAME [options]\n"
-    "  PATH: files or directories (recursive: .txt .md .html .htm .pdf).\n"
+    "  PATH: files or directories (walked recursively). Every file is looked at: text by\n"
+    "  content whatever its name (plain, .md, .rst, .html; extensionless files too), PDF by\n"
+    "  its %PDF header, gzip (.gz) decompressed first; binary files, style sheets and scripts,\n"
+    "  hidden entries, special files and symlinks leaving the tree are skipped and counted.\n"
     "  --chunker KIND       fixed | sentence | structure | semantic | perplexity (default\n"
     "                       sentence; semantic needs --embed-model, perplexity --ppl-model)\n"
     "  --ppl-model M.gguf   language model scoring sentence perplexity (perplexity chunker)\n"
@@ -34,7 +43,14 @@ const Command kCommand{
     "  --overlap N          tokens shared by neighbouring chunks (default 32, at most half)\n"
     "  --tokenizer MODEL    count tokens with this GGUF model's tokenizer (default: built-in\n"
     "                       approximation, see rag/text/token_counter.h)\n"
-    "  --sync               remove documents whose files no longer exist\n"
+    "  --sync               remove documents that came from these paths but are no longer\n"
+    "                       found there (never uploads, never other directories)\n"
+    "  --follow-symlinks    follow symlinks that leave the named directories\n"
+    "  --max-file-mib N     skip files (or decompressed text) larger than N MiB (default 64)\n"
+    "  --pdf-timeout-s S    stop pdftotext after S seconds on one PDF (default 60)\n"
+    "  --verbose            print every file found: added, replaced, unchanged, skipped\n"
+    "                       (with the reason), failed (with the error), removed\n"
+    "  --json               the same as JSON lines on stdout, then one summary line\n"
     "  --threads N          extraction/chunking threads (default 1)\n"
     "  --embed-model M.gguf embed every chunk without a vector with this model: a GloVe GGUF\n"
     "                       (`chunkserve convert-glove`), a bert encoder (bge, MiniLM, e5) or a\n"
@@ -45,7 +61,9 @@ const Command kCommand{
     "                       recorded with the collection like the model\n"
     "  --quiet              no progress bar and no summary\n"
     "Unchanged files (same content hash and chunker) are skipped; changed ones are replaced\n"
-    "atomically. PDF needs `pdftotext` (poppler-utils).",
+    "atomically; a document uploaded over HTTP is never replaced. The summary counts skipped\n"
+    "files by reason. PDF needs `pdftotext` (poppler-utils); PDF chunks record their pages,\n"
+    "and their byte ranges point into the text `pdftotext -enc UTF-8 FILE -` prints.",
     RunIngest};
 
 void DrawProgress(const rag::IngestProgress& p) {
@@ -63,10 +81,88 @@ void DrawProgress(const rag::IngestProgress& p) {
   std::fflush(stderr);
 }
 
+std::string DumpJson(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// One JSON line per file: {"path", "action", and per action "format",
+// "gzip", "chunks", "pages" | "reason", "detail" | "error"}.
+nlohmann::json OutcomeJson(const rag::FileOutcome& o) {
+  nlohmann::json j = {{"path", o.path}, {"action", std::string(rag::FileActionName(o.action))}};
+  switch (o.action) {
+    case rag::FileAction::kAdded:
+    case rag::FileAction::kReplaced:
+      j["format"] = o.format;
+      j["gzip"] = o.gzip;
+      j["chunks"] = o.n_chunks;
+      if (o.n_pages > 0) j["pages"] = o.n_pages;
+      break;
+    case rag::FileAction::kSkipped:
+      j["reason"] = std::string(rag::SkipReasonName(o.skip_reason));
+      if (!o.message.empty()) j["detail"] = o.message;
+      break;
+    case rag::FileAction::kFailed: j["error"] = o.message; break;
+    default: break;
+  }
+  return j;
+}
+
+// "added      /path (markdown, 12 chunks)", "skipped    /path: binary", ...
+std::string OutcomeLine(const rag::FileOutcome& o) {
+  std::string line(rag::FileActionName(o.action));
+  line.resize(10, ' ');
+  line += ' ';
+  line += TerminalSafe(o.path);
+  switch (o.action) {
+    case rag::FileAction::kAdded:
+    case rag::FileAction::kReplaced:
+      line += " (" + o.format + (o.gzip ? ", gzip" : "") +
+              (o.n_pages > 0 ? ", " + std::to_string(o.n_pages) + " pages" : "") + ", " +
+              std::to_string(o.n_chunks) + " chunks)";
+      break;
+    case rag::FileAction::kSkipped:
+      line += ": " + std::string(rag::SkipReasonName(o.skip_reason));
+      if (!o.message.empty()) line += " (" + TerminalSafe(o.message) + ")";
+      break;
+    case rag::FileAction::kFailed: line += ": " + TerminalSafe(o.message); break;
+    default: break;
+  }
+  return line;
+}
+
+// ": 3021 binary, 88 symlink within the tree, ..." (largest first), or "".
+std::string SkipSummary(const rag::IngestReport& r) {
+  std::vector<std::pair<size_t, rag::SkipReason>> by_count;
+  for (const auto& [reason, n] : r.skipped_by_reason) by_count.emplace_back(n, reason);
+  std::stable_sort(by_count.begin(), by_count.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::string out;
+  for (const auto& [n, reason] : by_count)
+    out += (out.empty() ? " (" : ", ") + std::to_string(n) + " " + std::string(rag::SkipReasonName(reason));
+  return out.empty() ? out : out + ")";
+}
+
+nlohmann::json SummaryJson(const rag::IngestReport& r) {
+  nlohmann::json skipped = nlohmann::json::object();
+  for (const auto& [reason, n] : r.skipped_by_reason) skipped[std::string(rag::SkipReasonName(reason))] = n;
+  return {{"summary",
+           {{"found", r.n_found},
+            {"added", r.n_added},
+            {"replaced", r.n_replaced},
+            {"unchanged", r.n_unchanged},
+            {"skipped", r.n_skipped},
+            {"failed", r.n_failed},
+            {"removed", r.n_removed},
+            {"chunks", r.n_chunks},
+            {"tokens", r.n_tokens},
+            {"bytes_read", r.bytes_read},
+            {"elapsed_s", r.elapsed_s},
+            {"skipped_by_reason", skipped}}}};
+}
+
 int RunIngest(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args, {"db", "collection", "chunker", "chunk-tokens", "overlap", "tokenizer", "threads", "embed-model", "embed-pooling", "query-prefix", "doc-prefix",
-                             "ppl-model", "ppl-threshold"},
-                            {"sync", "quiet"});
+                             "ppl-model", "ppl-threshold", "max-file-mib", "pdf-timeout-s"},
+                            {"sync", "quiet", "verbose", "json", "follow-symlinks"});
   if (!flags.ok()) return UsageError(kCommand, flags.status().message());
   const auto db_path = flags->Get("db");
   const auto collection = flags->Get("collection");
@@ -78,6 +174,16 @@ int RunIngest(const std::vector<std::string>& args) {
   params.paths = flags->positional();
   params.collection = *collection;
   params.sync = flags->Has("sync");
+  params.follow_symlinks = flags->Has("follow-symlinks");
+  auto max_file_mib = flags->GetInt("max-file-mib", 64);
+  if (!max_file_mib.ok()) return UsageError(kCommand, max_file_mib.status().message());
+  if (*max_file_mib < 1 || *max_file_mib > 4096) return UsageError(kCommand, "--max-file-mib must be between 1 and 4096");
+  params.max_file_bytes = static_cast<int64_t>(*max_file_mib) << 20;
+  params.pdf.max_output_bytes = static_cast<size_t>(params.max_file_bytes);
+  auto pdf_timeout = flags->GetDouble("pdf-timeout-s", 60.0);
+  if (!pdf_timeout.ok()) return UsageError(kCommand, pdf_timeout.status().message());
+  if (!(*pdf_timeout >= 0.1 && *pdf_timeout <= 3600)) return UsageError(kCommand, "--pdf-timeout-s must be between 0.1 and 3600");
+  params.pdf.timeout_ms = static_cast<int>(*pdf_timeout * 1000);
   auto kind = rag::ParseChunkerKind(flags->GetOr("chunker", "sentence"));
   if (!kind.ok()) return UsageError(kCommand, kind.status().message());
   params.chunker.kind = *kind;
@@ -145,26 +251,41 @@ int RunIngest(const std::vector<std::string>& args) {
   }
 
   const bool quiet = flags->Has("quiet");
-  const bool tty = !quiet && ::isatty(STDERR_FILENO);
+  const bool verbose = flags->Has("verbose");
+  const bool json = flags->Has("json");
+  const bool tty = !quiet && !verbose && ::isatty(STDERR_FILENO);
   rag::Ingester ingester(store->get(), counter->get());
-  auto report = ingester.Run(params, [&](const rag::IngestProgress& p) {
-    if (tty) DrawProgress(p);
-  });
+  auto report = ingester.Run(
+      params,
+      [&](const rag::IngestProgress& p) {
+        if (tty) DrawProgress(p);
+      },
+      [&](const rag::FileOutcome& o) {
+        if (json) std::printf("%s\n", DumpJson(OutcomeJson(o)).c_str());
+        if (verbose) std::printf("%s\n", OutcomeLine(o).c_str());
+      });
   if (tty) std::fprintf(stderr, "\n");
   if (!report.ok()) return Fail("ingest", report.status());
-  for (const std::string& e : report->errors) std::fprintf(stderr, "chunkserve ingest: skipped %s\n", e.c_str());
+  std::fflush(stdout);
+  if (!verbose)
+    for (const std::string& e : report->errors)
+      std::fprintf(stderr, "chunkserve ingest: failed %s\n", TerminalSafe(e).c_str());
+  if (json) std::printf("%s\n", DumpJson(SummaryJson(*report)).c_str());
   if (!quiet) {
     const double mb = static_cast<double>(report->bytes_read) / 1e6;
     const double secs = report->elapsed_s > 0 ? report->elapsed_s : 1e-9;
     std::fprintf(stderr,
-                 "ingested %zu files into '%s': %zu added, %zu replaced, %zu unchanged, %zu removed, %zu failed; "
-                 "%lld chunks (%lld tokens, %s); %.2f MB in %.2f s (%.1f MB/s, %.0f chunks/s); "
-                 "%lld invalid UTF-8 bytes replaced\n",
-                 report->n_files, collection->c_str(), report->n_added, report->n_replaced, report->n_unchanged,
-                 report->n_removed, report->n_failed, static_cast<long long>(report->n_chunks),
-                 static_cast<long long>(report->n_tokens), (*counter)->name().c_str(), mb, report->elapsed_s,
-                 mb / secs, static_cast<double>(report->n_chunks) / secs,
-                 static_cast<long long>(report->n_invalid_bytes));
+                 "ingested into '%s': %zu found, %zu added, %zu replaced, %zu unchanged, %zu skipped, "
+                 "%zu failed, %zu removed; %lld chunks (%lld tokens, %s); %.2f MB read in %.2f s (%.1f MB/s, "
+                 "%.0f chunks/s); %lld invalid UTF-8 bytes replaced\n",
+                 TerminalSafe(*collection).c_str(), report->n_found, report->n_added, report->n_replaced,
+                 report->n_unchanged, report->n_skipped, report->n_failed, report->n_removed,
+                 static_cast<long long>(report->n_chunks), static_cast<long long>(report->n_tokens),
+                 (*counter)->name().c_str(), mb, report->elapsed_s, mb / secs,
+                 static_cast<double>(report->n_chunks) / secs, static_cast<long long>(report->n_invalid_bytes));
+    if (report->n_skipped > 0)
+      std::fprintf(stderr, "skipped %zu%s%s\n", report->n_skipped, SkipSummary(*report).c_str(),
+                   verbose || json ? "" : "; --verbose names them");
   }
   auto cid = (*store)->FindCollection(*collection);
   if (!cid.ok()) return Fail("ingest", cid.status());

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/command.h"
+#include "cli/terminal_text.h"
 #include "rag/ingest/file_walker.h"
 #include "rag/store/store.h"
 
@@ -14,7 +15,8 @@ const Command kCommand{
     "rm", "delete a collection, or one document from it",
     "usage: chunkserve rm --db DB --collection NAME [--document PATH]\n"
     "  Without --document the whole collection (documents, chunks, index entries) is deleted.\n"
-    "  PATH is matched after making it absolute, as ingest stores it.",
+    "  PATH is matched after making it absolute, as ingest stores it; a document uploaded over\n"
+    "  HTTP is matched by its name as given.",
     RunRm};
 
 int RunRm(const std::vector<std::string>& args) {
@@ -30,16 +32,21 @@ int RunRm(const std::vector<std::string>& args) {
   if (auto doc = flags->Get("document")) {
     auto id = (*store)->FindCollection(*collection);
     if (!id.ok()) return Fail("rm", id.status());
-    if (!*id) return Fail("rm", NotFoundError("no collection named '" + *collection + "'"));
-    const std::string path = rag::NormalizePath(*doc);
+    if (!*id) return Fail("rm", NotFoundError("no collection named '" + TerminalSafe(*collection) + "'"));
+    // An upload's name as given, else the path as ingest stores it.
+    auto as_given = (*store)->FindDocument(**id, *doc);
+    if (!as_given.ok()) return Fail("rm", as_given.status());
+    const std::string path = *as_given ? *doc : rag::NormalizePath(*doc);
     auto removed = (*store)->DeleteDocument(**id, path);
     if (!removed.ok()) return Fail("rm", removed.status());
-    if (!*removed) return Fail("rm", NotFoundError("no document '" + path + "' in '" + *collection + "'"));
-    std::fprintf(stderr, "removed %s from '%s'\n", path.c_str(), collection->c_str());
+    if (!*removed)
+      return Fail("rm", NotFoundError("no document '" + TerminalSafe(path) + "' in '" + TerminalSafe(*collection) + "'"));
+    std::fprintf(stderr, "removed %s from '%s'\n", TerminalSafe(path).c_str(), TerminalSafe(*collection).c_str());
     return 0;
   }
-  if (Status s = (*store)->DeleteCollection(*collection); !s.ok()) return Fail("rm", s);
-  std::fprintf(stderr, "removed collection '%s'\n", collection->c_str());
+  if (Status s = (*store)->DeleteCollection(*collection); !s.ok())
+    return Fail("rm", Status(s.code(), TerminalSafe(s.message())));
+  std::fprintf(stderr, "removed collection '%s'\n", TerminalSafe(*collection).c_str());
   return 0;
 }
 

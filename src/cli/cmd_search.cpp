@@ -9,6 +9,7 @@
 #include "base/clock.h"
 #include "cli/command.h"
 #include "cli/embedder_flags.h"
+#include "cli/terminal_text.h"
 #include "rag/embed/embedder_loader.h"
 #include "rag/retrieve/retriever.h"
 #include "rag/store/store.h"
@@ -43,13 +44,22 @@ const Command kCommand{
     "  --json            one JSON object per result line (single query)\n"
     "  --with-text       include chunk text in --queries output\n"
     "The query is plain words (FTS5 syntax is not interpreted; common English stop words are\n"
-    "ignored by BM25 when other words remain). The dense index is cached in DB.index/.",
+    "ignored by BM25 when other words remain); \"quoted words\" are a phrase every BM25 hit\n"
+    "must contain, in that order. BM25 statistics are the collection's own. PDF hits show\n"
+    "their pages. The dense index is cached in DB.index/.",
     RunSearch};
 
 std::string JoinHeadings(const std::vector<std::string>& path) {
   std::string out;
-  for (const auto& h : path) out += (out.empty() ? "" : " > ") + h;
+  for (const auto& h : path) out += (out.empty() ? "" : " > ") + TerminalSafe(h);
   return out;
+}
+
+// " p. 3" / " pp. 3-4" for PDF chunks, else "".
+std::string Pages(const rag::StoredChunk& c) {
+  if (c.page_begin == 0) return "";
+  if (c.page_end <= c.page_begin) return " p. " + std::to_string(c.page_begin);
+  return " pp. " + std::to_string(c.page_begin) + "-" + std::to_string(c.page_end);
 }
 
 nlohmann::json HitJson(const rag::RetrievedChunk& r, size_t rank, bool with_text) {
@@ -64,6 +74,8 @@ nlohmann::json HitJson(const rag::RetrievedChunk& r, size_t rank, bool with_text
                       {"text_begin", h.chunk.text_begin},
                       {"text_end", h.chunk.text_end},
                       {"n_tokens", h.chunk.n_tokens},
+                      {"page_begin", h.chunk.page_begin},
+                      {"page_end", h.chunk.page_end},
                       {"heading_path", h.chunk.heading_path}};
   if (r.bm25_rank) j["bm25_rank"] = r.bm25_rank;
   if (r.dense_rank) {
@@ -125,7 +137,7 @@ int RunSearch(const std::vector<std::string>& args) {
   if (!store.ok()) return Fail("search", store.status());
   auto id = (*store)->FindCollection(*collection);
   if (!id.ok()) return Fail("search", id.status());
-  if (!*id) return Fail("search", NotFoundError("no collection named '" + *collection + "'"));
+  if (!*id) return Fail("search", NotFoundError("no collection named '" + TerminalSafe(*collection) + "'"));
 
   std::unique_ptr<rag::Embedder> embedder;
   std::unique_ptr<rag::DenseIndex> dense;
@@ -177,10 +189,11 @@ int RunSearch(const std::vector<std::string>& args) {
     if (json) {
       std::printf("%s\n", Dump(HitJson(r, i + 1, true)).c_str());
     } else {
-      std::printf("%zu. %s [bytes %lld-%lld] score %.4f%s%s\n%s\n\n", i + 1, h.path.c_str(),
+      std::printf("%zu. %s [%sbytes %lld-%lld] score %.4f%s%s\n%s\n\n", i + 1, TerminalSafe(h.path).c_str(),
+                  Pages(h.chunk).empty() ? "" : (Pages(h.chunk).substr(1) + ", ").c_str(),
                   static_cast<long long>(h.chunk.source_begin), static_cast<long long>(h.chunk.source_end), h.score,
                   h.chunk.heading_path.empty() ? "" : "  § ", JoinHeadings(h.chunk.heading_path).c_str(),
-                  h.chunk.text.c_str());
+                  TerminalSafeText(h.chunk.text).c_str());
     }
   }
   if (results->empty() && !json) std::fprintf(stderr, "no matches\n");

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "rag/text/document.h"
 
@@ -96,19 +97,137 @@ TEST(ExtractHtmlTest, UnterminatedInputsDoNotCrash) {
 namespace chunkserve::rag {
 namespace {
 
+bool AnyBlockHas(const ExtractedText& d, const std::string& needle) {
+  for (const Block& b : d.blocks)
+    if (BlockText(d, b).find(needle) != std::string::npos) return true;
+  return false;
+}
+
+TEST(ExtractMarkdownTest, FrontMatterIsNotContent) {
+  const std::string md = "---\ntitle: \"Install Guide\"\nlayout: page\n---\n# Install\n\nRun make.\n";
+  ExtractedText d = ExtractMarkdown(md);
+  EXPECT_EQ(d.title, "Install Guide");
+  ASSERT_EQ(d.blocks.size(), 2u);
+  EXPECT_EQ(d.blocks[0].heading_title, "Install");  // not "title: ..." as a setext heading
+  EXPECT_EQ(BlockText(d, d.blocks[1]), "Run make.");
+  EXPECT_EQ(d.text.size(), md.size());  // blanked, so offsets are still file offsets
+  EXPECT_EQ(d.text.find("layout"), std::string::npos);
+  EXPECT_EQ(d.text.substr(d.blocks[1].begin, 9), md.substr(d.blocks[1].begin, 9));
+  // An unclosed "---" is a thematic break, not front matter.
+  EXPECT_EQ(ExtractMarkdown("---\nJust text.\n").blocks.size(), 1u);
+}
+
+TEST(ExtractMarkdownTest, LinkReferenceDefinitionsAreNotHeadingsOrText) {
+  const std::string md = "Intro with [docs][1].\n\n[1]: https://example.org/docs\n[gh]: https://github.com/x \"GitHub\"\n"
+                         "---\n\nTail.\n";
+  ExtractedText d = ExtractMarkdown(md);
+  for (const Block& b : d.blocks) EXPECT_NE(b.kind, BlockKind::kHeading) << BlockText(d, b);
+  ASSERT_EQ(d.blocks.size(), 2u);
+  EXPECT_EQ(BlockText(d, d.blocks[0]), "Intro with [docs][1].");
+  EXPECT_EQ(BlockText(d, d.blocks[1]), "Tail.");
+  EXPECT_EQ(d.text.find("https"), std::string::npos);
+  // Inside a paragraph it is just text (CommonMark: it cannot interrupt one).
+  EXPECT_TRUE(AnyBlockHas(ExtractMarkdown("Para line\n[x]: y\n"), "[x]: y"));
+}
+
+TEST(ExtractRstTest, SectionsLiteralBlocksDirectivesAndComments) {
+  const std::string rst =
+      "=========\n Manual\n=========\n\nIntro paragraph\ncontinues here.\n\n"
+      "Install\n-------\n\nRun this::\n\n    make install\n    make check\n\nAfter the code.\n\n"
+      ".. _install-target:\n\n.. This is a comment\n   over two lines.\n\n"
+      ".. note:: Keep backups.\n\n.. code-block:: sh\n   :linenos:\n\n   echo hi\n\n"
+      ".. toctree::\n   :maxdepth: 2\n\n   usage\n\n"
+      "- item one\n- item two\n\nUsage\n-----\n\nText.\n";
+  ExtractedText d = ExtractRst(rst);
+  EXPECT_EQ(d.format, DocumentFormat::kRst);
+  EXPECT_EQ(d.title, "Manual");
+  EXPECT_EQ(d.text.size(), rst.size());
+  std::vector<std::string> headings;
+  for (const Block& b : d.blocks)
+    if (b.kind == BlockKind::kHeading) headings.push_back(std::to_string(b.heading_level) + ":" + b.heading_title);
+  EXPECT_EQ(headings, (std::vector<std::string>{"1:Manual", "2:Install", "2:Usage"}));
+  int n_code = 0, n_items = 0;
+  for (const Block& b : d.blocks) {
+    if (b.kind == BlockKind::kCode) {
+      ++n_code;
+      EXPECT_TRUE(BlockText(d, b) == "make install\n    make check" || BlockText(d, b) == "echo hi") << BlockText(d, b);
+    }
+    if (b.kind == BlockKind::kListItem) ++n_items;
+  }
+  EXPECT_EQ(n_code, 2);
+  EXPECT_EQ(n_items, 2);
+  EXPECT_TRUE(AnyBlockHas(d, "Intro paragraph\ncontinues here."));
+  EXPECT_TRUE(AnyBlockHas(d, "Keep backups."));
+  EXPECT_FALSE(AnyBlockHas(d, "comment"));
+  EXPECT_FALSE(AnyBlockHas(d, "install-target"));
+  EXPECT_FALSE(AnyBlockHas(d, "maxdepth"));
+  EXPECT_FALSE(AnyBlockHas(d, "usage\n"));
+  EXPECT_EQ(d.text.find("toctree"), std::string::npos);
+  EXPECT_EQ(d.text.find("linenos"), std::string::npos);
+}
+
+TEST(ExtractHtmlTest, NavigationAndPermalinksAreDropped) {
+  const std::string html =
+      "<html><head><title>Pipes &amp; Filters</title></head><body>"
+      "<div class=\"related\" role=\"navigation\"><h3>Navigation</h3><ul><li><a href=\"a.html\">Previous topic</a>"
+      "</li></ul><div>nested</div></div>"
+      "<nav><a href=\"/\">Home</a></nav>"
+      "<div><table class=\"nav\" summary=\"Navigation header\"><tr><th>Manual</th><td>Prev</td></tr></table></div>"
+      "<div class=\"header\"><p>Next: <a href=\"t.html\" accesskey=\"n\" rel=\"next\">Types</a></p></div>"
+      "<div class=\"body\"><h1>Pipes<a class=\"headerlink\" href=\"#pipes\" title=\"Permalink\">\xC2\xB6</a></h1>"
+      "<p>A pipe joins two processes.</p><div class=\"header\"><p>Kept.</p></div>"
+      "<h2><a href=\"#usage\" class=\"anchor\" aria-hidden=\"true\">#</a>Usage</h2>"
+      "<h3 id=\"x\">Flags<a href=\"#x\">&para;</a></h3>"
+      "<p>See <a href=\"#usage\">usage</a> above.</p></div>"
+      "<div class=\"sphinxsidebar\" role=\"navigation\"><h3>Quick search</h3></div>"
+      "<div class=\"footer\">Created using Sphinx.</div>"
+      "<div class=\"header\"><p>\nPrevious: <a href=\"p.html\">Pipes</a>, Up: <a href=\"u.html\">Top</a></p></div>"
+      "</body></html>";
+  ExtractedText d = ExtractHtml(html);
+  EXPECT_EQ(d.title, "Pipes &amp; Filters");
+  std::vector<std::string> headings;
+  for (const Block& b : d.blocks)
+    if (b.kind == BlockKind::kHeading) headings.push_back(b.heading_title);
+  EXPECT_EQ(headings, (std::vector<std::string>{"Pipes", "Usage", "Flags"}));
+  EXPECT_EQ(d.text, "Pipes\n\nA pipe joins two processes.\n\nKept.\n\nUsage\n\nFlags\n\nSee usage above.");
+  // Offsets still map into the source.
+  const size_t t = d.text.find("Usage");
+  EXPECT_EQ(html.substr(d.map.MapBegin(t), 5), "Usage");
+}
+
+TEST(ExtractPagedTextTest, FormFeedsSeparatePages) {
+  ExtractedText d = ExtractPagedText("One.\n\fTwo\ncontinued.\n\fThree.\n\f");
+  EXPECT_EQ(d.format, DocumentFormat::kPdf);
+  ASSERT_EQ(d.page_starts.size(), 2u);
+  EXPECT_EQ(d.PageAt(0), 1u);
+  EXPECT_EQ(d.PageAt(d.text.find("Two")), 2u);
+  EXPECT_EQ(d.PageAt(d.text.find("Three")), 3u);
+  EXPECT_EQ(ExtractPlainText("a\fb").PageAt(2), 0u);  // not paged
+  // A paragraph that runs across a page break is split there.
+  ExtractedText across = ExtractPagedText("end of page one\n\fstart of page two\n\f");
+  ASSERT_EQ(across.blocks.size(), 2u);
+  EXPECT_EQ(across.PageAt(across.blocks[1].begin), 2u);
+}
+
 TEST(ExtractFuzzTest, RandomBytesKeepInvariants) {
   std::mt19937 rng(4242);
   const std::string pieces[] = {"<", ">", "</", "<p>", "<h1>", "</h1>", "<script>", "</script>", "<pre>", "&",
                                 "&amp;", "&#", "&#x", ";", "#", "## ", "\n", "\n\n", " ", "- ", "1. ", "```",
                                 "===", "---", ".", "Mr.", "U.S.", "?", "!", "\"", "(", ")", "\xC3\xA9", "\xFF",
-                                "\xE2\x80", "\xE2\x80\xA6", "word", "Sentence", "<!--", "-->", std::string(1, '\0')};
+                                "\xE2\x80", "\xE2\x80\xA6", "word", "Sentence", "<!--", "-->", std::string(1, '\0'),
+                                ".. ", "::", "\n   ", "\f", "[a]: b", "<nav>", "</nav>", "<a href=\"#x\">",
+                                "</a>", "\xC2\xB6", "<div class=\"related\">", "</div>", "~~~~", ".. note:: "};
   ApproxTokenCounter counter;
   for (int iter = 0; iter < 400; ++iter) {
     std::string s;
     const int n = static_cast<int>(rng() % 200);
     for (int i = 0; i < n; ++i) s += pieces[rng() % std::size(pieces)];
-    for (int which = 0; which < 3; ++which) {
-      const ExtractedText d = which == 0 ? ExtractPlainText(s) : which == 1 ? ExtractMarkdown(s) : ExtractHtml(s);
+    for (int which = 0; which < 5; ++which) {
+      const ExtractedText d = which == 0   ? ExtractPlainText(s)
+                              : which == 1 ? ExtractMarkdown(s)
+                              : which == 2 ? ExtractHtml(s)
+                              : which == 3 ? ExtractRst(s)
+                                           : ExtractPagedText(s);
       ASSERT_EQ(d.map.text_size(), d.text.size());
       for (size_t i = 0; i < d.text.size();) {
         const size_t len = ValidUtf8SequenceLength(d.text, i);
@@ -118,7 +237,7 @@ TEST(ExtractFuzzTest, RandomBytesKeepInvariants) {
       }
       size_t prev_end = 0;
       for (const Block& b : d.blocks) {
-        ASSERT_LE(prev_end, b.begin);
+        ASSERT_LE(prev_end, b.begin) << "format " << which << " input: " << ::testing::PrintToString(s);
         ASSERT_LT(b.begin, b.end);
         ASSERT_LE(b.end, d.text.size());
         prev_end = b.end;

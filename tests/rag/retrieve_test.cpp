@@ -9,6 +9,7 @@
 #include "rag/embed/collection_embedding.h"
 #include "rag/embed/static_embedder.h"
 #include "rag/embed_test_util.h"
+#include "rag/legacy_schema.h"
 #include "rag/ingest/ingester.h"
 #include "rag/retrieve/retriever.h"
 #include "rag/store/embedding_store.h"
@@ -257,12 +258,11 @@ TEST(EmbeddingSchema, VersionOneIsMigratedOrReadWithoutEmbeddings) {
   TestDir dir("schema1");
   const std::string path = dir.path("old.db");
   {
-    auto store = Store::Open(path, Store::Mode::kReadWrite);
-    ASSERT_TRUE(store.ok());
-    ASSERT_TRUE((*store)->GetOrCreateCollection("c").ok());
-    // Turn it back into a version-1 file.
-    ASSERT_TRUE((*store)->db().Exec("DROP TABLE chunk_embeddings; DROP TABLE collection_embedders; "
-                                    "PRAGMA user_version = 1").ok());
+    // A version-1 file as that version wrote it (legacy_schema.h).
+    auto db = Database::Open(path, Database::Mode::kReadWriteCreate);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec(std::string(kSchemaV1Sql) + "INSERT INTO collections(name, created_at_s) VALUES ('c', 0);"
+                            "PRAGMA user_version = 1").ok());
   }
   {
     auto ro = Store::Open(path, Store::Mode::kReadOnly);

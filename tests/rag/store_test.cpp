@@ -10,6 +10,7 @@
 #include "rag/text/chunker.h"
 #include "rag/text/document.h"
 #include "rag/text/token_counter.h"
+#include "legacy_schema.h"
 #include "test_dir.h"
 
 namespace chunkserve::rag {
@@ -157,6 +158,211 @@ TEST(StoreTest, ForeignFilesAreRejected) {
   // Missing file in read-only mode.
   auto s3 = Store::Open(dir.path("missing.sqlite"), Store::Mode::kReadOnly);
   EXPECT_FALSE(s3.ok());
+}
+
+}  // namespace
+}  // namespace chunkserve::rag
+
+namespace chunkserve::rag {
+namespace {
+
+double TopScore(Store& s, int64_t collection, const std::string& q, std::string* path = nullptr) {
+  auto hits = s.Search(collection, q, 5);
+  EXPECT_TRUE(hits.ok()) << hits.status().ToString();
+  if (!hits.ok() || hits->empty()) return -1;
+  if (path) *path = (*hits)[0].path;
+  return (*hits)[0].score;
+}
+
+// BM25's statistics (document count, average length, document frequency)
+// are each collection's own: adding, changing or deleting another
+// collection's documents leaves a query's scores exactly as they were.
+TEST(StoreTest, Bm25StatisticsArePerCollection) {
+  TestDir dir("store_bm25");
+  auto store = Store::Open(dir.path("db.sqlite"), Store::Mode::kReadWrite);
+  ASSERT_TRUE(store.ok());
+  Store& s = **store;
+  const int64_t a = *s.GetOrCreateCollection("a");
+  DocumentRecord d1 = Doc("/a/1.txt", "1"), d2 = Doc("/a/2.txt", "2"), d3 = Doc("/a/3.txt", "3");
+  ASSERT_TRUE(s.PutDocument(a, &d1, MakeChunks("The harbor pilot guided the steamer past the sandbar.")).ok());
+  ASSERT_TRUE(s.PutDocument(a, &d2, MakeChunks("Grain prices rose after the harvest failed in the east.")).ok());
+  ASSERT_TRUE(s.PutDocument(a, &d3, MakeChunks("A pilot boat waited at the harbor mouth all winter.")).ok());
+  const double before = TopScore(s, a, "harbor pilot");
+  const double before_grain = TopScore(s, a, "grain harvest");
+  ASSERT_GT(before, 0);
+
+  // An unrelated collection that uses the same words a lot, with long documents.
+  const int64_t b = *s.GetOrCreateCollection("b");
+  for (int i = 0; i < 20; ++i) {
+    DocumentRecord d = Doc("/b/" + std::to_string(i) + ".txt", std::to_string(i));
+    std::string text;
+    for (int k = 0; k <= i; ++k) text += "The harbor pilot and the harbor master met again. ";
+    ASSERT_TRUE(s.PutDocument(b, &d, MakeChunks(text, 256)).ok());
+  }
+  EXPECT_DOUBLE_EQ(TopScore(s, a, "harbor pilot"), before);
+  EXPECT_DOUBLE_EQ(TopScore(s, a, "grain harvest"), before_grain);
+  ASSERT_TRUE(s.DeleteDocument(b, "/b/3.txt").ok());
+  EXPECT_DOUBLE_EQ(TopScore(s, a, "harbor pilot"), before);
+  ASSERT_TRUE(s.DeleteCollection("b").ok());
+  EXPECT_DOUBLE_EQ(TopScore(s, a, "harbor pilot"), before);
+  // The other collection's index is gone with it.
+  EXPECT_EQ(*s.db().QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'chunks_fts_" + std::to_string(b) + "'"),
+            0);
+  EXPECT_TRUE(s.CheckIntegrity().ok()) << s.CheckIntegrity().ToString();
+}
+
+TEST(StoreTest, QuotedPhrasesMustMatchInOrder) {
+  TestDir dir("store_phrase");
+  auto store = Store::Open(dir.path("db.sqlite"), Store::Mode::kReadWrite);
+  ASSERT_TRUE(store.ok());
+  Store& s = **store;
+  const int64_t c = *s.GetOrCreateCollection("c");
+  DocumentRecord scattered = Doc("/scattered.txt", "1"), phrase = Doc("/psmisc.txt", "2");
+  ASSERT_TRUE(s.PutDocument(c, &scattered, MakeChunks("Name the processes you want to kill. The name of a "
+                                                       "process, kill signals and processes by the dozen.")).ok());
+  ASSERT_TRUE(s.PutDocument(c, &phrase, MakeChunks("killall - kill processes by name.")).ok());
+  auto words = s.Search(c, "kill processes by name", 10);
+  ASSERT_TRUE(words.ok());
+  EXPECT_EQ(words->size(), 2u);
+  auto quoted = s.Search(c, "\"kill processes by name\"", 10);
+  ASSERT_TRUE(quoted.ok()) << quoted.status().ToString();
+  ASSERT_EQ(quoted->size(), 1u);
+  EXPECT_EQ((*quoted)[0].path, "/psmisc.txt");
+  // Words beside a phrase only rank; a phrase in another order does not match.
+  EXPECT_EQ(s.Search(c, "\"kill processes\" dozen", 10)->size(), 1u);
+  EXPECT_EQ(s.Search(c, "\"name by processes kill\"", 10)->size(), 0u);
+}
+
+TEST(FtsQueryTest, PhrasesAndUnpairedQuotes) {
+  EXPECT_EQ(*BuildFtsQuery("\"kill processes by name\""), "\"kill processes by name\"");
+  EXPECT_EQ(*BuildFtsQuery("\"kill processes\" by name"), "\"kill processes\" AND (\"kill processes\" OR \"name\")");
+  EXPECT_EQ(*BuildFtsQuery("\"a b\" \"c\""), "\"a b\" AND \"c\"");
+  EXPECT_EQ(*BuildFtsQuery("unpaired \"quote here"), "\"unpaired\" OR \"quote\" OR \"here\"");
+  EXPECT_FALSE(BuildFtsQuery("\"\" \"?!\"").has_value());
+  EXPECT_EQ(QueryPhrases("x \"The  Cat\" y \"the cat\"").size(), 1u);
+}
+
+// A version-2 file (one shared FTS index) becomes version 3 when opened
+// read-write: per-collection indexes with the same rows, origins guessed
+// from the paths; read-only it keeps working as it is.
+TEST(StoreTest, VersionTwoIsMigrated) {
+  TestDir dir("store_v2");
+  const std::string path = dir.path("v2.db");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const std::string sql = std::string(kSchemaV1Sql) + kSchemaV2ExtraSql + kLegacyRowsSql + "PRAGMA user_version = 2;";
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  {
+    auto ro = Store::Open(path, Store::Mode::kReadOnly);
+    ASSERT_TRUE(ro.ok()) << ro.status().ToString();
+    EXPECT_EQ((*ro)->schema_version(), 2);
+    auto hits = (*ro)->Search(1, "canal", 10);
+    ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+    EXPECT_EQ(hits->size(), 3u);
+    EXPECT_EQ((*ro)->FindDocument(1, "notes.txt")->value().origin, DocumentOrigin::kUpload);
+  }
+  auto rw = Store::Open(path, Store::Mode::kReadWrite);
+  ASSERT_TRUE(rw.ok()) << rw.status().ToString();
+  Store& s = **rw;
+  EXPECT_EQ(*s.db().QueryInt("PRAGMA user_version"), kSchemaVersion);
+  EXPECT_EQ(*s.db().QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'chunks_fts'"), 0);
+  EXPECT_TRUE(s.CheckIntegrity().ok()) << s.CheckIntegrity().ToString();
+  EXPECT_EQ(s.Search(1, "canal", 10)->size(), 3u);
+  EXPECT_EQ(s.Search(2, "canal", 10)->size(), 1u);
+  EXPECT_EQ(s.FindDocument(1, "/docs/canal.txt")->value().origin, DocumentOrigin::kFile);
+  EXPECT_EQ(s.FindDocument(1, "notes.txt")->value().origin, DocumentOrigin::kUpload);
+  // Writes keep the migrated index in step.
+  ASSERT_TRUE(s.DeleteDocument(1, "/docs/canal.txt").ok());
+  EXPECT_EQ(s.Search(1, "canal", 10)->size(), 1u);
+  EXPECT_TRUE(s.CheckIntegrity().ok()) << s.CheckIntegrity().ToString();
+}
+
+TEST(StoreTest, UploadsAndFilesNeverReplaceEachOther) {
+  TestDir dir("store_origin");
+  auto store = Store::Open(dir.path("db.sqlite"), Store::Mode::kReadWrite);
+  ASSERT_TRUE(store.ok());
+  Store& s = **store;
+  const int64_t c = *s.GetOrCreateCollection("c");
+  DocumentRecord file = Doc("/srv/docs/a.txt", "1");
+  file.origin = DocumentOrigin::kFile;
+  ASSERT_TRUE(s.PutDocument(c, &file, MakeChunks("Lighthouse keepers logged the storms.")).ok());
+  DocumentRecord upload = Doc("/srv/docs/a.txt", "2");  // an upload named like the ingested path
+  Status refused = s.PutDocument(c, &upload, MakeChunks("Forged text."));
+  EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.message().find("ingested from disk"), std::string::npos) << refused.ToString();
+  EXPECT_EQ(s.FindDocument(c, "/srv/docs/a.txt")->value().content_hash, "1");
+  EXPECT_EQ(s.Search(c, "forged", 10)->size(), 0u);
+  // And the other way round.
+  DocumentRecord up = Doc("notes.txt", "3");
+  ASSERT_TRUE(s.PutDocument(c, &up, MakeChunks("Uploaded notes.")).ok());
+  DocumentRecord over = Doc("notes.txt", "4");
+  over.origin = DocumentOrigin::kFile;
+  EXPECT_EQ(s.PutDocument(c, &over, MakeChunks("x")).code(), StatusCode::kFailedPrecondition);
+  // Same origin replaces as before.
+  DocumentRecord up2 = Doc("notes.txt", "5");
+  EXPECT_TRUE(s.PutDocument(c, &up2, MakeChunks("Newer notes.")).ok());
+  EXPECT_TRUE(s.CheckIntegrity().ok());
+}
+
+TEST(StoreTest, PagesRoundTrip) {
+  TestDir dir("store_pages");
+  auto store = Store::Open(dir.path("db.sqlite"), Store::Mode::kReadWrite);
+  ASSERT_TRUE(store.ok());
+  Store& s = **store;
+  const int64_t c = *s.GetOrCreateCollection("c");
+  ApproxTokenCounter counter;
+  ExtractedText doc = ExtractPagedText("First page about locks and how their gates open and close.\n\f"
+                                       "Second page about weirs, which hold the river back in summer.\n\f");
+  ASSERT_EQ(doc.page_starts.size(), 1u);
+  auto chunks = ChunkDocument(doc, {ChunkerKind::kSentence, 16, 0}, counter);
+  ASSERT_GE(chunks.size(), 2u);
+  DocumentRecord d = Doc("/r.pdf", "1");
+  ASSERT_TRUE(s.PutDocument(c, &d, chunks).ok());
+  auto hits = s.Search(c, "weirs", 1);
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ((*hits)[0].chunk.page_begin, 2u);
+  EXPECT_EQ((*hits)[0].chunk.page_end, 2u);
+  EXPECT_EQ(s.Search(c, "locks", 1)->at(0).chunk.page_begin, 1u);
+}
+
+}  // namespace
+}  // namespace chunkserve::rag
+
+#include "rag/store/embedding_store.h"
+
+namespace chunkserve::rag {
+namespace {
+
+TEST(StoreTest, CollectionsReportEmbedderAndCoverage) {
+  TestDir dir("store_coverage");
+  auto store = Store::Open(dir.path("db.sqlite"), Store::Mode::kReadWrite);
+  ASSERT_TRUE(store.ok());
+  Store& s = **store;
+  const int64_t c = *s.GetOrCreateCollection("c");
+  (void)*s.GetOrCreateCollection("plain");
+  DocumentRecord d = Doc("/a.txt", "1");
+  ASSERT_TRUE(s.PutDocument(c, &d, MakeChunks("One sentence here. Another sentence there. A third one follows. "
+                                              "And a fourth to be sure.", 16)).ok());
+  auto chunks = s.GetChunks(d.id);
+  ASSERT_GE(chunks->size(), 2u);
+  EmbeddingStore es(&s);
+  ASSERT_TRUE(es.RecordEmbedder(c, "emb-x", 2).ok());
+  const int64_t first = (*chunks)[0].id;
+  const float v[2] = {1, 0};
+  ASSERT_TRUE(es.PutEmbeddings(std::span<const int64_t>(&first, 1), v, 2).ok());
+  auto list = s.ListCollections();
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].name, "c");
+  EXPECT_EQ((*list)[0].embedder_id, "emb-x");
+  EXPECT_EQ((*list)[0].embedding_dim, 2);
+  EXPECT_EQ((*list)[0].n_embedded_chunks, 1);
+  EXPECT_EQ((*list)[0].n_chunks, static_cast<int64_t>(chunks->size()));
+  EXPECT_TRUE((*list)[1].embedder_id.empty());
+  EXPECT_EQ((*list)[1].n_embedded_chunks, 0);
 }
 
 }  // namespace

@@ -157,8 +157,9 @@ StatusOr<std::vector<SearchHit>> EmbeddingStore::GetChunksById(std::span<const i
   std::vector<SearchHit> out;
   ASSIGN_OR_RETURN(Statement st, store_->db().Prepare(
       "SELECT d.path, c.id, c.document_id, c.ordinal, c.text_begin, c.text_end, c.source_begin, c.source_end, "
-      "c.n_tokens, c.heading_path, c.content_hash, c.text FROM chunks c JOIN documents d ON d.id = c.document_id "
-      "WHERE c.id = ?1"));
+      "c.n_tokens, c.heading_path, c.content_hash, c.text, " +
+      std::string(store_->schema_version() >= 3 ? "c.page_begin, c.page_end" : "0, 0") +
+      " FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ?1"));
   for (int64_t id : chunk_ids) {
     st.Reset();
     RETURN_IF_ERROR(st.Bind(1, id));
@@ -184,6 +185,8 @@ StatusOr<std::vector<SearchHit>> EmbeddingStore::GetChunksById(std::span<const i
     }
     c.content_hash = std::string(st.ColumnText(10));
     c.text = std::string(st.ColumnText(11));
+    c.page_begin = static_cast<uint32_t>(st.ColumnInt64(12));
+    c.page_end = static_cast<uint32_t>(st.ColumnInt64(13));
     out.push_back(std::move(h));
   }
   return out;

@@ -21,9 +21,8 @@ bool IsStopWord(std::string_view w) {
   return kStop.count(w) > 0;
 }
 
-}  // namespace
-
-std::vector<std::string> QueryTerms(std::string_view q) {
+// Terms of q in order (duplicates kept), lowercased ASCII.
+std::vector<std::string> Terms(std::string_view q) {
   std::vector<std::string> terms;
   size_t i = 0;
   while (i < q.size()) {
@@ -31,38 +30,92 @@ std::vector<std::string> QueryTerms(std::string_view q) {
       ++i;
       continue;
     }
-    size_t j = i;
     std::string term;
-    while (j < q.size() && IsTermByte(static_cast<unsigned char>(q[j]))) {
-      char c = q[j];
+    while (i < q.size() && IsTermByte(static_cast<unsigned char>(q[i]))) {
+      char c = q[i];
       if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
       term.push_back(c);
-      ++j;
+      ++i;
     }
-    if (std::find(terms.begin(), terms.end(), term) == terms.end()) terms.push_back(std::move(term));
-    i = j;
+    terms.push_back(std::move(term));
   }
   return terms;
 }
 
+// Splits q into the text outside paired quotes and the phrases inside them.
+void SplitQuotes(std::string_view q, std::string* outside, std::vector<std::string_view>* phrases) {
+  size_t i = 0;
+  while (i < q.size()) {
+    const size_t open = q.find('"', i);
+    const size_t close = open == std::string_view::npos ? open : q.find('"', open + 1);
+    if (close == std::string_view::npos) {
+      outside->append(q.substr(i));
+      for (char& c : *outside)
+        if (c == '"') c = ' ';
+      return;
+    }
+    outside->append(q.substr(i, open - i));
+    outside->push_back(' ');
+    phrases->push_back(q.substr(open + 1, close - open - 1));
+    i = close + 1;
+  }
+}
+
+std::string Quote(const std::vector<std::string>& terms) {
+  std::string out = "\"";
+  for (size_t i = 0; i < terms.size(); ++i) {
+    if (i > 0) out.push_back(' ');
+    out += terms[i];  // term bytes never include '"'
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::vector<std::string> QueryTerms(std::string_view q) {
+  std::vector<std::string> terms;
+  for (std::string& t : Terms(q))
+    if (std::find(terms.begin(), terms.end(), t) == terms.end()) terms.push_back(std::move(t));
+  return terms;
+}
+
+std::vector<std::vector<std::string>> QueryPhrases(std::string_view user_query) {
+  std::string outside;
+  std::vector<std::string_view> quoted;
+  SplitQuotes(user_query, &outside, &quoted);
+  std::vector<std::vector<std::string>> phrases;
+  for (std::string_view p : quoted) {
+    std::vector<std::string> terms = Terms(p);
+    if (!terms.empty() && std::find(phrases.begin(), phrases.end(), terms) == phrases.end())
+      phrases.push_back(std::move(terms));
+  }
+  return phrases;
+}
+
 std::optional<std::string> BuildFtsQuery(std::string_view user_query) {
-  std::vector<std::string> terms = QueryTerms(user_query);
+  std::string outside;
+  std::vector<std::string_view> quoted;
+  SplitQuotes(user_query, &outside, &quoted);
+  const std::vector<std::vector<std::string>> phrases = QueryPhrases(user_query);
+  std::vector<std::string> terms = QueryTerms(outside);
   std::vector<std::string> kept;
   for (const auto& t : terms)
     if (!IsStopWord(t)) kept.push_back(t);
-  if (kept.empty()) kept = std::move(terms);
-  if (kept.empty()) return std::nullopt;
-  std::string out;
+  if (kept.empty() && phrases.empty()) kept = std::move(terms);
+  if (kept.empty() && phrases.empty()) return std::nullopt;
+  std::string words;
   for (const auto& t : kept) {
-    if (!out.empty()) out += " OR ";
-    out.push_back('"');
-    for (char c : t) {
-      if (c == '"') out.push_back('"');  // cannot occur (not a term byte); kept for safety
-      out.push_back(c);
-    }
-    out.push_back('"');
+    if (!words.empty()) words += " OR ";
+    words += Quote({t});
   }
-  return out;
+  if (phrases.empty()) return words;
+  std::string out;
+  for (const auto& p : phrases) {
+    if (!out.empty()) out += " AND ";
+    out += Quote(p);
+  }
+  if (kept.empty()) return out;
+  return out + " AND (" + Quote(phrases[0]) + " OR " + words + ")";
 }
 
 }  // namespace chunkserve::rag

@@ -4,10 +4,17 @@
 // '*', '^'), so passing user text through would turn "C++ vs. C#" or an
 // unbalanced quote into a syntax error. We split the text into terms the way
 // the index's unicode61 tokenizer does (letters, digits and non-ASCII
-// characters form terms; everything else separates), drop common English
-// stop words when other terms remain (they match nearly every chunk, cost time
-// and add almost nothing to BM25), and OR together the terms, each as a
-// double-quoted string. The result is always valid FTS5 syntax.
+// characters form terms; everything else separates), and quote every term.
+//
+// Words outside quotes are OR-ed together, after dropping common English
+// stop words when other words remain (they match nearly every chunk, cost
+// time and add almost nothing to BM25). Text between a pair of double
+// quotes is a phrase: its terms, stop words included, must occur next to
+// each other and in order in every hit (FTS5 phrase matching, so stemming
+// applies as for words). With phrases and words, the words only rank:
+//   "kill processes" by name  ->  "kill processes" AND ("kill processes" OR "name")
+// A quote without a partner is ignored. The result is always valid FTS5
+// syntax.
 //
 // Thread safety: pure function.
 #pragma once
@@ -19,10 +26,15 @@
 
 namespace chunkserve::rag {
 
-// The query terms, lowercased ASCII, deduplicated, in order of first use.
+// The query terms, lowercased ASCII, deduplicated, in order of first use
+// (quotes ignored).
 std::vector<std::string> QueryTerms(std::string_view user_query);
 
-// `"t1" OR "t2" ...`, or nullopt when the text has no terms.
+// The quoted phrases of a query, each as its terms in order; a phrase
+// without terms is dropped, and so is an unpaired quote.
+std::vector<std::vector<std::string>> QueryPhrases(std::string_view user_query);
+
+// The FTS5 expression (see above), or nullopt when the text has no terms.
 std::optional<std::string> BuildFtsQuery(std::string_view user_query);
 
 }  // namespace chunkserve::rag

@@ -27,6 +27,7 @@ CREATE TABLE documents(
   n_invalid_bytes INTEGER NOT NULL DEFAULT 0,
   metadata TEXT NOT NULL DEFAULT '{}',
   ingested_at_s INTEGER NOT NULL,
+  origin TEXT NOT NULL DEFAULT 'file',
   UNIQUE(collection_id, path)
 );
 CREATE TABLE chunks(
@@ -41,19 +42,28 @@ CREATE TABLE chunks(
   heading_path TEXT NOT NULL,
   content_hash TEXT NOT NULL,
   text TEXT NOT NULL,
+  page_begin INTEGER NOT NULL DEFAULT 0,
+  page_end INTEGER NOT NULL DEFAULT 0,
   UNIQUE(document_id, ordinal)
 );
-CREATE VIRTUAL TABLE chunks_fts USING fts5(
-  text, content='chunks', content_rowid='id',
-  tokenize='porter unicode61 remove_diacritics 2'
-);
-CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
-  INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
-END;
-CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
-  INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
-END;
 )sql";
+
+// Schema 3: documents.origin, chunks.page_*, and per-collection FTS indexes
+// instead of the shared chunks_fts kept by triggers (schemas 1 and 2).
+constexpr const char* kMigrate3Sql = R"sql(
+ALTER TABLE documents ADD COLUMN origin TEXT NOT NULL DEFAULT 'file';
+UPDATE documents SET origin = 'upload' WHERE substr(path, 1, 1) != '/';
+ALTER TABLE chunks ADD COLUMN page_begin INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE chunks ADD COLUMN page_end INTEGER NOT NULL DEFAULT 0;
+DROP TRIGGER IF EXISTS chunks_ai;
+DROP TRIGGER IF EXISTS chunks_ad;
+DROP TABLE IF EXISTS chunks_fts;
+)sql";
+
+// Names of a collection's FTS index and its content view (ids are integers,
+// so the names are safe to splice into SQL).
+std::string FtsTable(int64_t collection_id) { return "chunks_fts_" + std::to_string(collection_id); }
+std::string FtsView(int64_t collection_id) { return "chunks_text_" + std::to_string(collection_id); }
 
 // Schema 2: dense embeddings (see embedding_store.h). Applied to new files
 // after kSchemaSql and to version-1 files as a migration.
@@ -118,9 +128,12 @@ class Transaction {
   bool open_ = false;
 };
 
-constexpr const char* kChunkColumns =
-    "c.id, c.document_id, c.ordinal, c.text_begin, c.text_end, c.source_begin, c.source_end, "
-    "c.n_tokens, c.heading_path, c.content_hash, c.text";
+// Schemas before 3 (read-only) have no page columns.
+std::string ChunkColumns(bool shared_fts) {
+  return std::string("c.id, c.document_id, c.ordinal, c.text_begin, c.text_end, c.source_begin, c.source_end, "
+                     "c.n_tokens, c.heading_path, c.content_hash, c.text, ") +
+         (shared_fts ? "0, 0" : "c.page_begin, c.page_end");
+}
 
 StoredChunk ReadChunk(const Statement& st, int col) {
   StoredChunk c;
@@ -135,11 +148,16 @@ StoredChunk ReadChunk(const Statement& st, int col) {
   c.heading_path = SplitPath(st.ColumnText(col + 8));
   c.content_hash = std::string(st.ColumnText(col + 9));
   c.text = std::string(st.ColumnText(col + 10));
+  c.page_begin = static_cast<uint32_t>(st.ColumnInt64(col + 11));
+  c.page_end = static_cast<uint32_t>(st.ColumnInt64(col + 12));
   return c;
 }
 
-constexpr const char* kDocumentColumns =
-    "id, path, content_hash, size_bytes, mtime_ns, format, chunker, n_chunks, n_invalid_bytes, metadata";
+std::string DocumentColumns(bool shared_fts) {
+  return std::string("id, path, content_hash, size_bytes, mtime_ns, format, chunker, n_chunks, n_invalid_bytes, "
+                     "metadata, ") +
+         (shared_fts ? "CASE WHEN substr(path, 1, 1) = '/' THEN 'file' ELSE 'upload' END" : "origin");
+}
 
 DocumentRecord ReadDocument(const Statement& st) {
   DocumentRecord d;
@@ -153,10 +171,15 @@ DocumentRecord ReadDocument(const Statement& st) {
   d.n_chunks = st.ColumnInt64(7);
   d.n_invalid_bytes = st.ColumnInt64(8);
   d.metadata_json = std::string(st.ColumnText(9));
+  d.origin = st.ColumnText(10) == "file" ? DocumentOrigin::kFile : DocumentOrigin::kUpload;
   return d;
 }
 
 }  // namespace
+
+std::string_view DocumentOriginName(DocumentOrigin origin) {
+  return origin == DocumentOrigin::kFile ? "file" : "upload";
+}
 
 StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, Mode mode) {
   ASSIGN_OR_RETURN(auto db, Database::Open(path, mode == Mode::kReadWrite ? Database::Mode::kReadWriteCreate
@@ -179,17 +202,23 @@ Status Store::InitSchema(bool writable) {
   // then writes each page about once instead of once per small checkpoint
   // (measured: 59 fdatasyncs -> a handful for the SOTU corpus).
   RETURN_IF_ERROR(db_->Exec("PRAGMA cache_size = -32768"));
-  if (version == 1 && writable) {
-    // Migration 1 -> 2: add the embedding tables.
+  if (version >= 1 && version < kSchemaVersion && writable) {
     RETURN_IF_ERROR(db_->Exec("PRAGMA journal_mode = WAL"));
-    Transaction tx(*db_);
-    RETURN_IF_ERROR(tx.Begin());
-    RETURN_IF_ERROR(db_->Exec(kEmbeddingSchemaSql));
-    RETURN_IF_ERROR(db_->Exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)));
-    RETURN_IF_ERROR(tx.Commit());
+    if (version == 1) {
+      // Migration 1 -> 2: add the embedding tables.
+      Transaction tx(*db_);
+      RETURN_IF_ERROR(tx.Begin());
+      RETURN_IF_ERROR(db_->Exec(kEmbeddingSchemaSql));
+      RETURN_IF_ERROR(db_->Exec("PRAGMA user_version = 2"));
+      RETURN_IF_ERROR(tx.Commit());
+      version = 2;
+    }
+    schema_version_ = version;
+    RETURN_IF_ERROR(MigrateTo3());
     version = kSchemaVersion;
   }
-  if (version == kSchemaVersion || version == 1) {  // 1: read-only, without embeddings
+  if (version >= 1) {  // current, or older opened read-only
+    schema_version_ = version;
     if (writable) {
       RETURN_IF_ERROR(db_->Exec("PRAGMA journal_mode = WAL"));
       RETURN_IF_ERROR(db_->Exec("PRAGMA synchronous = NORMAL"));
@@ -207,14 +236,55 @@ Status Store::InitSchema(bool writable) {
   RETURN_IF_ERROR(db_->Exec("PRAGMA wal_autocheckpoint = 8192"));
   Transaction tx(*db_);
   RETURN_IF_ERROR(tx.Begin());
-  Status s = db_->Exec(std::string(kSchemaSql) + kEmbeddingSchemaSql);
-  if (!s.ok()) {
-    if (s.message().find("fts5") != std::string::npos)
-      return UnimplementedError("this SQLite library lacks FTS5 (needed for BM25 search): " + s.message());
-    return s;
-  }
+  RETURN_IF_ERROR(db_->Exec(std::string(kSchemaSql) + kEmbeddingSchemaSql));
   RETURN_IF_ERROR(db_->Exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)));
+  schema_version_ = kSchemaVersion;
   return tx.Commit();
+}
+
+Status Store::MigrateTo3() {
+  Transaction tx(*db_);
+  RETURN_IF_ERROR(tx.Begin());
+  RETURN_IF_ERROR(db_->Exec(kMigrate3Sql));
+  schema_version_ = 3;
+  std::vector<int64_t> ids;
+  {
+    ASSIGN_OR_RETURN(Statement st, db_->Prepare("SELECT id FROM collections ORDER BY id"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      ids.push_back(st.ColumnInt64(0));
+    }
+  }
+  for (int64_t id : ids) {
+    RETURN_IF_ERROR(CreateCollectionIndex(id));
+    const std::string t = FtsTable(id);
+    RETURN_IF_ERROR(db_->Exec("INSERT INTO " + t + "(" + t + ") VALUES ('rebuild')"));
+  }
+  RETURN_IF_ERROR(db_->Exec("PRAGMA user_version = 3"));
+  return tx.Commit();
+}
+
+Status Store::CreateCollectionIndex(int64_t collection_id) {
+  const std::string id = std::to_string(collection_id);
+  Status s = db_->Exec("CREATE VIEW IF NOT EXISTS " + FtsView(collection_id) +
+                       " AS SELECT c.id AS id, c.text AS text FROM chunks c JOIN documents d ON d.id = c.document_id"
+                       " WHERE d.collection_id = " + id + ";"
+                       "CREATE VIRTUAL TABLE IF NOT EXISTS " + FtsTable(collection_id) +
+                       " USING fts5(text, content='" + FtsView(collection_id) + "', content_rowid='id',"
+                       " tokenize='porter unicode61 remove_diacritics 2')");
+  if (!s.ok() && s.message().find("fts5") != std::string::npos)
+    return UnimplementedError("this SQLite library lacks FTS5 (needed for BM25 search): " + s.message());
+  return s;
+}
+
+Status Store::DeleteFtsEntries(int64_t collection_id, int64_t document_id) {
+  const std::string t = FtsTable(collection_id);
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare("INSERT INTO " + t + "(" + t +
+                                              ", rowid, text) SELECT 'delete', id, text FROM chunks"
+                                              " WHERE document_id = ?1"));
+  RETURN_IF_ERROR(st.Bind(1, document_id));
+  return st.Run();
 }
 
 StatusOr<std::optional<int64_t>> Store::FindCollection(const std::string& name) {
@@ -229,6 +299,8 @@ StatusOr<int64_t> Store::GetOrCreateCollection(const std::string& name) {
   if (name.empty()) return InvalidArgumentError("collection name must not be empty");
   ASSIGN_OR_RETURN(auto found, FindCollection(name));
   if (found) return *found;
+  Transaction tx(*db_);
+  RETURN_IF_ERROR(tx.Begin());
   ASSIGN_OR_RETURN(Statement st,
                    db_->Prepare("INSERT INTO collections(name, created_at_s) VALUES (?1, ?2) "
                                 "ON CONFLICT(name) DO NOTHING"));
@@ -237,6 +309,8 @@ StatusOr<int64_t> Store::GetOrCreateCollection(const std::string& name) {
   RETURN_IF_ERROR(st.Run());
   ASSIGN_OR_RETURN(auto created, FindCollection(name));
   if (!created) return InternalError("collection '" + name + "' vanished after insert");
+  if (!shared_fts()) RETURN_IF_ERROR(CreateCollectionIndex(*created));
+  RETURN_IF_ERROR(tx.Commit());
   return *created;
 }
 
@@ -247,7 +321,13 @@ StatusOr<std::vector<CollectionInfo>> Store::ListCollections() {
       "  (SELECT coalesce(sum(d.n_chunks), 0) FROM documents d WHERE d.collection_id = c.id), "
       "  (SELECT coalesce(sum(k.n_tokens), 0) FROM chunks k JOIN documents d ON d.id = k.document_id "
       "     WHERE d.collection_id = c.id), "
-      "  (SELECT coalesce(sum(d.size_bytes), 0) FROM documents d WHERE d.collection_id = c.id) "
+      "  (SELECT coalesce(sum(d.size_bytes), 0) FROM documents d WHERE d.collection_id = c.id), " +
+      std::string(schema_version_ >= 2
+                      ? "  (SELECT e.embedder FROM collection_embedders e WHERE e.collection_id = c.id), "
+                        "  (SELECT e.dim FROM collection_embedders e WHERE e.collection_id = c.id), "
+                        "  (SELECT count(*) FROM chunk_embeddings v JOIN chunks k ON k.id = v.chunk_id "
+                        "     JOIN documents d ON d.id = k.document_id WHERE d.collection_id = c.id) "
+                      : "  NULL, NULL, 0 ") +
       "FROM collections c ORDER BY c.name"));
   std::vector<CollectionInfo> out;
   while (true) {
@@ -261,24 +341,31 @@ StatusOr<std::vector<CollectionInfo>> Store::ListCollections() {
     c.n_chunks = st.ColumnInt64(4);
     c.n_tokens = st.ColumnInt64(5);
     c.size_bytes = st.ColumnInt64(6);
+    if (!st.ColumnIsNull(7)) c.embedder_id = std::string(st.ColumnText(7));
+    c.embedding_dim = st.ColumnIsNull(8) ? 0 : st.ColumnInt64(8);
+    c.n_embedded_chunks = st.ColumnInt64(9);
     out.push_back(std::move(c));
   }
   return out;
 }
 
 Status Store::DeleteCollection(const std::string& name) {
+  if (shared_fts())
+    return FailedPreconditionError("database schema version " + std::to_string(schema_version_) +
+                                   " must be migrated (open it read-write) before writing");
   Transaction tx(*db_);
   RETURN_IF_ERROR(tx.Begin());
-  ASSIGN_OR_RETURN(Statement st, db_->Prepare("DELETE FROM collections WHERE name = ?1"));
-  RETURN_IF_ERROR(st.Bind(1, name));
+  ASSIGN_OR_RETURN(auto id, FindCollection(name));
+  if (!id) return NotFoundError("no collection named '" + name + "'");
+  RETURN_IF_ERROR(db_->Exec("DROP TABLE IF EXISTS " + FtsTable(*id) + "; DROP VIEW IF EXISTS " + FtsView(*id)));
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare("DELETE FROM collections WHERE id = ?1"));
+  RETURN_IF_ERROR(st.Bind(1, *id));
   RETURN_IF_ERROR(st.Run());
-  ASSIGN_OR_RETURN(int64_t n, db_->QueryInt("SELECT changes()"));
-  if (n == 0) return NotFoundError("no collection named '" + name + "'");
   return tx.Commit();
 }
 
 StatusOr<std::optional<DocumentRecord>> Store::FindDocument(int64_t collection_id, const std::string& path) {
-  ASSIGN_OR_RETURN(Statement st, db_->Prepare(std::string("SELECT ") + kDocumentColumns +
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare("SELECT " + DocumentColumns(shared_fts()) +
                                               " FROM documents WHERE collection_id = ?1 AND path = ?2"));
   RETURN_IF_ERROR(st.Bind(1, collection_id));
   RETURN_IF_ERROR(st.Bind(2, path));
@@ -288,7 +375,7 @@ StatusOr<std::optional<DocumentRecord>> Store::FindDocument(int64_t collection_i
 }
 
 StatusOr<std::vector<DocumentRecord>> Store::ListDocuments(int64_t collection_id) {
-  ASSIGN_OR_RETURN(Statement st, db_->Prepare(std::string("SELECT ") + kDocumentColumns +
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare("SELECT " + DocumentColumns(shared_fts()) +
                                               " FROM documents WHERE collection_id = ?1 ORDER BY path"));
   RETURN_IF_ERROR(st.Bind(1, collection_id));
   std::vector<DocumentRecord> out;
@@ -301,20 +388,40 @@ StatusOr<std::vector<DocumentRecord>> Store::ListDocuments(int64_t collection_id
 }
 
 Status Store::PutDocument(int64_t collection_id, DocumentRecord* doc, std::span<const Chunk> chunks) {
+  if (shared_fts())
+    return FailedPreconditionError("database schema version " + std::to_string(schema_version_) +
+                                   " must be migrated (open it read-write) before writing");
   Transaction tx(*db_);
   RETURN_IF_ERROR(tx.Begin());
   {
-    // Replacing: the cascade deletes the old chunks and their FTS entries.
-    ASSIGN_OR_RETURN(Statement del, db_->Prepare("DELETE FROM documents WHERE collection_id = ?1 AND path = ?2"));
-    RETURN_IF_ERROR(del.Bind(1, collection_id));
-    RETURN_IF_ERROR(del.Bind(2, doc->path));
-    RETURN_IF_ERROR(del.Run());
+    // Replacing: FTS entries first (they are read from the rows), then the
+    // cascade deletes the old chunks and their vectors.
+    ASSIGN_OR_RETURN(Statement find, db_->Prepare("SELECT id, origin FROM documents WHERE collection_id = ?1 AND path = ?2"));
+    RETURN_IF_ERROR(find.Bind(1, collection_id));
+    RETURN_IF_ERROR(find.Bind(2, doc->path));
+    ASSIGN_OR_RETURN(bool row, find.Step());
+    if (row) {
+      const int64_t old_id = find.ColumnInt64(0);
+      const std::string_view origin = DocumentOriginName(doc->origin);
+      if (find.ColumnText(1) != origin)
+        return FailedPreconditionError(
+            doc->origin == DocumentOrigin::kUpload
+                ? "a document ingested from disk is stored as '" + doc->path +
+                      "'; an upload does not replace it (delete it first or choose another name)"
+                : "an uploaded document is stored as '" + doc->path +
+                      "'; ingest does not replace it (delete it first)");
+      RETURN_IF_ERROR(DeleteFtsEntries(collection_id, old_id));
+      ASSIGN_OR_RETURN(Statement del, db_->Prepare("DELETE FROM documents WHERE id = ?1"));
+      RETURN_IF_ERROR(del.Bind(1, old_id));
+      RETURN_IF_ERROR(del.Run());
+    }
   }
   doc->n_chunks = static_cast<int64_t>(chunks.size());
   {
     ASSIGN_OR_RETURN(Statement ins, db_->Prepare(
         "INSERT INTO documents(collection_id, path, content_hash, size_bytes, mtime_ns, format, chunker, "
-        "n_chunks, n_invalid_bytes, metadata, ingested_at_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+        "n_chunks, n_invalid_bytes, metadata, ingested_at_s, origin) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
     RETURN_IF_ERROR(ins.Bind(1, collection_id));
     RETURN_IF_ERROR(ins.Bind(2, doc->path));
     RETURN_IF_ERROR(ins.Bind(3, doc->content_hash));
@@ -326,12 +433,15 @@ Status Store::PutDocument(int64_t collection_id, DocumentRecord* doc, std::span<
     RETURN_IF_ERROR(ins.Bind(9, doc->n_invalid_bytes));
     RETURN_IF_ERROR(ins.Bind(10, doc->metadata_json));
     RETURN_IF_ERROR(ins.Bind(11, NowSeconds()));
+    RETURN_IF_ERROR(ins.Bind(12, DocumentOriginName(doc->origin)));
     RETURN_IF_ERROR(ins.Run());
     doc->id = db_->LastInsertRowId();
   }
   ASSIGN_OR_RETURN(Statement ins, db_->Prepare(
       "INSERT INTO chunks(document_id, ordinal, text_begin, text_end, source_begin, source_end, n_tokens, "
-      "heading_path, content_hash, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+      "heading_path, content_hash, text, page_begin, page_end) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
+  ASSIGN_OR_RETURN(Statement fts, db_->Prepare("INSERT INTO " + FtsTable(collection_id) + "(rowid, text) VALUES (?1, ?2)"));
   for (const Chunk& c : chunks) {
     ins.Reset();
     RETURN_IF_ERROR(ins.Bind(1, doc->id));
@@ -344,37 +454,47 @@ Status Store::PutDocument(int64_t collection_id, DocumentRecord* doc, std::span<
     RETURN_IF_ERROR(ins.Bind(8, JoinPath(c.heading_path)));
     RETURN_IF_ERROR(ins.Bind(9, HashToHex(Hash64(c.text))));
     RETURN_IF_ERROR(ins.Bind(10, c.text));
+    RETURN_IF_ERROR(ins.Bind(11, static_cast<int64_t>(c.page_begin)));
+    RETURN_IF_ERROR(ins.Bind(12, static_cast<int64_t>(c.page_end)));
     RETURN_IF_ERROR(ins.Run());
+    fts.Reset();
+    RETURN_IF_ERROR(fts.Bind(1, db_->LastInsertRowId()));
+    RETURN_IF_ERROR(fts.Bind(2, c.text));
+    RETURN_IF_ERROR(fts.Run());
   }
   return tx.Commit();
 }
 
 StatusOr<bool> Store::DeleteDocument(int64_t collection_id, const std::string& path) {
-  Transaction tx(*db_);
-  RETURN_IF_ERROR(tx.Begin());
-  ASSIGN_OR_RETURN(Statement st, db_->Prepare("DELETE FROM documents WHERE collection_id = ?1 AND path = ?2"));
-  RETURN_IF_ERROR(st.Bind(1, collection_id));
-  RETURN_IF_ERROR(st.Bind(2, path));
-  RETURN_IF_ERROR(st.Run());
-  ASSIGN_OR_RETURN(int64_t n, db_->QueryInt("SELECT changes()"));
-  RETURN_IF_ERROR(tx.Commit());
-  return n > 0;
+  ASSIGN_OR_RETURN(auto doc, FindDocument(collection_id, path));
+  if (!doc) return false;
+  return DeleteDocumentById(collection_id, doc->id);
 }
 
 StatusOr<bool> Store::DeleteDocumentById(int64_t collection_id, int64_t document_id) {
+  if (shared_fts())
+    return FailedPreconditionError("database schema version " + std::to_string(schema_version_) +
+                                   " must be migrated (open it read-write) before writing");
   Transaction tx(*db_);
   RETURN_IF_ERROR(tx.Begin());
+  {
+    ASSIGN_OR_RETURN(Statement st, db_->Prepare("SELECT 1 FROM documents WHERE collection_id = ?1 AND id = ?2"));
+    RETURN_IF_ERROR(st.Bind(1, collection_id));
+    RETURN_IF_ERROR(st.Bind(2, document_id));
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return false;
+  }
+  RETURN_IF_ERROR(DeleteFtsEntries(collection_id, document_id));
   ASSIGN_OR_RETURN(Statement st, db_->Prepare("DELETE FROM documents WHERE collection_id = ?1 AND id = ?2"));
   RETURN_IF_ERROR(st.Bind(1, collection_id));
   RETURN_IF_ERROR(st.Bind(2, document_id));
   RETURN_IF_ERROR(st.Run());
-  ASSIGN_OR_RETURN(int64_t n, db_->QueryInt("SELECT changes()"));
   RETURN_IF_ERROR(tx.Commit());
-  return n > 0;
+  return true;
 }
 
 StatusOr<std::vector<StoredChunk>> Store::GetChunks(int64_t document_id) {
-  ASSIGN_OR_RETURN(Statement st, db_->Prepare(std::string("SELECT ") + kChunkColumns +
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare("SELECT " + ChunkColumns(shared_fts()) +
                                               " FROM chunks c WHERE c.document_id = ?1 ORDER BY c.ordinal"));
   RETURN_IF_ERROR(st.Bind(1, document_id));
   std::vector<StoredChunk> out;
@@ -391,10 +511,12 @@ StatusOr<std::vector<SearchHit>> Store::Search(int64_t collection_id, std::strin
   if (k <= 0) return out;
   std::optional<std::string> fts = BuildFtsQuery(query);
   if (!fts) return out;
+  // Schemas 1-2 (read-only): the shared index, filtered by collection.
+  const std::string t = shared_fts() ? std::string("chunks_fts") : FtsTable(collection_id);
   ASSIGN_OR_RETURN(Statement st, db_->Prepare(
-      std::string("SELECT d.path, bm25(chunks_fts) AS rank, ") + kChunkColumns +
-      " FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id"
-      " WHERE chunks_fts MATCH ?1 AND d.collection_id = ?2 ORDER BY rank LIMIT ?3"));
+      "SELECT d.path, bm25(" + t + ") AS rank, " + ChunkColumns(shared_fts()) +
+      " FROM " + t + " JOIN chunks c ON c.id = " + t + ".rowid JOIN documents d ON d.id = c.document_id"
+      " WHERE " + t + " MATCH ?1 AND d.collection_id = ?2 ORDER BY rank LIMIT ?3"));
   RETURN_IF_ERROR(st.Bind(1, *fts));
   RETURN_IF_ERROR(st.Bind(2, collection_id));
   RETURN_IF_ERROR(st.Bind(3, static_cast<int64_t>(k)));
@@ -422,8 +544,18 @@ Status Store::CheckIntegrity() {
     ASSIGN_OR_RETURN(bool row, st.Step());
     if (row) return DataLossError("foreign key violation in table " + std::string(st.ColumnText(0)));
   }
-  if (Status s = db_->Exec("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)"); !s.ok())
-    return DataLossError("fts5 index: " + s.message());
+  if (shared_fts()) {
+    if (Status s = db_->Exec("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)"); !s.ok())
+      return DataLossError("fts5 index: " + s.message());
+  } else {
+    ASSIGN_OR_RETURN(std::vector<CollectionInfo> collections, ListCollections());
+    for (const CollectionInfo& c : collections) {
+      const std::string t = FtsTable(c.id);
+      // rank 1: the index is also compared with its content (the collection's chunks).
+      if (Status s = db_->Exec("INSERT INTO " + t + "(" + t + ", rank) VALUES ('integrity-check', 1)"); !s.ok())
+        return DataLossError("fts5 index of collection '" + c.name + "': " + s.message());
+    }
+  }
   ASSIGN_OR_RETURN(Statement st, db_->Prepare(
       "SELECT d.path, d.n_chunks, count(c.id), coalesce(min(c.ordinal), 0), coalesce(max(c.ordinal), -1) "
       "FROM documents d LEFT JOIN chunks c ON c.document_id = d.id GROUP BY d.id "

@@ -6,21 +6,39 @@
 //             content_hash (Hash64 hex of the file bytes), size_bytes,
 //             mtime_ns, format, chunker (fingerprint), n_chunks,
 //             n_invalid_bytes, metadata (JSON object), ingested_at_s,
+//             origin ('file' | 'upload')                  [version 3],
 //             UNIQUE(collection_id, path))
 //   chunks(id, document_id -> documents ON DELETE CASCADE, ordinal,
 //          text_begin, text_end, source_begin, source_end, n_tokens,
 //          heading_path ('\n'-joined), content_hash, text,
+//          page_begin, page_end (PDF pages, else 0)       [version 3],
 //          UNIQUE(document_id, ordinal))
-//   chunks_fts: FTS5 (porter + unicode61) over chunks.text, external
-//               content kept in sync by triggers; BM25 ranking.
+//   chunks_fts_<collection id>: one FTS5 index (porter + unicode61) per
+//          collection over its chunks' text, with the view
+//          chunks_text_<collection id> as external content; written by
+//          PutDocument / DeleteDocument*, dropped with the collection.
+//          One index per collection keeps BM25's statistics (document
+//          count, average length, term frequencies) per collection: adding
+//          an unrelated collection never changes another's scores.
+//                                                         [version 3]
 //   collection_embedders(collection_id -> collections ON DELETE CASCADE,
 //             embedder (Embedder::id), dim, common_component (f32 blob),
 //             updated_at_s)                                   [version 2]
 //   chunk_embeddings(chunk_id -> chunks ON DELETE CASCADE, vector (f32 blob))
 //             see embedding_store.h                           [version 2]
 //
-// Version 1 files are migrated to 2 when opened read-write; opened read-only
-// they work without embeddings (EmbeddingStore reports FailedPrecondition).
+// Older files are migrated when opened read-write (1 -> 2 adds the embedding
+// tables; 2 -> 3 adds origin and pages, marking documents whose path is not
+// absolute as uploads, and moves the one shared FTS index `chunks_fts` into
+// per-collection indexes), in one transaction each. Opened read-only they
+// keep working as they are: version 1 without embeddings (EmbeddingStore
+// reports FailedPrecondition), versions 1 and 2 with the shared BM25 index
+// and no pages.
+//
+// Origins: a document ingested from disk (kFile) and an uploaded one
+// (kUpload) never replace each other: PutDocument of one over the other is
+// kFailedPrecondition, so an upload named like an ingested path cannot
+// silently overwrite it, and `ingest` never overwrites an upload.
 //
 // Durability: WAL journal, foreign keys on. PutDocument writes a document and
 // all its chunks in one transaction, with n_chunks on the document row, so a
@@ -49,7 +67,7 @@
 
 namespace chunkserve::rag {
 
-inline constexpr int64_t kSchemaVersion = 2;
+inline constexpr int64_t kSchemaVersion = 3;
 
 struct CollectionInfo {
   int64_t id = 0;
@@ -59,11 +77,21 @@ struct CollectionInfo {
   int64_t n_chunks = 0;
   int64_t n_tokens = 0;
   int64_t size_bytes = 0;
+  std::string embedder_id;      // empty when the collection has no embedder recorded
+  int64_t embedding_dim = 0;
+  int64_t n_embedded_chunks = 0;  // chunks with a vector
 };
+
+// Where a document came from: a file walked by `ingest`, or bytes sent to
+// the HTTP API. The default is kUpload so that only the ingester, which
+// sets kFile, can claim a path on disk.
+enum class DocumentOrigin { kUpload, kFile };
+std::string_view DocumentOriginName(DocumentOrigin origin);  // "upload" | "file"
 
 struct DocumentRecord {
   int64_t id = 0;               // assigned by the store
   std::string path;
+  DocumentOrigin origin = DocumentOrigin::kUpload;
   std::string content_hash;
   int64_t size_bytes = 0;
   int64_t mtime_ns = 0;
@@ -81,6 +109,7 @@ struct StoredChunk {
   int64_t text_begin = 0, text_end = 0;
   int64_t source_begin = 0, source_end = 0;
   uint32_t n_tokens = 0;
+  uint32_t page_begin = 0, page_end = 0;  // PDF pages (1-based), else 0
   std::vector<std::string> heading_path;
   std::string content_hash;
   std::string text;
@@ -112,6 +141,8 @@ class Store {
   StatusOr<std::vector<DocumentRecord>> ListDocuments(int64_t collection_id);
   // Inserts or replaces (same collection and path) the document with exactly
   // these chunks, atomically. Sets doc->id and doc->n_chunks.
+  // kFailedPrecondition (nothing changed) when a document of that path
+  // exists with another origin.
   Status PutDocument(int64_t collection_id, DocumentRecord* doc, std::span<const Chunk> chunks);
   // True when a document was deleted.
   StatusOr<bool> DeleteDocument(int64_t collection_id, const std::string& path);
@@ -120,8 +151,10 @@ class Store {
 
   StatusOr<std::vector<StoredChunk>> GetChunks(int64_t document_id);
 
-  // BM25 search over a collection's chunks; at most k hits, best first. An
-  // empty query (no terms) returns no hits.
+  // BM25 search over a collection's chunks with the collection's own
+  // statistics; at most k hits, best first. Words are matched as terms
+  // (OR), "quoted phrases" as phrases that every hit must contain (see
+  // fts_query.h). An empty query (no terms) returns no hits.
   StatusOr<std::vector<SearchHit>> Search(int64_t collection_id, std::string_view query, int k);
 
   // SQLite integrity_check, the FTS5 index check, and every document's
@@ -130,10 +163,19 @@ class Store {
   Status CheckIntegrity();
 
   Database& db() { return *db_; }
+  // The schema version of the open file (older than kSchemaVersion only
+  // when opened read-only).
+  int64_t schema_version() const { return schema_version_; }
 
  private:
   Status InitSchema(bool writable);
+  Status MigrateTo3();
+  Status CreateCollectionIndex(int64_t collection_id);
+  // Removes the FTS entries of the chunks of document_id (in collection_id).
+  Status DeleteFtsEntries(int64_t collection_id, int64_t document_id);
+  bool shared_fts() const { return schema_version_ < 3; }
   std::unique_ptr<Database> db_;
+  int64_t schema_version_ = kSchemaVersion;
 };
 
 }  // namespace chunkserve::rag

@@ -95,7 +95,7 @@ std::string ChunkerFingerprint(const ChunkerParams& params, const TokenCounter& 
     fp += "/" + params.embedder->id() + "/b" + std::to_string(params.semantic_break_fraction);
   if (params.kind == ChunkerKind::kPerplexity && params.perplexity)
     fp += "/" + params.perplexity->id() + "/t" + std::to_string(params.perplexity_threshold);
-  return fp;
+  return fp + "/x" + std::to_string(kExtractionVersion);
 }
 
 std::vector<Chunk> ChunkDocument(const ExtractedText& doc, const ChunkerParams& params,
@@ -169,6 +169,8 @@ std::vector<Chunk> AssembleChunks(const ExtractedText& doc, const std::vector<At
     c.source_begin = doc.map.MapBegin(c.text_begin);
     c.source_end = doc.map.MapEnd(c.text_end);
     c.n_tokens = pc.n_tokens;
+    c.page_begin = doc.PageAt(c.text_begin);
+    c.page_end = doc.PageAt(c.text_end > c.text_begin ? c.text_end - 1 : c.text_begin);
     c.heading_path = paths[atom_block[pc.first_atom]];
     c.text.assign(text.substr(c.text_begin, c.text_end - c.text_begin));
     chunks.push_back(std::move(c));

@@ -25,8 +25,9 @@
 // and the (weaker) guarantee with a model tokenizer.
 //
 // Each chunk records its ordinal, byte offsets into the extracted text and
-// into the original file (through the SourceMap), its token count and its
-// heading path (the headings enclosing the chunk's first byte).
+// into the original file (through the SourceMap), its token count, its
+// heading path (the headings enclosing the chunk's first byte) and, for
+// paged documents, the pages of its first and last byte.
 //
 // Thread safety: pure functions; the counter must allow concurrent const calls.
 #pragma once
@@ -69,9 +70,11 @@ struct ChunkerParams {
 Status ValidateChunkerParams(const ChunkerParams& params);
 
 // "sentence/256/32/approx-v1" (semantic: + "/<embedder id>/b<fraction>";
-// perplexity: + "/<scorer id>/t<threshold>"):
-// what produced a document's chunks. A changed
-// fingerprint makes re-ingest re-chunk an unchanged file.
+// perplexity: + "/<scorer id>/t<threshold>"), then "/x<kExtractionVersion>":
+// what produced a document's chunks. A changed fingerprint makes re-ingest
+// re-chunk an unchanged file, so bumping kExtractionVersion when extractors
+// change what text they produce refreshes every collection on its next ingest.
+inline constexpr int kExtractionVersion = 2;  // 2: furniture dropped, PDF pages
 std::string ChunkerFingerprint(const ChunkerParams& params, const TokenCounter& counter);
 
 struct Chunk {
@@ -81,6 +84,8 @@ struct Chunk {
   size_t source_begin = 0;  // [source_begin, source_end) in the original file bytes
   size_t source_end = 0;
   uint32_t n_tokens = 0;
+  uint32_t page_begin = 0;  // paged documents (PDF): 1-based pages of the first and
+  uint32_t page_end = 0;    // last byte; 0 for documents without pages
   std::vector<std::string> heading_path;  // outermost first; empty without headings
   std::string text;         // ExtractedText::text.substr(text_begin, text_end - text_begin)
 };

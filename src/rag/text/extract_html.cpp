@@ -3,7 +3,14 @@
 // saved web pages): tags are stripped, scripts and styles dropped, entities
 // decoded, whitespace collapsed outside <pre>, and block-level elements become
 // paragraph breaks. Every emitted byte is recorded in the SourceMap.
+//
+// Page furniture is dropped before it becomes text: navigation elements
+// (whole subtrees, matched by tag name with nesting) and permalink anchors
+// (decided by looking ahead to the anchor's closing tag), so Sphinx's "¶",
+// GitHub's "#" and "Previous topic / Next topic" bars never become headings,
+// chunks or extractive answers.
 #include <cctype>
+#include <optional>
 #include <string>
 
 #include "rag/text/document.h"
@@ -35,6 +42,83 @@ bool IsBlockElement(std::string_view name) {
                         "h2", "h3", "h4", "h5", "h6", "center", "legend", "option"});
 }
 
+char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (Lower(a[i]) != Lower(b[i])) return false;
+  return true;
+}
+
+// The value of attribute `key` in a tag's attribute text, or nullopt.
+std::optional<std::string_view> AttrValue(std::string_view attrs, std::string_view key) {
+  size_t i = 0;
+  while (i < attrs.size()) {
+    while (i < attrs.size() && (IsHtmlSpace(attrs[i]) || attrs[i] == '/')) ++i;
+    const size_t name_begin = i;
+    while (i < attrs.size() && !IsHtmlSpace(attrs[i]) && attrs[i] != '=' && attrs[i] != '/') ++i;
+    const std::string_view name = attrs.substr(name_begin, i - name_begin);
+    while (i < attrs.size() && IsHtmlSpace(attrs[i])) ++i;
+    std::string_view value;
+    if (i < attrs.size() && attrs[i] == '=') {
+      ++i;
+      while (i < attrs.size() && IsHtmlSpace(attrs[i])) ++i;
+      if (i < attrs.size() && (attrs[i] == '"' || attrs[i] == '\'')) {
+        const char q = attrs[i++];
+        const size_t e = attrs.find(q, i);
+        value = attrs.substr(i, (e == std::string_view::npos ? attrs.size() : e) - i);
+        i = e == std::string_view::npos ? attrs.size() : e + 1;
+      } else {
+        const size_t b = i;
+        while (i < attrs.size() && !IsHtmlSpace(attrs[i])) ++i;
+        value = attrs.substr(b, i - b);
+      }
+    }
+    if (name.empty()) {
+      ++i;
+      continue;
+    }
+    if (IEquals(name, key)) return value;
+  }
+  return std::nullopt;
+}
+
+bool HasClass(std::string_view attrs, std::initializer_list<std::string_view> classes) {
+  const auto value = AttrValue(attrs, "class");
+  if (!value) return false;
+  size_t i = 0;
+  while (i < value->size()) {
+    while (i < value->size() && IsHtmlSpace((*value)[i])) ++i;
+    const size_t b = i;
+    while (i < value->size() && !IsHtmlSpace((*value)[i])) ++i;
+    const std::string_view token = value->substr(b, i - b);
+    for (std::string_view c : classes)
+      if (!token.empty() && IEquals(token, c)) return true;
+  }
+  return false;
+}
+
+// Navigation and page chrome: dropped with everything inside.
+bool IsNavigation(std::string_view name, std::string_view attrs) {
+  if (name == "nav") return true;
+  if (const auto role = AttrValue(attrs, "role"))
+    if (IEquals(*role, "navigation") || IEquals(*role, "search") || IEquals(*role, "contentinfo")) return true;
+  // DocBook's <table class="nav" summary="Navigation header">.
+  if (const auto summary = AttrValue(attrs, "summary"))
+    if (summary->size() >= 10 && IEquals(summary->substr(0, 10), "navigation")) return true;
+  return HasClass(attrs, {"sphinxsidebar", "related", "navheader", "navfooter", "navbar", "nav", "breadcrumb",
+                          "breadcrumbs", "footer", "headerlink", "navigation", "skip-link"});
+}
+
+// The text of a permalink anchor: a symbol that means "link to here".
+bool IsPermalinkText(std::string_view t) {
+  for (std::string_view s : {"", "#", "\xC2\xB6", "\xC2\xA7", "\xF0\x9F\x94\x97", "&para;", "&#182;", "&#xb6;",
+                             "&#xB6;", "&sect;", "&#167;", "&#128279;", "link", "permalink"})
+    if (IEquals(t, s)) return true;
+  return false;
+}
+
 int HeadingLevel(std::string_view name) {
   if (name.size() == 2 && name[0] == 'h' && name[1] >= '1' && name[1] <= '6') return name[1] - '0';
   return 0;
@@ -46,6 +130,7 @@ class HtmlExtractor {
 
   ExtractedText Run() {
     out_.format = DocumentFormat::kHtml;
+    FindTitle();
     size_t i = 0;
     if (src_.size() >= 3 && src_.substr(0, 3) == "\xEF\xBB\xBF") i = 3;
     while (i < src_.size()) {
@@ -269,6 +354,7 @@ class HtmlExtractor {
       ++j;
     }
     // Skip attributes up to '>', honouring quoted values.
+    const size_t attrs_begin = j;
     char quote = 0;
     while (j < n) {
       const char c = src_[j];
@@ -283,6 +369,33 @@ class HtmlExtractor {
     }
     const bool self_closing = j > 0 && j < n && src_[j - 1] == '/';
     const size_t after = j < n ? j + 1 : n;
+    const std::string_view attrs = src_.substr(attrs_begin, (j < n ? j : n) - attrs_begin);
+
+    if (!closing && !self_closing && IsNavigation(name, attrs)) {
+      Break(Pending::kParagraph);
+      return SkipElement(after, name);
+    }
+    if (!closing && !self_closing && HasClass(attrs, {"header"})) {
+      // Texinfo's page header and footer are "Next: ..., Previous: ...,
+      // Up: ..." links; other generators' headers are content.
+      const size_t end = SkipElement(after, name);
+      const std::string_view inner = src_.substr(after, end - after);
+      const std::string visible = VisibleText(after, end);
+      if (inner.find("rel=\"next\"") != std::string_view::npos || inner.find("rel=\"prev\"") != std::string_view::npos ||
+          inner.find("rel=\"up\"") != std::string_view::npos || visible.rfind("Next:", 0) == 0 ||
+          visible.rfind("Previous:", 0) == 0 || visible.rfind("Up:", 0) == 0) {
+        Break(Pending::kParagraph);
+        return end;
+      }
+    }
+    if (!closing && name == "a" && !self_closing) {
+      const auto href = AttrValue(attrs, "href");
+      if ((href && !href->empty() && (*href)[0] == '#') || HasClass(attrs, {"headerlink", "anchor"})) {
+        const size_t close = FindCloseTag(after, "a");
+        if (close != std::string_view::npos && (HasClass(attrs, {"headerlink"}) || IsPermalinkText(VisibleText(after, close))))
+          return TagEnd(close);
+      }
+    }
 
     if (!closing && IsDroppedElement(name) && !self_closing) {
       // Skip to the matching close tag (raw text: no nesting inside script/style).
@@ -326,6 +439,89 @@ class HtmlExtractor {
       if ((name == "ul" || name == "ol") && closing) li_depth_ = 0;
     }
     return after;
+  }
+
+  // <title> lives in <head>, which is skipped whole: look it up first.
+  void FindTitle() {
+    for (size_t k = src_.find('<'); k != std::string_view::npos; k = src_.find('<', k + 1)) {
+      if (!IEquals(src_.substr(k, 6), "<title") || k + 6 >= src_.size() ||
+          std::isalnum(static_cast<unsigned char>(src_[k + 6])))
+        continue;
+      const size_t open_end = TagEnd(k);
+      const size_t close = FindCloseTag(open_end, "title");
+      if (close != std::string_view::npos) out_.title = CollapsedText(open_end, close);
+      return;
+    }
+  }
+
+  // The position of the next "</name" (case-insensitive) at or after `from`, or npos.
+  size_t FindCloseTag(size_t from, std::string_view name) const {
+    size_t k = from;
+    while ((k = src_.find("</", k)) != std::string_view::npos) {
+      if (IEquals(src_.substr(k + 2, name.size()), name) && k + 2 + name.size() <= src_.size() &&
+          (k + 2 + name.size() == src_.size() || !std::isalnum(static_cast<unsigned char>(src_[k + 2 + name.size()]))))
+        return k;
+      k += 2;
+    }
+    return std::string_view::npos;
+  }
+
+  // The index after the '>' of the tag starting at `tag`.
+  size_t TagEnd(size_t tag) const {
+    const size_t e = src_.find('>', tag);
+    return e == std::string_view::npos ? src_.size() : e + 1;
+  }
+
+  // src_[b, e) without tags, trimmed (entities kept as written).
+  std::string VisibleText(size_t b, size_t e) const {
+    std::string t;
+    bool in_tag = false;
+    for (size_t k = b; k < e; ++k) {
+      if (src_[k] == '<') in_tag = true;
+      else if (src_[k] == '>') in_tag = false;
+      else if (!in_tag && !IsHtmlSpace(src_[k])) t.push_back(src_[k]);
+    }
+    return t;
+  }
+
+  // src_[b, e) with whitespace runs collapsed to one space and trimmed.
+  std::string CollapsedText(size_t b, size_t e) const {
+    std::string t;
+    for (size_t k = b; k < e; ++k) {
+      if (IsHtmlSpace(src_[k])) {
+        if (!t.empty() && t.back() != ' ') t.push_back(' ');
+      } else {
+        t.push_back(src_[k]);
+      }
+    }
+    while (!t.empty() && t.back() == ' ') t.pop_back();
+    return SanitizeUtf8(t).text;
+  }
+
+  // Skips the element `name` whose start tag ends at `from`, counting nested
+  // elements of the same name; returns the index after its end tag (the end
+  // of input when it is never closed).
+  size_t SkipElement(size_t from, std::string_view name) const {
+    int depth = 1;
+    size_t k = from;
+    while ((k = src_.find('<', k)) != std::string_view::npos) {
+      if (src_.compare(k, 4, "<!--") == 0) {
+        const size_t e = src_.find("-->", k + 4);
+        if (e == std::string_view::npos) return src_.size();
+        k = e + 3;
+        continue;
+      }
+      const bool closing = k + 1 < src_.size() && src_[k + 1] == '/';
+      const size_t name_at = k + (closing ? 2 : 1);
+      const size_t name_end = name_at + name.size();
+      if (name_end <= src_.size() && IEquals(src_.substr(name_at, name.size()), name) &&
+          (name_end == src_.size() || !std::isalnum(static_cast<unsigned char>(src_[name_end])))) {
+        depth += closing ? -1 : 1;
+        if (depth == 0) return TagEnd(k);
+      }
+      ++k;
+    }
+    return src_.size();
   }
 
   std::string_view src_;

@@ -1,6 +1,9 @@
 // Markdown structure from a line scan: enough CommonMark to find headings,
 // list items, fenced code and paragraphs; inline markup stays in the text
 // (it is meaningful to a reader and to an LLM) so offsets stay file offsets.
+// YAML front matter and link reference definitions are blanked: left in,
+// the closing "---" of either turned the lines above it into a setext
+// heading, and their URLs became chunks of their own.
 #include <string>
 
 #include "rag/text/document.h"
@@ -113,6 +116,51 @@ void TrimSpan(std::string_view text, size_t* b, size_t* e) {
     --*e;
 }
 
+// "[label]: destination" (at most 3 spaces of indent): a link reference definition.
+bool IsLinkReferenceDefinition(std::string_view line) {
+  size_t i = LeadingSpaces(line);
+  if (i > 3 || i >= line.size() || line[i] != '[') return false;
+  size_t j = i + 1;
+  while (j < line.size() && line[j] != ']') {
+    if (line[j] == '[') return false;
+    if (line[j] == '\\') ++j;
+    ++j;
+  }
+  if (j >= line.size() || j == i + 1 || j + 1 >= line.size() || line[j + 1] != ':') return false;
+  return !Trim(line.substr(j + 2)).empty();
+}
+
+// Front matter: "---" as the first line, closed by "---" or "..." alone on a
+// line. Returns the end of the closing line (0 when there is none) and sets
+// *title from a top-level `title:` key.
+size_t FrontMatterEnd(std::string_view text, std::string* title) {
+  auto line_at = [&](size_t pos, size_t* next) {
+    size_t eol = text.find('\n', pos);
+    *next = eol == std::string_view::npos ? text.size() : eol + 1;
+    return text.substr(pos, (eol == std::string_view::npos ? text.size() : eol) - pos);
+  };
+  size_t pos = 0;
+  if (Trim(line_at(0, &pos)) != "---" || text.compare(0, 3, "---") != 0) return 0;
+  std::string found_title;
+  while (pos < text.size()) {
+    size_t next = 0;
+    const std::string_view line = line_at(pos, &next);
+    const std::string_view t = Trim(line);
+    if (t == "---" || t == "...") {
+      *title = std::move(found_title);
+      return pos + line.size();
+    }
+    if (line.substr(0, 6) == "title:" && found_title.empty()) {
+      std::string_view v = Trim(line.substr(6));
+      if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front())
+        v = v.substr(1, v.size() - 2);
+      found_title = std::string(v);
+    }
+    pos = next;
+  }
+  return 0;  // unclosed: not front matter
+}
+
 }  // namespace
 
 ExtractedText ExtractMarkdown(std::string_view bytes) {
@@ -122,6 +170,10 @@ ExtractedText ExtractMarkdown(std::string_view bytes) {
   out.text = std::move(s.text);
   out.map = std::move(s.map);
   out.n_invalid_bytes = s.n_invalid_bytes;
+  {
+    const size_t fm_end = FrontMatterEnd(out.text, &out.title);
+    if (fm_end > 0) BlankText(&out.text, 0, fm_end);
+  }
   const std::string_view text = out.text;
 
   // The open paragraph or list item: [open_begin, open_end), kind.
@@ -161,6 +213,10 @@ ExtractedText ExtractMarkdown(std::string_view bytes) {
     }
     if (IsBlank(line)) {
       close();
+    } else if (!open && IsLinkReferenceDefinition(line)) {
+      // Cannot interrupt a paragraph (CommonMark); blanked, so text and
+      // offsets stay aligned while no chunk holds it.
+      BlankText(&out.text, pos, line_end);
     } else if (size_t n = 0; FenceChar(line, &n) != 0) {
       close();
       fence = FenceChar(line, &fence_len);
