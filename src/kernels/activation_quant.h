@@ -15,8 +15,11 @@
 namespace chunkserve::kernels {
 
 // How a weight type wants its activations' bias fields filled.
+//   offset: c in bias = -c * sum(qs): the weight type's zero offset, or -1
+//           for q2_K, which has no zero offset but a min per 16 elements
+//           whose terms need each half's sum(qs) (then bias = +sum).
 struct ActBias {
-  int offset = 0;        // c in bias = -c * sum(qs)
+  int offset = 0;
   bool per_half = false;  // bias per 16 elements (bias_lo, bias_hi) or per 32 (bias_lo; bias_hi = 0)
 };
 

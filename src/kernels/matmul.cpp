@@ -71,7 +71,8 @@ StatusOr<PackedMatrix> PackedMatrix::Pack(const WeightView& w, Isa isa) {
   impl->row_bytes = *row_bytes;
   if (impl->quant) {
     const WeightFormat f = WeightFormatOf(w.type);
-    impl->bias = ActBias{f.offset, f.per_half};
+    // q2_K's half mins need the halves' activation sums, +sum(qs): c = -1.
+    impl->bias = ActBias{f.half_mins ? -1 : f.offset, f.per_half};
   }
   const KernelTable* table = GetKernelTable(isa);
   impl->quant_fn = impl->quant ? table->quant(w.type) : nullptr;

@@ -27,7 +27,16 @@ float DotQuant(DType type, const uint8_t* w_row, const ActBlock* x, int64_t cols
     } else {
       acc = std::fma(static_cast<float>(isum_lo + isum_hi), w.scale[0] * a.d, acc);
     }
-    if (f.has_min) acc = std::fma(w.min, a.dsum, acc);
+    if (f.half_mins) {
+      // A min per 16 elements meets the sum of each half's activations.
+      int32_t sum_lo = 0, sum_hi = 0;
+      for (int j = 0; j < kQK / 2; ++j) sum_lo += a.qs[j];
+      for (int j = kQK / 2; j < kQK; ++j) sum_hi += a.qs[j];
+      acc = std::fma(w.min[0], a.d * static_cast<float>(sum_lo), acc);
+      acc = std::fma(w.min[1], a.d * static_cast<float>(sum_hi), acc);
+    } else if (f.has_min) {
+      acc = std::fma(w.min[0], a.dsum, acc);
+    }
   }
   return acc;
 }

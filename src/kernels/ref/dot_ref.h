@@ -3,8 +3,11 @@
 //
 // Quantized weights meet activations quantized to ActBlocks (one int8 scale
 // per 32 elements, see quant_blocks.h); per 32-element block (per 16 for
-// q6_K) the integer dot product is exact, and is then scaled in f32:
-//   acc = fma(isum, scale_w * d_x, acc);  acc = fma(min_w, d_x * sum(x_q), acc)
+// q2_K, q3_K and q6_K) the integer dot product is exact, and is then scaled
+// in f32:
+//   acc = fma(isum, scale_w * d_x, acc);  acc = fma(min_w, dsum_x, acc)
+// with dsum_x = d_x * sum(x_q) over the 32 elements (over each 16 for
+// q2_K's mins: two fmas, low half first).
 // Float weights (f32/f16/bf16) meet f32 activations: acc = fma(w, x, acc),
 // element by element in order.
 //
