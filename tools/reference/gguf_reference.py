@@ -7,7 +7,8 @@ attention, SwiGLU, Q/K/V biases, per-head Q/K RMSNorm, tied output).
 Why it exists: the C++ engine's logits are checked against this script in
 tests (tests/reference/). It shares no code with the C++ side: the GGUF
 layout and the quantized block layouts are decoded here from the format
-descriptions (ggml's block_q4_0 ... block_q6_K), and the forward pass is
+descriptions (ggml's block_q4_0 ... block_q6_K, block_q2_K, block_q3_K,
+block_iq4_nl, block_iq4_xs), and the forward pass is
 written in plain float64 NumPy.
 
 Usage:
@@ -28,8 +29,8 @@ tensor's elements in file order as float32.
 weights are quantized, so a comparison with an engine that computes int8 dot
 products can use a tight tolerance: `q8_32` as chunkserve does (8-bit blocks
 of 32 with an f32 scale for every weight type, see kernels/quant_blocks.h),
-`ggml` as ggml's vec_dot types do (q8_0 for q4_0/q5_0/q8_0 weights, q8_1 for
-q4_1/q5_1, q8_K for the K types). `none` (default) is the exact math on the
+`ggml` as ggml's vec_dot types do (q8_0 for q4_0/q5_0/q8_0/iq4_nl weights,
+q8_1 for q4_1/q5_1, q8_K for the K types and iq4_xs). `none` (default) is the exact math on the
 dequantized weights.
 
 Embeddings: `bert` models (post-LayerNorm encoder: token + learned position +
@@ -86,6 +87,8 @@ GGML_TYPES = {
     13: ("q5_K", 256, 176),
     14: ("q6_K", 256, 210),
     15: ("q8_K", 256, 292),
+    20: ("iq4_nl", 32, 18),
+    23: ("iq4_xs", 256, 136),
     24: ("i8", 1, 1),
     25: ("i16", 1, 2),
     26: ("i32", 1, 4),
@@ -385,10 +388,108 @@ def deq_q6_K(data):
     return (ds * q).reshape(-1)
 
 
+def _crumbs(qs_u8, n):
+    """(n, 64) uint8 of 2-bit fields -> (n, 2, 4, 32) int32 [half, k, l]:
+    field k of byte 32 * half + l is bits 2k..2k+1."""
+    q = qs_u8.astype(np.int32).reshape(n, 2, 1, 32)
+    shifts = (2 * np.arange(4, dtype=np.int32)).reshape(1, 1, 4, 1)
+    return (q >> shifts) & 3
+
+
+def deq_q2_K(data):
+    # block_q2_K { u8 scales[16]; u8 qs[64]; f16 d; f16 dmin; } 256 elements.
+    # Element 128 * half + 32 * k + l (k = 0..3, l = 0..31) is bits 2k..2k+1
+    # of qs[32 * half + l]. Each 16 consecutive elements s = 0..15 use
+    # scales[s]: scale = low nibble, min = high nibble.
+    # x = (d * scale) * q - (dmin * min), f32 products.
+    b = _blocks(data, 84)
+    n = b.shape[0]
+    sm = b[:, 0:16].astype(np.int32)
+    q = _crumbs(b[:, 16:80], n).reshape(n, 16, 16).astype(np.float32)
+    d = _f16(b[:, 80:82])
+    dmin = _f16(b[:, 82:84])
+    dl = (d * (sm & 0xF).astype(np.float32))[:, :, None]
+    ml = (dmin * (sm >> 4).astype(np.float32))[:, :, None]
+    return (dl * q - ml).reshape(-1)
+
+
+def _q3_K_scales(raw12):
+    """12 bytes -> (n, 16) 6-bit scales (0..63), unpacked as ggml does with
+    32-bit words: with a0, a1, t the three little-endian words,
+      w0 = (a0 & 0x0f0f0f0f) | ((t >> 0 & 0x03030303) << 4)
+      w1 = (a1 & 0x0f0f0f0f) | ((t >> 2 & 0x03030303) << 4)
+      w2 = (a0 >> 4 & 0x0f0f0f0f) | ((t >> 4 & 0x03030303) << 4)
+      w3 = (a1 >> 4 & 0x0f0f0f0f) | ((t >> 6 & 0x03030303) << 4)
+    and the 16 bytes of w0..w3 are the scales in order."""
+    words = np.ascontiguousarray(raw12).view("<u4").astype(np.uint32)  # (n, 3)
+    a0, a1, t = words[:, 0], words[:, 1], words[:, 2]
+    lo4 = np.uint32(0x0F0F0F0F)
+    lo2 = np.uint32(0x03030303)
+    w = np.stack([
+        (a0 & lo4) | (((t >> np.uint32(0)) & lo2) << np.uint32(4)),
+        (a1 & lo4) | (((t >> np.uint32(2)) & lo2) << np.uint32(4)),
+        ((a0 >> np.uint32(4)) & lo4) | (((t >> np.uint32(4)) & lo2) << np.uint32(4)),
+        ((a1 >> np.uint32(4)) & lo4) | (((t >> np.uint32(6)) & lo2) << np.uint32(4)),
+    ], axis=1).astype("<u4")
+    return np.ascontiguousarray(w).view(np.uint8).reshape(-1, 16).astype(np.int32)
+
+
+def deq_q3_K(data):
+    # block_q3_K { u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d; }
+    # Low 2 bits as q2_K's; element 128 * half + 32 * k + l has its 3rd bit
+    # at bit 4 * half + k of hmask[l]; q = low - (4 if that bit is clear).
+    # x = (d * (scale - 32)) * q per 16 elements.
+    b = _blocks(data, 110)
+    n = b.shape[0]
+    hm = b[:, 0:32].astype(np.int32).reshape(n, 1, 1, 32)
+    low = _crumbs(b[:, 32:96], n)
+    bit = (4 * np.arange(2, dtype=np.int32)).reshape(1, 2, 1, 1) + np.arange(4, dtype=np.int32).reshape(1, 1, 4, 1)
+    high = (hm >> bit) & 1
+    q = (low - 4 * (1 - high)).reshape(n, 16, 16).astype(np.float32)
+    sc = _q3_K_scales(b[:, 96:108])
+    d = _f16(b[:, 108:110])
+    dl = (d * (sc - 32).astype(np.float32))[:, :, None]
+    return (dl * q).reshape(-1)
+
+
+# ggml's kvalues_iq4nl: the 16 levels of the iq4 codes.
+IQ4NL_VALUES = np.array([-127, -104, -83, -65, -49, -35, -22, -10,
+                         1, 13, 25, 38, 53, 69, 89, 113], dtype=np.float32)
+
+
+def deq_iq4_nl(data):
+    # block_iq4_nl { f16 d; u8 qs[16]; } codes: element j low nibble of
+    # qs[j], element j + 16 high nibble; x = d * IQ4NL_VALUES[code].
+    b = _blocks(data, 18)
+    d = _f16(b[:, 0:2])
+    qs = b[:, 2:18].astype(np.int32)
+    codes = np.concatenate([qs & 0xF, qs >> 4], axis=1)
+    return (d * IQ4NL_VALUES[codes]).reshape(-1)
+
+
+def deq_iq4_xs(data):
+    # block_iq4_xs { f16 d; u16 scales_h; u8 scales_l[4]; u8 qs[128]; }
+    # 8 sub-blocks of 32: sub-block i's 6-bit scale is nibble i % 2 of
+    # scales_l[i / 2] plus bits 2i..2i+1 of scales_h above it; its codes are
+    # qs[16i..16i+15] in iq4_nl's order. x = (d * (scale - 32)) * value.
+    b = _blocks(data, 136)
+    n = b.shape[0]
+    d = _f16(b[:, 0:2])
+    sh = np.ascontiguousarray(b[:, 2:4]).view("<u2").astype(np.int32)    # (n, 1)
+    sl = b[:, 4:8].astype(np.int32)
+    i = np.arange(8)
+    ls = ((sl[:, i // 2] >> (4 * (i % 2))) & 0xF) | (((sh >> (2 * i)) & 3) << 4)
+    dl = (d * (ls - 32).astype(np.float32))[:, :, None]                 # (n, 8, 1)
+    qs = b[:, 8:136].astype(np.int32).reshape(n, 8, 16)
+    codes = np.concatenate([qs & 0xF, qs >> 4], axis=2)
+    return (dl * IQ4NL_VALUES[codes]).reshape(-1)
+
+
 DEQUANT = {
     "f32": deq_f32, "f16": deq_f16, "bf16": deq_bf16, "q8_0": deq_q8_0,
     "q4_0": deq_q4_0, "q4_1": deq_q4_1, "q5_0": deq_q5_0, "q5_1": deq_q5_1,
-    "q4_K": deq_q4_K, "q5_K": deq_q5_K, "q6_K": deq_q6_K,
+    "q2_K": deq_q2_K, "q3_K": deq_q3_K, "q4_K": deq_q4_K, "q5_K": deq_q5_K,
+    "q6_K": deq_q6_K, "iq4_nl": deq_iq4_nl, "iq4_xs": deq_iq4_xs,
 }
 
 
@@ -474,7 +575,8 @@ def quant_act_q8_32(x):
     return (q * d).reshape(n, cols).astype(np.float64), None
 
 
-_QUANT_TYPES = ("q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_K", "q5_K", "q6_K")
+_QUANT_TYPES = ("q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K", "q3_K", "q4_K",
+                "q5_K", "q6_K", "iq4_nl", "iq4_xs")
 
 # --act-quant mode -> weight type -> activation quantizer
 ACT_QUANT_MODES = {
@@ -484,6 +586,8 @@ ACT_QUANT_MODES = {
         "q4_0": quant_act_q8_0, "q5_0": quant_act_q8_0, "q8_0": quant_act_q8_0,
         "q4_1": quant_act_q8_1, "q5_1": quant_act_q8_1,
         "q4_K": quant_act_q8_K, "q5_K": quant_act_q8_K, "q6_K": quant_act_q8_K,
+        "q2_K": quant_act_q8_K, "q3_K": quant_act_q8_K, "iq4_xs": quant_act_q8_K,
+        "iq4_nl": quant_act_q8_0,
     },
 }
 
