@@ -168,11 +168,11 @@ CS_TARGET_AVX2 void QuantTile8(const uint8_t* panel, int64_t n_blocks, const Act
       const __m256i s03 = _mm256_add_epi32(_mm256_add_epi32(dots[0], dots[1]), _mm256_add_epi32(dots[2], dots[3]));
       const __m256i s47 = _mm256_add_epi32(_mm256_add_epi32(dots[4], dots[5]), _mm256_add_epi32(dots[6], dots[7]));
       if constexpr (kSpec.half_mins) {
-        // q2_K: no zero offset; its bias fields hold the halves' sums.
+        // q2_K: no zero offset; its bias fields hold the halves' d * sum.
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s03), _mm256_mul_ps(sc0, dx), acc[t]);
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s47), _mm256_mul_ps(sc1, dx), acc[t]);
-        acc[t] = _mm256_fnmadd_ps(mn, _mm256_set1_ps(a.d * static_cast<float>(a.bias_lo)), acc[t]);
-        acc[t] = _mm256_fnmadd_ps(mn1, _mm256_set1_ps(a.d * static_cast<float>(a.bias_hi)), acc[t]);
+        acc[t] = _mm256_fnmadd_ps(mn, _mm256_set1_ps(HalfDsumLo(a)), acc[t]);
+        acc[t] = _mm256_fnmadd_ps(mn1, _mm256_set1_ps(HalfDsumHi(a)), acc[t]);
       } else if constexpr (kSpec.per_half) {
         const __m256i lo = _mm256_add_epi32(_mm256_set1_epi32(a.bias_lo), s03);
         const __m256i hi = _mm256_add_epi32(_mm256_set1_epi32(a.bias_hi), s47);
@@ -339,13 +339,7 @@ CS_TARGET_AVX2 void QuantizeActivations(const float* x, int64_t n, ActBias bias,
     const int sum_hi = HorizontalSum(_mm256_add_epi32(q[2], q[3]));
     a.d = d;
     a.dsum = d * static_cast<float>(sum_lo + sum_hi);
-    if (bias.per_half) {
-      a.bias_lo = -bias.offset * sum_lo;
-      a.bias_hi = -bias.offset * sum_hi;
-    } else {
-      a.bias_lo = -bias.offset * (sum_lo + sum_hi);
-      a.bias_hi = 0;
-    }
+    SetActBias(bias, sum_lo, sum_hi, &a);
   }
 }
 

@@ -146,8 +146,8 @@ CS_TARGET_AVX512 inline void LoadScales(const uint8_t* super, int j, __m512& sc0
 }
 
 // Integer sums of T tokens start from their activations' bias (-offset *
-// sum(x_q)); q2_K's have no offset (its "bias" is the halves' sums, which
-// the epilogue's min terms take).
+// sum(x_q)); q2_K's have no offset (its "bias" fields carry the halves'
+// d * sum(x_q), which the epilogue's min terms take).
 template <PackSpec kSpec, int T>
 CS_TARGET_AVX512 inline void InitSums(const ActBlock* xb, int64_t x_stride, __m512i lo[T], __m512i hi[T]) {
   for (int t = 0; t < T; ++t) {
@@ -168,8 +168,8 @@ CS_TARGET_AVX512 inline __m512 Epilogue(const ActBlock& a, __m512i lo, __m512i h
   if constexpr (kSpec.per_half) acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi), _mm512_mul_ps(sc1, dx), acc);
   if constexpr (kSpec.half_mins) {
     // ref: fma(-(dmin * m), d_x * sum(half), acc), low half first.
-    acc = _mm512_fnmadd_ps(mn, _mm512_set1_ps(a.d * static_cast<float>(a.bias_lo)), acc);
-    acc = _mm512_fnmadd_ps(mn1, _mm512_set1_ps(a.d * static_cast<float>(a.bias_hi)), acc);
+    acc = _mm512_fnmadd_ps(mn, _mm512_set1_ps(HalfDsumLo(a)), acc);
+    acc = _mm512_fnmadd_ps(mn1, _mm512_set1_ps(HalfDsumHi(a)), acc);
   } else if constexpr (kSpec.has_min) {
     if constexpr (kSpec.scales == PackScales::kKQuant) {
       // ref: fma(-(dmin * m), dsum, acc) == fnmadd(dmin * m, dsum, acc).
@@ -541,13 +541,7 @@ CS_TARGET_AVX512 void QuantizeActivations(const float* x, int64_t n, ActBias bia
     const int sum_hi = _mm512_reduce_add_epi32(q1);
     a.d = d;
     a.dsum = d * static_cast<float>(sum_lo + sum_hi);
-    if (bias.per_half) {
-      a.bias_lo = -bias.offset * sum_lo;
-      a.bias_hi = -bias.offset * sum_hi;
-    } else {
-      a.bias_lo = -bias.offset * (sum_lo + sum_hi);
-      a.bias_hi = 0;
-    }
+    SetActBias(bias, sum_lo, sum_hi, &a);
   }
 }
 

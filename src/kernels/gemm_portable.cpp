@@ -110,7 +110,7 @@ void QuantRowGroup(const uint8_t* panel, int64_t n_blocks, const ActBlock* x, in
       DecodeGroupBlock<kType>(panel + (b / kSpec.blocks_per_super) * kSpec.super_bytes, j, &g);
       for (int t = 0; t < n_t; ++t) {
         const ActBlock& a = x[(t0 + t) * x_stride + b];
-        // q2_K's "bias" holds the halves' activation sums (no zero offset).
+        // q2_K has no zero offset (its "bias" fields hold the halves' d * sum).
         int32_t lo[16], hi[16];
         for (int r = 0; r < 16; ++r) {
           lo[r] = kSpec.half_mins ? 0 : a.bias_lo;
@@ -131,8 +131,8 @@ void QuantRowGroup(const uint8_t* panel, int64_t n_blocks, const ActBlock* x, in
             v = std::fma(static_cast<float>(lo[r] + hi[r]), g.sc0[r] * a.d, v);
           }
           if constexpr (kSpec.half_mins) {
-            v = std::fma(-g.mn0[r], a.d * static_cast<float>(a.bias_lo), v);
-            v = std::fma(-g.mn1[r], a.d * static_cast<float>(a.bias_hi), v);
+            v = std::fma(-g.mn0[r], HalfDsumLo(a), v);
+            v = std::fma(-g.mn1[r], HalfDsumHi(a), v);
           } else if constexpr (kSpec.has_min) {
             v = std::fma(g.negate_min ? -g.mn0[r] : g.mn0[r], a.dsum, v);
           }

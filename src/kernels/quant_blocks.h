@@ -197,9 +197,10 @@ inline void PackScaleMinK4(const uint8_t sc[8], const uint8_t m[8], uint8_t scal
 //   bias_lo / bias_hi = -c * sum(qs[0..15]) / -c * sum(qs[16..31]), c = the
 //           weight type's zero offset (see packed_layout.h); kernels start
 //           their integer accumulators from them. For q2_K (no zero offset,
-//           a min per 16 elements) c = -1: the halves' sums, which its min
-//           terms multiply (see activation_quant.h). Only the fast kernels
-//           read bias; the reference recomputes everything from qs.
+//           a min per 16 elements) they hold instead the f32 bits of each
+//           half's d * sum(qs), which its min terms multiply (see
+//           activation_quant.h). Only the fast kernels read bias; the
+//           reference recomputes everything from qs.
 struct alignas(16) ActBlock {
   float d;
   float dsum;
