@@ -74,6 +74,18 @@ StatusOr<HParams> ReadHParams(const gguf::GgufFile& file) {
   hp.rope_style = spec->rope_style;
   hp.qkv_bias = spec->qkv_bias;
   hp.qk_norm = spec->qk_norm;
+  hp.ffn = spec->ffn;
+  hp.scale_embd = spec->scale_embd;
+  hp.post_norms = spec->post_norms;
+  hp.swa_period = spec->swa_period;
+  hp.fused_gate_up = spec->fused_gate_up;
+  if (spec->refuse_long_rope) {
+    for (const char* name : {"rope_factors_long.weight", "rope_factors_short.weight"}) {
+      if (file.FindTensor(name))
+        return UnimplementedError("model: " + hp.arch_name + " tensor '" + std::string(name) +
+                                  "' (LongRoPE scaling) is not supported");
+    }
+  }
 
   const MetadataReader md(file, hp.arch_name + ".");
   ASSIGN_OR_RETURN(hp.n_embd, md.Count("embedding_length", kMaxWidth));
@@ -117,6 +129,22 @@ StatusOr<HParams> ReadHParams(const gguf::GgufFile& file) {
     hp.rope_freq_scale = 1.0f / scale_linear;
   } else {
     return UnimplementedError("model: rope.scaling.type '" + scaling + "' is not supported (none, linear)");
+  }
+
+  hp.attn_scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
+  if (spec->softcaps) {
+    ASSIGN_OR_RETURN(hp.attn_softcap, md.Float("attn_logit_softcapping", 50.0f));
+    ASSIGN_OR_RETURN(hp.final_softcap, md.Float("final_logit_softcapping", 30.0f));
+    if (hp.attn_softcap < 0 || hp.final_softcap < 0)
+      return InvalidArgumentError("model: soft-capping values must be >= 0 (0: none)");
+  }
+  if (spec->arch == Arch::kGemma2 && hp.n_layer == 46 && hp.n_embd / hp.n_head != hp.head_dim) {
+    // Gemma 2 27B scales queries by 1/sqrt(n_embd / n_head), not
+    // 1/sqrt(head_dim) (llama.cpp keys this on the model size too).
+    hp.attn_scale = 1.0f / std::sqrt(static_cast<float>(hp.n_embd / hp.n_head));
+  }
+  if (spec->swa_period > 0) {
+    ASSIGN_OR_RETURN(hp.sliding_window, md.CountOr("attention.sliding_window", int64_t{1} << 40, spec->swa_default));
   }
 
   const gguf::TensorInfo* embd = file.FindTensor("token_embd.weight");

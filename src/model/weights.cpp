@@ -107,8 +107,15 @@ StatusOr<LayerWeights> BindLayer(const Binder& b, const HParams& hp, int64_t lay
   const int64_t d = hp.n_embd, dq = hp.n_embd_q(), dkv = hp.n_embd_kv(), ff = hp.n_ff;
   LayerWeights lw;
   ASSIGN_OR_RETURN(lw.attn_norm, b.Vector(p + "attn_norm.weight", d, true));
-  RETURN_IF_ERROR(b.MatrixStack({{p + "attn_q.weight", dq}, {p + "attn_k.weight", dkv}, {p + "attn_v.weight", dkv}},
-                                d, &lw.wqkv, {&lw.wq, &lw.wk, &lw.wv}));
+  // A fused attn_qkv (rows q | k | v) is what the stack below builds anyway.
+  ASSIGN_OR_RETURN(const gguf::TensorInfo* qkv, b.Find(p + "attn_qkv.weight", {d, dq + 2 * dkv}, false));
+  if (qkv) {
+    ASSIGN_OR_RETURN(auto wqkv, Binder::PackTensor(*qkv, dq + 2 * dkv, d));
+    lw.wqkv.emplace(std::move(wqkv));
+  } else {
+    RETURN_IF_ERROR(b.MatrixStack({{p + "attn_q.weight", dq}, {p + "attn_k.weight", dkv}, {p + "attn_v.weight", dkv}},
+                                  d, &lw.wqkv, {&lw.wq, &lw.wk, &lw.wv}));
+  }
   ASSIGN_OR_RETURN(auto wo, b.Matrix(p + "attn_output.weight", dq, d));
   lw.wo.emplace(std::move(wo));
   // Biases are required where the architecture has them, and also honoured
@@ -120,9 +127,18 @@ StatusOr<LayerWeights> BindLayer(const Binder& b, const HParams& hp, int64_t lay
     ASSIGN_OR_RETURN(lw.q_norm, b.Vector(p + "attn_q_norm.weight", hp.head_dim, true));
     ASSIGN_OR_RETURN(lw.k_norm, b.Vector(p + "attn_k_norm.weight", hp.head_dim, true));
   }
+  if (hp.post_norms) {
+    ASSIGN_OR_RETURN(lw.post_attn_norm, b.Vector(p + "post_attention_norm.weight", d, true));
+    ASSIGN_OR_RETURN(lw.post_ffn_norm, b.Vector(p + "post_ffw_norm.weight", d, true));
+  }
   ASSIGN_OR_RETURN(lw.ffn_norm, b.Vector(p + "ffn_norm.weight", d, true));
-  RETURN_IF_ERROR(b.MatrixStack({{p + "ffn_gate.weight", ff}, {p + "ffn_up.weight", ff}}, d, &lw.w_gate_up,
-                                {&lw.w_gate, &lw.w_up}));
+  if (hp.fused_gate_up) {
+    ASSIGN_OR_RETURN(auto w_gate_up, b.Matrix(p + "ffn_up.weight", d, 2 * ff));
+    lw.w_gate_up.emplace(std::move(w_gate_up));
+  } else {
+    RETURN_IF_ERROR(b.MatrixStack({{p + "ffn_gate.weight", ff}, {p + "ffn_up.weight", ff}}, d, &lw.w_gate_up,
+                                  {&lw.w_gate, &lw.w_up}));
+  }
   ASSIGN_OR_RETURN(auto w_down, b.Matrix(p + "ffn_down.weight", ff, d));
   lw.w_down.emplace(std::move(w_down));
   return lw;
@@ -136,7 +152,8 @@ size_t Weights::BytesPerToken() const {
   for (const LayerWeights& l : layers) {
     for (const auto* m : {&l.wqkv, &l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate_up, &l.w_gate, &l.w_up, &l.w_down})
       bytes += m->has_value() ? (*m)->bytes() : 0;
-    for (const std::vector<float>* v : {&l.attn_norm, &l.bq, &l.bk, &l.bv, &l.q_norm, &l.k_norm, &l.ffn_norm})
+    for (const std::vector<float>* v :
+         {&l.attn_norm, &l.bq, &l.bk, &l.bv, &l.q_norm, &l.k_norm, &l.ffn_norm, &l.post_attn_norm, &l.post_ffn_norm})
       bytes += v->size() * sizeof(float);
   }
   return bytes;

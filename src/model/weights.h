@@ -6,8 +6,11 @@
 // optional rope_freqs.weight (n_rot / 2), and per layer N `blk.N.` +
 // attn_norm, attn_q, attn_k, attn_v, attn_output, ffn_norm, ffn_gate, ffn_up,
 // ffn_down (.weight); attn_q/k/v.bias (qwen2); attn_q_norm / attn_k_norm
-// (.weight, head_dim; qwen3). Dims are in ggml order: a projection from a to b
-// is [a, b].
+// (.weight, head_dim; qwen3); post_attention_norm, post_ffw_norm (.weight,
+// n_embd; gemma2). attn_qkv.weight [n_embd, n_embd_q + 2 n_embd_kv] may
+// replace attn_q/k/v (fused, as phi3 files store it); phi3's ffn_up.weight
+// is [n_embd, 2 n_ff] (gate rows, then up) with no ffn_gate. Dims are in ggml
+// order: a projection from a to b is [a, b].
 //
 // Vectors (norms, biases) are dequantized to f32 once; the token embedding
 // stays in the mapped file and is dequantized one row per token.
@@ -42,7 +45,9 @@ struct LayerWeights {
   std::optional<kernels::PackedMatrix> wo;    // (n_embd, n_embd_q)
   std::vector<float> bq, bk, bv;           // qkv_bias only
   std::vector<float> q_norm, k_norm;       // qk_norm only: (head_dim,)
+  std::vector<float> post_attn_norm;  // post_norms only: (n_embd,)
   std::vector<float> ffn_norm;   // (n_embd,)
+  std::vector<float> post_ffn_norm;   // post_norms only: (n_embd,)
   std::optional<kernels::PackedMatrix> w_gate_up;  // (2 n_ff, n_embd)
   std::optional<kernels::PackedMatrix> w_gate;     // (n_ff, n_embd)
   std::optional<kernels::PackedMatrix> w_up;       // (n_ff, n_embd)

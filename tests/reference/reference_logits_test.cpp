@@ -1,6 +1,7 @@
 // The C++ forward pass against the independent NumPy reference
-// (tools/reference/gguf_reference.py), for every architecture x weight type,
-// on fixture models from tools/fixture/make_fixture_model.
+// (tools/reference/gguf_reference.py), for every architecture x weight type
+// (gemma2 in six of them, phi3 in four), on fixture models from
+// tools/fixture/make_fixture_model.
 //
 // Each case: write a tiny fixture (2 layers, 4 heads, 2 KV heads; 64 wide
 // with a 128 FFN, or 256 / 512 for the K types whose blocks are 256 long;
@@ -154,6 +155,9 @@ TEST_P(ReferenceLogitsTest, PrefillAndDecodeMatchNumpyReference) {
                     " --seed " + seed + " --n-embd " + std::to_string(n_embd) + " --n-ff " + std::to_string(n_ff) +
                     " --n-layer 2 --n-head 4 --n-head-kv 2 --head-dim " + std::to_string(head_dim) +
                     " --n-vocab 300 --ctx 2048" + (c.arch == "qwen2" ? " --tied" : "") +
+                    // gemma2: a window of 5 of the 12 tokens (local layers
+                    // really slide) and caps that bend these scores and logits.
+                    (c.arch == "gemma2" ? " --tied --sliding-window 5 --attn-softcap 2 --final-softcap 5" : "") +
                     (c.llama3_rope ? " --llama3-rope" : "") + " -o " +
                     model_path;
   const CommandResult g = RunCommand(gen);
@@ -229,6 +233,11 @@ std::vector<Case> AllCases() {
   // Llama 3.1+ RoPE scaling (rope_freqs.weight), float and quantized.
   cases.push_back({"llama", "f32", true});
   cases.push_back({"llama", "q4_k_m", true});
+  // Gemma 2 (issue 17): soft-capping, sliding-window layers, post-norms,
+  // scaled embeddings, GeGLU.
+  for (const char* type : {"f32", "bf16", "q8_0", "q4_k_m", "iq4_nl", "q3_k"}) cases.push_back({"gemma2", type});
+  // Phi-3: fused attn_qkv and gate/up.
+  for (const char* type : {"f32", "q8_0", "q4_k", "q2_k"}) cases.push_back({"phi3", type});
   return cases;
 }
 

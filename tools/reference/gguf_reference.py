@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Independent NumPy reference for chunkserve: GGUF reader, ggml dequantizers
-and the llama / qwen2 / qwen3 forward pass (RMSNorm, RoPE normal / NeoX with
-linear scaling and rope_freqs.weight divisors, grouped-query causal
-attention, SwiGLU, Q/K/V biases, per-head Q/K RMSNorm, tied output).
+and the llama / qwen2 / qwen3 / gemma2 / phi3 forward pass (RMSNorm, RoPE normal /
+NeoX with linear scaling and rope_freqs.weight divisors, grouped-query causal
+attention, SwiGLU, Q/K/V biases, per-head Q/K RMSNorm, tied output; gemma2's
+scaled embeddings, GeGLU, post-norms, soft-capping and sliding windows;
+phi3's fused QKV and gate/up tensors).
 
 Why it exists: the C++ engine's logits are checked against this script in
 tests (tests/reference/). It shares no code with the C++ side: the GGUF
@@ -635,6 +637,16 @@ ARCHS = {
     "llama": (False, False, False),
     "qwen2": (True, True, False),
     "qwen3": (True, False, True),
+    # Gemma 2, besides: embeddings * sqrt(n_embd), GeGLU (tanh GELU),
+    # post_attention_norm / post_ffw_norm on each block's output, attention
+    # scores and final logits soft-capped (cap * tanh(x / cap)), even layers
+    # attending only to keys with pos_q - pos_k < sliding_window. The norm
+    # weights are used as stored (llama.cpp's converter added Gemma's +1).
+    "gemma2": (True, False, False),
+    # Phi-3: llama's pass with NeoX RoPE; its files fuse Q/K/V into
+    # attn_qkv (rows q | k | v) and gate/up into ffn_up (gate rows first).
+    # Fused tensors are read for any architecture that has them.
+    "phi3": (True, False, False),
 }
 
 
@@ -687,6 +699,10 @@ class Model:
         self.freq_scale = 1.0
         if g(a + ".rope.scaling.type", "none") == "linear":
             self.freq_scale = 1.0 / float(g(a + ".rope.scaling.factor"))
+        self.gemma2 = self.arch == "gemma2"
+        self.attn_softcap = float(g(a + ".attn_logit_softcapping", 50.0)) if self.gemma2 else 0.0
+        self.final_softcap = float(g(a + ".final_logit_softcapping", 30.0)) if self.gemma2 else 0.0
+        self.sliding_window = int(g(a + ".attention.sliding_window")) if self.gemma2 else 0
         t = reader.tensors
 
         def vec(name):
@@ -703,16 +719,25 @@ class Model:
             p = "blk.%d." % i
             L = {}
             L["attn_norm"] = vec(p + "attn_norm.weight")
-            for k in ("q", "k", "v"):
-                bias = p + "attn_%s.bias" % k if self.qkv_bias else None
-                L[k] = lin(p + "attn_%s.weight" % k, bias)
+            if p + "attn_qkv.weight" in t:
+                L["qkv"] = lin(p + "attn_qkv.weight")
+            else:
+                for k in ("q", "k", "v"):
+                    bias = p + "attn_%s.bias" % k if self.qkv_bias else None
+                    L[k] = lin(p + "attn_%s.weight" % k, bias)
             L["o"] = lin(p + "attn_output.weight")
             if self.qk_norm:
                 L["q_norm"] = vec(p + "attn_q_norm.weight")
                 L["k_norm"] = vec(p + "attn_k_norm.weight")
             L["ffn_norm"] = vec(p + "ffn_norm.weight")
-            L["gate"] = lin(p + "ffn_gate.weight")
-            L["up"] = lin(p + "ffn_up.weight")
+            if self.gemma2:
+                L["post_attn_norm"] = vec(p + "post_attention_norm.weight")
+                L["post_ffn_norm"] = vec(p + "post_ffw_norm.weight")
+            if p + "ffn_gate.weight" in t:
+                L["gate"] = lin(p + "ffn_gate.weight")
+                L["up"] = lin(p + "ffn_up.weight")
+            else:
+                L["gate_up"] = lin(p + "ffn_up.weight")
             L["down"] = lin(p + "ffn_down.weight")
             self.layers.append(L)
         self.output_norm = vec("output_norm.weight")
@@ -727,7 +752,10 @@ class Model:
     def forward(self, tokens, start_pos=0):
         """All tokens at once (causal), token i at RoPE position start_pos + i;
         returns logits (n, n_vocab)."""
-        return self.output(self.hidden_states(tokens, start_pos))
+        logits = self.output(self.hidden_states(tokens, start_pos))
+        if self.final_softcap > 0:
+            logits = self.final_softcap * np.tanh(logits / self.final_softcap)
+        return logits
 
     def hidden_states(self, tokens, start_pos=0):
         """The final-norm hidden states (n, n_embd) that the logits multiply."""
@@ -739,12 +767,25 @@ class Model:
         hd, nh, nkv = self.head_dim, self.n_head, self.n_head_kv
         group = nh // nkv
         mask = np.triu(np.full((n, n), -np.inf), k=1)
+        # Sliding-window layers also hide keys sliding_window or more
+        # positions back.
+        dist = pos[:, None] - pos[None, :]
+        local_mask = np.where(dist >= self.sliding_window, -np.inf, mask) if self.sliding_window else mask
         x = self.tok_embd[tokens]
-        for L in self.layers:
+        if self.gemma2:
+            x = x * np.sqrt(float(self.n_embd))
+        for li, L in enumerate(self.layers):
+            layer_mask = local_mask if self.gemma2 and li % 2 == 0 else mask
             h = rms_norm(x, L["attn_norm"], self.eps)
-            q = L["q"](h).reshape(n, nh, hd)
-            k = L["k"](h).reshape(n, nkv, hd)
-            v = L["v"](h).reshape(n, nkv, hd)
+            if "qkv" in L:
+                qkv = L["qkv"](h)
+                q = qkv[:, :nh * hd].reshape(n, nh, hd)
+                k = qkv[:, nh * hd:(nh + nkv) * hd].reshape(n, nkv, hd)
+                v = qkv[:, (nh + nkv) * hd:].reshape(n, nkv, hd)
+            else:
+                q = L["q"](h).reshape(n, nh, hd)
+                k = L["k"](h).reshape(n, nkv, hd)
+                v = L["v"](h).reshape(n, nkv, hd)
             if self.qk_norm:
                 q = rms_norm(q, L["q_norm"], self.eps)
                 k = rms_norm(k, L["k_norm"], self.eps)
@@ -754,16 +795,30 @@ class Model:
             for hh in range(nh):
                 kh = k[:, hh // group, :]
                 vh = v[:, hh // group, :]
-                s = q[:, hh, :] @ kh.T / np.sqrt(hd) + mask
+                s = q[:, hh, :] @ kh.T / np.sqrt(hd)
+                if self.attn_softcap > 0:
+                    s = self.attn_softcap * np.tanh(s / self.attn_softcap)
+                s = s + layer_mask
                 s = s - s.max(axis=1, keepdims=True)
                 p = np.exp(s)
                 p /= p.sum(axis=1, keepdims=True)
                 att[:, hh, :] = p @ vh
-            x = x + L["o"](att.reshape(n, nh * hd))
+            o = L["o"](att.reshape(n, nh * hd))
+            if self.gemma2:
+                o = rms_norm(o, L["post_attn_norm"], self.eps)
+            x = x + o
             h = rms_norm(x, L["ffn_norm"], self.eps)
-            g = L["gate"](h)
-            u = L["up"](h)
-            x = x + L["down"](g / (1.0 + np.exp(-g)) * u)
+            if "gate_up" in L:
+                gu = L["gate_up"](h)
+                g, u = gu[:, :self.n_ff], gu[:, self.n_ff:]
+            else:
+                g = L["gate"](h)
+                u = L["up"](h)
+            if self.gemma2:
+                f = L["down"](gelu_tanh(g) * u)
+                x = x + rms_norm(f, L["post_ffn_norm"], self.eps)
+            else:
+                x = x + L["down"](g / (1.0 + np.exp(-g)) * u)
         return rms_norm(x, self.output_norm, self.eps)
 
 
