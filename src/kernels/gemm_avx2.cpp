@@ -168,11 +168,13 @@ CS_TARGET_AVX2 void QuantTile8(const uint8_t* panel, int64_t n_blocks, const Act
       const __m256i s03 = _mm256_add_epi32(_mm256_add_epi32(dots[0], dots[1]), _mm256_add_epi32(dots[2], dots[3]));
       const __m256i s47 = _mm256_add_epi32(_mm256_add_epi32(dots[4], dots[5]), _mm256_add_epi32(dots[6], dots[7]));
       if constexpr (kSpec.half_mins) {
-        // q2_K: no zero offset; its bias fields hold the halves' d * sum.
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s03), _mm256_mul_ps(sc0, dx), acc[t]);
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s47), _mm256_mul_ps(sc1, dx), acc[t]);
-        acc[t] = _mm256_fnmadd_ps(mn, _mm256_set1_ps(HalfDsumLo(a)), acc[t]);
-        acc[t] = _mm256_fnmadd_ps(mn1, _mm256_set1_ps(HalfDsumHi(a)), acc[t]);
+        // q2_K: no zero offset; its bias fields hold the halves' d * sum
+        // (the reference's order: each half off the accumulator, one add).
+        const __m256 t_lo = _mm256_fmsub_ps(_mm256_cvtepi32_ps(s03), _mm256_mul_ps(sc0, dx),
+                                            _mm256_mul_ps(mn, _mm256_set1_ps(HalfDsumLo(a))));
+        const __m256 t_hi = _mm256_fmsub_ps(_mm256_cvtepi32_ps(s47), _mm256_mul_ps(sc1, dx),
+                                            _mm256_mul_ps(mn1, _mm256_set1_ps(HalfDsumHi(a))));
+        acc[t] = _mm256_add_ps(acc[t], _mm256_add_ps(t_lo, t_hi));
       } else if constexpr (kSpec.per_half) {
         const __m256i lo = _mm256_add_epi32(_mm256_set1_epi32(a.bias_lo), s03);
         const __m256i hi = _mm256_add_epi32(_mm256_set1_epi32(a.bias_hi), s47);

@@ -164,13 +164,18 @@ template <PackSpec kSpec>
 CS_TARGET_AVX512 inline __m512 Epilogue(const ActBlock& a, __m512i lo, __m512i hi, __m512 sc0, __m512 sc1,
                                         __m512 mn, __m512 mn1, __m512 acc) {
   const __m512 dx = _mm512_set1_ps(a.d);
+  if constexpr (kSpec.half_mins) {
+    // ref: t_h = fma(isum_h, scale_h * d_x, -(dmin * m_h) * dsum_h) ==
+    // fmsub(isum_h, scale_h * d_x, (dmin * m_h) * dsum_h); acc + (t_lo + t_hi).
+    const __m512 t_lo = _mm512_fmsub_ps(_mm512_cvtepi32_ps(lo), _mm512_mul_ps(sc0, dx),
+                                        _mm512_mul_ps(mn, _mm512_set1_ps(HalfDsumLo(a))));
+    const __m512 t_hi = _mm512_fmsub_ps(_mm512_cvtepi32_ps(hi), _mm512_mul_ps(sc1, dx),
+                                        _mm512_mul_ps(mn1, _mm512_set1_ps(HalfDsumHi(a))));
+    return _mm512_add_ps(acc, _mm512_add_ps(t_lo, t_hi));
+  }
   acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), _mm512_mul_ps(sc0, dx), acc);
   if constexpr (kSpec.per_half) acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi), _mm512_mul_ps(sc1, dx), acc);
-  if constexpr (kSpec.half_mins) {
-    // ref: fma(-(dmin * m), d_x * sum(half), acc), low half first.
-    acc = _mm512_fnmadd_ps(mn, _mm512_set1_ps(HalfDsumLo(a)), acc);
-    acc = _mm512_fnmadd_ps(mn1, _mm512_set1_ps(HalfDsumHi(a)), acc);
-  } else if constexpr (kSpec.has_min) {
+  if constexpr (kSpec.has_min) {
     if constexpr (kSpec.scales == PackScales::kKQuant) {
       // ref: fma(-(dmin * m), dsum, acc) == fnmadd(dmin * m, dsum, acc).
       acc = _mm512_fnmadd_ps(mn, _mm512_set1_ps(a.dsum), acc);

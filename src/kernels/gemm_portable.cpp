@@ -124,18 +124,19 @@ void QuantRowGroup(const uint8_t* panel, int64_t n_blocks, const ActBlock* x, in
         }
         for (int r = 0; r < 16; ++r) {
           float v = acc[t][r];
+          if constexpr (kSpec.half_mins) {
+            const float t_lo = std::fma(static_cast<float>(lo[r]), g.sc0[r] * a.d, -g.mn0[r] * HalfDsumLo(a));
+            const float t_hi = std::fma(static_cast<float>(hi[r]), g.sc1[r] * a.d, -g.mn1[r] * HalfDsumHi(a));
+            acc[t][r] = v + (t_lo + t_hi);
+            continue;
+          }
           if constexpr (kSpec.per_half) {
             v = std::fma(static_cast<float>(lo[r]), g.sc0[r] * a.d, v);
             v = std::fma(static_cast<float>(hi[r]), g.sc1[r] * a.d, v);
           } else {
             v = std::fma(static_cast<float>(lo[r] + hi[r]), g.sc0[r] * a.d, v);
           }
-          if constexpr (kSpec.half_mins) {
-            v = std::fma(-g.mn0[r], HalfDsumLo(a), v);
-            v = std::fma(-g.mn1[r], HalfDsumHi(a), v);
-          } else if constexpr (kSpec.has_min) {
-            v = std::fma(g.negate_min ? -g.mn0[r] : g.mn0[r], a.dsum, v);
-          }
+          if constexpr (kSpec.has_min) v = std::fma(g.negate_min ? -g.mn0[r] : g.mn0[r], a.dsum, v);
           acc[t][r] = v;
         }
       }
