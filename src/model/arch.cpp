@@ -20,10 +20,11 @@ constexpr std::array<ArchSpec, 5> kArchs = {{
     {Arch::kGemma2, "gemma2", RopeStyle::kNeox, /*qkv_bias=*/false, /*qk_norm=*/false, FfnActivation::kGeluTanh,
      /*scale_embd=*/true, /*post_norms=*/true, /*softcaps=*/true, /*swa_period=*/2, /*swa_default=*/4096},
     // Phi-3: its sliding-window metadata is ignored, as llama.cpp does
-    // (its converters fill it in inconsistently).
+    // (its converters fill it in inconsistently); LongRoPE factors
+    // (Phi-3.5, Phi-4-mini) are read for any architecture (weights.h).
     {Arch::kPhi3, "phi3", RopeStyle::kNeox, /*qkv_bias=*/false, /*qk_norm=*/false, FfnActivation::kSilu,
      /*scale_embd=*/false, /*post_norms=*/false, /*softcaps=*/false, /*swa_period=*/0, /*swa_default=*/0,
-     /*fused_gate_up=*/true, /*refuse_long_rope=*/true},
+     /*fused_gate_up=*/true},
 }};
 
 }  // namespace

@@ -54,10 +54,6 @@ struct ArchSpec {
   // rows first) and there is no ffn_gate.weight. (A fused attn_qkv.weight
   // is accepted for every architecture.)
   bool fused_gate_up = false;
-  // Phi-3.5 / Phi-4-mini LongRoPE: rope_factors_long / rope_factors_short
-  // with an attention factor; not implemented, so such files are refused
-  // at load, naming the tensor.
-  bool refuse_long_rope = false;
 };
 
 // Unimplemented naming the architecture (and the supported ones) when absent.

@@ -79,13 +79,6 @@ StatusOr<HParams> ReadHParams(const gguf::GgufFile& file) {
   hp.post_norms = spec->post_norms;
   hp.swa_period = spec->swa_period;
   hp.fused_gate_up = spec->fused_gate_up;
-  if (spec->refuse_long_rope) {
-    for (const char* name : {"rope_factors_long.weight", "rope_factors_short.weight"}) {
-      if (file.FindTensor(name))
-        return UnimplementedError("model: " + hp.arch_name + " tensor '" + std::string(name) +
-                                  "' (LongRoPE scaling) is not supported");
-    }
-  }
 
   const MetadataReader md(file, hp.arch_name + ".");
   ASSIGN_OR_RETURN(hp.n_embd, md.Count("embedding_length", kMaxWidth));
@@ -146,6 +139,10 @@ StatusOr<HParams> ReadHParams(const gguf::GgufFile& file) {
   if (spec->swa_period > 0) {
     ASSIGN_OR_RETURN(hp.sliding_window, md.CountOr("attention.sliding_window", int64_t{1} << 40, spec->swa_default));
   }
+
+  ASSIGN_OR_RETURN(hp.rope_attn_factor, md.Float("rope.scaling.attn_factor", 1.0f));
+  if (hp.rope_attn_factor <= 0) return InvalidArgumentError("model: rope.scaling.attn_factor must be > 0");
+  ASSIGN_OR_RETURN(hp.n_ctx_orig, md.CountOr("rope.scaling.original_context_length", int64_t{1} << 40, hp.n_ctx_train));
 
   const gguf::TensorInfo* embd = file.FindTensor("token_embd.weight");
   if (!embd) return InvalidArgumentError("model: missing tensor 'token_embd.weight'");

@@ -9,7 +9,9 @@
 // "linear"; "linear" needs rope.scaling.factor), context_length; for
 // architectures with soft-capping and sliding windows (gemma2)
 // attn_logit_softcapping (default 50), final_logit_softcapping (default 30)
-// and attention.sliding_window (default 4096, as llama.cpp). The vocabulary size comes from
+// and attention.sliding_window (default 4096, as llama.cpp);
+// rope.scaling.attn_factor and rope.scaling.original_context_length (LongRoPE
+// files). The vocabulary size comes from
 // token_embd.weight's dims (the metadata array may be absent).
 //
 // Invariants after ReadHParams succeeds: every count is positive,
@@ -53,6 +55,13 @@ struct HParams {
   int64_t sliding_window = 0;   // positions a local layer sees (0: none)
   int swa_period = 0;           // see ArchSpec
   bool fused_gate_up = false;   // see ArchSpec
+  // LongRoPE (rope_factors_long / rope_factors_short.weight): cos and sin
+  // scaled by rope.scaling.attn_factor (default 1); the long factors are
+  // used when the model runs beyond rope.scaling.original_context_length
+  // (set by Model::Load from LoadOptions::n_ctx).
+  float rope_attn_factor = 1.0f;
+  int64_t n_ctx_orig = 0;       // rope.scaling.original_context_length (default n_ctx_train)
+  bool rope_long = false;
 
   int64_t n_embd_q() const { return n_head * head_dim; }
   // Whether layer l attends over the sliding window only.

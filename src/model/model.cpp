@@ -39,8 +39,10 @@ uint64_t ComputeFingerprint(const gguf::GgufFile& file, const HParams& hp) {
   const int64_t ints[] = {hp.n_vocab, hp.n_embd, hp.n_layer, hp.n_ff, hp.n_head,
                           hp.n_head_kv, hp.head_dim, hp.n_rot};
   h = HashCombine(h, Hash64(ints, sizeof(ints)));
-  const float floats[] = {hp.rms_norm_eps, hp.rope_freq_base, hp.rope_freq_scale, hp.attn_scale,
-                          hp.attn_softcap, hp.final_softcap, static_cast<float>(hp.sliding_window)};
+  const float floats[] = {hp.rms_norm_eps,     hp.rope_freq_base, hp.rope_freq_scale,
+                          hp.attn_scale,       hp.attn_softcap,   hp.final_softcap,
+                          static_cast<float>(hp.sliding_window), hp.rope_attn_factor,
+                          hp.rope_long ? 1.0f : 0.0f};
   h = HashCombine(h, Hash64(floats, sizeof(floats)));
   return FingerprintTensors(file, h);
 }
@@ -84,6 +86,11 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
   auto m = std::make_unique<Model>(PrivateTag{});
   ASSIGN_OR_RETURN(m->file_, gguf::GgufFile::Open(path));
   ASSIGN_OR_RETURN(m->hparams_, ReadHParams(*m->file_));
+  {
+    // LongRoPE's factor set follows the context the model runs at.
+    const int64_t n_ctx = options.n_ctx > 0 ? options.n_ctx : m->hparams_.n_ctx_train;
+    m->hparams_.rope_long = m->hparams_.n_ctx_orig > 0 && n_ctx > m->hparams_.n_ctx_orig;
+  }
   m->attention_precision_ = options.attention_precision.value_or(
       kernels::FastestAttentionPrecision(static_cast<int>(m->hparams_.head_dim)));
   if (options.pool) {
@@ -100,6 +107,8 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
 }
 
 size_t Model::weight_bytes_per_token() const { return weights_->BytesPerToken(); }
+
+std::span<const float> Model::rope_freq_factors() const { return weights_->rope_freqs; }
 
 std::unique_ptr<ContiguousKvCache> Model::NewKvCache(int64_t capacity_tokens, std::optional<DType> type) const {
   return std::make_unique<ContiguousKvCache>(static_cast<int>(hparams_.n_layer), hparams_.n_embd_kv(),
@@ -210,6 +219,7 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
       .freq_scale = hp.rope_freq_scale,
       .style = hp.rope_style,
       .freq_factors = w.rope_freqs.empty() ? nullptr : w.rope_freqs.data(),
+      .mscale = hp.rope_attn_factor,
   };
   for (int64_t l = 0; l < hp.n_layer; ++l) {
     const LayerWeights& lw = w.layers[static_cast<size_t>(l)];

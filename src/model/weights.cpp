@@ -172,6 +172,13 @@ StatusOr<std::unique_ptr<Weights>> BindWeights(const gguf::GgufFile& file, const
   w->token_embd_row_bytes = *row_bytes;
   ASSIGN_OR_RETURN(w->output_norm, b.Vector("output_norm.weight", hp.n_embd, true));
   ASSIGN_OR_RETURN(w->rope_freqs, b.Vector("rope_freqs.weight", hp.n_rot / 2, false));
+  if (w->rope_freqs.empty()) {
+    // LongRoPE: the factor set of the context the model runs at; a file
+    // with one set needs both.
+    const std::string chosen = hp.rope_long ? "rope_factors_long.weight" : "rope_factors_short.weight";
+    const std::string other = hp.rope_long ? "rope_factors_short.weight" : "rope_factors_long.weight";
+    ASSIGN_OR_RETURN(w->rope_freqs, b.Vector(chosen, hp.n_rot / 2, file.FindTensor(other) != nullptr));
+  }
 
   ASSIGN_OR_RETURN(const gguf::TensorInfo* output, b.Find("output.weight", {hp.n_embd, hp.n_vocab}, false));
   w->tied_output = output == nullptr;

@@ -3,7 +3,9 @@
 //
 // Names (llama.cpp convention): token_embd.weight (n_embd, n_vocab),
 // output_norm.weight, output.weight (absent: tied to token_embd),
-// optional rope_freqs.weight (n_rot / 2), and per layer N `blk.N.` +
+// optional rope_freqs.weight (n_rot / 2; else LongRoPE's
+// rope_factors_long.weight or rope_factors_short.weight, as
+// HParams::rope_long says), and per layer N `blk.N.` +
 // attn_norm, attn_q, attn_k, attn_v, attn_output, ffn_norm, ffn_gate, ffn_up,
 // ffn_down (.weight); attn_q/k/v.bias (qwen2); attn_q_norm / attn_k_norm
 // (.weight, head_dim; qwen3); post_attention_norm, post_ffw_norm (.weight,
@@ -60,7 +62,7 @@ struct Weights {
   std::vector<float> output_norm;  // (n_embd,)
   std::optional<kernels::PackedMatrix> output;  // (n_vocab, n_embd); tied or not
   bool tied_output = false;
-  std::vector<float> rope_freqs;   // empty or (n_rot / 2,)
+  std::vector<float> rope_freqs;   // empty or (n_rot / 2,): rope_freqs or the chosen LongRoPE factors
   std::vector<LayerWeights> layers;
 
   // Bytes one decoded token reads: every matrix, the vectors, one embedding row.

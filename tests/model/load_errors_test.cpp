@@ -148,15 +148,25 @@ TEST(LoadErrorsTest, Gemma2NamesWhatIsMissing) {
 }
 
 // Phi-3 files need the fused gate/up (a llama-shaped ffn_up is refused by
-// shape) and LongRoPE files are refused by name until it is implemented.
+// shape); a LongRoPE file needs both factor sets (a llama-shaped file run at
+// its 128-token training context within an original context of 64 uses the
+// long set, which it lacks here).
 TEST(LoadErrorsTest, Phi3NamesWhatItCannotRun) {
   Status s = LoadStatus(WriteTiny("tiny_phi3_a.gguf", {.arch = "phi3"}));
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("blk.0.ffn_up.weight"), std::string::npos) << s.message();
-  s = LoadStatus(WriteTiny("tiny_phi3_b.gguf", {.arch = "phi3", .rope_freqs = {1, 1, 1, 1}, .rope_freqs_name =
-                                                    "rope_factors_long.weight"}));
-  EXPECT_EQ(s.code(), StatusCode::kUnimplemented);
+  s = LoadStatus(WriteTiny("tiny_long_rope.gguf",
+                           {.edit_metadata = [](gguf::GgufWriter& w) {
+                              w.SetU32("llama.rope.scaling.original_context_length", 64);
+                            },
+                            .rope_freqs = {1, 1, 1, 1},
+                            .rope_freqs_name = "rope_factors_short.weight"}));
+  EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("rope_factors_long.weight"), std::string::npos) << s.message();
+  // Run within the original context, the short set is the one it needs.
+  const std::string path = testing_util::TempPath("tiny_long_rope.gguf");
+  auto m = Model::Load(path, {.n_threads = 1, .n_ctx = 64});
+  EXPECT_TRUE(m.ok()) << m.status().ToString();
 }
 
 TEST(LoadErrorsTest, BadMetadataIsNamed) {

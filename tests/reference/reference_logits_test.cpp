@@ -55,10 +55,11 @@ struct Case {
   std::string arch;
   std::string type;
   bool llama3_rope = false;  // rope_freqs.weight divisors
+  bool long_rope = false;    // LongRoPE factor sets and attention factor
 };
 
 void PrintTo(const Case& c, std::ostream* os) {
-  *os << c.arch << "/" << c.type << (c.llama3_rope ? "/rope_freqs" : "");
+  *os << c.arch << "/" << c.type << (c.llama3_rope ? "/rope_freqs" : "") << (c.long_rope ? "/long_rope" : "");
 }
 
 // Types whose blocks are 256 long (the fixture needs 256-multiple widths).
@@ -73,7 +74,7 @@ constexpr double kDivergedMedian = 5e-3;  // median |err| / max|ref|, idem
 constexpr double kDivergedTop1Gap = 2e-2; // top-1 must agree above this gap / max|ref|
 
 std::string CaseName(const Case& c) {
-  return c.arch + "_" + c.type + (c.llama3_rope ? "_rope_freqs" : "");
+  return c.arch + "_" + c.type + (c.llama3_rope ? "_rope_freqs" : "") + (c.long_rope ? "_long_rope" : "");
 }
 
 const std::vector<int32_t> kTokens = {1, 17, 256, 42, 299, 3, 100, 7, 258, 64, 200, 5};
@@ -158,7 +159,7 @@ TEST_P(ReferenceLogitsTest, PrefillAndDecodeMatchNumpyReference) {
                     // gemma2: a window of 5 of the 12 tokens (local layers
                     // really slide) and caps that bend these scores and logits.
                     (c.arch == "gemma2" ? " --tied --sliding-window 5 --attn-softcap 2 --final-softcap 5" : "") +
-                    (c.llama3_rope ? " --llama3-rope" : "") + " -o " +
+                    (c.llama3_rope ? " --llama3-rope" : "") + (c.long_rope ? " --long-rope" : "") + " -o " +
                     model_path;
   const CommandResult g = RunCommand(gen);
   ASSERT_EQ(g.exit_code, 0) << gen << "\n" << g.output;
@@ -168,7 +169,7 @@ TEST_P(ReferenceLogitsTest, PrefillAndDecodeMatchNumpyReference) {
   // positions are where an implementation loses precision. (Ignoring the
   // divisors would move the f32 case's logits by rel 3.6e-3, 36x its
   // tolerance.)
-  const int64_t start_pos = c.llama3_rope ? 1000 : 0;
+  const int64_t start_pos = c.llama3_rope || c.long_rope ? 1000 : 0;
   std::vector<int32_t> positions(kTokens.size());
   for (size_t i = 0; i < positions.size(); ++i) positions[i] = static_cast<int32_t>(start_pos + i);
 
@@ -238,6 +239,10 @@ std::vector<Case> AllCases() {
   for (const char* type : {"f32", "bf16", "q8_0", "q4_k_m", "iq4_nl", "q3_k"}) cases.push_back({"gemma2", type});
   // Phi-3: fused attn_qkv and gate/up.
   for (const char* type : {"f32", "q8_0", "q4_k", "q2_k"}) cases.push_back({"phi3", type});
+  // Phi-3.5-style LongRoPE (long factor set at the training context, and
+  // the attention factor), from position 1000.
+  cases.push_back({"phi3", "f32", false, true});
+  cases.push_back({"phi3", "q4_k", false, true});
   return cases;
 }
 

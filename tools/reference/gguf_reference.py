@@ -4,7 +4,7 @@ and the llama / qwen2 / qwen3 / gemma2 / phi3 forward pass (RMSNorm, RoPE normal
 NeoX with linear scaling and rope_freqs.weight divisors, grouped-query causal
 attention, SwiGLU, Q/K/V biases, per-head Q/K RMSNorm, tied output; gemma2's
 scaled embeddings, GeGLU, post-norms, soft-capping and sliding windows;
-phi3's fused QKV and gate/up tensors).
+phi3's fused QKV and gate/up tensors and LongRoPE factors).
 
 Why it exists: the C++ engine's logits are checked against this script in
 tests (tests/reference/). It shares no code with the C++ side: the GGUF
@@ -654,18 +654,19 @@ def rms_norm(x, w, eps):
     return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
 
 
-def rope(x, positions, n_rot, theta, freq_scale, neox, freq_factors=None):
+def rope(x, positions, n_rot, theta, freq_scale, neox, freq_factors=None, mscale=1.0):
     """x (n, heads, head_dim) rotated per position; dims >= n_rot untouched.
     Pair i turns by pos * freq_scale * theta^(-2i/n_rot) / freq_factors[i]
-    (freq_factors: rope_freqs.weight, Llama 3.1+ scaling)."""
+    (freq_factors: rope_freqs.weight, Llama 3.1+ scaling, or LongRoPE's
+    factor set) and is scaled by mscale (LongRoPE's attention factor)."""
     out = x.copy()
     half = n_rot // 2
     inv_freq = theta ** (-np.arange(half, dtype=np.float64) * 2.0 / n_rot)
     if freq_factors is not None:
         inv_freq = inv_freq / freq_factors
     ang = (np.asarray(positions, dtype=np.float64) * freq_scale)[:, None] * inv_freq[None, :]
-    cos = np.cos(ang)[:, None, :]
-    sin = np.sin(ang)[:, None, :]
+    cos = mscale * np.cos(ang)[:, None, :]
+    sin = mscale * np.sin(ang)[:, None, :]
     if neox:
         a = x[:, :, 0:half]
         b = x[:, :, half:n_rot]
@@ -742,6 +743,16 @@ class Model:
             self.layers.append(L)
         self.output_norm = vec("output_norm.weight")
         self.rope_freqs = vec("rope_freqs.weight") if "rope_freqs.weight" in t else None
+        # LongRoPE (Phi-3.5): the long factor set when the model runs beyond
+        # rope.scaling.original_context_length (this reference runs it at
+        # its training context, as llama.cpp does by default), cos and sin
+        # scaled by rope.scaling.attn_factor.
+        self.rope_mscale = float(g(a + ".rope.scaling.attn_factor", 1.0))
+        if self.rope_freqs is None and "rope_factors_long.weight" in t:
+            n_ctx_train = int(g(a + ".context_length", 0))
+            n_orig = int(g(a + ".rope.scaling.original_context_length", n_ctx_train))
+            self.rope_freqs = vec("rope_factors_long.weight" if n_ctx_train > n_orig
+                                  else "rope_factors_short.weight")
         if self.rope_freqs is not None and self.rope_freqs.shape != (self.n_rot // 2,):
             raise GgufError("rope_freqs.weight: expected %d values" % (self.n_rot // 2))
         if "output.weight" in t:
@@ -789,8 +800,8 @@ class Model:
             if self.qk_norm:
                 q = rms_norm(q, L["q_norm"], self.eps)
                 k = rms_norm(k, L["k_norm"], self.eps)
-            q = rope(q, pos, self.n_rot, self.theta, self.freq_scale, self.neox, self.rope_freqs)
-            k = rope(k, pos, self.n_rot, self.theta, self.freq_scale, self.neox, self.rope_freqs)
+            q = rope(q, pos, self.n_rot, self.theta, self.freq_scale, self.neox, self.rope_freqs, self.rope_mscale)
+            k = rope(k, pos, self.n_rot, self.theta, self.freq_scale, self.neox, self.rope_freqs, self.rope_mscale)
             att = np.empty((n, nh, hd))
             for hh in range(nh):
                 kh = k[:, hh // group, :]
