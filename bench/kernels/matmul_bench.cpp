@@ -90,13 +90,14 @@ struct Model {
 // quantizer, matrices whose rows are not (896 columns here) fall back to a
 // simple type of similar size. A "q4_K" model of this shape is therefore
 // q5_0 except ffn_down (4864 columns), which is what Qwen2.5-0.5B Q4_K_M
-// files look like.
+// files look like (q2_K, q3_K and iq4_xs fall back to iq4_nl).
 DType TypeForShape(DType type, const MatShape& s) {
   if (s.cols % 256 == 0) return type;
   switch (type) {
     case DType::kQ4_K: return DType::kQ5_0;
     case DType::kQ5_K: return DType::kQ5_1;
     case DType::kQ6_K: return DType::kQ8_0;
+    case DType::kQ2_K: case DType::kQ3_K: case DType::kIQ4_XS: return DType::kIQ4_NL;
     default: return type;
   }
 }

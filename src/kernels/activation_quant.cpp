@@ -20,13 +20,7 @@ void QuantizeActivationRow(const float* x, int64_t n, ActBias bias, ActBlock* ou
     }
     a.d = d;
     a.dsum = d * static_cast<float>(sum_lo + sum_hi);
-    if (bias.per_half) {
-      a.bias_lo = -bias.offset * sum_lo;
-      a.bias_hi = -bias.offset * sum_hi;
-    } else {
-      a.bias_lo = -bias.offset * (sum_lo + sum_hi);
-      a.bias_hi = 0;
-    }
+    SetActBias(bias, sum_lo, sum_hi, &a);
   }
 }
 

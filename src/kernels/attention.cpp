@@ -42,6 +42,18 @@ struct AttentionJob {
   int64_t kv_bytes;    // bytes per cache value: 4 (f32) or 2 (bf16)
 };
 
+// First slot query i sees: 0, or the start of its sliding window.
+inline int64_t KvBegin(const AttentionJob& job, int64_t i) {
+  return job.shape.window > 0 ? std::max<int64_t>(0, job.kv_len[i] - job.shape.window) : 0;
+}
+// The first key tile (of `tile` keys) any query of [q_begin, q_end) sees.
+inline int64_t FirstTile(const AttentionJob& job, int64_t q_begin, int64_t q_end, int64_t tile) {
+  if (job.shape.window <= 0) return 0;
+  int64_t begin = KvBegin(job, q_begin);
+  for (int64_t i = q_begin + 1; i < q_end; ++i) begin = std::min(begin, KvBegin(job, i));
+  return begin / tile * tile;
+}
+
 // kv_head's head_dim values of `slot` in `blocks` (of the view's type).
 inline const void* CacheRow(const AttentionJob& job, std::span<const void* const> blocks, int64_t slot,
                             int kv_head) {
@@ -110,8 +122,10 @@ void AttentionTaskScalar(const AttentionJob& job, int64_t q_begin, int64_t q_end
   auto operand = [bf16](float x) { return bf16 ? RoundBf16(x) : x; };
   scratch.acc.resize(static_cast<size_t>(hd));
   float* acc = scratch.acc.data();
+  const float cap = job.shape.softcap;
   for (int64_t i = q_begin; i < q_end; ++i) {
     const int64_t n_keys = job.kv_len[i];
+    const int64_t first_key = KvBegin(job, i);
     for (int g = 0; g < group; ++g) {
       const int head = kv_head * group + g;
       const float* qrow = job.q + (i * job.shape.n_heads + head) * hd;
@@ -119,11 +133,12 @@ void AttentionTaskScalar(const AttentionJob& job, int64_t q_begin, int64_t q_end
       std::fill(acc, acc + hd, 0.0f);
       float m = -std::numeric_limits<float>::infinity();
       float l = 0;
-      for (int64_t j = 0; j < n_keys; ++j) {
+      for (int64_t j = first_key; j < n_keys; ++j) {
         const void* krow = KeyRow(job, j, kv_head);
         float s = 0;
         for (int d = 0; d < hd; ++d) s += operand(qrow[d]) * operand(CacheValue(job, krow, d));
         s *= job.shape.scale;
+        if (cap > 0) s = cap * std::tanh(s / cap);
         const float m_new = std::max(m, s);
         const float corr = std::exp(m - m_new);
         const float p = std::exp(s - m_new);
@@ -254,8 +269,9 @@ __attribute__((target("avx2,fma"))) void AttentionTaskAvx2(const AttentionJob& j
   const __m256 scale = _mm256_set1_ps(job.shape.scale);
   const __m256 neg_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
   const __m256i lane_ids = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const float cap = job.shape.softcap;
 
-  for (int64_t j0 = 0; j0 < max_len; j0 += kKeyTile) {
+  for (int64_t j0 = FirstTile(job, q_begin, q_end, kKeyTile); j0 < max_len; j0 += kKeyTile) {
     const int64_t n_keys = std::min(kKeyTile, max_len - j0);
     // Row pointers once per tile: the block lookup divides, and the inner
     // loops below would otherwise pay it per key per row.
@@ -280,7 +296,10 @@ __attribute__((target("avx2,fma"))) void AttentionTaskAvx2(const AttentionJob& j
     for (int64_t r = 0; r < n_rows; ++r) {
       const int64_t i = q_begin + r / group;
       const int64_t valid = std::min<int64_t>(job.kv_len[i] - j0, n_keys);
-      if (valid <= 0) continue;
+      // Keys [lo, valid) of the tile are this row's; a row that sees none
+      // of them skips the tile (so a row's first tile has a finite max).
+      const int64_t lo = std::max<int64_t>(KvBegin(job, i) - j0, 0);
+      if (valid <= lo) continue;
       const float* qrow = kBf16 ? &scratch.q_rounded[r * hd] : q_row(r);
       float* s = scratch.scores.data() + r * kKeyTile;
       // s (kKeyTile,) = K_tile (kKeyTile, hd) @ q (hd,), 8 keys per register.
@@ -303,10 +322,15 @@ __attribute__((target("avx2,fma"))) void AttentionTaskAvx2(const AttentionJob& j
       const int n_vec = static_cast<int>((valid + 7) / 8);
       for (int c = 0; c < n_vec; ++c) {
         __m256 v = _mm256_mul_ps(acc_s[c], scale);
-        // Mask keys past this row's kv_len (causality) to -inf.
+        if (cap > 0) v = SoftcapAvx2(v, cap);
+        // Mask keys past this row's kv_len (causality) and before its
+        // window to -inf.
         const __m256i idx = _mm256_add_epi32(lane_ids, _mm256_set1_epi32(c * 8));
-        const __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(valid)), idx));
-        v = _mm256_blendv_ps(neg_inf, v, keep);
+        __m256i keep_i = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(valid)), idx);
+        if (lo > 0) {
+          keep_i = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(lo)), idx), keep_i);
+        }
+        v = _mm256_blendv_ps(neg_inf, v, _mm256_castsi256_ps(keep_i));
         _mm256_storeu_ps(s + c * 8, v);
         tile_max = _mm256_max_ps(tile_max, v);
       }
@@ -623,8 +647,10 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
   const __m512 scale = _mm512_set1_ps(job.shape.scale);
   const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   const __m512i lane_ids = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const float cap = job.shape.softcap;
+  auto row_begin = [&](int64_t r) { return r < n_rows ? KvBegin(job, q_begin + r / group) : int64_t{0}; };
 
-  for (int64_t j0 = 0; j0 < max_len; j0 += kKeyTileWide) {
+  for (int64_t j0 = FirstTile(job, q_begin, q_end, kKeyTileWide); j0 < max_len; j0 += kKeyTileWide) {
     const int64_t n_keys = std::min(kKeyTileWide, max_len - j0);
     const void* v_rows[kKeyTileWide];
     for (int64_t j = 0; j < n_keys; ++j) v_rows[j] = ValueRow(job, j0 + j, kv_head);
@@ -641,10 +667,14 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
     }
 
     for (int64_t rb = 0; rb < n_rows_padded; rb += kRowBlock) {
-      int64_t valid[kRowBlock];
+      // Row k sees keys [lo[k], valid[k]) of the tile; one that sees none
+      // of them counts as valid 0 (so a row's first tile has a finite max).
+      int64_t valid[kRowBlock], lo[kRowBlock];
       int64_t block_valid = 0;
       for (int k = 0; k < kRowBlock; ++k) {
         valid[k] = std::clamp<int64_t>(row_len(rb + k) - j0, 0, n_keys);
+        lo[k] = std::clamp<int64_t>(row_begin(rb + k) - j0, 0, n_keys);
+        if (valid[k] <= lo[k]) valid[k] = 0;
         block_valid = std::max(block_valid, valid[k]);
       }
       if (block_valid == 0) continue;  // no row of the block sees this tile
@@ -683,13 +713,15 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
         // that see the whole half skip the mask.
         for (int k = 0; k < kRowBlock; ++k) {
           float* p = p_block + k * kKeyTileWide + half * kKeyTile;
-          const bool whole_half = valid[k] >= (half + 1) * kKeyTile;
+          const bool whole_half = valid[k] >= (half + 1) * kKeyTile && lo[k] <= half * kKeyTile;
           for (int c = 0; c < 4; ++c) {
             __m512 v = _mm512_mul_ps(s[k][c], scale);
+            if (cap > 0) v = Softcap512(v, cap);
             if (!whole_half) {
-              const __mmask16 keep = _mm512_cmplt_epi32_mask(
-                  _mm512_add_epi32(lane_ids, _mm512_set1_epi32(half * kKeyTile + 16 * c)),
-                  _mm512_set1_epi32(static_cast<int>(valid[k])));
+              const __m512i idx = _mm512_add_epi32(lane_ids, _mm512_set1_epi32(half * kKeyTile + 16 * c));
+              const __mmask16 keep =
+                  _mm512_cmplt_epi32_mask(idx, _mm512_set1_epi32(static_cast<int>(valid[k]))) &
+                  _mm512_cmpge_epi32_mask(idx, _mm512_set1_epi32(static_cast<int>(lo[k])));
               v = _mm512_mask_mov_ps(neg_inf, keep, v);
             }
             _mm512_storeu_ps(p + 16 * c, v);

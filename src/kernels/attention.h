@@ -64,12 +64,21 @@ struct AttentionShape {
   int head_dim = 0;
   float scale = 0;     // usually 1/sqrt(head_dim)
   AttentionPrecision precision = AttentionPrecision::kF32;
+  // > 0: scores are soft-capped after scaling, s -> softcap * tanh(s /
+  // softcap) (Gemma 2's attn_logit_softcapping).
+  float softcap = 0;
+  // > 0: sliding-window attention, query i sees only the last `window`
+  // slots of its range, [max(0, kv_len[i] - window), kv_len[i]) (Gemma 2's
+  // local layers; with one slot per position that is llama.cpp's
+  // pos_q - pos_k < window).
+  int64_t window = 0;
 };
 
 // For each query i in [0, n_q): q row i is (n_heads, head_dim); it attends to
-// cache slots [0, kv_len[i]) (causality is expressed by kv_len) and writes
-// out row i (n_heads, head_dim). Keys are processed tile by tile with an
-// online softmax, so no (n_q, n_kv) score matrix is materialized.
+// cache slots [0, kv_len[i]) (causality is expressed by kv_len; a window
+// narrows the start) and writes out row i (n_heads, head_dim). Keys are
+// processed tile by tile with an online softmax, so no (n_q, n_kv) score
+// matrix is materialized.
 // REQUIRES: a kBF16 view only with AttentionPrecision::kBf16.
 void Attention(const float* q, int64_t n_q, const int32_t* kv_len, const KvBlocksView& kv,
                const AttentionShape& shape, float* out, ThreadPool* pool);

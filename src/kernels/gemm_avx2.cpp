@@ -6,7 +6,8 @@
 // saturating) + vpmaddwd by ones (-> int32). Weights of at most 6 bits cannot
 // saturate (2 * 63 * 127 < 32767); 8-bit q8_0 weights are turned back into
 // signed values and multiplied as |w| * (x * sign(w)) (2 * 128 * 127 <
-// 32767), which needs no bias. Scaling happens in the reference's order, so
+// 32767), which needs no bias. iq4_nl / iq4_xs codes are looked up (vpshufb)
+// straight into their signed codebook values and take the same path. Scaling happens in the reference's order, so
 // results equal ref::DotQuant bit for bit.
 #include <immintrin.h>
 
@@ -49,34 +50,53 @@ CS_TARGET_AVX2 inline __m256i ExpandBits(uint32_t bits) {
   return _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
 }
 
-// The 8 weight registers of rows 8*half .. 8*half+7 of one block.
+// The 8 weight registers of rows 8*half .. 8*half+7 of one block. Codebook
+// types come out as the signed codebook values (u - 128), ready for the
+// signed multiply below.
 template <DType kType>
 CS_TARGET_AVX2 inline void LoadWeights8(const uint8_t* blk, int half, __m256i w[8]) {
   constexpr PackSpec kSpec = PackSpecOf(kType);
-  if constexpr (kSpec.nibbles) {
+  if constexpr (kSpec.crumbs) {
+    const __m256i low2 = _mm256_set1_epi8(0x03);
+    for (int v = 0; v < 2; ++v) {
+      const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * v + 32 * half));
+      w[4 * v] = _mm256_and_si256(bytes, low2);
+      w[4 * v + 1] = _mm256_and_si256(_mm256_srli_epi16(bytes, 2), low2);
+      w[4 * v + 2] = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low2);
+      w[4 * v + 3] = _mm256_and_si256(_mm256_srli_epi16(bytes, 6), low2);
+    }
+  } else if constexpr (kSpec.nibbles) {
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     for (int i = 0; i < 4; ++i) {
       const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * i + 32 * half));
       w[i] = _mm256_and_si256(v, low4);
       w[i + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
     }
+    if constexpr (kSpec.codebook) {
+      const __m256i table =
+          _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues)));
+      for (int i = 0; i < 8; ++i) w[i] = _mm256_shuffle_epi8(table, w[i]);
+    }
   } else {
     for (int i = 0; i < 8; ++i) w[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * i + 32 * half));
   }
   if constexpr (kSpec.high_planes > 0) {
-    const uint8_t* planes = blk + (kSpec.nibbles ? 256 : 512);
+    const uint8_t* planes = blk + (kSpec.crumbs ? 128 : kSpec.nibbles ? 256 : 512);
     for (int i = 0; i < 8; ++i) {
       for (int p = 0; p < kSpec.high_planes; ++p) {
         uint32_t bits;
         std::memcpy(&bits, planes + 8 * (i * kSpec.high_planes + p) + 4 * half, 4);
-        w[i] = _mm256_or_si256(w[i], _mm256_and_si256(ExpandBits(bits), _mm256_set1_epi8(static_cast<char>(16 << p))));
+        const __m256i bit = _mm256_set1_epi8(static_cast<char>(1 << (kSpec.high_shift + p)));
+        w[i] = _mm256_or_si256(w[i], _mm256_and_si256(ExpandBits(bits), bit));
       }
     }
   }
 }
 
+// mn1: q2_K's min of elements 16..31 (mn is then that of 0..15).
 template <DType kType>
-CS_TARGET_AVX2 inline void LoadScales8(const uint8_t* super, int j, int half, __m256& sc0, __m256& sc1, __m256& mn) {
+CS_TARGET_AVX2 inline void LoadScales8(const uint8_t* super, int j, int half, __m256& sc0, __m256& sc1, __m256& mn,
+                                       __m256& mn1) {
   constexpr PackSpec kSpec = PackSpecOf(kType);
   const int r0 = 8 * half;
   if constexpr (kSpec.scales == PackScales::kSimpleF16) {
@@ -87,6 +107,20 @@ CS_TARGET_AVX2 inline void LoadScales8(const uint8_t* super, int j, int half, __
     const uint8_t* hdr = super + 8 * kSpec.block_bytes;
     sc0 = _mm256_mul_ps(LoadF16x8(hdr + 2 * r0), LoadU8x8(hdr + 64 + 16 * j + r0));
     mn = _mm256_mul_ps(LoadF16x8(hdr + 32 + 2 * r0), LoadU8x8(hdr + 192 + 16 * j + r0));
+  } else if constexpr (kSpec.scales == PackScales::kQ2K) {
+    const uint8_t* hdr = super + 8 * kSpec.block_bytes;
+    const __m256 d = LoadF16x8(hdr + 2 * r0);
+    const __m256 dmin = LoadF16x8(hdr + 32 + 2 * r0);
+    const __m256i low4 = _mm256_set1_epi32(0xF);
+    const __m256i s0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(hdr + 64 + 32 * j + r0)));
+    const __m256i s1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(hdr + 80 + 32 * j + r0)));
+    sc0 = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(s0, low4)));
+    sc1 = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(s1, low4)));
+    mn = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_srli_epi32(s0, 4)));
+    mn1 = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_srli_epi32(s1, 4)));
+  } else if constexpr (kSpec.scales == PackScales::kIQ4XS) {
+    const uint8_t* hdr = super + 8 * kSpec.block_bytes;
+    sc0 = _mm256_mul_ps(LoadF16x8(hdr + 2 * r0), LoadI8x8(hdr + 32 + 16 * j + r0));
   } else {
     const uint8_t* hdr = super + 8 * kSpec.block_bytes;
     const __m256 d = LoadF16x8(hdr + 2 * r0);
@@ -99,7 +133,9 @@ template <DType kType, int T>
 CS_TARGET_AVX2 void QuantTile8(const uint8_t* panel, int64_t n_blocks, const ActBlock* x, int64_t x_stride, float* y,
                                int64_t y_stride, int half, int n_out) {
   constexpr PackSpec kSpec = PackSpecOf(kType);
-  constexpr bool kSigned = kType == DType::kQ8_0;  // u = q + 128: see the file comment
+  // u = q + 128 (q8_0, and the codebook types whose LoadWeights8 already
+  // yields q): see the file comment.
+  constexpr bool kSigned = kSpec.offset == 128;
   __m256 acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   const __m256i ones16 = _mm256_set1_epi16(1);
@@ -110,11 +146,11 @@ CS_TARGET_AVX2 void QuantTile8(const uint8_t* panel, int64_t n_blocks, const Act
     const uint8_t* blk = super + j * kSpec.block_bytes;
     __m256i w[8];
     LoadWeights8<kType>(blk, half, w);
-    if constexpr (kSigned) {
+    if constexpr (kSigned && !kSpec.codebook) {
       for (int i = 0; i < 8; ++i) w[i] = _mm256_xor_si256(w[i], flip);
     }
-    __m256 sc0, sc1 = _mm256_setzero_ps(), mn = sc1;
-    LoadScales8<kType>(kSpec.scales == PackScales::kSimpleF16 ? blk : super, j, half, sc0, sc1, mn);
+    __m256 sc0, sc1 = _mm256_setzero_ps(), mn = sc1, mn1 = sc1;
+    LoadScales8<kType>(kSpec.scales == PackScales::kSimpleF16 ? blk : super, j, half, sc0, sc1, mn, mn1);
     for (int t = 0; t < T; ++t) {
       const ActBlock& a = x[t * x_stride + b];
       const __m256 dx = _mm256_set1_ps(a.d);
@@ -131,7 +167,15 @@ CS_TARGET_AVX2 void QuantTile8(const uint8_t* panel, int64_t n_blocks, const Act
       }
       const __m256i s03 = _mm256_add_epi32(_mm256_add_epi32(dots[0], dots[1]), _mm256_add_epi32(dots[2], dots[3]));
       const __m256i s47 = _mm256_add_epi32(_mm256_add_epi32(dots[4], dots[5]), _mm256_add_epi32(dots[6], dots[7]));
-      if constexpr (kSpec.per_half) {
+      if constexpr (kSpec.half_mins) {
+        // q2_K: no zero offset; its bias fields hold the halves' d * sum
+        // (the reference's order: each half off the accumulator, one add).
+        const __m256 t_lo = _mm256_fmsub_ps(_mm256_cvtepi32_ps(s03), _mm256_mul_ps(sc0, dx),
+                                            _mm256_mul_ps(mn, _mm256_set1_ps(HalfDsumLo(a))));
+        const __m256 t_hi = _mm256_fmsub_ps(_mm256_cvtepi32_ps(s47), _mm256_mul_ps(sc1, dx),
+                                            _mm256_mul_ps(mn1, _mm256_set1_ps(HalfDsumHi(a))));
+        acc[t] = _mm256_add_ps(acc[t], _mm256_add_ps(t_lo, t_hi));
+      } else if constexpr (kSpec.per_half) {
         const __m256i lo = _mm256_add_epi32(_mm256_set1_epi32(a.bias_lo), s03);
         const __m256i hi = _mm256_add_epi32(_mm256_set1_epi32(a.bias_hi), s47);
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), _mm256_mul_ps(sc0, dx), acc[t]);
@@ -141,7 +185,7 @@ CS_TARGET_AVX2 void QuantTile8(const uint8_t* panel, int64_t n_blocks, const Act
         if constexpr (!kSigned) s = _mm256_add_epi32(s, _mm256_set1_epi32(a.bias_lo));
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(sc0, dx), acc[t]);
       }
-      if constexpr (kSpec.has_min) {
+      if constexpr (kSpec.has_min && !kSpec.half_mins) {
         if constexpr (kSpec.scales == PackScales::kKQuant) {
           acc[t] = _mm256_fnmadd_ps(mn, _mm256_set1_ps(a.dsum), acc[t]);
         } else {
@@ -188,6 +232,10 @@ QuantRowGroupFn QuantFn(DType type) {
     case DType::kQ4_K: return QuantRowGroup<DType::kQ4_K>;
     case DType::kQ5_K: return QuantRowGroup<DType::kQ5_K>;
     case DType::kQ6_K: return QuantRowGroup<DType::kQ6_K>;
+    case DType::kQ2_K: return QuantRowGroup<DType::kQ2_K>;
+    case DType::kQ3_K: return QuantRowGroup<DType::kQ3_K>;
+    case DType::kIQ4_NL: return QuantRowGroup<DType::kIQ4_NL>;
+    case DType::kIQ4_XS: return QuantRowGroup<DType::kIQ4_XS>;
     default: return nullptr;
   }
 }
@@ -293,13 +341,7 @@ CS_TARGET_AVX2 void QuantizeActivations(const float* x, int64_t n, ActBias bias,
     const int sum_hi = HorizontalSum(_mm256_add_epi32(q[2], q[3]));
     a.d = d;
     a.dsum = d * static_cast<float>(sum_lo + sum_hi);
-    if (bias.per_half) {
-      a.bias_lo = -bias.offset * sum_lo;
-      a.bias_hi = -bias.offset * sum_hi;
-    } else {
-      a.bias_lo = -bias.offset * (sum_lo + sum_hi);
-      a.bias_hi = 0;
-    }
+    SetActBias(bias, sum_lo, sum_hi, &a);
   }
 }
 

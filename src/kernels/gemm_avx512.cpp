@@ -58,27 +58,50 @@ CS_TARGET_AVX512 inline __m512i Broadcast4(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
+// iq4 codes -> u = kIq4nlValues[code] + 128, as a vpshufb table in every lane.
+CS_TARGET_AVX512 inline __m512i CodebookTable() {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues));
+  return _mm512_broadcast_i32x4(_mm_xor_si128(v, _mm_set1_epi8(static_cast<char>(0x80))));
+}
+
+// Byte offset of a block's high bit planes.
+constexpr int PlanesOffset(const PackSpec& spec) { return spec.crumbs ? 128 : spec.nibbles ? 256 : 512; }
+
 // Loads the 8 weight registers of one block (packed_layout.h).
 template <DType kType>
 CS_TARGET_AVX512 inline void LoadWeights(const uint8_t* blk, __m512i w[8]) {
   constexpr PackSpec kSpec = PackSpecOf(kType);
-  if constexpr (kSpec.nibbles) {
+  if constexpr (kSpec.crumbs) {
+    const __m512i low2 = _mm512_set1_epi8(0x03);
+    for (int v = 0; v < 2; ++v) {
+      const __m512i bytes = _mm512_loadu_si512(blk + 64 * v);
+      w[4 * v] = _mm512_and_si512(bytes, low2);
+      w[4 * v + 1] = _mm512_and_si512(_mm512_srli_epi16(bytes, 2), low2);
+      w[4 * v + 2] = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low2);
+      w[4 * v + 3] = _mm512_and_si512(_mm512_srli_epi16(bytes, 6), low2);
+    }
+  } else if constexpr (kSpec.nibbles) {
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     for (int i = 0; i < 4; ++i) {
       const __m512i v = _mm512_loadu_si512(blk + 64 * i);
       w[i] = _mm512_and_si512(v, low4);
       w[i + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
     }
+    if constexpr (kSpec.codebook) {
+      const __m512i table = CodebookTable();
+      for (int i = 0; i < 8; ++i) w[i] = _mm512_shuffle_epi8(table, w[i]);
+    }
   } else {
     for (int i = 0; i < 8; ++i) w[i] = _mm512_loadu_si512(blk + 64 * i);
   }
   if constexpr (kSpec.high_planes > 0) {
-    const uint8_t* planes = blk + (kSpec.nibbles ? 256 : 512);
+    const uint8_t* planes = blk + PlanesOffset(kSpec);
     for (int i = 0; i < 8; ++i) {
       for (int p = 0; p < kSpec.high_planes; ++p) {
         uint64_t bits;
         std::memcpy(&bits, planes + 8 * (i * kSpec.high_planes + p), 8);
-        w[i] = _mm512_mask_add_epi8(w[i], _cvtu64_mask64(bits), w[i], _mm512_set1_epi8(static_cast<char>(16 << p)));
+        w[i] = _mm512_mask_add_epi8(w[i], _cvtu64_mask64(bits), w[i],
+                                    _mm512_set1_epi8(static_cast<char>(1 << (kSpec.high_shift + p))));
       }
     }
   }
@@ -86,9 +109,11 @@ CS_TARGET_AVX512 inline void LoadWeights(const uint8_t* blk, __m512i w[8]) {
 
 // Scales (and min) of block j of a super-group: sc0 for elements 0..15 (all
 // 32 unless per-half), sc1 for 16..31, mn such that acc += mn * dsum (for
-// K-quants the ggml min is subtracted: see the fnmadd below).
+// K-quants the ggml min is subtracted: see the fnmadd below); q2_K's mins
+// per half are mn (elements 0..15) and mn1 (16..31).
 template <DType kType>
-CS_TARGET_AVX512 inline void LoadScales(const uint8_t* super, int j, __m512& sc0, __m512& sc1, __m512& mn) {
+CS_TARGET_AVX512 inline void LoadScales(const uint8_t* super, int j, __m512& sc0, __m512& sc1, __m512& mn,
+                                        __m512& mn1) {
   constexpr PackSpec kSpec = PackSpecOf(kType);
   if constexpr (kSpec.scales == PackScales::kSimpleF16) {
     const uint8_t* s = super + kSpec.weight_bytes;
@@ -98,12 +123,67 @@ CS_TARGET_AVX512 inline void LoadScales(const uint8_t* super, int j, __m512& sc0
     const uint8_t* hdr = super + 8 * kSpec.block_bytes;
     sc0 = _mm512_mul_ps(LoadF16x16(hdr), LoadU8x16(hdr + 64 + 16 * j));
     mn = _mm512_mul_ps(LoadF16x16(hdr + 32), LoadU8x16(hdr + 192 + 16 * j));
+  } else if constexpr (kSpec.scales == PackScales::kQ2K) {
+    const uint8_t* hdr = super + 8 * kSpec.block_bytes;
+    const __m512 d = LoadF16x16(hdr);
+    const __m512 dmin = LoadF16x16(hdr + 32);
+    const __m512i low4 = _mm512_set1_epi32(0xF);
+    const __m512i s0 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(hdr + 64 + 32 * j)));
+    const __m512i s1 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(hdr + 80 + 32 * j)));
+    sc0 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_and_si512(s0, low4)));
+    sc1 = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_and_si512(s1, low4)));
+    mn = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_srli_epi32(s0, 4)));
+    mn1 = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(_mm512_srli_epi32(s1, 4)));
+  } else if constexpr (kSpec.scales == PackScales::kIQ4XS) {
+    const uint8_t* hdr = super + 8 * kSpec.block_bytes;
+    sc0 = _mm512_mul_ps(LoadF16x16(hdr), LoadI8x16(hdr + 32 + 16 * j));
   } else {
     const uint8_t* hdr = super + 8 * kSpec.block_bytes;
     const __m512 d = LoadF16x16(hdr);
     sc0 = _mm512_mul_ps(d, LoadI8x16(hdr + 32 + 16 * (2 * j)));
     sc1 = _mm512_mul_ps(d, LoadI8x16(hdr + 32 + 16 * (2 * j + 1)));
   }
+}
+
+// Integer sums of T tokens start from their activations' bias (-offset *
+// sum(x_q)); q2_K's have no offset (its "bias" fields carry the halves'
+// d * sum(x_q), which the epilogue's min terms take).
+template <PackSpec kSpec, int T>
+CS_TARGET_AVX512 inline void InitSums(const ActBlock* xb, int64_t x_stride, __m512i lo[T], __m512i hi[T]) {
+  for (int t = 0; t < T; ++t) {
+    lo[t] = kSpec.half_mins ? _mm512_setzero_si512() : _mm512_set1_epi32(xb[t * x_stride].bias_lo);
+  }
+  for (int t = 0; t < T; ++t) {
+    hi[t] = kSpec.per_half && !kSpec.half_mins ? _mm512_set1_epi32(xb[t * x_stride].bias_hi) : _mm512_setzero_si512();
+  }
+}
+
+// acc + the block's scaled integer sums and min terms of one token, in
+// ref::DotQuant's order (so the same bits).
+template <PackSpec kSpec>
+CS_TARGET_AVX512 inline __m512 Epilogue(const ActBlock& a, __m512i lo, __m512i hi, __m512 sc0, __m512 sc1,
+                                        __m512 mn, __m512 mn1, __m512 acc) {
+  const __m512 dx = _mm512_set1_ps(a.d);
+  if constexpr (kSpec.half_mins) {
+    // ref: t_h = fma(isum_h, scale_h * d_x, -(dmin * m_h) * dsum_h) ==
+    // fmsub(isum_h, scale_h * d_x, (dmin * m_h) * dsum_h); acc + (t_lo + t_hi).
+    const __m512 t_lo = _mm512_fmsub_ps(_mm512_cvtepi32_ps(lo), _mm512_mul_ps(sc0, dx),
+                                        _mm512_mul_ps(mn, _mm512_set1_ps(HalfDsumLo(a))));
+    const __m512 t_hi = _mm512_fmsub_ps(_mm512_cvtepi32_ps(hi), _mm512_mul_ps(sc1, dx),
+                                        _mm512_mul_ps(mn1, _mm512_set1_ps(HalfDsumHi(a))));
+    return _mm512_add_ps(acc, _mm512_add_ps(t_lo, t_hi));
+  }
+  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), _mm512_mul_ps(sc0, dx), acc);
+  if constexpr (kSpec.per_half) acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi), _mm512_mul_ps(sc1, dx), acc);
+  if constexpr (kSpec.has_min) {
+    if constexpr (kSpec.scales == PackScales::kKQuant) {
+      // ref: fma(-(dmin * m), dsum, acc) == fnmadd(dmin * m, dsum, acc).
+      acc = _mm512_fnmadd_ps(mn, _mm512_set1_ps(a.dsum), acc);
+    } else {
+      acc = _mm512_fmadd_ps(mn, _mm512_set1_ps(a.dsum), acc);
+    }
+  }
+  return acc;
 }
 
 // Bytes ahead of the current block that the first tile of a row group
@@ -137,18 +217,15 @@ CS_TARGET_AVX512 void QuantTile(const uint8_t* panel, int64_t n_blocks, const Ac
     }
     __m512i w[8];
     LoadWeights<kType>(blk, w);
-    __m512 sc0, sc1 = _mm512_setzero_ps(), mn = sc1;
-    LoadScales<kType>(kSpec.scales == PackScales::kSimpleF16 ? blk : super, j, sc0, sc1, mn);
+    __m512 sc0, sc1 = _mm512_setzero_ps(), mn = sc1, mn1 = sc1;
+    LoadScales<kType>(kSpec.scales == PackScales::kSimpleF16 ? blk : super, j, sc0, sc1, mn, mn1);
     // Integer sums: register-major, token-minor, so the T tokens' vpdpbusd
     // chains are interleaved in program order and the scheduler always has
     // T independent ones at hand (token-major order left it waiting on one
     // chain's 4-cycle latency at a time).
     const ActBlock* xb = x + b;
     __m512i lo[T], hi[T];
-    for (int t = 0; t < T; ++t) lo[t] = _mm512_set1_epi32(xb[t * x_stride].bias_lo);
-    if constexpr (kSpec.per_half) {
-      for (int t = 0; t < T; ++t) hi[t] = _mm512_set1_epi32(xb[t * x_stride].bias_hi);
-    }
+    InitSums<kSpec, T>(xb, x_stride, lo, hi);
     for (int i = 0; i < 8; ++i) {
       for (int t = 0; t < T; ++t) {
         const int8_t* q = xb[t * x_stride].qs + 4 * i;
@@ -160,20 +237,7 @@ CS_TARGET_AVX512 void QuantTile(const uint8_t* panel, int64_t n_blocks, const Ac
       }
     }
     for (int t = 0; t < T; ++t) {
-      const ActBlock& a = xb[t * x_stride];
-      const __m512 dx = _mm512_set1_ps(a.d);
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo[t]), _mm512_mul_ps(sc0, dx), acc[t]);
-      if constexpr (kSpec.per_half) {
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi[t]), _mm512_mul_ps(sc1, dx), acc[t]);
-      }
-      if constexpr (kSpec.has_min) {
-        if constexpr (kSpec.scales == PackScales::kKQuant) {
-          // ref: fma(-(dmin * m), dsum, acc) == fnmadd(dmin * m, dsum, acc).
-          acc[t] = _mm512_fnmadd_ps(mn, _mm512_set1_ps(a.dsum), acc[t]);
-        } else {
-          acc[t] = _mm512_fmadd_ps(mn, _mm512_set1_ps(a.dsum), acc[t]);
-        }
-      }
+      acc[t] = Epilogue<kSpec>(xb[t * x_stride], lo[t], hi[t], sc0, sc1, mn, mn1, acc[t]);
     }
   }
   for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + t * y_stride, mask, acc[t]);
@@ -229,6 +293,10 @@ QuantRowGroupFn QuantFn(DType type) {
     case DType::kQ4_K: return QuantRowGroup<DType::kQ4_K>;
     case DType::kQ5_K: return QuantRowGroup<DType::kQ5_K>;
     case DType::kQ6_K: return QuantRowGroup<DType::kQ6_K>;
+    case DType::kQ2_K: return QuantRowGroup<DType::kQ2_K>;
+    case DType::kQ3_K: return QuantRowGroup<DType::kQ3_K>;
+    case DType::kIQ4_NL: return QuantRowGroup<DType::kIQ4_NL>;
+    case DType::kIQ4_XS: return QuantRowGroup<DType::kIQ4_XS>;
     default: return nullptr;
   }
 }
@@ -241,18 +309,23 @@ template <DType kType>
 CS_TARGET_AVX512 inline __m512i LoadWeightRegister(const uint8_t* blk, int i) {
   constexpr PackSpec kSpec = PackSpecOf(kType);
   __m512i w;
-  if constexpr (kSpec.nibbles) {
+  if constexpr (kSpec.crumbs) {
+    const __m512i v = _mm512_loadu_si512(blk + 64 * (i >> 2));
+    w = _mm512_and_si512(_mm512_srli_epi16(v, 2 * (i & 3)), _mm512_set1_epi8(0x03));
+  } else if constexpr (kSpec.nibbles) {
     const __m512i v = _mm512_loadu_si512(blk + 64 * (i & 3));
     w = _mm512_and_si512(i < 4 ? v : _mm512_srli_epi16(v, 4), _mm512_set1_epi8(0x0F));
+    if constexpr (kSpec.codebook) w = _mm512_shuffle_epi8(CodebookTable(), w);
   } else {
     w = _mm512_loadu_si512(blk + 64 * i);
   }
   if constexpr (kSpec.high_planes > 0) {
-    const uint8_t* planes = blk + (kSpec.nibbles ? 256 : 512);
+    const uint8_t* planes = blk + PlanesOffset(kSpec);
     for (int p = 0; p < kSpec.high_planes; ++p) {
       uint64_t bits;
       std::memcpy(&bits, planes + 8 * (i * kSpec.high_planes + p), 8);
-      w = _mm512_mask_add_epi8(w, _cvtu64_mask64(bits), w, _mm512_set1_epi8(static_cast<char>(16 << p)));
+      w = _mm512_mask_add_epi8(w, _cvtu64_mask64(bits), w,
+                               _mm512_set1_epi8(static_cast<char>(1 << (kSpec.high_shift + p))));
     }
   }
   return w;
@@ -264,6 +337,7 @@ CS_TARGET_AVX512 inline __m512i LoadWeightRegister(const uint8_t* blk, int i) {
 template <DType kType>
 constexpr int PairTileTokens() {
   constexpr PackSpec kSpec = PackSpecOf(kType);
+  if constexpr (kSpec.half_mins) return 3;  // two scales and two mins per group
   return kSpec.per_half || kSpec.has_min ? 4 : 6;
 }
 
@@ -297,9 +371,10 @@ CS_TARGET_AVX512 void QuantPairTile(const uint8_t* panel, size_t panel_bytes, in
     }
     const ActBlock* xb = x + b;
     __m512i lo_a[T], lo_b[T], hi_a[T], hi_b[T];
-    for (int t = 0; t < T; ++t) lo_a[t] = lo_b[t] = _mm512_set1_epi32(xb[t * x_stride].bias_lo);
-    if constexpr (kSpec.per_half) {
-      for (int t = 0; t < T; ++t) hi_a[t] = hi_b[t] = _mm512_set1_epi32(xb[t * x_stride].bias_hi);
+    InitSums<kSpec, T>(xb, x_stride, lo_a, hi_a);
+    for (int t = 0; t < T; ++t) {
+      lo_b[t] = lo_a[t];
+      hi_b[t] = hi_a[t];
     }
 #pragma GCC unroll 8
     for (int i = 0; i < 8; ++i) {
@@ -316,28 +391,14 @@ CS_TARGET_AVX512 void QuantPairTile(const uint8_t* panel, size_t panel_bytes, in
         }
       }
     }
-    __m512 sc0_a, sc1_a = _mm512_setzero_ps(), mn_a = sc1_a, sc0_b, sc1_b = sc1_a, mn_b = sc1_a;
-    LoadScales<kType>(kSpec.scales == PackScales::kSimpleF16 ? blk_a : super_a, j, sc0_a, sc1_a, mn_a);
-    LoadScales<kType>(kSpec.scales == PackScales::kSimpleF16 ? blk_b : super_b, j, sc0_b, sc1_b, mn_b);
+    __m512 sc0_a, sc1_a = _mm512_setzero_ps(), mn_a = sc1_a, mn1_a = sc1_a;
+    __m512 sc0_b, sc1_b = sc1_a, mn_b = sc1_a, mn1_b = sc1_a;
+    LoadScales<kType>(kSpec.scales == PackScales::kSimpleF16 ? blk_a : super_a, j, sc0_a, sc1_a, mn_a, mn1_a);
+    LoadScales<kType>(kSpec.scales == PackScales::kSimpleF16 ? blk_b : super_b, j, sc0_b, sc1_b, mn_b, mn1_b);
     for (int t = 0; t < T; ++t) {
       const ActBlock& a = xb[t * x_stride];
-      const __m512 dx = _mm512_set1_ps(a.d);
-      acc_a[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo_a[t]), _mm512_mul_ps(sc0_a, dx), acc_a[t]);
-      acc_b[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo_b[t]), _mm512_mul_ps(sc0_b, dx), acc_b[t]);
-      if constexpr (kSpec.per_half) {
-        acc_a[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi_a[t]), _mm512_mul_ps(sc1_a, dx), acc_a[t]);
-        acc_b[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi_b[t]), _mm512_mul_ps(sc1_b, dx), acc_b[t]);
-      }
-      if constexpr (kSpec.has_min) {
-        const __m512 dsum = _mm512_set1_ps(a.dsum);
-        if constexpr (kSpec.scales == PackScales::kKQuant) {
-          acc_a[t] = _mm512_fnmadd_ps(mn_a, dsum, acc_a[t]);
-          acc_b[t] = _mm512_fnmadd_ps(mn_b, dsum, acc_b[t]);
-        } else {
-          acc_a[t] = _mm512_fmadd_ps(mn_a, dsum, acc_a[t]);
-          acc_b[t] = _mm512_fmadd_ps(mn_b, dsum, acc_b[t]);
-        }
-      }
+      acc_a[t] = Epilogue<kSpec>(a, lo_a[t], hi_a[t], sc0_a, sc1_a, mn_a, mn1_a, acc_a[t]);
+      acc_b[t] = Epilogue<kSpec>(a, lo_b[t], hi_b[t], sc0_b, sc1_b, mn_b, mn1_b, acc_b[t]);
     }
   }
   for (int t = 0; t < T; ++t) {
@@ -387,6 +448,10 @@ QuantRowGroupPairFn QuantPairFn(DType type) {
     case DType::kQ4_K: return QuantRowGroupPair<DType::kQ4_K>;
     case DType::kQ5_K: return QuantRowGroupPair<DType::kQ5_K>;
     case DType::kQ6_K: return QuantRowGroupPair<DType::kQ6_K>;
+    case DType::kQ2_K: return QuantRowGroupPair<DType::kQ2_K>;
+    case DType::kQ3_K: return QuantRowGroupPair<DType::kQ3_K>;
+    case DType::kIQ4_NL: return QuantRowGroupPair<DType::kIQ4_NL>;
+    case DType::kIQ4_XS: return QuantRowGroupPair<DType::kIQ4_XS>;
     default: return nullptr;
   }
 }
@@ -481,13 +546,7 @@ CS_TARGET_AVX512 void QuantizeActivations(const float* x, int64_t n, ActBias bia
     const int sum_hi = _mm512_reduce_add_epi32(q1);
     a.d = d;
     a.dsum = d * static_cast<float>(sum_lo + sum_hi);
-    if (bias.per_half) {
-      a.bias_lo = -bias.offset * sum_lo;
-      a.bias_hi = -bias.offset * sum_hi;
-    } else {
-      a.bias_lo = -bias.offset * (sum_lo + sum_hi);
-      a.bias_hi = 0;
-    }
+    SetActBias(bias, sum_lo, sum_hi, &a);
   }
 }
 

@@ -19,7 +19,8 @@ constexpr int kTileTokens = 4;
 // One block of a row group decoded to the canonical form of 16 rows.
 struct GroupBlock {
   uint8_t u[8][16][4];  // [register i][row][element 4i + e]
-  float sc0[16], sc1[16], mn[16];
+  float sc0[16], sc1[16];
+  float mn0[16], mn1[16];  // mn1 == mn0 unless half mins
   bool negate_min = false;
 };
 
@@ -36,44 +37,62 @@ void DecodeGroupBlock(const uint8_t* super, int j, GroupBlock* g) {
   for (int i = 0; i < 8; ++i) {
     for (int r = 0; r < 16; ++r) {
       for (int e = 0; e < 4; ++e) {
-        if constexpr (kSpec.nibbles) {
+        if constexpr (kSpec.crumbs) {
+          const uint8_t byte = blk[64 * (i / 4) + 4 * r + e];
+          g->u[i][r][e] = static_cast<uint8_t>((byte >> (2 * (i % 4))) & 3);
+        } else if constexpr (kSpec.nibbles) {
           const uint8_t byte = blk[64 * (i % 4) + 4 * r + e];
           g->u[i][r][e] = static_cast<uint8_t>(i < 4 ? byte & 0xF : byte >> 4);
+          if constexpr (kSpec.codebook) g->u[i][r][e] = static_cast<uint8_t>(kIq4nlValues[g->u[i][r][e]] + 128);
         } else {
           g->u[i][r][e] = blk[64 * i + 4 * r + e];
         }
       }
     }
   }
-  const uint8_t* planes = blk + (kSpec.nibbles ? 256 : 512);
+  const uint8_t* planes = blk + (kSpec.crumbs ? 128 : kSpec.nibbles ? 256 : 512);
   for (int i = 0; i < 8; ++i) {
     for (int p = 0; p < kSpec.high_planes; ++p) {
       uint64_t bits;
       std::memcpy(&bits, planes + 8 * (i * kSpec.high_planes + p), 8);
       for (int k = 0; k < 64; ++k) {
-        g->u[i][k / 4][k % 4] = static_cast<uint8_t>(g->u[i][k / 4][k % 4] | (((bits >> k) & 1) << (4 + p)));
+        g->u[i][k / 4][k % 4] =
+            static_cast<uint8_t>(g->u[i][k / 4][k % 4] | (((bits >> k) & 1) << (kSpec.high_shift + p)));
       }
     }
   }
+  const uint8_t* hdr = super + 8 * kSpec.block_bytes;
+  for (int r = 0; r < 16; ++r) g->mn0[r] = g->mn1[r] = 0.0f;
   if constexpr (kSpec.scales == PackScales::kSimpleF16) {
     for (int r = 0; r < 16; ++r) {
       g->sc0[r] = g->sc1[r] = HalfAt(blk + kSpec.weight_bytes, r);
-      g->mn[r] = kSpec.has_min ? HalfAt(blk + kSpec.weight_bytes + 32, r) : 0.0f;
+      if (kSpec.has_min) g->mn0[r] = g->mn1[r] = HalfAt(blk + kSpec.weight_bytes + 32, r);
     }
   } else if constexpr (kSpec.scales == PackScales::kKQuant) {
-    const uint8_t* hdr = super + 8 * kSpec.block_bytes;
     for (int r = 0; r < 16; ++r) {
       g->sc0[r] = g->sc1[r] = HalfAt(hdr, r) * static_cast<float>(hdr[64 + 16 * j + r]);
-      g->mn[r] = HalfAt(hdr + 32, r) * static_cast<float>(hdr[192 + 16 * j + r]);
+      g->mn0[r] = g->mn1[r] = HalfAt(hdr + 32, r) * static_cast<float>(hdr[192 + 16 * j + r]);
     }
     g->negate_min = true;
+  } else if constexpr (kSpec.scales == PackScales::kQ2K) {
+    for (int r = 0; r < 16; ++r) {
+      const float d = HalfAt(hdr, r), dmin = HalfAt(hdr + 32, r);
+      const uint8_t s0 = hdr[64 + 16 * (2 * j) + r], s1 = hdr[64 + 16 * (2 * j + 1) + r];
+      g->sc0[r] = d * static_cast<float>(s0 & 0xF);
+      g->sc1[r] = d * static_cast<float>(s1 & 0xF);
+      g->mn0[r] = dmin * static_cast<float>(s0 >> 4);
+      g->mn1[r] = dmin * static_cast<float>(s1 >> 4);
+    }
+    g->negate_min = true;
+  } else if constexpr (kSpec.scales == PackScales::kIQ4XS) {
+    for (int r = 0; r < 16; ++r) {
+      g->sc0[r] = g->sc1[r] = HalfAt(hdr, r) * static_cast<float>(static_cast<int8_t>(hdr[32 + 16 * j + r]));
+    }
   } else {
-    const uint8_t* hdr = super + 8 * kSpec.block_bytes;
     for (int r = 0; r < 16; ++r) {
       const float d = HalfAt(hdr, r);
       g->sc0[r] = d * static_cast<float>(static_cast<int8_t>(hdr[32 + 16 * (2 * j) + r]));
       g->sc1[r] = d * static_cast<float>(static_cast<int8_t>(hdr[32 + 16 * (2 * j + 1) + r]));
-      g->mn[r] = 0.0f;
     }
   }
 }
@@ -91,10 +110,11 @@ void QuantRowGroup(const uint8_t* panel, int64_t n_blocks, const ActBlock* x, in
       DecodeGroupBlock<kType>(panel + (b / kSpec.blocks_per_super) * kSpec.super_bytes, j, &g);
       for (int t = 0; t < n_t; ++t) {
         const ActBlock& a = x[(t0 + t) * x_stride + b];
+        // q2_K has no zero offset (its "bias" fields hold the halves' d * sum).
         int32_t lo[16], hi[16];
         for (int r = 0; r < 16; ++r) {
-          lo[r] = a.bias_lo;
-          hi[r] = a.bias_hi;
+          lo[r] = kSpec.half_mins ? 0 : a.bias_lo;
+          hi[r] = kSpec.half_mins ? 0 : a.bias_hi;
         }
         for (int i = 0; i < 8; ++i) {
           int32_t* s = (kSpec.per_half && i >= 4) ? hi : lo;
@@ -104,13 +124,19 @@ void QuantRowGroup(const uint8_t* panel, int64_t n_blocks, const ActBlock* x, in
         }
         for (int r = 0; r < 16; ++r) {
           float v = acc[t][r];
+          if constexpr (kSpec.half_mins) {
+            const float t_lo = std::fma(static_cast<float>(lo[r]), g.sc0[r] * a.d, -g.mn0[r] * HalfDsumLo(a));
+            const float t_hi = std::fma(static_cast<float>(hi[r]), g.sc1[r] * a.d, -g.mn1[r] * HalfDsumHi(a));
+            acc[t][r] = v + (t_lo + t_hi);
+            continue;
+          }
           if constexpr (kSpec.per_half) {
             v = std::fma(static_cast<float>(lo[r]), g.sc0[r] * a.d, v);
             v = std::fma(static_cast<float>(hi[r]), g.sc1[r] * a.d, v);
           } else {
             v = std::fma(static_cast<float>(lo[r] + hi[r]), g.sc0[r] * a.d, v);
           }
-          if constexpr (kSpec.has_min) v = std::fma(g.negate_min ? -g.mn[r] : g.mn[r], a.dsum, v);
+          if constexpr (kSpec.has_min) v = std::fma(g.negate_min ? -g.mn0[r] : g.mn0[r], a.dsum, v);
           acc[t][r] = v;
         }
       }
@@ -129,6 +155,10 @@ QuantRowGroupFn QuantFn(DType type) {
     case DType::kQ4_K: return QuantRowGroup<DType::kQ4_K>;
     case DType::kQ5_K: return QuantRowGroup<DType::kQ5_K>;
     case DType::kQ6_K: return QuantRowGroup<DType::kQ6_K>;
+    case DType::kQ2_K: return QuantRowGroup<DType::kQ2_K>;
+    case DType::kQ3_K: return QuantRowGroup<DType::kQ3_K>;
+    case DType::kIQ4_NL: return QuantRowGroup<DType::kIQ4_NL>;
+    case DType::kIQ4_XS: return QuantRowGroup<DType::kIQ4_XS>;
     default: return nullptr;
   }
 }

@@ -71,7 +71,7 @@ StatusOr<PackedMatrix> PackedMatrix::Pack(const WeightView& w, Isa isa) {
   impl->row_bytes = *row_bytes;
   if (impl->quant) {
     const WeightFormat f = WeightFormatOf(w.type);
-    impl->bias = ActBias{f.offset, f.per_half};
+    impl->bias = ActBias{f.offset, f.per_half, f.half_mins};
   }
   const KernelTable* table = GetKernelTable(isa);
   impl->quant_fn = impl->quant ? table->quant(w.type) : nullptr;

@@ -81,8 +81,8 @@ void ApplyRope(float* x, int n_heads, int64_t pos, const RopeParams& p) {
     float freq = 1.0f / std::pow(p.theta, static_cast<float>(2 * i) / static_cast<float>(p.n_rot));
     if (p.freq_factors) freq /= p.freq_factors[i];
     const float angle = static_cast<float>(pos) * p.freq_scale * freq;
-    cos_v[i] = std::cos(angle);
-    sin_v[i] = std::sin(angle);
+    cos_v[i] = std::cos(angle) * p.mscale;
+    sin_v[i] = std::sin(angle) * p.mscale;
   }
   for (int h = 0; h < n_heads; ++h) {
     float* head = x + static_cast<int64_t>(h) * p.head_dim;

@@ -40,6 +40,10 @@ struct RopeParams {
   // `rope_freqs.weight`, Llama 3.1+ long-context scaling): pair i rotates by
   // pos * freq_scale * theta^(-2i/n_rot) / freq_factors[i]. Borrowed.
   const float* freq_factors = nullptr;
+  // cos and sin are multiplied by mscale (LongRoPE's attention factor, as
+  // ggml's rope applies attn_factor): rotated dims scale by it, the others
+  // do not. 1 leaves the rotation exact.
+  float mscale = 1.0f;
 };
 
 // x (n_heads, head_dim) rotated in place for position `pos`.

@@ -19,8 +19,18 @@ namespace {
 void StoreF16(uint16_t h, uint8_t* array, int r) { std::memcpy(array + 2 * r, &h, 2); }
 
 // Weights of row r of one block: nibble/byte plane plus high-bit planes.
-void PackBlockWeights(const PackSpec& spec, const uint8_t u[kQK], int r, uint8_t* blk) {
-  if (spec.nibbles) {
+void PackBlockWeights(const PackSpec& spec, const uint8_t u_in[kQK], int r, uint8_t* blk) {
+  uint8_t u[kQK];
+  for (int j = 0; j < kQK; ++j) u[j] = spec.codebook ? CodebookCode(u_in[j]) : u_in[j];
+  if (spec.crumbs) {
+    for (int v = 0; v < 2; ++v) {
+      for (int e = 0; e < 4; ++e) {
+        uint8_t byte = 0;
+        for (int k = 0; k < 4; ++k) byte = static_cast<uint8_t>(byte | ((u[4 * (4 * v + k) + e] & 3) << (2 * k)));
+        blk[64 * v + 4 * r + e] = byte;
+      }
+    }
+  } else if (spec.nibbles) {
     for (int i = 0; i < 4; ++i) {
       for (int e = 0; e < 4; ++e) {
         blk[64 * i + 4 * r + e] = static_cast<uint8_t>((u[4 * i + e] & 0xF) | ((u[16 + 4 * i + e] & 0xF) << 4));
@@ -31,13 +41,13 @@ void PackBlockWeights(const PackSpec& spec, const uint8_t u[kQK], int r, uint8_t
       for (int e = 0; e < 4; ++e) blk[64 * i + 4 * r + e] = u[4 * i + e];
     }
   }
-  uint8_t* planes = blk + (spec.nibbles ? 256 : 512);
+  uint8_t* planes = blk + (spec.crumbs ? 128 : spec.nibbles ? 256 : 512);
   for (int i = 0; i < 8; ++i) {
     for (int p = 0; p < spec.high_planes; ++p) {
       uint64_t mask;
       std::memcpy(&mask, planes + 8 * (i * spec.high_planes + p), 8);
       for (int e = 0; e < 4; ++e) {
-        if ((u[4 * i + e] >> (4 + p)) & 1) mask |= uint64_t{1} << (4 * r + e);
+        if ((u[4 * i + e] >> (spec.high_shift + p)) & 1) mask |= uint64_t{1} << (4 * r + e);
       }
       std::memcpy(planes + 8 * (i * spec.high_planes + p), &mask, 8);
     }
@@ -50,6 +60,30 @@ void PackKHeader(DType type, const uint8_t* row, int64_t sb, int r, uint8_t* hdr
     const auto& blk = reinterpret_cast<const BlockQ6_K*>(row)[sb];
     StoreF16(blk.d, hdr, r);
     for (int s = 0; s < 16; ++s) hdr[32 + 16 * s + r] = static_cast<uint8_t>(blk.scales[s]);
+    return;
+  }
+  if (type == DType::kQ3_K) {
+    const auto& blk = reinterpret_cast<const BlockQ3_K*>(row)[sb];
+    uint8_t sc[16];
+    UnpackScalesQ3K(blk.scales, sc);
+    StoreF16(blk.d, hdr, r);
+    for (int s = 0; s < 16; ++s) hdr[32 + 16 * s + r] = static_cast<uint8_t>(static_cast<int8_t>(sc[s] - 32));
+    return;
+  }
+  if (type == DType::kQ2_K) {
+    const auto& blk = reinterpret_cast<const BlockQ2_K*>(row)[sb];
+    StoreF16(blk.d, hdr, r);
+    StoreF16(blk.dmin, hdr + 32, r);
+    for (int s = 0; s < 16; ++s) hdr[64 + 16 * s + r] = blk.scales[s];
+    return;
+  }
+  if (type == DType::kIQ4_XS) {
+    const auto& blk = reinterpret_cast<const BlockIQ4_XS*>(row)[sb];
+    StoreF16(blk.d, hdr, r);
+    for (int ib = 0; ib < 8; ++ib) {
+      const int ls = ((blk.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((blk.scales_h >> (2 * ib)) & 3) << 4);
+      hdr[32 + 16 * ib + r] = static_cast<uint8_t>(static_cast<int8_t>(ls - 32));
+    }
     return;
   }
   const uint8_t* scales;
@@ -95,7 +129,7 @@ void PackQuantRowGroup(DType type, const uint8_t* rows, size_t row_bytes, int n_
         if (spec.scales == PackScales::kSimpleF16) {
           // Exact: the simple types' scales and mins are f16 values.
           StoreF16(F32ToF16(w.scale[0]), blk + spec.weight_bytes, r);
-          if (spec.has_min) StoreF16(F32ToF16(w.min), blk + spec.weight_bytes + 32, r);
+          if (spec.has_min) StoreF16(F32ToF16(w.min[0]), blk + spec.weight_bytes + 32, r);
         }
       }
       if (spec.scales != PackScales::kSimpleF16) {

@@ -13,17 +13,30 @@
 //     4-bit:  byte 64*i + 4*r + e (i = 0..3) holds the low 4 bits of element
 //             4*i + e (low nibble) and of element 16 + 4*i + e (high nibble),
 //             i.e. registers i and i + 4;
-//     then high_planes x 8 u64 bit masks (5- and 6-bit types): for register i
-//             and plane p, bit 4*r + e is bit 4 + p of u;
+//     2-bit:  ("crumbs", q2_K / q3_K) byte 64*v + 4*r + e (v = 0..1) holds
+//             the low 2 bits of element 4*i + e of register i = 4*v + k at
+//             bits 2k..2k+1 (k = 0..3);
+//     codebook types (iq4_nl / iq4_xs) store the 4-bit codes as 4-bit
+//             weights; kernels map them to u = kIq4nlValues[code] + 128
+//             with one 16-byte table lookup (pshufb) per register;
+//     then high_planes x 8 u64 bit masks (q3_K, 5- and 6-bit types): for
+//             register i and plane p, bit 4*r + e is bit high_shift + p of
+//             u (high_shift: 2 above crumbs, 4 above nibbles);
 //   simple types, after each block's weights: 16 f16 scales (one per row),
 //             then 16 f16 mins (affine types): the GGUF d and m, exactly;
 //   K types, after the 8 blocks, one header:
 //     q4_K/q5_K: f16 d[16], f16 dmin[16], u8 sc[8][16], u8 m[8][16]
 //                (scale = d * sc, min = -(dmin * m), in f32 as ggml does);
-//     q6_K:      f16 d[16], i8 sc[16][16] (per 16 elements; scale = d * sc).
+//     q6_K/q3_K: f16 d[16], i8 sc[16][16] (per 16 elements; scale = d * sc;
+//                q3_K's sc is its 6-bit scale minus 32);
+//     q2_K:      f16 d[16], f16 dmin[16], u8 sm[16][16]: the GGUF scale
+//                bytes (per 16 elements: scale = d * (sm & 15),
+//                min = -(dmin * (sm >> 4)));
+//     iq4_xs:    f16 d[16], i8 ls[8][16] (per 32; scale = d * ls, ls being
+//                the 6-bit scale minus 32).
 //
-// So packed weights take the same bytes as the GGUF rows (q8_0, q5_x, q6_K)
-// or a few percent more, and dequantize bit-exactly like them.
+// So packed weights take the same bytes as the GGUF rows (q8_0, q5_x, q6_K,
+// q2_K, iq4_nl) or a few percent more, and dequantize bit-exactly like them.
 //
 // Float types keep their element type, per row group as [k][16 rows].
 //
@@ -43,15 +56,21 @@ inline constexpr int kRowGroup = 16;
 enum class PackScales {
   kSimpleF16,  // per block f16 scale[16] (+ min[16])
   kKQuant,     // per super-block header, q4_K / q5_K
-  kQ6K,        // per super-block header, q6_K
+  kQ6K,        // per super-block header, q6_K and q3_K
+  kQ2K,        // per super-block header, q2_K
+  kIQ4XS,      // per super-block header, iq4_xs
 };
 
 struct PackSpec {
   int blocks_per_super = 1;
-  bool nibbles = false;  // 4-bit plane (256 B) instead of 8-bit bytes (512 B)
-  int high_planes = 0;   // extra bit planes of 8 x u64 (64 B) each
+  bool nibbles = false;   // 4-bit plane (256 B) instead of 8-bit bytes (512 B)
+  bool crumbs = false;    // 2-bit plane (128 B)
+  bool codebook = false;  // the 4-bit plane holds iq4 codes (u via kIq4nlValues)
+  int high_planes = 0;    // extra bit planes of 8 x u64 (64 B) each
+  int high_shift = 4;     // bit of u that high plane 0 holds
   PackScales scales = PackScales::kSimpleF16;
   bool has_min = false;
+  bool half_mins = false;  // a min per 16 elements (q2_K)
   bool per_half = false;
   int offset = 0;
   int weight_bytes = 0;  // nibble/byte plane + high planes of one block
@@ -76,15 +95,30 @@ constexpr PackSpec PackSpecOf(DType type) {
     case DType::kQ6_K:
       s.nibbles = true; s.high_planes = 2; s.scales = PackScales::kQ6K; s.per_half = true; s.offset = 32;
       break;
+    case DType::kQ2_K:
+      s.crumbs = true; s.scales = PackScales::kQ2K; s.per_half = true; s.has_min = true; s.half_mins = true;
+      break;
+    case DType::kQ3_K:
+      s.crumbs = true; s.high_planes = 1; s.scales = PackScales::kQ6K; s.per_half = true; s.offset = 4;
+      break;
+    case DType::kIQ4_NL: s.nibbles = true; s.codebook = true; s.offset = 128; break;
+    case DType::kIQ4_XS: s.nibbles = true; s.codebook = true; s.scales = PackScales::kIQ4XS; s.offset = 128; break;
     default: break;
   }
-  s.weight_bytes = (s.nibbles ? 256 : 512) + 64 * s.high_planes;
+  s.high_shift = s.crumbs ? 2 : 4;
+  s.weight_bytes = (s.crumbs ? 128 : s.nibbles ? 256 : 512) + 64 * s.high_planes;
   if (s.scales == PackScales::kSimpleF16) {
     s.block_bytes = s.weight_bytes + 32 * (s.has_min ? 2 : 1);
   } else {
     s.blocks_per_super = 8;
     s.block_bytes = s.weight_bytes;
-    s.header_bytes = s.scales == PackScales::kKQuant ? 32 + 32 + 128 + 128 : 32 + 256;
+    switch (s.scales) {
+      case PackScales::kKQuant: s.header_bytes = 32 + 32 + 128 + 128; break;
+      case PackScales::kQ6K: s.header_bytes = 32 + 256; break;
+      case PackScales::kQ2K: s.header_bytes = 32 + 32 + 256; break;
+      case PackScales::kIQ4XS: s.header_bytes = 32 + 128; break;
+      case PackScales::kSimpleF16: break;
+    }
   }
   s.super_bytes = s.blocks_per_super * s.block_bytes + s.header_bytes;
   return s;

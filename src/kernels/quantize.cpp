@@ -1,5 +1,6 @@
 // DequantizeRow (bit-exact with ggml's dequantize_row_*) and QuantizeRow
-// (simple round-to-nearest quantizers, one per type).
+// (simple round-to-nearest quantizers, one per type; no importance weights
+// or scale search, so files are a little less accurate than llama.cpp's).
 //
 // This file is compiled with -ffp-contract=off: ggml's reference computes
 // d * q + m as two roundings, and a fused multiply-add would differ in the
@@ -174,6 +175,78 @@ void DequantQ6_K(const uint8_t* src, float* y, int64_t nb) {
         y[l + 96] = d * static_cast<float>(sc[is + 6]) * static_cast<float>(q4);
       }
       y += 128;
+    }
+  }
+}
+
+void DequantQ2_K(const uint8_t* src, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const BlockQ2_K& b = Blocks<BlockQ2_K>(src)[i];
+    const float d = F16ToF32(b.d);
+    const float dmin = F16ToF32(b.dmin);
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* q = b.qs + 32 * h;
+      for (int k = 0; k < 4; ++k) {
+        for (int half = 0; half < 2; ++half) {
+          const uint8_t sm = b.scales[8 * h + 2 * k + half];
+          const float dl = d * static_cast<float>(sm & 0xF);
+          const float ml = dmin * static_cast<float>(sm >> 4);
+          for (int l = 16 * half; l < 16 * half + 16; ++l) {
+            *y++ = dl * static_cast<float>((q[l] >> (2 * k)) & 3) - ml;
+          }
+        }
+      }
+    }
+  }
+}
+
+void DequantQ3_K(const uint8_t* src, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const BlockQ3_K& b = Blocks<BlockQ3_K>(src)[i];
+    const float d = F16ToF32(b.d);
+    uint8_t sc[16];
+    UnpackScalesQ3K(b.scales, sc);
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* q = b.qs + 32 * h;
+      for (int k = 0; k < 4; ++k) {
+        for (int half = 0; half < 2; ++half) {
+          const float dl = d * static_cast<float>(sc[8 * h + 2 * k + half] - 32);
+          for (int l = 16 * half; l < 16 * half + 16; ++l) {
+            const int low = (q[l] >> (2 * k)) & 3;
+            const int high = (b.hmask[l] >> (4 * h + k)) & 1;
+            *y++ = dl * static_cast<float>(low - (high ? 0 : 4));
+          }
+        }
+      }
+    }
+  }
+}
+
+void DequantIQ4_NL(const uint8_t* src, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const BlockIQ4_NL& b = Blocks<BlockIQ4_NL>(src)[i];
+    const float d = F16ToF32(b.d);
+    for (int j = 0; j < kQK / 2; ++j) {
+      y[j] = d * static_cast<float>(kIq4nlValues[b.qs[j] & 0xF]);
+      y[j + kQK / 2] = d * static_cast<float>(kIq4nlValues[b.qs[j] >> 4]);
+    }
+    y += kQK;
+  }
+}
+
+void DequantIQ4_XS(const uint8_t* src, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const BlockIQ4_XS& b = Blocks<BlockIQ4_XS>(src)[i];
+    const float d = F16ToF32(b.d);
+    for (int ib = 0; ib < 8; ++ib) {
+      const int ls = ((b.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((b.scales_h >> (2 * ib)) & 3) << 4);
+      const float dl = d * static_cast<float>(ls - 32);
+      const uint8_t* qs = b.qs + 16 * ib;
+      for (int j = 0; j < 16; ++j) {
+        y[j] = dl * static_cast<float>(kIq4nlValues[qs[j] & 0xF]);
+        y[j + 16] = dl * static_cast<float>(kIq4nlValues[qs[j] >> 4]);
+      }
+      y += kQK;
     }
   }
 }
@@ -413,6 +486,155 @@ void QuantQ6_K(const float* x, uint8_t* dst, int64_t nb) {
   }
 }
 
+// q2_K: per 16 elements an affine fit x ~ scale * q - min (min >= 0, as
+// q4_K's), the 16 scales and 16 mins quantized to 4 bits against the
+// super-block d / dmin, then q recomputed from the quantized scale and min.
+void QuantQ2_K(const float* x, uint8_t* dst, int64_t nb) {
+  auto* out = reinterpret_cast<BlockQ2_K*>(dst);
+  for (int64_t i = 0; i < nb; ++i, x += kQK_K) {
+    float sub_scale[16], sub_min[16];
+    float max_scale = 0.0f, max_min = 0.0f;
+    for (int s = 0; s < 16; ++s) {
+      const float* xs = x + 16 * s;
+      float lo = xs[0], hi = xs[0];
+      for (int l = 1; l < 16; ++l) {
+        lo = std::min(lo, xs[l]);
+        hi = std::max(hi, xs[l]);
+      }
+      lo = std::min(lo, 0.0f);
+      sub_scale[s] = (hi - lo) / 3.0f;
+      sub_min[s] = -lo;
+      max_scale = std::max(max_scale, sub_scale[s]);
+      max_min = std::max(max_min, sub_min[s]);
+    }
+    out[i].d = F32ToF16(max_scale / 15.0f);
+    out[i].dmin = F32ToF16(max_min / 15.0f);
+    const float d = F16ToF32(out[i].d);
+    const float dmin = F16ToF32(out[i].dmin);
+    uint8_t q[kQK_K];
+    for (int s = 0; s < 16; ++s) {
+      const int ls = d > 0.0f ? std::clamp(RoundToInt(sub_scale[s] / d), 0, 15) : 0;
+      const int lm = dmin > 0.0f ? std::clamp(RoundToInt(sub_min[s] / dmin), 0, 15) : 0;
+      out[i].scales[s] = static_cast<uint8_t>(ls | (lm << 4));
+      const float dl = d * static_cast<float>(ls);
+      const float ml = dmin * static_cast<float>(lm);
+      for (int l = 0; l < 16; ++l) {
+        const int v = dl != 0.0f ? RoundToInt((x[16 * s + l] + ml) / dl) : 0;
+        q[16 * s + l] = static_cast<uint8_t>(std::clamp(v, 0, 3));
+      }
+    }
+    // Element 128h + 32k + l sits at bits 2k of qs[32h + l].
+    std::memset(out[i].qs, 0, sizeof(out[i].qs));
+    for (int j = 0; j < kQK_K; ++j) {
+      const int h = j / 128, k = (j % 128) / 32, l = j % 32;
+      out[i].qs[32 * h + l] = static_cast<uint8_t>(out[i].qs[32 * h + l] | (q[j] << (2 * k)));
+    }
+  }
+}
+
+// q3_K: symmetric per 16 elements (extreme value -> -4), the 16 scales
+// quantized to 6 bits (-32..31, stored + 32) against the super-block d.
+void QuantQ3_K(const float* x, uint8_t* dst, int64_t nb) {
+  auto* out = reinterpret_cast<BlockQ3_K*>(dst);
+  for (int64_t i = 0; i < nb; ++i, x += kQK_K) {
+    float sub_scale[16];
+    float max_abs_scale = 0.0f, max_scale = 0.0f;
+    for (int s = 0; s < 16; ++s) {
+      sub_scale[s] = SignedAbsMax(x + 16 * s, 16) / -4.0f;
+      if (std::fabs(sub_scale[s]) > max_abs_scale) {
+        max_abs_scale = std::fabs(sub_scale[s]);
+        max_scale = sub_scale[s];
+      }
+    }
+    const float iscale = max_scale != 0.0f ? -32.0f / max_scale : 0.0f;
+    out[i].d = F32ToF16(max_scale != 0.0f ? 1.0f / iscale : 0.0f);
+    const float d = F16ToF32(out[i].d);
+    uint8_t sc[16];
+    uint8_t q[kQK_K];
+    for (int s = 0; s < 16; ++s) {
+      const int ls = std::clamp(RoundToInt(iscale * sub_scale[s]), -32, 31);
+      sc[s] = static_cast<uint8_t>(ls + 32);
+      const float ds = d * static_cast<float>(ls);
+      for (int l = 0; l < 16; ++l) {
+        const int v = ds != 0.0f ? RoundToInt(x[16 * s + l] / ds) : 0;
+        q[16 * s + l] = static_cast<uint8_t>(std::clamp(v, -4, 3) + 4);
+      }
+    }
+    PackScalesQ3K(sc, out[i].scales);
+    // Element 128h + 32k + l: low 2 bits at bits 2k of qs[32h + l], the 3rd
+    // bit at bit 4h + k of hmask[l].
+    std::memset(out[i].qs, 0, sizeof(out[i].qs));
+    std::memset(out[i].hmask, 0, sizeof(out[i].hmask));
+    for (int j = 0; j < kQK_K; ++j) {
+      const int h = j / 128, k = (j % 128) / 32, l = j % 32;
+      out[i].qs[32 * h + l] = static_cast<uint8_t>(out[i].qs[32 * h + l] | ((q[j] & 3) << (2 * k)));
+      out[i].hmask[l] = static_cast<uint8_t>(out[i].hmask[l] | ((q[j] >> 2) << (4 * h + k)));
+    }
+  }
+}
+
+// The code whose codebook value is nearest to v (first one on ties).
+uint8_t NearestIq4Code(float v) {
+  int best = 0;
+  float best_err = std::fabs(v - static_cast<float>(kIq4nlValues[0]));
+  for (int c = 1; c < 16; ++c) {
+    const float err = std::fabs(v - static_cast<float>(kIq4nlValues[c]));
+    if (err < best_err) {
+      best_err = err;
+      best = c;
+    }
+  }
+  return static_cast<uint8_t>(best);
+}
+
+// 32 codes for x / scale, packed as iq4_nl's qs (element j low nibble of
+// qs[j], element j + 16 high nibble).
+void PackIq4Codes(const float* x, float scale, uint8_t qs[16]) {
+  const float inv = scale != 0.0f ? 1.0f / scale : 0.0f;
+  uint8_t c[kQK];
+  for (int j = 0; j < kQK; ++j) c[j] = NearestIq4Code(x[j] * inv);
+  for (int j = 0; j < 16; ++j) qs[j] = static_cast<uint8_t>(c[j] | (c[j + 16] << 4));
+}
+
+// iq4_nl: the value of largest magnitude maps to the codebook's -127 (as
+// ggml's first guess; no scale search), each element to its nearest code.
+void QuantIQ4_NL(const float* x, uint8_t* dst, int64_t nb) {
+  auto* out = reinterpret_cast<BlockIQ4_NL*>(dst);
+  for (int64_t i = 0; i < nb; ++i, x += kQK) {
+    out[i].d = F32ToF16(SignedAbsMax(x, kQK) / static_cast<float>(kIq4nlValues[0]));
+    PackIq4Codes(x, F16ToF32(out[i].d), out[i].qs);
+  }
+}
+
+// iq4_xs: per 32 elements iq4_nl's scale, the 8 scales quantized to 6 bits
+// (-32..31, stored + 32) against the super-block d, codes recomputed from
+// the quantized scales.
+void QuantIQ4_XS(const float* x, uint8_t* dst, int64_t nb) {
+  auto* out = reinterpret_cast<BlockIQ4_XS*>(dst);
+  for (int64_t i = 0; i < nb; ++i, x += kQK_K) {
+    float sub_scale[8];
+    float max_abs_scale = 0.0f, max_scale = 0.0f;
+    for (int ib = 0; ib < 8; ++ib) {
+      sub_scale[ib] = SignedAbsMax(x + 32 * ib, kQK) / static_cast<float>(kIq4nlValues[0]);
+      if (std::fabs(sub_scale[ib]) > max_abs_scale) {
+        max_abs_scale = std::fabs(sub_scale[ib]);
+        max_scale = sub_scale[ib];
+      }
+    }
+    out[i].d = F32ToF16(max_scale / -32.0f);
+    const float d = F16ToF32(out[i].d);
+    out[i].scales_h = 0;
+    std::memset(out[i].scales_l, 0, sizeof(out[i].scales_l));
+    for (int ib = 0; ib < 8; ++ib) {
+      const int l = d != 0.0f ? std::clamp(RoundToInt(sub_scale[ib] / d), -32, 31) : 0;
+      const int ls = l + 32;
+      out[i].scales_l[ib / 2] = static_cast<uint8_t>(out[i].scales_l[ib / 2] | ((ls & 0xF) << (4 * (ib % 2))));
+      out[i].scales_h = static_cast<uint16_t>(out[i].scales_h | ((ls >> 4) << (2 * ib)));
+      PackIq4Codes(x + 32 * ib, d * static_cast<float>(l), out[i].qs + 16 * ib);
+    }
+  }
+}
+
 void QuantQ8_K(const float* x, uint8_t* dst, int64_t nb) {
   auto* out = reinterpret_cast<BlockQ8_K*>(dst);
   for (int64_t i = 0; i < nb; ++i, x += kQK_K) {
@@ -440,7 +662,8 @@ bool CanDequantize(DType type) {
   switch (type) {
     case DType::kF32: case DType::kF16: case DType::kBF16: case DType::kQ4_0: case DType::kQ4_1:
     case DType::kQ5_0: case DType::kQ5_1: case DType::kQ8_0: case DType::kQ8_1: case DType::kQ4_K:
-    case DType::kQ5_K: case DType::kQ6_K: case DType::kQ8_K:
+    case DType::kQ5_K: case DType::kQ6_K: case DType::kQ8_K: case DType::kQ2_K: case DType::kQ3_K:
+    case DType::kIQ4_NL: case DType::kIQ4_XS:
       return true;
     default:
       return false;
@@ -475,6 +698,10 @@ void DequantizeRow(DType type, const uint8_t* src, float* dst, int64_t n) {
     case DType::kQ5_K: return DequantQ5_K(src, dst, nb);
     case DType::kQ6_K: return DequantQ6_K(src, dst, nb);
     case DType::kQ8_K: return DequantQ8_K(src, dst, nb);
+    case DType::kQ2_K: return DequantQ2_K(src, dst, nb);
+    case DType::kQ3_K: return DequantQ3_K(src, dst, nb);
+    case DType::kIQ4_NL: return DequantIQ4_NL(src, dst, nb);
+    case DType::kIQ4_XS: return DequantIQ4_XS(src, dst, nb);
     default:
       CHECK_MSG(false, std::string("DequantizeRow: no dequantizer for ") + std::string(DTypeName(type)));
   }
@@ -513,6 +740,10 @@ Status QuantizeRow(DType type, const float* src, uint8_t* dst, int64_t n) {
     case DType::kQ5_K: QuantQ5_K(src, dst, nb); return Status::Ok();
     case DType::kQ6_K: QuantQ6_K(src, dst, nb); return Status::Ok();
     case DType::kQ8_K: QuantQ8_K(src, dst, nb); return Status::Ok();
+    case DType::kQ2_K: QuantQ2_K(src, dst, nb); return Status::Ok();
+    case DType::kQ3_K: QuantQ3_K(src, dst, nb); return Status::Ok();
+    case DType::kIQ4_NL: QuantIQ4_NL(src, dst, nb); return Status::Ok();
+    case DType::kIQ4_XS: QuantIQ4_XS(src, dst, nb); return Status::Ok();
     default:
       return UnimplementedError("QuantizeRow: no quantizer for " + std::string(traits->name));
   }

@@ -7,6 +7,8 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+#include <cstdint>
 #endif
 
 namespace chunkserve::kernels {
@@ -76,6 +78,18 @@ __attribute__((target("avx2,fma"))) inline __m256 ExpClamped(__m256 x) {
   return ExpNonPositive(x);  // its polynomial holds on both sides; only the underflow mask is one-sided
 }
 
+// cap * tanh(x / cap) (attention logit soft-capping), with
+// tanh(y) = sign(y) * (1 - e) / (1 + e), e = exp(-2|y|); absolute error
+// ~cap * 2e-7.
+__attribute__((target("avx2,fma"))) inline __m256 SoftcapAvx2(__m256 x, float cap) {
+  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 y = _mm256_mul_ps(x, _mm256_set1_ps(1.0f / cap));
+  const __m256 e = ExpNonPositive(_mm256_mul_ps(_mm256_andnot_ps(sign_bit, y), _mm256_set1_ps(-2.0f)));
+  const __m256 t = _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e));
+  return _mm256_mul_ps(_mm256_or_ps(t, _mm256_and_ps(y, sign_bit)), _mm256_set1_ps(cap));
+}
+
 // GCC 12's AVX-512 headers build vectors from `__m512 __Y = __Y;`, which
 // -Wmaybe-uninitialized flags wherever they inline: a known false positive.
 #pragma GCC diagnostic push
@@ -99,6 +113,16 @@ CS_AVX512 inline __m512 ExpNonPositive512(__m512 x) {
   y = _mm512_fmadd_ps(y, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
   y = _mm512_scalef_ps(y, n);  // y * 2^n
   return _mm512_maskz_mov_ps(static_cast<__mmask16>(~underflow), y);
+}
+
+// SoftcapAvx2 at 16 lanes.
+CS_AVX512 inline __m512 Softcap512(__m512 x, float cap) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 y = _mm512_mul_ps(x, _mm512_set1_ps(1.0f / cap));
+  const __m512 e = ExpNonPositive512(_mm512_mul_ps(_mm512_abs_ps(y), _mm512_set1_ps(-2.0f)));
+  const __m512 t = _mm512_div_ps(_mm512_sub_ps(one, e), _mm512_add_ps(one, e));
+  const __m512i sign = _mm512_and_si512(_mm512_castps_si512(y), _mm512_set1_epi32(INT32_MIN));
+  return _mm512_mul_ps(_mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(t), sign)), _mm512_set1_ps(cap));
 }
 
 CS_AVX512 inline float HorizontalMax512(__m512 v) {

@@ -11,10 +11,20 @@ using kernels::RopeStyle;
 // One row per architecture. llama GGUFs store Q/K rows permuted (by
 // llama.cpp's converter) so that adjacent-pair RoPE is right; qwen GGUFs keep
 // Hugging Face's half-split layout, hence NeoX RoPE.
-constexpr std::array<ArchSpec, 3> kArchs = {{
+constexpr std::array<ArchSpec, 5> kArchs = {{
     {Arch::kLlama, "llama", RopeStyle::kNormal, /*qkv_bias=*/false, /*qk_norm=*/false},
     {Arch::kQwen2, "qwen2", RopeStyle::kNeox, /*qkv_bias=*/true, /*qk_norm=*/false},
     {Arch::kQwen3, "qwen3", RopeStyle::kNeox, /*qkv_bias=*/false, /*qk_norm=*/true},
+    // Gemma 2 (llama.cpp's converter already adds Gemma's +1 to the norm
+    // weights, so they multiply as stored).
+    {Arch::kGemma2, "gemma2", RopeStyle::kNeox, /*qkv_bias=*/false, /*qk_norm=*/false, FfnActivation::kGeluTanh,
+     /*scale_embd=*/true, /*post_norms=*/true, /*softcaps=*/true, /*swa_period=*/2, /*swa_default=*/4096},
+    // Phi-3: its sliding-window metadata is ignored, as llama.cpp does
+    // (its converters fill it in inconsistently); LongRoPE factors
+    // (Phi-3.5, Phi-4-mini) are read for any architecture (weights.h).
+    {Arch::kPhi3, "phi3", RopeStyle::kNeox, /*qkv_bias=*/false, /*qk_norm=*/false, FfnActivation::kSilu,
+     /*scale_embd=*/false, /*post_norms=*/false, /*softcaps=*/false, /*swa_period=*/0, /*swa_default=*/0,
+     /*fused_gate_up=*/true},
 }};
 
 }  // namespace

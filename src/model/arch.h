@@ -2,13 +2,14 @@
 // transformers we run, keyed by GGUF `general.architecture`.
 //
 // All supported architectures share one forward pass (pre-norm RMSNorm,
-// grouped-query attention with RoPE, SwiGLU FFN); an ArchSpec names the
+// grouped-query attention with RoPE, a gated FFN); an ArchSpec names the
 // differences. Adding an architecture of that family is one table row in
 // arch.cpp (see docs on adding a model architecture).
 //
 // Thread safety: the registry is immutable.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,13 @@ enum class Arch {
   kLlama,  // Llama 2/3, Mistral (no sliding window), SmolLM, TinyLlama
   kQwen2,  // + Q/K/V projection biases, NeoX RoPE
   kQwen3,  // + per-head RMSNorm of Q and K before RoPE, NeoX RoPE
+  kGemma2, // see ArchSpec's Gemma 2 fields
+  kPhi3,   // Phi-3 / Phi-3.5 / Phi-4-mini: NeoX RoPE, fused QKV (attn_qkv) and gate/up (ffn_up)
+};
+
+enum class FfnActivation {
+  kSilu,      // SwiGLU: silu(gate) * up
+  kGeluTanh,  // GeGLU: gelu_tanh(gate) * up
 };
 
 struct ArchSpec {
@@ -30,6 +38,22 @@ struct ArchSpec {
   kernels::RopeStyle rope_style;
   bool qkv_bias;  // attn_q.bias, attn_k.bias, attn_v.bias are required
   bool qk_norm;   // attn_q_norm.weight, attn_k_norm.weight (head_dim,) required
+  // Gemma 2: embeddings scaled by sqrt(n_embd); GeGLU; RMSNorm of each
+  // block's output before its residual add (post_attention_norm,
+  // post_ffw_norm); attention and final logits soft-capped
+  // (<arch>.attn_logit_softcapping, final_logit_softcapping); every
+  // swa_period-th layer global, the others local over
+  // <arch>.attention.sliding_window positions.
+  FfnActivation ffn = FfnActivation::kSilu;
+  bool scale_embd = false;
+  bool post_norms = false;
+  bool softcaps = false;
+  int swa_period = 0;  // 0: no sliding-window layers; 2: layers 0, 2, 4, ... local
+  int64_t swa_default = 0;  // window when the file has no attention.sliding_window
+  // Phi-3: ffn_up.weight holds gate and up stacked ([n_embd, 2 n_ff], gate
+  // rows first) and there is no ffn_gate.weight. (A fused attn_qkv.weight
+  // is accepted for every architecture.)
+  bool fused_gate_up = false;
 };
 
 // Unimplemented naming the architecture (and the supported ones) when absent.

@@ -74,6 +74,11 @@ StatusOr<HParams> ReadHParams(const gguf::GgufFile& file) {
   hp.rope_style = spec->rope_style;
   hp.qkv_bias = spec->qkv_bias;
   hp.qk_norm = spec->qk_norm;
+  hp.ffn = spec->ffn;
+  hp.scale_embd = spec->scale_embd;
+  hp.post_norms = spec->post_norms;
+  hp.swa_period = spec->swa_period;
+  hp.fused_gate_up = spec->fused_gate_up;
 
   const MetadataReader md(file, hp.arch_name + ".");
   ASSIGN_OR_RETURN(hp.n_embd, md.Count("embedding_length", kMaxWidth));
@@ -118,6 +123,26 @@ StatusOr<HParams> ReadHParams(const gguf::GgufFile& file) {
   } else {
     return UnimplementedError("model: rope.scaling.type '" + scaling + "' is not supported (none, linear)");
   }
+
+  hp.attn_scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
+  if (spec->softcaps) {
+    ASSIGN_OR_RETURN(hp.attn_softcap, md.Float("attn_logit_softcapping", 50.0f));
+    ASSIGN_OR_RETURN(hp.final_softcap, md.Float("final_logit_softcapping", 30.0f));
+    if (hp.attn_softcap < 0 || hp.final_softcap < 0)
+      return InvalidArgumentError("model: soft-capping values must be >= 0 (0: none)");
+  }
+  if (spec->arch == Arch::kGemma2 && hp.n_layer == 46 && hp.n_embd / hp.n_head != hp.head_dim) {
+    // Gemma 2 27B scales queries by 1/sqrt(n_embd / n_head), not
+    // 1/sqrt(head_dim) (llama.cpp keys this on the model size too).
+    hp.attn_scale = 1.0f / std::sqrt(static_cast<float>(hp.n_embd / hp.n_head));
+  }
+  if (spec->swa_period > 0) {
+    ASSIGN_OR_RETURN(hp.sliding_window, md.CountOr("attention.sliding_window", int64_t{1} << 40, spec->swa_default));
+  }
+
+  ASSIGN_OR_RETURN(hp.rope_attn_factor, md.Float("rope.scaling.attn_factor", 1.0f));
+  if (hp.rope_attn_factor <= 0) return InvalidArgumentError("model: rope.scaling.attn_factor must be > 0");
+  ASSIGN_OR_RETURN(hp.n_ctx_orig, md.CountOr("rope.scaling.original_context_length", int64_t{1} << 40, hp.n_ctx_train));
 
   const gguf::TensorInfo* embd = file.FindTensor("token_embd.weight");
   if (!embd) return InvalidArgumentError("model: missing tensor 'token_embd.weight'");

@@ -6,8 +6,13 @@
 // value_length (default embedding_length / head_count),
 // attention.layer_norm_rms_epsilon, rope.freq_base (default 10000),
 // rope.dimension_count (default head_dim), rope.scaling.type ("none" /
-// "linear"; "linear" needs rope.scaling.factor), context_length. The vocabulary
-// size comes from token_embd.weight's dims (the metadata array may be absent).
+// "linear"; "linear" needs rope.scaling.factor), context_length; for
+// architectures with soft-capping and sliding windows (gemma2)
+// attn_logit_softcapping (default 50), final_logit_softcapping (default 30)
+// and attention.sliding_window (default 4096, as llama.cpp);
+// rope.scaling.attn_factor and rope.scaling.original_context_length (LongRoPE
+// files). The vocabulary size comes from
+// token_embd.weight's dims (the metadata array may be absent).
 //
 // Invariants after ReadHParams succeeds: every count is positive,
 // n_head % n_head_kv == 0, n_rot is even and <= head_dim.
@@ -41,8 +46,26 @@ struct HParams {
   kernels::RopeStyle rope_style = kernels::RopeStyle::kNormal;
   bool qkv_bias = false;
   bool qk_norm = false;
+  FfnActivation ffn = FfnActivation::kSilu;
+  bool scale_embd = false;      // x = embedding * sqrt(n_embd)
+  bool post_norms = false;      // post_attention_norm, post_ffw_norm
+  float attn_scale = 0;         // scores = q.k * attn_scale
+  float attn_softcap = 0;       // > 0: scores soft-capped (after attn_scale)
+  float final_softcap = 0;      // > 0: logits soft-capped
+  int64_t sliding_window = 0;   // positions a local layer sees (0: none)
+  int swa_period = 0;           // see ArchSpec
+  bool fused_gate_up = false;   // see ArchSpec
+  // LongRoPE (rope_factors_long / rope_factors_short.weight): cos and sin
+  // scaled by rope.scaling.attn_factor (default 1); the long factors are
+  // used when the model runs beyond rope.scaling.original_context_length
+  // (set by Model::Load from LoadOptions::n_ctx).
+  float rope_attn_factor = 1.0f;
+  int64_t n_ctx_orig = 0;       // rope.scaling.original_context_length (default n_ctx_train)
+  bool rope_long = false;
 
   int64_t n_embd_q() const { return n_head * head_dim; }
+  // Whether layer l attends over the sliding window only.
+  bool is_local_layer(int64_t l) const { return swa_period > 0 && l % swa_period < swa_period - 1; }
   int64_t n_embd_kv() const { return n_head_kv * head_dim; }  // floats per KV row
 };
 

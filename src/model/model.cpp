@@ -39,7 +39,10 @@ uint64_t ComputeFingerprint(const gguf::GgufFile& file, const HParams& hp) {
   const int64_t ints[] = {hp.n_vocab, hp.n_embd, hp.n_layer, hp.n_ff, hp.n_head,
                           hp.n_head_kv, hp.head_dim, hp.n_rot};
   h = HashCombine(h, Hash64(ints, sizeof(ints)));
-  const float floats[] = {hp.rms_norm_eps, hp.rope_freq_base, hp.rope_freq_scale};
+  const float floats[] = {hp.rms_norm_eps,     hp.rope_freq_base, hp.rope_freq_scale,
+                          hp.attn_scale,       hp.attn_softcap,   hp.final_softcap,
+                          static_cast<float>(hp.sliding_window), hp.rope_attn_factor,
+                          hp.rope_long ? 1.0f : 0.0f};
   h = HashCombine(h, Hash64(floats, sizeof(floats)));
   return FingerprintTensors(file, h);
 }
@@ -83,6 +86,11 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
   auto m = std::make_unique<Model>(PrivateTag{});
   ASSIGN_OR_RETURN(m->file_, gguf::GgufFile::Open(path));
   ASSIGN_OR_RETURN(m->hparams_, ReadHParams(*m->file_));
+  {
+    // LongRoPE's factor set follows the context the model runs at.
+    const int64_t n_ctx = options.n_ctx > 0 ? options.n_ctx : m->hparams_.n_ctx_train;
+    m->hparams_.rope_long = m->hparams_.n_ctx_orig > 0 && n_ctx > m->hparams_.n_ctx_orig;
+  }
   m->attention_precision_ = options.attention_precision.value_or(
       kernels::FastestAttentionPrecision(static_cast<int>(m->hparams_.head_dim)));
   if (options.pool) {
@@ -99,6 +107,8 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
 }
 
 size_t Model::weight_bytes_per_token() const { return weights_->BytesPerToken(); }
+
+std::span<const float> Model::rope_freq_factors() const { return weights_->rope_freqs; }
 
 std::unique_ptr<ContiguousKvCache> Model::NewKvCache(int64_t capacity_tokens, std::optional<DType> type) const {
   return std::make_unique<ContiguousKvCache>(static_cast<int>(hparams_.n_layer), hparams_.n_embd_kv(),
@@ -190,11 +200,16 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
     }
   }
 
-  // x (T, d) = token_embd rows.
+  // x (T, d) = token_embd rows (times sqrt(n_embd) for gemma2, in f32 as
+  // llama.cpp does).
+  const float embd_scale = std::sqrt(static_cast<float>(d));
   ForRows(pool_, n_tokens, [&](int64_t t) {
+    float* x = s.x.data() + t * d;
     kernels::DequantizeRow(w.token_embd->type,
-                           w.token_embd->data + static_cast<size_t>(tokens[t]) * w.token_embd_row_bytes,
-                           s.x.data() + t * d, d);
+                           w.token_embd->data + static_cast<size_t>(tokens[t]) * w.token_embd_row_bytes, x, d);
+    if (hp.scale_embd) {
+      for (int64_t i = 0; i < d; ++i) x[i] *= embd_scale;
+    }
   });
 
   const kernels::RopeParams rope{
@@ -204,18 +219,22 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
       .freq_scale = hp.rope_freq_scale,
       .style = hp.rope_style,
       .freq_factors = w.rope_freqs.empty() ? nullptr : w.rope_freqs.data(),
+      .mscale = hp.rope_attn_factor,
   };
-  const kernels::AttentionShape shape{
-      .n_heads = static_cast<int>(hp.n_head),
-      .n_kv_heads = static_cast<int>(hp.n_head_kv),
-      .head_dim = static_cast<int>(hp.head_dim),
-      .scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim)),
-      .precision = attention_precision_,
-  };
-
   for (int64_t l = 0; l < hp.n_layer; ++l) {
     const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
     const int layer = static_cast<int>(l);
+    // Local (sliding-window) layers see the last sliding_window slots of a
+    // sequence: one slot per position, as the engine lays sequences out.
+    const kernels::AttentionShape shape{
+        .n_heads = static_cast<int>(hp.n_head),
+        .n_kv_heads = static_cast<int>(hp.n_head_kv),
+        .head_dim = static_cast<int>(hp.head_dim),
+        .scale = hp.attn_scale,
+        .precision = attention_precision_,
+        .softcap = hp.attn_softcap,
+        .window = hp.is_local_layer(l) ? hp.sliding_window : 0,
+    };
 
     // --- attention block ---
     ForRows(pool_, n_tokens, [&](int64_t t) {
@@ -301,32 +320,43 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
         for (int64_t i = 0; i < n_small; ++i) run_small(i, 0);
       }
     }
-    // x += attn @ Wo^T
+    // x += attn @ Wo^T (RMS-normed first with post_norms)
     kernels::MatMul(*lw.wo, s.attn.data(), n_tokens, s.proj.data(), pool_);
     ForRows(pool_, n_tokens, [&](int64_t t) {
-      kernels::AddInPlace(s.x.data() + t * d, s.proj.data() + t * d, d);
+      float* proj = s.proj.data() + t * d;
+      if (hp.post_norms) kernels::RmsNorm(proj, lw.post_attn_norm.data(), d, hp.rms_norm_eps, proj);
+      kernels::AddInPlace(s.x.data() + t * d, proj, d);
       kernels::RmsNorm(s.x.data() + t * d, lw.ffn_norm.data(), d, hp.rms_norm_eps, s.xn.data() + t * d);
     });
 
-    // --- feed-forward block (SwiGLU) ---
+    // --- feed-forward block (SwiGLU or GeGLU) ---
+    // out (ff,) = act(gate) * up; out may alias gate.
+    auto gated = [&](const float* gate, const float* up, float* out) {
+      if (hp.ffn == FfnActivation::kSilu) return kernels::SiluMul(gate, up, ff, out);
+      if (out != gate) std::memcpy(out, gate, static_cast<size_t>(ff) * sizeof(float));
+      kernels::GeluWithIsa(kernels::SelectedOpsIsa(), out, ff);
+      for (int64_t i = 0; i < ff; ++i) out[i] *= up[i];
+    };
     if (lw.w_gate_up) {
       if (s.gate_up.size() < T * 2 * ff) s.gate_up.resize(T * 2 * ff);
       kernels::MatMul(*lw.w_gate_up, s.xn.data(), n_tokens, s.gate_up.data(), pool_);
       ForRows(pool_, n_tokens, [&](int64_t t) {
         const float* row = s.gate_up.data() + t * 2 * ff;
-        kernels::SiluMul(row, row + ff, ff, s.gate.data() + t * ff);
+        gated(row, row + ff, s.gate.data() + t * ff);
       });
     } else {
       if (s.up.size() < T * ff) s.up.resize(T * ff);
       kernels::MatMul(*lw.w_gate, s.xn.data(), n_tokens, s.gate.data(), pool_);
       kernels::MatMul(*lw.w_up, s.xn.data(), n_tokens, s.up.data(), pool_);
       ForRows(pool_, n_tokens, [&](int64_t t) {
-        kernels::SiluMul(s.gate.data() + t * ff, s.up.data() + t * ff, ff, s.gate.data() + t * ff);
+        gated(s.gate.data() + t * ff, s.up.data() + t * ff, s.gate.data() + t * ff);
       });
     }
     kernels::MatMul(*lw.w_down, s.gate.data(), n_tokens, s.proj.data(), pool_);
     ForRows(pool_, n_tokens, [&](int64_t t) {
-      kernels::AddInPlace(s.x.data() + t * d, s.proj.data() + t * d, d);
+      float* proj = s.proj.data() + t * d;
+      if (hp.post_norms) kernels::RmsNorm(proj, lw.post_ffn_norm.data(), d, hp.rms_norm_eps, proj);
+      kernels::AddInPlace(s.x.data() + t * d, proj, d);
     });
   }
 
@@ -351,6 +381,13 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
                      hp.rms_norm_eps, s.head_in.data() + r * d);
   });
   kernels::MatMul(*w.output, s.head_in.data(), n_out, logits->data.data(), pool_);
+  if (hp.final_softcap > 0) {
+    const float cap = hp.final_softcap;
+    ForRows(pool_, n_out, [&](int64_t r) {
+      float* row = logits->data.data() + r * hp.n_vocab;
+      for (int64_t i = 0; i < hp.n_vocab; ++i) row[i] = cap * std::tanh(row[i] / cap);
+    });
+  }
   return Status::Ok();
 }
 

@@ -46,6 +46,11 @@ struct LoadOptions {
   // kernels::FastestAttentionPrecision(head_dim), i.e. bf16 where the CPU
   // multiplies it natively. Tests against f32 references pin kF32.
   std::optional<kernels::AttentionPrecision> attention_precision;
+  // Tokens per sequence the model will be run at; 0: its training context
+  // (as llama.cpp's default). Only Phi-3 LongRoPE files read it: beyond
+  // rope.scaling.original_context_length they rotate with the long
+  // factors, else with the short ones.
+  int64_t n_ctx = 0;
 };
 
 enum class LogitsMode {
@@ -111,6 +116,10 @@ class Model {
   }
   // Bytes of packed weights one decode step reads (all layers + output).
   size_t weight_bytes_per_token() const;
+  // The per-pair RoPE frequency divisors Forward rotates with (n_rot / 2:
+  // rope_freqs.weight, or LongRoPE's factor set chosen at load), empty when
+  // none: what re-rotating cached K to new positions must use too.
+  std::span<const float> rope_freq_factors() const;
 
   // A contiguous cache shaped for this model, of kv_type() values unless
   // `type` says otherwise (kF32 for tests that read rows as floats).

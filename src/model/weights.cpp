@@ -107,8 +107,15 @@ StatusOr<LayerWeights> BindLayer(const Binder& b, const HParams& hp, int64_t lay
   const int64_t d = hp.n_embd, dq = hp.n_embd_q(), dkv = hp.n_embd_kv(), ff = hp.n_ff;
   LayerWeights lw;
   ASSIGN_OR_RETURN(lw.attn_norm, b.Vector(p + "attn_norm.weight", d, true));
-  RETURN_IF_ERROR(b.MatrixStack({{p + "attn_q.weight", dq}, {p + "attn_k.weight", dkv}, {p + "attn_v.weight", dkv}},
-                                d, &lw.wqkv, {&lw.wq, &lw.wk, &lw.wv}));
+  // A fused attn_qkv (rows q | k | v) is what the stack below builds anyway.
+  ASSIGN_OR_RETURN(const gguf::TensorInfo* qkv, b.Find(p + "attn_qkv.weight", {d, dq + 2 * dkv}, false));
+  if (qkv) {
+    ASSIGN_OR_RETURN(auto wqkv, Binder::PackTensor(*qkv, dq + 2 * dkv, d));
+    lw.wqkv.emplace(std::move(wqkv));
+  } else {
+    RETURN_IF_ERROR(b.MatrixStack({{p + "attn_q.weight", dq}, {p + "attn_k.weight", dkv}, {p + "attn_v.weight", dkv}},
+                                  d, &lw.wqkv, {&lw.wq, &lw.wk, &lw.wv}));
+  }
   ASSIGN_OR_RETURN(auto wo, b.Matrix(p + "attn_output.weight", dq, d));
   lw.wo.emplace(std::move(wo));
   // Biases are required where the architecture has them, and also honoured
@@ -120,9 +127,18 @@ StatusOr<LayerWeights> BindLayer(const Binder& b, const HParams& hp, int64_t lay
     ASSIGN_OR_RETURN(lw.q_norm, b.Vector(p + "attn_q_norm.weight", hp.head_dim, true));
     ASSIGN_OR_RETURN(lw.k_norm, b.Vector(p + "attn_k_norm.weight", hp.head_dim, true));
   }
+  if (hp.post_norms) {
+    ASSIGN_OR_RETURN(lw.post_attn_norm, b.Vector(p + "post_attention_norm.weight", d, true));
+    ASSIGN_OR_RETURN(lw.post_ffn_norm, b.Vector(p + "post_ffw_norm.weight", d, true));
+  }
   ASSIGN_OR_RETURN(lw.ffn_norm, b.Vector(p + "ffn_norm.weight", d, true));
-  RETURN_IF_ERROR(b.MatrixStack({{p + "ffn_gate.weight", ff}, {p + "ffn_up.weight", ff}}, d, &lw.w_gate_up,
-                                {&lw.w_gate, &lw.w_up}));
+  if (hp.fused_gate_up) {
+    ASSIGN_OR_RETURN(auto w_gate_up, b.Matrix(p + "ffn_up.weight", d, 2 * ff));
+    lw.w_gate_up.emplace(std::move(w_gate_up));
+  } else {
+    RETURN_IF_ERROR(b.MatrixStack({{p + "ffn_gate.weight", ff}, {p + "ffn_up.weight", ff}}, d, &lw.w_gate_up,
+                                  {&lw.w_gate, &lw.w_up}));
+  }
   ASSIGN_OR_RETURN(auto w_down, b.Matrix(p + "ffn_down.weight", ff, d));
   lw.w_down.emplace(std::move(w_down));
   return lw;
@@ -136,7 +152,8 @@ size_t Weights::BytesPerToken() const {
   for (const LayerWeights& l : layers) {
     for (const auto* m : {&l.wqkv, &l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate_up, &l.w_gate, &l.w_up, &l.w_down})
       bytes += m->has_value() ? (*m)->bytes() : 0;
-    for (const std::vector<float>* v : {&l.attn_norm, &l.bq, &l.bk, &l.bv, &l.q_norm, &l.k_norm, &l.ffn_norm})
+    for (const std::vector<float>* v :
+         {&l.attn_norm, &l.bq, &l.bk, &l.bv, &l.q_norm, &l.k_norm, &l.ffn_norm, &l.post_attn_norm, &l.post_ffn_norm})
       bytes += v->size() * sizeof(float);
   }
   return bytes;
@@ -155,6 +172,13 @@ StatusOr<std::unique_ptr<Weights>> BindWeights(const gguf::GgufFile& file, const
   w->token_embd_row_bytes = *row_bytes;
   ASSIGN_OR_RETURN(w->output_norm, b.Vector("output_norm.weight", hp.n_embd, true));
   ASSIGN_OR_RETURN(w->rope_freqs, b.Vector("rope_freqs.weight", hp.n_rot / 2, false));
+  if (w->rope_freqs.empty()) {
+    // LongRoPE: the factor set of the context the model runs at; a file
+    // with one set needs both.
+    const std::string chosen = hp.rope_long ? "rope_factors_long.weight" : "rope_factors_short.weight";
+    const std::string other = hp.rope_long ? "rope_factors_short.weight" : "rope_factors_long.weight";
+    ASSIGN_OR_RETURN(w->rope_freqs, b.Vector(chosen, hp.n_rot / 2, file.FindTensor(other) != nullptr));
+  }
 
   ASSIGN_OR_RETURN(const gguf::TensorInfo* output, b.Find("output.weight", {hp.n_embd, hp.n_vocab}, false));
   w->tied_output = output == nullptr;

@@ -3,11 +3,16 @@
 //
 // Names (llama.cpp convention): token_embd.weight (n_embd, n_vocab),
 // output_norm.weight, output.weight (absent: tied to token_embd),
-// optional rope_freqs.weight (n_rot / 2), and per layer N `blk.N.` +
+// optional rope_freqs.weight (n_rot / 2; else LongRoPE's
+// rope_factors_long.weight or rope_factors_short.weight, as
+// HParams::rope_long says), and per layer N `blk.N.` +
 // attn_norm, attn_q, attn_k, attn_v, attn_output, ffn_norm, ffn_gate, ffn_up,
 // ffn_down (.weight); attn_q/k/v.bias (qwen2); attn_q_norm / attn_k_norm
-// (.weight, head_dim; qwen3). Dims are in ggml order: a projection from a to b
-// is [a, b].
+// (.weight, head_dim; qwen3); post_attention_norm, post_ffw_norm (.weight,
+// n_embd; gemma2). attn_qkv.weight [n_embd, n_embd_q + 2 n_embd_kv] may
+// replace attn_q/k/v (fused, as phi3 files store it); phi3's ffn_up.weight
+// is [n_embd, 2 n_ff] (gate rows, then up) with no ffn_gate. Dims are in ggml
+// order: a projection from a to b is [a, b].
 //
 // Vectors (norms, biases) are dequantized to f32 once; the token embedding
 // stays in the mapped file and is dequantized one row per token.
@@ -42,7 +47,9 @@ struct LayerWeights {
   std::optional<kernels::PackedMatrix> wo;    // (n_embd, n_embd_q)
   std::vector<float> bq, bk, bv;           // qkv_bias only
   std::vector<float> q_norm, k_norm;       // qk_norm only: (head_dim,)
+  std::vector<float> post_attn_norm;  // post_norms only: (n_embd,)
   std::vector<float> ffn_norm;   // (n_embd,)
+  std::vector<float> post_ffn_norm;   // post_norms only: (n_embd,)
   std::optional<kernels::PackedMatrix> w_gate_up;  // (2 n_ff, n_embd)
   std::optional<kernels::PackedMatrix> w_gate;     // (n_ff, n_embd)
   std::optional<kernels::PackedMatrix> w_up;       // (n_ff, n_embd)
@@ -55,7 +62,7 @@ struct Weights {
   std::vector<float> output_norm;  // (n_embd,)
   std::optional<kernels::PackedMatrix> output;  // (n_vocab, n_embd); tied or not
   bool tied_output = false;
-  std::vector<float> rope_freqs;   // empty or (n_rot / 2,)
+  std::vector<float> rope_freqs;   // empty or (n_rot / 2,): rope_freqs or the chosen LongRoPE factors
   std::vector<LayerWeights> layers;
 
   // Bytes one decoded token reads: every matrix, the vectors, one embedding row.

@@ -12,7 +12,7 @@ struct Entry {
   DTypeTraits traits;
 };
 
-constexpr std::array<Entry, 20> kTable = {{
+constexpr std::array<Entry, 22> kTable = {{
     {DType::kF32, {"f32", 1, 4}},
     {DType::kF16, {"f16", 1, 2}},
     {DType::kQ4_0, {"q4_0", 32, 18}},
@@ -27,6 +27,8 @@ constexpr std::array<Entry, 20> kTable = {{
     {DType::kQ5_K, {"q5_K", 256, 176}},
     {DType::kQ6_K, {"q6_K", 256, 210}},
     {DType::kQ8_K, {"q8_K", 256, 292}},
+    {DType::kIQ4_NL, {"iq4_nl", 32, 18}},
+    {DType::kIQ4_XS, {"iq4_xs", 256, 136}},
     {DType::kI8, {"i8", 1, 1}},
     {DType::kI16, {"i16", 1, 2}},
     {DType::kI32, {"i32", 1, 4}},

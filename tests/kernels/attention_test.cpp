@@ -51,20 +51,23 @@ std::vector<float> NaiveAttention(const std::vector<float>& q, int64_t n_q, cons
   for (int64_t i = 0; i < n_q; ++i) {
     for (int h = 0; h < s.n_heads; ++h) {
       const int kvh = h / group;
-      std::vector<double> scores(kv_len[i]);
+      // Keys [first, kv_len): the sliding window's start, if any.
+      const int64_t first = s.window > 0 ? std::max<int64_t>(0, kv_len[i] - s.window) : 0;
+      std::vector<double> scores(kv_len[i], 0.0);
       double mx = -1e300;
-      for (int j = 0; j < kv_len[i]; ++j) {
+      for (int64_t j = first; j < kv_len[i]; ++j) {
         double d = 0;
         for (int e = 0; e < s.head_dim; ++e)
           d += double(q[(i * s.n_heads + h) * s.head_dim + e]) * k[j * row + kvh * s.head_dim + e];
         scores[j] = d * s.scale;
+        if (s.softcap > 0) scores[j] = s.softcap * std::tanh(scores[j] / s.softcap);
         mx = std::max(mx, scores[j]);
       }
       double z = 0;
-      for (auto& x : scores) z += (x = std::exp(x - mx));
+      for (int64_t j = first; j < kv_len[i]; ++j) z += (scores[j] = std::exp(scores[j] - mx));
       for (int e = 0; e < s.head_dim; ++e) {
         double acc = 0;
-        for (int j = 0; j < kv_len[i]; ++j) acc += scores[j] / z * v[j * row + kvh * s.head_dim + e];
+        for (int64_t j = first; j < kv_len[i]; ++j) acc += scores[j] / z * v[j * row + kvh * s.head_dim + e];
         out[(i * s.n_heads + h) * s.head_dim + e] = float(acc);
       }
     }
@@ -78,10 +81,13 @@ struct AttentionCase {
 };
 
 void CheckAttention(const AttentionCase& c, OpsIsa isa, ThreadPool* pool,
-                    AttentionPrecision precision = AttentionPrecision::kF32) {
+                    AttentionPrecision precision = AttentionPrecision::kF32, float softcap = 0,
+                    int64_t window = 0) {
   const int64_t n_slots = c.n_past + c.n_q;
   const int64_t row = int64_t(c.n_kv_heads) * c.head_dim;
   AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim, 1.0f / std::sqrt(float(c.head_dim)), precision};
+  shape.softcap = softcap;
+  shape.window = window;
   auto q = RandomVector(c.n_q * c.n_heads * c.head_dim, 20, 2.0f);
   auto k = RandomVector(n_slots * row, 21, 2.0f);
   auto v = RandomVector(n_slots * row, 22);
@@ -110,7 +116,8 @@ void CheckAttention(const AttentionCase& c, OpsIsa isa, ThreadPool* pool,
   for (size_t i = 0; i < out.size(); ++i)
     ASSERT_NEAR(out[i], expected[i], weight_tol + kAttentionTol * (1 + std::abs(expected[i])))
         << AttentionPrecisionName(precision) << " isa " << int(isa) << " heads " << c.n_heads << "/" << c.n_kv_heads << " hd " << c.head_dim
-        << " n_q " << c.n_q << " past " << c.n_past << " block " << c.block_tokens << " at " << i;
+        << " n_q " << c.n_q << " past " << c.n_past << " block " << c.block_tokens << " softcap " << softcap
+        << " window " << window << " at " << i;
 }
 
 TEST(OpsTest, AttentionMatchesMaterializedSoftmax) {
@@ -135,6 +142,32 @@ TEST(OpsTest, AttentionMatchesMaterializedSoftmax) {
   }
 }
 
+// Gemma 2's options: logit soft-capping (a cap small enough to bend these
+// scores, which reach ~+-10) and sliding windows shorter than, across and
+// longer than the key tiles, on every path against the materialized
+// softmax.
+TEST(OpsTest, AttentionSoftcapAndWindowMatchMaterializedSoftmax) {
+  ThreadPool pool(2);
+  const AttentionCase cases[] = {
+      {8, 4, 16, 37, 0, 512},    // prefill
+      {14, 2, 64, 1, 300, 16},   // decode over paged blocks
+      {14, 2, 64, 40, 190, 32},  // prefill continuing a cache
+      {6, 3, 12, 19, 3, 5},      // head_dim not a multiple of 8
+  };
+  for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2, OpsIsa::kAvx512}) {
+    if (!OpsIsaSupported(isa)) continue;
+    for (const auto& c : cases) {
+      for (auto precision : {AttentionPrecision::kF32, AttentionPrecision::kBf16}) {
+        CheckAttention(c, isa, &pool, precision, 3.0f, 0);
+        for (int64_t window : {1, 5, 64, 70, 129, 4096}) {
+          CheckAttention(c, isa, &pool, precision, 0.0f, window);
+          CheckAttention(c, isa, nullptr, precision, 3.0f, window);
+        }
+      }
+    }
+  }
+}
+
 // Scalar twin vs each SIMD path on grouped-query shapes (group 7 as in
 // Qwen2.5-0.5B, group 8, MHA), with ragged, non-monotonic kv_len (as when a
 // chunk cache recomputes scattered tokens, incl. a query that sees nothing),
@@ -148,9 +181,12 @@ struct RaggedCase {
 // With kBf16 the inputs are not pre-rounded: the SIMD path must round Q, K
 // and V as the scalar twin does.
 void CheckAttentionRaggedVsScalar(const RaggedCase& c, OpsIsa isa, ThreadPool* pool, uint32_t seed,
-                                  AttentionPrecision precision = AttentionPrecision::kF32) {
+                                  AttentionPrecision precision = AttentionPrecision::kF32, float softcap = 0,
+                                  int64_t window = 0) {
   const int64_t row = int64_t(c.n_kv_heads) * c.head_dim;
   AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim, 1.0f / std::sqrt(float(c.head_dim)), precision};
+  shape.softcap = softcap;
+  shape.window = window;
   auto q = RandomVector(c.n_q * c.n_heads * c.head_dim, seed, 2.0f);
   auto k = RandomVector(c.n_slots * row, seed + 1, 2.0f);
   auto v = RandomVector(c.n_slots * row, seed + 2);
@@ -207,6 +243,11 @@ TEST(OpsTest, AttentionGqaRaggedPagedMatchesScalarTwin) {
       CheckAttentionRaggedVsScalar(c, isa, &pool, seed);
       CheckAttentionRaggedVsScalar(c, isa, nullptr, seed + 10);
       CheckAttentionRaggedVsScalar(c, isa, &pool, seed + 11, AttentionPrecision::kBf16);
+      // Gemma 2's options with ragged rows: windows whose starts differ per
+      // row and fall inside, at and across tile edges.
+      CheckAttentionRaggedVsScalar(c, isa, &pool, seed + 12, AttentionPrecision::kF32, 3.0f, 70);
+      CheckAttentionRaggedVsScalar(c, isa, &pool, seed + 13, AttentionPrecision::kBf16, 3.0f, 129);
+      CheckAttentionRaggedVsScalar(c, isa, nullptr, seed + 14, AttentionPrecision::kF32, 0.0f, 3);
       seed += 20;
     }
   }

@@ -89,7 +89,7 @@ TEST(MatMulTest, EveryIsaMatchesReference) {
 TEST(MatMulTest, SimpleTypesAcceptOddBlockCounts) {
   ThreadPool pool(2);
   for (Isa isa : AvailableIsas()) {
-    for (DType type : {DType::kQ8_0, DType::kQ4_0, DType::kQ5_1, DType::kF16}) {
+    for (DType type : {DType::kQ8_0, DType::kQ4_0, DType::kQ5_1, DType::kIQ4_NL, DType::kF16}) {
       CheckAgainstReference(type, {19, 96, 5}, isa, &pool);
     }
   }
@@ -98,7 +98,7 @@ TEST(MatMulTest, SimpleTypesAcceptOddBlockCounts) {
 TEST(MatMulTest, WithoutPoolEqualsWithPool) {
   ThreadPool pool(2);
   const Shape s{40, 512, 9};
-  for (DType type : {DType::kQ8_0, DType::kQ4_K, DType::kF32}) {
+  for (DType type : {DType::kQ8_0, DType::kQ4_K, DType::kQ2_K, DType::kIQ4_XS, DType::kF32}) {
     const auto w = RandomWeights(type, s.rows, s.cols, 9);
     const auto x = RandomFloats(s.n * s.cols, 10);
     auto packed = PackedMatrix::Pack({type, s.rows, s.cols, w.data()});
@@ -143,7 +143,8 @@ TEST(MatMulTest, PackRejectsBadInput) {
   std::vector<uint8_t> w(4096);
   EXPECT_EQ(PackedMatrix::Pack({DType::kQ8_0, 2, 48, w.data()}).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(PackedMatrix::Pack({DType::kQ4_K, 2, 128, w.data()}).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(PackedMatrix::Pack({DType::kQ2_K, 2, 256, w.data()}).status().code(), StatusCode::kUnimplemented);
+  EXPECT_EQ(PackedMatrix::Pack({DType::kQ8_K, 2, 256, w.data()}).status().code(), StatusCode::kUnimplemented);
+  EXPECT_EQ(PackedMatrix::Pack({DType::kIQ4_XS, 2, 128, w.data()}).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(PackedMatrix::Pack({DType::kF32, 2, 0, w.data()}).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(PackedMatrix::Pack({DType::kF32, 2, 16, nullptr}).status().code(), StatusCode::kInvalidArgument);
   auto ok = PackedMatrix::Pack({DType::kF32, 3, 16, w.data()});

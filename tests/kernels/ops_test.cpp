@@ -115,8 +115,9 @@ std::vector<float> NaiveRope(std::vector<float> x, int n_heads, int64_t pos, con
       const int i1 = p.style == RopeStyle::kNormal ? 2 * i + 1 : i + p.n_rot / 2;
       float* hd = x.data() + h * p.head_dim;
       const double v0 = hd[i0], v1 = hd[i1];
-      hd[i0] = float(v0 * std::cos(a) - v1 * std::sin(a));
-      hd[i1] = float(v0 * std::sin(a) + v1 * std::cos(a));
+      const double c = p.mscale * std::cos(a), sn = p.mscale * std::sin(a);
+      hd[i0] = float(v0 * c - v1 * sn);
+      hd[i1] = float(v0 * sn + v1 * c);
     }
   }
   return x;
@@ -128,8 +129,11 @@ TEST(OpsTest, RopeNormalNeoxPartialScaled) {
     for (int n_rot : {32, 16}) {  // full and partial rotation
       for (float scale : {1.0f, 0.25f}) {
         for (bool use_factors : {false, true}) {
+          // LongRoPE's attention factor with its factor set: rotated dims
+          // scale by it, the partial rotation's others do not.
           RopeParams p{.head_dim = 32, .n_rot = n_rot, .theta = 10000.0f, .freq_scale = scale,
-                       .style = style, .freq_factors = use_factors ? factors.data() : nullptr};
+                       .style = style, .freq_factors = use_factors ? factors.data() : nullptr,
+                       .mscale = use_factors ? 1.19f : 1.0f};
           auto x = RandomVector(3 * 32, 10);
           for (int64_t pos : {0, 1, 7, 300}) {
             auto expected = NaiveRope(x, 3, pos, p);

@@ -27,6 +27,10 @@ TEST(QuantBlocksTest, SizesMatchDTypeTraits) {
   EXPECT_EQ(sizeof(BlockQ5_K), Traits(DType::kQ5_K).type_size);
   EXPECT_EQ(sizeof(BlockQ6_K), Traits(DType::kQ6_K).type_size);
   EXPECT_EQ(sizeof(BlockQ8_K), Traits(DType::kQ8_K).type_size);
+  EXPECT_EQ(sizeof(BlockQ2_K), Traits(DType::kQ2_K).type_size);
+  EXPECT_EQ(sizeof(BlockQ3_K), Traits(DType::kQ3_K).type_size);
+  EXPECT_EQ(sizeof(BlockIQ4_NL), Traits(DType::kIQ4_NL).type_size);
+  EXPECT_EQ(sizeof(BlockIQ4_XS), Traits(DType::kIQ4_XS).type_size);
 }
 
 template <typename Block>
@@ -173,6 +177,92 @@ TEST(QuantBlocksTest, Q8_KKnownBlock) {
   b.qs[255] = -3;
   const auto y = Dequant(DType::kQ8_K, b, 256);
   EXPECT_EQ(y[255], -0.75f);
+}
+
+TEST(QuantBlocksTest, Q2_KKnownBlock) {
+  BlockQ2_K b{};
+  b.d = kHalfHalf;
+  b.dmin = kHalfOne;
+  b.scales[0] = 0x21;   // sub-block 0 (elements 0..15): scale 1, min 2
+  b.scales[1] = 0x03;   // sub-block 1 (16..31): scale 3, min 0
+  b.scales[2] = 0x12;   // sub-block 2 (32..47): scale 2, min 1
+  b.scales[15] = 0xF4;  // sub-block 15 (240..255): scale 4, min 15
+  b.qs[0] = 0x0B;       // element 0 = 3 (bits 0-1), element 32 = 2 (bits 2-3)
+  b.qs[16] = 0x02;      // element 16 = 2
+  b.qs[63] = 0xC0;      // element 128 + 96 + 31 = 255 = 3 (bits 6-7 of qs[32 + 31])
+  const auto y = Dequant(DType::kQ2_K, b, 256);
+  EXPECT_EQ(y[0], 0.5f * 1 * 3 - 2.0f);
+  EXPECT_EQ(y[1], -2.0f);
+  EXPECT_EQ(y[16], 0.5f * 3 * 2);
+  EXPECT_EQ(y[32], 0.5f * 2 * 2 - 1.0f);
+  EXPECT_EQ(y[255], 0.5f * 4 * 3 - 15.0f);
+}
+
+TEST(QuantBlocksTest, ScalesQ3KPackingRoundTrips) {
+  const uint8_t sc[16] = {0, 1, 17, 63, 32, 47, 5, 60, 48, 15, 16, 33, 2, 62, 31, 50};
+  uint8_t packed[12], back[16];
+  PackScalesQ3K(sc, packed);
+  UnpackScalesQ3K(packed, back);
+  for (int k = 0; k < 16; ++k) EXPECT_EQ(back[k], sc[k]) << k;
+  // Hand-checked: scale 8 = 48 = 0b110000 has low nibble 0 in the high
+  // nibble of byte 0 (scale 0 = 0 in its low nibble) and high bits 0b11 at
+  // bits 4-5 of byte 8 (scale 8 % 4 = 0, 8 / 4 = 2).
+  EXPECT_EQ(packed[0], 0u);
+  EXPECT_EQ((packed[8] >> 4) & 3, 3u);
+}
+
+TEST(QuantBlocksTest, Q3_KKnownBlock) {
+  BlockQ3_K b{};
+  b.d = kHalfHalf;
+  uint8_t sc[16];
+  for (auto& v : sc) v = 32;  // scale 0
+  sc[0] = 33;                 // +1
+  sc[1] = 30;                 // -2
+  sc[15] = 63;                // +31
+  PackScalesQ3K(sc, b.scales);
+  for (auto& m : b.hmask) m = 0xFF;  // 3rd bit set: q = low 2 bits
+  b.qs[0] = 0x03;                    // element 0 = 3
+  b.qs[16] = 0x01;                   // element 16 = 1 ...
+  b.hmask[16] = 0xFE;                // ... without its 3rd bit: 1 - 4 = -3
+  b.qs[63] = 0x80;                   // element 255 = 2 (bits 6-7 of qs[32 + 31], 3rd bit 7 of hmask[31])
+  const auto y = Dequant(DType::kQ3_K, b, 256);
+  EXPECT_EQ(y[0], 0.5f * 1 * 3);
+  EXPECT_EQ(y[1], 0.0f);
+  EXPECT_EQ(y[16], 0.5f * -2 * -3);
+  EXPECT_EQ(y[255], 0.5f * 31 * 2);
+}
+
+TEST(QuantBlocksTest, IQ4_NLKnownBlock) {
+  BlockIQ4_NL b{};
+  b.d = kHalfHalf;
+  for (auto& q : b.qs) q = 0x88;  // code 8 = +1
+  b.qs[0] = 0xF0;                 // element 0 code 0 (-127), element 16 code 15 (113)
+  b.qs[15] = 0x08;                // element 15 code 8 (1), element 31 code 0
+  const auto y = Dequant(DType::kIQ4_NL, b, 32);
+  EXPECT_EQ(y[0], -63.5f);
+  EXPECT_EQ(y[16], 56.5f);
+  EXPECT_EQ(y[15], 0.5f);
+  EXPECT_EQ(y[31], -63.5f);
+  EXPECT_EQ(y[1], 0.5f);
+}
+
+TEST(QuantBlocksTest, IQ4_XSKnownBlock) {
+  BlockIQ4_XS b{};
+  b.d = kHalfHalf;
+  int ls[8] = {33, 63, 32, 32, 32, 32, 32, 0};  // scales +1, +31, 0 ..., -32
+  for (int ib = 0; ib < 8; ++ib) {
+    b.scales_l[ib / 2] = static_cast<uint8_t>(b.scales_l[ib / 2] | ((ls[ib] & 0xF) << (4 * (ib % 2))));
+    b.scales_h = static_cast<uint16_t>(b.scales_h | ((ls[ib] >> 4) << (2 * ib)));
+  }
+  b.qs[0] = 0x09;           // element 0: code 9 (13)
+  b.qs[16] = 0xE0;          // sub-block 1, element 16 (48): code 14 (89)
+  b.qs[16 * 7 + 15] = 0x10; // sub-block 7, element 31 (255): code 1 (-104)
+  const auto y = Dequant(DType::kIQ4_XS, b, 256);
+  EXPECT_EQ(y[0], 0.5f * 1 * 13);
+  EXPECT_EQ(y[1], 0.5f * 1 * -127);
+  EXPECT_EQ(y[48], 0.5f * 31 * 89);
+  EXPECT_EQ(y[255], 0.5f * -32 * -104);
+  EXPECT_EQ(y[100], 0.0f);  // sub-block 3: scale 0
 }
 
 TEST(QuantBlocksTest, HalfAndBf16Rows) {

@@ -32,6 +32,10 @@ double ErrorBound(DType type) {
     case DType::kQ4_K: return 0.16;
     case DType::kQ5_K: return 0.09;
     case DType::kQ6_K: return 0.06;
+    case DType::kQ2_K: return 0.40;
+    case DType::kQ3_K: return 0.28;
+    case DType::kIQ4_NL: return 0.12;
+    case DType::kIQ4_XS: return 0.13;
     case DType::kF16: return 1e-3;
     case DType::kBF16: return 8e-3;
     default: return 0.0;
@@ -78,8 +82,10 @@ TEST(QuantizeTest, RejectsPartialBlocksAndUnknownTypes) {
   std::vector<uint8_t> q(1024);
   EXPECT_EQ(QuantizeRow(DType::kQ8_0, x.data(), q.data(), 100).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(QuantizeRow(DType::kQ4_K, x.data(), q.data(), 64).code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(QuantizeRow(DType::kQ2_K, x.data(), q.data(), 256).code(), StatusCode::kUnimplemented);
-  EXPECT_FALSE(CanDequantize(DType::kQ2_K));
+  EXPECT_EQ(QuantizeRow(DType::kIQ4_XS, x.data(), q.data(), 64).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(QuantizeRow(DType::kI8, x.data(), q.data(), 16).code(), StatusCode::kUnimplemented);
+  EXPECT_FALSE(CanDequantize(DType::kI8));
+  EXPECT_TRUE(CanDequantize(DType::kQ2_K));
   EXPECT_TRUE(CanDequantize(DType::kQ6_K));
 }
 
@@ -100,7 +106,7 @@ TEST(QuantizeTest, CanonicalFormIsBitExact) {
       for (int j = 0; j < 32; ++j) {
         ASSERT_LT(w.u[j], 1 << f.bits);
         float v = w.scale[f.per_half ? j / 16 : 0] * static_cast<float>(w.u[j] - f.offset);
-        if (f.has_min) v = v + w.min;
+        if (f.has_min) v = v + w.min[f.half_mins ? j / 16 : 0];
         ASSERT_EQ(v, y[b * 32 + j]) << DTypeName(type) << " element " << b * 32 + j;
       }
     }
@@ -130,7 +136,7 @@ TEST(ActivationQuantTest, DefinitionAndEveryIsaAgree) {
   for (Isa isa : AvailableIsas()) {
     const KernelTable* table = GetKernelTable(isa);
     ASSERT_NE(table, nullptr);
-    for (ActBias b : {ActBias{128, false}, ActBias{32, true}, ActBias{0, false}}) {
+    for (ActBias b : {ActBias{128, false}, ActBias{32, true}, ActBias{0, false}, ActBias{0, true, true}}) {
       std::vector<ActBlock> got(kN / 32);
       std::vector<ActBlock> ref(kN / 32);
       table->quantize_activations(x.data(), kN, b, got.data());

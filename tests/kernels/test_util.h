@@ -12,8 +12,9 @@
 namespace chunkserve::kernels::testing {
 
 inline const std::vector<DType>& QuantTypes() {
-  static const std::vector<DType> types = {DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1,
-                                           DType::kQ8_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
+  static const std::vector<DType> types = {DType::kQ4_0, DType::kQ4_1,  DType::kQ5_0,   DType::kQ5_1,
+                                           DType::kQ8_0, DType::kQ2_K,  DType::kQ3_K,   DType::kQ4_K,
+                                           DType::kQ5_K, DType::kQ6_K,  DType::kIQ4_NL, DType::kIQ4_XS};
   return types;
 }
 inline const std::vector<DType>& FloatTypes() {

@@ -25,6 +25,7 @@ struct TinyOptions {
   std::string reshape_tensor;   // given dims {7, 7}
   std::string retype_tensor;    // written as i32
   std::vector<float> rope_freqs;  // rope_freqs.weight when not empty
+  std::string rope_freqs_name = "rope_freqs.weight";
 };
 
 // A tiny llama-shaped GGUF built by hand, with one deliberate defect.
@@ -67,7 +68,7 @@ std::string WriteTiny(const std::string& file_name, const TinyOptions& o) {
   add("blk.0.ffn_up.weight", {kEmbd, kFf});
   add("blk.0.ffn_down.weight", {kFf, kEmbd});
   if (!o.rope_freqs.empty()) {
-    EXPECT_TRUE(w.AddTensorF32("rope_freqs.weight", {static_cast<int64_t>(o.rope_freqs.size())}, o.rope_freqs).ok());
+    EXPECT_TRUE(w.AddTensorF32(o.rope_freqs_name, {static_cast<int64_t>(o.rope_freqs.size())}, o.rope_freqs).ok());
   }
   const std::string path = testing_util::TempPath(file_name);
   EXPECT_TRUE(w.Write(path).ok());
@@ -130,6 +131,42 @@ TEST(LoadErrorsTest, UnsupportedTensorTypeIsNamed) {
 TEST(LoadErrorsTest, Qwen2RequiresBiases) {
   Status s = LoadStatus(WriteTiny("tiny_qwen2.gguf", {.arch = "qwen2"}));
   EXPECT_NE(s.message().find("attn_q.bias"), std::string::npos) << s.message();
+}
+
+// A gemma2 file must carry what its forward pass needs: a llama-shaped file
+// under the gemma2 name is refused, naming the first post-norm it lacks; a
+// bad sliding window is named too.
+TEST(LoadErrorsTest, Gemma2NamesWhatIsMissing) {
+  Status s = LoadStatus(WriteTiny("tiny_gemma2_a.gguf", {.arch = "gemma2"}));
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("blk.0.post_attention_norm.weight"), std::string::npos) << s.message();
+  s = LoadStatus(WriteTiny("tiny_gemma2_b.gguf", {.arch = "gemma2", .edit_metadata = [](gguf::GgufWriter& w) {
+    w.SetU32("gemma2.attention.sliding_window", 0);
+  }}));
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("gemma2.attention.sliding_window"), std::string::npos) << s.message();
+}
+
+// Phi-3 files need the fused gate/up (a llama-shaped ffn_up is refused by
+// shape); a LongRoPE file needs both factor sets (a llama-shaped file run at
+// its 128-token training context within an original context of 64 uses the
+// long set, which it lacks here).
+TEST(LoadErrorsTest, Phi3NamesWhatItCannotRun) {
+  Status s = LoadStatus(WriteTiny("tiny_phi3_a.gguf", {.arch = "phi3"}));
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("blk.0.ffn_up.weight"), std::string::npos) << s.message();
+  s = LoadStatus(WriteTiny("tiny_long_rope.gguf",
+                           {.edit_metadata = [](gguf::GgufWriter& w) {
+                              w.SetU32("llama.rope.scaling.original_context_length", 64);
+                            },
+                            .rope_freqs = {1, 1, 1, 1},
+                            .rope_freqs_name = "rope_factors_short.weight"}));
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("rope_factors_long.weight"), std::string::npos) << s.message();
+  // Run within the original context, the short set is the one it needs.
+  const std::string path = testing_util::TempPath("tiny_long_rope.gguf");
+  auto m = Model::Load(path, {.n_threads = 1, .n_ctx = 64});
+  EXPECT_TRUE(m.ok()) << m.status().ToString();
 }
 
 TEST(LoadErrorsTest, BadMetadataIsNamed) {

@@ -3,7 +3,8 @@
 //
 // The tensors are random BYTES, not the output of a quantizer, so every bit
 // of every field is exercised (6-bit K scales with their high bits set, all
-// q5/q6 high-bit patterns, negative q6_K scales); f16/bf16/f32 scale fields
+// q5/q6 high-bit patterns, negative q6_K scales, every q3_K scale and
+// hmask bit, every iq4 code and 6-bit iq4_xs scale); f16/bf16/f32 scale fields
 // are redrawn when they would be Inf/NaN, whose payloads are not the
 // subject here. Both sides decode as ggml's scalar code does: f32 products in
 // ggml's order, no fused multiply-add, so the results must be identical.
@@ -30,6 +31,9 @@ std::vector<int> HalfFieldOffsets(DType type) {
     case DType::kQ4_0: case DType::kQ5_0: case DType::kQ8_0: return {0};
     case DType::kQ4_1: case DType::kQ5_1: case DType::kQ4_K: case DType::kQ5_K: return {0, 2};
     case DType::kQ6_K: return {208};
+    case DType::kQ2_K: return {80, 82};
+    case DType::kQ3_K: return {108};
+    case DType::kIQ4_NL: case DType::kIQ4_XS: return {0};
     case DType::kF16: return {0};
     default: return {};
   }
@@ -116,7 +120,8 @@ TEST_P(ReferenceDequantTest, BitExactWithNumpyDecoder) {
 INSTANTIATE_TEST_SUITE_P(AllTypes, ReferenceDequantTest,
                          ::testing::Values(DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0,
                                            DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1,
-                                           DType::kQ4_K, DType::kQ5_K, DType::kQ6_K),
+                                           DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kQ2_K,
+                                           DType::kQ3_K, DType::kIQ4_NL, DType::kIQ4_XS),
                          [](const ::testing::TestParamInfo<DType>& info) {
                            return std::string(DTypeName(info.param));
                          });

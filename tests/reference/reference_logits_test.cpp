@@ -1,6 +1,7 @@
 // The C++ forward pass against the independent NumPy reference
-// (tools/reference/gguf_reference.py), for every architecture x weight type,
-// on fixture models from tools/fixture/make_fixture_model.
+// (tools/reference/gguf_reference.py), for every architecture x weight type
+// (gemma2 in six of them, phi3 in four), on fixture models from
+// tools/fixture/make_fixture_model.
 //
 // Each case: write a tiny fixture (2 layers, 4 heads, 2 KV heads; 64 wide
 // with a 128 FFN, or 256 / 512 for the K types whose blocks are 256 long;
@@ -28,7 +29,9 @@
 //    "diverged" tier: rel <= 5e-2, median |err| / max|ref| <= 5e-3, top-1
 //    equal wherever the reference's top-2 gap exceeds 2e-2 * max|ref|.
 //    Measured over seeds 1-4 x 27 quantized cases: 24 of 108 diverged, with
-//    rel <= 2.0e-2, median <= 2.0e-3, top-1 flips only at gaps <= 0.8%.
+//    rel <= 2.0e-2, median <= 2.0e-3, top-1 flips only at gaps <= 0.8%;
+//    and over seeds 1-4 x the 12 q2_K / q3_K / iq4_nl / iq4_xs cases: 9 of
+//    48 diverged, rel <= 1.4e-2, median <= 1.4e-3, no top-1 flip.
 //    A real bug (RoPE, bias, norm, a wrong sub-block scale) gives rel ~0.1-1.
 //    The bit-exact weight decoding is checked separately
 //    (reference_dequant_test.cpp).
@@ -52,13 +55,17 @@ struct Case {
   std::string arch;
   std::string type;
   bool llama3_rope = false;  // rope_freqs.weight divisors
+  bool long_rope = false;    // LongRoPE factor sets and attention factor
 };
 
 void PrintTo(const Case& c, std::ostream* os) {
-  *os << c.arch << "/" << c.type << (c.llama3_rope ? "/rope_freqs" : "");
+  *os << c.arch << "/" << c.type << (c.llama3_rope ? "/rope_freqs" : "") << (c.long_rope ? "/long_rope" : "");
 }
 
-bool IsKType(const std::string& t) { return t == "q4_k" || t == "q5_k" || t == "q6_k" || t == "q4_k_m"; }
+// Types whose blocks are 256 long (the fixture needs 256-multiple widths).
+bool IsKType(const std::string& t) {
+  return t == "q4_k" || t == "q5_k" || t == "q6_k" || t == "q4_k_m" || t == "q2_k" || t == "q3_k" || t == "iq4_xs";
+}
 bool IsFloatType(const std::string& t) { return t == "f32" || t == "f16" || t == "bf16"; }
 
 constexpr double kExactTol = 1e-4;        // rel, every type
@@ -67,7 +74,7 @@ constexpr double kDivergedMedian = 5e-3;  // median |err| / max|ref|, idem
 constexpr double kDivergedTop1Gap = 2e-2; // top-1 must agree above this gap / max|ref|
 
 std::string CaseName(const Case& c) {
-  return c.arch + "_" + c.type + (c.llama3_rope ? "_rope_freqs" : "");
+  return c.arch + "_" + c.type + (c.llama3_rope ? "_rope_freqs" : "") + (c.long_rope ? "_long_rope" : "");
 }
 
 const std::vector<int32_t> kTokens = {1, 17, 256, 42, 299, 3, 100, 7, 258, 64, 200, 5};
@@ -149,7 +156,10 @@ TEST_P(ReferenceLogitsTest, PrefillAndDecodeMatchNumpyReference) {
                     " --seed " + seed + " --n-embd " + std::to_string(n_embd) + " --n-ff " + std::to_string(n_ff) +
                     " --n-layer 2 --n-head 4 --n-head-kv 2 --head-dim " + std::to_string(head_dim) +
                     " --n-vocab 300 --ctx 2048" + (c.arch == "qwen2" ? " --tied" : "") +
-                    (c.llama3_rope ? " --llama3-rope" : "") + " -o " +
+                    // gemma2: a window of 5 of the 12 tokens (local layers
+                    // really slide) and caps that bend these scores and logits.
+                    (c.arch == "gemma2" ? " --tied --sliding-window 5 --attn-softcap 2 --final-softcap 5" : "") +
+                    (c.llama3_rope ? " --llama3-rope" : "") + (c.long_rope ? " --long-rope" : "") + " -o " +
                     model_path;
   const CommandResult g = RunCommand(gen);
   ASSERT_EQ(g.exit_code, 0) << gen << "\n" << g.output;
@@ -159,7 +169,7 @@ TEST_P(ReferenceLogitsTest, PrefillAndDecodeMatchNumpyReference) {
   // positions are where an implementation loses precision. (Ignoring the
   // divisors would move the f32 case's logits by rel 3.6e-3, 36x its
   // tolerance.)
-  const int64_t start_pos = c.llama3_rope ? 1000 : 0;
+  const int64_t start_pos = c.llama3_rope || c.long_rope ? 1000 : 0;
   std::vector<int32_t> positions(kTokens.size());
   for (size_t i = 0; i < positions.size(); ++i) positions[i] = static_cast<int32_t>(start_pos + i);
 
@@ -216,14 +226,23 @@ TEST_P(ReferenceLogitsTest, PrefillAndDecodeMatchNumpyReference) {
 std::vector<Case> AllCases() {
   std::vector<Case> cases;
   for (const char* arch : {"llama", "qwen2", "qwen3"}) {
-    for (const char* type : {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k",
-                             "q5_k", "q6_k", "q4_k_m"}) {
+    for (const char* type : {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k",
+                             "q4_k", "q5_k", "q6_k", "q4_k_m", "iq4_nl", "iq4_xs"}) {
       cases.push_back({arch, type});
     }
   }
   // Llama 3.1+ RoPE scaling (rope_freqs.weight), float and quantized.
   cases.push_back({"llama", "f32", true});
   cases.push_back({"llama", "q4_k_m", true});
+  // Gemma 2 (issue 17): soft-capping, sliding-window layers, post-norms,
+  // scaled embeddings, GeGLU.
+  for (const char* type : {"f32", "bf16", "q8_0", "q4_k_m", "iq4_nl", "q3_k"}) cases.push_back({"gemma2", type});
+  // Phi-3: fused attn_qkv and gate/up.
+  for (const char* type : {"f32", "q8_0", "q4_k", "q2_k"}) cases.push_back({"phi3", type});
+  // Phi-3.5-style LongRoPE (long factor set at the training context, and
+  // the attention factor), from position 1000.
+  cases.push_back({"phi3", "f32", false, true});
+  cases.push_back({"phi3", "q4_k", false, true});
   return cases;
 }
 

@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """Independent NumPy reference for chunkserve: GGUF reader, ggml dequantizers
-and the llama / qwen2 / qwen3 forward pass (RMSNorm, RoPE normal / NeoX with
-linear scaling and rope_freqs.weight divisors, grouped-query causal
-attention, SwiGLU, Q/K/V biases, per-head Q/K RMSNorm, tied output).
+and the llama / qwen2 / qwen3 / gemma2 / phi3 forward pass (RMSNorm, RoPE normal /
+NeoX with linear scaling and rope_freqs.weight divisors, grouped-query causal
+attention, SwiGLU, Q/K/V biases, per-head Q/K RMSNorm, tied output; gemma2's
+scaled embeddings, GeGLU, post-norms, soft-capping and sliding windows;
+phi3's fused QKV and gate/up tensors and LongRoPE factors).
 
 Why it exists: the C++ engine's logits are checked against this script in
 tests (tests/reference/). It shares no code with the C++ side: the GGUF
 layout and the quantized block layouts are decoded here from the format
-descriptions (ggml's block_q4_0 ... block_q6_K), and the forward pass is
+descriptions (ggml's block_q4_0 ... block_q6_K, block_q2_K, block_q3_K,
+block_iq4_nl, block_iq4_xs), and the forward pass is
 written in plain float64 NumPy.
 
 Usage:
@@ -28,8 +31,8 @@ tensor's elements in file order as float32.
 weights are quantized, so a comparison with an engine that computes int8 dot
 products can use a tight tolerance: `q8_32` as chunkserve does (8-bit blocks
 of 32 with an f32 scale for every weight type, see kernels/quant_blocks.h),
-`ggml` as ggml's vec_dot types do (q8_0 for q4_0/q5_0/q8_0 weights, q8_1 for
-q4_1/q5_1, q8_K for the K types). `none` (default) is the exact math on the
+`ggml` as ggml's vec_dot types do (q8_0 for q4_0/q5_0/q8_0/iq4_nl weights,
+q8_1 for q4_1/q5_1, q8_K for the K types and iq4_xs). `none` (default) is the exact math on the
 dequantized weights.
 
 Embeddings: `bert` models (post-LayerNorm encoder: token + learned position +
@@ -86,6 +89,8 @@ GGML_TYPES = {
     13: ("q5_K", 256, 176),
     14: ("q6_K", 256, 210),
     15: ("q8_K", 256, 292),
+    20: ("iq4_nl", 32, 18),
+    23: ("iq4_xs", 256, 136),
     24: ("i8", 1, 1),
     25: ("i16", 1, 2),
     26: ("i32", 1, 4),
@@ -385,10 +390,108 @@ def deq_q6_K(data):
     return (ds * q).reshape(-1)
 
 
+def _crumbs(qs_u8, n):
+    """(n, 64) uint8 of 2-bit fields -> (n, 2, 4, 32) int32 [half, k, l]:
+    field k of byte 32 * half + l is bits 2k..2k+1."""
+    q = qs_u8.astype(np.int32).reshape(n, 2, 1, 32)
+    shifts = (2 * np.arange(4, dtype=np.int32)).reshape(1, 1, 4, 1)
+    return (q >> shifts) & 3
+
+
+def deq_q2_K(data):
+    # block_q2_K { u8 scales[16]; u8 qs[64]; f16 d; f16 dmin; } 256 elements.
+    # Element 128 * half + 32 * k + l (k = 0..3, l = 0..31) is bits 2k..2k+1
+    # of qs[32 * half + l]. Each 16 consecutive elements s = 0..15 use
+    # scales[s]: scale = low nibble, min = high nibble.
+    # x = (d * scale) * q - (dmin * min), f32 products.
+    b = _blocks(data, 84)
+    n = b.shape[0]
+    sm = b[:, 0:16].astype(np.int32)
+    q = _crumbs(b[:, 16:80], n).reshape(n, 16, 16).astype(np.float32)
+    d = _f16(b[:, 80:82])
+    dmin = _f16(b[:, 82:84])
+    dl = (d * (sm & 0xF).astype(np.float32))[:, :, None]
+    ml = (dmin * (sm >> 4).astype(np.float32))[:, :, None]
+    return (dl * q - ml).reshape(-1)
+
+
+def _q3_K_scales(raw12):
+    """12 bytes -> (n, 16) 6-bit scales (0..63), unpacked as ggml does with
+    32-bit words: with a0, a1, t the three little-endian words,
+      w0 = (a0 & 0x0f0f0f0f) | ((t >> 0 & 0x03030303) << 4)
+      w1 = (a1 & 0x0f0f0f0f) | ((t >> 2 & 0x03030303) << 4)
+      w2 = (a0 >> 4 & 0x0f0f0f0f) | ((t >> 4 & 0x03030303) << 4)
+      w3 = (a1 >> 4 & 0x0f0f0f0f) | ((t >> 6 & 0x03030303) << 4)
+    and the 16 bytes of w0..w3 are the scales in order."""
+    words = np.ascontiguousarray(raw12).view("<u4").astype(np.uint32)  # (n, 3)
+    a0, a1, t = words[:, 0], words[:, 1], words[:, 2]
+    lo4 = np.uint32(0x0F0F0F0F)
+    lo2 = np.uint32(0x03030303)
+    w = np.stack([
+        (a0 & lo4) | (((t >> np.uint32(0)) & lo2) << np.uint32(4)),
+        (a1 & lo4) | (((t >> np.uint32(2)) & lo2) << np.uint32(4)),
+        ((a0 >> np.uint32(4)) & lo4) | (((t >> np.uint32(4)) & lo2) << np.uint32(4)),
+        ((a1 >> np.uint32(4)) & lo4) | (((t >> np.uint32(6)) & lo2) << np.uint32(4)),
+    ], axis=1).astype("<u4")
+    return np.ascontiguousarray(w).view(np.uint8).reshape(-1, 16).astype(np.int32)
+
+
+def deq_q3_K(data):
+    # block_q3_K { u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d; }
+    # Low 2 bits as q2_K's; element 128 * half + 32 * k + l has its 3rd bit
+    # at bit 4 * half + k of hmask[l]; q = low - (4 if that bit is clear).
+    # x = (d * (scale - 32)) * q per 16 elements.
+    b = _blocks(data, 110)
+    n = b.shape[0]
+    hm = b[:, 0:32].astype(np.int32).reshape(n, 1, 1, 32)
+    low = _crumbs(b[:, 32:96], n)
+    bit = (4 * np.arange(2, dtype=np.int32)).reshape(1, 2, 1, 1) + np.arange(4, dtype=np.int32).reshape(1, 1, 4, 1)
+    high = (hm >> bit) & 1
+    q = (low - 4 * (1 - high)).reshape(n, 16, 16).astype(np.float32)
+    sc = _q3_K_scales(b[:, 96:108])
+    d = _f16(b[:, 108:110])
+    dl = (d * (sc - 32).astype(np.float32))[:, :, None]
+    return (dl * q).reshape(-1)
+
+
+# ggml's kvalues_iq4nl: the 16 levels of the iq4 codes.
+IQ4NL_VALUES = np.array([-127, -104, -83, -65, -49, -35, -22, -10,
+                         1, 13, 25, 38, 53, 69, 89, 113], dtype=np.float32)
+
+
+def deq_iq4_nl(data):
+    # block_iq4_nl { f16 d; u8 qs[16]; } codes: element j low nibble of
+    # qs[j], element j + 16 high nibble; x = d * IQ4NL_VALUES[code].
+    b = _blocks(data, 18)
+    d = _f16(b[:, 0:2])
+    qs = b[:, 2:18].astype(np.int32)
+    codes = np.concatenate([qs & 0xF, qs >> 4], axis=1)
+    return (d * IQ4NL_VALUES[codes]).reshape(-1)
+
+
+def deq_iq4_xs(data):
+    # block_iq4_xs { f16 d; u16 scales_h; u8 scales_l[4]; u8 qs[128]; }
+    # 8 sub-blocks of 32: sub-block i's 6-bit scale is nibble i % 2 of
+    # scales_l[i / 2] plus bits 2i..2i+1 of scales_h above it; its codes are
+    # qs[16i..16i+15] in iq4_nl's order. x = (d * (scale - 32)) * value.
+    b = _blocks(data, 136)
+    n = b.shape[0]
+    d = _f16(b[:, 0:2])
+    sh = np.ascontiguousarray(b[:, 2:4]).view("<u2").astype(np.int32)    # (n, 1)
+    sl = b[:, 4:8].astype(np.int32)
+    i = np.arange(8)
+    ls = ((sl[:, i // 2] >> (4 * (i % 2))) & 0xF) | (((sh >> (2 * i)) & 3) << 4)
+    dl = (d * (ls - 32).astype(np.float32))[:, :, None]                 # (n, 8, 1)
+    qs = b[:, 8:136].astype(np.int32).reshape(n, 8, 16)
+    codes = np.concatenate([qs & 0xF, qs >> 4], axis=2)
+    return (dl * IQ4NL_VALUES[codes]).reshape(-1)
+
+
 DEQUANT = {
     "f32": deq_f32, "f16": deq_f16, "bf16": deq_bf16, "q8_0": deq_q8_0,
     "q4_0": deq_q4_0, "q4_1": deq_q4_1, "q5_0": deq_q5_0, "q5_1": deq_q5_1,
-    "q4_K": deq_q4_K, "q5_K": deq_q5_K, "q6_K": deq_q6_K,
+    "q2_K": deq_q2_K, "q3_K": deq_q3_K, "q4_K": deq_q4_K, "q5_K": deq_q5_K,
+    "q6_K": deq_q6_K, "iq4_nl": deq_iq4_nl, "iq4_xs": deq_iq4_xs,
 }
 
 
@@ -474,7 +577,8 @@ def quant_act_q8_32(x):
     return (q * d).reshape(n, cols).astype(np.float64), None
 
 
-_QUANT_TYPES = ("q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_K", "q5_K", "q6_K")
+_QUANT_TYPES = ("q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K", "q3_K", "q4_K",
+                "q5_K", "q6_K", "iq4_nl", "iq4_xs")
 
 # --act-quant mode -> weight type -> activation quantizer
 ACT_QUANT_MODES = {
@@ -484,6 +588,8 @@ ACT_QUANT_MODES = {
         "q4_0": quant_act_q8_0, "q5_0": quant_act_q8_0, "q8_0": quant_act_q8_0,
         "q4_1": quant_act_q8_1, "q5_1": quant_act_q8_1,
         "q4_K": quant_act_q8_K, "q5_K": quant_act_q8_K, "q6_K": quant_act_q8_K,
+        "q2_K": quant_act_q8_K, "q3_K": quant_act_q8_K, "iq4_xs": quant_act_q8_K,
+        "iq4_nl": quant_act_q8_0,
     },
 }
 
@@ -531,6 +637,16 @@ ARCHS = {
     "llama": (False, False, False),
     "qwen2": (True, True, False),
     "qwen3": (True, False, True),
+    # Gemma 2, besides: embeddings * sqrt(n_embd), GeGLU (tanh GELU),
+    # post_attention_norm / post_ffw_norm on each block's output, attention
+    # scores and final logits soft-capped (cap * tanh(x / cap)), even layers
+    # attending only to keys with pos_q - pos_k < sliding_window. The norm
+    # weights are used as stored (llama.cpp's converter added Gemma's +1).
+    "gemma2": (True, False, False),
+    # Phi-3: llama's pass with NeoX RoPE; its files fuse Q/K/V into
+    # attn_qkv (rows q | k | v) and gate/up into ffn_up (gate rows first).
+    # Fused tensors are read for any architecture that has them.
+    "phi3": (True, False, False),
 }
 
 
@@ -538,18 +654,19 @@ def rms_norm(x, w, eps):
     return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
 
 
-def rope(x, positions, n_rot, theta, freq_scale, neox, freq_factors=None):
+def rope(x, positions, n_rot, theta, freq_scale, neox, freq_factors=None, mscale=1.0):
     """x (n, heads, head_dim) rotated per position; dims >= n_rot untouched.
     Pair i turns by pos * freq_scale * theta^(-2i/n_rot) / freq_factors[i]
-    (freq_factors: rope_freqs.weight, Llama 3.1+ scaling)."""
+    (freq_factors: rope_freqs.weight, Llama 3.1+ scaling, or LongRoPE's
+    factor set) and is scaled by mscale (LongRoPE's attention factor)."""
     out = x.copy()
     half = n_rot // 2
     inv_freq = theta ** (-np.arange(half, dtype=np.float64) * 2.0 / n_rot)
     if freq_factors is not None:
         inv_freq = inv_freq / freq_factors
     ang = (np.asarray(positions, dtype=np.float64) * freq_scale)[:, None] * inv_freq[None, :]
-    cos = np.cos(ang)[:, None, :]
-    sin = np.sin(ang)[:, None, :]
+    cos = mscale * np.cos(ang)[:, None, :]
+    sin = mscale * np.sin(ang)[:, None, :]
     if neox:
         a = x[:, :, 0:half]
         b = x[:, :, half:n_rot]
@@ -583,6 +700,10 @@ class Model:
         self.freq_scale = 1.0
         if g(a + ".rope.scaling.type", "none") == "linear":
             self.freq_scale = 1.0 / float(g(a + ".rope.scaling.factor"))
+        self.gemma2 = self.arch == "gemma2"
+        self.attn_softcap = float(g(a + ".attn_logit_softcapping", 50.0)) if self.gemma2 else 0.0
+        self.final_softcap = float(g(a + ".final_logit_softcapping", 30.0)) if self.gemma2 else 0.0
+        self.sliding_window = int(g(a + ".attention.sliding_window")) if self.gemma2 else 0
         t = reader.tensors
 
         def vec(name):
@@ -599,20 +720,39 @@ class Model:
             p = "blk.%d." % i
             L = {}
             L["attn_norm"] = vec(p + "attn_norm.weight")
-            for k in ("q", "k", "v"):
-                bias = p + "attn_%s.bias" % k if self.qkv_bias else None
-                L[k] = lin(p + "attn_%s.weight" % k, bias)
+            if p + "attn_qkv.weight" in t:
+                L["qkv"] = lin(p + "attn_qkv.weight")
+            else:
+                for k in ("q", "k", "v"):
+                    bias = p + "attn_%s.bias" % k if self.qkv_bias else None
+                    L[k] = lin(p + "attn_%s.weight" % k, bias)
             L["o"] = lin(p + "attn_output.weight")
             if self.qk_norm:
                 L["q_norm"] = vec(p + "attn_q_norm.weight")
                 L["k_norm"] = vec(p + "attn_k_norm.weight")
             L["ffn_norm"] = vec(p + "ffn_norm.weight")
-            L["gate"] = lin(p + "ffn_gate.weight")
-            L["up"] = lin(p + "ffn_up.weight")
+            if self.gemma2:
+                L["post_attn_norm"] = vec(p + "post_attention_norm.weight")
+                L["post_ffn_norm"] = vec(p + "post_ffw_norm.weight")
+            if p + "ffn_gate.weight" in t:
+                L["gate"] = lin(p + "ffn_gate.weight")
+                L["up"] = lin(p + "ffn_up.weight")
+            else:
+                L["gate_up"] = lin(p + "ffn_up.weight")
             L["down"] = lin(p + "ffn_down.weight")
             self.layers.append(L)
         self.output_norm = vec("output_norm.weight")
         self.rope_freqs = vec("rope_freqs.weight") if "rope_freqs.weight" in t else None
+        # LongRoPE (Phi-3.5): the long factor set when the model runs beyond
+        # rope.scaling.original_context_length (this reference runs it at
+        # its training context, as llama.cpp does by default), cos and sin
+        # scaled by rope.scaling.attn_factor.
+        self.rope_mscale = float(g(a + ".rope.scaling.attn_factor", 1.0))
+        if self.rope_freqs is None and "rope_factors_long.weight" in t:
+            n_ctx_train = int(g(a + ".context_length", 0))
+            n_orig = int(g(a + ".rope.scaling.original_context_length", n_ctx_train))
+            self.rope_freqs = vec("rope_factors_long.weight" if n_ctx_train > n_orig
+                                  else "rope_factors_short.weight")
         if self.rope_freqs is not None and self.rope_freqs.shape != (self.n_rot // 2,):
             raise GgufError("rope_freqs.weight: expected %d values" % (self.n_rot // 2))
         if "output.weight" in t:
@@ -623,7 +763,10 @@ class Model:
     def forward(self, tokens, start_pos=0):
         """All tokens at once (causal), token i at RoPE position start_pos + i;
         returns logits (n, n_vocab)."""
-        return self.output(self.hidden_states(tokens, start_pos))
+        logits = self.output(self.hidden_states(tokens, start_pos))
+        if self.final_softcap > 0:
+            logits = self.final_softcap * np.tanh(logits / self.final_softcap)
+        return logits
 
     def hidden_states(self, tokens, start_pos=0):
         """The final-norm hidden states (n, n_embd) that the logits multiply."""
@@ -635,31 +778,58 @@ class Model:
         hd, nh, nkv = self.head_dim, self.n_head, self.n_head_kv
         group = nh // nkv
         mask = np.triu(np.full((n, n), -np.inf), k=1)
+        # Sliding-window layers also hide keys sliding_window or more
+        # positions back.
+        dist = pos[:, None] - pos[None, :]
+        local_mask = np.where(dist >= self.sliding_window, -np.inf, mask) if self.sliding_window else mask
         x = self.tok_embd[tokens]
-        for L in self.layers:
+        if self.gemma2:
+            x = x * np.sqrt(float(self.n_embd))
+        for li, L in enumerate(self.layers):
+            layer_mask = local_mask if self.gemma2 and li % 2 == 0 else mask
             h = rms_norm(x, L["attn_norm"], self.eps)
-            q = L["q"](h).reshape(n, nh, hd)
-            k = L["k"](h).reshape(n, nkv, hd)
-            v = L["v"](h).reshape(n, nkv, hd)
+            if "qkv" in L:
+                qkv = L["qkv"](h)
+                q = qkv[:, :nh * hd].reshape(n, nh, hd)
+                k = qkv[:, nh * hd:(nh + nkv) * hd].reshape(n, nkv, hd)
+                v = qkv[:, (nh + nkv) * hd:].reshape(n, nkv, hd)
+            else:
+                q = L["q"](h).reshape(n, nh, hd)
+                k = L["k"](h).reshape(n, nkv, hd)
+                v = L["v"](h).reshape(n, nkv, hd)
             if self.qk_norm:
                 q = rms_norm(q, L["q_norm"], self.eps)
                 k = rms_norm(k, L["k_norm"], self.eps)
-            q = rope(q, pos, self.n_rot, self.theta, self.freq_scale, self.neox, self.rope_freqs)
-            k = rope(k, pos, self.n_rot, self.theta, self.freq_scale, self.neox, self.rope_freqs)
+            q = rope(q, pos, self.n_rot, self.theta, self.freq_scale, self.neox, self.rope_freqs, self.rope_mscale)
+            k = rope(k, pos, self.n_rot, self.theta, self.freq_scale, self.neox, self.rope_freqs, self.rope_mscale)
             att = np.empty((n, nh, hd))
             for hh in range(nh):
                 kh = k[:, hh // group, :]
                 vh = v[:, hh // group, :]
-                s = q[:, hh, :] @ kh.T / np.sqrt(hd) + mask
+                s = q[:, hh, :] @ kh.T / np.sqrt(hd)
+                if self.attn_softcap > 0:
+                    s = self.attn_softcap * np.tanh(s / self.attn_softcap)
+                s = s + layer_mask
                 s = s - s.max(axis=1, keepdims=True)
                 p = np.exp(s)
                 p /= p.sum(axis=1, keepdims=True)
                 att[:, hh, :] = p @ vh
-            x = x + L["o"](att.reshape(n, nh * hd))
+            o = L["o"](att.reshape(n, nh * hd))
+            if self.gemma2:
+                o = rms_norm(o, L["post_attn_norm"], self.eps)
+            x = x + o
             h = rms_norm(x, L["ffn_norm"], self.eps)
-            g = L["gate"](h)
-            u = L["up"](h)
-            x = x + L["down"](g / (1.0 + np.exp(-g)) * u)
+            if "gate_up" in L:
+                gu = L["gate_up"](h)
+                g, u = gu[:, :self.n_ff], gu[:, self.n_ff:]
+            else:
+                g = L["gate"](h)
+                u = L["up"](h)
+            if self.gemma2:
+                f = L["down"](gelu_tanh(g) * u)
+                x = x + rms_norm(f, L["post_ffn_norm"], self.eps)
+            else:
+                x = x + L["down"](g / (1.0 + np.exp(-g)) * u)
         return rms_norm(x, self.output_norm, self.eps)
 
 

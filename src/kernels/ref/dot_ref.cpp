@@ -21,13 +21,28 @@ float DotQuant(DType type, const uint8_t* w_row, const ActBlock* x, int64_t cols
     int32_t isum_lo = 0, isum_hi = 0;
     for (int j = 0; j < kQK / 2; ++j) isum_lo += (w.u[j] - f.offset) * a.qs[j];
     for (int j = kQK / 2; j < kQK; ++j) isum_hi += (w.u[j] - f.offset) * a.qs[j];
+    if (f.half_mins) {
+      // q2_K: a min per 16 elements meets the sum of each half's
+      // activations. Each half's terms are summed off the accumulator and
+      // the block joins it with one add, so a one-token kernel's chain per
+      // block is one add, not four fmas (decode ran latency-bound).
+      int32_t sum_lo = 0, sum_hi = 0;
+      for (int j = 0; j < kQK / 2; ++j) sum_lo += a.qs[j];
+      for (int j = kQK / 2; j < kQK; ++j) sum_hi += a.qs[j];
+      const float t_lo =
+          std::fma(static_cast<float>(isum_lo), w.scale[0] * a.d, w.min[0] * (a.d * static_cast<float>(sum_lo)));
+      const float t_hi =
+          std::fma(static_cast<float>(isum_hi), w.scale[1] * a.d, w.min[1] * (a.d * static_cast<float>(sum_hi)));
+      acc = acc + (t_lo + t_hi);
+      continue;
+    }
     if (f.per_half) {
       acc = std::fma(static_cast<float>(isum_lo), w.scale[0] * a.d, acc);
       acc = std::fma(static_cast<float>(isum_hi), w.scale[1] * a.d, acc);
     } else {
       acc = std::fma(static_cast<float>(isum_lo + isum_hi), w.scale[0] * a.d, acc);
     }
-    if (f.has_min) acc = std::fma(w.min, a.dsum, acc);
+    if (f.has_min) acc = std::fma(w.min[0], a.dsum, acc);
   }
   return acc;
 }

@@ -3,8 +3,12 @@
 //
 // Quantized weights meet activations quantized to ActBlocks (one int8 scale
 // per 32 elements, see quant_blocks.h); per 32-element block (per 16 for
-// q6_K) the integer dot product is exact, and is then scaled in f32:
-//   acc = fma(isum, scale_w * d_x, acc);  acc = fma(min_w, d_x * sum(x_q), acc)
+// q2_K, q3_K and q6_K) the integer dot product is exact, and is then scaled
+// in f32:
+//   acc = fma(isum, scale_w * d_x, acc);  acc = fma(min_w, dsum_x, acc)
+// with dsum_x = d_x * sum(x_q) over the 32 elements; q2_K (a scale and a
+// min per 16) sums each half off the accumulator:
+//   t_h = fma(isum_h, scale_h * d_x, min_h * dsum_h);  acc = acc + (t_lo + t_hi)
 // Float weights (f32/f16/bf16) meet f32 activations: acc = fma(w, x, acc),
 // element by element in order.
 //
