@@ -152,6 +152,15 @@ StatusOr<uint64_t> Engine::Submit(const Prompt& prompt, const RequestParams& par
 StatusOr<RequestResult> Engine::Generate(const Prompt& prompt, const RequestParams& params,
                                          const TokenCallback& on_token) {
   ASSIGN_OR_RETURN(sched::SchedRequest r, MakeRequest(prompt, params));
+  if (params.cancel != nullptr && params.cancel->load()) {
+    // Cancelled before it started: nothing runs (a Cancel sent after
+    // Submit could lose the race against a short request).
+    RequestResult cancelled;
+    cancelled.finish = FinishReason::kCancelled;
+    cancelled.stats.n_prompt_tokens = static_cast<int64_t>(r.prompt.size());
+    cancelled.n_vocab = model_->hparams().n_vocab;
+    return cancelled;
+  }
   const int64_t fill_tokens_before = scheduler_->Stats().n_fill_tokens;
   Waiter waiter;
   r.on_token = [&](int32_t token) {
@@ -183,6 +192,7 @@ StatusOr<std::vector<float>> Engine::Embed(std::span<const int32_t> tokens, mode
   sched::SchedRequest r;
   r.prompt.assign(tokens.begin(), tokens.end());
   r.embed = true;
+  if (cancel != nullptr && cancel->load()) return CancelledError("embedding cancelled");
   Waiter waiter;
   r.on_done = [&](const sched::RequestOutcome& o) { waiter.Finish(o); };
   ASSIGN_OR_RETURN(const uint64_t id, scheduler_->Submit(std::move(r)));
