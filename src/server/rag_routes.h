@@ -1,4 +1,4 @@
-// RAG routes (installed by route_modules.cpp through __has_include):
+// RAG routes (installed by route_modules.cpp):
 //
 //   GET    /v1/collections                       list (documents, chunks, tokens, embedder)
 //   POST   /v1/collections            {name}     create (409 if it exists)

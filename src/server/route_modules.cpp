@@ -3,16 +3,12 @@
 #include "base/logging.h"
 #include "server/http_util.h"
 #include "server/openai_routes.h"
-#if __has_include("server/rag_routes.h")
 #include "server/rag_routes.h"
-#define CHUNKSERVE_HAS_RAG_ROUTES 1
-#endif
 
 namespace chunkserve::server {
 
 void InstallAllRoutes(httplib::Server& http, ServerContext& ctx) {
   InstallOpenAiRoutes(http, ctx);
-#ifdef CHUNKSERVE_HAS_RAG_ROUTES
   if (Status s = InstallRagRoutes(http, ctx); !s.ok()) {
     // FailedPrecondition: not configured (no --db), not a fault.
     if (s.code() == StatusCode::kFailedPrecondition) {
@@ -27,7 +23,6 @@ void InstallAllRoutes(httplib::Server& http, ServerContext& ctx) {
     http.Get(R"(/v1/collections.*)", unavailable);
     http.Post(R"(/v1/(collections|search|rag/chat/completions).*)", unavailable);
   }
-#endif
 }
 
 }  // namespace chunkserve::server

@@ -4,14 +4,8 @@
 // InstallAllRoutes (route_modules.cpp) calls each module in turn:
 //   InstallOpenAiRoutes   (openai_routes.h): /v1/models, /v1/completions,
 //                         /v1/chat/completions, /v1/embeddings;
-//   InstallRagRoutes      (rag_routes.h, when that file exists): the RAG
-//                         routes (/v1/collections, /v1/search,
-//                         /v1/rag/chat/completions). The retrieval side adds
-//                         src/server/rag_routes.{h,cpp} defining
-//                         `Status InstallRagRoutes(httplib::Server&, ServerContext&)`;
-//                         src/server/*.cpp is globbed into cs_server, and
-//                         route_modules.cpp picks the header up with
-//                         __has_include - no other file changes.
+//   InstallRagRoutes      (rag_routes.h): the RAG routes (/v1/collections,
+//                         /v1/search, /v1/rag/chat/completions).
 // A module that fails to install (e.g. cannot open its database) is logged
 // and its routes answer 503 with the reason.
 #pragma once

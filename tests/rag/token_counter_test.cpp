@@ -57,7 +57,6 @@ TEST(TokenCounterTest, FactoryWithoutModelIsApprox) {
 }  // namespace
 }  // namespace chunkserve::rag
 
-#ifdef CHUNKSERVE_RAG_HAVE_TOKENIZER
 #include <filesystem>
 
 #include "base/mapped_file.h"
@@ -94,4 +93,3 @@ TEST(TokenizerCounterTest, ChunksFitBudgetWithModelTokenizer) {
 
 }  // namespace
 }  // namespace chunkserve::rag
-#endif

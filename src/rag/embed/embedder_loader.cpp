@@ -3,12 +3,9 @@
 #include "gguf/gguf_file.h"
 #include "rag/embed/prefixed_embedder.h"
 #include "rag/embed/static_embedder.h"
-
-#if defined(CHUNKSERVE_RAG_HAVE_ENGINE)
 #include "rag/embed/decoder_embedder.h"
 #include "rag/embed/encoder_embedder.h"
 #include "model/arch.h"
-#endif
 
 namespace chunkserve::rag {
 namespace {
@@ -19,7 +16,6 @@ StatusOr<std::unique_ptr<Embedder>> LoadByArchitecture(const std::string& gguf_p
     ASSIGN_OR_RETURN(auto e, StaticEmbedder::Load(gguf_path, {.sif_a = opts.sif_a}));
     return std::unique_ptr<Embedder>(std::move(e));
   }
-#if defined(CHUNKSERVE_RAG_HAVE_ENGINE)
   if (arch == "bert") {
     ASSIGN_OR_RETURN(auto e, EncoderEmbedder::Load(gguf_path, opts));
     return std::unique_ptr<Embedder>(std::move(e));
@@ -28,7 +24,6 @@ StatusOr<std::unique_ptr<Embedder>> LoadByArchitecture(const std::string& gguf_p
     ASSIGN_OR_RETURN(auto e, DecoderEmbedder::Load(gguf_path, opts));
     return std::unique_ptr<Embedder>(std::move(e));
   }
-#endif
   return UnimplementedError(gguf_path + ": no embedder for architecture '" + arch +
                             "' (supported: glove, bert, llama, qwen2, qwen3)");
 }

@@ -3,9 +3,7 @@
 #include <array>
 
 #include "rag/text/utf8.h"
-#ifdef CHUNKSERVE_RAG_HAVE_TOKENIZER
 #include "rag/text/tokenizer_counter.h"
-#endif
 
 namespace chunkserve::rag {
 namespace {
@@ -59,12 +57,8 @@ size_t ApproxTokenCounter::CountTokens(std::string_view text) const {
 
 StatusOr<std::unique_ptr<TokenCounter>> MakeTokenCounter(const std::string& tokenizer_path) {
   if (tokenizer_path.empty()) return std::unique_ptr<TokenCounter>(std::make_unique<ApproxTokenCounter>());
-#ifdef CHUNKSERVE_RAG_HAVE_TOKENIZER
   ASSIGN_OR_RETURN(auto counter, TokenizerCounter::Open(tokenizer_path));
   return std::unique_ptr<TokenCounter>(std::move(counter));
-#else
-  return UnimplementedError("--tokenizer: this build has no tokenizer module; omit the flag to use the built-in approximation");
-#endif
 }
 
 }  // namespace chunkserve::rag
