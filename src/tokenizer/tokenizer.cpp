@@ -220,42 +220,42 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromGguf(const gguf::GgufFile& f
   return std::unique_ptr<Tokenizer>(new Tokenizer(std::move(impl)));
 }
 
+namespace {
+
+// Appends the tokens of `text`: special tokens cut out first (TokenizerImpl::
+// Partition), each plain fragment through the kind-specific encoder.
+void EncodeInto(const TokenizerImpl& m, std::string_view text, bool parse_special, std::span<const TextRange> plain,
+                std::vector<int32_t>* out) {
+  bool after_special = true;
+  m.Partition(
+      text, parse_special,
+      [&](std::string_view fragment) {
+        m.encoder->Encode(fragment, after_special, out);
+        after_special = false;
+      },
+      [&](int32_t id) {
+        out->push_back(id);
+        after_special = true;
+      },
+      plain);
+}
+
+}  // namespace
+
 std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_special, bool parse_special) const {
   const TokenizerImpl& m = *impl_;
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 4);
   if (add_special && m.add_bos) out.push_back(*m.bos);
-  bool after_special = true;
-  m.Partition(
-      text, parse_special,
-      [&](std::string_view fragment) {
-        m.encoder->Encode(fragment, after_special, &out);
-        after_special = false;
-      },
-      [&](int32_t id) {
-        out.push_back(id);
-        after_special = true;
-      });
+  EncodeInto(m, text, parse_special, {}, &out);
   if (add_special && m.add_eos) out.push_back(*m.eos);
   return out;
 }
 
 std::vector<int32_t> Tokenizer::EncodeTemplated(std::string_view text, std::span<const TextRange> plain) const {
-  const TokenizerImpl& m = *impl_;
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 4);
-  bool after_special = true;
-  m.Partition(
-      text, /*parse_special=*/true,
-      [&](std::string_view fragment) {
-        m.encoder->Encode(fragment, after_special, &out);
-        after_special = false;
-      },
-      [&](int32_t id) {
-        out.push_back(id);
-        after_special = true;
-      },
-      plain);
+  EncodeInto(*impl_, text, /*parse_special=*/true, plain, &out);
   return out;
 }
 
