@@ -61,7 +61,7 @@ print(f"{'question':<58} {'prompt':>6} {'cold TTFT':>10} {'warm TTFT':>10} {'reu
 for c, w in zip(cold, warm):
     g, h = c["generation"], w["generation"]
     print(f"{c['question'][:58]:<58} {g['n_prompt_tokens']:>6} {g['ttft_ms']:>8.0f}ms {h['ttft_ms']:>8.0f}ms "
-          f"{h['n_reused_tokens']:>7} {h['n_computed_tokens']:>8}")
+          f"{h['n_prefix_reused_tokens'] + h['n_chunk_reused_tokens']:>7} {h['n_computed_tokens']:>8}")
 PY
 
 step "Model speed: 128-token prompt, 32 generated tokens, 2 threads"
