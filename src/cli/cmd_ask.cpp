@@ -45,7 +45,8 @@ const Command kCommand{
     "  --threads N         model threads (default all)\n"
     "  --attention P       attention operands: f32 | bf16 (default: bf16 where native)\n"
     "  --questions FILE    one question per line, answered in order in one process\n"
-    "  --json              one JSON object per question (answer, citations, timings)\n"
+    "  --json              one JSON object per question (answer, citations, timings; \"generation\":\n"
+    "                      the engine core's RequestStats, as in HTTP usage)\n"
     "  --show-prompt       print the prompt (generated answers) on stderr\n"
     "Citations [n] map to a document path and byte range [begin, end) of the original file.",
     RunAsk};
