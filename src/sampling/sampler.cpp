@@ -51,6 +51,16 @@ void Sampler::BuildChain() {
 
 int32_t Sampler::Sample(std::span<const float> logits) {
   CHECK(logits.size() == static_cast<size_t>(n_vocab_));
+  if (chain_.empty() && params_.temperature <= 0.0f) {
+    // Plain greedy: the same argmax (lowest id on ties) straight from the row,
+    // without building the candidate list (a decode step's worth of time on
+    // a 150k vocabulary).
+    size_t best = 0;
+    for (size_t i = 1; i < logits.size(); ++i)
+      if (logits[i] > logits[best]) best = i;
+    last_p_ = 1.0f;
+    return static_cast<int32_t>(best);
+  }
   candidates_.Fill(logits);
   for (auto& processor : chain_) {
     processor->Apply(candidates_);

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include <cmath>
 #include <limits>
 #include <map>
@@ -38,6 +40,21 @@ TEST(SamplerTest, GreedyPicksArgmaxLowestIdOnTies) {
   EXPECT_EQ(s.Sample(logits), 1);
   EXPECT_FLOAT_EQ(s.last_probability(), 1.0f);
   EXPECT_EQ(s.ChainDescription(), "greedy");
+}
+
+// Plain greedy scans the row directly; a chain that changes nothing (a zero
+// bias) takes the candidate path: both give the same token, ties included.
+TEST(SamplerTest, PlainGreedyFastPathEqualsCandidatePath) {
+  SamplingParams with_chain = Greedy();
+  with_chain.logit_bias = {{0, 0.0f}};
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> level(0, 6);  // few distinct values: many ties
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<float> logits(1000);
+    for (float& l : logits) l = static_cast<float>(level(rng)) * 0.5f;
+    Sampler fast(Greedy(), 1000), slow(with_chain, 1000);
+    ASSERT_EQ(fast.Sample(logits), slow.Sample(logits)) << trial;
+  }
 }
 
 TEST(SamplerTest, GreedyDoesNotModifyLogits) {
