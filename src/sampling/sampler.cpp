@@ -55,9 +55,17 @@ int32_t Sampler::Sample(std::span<const float> logits) {
     // Plain greedy: the same argmax (lowest id on ties) straight from the row,
     // without building the candidate list (a decode step's worth of time on
     // a 150k vocabulary).
+    // NaN counts as -inf, as the candidate list stores it.
+    auto value = [](float x) { return std::isnan(x) ? -std::numeric_limits<float>::infinity() : x; };
     size_t best = 0;
-    for (size_t i = 1; i < logits.size(); ++i)
-      if (logits[i] > logits[best]) best = i;
+    float best_value = value(logits[0]);
+    for (size_t i = 1; i < logits.size(); ++i) {
+      const float v = value(logits[i]);
+      if (v > best_value) {
+        best = i;
+        best_value = v;
+      }
+    }
     last_p_ = 1.0f;
     return static_cast<int32_t>(best);
   }

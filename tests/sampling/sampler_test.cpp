@@ -43,7 +43,8 @@ TEST(SamplerTest, GreedyPicksArgmaxLowestIdOnTies) {
 }
 
 // Plain greedy scans the row directly; a chain that changes nothing (a zero
-// bias) takes the candidate path: both give the same token, ties included.
+// bias) takes the candidate path: both give the same token, ties, NaN and
+// all-banned rows included.
 TEST(SamplerTest, PlainGreedyFastPathEqualsCandidatePath) {
   SamplingParams with_chain = Greedy();
   with_chain.logit_bias = {{0, 0.0f}};
@@ -52,6 +53,8 @@ TEST(SamplerTest, PlainGreedyFastPathEqualsCandidatePath) {
   for (int trial = 0; trial < 200; ++trial) {
     std::vector<float> logits(1000);
     for (float& l : logits) l = static_cast<float>(level(rng)) * 0.5f;
+    for (size_t i = static_cast<size_t>(trial % 7); i < logits.size(); i += 97) logits[i] = std::nanf("");
+    if (trial % 50 == 0) std::fill(logits.begin(), logits.end(), -kInf);
     Sampler fast(Greedy(), 1000), slow(with_chain, 1000);
     ASSERT_EQ(fast.Sample(logits), slow.Sample(logits)) << trial;
   }
