@@ -15,6 +15,7 @@
 
 #include "fixture/fixture_model.h"
 #include "engine/engine.h"
+#include "engine_test_util.h"
 
 namespace chunkserve::engine {
 namespace {
@@ -42,17 +43,8 @@ std::unique_ptr<model::Model> LoadFixture() {
   return m.ok() ? std::move(m).value() : nullptr;
 }
 
-std::vector<int32_t> Tokens(uint64_t seed, int n) {
-  std::vector<int32_t> v;
-  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (int i = 0; i < n; ++i) {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    v.push_back(3 + static_cast<int32_t>(s % 290));
-  }
-  return v;
-}
+// The shared generator (engine_test_util.h), ids 3..292 as this file always used.
+std::vector<int32_t> Tokens(uint64_t seed, int n) { return testing::Tokens(seed, n, 3, 293); }
 
 // Five requests of [prefix][3 documents][question]; another head_seed
 // gives another prefix (so a later round cannot reuse whole prompts from
