@@ -72,17 +72,15 @@ StatusOr<RopeSetup> RopeSetupFor(const model::Model& model) {
   r.params.theta = hp.rope_freq_base;
   r.params.freq_scale = hp.rope_freq_scale;
   r.params.style = hp.rope_style;
-  if (const gguf::TensorInfo* t = model.file().FindTensor("rope_freqs.weight")) {
-    const int64_t n = hp.n_rot / 2;
-    if (t->n_elements() != n) return InvalidArgumentError("engine: rope_freqs.weight has the wrong size");
-    r.freq_factors.resize(static_cast<size_t>(n));
-    if (t->type == DType::kF32) {
-      std::memcpy(r.freq_factors.data(), t->data, static_cast<size_t>(n) * sizeof(float));
-    } else if (t->type == DType::kF16 || t->type == DType::kBF16) {
-      kernels::DequantizeRow(t->type, t->data, r.freq_factors.data(), n);
-    } else {
-      return UnimplementedError("engine: rope_freqs.weight must be f32, f16 or bf16");
-    }
+  // The factors the forward pass uses (rope_freqs, or LongRoPE's short/long
+  // pair chosen for the context), so a moved chunk's K matches a prefill's.
+  // mscale stays 1: the stored K already carries the attention factor and a
+  // move is a pure rotation.
+  const std::span<const float> factors = model.rope_freq_factors();
+  if (!factors.empty()) {
+    if (static_cast<int64_t>(factors.size()) != hp.n_rot / 2)
+      return InvalidArgumentError("engine: the RoPE frequency factors have the wrong size");
+    r.freq_factors.assign(factors.begin(), factors.end());
     r.params.freq_factors = r.freq_factors.data();
   }
   return r;

@@ -64,7 +64,7 @@ struct RopeSetup {
   RopeSetup& operator=(const RopeSetup& other);
 };
 
-// Unimplemented for a rope_freqs tensor of a type other than f32/f16/bf16.
+// The model's frequency factors (rope_freqs, LongRoPE's chosen pair) included.
 StatusOr<RopeSetup> RopeSetupFor(const model::Model& model);
 
 // Copies the chunk's K/V into slots [first_slot, first_slot + n) of `kv`,

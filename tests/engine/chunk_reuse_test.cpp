@@ -118,7 +118,9 @@ TEST(ChunkReuse, ReRotationEqualsRopeAtTheNewPosition) {
 // at other positions, must equal recomputing it there: RoPE attention only
 // sees relative positions.
 TEST(ChunkReuse, IdenticalContextAtAnotherPositionEqualsRecompute) {
-  for (const char* arch : {"llama", "qwen2"}) {
+  // phi3: LongRoPE's frequency factors and attention factor (a move must
+  // rotate with the factors the forward pass chose, and not scale again).
+  for (const char* arch : {"llama", "qwen2", "phi3"}) {
     SCOPED_TRACE(arch);
     auto model = LoadSmallModel(arch, 1, kF32);
     ASSERT_TRUE(model);

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "fixture/fixture_model.h"
 #include "model/model.h"
 
@@ -25,6 +27,7 @@ inline fixture::FixtureSpec SmallSpec(const std::string& arch) {
   spec.n_head_kv = 2;
   spec.n_ff = 96;
   spec.n_vocab = 300;
+  spec.long_rope = arch == "phi3";  // Phi-3's LongRoPE factor pair
   return spec;
 }
 
@@ -34,7 +37,8 @@ inline std::unique_ptr<model::Model> LoadSmallModel(
     const std::string& arch, int n_threads = 1,
     std::optional<kernels::AttentionPrecision> precision = std::nullopt) {
   const std::string path =
-      (std::filesystem::path(::testing::TempDir()) / ("engine_test_" + arch + ".gguf")).string();
+      (std::filesystem::path(::testing::TempDir()) /
+       ("engine_test_" + arch + "_" + std::to_string(::getpid()) + ".gguf")).string();
   if (!std::filesystem::exists(path)) {
     Status s = fixture::WriteFixtureModel(SmallSpec(arch), path, nullptr);
     EXPECT_TRUE(s.ok()) << s.ToString();
