@@ -21,6 +21,7 @@
 #include "base/status.h"
 #include "cli/command.h"
 #include "cli/model_flags.h"
+#include "cli/speculation_flags.h"
 #include "cli/template_flags.h"
 #include "engine/engine.h"
 #include "engine/prompt_assembler.h"
@@ -57,13 +58,15 @@ const char kUsage[] =
     "      --stop TEXT        also end a reply at TEXT (repeatable; TEXT is not shown)\n"
     "  -t, --threads N        threads (default: all hardware threads)\n"
     "      --attention P      attention operands: f32 | bf16 (default: bf16 where native)\n"
-    "      --stats            per-turn token counts and speed on stderr\n";
+    "      --stats            per-turn token counts and speed on stderr\n"
+    CHUNKSERVE_SPECULATION_USAGE;
 
 struct ChatOptions {
   sampling::SamplingParams sampling;
   int64_t max_reply_tokens = 512;
   std::vector<std::string> stop_strings;
   bool stats = false;
+  std::optional<sched::LookupDraftOptions> lookup_draft;  // --speculate
 };
 
 struct TurnStats {
@@ -92,6 +95,7 @@ class ChatSession {
     }
     engine::RequestParams params;
     params.sampling = options_.sampling;
+    params.lookup_draft = options_.lookup_draft;
     // The reply may fill the context (the last token needs no position).
     params.max_new_tokens = std::min(options_.max_reply_tokens, n_ctx - prompt.n_tokens + 1);
     sampling::StopMatcher stop(options_.stop_strings);
@@ -131,7 +135,8 @@ int RunChat(const std::vector<std::string>& args) {
   auto flags_or = Flags::Parse(args,
                                {"m", "model", "system", "template-file", "n", "max-tokens", "c", "ctx", "temp",
                                 "top-k", "top-p", "min-p", "repeat-penalty", "presence-penalty",
-                                "frequency-penalty", "seed", "stop", "t", "threads", "attention"},
+                                "frequency-penalty", "seed", "stop", "t", "threads", "attention",
+                                kSpeculateFlag, kDraftTokensFlag},
                                {"chatml", "stats"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
@@ -174,6 +179,9 @@ int RunChat(const std::vector<std::string>& args) {
   sp.seed = static_cast<uint64_t>(*seed);
   options.stop_strings = flags.GetAll("stop");
   options.stats = flags.Has("stats");
+  auto speculation = SpeculationFromFlags(flags);
+  if (!speculation.ok()) return UsageError(*self, speculation.status().message());
+  options.lookup_draft = *speculation;
 
   auto load_options = ModelOptionsFromFlags(flags, static_cast<int>(*threads));
   if (!load_options.ok()) return UsageError(*self, load_options.status().message());
@@ -267,6 +275,9 @@ int RunChat(const std::vector<std::string>& args) {
                    "reply %lld tokens (%.1f tok/s); stop: %s\n",
                    turn, static_cast<long long>(c.n_prompt_tokens), static_cast<long long>(c.n_reused_tokens()),
                    c.ttft_ms, static_cast<long long>(c.n_generated_tokens), c.decode_tokens_per_s, stats.stop.c_str());
+      if (c.n_verifications > 0)
+        std::fprintf(stderr, "chat: turn %d: %lld of %lld drafted tokens accepted\n", turn,
+                     static_cast<long long>(c.n_draft_accepted), static_cast<long long>(c.n_draft_tokens));
     }
   }
   return 0;

@@ -6,6 +6,7 @@
 #include "base/status.h"
 #include "cli/command.h"
 #include "cli/model_flags.h"
+#include "cli/speculation_flags.h"
 #include "engine/engine.h"
 #include "engine/generate.h"
 #include "model/model.h"
@@ -36,6 +37,7 @@ const char kUsage[] =
     "      --attention P    attention operands: f32 | bf16 (default: bf16 where native)\n"
     "      --echo           print the prompt before the generated text\n"
     "      --parse-special  recognise control-token text (e.g. <|im_start|>) in the prompt\n"
+    CHUNKSERVE_SPECULATION_USAGE
     "\n"
     "Generation stops early at BOS (llama2.c's sequence delimiter) or end of generation.\n";
 
@@ -43,7 +45,7 @@ int RunGenerate(const std::vector<std::string>& args) {
   static const Command* self = &CommandRegistry().at("generate");
   auto flags_or = Flags::Parse(args,
                                {"m", "model", "p", "prompt", "n", "steps", "temp", "top-k", "top-p", "min-p",
-                                "repeat-penalty", "seed", "t", "threads", "attention"},
+                                "repeat-penalty", "seed", "t", "threads", "attention", kSpeculateFlag, kDraftTokensFlag},
                                {"echo", "parse-special"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
@@ -68,6 +70,9 @@ int RunGenerate(const std::vector<std::string>& args) {
     if (!s.ok()) return UsageError(*self, s.message());
   }
   if (*threads < 0) return UsageError(*self, "--threads must be >= 0");
+  auto speculation = SpeculationFromFlags(flags);
+  if (!speculation.ok()) return UsageError(*self, speculation.status().message());
+  params.lookup_draft = *speculation;
   params.n_steps = *steps;
   params.sampling.temperature = static_cast<float>(*temp);
   params.sampling.top_k = static_cast<int>(*top_k);
@@ -97,6 +102,10 @@ int RunGenerate(const std::vector<std::string>& args) {
   if (!result.ok()) return Fail("generate", result.status());
   const engine::GenerateResult& r = *result;
   const double ttft_ms = r.stats.ttft_ms;
+  if (params.lookup_draft)
+    std::fprintf(stderr, "speculation: %lld of %lld drafted tokens accepted in %lld verifications\n",
+                 static_cast<long long>(r.stats.n_draft_accepted), static_cast<long long>(r.stats.n_draft_tokens),
+                 static_cast<long long>(r.stats.n_verifications));
   std::fprintf(stderr,
                "prompt: %lld tokens, first token after %.1f ms (%.1f tok/s); generation: %lld tokens "
                "(%.1f tok/s); threads %d\n",

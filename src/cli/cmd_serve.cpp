@@ -27,6 +27,7 @@
 #include "cli/model_flags.h"
 #include "cli/template_flags.h"
 #include "cli/embedder_flags.h"
+#include "cli/speculation_flags.h"
 #include "engine/engine.h"
 #include "model/model.h"
 #include "rag/embed/embedder.h"
@@ -73,6 +74,11 @@ const char kUsage[] =
     "      --recompute R         fraction of reused chunk tokens recomputed in the new context,\n"
     "                            0..1 (default 0.15; 1 = exact full prefill)\n"
     "      --recompute-signal S  which tokens: recency (default) | trailing | deviation\n"
+    "      --speculate M         speculative decoding with drafts looked up in the prompt (same\n"
+    "                            output, faster when answers copy it): auto = greedy requests\n"
+    "                            with documents and RAG answers (default) | lookup = every\n"
+    "                            greedy request | off; a request's \"speculate\" overrides it\n"
+    "      --draft-tokens N      longest draft per step (default 8)\n"
     "      --max-body-mib N      request body limit (default 8)\n"
     "      --http-threads N      HTTP worker threads = requests served at once (default 64, <= 1024)\n"
     "      --max-connections N   open connections in total (default 1024); over the cap, idle and\n"
@@ -141,7 +147,7 @@ int RunServe(const std::vector<std::string>& args) {
                                 "grace-s", "db", "template-file", "max-decode-slowdown", "embed-model",
                                 "embed-pooling", "query-prefix", "doc-prefix", "max-connections",
                                 "max-connections-per-ip", "header-timeout-s", "body-timeout-s", "keep-alive-s",
-                                "allowed-host", "cors-origin"},
+                                "allowed-host", "cors-origin", kSpeculateFlag, kDraftTokensFlag},
                                {"chatml", "no-prefix-cache", "no-chunk-cache"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
@@ -244,6 +250,17 @@ int RunServe(const std::vector<std::string>& args) {
   ctx.assembler = std::make_unique<engine::PromptAssembler>(tokenizer->get(), std::move(chat_template).value());
   ctx.metrics = &metrics;
   ctx.rag_db_path = flags.GetOr("db", "");
+  {
+    // serve's default is auto (the other commands': off), so the mode is
+    // parsed here; --draft-tokens as everywhere.
+    auto mode = server::ParseSpeculateDefault(flags.GetOr(kSpeculateFlag, "auto"));
+    if (!mode.ok()) return UsageError(*self, mode.status().message());
+    auto n_draft = flags.GetInt(kDraftTokensFlag, 8);
+    if (!n_draft.ok()) return UsageError(*self, n_draft.status().message());
+    if (*n_draft < 1 || *n_draft > 64) return UsageError(*self, "--draft-tokens must lie in [1, 64]");
+    ctx.speculation.mode = *mode;
+    ctx.speculation.drafts.max_draft = static_cast<int>(*n_draft);
+  }
   std::unique_ptr<rag::Embedder> rag_embedder;
   if (std::optional<std::string> em = flags.Get("embed-model")) {
     auto e = LoadEmbedderFromFlags(flags, *em, static_cast<int>(get("threads")));

@@ -69,7 +69,7 @@ ChunkPlan PlanChunkReuse(kv::ChunkCache* cache, std::span<const int32_t> tokens,
     const std::span<const int32_t> chunk =
         tokens.subspan(static_cast<size_t>(cand.span.begin), static_cast<size_t>(cand.span.end - cand.span.begin));
     const kv::ChunkKey key{params.model_fingerprint, kv::ChunkContentHash(params.lead_in, chunk)};
-    cand.hit = cache->Lookup(key, chunk);
+    cand.hit = params.lookup ? params.lookup(key, chunk) : cache->Lookup(key, chunk);
   });
   for (Candidate& cand : candidates) {
     const ChunkSpan& c = cand.span;

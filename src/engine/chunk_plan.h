@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -47,6 +48,9 @@ struct ChunkPlanParams {
   double recompute_fraction = 0.15;
   RecomputeSignal signal = RecomputeSignal::kPromptRecency;
   const RopeSetup* rope = nullptr;
+  // Looks a chunk up (e.g. entries read ahead first); null: cache->Lookup.
+  // Called in parallel when `pool` is set.
+  std::function<std::optional<kv::ChunkHit>(const kv::ChunkKey&, std::span<const int32_t>)> lookup;
   // Runs the chunk lookups (disk reads) and placements in parallel; null:
   // on the calling thread. REQUIRES: no other ParallelFor on it meanwhile.
   ThreadPool* pool = nullptr;

@@ -18,6 +18,18 @@ StatusOr<std::unique_ptr<ChunkPlanner>> ChunkPlanner::Create(model::Model* model
   return p;
 }
 
+bool ChunkPlanner::Prepare(const sched::PlanInput& in, const std::function<void()>& wake) {
+  std::vector<WantedChunk> wanted;
+  wanted.reserve(in.chunks.size());
+  for (const sched::ChunkSpan& c : in.chunks) {
+    if (c.begin < 0 || c.end <= c.begin || c.end > static_cast<int64_t>(in.tokens.size())) continue;  // Plan refuses it
+    const std::span<const int32_t> chunk =
+        in.tokens.subspan(static_cast<size_t>(c.begin), static_cast<size_t>(c.end - c.begin));
+    wanted.push_back(WantedChunk{kv::ChunkKey{model_->fingerprint(), kv::ChunkContentHash(lead_in_, chunk)}, chunk});
+  }
+  return prefetcher_->Prepare(in.seq_id, wanted, wake);
+}
+
 int64_t ChunkPlanner::TrimPrefixMatch(const sched::PlanInput& in, int64_t matched, int64_t block_tokens) {
   return TrimPrefixMatchToChunks(in.chunks, matched, block_tokens);
 }
@@ -42,6 +54,10 @@ StatusOr<sched::AdmissionPlan> ChunkPlanner::Plan(const sched::PlanInput& in, kv
   cp.signal = options_.recompute_signal;
   cp.rope = &rope_;
   cp.pool = model_->pool();
+  cp.lookup = [&](const kv::ChunkKey& key, std::span<const int32_t> chunk) {
+    if (std::optional<kv::ChunkHit> staged = prefetcher_->Staged(in.seq_id, key)) return staged;
+    return cache_->Lookup(key, chunk);
+  };
   ChunkPlan plan = PlanChunkReuse(cache_, in.tokens, in.n_prompt, in.chunks, in.n_prefix_tokens, &kv, cp);
 
   sched::AdmissionPlan out;

@@ -13,6 +13,9 @@
 // kRecordedDeviation; other signals ignore scores, so the scheduler is not
 // asked to keep the request's blocks and the scores are zeros).
 //
+// Chunks found only on the disk tier are read ahead of admission on the
+// prefetcher's thread (Prepare), so the step never waits for a disk read.
+//
 // Given the same cache contents, a request planned here computes the same
 // slots and places the same KV as Engine::Generate, and the model's rows do
 // not depend on batch composition, so the greedy outputs agree
@@ -29,6 +32,7 @@
 #include <vector>
 
 #include "engine/chunk_plan.h"
+#include "engine/chunk_prefetcher.h"
 #include "engine/chunk_reuse.h"
 #include "kv/chunk_cache.h"
 #include "model/model.h"
@@ -50,6 +54,9 @@ class ChunkPlanner final : public sched::PromptPlanner {
   static StatusOr<std::unique_ptr<ChunkPlanner>> Create(model::Model* model, kv::ChunkCache* cache,
                                                         const ChunkPlannerOptions& options);
 
+  // Disk-tier entries of the request's chunks are read ahead (ChunkPrefetcher).
+  bool Prepare(const sched::PlanInput& in, const std::function<void()>& wake) override;
+  void Release(uint64_t seq_id) override { prefetcher_->Release(seq_id); }
   int64_t TrimPrefixMatch(const sched::PlanInput& in, int64_t matched, int64_t block_tokens) override;
   StatusOr<sched::AdmissionPlan> Plan(const sched::PlanInput& in, kv::BlockTable* table) override;
   bool NeedsFill(const sched::ChunkFill& fill) override;
@@ -61,6 +68,8 @@ class ChunkPlanner final : public sched::PromptPlanner {
                       int64_t source_first_slot) override;
 
   const std::vector<int32_t>& chunk_lead_in() const { return lead_in_; }
+  // Disk-tier entries read ahead of admission so far.
+  int64_t n_read_ahead() const { return prefetcher_->n_reads_done(); }
   kv::ChunkCache* cache() { return cache_; }
 
  private:
@@ -68,7 +77,7 @@ class ChunkPlanner final : public sched::PromptPlanner {
 
  public:
   ChunkPlanner(PrivateTag, model::Model* model, kv::ChunkCache* cache, const ChunkPlannerOptions& options)
-      : model_(model), cache_(cache), options_(options) {}
+      : model_(model), cache_(cache), options_(options), prefetcher_(std::make_unique<ChunkPrefetcher>(cache)) {}
 
  private:
   model::Model* model_;
@@ -76,6 +85,7 @@ class ChunkPlanner final : public sched::PromptPlanner {
   ChunkPlannerOptions options_;
   RopeSetup rope_;
   std::vector<int32_t> lead_in_;
+  std::unique_ptr<ChunkPrefetcher> prefetcher_;
 };
 
 }  // namespace chunkserve::engine

@@ -120,6 +120,10 @@ struct RequestParams {
   // (when it is a tail) or of the last prompt token, then of every token fed
   // back during decode.
   bool capture_logits = false;
+  // Speculative decoding with prompt-lookup drafts (see
+  // sched::SchedRequest::lookup_draft: same output, fewer forward passes when
+  // the answer copies its prompt); nullopt: off.
+  std::optional<sched::LookupDraftOptions> lookup_draft;
   // Generate only: checked between steps.
   const std::atomic<bool>* cancel = nullptr;
 };

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,8 @@ struct GenerateParams {
   sampling::SamplingParams sampling;
   bool echo_prompt = false;    // emit the prompt's text before the generated text
   bool parse_special = false;  // recognise control-token text in the prompt
+  // Speculative decoding (prompt lookup); nullopt: off. Same tokens.
+  std::optional<sched::LookupDraftOptions> lookup_draft;
 };
 
 enum class StopReason { kSteps, kEndOfGeneration, kBos };

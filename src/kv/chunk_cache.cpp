@@ -61,6 +61,13 @@ bool ChunkCache::Contains(const ChunkKey& key) const {
   return ram_index_.count(key) > 0 || disk_files_.count(FileName(key)) > 0;
 }
 
+std::optional<ChunkTier> ChunkCache::Where(const ChunkKey& key) const {
+  MutexLock lock(&mu_);
+  if (ram_index_.count(key) > 0) return ChunkTier::kRam;
+  if (disk_files_.count(FileName(key)) > 0) return ChunkTier::kDisk;
+  return std::nullopt;
+}
+
 std::optional<ChunkHit> ChunkCache::Lookup(const ChunkKey& key, std::span<const int32_t> tokens) {
   {
     MutexLock lock(&mu_);

@@ -80,6 +80,9 @@ class ChunkCache {
   // touched, no stats): e.g. to skip computing an entry someone already
   // stored.
   bool Contains(const ChunkKey& key) const;
+  // The tier an entry for `key` is in (RAM first), unverified and
+  // untouched; nullopt: in neither. E.g. to read disk entries ahead of use.
+  std::optional<ChunkTier> Where(const ChunkKey& key) const;
 
   // Adds an entry to RAM and writes it to disk. An entry larger than a
   // tier's budget skips that tier. The Status reports a failed disk write;

@@ -101,6 +101,42 @@ int32_t Sampler::Sample(std::span<const float> logits) {
   return candidates_.data[pick].id;
 }
 
+int32_t Sampler::SampleAgainstDraft(std::span<const float> logits, int32_t draft) {
+  if (params_.temperature <= 0.0f) return Sample(logits);
+  CHECK(logits.size() == static_cast<size_t>(n_vocab_));
+  candidates_.Fill(logits);
+  for (auto& processor : chain_) {
+    processor->Apply(candidates_);
+    CHECK(!candidates_.data.empty());
+  }
+  TokenCandidates::Normalizer norm = candidates_.ComputeNormalizer();
+  size_t n = candidates_.data.size();
+  auto at = std::find_if(candidates_.data.begin(), candidates_.data.end(),
+                         [&](const TokenCandidate& c) { return c.id == draft; });
+  const double p_draft = at == candidates_.data.end() ? 0.0 : norm.P(*at, n);
+  if (rng_.NextDouble() < p_draft) {
+    last_p_ = static_cast<float>(p_draft);
+    return draft;
+  }
+  // Rejected: draw from p with the draft removed (renormalised).
+  if (at != candidates_.data.end()) {
+    if (n == 1) return draft;  // p_draft was 1: unreachable, kept for safety
+    candidates_.data.erase(at);  // keeps a sorted list sorted
+    norm = candidates_.ComputeNormalizer();
+    n = candidates_.data.size();
+    // Nothing else has mass (the draft's p rounded under 1).
+    if (norm.uniform) return draft;
+  }
+  const double u = rng_.NextDouble();
+  size_t pick = candidates_.FindCumulative(u, /*strict=*/true, norm);
+  if (pick == n) {
+    pick = n - 1;
+    while (pick > 0 && norm.P(candidates_.data[pick], n) <= 0.0) --pick;
+  }
+  last_p_ = static_cast<float>(norm.P(candidates_.data[pick], n));
+  return candidates_.data[pick].id;
+}
+
 void Sampler::Accept(int32_t token) {
   for (auto& processor : chain_) processor->Accept(token);
 }

@@ -47,6 +47,14 @@ class Sampler {
   // Accept(): the caller decides what enters the sequence.
   int32_t Sample(std::span<const float> logits);
 
+  // Speculative decoding: picks a token from `logits` given a guess `draft`
+  // made without looking at them, such that the result is distributed as
+  // Sample()'s (Leviathan et al.'s rule for a draft that is one token for
+  // sure): greedy returns the argmax; otherwise the draft is kept with its
+  // probability p(draft), else a token is drawn from p without the draft.
+  // The caller compares the result with the draft. Uses one or two Rng
+  // draws, so seeded runs differ from Sample()'s (in draws, not in law).
+  int32_t SampleAgainstDraft(std::span<const float> logits, int32_t draft);
   // Records a token appended to the sequence (penalty history).
   void Accept(int32_t token);
 

@@ -33,6 +33,12 @@
 //      chunk cache). If WantsSourceKv(), the job also holds references on
 //      the request's blocks covering the chunk, so the request's in-context
 //      KV is still there (for deviation scores) even after it finished.
+//   0. Before admission, a waiting request with chunk spans must be
+//      Prepare()d: false means the planner is fetching what it would reuse
+//      (e.g. chunk-cache entries read from disk on a thread of its own); the
+//      request is held back, others keep running, and the planner calls
+//      `wake` once the fetch is done. Release() ends what Prepare started
+//      (after admission, or when the request leaves).
 // A preempted request is planned again when it is re-admitted (its
 // generated tokens follow the prompt and are computed like a tail).
 //
@@ -40,6 +46,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <vector>
@@ -90,6 +97,16 @@ struct AdmissionPlan {
 class PromptPlanner {
  public:
   virtual ~PromptPlanner() = default;
+  // Whether Plan() would find what it reuses for this request at hand. False:
+  // fetching started; `wake` (any thread) runs once it is done.
+  // (in.n_prefix_tokens is 0: the prefix match is not known yet.)
+  virtual bool Prepare(const PlanInput& in, const std::function<void()>& wake) {
+    (void)in;
+    (void)wake;
+    return true;
+  }
+  // Ends what Prepare started for this request; no `wake` of it runs after.
+  virtual void Release(uint64_t seq_id) { (void)seq_id; }
   // How many tokens of a prefix-cache match of `matched` tokens to keep
   // (a multiple of block_tokens, at most matched).
   virtual int64_t TrimPrefixMatch(const PlanInput& in, int64_t matched, int64_t block_tokens) = 0;

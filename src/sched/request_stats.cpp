@@ -36,6 +36,9 @@ std::string RequestStatsJson(const RequestStats& s) {
   add("n_cache_fill_tokens", std::to_string(s.n_cache_fill_tokens));
   add("n_generated_tokens", std::to_string(s.n_generated_tokens));
   add("n_preemptions", std::to_string(s.n_preemptions));
+  add("n_verifications", std::to_string(s.n_verifications));
+  add("n_draft_tokens", std::to_string(s.n_draft_tokens));
+  add("n_draft_accepted", std::to_string(s.n_draft_accepted));
   add("queue_ms", num(s.queue_ms));
   add("ttft_ms", num(s.ttft_ms));
   add("ttft_cpu_ms", num(s.ttft_cpu_ms));

@@ -45,6 +45,12 @@ struct RequestStats {
   int64_t n_cache_fill_tokens = 0;
   int64_t n_generated_tokens = 0;
   int64_t n_preemptions = 0;
+  // Speculative decoding: decode steps that verified a draft, drafted tokens
+  // verified, and of those the ones kept (OpenAI's accepted/rejected
+  // prediction tokens are n_draft_accepted and the difference).
+  int64_t n_verifications = 0;
+  int64_t n_draft_tokens = 0;
+  int64_t n_draft_accepted = 0;
   double queue_ms = 0;  // submit -> first admission
   double ttft_ms = 0;   // submit -> first token (-> the end when none)
   // CPU time of the whole process from submit to the first token: on a busy

@@ -34,6 +34,13 @@ struct Scheduler::Seq {
   kv::BlockTable table;
   sampling::Sampler sampler;
   bool admitted_once = false;
+  bool prepared = false;  // the planner's Prepare said yes (since the last admission)
+  // Speculation: the fed tokens of this step's verification (last token +
+  // draft), the draft length allowed next (halved on a miss, doubled on a
+  // full hit), and whether drafting stopped for good.
+  std::vector<int32_t> feed;
+  int64_t draft_limit = 0;
+  bool drafting_stopped = false;
   int64_t submit_ns = 0;
   double submit_cpu_ms = 0;
   int64_t first_token_ns = 0;
@@ -144,6 +151,7 @@ StatusOr<uint64_t> Scheduler::Submit(SchedRequest request) {
   seq->tokens = seq->req.prompt;
   seq->n_prompt = n_prompt;
   seq->sampler.SetEndOfGenerationTokens(seq->req.end_of_generation);
+  if (seq->req.lookup_draft) seq->draft_limit = seq->req.lookup_draft->max_draft;
   // Penalties see the prompt too (llama.cpp's rule, the same on every path).
   for (int32_t t : seq->tokens) seq->sampler.Accept(t);
   seq->submit_ns = NowNanos();
@@ -221,7 +229,8 @@ void Scheduler::Loop() {
     }
     if (RunStep()) continue;
     MutexLock lock(&mu_);
-    while (!exit_ && inbox_.empty() && cancel_inbox_.empty() && n_clear_requests_ <= n_clears_done_) cv_.Wait(lock);
+    while (!exit_ && inbox_.empty() && cancel_inbox_.empty() && n_clear_requests_ <= n_clears_done_ && !woken_)
+      cv_.Wait(lock);
   }
 }
 
@@ -233,6 +242,7 @@ void Scheduler::DrainInbox() {
     MutexLock lock(&mu_);
     fresh.swap(inbox_);
     cancels.swap(cancel_inbox_);
+    woken_ = false;
     if (n_clear_requests_ > n_clears_done_) clear_ticket = n_clear_requests_;
   }
   if (clear_ticket > 0) {
@@ -285,6 +295,7 @@ bool Scheduler::RemoveById(uint64_t id, FinishReason reason) {
 
 void Scheduler::Finish(std::unique_ptr<Seq> seq, FinishReason reason, Status status) {
   executor_->Forget(seq->id);
+  if (options_.planner != nullptr) options_.planner->Release(seq->id);
   // Keep what was computed exactly for later requests (multi-turn chats).
   if (reason != FinishReason::kError) InsertIntoPrefixCache(*seq, seq->n_exact());
   seq->table.Clear();
@@ -321,6 +332,7 @@ void Scheduler::Preempt(std::unique_ptr<Seq> seq) {
   seq->todo.clear();
   seq->first_inexact_slot = INT64_MAX;
   seq->fills.clear();
+  seq->prepared = false;
   ++seq->outcome.stats.n_preemptions;
   ++stats_.n_preemptions;
   {
@@ -458,7 +470,10 @@ bool Scheduler::TryAdmit(std::unique_ptr<Seq>& seq) {
   seq->todo.clear();
   seq->first_inexact_slot = INT64_MAX;
   seq->fills.clear();
-  if (planned) PlanAdmitted(*seq, matched);
+  if (planned) {
+    PlanAdmitted(*seq, matched);
+    options_.planner->Release(seq->id);  // what Prepare read ahead is placed now
+  }
   stats_.n_prefix_hit_tokens += matched;
   const int64_t now = NowNanos();
   if (!seq->admitted_once) {
@@ -532,6 +547,26 @@ bool Scheduler::WaitsForFill(Seq& seq) {
   return false;
 }
 
+void Scheduler::Wake() {
+  {
+    MutexLock lock(&mu_);
+    woken_ = true;
+  }
+  cv_.NotifyOne();
+}
+
+bool Scheduler::Prepared(Seq& seq) {
+  if (seq.prepared || options_.planner == nullptr || seq.req.chunks.empty()) return true;
+  PlanInput in;
+  in.seq_id = seq.id;
+  in.tokens = seq.tokens;
+  in.n_prompt = seq.n_prompt;
+  in.chunks = seq.req.chunks;
+  in.recompute_fraction = seq.req.recompute_fraction;
+  seq.prepared = options_.planner->Prepare(in, [this] { Wake(); });
+  return seq.prepared;
+}
+
 void Scheduler::LeaveQueue() {
   MutexLock lock(&mu_);
   --n_queued_;
@@ -592,6 +627,44 @@ void Scheduler::AddPending(Seq& s, int64_t n) {
   if (n > 0) AddRun(s, s.n_computed, n);
 }
 
+// Below this acceptance over at least kDraftProbation drafted tokens, a
+// request stops drafting: each rejected token costs a slice of a forward
+// pass, and a text that does not copy its prompt will not start to.
+constexpr int64_t kDraftProbation = 64;
+constexpr double kMinDraftAcceptance = 0.1;
+
+std::vector<int32_t> Scheduler::DraftFor(Seq& s) {
+  if (!s.req.lookup_draft || s.drafting_stopped || !s.req.forced_tokens.empty() || s.req.capture_logits_from >= 0)
+    return {};
+  LookupDraftOptions o = *s.req.lookup_draft;
+  // Never past max_new_tokens (the last token is not fed back) nor the step.
+  o.max_draft = static_cast<int>(std::min<int64_t>({s.draft_limit, s.req.max_new_tokens - s.n_generated - 1,
+                                                    step_budget_ - 1}));
+  if (o.max_draft < 1) return {};
+  return ProposeLookupDraft(s.tokens, o);
+}
+
+void Scheduler::AddDecode(Seq& s) {
+  std::vector<int32_t> draft = DraftFor(s);
+  const auto n_tokens = static_cast<int64_t>(s.tokens.size());
+  if (draft.empty() || !s.table.Reserve(n_tokens + static_cast<int64_t>(draft.size()))) {
+    AddPending(s, 1);
+    return;
+  }
+  s.feed.assign(1, s.tokens.back());
+  s.feed.insert(s.feed.end(), draft.begin(), draft.end());
+  StepSequence step;
+  step.seq_id = s.id;
+  step.table = &s.table;
+  step.tokens = s.feed;
+  step.first_slot = n_tokens - 1;
+  step.output = StepOutput::kAllLogits;
+  batch_.push_back(step);
+  batch_seqs_.push_back(&s);
+  batch_fills_.push_back(nullptr);
+  step_budget_ -= static_cast<int64_t>(s.feed.size());
+}
+
 bool Scheduler::PlanDecodes() {
   // Decodes first, in admission order; preempt from the back when the pool
   // runs dry.
@@ -611,7 +684,7 @@ bool Scheduler::PlanDecodes() {
       ok = ReserveWithEviction(s, need);
     }
     if (!ok) break;  // `s` itself was preempted: it was the last one
-    AddPending(s, 1);
+    AddDecode(s);
   }
   return preempted;
 }
@@ -697,12 +770,18 @@ void Scheduler::PlanAdmissions(bool preempted) {
   // A step that tries no one (all held back) clears the lack of blocks, so
   // paused fill jobs resume and the requests waiting for them get admitted.
   bool tried_admission = false;
+  // Requests that may be admitted soon get their reused KV fetched ahead
+  // (disk reads off this thread); one still fetching is held back.
+  n_preparing_ = 0;
+  const size_t n_ahead = std::min(waiting_.size(), static_cast<size_t>(options_.max_running));
+  for (size_t j = 0; j < n_ahead; ++j)
+    if (!Prepared(*waiting_[j])) ++n_preparing_;
   while (!preempted && step_budget_ > 0 && static_cast<int64_t>(running_.size()) < options_.max_running && !waiting_.empty()) {
     // The first waiting request not held back behind a sequence that is
     // still computing a prefix it shares, or a fill job of one of its chunks.
     size_t pick = waiting_.size();
     for (size_t j = 0; j < waiting_.size(); ++j) {
-      if (SharedWithPrefilling(*waiting_[j]) == 0 && !WaitsForFill(*waiting_[j])) {
+      if (SharedWithPrefilling(*waiting_[j]) == 0 && !WaitsForFill(*waiting_[j]) && Prepared(*waiting_[j])) {
         pick = j;
         break;
       }
@@ -734,7 +813,12 @@ bool Scheduler::HandleEmptyStep(bool preempted) {
   }
   // Waiting requests that fit nowhere while nothing runs: the pool is held
   // by the prefix cache alone, which admission already tried to evict, so
-  // they can never run.
+  // they can never run. (Not while some are still fetching: the loop waits
+  // for their wake instead.)
+  if (running_.empty() && !preempted && n_preparing_ > 0) {
+    PublishStats();
+    return false;
+  }
   if (running_.empty() && !preempted) {
     while (!waiting_.empty()) {
       std::unique_ptr<Seq> s = std::move(waiting_.front());
@@ -784,6 +868,12 @@ void Scheduler::ApplyStepOutput(const Status& st) {
         continue;
       }
       Seq& s = *batch_seqs_[k];
+      if (s.decoding() && n > 1) {  // a draft to verify
+        stats_.n_decode_tokens += n;
+        ApplyVerification(s, step, row);
+        row += n;
+        continue;
+      }
       (s.decoding() ? stats_.n_decode_tokens : stats_.n_prefill_tokens) += n;
       const bool had_prompt = s.prompt_computed();
       s.Advance(step.first_slot, n);
@@ -808,30 +898,67 @@ void Scheduler::ApplyStepOutput(const Status& st) {
       if (step.first_slot + n != static_cast<int64_t>(s.tokens.size())) continue;  // not the last slot
       const bool forced = !s.req.forced_tokens.empty();
       const int32_t token = forced ? s.req.forced_tokens[static_cast<size_t>(s.n_generated)] : s.sampler.Sample(sample_row);
-      const int64_t now = NowNanos();
-      if (s.first_token_ns == 0) {
-        s.first_token_ns = now;
-        s.outcome.stats.ttft_cpu_ms = ProcessCpuMillis() - s.submit_cpu_ms;
-      }
-      s.last_token_ns = now;
-      if (!forced && s.sampler.IsEndOfGeneration(token)) {
-        s.done = true;
-        s.done_reason = FinishReason::kEndOfGeneration;
-        s.outcome.end_token = token;
-        continue;
-      }
-      s.sampler.Accept(token);
-      s.tokens.push_back(token);
-      ++s.n_generated;
-      if (s.req.on_token && !s.req.on_token(token)) {
-        s.done = true;
-        s.done_reason = FinishReason::kCancelled;
-      } else if (s.n_generated >= s.req.max_new_tokens) {
-        s.done = true;
-        s.done_reason = FinishReason::kLength;
-      }
+      EmitToken(s, token, forced);
     }
   }
+}
+
+void Scheduler::EmitToken(Seq& s, int32_t token, bool forced) {
+  const int64_t now = NowNanos();
+  if (s.first_token_ns == 0) {
+    s.first_token_ns = now;
+    s.outcome.stats.ttft_cpu_ms = ProcessCpuMillis() - s.submit_cpu_ms;
+  }
+  s.last_token_ns = now;
+  if (!forced && s.sampler.IsEndOfGeneration(token)) {
+    s.done = true;
+    s.done_reason = FinishReason::kEndOfGeneration;
+    s.outcome.end_token = token;
+    return;
+  }
+  s.sampler.Accept(token);
+  s.tokens.push_back(token);
+  ++s.n_generated;
+  if (s.req.on_token && !s.req.on_token(token)) {
+    s.done = true;
+    s.done_reason = FinishReason::kCancelled;
+  } else if (s.n_generated >= s.req.max_new_tokens) {
+    s.done = true;
+    s.done_reason = FinishReason::kLength;
+  }
+}
+
+// Row i predicts the token after fed token i. Fed token i's KV is valid once
+// every draft before it was kept, so the sequence advances one slot per
+// token emitted; the first mismatch's pick is emitted and the rest of the
+// draft (and its KV rows, overwritten later) is dropped.
+void Scheduler::ApplyVerification(Seq& s, const StepSequence& step, int64_t first_row) {
+  const auto n_draft = static_cast<int64_t>(step.tokens.size()) - 1;
+  int64_t n_kept = 0;
+  for (int64_t i = 0; i <= n_draft && !s.done; ++i) {
+    const std::span<const float> row = logits_.Row(first_row + i);
+    const bool has_draft = i < n_draft;
+    const int32_t draft = has_draft ? step.tokens[static_cast<size_t>(i + 1)] : -1;
+    const int32_t token = has_draft ? s.sampler.SampleAgainstDraft(row, draft) : s.sampler.Sample(row);
+    s.Advance(step.first_slot + i, 1);
+    EmitToken(s, token, /*forced=*/false);
+    if (!has_draft || token != draft) break;
+    ++n_kept;
+  }
+  RequestStats& st = s.outcome.stats;
+  ++st.n_verifications;
+  st.n_draft_tokens += n_draft;
+  st.n_draft_accepted += n_kept;
+  ++stats_.n_verifications;
+  stats_.n_draft_tokens += n_draft;
+  stats_.n_draft_accepted += n_kept;
+  const int64_t max_draft = s.req.lookup_draft->max_draft;
+  s.draft_limit = n_kept == n_draft ? std::min<int64_t>(max_draft, 2 * s.draft_limit)
+                  : n_kept == 0     ? std::max<int64_t>(1, s.draft_limit / 2)
+                                    : s.draft_limit;
+  if (st.n_draft_tokens >= kDraftProbation &&
+      static_cast<double>(st.n_draft_accepted) < kMinDraftAcceptance * static_cast<double>(st.n_draft_tokens))
+    s.drafting_stopped = true;
 }
 
 void Scheduler::RetireFinished(const Status& st) {
@@ -896,6 +1023,7 @@ void Scheduler::PublishStats() {
   stats_.n_blocks_free = pool_->n_free();
   stats_.n_blocks_cached = prefix_cache_ ? prefix_cache_->n_cached_blocks() : 0;
   stats_.n_fill_jobs_pending = static_cast<int64_t>(fills_.size());
+  stats_.n_preparing = n_preparing_;
   {
     MutexLock lock(&mu_);
     published_ = stats_;

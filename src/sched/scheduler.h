@@ -46,7 +46,9 @@
 // Rows that are not what a full prefill computes never enter the prefix
 // cache. Chunk-cache entries for chunks that missed are computed afterwards
 // by internal fill jobs in step budget and KV blocks no request needs (so
-// they never delay a decode more than a prefill slice would).
+// they never delay a decode more than a prefill slice would). Before
+// admission the planner fetches what it will reuse (disk-tier chunk reads on
+// its own thread): such a request waits while the others run.
 //
 // Queue bound: Submit() fails with ResourceExhausted when max_waiting
 // requests are already queued (the server answers 503 + Retry-After).
@@ -73,6 +75,7 @@
 #include "kv/block_pool.h"
 #include "kv/prefix_cache.h"
 #include "sampling/sampling_params.h"
+#include "sched/prompt_lookup.h"
 #include "sched/prompt_planner.h"
 #include "sched/request_stats.h"
 #include "sched/step_cost_model.h"
@@ -141,6 +144,17 @@ struct SchedRequest {
   // state of every token kept in the outcome and nothing is generated
   // (max_new_tokens, sampling and chunks are ignored; no prefix sharing).
   bool embed = false;
+  // Speculative decoding with prompt-lookup drafts (prompt_lookup.h): each
+  // decode step feeds the sequence's last token plus a guessed continuation
+  // found in its own prompt and output, and one forward pass verifies the
+  // guess (Sampler::SampleAgainstDraft): every matching guess is a token for
+  // free, the first mismatch is replaced by the model's own pick. The output
+  // is plain decoding's: greedy token for token, sampled in distribution
+  // (other draws). Drafts never evict or preempt (no free block: no draft);
+  // their length adapts to how often they are accepted, and a request whose
+  // drafts keep failing stops drafting. nullopt: off. Ignored with
+  // forced_tokens.
+  std::optional<LookupDraftOptions> lookup_draft;
   // Scheduler thread. Returning false cancels the request (e.g. a stop string
   // matched or the client went away): it ends with kCancelled.
   std::function<bool(int32_t token)> on_token;
@@ -172,6 +186,10 @@ struct SchedulerStats {
   int64_t n_fill_jobs_done = 0;
   int64_t n_fill_jobs_dropped = 0;   // gave their blocks to requests
   int64_t n_fill_tokens = 0;         // tokens computed by fill jobs
+  int64_t n_preparing = 0;           // waiting while the planner fetches their KV (disk reads)
+  int64_t n_verifications = 0;       // decode steps of a sequence that carried a draft
+  int64_t n_draft_tokens = 0;        // drafted tokens verified
+  int64_t n_draft_accepted = 0;      // of those, kept
 };
 
 class Scheduler {
@@ -248,6 +266,15 @@ class Scheduler {
   // step_budget_ (AddRun: one run of a request's slots; AddPending: its next
   // n pending slots in slot order).
   void AddRun(Seq& s, int64_t first_slot, int64_t n);
+  // A decoding sequence's entry: its last token, with a draft when it
+  // speculates and a block for it is free.
+  void AddDecode(Seq& s);
+  std::vector<int32_t> DraftFor(Seq& s);
+  // Samples from a verification's rows, keeps the accepted prefix (the rest
+  // of the fed slots are left to be overwritten).
+  void ApplyVerification(Seq& s, const StepSequence& step, int64_t first_row);
+  // A sampled (or forced) token joins the sequence, or ends it.
+  void EmitToken(Seq& s, int32_t token, bool forced);
   void AddPending(Seq& s, int64_t n);
   bool PlanDecodes();  // true when a sequence had to be preempted
   void LimitPrefillForDecodeLatency();
@@ -268,6 +295,11 @@ class Scheduler {
   void KeepHiddenRows(Seq& s, const StepSequence& step, int64_t first_row);
   void PublishStats() EXCLUDES(mu_);
   void LeaveQueue() EXCLUDES(mu_);  // a request left inbox/waiting
+  // The planner's fetch for a waiting request is done (any thread).
+  void Wake() EXCLUDES(mu_);
+  // Whether `seq` may be admitted as far as the planner is concerned
+  // (PromptPlanner::Prepare, asked until it says yes).
+  bool Prepared(Seq& seq);
 
   StepExecutor* executor_;
   kv::BlockPool* pool_;
@@ -286,6 +318,7 @@ class Scheduler {
   uint64_t next_id_ GUARDED_BY(mu_) = 1;
   int64_t n_clear_requests_ GUARDED_BY(mu_) = 0;  // ClearPrefixCache calls
   int64_t n_clears_done_ GUARDED_BY(mu_) = 0;     // of those, done
+  bool woken_ GUARDED_BY(mu_) = false;            // Wake() since the last drain
 
   std::atomic<bool> stopping_{false};
   std::atomic<double> max_decode_slowdown_{0};
@@ -302,6 +335,7 @@ class Scheduler {
   std::unordered_set<uint64_t> fill_keys_;       // keys of fills_
   uint64_t next_fill_id_ = uint64_t{1} << 63;    // executor ids of fill jobs
   bool admission_lacked_blocks_ = false;         // the last admission attempt failed for KV
+  int64_t n_preparing_ = 0;                      // waiting requests whose KV the planner is fetching
   int64_t step_budget_ = 0;                      // tokens left in the step being planned
   std::vector<StepSequence> batch_;
   std::vector<Seq*> batch_seqs_;                 // null for a fill job's entry

@@ -93,6 +93,9 @@ Json UsageJson(const sched::RequestStats& r, int64_t n_prompt) {
                 {"chunk_cached_tokens", r.n_chunk_reused_tokens},
                 {"chunk_recomputed_tokens", r.n_chunk_recomputed_tokens},
                 {"computed_tokens", r.n_computed_tokens}}},
+              {"completion_tokens_details",
+               {{"accepted_prediction_tokens", r.n_draft_accepted},
+                {"rejected_prediction_tokens", r.n_draft_tokens - r.n_draft_accepted}}},
               {"timings", {{"queue_ms", r.queue_ms}, {"ttft_ms", r.ttft_ms}, {"total_ms", r.total_ms}}}};
 }
 

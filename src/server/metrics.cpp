@@ -122,12 +122,22 @@ std::string Metrics::Render(const sched::SchedulerStats& b) const {
   Line(&out, "chunkserve_kv_blocks{state=\"prefix_cached\"} " + std::to_string(b.n_blocks_cached));
   Header(&out, "chunkserve_requests_waiting", "gauge", "Requests queued for admission.");
   Line(&out, "chunkserve_requests_waiting " + std::to_string(b.n_waiting));
+  Header(&out, "chunkserve_requests_reading_chunks", "gauge",
+         "Queued requests waiting for chunk-cache entries read from disk.");
+  Line(&out, "chunkserve_requests_reading_chunks " + std::to_string(b.n_preparing));
   Header(&out, "chunkserve_requests_running", "gauge", "Requests admitted and generating.");
   Line(&out, "chunkserve_requests_running " + std::to_string(b.n_running));
   Header(&out, "chunkserve_preemptions_total", "counter", "Sequences preempted for lack of KV blocks.");
   Line(&out, "chunkserve_preemptions_total " + std::to_string(b.n_preemptions));
   Header(&out, "chunkserve_scheduler_steps_total", "counter", "Forward steps run by the engine core.");
   Line(&out, "chunkserve_scheduler_steps_total " + std::to_string(b.n_steps));
+  Header(&out, "chunkserve_draft_tokens_total", "counter",
+         "Speculative decoding: drafted tokens verified by the model, by outcome.");
+  Line(&out, "chunkserve_draft_tokens_total{outcome=\"accepted\"} " + std::to_string(b.n_draft_accepted));
+  Line(&out, "chunkserve_draft_tokens_total{outcome=\"rejected\"} " +
+                 std::to_string(b.n_draft_tokens - b.n_draft_accepted));
+  Header(&out, "chunkserve_draft_verifications_total", "counter", "Decode steps that verified a draft.");
+  Line(&out, "chunkserve_draft_verifications_total " + std::to_string(b.n_verifications));
   Header(&out, "chunkserve_chunk_fill_jobs_total", "counter", "Chunk-cache entries computed by fill jobs, by outcome.");
   Line(&out, "chunkserve_chunk_fill_jobs_total{outcome=\"done\"} " + std::to_string(b.n_fill_jobs_done));
   Line(&out, "chunkserve_chunk_fill_jobs_total{outcome=\"dropped\"} " + std::to_string(b.n_fill_jobs_dropped));

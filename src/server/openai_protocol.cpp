@@ -116,6 +116,11 @@ StatusOr<CompletionSpec> ParseCompletionSpec(const Json& body, bool chat) {
   }
   ASSIGN_OR_RETURN(spec.stream, GetBool(body, "stream", false));
   ASSIGN_OR_RETURN(spec.ignore_eos, GetBool(body, "ignore_eos", false));
+  if (auto it = body.find("speculate"); it != body.end() && !it->is_null()) {
+    if (it->is_boolean()) spec.speculate = it->get<bool>();
+    else if (it->is_string() && (*it == "off" || *it == "lookup")) spec.speculate = *it == "lookup";
+    else return InvalidArgumentError("'speculate' must be \"off\", \"lookup\" or a boolean");
+  }
   if (auto it = body.find("stream_options"); it != body.end() && !it->is_null()) {
     if (!it->is_object()) return InvalidArgumentError("'stream_options' must be an object");
     ASSIGN_OR_RETURN(spec.include_usage, GetBool(*it, "include_usage", false));

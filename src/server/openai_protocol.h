@@ -6,7 +6,8 @@
 // (max_completion_tokens), temperature [0, 2], top_p (0, 1], seed, stop
 // (string or up to 4 strings), n (only 1), stream, stream_options.
 // include_usage, presence_penalty / frequency_penalty [-2, 2], and our
-// extras top_k, min_p, repetition_penalty, ignore_eos and `documents`. Unknown fields are
+// extras top_k, min_p, repetition_penalty, ignore_eos, `documents` and
+// `speculate` ("off" | "lookup", or a boolean). Unknown fields are
 // ignored, as OpenAI does; a known field of the wrong type or range is
 // InvalidArgument naming it.
 //
@@ -52,6 +53,9 @@ struct CompletionSpec {
   bool include_usage = false;
   bool echo = false;  // completions: refused (not supported)
   bool ignore_eos = false;  // extra (vLLM / llama.cpp): run to max_tokens
+  // Extra: speculative decoding asked for (true) or refused (false); nullopt:
+  // the server's default (speculation_policy.h).
+  std::optional<bool> speculate;
 };
 
 StatusOr<CompletionSpec> ParseCompletionSpec(const Json& body, bool chat);

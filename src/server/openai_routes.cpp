@@ -84,6 +84,8 @@ class GenerationHandler {
     engine::RequestParams params;
     params.sampling = SamplingFor(*spec);
     params.max_new_tokens = max_new;
+    params.lookup_draft =
+        ctx_.speculation.For(spec->speculate, params.sampling.temperature <= 0, !spec->documents.empty());
     auto stream = std::make_shared<RequestStream>(*ctx_.tokenizer, spec->stop, ctx_.metrics);
     StatusOr<uint64_t> id = ctx_.engine->Submit(*prompt, params, stream->Callbacks());
     if (!id.ok()) return SendError(res, id.status());

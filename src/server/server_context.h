@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "server/metrics.h"
+#include "server/speculation_policy.h"
 #include "server/text_embedder.h"
 #include "engine/prompt_assembler.h"
 #include "tokenizer/tokenizer.h"
@@ -46,6 +47,7 @@ struct ServerContext {
   const rag::Embedder* rag_embedder = nullptr;
   std::string rag_embedder_name;               // the id /v1/embeddings reports
   int stream_poll_ms = 50;                     // SSE writer wake-up period
+  SpeculationPolicy speculation;               // --speculate, --draft-tokens
   // SSE responses still being written; shutdown waits for them so that a
   // stream whose generation finished in the grace period gets its [DONE].
   std::atomic<int> n_open_streams{0};

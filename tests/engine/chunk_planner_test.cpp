@@ -12,8 +12,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <filesystem>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include "engine/chunk_planner.h"
 #include "engine/engine.h"
@@ -139,8 +142,14 @@ struct Batched {
     *holder = id.ok() ? *id : 0;
     return *holder;
   }
+  // Until nothing is left; the scheduler idles (RunStep false) while
+  // requests wait for chunk reads, which finish on the prefetcher's thread.
   void Run() {
-    while (sched->RunStep()) {
+    for (;;) {
+      while (sched->RunStep()) {
+      }
+      if (sched->Stats().n_preparing == 0) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
   void ExpectNoLeaks() {
@@ -192,6 +201,64 @@ TEST(ChunkPlanner, FullRecomputeUnderBatchingIsTheExactTwinOfFullPrefill) {
     EXPECT_GT(st.max_batch_sequences, 2);
     b.ExpectNoLeaks();
   }
+}
+
+// Entries only on the disk tier are read ahead by the planner's prefetcher
+// (Prepare says "not yet" and the request waits instead of the step reading
+// the disk), then placed exactly like RAM hits: the same tokens as full
+// prefill at r = 1, counted as disk hits.
+TEST(ChunkPlanner, DiskTierChunksAreReadAheadThenReused) {
+  auto m = LoadSmallModel("qwen2", 2);
+  ASSERT_NE(m, nullptr);
+  const std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) / ("chunk_planner_disk_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  kv::ChunkCacheOptions co;
+  co.disk_dir = dir.string();
+  auto cache = std::move(kv::ChunkCache::Open(co)).value();
+  const auto docs = Docs(4);
+  const auto reqs = Requests(5, docs, 2);
+  std::vector<std::vector<int32_t>> want;
+  for (const RagRequest& q : reqs) want.push_back(RunAlone(*m, q.Flat(), q.max_new));
+  {
+    Batched cold(m.get(), cache.get(), 1.0, RecomputeSignal::kPromptRecency, 512);
+    for (const RagRequest& q : reqs) cold.Submit(q);
+    cold.Run();
+    ASSERT_EQ(cold.sched->Stats().n_fill_jobs_done, static_cast<int64_t>(docs.size()));
+  }
+  cache->DropRamTier();
+
+  Batched warm(m.get(), cache.get(), 1.0, RecomputeSignal::kPromptRecency, 512);
+  // Asked directly: a disk-only chunk is not ready at first.
+  sched::PlanInput probe;
+  probe.seq_id = 999;
+  const std::vector<int32_t> flat = reqs[0].Flat();
+  probe.tokens = flat;
+  probe.n_prompt = static_cast<int64_t>(flat.size());
+  const std::vector<sched::ChunkSpan> spans = {
+      {static_cast<int64_t>(reqs[0].head.size()), static_cast<int64_t>(reqs[0].head.size() + reqs[0].docs[0].size())}};
+  probe.chunks = spans;
+  std::atomic<int> woken{0};
+  EXPECT_FALSE(warm.planner->Prepare(probe, [&] { ++woken; }));
+  while (woken.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_TRUE(warm.planner->Prepare(probe, [] {}));
+  warm.planner->Release(probe.seq_id);
+
+  cache->DropRamTier();
+  const int64_t read_before = warm.planner->n_read_ahead();
+  std::vector<uint64_t> ids;
+  for (const RagRequest& q : reqs) ids.push_back(warm.Submit(q));
+  warm.Run();
+  int64_t disk_hits = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(warm.out[ids[i]], want[i]) << "request " << i;
+    disk_hits += warm.outcomes[ids[i]].stats.n_chunk_disk_hits;
+  }
+  EXPECT_GT(disk_hits, 0);
+  EXPECT_GE(warm.planner->n_read_ahead() - read_before, disk_hits);  // every disk hit was read ahead
+  EXPECT_EQ(warm.sched->Stats().n_chunk_misses, 0);
+  warm.ExpectNoLeaks();
+  std::filesystem::remove_all(dir);
 }
 
 void PartialRecomputeTwin(RecomputeSignal signal) {

@@ -59,6 +59,22 @@ TEST(GoldenCliTest, ConvertAndGenerateReproduceLlama2c) {
                    &rc);
     EXPECT_EQ(rc, 0);
     EXPECT_EQ(out, *golden) << c.golden;
+    // Speculative decoding (prompt-lookup drafts verified in one pass) is
+    // exact: the same bytes, one and two threads; and its drafts are used
+    // (llama2.c's stories repeat themselves).
+    for (const char* threads : {"1", "2"}) {
+      const std::string args = " generate -m " + Quote(gguf) + " -p " + Quote(c.prompt) + " -n " +
+                               std::to_string(c.steps) + " --temp 0 --echo --speculate lookup --threads " + threads;
+      EXPECT_EQ(RunCommand(Quote(kBinary) + args + " 2>/dev/null", &rc), *golden) << c.golden << " speculative";
+      EXPECT_EQ(rc, 0);
+      const std::string err = RunCommand(Quote(kBinary) + args + " 2>&1 >/dev/null", &rc);
+      long long accepted = 0, drafted = 0;
+      ASSERT_NE(err.find("speculation: "), std::string::npos) << err;
+      ASSERT_EQ(std::sscanf(err.c_str() + err.find("speculation: "), "speculation: %lld of %lld", &accepted, &drafted),
+                2)
+          << err;
+      EXPECT_GT(accepted, 0) << err;
+    }
   }
 }
 

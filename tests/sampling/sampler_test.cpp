@@ -123,6 +123,43 @@ TEST(SamplerTest, DrawFrequenciesFollowSoftmax) {
   }
 }
 
+// Speculative sampling's rule: whatever the draft, the token is distributed
+// as a plain draw (each draft token tried; also one outside top-k's support
+// and with a hot temperature).
+TEST(SamplerTest, DraftVerificationKeepsTheDistribution) {
+  const std::vector<float> logits = {std::log(0.1f), std::log(0.2f), std::log(0.3f), std::log(0.4f)};
+  constexpr int kDraws = 40000;
+  for (int32_t draft = 0; draft < 4; ++draft) {
+    Sampler s(Plain(99 + static_cast<uint64_t>(draft)), 4);
+    std::vector<int> counts(4, 0);
+    int kept = 0;
+    for (int i = 0; i < kDraws; ++i) {
+      const int32_t t = s.SampleAgainstDraft(logits, draft);
+      ++counts[static_cast<size_t>(t)];
+      kept += t == draft;
+    }
+    for (int t = 0; t < 4; ++t)
+      EXPECT_NEAR(counts[static_cast<size_t>(t)] / double(kDraws), 0.1 * (t + 1), 0.012) << "draft " << draft << " token " << t;
+    // The draft is kept exactly as often as it would be drawn.
+    EXPECT_NEAR(kept / double(kDraws), 0.1 * (draft + 1), 0.012) << draft;
+  }
+  // Top-k 2 leaves tokens 2 and 3 (renormalised 3/7, 4/7); a draft outside
+  // the support is never kept.
+  SamplingParams k2 = Plain(7);
+  k2.top_k = 2;
+  Sampler s(k2, 4);
+  std::vector<int> counts(4, 0);
+  for (int i = 0; i < kDraws; ++i) ++counts[static_cast<size_t>(s.SampleAgainstDraft(logits, 0))];
+  EXPECT_EQ(counts[0] + counts[1], 0);
+  EXPECT_NEAR(counts[2] / double(kDraws), 3.0 / 7.0, 0.012);
+}
+
+TEST(SamplerTest, DraftVerificationIsTheArgmaxWhenGreedy) {
+  Sampler s(Greedy(), 4);
+  const std::vector<float> logits = {0.5f, 2.0f, 1.0f, 2.0f};
+  for (int32_t draft = 0; draft < 4; ++draft) EXPECT_EQ(s.SampleAgainstDraft(logits, draft), 1);
+}
+
 TEST(SamplerTest, TopKOneIsGreedyEvenWhenHot) {
   SamplingParams p = Plain(9);
   p.top_k = 1;

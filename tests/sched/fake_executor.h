@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <map>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "base/hash.h"
@@ -39,13 +40,30 @@ inline void FakeLogits(std::span<const int32_t> context, int64_t n_vocab, float*
   }
 }
 
+using FakeLogitsFn = std::function<void(std::span<const int32_t> context, int64_t n_vocab, float* out)>;
+
+// A fake model that copies: after a token seen before, the token that
+// followed its most recent earlier occurrence wins by far (else FakeLogits).
+// Prompt-lookup drafts are right about it as often as a RAG answer copies
+// its documents.
+inline void CopyingLogits(std::span<const int32_t> context, int64_t n_vocab, float* out) {
+  FakeLogits(context, n_vocab, out);
+  const auto n = static_cast<int64_t>(context.size());
+  for (int64_t j = n - 2; j >= 0; --j) {
+    if (context[static_cast<size_t>(j)] == context.back()) {
+      out[context[static_cast<size_t>(j + 1)]] += 1000.0f;
+      return;
+    }
+  }
+}
+
 // Greedy generation with the fake model, no scheduler: the exact twin.
 inline std::vector<int32_t> ReferenceGenerate(std::vector<int32_t> prompt, int64_t max_new, int64_t n_vocab,
-                                              int32_t eog) {
+                                              int32_t eog, const FakeLogitsFn& model = FakeLogits) {
   std::vector<int32_t> out;
   std::vector<float> logits(static_cast<size_t>(n_vocab));
   for (int64_t i = 0; i < max_new; ++i) {
-    FakeLogits(prompt, n_vocab, logits.data());
+    model(prompt, n_vocab, logits.data());
     const auto t = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     if (t == eog) break;
     out.push_back(t);
@@ -56,7 +74,8 @@ inline std::vector<int32_t> ReferenceGenerate(std::vector<int32_t> prompt, int64
 
 class FakeExecutor final : public StepExecutor {
  public:
-  explicit FakeExecutor(int64_t n_vocab, int64_t block_tokens) : n_vocab_(n_vocab), block_tokens_(block_tokens) {}
+  explicit FakeExecutor(int64_t n_vocab, int64_t block_tokens, FakeLogitsFn model = FakeLogits)
+      : n_vocab_(n_vocab), block_tokens_(block_tokens), model_(std::move(model)) {}
 
   int64_t n_vocab() const override { return n_vocab_; }
 
@@ -106,7 +125,7 @@ class FakeExecutor final : public StepExecutor {
         std::vector<int32_t> context;
         for (int64_t slot = 0; slot < upto; ++slot)
           context.push_back(Row(blocks[static_cast<size_t>(slot / block_tokens_)])[static_cast<size_t>(slot % block_tokens_)]);
-        FakeLogits(context, n_vocab_, logits->data.data() + row * n_vocab_);
+        model_(context, n_vocab_, logits->data.data() + row * n_vocab_);
         ++row;
       }
     }
@@ -139,6 +158,7 @@ class FakeExecutor final : public StepExecutor {
   }
   int64_t n_vocab_;
   int64_t block_tokens_;
+  FakeLogitsFn model_;
   std::map<kv::BlockId, std::vector<int32_t>> kv_;
 };
 

@@ -10,9 +10,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "sched/fake_executor.h"
 #include "sched/prompt_planner.h"
@@ -52,6 +55,37 @@ class FakePlanner final : public PromptPlanner {
  public:
   explicit FakePlanner(FakeExecutor* exec) : exec_(exec) {}
 
+  // Requests with a chunk in `on_disk` are not ready until Load() (as if
+  // their entries were being read); Load wakes the scheduler.
+  bool Prepare(const PlanInput& in, const std::function<void()>& wake) override {
+    std::lock_guard<std::mutex> lock(mu);
+    ++n_prepares;
+    for (const ChunkSpan& c : in.chunks) {
+      const auto chunk = in.tokens.subspan(static_cast<size_t>(c.begin), static_cast<size_t>(c.end - c.begin));
+      if (on_disk.count(KeyOf(chunk))) {
+        waiting_wakes[in.seq_id] = wake;
+        return false;
+      }
+    }
+    return true;
+  }
+  void Release(uint64_t seq_id) override {
+    std::lock_guard<std::mutex> lock(mu);
+    ++n_releases;
+    waiting_wakes.erase(seq_id);
+  }
+  // Any thread (the planner's other methods lock too).
+  void Load() {
+    std::map<uint64_t, std::function<void()>> wakes;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (uint64_t k : on_disk) cached.insert(k);
+      on_disk.clear();
+      wakes.swap(waiting_wakes);
+    }
+    for (auto& [id, wake] : wakes) wake();
+  }
+
   int64_t TrimPrefixMatch(const PlanInput& in, int64_t matched, int64_t block_tokens) override {
     for (const ChunkSpan& c : in.chunks)
       if (c.begin < matched && matched < c.end) return c.begin / block_tokens * block_tokens;
@@ -59,6 +93,7 @@ class FakePlanner final : public PromptPlanner {
   }
 
   StatusOr<AdmissionPlan> Plan(const PlanInput& in, kv::BlockTable* table) override {
+    std::lock_guard<std::mutex> lock(mu);
     ++n_plans;
     if (fail_next) {
       fail_next = false;
@@ -102,12 +137,16 @@ class FakePlanner final : public PromptPlanner {
     return p;
   }
 
-  bool NeedsFill(const ChunkFill& fill) override { return cached.count(fill.key) == 0; }
+  bool NeedsFill(const ChunkFill& fill) override {
+    std::lock_guard<std::mutex> lock(mu);
+    return cached.count(fill.key) == 0;
+  }
   uint64_t FillKey(std::span<const int32_t> chunk) override { return KeyOf(chunk); }
   bool WantsSourceKv() const override { return want_source; }
 
   Status CompleteFill(const ChunkFill& fill, const kv::BlockTable& fill_table, const kv::BlockTable* source,
                       int64_t source_first_slot) override {
+    std::lock_guard<std::mutex> lock(mu);
     for (size_t i = 0; i < fill.tokens.size(); ++i)
       EXPECT_EQ(exec_->ReadSlot(fill_table, static_cast<int64_t>(i)), fill.tokens[i]) << "fill slot " << i;
     EXPECT_EQ(source != nullptr, want_source);
@@ -123,7 +162,12 @@ class FakePlanner final : public PromptPlanner {
   }
 
   FakeExecutor* exec_;
+  std::mutex mu;  // Load may come from another thread
   std::set<uint64_t> cached;
+  std::set<uint64_t> on_disk;
+  std::map<uint64_t, std::function<void()>> waiting_wakes;
+  int n_prepares = 0;
+  int n_releases = 0;
   bool want_source = false;
   bool fail_next = false;
   int n_plans = 0;
@@ -412,6 +456,63 @@ TEST(SchedulerPlannerTest, ConcurrentRequestsSharingNewChunksWaitForOneFill) {
   EXPECT_EQ(h.planner.n_fills, 3);
   EXPECT_EQ(h.outcomes[ids[0]].stats.n_chunk_misses, 3);
   for (size_t i = 1; i < ids.size(); ++i) EXPECT_EQ(h.outcomes[ids[i]].stats.n_chunk_hits(), 3) << i;
+  h.ExpectNoLeaks();
+}
+
+}  // namespace
+}  // namespace chunkserve::sched
+
+namespace chunkserve::sched {
+namespace {
+
+// A request whose chunks are still being fetched (PromptPlanner::Prepare said
+// no) is held back while the others decode, is never failed as unplaceable
+// while nothing else runs, and is admitted with its chunks reused once the
+// fetch wakes the scheduler.
+TEST(SchedulerPlannerTest, RequestsWaitingForChunkReadsDoNotStallOthers) {
+  Harness h(512, 4, 32);
+  const auto docs = Docs(2, 12);
+  h.planner.on_disk.insert(KeyOf(docs[0]));
+  const uint64_t slow = h.Submit(Tokens(3, 5), {docs[0]}, Tokens(4, 4), 4);
+  const uint64_t fast = h.Submit(Tokens(5, 5), {docs[1]}, Tokens(6, 4), 12);
+  // Only `fast` runs: the loop goes idle (RunStep false) once it is done,
+  // with `slow` still queued and not failed.
+  h.Run();
+  EXPECT_EQ(h.outputs[fast], h.want[fast]);
+  EXPECT_TRUE(h.outputs[slow].empty());
+  EXPECT_EQ(h.outcomes.count(slow), 0u);
+  EXPECT_EQ(h.sched->Stats().n_preparing, 1);
+  EXPECT_EQ(h.sched->Stats().n_waiting, 1);
+  for (const auto& step : h.exec.batches)
+    for (const auto& e : step) EXPECT_NE(e.seq_id, slow);
+
+  h.planner.Load();  // the read finished: `slow` is admitted and reuses it
+  h.Run();
+  h.ExpectTwins();
+  EXPECT_GT(h.outcomes[slow].stats.n_chunk_reused_tokens, 0);
+  EXPECT_EQ(h.sched->Stats().n_preparing, 0);
+  h.ExpectNoLeaks();
+}
+
+// With the loop on its own thread, the wake from another thread resumes it;
+// a request cancelled while its chunks are fetched is released.
+TEST(SchedulerPlannerTest, ChunkReadWakeResumesTheLoopAndCancelReleases) {
+  Harness h(512, 4, 32);
+  const auto docs = Docs(2, 12);
+  h.planner.on_disk.insert(KeyOf(docs[0]));
+  h.planner.on_disk.insert(KeyOf(docs[1]));
+  h.sched->Start();
+  const uint64_t a = h.Submit(Tokens(3, 5), {docs[0]}, Tokens(4, 4), 4);
+  const uint64_t b = h.Submit(Tokens(7, 5), {docs[1]}, Tokens(8, 4), 4);
+  while (h.sched->Stats().n_preparing < 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  h.sched->Cancel(b);
+  while (h.sched->Stats().n_waiting > 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  h.planner.Load();  // from this thread, as a loader thread would
+  h.sched->WaitIdle();
+  h.sched->Shutdown(0);
+  EXPECT_EQ(h.outputs[a], h.want[a]);
+  EXPECT_EQ(h.outcomes[b].finish, FinishReason::kCancelled);
+  EXPECT_TRUE(h.planner.waiting_wakes.empty());  // released on cancel and at admission
   h.ExpectNoLeaks();
 }
 

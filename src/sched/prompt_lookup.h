@@ -1,0 +1,28 @@
+// Prompt-lookup drafts for speculative decoding: RAG answers copy spans of
+// the documents in their prompt, so the tokens that followed the last
+// occurrence of the sequence's current n-gram suffix are a good guess of
+// what comes next, at no model cost.
+//
+// ProposeLookupDraft looks for the most recent earlier occurrence of the
+// last n tokens of `tokens` (n from max_ngram down to min_ngram; the longest
+// matching n wins) and proposes up to max_draft tokens that followed it.
+// Empty when no suffix recurs.
+//
+// Thread safety: a pure function.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace chunkserve::sched {
+
+struct LookupDraftOptions {
+  int max_ngram = 4;
+  int min_ngram = 2;
+  int max_draft = 8;
+};
+
+std::vector<int32_t> ProposeLookupDraft(std::span<const int32_t> tokens, const LookupDraftOptions& options);
+
+}  // namespace chunkserve::sched

@@ -1,0 +1,212 @@
+// Speculative decoding in the scheduler, over the FakeExecutor: prompt-lookup
+// drafts verified in one pass give exactly plain greedy's tokens (the fake's
+// KV is token ids, so a rejected draft's row left in place, a slot skipped
+// or a wrong rollback changes the output), in fewer steps when the model
+// copies its prompt; under batching, preemption, end-of-generation inside a
+// draft and max_tokens; drafting stops for a request it does not help.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+
+#include "sched/fake_executor.h"
+#include "sched/prompt_lookup.h"
+#include "sched/scheduler.h"
+
+namespace chunkserve::sched {
+namespace {
+
+using testing::CopyingLogits;
+using testing::FakeExecutor;
+using testing::FakeLogitsFn;
+using testing::ReferenceGenerate;
+
+constexpr int64_t kVocab = 61;
+constexpr int32_t kEog = 0;
+
+std::vector<int32_t> Text(uint64_t seed, int n) {
+  std::vector<int32_t> v;
+  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (int i = 0; i < n; ++i) {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    v.push_back(1 + static_cast<int32_t>(s % (kVocab - 1)));
+  }
+  return v;
+}
+
+TEST(PromptLookup, ProposesWhatFollowedTheLatestLongestMatch) {
+  LookupDraftOptions o;
+  o.max_ngram = 3;
+  o.min_ngram = 2;
+  o.max_draft = 4;
+  //                      0  1  2  3  4  5  6  7  8  9 10 11
+  const std::vector<int32_t> t = {5, 6, 7, 8, 9, 1, 6, 7, 2, 3, 6, 7};
+  // Suffix [6 7] occurs at 1 and 6; the latest (6) wins: 2 3 6 7.
+  EXPECT_EQ(ProposeLookupDraft(t, o), (std::vector<int32_t>{2, 3, 6, 7}));
+  // A longer suffix [1 6 7] only matches at 5: it wins over the later [6 7].
+  std::vector<int32_t> u = {1, 6, 7, 4, 4, 6, 7, 3, 1, 6, 7};
+  EXPECT_EQ(ProposeLookupDraft(u, o), (std::vector<int32_t>{4, 4, 6, 7}));
+  // Drafts stop at the end of the sequence, and need a recurring suffix.
+  EXPECT_EQ(ProposeLookupDraft(std::vector<int32_t>{3, 4, 9, 3, 4}, o), (std::vector<int32_t>{9, 3, 4}));
+  EXPECT_TRUE(ProposeLookupDraft(std::vector<int32_t>{1, 2, 3, 4, 5}, o).empty());
+  EXPECT_TRUE(ProposeLookupDraft(std::vector<int32_t>{7}, o).empty());
+  o.max_draft = 0;
+  EXPECT_TRUE(ProposeLookupDraft(t, o).empty());
+}
+
+struct Outcome {
+  std::map<uint64_t, std::vector<int32_t>> out, want;
+  std::map<uint64_t, RequestOutcome> outcomes;
+  int64_t n_steps = 0;
+  SchedulerStats stats;
+  int64_t n_free_after = 0, n_blocks = 0;
+};
+
+struct Req {
+  std::vector<int32_t> prompt;
+  int64_t max_new = 40;
+  bool speculate = true;
+  LookupDraftOptions draft;
+  int32_t eog = kEog;  // -1: run to max_new
+};
+
+// Runs `reqs` together on a fresh scheduler over `model`.
+Outcome RunAll(const std::vector<Req>& reqs, const FakeLogitsFn& model, int64_t n_blocks = 512, int64_t step_tokens = 64) {
+  constexpr int64_t kBlock = 4;
+  FakeExecutor exec(kVocab, kBlock, model);
+  kv::BlockPoolOptions po;
+  po.block_tokens = kBlock;
+  po.n_layers = 1;
+  po.row_floats = 1;
+  po.budget_bytes = static_cast<size_t>(n_blocks * kBlock * 2) * sizeof(float);
+  po.simulated = true;
+  auto pool = std::move(kv::BlockPool::Create(po)).value();
+  auto cache = std::make_unique<kv::PrefixCache>(pool.get(), pool->n_blocks());
+  SchedulerOptions so;
+  so.max_step_tokens = step_tokens;
+  so.max_running = 16;
+  auto sched = std::move(Scheduler::Create(&exec, pool.get(), cache.get(), so)).value();
+  Outcome run;
+  for (const Req& q : reqs) {
+    SchedRequest r;
+    r.prompt = q.prompt;
+    r.sampling.temperature = 0;
+    r.max_new_tokens = q.max_new;
+    if (q.eog >= 0) r.end_of_generation = {q.eog};
+    if (q.speculate) r.lookup_draft = q.draft;
+    auto holder = std::make_shared<uint64_t>(0);
+    r.on_token = [&run, holder](int32_t t) {
+      run.out[*holder].push_back(t);
+      return true;
+    };
+    r.on_done = [&run, holder](const RequestOutcome& o) { run.outcomes[*holder] = o; };
+    auto id = sched->Submit(std::move(r));
+    EXPECT_TRUE(id.ok()) << id.status().ToString();
+    *holder = *id;
+    run.want[*id] = ReferenceGenerate(q.prompt, q.max_new, kVocab, q.eog, model);
+  }
+  while (sched->RunStep()) {
+  }
+  run.n_steps = exec.n_steps;
+  run.stats = sched->Stats();
+  EXPECT_EQ(sched->n_in_flight(), 0);
+  cache->EvictAll();
+  run.n_free_after = pool->n_free();
+  run.n_blocks = pool->n_blocks();
+  return run;
+}
+
+// A "document" and a question that starts to quote it: the copying model
+// continues the quote, as a RAG answer does.
+std::vector<Req> CopyRequests(int n) {
+  std::vector<Req> reqs;
+  for (int i = 0; i < n; ++i) {
+    const std::vector<int32_t> doc = Text(10 + static_cast<uint64_t>(i), 50);
+    Req q;
+    q.prompt = doc;
+    q.prompt.insert(q.prompt.end(), doc.begin() + 5, doc.begin() + 8);
+    q.max_new = 30 + 3 * i;
+    reqs.push_back(std::move(q));
+  }
+  return reqs;
+}
+
+void ExpectExact(const Outcome& run) {
+  for (const auto& [id, w] : run.want) EXPECT_EQ(run.out.at(id), w) << "request " << id;
+  EXPECT_EQ(run.n_free_after, run.n_blocks) << "blocks leaked";
+}
+
+TEST(Speculation, GreedyWithDraftsIsPlainGreedyInFewerSteps) {
+  std::vector<Req> reqs = CopyRequests(1);
+  const Outcome plain = [&] {
+    std::vector<Req> off = reqs;
+    for (Req& q : off) q.speculate = false;
+    return RunAll(off, CopyingLogits);
+  }();
+  const Outcome spec = RunAll(reqs, CopyingLogits);
+  ExpectExact(plain);
+  ExpectExact(spec);
+  EXPECT_EQ(plain.stats.n_draft_tokens, 0);
+  EXPECT_GT(spec.stats.n_draft_accepted, 20);
+  EXPECT_LT(spec.n_steps * 3, plain.n_steps) << "a copied answer should take far fewer passes";
+  const RequestStats& st = spec.outcomes.begin()->second.stats;
+  EXPECT_EQ(st.n_draft_accepted, spec.stats.n_draft_accepted);
+  EXPECT_GT(st.n_verifications, 0);
+  EXPECT_LE(st.n_draft_accepted, st.n_draft_tokens);
+}
+
+TEST(Speculation, ExactUnderBatchingPreemptionAndMixedRequests) {
+  std::vector<Req> reqs = CopyRequests(8);
+  for (size_t i = 0; i < reqs.size(); i += 3) reqs[i].speculate = false;
+  // Plain random text too: drafts there are mostly wrong.
+  for (int i = 0; i < 3; ++i) reqs.push_back(Req{Text(90 + static_cast<uint64_t>(i), 30), 25, true, {}, kEog});
+  ExpectExact(RunAll(reqs, CopyingLogits));
+  // A pool too small for all of them: preemption and recomputation.
+  const Outcome tight = RunAll(reqs, CopyingLogits, /*n_blocks=*/60, /*step_tokens=*/24);
+  ExpectExact(tight);
+  EXPECT_GT(tight.stats.n_preemptions, 0);
+  EXPECT_GT(tight.stats.n_draft_accepted, 0);
+}
+
+TEST(Speculation, EndOfGenerationAndMaxTokensInsideADraft) {
+  // The document contains the end-of-generation token: a draft copying it
+  // must end the request there, with nothing after it emitted.
+  // Distinct tokens, so the copying model copies straight through.
+  std::vector<int32_t> doc;
+  for (int i = 0; i < 40; ++i) doc.push_back(1 + (i * 7) % (kVocab - 2));
+  doc[20] = kEog;
+  Req q{doc, 50, true, {}, kEog};
+  q.prompt.insert(q.prompt.end(), doc.begin() + 12, doc.begin() + 15);
+  Outcome run = RunAll({q}, CopyingLogits);
+  ExpectExact(run);
+  EXPECT_EQ(run.outcomes.begin()->second.finish, FinishReason::kEndOfGeneration);
+  // max_tokens in the middle of a long accepted draft.
+  for (int64_t max_new : {1, 2, 3, 7}) {
+    Req m = CopyRequests(1)[0];
+    m.max_new = max_new;
+    Outcome r = RunAll({m}, CopyingLogits);
+    ExpectExact(r);
+    EXPECT_EQ(static_cast<int64_t>(r.out.begin()->second.size()), max_new);
+  }
+}
+
+TEST(Speculation, DraftingStopsWhereItDoesNotPay) {
+  // The hash model never copies: drafts keep failing (their length halves
+  // to 1), and the request stops drafting after its probation of 64 drafted
+  // tokens; the rest decodes one token per pass. Unigram matches: a draft
+  // is found at nearly every step.
+  Req q{Text(3, 20), 300, true, {}, /*eog=*/-1};
+  q.draft.min_ngram = 1;
+  const Outcome run = RunAll({q}, testing::FakeLogits, 512, 64);
+  ExpectExact(run);
+  const RequestStats& st = run.outcomes.begin()->second.stats;
+  EXPECT_GE(st.n_draft_tokens, 64);
+  EXPECT_LT(st.n_draft_tokens, 64 + 8);
+  EXPECT_LT(st.n_verifications, 100);
+  EXPECT_LT(st.n_draft_accepted * 10, st.n_draft_tokens);
+}
+
+}  // namespace
+}  // namespace chunkserve::sched
