@@ -353,6 +353,41 @@ TEST(ServerTest, DocumentsReuseChunkKv) {
             d["prefix_cached_tokens"].get<int>() + d["chunk_cached_tokens"].get<int>() + d["computed_tokens"].get<int>());
 }
 
+// Greedy requests with documents speculate by default (serve --speculate
+// auto): the same text as without, the drafts reported in usage and
+// /metrics; the request field overrides; a bad value is a 400.
+TEST(ServerTest, SpeculationIsExactAndReported) {
+  HarnessOptions o;
+  o.n_ctx = 1024;
+  ServerHarness h(o);
+  auto c = h.Client();
+  Json body = ChatBody("tell it again", 48);
+  body["documents"] = Json::array({"the river runs past the mill and the mill turns the stone"});
+  int status = 0;
+  Json spec = Post(c, "/v1/chat/completions", body, &status);
+  ASSERT_EQ(status, 200) << spec.dump();
+  body["speculate"] = "off";
+  Json plain = Post(c, "/v1/chat/completions", body, &status);
+  ASSERT_EQ(status, 200) << plain.dump();
+  EXPECT_EQ(spec["choices"][0]["message"]["content"], plain["choices"][0]["message"]["content"]);
+  const Json& sd = spec["usage"]["completion_tokens_details"];
+  const Json& pd = plain["usage"]["completion_tokens_details"];
+  EXPECT_EQ(pd["accepted_prediction_tokens"], 0);
+  EXPECT_EQ(pd["rejected_prediction_tokens"], 0);
+  const int drafted = sd["accepted_prediction_tokens"].get<int>() + sd["rejected_prediction_tokens"].get<int>();
+  EXPECT_GT(drafted, 0) << spec.dump();
+  auto metrics = c.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("chunkserve_draft_tokens_total{outcome=\"accepted\"} " +
+                               std::to_string(sd["accepted_prediction_tokens"].get<int>())),
+            std::string::npos)
+      << metrics->body;
+  body["speculate"] = "sometimes";
+  Json bad = Post(c, "/v1/chat/completions", body, &status);
+  EXPECT_EQ(status, 400);
+  ExpectOpenAiError(bad, "");
+}
+
 std::vector<float> DecodeBase64Floats(const std::string& b64) {
   auto val = [](char c) -> int {
     if (c >= 'A' && c <= 'Z') return c - 'A';
