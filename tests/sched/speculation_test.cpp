@@ -6,6 +6,7 @@
 // draft and max_tokens; drafting stops for a request it does not help.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 #include <memory>
 
@@ -206,6 +207,86 @@ TEST(Speculation, DraftingStopsWhereItDoesNotPay) {
   EXPECT_LT(st.n_draft_tokens, 64 + 8);
   EXPECT_LT(st.n_verifications, 100);
   EXPECT_LT(st.n_draft_accepted * 10, st.n_draft_tokens);
+}
+
+// Sampled speculation keeps the output distribution: the same request run
+// many times with different seeds, with and without drafts, gives the same
+// frequencies of its first three tokens (a softly copying model, so drafts
+// are sometimes kept and sometimes rejected).
+TEST(Speculation, SampledOutputKeepsTheDistribution) {
+  auto soft_copy = [](std::span<const int32_t> context, int64_t n_vocab, float* out) {
+    // Support 1..6 (some tokens likelier than others).
+    for (int64_t v = 0; v < n_vocab; ++v) out[v] = v >= 1 && v <= 6 ? 0.3f * static_cast<float>(v) : -1e30f;
+    const auto n = static_cast<int64_t>(context.size());
+    for (int64_t j = n - 2; j >= 0; --j) {
+      if (context[static_cast<size_t>(j)] == context.back()) {
+        out[context[static_cast<size_t>(j + 1)]] += 2.0f;
+        return;
+      }
+    }
+  };
+  constexpr int kRuns = 6000;
+  // Per speculate flag: counts of (position, token) and of the first pair.
+  std::map<std::vector<int32_t>, int> counts[2];
+  int64_t accepted = 0, drafted = 0;
+  for (int speculate = 0; speculate < 2; ++speculate) {
+    FakeExecutor exec(kVocab, 4, soft_copy);
+    kv::BlockPoolOptions po;
+    po.block_tokens = 4;
+    po.n_layers = 1;
+    po.row_floats = 1;
+    po.budget_bytes = static_cast<size_t>(4096 * 4 * 2) * sizeof(float);
+    po.simulated = true;
+    auto pool = std::move(kv::BlockPool::Create(po)).value();
+    SchedulerOptions so;
+    so.max_step_tokens = 512;
+    so.max_running = 64;
+    so.max_waiting = kRuns;
+    auto sched = std::move(Scheduler::Create(&exec, pool.get(), nullptr, so)).value();
+    std::vector<std::vector<int32_t>> outs(kRuns);
+    for (int r = 0; r < kRuns; ++r) {
+      SchedRequest q;
+      q.prompt = {1, 2, 3, 1, 2, 4, 1, 2};  // "1 2" recurs: drafts propose 3 or 4
+      q.sampling.temperature = 1.0f;
+      q.sampling.top_k = 0;
+      q.sampling.top_p = 1.0f;
+      q.sampling.min_p = 0.0f;
+      q.sampling.seed = 1000 + static_cast<uint64_t>(r) + static_cast<uint64_t>(speculate) * 7919;
+      q.max_new_tokens = 3;
+      if (speculate) q.lookup_draft = LookupDraftOptions{};
+      q.on_token = [&outs, r](int32_t t) {
+        outs[static_cast<size_t>(r)].push_back(t);
+        return true;
+      };
+      q.on_done = [&](const RequestOutcome& o) {
+        accepted += o.stats.n_draft_accepted;
+        drafted += o.stats.n_draft_tokens;
+      };
+      ASSERT_TRUE(sched->Submit(std::move(q)).ok());
+    }
+    while (sched->RunStep()) {
+    }
+    for (const auto& o : outs) {
+      ASSERT_EQ(o.size(), 3u);
+      for (int32_t i = 0; i < 3; ++i) ++counts[speculate][{i, o[static_cast<size_t>(i)]}];
+      ++counts[speculate][{-1, o[0], o[1]}];
+    }
+  }
+  EXPECT_GT(accepted, 0);
+  EXPECT_GT(drafted - accepted, 0);
+  // Every token at every position, and every first pair, seen at least 1% of
+  // the time has the same frequency within 5 standard errors of the
+  // difference of two binomials.
+  int checked = 0;
+  for (const auto& [seq, n_plain] : counts[0]) {
+    const double p = n_plain / double(kRuns);
+    if (p < 0.01) continue;
+    const double q = counts[1][seq] / double(kRuns);
+    const double sigma = std::sqrt(2 * p * (1 - p) / kRuns);
+    EXPECT_NEAR(q, p, 5 * sigma) << "key " << seq[0] << " " << seq[1];
+    ++checked;
+  }
+  EXPECT_GT(checked, 30);
 }
 
 }  // namespace
