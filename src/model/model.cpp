@@ -334,7 +334,7 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
     auto gated = [&](const float* gate, const float* up, float* out) {
       if (hp.ffn == FfnActivation::kSilu) return kernels::SiluMul(gate, up, ff, out);
       if (out != gate) std::memcpy(out, gate, static_cast<size_t>(ff) * sizeof(float));
-      kernels::GeluWithIsa(kernels::SelectedOpsIsa(), out, ff);
+      kernels::GeluWithIsa(kernels::ActiveIsa(), out, ff);
       for (int64_t i = 0; i < ff; ++i) out[i] *= up[i];
     };
     if (lw.w_gate_up) {

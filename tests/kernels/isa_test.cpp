@@ -19,6 +19,19 @@ TEST(IsaTest, OverrideOnlyLowers) {
   EXPECT_EQ(ApplyIsaOverride(Isa::kAvx2, "sse9"), Isa::kAvx2);
 }
 
+TEST(IsaTest, NamesRoundTrip) {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) EXPECT_EQ(ParseIsaName(IsaName(isa)), isa);
+  EXPECT_EQ(ParseIsaName("AVX2"), std::nullopt);
+  EXPECT_EQ(ParseIsaName(""), std::nullopt);
+  EXPECT_EQ(ParseIsaName("avx512f"), std::nullopt);
+}
+
+TEST(IsaTest, SupportedLevelsAreTheAvailableOnes) {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) EXPECT_EQ(IsaSupported(isa), isa <= DetectedIsa());
+  EXPECT_TRUE(IsaSupported(Isa::kScalar));
+  EXPECT_TRUE(IsaSupported(ActiveIsa()));
+}
+
 TEST(IsaTest, ActiveIsaIsAvailable) {
   const auto isas = AvailableIsas();
   ASSERT_FALSE(isas.empty());
