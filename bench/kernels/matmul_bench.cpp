@@ -336,8 +336,10 @@ int Main(int argc, char** argv) {
   if (bandwidth) {
     for (int t : threads) {
       ThreadPool pool(t);
-      std::printf("{\"bench\":\"read_bandwidth\",\"threads\":%d,\"gb_per_s\":%.2f}\n", t,
-                  MeasureReadBandwidthGBs(&pool));
+      const BandwidthResult bw = MeasureReadBandwidth(&pool);
+      std::printf("{\"bench\":\"read_bandwidth\",\"threads\":%d,\"gb_per_s\":%.2f,\"min_gb_per_s\":%.2f,"
+                  "\"max_gb_per_s\":%.2f}\n",
+                  t, bw.median_gbs, bw.min_gbs, bw.max_gbs);
       std::fflush(stdout);
     }
   }

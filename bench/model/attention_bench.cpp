@@ -16,23 +16,23 @@
 namespace {
 
 using chunkserve::kernels::AttentionPrecision;
-using chunkserve::kernels::OpsIsa;
+using chunkserve::kernels::Isa;
 
 // The ISA and precision of a benchmark's ranges 1 and 2, or false (and the
 // benchmark skipped) where they do not run natively here.
-bool Configure(benchmark::State& state, OpsIsa* isa, AttentionPrecision* precision) {
-  *isa = static_cast<OpsIsa>(state.range(1));
+bool Configure(benchmark::State& state, Isa* isa, AttentionPrecision* precision) {
+  *isa = static_cast<Isa>(state.range(1));
   state.SetLabel(state.range(2) == 0 ? "f32" : state.range(2) == 1 ? "bf16 ops, f32 rows" : "bf16 ops, bf16 rows");
   *precision = state.range(2) ? AttentionPrecision::kBf16 : AttentionPrecision::kF32;
-  if (!chunkserve::kernels::OpsIsaSupported(*isa)) {
+  if (!chunkserve::kernels::IsaSupported(*isa)) {
     state.SkipWithError("ISA not supported");
     return false;
   }
   // bf16 on kAvx512 means vdpbf16ps; kAvx2 multiplies rounded operands in
   // f32; the scalar twin is for tests only.
   if (*precision == AttentionPrecision::kBf16 &&
-      (*isa == OpsIsa::kScalar ||
-       (*isa == OpsIsa::kAvx512 && chunkserve::kernels::FastestAttentionPrecision(64) != AttentionPrecision::kBf16))) {
+      (*isa == Isa::kScalar ||
+       (*isa == Isa::kAvx512 && chunkserve::kernels::FastestAttentionPrecision(64) != AttentionPrecision::kBf16))) {
     state.SkipWithError("bf16 attention: no fast path on this ISA here");
     return false;
   }
@@ -77,7 +77,7 @@ struct Fixture {
 };
 
 void BM_AttentionPrefill(benchmark::State& state) {
-  OpsIsa isa;
+  Isa isa;
   AttentionPrecision precision;
   if (!Configure(state, &isa, &precision)) return;
   const int64_t n = state.range(0);
@@ -97,7 +97,7 @@ BENCHMARK(BM_AttentionPrefill)->ArgsProduct({{128, 512, 2048}, {0, 1, 2}, {0, 1,
 // 64-token question recomputed at the end of a 2112-token context, so each
 // query attends over ~1800-2100 earlier keys. range(0) = queries.
 void BM_AttentionRecompute(benchmark::State& state) {
-  OpsIsa isa;
+  Isa isa;
   AttentionPrecision precision;
   if (!Configure(state, &isa, &precision)) return;
   const int64_t n_q = state.range(0);
@@ -116,7 +116,7 @@ void BM_AttentionRecompute(benchmark::State& state) {
 BENCHMARK(BM_AttentionRecompute)->ArgsProduct({{333}, {1, 2}, {0, 1, 2}})->Unit(benchmark::kMillisecond);
 
 void BM_AttentionDecode(benchmark::State& state) {
-  OpsIsa isa;
+  Isa isa;
   AttentionPrecision precision;
   if (!Configure(state, &isa, &precision)) return;
   const int64_t n_ctx = state.range(0);
@@ -136,7 +136,7 @@ BENCHMARK(BM_AttentionDecode)->ArgsProduct({{512, 4096}, {0, 1, 2}, {0, 1, 2}})-
 // GFLOP/s counts the causal triangle in every case, so the window shows as
 // a higher rate.
 void BM_AttentionGemma2Options(benchmark::State& state) {
-  OpsIsa isa;
+  Isa isa;
   AttentionPrecision precision;
   if (!Configure(state, &isa, &precision)) return;
   const int64_t n = 2048;

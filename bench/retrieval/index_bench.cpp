@@ -127,7 +127,7 @@ void Emit(const Dataset& ds, const std::string& index, int m, int efc, int ef, d
       "\"ef_construction\":%d,\"ef\":%d,\"recall_at_10\":%.4f,\"qps\":%.1f,\"qps_wall\":%.1f,\"build_cpu_s\":%.3f,\"memory_mb\":%.1f,"
       "\"isa\":\"%s\",\"threads\":1}\n",
       ds.name.c_str(), ds.n, ds.dim, ds.n_queries, index.c_str(), m, efc, ef, recall, qps, qps_wall, build_s,
-      static_cast<double>(memory_bytes) / 1e6, std::string(DistanceIsaName(ActiveDistanceKernels().isa)).c_str());
+      static_cast<double>(memory_bytes) / 1e6, std::string(kernels::IsaName(ActiveDistanceKernels().isa)).c_str());
   std::fflush(stdout);
 }
 

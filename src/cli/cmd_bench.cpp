@@ -1,9 +1,12 @@
 // `chunkserve bench`: prefill and decode speed of a GGUF model against the
 // machine's memory-bandwidth roofline.
 //
-// Decode of one token reads every weight once, so its speed is bounded by
-// read_bandwidth / bytes_per_token; the ratio to that bound says how much
-// of the machine the kernels use. Prefill is compute-bound and reported in
+// Decode of one token reads every weight once and the KV of its context, so
+// its speed is bounded by read_bandwidth / bytes_per_token (weights + mean KV
+// read per decode step); the ratio to that bound says how much of the
+// machine the kernels use. The bandwidth is probed (kernels/bandwidth.h) on
+// the decode threads before and after the timed runs; the median of both
+// probes' passes is the roofline and their spread is reported with it. Prefill is compute-bound and reported in
 // tokens/s.
 #include <algorithm>
 #include <cstdio>
@@ -28,9 +31,11 @@ const char kUsage[] =
     "\n"
     "Times a prefill of --prompt-tokens synthetic tokens (one step of the engine core),\n"
     "then --gen-tokens greedy decode steps, --repetitions times, and reports medians:\n"
-    "prefill and decode tokens/s, weight bytes read per decoded token, the measured\n"
-    "memory read bandwidth, and decode speed as a fraction of the bandwidth roofline\n"
-    "(bandwidth / bytes per token). --json prints one JSON line.\n"
+    "prefill and decode tokens/s, bytes read per decoded token (weights + mean KV),\n"
+    "decode GB/s, the memory read bandwidth (median of the passes of a probe on the\n"
+    "decode threads before and after the runs, with min and max), and decode speed as\n"
+    "a fraction of the bandwidth roofline (bandwidth / bytes per token).\n"
+    "--json prints one JSON line.\n"
     "\n"
     "chunkserve bench --rag ... runs the RAG time-to-first-token benchmark\n"
     "(full prefill vs prefix cache vs chunk cache); see chunkserve bench-rag --help.\n"
@@ -107,8 +112,9 @@ int RunBench(const std::vector<std::string>& args) {
   for (size_t i = 0; i < prompt.size(); ++i)
     prompt[i] = static_cast<int32_t>((static_cast<int64_t>(i) * 7919 + 13) % hp.n_vocab);
 
-  // Before the engine core starts: then only its thread runs on the pool.
-  const double bandwidth_gbs = kernels::MeasureReadBandwidthGBs(m.pool());
+  // Before the engine core starts and after it is gone: then only this
+  // thread runs parallel sections on the pool.
+  std::vector<kernels::BandwidthResult> probes{kernels::MeasureReadBandwidth(m.pool())};
 
   // Requests go through the engine core, as every generation does: the
   // prompt in one step (TTFT), then one decode step per token.
@@ -146,9 +152,19 @@ int RunBench(const std::vector<std::string>& args) {
     prefill.push_back(p);
     decode.push_back(d);
   }
+  core->reset();
+  probes.push_back(kernels::MeasureReadBandwidth(m.pool()));
+  const kernels::BandwidthResult bandwidth = kernels::CombineBandwidth(probes);
+  const double bandwidth_gbs = bandwidth.median_gbs;
+
   const double prefill_tps = Median(prefill);
   const double decode_tps = Median(decode);
-  const double bytes_per_token = static_cast<double>(m.weight_bytes_per_token());
+  // Decode step k in [1, n_gen] attends over n_prompt + k cache rows.
+  const double weight_bytes = static_cast<double>(m.weight_bytes_per_token());
+  const double kv_bytes = static_cast<double>(m.kv_bytes_per_token()) *
+                          (static_cast<double>(*n_prompt) + 0.5 * static_cast<double>(*n_gen + 1));
+  const double bytes_per_token = weight_bytes + kv_bytes;
+  const double decode_gbs = decode_tps * bytes_per_token / 1e9;
   const double roofline_tps = bandwidth_gbs * 1e9 / bytes_per_token;
   const double ratio = decode_tps / roofline_tps;
   const auto [type, mix] = WeightTypes(m.file());
@@ -158,11 +174,14 @@ int RunBench(const std::vector<std::string>& args) {
     std::printf(
         "{\"model\":%s,\"arch\":\"%s\",\"weight_type\":\"%s\",\"weight_mix\":\"%s\",\"threads\":%d,\"prompt_tokens\":%lld,"
         "\"gen_tokens\":%lld,\"repetitions\":%lld,\"prefill_tokens_per_s\":%.2f,\"decode_tokens_per_s\":%.2f,"
-        "\"model_bytes_per_token\":%.0f,\"read_bandwidth_gbs\":%.2f,\"roofline_decode_tokens_per_s\":%.2f,"
+        "\"model_bytes_per_token\":%.0f,\"kv_bytes_per_token\":%.0f,\"bytes_per_token\":%.0f,\"decode_gbs\":%.2f,"
+        "\"read_bandwidth_gbs\":%.2f,\"read_bandwidth_min_gbs\":%.2f,\"read_bandwidth_max_gbs\":%.2f,"
+        "\"read_bandwidth_passes\":%zu,\"roofline_decode_tokens_per_s\":%.2f,"
         "\"roofline_ratio\":%.4f,\"load_seconds\":%.3f,\"attention\":\"%s\"}\n",
         JsonString(path).c_str(), hp.arch_name.c_str(), type.c_str(), mix.c_str(), n_threads,
         static_cast<long long>(*n_prompt), static_cast<long long>(*n_gen), static_cast<long long>(*reps),
-        prefill_tps, decode_tps, bytes_per_token, bandwidth_gbs, roofline_tps, ratio, load_seconds,
+        prefill_tps, decode_tps, weight_bytes, kv_bytes, bytes_per_token, decode_gbs, bandwidth_gbs,
+        bandwidth.min_gbs, bandwidth.max_gbs, bandwidth.pass_gbs.size(), roofline_tps, ratio, load_seconds,
         kernels::AttentionPrecisionName(m.attention_precision()));
   } else {
     std::printf("model      %s (%s, weights %s), %d threads, %s attention, loaded in %.2f s\n", path.c_str(),
@@ -170,10 +189,13 @@ int RunBench(const std::vector<std::string>& args) {
                 load_seconds);
     std::printf("prefill    %lld tokens: %.1f tokens/s (median of %lld)\n", static_cast<long long>(*n_prompt),
                 prefill_tps, static_cast<long long>(*reps));
-    std::printf("decode     %lld tokens: %.1f tokens/s\n", static_cast<long long>(*n_gen), decode_tps);
+    std::printf("decode     %lld tokens: %.1f tokens/s, %.1f GB/s\n", static_cast<long long>(*n_gen), decode_tps,
+                decode_gbs);
     // Above 100%: the weights are read from the CPU caches, not from memory.
-    std::printf("roofline   %.1f MB read per token, %.1f GB/s measured -> %.1f tokens/s; decode reaches %.0f%%%s\n",
-                bytes_per_token / 1e6, bandwidth_gbs, roofline_tps, ratio * 100,
+    std::printf("roofline   %.1f MB read per token (weights %.1f + KV %.1f), %.1f GB/s measured (median of %zu "
+                "passes, %.1f-%.1f) -> %.1f tokens/s; decode reaches %.0f%%%s\n",
+                bytes_per_token / 1e6, weight_bytes / 1e6, kv_bytes / 1e6, bandwidth_gbs, bandwidth.pass_gbs.size(),
+                bandwidth.min_gbs, bandwidth.max_gbs, roofline_tps, ratio * 100,
                 ratio > 1 ? " (the weights fit in the CPU caches)" : "");
   }
   return 0;

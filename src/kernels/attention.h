@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "base/thread_pool.h"
+#include "kernels/isa.h"
 #include "kernels/ops.h"
 #include "tensor/dtype.h"
 
@@ -50,8 +51,8 @@ void LoadKvRow(const void* src, int64_t n, DType type, float* dst);
 //          per operand <= 2^-9.
 enum class AttentionPrecision { kF32, kBf16 };
 
-// kBf16 where this CPU multiplies bf16 natively (and CHUNKSERVE_ISA leaves
-// AVX-512 on) and head_dim suits the vdpbf16ps path (a multiple of 16), else
+// kBf16 where the active level (kernels/isa.h) multiplies bf16 natively
+// (AVX-512, which includes AVX512_BF16) and head_dim suits the vdpbf16ps path (a multiple of 16), else
 // kF32: the precision models use unless told otherwise.
 AttentionPrecision FastestAttentionPrecision(int head_dim);
 // "f32" | "bf16"; parsing returns false for anything else.
@@ -83,11 +84,11 @@ struct AttentionShape {
 void Attention(const float* q, int64_t n_q, const int32_t* kv_len, const KvBlocksView& kv,
                const AttentionShape& shape, float* out, ThreadPool* pool);
 
-// Attention on a given implementation (see OpsIsa): kAvx512 needs head_dim %
-// 16 == 0, else it runs the AVX2 path. kBf16 runs vdpbf16ps on kAvx512 when
-// the CPU has AVX512_BF16 and head_dim % 16 == 0, else the AVX2 path with
-// rounded operands; kScalar is the twin of both.
-void AttentionWithIsa(OpsIsa isa, const float* q, int64_t n_q, const int32_t* kv_len,
+// Attention on a given level (Attention uses ActiveIsa()): kAvx512 needs
+// head_dim % 16 == 0, else it runs the AVX2 level. kBf16 runs vdpbf16ps on
+// kAvx512, the AVX2 level with rounded operands in f32; kScalar is the twin
+// of both. REQUIRES: IsaSupported(isa).
+void AttentionWithIsa(Isa isa, const float* q, int64_t n_q, const int32_t* kv_len,
                       const KvBlocksView& kv, const AttentionShape& shape, float* out,
                       ThreadPool* pool);
 

@@ -4,6 +4,7 @@
 #include <atomic>
 
 #include "base/clock.h"
+#include "base/logging.h"
 #include "kernels/aligned_buffer.h"
 #include "kernels/isa.h"
 
@@ -42,24 +43,38 @@ __attribute__((target("avx2"))) uint64_t SumAvx2(const uint8_t* p, size_t bytes)
 }
 #endif
 
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+BandwidthResult Summarize(std::vector<double> passes) {
+  BandwidthResult r;
+  if (passes.empty()) return r;
+  r.median_gbs = Median(passes);
+  r.min_gbs = *std::min_element(passes.begin(), passes.end());
+  r.max_gbs = *std::max_element(passes.begin(), passes.end());
+  r.pass_gbs = std::move(passes);
+  return r;
+}
+
 }  // namespace
 
-double MeasureReadBandwidthGBs(ThreadPool* pool) {
-  // Far above any last-level cache (32 MiB here), small enough to allocate
-  // anywhere we run.
-  constexpr size_t kBytes = size_t{256} << 20;
-  constexpr int kPasses = 5;
-  AlignedBuffer buf(kBytes);
-  for (size_t i = 0; i < kBytes; i += 4096) buf.data()[i] = static_cast<uint8_t>(i >> 12);
+BandwidthResult MeasureReadBandwidth(ThreadPool* pool, const BandwidthParams& params) {
+  CHECK(params.buffer_bytes >= (size_t{1} << 20) && params.timed_passes >= 1);
+  AlignedBuffer buf(params.buffer_bytes);  // zero-filled: every page is touched before timing
+  for (size_t i = 0; i < params.buffer_bytes; i += 4096) buf.data()[i] = static_cast<uint8_t>(i >> 12);
   const int n_threads = pool == nullptr ? 1 : pool->size();
-  // Slices of whole 4 KiB pages, a few per thread so a slow thread does not
-  // leave the others idle.
+  // Slices of whole 4 KiB pages, a few per thread so a thread the OS
+  // delays does not leave the others idle.
   const int64_t n_slices = 16 * n_threads;
-  const size_t slice_bytes = kBytes / static_cast<size_t>(n_slices) / 4096 * 4096;
+  const size_t slice_bytes = params.buffer_bytes / static_cast<size_t>(n_slices) / 4096 * 4096;
+  const double pass_bytes = static_cast<double>(slice_bytes) * static_cast<double>(n_slices);
   [[maybe_unused]] const bool avx2 = DetectedIsa() >= Isa::kAvx2;
   std::atomic<uint64_t> sink{0};
-  double best_gbs = 0.0;
-  for (int pass = 0; pass < kPasses; ++pass) {
+  std::vector<double> passes;
+  for (int pass = 0; pass <= params.timed_passes; ++pass) {
     Stopwatch sw;
     auto fn = [&](int64_t slice, int) {
       const uint8_t* p = buf.data() + static_cast<size_t>(slice) * slice_bytes;
@@ -76,11 +91,15 @@ double MeasureReadBandwidthGBs(ThreadPool* pool) {
       pool->ParallelFor(n_slices, fn);
     }
     const double seconds = sw.ElapsedSeconds();
-    if (pass > 0 && seconds > 0) {  // pass 0 warms the TLB and page tables
-      best_gbs = std::max(best_gbs, static_cast<double>(slice_bytes) * static_cast<double>(n_slices) / seconds / 1e9);
-    }
+    if (pass > 0 && seconds > 0) passes.push_back(pass_bytes / seconds / 1e9);  // pass 0 warms up
   }
-  return best_gbs;
+  return Summarize(std::move(passes));
+}
+
+BandwidthResult CombineBandwidth(const std::vector<BandwidthResult>& probes) {
+  std::vector<double> all;
+  for (const BandwidthResult& p : probes) all.insert(all.end(), p.pass_gbs.begin(), p.pass_gbs.end());
+  return Summarize(std::move(all));
 }
 
 }  // namespace chunkserve::kernels

@@ -16,48 +16,57 @@ std::string_view IsaName(Isa isa) {
   return "unknown";
 }
 
-Isa DetectedIsa() {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  __builtin_cpu_init();
-  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-                      __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bf16");
-  if (avx512) return Isa::kAvx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::kAvx2;
-#endif
-  return Isa::kScalar;
-}
-
-Isa ApplyIsaOverride(Isa detected, const char* override_value) {
-  if (override_value == nullptr) return detected;
-  const std::string want(override_value);
-  Isa forced;
-  if (want == "scalar") {
-    forced = Isa::kScalar;
-  } else if (want == "avx2") {
-    forced = Isa::kAvx2;
-  } else if (want == "avx512") {
-    forced = Isa::kAvx512;
-  } else {
-    CS_LOG(Warning) << "CHUNKSERVE_ISA=" << want << " is not scalar|avx2|avx512; ignored";
-    return detected;
+std::optional<Isa> ParseIsaName(std::string_view name) {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (name == IsaName(isa)) return isa;
   }
-  if (forced > detected) {
-    CS_LOG(Warning) << "CHUNKSERVE_ISA=" << want << " is above what this CPU supports (" << IsaName(detected)
-                    << "); using " << IsaName(detected);
-    return detected;
-  }
-  return forced;
+  return std::nullopt;
 }
 
 namespace {
 
-Isa ChooseIsa() { return ApplyIsaOverride(DetectedIsa(), std::getenv("CHUNKSERVE_ISA")); }
+// The feature sets of isa.h's table; each level includes the one below.
+Isa DetectOnce() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                    __builtin_cpu_supports("f16c");
+  if (!avx2) return Isa::kScalar;
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+                      __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bf16");
+  return avx512 ? Isa::kAvx512 : Isa::kAvx2;
+#else
+  return Isa::kScalar;
+#endif
+}
 
 }  // namespace
 
+Isa DetectedIsa() {
+  static const Isa isa = DetectOnce();
+  return isa;
+}
+
+bool IsaSupported(Isa isa) { return isa <= DetectedIsa(); }
+
+Isa ApplyIsaOverride(Isa detected, const char* override_value) {
+  if (override_value == nullptr) return detected;
+  const std::optional<Isa> forced = ParseIsaName(override_value);
+  if (!forced) {
+    CS_LOG(Warning) << "CHUNKSERVE_ISA=" << override_value << " is not scalar|avx2|avx512; ignored";
+    return detected;
+  }
+  if (*forced > detected) {
+    CS_LOG(Warning) << "CHUNKSERVE_ISA=" << override_value << " is above what this CPU supports ("
+                    << IsaName(detected) << "); using " << IsaName(detected);
+    return detected;
+  }
+  return *forced;
+}
+
 Isa ActiveIsa() {
-  static const Isa isa = ChooseIsa();
+  static const Isa isa = ApplyIsaOverride(DetectedIsa(), std::getenv("CHUNKSERVE_ISA"));
   return isa;
 }
 

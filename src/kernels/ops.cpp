@@ -175,54 +175,28 @@ void SiluMulScalar(const float* gate, const float* up, int64_t n, float* out) {
   }
 }
 
-// Follows the kernels' one-time choice (CPUID, lowered by CHUNKSERVE_ISA),
-// so `CHUNKSERVE_ISA=scalar` runs the whole forward pass on reference code.
-OpsIsa DetectOpsIsa() {
-#if defined(__x86_64__)
-  if (ActiveIsa() >= Isa::kAvx512 && CpuHasAvx512()) return OpsIsa::kAvx512;
-  if (ActiveIsa() >= Isa::kAvx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    return OpsIsa::kAvx2;
-#endif
-  return OpsIsa::kScalar;
-}
-
 }  // namespace
 
-OpsIsa SelectedOpsIsa() {
-  static const OpsIsa isa = DetectOpsIsa();
-  return isa;
-}
-
-bool OpsIsaSupported(OpsIsa isa) {
-  if (isa == OpsIsa::kScalar) return true;
-  if (isa == OpsIsa::kAvx512) return CpuHasAvx512();
+void SiluMulWithIsa(Isa isa, const float* gate, const float* up, int64_t n, float* out) {
+  CHECK(IsaSupported(isa));
 #if defined(__x86_64__)
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-  return false;
-#endif
-}
-
-void SiluMulWithIsa(OpsIsa isa, const float* gate, const float* up, int64_t n, float* out) {
-  CHECK(OpsIsaSupported(isa));
-#if defined(__x86_64__)
-  if (isa == OpsIsa::kAvx512) return SiluMulAvx512(gate, up, n, out);
-  if (isa == OpsIsa::kAvx2) return SiluMulAvx2(gate, up, n, out);
+  if (isa == Isa::kAvx512) return SiluMulAvx512(gate, up, n, out);
+  if (isa == Isa::kAvx2) return SiluMulAvx2(gate, up, n, out);
 #endif
   SiluMulScalar(gate, up, n, out);
 }
 
-void GeluWithIsa(OpsIsa isa, float* x, int64_t n) {
-  CHECK(OpsIsaSupported(isa));
+void GeluWithIsa(Isa isa, float* x, int64_t n) {
+  CHECK(IsaSupported(isa));
 #if defined(__x86_64__)
-  if (isa == OpsIsa::kAvx512) return GeluAvx512(x, n);
-  if (isa == OpsIsa::kAvx2) return GeluAvx2(x, n);
+  if (isa == Isa::kAvx512) return GeluAvx512(x, n);
+  if (isa == Isa::kAvx2) return GeluAvx2(x, n);
 #endif
   Gelu(x, n);
 }
 
 void SiluMul(const float* gate, const float* up, int64_t n, float* out) {
-  SiluMulWithIsa(SelectedOpsIsa(), gate, up, n, out);
+  SiluMulWithIsa(ActiveIsa(), gate, up, n, out);
 }
 
 }  // namespace chunkserve::kernels

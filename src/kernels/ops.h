@@ -1,6 +1,6 @@
 // Element-wise and per-row operations of the transformer forward pass
-// (norms, RoPE, SwiGLU, GELU), and the instruction-set choice they and
-// attention (kernels/attention.h) share.
+// (norms, RoPE, SwiGLU, GELU). SiLU and GELU have AVX2 / AVX-512 twins chosen
+// by the kernels' one level (kernels/isa.h).
 //
 // Shapes are written where the math is: (n_heads, head_dim) means n_heads rows
 // of head_dim contiguous floats. All buffers are f32.
@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstdint>
+
+#include "kernels/isa.h"
 
 namespace chunkserve::kernels {
 
@@ -49,17 +51,14 @@ struct RopeParams {
 // x (n_heads, head_dim) rotated in place for position `pos`.
 void ApplyRope(float* x, int n_heads, int64_t pos, const RopeParams& p);
 
-// The implementations SiluMul, Gelu and Attention dispatch to, chosen once at
-// start-up (CPUID, lowered by CHUNKSERVE_ISA). Tests force each one and
-// compare with straightforward twins. kAvx512 runs 16 lanes wide.
-enum class OpsIsa { kScalar, kAvx2, kAvx512 };
-OpsIsa SelectedOpsIsa();
-bool OpsIsaSupported(OpsIsa isa);
-void SiluMulWithIsa(OpsIsa isa, const float* gate, const float* up, int64_t n, float* out);
+// SiluMul on a given level (SiluMul itself uses ActiveIsa()); tests force
+// each one and compare with the scalar twin. kAvx512 runs 16 lanes wide.
+// REQUIRES: IsaSupported(isa).
+void SiluMulWithIsa(Isa isa, const float* gate, const float* up, int64_t n, float* out);
 // In place, the same tanh-approximation GELU as Gelu (its scalar twin),
 // written as x / (1 + exp(-2u)) = 0.5 x (1 + tanh(u)) with a vector exp on
 // kAvx2 / kAvx512 (|diff| <= ~2e-7 relative); kScalar is Gelu itself. The
 // encoder's FFN spends half its time in libm tanh without it.
-void GeluWithIsa(OpsIsa isa, float* x, int64_t n);
+void GeluWithIsa(Isa isa, float* x, int64_t n);
 
 }  // namespace chunkserve::kernels

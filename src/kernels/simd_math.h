@@ -1,6 +1,7 @@
 // Vector math shared by the element-wise ops (ops.cpp) and attention
 // (attention.cpp): exp of non-positive inputs, horizontal max / sum, for
-// AVX2 and AVX-512, and the CPU checks behind OpsIsa. Internal to kernels/.
+// AVX2 and AVX-512. Internal to kernels/; callers run them only on a level
+// the CPU supports (kernels/isa.h).
 // Each function carries its own target attribute, so including this header
 // raises the instruction set of no other code.
 #pragma once
@@ -12,24 +13,6 @@
 #endif
 
 namespace chunkserve::kernels {
-
-inline bool CpuHasAvx512() {
-#if defined(__x86_64__)
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-         __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-  return false;
-#endif
-}
-
-inline bool CpuHasAvx512Bf16() {
-#if defined(__x86_64__)
-  return CpuHasAvx512() && __builtin_cpu_supports("avx512bf16");
-#else
-  return false;
-#endif
-}
 
 #if defined(__x86_64__)
 

@@ -405,7 +405,7 @@ Status EncoderModel::ForwardPass(std::span<const std::span<const int32_t>> seqs,
   for (size_t i = 0; i < seqs.size(); ++i) offset[i + 1] = offset[i] + static_cast<int64_t>(seqs[i].size());
   // Many short sequences: one task per sequence, each attention on its own
   // thread; few long ones: each attention spreads over the pool.
-  const kernels::OpsIsa gelu_isa = kernels::SelectedOpsIsa();
+  const kernels::Isa gelu_isa = kernels::ActiveIsa();
   const bool per_sequence_tasks = static_cast<int64_t>(seqs.size()) >= 2 * pool_->size();
 
   for (const Weights::Layer& l : w.layers) {

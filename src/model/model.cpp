@@ -180,6 +180,9 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
   s.out_rows.clear();
   s.hidden_rows.clear();
 
+  ForwardLaps laps(profile_);
+  // Packed weight bytes of an optional matrix (profiles only).
+  auto bytes_of = [](const auto& m) -> size_t { return m.has_value() ? m->bytes() : 0; };
   std::vector<int32_t> tokens(T);
   {
     size_t t = 0;
@@ -212,6 +215,8 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
     }
   });
 
+  laps.Lap(ForwardOp::kEmbed);
+
   const kernels::RopeParams rope{
       .head_dim = static_cast<int>(hp.head_dim),
       .n_rot = static_cast<int>(hp.n_rot),
@@ -240,6 +245,7 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
     ForRows(pool_, n_tokens, [&](int64_t t) {
       kernels::RmsNorm(s.x.data() + t * d, lw.attn_norm.data(), d, hp.rms_norm_eps, s.xn.data() + t * d);
     });
+    laps.Lap(ForwardOp::kAttnNorm);
     // q (T, dq) = xn @ Wq^T; k, v (T, dkv) likewise; one stacked MatMul
     // when the three share a type.
     const int64_t dqkv = dq + 2 * dkv;
@@ -251,6 +257,7 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
       kernels::MatMul(*lw.wk, s.xn.data(), n_tokens, s.k.data(), pool_);
       kernels::MatMul(*lw.wv, s.xn.data(), n_tokens, s.v.data(), pool_);
     }
+    if (laps.active()) laps.Lap(ForwardOp::kQkv, bytes_of(lw.wqkv) + bytes_of(lw.wq) + bytes_of(lw.wk) + bytes_of(lw.wv));
     ForRows(pool_, n_tokens, [&](int64_t t) {
       float* q = s.q.data() + t * dq;
       float* k = s.k.data() + t * dkv;
@@ -276,6 +283,7 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
       kv->StoreK(layer, s.slots[t], k);
       kv->StoreV(layer, s.slots[t], v);
     });
+    laps.Lap(ForwardOp::kQkvPost);
     // attn (T, dq): each sequence over its own cache. Consecutive entries
     // of one cache (the runs of a chunk-reuse prefill: scattered recomputed
     // slots) are one call, their causality in kv_len: each K/V tile is then
@@ -320,26 +328,30 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
         for (int64_t i = 0; i < n_small; ++i) run_small(i, 0);
       }
     }
+    laps.Lap(ForwardOp::kAttention);
     // x += attn @ Wo^T (RMS-normed first with post_norms)
     kernels::MatMul(*lw.wo, s.attn.data(), n_tokens, s.proj.data(), pool_);
+    if (laps.active()) laps.Lap(ForwardOp::kWo, lw.wo->bytes());
     ForRows(pool_, n_tokens, [&](int64_t t) {
       float* proj = s.proj.data() + t * d;
       if (hp.post_norms) kernels::RmsNorm(proj, lw.post_attn_norm.data(), d, hp.rms_norm_eps, proj);
       kernels::AddInPlace(s.x.data() + t * d, proj, d);
       kernels::RmsNorm(s.x.data() + t * d, lw.ffn_norm.data(), d, hp.rms_norm_eps, s.xn.data() + t * d);
     });
+    laps.Lap(ForwardOp::kAttnResidual);
 
     // --- feed-forward block (SwiGLU or GeGLU) ---
     // out (ff,) = act(gate) * up; out may alias gate.
     auto gated = [&](const float* gate, const float* up, float* out) {
       if (hp.ffn == FfnActivation::kSilu) return kernels::SiluMul(gate, up, ff, out);
       if (out != gate) std::memcpy(out, gate, static_cast<size_t>(ff) * sizeof(float));
-      kernels::GeluWithIsa(kernels::SelectedOpsIsa(), out, ff);
+      kernels::GeluWithIsa(kernels::ActiveIsa(), out, ff);
       for (int64_t i = 0; i < ff; ++i) out[i] *= up[i];
     };
     if (lw.w_gate_up) {
       if (s.gate_up.size() < T * 2 * ff) s.gate_up.resize(T * 2 * ff);
       kernels::MatMul(*lw.w_gate_up, s.xn.data(), n_tokens, s.gate_up.data(), pool_);
+      if (laps.active()) laps.Lap(ForwardOp::kGateUp, lw.w_gate_up->bytes());
       ForRows(pool_, n_tokens, [&](int64_t t) {
         const float* row = s.gate_up.data() + t * 2 * ff;
         gated(row, row + ff, s.gate.data() + t * ff);
@@ -348,16 +360,20 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
       if (s.up.size() < T * ff) s.up.resize(T * ff);
       kernels::MatMul(*lw.w_gate, s.xn.data(), n_tokens, s.gate.data(), pool_);
       kernels::MatMul(*lw.w_up, s.xn.data(), n_tokens, s.up.data(), pool_);
+      if (laps.active()) laps.Lap(ForwardOp::kGateUp, lw.w_gate->bytes() + lw.w_up->bytes());
       ForRows(pool_, n_tokens, [&](int64_t t) {
         gated(s.gate.data() + t * ff, s.up.data() + t * ff, s.gate.data() + t * ff);
       });
     }
+    laps.Lap(ForwardOp::kActivation);
     kernels::MatMul(*lw.w_down, s.gate.data(), n_tokens, s.proj.data(), pool_);
+    if (laps.active()) laps.Lap(ForwardOp::kDown, lw.w_down->bytes());
     ForRows(pool_, n_tokens, [&](int64_t t) {
       float* proj = s.proj.data() + t * d;
       if (hp.post_norms) kernels::RmsNorm(proj, lw.post_ffn_norm.data(), d, hp.rms_norm_eps, proj);
       kernels::AddInPlace(s.x.data() + t * d, proj, d);
     });
+    laps.Lap(ForwardOp::kFfnResidual);
   }
 
   // hidden (n_hidden, d) = rmsnorm(x[rows])
@@ -374,12 +390,16 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
   logits->n_rows = n_out;
   logits->n_vocab = hp.n_vocab;
   logits->data.resize(static_cast<size_t>(n_out * hp.n_vocab));
-  if (n_out == 0) return Status::Ok();
+  if (n_out == 0) {
+    laps.Lap(ForwardOp::kOutputNorm);
+    return Status::Ok();
+  }
   s.head_in.resize(static_cast<size_t>(n_out * d));
   ForRows(pool_, n_out, [&](int64_t r) {
     kernels::RmsNorm(s.x.data() + s.out_rows[static_cast<size_t>(r)] * d, w.output_norm.data(), d,
                      hp.rms_norm_eps, s.head_in.data() + r * d);
   });
+  laps.Lap(ForwardOp::kOutputNorm);
   kernels::MatMul(*w.output, s.head_in.data(), n_out, logits->data.data(), pool_);
   if (hp.final_softcap > 0) {
     const float cap = hp.final_softcap;
@@ -388,6 +408,7 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
       for (int64_t i = 0; i < hp.n_vocab; ++i) row[i] = cap * std::tanh(row[i] / cap);
     });
   }
+  if (laps.active()) laps.Lap(ForwardOp::kHead, w.output->bytes());
   return Status::Ok();
 }
 

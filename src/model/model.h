@@ -31,6 +31,7 @@
 #include "base/thread_pool.h"
 #include "gguf/gguf_file.h"
 #include "kernels/attention.h"
+#include "model/forward_profile.h"
 #include "model/hparams.h"
 #include "model/kv_cache.h"
 
@@ -132,6 +133,10 @@ class Model {
   // a cache of the wrong shape; OutOfRange for slots past the cache capacity.
   Status Forward(std::span<const SequenceBatch> batch, Logits* logits);
 
+  // Forward charges the time of each op to `profile` (see forward_profile.h)
+  // until set back to null; tools only. Borrowed; set while no Forward runs.
+  void set_profile(ForwardProfile* profile) { profile_ = profile; }
+
   // Convenience for tests: runs `tokens` as one sequence at slots
   // [first_slot, first_slot + n) of `kv`, returns the logits of every token.
   StatusOr<Logits> ForwardAll(KvCache* kv, std::span<const int32_t> tokens,
@@ -152,6 +157,7 @@ class Model {
   std::unique_ptr<ThreadPool> owned_pool_;
   ThreadPool* pool_ = nullptr;
   kernels::AttentionPrecision attention_precision_ = kernels::AttentionPrecision::kF32;
+  ForwardProfile* profile_ = nullptr;
 
   // Scratch reused across Forward calls, grown to the largest batch seen.
   struct Scratch;

@@ -20,8 +20,8 @@ TEST(GeluSimd, EveryIsaMatchesScalarTwin) {
   // Extremes: exp clamping on both sides, zeros, tiny values.
   for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, 1e-4f, -1e-4f, 20.0f, -20.0f, 100.0f, -100.0f, 1e6f, -1e6f})
     base.push_back(v);
-  for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2, OpsIsa::kAvx512}) {
-    if (!OpsIsaSupported(isa)) continue;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!IsaSupported(isa)) continue;
     for (size_t n : {size_t{1}, size_t{7}, size_t{15}, size_t{17}, base.size()}) {
       std::vector<float> want(base.begin(), base.begin() + static_cast<std::ptrdiff_t>(n));
       std::vector<float> got = want;

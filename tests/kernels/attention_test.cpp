@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
+#include "kernels/attention_kernel_table.h"
 #include "tensor/half.h"
 
 namespace chunkserve::kernels {
@@ -80,7 +82,7 @@ struct AttentionCase {
   int64_t n_q, n_past, block_tokens;
 };
 
-void CheckAttention(const AttentionCase& c, OpsIsa isa, ThreadPool* pool,
+void CheckAttention(const AttentionCase& c, Isa isa, ThreadPool* pool,
                     AttentionPrecision precision = AttentionPrecision::kF32, float softcap = 0,
                     int64_t window = 0) {
   const int64_t n_slots = c.n_past + c.n_q;
@@ -131,8 +133,8 @@ TEST(OpsTest, AttentionMatchesMaterializedSoftmax) {
       {6, 3, 12, 19, 3, 5},     // head_dim not a multiple of 8
       {14, 2, 64, 21, 1100, 16},  // chunk repair: every query sees > 1024 keys (64-key tiles)
   };
-  for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2, OpsIsa::kAvx512}) {
-    if (!OpsIsaSupported(isa)) continue;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!IsaSupported(isa)) continue;
     for (const auto& c : cases) {
       for (auto precision : {AttentionPrecision::kF32, AttentionPrecision::kBf16}) {
         CheckAttention(c, isa, &pool, precision);
@@ -154,8 +156,8 @@ TEST(OpsTest, AttentionSoftcapAndWindowMatchMaterializedSoftmax) {
       {14, 2, 64, 40, 190, 32},  // prefill continuing a cache
       {6, 3, 12, 19, 3, 5},      // head_dim not a multiple of 8
   };
-  for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2, OpsIsa::kAvx512}) {
-    if (!OpsIsaSupported(isa)) continue;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!IsaSupported(isa)) continue;
     for (const auto& c : cases) {
       for (auto precision : {AttentionPrecision::kF32, AttentionPrecision::kBf16}) {
         CheckAttention(c, isa, &pool, precision, 3.0f, 0);
@@ -180,7 +182,7 @@ struct RaggedCase {
 
 // With kBf16 the inputs are not pre-rounded: the SIMD path must round Q, K
 // and V as the scalar twin does.
-void CheckAttentionRaggedVsScalar(const RaggedCase& c, OpsIsa isa, ThreadPool* pool, uint32_t seed,
+void CheckAttentionRaggedVsScalar(const RaggedCase& c, Isa isa, ThreadPool* pool, uint32_t seed,
                                   AttentionPrecision precision = AttentionPrecision::kF32, float softcap = 0,
                                   int64_t window = 0) {
   const int64_t row = int64_t(c.n_kv_heads) * c.head_dim;
@@ -209,7 +211,7 @@ void CheckAttentionRaggedVsScalar(const RaggedCase& c, OpsIsa isa, ThreadPool* p
   for (int64_t b = 0; b < n_blocks; ++b) kp.push_back(kb[b].data()), vp.push_back(vb[b].data());
   KvBlocksView view{kp, vp, c.block_tokens};
   std::vector<float> out(q.size(), -7.0f), ref(q.size(), -7.0f);
-  AttentionWithIsa(OpsIsa::kScalar, q.data(), c.n_q, kv_len.data(), view, shape, ref.data(), nullptr);
+  AttentionWithIsa(Isa::kScalar, q.data(), c.n_q, kv_len.data(), view, shape, ref.data(), nullptr);
   AttentionWithIsa(isa, q.data(), c.n_q, kv_len.data(), view, shape, out.data(), pool);
   const int64_t q_row = int64_t(c.n_heads) * c.head_dim;
   for (size_t i = 0; i < out.size(); ++i) {
@@ -237,8 +239,8 @@ TEST(OpsTest, AttentionGqaRaggedPagedMatchesScalarTwin) {
       {6, 2, 32, 33, 90, 9},     // head_dim 32
   };
   uint32_t seed = 100;
-  for (OpsIsa isa : {OpsIsa::kAvx2, OpsIsa::kAvx512}) {
-    if (!OpsIsaSupported(isa)) continue;
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    if (!IsaSupported(isa)) continue;
     for (const auto& c : cases) {
       CheckAttentionRaggedVsScalar(c, isa, &pool, seed);
       CheckAttentionRaggedVsScalar(c, isa, nullptr, seed + 10);
@@ -286,8 +288,8 @@ TEST(OpsTest, AttentionOverBf16RowsEqualsOverF32Rows) {
     }
     const KvBlocksView f32_view{kp, vp, c.block_tokens, DType::kF32};
     const KvBlocksView bf16_view{kp16, vp16, c.block_tokens, DType::kBF16};
-    for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2, OpsIsa::kAvx512}) {
-      if (!OpsIsaSupported(isa)) continue;
+    for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+      if (!IsaSupported(isa)) continue;
       std::vector<float> a(q.size()), b(q.size());
       AttentionWithIsa(isa, q.data(), c.n_q, kv_len.data(), f32_view, shape, a.data(), &pool);
       AttentionWithIsa(isa, q.data(), c.n_q, kv_len.data(), bf16_view, shape, b.data(), &pool);
@@ -312,8 +314,8 @@ TEST(OpsTest, AttentionBf16RoundsQueries) {
   for (int64_t i = 0; i < n_q; ++i) kv_len[i] = int32_t(n_slots - n_q + i + 1);
   std::vector<const void*> kp = {k.data()}, vp = {v.data()};
   const KvBlocksView view{kp, vp, n_slots};
-  for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2, OpsIsa::kAvx512}) {
-    if (!OpsIsaSupported(isa)) continue;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!IsaSupported(isa)) continue;
     std::vector<float> a(q.size()), b(q.size());
     AttentionWithIsa(isa, q.data(), n_q, kv_len.data(), view, shape, a.data(), nullptr);
     AttentionWithIsa(isa, q_off.data(), n_q, kv_len.data(), view, shape, b.data(), nullptr);
@@ -340,6 +342,53 @@ TEST(OpsTest, KvRowsRoundTrip) {
   EXPECT_EQ(KvTypeBytes(DType::kBF16), 2u);
 }
 
+// Every level's table is its own level's, and its bf16 row store (AVX-512:
+// vcvtneps2bf16) gives the scalar rounding's bits: ties to even, subnormals
+// to signed zero, infinities, NaN kept NaN, and a length with a tail.
+TEST(OpsTest, AttentionTablesStoreBf16RowsAsTheScalarLevel) {
+  std::vector<float> x = {1.0f, -2.5f, 3.14159f, 1e-40f, -1e-40f, -0.0f, 65504.0f, 1.0f / 3,
+                          1.00390625f /* tie, even below */, 1.01171875f /* tie, odd below */,
+                          std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                          std::numeric_limits<float>::quiet_NaN(), 3.4e38f, -1.17549435e-38f};
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 100.0f);
+  while (x.size() < 83) x.push_back(normal(rng));
+  const auto* ref = GetAttentionKernelTable(Isa::kScalar);
+  std::vector<uint16_t> want(x.size());
+  ref->store_bf16_row(x.data(), int64_t(x.size()), want.data());
+  for (Isa isa : AvailableIsas()) {
+    const auto* table = GetAttentionKernelTable(isa);
+    ASSERT_NE(table, nullptr);
+    EXPECT_EQ(table->isa, isa);
+    std::vector<uint16_t> got(x.size());
+    table->store_bf16_row(x.data(), int64_t(x.size()), got.data());
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (std::isnan(x[i])) {
+        EXPECT_TRUE(std::isnan(BF16ToF32(got[i]))) << IsaName(isa);
+        continue;
+      }
+      EXPECT_EQ(got[i], want[i]) << IsaName(isa) << " x=" << x[i];
+    }
+  }
+  EXPECT_EQ(want[3], 0x0000u);  // subnormal -> +0
+  EXPECT_EQ(want[4], 0x8000u);  // subnormal -> -0
+  EXPECT_EQ(want[8], 0x3f80u);  // tie rounds to even (down)
+  EXPECT_EQ(want[9], 0x3f82u);  // tie rounds to even (up)
+}
+
+// AVX-512 attention needs head_dim % 16 == 0; other shapes fall to AVX2.
+TEST(OpsTest, AttentionTablesSayWhereTheyHaveNoTask) {
+  AttentionShape shape{4, 2, 64, 0.125f};
+  EXPECT_NE(GetAttentionKernelTable(Isa::kScalar)->task(shape), nullptr);
+  EXPECT_NE(GetAttentionKernelTable(Isa::kAvx2)->task(shape), nullptr);
+  EXPECT_NE(GetAttentionKernelTable(Isa::kAvx512)->task(shape), nullptr);
+  shape.head_dim = 40;
+  EXPECT_EQ(GetAttentionKernelTable(Isa::kAvx512)->task(shape), nullptr);
+  EXPECT_NE(GetAttentionKernelTable(Isa::kAvx2)->task(shape), nullptr);
+  shape.precision = AttentionPrecision::kBf16;
+  EXPECT_NE(GetAttentionKernelTable(Isa::kScalar)->task(shape), nullptr);
+}
+
 // bf16 pairs keys two by two, so a tile with an odd number of visible keys
 // pairs the last one with a key the row must not see. Here every key past
 // the query's kv_len would win the softmax and carries a huge value: any
@@ -361,8 +410,8 @@ TEST(OpsTest, AttentionBf16IgnoresKeysPastKvLen) {
     }
     std::vector<const void*> kp = {k.data()}, vp = {v.data()};
     const KvBlocksView view{kp, vp, n_slots};
-    for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2, OpsIsa::kAvx512}) {
-      if (!OpsIsaSupported(isa)) continue;
+    for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+      if (!IsaSupported(isa)) continue;
       std::vector<float> out(q.size());
       AttentionWithIsa(isa, q.data(), 1, kv_len.data(), view, shape, out.data(), nullptr);
       for (size_t i = 0; i < out.size(); ++i)
@@ -385,8 +434,8 @@ TEST(OpsTest, AttentionHandlesExtremeScores) {
   std::vector<int32_t> kv_len = {int32_t(n)};
   std::vector<const void*> kp = {k.data()}, vp = {v.data()};
   KvBlocksView view{kp, vp, n};
-  for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2, OpsIsa::kAvx512}) {
-    if (!OpsIsaSupported(isa)) continue;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!IsaSupported(isa)) continue;
     std::vector<float> out(8);
     AttentionWithIsa(isa, q.data(), 1, kv_len.data(), view, s, out.data(), nullptr);
     for (float o : out) EXPECT_NEAR(o, 150.0f, 1e-3f);

@@ -81,8 +81,8 @@ TEST(OpsTest, SiluMulGeluAdd) {
   auto u = RandomVector(100, 9);
   g[3] = 100.0f, g[4] = -100.0f, g[5] = 0.0f;  // saturated and zero gates
   std::vector<float> out(100);
-  for (OpsIsa isa : {OpsIsa::kScalar, OpsIsa::kAvx2, OpsIsa::kAvx512}) {
-    if (!OpsIsaSupported(isa)) continue;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!IsaSupported(isa)) continue;
     for (int n : {100, 7}) {  // vector body + tail, tail only
       std::fill(out.begin(), out.end(), 0.0f);
       SiluMulWithIsa(isa, g.data(), u.data(), n, out.data());

@@ -344,6 +344,40 @@ TEST(ModelTest, FingerprintAndBytes) {
   EXPECT_LT((*ma)->weight_bytes_per_token(), hp.n_layer * per_layer * 2 + hp.n_vocab * hp.n_embd * 2);
 }
 
+// A profile sees every op of every layer once per Forward, charges each
+// matrix's packed bytes to its op (their sum is every matrix of
+// weight_bytes_per_token), and changes no logit.
+TEST(ModelTest, ForwardProfileCountsEveryOpAndChangesNothing) {
+  const std::string path = WriteFixture(SmallSpec("qwen2", "q8_0"));
+  auto loaded = Model::Load(path, {.n_threads = 2});
+  ASSERT_TRUE(loaded.ok());
+  Model& m = **loaded;
+  const auto tokens = SomeTokens(6, 300);
+  auto kv_a = m.NewKvCache(8), kv_b = m.NewKvCache(8);
+  auto plain = m.ForwardAll(kv_a.get(), tokens);
+  ForwardProfile profile;
+  m.set_profile(&profile);
+  auto profiled = m.ForwardAll(kv_b.get(), tokens);
+  m.set_profile(nullptr);
+  ASSERT_TRUE(plain.ok() && profiled.ok());
+  EXPECT_EQ(plain->data, profiled->data);
+  EXPECT_EQ(profile.forwards, 1);
+  const int64_t n_layer = m.hparams().n_layer;
+  double matrix_bytes = 0;
+  for (int i = 0; i < ForwardProfile::kOps; ++i) {
+    const auto op = static_cast<ForwardOp>(i);
+    const bool once = op == ForwardOp::kEmbed || op == ForwardOp::kOutputNorm || op == ForwardOp::kHead;
+    EXPECT_EQ(profile.calls[i], once ? 1 : n_layer) << ForwardOpName(op);
+    EXPECT_GE(profile.seconds[i], 0.0) << ForwardOpName(op);
+    matrix_bytes += profile.weight_bytes[i];
+  }
+  EXPECT_GT(profile.weight_bytes[static_cast<int>(ForwardOp::kHead)], 0.0);
+  EXPECT_EQ(profile.weight_bytes[static_cast<int>(ForwardOp::kAttention)], 0.0);
+  // weight_bytes_per_token adds the norms, biases and one embedding row.
+  EXPECT_LE(matrix_bytes, static_cast<double>(m.weight_bytes_per_token()));
+  EXPECT_GT(matrix_bytes, 0.9 * static_cast<double>(m.weight_bytes_per_token()));
+}
+
 // A decode batch (several sequences of 1-3 new tokens, whose attention runs
 // as one parallel section over sequences) next to a longer sequence equals
 // each sequence alone, with a pool of 2.

@@ -4,20 +4,23 @@
 #include <cmath>
 #include <random>
 
+#include "kernels/isa.h"
 #include "rag/index/distance.h"
 
 namespace chunkserve::rag {
 namespace {
 
+using kernels::Isa;
+
 constexpr float kRelTol = 1e-5f;
 
 TEST(DistanceKernels, EverySimdLevelMatchesScalar) {
-  const DistanceKernels& ref = DistanceKernelsFor(DistanceIsa::kScalar);
+  const DistanceKernels& ref = DistanceKernelsFor(Isa::kScalar);
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> u(-2.0f, 2.0f);
-  const auto isas = AvailableDistanceIsas();
+  const auto isas = kernels::AvailableIsas();
   ASSERT_FALSE(isas.empty());
-  for (DistanceIsa isa : isas) {
+  for (Isa isa : isas) {
     const DistanceKernels& k = DistanceKernelsFor(isa);
     EXPECT_EQ(k.isa, isa);
     for (size_t n : {0, 1, 3, 7, 8, 15, 16, 17, 31, 32, 33, 63, 100, 384, 784, 785}) {
@@ -34,7 +37,7 @@ TEST(DistanceKernels, EverySimdLevelMatchesScalar) {
         mag_l2 += (a[i] - b[i]) * (a[i] - b[i]);
         mag_u8 += std::fabs(a[i]) * c[i];
       }
-      SCOPED_TRACE(std::string(DistanceIsaName(isa)) + " n=" + std::to_string(n));
+      SCOPED_TRACE(std::string(kernels::IsaName(isa)) + " n=" + std::to_string(n));
       EXPECT_NEAR(k.dot_f32(a.data(), b.data(), n), ref.dot_f32(a.data(), b.data(), n), kRelTol * (mag_dot + 1));
       EXPECT_NEAR(k.l2sqr_f32(a.data(), b.data(), n), ref.l2sqr_f32(a.data(), b.data(), n), kRelTol * (mag_l2 + 1));
       EXPECT_NEAR(k.dot_f32_u8(a.data(), c.data(), n), ref.dot_f32_u8(a.data(), c.data(), n), kRelTol * (mag_u8 + 1));
@@ -43,7 +46,7 @@ TEST(DistanceKernels, EverySimdLevelMatchesScalar) {
 }
 
 TEST(DistanceKernels, ScalarIsExact) {
-  const DistanceKernels& ref = DistanceKernelsFor(DistanceIsa::kScalar);
+  const DistanceKernels& ref = DistanceKernelsFor(Isa::kScalar);
   const float a[] = {1, 2, 3}, b[] = {4, -5, 6};
   const uint8_t c[] = {0, 255, 2};
   EXPECT_FLOAT_EQ(ref.dot_f32(a, b, 3), 4 - 10 + 18);
@@ -51,10 +54,10 @@ TEST(DistanceKernels, ScalarIsExact) {
   EXPECT_FLOAT_EQ(ref.dot_f32_u8(a, c, 3), 510 + 6);
 }
 
-TEST(DistanceKernels, ActiveIsAvailable) {
-  const auto isas = AvailableDistanceIsas();
-  const DistanceIsa active = ActiveDistanceKernels().isa;
-  EXPECT_NE(std::find(isas.begin(), isas.end(), active), isas.end());
+// Distances obey the one level choice gemm and attention use.
+TEST(DistanceKernels, ActiveFollowsTheKernelsIsa) {
+  EXPECT_EQ(ActiveDistanceKernels().isa, kernels::ActiveIsa());
+  EXPECT_TRUE(kernels::IsaSupported(ActiveDistanceKernels().isa));
 }
 
 }  // namespace

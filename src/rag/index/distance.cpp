@@ -6,8 +6,6 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
-#include <cstdlib>
-#include <cstring>
 
 namespace chunkserve::rag {
 namespace {
@@ -165,56 +163,25 @@ CS_AVX512 float DotU8Avx512(const float* q, const uint8_t* c, size_t n) {
 
 #undef CS_AVX512
 
-constexpr DistanceKernels kScalar{DistanceIsa::kScalar, DotRef, L2SqrRef, DotU8Ref};
-constexpr DistanceKernels kAvx2{DistanceIsa::kAvx2, DotAvx2, L2SqrAvx2, DotU8Avx2};
-constexpr DistanceKernels kAvx512{DistanceIsa::kAvx512, DotAvx512, L2SqrAvx512, DotU8Avx512};
+using kernels::Isa;
 
-DistanceIsa Detect() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) return DistanceIsa::kAvx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return DistanceIsa::kAvx2;
-  return DistanceIsa::kScalar;
-}
+constexpr DistanceKernels kScalar{Isa::kScalar, DotRef, L2SqrRef, DotU8Ref};
+constexpr DistanceKernels kAvx2{Isa::kAvx2, DotAvx2, L2SqrAvx2, DotU8Avx2};
+constexpr DistanceKernels kAvx512{Isa::kAvx512, DotAvx512, L2SqrAvx512, DotU8Avx512};
 
 }  // namespace
 
-std::string_view DistanceIsaName(DistanceIsa isa) {
+const DistanceKernels& DistanceKernelsFor(Isa isa) {
   switch (isa) {
-    case DistanceIsa::kScalar: return "scalar";
-    case DistanceIsa::kAvx2: return "avx2";
-    case DistanceIsa::kAvx512: return "avx512";
-  }
-  return "?";
-}
-
-const DistanceKernels& DistanceKernelsFor(DistanceIsa isa) {
-  switch (isa) {
-    case DistanceIsa::kAvx512: return kAvx512;
-    case DistanceIsa::kAvx2: return kAvx2;
-    case DistanceIsa::kScalar: break;
+    case Isa::kAvx512: return kAvx512;
+    case Isa::kAvx2: return kAvx2;
+    case Isa::kScalar: break;
   }
   return kScalar;
 }
 
-std::vector<DistanceIsa> AvailableDistanceIsas() {
-  std::vector<DistanceIsa> out;
-  const DistanceIsa top = Detect();
-  for (int i = 0; i <= static_cast<int>(top); ++i) out.push_back(static_cast<DistanceIsa>(i));
-  return out;
-}
-
 const DistanceKernels& ActiveDistanceKernels() {
-  static const DistanceKernels& active = [] () -> const DistanceKernels& {
-    DistanceIsa isa = Detect();
-    if (const char* env = std::getenv("CHUNKSERVE_ISA")) {
-      DistanceIsa want = isa;
-      if (std::strcmp(env, "scalar") == 0) want = DistanceIsa::kScalar;
-      else if (std::strcmp(env, "avx2") == 0) want = DistanceIsa::kAvx2;
-      else if (std::strcmp(env, "avx512") == 0) want = DistanceIsa::kAvx512;
-      if (static_cast<int>(want) < static_cast<int>(isa)) isa = want;
-    }
-    return DistanceKernelsFor(isa);
-  }();
+  static const DistanceKernels& active = DistanceKernelsFor(kernels::ActiveIsa());
   return active;
 }
 

@@ -7,10 +7,10 @@
 //   DotF32U8(q, c, n)      sum q[i] * c[i], c unsigned 8-bit codes (the
 //                          asymmetric scalar-quantized distance: the query
 //                          stays float, codes are widened in registers)
-// Each level (scalar, avx2 = AVX2+FMA, avx512 = AVX-512 F+BW+VL) is a table of
-// function pointers; the level is detected with __builtin_cpu_supports and
-// may be lowered (never raised) with CHUNKSERVE_ISA=scalar|avx2|avx512, the
-// same switch the matmul kernels obey. SIMD code is compiled with
+// Each level of kernels::Isa (kernels/isa.h, the one CPU-feature vocabulary)
+// is a table of function pointers; ActiveDistanceKernels() follows
+// kernels::ActiveIsa(), the level gemm and attention use (CPUID, lowered by
+// CHUNKSERVE_ISA=scalar|avx2|avx512). SIMD code is compiled with
 // function-level target attributes, so the library runs on any x86-64 CPU.
 //
 // Numerics: SIMD variants sum in a different order than the scalar twin;
@@ -22,27 +22,21 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <string_view>
-#include <vector>
+
+#include "kernels/isa.h"
 
 namespace chunkserve::rag {
 
-enum class DistanceIsa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
-
-std::string_view DistanceIsaName(DistanceIsa isa);
-
 struct DistanceKernels {
-  DistanceIsa isa;
+  kernels::Isa isa;
   float (*dot_f32)(const float* a, const float* b, size_t n);
   float (*l2sqr_f32)(const float* a, const float* b, size_t n);
   float (*dot_f32_u8)(const float* q, const uint8_t* codes, size_t n);
 };
 
-// The table of one level. REQUIRES: the CPU supports it (see AvailableDistanceIsas).
-const DistanceKernels& DistanceKernelsFor(DistanceIsa isa);
-// Every level this CPU can run, lowest first.
-std::vector<DistanceIsa> AvailableDistanceIsas();
-// The highest available level, lowered by CHUNKSERVE_ISA.
+// The table of one level. REQUIRES: kernels::IsaSupported(isa).
+const DistanceKernels& DistanceKernelsFor(kernels::Isa isa);
+// The table of kernels::ActiveIsa().
 const DistanceKernels& ActiveDistanceKernels();
 
 }  // namespace chunkserve::rag

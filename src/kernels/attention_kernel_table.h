@@ -1,0 +1,50 @@
+// The attention kernels of one ISA level (internal to kernels/), the
+// attention twin of kernel_table.h: each level's table lives in its own file
+// compiled with that level's target attributes (attention_avx2.cpp,
+// attention_avx512.cpp); the scalar level's table (attention_reference.cpp)
+// is plain C++ and the twin every other level is tested against.
+//
+// Thread safety: tables are immutable; tasks write only their own output rows
+// and their thread's scratch.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/attention_job.h"
+#include "kernels/isa.h"
+
+namespace chunkserve::kernels {
+
+// Queries [q_begin, q_end) of the job, the query heads of kv_head.
+using AttentionTaskFn = void (*)(const AttentionJob& job, int64_t q_begin, int64_t q_end, int kv_head,
+                                 AttentionScratch& scratch);
+// dst (n,) = src rounded to bf16 as Bf16Bits rounds.
+using StoreBf16RowFn = void (*)(const float* src, int64_t n, uint16_t* dst);
+
+struct AttentionKernelTable {
+  Isa isa;
+  // The task for this shape (precision, head_dim), or nullptr where the
+  // level has none (AVX-512 needs head_dim % 16 == 0): the dispatcher then
+  // falls back one level. The scalar level always has one.
+  AttentionTaskFn (*task)(const AttentionShape& shape);
+  StoreBf16RowFn store_bf16_row;
+};
+
+const AttentionKernelTable* GetAttentionKernelTable(Isa isa);
+
+// Defined in the per-ISA files.
+const AttentionKernelTable* ReferenceAttentionKernelTable();
+const AttentionKernelTable* Avx2AttentionKernelTable();
+const AttentionKernelTable* Avx512AttentionKernelTable();
+
+// AVX2 building blocks the AVX-512 path reuses (attention_avx2.cpp).
+//
+// out (width, kKeyTile) = rows (n_rows <= kKeyTile, width)^T of 32-bit
+// elements; columns past n_rows are zero.
+__attribute__((target("avx2,fma"))) void TransposeRows(const float* const* rows, int64_t n_rows, int width,
+                                                       float* out);
+// kt (head_dim, kKeyTile) = f32 keys [j0, j0 + n_keys) of kv_head, transposed.
+__attribute__((target("avx2,fma"))) void TransposeKeyTile(const AttentionJob& job, int64_t j0, int64_t n_keys,
+                                                          int kv_head, float* kt);
+
+}  // namespace chunkserve::kernels
