@@ -122,16 +122,11 @@ StatusOr<std::string> GetString(const Json& obj, const char* field, bool require
   return it->get<std::string>();
 }
 
-Json CitationJson(const rag::Citation& c, rag::Store& store) {
-  Json j = {{"number", c.number},         {"path", c.path},         {"chunk_id", c.chunk_id},
-            {"source_begin", c.source_begin}, {"source_end", c.source_end}, {"text", c.text}};
-  // The document id, for DELETE .../documents/{id}.
-  auto st = store.db().Prepare("SELECT document_id FROM chunks WHERE id = ?1");
-  if (st.ok() && st->Bind(1, c.chunk_id).ok()) {
-    auto row = st->Step();
-    if (row.ok() && *row) j["document_id"] = st->ColumnInt64(0);
-  }
-  return j;
+Json CitationJson(const rag::Citation& c) {
+  return Json{{"number", c.number},           {"path", c.path},
+              {"document_id", c.document_id}, {"chunk_id", c.chunk_id},
+              {"source_begin", c.source_begin}, {"source_end", c.source_end},
+              {"text", c.text}};
 }
 
 // Runs `fn` and turns a non-OK Status into the error response.
@@ -209,11 +204,11 @@ struct RagChat {
     const rag::AskResult& r = *o.result;
     Json citations = Json::array(), sources = Json::array(), evidence = Json::array();
     for (const rag::Citation& c : r.sources) {
-      Json j = CitationJson(c, *store);
+      Json j = CitationJson(c);
       sources.push_back(j);
       if (std::find(r.cited.begin(), r.cited.end(), c.number) != r.cited.end()) citations.push_back(j);
     }
-    for (const rag::Citation& c : r.evidence) evidence.push_back(CitationJson(c, *store));
+    for (const rag::Citation& c : r.evidence) evidence.push_back(CitationJson(c));
     Json usage = r.extractive ? UsageJson(sched::RequestStats{}, 0) : UsageJson(o.generation.stats, 0);
     return Json{{"usage", usage},
                 {"mode", r.extractive ? "extractive" : "generated"},

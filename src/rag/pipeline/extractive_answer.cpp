@@ -134,6 +134,7 @@ StatusOr<ExtractiveResult> ExtractiveAnswer(std::string_view question, const std
     cit.number = static_cast<int>(c->source) + 1;
     cit.path = src.path;
     cit.chunk_id = src.chunk.id;
+    cit.document_id = src.chunk.document_id;
     cit.ordinal = src.chunk.ordinal;
     const bool linear = src.chunk.source_end - src.chunk.source_begin == src.chunk.text_end - src.chunk.text_begin;
     cit.source_begin = linear ? src.chunk.source_begin + static_cast<int64_t>(c->begin) : src.chunk.source_begin;

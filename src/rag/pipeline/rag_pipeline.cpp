@@ -33,6 +33,7 @@ StatusOr<AskResult> RagPipeline::Ask(std::string_view question, const AskParams&
       c.number = static_cast<int>(i) + 1;
       c.path = hits[i].path;
       c.chunk_id = hits[i].chunk.id;
+      c.document_id = hits[i].chunk.document_id;
       c.ordinal = hits[i].chunk.ordinal;
       c.source_begin = hits[i].chunk.source_begin;
       c.source_end = hits[i].chunk.source_end;
