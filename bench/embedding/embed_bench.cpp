@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/logging.h"
 #include "base/thread_pool.h"
 #include "fixture/fixture_model.h"
 #include "rag/embed/embedder_loader.h"
@@ -130,14 +131,15 @@ int main(int argc, char** argv) {
       for (const auto& c : chunks) n_tokens += enc->Tokenize(c).size();
     const size_t d = static_cast<size_t>((*e)->dim());
     std::vector<float> out(chunks.size() * d);
-    (*e)->EmbedBatch(std::span(views).first(std::min<size_t>(8, views.size())), std::span(out).first(std::min<size_t>(8, views.size()) * d));  // warm-up
+    CHECK_OK((*e)->EmbedBatch(std::span(views).first(std::min<size_t>(8, views.size())),
+                              std::span(out).first(std::min<size_t>(8, views.size()) * d)));  // warm-up
     for (const char* mode : {"batch", "single"}) {
       Stopwatch sw;
       const double cpu0 = ProcessCpuSeconds();
       if (std::string(mode) == "batch") {
-        (*e)->EmbedBatch(views, out);
+        CHECK_OK((*e)->EmbedBatch(views, out));
       } else {
-        for (size_t i = 0; i < views.size(); ++i) (*e)->Embed(views[i], std::span(out).subspan(i * d, d));
+        for (size_t i = 0; i < views.size(); ++i) CHECK_OK((*e)->Embed(views[i], std::span(out).subspan(i * d, d)));
       }
       const double s = sw.ElapsedSeconds();
       const double cpu_s = ProcessCpuSeconds() - cpu0;

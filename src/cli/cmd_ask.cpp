@@ -15,6 +15,7 @@
 #include "rag/embed/embedder_loader.h"
 #include "rag/pipeline/engine_generator.h"
 #include "rag/pipeline/rag_pipeline.h"
+#include "rag/pipeline/rag_service.h"
 #include "rag/store/embedding_store.h"
 
 namespace chunkserve::cli {
@@ -35,6 +36,8 @@ const Command kCommand{
     "  --query-prefix S    text before the question when embedding it (default: the model's;\n"
     "                      Qwen3-Embedding gets its retrieval instruction; \"\" for none)\n"
     "  --doc-prefix S      text the collection's chunks were embedded with (e.g. \"passage: \")\n"
+    "  --mode M            bm25 | dense | hybrid (default: hybrid when the collection has vectors\n"
+    "                      of --embed-model, else bm25; as /v1/rag/chat/completions)\n"
     "  -k N                most chunks in the prompt (default 5)\n"
     "  --token-budget N    most chunk tokens in the prompt (default 1500)\n"
     "  --no-select         always take k chunks (no SAGE score-drop cut)\n"
@@ -59,7 +62,7 @@ nlohmann::json CitationJson(const rag::Citation& c) {
 
 int RunAsk(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args,
-                            {"db", "collection", "m", "model", "embed-model", "embed-pooling", "query-prefix", "doc-prefix", "k", "token-budget", "max-tokens",
+                            {"db", "collection", "m", "model", "embed-model", "embed-pooling", "query-prefix", "doc-prefix", "mode", "k", "token-budget", "max-tokens",
                              "temp", "system", "chunk-cache", "threads", "questions", "attention"},
                             {"json", "extractive", "no-select", "show-prompt"});
   if (!flags.ok()) return UsageError(kCommand, flags.status().message());
@@ -89,36 +92,40 @@ int RunAsk(const std::vector<std::string>& args) {
   auto temp = flags->GetDouble("temp", 0.0);
   for (const Status& s : {k.status(), budget.status(), max_tokens.status(), threads.status(), temp.status()})
     if (!s.ok()) return UsageError(kCommand, s.message());
-  if (*k < 1 || *k > 100) return UsageError(kCommand, "-k must be between 1 and 100");
-  if (*budget < 0 || *max_tokens < 1 || *threads < 0 || *temp < 0)
-    return UsageError(kCommand, "--token-budget, --max-tokens, --threads and --temp must be positive");
-  params.retrieve.k = static_cast<int>(*k);
+  if (*threads < 0) return UsageError(kCommand, "--threads must not be negative");
+  // Out-of-range k becomes 0 before the cast, so it cannot wrap into range.
+  params.retrieve.k = *k < 1 || *k > 100 ? 0 : static_cast<int>(*k);
   params.retrieve.selection.token_budget = *budget;
   params.retrieve.select = !flags->Has("no-select");
   params.extractive = flags->Has("extractive");
   params.generation.max_new_tokens = *max_tokens;
   params.generation.temperature = static_cast<float>(*temp);
   if (const auto sys = flags->Get("system")) params.prompt.system_prompt = *sys;
+  // The bounds the HTTP route enforces, named as flags.
+  const rag::AskParamNames names{"-k", "--token-budget", "--max-tokens", "--temp"};
+  if (Status s = rag::ValidateAskParams(params, names); !s.ok()) return UsageError(kCommand, s.message());
   const auto model_path = flags->Get("model") ? flags->Get("model") : flags->Get("m");
 
-  auto store = rag::Store::Open(*db_path, rag::Store::Mode::kReadOnly);
-  if (!store.ok()) return Fail("ask", store.status());
-  auto cid = (*store)->FindCollection(*collection);
-  if (!cid.ok()) return Fail("ask", cid.status());
-  if (!*cid) return Fail("ask", NotFoundError("no collection named '" + *collection + "'"));
-
   std::unique_ptr<rag::Embedder> embedder;
-  std::unique_ptr<rag::DenseIndex> dense;
   if (const auto em = flags->Get("embed-model")) {
     auto loaded = LoadEmbedderFromFlags(*flags, *em);
     if (!loaded.ok()) return Fail("ask", loaded.status());
     embedder = std::move(*loaded);
-    rag::DenseIndexOptions opt;
-    opt.cache_dir = rag::DefaultIndexCacheDir(*db_path);
-    auto index = rag::DenseIndex::Open(store->get(), **cid, opt);
-    if (!index.ok()) return Fail("ask", index.status());
-    dense = std::move(*index);
   }
+  // The service /v1/rag/chat/completions runs: retrieval mode, defaults,
+  // validation and the dense-index cache are its.
+  rag::RagServiceOptions service_options;
+  service_options.db_path = *db_path;
+  service_options.mode = rag::Store::Mode::kReadOnly;
+  service_options.embedder = embedder.get();
+  auto service = rag::RagService::Open(service_options);
+  if (!service.ok()) return Fail("ask", service.status());
+  auto store = (*service)->OpenStore();
+  if (!store.ok()) return Fail("ask", store.status());
+  auto cid = rag::RagService::FindCollection(**store, *collection);
+  if (!cid.ok()) return Fail("ask", cid.status());
+  auto retrieval = (*service)->ResolveRetrieval(store->get(), *cid, *collection, flags->GetOr("mode", ""));
+  if (!retrieval.ok()) return Fail("ask", retrieval.status());
 
   std::unique_ptr<model::Model> model;
   std::unique_ptr<engine::Engine> core;
@@ -141,12 +148,11 @@ int RunAsk(const std::vector<std::string>& args) {
     if (!note.empty()) std::fprintf(stderr, "chunkserve ask: %s\n", note.c_str());
     generator = std::move(*g);
   }
-  rag::RagPipeline pipeline(store->get(), **cid, embedder.get(), dense.get(), generator.get());
 
   const bool json = flags->Has("json");
   for (const std::string& q : questions) {
     if (!json && questions.size() > 1) std::printf("Q: %s\n", q.c_str());
-    auto r = pipeline.Ask(q, params, [&](std::string_view piece) {
+    auto r = (*service)->Ask(store->get(), *cid, *retrieval, q, params, generator.get(), [&](std::string_view piece) {
       if (!json && generator) {
         std::fwrite(piece.data(), 1, piece.size(), stdout);
         std::fflush(stdout);

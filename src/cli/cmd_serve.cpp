@@ -32,9 +32,10 @@
 #include "model/model.h"
 #include "rag/embed/embedder.h"
 #include "rag/embed/embedder_loader.h"
+#include "rag/embed/engine_embedder.h"
+#include "rag/embed/queued_embedder.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
-#include "server/model_embedder.h"
 #include "server/server_context.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -101,6 +102,9 @@ const char kUsage[] =
     "      --query-prefix S      text before each query when embedding it (default: the model's;\n"
     "                            Qwen3-Embedding gets its retrieval instruction; \"\" for none)\n"
     "      --doc-prefix S        text before every chunk when embedding it (e.g. \"passage: \")\n"
+    "      --embed-queue N       embedding requests that may wait for the --embed-model's worker\n"
+    "                            thread (default 64; more get 503)\n"
+    "      --embed-wait-s N      an embedding still queued after N s is dropped with 503 (default 30)\n"
     "      --template-file F     Jinja chat template instead of the model's\n"
     "      --chatml              ChatML instead of the model's template\n";
 
@@ -147,7 +151,8 @@ int RunServe(const std::vector<std::string>& args) {
                                 "grace-s", "db", "template-file", "max-decode-slowdown", "embed-model",
                                 "embed-pooling", "query-prefix", "doc-prefix", "max-connections",
                                 "max-connections-per-ip", "header-timeout-s", "body-timeout-s", "keep-alive-s",
-                                "allowed-host", "cors-origin", kSpeculateFlag, kDraftTokensFlag},
+                                "allowed-host", "cors-origin", "embed-queue", "embed-wait-s", kSpeculateFlag,
+                                kDraftTokensFlag},
                                {"chatml", "no-prefix-cache", "no-chunk-cache"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
@@ -169,7 +174,8 @@ int RunServe(const std::vector<std::string>& args) {
                                {"http-threads", 64, 2}, {"grace-s", 10, 0},     {"chunk-cache-mib", 1024, 1},
                                {"chunk-disk-mib", 8192, 1}, {"max-connections", 1024, 1},
                                {"max-connections-per-ip", 256, 1}, {"header-timeout-s", 10, 1},
-                               {"body-timeout-s", 60, 1}, {"keep-alive-s", 5, 1}};
+                               {"body-timeout-s", 60, 1}, {"keep-alive-s", 5, 1}, {"embed-queue", 64, 1},
+                               {"embed-wait-s", 30, 1}};
   for (IntFlag& f : ints) {
     std::string name = f.name;
     if (name == "ctx" && flags.Has("c")) name = "c";
@@ -265,9 +271,17 @@ int RunServe(const std::vector<std::string>& args) {
   if (std::optional<std::string> em = flags.Get("embed-model")) {
     auto e = LoadEmbedderFromFlags(flags, *em, static_cast<int>(get("threads")));
     if (!e.ok()) return Fail("serve", e.status());
-    rag_embedder = std::move(*e);
+    // Its forward passes run on a worker thread of their own behind a
+    // bounded queue, never on the HTTP threads.
+    rag::EmbeddingQueueOptions queue;
+    queue.max_queued = static_cast<int>(get("embed-queue"));
+    queue.max_wait_ms = get("embed-wait-s") * 1000;
+    auto queued = rag::QueuedEmbedder::Create(std::move(*e), queue);
+    if (!queued.ok()) return Fail("serve", queued.status());
+    rag_embedder = std::move(*queued);
     ctx.rag_embedder = rag_embedder.get();
-    ctx.rag_embedder_name = ModelIdOf(*em);
+    ctx.embedder = rag_embedder.get();
+    ctx.embedder_name = ModelIdOf(*em);
     if (ctx.rag_db_path.empty())
       std::fprintf(stderr, "chunkserve serve: --embed-model without --db: only /v1/embeddings uses it\n");
   }
@@ -319,8 +333,14 @@ int RunServe(const std::vector<std::string>& args) {
   auto engine = engine::Engine::Create(model->get(), eo);
   if (!engine.ok()) return Fail("serve", engine.status());
   ctx.engine = engine->get();
-  server::ModelEmbedder embedder(engine->get(), n_ctx);
-  ctx.embedder = &embedder;
+  // Without --embed-model, /v1/embeddings pools the decoder's hidden states
+  // through the engine core.
+  rag::EngineEmbedder decoder_embedder(engine->get(), n_ctx);
+  if (ctx.embedder == nullptr) {
+    ctx.embedder = &decoder_embedder;
+    ctx.embedder_name = ctx.model_id;
+    ctx.embedder_tokenizer = ctx.tokenizer;
+  }
 
   server::HttpServer http(&ctx, http_options);
   if (Status s = http.Bind(); !s.ok()) return Fail("serve", s);

@@ -313,7 +313,8 @@ StatusOr<std::unique_ptr<EncoderModel>> EncoderModel::Load(const std::string& pa
   return m;
 }
 
-Status EncoderModel::Forward(std::span<const std::span<const int32_t>> seqs, std::vector<float>* hidden) {
+Status EncoderModel::Forward(std::span<const std::span<const int32_t>> seqs, std::vector<float>* hidden,
+                             const std::atomic<bool>* cancel) {
   int64_t total = 0;
   for (const auto& s : seqs) total += static_cast<int64_t>(s.size());
   hidden->assign(static_cast<size_t>(total * hparams_.n_embd), 0.0f);
@@ -340,6 +341,9 @@ Status EncoderModel::Forward(std::span<const std::span<const int32_t>> seqs, std
       n += static_cast<int64_t>(seqs[end].size());
       ++end;
     }
+    if (cancel != nullptr && cancel->load(std::memory_order_relaxed))
+      return CancelledError("encoder: cancelled after " + std::to_string(first) + " of " +
+                            std::to_string(seqs.size()) + " sequences");
     RETURN_IF_ERROR(ForwardPass(seqs.subspan(first, end - first), hidden->data() + row * hparams_.n_embd));
     row += n;
     first = end;
@@ -472,12 +476,13 @@ Status EncoderModel::ForwardPass(std::span<const std::span<const int32_t>> seqs,
   return Status::Ok();
 }
 
-Status EncoderModel::Embed(std::span<const std::span<const int32_t>> seqs, Pooling pooling, std::span<float> out) {
+Status EncoderModel::Embed(std::span<const std::span<const int32_t>> seqs, Pooling pooling, std::span<float> out,
+                           const std::atomic<bool>* cancel) {
   const int64_t d = hparams_.n_embd;
   CHECK(out.size() == seqs.size() * static_cast<size_t>(d));
   if (pooling == Pooling::kNone) return InvalidArgumentError("encoder: Embed needs a pooling (mean, cls or last)");
   std::vector<float> hidden;
-  RETURN_IF_ERROR(Forward(seqs, &hidden));
+  RETURN_IF_ERROR(Forward(seqs, &hidden, cancel));
   int64_t row = 0;
   for (size_t i = 0; i < seqs.size(); ++i) {
     const int64_t n = static_cast<int64_t>(seqs[i].size());

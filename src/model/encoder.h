@@ -48,6 +48,7 @@
 // call them.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -106,13 +107,18 @@ class EncoderModel {
 
   // Final hidden states of every token: seqs concatenated, (sum n_i, n_embd)
   // into *hidden. InvalidArgument for an empty sequence or an id outside the
-  // vocabulary, OutOfRange for a sequence longer than n_ctx().
-  Status Forward(std::span<const std::span<const int32_t>> seqs, std::vector<float>* hidden);
+  // vocabulary, OutOfRange for a sequence longer than n_ctx(). `cancel`
+  // (may be null) is read before each forward pass: once true, the call
+  // returns Cancelled without running the passes left (a batch of 2,048
+  // texts is many passes; a caller that left should not pay for them).
+  Status Forward(std::span<const std::span<const int32_t>> seqs, std::vector<float>* hidden,
+                 const std::atomic<bool>* cancel = nullptr);
 
   // Pooled and L2-normalised: row i of out (seqs.size() rows of n_embd) is
   // sequence i's vector. Errors as Forward, and InvalidArgument for kNone.
   // REQUIRES: out.size() == seqs.size() * n_embd.
-  Status Embed(std::span<const std::span<const int32_t>> seqs, Pooling pooling, std::span<float> out);
+  Status Embed(std::span<const std::span<const int32_t>> seqs, Pooling pooling, std::span<float> out,
+               const std::atomic<bool>* cancel = nullptr);
 
   struct Weights;  // encoder.cpp
   struct PrivateTag {};

@@ -9,8 +9,6 @@
 #include <string>
 
 #include "base/logging.h"
-#include "rag/embed/embedder.h"
-#include "rag/text/token_counter.h"
 #include "server/client_connection.h"
 #include "server/http_util.h"
 #include "server/prompt_builder.h"
@@ -216,163 +214,6 @@ class GenerationHandler {
   const bool chat_;
 };
 
-std::string Base64(const void* data, size_t n) {
-  static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  const auto* p = static_cast<const unsigned char*>(data);
-  std::string out;
-  out.reserve((n + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < n; i += 3) {
-    const uint32_t v = (uint32_t{p[i]} << 16) | (uint32_t{p[i + 1]} << 8) | p[i + 2];
-    out += kAlphabet[v >> 18];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (i < n) {
-    uint32_t v = uint32_t{p[i]} << 16;
-    if (i + 1 < n) v |= uint32_t{p[i + 1]} << 8;
-    out += kAlphabet[v >> 18];
-    out += kAlphabet[(v >> 12) & 63];
-    out += i + 1 < n ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-// /v1/embeddings from the --embed-model (a rag::Embedder: GloVe, encoder or
-// decoder embedding model): texts in, L2-normalised vectors out - the
-// vectors the RAG routes index, before any collection transform. Token ids
-// are refused: they would be ids of another tokenizer than the model's.
-void HandleTextEmbeddings(ServerContext& ctx, const Json& body, httplib::Response& res) {
-  std::vector<std::string> texts;
-  auto it = body.find("input");
-  if (it == body.end() || it->is_null()) return SendError(res, InvalidArgumentError("'input' is required"));
-  if (it->is_string()) {
-    texts.push_back(it->get<std::string>());
-  } else if (it->is_array() && !it->empty() &&
-             std::all_of(it->begin(), it->end(), [](const Json& j) { return j.is_string(); })) {
-    for (const Json& j : *it) texts.push_back(j.get<std::string>());
-  } else {
-    return SendError(res, InvalidArgumentError("'input' must be a string or an array of strings: this server embeds "
-                                               "text with '" + ctx.rag_embedder_name + "' (token ids are not accepted)"));
-  }
-  if (texts.size() > 2048) return SendError(res, InvalidArgumentError("'input' holds more than 2048 items"));
-  std::string format = "float";
-  if (auto f = body.find("encoding_format"); f != body.end() && !f->is_null()) {
-    if (!f->is_string() || (*f != "float" && *f != "base64"))
-      return SendError(res, InvalidArgumentError("'encoding_format' must be \"float\" or \"base64\""));
-    format = f->get<std::string>();
-  }
-  for (size_t i = 0; i < texts.size(); ++i)
-    if (texts[i].empty()) return SendError(res, InvalidArgumentError("'input' item " + std::to_string(i) + " is empty"));
-  const rag::Embedder& embedder = *ctx.rag_embedder;
-  const size_t dim = static_cast<size_t>(embedder.dim());
-  // One batch: a neural embedder runs the texts through shared forward passes.
-  const std::vector<std::string_view> views(texts.begin(), texts.end());
-  std::vector<float> vectors(texts.size() * dim);
-  embedder.EmbedBatch(views, vectors);
-  const rag::ApproxTokenCounter counter;
-  Json data = Json::array();
-  int64_t n_tokens = 0;
-  for (size_t i = 0; i < texts.size(); ++i) {
-    std::span<float> v(&vectors[i * dim], dim);
-    double norm2 = 0;
-    for (float x : v) norm2 += static_cast<double>(x) * x;
-    // A text with no word the model knows stays the zero vector.
-    if (norm2 > 0) {
-      const double inv = 1.0 / std::sqrt(norm2);
-      for (float& x : v) x = static_cast<float>(x * inv);
-    }
-    n_tokens += static_cast<int64_t>(counter.CountTokens(texts[i]));
-    Json item = {{"object", "embedding"}, {"index", i}};
-    if (format == "base64") {
-      item["embedding"] = Base64(v.data(), v.size() * sizeof(float));
-    } else {
-      item["embedding"] = std::vector<float>(v.begin(), v.end());
-    }
-    data.push_back(std::move(item));
-  }
-  SendJson(res, Json{{"object", "list"},
-                     {"data", std::move(data)},
-                     {"model", ctx.rag_embedder_name},
-                     {"usage", {{"prompt_tokens", n_tokens}, {"total_tokens", n_tokens}}}});
-}
-
-void HandleEmbeddings(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
-  StatusOr<Json> body = ParseJsonObject(req.body);
-  if (!body.ok()) return SendError(res, body.status());
-  if (ctx.rag_embedder != nullptr) return HandleTextEmbeddings(ctx, *body, res);
-  if (ctx.embedder == nullptr)
-    return SendError(res, UnimplementedError("this server has no embedding model loaded"));
-  // input: string | [string] | [int] | [[int]]
-  std::vector<std::vector<int32_t>> inputs;
-  auto it = body->find("input");
-  if (it == body->end() || it->is_null()) return SendError(res, InvalidArgumentError("'input' is required"));
-  auto ids_of = [&](const Json& arr) -> StatusOr<std::vector<int32_t>> {
-    std::vector<int32_t> ids;
-    for (const Json& j : arr) {
-      if (!j.is_number_integer() || j.get<int64_t>() < 0 || j.get<int64_t>() >= ctx.tokenizer->n_vocab())
-        return InvalidArgumentError("'input' token ids must be integers in [0, " +
-                                    std::to_string(ctx.tokenizer->n_vocab()) + ")");
-      ids.push_back(static_cast<int32_t>(j.get<int64_t>()));
-    }
-    return ids;
-  };
-  if (it->is_string()) {
-    inputs.push_back(ctx.tokenizer->Encode(it->get<std::string>(), true, false));
-  } else if (it->is_array() && !it->empty()) {
-    if (std::all_of(it->begin(), it->end(), [](const Json& j) { return j.is_string(); })) {
-      for (const Json& j : *it) inputs.push_back(ctx.tokenizer->Encode(j.get<std::string>(), true, false));
-    } else if (std::all_of(it->begin(), it->end(), [](const Json& j) { return j.is_number_integer(); })) {
-      StatusOr<std::vector<int32_t>> ids = ids_of(*it);
-      if (!ids.ok()) return SendError(res, ids.status());
-      inputs.push_back(std::move(*ids));
-    } else if (std::all_of(it->begin(), it->end(), [](const Json& j) { return j.is_array(); })) {
-      for (const Json& j : *it) {
-        StatusOr<std::vector<int32_t>> ids = ids_of(j);
-        if (!ids.ok()) return SendError(res, ids.status());
-        inputs.push_back(std::move(*ids));
-      }
-    } else {
-      return SendError(res, InvalidArgumentError("'input' must be a string, strings, token ids or arrays of token ids"));
-    }
-  } else {
-    return SendError(res, InvalidArgumentError("'input' must be a non-empty string or array"));
-  }
-  if (inputs.size() > 2048) return SendError(res, InvalidArgumentError("'input' holds more than 2048 items"));
-  std::string format = "float";
-  if (auto f = body->find("encoding_format"); f != body->end() && !f->is_null()) {
-    if (!f->is_string() || (*f != "float" && *f != "base64"))
-      return SendError(res, InvalidArgumentError("'encoding_format' must be \"float\" or \"base64\""));
-    format = f->get<std::string>();
-  }
-  Json data = Json::array();
-  int64_t n_tokens = 0;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (inputs[i].empty()) return SendError(res, InvalidArgumentError("'input' item " + std::to_string(i) + " is empty"));
-    if (static_cast<int64_t>(inputs[i].size()) > ctx.embedder->max_tokens())
-      return SendError(res, 400,
-                       "'input' item " + std::to_string(i) + " has " + std::to_string(inputs[i].size()) +
-                           " tokens; the maximum is " + std::to_string(ctx.embedder->max_tokens()),
-                       "context_length_exceeded");
-    StatusOr<std::vector<float>> v = ctx.embedder->Embed(inputs[i]);
-    if (!v.ok()) return SendError(res, v.status());
-    n_tokens += static_cast<int64_t>(inputs[i].size());
-    Json item = {{"object", "embedding"}, {"index", i}};
-    if (format == "base64") {
-      item["embedding"] = Base64(v->data(), v->size() * sizeof(float));
-    } else {
-      item["embedding"] = *v;
-    }
-    data.push_back(std::move(item));
-  }
-  SendJson(res, Json{{"object", "list"},
-                     {"data", std::move(data)},
-                     {"model", ctx.model_id},
-                     {"usage", {{"prompt_tokens", n_tokens}, {"total_tokens", n_tokens}}}});
-}
-
 }  // namespace
 
 void InstallOpenAiRoutes(httplib::Server& http, ServerContext& ctx) {
@@ -389,9 +230,6 @@ void InstallOpenAiRoutes(httplib::Server& http, ServerContext& ctx) {
   });
   http.Post("/v1/chat/completions", GenerationHandler(ctx, /*chat=*/true));
   http.Post("/v1/completions", GenerationHandler(ctx, /*chat=*/false));
-  http.Post("/v1/embeddings", [&ctx](const httplib::Request& req, httplib::Response& res) {
-    HandleEmbeddings(ctx, req, res);
-  });
 }
 
 }  // namespace chunkserve::server

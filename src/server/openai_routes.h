@@ -2,13 +2,7 @@
 //   GET  /v1/models, /v1/models/{id}
 //   POST /v1/chat/completions   (messages -> the model's chat template)
 //   POST /v1/completions        (prompt text or token ids)
-//   POST /v1/embeddings         (ctx.rag_embedder when serve has --embed-model:
-//                               that model's vectors of text inputs, L2-
-//                               normalised, token ids refused; else
-//                               ctx.embedder: mean-pooled final-norm hidden
-//                               states of the loaded model, L2-normalised;
-//                               501 without either; encoding_format float |
-//                               base64)
+// (/v1/embeddings is its own module: embeddings_route.h.)
 // Both generation routes take the fields of openai_protocol.h, stream with
 // server-sent events (`data: {chunk}` ... `data: [DONE]`, one chunk per
 // generated token that adds text) when "stream" is true, and report usage: prompt_tokens, completion_tokens, total_tokens and

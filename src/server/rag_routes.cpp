@@ -14,12 +14,13 @@
 #include "rag/pipeline/answer_generator.h"
 #include "rag/pipeline/document_upload.h"
 #include "rag/pipeline/rag_pipeline.h"
+#include "rag/pipeline/rag_service.h"
 #include "rag/store/embedding_store.h"
 #include "rag/store/store.h"
 #include "rag/text/token_counter.h"
 #include "server/client_connection.h"
 #include "server/http_util.h"
-#include "server/rag_indexes.h"
+#include "server/client_watch.h"
 #include "server/request_stream.h"
 
 namespace chunkserve::server {
@@ -30,7 +31,9 @@ namespace {
 struct RagState {
   explicit RagState(ServerContext& c) : ctx(c) {}
   ServerContext& ctx;
-  std::unique_ptr<CollectionIndexes> indexes;  // null without --embed-model
+  // Retrieval, answering and uploads, with their defaults and validation
+  // (the same service `chunkserve ask` uses); it keeps the dense indexes.
+  std::unique_ptr<rag::RagService> service;
   // Uploads and deletions one at a time: SQLite has one writer anyway, and
   // an upload's embedding pass reads what the previous one wrote.
   std::mutex write_mu;
@@ -103,14 +106,10 @@ class CoreGenerator final : public rag::AnswerGenerator {
   std::string finish_reason_ = "stop";
 };
 
-StatusOr<std::unique_ptr<rag::Store>> OpenStore(const ServerContext& ctx) {
-  return rag::Store::Open(ctx.rag_db_path, rag::Store::Mode::kReadWrite);
-}
+StatusOr<std::unique_ptr<rag::Store>> OpenStore(const RagState& state) { return state.service->OpenStore(); }
 
 StatusOr<int64_t> CollectionId(rag::Store& store, const std::string& name) {
-  ASSIGN_OR_RETURN(auto id, store.FindCollection(name));
-  if (!id) return NotFoundError("no collection named '" + name + "'");
-  return *id;
+  return rag::RagService::FindCollection(store, name);
 }
 
 StatusOr<std::string> GetString(const Json& obj, const char* field, bool required) {
@@ -123,51 +122,11 @@ StatusOr<std::string> GetString(const Json& obj, const char* field, bool require
   return it->get<std::string>();
 }
 
-// How one request retrieves: the mode and, for dense / hybrid, the
-// collection's index and the server's embedder.
-struct Retrieval {
-  rag::RetrievalMode mode = rag::RetrievalMode::kBm25;
-  const rag::Embedder* embedder = nullptr;
-  std::shared_ptr<const rag::DenseIndex> dense;
-};
-
-// `mode_name` empty: hybrid when the collection has vectors from the
-// server's embedder, else BM25. Asking for dense / hybrid without them is a
-// FailedPrecondition that says what is missing; a collection embedded with
-// another model is one naming both models unless the mode is bm25.
-StatusOr<Retrieval> ResolveRetrieval(RagState& state, rag::Store* store, int64_t cid, const std::string& collection,
-                                     const std::string& mode_name) {
-  Retrieval r;
-  if (mode_name == "bm25") return r;  // needs no vectors, whoever made them
-  if (state.indexes) {
-    ASSIGN_OR_RETURN(r.dense, state.indexes->Get(store, cid, collection));
-    if (r.dense) r.embedder = &state.indexes->embedder();
-  }
-  if (mode_name.empty()) {
-    r.mode = r.dense ? rag::RetrievalMode::kHybrid : rag::RetrievalMode::kBm25;
-    return r;
-  }
-  ASSIGN_OR_RETURN(r.mode, rag::ParseRetrievalMode(mode_name));
-  if (r.mode != rag::RetrievalMode::kBm25 && !r.dense) {
-    if (!state.indexes)
-      return FailedPreconditionError("mode '" + mode_name + "' needs an embedding model: start the server with " +
-                                     "--embed-model MODEL.gguf");
-    return FailedPreconditionError("collection '" + collection + "' has no embeddings: upload its documents while " +
-                                   "the server runs with --embed-model, or ingest them with --embed-model");
-  }
-  return r;
-}
-
-Json CitationJson(const rag::Citation& c, rag::Store& store) {
-  Json j = {{"number", c.number},         {"path", c.path},         {"chunk_id", c.chunk_id},
-            {"source_begin", c.source_begin}, {"source_end", c.source_end}, {"text", c.text}};
-  // The document id, for DELETE .../documents/{id}.
-  auto st = store.db().Prepare("SELECT document_id FROM chunks WHERE id = ?1");
-  if (st.ok() && st->Bind(1, c.chunk_id).ok()) {
-    auto row = st->Step();
-    if (row.ok() && *row) j["document_id"] = st->ColumnInt64(0);
-  }
-  return j;
+Json CitationJson(const rag::Citation& c) {
+  return Json{{"number", c.number},           {"path", c.path},
+              {"document_id", c.document_id}, {"chunk_id", c.chunk_id},
+              {"source_begin", c.source_begin}, {"source_end", c.source_end},
+              {"text", c.text}};
 }
 
 // Runs `fn` and turns a non-OK Status into the error response.
@@ -199,9 +158,10 @@ int64_t UnixSeconds() {
 // then run by Run() - in the handler, or on a RagStreamJob's thread.
 struct RagChat {
   ServerContext* ctx = nullptr;
+  const rag::RagService* service = nullptr;
   std::unique_ptr<rag::Store> store;
   int64_t collection_id = 0;
-  Retrieval retrieval;
+  rag::Retrieval retrieval;
   std::string question;
   rag::AskParams params;
   bool generate = false;  // through the engine core; else extractive
@@ -224,12 +184,13 @@ struct RagChat {
   Outcome Run(const std::function<void(const std::string&)>& emit, const std::atomic<bool>& gone,
               std::function<void()> on_started) {
     CoreGenerator generator(*ctx, conn, ignore_eos, stop, &gone, std::move(on_started));
-    rag::RagPipeline pipeline(store.get(), collection_id, retrieval.embedder, retrieval.dense.get(),
-                              generate ? &generator : nullptr);
+    rag::AskParams p = params;
+    p.retrieve.embed_control.cancel = &gone;  // a client gone while its query waits for the embedder
     Outcome out;
-    out.result = pipeline.Ask(question, params, [&](std::string_view piece) {
-      if (emit) emit(std::string(piece));
-    });
+    out.result = service->Ask(store.get(), collection_id, retrieval, question, p, generate ? &generator : nullptr,
+                              [&](std::string_view piece) {
+                                if (emit) emit(std::string(piece));
+                              });
     out.client_gone = generator.client_gone() || gone.load();
     out.generation = generator.result();
     out.finish_reason = generator.finish_reason();
@@ -243,11 +204,11 @@ struct RagChat {
     const rag::AskResult& r = *o.result;
     Json citations = Json::array(), sources = Json::array(), evidence = Json::array();
     for (const rag::Citation& c : r.sources) {
-      Json j = CitationJson(c, *store);
+      Json j = CitationJson(c);
       sources.push_back(j);
       if (std::find(r.cited.begin(), r.cited.end(), c.number) != r.cited.end()) citations.push_back(j);
     }
-    for (const rag::Citation& c : r.evidence) evidence.push_back(CitationJson(c, *store));
+    for (const rag::Citation& c : r.evidence) evidence.push_back(CitationJson(c));
     Json usage = r.extractive ? UsageJson(sched::RequestStats{}, 0) : UsageJson(o.generation.stats, 0);
     return Json{{"usage", usage},
                 {"mode", r.extractive ? "extractive" : "generated"},
@@ -303,24 +264,21 @@ StatusOr<std::shared_ptr<RagChat>> ParseRagChat(RagState& state, const httplib::
     for (const std::string& x : stop)
       if (x.empty()) return InvalidArgumentError("'stop' strings must not be empty");
   }
-  if (k < 1 || k > 100) return InvalidArgumentError("'k' must be between 1 and 100");
-  if (budget < 1) return InvalidArgumentError("'token_budget' must be positive");
-  if (max_tokens < 1) return InvalidArgumentError("'max_tokens' must be positive");
-  if (temperature < 0) return InvalidArgumentError("'temperature' must not be negative");
-
   auto chat = std::make_shared<RagChat>();
   chat->ctx = &ctx;
-  ASSIGN_OR_RETURN(chat->store, OpenStore(ctx));
-  ASSIGN_OR_RETURN(chat->collection_id, CollectionId(*chat->store, collection));
-  ASSIGN_OR_RETURN(chat->retrieval, ResolveRetrieval(state, chat->store.get(), chat->collection_id, collection, mode));
-  chat->question = std::move(question);
-  chat->params.retrieve.k = static_cast<int>(k);
+  chat->service = state.service.get();
+  // Out-of-range k becomes 0 before the cast, so it cannot wrap into range.
+  chat->params.retrieve.k = k < 1 || k > 100 ? 0 : static_cast<int>(k);
   chat->params.retrieve.selection.token_budget = budget;
-  chat->params.retrieve.mode = chat->retrieval.mode;
-  chat->params.force_mode = true;
   chat->params.generation.max_new_tokens = max_tokens;
   chat->params.generation.temperature = static_cast<float>(temperature);
   chat->params.generation.seed = static_cast<uint64_t>(seed);
+  RETURN_IF_ERROR(rag::ValidateAskParams(chat->params));  // 400 before any work
+  ASSIGN_OR_RETURN(chat->store, OpenStore(state));
+  ASSIGN_OR_RETURN(chat->collection_id, CollectionId(*chat->store, collection));
+  ASSIGN_OR_RETURN(chat->retrieval,
+                   state.service->ResolveRetrieval(chat->store.get(), chat->collection_id, collection, mode));
+  chat->question = std::move(question);
   chat->generate = ctx.engine && ctx.tokenizer && !extractive;
   chat->ignore_eos = ignore_eos;
   chat->stop = std::move(stop);
@@ -469,8 +427,10 @@ Status HandleRagChat(RagState& state, const httplib::Request& req, httplib::Resp
     StreamRagChat(state.ctx, std::move(job), res);
     return Status::Ok();
   }
-  const std::atomic<bool> never_gone{false};  // Run probes the socket itself
-  RagChat::Outcome o = chat->Run(nullptr, never_gone, nullptr);
+  // Run probes the socket between tokens itself; the watch also covers the
+  // query's embedding before generation starts.
+  ClientWatch watch(chat->conn, state.ctx.stream_poll_ms);
+  RagChat::Outcome o = chat->Run(nullptr, *watch.gone(), nullptr);
   if (o.client_gone) return CancelledError("the client closed the connection");  // 499 in /metrics
   RETURN_IF_ERROR(o.result.status());
   Json body = {{"id", chat->id},
@@ -497,22 +457,19 @@ Status HandleUpload(RagState& state, const httplib::Request& req, httplib::Respo
   ASSIGN_OR_RETURN(rag::DocumentFormat format, rag::ParseUploadFormat(format_name.empty() ? "text" : format_name));
   const std::string collection = req.matches[1];
   std::lock_guard<std::mutex> lock(state.write_mu);
-  ASSIGN_OR_RETURN(auto store, OpenStore(state.ctx));
+  ASSIGN_OR_RETURN(auto store, OpenStore(state));
   ASSIGN_OR_RETURN(int64_t cid, CollectionId(*store, collection));
-  if (state.indexes) RETURN_IF_ERROR(state.indexes->CheckEmbedder(store.get(), cid, collection));
-  rag::ApproxTokenCounter counter;
-  ASSIGN_OR_RETURN(rag::DocumentRecord r,
-                   rag::PutDocumentBytes(store.get(), cid, name, text, format, rag::ChunkerParams{}, counter));
+  // A client that leaves stops the embedding (and so the upload).
+  ClientWatch watch(ClientConnection::Of(req), state.ctx.stream_poll_ms);
+  rag::EmbedControl control;
+  control.cancel = watch.gone();
+  ASSIGN_OR_RETURN(rag::UploadResult up,
+                   state.service->Upload(store.get(), cid, collection, name, text, format, control));
+  const rag::DocumentRecord& r = up.document;
   Json out = {{"id", r.id}, {"name", r.path}, {"bytes", r.size_bytes}, {"chunks", r.n_chunks}, {"format", r.format}};
-  if (state.indexes) {
-    StatusOr<rag::EmbedReport> embedded = rag::EmbedCollection(store.get(), cid, state.indexes->embedder());
-    if (!embedded.ok()) {
-      // Do not leave a document that dense retrieval cannot see.
-      (void)store->DeleteDocumentById(cid, r.id);
-      return Status(embedded.status().code(), "embedding '" + name + "' failed: " + embedded.status().message());
-    }
-    out["embedded_chunks"] = embedded->n_embedded;
-    out["embedder"] = state.indexes->embedder().id();
+  if (up.n_embedded) {
+    out["embedded_chunks"] = *up.n_embedded;
+    out["embedder"] = state.service->embedder()->id();
   }
   SendJson(res, out);
   return Status::Ok();
@@ -525,15 +482,14 @@ Status HandleSearch(RagState& state, const httplib::Request& req, httplib::Respo
   ASSIGN_OR_RETURN(std::string mode, GetString(body, "mode", false));
   ASSIGN_OR_RETURN(int64_t k, GetInt(body, "k", 10));
   if (k < 1 || k > 1000) return InvalidArgumentError("'k' must be between 1 and 1000");
-  ASSIGN_OR_RETURN(auto store, OpenStore(state.ctx));
+  ASSIGN_OR_RETURN(auto store, OpenStore(state));
   ASSIGN_OR_RETURN(int64_t cid, CollectionId(*store, collection));
-  ASSIGN_OR_RETURN(Retrieval retrieval, ResolveRetrieval(state, store.get(), cid, collection, mode));
-  rag::Retriever retriever(store.get(), cid, retrieval.embedder, retrieval.dense.get());
+  ASSIGN_OR_RETURN(rag::Retrieval retrieval, state.service->ResolveRetrieval(store.get(), cid, collection, mode));
+  ClientWatch watch(ClientConnection::Of(req), state.ctx.stream_poll_ms);
   rag::RetrieveParams p;
-  p.mode = retrieval.mode;
   p.k = static_cast<int>(k);
-  p.candidate_k = std::max(p.candidate_k, p.k);
-  ASSIGN_OR_RETURN(auto hits, retriever.Retrieve(query, p));
+  p.embed_control.cancel = watch.gone();
+  ASSIGN_OR_RETURN(auto hits, state.service->Search(store.get(), cid, retrieval, query, p));
   Json data = Json::array();
   for (size_t i = 0; i < hits.size(); ++i) {
     const rag::SearchHit& h = hits[i].hit;
@@ -560,15 +516,16 @@ Status HandleSearch(RagState& state, const httplib::Request& req, httplib::Respo
 
 Status InstallRagRoutes(httplib::Server& http, ServerContext& ctx) {
   if (ctx.rag_db_path.empty()) return FailedPreconditionError("no database (start the server with --db DB)");
-  { ASSIGN_OR_RETURN(auto store, OpenStore(ctx)); }  // creates / checks the schema once
   auto state = std::make_shared<RagState>(ctx);
-  if (ctx.rag_embedder) {
-    ASSIGN_OR_RETURN(state->indexes, CollectionIndexes::Create(ctx.rag_db_path, ctx.rag_embedder));
-  }
+  rag::RagServiceOptions options;
+  options.db_path = ctx.rag_db_path;
+  options.embedder = ctx.rag_embedder;
+  options.embedder_role = "this server's --embed-model";
+  ASSIGN_OR_RETURN(state->service, rag::RagService::Open(options));
 
   http.Get("/v1/collections", [state](const httplib::Request&, httplib::Response& res) {
     Guard(res, [&]() -> Status {
-      ASSIGN_OR_RETURN(auto store, OpenStore(state->ctx));
+      ASSIGN_OR_RETURN(auto store, OpenStore(*state));
       ASSIGN_OR_RETURN(auto list, store->ListCollections());
       rag::EmbeddingStore es(store.get());
       Json data = Json::array();
@@ -591,7 +548,7 @@ Status InstallRagRoutes(httplib::Server& http, ServerContext& ctx) {
       if (name.empty() || name.size() > 200 || name.find('/') != std::string::npos)
         return InvalidArgumentError("collection names are 1-200 characters without '/'");
       std::lock_guard<std::mutex> lock(state->write_mu);
-      ASSIGN_OR_RETURN(auto store, OpenStore(state->ctx));
+      ASSIGN_OR_RETURN(auto store, OpenStore(*state));
       ASSIGN_OR_RETURN(auto existing, store->FindCollection(name));
       if (existing) return AlreadyExistsError("collection '" + name + "' already exists");
       ASSIGN_OR_RETURN(int64_t id, store->GetOrCreateCollection(name));
@@ -601,7 +558,7 @@ Status InstallRagRoutes(httplib::Server& http, ServerContext& ctx) {
   });
   http.Get(R"(/v1/collections/([^/]+))", [state](const httplib::Request& req, httplib::Response& res) {
     Guard(res, [&]() -> Status {
-      ASSIGN_OR_RETURN(auto store, OpenStore(state->ctx));
+      ASSIGN_OR_RETURN(auto store, OpenStore(*state));
       ASSIGN_OR_RETURN(int64_t cid, CollectionId(*store, req.matches[1]));
       ASSIGN_OR_RETURN(auto docs, store->ListDocuments(cid));
       Json data = Json::array();
@@ -620,7 +577,7 @@ Status InstallRagRoutes(httplib::Server& http, ServerContext& ctx) {
   http.Delete(R"(/v1/collections/([^/]+))", [state](const httplib::Request& req, httplib::Response& res) {
     Guard(res, [&]() -> Status {
       std::lock_guard<std::mutex> lock(state->write_mu);
-      ASSIGN_OR_RETURN(auto store, OpenStore(state->ctx));
+      ASSIGN_OR_RETURN(auto store, OpenStore(*state));
       RETURN_IF_ERROR(store->DeleteCollection(req.matches[1]));
       SendJson(res, Json{{"name", std::string(req.matches[1])}, {"deleted", true}});
       return Status::Ok();
@@ -633,7 +590,7 @@ Status InstallRagRoutes(httplib::Server& http, ServerContext& ctx) {
               [state](const httplib::Request& req, httplib::Response& res) {
                 Guard(res, [&]() -> Status {
                   std::lock_guard<std::mutex> lock(state->write_mu);
-                  ASSIGN_OR_RETURN(auto store, OpenStore(state->ctx));
+                  ASSIGN_OR_RETURN(auto store, OpenStore(*state));
                   ASSIGN_OR_RETURN(int64_t cid, CollectionId(*store, req.matches[1]));
                   int64_t doc_id = 0;
                   try {

@@ -53,7 +53,8 @@
 //
 // The database is ServerContext::rag_db_path (serve --db); each request opens
 // its own Store (SQLite connections are per thread); dense indexes are kept
-// in memory between requests (rag_indexes.h). Errors go through SendError
+// in memory between requests (rag/retrieve/collection_indexes.h, through
+// rag::RagService). Errors go through SendError
 // (the one Status -> HTTP mapping).
 //
 // Thread safety: handlers run on HTTP threads; they share the context

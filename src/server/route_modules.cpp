@@ -1,6 +1,7 @@
 #include "server/route_modules.h"
 
 #include "base/logging.h"
+#include "server/embeddings_route.h"
 #include "server/http_util.h"
 #include "server/openai_routes.h"
 #include "server/rag_routes.h"
@@ -9,6 +10,7 @@ namespace chunkserve::server {
 
 void InstallAllRoutes(httplib::Server& http, ServerContext& ctx) {
   InstallOpenAiRoutes(http, ctx);
+  InstallEmbeddingsRoute(http, ctx);
   if (Status s = InstallRagRoutes(http, ctx); !s.ok()) {
     // FailedPrecondition: not configured (no --db), not a fault.
     if (s.code() == StatusCode::kFailedPrecondition) {

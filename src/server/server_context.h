@@ -15,7 +15,6 @@
 
 #include "server/metrics.h"
 #include "server/speculation_policy.h"
-#include "server/text_embedder.h"
 #include "engine/prompt_assembler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -39,13 +38,18 @@ struct ServerContext {
   // through it (thread-safe).
   engine::Engine* engine = nullptr;
   Metrics* metrics = nullptr;
-  TextEmbedder* embedder = nullptr;            // null: /v1/embeddings answers 501
+  // What /v1/embeddings answers from (embeddings_route.h): the --embed-model
+  // on its own queue, else the decoder through the engine core
+  // (rag::EngineEmbedder). Null: 501.
+  const rag::Embedder* embedder = nullptr;
+  std::string embedder_name;                   // the "model" /v1/embeddings reports
+  // The tokenizer whose ids `embedder` takes (the decoder's); null: the
+  // embedder takes text only.
+  const tokenizer::Tokenizer* embedder_tokenizer = nullptr;
   std::string rag_db_path;                     // --db, for the RAG routes
   // --embed-model: the RAG routes' dense side (uploads are embedded, search
-  // and ask are hybrid) and, when set, what /v1/embeddings answers from
-  // (text inputs). Null: BM25 only, /v1/embeddings from `embedder`.
+  // and ask are hybrid). Null: BM25 only.
   const rag::Embedder* rag_embedder = nullptr;
-  std::string rag_embedder_name;               // the id /v1/embeddings reports
   int stream_poll_ms = 50;                     // SSE writer wake-up period
   SpeculationPolicy speculation;               // --speculate, --draft-tokens
   // SSE responses still being written; shutdown waits for them so that a

@@ -99,10 +99,10 @@ TEST_F(NeuralEmbedderTest, BatchEqualsSingleAndLongTextsAreTruncated) {
   std::vector<std::string_view> views(texts.begin(), texts.end());
   const size_t d = static_cast<size_t>(e.dim());
   std::vector<float> batch(texts.size() * d);
-  e.EmbedBatch(views, batch);
+  ASSERT_TRUE(e.EmbedBatch(views, batch).ok());
   for (size_t i = 0; i < texts.size(); ++i) {
     std::vector<float> one(d);
-    e.Embed(texts[i], one);
+    ASSERT_TRUE(e.Embed(texts[i], one).ok());
     EXPECT_LE(MaxAbsDiff(std::span<const float>(&batch[i * d], d), one), 1e-6) << i;
     double norm = 0;
     for (float x : one) norm += static_cast<double>(x) * x;
@@ -125,11 +125,11 @@ TEST_F(NeuralEmbedderTest, ConcurrentCallsEqualSerial) {
   std::vector<std::string> texts;
   for (int i = 0; i < 24; ++i) texts.push_back("text number " + std::to_string(i) + " about chunks and caches");
   std::vector<float> serial(texts.size() * d), parallel(texts.size() * d);
-  for (size_t i = 0; i < texts.size(); ++i) (*e)->Embed(texts[i], std::span(serial).subspan(i * d, d));
+  for (size_t i = 0; i < texts.size(); ++i) ASSERT_TRUE((*e)->Embed(texts[i], std::span(serial).subspan(i * d, d)).ok());
   std::vector<std::thread> threads;
   for (size_t t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
-      for (size_t i = t; i < texts.size(); i += 4) (*e)->Embed(texts[i], std::span(parallel).subspan(i * d, d));
+      for (size_t i = t; i < texts.size(); i += 4) ASSERT_TRUE((*e)->Embed(texts[i], std::span(parallel).subspan(i * d, d)).ok());
     });
   for (auto& th : threads) th.join();
   EXPECT_EQ(serial, parallel);
@@ -166,7 +166,7 @@ TEST_P(DecoderEmbedderTest, MatchesNumpyHiddenStates) {
   ASSERT_EQ(want.size(), texts.size() * d);
   std::vector<std::string_view> views(texts.begin(), texts.end());
   std::vector<float> got(texts.size() * d);
-  e.EmbedBatch(views, got);  // 16 tokens per pass: several passes
+  ASSERT_TRUE(e.EmbedBatch(views, got).ok());  // 16 tokens per pass: several passes
   for (size_t i = 0; i < texts.size(); ++i)
     EXPECT_LE(MaxAbsDiff(std::span<const float>(&got[i * d], d), std::span<const float>(&want[i * d], d)), 1e-4)
         << arch << " " << pooling << " text " << i;
@@ -217,32 +217,32 @@ TEST_F(NeuralEmbedderTest, QueriesGetThePrefixAndDocumentsDoNot) {
   EXPECT_EQ(e.id(), (*plain)->id());  // a query prefix changes no stored vector
   const size_t d = static_cast<size_t>(e.dim());
   std::vector<float> doc(d), doc_plain(d), query(d), query_by_hand(d);
-  e.Embed("where is the harbor", doc);
-  (*plain)->Embed("where is the harbor", doc_plain);
+  ASSERT_TRUE(e.Embed("where is the harbor", doc).ok());
+  ASSERT_TRUE((*plain)->Embed("where is the harbor", doc_plain).ok());
   EXPECT_EQ(doc, doc_plain);
-  e.EmbedQuery("where is the harbor", query);
+  ASSERT_TRUE(e.EmbedQuery("where is the harbor", query).ok());
   std::string instructed(kQwen3EmbeddingQueryPrefix);
   instructed += "where is the harbor";
-  (*plain)->Embed(instructed, query_by_hand);
+  ASSERT_TRUE((*plain)->Embed(instructed, query_by_hand).ok());
   EXPECT_EQ(query, query_by_hand);
   EXPECT_GT(MaxAbsDiff(query, doc), 1e-3);
 
   // "" turns it off; a document prefix reaches Embed and EmbedBatch and the id.
   auto none = LoadEmbedder(path, {.n_threads = 1, .query_prefix = ""});
   ASSERT_TRUE(none.ok());
-  (*none)->EmbedQuery("where is the harbor", query);
+  ASSERT_TRUE((*none)->EmbedQuery("where is the harbor", query).ok());
   EXPECT_EQ(query, doc_plain);
   auto docs = LoadEmbedder(path, {.n_threads = 1, .query_prefix = "", .document_prefix = "passage: "});
   ASSERT_TRUE(docs.ok());
   EXPECT_NE((*docs)->id(), (*plain)->id());
-  (*docs)->Embed("the harbor", doc);
-  (*plain)->Embed("passage: the harbor", doc_plain);
+  ASSERT_TRUE((*docs)->Embed("the harbor", doc).ok());
+  ASSERT_TRUE((*plain)->Embed("passage: the harbor", doc_plain).ok());
   EXPECT_EQ(doc, doc_plain);
   const std::vector<std::string_view> texts = {"the harbor", "a sailor"};
   std::vector<float> batch(2 * d);
-  (*docs)->EmbedBatch(texts, batch);
+  ASSERT_TRUE((*docs)->EmbedBatch(texts, batch).ok());
   std::vector<float> second(d);
-  (*plain)->Embed("passage: a sailor", second);
+  ASSERT_TRUE((*plain)->Embed("passage: a sailor", second).ok());
   EXPECT_LT(MaxAbsDiff(std::span<const float>(batch).subspan(d), second), 1e-5);
 }
 

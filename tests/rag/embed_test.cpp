@@ -63,7 +63,7 @@ TEST(GloveConverter, TinyModelRoundTrip) {
   EXPECT_LT((*e)->SifWeight(11), (*e)->SifWeight(37));
   // Embed = weighted average over known words (case folded, punctuation split).
   std::vector<float> v(8), dog(8);
-  (*e)->Embed("The DOG, (unicorn)!", v);
+  ASSERT_TRUE((*e)->Embed("The DOG, (unicorn)!", v).ok());
   // "the": e0 + common; "dog": e1 + 0.1 on axis 6 + common.
   const float w_the = (*e)->SifWeight(0), w_dog = (*e)->SifWeight(11);
   EXPECT_NEAR(v[0], w_the * 1.0f / 2, 1e-3);
@@ -71,7 +71,7 @@ TEST(GloveConverter, TinyModelRoundTrip) {
   EXPECT_NEAR(v[6], w_dog * 0.1f / 2, 1e-3);
   EXPECT_NEAR(v[7], (w_the + w_dog) * 0.8f / 2, 1e-3);
   // Nothing known: the zero vector.
-  (*e)->Embed("unicorn 123 ???", v);
+  ASSERT_TRUE((*e)->Embed("unicorn 123 ???", v).ok());
   for (float x : v) EXPECT_EQ(x, 0.0f);
   // The id names the content and the SIF parameter.
   auto e2 = StaticEmbedder::Load(model, {.sif_a = 1e-2});
@@ -153,7 +153,7 @@ TEST(StaticEmbedder, RealGloveSemantics) {
   ASSERT_TRUE(e.ok()) << e.status().ToString();
   auto embed = [&](const char* text) {
     std::vector<float> v(static_cast<size_t>((*e)->dim()));
-    (*e)->Embed(text, v);
+    EXPECT_TRUE((*e)->Embed(text, v).ok());
     CollectionTransform{}.Apply(v);
     return v;
   };

@@ -33,13 +33,15 @@
 #include "fixture/fixture_model.h"
 #include "model/model.h"
 #include "rag/embed/collection_embedding.h"
+#include "rag/embed/queued_embedder.h"
 #include "rag/embed/static_embedder.h"
 #include "rag/embed_test_util.h"
+#include "rag/gated_embedder.h"
 #include "rag/pipeline/document_upload.h"
 #include "rag/store/store.h"
 #include "rag/test_dir.h"
 #include "server/http_server.h"
-#include "server/model_embedder.h"
+#include "rag/embed/engine_embedder.h"
 #include "engine/engine.h"
 #include "rag/pipeline/rag_prompt.h"
 #include "server/server_harness.h"
@@ -55,6 +57,8 @@ struct RagServerOptions {
   bool embed_model = true;  // the tiny GloVe model as --embed-model
   int64_t n_ctx = 4096;
   int64_t max_queue = 64;
+  // /v1/embeddings from this embedder instead (not used by the RAG routes).
+  const rag::Embedder* embeddings_from = nullptr;
 };
 
 // A server like `chunkserve serve -m fixture --db DB [--embed-model glove]`.
@@ -80,7 +84,6 @@ class RagServer {
       EXPECT_TRUE(e.ok()) << e.status().ToString();
       glove_ = std::move(e).value();
       ctx_.rag_embedder = glove_.get();
-      ctx_.rag_embedder_name = "tiny-glove";
     }
     engine::EngineOptions eo;
     eo.kv_budget_bytes = size_t{64} << 20;
@@ -89,8 +92,20 @@ class RagServer {
     eo.scheduler.max_waiting = o.max_queue;
     engine_ = std::move(engine::Engine::Create(model_.get(), eo)).value();
     ctx_.engine = engine_.get();
-    decoder_embedder_ = std::make_unique<ModelEmbedder>(engine_.get(), o.n_ctx);
-    ctx_.embedder = decoder_embedder_.get();
+    // As `serve` does: /v1/embeddings from the --embed-model when given,
+    // else the decoder through the engine core.
+    decoder_embedder_ = std::make_unique<rag::EngineEmbedder>(engine_.get(), o.n_ctx);
+    if (o.embeddings_from) {
+      ctx_.embedder = o.embeddings_from;
+      ctx_.embedder_name = "test-embedder";
+    } else if (glove_) {
+      ctx_.embedder = glove_.get();
+      ctx_.embedder_name = "tiny-glove";
+    } else {
+      ctx_.embedder = decoder_embedder_.get();
+      ctx_.embedder_name = ctx_.model_id;
+      ctx_.embedder_tokenizer = ctx_.tokenizer;
+    }
     HttpServerOptions ho;
     ho.port = 0;
     ho.n_http_threads = 16;
@@ -142,7 +157,7 @@ class RagServer {
   server::Metrics metrics_;
   ServerContext ctx_;
   std::unique_ptr<engine::Engine> engine_;
-  std::unique_ptr<ModelEmbedder> decoder_embedder_;
+  std::unique_ptr<rag::EngineEmbedder> decoder_embedder_;
   std::unique_ptr<rag::StaticEmbedder> glove_;
   std::string glove_path_;
   std::unique_ptr<HttpServer> http_;
@@ -395,7 +410,7 @@ TEST(RagServerTest, EmbeddingsComeFromTheEmbedModel) {
   EXPECT_EQ(r["model"], "tiny-glove");
   ASSERT_EQ(r["data"].size(), 2u);
   std::vector<float> want(8);
-  s.glove().Embed("the navy ship", want);
+  ASSERT_TRUE(s.glove().Embed("the navy ship", want).ok());
   double norm = 0;
   for (float x : want) norm += static_cast<double>(x) * x;
   const std::vector<float> got = r["data"][0]["embedding"];
@@ -607,6 +622,81 @@ TEST(RagServerTest, NonStreamingRagClientThatLeavesCancelsTheAnswer) {
   body["ignore_eos"] = true;
   ExpectNonStreamingDisconnectCancels(s, "/v1/rag/chat/completions", body);
   EXPECT_EQ(s.Call("POST", "/v1/rag/chat/completions", Ask("Who trained in the harbor?", 2)).first, 200);
+}
+
+// Waits until /metrics counts `n` responses of `code` on `route`.
+bool WaitForStatusCount(const RagServer& s, const std::string& route, int code, double n) {
+  const std::string key = "chunkserve_requests_total{route=\"" + route + "\",code=\"" + std::to_string(code) + "\"}";
+  for (int i = 0; i < 200; ++i) {
+    if (Sample(s.Metrics(), key) >= n) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+// Issue 15 row 4 with an --embed-model (on its own queue): clients that
+// leave cancel their embeddings - the running one stops through its
+// control, the queued one leaves the queue without running - and both count
+// as 499; the worker then serves the next request.
+TEST(RagServerTest, EmbeddingsOfAClientThatLeavesAreCancelled) {
+  rag::TestDir dir("rag_server_embed_gone");
+  auto inner = std::make_unique<rag::GatedEmbedder>();
+  rag::GatedEmbedder* gated = inner.get();
+  auto queued = rag::QueuedEmbedder::Create(std::move(inner), {.max_queued = 4, .max_wait_ms = 30000, .poll_ms = 5});
+  ASSERT_TRUE(queued.ok());
+  RagServerOptions o;
+  o.embed_model = false;
+  o.embeddings_from = queued->get();
+  {
+    RagServer s(dir, o);
+    const int running = SendRaw(s.port(), "/v1/embeddings", {{"input", "first"}});
+    ASSERT_GE(running, 0);
+    ASSERT_TRUE(gated->WaitStarted(1));
+    const int waiting = SendRaw(s.port(), "/v1/embeddings", {{"input", {"second", "third"}}});
+    ASSERT_GE(waiting, 0);
+    for (int i = 0; i < 500 && (*queued)->stats().n_queued < 1; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    ASSERT_EQ((*queued)->stats().n_queued, 1);
+    const auto left = std::chrono::steady_clock::now();
+    close(waiting);
+    close(running);
+    EXPECT_TRUE(WaitForStatusCount(s, "/v1/embeddings", 499, 2)) << s.Metrics();
+    EXPECT_LT(std::chrono::steady_clock::now() - left, std::chrono::seconds(2));
+    EXPECT_EQ(gated->n_started(), 1);               // the queued job never ran
+    EXPECT_EQ(gated->n_stopped_while_running(), 1);  // the running one was told to stop
+    EXPECT_EQ((*queued)->stats().n_dropped, 1);
+    gated->Open();
+    auto [st, r] = s.Call("POST", "/v1/embeddings", {{"input", "four"}});
+    EXPECT_EQ(st, 200) << r.dump();
+    EXPECT_EQ(r["model"], "test-embedder");
+  }
+}
+
+// Issue 15 row 4 through the decoder (the engine core): a request of many
+// long inputs whose client leaves stops within a step; 499 in /metrics.
+TEST(RagServerTest, DecoderEmbeddingsOfAClientThatLeavesAreCancelled) {
+  rag::TestDir dir("rag_server_embed_gone_decoder");
+  RagServerOptions o;
+  o.embed_model = false;
+  RagServer s(dir, o);
+  std::string long_text;
+  while (long_text.size() < 3000) long_text += "the mill by the river turns all day ";
+  const Json body = {{"input", std::vector<std::string>(512, long_text)}};
+  const int fd = SendRaw(s.port(), "/v1/embeddings", body);
+  ASSERT_GE(fd, 0);
+  bool started = false;  // the engine core runs one of its embeddings
+  for (int i = 0; i < 2000 && !started; ++i) {
+    started = s.engine().Stats().n_running > 0;
+    if (!started) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(started);
+  close(fd);
+  const auto left = std::chrono::steady_clock::now();
+  EXPECT_TRUE(WaitForStatusCount(s, "/v1/embeddings", 499, 1)) << s.Metrics();
+  EXPECT_TRUE(s.WaitIdle(1000));
+  EXPECT_LT(std::chrono::steady_clock::now() - left, std::chrono::seconds(2));
+  auto [st, r] = s.Call("POST", "/v1/embeddings", {{"input", "the mill"}});
+  EXPECT_EQ(st, 200) << r.dump();
 }
 
 // The issue's flow with --embed-model: create, upload, ask (hybrid),

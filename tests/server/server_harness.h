@@ -16,7 +16,7 @@
 #include "fixture/fixture_model.h"
 #include "model/model.h"
 #include "server/http_server.h"
-#include "server/model_embedder.h"
+#include "rag/embed/engine_embedder.h"
 
 namespace chunkserve::server::testing {
 
@@ -45,7 +45,7 @@ struct HarnessOptions {
   int64_t max_queue = 64;
   size_t max_body_bytes = 1 << 16;
   size_t kv_bytes = size_t{8} << 20;
-  bool embeddings = true;  // a ModelEmbedder over the fixture model
+  bool embeddings = true;  // a rag::EngineEmbedder over the fixture model
   std::string rag_db_path;  // non-empty: the RAG routes over this database
   // Adjusts the HTTP options last (connection caps, timeouts, hosts).
   std::function<void(HttpServerOptions&)> tune_http;
@@ -80,8 +80,10 @@ class ServerHarness {
     engine_ = std::move(engine::Engine::Create(model_.get(), eo)).value();
     ctx_.engine = engine_.get();
     if (o.embeddings) {
-      embedder_ = std::make_unique<ModelEmbedder>(engine_.get(), o.n_ctx);
+      embedder_ = std::make_unique<rag::EngineEmbedder>(engine_.get(), o.n_ctx);
       ctx_.embedder = embedder_.get();
+      ctx_.embedder_name = ctx_.model_id;
+      ctx_.embedder_tokenizer = ctx_.tokenizer;
     }
     HttpServerOptions ho;
     ho.port = 0;
@@ -120,7 +122,7 @@ class ServerHarness {
   Metrics metrics_;
   ServerContext ctx_;
   std::unique_ptr<engine::Engine> engine_;
-  std::unique_ptr<ModelEmbedder> embedder_;
+  std::unique_ptr<rag::EngineEmbedder> embedder_;
   std::unique_ptr<HttpServer> http_;
   std::thread thread_;
 };

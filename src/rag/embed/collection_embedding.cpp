@@ -5,7 +5,8 @@
 namespace chunkserve::rag {
 
 StatusOr<EmbedReport> EmbedCollection(Store* store, int64_t collection_id, const Embedder& embedder,
-                                      const std::function<void(int64_t)>& on_progress) {
+                                      const std::function<void(int64_t)>& on_progress,
+                                      const EmbedControl& control) {
   Stopwatch sw;
   EmbeddingStore es(store);
   RETURN_IF_ERROR(es.RecordEmbedder(collection_id, embedder.id(), embedder.dim()));
@@ -26,7 +27,7 @@ StatusOr<EmbedReport> EmbedCollection(Store* store, int64_t collection_id, const
     }
     // One call per batch: neural embedders run the texts through shared
     // forward passes instead of one pass per chunk.
-    embedder.EmbedBatch(texts, vectors);
+    RETURN_IF_ERROR(embedder.EmbedBatch(texts, vectors, control));
     for (size_t i = 0; i < pending.size(); ++i) {
       std::span<const float> v(&vectors[i * d], d);
       bool zero = true;

@@ -28,8 +28,11 @@ struct EmbedReport {
   double elapsed_s = 0;
 };
 
+// An embedding error (a full queue, `control` saying stop) ends the pass;
+// the batches already written stay, and the next pass embeds the rest.
 StatusOr<EmbedReport> EmbedCollection(Store* store, int64_t collection_id, const Embedder& embedder,
-                                      const std::function<void(int64_t n_done)>& on_progress = {});
+                                      const std::function<void(int64_t n_done)>& on_progress = {},
+                                      const EmbedControl& control = {});
 
 StatusOr<CollectionTransform> LoadCollectionTransform(Store* store, int64_t collection_id);
 

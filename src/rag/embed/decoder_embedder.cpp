@@ -64,8 +64,8 @@ std::vector<int32_t> DecoderEmbedder::Tokenize(std::string_view text) const {
   return frame_.Frame(body);
 }
 
-void DecoderEmbedder::Embed(std::string_view text, std::span<float> out) const {
-  EmbedBatch(std::span<const std::string_view>(&text, 1), out);
+Status DecoderEmbedder::Embed(std::string_view text, std::span<float> out, const EmbedControl& control) const {
+  return EmbedBatch(std::span<const std::string_view>(&text, 1), out, control);
 }
 
 Status DecoderEmbedder::EmbedGroup(std::span<const std::vector<int32_t>> ids, float* out) const {
@@ -91,11 +91,32 @@ Status DecoderEmbedder::EmbedGroup(std::span<const std::vector<int32_t>> ids, fl
   return Status::Ok();
 }
 
-void DecoderEmbedder::EmbedBatch(std::span<const std::string_view> texts, std::span<float> out) const {
-  const size_t d = static_cast<size_t>(dim());
-  CHECK(out.size() == texts.size() * d);
+Status DecoderEmbedder::EmbedBatch(std::span<const std::string_view> texts, std::span<float> out,
+                                   const EmbedControl& control) const {
+  CHECK(out.size() == texts.size() * static_cast<size_t>(dim()));
   std::vector<std::vector<int32_t>> ids(texts.size());
   for (size_t i = 0; i < texts.size(); ++i) ids[i] = Tokenize(texts[i]);
+  return EmbedIds(ids, out, control);
+}
+
+Status DecoderEmbedder::EmbedTokens(std::span<const int32_t> ids, std::span<float> out,
+                                    const EmbedControl& control) const {
+  CHECK(out.size() == static_cast<size_t>(dim()));
+  if (ids.empty()) return InvalidArgumentError("no token ids to embed");
+  if (static_cast<int64_t>(ids.size()) > frame_.max_tokens)
+    return InvalidArgumentError(std::to_string(ids.size()) + " token ids exceed the embedding model's " +
+                                std::to_string(frame_.max_tokens));
+  for (int32_t id : ids)
+    if (id < 0 || id >= tokenizer_->n_vocab())
+      return InvalidArgumentError("token id " + std::to_string(id) + " is outside the vocabulary of " +
+                                  std::to_string(tokenizer_->n_vocab()));
+  const std::vector<std::vector<int32_t>> one = {std::vector<int32_t>(ids.begin(), ids.end())};
+  return EmbedIds(one, out, control);
+}
+
+Status DecoderEmbedder::EmbedIds(std::span<const std::vector<int32_t>> ids, std::span<float> out,
+                                 const EmbedControl& control) const {
+  const size_t d = static_cast<size_t>(dim());
   std::lock_guard<std::mutex> lock(mu_);
   size_t first = 0;
   while (first < ids.size()) {
@@ -105,10 +126,11 @@ void DecoderEmbedder::EmbedBatch(std::span<const std::string_view> texts, std::s
       n += static_cast<int64_t>(ids[end].size());
       ++end;
     }
-    // Ids are in the vocabulary and caches sized to the input: a failure is a bug.
-    CHECK_OK(EmbedGroup(std::span<const std::vector<int32_t>>(ids).subspan(first, end - first), &out[first * d]));
+    RETURN_IF_ERROR(control.Check());
+    RETURN_IF_ERROR(EmbedGroup(ids.subspan(first, end - first), &out[first * d]));
     first = end;
   }
+  return Status::Ok();
 }
 
 }  // namespace chunkserve::rag

@@ -42,8 +42,12 @@ class DecoderEmbedder final : public Embedder {
                                                          const EmbedderLoadOptions& opts);
   int dim() const override { return static_cast<int>(model_->hparams().n_embd); }
   const std::string& id() const override { return id_; }
-  void Embed(std::string_view text, std::span<float> out) const override;
-  void EmbedBatch(std::span<const std::string_view> texts, std::span<float> out) const override;
+  Status Embed(std::string_view text, std::span<float> out, const EmbedControl& control = {}) const override;
+  Status EmbedBatch(std::span<const std::string_view> texts, std::span<float> out,
+                    const EmbedControl& control = {}) const override;
+  Status EmbedTokens(std::span<const int32_t> ids, std::span<float> out,
+                     const EmbedControl& control = {}) const override;
+  int64_t max_input_tokens() const override { return frame_.max_tokens; }
 
   std::vector<int32_t> Tokenize(std::string_view text) const;
   model::Pooling pooling() const { return pooling_; }
@@ -54,6 +58,9 @@ class DecoderEmbedder final : public Embedder {
   DecoderEmbedder() = default;
   // One Forward over texts whose tokens total <= batch_tokens (or one text).
   Status EmbedGroup(std::span<const std::vector<int32_t>> ids, float* out) const;
+  // Groups `ids` into passes of <= batch_tokens, checking `control` before each.
+  Status EmbedIds(std::span<const std::vector<int32_t>> ids, std::span<float> out,
+                  const EmbedControl& control) const;
 
   std::unique_ptr<model::Model> model_;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;

@@ -6,10 +6,24 @@
 
 namespace chunkserve::rag {
 
-void Embedder::EmbedBatch(std::span<const std::string_view> texts, std::span<float> out) const {
+Status EmbedControl::Check() const {
+  if (cancel != nullptr && cancel->load(std::memory_order_relaxed))
+    return CancelledError("the embedding was cancelled (its caller left)");
+  if (deadline != Clock::time_point::max() && Clock::now() >= deadline)
+    return UnavailableError("the embedding's deadline passed before it ran (the server is busy)");
+  return Status::Ok();
+}
+
+Status Embedder::EmbedBatch(std::span<const std::string_view> texts, std::span<float> out,
+                            const EmbedControl& control) const {
   const size_t d = static_cast<size_t>(dim());
   CHECK(out.size() == texts.size() * d);
-  for (size_t i = 0; i < texts.size(); ++i) Embed(texts[i], out.subspan(i * d, d));
+  for (size_t i = 0; i < texts.size(); ++i) RETURN_IF_ERROR(Embed(texts[i], out.subspan(i * d, d), control));
+  return Status::Ok();
+}
+
+Status Embedder::EmbedTokens(std::span<const int32_t>, std::span<float>, const EmbedControl&) const {
+  return UnimplementedError("the embedding model '" + id() + "' takes text, not token ids");
 }
 
 void CollectionTransform::Apply(std::span<float> v) const {

@@ -52,19 +52,31 @@ std::vector<int32_t> EncoderEmbedder::Tokenize(std::string_view text) const {
   return frame_.Frame(body);
 }
 
-void EncoderEmbedder::Embed(std::string_view text, std::span<float> out) const {
-  EmbedBatch(std::span<const std::string_view>(&text, 1), out);
+Status EncoderEmbedder::Embed(std::string_view text, std::span<float> out, const EmbedControl& control) const {
+  return EmbedBatch(std::span<const std::string_view>(&text, 1), out, control);
 }
 
-void EncoderEmbedder::EmbedBatch(std::span<const std::string_view> texts, std::span<float> out) const {
+Status EncoderEmbedder::EmbedBatch(std::span<const std::string_view> texts, std::span<float> out,
+                                   const EmbedControl& control) const {
   const size_t d = static_cast<size_t>(dim());
   CHECK(out.size() == texts.size() * d);
+  RETURN_IF_ERROR(control.Check());
   std::vector<std::vector<int32_t>> ids(texts.size());
   for (size_t i = 0; i < texts.size(); ++i) ids[i] = Tokenize(texts[i]);
   std::vector<std::span<const int32_t>> seqs(ids.begin(), ids.end());
-  // Every id is in the vocabulary and every sequence within the context, so
-  // the forward pass cannot fail on this input; a failure is a bug.
-  CHECK_OK(model_->Embed(seqs, pooling_, out));
+  return model_->Embed(seqs, pooling_, out, control.cancel);
+}
+
+Status EncoderEmbedder::EmbedTokens(std::span<const int32_t> ids, std::span<float> out,
+                                    const EmbedControl& control) const {
+  CHECK(out.size() == static_cast<size_t>(dim()));
+  if (ids.empty()) return InvalidArgumentError("no token ids to embed");
+  if (static_cast<int64_t>(ids.size()) > frame_.max_tokens)
+    return InvalidArgumentError(std::to_string(ids.size()) + " token ids exceed the embedding model's " +
+                                std::to_string(frame_.max_tokens));
+  RETURN_IF_ERROR(control.Check());
+  const std::span<const int32_t> seq = ids;
+  return model_->Embed(std::span<const std::span<const int32_t>>(&seq, 1), pooling_, out, control.cancel);
 }
 
 }  // namespace chunkserve::rag

@@ -37,8 +37,12 @@ class EncoderEmbedder final : public Embedder {
                                                          const EmbedderLoadOptions& opts);
   int dim() const override { return static_cast<int>(model_->hparams().n_embd); }
   const std::string& id() const override { return id_; }
-  void Embed(std::string_view text, std::span<float> out) const override;
-  void EmbedBatch(std::span<const std::string_view> texts, std::span<float> out) const override;
+  Status Embed(std::string_view text, std::span<float> out, const EmbedControl& control = {}) const override;
+  Status EmbedBatch(std::span<const std::string_view> texts, std::span<float> out,
+                    const EmbedControl& control = {}) const override;
+  Status EmbedTokens(std::span<const int32_t> ids, std::span<float> out,
+                     const EmbedControl& control = {}) const override;
+  int64_t max_input_tokens() const override { return frame_.max_tokens; }
 
   // The token ids Embed runs for `text` (specials and truncation applied).
   std::vector<int32_t> Tokenize(std::string_view text) const;

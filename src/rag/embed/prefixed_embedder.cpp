@@ -19,22 +19,24 @@ PrefixedEmbedder::PrefixedEmbedder(std::unique_ptr<Embedder> inner, std::string 
   }
 }
 
-void PrefixedEmbedder::Embed(std::string_view text, std::span<float> out) const {
-  if (document_prefix_.empty()) return inner_->Embed(text, out);
-  inner_->Embed(document_prefix_ + std::string(text), out);
+Status PrefixedEmbedder::Embed(std::string_view text, std::span<float> out, const EmbedControl& control) const {
+  if (document_prefix_.empty()) return inner_->Embed(text, out, control);
+  return inner_->Embed(document_prefix_ + std::string(text), out, control);
 }
 
-void PrefixedEmbedder::EmbedBatch(std::span<const std::string_view> texts, std::span<float> out) const {
-  if (document_prefix_.empty()) return inner_->EmbedBatch(texts, out);
+Status PrefixedEmbedder::EmbedBatch(std::span<const std::string_view> texts, std::span<float> out,
+                                    const EmbedControl& control) const {
+  if (document_prefix_.empty()) return inner_->EmbedBatch(texts, out, control);
   std::vector<std::string> prefixed;
   prefixed.reserve(texts.size());
   for (std::string_view t : texts) prefixed.push_back(document_prefix_ + std::string(t));
   const std::vector<std::string_view> views(prefixed.begin(), prefixed.end());
-  inner_->EmbedBatch(views, out);
+  return inner_->EmbedBatch(views, out, control);
 }
 
-void PrefixedEmbedder::EmbedQuery(std::string_view query, std::span<float> out) const {
-  inner_->Embed(query_prefix_ + std::string(query), out);
+Status PrefixedEmbedder::EmbedQuery(std::string_view query, std::span<float> out,
+                                    const EmbedControl& control) const {
+  return inner_->Embed(query_prefix_ + std::string(query), out, control);
 }
 
 }  // namespace chunkserve::rag

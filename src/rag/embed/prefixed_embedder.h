@@ -27,9 +27,16 @@ class PrefixedEmbedder final : public Embedder {
 
   int dim() const override { return inner_->dim(); }
   const std::string& id() const override { return id_; }
-  void Embed(std::string_view text, std::span<float> out) const override;
-  void EmbedBatch(std::span<const std::string_view> texts, std::span<float> out) const override;
-  void EmbedQuery(std::string_view query, std::span<float> out) const override;
+  Status Embed(std::string_view text, std::span<float> out, const EmbedControl& control = {}) const override;
+  Status EmbedBatch(std::span<const std::string_view> texts, std::span<float> out,
+                    const EmbedControl& control = {}) const override;
+  Status EmbedQuery(std::string_view query, std::span<float> out, const EmbedControl& control = {}) const override;
+  // Token ids go to the inner embedder as they are (no prefix: ids are final).
+  Status EmbedTokens(std::span<const int32_t> ids, std::span<float> out,
+                     const EmbedControl& control = {}) const override {
+    return inner_->EmbedTokens(ids, out, control);
+  }
+  int64_t max_input_tokens() const override { return inner_->max_input_tokens(); }
   bool removes_common_component() const override { return inner_->removes_common_component(); }
 
   const std::string& query_prefix() const { return query_prefix_; }

@@ -89,7 +89,8 @@ void StaticEmbedder::AddRow(int64_t row, float weight, float* acc) const {
   }
 }
 
-void StaticEmbedder::Embed(std::string_view text, std::span<float> out) const {
+Status StaticEmbedder::Embed(std::string_view text, std::span<float> out, const EmbedControl& control) const {
+  RETURN_IF_ERROR(control.Check());
   std::fill(out.begin(), out.end(), 0.0f);
   size_t n_known = 0;
   for (const std::string& w : Words(text)) {
@@ -98,9 +99,10 @@ void StaticEmbedder::Embed(std::string_view text, std::span<float> out) const {
     AddRow(row, weights_[static_cast<size_t>(row)], out.data());
     ++n_known;
   }
-  if (n_known == 0) return;
+  if (n_known == 0) return Status::Ok();
   const float inv = 1.0f / static_cast<float>(n_known);
   for (float& x : out) x *= inv;
+  return Status::Ok();
 }
 
 }  // namespace chunkserve::rag

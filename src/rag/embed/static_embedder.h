@@ -36,7 +36,8 @@ class StaticEmbedder final : public Embedder {
                                                         const StaticEmbedderOptions& options = {});
   int dim() const override { return dim_; }
   const std::string& id() const override { return id_; }
-  void Embed(std::string_view text, std::span<float> out) const override;
+  // Never fails on its own (a table lookup); only `control` can stop it.
+  Status Embed(std::string_view text, std::span<float> out, const EmbedControl& control = {}) const override;
   bool removes_common_component() const override { return true; }
 
   // The words Embed would look up, in order (for tests and the semantic chunker).

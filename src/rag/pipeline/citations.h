@@ -19,6 +19,7 @@ namespace chunkserve::rag {
 struct Citation {
   int number = 0;              // 1-based, as in the answer text
   std::string path;
+  int64_t document_id = 0;     // for DELETE .../documents/{id}
   int64_t chunk_id = 0;
   uint32_t ordinal = 0;
   int64_t source_begin = 0;    // [begin, end) in the original file bytes

@@ -42,8 +42,9 @@ struct Candidate {
 
 }  // namespace
 
-ExtractiveResult ExtractiveAnswer(std::string_view question, const std::vector<SearchHit>& sources,
-                                  const Embedder* embedder, const CollectionTransform* transform, int max_sentences) {
+StatusOr<ExtractiveResult> ExtractiveAnswer(std::string_view question, const std::vector<SearchHit>& sources,
+                                            const Embedder* embedder, const CollectionTransform* transform,
+                                            int max_sentences, const EmbedControl& control) {
   ExtractiveResult result;
   std::vector<Candidate> cands;
   for (size_t s = 0; s < sources.size(); ++s) {
@@ -77,7 +78,7 @@ ExtractiveResult ExtractiveAnswer(std::string_view question, const std::vector<S
   std::vector<float> qv;
   if (embedder) {
     qv.resize(static_cast<size_t>(embedder->dim()));
-    embedder->EmbedQuery(question, qv);
+    RETURN_IF_ERROR(embedder->EmbedQuery(question, qv, control));
     if (transform) transform->Apply(qv);
   }
   // Every candidate sentence in one batch (one forward pass for neural embedders).
@@ -88,7 +89,7 @@ ExtractiveResult ExtractiveAnswer(std::string_view question, const std::vector<S
     for (const Candidate& c : cands)
       texts.push_back(std::string_view(sources[c.source].chunk.text).substr(c.begin, c.end - c.begin));
     sentence_vecs.resize(texts.size() * qv.size());
-    embedder->EmbedBatch(texts, sentence_vecs);
+    RETURN_IF_ERROR(embedder->EmbedBatch(texts, sentence_vecs, control));
   }
   for (size_t ci = 0; ci < cands.size(); ++ci) {
     Candidate& c = cands[ci];
@@ -133,6 +134,7 @@ ExtractiveResult ExtractiveAnswer(std::string_view question, const std::vector<S
     cit.number = static_cast<int>(c->source) + 1;
     cit.path = src.path;
     cit.chunk_id = src.chunk.id;
+    cit.document_id = src.chunk.document_id;
     cit.ordinal = src.chunk.ordinal;
     const bool linear = src.chunk.source_end - src.chunk.source_begin == src.chunk.text_end - src.chunk.text_begin;
     cit.source_begin = linear ? src.chunk.source_begin + static_cast<int64_t>(c->begin) : src.chunk.source_begin;

@@ -32,8 +32,9 @@ struct ExtractiveResult {
 
 // sources[i] is source number i + 1. embedder may be null; transform applies
 // to its vectors (the collection's).
-ExtractiveResult ExtractiveAnswer(std::string_view question, const std::vector<SearchHit>& sources,
-                                  const Embedder* embedder, const CollectionTransform* transform,
-                                  int max_sentences = 3);
+// Errors are the embedder's (see embedder.h; `control` is passed to it).
+StatusOr<ExtractiveResult> ExtractiveAnswer(std::string_view question, const std::vector<SearchHit>& sources,
+                                            const Embedder* embedder, const CollectionTransform* transform,
+                                            int max_sentences = 3, const EmbedControl& control = {});
 
 }  // namespace chunkserve::rag

@@ -33,6 +33,7 @@ StatusOr<AskResult> RagPipeline::Ask(std::string_view question, const AskParams&
       c.number = static_cast<int>(i) + 1;
       c.path = hits[i].path;
       c.chunk_id = hits[i].chunk.id;
+      c.document_id = hits[i].chunk.document_id;
       c.ordinal = hits[i].chunk.ordinal;
       c.source_begin = hits[i].chunk.source_begin;
       c.source_end = hits[i].chunk.source_end;
@@ -40,8 +41,8 @@ StatusOr<AskResult> RagPipeline::Ask(std::string_view question, const AskParams&
       result.sources.push_back(std::move(c));
     }
     const CollectionTransform* transform = dense_ ? &dense_->transform() : nullptr;
-    ExtractiveResult ex = ExtractiveAnswer(question, hits, dense_ ? embedder_ : nullptr, transform,
-                                           params.max_sentences);
+    ASSIGN_OR_RETURN(ExtractiveResult ex, ExtractiveAnswer(question, hits, dense_ ? embedder_ : nullptr, transform,
+                                                           params.max_sentences, params.retrieve.embed_control));
     result.answer = ex.text.empty() ? "The retrieved passages contain no sentence about the question." : ex.text;
     result.evidence = std::move(ex.sentences);
     if (on_text) on_text(result.answer);

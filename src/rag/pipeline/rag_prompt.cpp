@@ -40,6 +40,7 @@ StatusOr<RagPrompt> BuildRagPrompt(std::string_view question, std::vector<Search
     c.number = static_cast<int>(i) + 1;
     c.path = h.path;
     c.chunk_id = h.chunk.id;
+    c.document_id = h.chunk.document_id;
     c.ordinal = h.chunk.ordinal;
     c.source_begin = h.chunk.source_begin;
     c.source_end = h.chunk.source_end;

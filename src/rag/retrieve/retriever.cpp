@@ -77,7 +77,7 @@ StatusOr<std::vector<RetrievedChunk>> Retriever::Retrieve(std::string_view query
   }
   if (want_dense) {
     std::vector<float> q(static_cast<size_t>(embedder_->dim()));
-    embedder_->EmbedQuery(query, q);
+    RETURN_IF_ERROR(embedder_->EmbedQuery(query, q, params.embed_control));
     SearchOptions opt;
     opt.k = depth;
     opt.ef = params.ef;

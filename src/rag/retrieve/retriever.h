@@ -48,6 +48,9 @@ struct RetrieveParams {
   bool select = false;          // SAGE selection instead of a fixed k
   SelectionParams selection;    // max_chunks is clamped to k
   std::string path_prefix;      // empty: every document
+  // Passed to the embedder for the query (dense / hybrid): a caller that
+  // left, or a deadline, stops a query still waiting for the embedder.
+  EmbedControl embed_control;
 };
 
 struct RetrievedChunk {

@@ -19,7 +19,9 @@ constexpr int kWindow = 2;
 std::vector<double> BoundaryDistances(const std::vector<std::string_view>& sentences, const Embedder& embedder) {
   const size_t n = sentences.size(), d = static_cast<size_t>(embedder.dim());
   std::vector<float> vecs(n * d);
-  embedder.EmbedBatch(sentences, vecs);  // one pass for neural embedders
+  // One pass for neural embedders. Chunking embeds in process without a
+  // control (nothing cancels it), so only a bug can fail here.
+  CHECK_OK(embedder.EmbedBatch(sentences, vecs));
   for (size_t i = 0; i < n; ++i)
     CollectionTransform{}.Apply(std::span<float>(&vecs[i * d], d));  // unit length (zero stays zero)
   std::vector<double> dist(n > 0 ? n - 1 : 0, 0.0);
