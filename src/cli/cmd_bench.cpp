@@ -33,7 +33,9 @@ const char kUsage[] =
     "(bandwidth / bytes per token). --json prints one JSON line.\n"
     "\n"
     "chunkserve bench --rag ... runs the RAG time-to-first-token benchmark\n"
-    "(full prefill vs prefix cache vs chunk cache); see chunkserve bench-rag --help.\n";
+    "(full prefill vs prefix cache vs chunk cache); see chunkserve bench-rag --help.\n"
+    "chunkserve bench --needle ... runs the needle retrieval harness (accuracy per KV policy,\n"
+    "budget and context length); see chunkserve bench-needle --help.\n";
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -68,6 +70,7 @@ int RunBench(const std::vector<std::string>& args) {
   // `bench --rag ...` is the RAG time-to-first-token benchmark (cmd_bench_rag.cpp).
   for (const std::string& a : args) {
     if (a == "--rag") return CommandRegistry().at("bench-rag").run(args);
+    if (a == "--needle") return CommandRegistry().at("bench-needle").run(args);  // cmd_bench_needle.cpp
   }
   auto flags_or = Flags::Parse(args, {"m", "model", "prompt-tokens", "gen-tokens", "threads", "t", "repetitions", "attention"},
                                {"json"});
