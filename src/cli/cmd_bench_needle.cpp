@@ -234,6 +234,53 @@ struct Row {
   double ms_per_query = 0;
 };
 
+// Runs row->queries queries of one (context, needle count) through the core,
+// greedy, and counts the exact answers. Haystacks: one stream per (seed,
+// context, needle count).
+Status RunRow(engine::Engine& core, const TaskVocab& vocab, uint64_t seed, bool remove_needle, Row* row) {
+  const tokenizer::Tokenizer& tok = *core.tokenizer();
+  Rng rng(HashCombine(HashCombine(seed, static_cast<uint64_t>(row->context_tokens)),
+                      static_cast<uint64_t>(row->needles)));
+  Stopwatch watch;
+  for (int64_t i = 0; i < row->queries; ++i) {
+    const Query q = MakeQuery(rng, vocab, row->context_tokens, row->needles, remove_needle);
+    std::vector<int32_t> prompt = tok.Encode(q.text, /*add_special=*/true, /*parse_special=*/false);
+    if (static_cast<int64_t>(prompt.size()) != row->context_tokens)
+      return InternalError("a haystack of " + std::to_string(row->context_tokens) + " words encoded to " +
+                           std::to_string(prompt.size()) + " tokens");
+    engine::RequestParams rp;
+    rp.sampling.temperature = 0;
+    rp.max_new_tokens = static_cast<int64_t>(q.answer.size());
+    rp.end_of_generation = {-1};  // exactly the answer's length
+    const engine::Prompt p{engine::Segment{engine::SegmentKind::kTail, std::move(prompt), 0}};
+    ASSIGN_OR_RETURN(engine::RequestResult r, core.Generate(p, rp));
+    if (r.tokens == q.answer) ++row->correct;
+  }
+  row->ms_per_query = watch.ElapsedSeconds() * 1e3 / static_cast<double>(row->queries);
+  return Status::Ok();
+}
+
+void PrintRow(const Row& row, const model::Model& m, const std::string& path, long long seed, bool remove_needle,
+              double chance, bool json) {
+  const double accuracy = static_cast<double>(row.correct) / static_cast<double>(row.queries);
+  if (json) {
+    std::printf(
+        "{\"policy\":\"%s\",\"budget\":%g,\"context_tokens\":%lld,\"needles\":%lld,\"accuracy\":%.4f,"
+        "\"kv_bytes_per_token\":%zu,\"queries\":%lld,\"correct\":%lld,\"needle_removed\":%s,"
+        "\"chance\":%.4f,\"ms_per_query\":%.2f,\"seed\":%lld,\"threads\":%d,\"attention\":\"%s\",\"model\":%s}\n",
+        row.policy.c_str(), row.budget, static_cast<long long>(row.context_tokens),
+        static_cast<long long>(row.needles), accuracy, m.kv_bytes_per_token(), static_cast<long long>(row.queries),
+        static_cast<long long>(row.correct), remove_needle ? "true" : "false", chance, row.ms_per_query, seed,
+        m.pool()->size(), kernels::AttentionPrecisionName(m.attention_precision()), JsonString(path).c_str());
+  } else {
+    std::printf("%-6s budget %-6g context %6lld  needles %2lld  accuracy %.4f (%lld/%lld)%s  %.1f ms/query\n",
+                row.policy.c_str(), row.budget, static_cast<long long>(row.context_tokens),
+                static_cast<long long>(row.needles), accuracy, static_cast<long long>(row.correct),
+                static_cast<long long>(row.queries), remove_needle ? " needle removed" : "", row.ms_per_query);
+  }
+  std::fflush(stdout);
+}
+
 int RunBenchNeedle(const std::vector<std::string>& raw_args) {
   static const Command* self = &CommandRegistry().at("bench-needle");
   std::vector<std::string> args;
@@ -306,51 +353,17 @@ int RunBenchNeedle(const std::vector<std::string>& raw_args) {
   auto vocab = ReadTaskVocab(m, (*core)->tokenizer(), path);
   if (!vocab.ok()) return Fail("bench-needle", vocab.status());
   if (max_tokens > (*core)->max_context_tokens())
-    return UsageError(*self, "--context-tokens " + std::to_string(max_context) + " plus the answer exceeds the model's context " +
+    return UsageError(*self, "--context-tokens " + std::to_string(max_context) +
+                                 " plus the answer exceeds the model's context " +
                                  std::to_string((*core)->max_context_tokens()));
-  const tokenizer::Tokenizer& tok = *(*core)->tokenizer();
 
   for (const std::string& policy : policies) {
     for (int64_t n_context : *contexts) {
       for (int64_t n_needles : *needles) {
         Row row{policy, 1.0, n_context, n_needles, *queries, 0, 0};
-        Rng rng(HashCombine(HashCombine(static_cast<uint64_t>(*seed), static_cast<uint64_t>(n_context)),
-                            static_cast<uint64_t>(n_needles)));
-        Stopwatch watch;
-        for (int64_t i = 0; i < *queries; ++i) {
-          const Query q = MakeQuery(rng, *vocab, n_context, n_needles, remove_needle);
-          std::vector<int32_t> prompt = tok.Encode(q.text, /*add_special=*/true, /*parse_special=*/false);
-          if (static_cast<int64_t>(prompt.size()) != n_context)
-            return Fail("bench-needle", InternalError("a haystack of " + std::to_string(n_context) + " tokens encoded to " +
-                                                      std::to_string(prompt.size())));
-          engine::RequestParams rp;
-          rp.sampling.temperature = 0;
-          rp.max_new_tokens = static_cast<int64_t>(q.answer.size());
-          rp.end_of_generation = {-1};  // exactly the answer's length
-          auto result = (*core)->Generate(engine::Prompt{engine::Segment{engine::SegmentKind::kTail, std::move(prompt), 0}}, rp);
-          if (!result.ok()) return Fail("bench-needle", result.status());
-          if (result->tokens == q.answer) ++row.correct;
-        }
-        row.ms_per_query = watch.ElapsedSeconds() * 1e3 / static_cast<double>(*queries);
-        const double accuracy = static_cast<double>(row.correct) / static_cast<double>(row.queries);
-        if (json) {
-          std::printf(
-              "{\"policy\":\"%s\",\"budget\":%g,\"context_tokens\":%lld,\"needles\":%lld,\"accuracy\":%.4f,"
-              "\"kv_bytes_per_token\":%zu,\"queries\":%lld,\"correct\":%lld,\"needle_removed\":%s,"
-              "\"chance\":%.4f,\"ms_per_query\":%.2f,\"seed\":%lld,\"threads\":%d,\"attention\":\"%s\",\"model\":%s}\n",
-              row.policy.c_str(), row.budget, static_cast<long long>(row.context_tokens),
-              static_cast<long long>(row.needles), accuracy, m.kv_bytes_per_token(),
-              static_cast<long long>(row.queries), static_cast<long long>(row.correct),
-              remove_needle ? "true" : "false", 1.0 / static_cast<double>(vocab->values.size()), row.ms_per_query,
-              static_cast<long long>(*seed), m.pool()->size(), kernels::AttentionPrecisionName(m.attention_precision()),
-              JsonString(path).c_str());
-        } else {
-          std::printf("%-6s budget %-6g context %6lld  needles %2lld  accuracy %.4f (%lld/%lld)%s  %.1f ms/query\n",
-                      row.policy.c_str(), row.budget, static_cast<long long>(row.context_tokens),
-                      static_cast<long long>(row.needles), accuracy, static_cast<long long>(row.correct),
-                      static_cast<long long>(row.queries), remove_needle ? " needle removed" : "", row.ms_per_query);
-        }
-        std::fflush(stdout);
+        const Status s = RunRow(**core, *vocab, static_cast<uint64_t>(*seed), remove_needle, &row);
+        if (!s.ok()) return Fail("bench-needle", s);
+        PrintRow(row, m, path, *seed, remove_needle, 1.0 / static_cast<double>(vocab->values.size()), json);
       }
     }
   }

@@ -161,7 +161,8 @@ TEST_F(NeedleBenchCliTest, BadArgumentsAreUsageErrors) {
   for (const std::string& args :
        {std::string("--context-tokens 128"),  // no -m
         m + "--policy bogus", m + "--policy full,", m + "--budget 0.5", m + "--budget 0", m + "--budget 1.5",
-        m + "--budget x", m + "--context-tokens 10", m + "--context-tokens 256,abc", m + "--context-tokens 39 --needles 4",
+        m + "--budget x", m + "--context-tokens 10", m + "--context-tokens 256,abc",
+        m + "--context-tokens 39 --needles 4",
         m + "--needles 0", m + "--needles 17", m + "--queries 0", m + "--context-tokens 70000", m + "--frobnicate",
         m + "stray"}) {
     int rc = -1;
