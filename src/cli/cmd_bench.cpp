@@ -40,7 +40,9 @@ const char kUsage[] =
     "chunkserve bench --rag ... runs the RAG time-to-first-token benchmark\n"
     "(full prefill vs prefix cache vs chunk cache); see chunkserve bench-rag --help.\n"
     "chunkserve bench --speculate lookup ... compares decoding with and without\n"
-    "speculation; see chunkserve bench-speculate --help.\n";
+    "speculation; see chunkserve bench-speculate --help.\n"
+    "chunkserve bench --needle ... runs the needle retrieval harness (accuracy per KV policy,\n"
+    "budget and context length); see chunkserve bench-needle --help.\n";
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -76,6 +78,7 @@ int RunBench(const std::vector<std::string>& args) {
   for (const std::string& a : args) {
     if (a == "--rag") return CommandRegistry().at("bench-rag").run(args);
     if (a == "--speculate" || a.starts_with("--speculate=")) return CommandRegistry().at("bench-speculate").run(args);
+    if (a == "--needle") return CommandRegistry().at("bench-needle").run(args);  // cmd_bench_needle.cpp
   }
   auto flags_or = Flags::Parse(args, {"m", "model", "prompt-tokens", "gen-tokens", "threads", "t", "repetitions", "attention"},
                                {"json"});
