@@ -11,6 +11,7 @@
 #include "cli/command.h"
 #include "cli/model_flags.h"
 #include "cli/embedder_flags.h"
+#include "cli/speculation_flags.h"
 #include "model/model.h"
 #include "rag/embed/embedder_loader.h"
 #include "rag/pipeline/engine_generator.h"
@@ -44,6 +45,10 @@ const Command kCommand{
     "  --max-tokens N      most generated tokens (default 256)\n"
     "  --temp T            sampling temperature (default 0: greedy)\n"
     "  --system TEXT       system prompt (default: answer from the sources, cite [n])\n"
+    "  --speculate M       lookup | off: draft tokens from the sources and verify them in one\n"
+    "                      pass (the same answer, faster when it quotes them; default lookup\n"
+    "                      when greedy, off when sampling)\n"
+    "  --draft-tokens N    longest draft per step (default 8)\n"
     "  --chunk-cache DIR   disk tier of the chunk KV cache (default DB.chunkkv; none = RAM only)\n"
     "  --threads N         model threads (default all)\n"
     "  --attention P       attention operands: f32 | bf16 (default: bf16 where native)\n"
@@ -63,7 +68,8 @@ nlohmann::json CitationJson(const rag::Citation& c) {
 int RunAsk(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args,
                             {"db", "collection", "m", "model", "embed-model", "embed-pooling", "query-prefix", "doc-prefix", "mode", "k", "token-budget", "max-tokens",
-                             "temp", "system", "chunk-cache", "threads", "questions", "attention"},
+                             "temp", "system", "chunk-cache", "threads", "questions", "attention", kSpeculateFlag,
+                             kDraftTokensFlag},
                             {"json", "extractive", "no-select", "show-prompt"});
   if (!flags.ok()) return UsageError(kCommand, flags.status().message());
   const auto db_path = flags->Get("db");
@@ -100,6 +106,9 @@ int RunAsk(const std::vector<std::string>& args) {
   params.extractive = flags->Has("extractive");
   params.generation.max_new_tokens = *max_tokens;
   params.generation.temperature = static_cast<float>(*temp);
+  auto speculation = SpeculationFromFlags(*flags, *temp <= 0 ? "lookup" : "off");
+  if (!speculation.ok()) return UsageError(kCommand, speculation.status().message());
+  params.generation.lookup_draft = *speculation;
   if (const auto sys = flags->Get("system")) params.prompt.system_prompt = *sys;
   // The bounds the HTTP route enforces, named as flags.
   const rag::AskParamNames names{"-k", "--token-budget", "--max-tokens", "--temp"};
@@ -131,7 +140,7 @@ int RunAsk(const std::vector<std::string>& args) {
   std::unique_ptr<engine::Engine> core;
   std::unique_ptr<rag::EngineGenerator> generator;
   if (model_path && !params.extractive) {
-    auto load_options = ModelOptionsFromFlags(*flags, static_cast<int>(*threads));
+    auto load_options = ModelOptionsFromFlags(*flags, *threads);
     if (!load_options.ok()) return UsageError(kCommand, load_options.status().message());
     auto m = model::Model::Load(*model_path, *load_options);
     if (!m.ok()) return Fail("ask", m.status());

@@ -98,7 +98,7 @@ int RunBench(const std::vector<std::string>& args) {
   const bool json = flags.Has("json");
 
   Stopwatch load_watch;
-  auto load_options = ModelOptionsFromFlags(flags, static_cast<int>(*threads));
+  auto load_options = ModelOptionsFromFlags(flags, *threads);
   if (!load_options.ok()) return UsageError(*self, load_options.status().message());
   auto loaded = model::Model::Load(path, *load_options);
   if (!loaded.ok()) return Fail("bench", loaded.status());

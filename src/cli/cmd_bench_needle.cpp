@@ -335,7 +335,7 @@ int RunBenchNeedle(const std::vector<std::string>& raw_args) {
   const bool json = flags.Has("json");
   const bool remove_needle = flags.Has("no-needle");
 
-  auto load_options = ModelOptionsFromFlags(flags, static_cast<int>(*threads));
+  auto load_options = ModelOptionsFromFlags(flags, *threads);
   if (!load_options.ok()) return UsageError(*self, load_options.status().message());
   auto loaded = model::Model::Load(path, *load_options);
   if (!loaded.ok()) return Fail("bench-needle", loaded.status());

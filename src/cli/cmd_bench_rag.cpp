@@ -221,7 +221,7 @@ int RunBenchRag(const std::vector<std::string>& args) {
   const bool json = flags.Has("json");
   const bool fidelity = !flags.Has("no-fidelity");
 
-  auto load_options = ModelOptionsFromFlags(flags, static_cast<int>(*threads));
+  auto load_options = ModelOptionsFromFlags(flags, *threads);
   if (!load_options.ok()) return UsageError(*self, load_options.status().message());
   auto model_or = model::Model::Load(model_path, *load_options);
   if (!model_or.ok()) return Fail("bench-rag", model_or.status());

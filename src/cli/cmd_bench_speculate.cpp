@@ -99,7 +99,7 @@ int RunBenchSpeculate(const std::vector<std::string>& args) {
 
   auto text = MappedFile::Open(prompt_file);
   if (!text.ok()) return Fail("bench", text.status());
-  auto load_options = ModelOptionsFromFlags(flags, static_cast<int>(*threads));
+  auto load_options = ModelOptionsFromFlags(flags, *threads);
   if (!load_options.ok()) return UsageError(*self, load_options.status().message());
   auto loaded = model::Model::Load(path, *load_options);
   if (!loaded.ok()) return Fail("bench", loaded.status());

@@ -26,6 +26,7 @@
 #include "engine/engine.h"
 #include "engine/prompt_assembler.h"
 #include "model/model.h"
+#include "sampling/sampling_params.h"
 #include "sampling/stop_matcher.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -177,13 +178,14 @@ int RunChat(const std::vector<std::string>& args) {
   sp.presence_penalty = static_cast<float>(*presence);
   sp.frequency_penalty = static_cast<float>(*frequency);
   sp.seed = static_cast<uint64_t>(*seed);
+  if (Status s = sampling::ValidateSamplingParams(sp); !s.ok()) return UsageError(*self, s.message());
   options.stop_strings = flags.GetAll("stop");
   options.stats = flags.Has("stats");
   auto speculation = SpeculationFromFlags(flags);
   if (!speculation.ok()) return UsageError(*self, speculation.status().message());
   options.lookup_draft = *speculation;
 
-  auto load_options = ModelOptionsFromFlags(flags, static_cast<int>(*threads));
+  auto load_options = ModelOptionsFromFlags(flags, *threads);
   if (!load_options.ok()) return UsageError(*self, load_options.status().message());
   auto model = model::Model::Load(model_path, *load_options);
   if (!model.ok()) return Fail("chat", model.status());

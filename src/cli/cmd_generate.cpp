@@ -10,6 +10,7 @@
 #include "engine/engine.h"
 #include "engine/generate.h"
 #include "model/model.h"
+#include "sampling/sampling_params.h"
 #include "tokenizer/tokenizer.h"
 
 namespace chunkserve::cli {
@@ -80,8 +81,10 @@ int RunGenerate(const std::vector<std::string>& args) {
   params.sampling.min_p = static_cast<float>(*min_p);
   params.sampling.repeat_penalty = static_cast<float>(*repeat);
   params.sampling.seed = static_cast<uint64_t>(*seed);
+  if (Status s = sampling::ValidateSamplingParams(params.sampling); !s.ok()) return UsageError(*self, s.message());
+  if (*steps < 0) return UsageError(*self, "-n/--steps must be >= 0 (0: the model's context length)");
 
-  auto load_options = ModelOptionsFromFlags(flags, static_cast<int>(*threads));
+  auto load_options = ModelOptionsFromFlags(flags, *threads);
   if (!load_options.ok()) return UsageError(*self, load_options.status().message());
   auto model = model::Model::Load(model_path, *load_options);
   if (!model.ok()) return Fail("generate", model.status());

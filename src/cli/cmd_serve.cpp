@@ -34,6 +34,7 @@
 #include "rag/embed/embedder_loader.h"
 #include "rag/embed/engine_embedder.h"
 #include "rag/embed/queued_embedder.h"
+#include "rag/pipeline/rag_service.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/server_context.h"
@@ -166,23 +167,40 @@ int RunServe(const std::vector<std::string>& args) {
     const char* name;
     long long fallback;
     long long min;
+    long long max;
     long long value = 0;
   };
-  std::vector<IntFlag> ints = {{"port", 8080, 0},       {"ctx", 0, 0},           {"threads", 0, 0},
-                               {"kv-mib", 1024, 1},     {"block-tokens", 16, 1}, {"step-tokens", 256, 1},
-                               {"max-running", 64, 1},  {"max-queue", 256, 0},   {"max-body-mib", 8, 1},
-                               {"http-threads", 64, 2}, {"grace-s", 10, 0},     {"chunk-cache-mib", 1024, 1},
-                               {"chunk-disk-mib", 8192, 1}, {"max-connections", 1024, 1},
-                               {"max-connections-per-ip", 256, 1}, {"header-timeout-s", 10, 1},
-                               {"body-timeout-s", 60, 1}, {"keep-alive-s", 5, 1}, {"embed-queue", 64, 1},
-                               {"embed-wait-s", 30, 1}};
+  // Bounds that keep every value meaningful (and its arithmetic in range).
+  constexpr long long kDay = 86400;
+  std::vector<IntFlag> ints = {{"port", 8080, 0, 65535},
+                               {"ctx", 0, 0, 1 << 24},
+                               {"threads", 0, 0, kMaxModelThreads},
+                               {"kv-mib", 1024, 1, 1 << 22},
+                               {"block-tokens", 16, 1, 4096},
+                               {"step-tokens", 256, 1, 1 << 20},
+                               {"max-running", 64, 1, 1 << 16},
+                               {"max-queue", 256, 0, 1 << 20},
+                               {"max-body-mib", 8, 1, 4096},
+                               {"http-threads", 64, 2, 1024},
+                               {"grace-s", 10, 0, kDay},
+                               {"chunk-cache-mib", 1024, 1, 1 << 22},
+                               {"chunk-disk-mib", 8192, 1, 1 << 26},
+                               {"max-connections", 1024, 1, 1'000'000},
+                               {"max-connections-per-ip", 256, 1, 1'000'000},
+                               {"header-timeout-s", 10, 1, kDay},
+                               {"body-timeout-s", 60, 1, kDay},
+                               {"keep-alive-s", 5, 1, kDay},
+                               {"embed-queue", 64, 1, 1 << 20},
+                               {"embed-wait-s", 30, 1, kDay}};
   for (IntFlag& f : ints) {
     std::string name = f.name;
     if (name == "ctx" && flags.Has("c")) name = "c";
     if (name == "threads" && flags.Has("t")) name = "t";
     StatusOr<long long> v = flags.GetInt(name, f.fallback);
     if (!v.ok()) return UsageError(*self, v.status().message());
-    if (*v < f.min) return UsageError(*self, "--" + std::string(f.name) + " must be >= " + std::to_string(f.min));
+    if (*v < f.min || *v > f.max)
+      return UsageError(*self, "--" + std::string(f.name) + " must lie in [" + std::to_string(f.min) + ", " +
+                                   std::to_string(f.max) + "]");
     f.value = *v;
   }
   auto get = [&](const char* name) {
@@ -190,12 +208,17 @@ int RunServe(const std::vector<std::string>& args) {
       if (std::string(f.name) == name) return f.value;
     return 0LL;
   };
-  if (get("port") > 65535) return UsageError(*self, "--port must be <= 65535");
-  if (get("http-threads") > 1024) return UsageError(*self, "--http-threads must be <= 1024");
-  for (const char* name : {"header-timeout-s", "body-timeout-s", "keep-alive-s"})
-    if (get(name) > 86400) return UsageError(*self, "--" + std::string(name) + " must be <= 86400");
-  for (const char* name : {"max-connections", "max-connections-per-ip"})
-    if (get(name) > 1'000'000) return UsageError(*self, "--" + std::string(name) + " must be <= 1000000");
+  if (get("ctx") == 1) return UsageError(*self, "--ctx must be 0 (the model's context) or at least 2");
+  if (flags.Has("no-chunk-cache") && flags.Has("chunk-cache-dir"))
+    return UsageError(*self, "--no-chunk-cache and --chunk-cache-dir contradict each other");
+  // The database must open (or be created) before anything starts: a server
+  // whose RAG routes answer 503 forever looks healthy to every probe.
+  if (const std::optional<std::string> db = flags.Get("db")) {
+    rag::RagServiceOptions probe;
+    probe.db_path = *db;
+    if (auto service = rag::RagService::Open(probe); !service.ok())
+      return Fail("serve", Status(service.status().code(), "--db " + *db + ": " + std::string(service.status().message())));
+  }
 
   server::HttpServerOptions http_options;
   http_options.host = flags.GetOr("host", "127.0.0.1");
@@ -227,7 +250,7 @@ int RunServe(const std::vector<std::string>& args) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client that hangs up is a failed write, not a crash
 
-  auto load_options = ModelOptionsFromFlags(flags, static_cast<int>(get("threads")));
+  auto load_options = ModelOptionsFromFlags(flags, get("threads"));
   if (!load_options.ok()) return UsageError(*self, load_options.status().message());
   auto model = model::Model::Load(model_path, *load_options);
   if (!model.ok()) return Fail("serve", model.status());

@@ -1,6 +1,7 @@
 #include "cli/command.h"
 
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -94,8 +95,8 @@ StatusOr<double> Flags::GetDouble(std::string_view name, double fallback) const 
   if (!v) return fallback;
   char* end = nullptr;
   double x = std::strtod(v->c_str(), &end);
-  if (v->empty() || *end != '\0')
-    return InvalidArgumentError("flag --" + std::string(name) + " needs a number, got '" + *v + "'");
+  if (v->empty() || *end != '\0' || !std::isfinite(x))
+    return InvalidArgumentError("flag --" + std::string(name) + " needs a finite number, got '" + *v + "'");
   return x;
 }
 

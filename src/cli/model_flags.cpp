@@ -1,10 +1,17 @@
 #include "cli/model_flags.h"
 
+#include <string>
+#include <thread>
+
 namespace chunkserve::cli {
 
-StatusOr<model::LoadOptions> ModelOptionsFromFlags(const Flags& flags, int n_threads) {
+StatusOr<model::LoadOptions> ModelOptionsFromFlags(const Flags& flags, int64_t n_threads) {
+  // A thread per core is the useful most; thousands only fail to start.
+  if (n_threads < 0 || n_threads > kMaxModelThreads)
+    return InvalidArgumentError("--threads must lie in [0, " + std::to_string(kMaxModelThreads) + "] (0: all " +
+                                std::to_string(std::thread::hardware_concurrency()) + " hardware threads)");
   model::LoadOptions options;
-  options.n_threads = n_threads;
+  options.n_threads = static_cast<int>(n_threads);
   if (const std::optional<std::string> name = flags.Get("attention")) {
     kernels::AttentionPrecision precision;
     if (!kernels::ParseAttentionPrecision(*name, &precision))

@@ -12,8 +12,10 @@
 
 namespace chunkserve::cli {
 
-// Load options for `n_threads` and the flag above; InvalidArgument (a usage
-// error) for a bad --attention value.
-StatusOr<model::LoadOptions> ModelOptionsFromFlags(const Flags& flags, int n_threads);
+// Load options for `n_threads` (the command's --threads; 0: every hardware
+// thread) and the flag above; InvalidArgument (a usage error) for a bad
+// --attention value or a thread count outside [0, kMaxModelThreads].
+inline constexpr int64_t kMaxModelThreads = 1024;
+StatusOr<model::LoadOptions> ModelOptionsFromFlags(const Flags& flags, int64_t n_threads);
 
 }  // namespace chunkserve::cli

@@ -1,9 +1,15 @@
 #include "kv/chunk_cache.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <string>
 #include <system_error>
+
+#include <signal.h>
+#include <unistd.h>
 
 #include "base/hash.h"
 #include "base/logging.h"
@@ -34,12 +40,38 @@ StatusOr<std::unique_ptr<ChunkCache>> ChunkCache::Open(const ChunkCacheOptions& 
 
 ChunkCache::~ChunkCache() = default;
 
+namespace {
+
+// A write's temporary file (`NAME.kvc.tmp.PID`, see WriteFileAtomically)
+// left by a process that died mid-write: its writer is gone, or it is an
+// hour old (a pid may be reused; no write takes that long).
+bool IsStaleTempFile(const fs::path& path, fs::file_time_type mtime) {
+  const std::string name = path.filename().string();
+  const std::string marker = std::string(kExtension) + ".tmp.";
+  const size_t at = name.find(marker);
+  if (at == std::string::npos) return false;
+  const std::string pid_text = name.substr(at + marker.size());
+  if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) return false;
+  const long pid = std::strtol(pid_text.c_str(), nullptr, 10);
+  const bool writer_gone = pid <= 0 || pid == ::getpid() || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH);
+  const bool old = fs::file_time_type::clock::now() - mtime > std::chrono::hours(1);
+  return writer_gone || old;
+}
+
+}  // namespace
+
 Status ChunkCache::ScanDisk() {
   MutexLock lock(&mu_);  // before the cache is shared; keeps the analysis exact
   std::error_code ec;
   fs::create_directories(options_.disk_dir, ec);
   if (ec) return IoError("chunk cache: cannot create " + options_.disk_dir + ": " + ec.message());
   for (fs::directory_iterator it(options_.disk_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code file_ec;  // a file that vanished meanwhile is skipped, not an error
+    const auto written = it->last_write_time(file_ec);
+    if (!file_ec && IsStaleTempFile(it->path(), written)) {
+      if (fs::remove(it->path(), file_ec)) ++stats_.n_stale_temp_files;
+      continue;
+    }
     if (!it->is_regular_file(ec) || it->path().extension() != kExtension) continue;
     const auto size = it->file_size(ec);
     if (ec) continue;

@@ -9,6 +9,9 @@
 // dropping an entry from RAM costs nothing. A disk hit is promoted to RAM and
 // its file's mtime refreshed, so LRU order survives restarts too.
 //
+// Open deletes the temporary files of writes whose process died (killed
+// mid-write), so they neither linger nor escape the disk budget.
+//
 // Nothing read from disk is trusted: a file that is truncated, fails a
 // checksum, or belongs to another model or chunk (foreign) is deleted and
 // counted in stats().n_rejected_files, and the lookup is a miss. Files of
@@ -58,6 +61,7 @@ struct ChunkCacheStats {
   int64_t n_ram_evictions = 0;
   int64_t n_disk_evictions = 0;
   int64_t n_rejected_files = 0;  // corrupt or foreign files deleted
+  int64_t n_stale_temp_files = 0;  // half-written files of dead writers, deleted at Open
   size_t ram_bytes = 0;
   size_t disk_bytes = 0;
   int64_t n_ram_entries = 0;

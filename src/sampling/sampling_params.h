@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/status.h"
+
 namespace chunkserve::sampling {
 
 struct SamplingParams {
@@ -45,5 +47,23 @@ struct SamplingParams {
   // with SetEndOfGenerationTokens so generation runs until its length limit.
   bool ignore_eos = false;
 };
+
+// The names the knobs have where they were given (flags or JSON fields), for
+// the error messages.
+struct SamplingNames {
+  const char* temperature = "--temp";
+  const char* top_p = "--top-p";
+  const char* min_p = "--min-p";
+  const char* top_k = "--top-k";
+  const char* repeat_penalty = "--repeat-penalty";
+  const char* presence_penalty = "--presence-penalty";
+  const char* frequency_penalty = "--frequency-penalty";
+};
+
+// InvalidArgument naming the first knob outside its range: temperature
+// [0, 100], top_p (0, 1], min_p [0, 1], top_k >= 0, repeat_penalty
+// [0.01, 10], presence/frequency penalties [-2, 2]; NaN and infinities
+// never pass. (The HTTP routes check the same ranges on their own fields.)
+Status ValidateSamplingParams(const SamplingParams& params, const SamplingNames& names = {});
 
 }  // namespace chunkserve::sampling

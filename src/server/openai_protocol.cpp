@@ -33,6 +33,14 @@ StatusOr<std::string> ContentText(const Json& content, size_t index) {
 
 }  // namespace
 
+StatusOr<std::optional<bool>> ParseSpeculateField(const Json& body) {
+  auto it = body.find("speculate");
+  if (it == body.end() || it->is_null()) return std::optional<bool>();
+  if (it->is_boolean()) return std::optional<bool>(it->get<bool>());
+  if (it->is_string() && (*it == "off" || *it == "lookup")) return std::optional<bool>(*it == "lookup");
+  return InvalidArgumentError("'speculate' must be \"off\", \"lookup\" or a boolean");
+}
+
 StatusOr<CompletionSpec> ParseCompletionSpec(const Json& body, bool chat) {
   CompletionSpec spec;
   spec.chat = chat;
@@ -116,11 +124,7 @@ StatusOr<CompletionSpec> ParseCompletionSpec(const Json& body, bool chat) {
   }
   ASSIGN_OR_RETURN(spec.stream, GetBool(body, "stream", false));
   ASSIGN_OR_RETURN(spec.ignore_eos, GetBool(body, "ignore_eos", false));
-  if (auto it = body.find("speculate"); it != body.end() && !it->is_null()) {
-    if (it->is_boolean()) spec.speculate = it->get<bool>();
-    else if (it->is_string() && (*it == "off" || *it == "lookup")) spec.speculate = *it == "lookup";
-    else return InvalidArgumentError("'speculate' must be \"off\", \"lookup\" or a boolean");
-  }
+  ASSIGN_OR_RETURN(spec.speculate, ParseSpeculateField(body));
   if (auto it = body.find("stream_options"); it != body.end() && !it->is_null()) {
     if (!it->is_object()) return InvalidArgumentError("'stream_options' must be an object");
     ASSIGN_OR_RETURN(spec.include_usage, GetBool(*it, "include_usage", false));

@@ -60,4 +60,9 @@ struct CompletionSpec {
 
 StatusOr<CompletionSpec> ParseCompletionSpec(const Json& body, bool chat);
 
+// The `speculate` extra of a request body (also the RAG route's): nullopt
+// when absent or null; InvalidArgument for anything but "off", "lookup" or
+// a boolean.
+StatusOr<std::optional<bool>> ParseSpeculateField(const Json& body);
+
 }  // namespace chunkserve::server

@@ -21,6 +21,7 @@
 #include "server/client_connection.h"
 #include "server/http_util.h"
 #include "server/client_watch.h"
+#include "server/openai_protocol.h"
 #include "server/request_stream.h"
 
 namespace chunkserve::server {
@@ -66,6 +67,7 @@ class CoreGenerator final : public rag::AnswerGenerator {
     params.sampling.seed = options.seed;
     params.sampling.ignore_eos = ignore_eos_;
     params.max_new_tokens = options.max_new_tokens;
+    params.lookup_draft = options.lookup_draft;
     auto stream = std::make_shared<RequestStream>(*ctx_.tokenizer, stop_, ctx_.metrics);
     ASSIGN_OR_RETURN(uint64_t id, ctx_.engine->Submit(prompt, params, stream->Callbacks()));
     if (on_started_) on_started_();
@@ -252,6 +254,7 @@ StatusOr<std::shared_ptr<RagChat>> ParseRagChat(RagState& state, const httplib::
   ASSIGN_OR_RETURN(bool ignore_eos, GetBool(body, "ignore_eos", false));
   ASSIGN_OR_RETURN(*stream, GetBool(body, "stream", false));
   ASSIGN_OR_RETURN(std::string mode, GetString(body, "mode", false));
+  ASSIGN_OR_RETURN(std::optional<bool> speculate, ParseSpeculateField(body));
   std::vector<std::string> stop;
   if (auto it = body.find("stop"); it != body.end() && !it->is_null()) {
     const bool one = it->is_string();
@@ -273,6 +276,8 @@ StatusOr<std::shared_ptr<RagChat>> ParseRagChat(RagState& state, const httplib::
   chat->params.generation.max_new_tokens = max_tokens;
   chat->params.generation.temperature = static_cast<float>(temperature);
   chat->params.generation.seed = static_cast<uint64_t>(seed);
+  // RAG answers quote their sources: drafts from them by default (greedy).
+  chat->params.generation.lookup_draft = ctx.speculation.For(speculate, temperature <= 0, /*has_documents=*/true);
   RETURN_IF_ERROR(rag::ValidateAskParams(chat->params));  // 400 before any work
   ASSIGN_OR_RETURN(chat->store, OpenStore(state));
   ASSIGN_OR_RETURN(chat->collection_id, CollectionId(*chat->store, collection));

@@ -2,9 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <string>
 #include <thread>
+
+#include <unistd.h>
 
 #include "kv/chunk_file.h"
 #include "kv_test_util.h"
@@ -194,6 +198,28 @@ TEST(ChunkCache, OtherFilesInTheDirectoryAreIgnored) {
   auto cache = OpenCache(dir.path(), 1 << 20, 1 << 20);
   EXPECT_EQ(cache->stats().n_disk_files, 0);
   EXPECT_TRUE(fs::exists(dir.path() + "/notes.txt"));
+}
+
+// A write killed mid-way leaves NAME.kvc.tmp.PID (issue 15 row 15): Open
+// deletes those whose writer is gone or that are an hour old, and leaves a
+// live writer's file and other files alone.
+TEST(ChunkCache, TempFilesOfDeadWritersAreDeletedAtOpen) {
+  TempDir dir("stale");
+  const std::string dead = dir.path() + "/aa-bb.kvc.tmp.999999999";  // no such process
+  const std::string mine = dir.path() + "/cc-dd.kvc.tmp." + std::to_string(::getpid());
+  const std::string live = dir.path() + "/ee-ff.kvc.tmp." + std::to_string(::getppid());
+  const std::string old_live = dir.path() + "/gg-hh.kvc.tmp." + std::to_string(::getppid());
+  const std::string other = dir.path() + "/notes.tmp.123";
+  for (const std::string& f : {dead, mine, live, old_live, other}) std::ofstream(f) << std::string(1000, 'x');
+  fs::last_write_time(old_live, fs::file_time_type::clock::now() - std::chrono::hours(2));
+  auto cache = OpenCache(dir.path(), 1 << 20, 1 << 20);
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_FALSE(fs::exists(mine));  // this process writes nothing before Open: a reused pid's leftover
+  EXPECT_TRUE(fs::exists(live));
+  EXPECT_FALSE(fs::exists(old_live));
+  EXPECT_TRUE(fs::exists(other));
+  EXPECT_EQ(cache->stats().n_stale_temp_files, 3);
+  EXPECT_EQ(cache->stats().n_disk_files, 0);
 }
 
 }  // namespace

@@ -85,6 +85,14 @@ TEST(GoldenCliTest, BadInputsFailCleanly) {
   EXPECT_EQ(rc, 1);
   RunCommand(Quote(kBinary) + " generate 2>/dev/null", &rc);
   EXPECT_EQ(rc, 2);
+  // Out-of-range numbers are usage errors (issue 15 rows 8 and 17), checked
+  // before the model is read; so are unknown speculation modes.
+  for (const char* flags : {"--threads 100000", "--temp -1", "--temp nan", "--temp inf", "--top-p 5", "--min-p -0.5",
+                            "-n -1", "--repeat-penalty 0", "--speculate maybe", "--speculate draft",
+                            "--draft-tokens 0"}) {
+    RunCommand(Quote(kBinary) + " generate -m /nonexistent.gguf " + flags + " 2>/dev/null", &rc);
+    EXPECT_EQ(rc, 2) << flags;
+  }
   RunCommand(Quote(kBinary) + " convert --from pytorch x.bin 2>/dev/null", &rc);
   EXPECT_EQ(rc, 2);
   RunCommand(Quote(kBinary) + " convert --from llama2c /nonexistent.bin --tokenizer /nonexistent -o /tmp/x.gguf 2>/dev/null", &rc);

@@ -66,5 +66,34 @@ TEST(ServeStartupTest, TooManyHttpThreadsIsAClearError) {
   }
 }
 
+// Row 8 (model threads) and row 17: out-of-range numbers and contradicting
+// flags are usage errors naming the flag, never silently accepted.
+TEST(ServeStartupTest, OutOfRangeFlagsAreUsageErrors) {
+  if (!HaveBinary()) GTEST_SKIP() << "build the chunkserve target first";
+  for (const char* flag : {"--threads 100000", "--grace-s 9223372036854775807", "-c 1", "--kv-mib 99999999",
+                           "--no-chunk-cache --chunk-cache-dir /tmp/x", "--speculate maybe", "--draft-tokens 0"}) {
+    const Outcome o = Serve(flag);
+    EXPECT_EQ(o.exit_code, 2) << flag << ": " << o.stderr_text;
+    const std::string name = std::string(flag).substr(0, std::string(flag).find(' '));
+    if (name != "-c") {
+      EXPECT_NE(o.stderr_text.find(name), std::string::npos) << flag << ": " << o.stderr_text;
+    }
+  }
+}
+
+// Row 12: a database that cannot be opened stops the start (exit 1, the
+// path named) instead of a server whose RAG routes answer 503 forever.
+TEST(ServeStartupTest, UnusableDatabaseFailsTheStart) {
+  if (!HaveBinary()) GTEST_SKIP() << "build the chunkserve target first";
+  const std::string text_file = ::testing::TempDir() + "/not_a_database.txt";
+  { std::ofstream(text_file) << "plain text, not SQLite\n"; }
+  for (const std::string& db : {std::string("/nonexistent/dir/x.db"), text_file}) {
+    const Outcome o = Serve("--db " + db);
+    EXPECT_EQ(o.exit_code, 1) << db << ": " << o.stderr_text;
+    EXPECT_NE(o.stderr_text.find(db), std::string::npos) << o.stderr_text;
+    EXPECT_LT(o.seconds, 20);
+  }
+}
+
 }  // namespace
 }  // namespace chunkserve::server

@@ -8,11 +8,13 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "base/status.h"
 #include "engine/segment.h"
+#include "sched/prompt_lookup.h"
 #include "sched/request_stats.h"
 #include "engine/prompt_assembler.h"
 
@@ -27,6 +29,9 @@ struct GenerationOptions {
   int64_t max_new_tokens = 256;
   float temperature = 0.0f;  // greedy by default: answers repeat
   uint64_t seed = 0;
+  // Speculative decoding with prompt-lookup drafts (same output; answers
+  // that quote their sources decode faster); nullopt: off.
+  std::optional<sched::LookupDraftOptions> lookup_draft;
 };
 
 class AnswerGenerator {

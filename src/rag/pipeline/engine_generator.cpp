@@ -17,6 +17,7 @@ StatusOr<GeneratedAnswer> EngineGenerator::Generate(const engine::Prompt& prompt
   params.max_new_tokens = options.max_new_tokens;
   params.sampling.temperature = options.temperature;
   params.sampling.seed = options.seed;
+  params.lookup_draft = options.lookup_draft;
   GeneratedAnswer out;
   tokenizer::StreamingDetokenizer detok(assembler_.tokenizer());
   ASSIGN_OR_RETURN(engine::RequestResult r, engine_->Generate(prompt, params, [&](int32_t token) {
