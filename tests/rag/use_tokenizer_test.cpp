@@ -9,6 +9,7 @@
 // and hand-made ones for NFKC, spaces and unknown characters.
 // Handcrafted vocabularies check the lattice rules without the package.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -151,7 +152,7 @@ TEST(UnigramTokenizer, MatchesTheTfjsTokenizerOnTheUseVocabulary) {
       }
     }
   }
-  const fs::path in = fs::path(::testing::TempDir()) / "use_tokenizer_in.txt";
+  const fs::path in = fs::path(::testing::TempDir()) / ("use_tokenizer_in_" + std::to_string(getpid()) + ".txt");
   {
     std::ofstream f(in);
     for (const std::string& s : inputs) f << JsonQuote(s) << "\n";

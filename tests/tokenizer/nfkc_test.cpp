@@ -4,6 +4,7 @@
 // and random sequences built to exercise canonical ordering, blocking,
 // composition exclusions and Hangul. Skipped without python3.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -31,8 +32,11 @@ std::string Hex(const std::vector<uint32_t>& cps) {
 
 // Python's NFKC of each sequence, as hex lines; empty when python3 fails.
 std::vector<std::string> Reference(const std::vector<std::vector<uint32_t>>& inputs) {
-  const std::string dir = ::testing::TempDir();
-  const std::string in = dir + "/nfkc_in.txt", out = dir + "/nfkc_out.txt";
+  // Files named by test and process: ctest runs the cases in parallel.
+  const std::string stem = ::testing::TempDir() + "/nfkc_" +
+                           ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
+                           std::to_string(getpid());
+  const std::string in = stem + "_in.txt", out = stem + "_out.txt";
   {
     std::ofstream f(in);
     for (const auto& s : inputs) f << Hex(s) << "\n";
@@ -43,6 +47,8 @@ std::vector<std::string> Reference(const std::vector<std::vector<uint32_t>>& inp
   std::vector<std::string> lines;
   std::string line;
   while (std::getline(f, line)) lines.push_back(line);
+  std::filesystem::remove(in);
+  std::filesystem::remove(out);
   return lines;
 }
 
