@@ -318,23 +318,24 @@ def forward_last(tokens, emb, out, layers, n_last):
     scale = 1.0 / np.sqrt(HEAD_DIM)
     for li, (wq, wk, wv, wo, norm) in enumerate(layers):
         xn = rms_norm(x, norm)
-        q = rope((xn @ wq.T).reshape(n, N_HEAD, HEAD_DIM), pos)
-        k = rope((xn @ wk.T).reshape(n, N_HEAD, HEAD_DIM), pos)
-        v = (xn @ wv.T).reshape(n, N_HEAD, HEAD_DIM)
-        rows = range(n) if li < len(layers) - 1 else range(n - n_last, n)
-        o = np.zeros((n, N_HEAD, HEAD_DIM))
-        live = [0] if li == 0 else [1, 2]
-        r0 = rows[0]
-        for hh in live:
-            for b0 in range(r0, n, 512):  # blocks of queries: memory stays small
+        first = 0 if li < len(layers) - 1 else n - n_last  # the last layer: only the rows asked for
+        o_all = np.zeros_like(x)
+        for hh in [0] if li == 0 else [1, 2]:  # the other heads are zero
+            rows = slice(hh * HEAD_DIM, (hh + 1) * HEAD_DIM)
+            q = rope((xn[first:] @ wq[rows].T)[:, None, :], pos[first:])[:, 0]
+            k = rope((xn @ wk[rows].T)[:, None, :], pos)[:, 0]
+            v = xn @ wv[rows].T
+            o = np.zeros((n - first, HEAD_DIM))
+            for b0 in range(first, n, 512):  # blocks of queries: memory stays small
                 b1 = min(n, b0 + 512)
-                s = (q[b0:b1, hh] @ k[:b1, hh].T) * scale
-                s[np.arange(b1 - b0)[:, None] < np.arange(b1)[None, :] - b0] = -np.inf
+                s = (q[b0 - first:b1 - first] @ k[:b1].T) * scale
+                s[np.arange(b0, b1)[:, None] < np.arange(b1)[None, :]] = -np.inf  # causal
                 s -= s.max(1, keepdims=True)
                 p = np.exp(s)
                 p /= p.sum(1, keepdims=True)
-                o[b0:b1, hh] = p @ v[:b1, hh]
-        x = x + o.reshape(n, -1) @ wo.T  # the FFNs are zero
+                o[b0 - first:b1 - first] = p @ v[:b1]
+            o_all[first:] += o @ wo[:, rows].T
+        x = x + o_all  # the FFNs are zero
     return rms_norm(x[-n_last:], 1.0) @ out.T
 
 
@@ -384,7 +385,8 @@ def check(contexts, n_queries, seed, emb, out, layers, vocab):
             acc = correct / n_queries
             label = "needle removed" if remove else "%d needle(s)" % n_needles
             print("numpy check: context %5d, %-14s accuracy %.3f (%d queries)" % (n_ctx, label, acc, n_queries))
-            if not remove and acc < 1.0:
+            # Exact with the needle; with it removed only a lucky guess (1 / N_VALUES) is right.
+            if (not remove and acc < 1.0) or (remove and acc > 0.5):
                 ok_all = False
     return ok_all
 
