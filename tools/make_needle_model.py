@@ -25,11 +25,11 @@ How (residual stream of n_embd = 512, every feature one coordinate):
     pair weights were chosen so the peak beats every other offset up to 64K
     by >= 0.18 of its height, and the height is 250 (nats). It copies the
     previous token's key identity (or "Q", or "other") into PREV.
-  layer 1, head 1: induction head. Query: the current token's key identity;
+  layer 1, head 0: induction head. Query: the current token's key identity;
     key: PREV (unrotated dimensions, so position plays no part), plus a bonus
     for value tokens and an attention sink on BOS that wins when nothing
     matches. It copies the value's identity into ANS_V.
-  layer 1, head 2: next-question-key head. Query: PREV (the key whose value
+  layer 1, head 1: next-question-key head. Query: PREV (the key whose value
     was just written) or "current token is A"; key: PREV plus a bonus for key
     tokens; the match is the question key that follows. Copies it into ANS_K.
   output: logits read ANS_V / ANS_K; every value also gets a small constant,
@@ -57,7 +57,7 @@ PREFIXES = ["\u2581k", "\u2581v", "\u2581f"]
 
 # ---- shapes ------------------------------------------------------------------
 N_EMBD = 512
-N_HEAD = 4
+N_HEAD = 2  # n_head x HEAD_DIM = 256 < N_EMBD: attention costs what the task needs
 HEAD_DIM = 128
 N_ROT = 24  # rotated dimensions per head (12 pairs); the rest carry content
 N_LAYER = 2
@@ -130,7 +130,7 @@ def build_weights(vocab):
 
     scale = 1.0 / np.sqrt(HEAD_DIM)  # the engine multiplies q.k by it
     layers = []
-    # Layer 0: previous-token head (head 0).
+    # Layer 0: previous-token head (head 0; head 1 is zero).
     wq = np.zeros((N_HEAD * HEAD_DIM, N_EMBD), f)
     wk = np.zeros_like(wq)
     wv = np.zeros_like(wq)
@@ -151,12 +151,12 @@ def build_weights(vocab):
         wo[PREV + j, j] = 1
     layers.append((wq, wk, wv, wo, np.sqrt(3.0 / N_EMBD)))
 
-    # Layer 1: induction head (head 1) and next-question-key head (head 2).
+    # Layer 1: induction head (head 0) and next-question-key head (head 1).
     wq = np.zeros((N_HEAD * HEAD_DIM, N_EMBD), f)
     wk = np.zeros_like(wq)
     wv = np.zeros_like(wq)
     wo = np.zeros((N_EMBD, N_HEAD * HEAD_DIM), f)
-    h = HEAD_DIM
+    h = 0
     for k in range(N_KEYS):
         wq[h + C0 + k, TOK_K + k] = MATCH / scale
         wk[h + C0 + k, PREV + k] = 1
@@ -167,7 +167,7 @@ def build_weights(vocab):
     for v in range(N_VALUES):
         wv[h + v, TOK_V + v] = 1
         wo[ANS_V + v, h + v] = 1
-    h = 2 * HEAD_DIM
+    h = HEAD_DIM
     for k in range(N_KEYS):
         wq[h + C0 + k, PREV + k] = MATCH / scale
         wk[h + C0 + k, PREV + k] = 1
@@ -235,6 +235,8 @@ def gguf_bytes(vocab, emb, out, layers):
     kvs.append((a + ".feed_forward_length", GGUF_U32, N_FF))
     kvs.append((a + ".attention.head_count", GGUF_U32, N_HEAD))
     kvs.append((a + ".attention.head_count_kv", GGUF_U32, N_HEAD))
+    kvs.append((a + ".attention.key_length", GGUF_U32, HEAD_DIM))
+    kvs.append((a + ".attention.value_length", GGUF_U32, HEAD_DIM))
     kvs.append((a + ".attention.layer_norm_rms_epsilon", GGUF_F32, RMS_EPS))
     kvs.append((a + ".rope.freq_base", GGUF_F32, ROPE_BASE))
     kvs.append((a + ".rope.dimension_count", GGUF_U32, N_ROT))
@@ -318,23 +320,24 @@ def forward_last(tokens, emb, out, layers, n_last):
     scale = 1.0 / np.sqrt(HEAD_DIM)
     for li, (wq, wk, wv, wo, norm) in enumerate(layers):
         xn = rms_norm(x, norm)
-        q = rope((xn @ wq.T).reshape(n, N_HEAD, HEAD_DIM), pos)
-        k = rope((xn @ wk.T).reshape(n, N_HEAD, HEAD_DIM), pos)
-        v = (xn @ wv.T).reshape(n, N_HEAD, HEAD_DIM)
-        rows = range(n) if li < len(layers) - 1 else range(n - n_last, n)
-        o = np.zeros((n, N_HEAD, HEAD_DIM))
-        live = [0] if li == 0 else [1, 2]
-        r0 = rows[0]
-        for hh in live:
-            for b0 in range(r0, n, 512):  # blocks of queries: memory stays small
+        first = 0 if li < len(layers) - 1 else n - n_last  # the last layer: only the rows asked for
+        o_all = np.zeros_like(x)
+        for hh in [0] if li == 0 else [0, 1]:  # layer 0's head 1 is zero
+            rows = slice(hh * HEAD_DIM, (hh + 1) * HEAD_DIM)
+            q = rope((xn[first:] @ wq[rows].T)[:, None, :], pos[first:])[:, 0]
+            k = rope((xn @ wk[rows].T)[:, None, :], pos)[:, 0]
+            v = xn @ wv[rows].T
+            o = np.zeros((n - first, HEAD_DIM))
+            for b0 in range(first, n, 512):  # blocks of queries: memory stays small
                 b1 = min(n, b0 + 512)
-                s = (q[b0:b1, hh] @ k[:b1, hh].T) * scale
-                s[np.arange(b1 - b0)[:, None] < np.arange(b1)[None, :] - b0] = -np.inf
+                s = (q[b0 - first:b1 - first] @ k[:b1].T) * scale
+                s[np.arange(b0, b1)[:, None] < np.arange(b1)[None, :]] = -np.inf  # causal
                 s -= s.max(1, keepdims=True)
                 p = np.exp(s)
                 p /= p.sum(1, keepdims=True)
-                o[b0:b1, hh] = p @ v[:b1, hh]
-        x = x + o.reshape(n, -1) @ wo.T  # the FFNs are zero
+                o[b0 - first:b1 - first] = p @ v[:b1]
+            o_all[first:] += o @ wo[:, rows].T
+        x = x + o_all  # the FFNs are zero
     return rms_norm(x[-n_last:], 1.0) @ out.T
 
 
@@ -384,7 +387,8 @@ def check(contexts, n_queries, seed, emb, out, layers, vocab):
             acc = correct / n_queries
             label = "needle removed" if remove else "%d needle(s)" % n_needles
             print("numpy check: context %5d, %-14s accuracy %.3f (%d queries)" % (n_ctx, label, acc, n_queries))
-            if not remove and acc < 1.0:
+            # Exact with the needle; with it removed only a lucky guess (1 / N_VALUES) is right.
+            if (not remove and acc < 1.0) or (remove and acc > 0.5):
                 ok_all = False
     return ok_all
 

@@ -88,9 +88,9 @@ TEST_F(NeedleBenchCliTest, FullKvAnswersEveryQueryAtShortContexts) {
     EXPECT_EQ(Field(line, "queries"), 12) << line;
     EXPECT_EQ(Field(line, "correct"), 12) << line;
     EXPECT_EQ(Field(line, "accuracy"), 1.0) << line;
-    // 2 layers x (K + V) x 512 values, in f32 or bf16.
+    // 2 layers x (K + V) x 2 heads x 128 values, in bf16 or f32.
     const double kv = Field(line, "kv_bytes_per_token");
-    EXPECT_TRUE(kv == 2 * 2 * 512 * 2 || kv == 2 * 2 * 512 * 4) << line;
+    EXPECT_TRUE(kv == 2 * 2 * 256 * 2 || kv == 2 * 2 * 256 * 4) << line;
   }
   // The same under f32 attention operands (the exact path).
   const std::string f32 = Bench("-m " + Quote(kModel) +
