@@ -658,7 +658,12 @@ TEST(RagServerTest, EmbeddingsOfAClientThatLeavesAreCancelled) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     ASSERT_EQ((*queued)->stats().n_queued, 1);
     const auto left = std::chrono::steady_clock::now();
+    // The waiting client leaves first and its job leaves the queue; only then
+    // the running one (closing both at once races the worker, which would
+    // start the queued job as soon as the running one stops).
     close(waiting);
+    for (int i = 0; i < 1000 && (*queued)->stats().n_dropped < 1; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     close(running);
     EXPECT_TRUE(WaitForStatusCount(s, "/v1/embeddings", 499, 2)) << s.Metrics();
     EXPECT_LT(std::chrono::steady_clock::now() - left, std::chrono::seconds(2));
