@@ -85,10 +85,13 @@ int32_t Sampler::Sample(std::span<const float> logits) {
     return best->id;
   }
 
-  // Draw from the softmax in a fixed order (descending logit, ties by id) so
-  // the same uniform number maps to the same token everywhere; only the
-  // prefix the draw reaches gets sorted.
-  const TokenCandidates::Normalizer norm = candidates_.ComputeNormalizer();
+  return Draw(candidates_.ComputeNormalizer());
+}
+
+// Draws from the softmax in a fixed order (descending logit, ties by id) so
+// the same uniform number maps to the same token everywhere; only the prefix
+// the draw reaches gets sorted.
+int32_t Sampler::Draw(const TokenCandidates::Normalizer& norm) {
   const double u = rng_.NextDouble();
   const size_t n = candidates_.data.size();
   size_t pick = candidates_.FindCumulative(u, /*strict=*/true, norm);
@@ -110,7 +113,7 @@ int32_t Sampler::SampleAgainstDraft(std::span<const float> logits, int32_t draft
     CHECK(!candidates_.data.empty());
   }
   TokenCandidates::Normalizer norm = candidates_.ComputeNormalizer();
-  size_t n = candidates_.data.size();
+  const size_t n = candidates_.data.size();
   auto at = std::find_if(candidates_.data.begin(), candidates_.data.end(),
                          [&](const TokenCandidate& c) { return c.id == draft; });
   const double p_draft = at == candidates_.data.end() ? 0.0 : norm.P(*at, n);
@@ -123,18 +126,10 @@ int32_t Sampler::SampleAgainstDraft(std::span<const float> logits, int32_t draft
     if (n == 1) return draft;  // p_draft was 1: unreachable, kept for safety
     candidates_.data.erase(at);  // keeps a sorted list sorted
     norm = candidates_.ComputeNormalizer();
-    n = candidates_.data.size();
     // Nothing else has mass (the draft's p rounded under 1).
     if (norm.uniform) return draft;
   }
-  const double u = rng_.NextDouble();
-  size_t pick = candidates_.FindCumulative(u, /*strict=*/true, norm);
-  if (pick == n) {
-    pick = n - 1;
-    while (pick > 0 && norm.P(candidates_.data[pick], n) <= 0.0) --pick;
-  }
-  last_p_ = static_cast<float>(norm.P(candidates_.data[pick], n));
-  return candidates_.data[pick].id;
+  return Draw(norm);
 }
 
 void Sampler::Accept(int32_t token) {

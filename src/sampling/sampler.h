@@ -79,6 +79,8 @@ class Sampler {
 
  private:
   void BuildChain();
+  // A draw from candidates_ under `norm` (sets last_p_).
+  int32_t Draw(const TokenCandidates::Normalizer& norm);
 
   SamplingParams params_;
   int n_vocab_;

@@ -11,6 +11,7 @@
 #include "fixture/fixture_model.h"
 #include "model/model.h"
 #include "sched/model_executor.h"
+#include "sched/random_tokens.h"
 #include "sched/scheduler.h"
 
 namespace chunkserve::sched {
@@ -40,17 +41,7 @@ std::unique_ptr<model::Model> LoadFixture(const std::string& type) {
   return m.ok() ? std::move(m).value() : nullptr;
 }
 
-std::vector<int32_t> Prompt(uint64_t seed, int n) {
-  std::vector<int32_t> v;
-  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (int i = 0; i < n; ++i) {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    v.push_back(3 + static_cast<int32_t>(s % 290));
-  }
-  return v;
-}
+std::vector<int32_t> Prompt(uint64_t seed, int n) { return testing::RandomTokens(seed, n, 3, 293); }
 
 // One request alone: whole-prompt prefill, then one token per Forward.
 std::vector<int32_t> RunAlone(model::Model& m, const std::vector<int32_t>& prompt, int64_t max_new) {

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "sched/fake_executor.h"
+#include "sched/random_tokens.h"
 #include "sched/prompt_planner.h"
 #include "sched/scheduler.h"
 
@@ -31,17 +32,7 @@ constexpr int64_t kVocab = 97;
 constexpr int32_t kEog = 0;
 constexpr int32_t kLeadIn = 1;
 
-std::vector<int32_t> Tokens(uint64_t seed, int n) {
-  std::vector<int32_t> v;
-  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (int i = 0; i < n; ++i) {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    v.push_back(2 + static_cast<int32_t>(s % (kVocab - 2)));
-  }
-  return v;
-}
+std::vector<int32_t> Tokens(uint64_t seed, int n) { return testing::RandomTokens(seed, n, 2, kVocab); }
 
 uint64_t KeyOf(std::span<const int32_t> chunk) {
   uint64_t h = 7;

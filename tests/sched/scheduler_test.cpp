@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "sched/fake_executor.h"
+#include "sched/random_tokens.h"
 
 namespace chunkserve::sched {
 namespace {
@@ -20,17 +21,7 @@ using testing::ReferenceGenerate;
 constexpr int64_t kVocab = 97;
 constexpr int32_t kEog = 0;
 
-std::vector<int32_t> Prompt(uint64_t seed, int n) {
-  std::vector<int32_t> v;
-  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (int i = 0; i < n; ++i) {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    v.push_back(1 + static_cast<int32_t>(s % (kVocab - 1)));
-  }
-  return v;
-}
+std::vector<int32_t> Prompt(uint64_t seed, int n) { return testing::RandomTokens(seed, n, 1, kVocab); }
 
 struct Harness {
   Harness(int64_t n_blocks, int64_t block_tokens, SchedulerOptions opts, bool prefix_cache = true)

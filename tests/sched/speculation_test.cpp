@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "sched/fake_executor.h"
+#include "sched/random_tokens.h"
 #include "sched/prompt_lookup.h"
 #include "sched/scheduler.h"
 
@@ -25,17 +26,7 @@ using testing::ReferenceGenerate;
 constexpr int64_t kVocab = 61;
 constexpr int32_t kEog = 0;
 
-std::vector<int32_t> Text(uint64_t seed, int n) {
-  std::vector<int32_t> v;
-  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (int i = 0; i < n; ++i) {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    v.push_back(1 + static_cast<int32_t>(s % (kVocab - 1)));
-  }
-  return v;
-}
+std::vector<int32_t> Text(uint64_t seed, int n) { return testing::RandomTokens(seed, n, 1, kVocab); }
 
 TEST(PromptLookup, ProposesWhatFollowedTheLatestLongestMatch) {
   LookupDraftOptions o;
