@@ -76,6 +76,8 @@ const char kUsage[] =
     "      --recompute R         fraction of reused chunk tokens recomputed in the new context,\n"
     "                            0..1 (default 0.15; 1 = exact full prefill)\n"
     "      --recompute-signal S  which tokens: recency (default) | trailing | deviation\n"
+    "      --log-requests        one line per request on stderr: time, client, method, path, status,\n"
+    "                            bytes, milliseconds\n"
     "      --speculate M         speculative decoding with drafts looked up in the prompt (same\n"
     "                            output, faster when answers copy it): auto = greedy requests\n"
     "                            with documents and RAG answers (default) | lookup = every\n"
@@ -154,7 +156,7 @@ int RunServe(const std::vector<std::string>& args) {
                                 "max-connections-per-ip", "header-timeout-s", "body-timeout-s", "keep-alive-s",
                                 "allowed-host", "cors-origin", "embed-queue", "embed-wait-s", kSpeculateFlag,
                                 kDraftTokensFlag},
-                               {"chatml", "no-prefix-cache", "no-chunk-cache"});
+                               {"chatml", "no-prefix-cache", "no-chunk-cache", "log-requests"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
   if (!flags.positional().empty()) return UsageError(*self, "unexpected argument '" + flags.positional()[0] + "'");
@@ -240,6 +242,12 @@ int RunServe(const std::vector<std::string>& args) {
   http_options.keep_alive_ms = get("keep-alive-s") * 1000;
   http_options.allowed_hosts = flags.GetAll("allowed-host");
   http_options.cors_origins = flags.GetAll("cors-origin");
+  if (flags.Has("log-requests")) {
+    http_options.access_log = [](std::string_view line) {
+      std::fwrite(line.data(), 1, line.size(), stderr);
+      std::fflush(stderr);
+    };
+  }
 
   // Signals go to one thread (sigwait) so that no handler runs inside the
   // HTTP or compute threads; block them before any thread starts.

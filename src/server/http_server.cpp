@@ -13,6 +13,10 @@
 namespace chunkserve::server {
 namespace {
 
+// When the request on this thread was routed (httplib runs a request's
+// routing, handler and logger on one worker thread), for the access log.
+thread_local std::chrono::steady_clock::time_point request_start;
+
 RequestGateOptions GateOptions(const HttpServerOptions& o) {
   RequestGateOptions g;
   g.api_keys = o.api_keys;
@@ -72,6 +76,7 @@ HttpServer::HttpServer(ServerContext* ctx, HttpServerOptions options)
   // Defence in depth: the gate already refused requests without a valid
   // key before their body was read.
   http_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    request_start = std::chrono::steady_clock::now();
     const bool open_route = req.path == "/health" && (req.method == "GET" || req.method == "HEAD");
     if (open_route) return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
@@ -117,6 +122,22 @@ HttpServer::HttpServer(ServerContext* ctx, HttpServerOptions options)
       for (const auto& [k, v] : gate_.CorsHeaders(origin)) res.set_header(k, v);
     }
   });
+  if (options_.access_log) {
+    access_log_ = std::make_unique<AccessLog>(options_.access_log);
+    // httplib calls it on the request's thread once the response is written.
+    http_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      AccessRecord r;
+      r.client = req.remote_addr;
+      r.method = req.method;
+      r.path = req.path;
+      r.status = res.status;
+      // A streamed response's size is not kept.
+      if (res.get_header_value("Content-Type").rfind("text/event-stream", 0) != 0)
+        r.body_bytes = static_cast<int64_t>(res.body.size());
+      r.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - request_start).count();
+      access_log_->Log(r);
+    });
+  }
   InstallCommonRoutes();
   InstallAllRoutes(http_, *ctx_);
 
@@ -127,6 +148,12 @@ HttpServer::HttpServer(ServerContext* ctx, HttpServerOptions options)
       },
       [this](const std::string& path, int status) {
         if (ctx_->metrics) ctx_->metrics->CountRequest(RouteTable::Default().Label(path), status);
+        if (access_log_) {
+          AccessRecord r;
+          r.path = path;
+          r.status = status;
+          access_log_->Log(r);
+        }
       });
 }
 

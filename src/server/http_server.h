@@ -32,11 +32,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
+#include "server/access_log.h"
 #include "server/connection_layer.h"
 #include "server/httplib_bridge.h"
 #include "server/request_gate.h"
@@ -58,6 +61,9 @@ struct HttpServerOptions {
   size_t max_buffered_body_bytes = 0;      // bodies held at once (0: 16 x max_body_bytes)
   std::vector<std::string> allowed_hosts;  // --allowed-host
   std::vector<std::string> cors_origins;   // --cors-origin
+  // --log-requests: one access-log line per request (access_log.h) to this
+  // sink; null: no log.
+  std::function<void(std::string_view line)> access_log;
 };
 
 class HttpServer {
@@ -82,6 +88,7 @@ class HttpServer {
   ServerContext* ctx_;
   HttpServerOptions options_;
   RequestGate gate_;
+  std::unique_ptr<AccessLog> access_log_;  // null without options.access_log
   HttplibBridge http_;
   std::unique_ptr<ConnectionLayer> layer_;
   int port_ = 0;

@@ -7,9 +7,11 @@
 
 #include <atomic>
 #include <cstring>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "server/access_log.h"
 #include "server/http_util.h"
 #include "server/server_harness.h"
 
@@ -386,6 +388,58 @@ TEST(ServerTest, SpeculationIsExactAndReported) {
   Json bad = Post(c, "/v1/chat/completions", body, &status);
   EXPECT_EQ(status, 400);
   ExpectOpenAiError(bad, "");
+}
+
+// --log-requests: one line per request, after the response, with the
+// status and size; control bytes in the path cannot reach the terminal.
+TEST(ServerTest, AccessLogHasOneEscapedLinePerRequest) {
+  auto lines = std::make_shared<std::vector<std::string>>();
+  auto mu = std::make_shared<std::mutex>();
+  HarnessOptions o;
+  o.tune_http = [lines, mu](HttpServerOptions& h) {
+    h.access_log = [lines, mu](std::string_view line) {
+      std::lock_guard<std::mutex> lock(*mu);
+      lines->emplace_back(line);
+    };
+  };
+  ServerHarness h(o);
+  auto c = h.Client();
+  ASSERT_EQ(c.Get("/health")->status, 200);
+  int status = 0;
+  Post(c, "/v1/chat/completions", ChatBody("hello", 3), &status);
+  ASSERT_EQ(status, 200);
+  EXPECT_EQ(c.Get("/no%1b[31mpe?key=secret")->status, 404);
+  std::vector<std::string> got;
+  for (int i = 0; i < 200; ++i) {
+    {
+      std::lock_guard<std::mutex> lock(*mu);
+      got = *lines;
+    }
+    if (got.size() >= 3) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_NE(got[0].find(" GET /health 200 "), std::string::npos) << got[0];
+  EXPECT_NE(got[1].find(" POST /v1/chat/completions 200 "), std::string::npos) << got[1];
+  EXPECT_NE(got[1].find("ms\n"), std::string::npos) << got[1];
+  EXPECT_EQ(got[2].find('\x1b'), std::string::npos) << got[2];   // escaped, not raw
+  EXPECT_NE(got[2].find("\\x1b[31mpe 404 "), std::string::npos) << got[2];
+  EXPECT_EQ(got[2].find("secret"), std::string::npos) << got[2];  // no query strings
+  for (const std::string& l : got) EXPECT_EQ(l.back(), '\n');
+}
+
+TEST(AccessLogTest, FormatsTimeClientAndMissingFields) {
+  AccessRecord r;
+  r.client = "10.0.0.7";
+  r.method = "POST";
+  r.path = "/v1/search?q=1";
+  r.status = 503;
+  // 2026-12-07T18:50:01.123Z
+  EXPECT_EQ(FormatAccessLine(r, 1796669401123), "2026-12-07T18:50:01.123Z 10.0.0.7 POST /v1/search 503 - -");
+  r.body_bytes = 12;
+  r.wall_ms = 3.25;
+  r.path = "/a b\n";
+  EXPECT_EQ(FormatAccessLine(r, 1796669401123), "2026-12-07T18:50:01.123Z 10.0.0.7 POST /a\\x20b\\x0a 503 12 3.2ms");
 }
 
 std::vector<float> DecodeBase64Floats(const std::string& b64) {
