@@ -12,6 +12,7 @@
 #include "cli/model_flags.h"
 #include "cli/embedder_flags.h"
 #include "cli/speculation_flags.h"
+#include "cli/terminal_text.h"
 #include "model/model.h"
 #include "rag/embed/embedder_loader.h"
 #include "rag/pipeline/engine_generator.h"
@@ -160,10 +161,12 @@ int RunAsk(const std::vector<std::string>& args) {
 
   const bool json = flags->Has("json");
   for (const std::string& q : questions) {
-    if (!json && questions.size() > 1) std::printf("Q: %s\n", q.c_str());
+    if (!json && questions.size() > 1) std::printf("Q: %s\n", TerminalSafe(q).c_str());
     auto r = (*service)->Ask(store->get(), *cid, *retrieval, q, params, generator.get(), [&](std::string_view piece) {
       if (!json && generator) {
-        std::fwrite(piece.data(), 1, piece.size(), stdout);
+        // The answer may quote the documents: their control bytes stay inert.
+        const std::string safe = TerminalSafeText(piece);
+        std::fwrite(safe.data(), 1, safe.size(), stdout);
         std::fflush(stdout);
       }
     });
@@ -191,11 +194,11 @@ int RunAsk(const std::vector<std::string>& args) {
       std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
       continue;
     }
-    if (r->extractive) std::printf("%s", r->answer.c_str());
+    if (r->extractive) std::printf("%s", TerminalSafeText(r->answer).c_str());
     std::printf("\n\nSources:\n");
     for (const auto& c : r->sources) {
       const bool used = std::find(r->cited.begin(), r->cited.end(), c.number) != r->cited.end();
-      std::printf("  [%d]%s %s (bytes %lld-%lld)\n", c.number, used ? "*" : " ", c.path.c_str(),
+      std::printf("  [%d]%s %s (bytes %lld-%lld)\n", c.number, used ? "*" : " ", TerminalSafe(c.path).c_str(),
                   static_cast<long long>(c.source_begin), static_cast<long long>(c.source_end));
     }
     if (!r->extractive) {

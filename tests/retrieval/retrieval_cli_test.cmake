@@ -176,6 +176,14 @@ string(FIND "${out}${err}" "${esc}" raw_esc)
 if(NOT raw_esc EQUAL -1 OR NOT out MATCHES "e\\\\ePvil.txt" OR NOT out MATCHES "with \\\\ePcontrol")
   message(FATAL_ERROR "search printed a raw ESC:\n${out}")
 endif()
+# ask (extractive: the answer quotes the document) escapes the answer and the
+# source paths too.
+run(${CHUNKSERVE} ask quokka --db "${W}/db" --collection "${evil}" --extractive)
+expect_ok("ask (ESC)")
+string(FIND "${out}${err}" "${esc}" raw_esc)
+if(NOT raw_esc EQUAL -1 OR NOT out MATCHES "e\\\\ePvil.txt" OR NOT out MATCHES "\\\\ePcontrol")
+  message(FATAL_ERROR "ask printed a raw ESC:\n${out}")
+endif()
 
 if(FIXTURE_TOOL AND EXISTS "${FIXTURE_TOOL}")
   run(${FIXTURE_TOOL} -o "${W}/fixture.gguf")
