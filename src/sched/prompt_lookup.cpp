@@ -12,9 +12,17 @@ std::vector<int32_t> ProposeLookupDraft(std::span<const int32_t> tokens, const L
     // Most recent occurrence first: the nearer context is the likelier copy.
     for (int64_t start = n_tokens - n - 1; start >= 0; --start) {
       if (!std::equal(suffix.begin(), suffix.end(), tokens.begin() + start)) continue;
+      // What followed, copied as LZ77 copies: a match that runs into the end
+      // of the sequence goes on with the draft itself, so a text that
+      // repeats with a short period is drafted in full, not one token at a time.
       const int64_t from = start + n;
-      const int64_t count = std::min<int64_t>(options.max_draft, n_tokens - from);
-      return std::vector<int32_t>(tokens.begin() + from, tokens.begin() + from + count);
+      std::vector<int32_t> draft;
+      draft.reserve(static_cast<size_t>(options.max_draft));
+      for (int64_t i = 0; i < options.max_draft; ++i) {
+        const int64_t at = from + i;
+        draft.push_back(at < n_tokens ? tokens[static_cast<size_t>(at)] : draft[static_cast<size_t>(at - n_tokens)]);
+      }
+      return draft;
     }
   }
   return {};

@@ -5,8 +5,9 @@
 //
 // ProposeLookupDraft looks for the most recent earlier occurrence of the
 // last n tokens of `tokens` (n from max_ngram down to min_ngram; the longest
-// matching n wins) and proposes up to max_draft tokens that followed it.
-// Empty when no suffix recurs.
+// matching n wins) and proposes max_draft tokens: those that followed it,
+// continued periodically where they reach the end of the sequence (the text
+// repeats with the period the match implies). Empty when no suffix recurs.
 //
 // Thread safety: a pure function.
 #pragma once

@@ -40,8 +40,10 @@ TEST(PromptLookup, ProposesWhatFollowedTheLatestLongestMatch) {
   // A longer suffix [1 6 7] only matches at 5: it wins over the later [6 7].
   std::vector<int32_t> u = {1, 6, 7, 4, 4, 6, 7, 3, 1, 6, 7};
   EXPECT_EQ(ProposeLookupDraft(u, o), (std::vector<int32_t>{4, 4, 6, 7}));
-  // Drafts stop at the end of the sequence, and need a recurring suffix.
-  EXPECT_EQ(ProposeLookupDraft(std::vector<int32_t>{3, 4, 9, 3, 4}, o), (std::vector<int32_t>{9, 3, 4}));
+  // Past the end of the sequence the match's period continues (3 4 9 3 4 ->
+  // 9 3 4 then 9 again), and a one-token loop is drafted whole.
+  EXPECT_EQ(ProposeLookupDraft(std::vector<int32_t>{3, 4, 9, 3, 4}, o), (std::vector<int32_t>{9, 3, 4, 9}));
+  EXPECT_EQ(ProposeLookupDraft(std::vector<int32_t>{1, 5, 5, 5}, o), (std::vector<int32_t>{5, 5, 5, 5}));
   EXPECT_TRUE(ProposeLookupDraft(std::vector<int32_t>{1, 2, 3, 4, 5}, o).empty());
   EXPECT_TRUE(ProposeLookupDraft(std::vector<int32_t>{7}, o).empty());
   o.max_draft = 0;
