@@ -112,6 +112,9 @@ void RequestStream::MarkClientGone() {
 std::string RequestStream::finish_reason() const {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopped_by_string_) return "stop";
+  // Cut off by the server (shutdown; a client that left reads nothing):
+  // OpenAI's value for an answer that did not reach its end is "length".
+  if (result_.finish == engine::FinishReason::kCancelled) return "length";
   return std::string(engine::FinishReasonName(result_.finish));
 }
 

@@ -575,6 +575,35 @@ TEST(ServerTest, ConcurrentStreamsAllComplete) {
   EXPECT_EQ(n_ok.load(), 12);
 }
 
+// Issue 15 row 18: a stream cut off by shutdown ends with an OpenAI
+// finish_reason ("length": the answer did not reach its end), then [DONE].
+TEST(ServerTest, StreamCutByShutdownEndsWithAnOpenAiFinishReason) {
+  HarnessOptions o;
+  o.n_ctx = 2048;
+  auto h = std::make_unique<ServerHarness>(o);
+  std::vector<std::string> events;
+  std::atomic<int> n_seen{0};
+  std::thread client([&] {
+    auto c = h->Client();
+    Json body = ChatBody("never finish", 1900);
+    body["stream"] = true;
+    body["ignore_eos"] = true;
+    events = StreamEvents(c, "/v1/chat/completions", body, nullptr, -1, &n_seen);
+  });
+  while (n_seen.load() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  h->Stop(/*grace_ms=*/0);
+  client.join();
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(events.back(), "[DONE]");
+  std::string finish;
+  for (const std::string& e : events) {
+    const Json j = Json::parse(e, nullptr, false);
+    if (j.is_object() && j.contains("choices") && !j["choices"].empty() && !j["choices"][0]["finish_reason"].is_null())
+      finish = j["choices"][0]["finish_reason"].get<std::string>();
+  }
+  EXPECT_EQ(finish, "length");
+}
+
 TEST(ServerTest, ShutdownLetsInFlightStreamFinish) {
   HarnessOptions o;
   o.n_ctx = 2048;
