@@ -190,6 +190,9 @@ int RunAsk(const std::vector<std::string>& args) {
         }
       } else {
         j["generation"] = nlohmann::json::parse(sched::RequestStatsJson(r->generation.stats));
+        j["context_fit"] = {{"sources_dropped", r->n_sources_dropped},
+                            {"source_cut", r->source_cut},
+                            {"max_tokens", r->max_new_tokens}};
       }
       std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
       continue;
@@ -202,6 +205,11 @@ int RunAsk(const std::vector<std::string>& args) {
                   static_cast<long long>(c.source_begin), static_cast<long long>(c.source_end));
     }
     if (!r->extractive) {
+      // What fitting the prompt to the model's context gave up, said once.
+      if (r->n_sources_dropped > 0 || r->source_cut || r->max_new_tokens < params.generation.max_new_tokens)
+        std::fprintf(stderr, "ask: to fit the model's context: %d source(s) left out%s, answer up to %lld tokens\n",
+                     r->n_sources_dropped, r->source_cut ? ", the best one cut short" : "",
+                     static_cast<long long>(r->max_new_tokens));
       const sched::RequestStats& g = r->generation.stats;
       std::fprintf(stderr,
                    "prompt %lld tokens (%lld reused, %lld computed; chunk cache %lld hits, %lld misses), "

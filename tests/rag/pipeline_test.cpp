@@ -15,6 +15,7 @@
 #include "rag/ingest/ingester.h"
 #include "rag/embed/model_perplexity.h"
 #include "rag/pipeline/engine_generator.h"
+#include "rag/pipeline/prompt_fit.h"
 #include "rag/pipeline/rag_pipeline.h"
 #include "rag/text/token_counter.h"
 
@@ -172,6 +173,59 @@ TEST_F(PipelineTest, PromptSegmentsAreCanonicalAndChunkTokensStable) {
     for (const auto& s : a->segments) n += static_cast<int64_t>(s.tokens.size());
     EXPECT_EQ(n, a->n_tokens);
   }
+}
+
+// Issue 20: a prompt always fits the model: sources dropped first, then a
+// shorter answer (not below half the room), then the best chunk cut; every
+// result fits, and only a context too small for the template alone fails.
+TEST_F(PipelineTest, PromptFitsTheContextByDroppingShorteningAndCutting) {
+  auto tok = tokenizer::Tokenizer::Open(model_path_);
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  const engine::PromptAssembler chatml(tok->get(), tokenizer::ChatTemplate::ChatMl());
+  auto docs = store_->ListDocuments(collection_);
+  ASSERT_TRUE(docs.ok());
+  std::vector<SearchHit> hits;
+  for (const auto& d : *docs) {
+    auto chunks = store_->GetChunks(d.id);
+    ASSERT_TRUE(chunks.ok());
+    for (auto& c : *chunks) hits.push_back({d.path, c, 0.0});
+  }
+  ASSERT_GE(hits.size(), 3u);
+  hits.resize(3);
+  // A long best chunk, as a collection chunked for a bigger model has.
+  for (int i = 0; i < 6; ++i) hits[0].chunk.text += " " + hits[0].chunk.text;
+  const RagPromptOptions options;
+  auto full = FitRagPrompt("fleet?", hits, chatml, options, 64, 0);
+  ASSERT_TRUE(full.ok());
+  EXPECT_EQ(full->n_sources_dropped, 0);
+  const int64_t n_full = full->prompt.n_tokens;
+  auto bare = BuildRagPrompt("fleet?", {}, chatml, options);
+  ASSERT_TRUE(bare.ok());
+  for (const int64_t n_ctx : {n_full + 64, n_full + 10, n_full / 2, bare->n_tokens + 40}) {
+    SCOPED_TRACE(n_ctx);
+    auto fit = FitRagPrompt("fleet?", hits, chatml, options, 64, n_ctx);
+    ASSERT_TRUE(fit.ok()) << fit.status().ToString();
+    EXPECT_LE(fit->prompt.n_tokens + fit->max_new_tokens, n_ctx);
+    EXPECT_GE(fit->prompt.sources.size(), 1u);  // something was found, something is shown
+    EXPECT_GE(fit->max_new_tokens, std::min<int64_t>(64, (n_ctx - bare->n_tokens) / 2));
+    if (n_ctx == n_full + 64) {
+      EXPECT_EQ(fit->n_sources_dropped, 0);
+      EXPECT_EQ(fit->max_new_tokens, 64);
+    } else {
+      EXPECT_GT(fit->n_sources_dropped + static_cast<int>(fit->source_cut) + static_cast<int>(fit->max_new_tokens < 64), 0);
+    }
+  }
+  // Cut: the best chunk's text is a prefix of the original.
+  auto cut = FitRagPrompt("fleet?", hits, chatml, options, 64, bare->n_tokens + 40);
+  ASSERT_TRUE(cut.ok());
+  EXPECT_TRUE(cut->source_cut);
+  EXPECT_EQ(cut->n_sources_dropped, 2);
+  ASSERT_EQ(cut->prompt.sources.size(), 1u);
+  EXPECT_LT(cut->prompt.sources[0].text.size(), hits[0].chunk.text.size());
+  EXPECT_EQ(hits[0].chunk.text.rfind(cut->prompt.sources[0].text.substr(0, 20), 0), 0u);
+  // No room at all: a clear OutOfRange.
+  auto none = FitRagPrompt("fleet?", hits, chatml, options, 64, bare->n_tokens + 1);
+  EXPECT_EQ(none.status().code(), StatusCode::kOutOfRange);
 }
 
 TEST_F(PipelineTest, GeneratedAnswerThroughEngineReusesChunksOnSecondAsk) {

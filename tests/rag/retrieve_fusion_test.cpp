@@ -67,9 +67,11 @@ TEST(Selection, StopsAtSharpDropAndBudget) {
   p.min_relative_score = 0.5;
   EXPECT_EQ(SelectByScoreDrop({1.0, 0.8, 0.6, 0.45, 0.4}, {1, 1, 1, 1, 1}, p), 3u);
   EXPECT_EQ(SelectByScoreDrop({}, {}, p), 0u);
-  // A first chunk over the budget selects nothing.
+  // A first chunk over the budget is still selected (issue 20: it was found;
+  // the prompt cuts it to fit), the next one is not.
   p.token_budget = 5;
-  EXPECT_EQ(SelectByScoreDrop({1.0}, {6}, p), 0u);
+  EXPECT_EQ(SelectByScoreDrop({1.0}, {6}, p), 1u);
+  EXPECT_EQ(SelectByScoreDrop({1.0, 0.99}, {6, 1}, p), 1u);
 }
 
 }  // namespace

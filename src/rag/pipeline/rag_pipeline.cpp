@@ -2,6 +2,7 @@
 
 #include "base/clock.h"
 #include "rag/pipeline/extractive_answer.h"
+#include "rag/pipeline/prompt_fit.h"
 
 namespace chunkserve::rag {
 
@@ -47,22 +48,19 @@ StatusOr<AskResult> RagPipeline::Ask(std::string_view question, const AskParams&
     result.evidence = std::move(ex.sentences);
     if (on_text) on_text(result.answer);
   } else {
-    ASSIGN_OR_RETURN(RagPrompt prompt, BuildRagPrompt(question, hits, generator_->assembler(), params.prompt));
-    // The store counts tokens approximately; the model's own count decides.
-    // Drop the lowest-ranked chunks until prompt + answer fit the context.
-    const int64_t n_ctx = generator_->context_tokens();
-    while (n_ctx > 0 && hits.size() > 1 && prompt.n_tokens + params.generation.max_new_tokens > n_ctx) {
-      hits.pop_back();
-      result.retrieved.pop_back();
-      ASSIGN_OR_RETURN(prompt, BuildRagPrompt(question, hits, generator_->assembler(), params.prompt));
-    }
-    if (n_ctx > 0 && prompt.n_tokens + params.generation.max_new_tokens > n_ctx)
-      return OutOfRangeError("the prompt (" + std::to_string(prompt.n_tokens) + " tokens with one source) plus " +
-                             std::to_string(params.generation.max_new_tokens) +
-                             " answer tokens exceeds the model's context of " + std::to_string(n_ctx) + " tokens");
-    result.sources = prompt.sources;
-    result.prompt_text = prompt.text;
-    ASSIGN_OR_RETURN(result.generation, generator_->Generate(prompt.segments, params.generation, on_text));
+    // The store counts tokens approximately; the model's own count decides
+    // what fits its context (prompt_fit.h).
+    ASSIGN_OR_RETURN(PromptFit fit, FitRagPrompt(question, hits, generator_->assembler(), params.prompt,
+                                                 params.generation.max_new_tokens, generator_->context_tokens()));
+    result.retrieved.erase(result.retrieved.end() - fit.n_sources_dropped, result.retrieved.end());
+    result.n_sources_dropped = fit.n_sources_dropped;
+    result.source_cut = fit.source_cut;
+    result.sources = fit.prompt.sources;
+    result.prompt_text = fit.prompt.text;
+    GenerationOptions generation = params.generation;
+    generation.max_new_tokens = fit.max_new_tokens;
+    result.max_new_tokens = fit.max_new_tokens;
+    ASSIGN_OR_RETURN(result.generation, generator_->Generate(fit.prompt.segments, generation, on_text));
     result.answer = result.generation.text;
   }
   result.cited = FindCitations(result.answer, static_cast<int>(result.sources.size()));

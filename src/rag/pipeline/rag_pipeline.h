@@ -3,10 +3,10 @@
 //   1. Retrieve (retrieve/retriever.h): hybrid when the collection has an
 //      embedder loaded, else BM25; SAGE selection under a token budget.
 //   2a. With a generator (and not extractive): the chunks become numbered
-//      sources of a segmented prompt (rag_prompt.h) for the engine; the
-//      lowest-ranked chunks are dropped until prompt + max_new_tokens fit
-//      the model's context (OutOfRange if even one does not); the answer's
-//      "[n]" are mapped to the sources.
+//      sources of a segmented prompt (rag_prompt.h) for the engine, fitted
+//      to the model's context (prompt_fit.h: lowest-ranked chunks dropped,
+//      then a shorter answer, then the best chunk cut; the result says
+//      which); the answer's "[n]" are mapped to the sources.
 //   2b. Otherwise: ExtractiveAnswer picks the most relevant sentences of the
 //      sources, each cited with its sentence's byte range.
 // No chunk retrieved: the answer says so (no generation, no error).
@@ -53,6 +53,10 @@ struct AskResult {
   std::vector<RetrievedChunk> retrieved;  // in rank order
   std::string prompt_text;           // generated only
   GeneratedAnswer generation;        // generated only
+  // Generated only: what fitting the prompt to the context gave up.
+  int n_sources_dropped = 0;
+  bool source_cut = false;
+  int64_t max_new_tokens = 0;        // the answer length used (<= asked)
   double retrieve_ms = 0;
   double total_ms = 0;
 };

@@ -57,7 +57,9 @@ size_t SelectByScoreDrop(const std::vector<double>& scores, const std::vector<in
   size_t keep = 0;
   for (size_t i = 0; i < n; ++i) {
     const int64_t t = i < n_tokens.size() ? n_tokens[i] : 0;
-    if (params.token_budget > 0 && used + t > params.token_budget) break;
+    // The best item is kept whatever its size: it was found (the prompt cuts
+    // it to fit), and "nothing found" would be false.
+    if (i > 0 && params.token_budget > 0 && used + t > params.token_budget) break;
     const bool forced = static_cast<int>(i) < params.min_chunks;
     if (!forced && i > 0) {
       if (params.min_relative_score > 0 && scores[i] < params.min_relative_score * best) break;

@@ -60,7 +60,8 @@ struct SelectionParams {
 };
 
 // scores best first, n_tokens per item. Returns how many leading items to
-// keep.
+// keep: at least one when there is any (the best is kept even when alone it
+// exceeds the budget).
 size_t SelectByScoreDrop(const std::vector<double>& scores, const std::vector<int64_t>& n_tokens,
                          const SelectionParams& params);
 
