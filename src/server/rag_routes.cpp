@@ -212,12 +212,18 @@ struct RagChat {
     }
     for (const rag::Citation& c : r.evidence) evidence.push_back(CitationJson(c));
     Json usage = r.extractive ? UsageJson(sched::RequestStats{}, 0) : UsageJson(o.generation.stats, 0);
-    return Json{{"usage", usage},
+    Json fields{{"usage", usage},
                 {"mode", r.extractive ? "extractive" : "generated"},
                 {"retrieval", std::string(rag::RetrievalModeName(retrieval.mode))},
                 {"citations", citations},
                 {"sources", sources},
                 {"evidence", evidence}};
+    // What fitting the prompt to the model's context gave up (prompt_fit.h).
+    if (!r.extractive)
+      fields["context_fit"] = {{"sources_dropped", r.n_sources_dropped},
+                               {"source_cut", r.source_cut},
+                               {"max_tokens", r.max_new_tokens}};
+    return fields;
   }
 
   Json Chunk(const Json& delta, const Json& finish_reason) const {

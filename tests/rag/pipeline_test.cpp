@@ -201,7 +201,8 @@ TEST_F(PipelineTest, PromptFitsTheContextByDroppingShorteningAndCutting) {
   const int64_t n_full = full->prompt.n_tokens;
   auto bare = BuildRagPrompt("fleet?", {}, chatml, options);
   ASSERT_TRUE(bare.ok());
-  for (const int64_t n_ctx : {n_full + 64, n_full + 10, n_full / 2, bare->n_tokens + 40}) {
+  ASSERT_GT(n_full / 2, bare->n_tokens + 64 + 8);
+  for (const int64_t n_ctx : {n_full + 64, n_full + 10, n_full / 2, bare->n_tokens + 64 + 8}) {
     SCOPED_TRACE(n_ctx);
     auto fit = FitRagPrompt("fleet?", hits, chatml, options, 64, n_ctx);
     ASSERT_TRUE(fit.ok()) << fit.status().ToString();
@@ -216,15 +217,16 @@ TEST_F(PipelineTest, PromptFitsTheContextByDroppingShorteningAndCutting) {
     }
   }
   // Cut: the best chunk's text is a prefix of the original.
-  auto cut = FitRagPrompt("fleet?", hits, chatml, options, 64, bare->n_tokens + 40);
-  ASSERT_TRUE(cut.ok());
+  auto cut = FitRagPrompt("fleet?", hits, chatml, options, 16, bare->n_tokens + 40);
+  ASSERT_TRUE(cut.ok()) << cut.status().ToString();
+  EXPECT_EQ(cut->max_new_tokens, 16);
   EXPECT_TRUE(cut->source_cut);
   EXPECT_EQ(cut->n_sources_dropped, 2);
   ASSERT_EQ(cut->prompt.sources.size(), 1u);
   EXPECT_LT(cut->prompt.sources[0].text.size(), hits[0].chunk.text.size());
   EXPECT_EQ(hits[0].chunk.text.rfind(cut->prompt.sources[0].text.substr(0, 20), 0), 0u);
-  // No room at all: a clear OutOfRange.
-  auto none = FitRagPrompt("fleet?", hits, chatml, options, 64, bare->n_tokens + 1);
+  // No room for a source next to the answer asked for: a clear OutOfRange.
+  auto none = FitRagPrompt("fleet?", hits, chatml, options, 64, bare->n_tokens + 64);
   EXPECT_EQ(none.status().code(), StatusCode::kOutOfRange);
 }
 

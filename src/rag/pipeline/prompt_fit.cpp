@@ -24,9 +24,13 @@ StatusOr<PromptFit> FitRagPrompt(std::string_view question, std::vector<SearchHi
   // 2. A shorter answer, down to half the room the template leaves.
   ASSIGN_OR_RETURN(RagPrompt bare, BuildRagPrompt(question, {}, assembler, options));
   const int64_t room = n_ctx - bare.n_tokens;
-  if (room < 2)
-    return OutOfRangeError("the question and the prompt template alone take " + std::to_string(bare.n_tokens) +
-                           " of the model's " + std::to_string(n_ctx) + " context tokens");
+  // An answer that cannot fit even without sources is the caller's error
+  // (as the OpenAI routes answer an over-long max_tokens).
+  if (bare.n_tokens + max_new_tokens >= n_ctx)
+    return OutOfRangeError("the question and the prompt template (" + std::to_string(bare.n_tokens) +
+                           " tokens) plus " + std::to_string(max_new_tokens) +
+                           " answer tokens leave no room for a source in the model's context of " +
+                           std::to_string(n_ctx) + " tokens");
   const int64_t min_answer = std::max<int64_t>(1, std::min(max_new_tokens, room / 2));
   if (n_ctx - fit.prompt.n_tokens >= min_answer) {
     fit.max_new_tokens = n_ctx - fit.prompt.n_tokens;

@@ -8,9 +8,9 @@
 //      what is left, but not below half of the room the template leaves;
 //   3. below that, the chunk's text is cut (whole tokens, from its end) so
 //      that it fits with that half-room answer.
-// So a question whose template fits always gets an answer from its best
-// source; OutOfRange only when the question and template alone leave no
-// room for a source and an answer. The report says what was given up.
+// So a question always gets an answer from its best source, except when
+// the question, the template and the answer length asked for leave no room
+// for any source (OutOfRange). The report says what was given up.
 //
 // Thread safety: a pure function over the assembler (thread-safe).
 #pragma once
