@@ -206,10 +206,12 @@ int RunAsk(const std::vector<std::string>& args) {
     }
     if (!r->extractive) {
       // What fitting the prompt to the model's context gave up, said once.
-      if (r->n_sources_dropped > 0 || r->source_cut || r->max_new_tokens < params.generation.max_new_tokens)
-        std::fprintf(stderr, "ask: to fit the model's context: %d source(s) left out%s, answer up to %lld tokens\n",
-                     r->n_sources_dropped, r->source_cut ? ", the best one cut short" : "",
-                     static_cast<long long>(r->max_new_tokens));
+      std::string gave_up;
+      if (r->n_sources_dropped > 0) gave_up += ", " + std::to_string(r->n_sources_dropped) + " source(s) left out";
+      if (r->source_cut) gave_up += ", the best source cut short";
+      if (r->max_new_tokens < params.generation.max_new_tokens)
+        gave_up += ", the answer limited to " + std::to_string(r->max_new_tokens) + " tokens";
+      if (!gave_up.empty()) std::fprintf(stderr, "\nask: to fit the model's context%s\n", gave_up.c_str());
       const sched::RequestStats& g = r->generation.stats;
       std::fprintf(stderr,
                    "prompt %lld tokens (%lld reused, %lld computed; chunk cache %lld hits, %lld misses), "
