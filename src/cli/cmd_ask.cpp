@@ -4,6 +4,8 @@
 // own sentences.
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -13,6 +15,7 @@
 #include "cli/embedder_flags.h"
 #include "cli/speculation_flags.h"
 #include "cli/terminal_text.h"
+#include "rag/ingest/source_text.h"
 #include "model/model.h"
 #include "rag/embed/embedder_loader.h"
 #include "rag/pipeline/engine_generator.h"
@@ -57,14 +60,36 @@ const Command kCommand{
     "  --json              one JSON object per question (answer, citations, timings; \"generation\":\n"
     "                      the engine core's RequestStats, as in HTTP usage)\n"
     "  --show-prompt       print the prompt (generated answers) on stderr\n"
-    "Citations [n] map to a document path and byte range [begin, end) of the original file.",
+    "Citations [n] map to a document path and byte range [begin, end) of the original file\n"
+    "(--json adds line_begin/line_end; `chunkserve show PATH:BEGIN-END` prints the text).",
     RunAsk};
 
-nlohmann::json CitationJson(const rag::Citation& c) {
-  return {{"number", c.number},         {"path", c.path},
-          {"chunk_id", c.chunk_id},     {"ordinal", c.ordinal},
-          {"source_begin", c.source_begin}, {"source_end", c.source_end}};
-}
+// Line (and page) numbers of citations, from the files as ingest read them
+// (rag/ingest/source_text.h), each file read once per run; null where the
+// file is gone, changed or an upload.
+class CitationLines {
+ public:
+  nlohmann::json Json(const rag::Citation& c) {
+    nlohmann::json j = {{"number", c.number},         {"path", c.path},
+                        {"chunk_id", c.chunk_id},     {"ordinal", c.ordinal},
+                        {"source_begin", c.source_begin}, {"source_end", c.source_end},
+                        {"line_begin", nullptr},      {"line_end", nullptr}};
+    auto it = sources_.find(c.path);
+    if (it == sources_.end()) {
+      auto read = rag::ReadCitedSource(c.path, int64_t{1} << 30);
+      it = sources_.emplace(c.path, read.ok() ? std::optional<rag::CitedSource>(std::move(*read)) : std::nullopt).first;
+    }
+    const std::optional<rag::CitedSource>& source = it->second;
+    if (source && c.source_end <= static_cast<int64_t>(source->text.size()) && c.source_begin < c.source_end) {
+      j["line_begin"] = rag::PositionOf(*source, c.source_begin).line;
+      j["line_end"] = rag::PositionOf(*source, c.source_end - 1).line;
+    }
+    return j;
+  }
+
+ private:
+  std::map<std::string, std::optional<rag::CitedSource>> sources_;
+};
 
 int RunAsk(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args,
@@ -160,6 +185,7 @@ int RunAsk(const std::vector<std::string>& args) {
   }
 
   const bool json = flags->Has("json");
+  CitationLines lines;
   for (const std::string& q : questions) {
     if (!json && questions.size() > 1) std::printf("Q: %s\n", TerminalSafe(q).c_str());
     auto r = (*service)->Ask(store->get(), *cid, *retrieval, q, params, generator.get(), [&](std::string_view piece) {
@@ -180,11 +206,11 @@ int RunAsk(const std::vector<std::string>& args) {
                           {"sources", nlohmann::json::array()},
                           {"retrieve_ms", r->retrieve_ms},
                           {"total_ms", r->total_ms}};
-      for (const auto& c : r->sources) j["sources"].push_back(CitationJson(c));
+      for (const auto& c : r->sources) j["sources"].push_back(lines.Json(c));
       if (r->extractive) {
         j["evidence"] = nlohmann::json::array();
         for (const auto& c : r->evidence) {
-          nlohmann::json e = CitationJson(c);
+          nlohmann::json e = lines.Json(c);
           e["text"] = c.text;
           j["evidence"].push_back(e);
         }

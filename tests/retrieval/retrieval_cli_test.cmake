@@ -105,6 +105,15 @@ string(SUBSTRING "${file_text}" ${begin} ${len} cited)
 if(NOT cited STREQUAL text)
   message(FATAL_ERROR "citation bytes [${begin}, ${end}) of ${path} are '${cited}', not '${text}'")
 endif()
+# ... with line numbers too (issue 20): those of the cited bytes in the file.
+string(JSON line_begin GET "${out}" evidence 0 line_begin)
+string(SUBSTRING "${file_text}" 0 ${begin} before)
+string(REGEX MATCHALL "\n" newlines "${before}")
+list(LENGTH newlines n_newlines)
+math(EXPR want_line "${n_newlines} + 1")
+if(NOT line_begin EQUAL want_line)
+  message(FATAL_ERROR "citation line_begin ${line_begin}, the bytes start on line ${want_line}")
+endif()
 
 
 # Ingest says what happened to every file (--verbose, --json), and
