@@ -46,7 +46,7 @@ const Command kCommand{
     "  -k N                most chunks in the prompt (default 5)\n"
     "  --token-budget N    most chunk tokens in the prompt (default 1500)\n"
     "  --no-select         always take k chunks (no SAGE score-drop cut)\n"
-    "  --max-tokens N      most generated tokens (default 256)\n"
+    "  -n, --max-tokens N  most generated tokens (default 256)\n"
     "  --temp T            sampling temperature (default 0: greedy)\n"
     "  --system TEXT       system prompt (default: answer from the sources, cite [n])\n"
     "  --speculate M       lookup | off: draft tokens from the sources and verify them in one\n"
@@ -54,7 +54,7 @@ const Command kCommand{
     "                      when greedy, off when sampling)\n"
     "  --draft-tokens N    longest draft per step (default 8)\n"
     "  --chunk-cache DIR   disk tier of the chunk KV cache (default DB.chunkkv; none = RAM only)\n"
-    "  --threads N         model threads (default all)\n"
+    "  -t, --threads N     model threads (default all)\n"
     "  --attention P       attention operands: f32 | bf16 (default: bf16 where native)\n"
     "  --questions FILE    one question per line, answered in order in one process\n"
     "  --json              one JSON object per question (answer, citations, timings; \"generation\":\n"
@@ -93,8 +93,8 @@ class CitationLines {
 
 int RunAsk(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args,
-                            {"db", "collection", "m", "model", "embed-model", "embed-pooling", "query-prefix", "doc-prefix", "mode", "k", "token-budget", "max-tokens",
-                             "temp", "system", "chunk-cache", "threads", "questions", "attention", kSpeculateFlag,
+                            {"db", "collection", "m", "model", "embed-model", "embed-pooling", "query-prefix", "doc-prefix", "mode", "k", "token-budget", "max-tokens", "n",
+                             "temp", "system", "chunk-cache", "threads", "t", "questions", "attention", kSpeculateFlag,
                              kDraftTokensFlag},
                             {"json", "extractive", "no-select", "show-prompt"});
   if (!flags.ok()) return UsageError(kCommand, flags.status().message());
@@ -119,8 +119,9 @@ int RunAsk(const std::vector<std::string>& args) {
   rag::AskParams params;  // its defaults are the ones /v1/rag/chat/completions uses
   auto k = flags->GetInt("k", params.retrieve.k);
   auto budget = flags->GetInt("token-budget", params.retrieve.selection.token_budget);
-  auto max_tokens = flags->GetInt("max-tokens", params.generation.max_new_tokens);
-  auto threads = flags->GetInt("threads", 0);
+  auto max_tokens = flags->Has("n") ? flags->GetInt("n", params.generation.max_new_tokens)
+                                    : flags->GetInt("max-tokens", params.generation.max_new_tokens);
+  auto threads = flags->GetThreads(0);
   auto temp = flags->GetDouble("temp", 0.0);
   for (const Status& s : {k.status(), budget.status(), max_tokens.status(), threads.status(), temp.status()})
     if (!s.ok()) return UsageError(kCommand, s.message());

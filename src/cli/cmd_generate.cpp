@@ -24,10 +24,12 @@ const char kUsage[] =
     "  -m, --model PATH     GGUF model file\n"
     "  -p, --prompt TEXT    prompt (default: empty; BOS is added when the model's\n"
     "                       tokenizer asks for it, as llama-family models do)\n"
-    "  -n, --steps N        positions to compute INCLUDING the prompt tokens and BOS, as\n"
+    "      --steps N        positions to compute INCLUDING the prompt tokens and BOS, as\n"
     "                       llama2.c's -n: the output holds up to N tokens after the\n"
     "                       first (BOS) token, prompt + generated. 0 = the model's\n"
     "                       context length; larger values are clamped to it (default 256)\n"
+    "      --max-tokens N   generate at most N tokens instead (as on every other command)\n"
+    "  -n N                 --steps, for this release (deprecated: -n will mean --max-tokens)\n"
     "      --temp T         temperature; 0 = greedy (default 0.8)\n"
     "      --top-k K        keep the K most likely tokens; 0 = off (default 40)\n"
     "      --top-p P        nucleus sampling; 1 = off (default 0.95)\n"
@@ -45,7 +47,7 @@ const char kUsage[] =
 int RunGenerate(const std::vector<std::string>& args) {
   static const Command* self = &CommandRegistry().at("generate");
   auto flags_or = Flags::Parse(args,
-                               {"m", "model", "p", "prompt", "n", "steps", "temp", "top-k", "top-p", "min-p",
+                               {"m", "model", "p", "prompt", "n", "steps", "max-tokens", "temp", "top-k", "top-p", "min-p",
                                 "repeat-penalty", "seed", "t", "threads", "attention", kSpeculateFlag, kDraftTokensFlag},
                                {"echo", "parse-special"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
@@ -58,7 +60,18 @@ int RunGenerate(const std::vector<std::string>& args) {
   params.prompt = flags.GetOr("prompt", flags.GetOr("p", ""));
   params.echo_prompt = flags.Has("echo");
   params.parse_special = flags.Has("parse-special");
+  if (flags.Has("n") && !flags.Has("steps"))
+    std::fprintf(stderr, "chunkserve generate: -n is deprecated: it counts positions including the prompt, now "
+                         "--steps; -n will mean --max-tokens (generated tokens), as on the other commands\n");
+  if (flags.Has("max-tokens") && (flags.Has("steps") || flags.Has("n")))
+    return UsageError(*self, "--max-tokens and --steps (-n) contradict each other; give one");
   auto steps = flags.Has("steps") ? flags.GetInt("steps", 256) : flags.GetInt("n", 256);
+  auto max_tokens = flags.GetInt("max-tokens", 0);
+  if (!max_tokens.ok()) return UsageError(*self, max_tokens.status().message());
+  if (flags.Has("max-tokens")) {
+    if (*max_tokens < 1) return UsageError(*self, "--max-tokens must be >= 1");
+    params.max_new_tokens = *max_tokens;
+  }
   auto threads = flags.Has("threads") ? flags.GetInt("threads", 0) : flags.GetInt("t", 0);
   auto temp = flags.GetDouble("temp", params.sampling.temperature);
   auto top_k = flags.GetInt("top-k", params.sampling.top_k);

@@ -51,7 +51,7 @@ const Command kCommand{
     "  --verbose            print every file found: added, replaced, unchanged, skipped\n"
     "                       (with the reason), failed (with the error), removed\n"
     "  --json               the same as JSON lines on stdout, then one summary line\n"
-    "  --threads N          extraction/chunking threads (default 1)\n"
+    "  -t, --threads N      extraction/chunking threads (default 1)\n"
     "  --embed-model M.gguf embed every chunk without a vector with this model: a GloVe GGUF\n"
     "                       (`chunkserve convert-glove`), a bert encoder (bge, MiniLM, e5) or a\n"
     "                       llama/qwen2/qwen3 decoder (Qwen3-Embedding); recorded with the\n"
@@ -160,7 +160,7 @@ nlohmann::json SummaryJson(const rag::IngestReport& r) {
 }
 
 int RunIngest(const std::vector<std::string>& args) {
-  auto flags = Flags::Parse(args, {"db", "collection", "chunker", "chunk-tokens", "overlap", "tokenizer", "threads", "embed-model", "embed-pooling", "query-prefix", "doc-prefix",
+  auto flags = Flags::Parse(args, {"db", "collection", "chunker", "chunk-tokens", "overlap", "tokenizer", "threads", "t", "embed-model", "embed-pooling", "query-prefix", "doc-prefix",
                              "ppl-model", "ppl-threshold", "max-file-mib", "pdf-timeout-s"},
                             {"sync", "quiet", "verbose", "json", "follow-symlinks"});
   if (!flags.ok()) return UsageError(kCommand, flags.status().message());
@@ -189,7 +189,7 @@ int RunIngest(const std::vector<std::string>& args) {
   params.chunker.kind = *kind;
   auto chunk_tokens = flags->GetInt("chunk-tokens", 256);
   auto overlap = flags->GetInt("overlap", 32);
-  auto threads = flags->GetInt("threads", 1);
+  auto threads = flags->GetThreads(1);
   if (!chunk_tokens.ok()) return UsageError(kCommand, chunk_tokens.status().message());
   if (!overlap.ok()) return UsageError(kCommand, overlap.status().message());
   if (!threads.ok()) return UsageError(kCommand, threads.status().message());

@@ -45,6 +45,10 @@ class Flags {
   // Parses an integer or float flag; an unparsable value is an error naming the flag.
   StatusOr<long long> GetInt(std::string_view name, long long fallback) const;
   StatusOr<double> GetDouble(std::string_view name, double fallback) const;
+  // -t / --threads, the same on every command (list both in Parse).
+  StatusOr<long long> GetThreads(long long fallback) const {
+    return Has("t") ? GetInt("t", fallback) : GetInt("threads", fallback);
+  }
   // Every value given for a repeatable flag, in order.
   std::vector<std::string> GetAll(std::string_view name) const;
   const std::vector<std::string>& positional() const { return positional_; }

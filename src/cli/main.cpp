@@ -12,7 +12,7 @@ void PrintHelp() {
   std::printf("usage: chunkserve COMMAND [ARGS...]\n\ncommands:\n");
   for (const auto& [name, command] : chunkserve::cli::CommandRegistry())
     std::printf("  %-12s %s\n", name.c_str(), command.summary.c_str());
-  std::printf("\n`chunkserve COMMAND --help` shows a command's flags.\n");
+  std::printf("\n`chunkserve COMMAND --help` shows a command's flags; `chunkserve --version` the version.\n");
 }
 
 }  // namespace
@@ -22,6 +22,10 @@ int main(int argc, char** argv) {
       std::string(argv[1]) == "-h") {
     PrintHelp();
     return argc < 2 ? 2 : 0;
+  }
+  if (std::string(argv[1]) == "--version" || std::string(argv[1]) == "version") {
+    std::printf("chunkserve %s\n", CHUNKSERVE_VERSION);
+    return 0;
   }
   auto& registry = chunkserve::cli::CommandRegistry();
   auto it = registry.find(argv[1]);

@@ -17,7 +17,8 @@ StatusOr<GenerateResult> Generate(Engine& engine, const tokenizer::Tokenizer& to
   const auto n_prompt = static_cast<int64_t>(result.tokens.size());
   result.n_prompt_tokens = n_prompt;
   const int64_t n_ctx = engine.max_context_tokens();
-  const int64_t n_steps = params.n_steps <= 0 ? n_ctx : std::min(params.n_steps, n_ctx);
+  const int64_t asked_steps = params.max_new_tokens ? n_prompt - 1 + *params.max_new_tokens : params.n_steps;
+  const int64_t n_steps = asked_steps <= 0 ? n_ctx : std::min(asked_steps, n_ctx);
   result.n_steps = n_steps;
 
   // The detokenizer sees every token (so the SPM leading-space rule applies

@@ -32,6 +32,9 @@ struct GenerateParams {
   // Positions to compute, prompt included (llama2.c's "steps"); <= 0 means
   // the engine's context. Clamped to the engine's context.
   int64_t n_steps = 256;
+  // Generated tokens at most instead (positions then = prompt - 1 + this,
+  // clamped to the context); nullopt: n_steps decides.
+  std::optional<int64_t> max_new_tokens;
   sampling::SamplingParams sampling;
   bool echo_prompt = false;    // emit the prompt's text before the generated text
   bool parse_special = false;  // recognise control-token text in the prompt

@@ -3,6 +3,7 @@
 // llama2.c's golden outputs byte for byte (stdout only; speeds go to stderr).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -54,7 +55,7 @@ TEST(GoldenCliTest, ConvertAndGenerateReproduceLlama2c) {
     auto golden = chunkserve::ReadFileToString(kStoriesDir + c.golden);
     ASSERT_TRUE(golden.ok());
     const std::string out =
-        RunCommand(Quote(kBinary) + " generate -m " + Quote(gguf) + " -p " + Quote(c.prompt) + " -n " +
+        RunCommand(Quote(kBinary) + " generate -m " + Quote(gguf) + " -p " + Quote(c.prompt) + " --steps " +
                        std::to_string(c.steps) + " --temp 0 --echo --threads 1 2>/dev/null",
                    &rc);
     EXPECT_EQ(rc, 0);
@@ -63,7 +64,7 @@ TEST(GoldenCliTest, ConvertAndGenerateReproduceLlama2c) {
     // exact: the same bytes, one and two threads; and its drafts are used
     // (llama2.c's stories repeat themselves).
     for (const char* threads : {"1", "2"}) {
-      const std::string args = " generate -m " + Quote(gguf) + " -p " + Quote(c.prompt) + " -n " +
+      const std::string args = " generate -m " + Quote(gguf) + " -p " + Quote(c.prompt) + " --steps " +
                                std::to_string(c.steps) + " --temp 0 --echo --speculate lookup --threads " + threads;
       EXPECT_EQ(RunCommand(Quote(kBinary) + args + " 2>/dev/null", &rc), *golden) << c.golden << " speculative";
       EXPECT_EQ(rc, 0);
@@ -76,6 +77,24 @@ TEST(GoldenCliTest, ConvertAndGenerateReproduceLlama2c) {
       EXPECT_GT(accepted, 0) << err;
     }
   }
+  // --max-tokens counts generated tokens (as every other command does).
+  const std::string err = RunCommand(Quote(kBinary) + " generate -m " + Quote(gguf) +
+                                         " -p 'Tom and his dog' --max-tokens 7 --temp 0 --threads 1 2>&1 >/dev/null",
+                                     &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_NE(err.find("generation: 7 tokens"), std::string::npos) << err;
+  RunCommand(Quote(kBinary) + " generate -m " + Quote(gguf) + " --max-tokens 7 --steps 9 2>/dev/null", &rc);
+  EXPECT_EQ(rc, 2);
+}
+
+TEST(GoldenCliTest, VersionIsOneLine) {
+  ASSERT_TRUE(std::filesystem::exists(kBinary)) << kBinary;
+  int rc = -1;
+  const std::string out = RunCommand(Quote(kBinary) + " --version", &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(out.rfind("chunkserve ", 0), 0u) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_EQ(RunCommand(Quote(kBinary) + " version", &rc), out);
 }
 
 TEST(GoldenCliTest, BadInputsFailCleanly) {
