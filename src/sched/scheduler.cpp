@@ -9,90 +9,9 @@
 #include "base/logging.h"
 #include "kv/block_table.h"
 #include "sampling/sampler.h"
+#include "sched/scheduler_state.h"
 
 namespace chunkserve::sched {
-
-// One request's state; only the scheduler thread touches it after Submit.
-struct Scheduler::Seq {
-  Seq(kv::BlockPool* pool, SchedRequest r, int n_vocab)
-      : req(std::move(r)), table(pool), sampler(req.sampling, n_vocab) {}
-
-  uint64_t id = 0;
-  SchedRequest req;
-  std::vector<int32_t> tokens;  // prompt, then every generated token
-  int64_t n_prompt = 0;
-  // Slots [n_computed, tokens.size()) are still to compute, and so are the
-  // runs in `todo` (all below n_computed, ascending, computed first); every
-  // other slot below n_computed holds KV (computed, shared or planned).
-  int64_t n_computed = 0;
-  std::deque<ChunkSpan> todo;
-  // Slots from here on are not what a full prefill computes (planner).
-  int64_t first_inexact_slot = INT64_MAX;
-  std::vector<ChunkFill> fills;  // queued as jobs once the prompt is computed
-  std::vector<uint64_t> chunk_keys;  // planner FillKey of each chunk (lazily)
-  int64_t n_generated = 0;
-  kv::BlockTable table;
-  sampling::Sampler sampler;
-  bool admitted_once = false;
-  bool prepared = false;  // the planner's Prepare said yes (since the last admission)
-  // Speculation: the fed tokens of this step's verification (last token +
-  // draft), the draft length allowed next (halved on a miss, doubled on a
-  // full hit), and whether drafting stopped for good.
-  std::vector<int32_t> feed;
-  int64_t draft_limit = 0;
-  bool drafting_stopped = false;
-  int64_t submit_ns = 0;
-  double submit_cpu_ms = 0;
-  int64_t first_token_ns = 0;
-  int64_t last_token_ns = 0;
-  // Captured logits / hidden rows cover slots below these (a preempted
-  // request's recomputation is not captured twice).
-  int64_t next_capture_slot = 0;
-  int64_t next_hidden_slot = 0;
-  RequestOutcome outcome;
-  // Set during a step when the request ends; removed after the step.
-  bool done = false;
-  FinishReason done_reason = FinishReason::kLength;
-
-  int64_t n_pending() const {
-    int64_t n = static_cast<int64_t>(tokens.size()) - n_computed;
-    for (const ChunkSpan& r : todo) n += r.end - r.begin;
-    return n;
-  }
-  // Slots [0, n_valid()) all hold KV.
-  int64_t n_valid() const { return todo.empty() ? n_computed : todo.front().begin; }
-  // Leading slots whose KV is exactly a full prefill's (prefix-cacheable).
-  int64_t n_exact() const { return std::min(n_valid(), first_inexact_slot); }
-  bool prompt_computed() const { return todo.empty() && n_computed >= n_prompt; }
-  bool uses_prefix_cache() const { return req.use_prefix_cache && !req.embed; }
-  // Generating: exactly the last sampled token is still to be fed back.
-  bool decoding() const { return n_generated > 0 && todo.empty() && n_pending() == 1; }
-  // `n` slots starting at `first_slot` were computed (in the order planned).
-  void Advance(int64_t first_slot, int64_t n) {
-    if (!todo.empty() && todo.front().begin == first_slot) {
-      todo.front().begin += n;
-      CHECK(todo.front().begin <= todo.front().end);
-      if (todo.front().begin == todo.front().end) todo.pop_front();
-    } else {
-      CHECK(first_slot == n_computed);
-      n_computed += n;
-    }
-  }
-};
-
-// An internal job computing a chunk-cache entry (prompt_planner.h).
-struct Scheduler::FillJob {
-  FillJob(kv::BlockPool* pool, ChunkFill f) : fill(std::move(f)), table(pool), source(pool) {}
-
-  uint64_t id = 0;
-  ChunkFill fill;
-  kv::BlockTable table;    // fill.tokens at slots [0, n)
-  kv::BlockTable source;   // the request's blocks over the chunk (or empty)
-  int64_t source_first_slot = 0;
-  int64_t n_computed = 0;
-  bool started = false;    // table reserved
-  bool in_step = false;    // has an entry in the step being built: never dropped then
-};
 
 Scheduler::Scheduler(PrivateTag, StepExecutor* executor, kv::BlockPool* pool, kv::PrefixCache* prefix_cache,
                      const SchedulerOptions& options)
@@ -353,59 +272,6 @@ bool Scheduler::ReserveWithEviction(Seq& seq, int64_t n_tokens) {
   return true;
 }
 
-bool Scheduler::DropOneFillJob() {
-  for (size_t j = fills_.size(); j-- > 0;) {
-    FillJob& f = *fills_[j];
-    if (f.in_step || (f.table.n_blocks() == 0 && f.source.n_blocks() == 0)) continue;
-    executor_->Forget(f.id);
-    fill_keys_.erase(f.fill.key);
-    fills_.erase(fills_.begin() + static_cast<std::ptrdiff_t>(j));
-    ++stats_.n_fill_jobs_dropped;
-    return true;
-  }
-  return false;
-}
-
-void Scheduler::QueueFills(Seq& seq) {
-  PromptPlanner* planner = options_.planner;
-  if (planner == nullptr) {
-    seq.fills.clear();
-    return;
-  }
-  const int64_t B = pool_->block_tokens();
-  for (ChunkFill& f : seq.fills) {
-    if (f.tokens.empty() || fill_keys_.count(f.key) > 0 || !planner->NeedsFill(f)) continue;
-    auto job = std::make_unique<FillJob>(pool_, std::move(f));
-    job->id = next_fill_id_++;
-    if (planner->WantsSourceKv()) {
-      // Hold the request's blocks over the chunk: its in-context KV outlives
-      // the request for as long as the job needs it.
-      const int64_t first_block = job->fill.source.begin / B;
-      const int64_t end_block = (job->fill.source.end + B - 1) / B;
-      const auto blocks = seq.table.blocks();
-      CHECK(end_block <= static_cast<int64_t>(blocks.size()));
-      for (int64_t b = first_block; b < end_block; ++b) {
-        pool_->AddRef(blocks[static_cast<size_t>(b)]);
-        job->source.AdoptShared(blocks[static_cast<size_t>(b)]);
-      }
-      job->source_first_slot = job->fill.source.begin - first_block * B;
-    }
-    fill_keys_.insert(job->fill.key);
-    fills_.push_back(std::move(job));
-  }
-  seq.fills.clear();
-}
-
-void Scheduler::CompleteFillJob(FillJob& job) {
-  const Status s = options_.planner->CompleteFill(job.fill, job.table,
-                                                  job.source.n_blocks() > 0 ? &job.source : nullptr,
-                                                  job.source_first_slot);
-  if (!s.ok()) {
-    CS_LOG(Warning) << "scheduler: chunk cache fill failed: " << s.ToString();
-  }
-  ++stats_.n_fill_jobs_done;
-}
-
 void Scheduler::InsertIntoPrefixCache(Seq& seq, int64_t n_tokens) {
   if (prefix_cache_ == nullptr || !seq.req.use_prefix_cache || n_tokens < pool_->block_tokens()) return;
   n_tokens = std::min<int64_t>(n_tokens, seq.table.capacity_tokens());
@@ -627,44 +493,6 @@ void Scheduler::AddPending(Seq& s, int64_t n) {
   if (n > 0) AddRun(s, s.n_computed, n);
 }
 
-// Below this acceptance over at least kDraftProbation drafted tokens, a
-// request stops drafting: each rejected token costs a slice of a forward
-// pass, and a text that does not copy its prompt will not start to.
-constexpr int64_t kDraftProbation = 64;
-constexpr double kMinDraftAcceptance = 0.1;
-
-std::vector<int32_t> Scheduler::DraftFor(Seq& s) {
-  if (!s.req.lookup_draft || s.drafting_stopped || !s.req.forced_tokens.empty() || s.req.capture_logits_from >= 0)
-    return {};
-  LookupDraftOptions o = *s.req.lookup_draft;
-  // Never past max_new_tokens (the last token is not fed back) nor the step.
-  o.max_draft = static_cast<int>(std::min<int64_t>({s.draft_limit, s.req.max_new_tokens - s.n_generated - 1,
-                                                    step_budget_ - 1}));
-  if (o.max_draft < 1) return {};
-  return ProposeLookupDraft(s.tokens, o);
-}
-
-void Scheduler::AddDecode(Seq& s) {
-  std::vector<int32_t> draft = DraftFor(s);
-  const auto n_tokens = static_cast<int64_t>(s.tokens.size());
-  if (draft.empty() || !s.table.Reserve(n_tokens + static_cast<int64_t>(draft.size()))) {
-    AddPending(s, 1);
-    return;
-  }
-  s.feed.assign(1, s.tokens.back());
-  s.feed.insert(s.feed.end(), draft.begin(), draft.end());
-  StepSequence step;
-  step.seq_id = s.id;
-  step.table = &s.table;
-  step.tokens = s.feed;
-  step.first_slot = n_tokens - 1;
-  step.output = StepOutput::kAllLogits;
-  batch_.push_back(step);
-  batch_seqs_.push_back(&s);
-  batch_fills_.push_back(nullptr);
-  step_budget_ -= static_cast<int64_t>(s.feed.size());
-}
-
 bool Scheduler::PlanDecodes() {
   // Decodes first, in admission order; preempt from the back when the pool
   // runs dry.
@@ -710,58 +538,6 @@ void Scheduler::PlanPrefills() {
     Seq& s = *sp;
     if (s.decoding() || s.n_pending() <= 0) continue;
     AddPending(s, std::min(s.n_pending(), step_budget_));
-  }
-}
-
-void Scheduler::PlanFills(bool preempted) {
-  // Chunk-cache fill jobs (prompt_planner.h): step_budget_ that decodes and
-  // running prefills leave, before new admissions (waiting requests that
-  // need these chunks are held back for them). None run while the last
-  // admission attempt lacked blocks (requests come first), but they do while
-  // requests wait only for the running limit, a shared prefix or a fill, so
-  // the cache warms up under a full queue too.
-  // With requests waiting, jobs take at most half of what is left, so both
-  // progress.
-  if (waiting_.empty()) admission_lacked_blocks_ = false;
-  int64_t fill_budget = waiting_.empty() ? step_budget_ : (step_budget_ + 1) / 2;
-  int64_t n_started_fills = 0;
-  for (std::unique_ptr<FillJob>& fp : fills_) {
-    // While a request lacks blocks every job pauses, so that admission may
-    // drop them (a job in the step being built is never dropped).
-    if (fill_budget <= 0 || preempted || admission_lacked_blocks_) break;
-    FillJob& f = *fp;
-    const auto n_fill = static_cast<int64_t>(f.fill.tokens.size());
-    if (!f.started) {
-      if (n_started_fills >= options_.max_fill_jobs) break;
-      // Free blocks, or (when nobody waits) blocks only the prefix cache
-      // holds: a chunk entry is worth more than an LRU cached prefix (it
-      // serves any position), but a waiting request may hit that prefix.
-      bool ok = f.table.Reserve(n_fill);
-      while (!ok && waiting_.empty() && prefix_cache_ != nullptr &&
-             prefix_cache_->Evict((n_fill - f.table.capacity_tokens() + pool_->block_tokens() - 1) /
-                                  pool_->block_tokens()) > 0)
-        ok = f.table.Reserve(n_fill);
-      if (!ok) {
-        f.table.Clear();
-        break;
-      }
-      f.started = true;
-    }
-    ++n_started_fills;
-    const int64_t n = std::min(n_fill - f.n_computed, fill_budget);
-    if (n <= 0) continue;
-    StepSequence step;
-    step.seq_id = f.id;
-    step.table = &f.table;
-    step.tokens = std::span<const int32_t>(f.fill.tokens.data() + f.n_computed, static_cast<size_t>(n));
-    step.first_slot = f.n_computed;
-    step.output = StepOutput::kNone;
-    batch_.push_back(step);
-    batch_seqs_.push_back(nullptr);
-    batch_fills_.push_back(&f);
-    f.in_step = true;
-    step_budget_ -= n;
-    fill_budget -= n;
   }
 }
 
@@ -926,39 +702,6 @@ void Scheduler::EmitToken(Seq& s, int32_t token, bool forced) {
     s.done = true;
     s.done_reason = FinishReason::kLength;
   }
-}
-
-// Row i predicts the token after fed token i. Fed token i's KV is valid once
-// every draft before it was kept, so the sequence advances one slot per
-// token emitted; the first mismatch's pick is emitted and the rest of the
-// draft (and its KV rows, overwritten later) is dropped.
-void Scheduler::ApplyVerification(Seq& s, const StepSequence& step, int64_t first_row) {
-  const auto n_draft = static_cast<int64_t>(step.tokens.size()) - 1;
-  int64_t n_kept = 0;
-  for (int64_t i = 0; i <= n_draft && !s.done; ++i) {
-    const std::span<const float> row = logits_.Row(first_row + i);
-    const bool has_draft = i < n_draft;
-    const int32_t draft = has_draft ? step.tokens[static_cast<size_t>(i + 1)] : -1;
-    const int32_t token = has_draft ? s.sampler.SampleAgainstDraft(row, draft) : s.sampler.Sample(row);
-    s.Advance(step.first_slot + i, 1);
-    EmitToken(s, token, /*forced=*/false);
-    if (!has_draft || token != draft) break;
-    ++n_kept;
-  }
-  RequestStats& st = s.outcome.stats;
-  ++st.n_verifications;
-  st.n_draft_tokens += n_draft;
-  st.n_draft_accepted += n_kept;
-  ++stats_.n_verifications;
-  stats_.n_draft_tokens += n_draft;
-  stats_.n_draft_accepted += n_kept;
-  const int64_t max_draft = s.req.lookup_draft->max_draft;
-  s.draft_limit = n_kept == n_draft ? std::min<int64_t>(max_draft, 2 * s.draft_limit)
-                  : n_kept == 0     ? std::max<int64_t>(1, s.draft_limit / 2)
-                                    : s.draft_limit;
-  if (st.n_draft_tokens >= kDraftProbation &&
-      static_cast<double>(st.n_draft_accepted) < kMinDraftAcceptance * static_cast<double>(st.n_draft_tokens))
-    s.drafting_stopped = true;
 }
 
 void Scheduler::RetireFinished(const Status& st) {

@@ -1,0 +1,83 @@
+// Scheduler, speculative decoding: which draft a decoding sequence carries
+// and how a verifying pass's rows are applied (scheduler.h, SchedRequest::
+// lookup_draft).
+#include <algorithm>
+
+#include "sched/prompt_lookup.h"
+#include "sched/scheduler.h"
+#include "sched/scheduler_state.h"
+
+namespace chunkserve::sched {
+
+// Below this acceptance over at least kDraftProbation drafted tokens, a
+// request stops drafting: each rejected token costs a slice of a forward
+// pass, and a text that does not copy its prompt will not start to.
+constexpr int64_t kDraftProbation = 64;
+constexpr double kMinDraftAcceptance = 0.1;
+
+std::vector<int32_t> Scheduler::DraftFor(Seq& s) {
+  if (!s.req.lookup_draft || s.drafting_stopped || !s.req.forced_tokens.empty() || s.req.capture_logits_from >= 0)
+    return {};
+  LookupDraftOptions o = *s.req.lookup_draft;
+  // Never past max_new_tokens (the last token is not fed back) nor the step.
+  o.max_draft = static_cast<int>(std::min<int64_t>({s.draft_limit, s.req.max_new_tokens - s.n_generated - 1,
+                                                    step_budget_ - 1}));
+  if (o.max_draft < 1) return {};
+  return ProposeLookupDraft(s.tokens, o);
+}
+
+void Scheduler::AddDecode(Seq& s) {
+  std::vector<int32_t> draft = DraftFor(s);
+  const auto n_tokens = static_cast<int64_t>(s.tokens.size());
+  if (draft.empty() || !s.table.Reserve(n_tokens + static_cast<int64_t>(draft.size()))) {
+    AddPending(s, 1);
+    return;
+  }
+  s.feed.assign(1, s.tokens.back());
+  s.feed.insert(s.feed.end(), draft.begin(), draft.end());
+  StepSequence step;
+  step.seq_id = s.id;
+  step.table = &s.table;
+  step.tokens = s.feed;
+  step.first_slot = n_tokens - 1;
+  step.output = StepOutput::kAllLogits;
+  batch_.push_back(step);
+  batch_seqs_.push_back(&s);
+  batch_fills_.push_back(nullptr);
+  step_budget_ -= static_cast<int64_t>(s.feed.size());
+}
+
+// Row i predicts the token after fed token i. Fed token i's KV is valid once
+// every draft before it was kept, so the sequence advances one slot per
+// token emitted; the first mismatch's pick is emitted and the rest of the
+// draft (and its KV rows, overwritten later) is dropped.
+void Scheduler::ApplyVerification(Seq& s, const StepSequence& step, int64_t first_row) {
+  const auto n_draft = static_cast<int64_t>(step.tokens.size()) - 1;
+  int64_t n_kept = 0;
+  for (int64_t i = 0; i <= n_draft && !s.done; ++i) {
+    const std::span<const float> row = logits_.Row(first_row + i);
+    const bool has_draft = i < n_draft;
+    const int32_t draft = has_draft ? step.tokens[static_cast<size_t>(i + 1)] : -1;
+    const int32_t token = has_draft ? s.sampler.SampleAgainstDraft(row, draft) : s.sampler.Sample(row);
+    s.Advance(step.first_slot + i, 1);
+    EmitToken(s, token, /*forced=*/false);
+    if (!has_draft || token != draft) break;
+    ++n_kept;
+  }
+  RequestStats& st = s.outcome.stats;
+  ++st.n_verifications;
+  st.n_draft_tokens += n_draft;
+  st.n_draft_accepted += n_kept;
+  ++stats_.n_verifications;
+  stats_.n_draft_tokens += n_draft;
+  stats_.n_draft_accepted += n_kept;
+  const int64_t max_draft = s.req.lookup_draft->max_draft;
+  s.draft_limit = n_kept == n_draft ? std::min<int64_t>(max_draft, 2 * s.draft_limit)
+                  : n_kept == 0     ? std::max<int64_t>(1, s.draft_limit / 2)
+                                    : s.draft_limit;
+  if (st.n_draft_tokens >= kDraftProbation &&
+      static_cast<double>(st.n_draft_accepted) < kMinDraftAcceptance * static_cast<double>(st.n_draft_tokens))
+    s.drafting_stopped = true;
+}
+
+}  // namespace chunkserve::sched
