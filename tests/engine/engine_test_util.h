@@ -13,6 +13,7 @@
 
 #include "fixture/fixture_model.h"
 #include "model/model.h"
+#include "sched/random_tokens.h"
 
 namespace chunkserve::engine::testing {
 
@@ -65,15 +66,7 @@ inline std::vector<float> VValues(model::KvCache* kv, int layer, int64_t slot) {
 
 // Deterministic pseudo-random token ids in [lo, hi).
 inline std::vector<int32_t> Tokens(uint64_t seed, int n, int32_t lo = 3, int32_t hi = 300) {
-  std::vector<int32_t> v;
-  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (int i = 0; i < n; ++i) {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    v.push_back(lo + static_cast<int32_t>(s % static_cast<uint64_t>(hi - lo)));
-  }
-  return v;
+  return ::chunkserve::sched::testing::RandomTokens(seed, n, lo, hi);
 }
 
 inline double MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {

@@ -585,24 +585,31 @@ TEST(ServerTest, ConcurrentStreamsAllComplete) {
   EXPECT_EQ(n_ok.load(), 12);
 }
 
+// Streams `body` (stream: true) and stops the server with `grace_ms` once
+// the first events are in; returns every event the client got.
+std::vector<std::string> StreamThroughShutdown(ServerHarness& h, Json body, int64_t grace_ms) {
+  body["stream"] = true;
+  std::vector<std::string> events;
+  std::atomic<int> n_seen{0};
+  std::thread client([&] {
+    auto c = h.Client();
+    events = StreamEvents(c, "/v1/chat/completions", body, nullptr, -1, &n_seen);
+  });
+  while (n_seen.load() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  h.Stop(grace_ms);
+  client.join();
+  return events;
+}
+
 // Issue 15 row 18: a stream cut off by shutdown ends with an OpenAI
 // finish_reason ("length": the answer did not reach its end), then [DONE].
 TEST(ServerTest, StreamCutByShutdownEndsWithAnOpenAiFinishReason) {
   HarnessOptions o;
   o.n_ctx = 2048;
-  auto h = std::make_unique<ServerHarness>(o);
-  std::vector<std::string> events;
-  std::atomic<int> n_seen{0};
-  std::thread client([&] {
-    auto c = h->Client();
-    Json body = ChatBody("never finish", 1900);
-    body["stream"] = true;
-    body["ignore_eos"] = true;
-    events = StreamEvents(c, "/v1/chat/completions", body, nullptr, -1, &n_seen);
-  });
-  while (n_seen.load() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  h->Stop(/*grace_ms=*/0);
-  client.join();
+  ServerHarness h(o);
+  Json body = ChatBody("never finish", 1900);
+  body["ignore_eos"] = true;
+  const std::vector<std::string> events = StreamThroughShutdown(h, body, /*grace_ms=*/0);
   ASSERT_GE(events.size(), 2u);
   EXPECT_EQ(events.back(), "[DONE]");
   std::string finish;
@@ -617,24 +624,15 @@ TEST(ServerTest, StreamCutByShutdownEndsWithAnOpenAiFinishReason) {
 TEST(ServerTest, ShutdownLetsInFlightStreamFinish) {
   HarnessOptions o;
   o.n_ctx = 2048;
-  auto h = std::make_unique<ServerHarness>(o);
-  std::vector<std::string> events;
-  std::atomic<int> n_seen{0};
-  std::thread client([&] {
-    auto c = h->Client();
-    Json body = ChatBody("finish me", 1500);
-    body["stream"] = true;
-    body["temperature"] = 1.0;
-    body["seed"] = 2;
-    events = StreamEvents(c, "/v1/chat/completions", body, nullptr, -1, &n_seen);
-  });
-  while (n_seen.load() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  h->Stop(/*grace_ms=*/5000);
-  client.join();
+  ServerHarness h(o);
+  Json body = ChatBody("finish me", 1500);
+  body["temperature"] = 1.0;
+  body["seed"] = 2;
+  const std::vector<std::string> events = StreamThroughShutdown(h, body, /*grace_ms=*/5000);
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events.back(), "[DONE]");
   // After shutdown, nothing is accepted.
-  auto c = h->Client();
+  auto c = h.Client();
   c.set_connection_timeout(1, 0);
   auto res = c.Get("/health");
   EXPECT_FALSE(res && res->status == 200);
