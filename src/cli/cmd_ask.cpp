@@ -64,9 +64,10 @@ const Command kCommand{
     "(--json adds line_begin/line_end; `chunkserve show PATH:BEGIN-END` prints the text).",
     RunAsk};
 
-// Line (and page) numbers of citations, from the files as ingest read them
+// Line numbers of citations, from the files as ingest read them
 // (rag/ingest/source_text.h), each file read once per run; null where the
-// file is gone, changed or an upload.
+// file is gone, changed or an upload, and for PDFs (pdftotext per answer
+// would cost seconds; their chunks carry pages, and `show` prints lines).
 class CitationLines {
  public:
   nlohmann::json Json(const rag::Citation& c) {
@@ -76,7 +77,7 @@ class CitationLines {
                         {"line_begin", nullptr},      {"line_end", nullptr}};
     auto it = sources_.find(c.path);
     if (it == sources_.end()) {
-      auto read = rag::ReadCitedSource(c.path, int64_t{1} << 30);
+      auto read = rag::ReadCitedSource(c.path, int64_t{1} << 30, /*extract_pdf=*/false);
       it = sources_.emplace(c.path, read.ok() ? std::optional<rag::CitedSource>(std::move(*read)) : std::nullopt).first;
     }
     const std::optional<rag::CitedSource>& source = it->second;

@@ -9,7 +9,7 @@
 
 namespace chunkserve::rag {
 
-StatusOr<CitedSource> ReadCitedSource(const std::string& path, int64_t max_bytes) {
+StatusOr<CitedSource> ReadCitedSource(const std::string& path, int64_t max_bytes, bool extract_pdf) {
   ASSIGN_OR_RETURN(RegularFile file, RegularFile::Open(path, /*follow_symlink=*/true));
   std::string bytes;
   RETURN_IF_ERROR(file.ReadRest(max_bytes, &bytes));
@@ -21,6 +21,7 @@ StatusOr<CitedSource> ReadCitedSource(const std::string& path, int64_t max_bytes
   CitedSource out;
   const FileType type = DetectFileType(name, bytes);
   if (type.kind == FileTypeKind::kDocument && type.format == DocumentFormat::kPdf) {
+    if (!extract_pdf) return FailedPreconditionError(path + " is a PDF: its text needs pdftotext");
     ASSIGN_OR_RETURN(out.text, PdfToText(bytes, name));
     out.paged = true;
   } else {

@@ -21,7 +21,9 @@ struct CitedSource {
   bool paged = false;  // a PDF: pages end with a form feed
 };
 
-StatusOr<CitedSource> ReadCitedSource(const std::string& path, int64_t max_bytes);
+// With extract_pdf false a PDF is FailedPrecondition instead of a run of
+// pdftotext (seconds per file: not for every answer).
+StatusOr<CitedSource> ReadCitedSource(const std::string& path, int64_t max_bytes, bool extract_pdf = true);
 
 // 1-based line and page numbers of byte `offset` of `text` (page: 0 unless
 // paged).
