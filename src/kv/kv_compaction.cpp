@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <string>
 
 namespace chunkserve::kv {
@@ -40,18 +41,27 @@ Status Compact(const KeepSets& keep, BlockTable* table) {
     if (s < 0 || s >= capacity)
       return InvalidArgumentError("kv compaction: slot " + std::to_string(s) + " outside the table");
 
-  // Leading whole blocks kept in place stay; the rest of the kept rows go
-  // to fresh blocks.
-  const int64_t n_same_blocks = KeptInPlace(keep) / B;
+  // In place: kept row i moves down to slot i (keep[i] >= i, lists
+  // ascending, so no source row is overwritten before it is read), except
+  // in blocks shared with another holder (the prefix cache), which get a
+  // fresh copy instead.
+  const int64_t n_dest = (keep.n_keep + B - 1) / B;
+  const int64_t in_place = KeptInPlace(keep);
   const std::span<const BlockId> old_blocks = table->blocks();
-  BlockTable fresh(pool);
-  for (int64_t b = 0; b < n_same_blocks; ++b) {
-    pool->AddRef(old_blocks[static_cast<size_t>(b)]);
-    fresh.AdoptShared(old_blocks[static_cast<size_t>(b)]);
+  std::vector<BlockId> dest(old_blocks.begin(), old_blocks.begin() + n_dest);
+  std::vector<bool> copied(static_cast<size_t>(n_dest), false);
+  for (int64_t b = 0; b < n_dest; ++b) {
+    if ((b + 1) * B <= in_place || pool->ref_count(dest[static_cast<size_t>(b)]) == 1) continue;
+    const std::optional<BlockId> id = pool->Allocate();
+    if (!id) {
+      for (int64_t c = 0; c < b; ++c)
+        if (copied[static_cast<size_t>(c)]) pool->Release(dest[static_cast<size_t>(c)]);
+      return ResourceExhaustedError("kv compaction: no free KV block to copy a shared one");
+    }
+    dest[static_cast<size_t>(b)] = *id;
+    copied[static_cast<size_t>(b)] = true;
   }
-  if (!fresh.Reserve(keep.n_keep)) return ResourceExhaustedError("kv compaction: no free KV blocks");
   if (!pool->simulated()) {
-    const std::span<const BlockId> new_blocks = fresh.blocks();
     const int64_t row_floats = pool->row_floats();
     const int64_t head_values = row_floats / keep.n_kv_heads;
     const size_t head_bytes = static_cast<size_t>(head_values) * pool->value_bytes();
@@ -63,13 +73,19 @@ Status Compact(const KeepSets& keep, BlockTable* table) {
     for (int l = 0; l < keep.n_layers; ++l)
       for (int h = 0; h < keep.n_kv_heads; ++h) {
         const int64_t* list = keep.List(l, h);
-        for (int64_t i = n_same_blocks * B; i < keep.n_keep; ++i) {
+        for (int64_t i = 0; i < keep.n_keep; ++i) {
+          if (list[i] == i && !copied[static_cast<size_t>(i / B)]) continue;  // already there
           const BlockId from = old_blocks[static_cast<size_t>(list[i] / B)];
-          const BlockId to = new_blocks[static_cast<size_t>(i / B)];
+          const BlockId to = dest[static_cast<size_t>(i / B)];
           std::memcpy(row(pool->KRows(to, l), i % B, h), row(pool->KRows(from, l), list[i] % B, h), head_bytes);
           std::memcpy(row(pool->VRows(to, l), i % B, h), row(pool->VRows(from, l), list[i] % B, h), head_bytes);
         }
       }
+  }
+  BlockTable fresh(pool);
+  for (int64_t b = 0; b < n_dest; ++b) {
+    if (!copied[static_cast<size_t>(b)]) pool->AddRef(dest[static_cast<size_t>(b)]);
+    fresh.AdoptShared(dest[static_cast<size_t>(b)]);
   }
   *table = std::move(fresh);
   return Status::Ok();

@@ -40,12 +40,13 @@ KeepSets SameForAllHeads(int n_layers, int n_kv_heads, const std::vector<int64_t
 // their blocks may stay shared.
 int64_t KeptInPlace(const KeepSets& keep);
 
-// Replaces `table`'s contents by the kept rows at slots [0, n_keep). Whole
-// leading blocks kept in place are reused as they are; the rest go to fresh
-// blocks (the old ones are released, shared ones stay with their other
-// holders). ResourceExhausted when the pool has too few free blocks: the
-// table is then unchanged. InvalidArgument for lists that do not match the
-// pool (layers, heads dividing row_floats) or slots outside the table.
+// Replaces `table`'s contents by the kept rows at slots [0, n_keep), in
+// place, and releases the blocks past them. A block shared with another
+// holder (ref count > 1, e.g. the prefix cache) is never written: it is
+// replaced by a fresh copy unless all its rows stay where they are.
+// ResourceExhausted when such a copy finds no free block: the table is then
+// unchanged. InvalidArgument for lists that do not match the pool (layers,
+// heads dividing row_floats) or slots outside the table.
 Status Compact(const KeepSets& keep, BlockTable* table);
 
 }  // namespace chunkserve::kv
