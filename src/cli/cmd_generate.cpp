@@ -6,6 +6,7 @@
 #include "base/status.h"
 #include "cli/command.h"
 #include "cli/model_flags.h"
+#include "cli/kv_policy_flags.h"
 #include "cli/speculation_flags.h"
 #include "engine/engine.h"
 #include "engine/generate.h"
@@ -41,6 +42,7 @@ const char kUsage[] =
     "      --echo           print the prompt before the generated text\n"
     "      --parse-special  recognise control-token text (e.g. <|im_start|>) in the prompt\n"
     CHUNKSERVE_SPECULATION_USAGE
+    CHUNKSERVE_KV_POLICY_USAGE
     "\n"
     "Generation stops early at BOS (llama2.c's sequence delimiter) or end of generation.\n";
 
@@ -48,7 +50,7 @@ int RunGenerate(const std::vector<std::string>& args) {
   static const Command* self = &CommandRegistry().at("generate");
   auto flags_or = Flags::Parse(args,
                                {"m", "model", "p", "prompt", "n", "steps", "max-tokens", "temp", "top-k", "top-p", "min-p",
-                                "repeat-penalty", "seed", "t", "threads", "attention", kSpeculateFlag, kDraftTokensFlag},
+                                "repeat-penalty", "seed", "t", "threads", "attention", kSpeculateFlag, kDraftTokensFlag, kKvPolicyFlag, kKvBudgetFlag},
                                {"echo", "parse-special"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
@@ -87,6 +89,9 @@ int RunGenerate(const std::vector<std::string>& args) {
   auto speculation = SpeculationFromFlags(flags);
   if (!speculation.ok()) return UsageError(*self, speculation.status().message());
   params.lookup_draft = *speculation;
+  auto kv_policy = KvPolicyFromFlags(flags);
+  if (!kv_policy.ok()) return UsageError(*self, kv_policy.status().message());
+  params.kv_policy = *kv_policy;
   params.n_steps = *steps;
   params.sampling.temperature = static_cast<float>(*temp);
   params.sampling.top_k = static_cast<int>(*top_k);

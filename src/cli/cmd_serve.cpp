@@ -27,6 +27,7 @@
 #include "cli/model_flags.h"
 #include "cli/template_flags.h"
 #include "cli/embedder_flags.h"
+#include "cli/kv_policy_flags.h"
 #include "cli/speculation_flags.h"
 #include "engine/engine.h"
 #include "model/model.h"
@@ -83,6 +84,9 @@ const char kUsage[] =
     "                            with documents and RAG answers (default) | lookup = every\n"
     "                            greedy request | off; a request's \"speculate\" overrides it\n"
     "      --draft-tokens N      longest draft per step (default 8)\n"
+    "      --kv-policy P         KV budget policy of requests that send no \"kv_policy\": full |\n"
+    "                            sinks (StreamingLLM) | snapkv | h2o (default full)\n"
+    "      --kv-budget N         tokens each KV head keeps under a policy\n"
     "      --max-body-mib N      request body limit (default 8)\n"
     "      --http-threads N      HTTP worker threads = requests served at once (default 64, <= 1024)\n"
     "      --max-connections N   open connections in total (default 1024); over the cap, idle and\n"
@@ -155,7 +159,7 @@ int RunServe(const std::vector<std::string>& args) {
                                 "embed-pooling", "query-prefix", "doc-prefix", "max-connections",
                                 "max-connections-per-ip", "header-timeout-s", "body-timeout-s", "keep-alive-s",
                                 "allowed-host", "cors-origin", "embed-queue", "embed-wait-s", kSpeculateFlag,
-                                kDraftTokensFlag},
+                                kDraftTokensFlag, kKvPolicyFlag, kKvBudgetFlag},
                                {"chatml", "no-prefix-cache", "no-chunk-cache", "log-requests"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
@@ -297,6 +301,11 @@ int RunServe(const std::vector<std::string>& args) {
     if (*n_draft < 1 || *n_draft > 64) return UsageError(*self, "--draft-tokens must lie in [1, 64]");
     ctx.speculation.mode = *mode;
     ctx.speculation.drafts.max_draft = static_cast<int>(*n_draft);
+  }
+  {
+    auto kv_policy = KvPolicyFromFlags(flags);
+    if (!kv_policy.ok()) return UsageError(*self, kv_policy.status().message());
+    ctx.kv_policy = *kv_policy;
   }
   std::unique_ptr<rag::Embedder> rag_embedder;
   if (std::optional<std::string> em = flags.Get("embed-model")) {

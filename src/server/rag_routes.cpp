@@ -20,6 +20,7 @@
 #include "rag/text/token_counter.h"
 #include "server/client_connection.h"
 #include "server/http_util.h"
+#include "server/kv_policy_field.h"
 #include "server/client_watch.h"
 #include "server/openai_protocol.h"
 #include "server/request_stream.h"
@@ -261,6 +262,7 @@ StatusOr<std::shared_ptr<RagChat>> ParseRagChat(RagState& state, const httplib::
   ASSIGN_OR_RETURN(*stream, GetBool(body, "stream", false));
   ASSIGN_OR_RETURN(std::string mode, GetString(body, "mode", false));
   ASSIGN_OR_RETURN(std::optional<bool> speculate, ParseSpeculateField(body));
+  ASSIGN_OR_RETURN(kv::KvPolicy kv_policy, ParseKvPolicyField(body, ctx.kv_policy));
   std::vector<std::string> stop;
   if (auto it = body.find("stop"); it != body.end() && !it->is_null()) {
     const bool one = it->is_string();
@@ -284,6 +286,7 @@ StatusOr<std::shared_ptr<RagChat>> ParseRagChat(RagState& state, const httplib::
   chat->params.generation.seed = static_cast<uint64_t>(seed);
   // RAG answers quote their sources: drafts from them by default (greedy).
   chat->params.generation.lookup_draft = ctx.speculation.For(speculate, temperature <= 0, /*has_documents=*/true);
+  chat->params.generation.kv_policy = kv_policy;
   RETURN_IF_ERROR(rag::ValidateAskParams(chat->params));  // 400 before any work
   ASSIGN_OR_RETURN(chat->store, OpenStore(state));
   ASSIGN_OR_RETURN(chat->collection_id, CollectionId(*chat->store, collection));

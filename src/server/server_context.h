@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "kv/kv_policy.h"
 #include "server/metrics.h"
 #include "server/speculation_policy.h"
 #include "engine/prompt_assembler.h"
@@ -52,6 +53,7 @@ struct ServerContext {
   const rag::Embedder* rag_embedder = nullptr;
   int stream_poll_ms = 50;                     // SSE writer wake-up period
   SpeculationPolicy speculation;               // --speculate, --draft-tokens
+  kv::KvPolicy kv_policy;                      // --kv-policy, --kv-budget: requests' default
   // SSE responses still being written; shutdown waits for them so that a
   // stream whose generation finished in the grace period gets its [DONE].
   std::atomic<int> n_open_streams{0};
