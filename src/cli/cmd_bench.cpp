@@ -42,7 +42,9 @@ const char kUsage[] =
     "chunkserve bench --speculate lookup ... compares decoding with and without\n"
     "speculation; see chunkserve bench-speculate --help.\n"
     "chunkserve bench --needle ... runs the needle retrieval harness (accuracy per KV policy,\n"
-    "budget and context length); see chunkserve bench-needle --help.\n";
+    "budget and context length); see chunkserve bench-needle --help.\n"
+    "chunkserve bench --kv-fidelity ... compares KV policies' predictions with the full KV\n"
+    "cache's (KL, top-1); see chunkserve bench-kv-fidelity --help.\n";
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -79,6 +81,7 @@ int RunBench(const std::vector<std::string>& args) {
     if (a == "--rag") return CommandRegistry().at("bench-rag").run(args);
     if (a == "--speculate" || a.starts_with("--speculate=")) return CommandRegistry().at("bench-speculate").run(args);
     if (a == "--needle") return CommandRegistry().at("bench-needle").run(args);  // cmd_bench_needle.cpp
+    if (a == "--kv-fidelity") return CommandRegistry().at("bench-kv-fidelity").run(args);
   }
   auto flags_or = Flags::Parse(args, {"m", "model", "prompt-tokens", "gen-tokens", "threads", "t", "repetitions", "attention"},
                                {"json"});

@@ -15,10 +15,11 @@
 // Every query runs through the engine core (engine::Engine::Generate), with
 // the prefix and chunk caches off (no two haystacks share a prefix).
 //
-// KV policies: only `full` exists yet; the other names are known and refused
-// as not implemented (exit 1), so the command line stays stable when they
-// arrive. `full` keeps every token whatever the budget, so it prints one row
-// per context and needle count, with budget 1.
+// KV policies (kv/kv_policy.h): full, sinks, snapkv, h2o (`all`: those
+// four); headwise, pages and gemfilter are known names refused as not
+// implemented (exit 1), so the command line stays stable when they arrive.
+// `full` keeps every token whatever the budget, so it prints one row per
+// context and needle count, with budget 1.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>

@@ -174,6 +174,31 @@ TEST_F(NeedleBenchCliTest, PoliciesAtAQuarterOfTheContext) {
   }
 }
 
+// bench --kv-fidelity: a budget that holds the whole text is the full cache
+// exactly (KL 0, every top-1 equal); a quarter drops tokens and says so.
+TEST_F(NeedleBenchCliTest, KvFidelityIsExactWhenNothingIsDropped) {
+  int rc = -1;
+  const std::string out = RunCommand(Quote(kBinary) + " bench --kv-fidelity -m " + Quote(kModel) +
+                                         " --policy all --budget 1,0.25 --tokens 256 --threads 2 --json 2>/dev/null",
+                                     &rc);
+  ASSERT_EQ(rc, 0) << out;
+  const std::vector<std::string> lines = Lines(out);
+  ASSERT_EQ(lines.size(), 6u) << out;  // sinks, snapkv, h2o x 2 budgets
+  for (const std::string& line : lines) {
+    EXPECT_EQ(Field(line, "positions"), 128) << line;
+    if (Field(line, "budget") == 1) {
+      EXPECT_EQ(Field(line, "kl"), 0) << line;
+      EXPECT_EQ(Field(line, "top1_agreement"), 1) << line;
+      EXPECT_EQ(Field(line, "evicted_tokens"), 0) << line;
+    } else {
+      EXPECT_GT(Field(line, "evicted_tokens"), 0) << line;
+      EXPECT_GE(Field(line, "kl"), 0) << line;
+    }
+  }
+  RunCommand(Quote(kBinary) + " bench --kv-fidelity -m " + Quote(kModel) + " --policy full 2>&1", &rc);
+  EXPECT_EQ(rc, 2);
+}
+
 TEST_F(NeedleBenchCliTest, PoliciesNotImplementedYetAreRefused) {
   for (const char* policy : {"headwise", "pages", "gemfilter", "full,pages"}) {
     int rc = -1;
