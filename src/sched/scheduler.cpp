@@ -682,11 +682,13 @@ void Scheduler::ApplyStepOutput(const Status& st) {
       (s.decoding() ? stats_.n_decode_tokens : stats_.n_prefill_tokens) += n;
       const bool had_prompt = s.prompt_computed();
       s.Advance(step.position(), n);
+      // Fill jobs take the request's in-context KV before a policy compacts
+      // it (the blocks they hold are then copied, not written).
+      if (!had_prompt && s.prompt_computed() && !s.fills.empty()) QueueFills(s);
       ApplyKvPolicy(s, !had_prompt && s.prompt_computed(), votes);
       // Publish computed prompt blocks at once so that requests waiting on
       // this shared prefix can be admitted in the next step.
       if (s.n_valid() <= s.n_prompt) InsertIntoPrefixCache(s, s.n_exact());
-      if (!had_prompt && s.prompt_computed() && !s.fills.empty()) QueueFills(s);
       std::span<const float> sample_row;
       switch (step.output) {
         case StepOutput::kNone: break;

@@ -60,7 +60,12 @@ void Scheduler::ApplyKvPolicy(Seq& s, bool prompt_ended, const StepVotes* votes)
       break;
     }
   }
-  if (const Status st = kv::Compact(keep, &s.table); !st.ok()) {
+  Status st = kv::Compact(keep, &s.table);
+  // Copies of shared blocks may take room only the prefix cache holds.
+  if (st.code() == StatusCode::kResourceExhausted && prefix_cache_ != nullptr &&
+      prefix_cache_->Evict((keep.n_keep + B - 1) / B) > 0)
+    st = kv::Compact(keep, &s.table);
+  if (!st.ok()) {
     // The cache stays whole: a policy is a budget, never a failure.
     CS_LOG(Warning) << "scheduler: request " << s.id << " keeps its whole KV cache: " << st.ToString();
     return;

@@ -28,14 +28,7 @@ struct ScheduledRun {
   RequestStats stats;
 };
 
-ScheduledRun RunScheduled(model::Model& m, const std::vector<int32_t>& prompt, int64_t max_new, const kv::KvPolicy& policy) {
-  ModelExecutor exec(&m);
-  kv::BlockPoolOptions po = PoolOptionsFor(m, kBlock, 0);
-  po.budget_bytes = size_t{64} * kBlock * 2 * static_cast<size_t>(po.n_layers * po.row_floats) * Traits(po.type).type_size;
-  auto pool = std::move(kv::BlockPool::Create(po)).value();
-  SchedulerOptions so;
-  so.max_step_tokens = 256;  // the whole prompt in one step
-  auto sched = std::move(Scheduler::Create(&exec, pool.get(), nullptr, so)).value();
+ScheduledRun RunOn(Scheduler& sched, const std::vector<int32_t>& prompt, int64_t max_new, const kv::KvPolicy& policy) {
   ScheduledRun run;
   SchedRequest r;
   r.prompt = prompt;
@@ -47,9 +40,21 @@ ScheduledRun RunScheduled(model::Model& m, const std::vector<int32_t>& prompt, i
     return true;
   };
   r.on_done = [&run](const RequestOutcome& o) { run.stats = o.stats; };
-  EXPECT_TRUE(sched->Submit(std::move(r)).ok());
-  while (sched->RunStep()) {
+  EXPECT_TRUE(sched.Submit(std::move(r)).ok());
+  while (sched.RunStep()) {
   }
+  return run;
+}
+
+ScheduledRun RunScheduled(model::Model& m, const std::vector<int32_t>& prompt, int64_t max_new, const kv::KvPolicy& policy) {
+  ModelExecutor exec(&m);
+  kv::BlockPoolOptions po = PoolOptionsFor(m, kBlock, 0);
+  po.budget_bytes = size_t{64} * kBlock * 2 * static_cast<size_t>(po.n_layers * po.row_floats) * Traits(po.type).type_size;
+  auto pool = std::move(kv::BlockPool::Create(po)).value();
+  SchedulerOptions so;
+  so.max_step_tokens = 256;  // the whole prompt in one step
+  auto sched = std::move(Scheduler::Create(&exec, pool.get(), nullptr, so)).value();
+  ScheduledRun run = RunOn(*sched, prompt, max_new, policy);
   EXPECT_EQ(pool->n_free(), pool->n_blocks());  // nothing leaked by compactions
   return run;
 }
@@ -158,6 +163,35 @@ TEST(KvPolicyModelTest, SnapKvAndH2OHoldTheCacheToTheirBudget) {
   // At the end of the prompt (60 -> 24), then each time 8 more accrued.
   EXPECT_EQ(run.stats.n_kv_compactions, 3);
   EXPECT_EQ(run.stats.n_kv_evicted_tokens, 36 + 2 * 8);
+}
+
+// With the prefix cache on, a compacted request publishes only rows that are
+// still exactly its prompt's: a later full-KV request with the same prompt
+// (served from the cache) answers as if alone.
+TEST(KvPolicyModelTest, CompactedRowsNeverReachThePrefixCache) {
+  auto m = LoadFixture("f32");
+  ASSERT_NE(m, nullptr);
+  ModelExecutor exec(m.get());
+  kv::BlockPoolOptions po = PoolOptionsFor(*m, kBlock, 0);
+  po.budget_bytes = size_t{64} * kBlock * 2 * static_cast<size_t>(po.n_layers * po.row_floats) * Traits(po.type).type_size;
+  auto pool = std::move(kv::BlockPool::Create(po)).value();
+  kv::PrefixCache cache(pool.get(), pool->n_blocks());
+  SchedulerOptions so;
+  so.max_step_tokens = 16;  // prefill in slices: blocks are published as they complete
+  so.prefix_namespace = m->fingerprint();
+  auto sched = std::move(Scheduler::Create(&exec, pool.get(), &cache, so)).value();
+  const auto prompt = Prompt(6, 70);
+  for (kv::KvPolicyKind kind : {kv::KvPolicyKind::kSinks, kv::KvPolicyKind::kSnapKv, kv::KvPolicyKind::kH2O}) {
+    kv::KvPolicy p;
+    p.kind = kind;
+    p.budget = 24;
+    p.window = 8;
+    const ScheduledRun compacted = RunOn(*sched, prompt, 12, p);
+    EXPECT_GT(compacted.stats.n_kv_compactions, 0) << kv::KvPolicyName(kind);
+    const ScheduledRun full = RunOn(*sched, prompt, 12, kv::KvPolicy{});
+    EXPECT_GT(full.stats.n_prefix_reused_tokens, 0) << kv::KvPolicyName(kind);
+    EXPECT_EQ(full.tokens, RunAlone(*m, prompt, 12)) << kv::KvPolicyName(kind);
+  }
 }
 
 }  // namespace
