@@ -13,6 +13,7 @@
 #include "cli/embedder_flags.h"
 #include "cli/terminal_text.h"
 #include "rag/ingest/file_walker.h"
+#include "rag/pipeline/citation_lines.h"
 #include "rag/retrieve/retriever.h"
 #include "rag/store/store.h"
 
@@ -54,8 +55,10 @@ const Command kCommand{
     "  --queries FILE    one query per line, answered in order\n"
     "  --json            JSON lines: one object per query (the same for QUERY and --queries):\n"
     "                    {\"query\", \"mode\", \"results\": [{rank, score, path, chunk_id, ordinal,\n"
-    "                    source_begin, source_end, text_begin, text_end, n_tokens, page_begin,\n"
-    "                    page_end, heading_path, bm25_rank?, dense_rank?, dense_similarity?, text}]}\n"
+    "                    source_begin, source_end, text_begin, text_end, n_tokens, line_begin,\n"
+    "                    line_end (null for uploads and PDFs), page_begin, page_end (null\n"
+    "                    without pages), heading_path, bm25_rank?, dense_rank?,\n"
+    "                    dense_similarity?, text}]}\n"
     "                    (--queries implies --json)\n"
     "The query is plain words (FTS5 syntax is not interpreted; common English stop words are\n"
     "ignored by BM25 when other words remain); \"quoted words\" are a phrase every BM25 hit\n"
@@ -77,7 +80,7 @@ std::string Pages(const rag::StoredChunk& c) {
   return " pp. " + std::to_string(c.page_begin) + "-" + std::to_string(c.page_end);
 }
 
-nlohmann::json HitJson(const rag::RetrievedChunk& r, size_t rank) {
+nlohmann::json HitJson(const rag::RetrievedChunk& r, size_t rank, rag::CitationLines& lines) {
   const rag::SearchHit& h = r.hit;
   nlohmann::json j = {{"rank", rank},
                       {"score", h.score},
@@ -89,13 +92,19 @@ nlohmann::json HitJson(const rag::RetrievedChunk& r, size_t rank) {
                       {"text_begin", h.chunk.text_begin},
                       {"text_end", h.chunk.text_end},
                       {"n_tokens", h.chunk.n_tokens},
-                      {"page_begin", h.chunk.page_begin},
-                      {"page_end", h.chunk.page_end},
+                      {"line_begin", nullptr},
+                      {"line_end", nullptr},
+                      {"page_begin", h.chunk.page_begin ? nlohmann::json(h.chunk.page_begin) : nlohmann::json(nullptr)},
+                      {"page_end", h.chunk.page_end ? nlohmann::json(h.chunk.page_end) : nlohmann::json(nullptr)},
                       {"heading_path", h.chunk.heading_path}};
   if (r.bm25_rank) j["bm25_rank"] = r.bm25_rank;
   if (r.dense_rank) {
     j["dense_rank"] = r.dense_rank;
     j["dense_similarity"] = r.dense_similarity;
+  }
+  if (auto l = lines.Find(h.path, h.chunk.source_begin, h.chunk.source_end)) {
+    j["line_begin"] = l->begin;
+    j["line_end"] = l->end;
   }
   j["text"] = h.chunk.text;
   return j;
@@ -220,6 +229,7 @@ int RunSearch(const std::vector<std::string>& args) {
   }
   const bool json = flags->Has("json") || queries_file;
   const std::string mode_name(rag::RetrievalModeName(params.mode));
+  rag::CitationLines lines;
   Stopwatch sw;
   for (size_t n = 0; n < queries.size(); ++n) {
     auto results = retriever.Retrieve(queries[n], params);
@@ -228,7 +238,7 @@ int RunSearch(const std::vector<std::string>& args) {
                                          : results.status());
     if (json) {
       nlohmann::json out = {{"query", queries[n]}, {"mode", mode_name}, {"results", nlohmann::json::array()}};
-      for (size_t i = 0; i < results->size(); ++i) out["results"].push_back(HitJson((*results)[i], i + 1));
+      for (size_t i = 0; i < results->size(); ++i) out["results"].push_back(HitJson((*results)[i], i + 1, lines));
       std::printf("%s\n", Dump(out).c_str());
       continue;
     }

@@ -34,6 +34,7 @@
 #include "rag/embed/embedder_loader.h"
 #include "rag/embed/engine_embedder.h"
 #include "rag/embed/queued_embedder.h"
+#include "rag/embed/recorded_embedder.h"
 #include "rag/pipeline/rag_service.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -294,10 +295,13 @@ int RunServe(const std::vector<std::string>& args) {
     std::unique_ptr<rag::Embedder> loaded;
     std::string loaded_from;
     if (embed_model) {
-      auto e = LoadEmbedderFromFlags(flags, *embed_model, static_cast<int>(get("threads")));
+      auto options = EmbedderOptionsFromFlags(flags, static_cast<int>(get("threads")));
+      if (!options.ok()) return UsageError(*self, options.status().message());
+      auto e = rag::LoadEmbedder(*embed_model, *options);
       if (!e.ok()) return Fail("serve", e.status());
       loaded = std::move(*e);
       loaded_from = *embed_model;
+      ctx.rag_embedder_source = rag::SourceOf(*embed_model, *options);
     } else if (!db_path.empty()) {
       auto found = RecordedEmbedderOfDatabase(db_path, static_cast<int>(get("threads")));
       if (!found.ok()) return Fail("serve", found.status());
@@ -307,6 +311,7 @@ int RunServe(const std::vector<std::string>& args) {
       }
       loaded = std::move(found->embedder);
       loaded_from = found->path;
+      ctx.rag_embedder_source = found->source;
     }
     if (loaded) {
       // Its forward passes run on a worker thread of their own behind a

@@ -83,6 +83,8 @@ StatusOr<DatabaseEmbedderChoice> RecordedEmbedderOfDatabase(const std::string& d
   if (loaded.ok()) {
     out.embedder = std::move(loaded->embedder);
     out.path = loaded->path;
+    out.source = recorded->source;
+    out.source.model_path = loaded->path;
   } else {
     out.notes.push_back("collections " + names(by_id[0].second) + " were embedded with " + by_id[0].first + ", but " +
                         std::string(loaded.status().message()) + "; they are searched with BM25 only");

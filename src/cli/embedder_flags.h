@@ -21,6 +21,7 @@
 #include "cli/command.h"
 #include "rag/embed/embedder.h"
 #include "rag/embed/embedder_loader.h"
+#include "rag/store/embedding_store.h"
 #include "rag/store/store.h"
 
 namespace chunkserve::cli {
@@ -58,6 +59,7 @@ StatusOr<CollectionEmbedderChoice> EmbedderForCollection(const Flags& flags, rag
 struct DatabaseEmbedderChoice {
   std::unique_ptr<rag::Embedder> embedder;
   std::string path;
+  rag::EmbedderSource source;  // as recorded, with `path`
   std::vector<std::string> notes;
 };
 StatusOr<DatabaseEmbedderChoice> RecordedEmbedderOfDatabase(const std::string& db_path, int n_threads = 0);

@@ -563,6 +563,7 @@ Status InstallRagRoutes(httplib::Server& http, ServerContext& ctx) {
   options.db_path = ctx.rag_db_path;
   options.embedder = ctx.rag_embedder;
   options.embedder_role = "this server's --embed-model";
+  options.embedder_source = ctx.rag_embedder_source;
   ASSIGN_OR_RETURN(state->service, rag::RagService::Open(options));
 
   http.Get("/v1/collections", [state](const httplib::Request&, httplib::Response& res) {

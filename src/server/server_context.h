@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "rag/store/embedding_store.h"
 #include "server/metrics.h"
 #include "server/speculation_policy.h"
 #include "engine/prompt_assembler.h"
@@ -51,6 +52,9 @@ struct ServerContext {
   // --embed-model: the RAG routes' dense side (uploads are embedded, search
   // and ask are hybrid). Null: BM25 only.
   const rag::Embedder* rag_embedder = nullptr;
+  // Where rag_embedder was loaded from (recorded with the collections
+  // uploads embed); empty: not recorded.
+  rag::EmbedderSource rag_embedder_source;
   // What the server could not load at startup (e.g. a collection's
   // recorded embedding model not found); /health lists them.
   std::vector<std::string> warnings;

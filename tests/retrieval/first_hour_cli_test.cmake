@@ -174,7 +174,10 @@ foreach(prefix docs/navy ./docs/navy "${W}/docs/navy")
   expect_ok("search --path-prefix ${prefix}")
   string(JSON n LENGTH "${out}" results)
   top_hit()
-  if(NOT n EQUAL 1 OR NOT top_path STREQUAL "${W}/docs/navy.txt")
+  string(JSON line_begin GET "${out}" results 0 line_begin)  # lines beside bytes; no pages for text
+  string(JSON page_type TYPE "${out}" results 0 page_begin)
+  if(NOT n EQUAL 1 OR NOT top_path STREQUAL "${W}/docs/navy.txt" OR NOT line_begin EQUAL 1
+     OR NOT page_type STREQUAL "NULL")
     message(FATAL_ERROR "search --path-prefix ${prefix}: ${out}")
   endif()
 endforeach()

@@ -30,6 +30,8 @@ namespace {
 
 using testing::FixturePath;  // the HTTP tests' qwen2 fixture (server_harness.h)
 
+std::string serve_binary() { return (std::filesystem::path(CHUNKSERVE_BINARY_DIR) / "chunkserve").string(); }
+
 // `chunkserve serve` on the fixture model, as a user runs it, with
 // `flags` after the common ones (e.g. --db DB --embed-model E).
 class ServeProcess {
@@ -189,6 +191,19 @@ TEST(RagServeCliTest, EmbedModelFlagWiresUploadsSearchAskAndEmbeddings) {
     EXPECT_EQ(emb["model"], "tiny-glove");
     EXPECT_EQ(emb["data"][0]["embedding"].size(), 8u);
     EXPECT_TRUE(serve.Stop());
+  }
+  {
+    // The uploads' collection records the model file (issue 20), so the
+    // CLI and a later serve find it without --embed-model.
+    FILE* pipe = popen((serve_binary() + " collections --json --db " + db).c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string out;
+    char buf[4096];
+    for (size_t n; (n = fread(buf, 1, sizeof(buf), pipe)) > 0;) out.append(buf, n);
+    ASSERT_EQ(pclose(pipe), 0) << out;
+    const Json list = Json::parse(out, nullptr, false);
+    ASSERT_FALSE(list.is_discarded()) << out;
+    EXPECT_EQ(list["collections"][0]["embed_model"], glove) << out;
   }
   {
     // Restarted with another model: the collection is refused, naming both.
