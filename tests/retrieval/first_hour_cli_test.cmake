@@ -226,5 +226,13 @@ if(FIXTURE_TOOL AND EXISTS "${FIXTURE_TOOL}")
   if(NOT err MATCHES "--chunk-cache is deprecated; use --chunk-cache-dir")
     message(FATAL_ERROR "ask --chunk-cache without a deprecation note: ${err}")
   endif()
+  # CHUNKSERVE_MODEL is -m's default.
+  run(${CMAKE_COMMAND} -E env "CHUNKSERVE_MODEL=${W}/fixture.gguf" ${CHUNKSERVE} ask "sailor harbor" --db "${W}/db"
+      --collection c --max-tokens 2 --threads 1 --json --chunk-cache-dir none)
+  expect_ok("ask with CHUNKSERVE_MODEL")
+  string(JSON answer_mode GET "${out}" mode)
+  if(NOT answer_mode STREQUAL "generated")
+    message(FATAL_ERROR "CHUNKSERVE_MODEL ignored: ${out}")
+  endif()
 endif()
 file(REMOVE_RECURSE "${W}")
