@@ -141,7 +141,7 @@ int RunSearch(const std::vector<std::string>& args) {
   const auto queries_file = flags->Get("queries");
   if (flags->positional().empty() && !queries_file) return UsageError(kCommand, "no QUERY given");
   if (!flags->positional().empty() && queries_file) return UsageError(kCommand, "give a QUERY or --queries, not both");
-  if (flags->Has("with-text")) DeprecationNote("search", "--with-text", "--json (which always carries the text)");
+  if (flags->Has("with-text")) DeprecationNote("search", "--with-text", "--json (it always carries the text)");
   if (flags->Has("select") && flags->Has("no-select")) return UsageError(kCommand, "--select and --no-select contradict each other");
 
   rag::RetrieveParams params;

@@ -67,8 +67,8 @@ class Flags {
   std::vector<std::string> positional_;
 };
 
-// "chunkserve COMMAND: OLD is deprecated; use NEW (OLD goes away in the next
-// release)" on stderr: the one form of every deprecation note.
+// "chunkserve COMMAND: OLD is deprecated; use NEW; the old spelling goes
+// away in the next release" on stderr: the one form of every deprecation note.
 void DeprecationNote(std::string_view command, std::string_view old_spelling, std::string_view new_spelling);
 
 // Prints "chunkserve NAME: message" to stderr and returns `exit_code`.
