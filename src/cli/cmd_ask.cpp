@@ -155,7 +155,7 @@ int RunAsk(const std::vector<std::string>& args) {
     choice = std::move(*chosen);
     if (!choice.missing.empty()) {
       if (!mode.empty())
-        return Fail("ask", FailedPreconditionError("--mode " + mode + ": " + choice.missing));
+        return Fail("ask", FailedPreconditionError(TerminalSafe("--mode " + mode + ": " + choice.missing)));
       std::fprintf(stderr, "chunkserve ask: %s; retrieving BM25 only (--mode bm25 does so without this note)\n",
                    TerminalSafe(choice.missing).c_str());
     }

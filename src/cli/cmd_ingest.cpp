@@ -312,7 +312,7 @@ int RunIngest(const std::vector<std::string>& args) {
         std::fprintf(stderr,
                      "chunkserve ingest: note: %lld chunks have no vector; the collection is embedded with %s, "
                      "but %s\n",
-                     static_cast<long long>(*missing), (*recorded)->embedder_id.c_str(),
+                     static_cast<long long>(*missing), TerminalSafe((*recorded)->embedder_id).c_str(),
                      TerminalSafe(std::string(loaded.status().message())).c_str());
       }
     }

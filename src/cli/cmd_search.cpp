@@ -192,11 +192,11 @@ int RunSearch(const std::vector<std::string>& args) {
   }
   params.mode = *rag::ParseRetrievalMode(mode_flag.value_or(choice.embedder ? "hybrid" : "bm25"));
   if (params.mode != rag::RetrievalMode::kBm25 && !choice.embedder) {
-    return Fail("search", FailedPreconditionError(
+    return Fail("search", FailedPreconditionError(TerminalSafe(
                               "--mode " + std::string(rag::RetrievalModeName(params.mode)) + ": " +
                               (choice.missing.empty() ? "collection '" + *collection +
                                                             "' has no embeddings (ingest it with --embed-model)"
-                                                      : choice.missing)));
+                                                      : choice.missing))));
   }
   if (!choice.missing.empty())
     std::fprintf(stderr, "chunkserve search: %s; searching BM25 only (--mode bm25 does so without this note)\n",

@@ -26,6 +26,7 @@
 #include "cli/command.h"
 #include "cli/model_flags.h"
 #include "cli/template_flags.h"
+#include "cli/terminal_text.h"
 #include "cli/embedder_flags.h"
 #include "cli/speculation_flags.h"
 #include "engine/engine.h"
@@ -306,7 +307,7 @@ int RunServe(const std::vector<std::string>& args) {
       auto found = RecordedEmbedderOfDatabase(db_path, static_cast<int>(get("threads")));
       if (!found.ok()) return Fail("serve", found.status());
       for (const std::string& note : found->notes) {
-        std::fprintf(stderr, "chunkserve serve: %s\n", note.c_str());
+        std::fprintf(stderr, "chunkserve serve: %s\n", TerminalSafe(note).c_str());
         ctx.warnings.push_back(note);
       }
       loaded = std::move(found->embedder);
