@@ -90,7 +90,8 @@ nlohmann::json CitationJson(const rag::Citation& c, rag::CitationLines& lines) {
 int RunAsk(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args,
                             {"db", "collection", "m", "model", "embed-model", "embed-pooling", "query-prefix", "doc-prefix", "mode", "k", "token-budget", "max-tokens", "n",
-                             "temp", "system", "chunk-cache", "chunk-cache-dir", "threads", "t", "queries", "questions", "attention", kSpeculateFlag,
+                             "temp", "system", "chunk-cache", "chunk-cache-dir", "threads", "t", "queries", "questions",
+                             "attention", kSpeculateFlag,
                              kDraftTokensFlag},
                             {"json", "extractive", "select", "no-select", "show-prompt"});
   if (!flags.ok()) return UsageError(kCommand, flags.status().message());
@@ -98,7 +99,8 @@ int RunAsk(const std::vector<std::string>& args) {
   const auto collection = flags->GetOrEnv("collection", "CHUNKSERVE_COLLECTION");
   if (!db_path) return UsageError(kCommand, "--db is required (or set CHUNKSERVE_DB)");
   if (!collection) return UsageError(kCommand, "--collection is required (or set CHUNKSERVE_COLLECTION)");
-  if (flags->Has("select") && flags->Has("no-select")) return UsageError(kCommand, "--select and --no-select contradict each other");
+  if (flags->Has("select") && flags->Has("no-select"))
+    return UsageError(kCommand, "--select and --no-select contradict each other");
   std::vector<std::string> questions;
   if (const auto file = flags->GetRenamed("queries", "questions", "ask")) {
     if (!flags->positional().empty()) return UsageError(kCommand, "give a QUESTION or --queries, not both");

@@ -170,7 +170,8 @@ int RunIngest(const std::vector<std::string>& args) {
   const auto db_path = flags->GetOrEnv("db", "CHUNKSERVE_DB");
   const auto collection = flags->GetOrEnv("collection", "CHUNKSERVE_COLLECTION");
   if (!db_path) return UsageError(kCommand, "--db is required (or set CHUNKSERVE_DB)");
-  if (!collection || collection->empty()) return UsageError(kCommand, "--collection is required (or set CHUNKSERVE_COLLECTION)");
+  if (!collection || collection->empty())
+    return UsageError(kCommand, "--collection is required (or set CHUNKSERVE_COLLECTION)");
   const auto embed_model = EmbedModelFlag(*flags);
   if (flags->positional().empty()) return UsageError(kCommand, "no PATH to ingest");
 

@@ -142,7 +142,8 @@ int RunSearch(const std::vector<std::string>& args) {
   if (flags->positional().empty() && !queries_file) return UsageError(kCommand, "no QUERY given");
   if (!flags->positional().empty() && queries_file) return UsageError(kCommand, "give a QUERY or --queries, not both");
   if (flags->Has("with-text")) DeprecationNote("search", "--with-text", "--json (it always carries the text)");
-  if (flags->Has("select") && flags->Has("no-select")) return UsageError(kCommand, "--select and --no-select contradict each other");
+  if (flags->Has("select") && flags->Has("no-select"))
+    return UsageError(kCommand, "--select and --no-select contradict each other");
 
   rag::RetrieveParams params;
   auto k = flags->GetInt("k", 10);

@@ -171,7 +171,8 @@ int RunServe(const std::vector<std::string>& args) {
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
   if (!flags.positional().empty()) return UsageError(*self, "unexpected argument '" + flags.positional()[0] + "'");
-  const std::string model_path = flags.Get("model") ? *flags.Get("model") : flags.GetOrEnv("m", "CHUNKSERVE_MODEL").value_or("");
+  const std::string model_path =
+      flags.Get("model") ? *flags.Get("model") : flags.GetOrEnv("m", "CHUNKSERVE_MODEL").value_or("");
   const std::string db_path = flags.GetOrEnv("db", "CHUNKSERVE_DB").value_or("");
   const std::optional<std::string> embed_model = EmbedModelFlag(flags);
   if (model_path.empty() && db_path.empty() && !embed_model)
@@ -233,7 +234,8 @@ int RunServe(const std::vector<std::string>& args) {
     rag::RagServiceOptions probe;
     probe.db_path = db_path;
     if (auto service = rag::RagService::Open(probe); !service.ok())
-      return Fail("serve", Status(service.status().code(), "--db " + db_path + ": " + std::string(service.status().message())));
+      return Fail("serve", Status(service.status().code(),
+                                  "--db " + db_path + ": " + std::string(service.status().message())));
   }
 
   server::HttpServerOptions http_options;

@@ -115,15 +115,9 @@ std::optional<std::string> Flags::GetRenamed(std::string_view name, std::string_
   return old;
 }
 
-bool Flags::HasRenamed(std::string_view name, std::string_view old_name, std::string_view command) const {
-  if (Has(name)) return true;
-  if (!Has(old_name)) return false;
-  DeprecationNote(command, "--" + std::string(old_name), "--" + std::string(name));
-  return true;
-}
-
 void DeprecationNote(std::string_view command, std::string_view old_spelling, std::string_view new_spelling) {
-  std::fprintf(stderr, "chunkserve %.*s: %.*s is deprecated; use %.*s; the old spelling goes away in the next release\n",
+  std::fprintf(stderr,
+               "chunkserve %.*s: %.*s is deprecated; use %.*s; the old spelling goes away in the next release\n",
                static_cast<int>(command.size()), command.data(), static_cast<int>(old_spelling.size()),
                old_spelling.data(), static_cast<int>(new_spelling.size()), new_spelling.data());
 }

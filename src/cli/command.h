@@ -54,10 +54,9 @@ class Flags {
   std::optional<std::string> GetOrEnv(std::string_view name, const char* env) const;
   // Renamed flags keep their old spelling for one release: `name`'s value,
   // else `old_name`'s with a one-line deprecation note on stderr naming the
-  // new spelling (list both in Parse). HasRenamed is the same for booleans.
+  // new spelling (list both in Parse).
   std::optional<std::string> GetRenamed(std::string_view name, std::string_view old_name,
                                         std::string_view command) const;
-  bool HasRenamed(std::string_view name, std::string_view old_name, std::string_view command) const;
   // Every value given for a repeatable flag, in order.
   std::vector<std::string> GetAll(std::string_view name) const;
   const std::vector<std::string>& positional() const { return positional_; }

@@ -12,7 +12,8 @@ void PrintHelp() {
   std::printf("usage: chunkserve COMMAND [ARGS...]\n\ncommands:\n");
   for (const auto& [name, command] : chunkserve::cli::CommandRegistry())
     std::printf("  %-12s %s\n", name.c_str(), command.summary.c_str());
-  std::printf("\n`chunkserve help COMMAND` (or `COMMAND --help`) shows a command's flags; `chunkserve --version` the version.\n");
+  std::printf("\n`chunkserve help COMMAND` (or `COMMAND --help`) shows a command's flags; `chunkserve --version` the\n"
+              "version.\n");
 }
 
 }  // namespace

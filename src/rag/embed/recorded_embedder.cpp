@@ -58,7 +58,9 @@ StatusOr<LoadedEmbedder> LoadRecordedEmbedder(const CollectionEmbedder& recorded
                                               const std::vector<std::string>& model_dirs, int n_threads) {
   const EmbedderSource& source = recorded.source;
   if (source.model_path.empty())
-    return NotFoundError("its model file was not recorded (embedded before schema 4); pass --embed-model FILE once (search, ask or ingest)");
+    return NotFoundError(
+        "its model file was not recorded (embedded before schema 4); pass --embed-model FILE once (search, ask or "
+        "ingest)");
   ASSIGN_OR_RETURN(EmbedderLoadOptions options, OptionsOf(source, n_threads));
   std::vector<std::string> candidates = {source.model_path};
   const std::string name = std::filesystem::path(source.model_path).filename().string();
