@@ -22,7 +22,7 @@ const char kUsage[] =
     "\n"
     "Streams a completion of PROMPT to stdout; prompt and generation speed go to stderr.\n"
     "\n"
-    "  -m, --model PATH     GGUF model file\n"
+    "  -m, --model PATH     GGUF model file (default: $CHUNKSERVE_MODEL)\n"
     "  -p, --prompt TEXT    prompt (default: empty; BOS is added when the model's\n"
     "                       tokenizer asks for it, as llama-family models do)\n"
     "      --steps N        positions to compute INCLUDING the prompt tokens and BOS, as\n"
@@ -55,8 +55,9 @@ int RunGenerate(const std::vector<std::string>& args) {
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
   if (!flags.positional().empty()) return UsageError(*self, "unexpected argument '" + flags.positional()[0] + "'");
-  const std::string model_path = flags.GetOr("model", flags.GetOr("m", ""));
-  if (model_path.empty()) return UsageError(*self, "-m MODEL.gguf is required");
+  const std::string model_path =
+      flags.Get("model") ? *flags.Get("model") : flags.GetOrEnv("m", "CHUNKSERVE_MODEL").value_or("");
+  if (model_path.empty()) return UsageError(*self, "-m MODEL.gguf is required (or set CHUNKSERVE_MODEL)");
 
   engine::GenerateParams params;
   params.prompt = flags.GetOr("prompt", flags.GetOr("p", ""));
