@@ -94,6 +94,7 @@ void Scheduler::AddFills(const std::vector<std::pair<uint64_t, int64_t>>& planne
     batch_.push_back(step);
     batch_seqs_.push_back(nullptr);
     batch_fills_.push_back(&f);
+    batch_first_token_.push_back(f.n_computed);
     f.in_step = true;
   }
 }
