@@ -23,6 +23,7 @@
 #include "server/client_watch.h"
 #include "server/openai_protocol.h"
 #include "server/request_stream.h"
+#include "server/upload_request.h"
 
 namespace chunkserve::server {
 namespace {
@@ -461,11 +462,7 @@ Status HandleRagChat(RagState& state, const httplib::Request& req, httplib::Resp
 // densely by the next question; a collection embedded with another model is
 // refused before anything is written.
 Status HandleUpload(RagState& state, const httplib::Request& req, httplib::Response& res) {
-  ASSIGN_OR_RETURN(Json body, ParseJsonObject(req.body));
-  ASSIGN_OR_RETURN(std::string name, GetString(body, "name", true));
-  ASSIGN_OR_RETURN(std::string text, GetString(body, "text", true));
-  ASSIGN_OR_RETURN(std::string format_name, GetString(body, "format", false));
-  ASSIGN_OR_RETURN(rag::DocumentFormat format, rag::ParseUploadFormat(format_name.empty() ? "text" : format_name));
+  ASSIGN_OR_RETURN(UploadRequest upload, ParseUploadRequest(req));  // JSON or multipart
   const std::string collection = req.matches[1];
   std::lock_guard<std::mutex> lock(state.write_mu);
   ASSIGN_OR_RETURN(auto store, OpenStore(state));
@@ -475,7 +472,8 @@ Status HandleUpload(RagState& state, const httplib::Request& req, httplib::Respo
   rag::EmbedControl control;
   control.cancel = watch.gone();
   ASSIGN_OR_RETURN(rag::UploadResult up,
-                   state.service->Upload(store.get(), cid, collection, name, text, format, control));
+                   state.service->Upload(store.get(), cid, collection, upload.name, upload.bytes, upload.format,
+                                                         control));
   const rag::DocumentRecord& r = up.document;
   Json out = {{"id", r.id}, {"name", r.path}, {"bytes", r.size_bytes}, {"chunks", r.n_chunks}, {"format", r.format}};
   if (up.n_embedded) {

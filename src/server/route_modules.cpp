@@ -1,17 +1,22 @@
 #include "server/route_modules.h"
 
 #include "base/logging.h"
+#include "server/document_routes.h"
 #include "server/embeddings_route.h"
 #include "server/http_util.h"
 #include "server/openai_routes.h"
 #include "server/rag_routes.h"
+#include "server/web_routes.h"
 
 namespace chunkserve::server {
 
 void InstallAllRoutes(httplib::Server& http, ServerContext& ctx) {
   InstallOpenAiRoutes(http, ctx);
   InstallEmbeddingsRoute(http, ctx);
-  if (Status s = InstallRagRoutes(http, ctx); !s.ok()) {
+  InstallWebRoutes(http, ctx);
+  Status rag = InstallRagRoutes(http, ctx);
+  if (rag.ok()) InstallDocumentRoutes(http, ctx);
+  if (Status s = rag; !s.ok()) {
     // FailedPrecondition: not configured (no --db), not a fault.
     if (s.code() == StatusCode::kFailedPrecondition) {
       CS_LOG(Info) << "server: RAG routes off: " << s.message();
