@@ -235,7 +235,9 @@ function updateMessage(m) {
     }
     div.appendChild(s);
   }
-  if (m.stats) div.appendChild(statsElement(m.stats));
+  if (m.mode === "extractive") div.appendChild(textDiv("stats", "Extractive answer: the sources' own sentences, nothing generated" +
+    (m.retrieval ? " \u00b7 retrieval " + m.retrieval : "")));
+  else if (m.stats) div.appendChild(statsElement(m.stats, m.retrieval));
 }
 
 function textDiv(cls, text) {
@@ -263,7 +265,7 @@ function answerStats(usage, clientTtftMs, contextTokens) {
   };
 }
 
-function statsElement(s) {
+function statsElement(s, retrieval) {
   const d = document.createElement("div");
   d.className = "stats";
   const add = (label, value, cls) => {
@@ -283,13 +285,16 @@ function statsElement(s) {
   add("recomputed", String(s.recomputed), "stat-recomputed");
   add("computed", String(s.computed), "stat-computed");
   add("context used", s.context_used + " of " + (s.context ?? "?"), "stat-context");
+  if (retrieval) add("retrieval", retrieval, "stat-retrieval");
   return d;
 }
 
 // ---- The citation view ------------------------------------------------------
 
 async function openCitation(m, n) {
-  const src = (m.sources || []).find((s) => s.number === n) || (m.evidence || []).find((s) => s.number === n);
+  // An extractive answer's evidence (the sentence quoted) is more precise
+  // than its source (the whole passage).
+  const src = (m.evidence || []).find((s) => s.number === n) || (m.sources || []).find((s) => s.number === n);
   if (!src) return;
   const panel = $("citation");
   panel.classList.remove("hidden");
@@ -400,6 +405,7 @@ async function ask(text) {
       }
       if (ev.usage) answer.stats = answerStats(ev.usage, firstMs, state.server && state.server.context_tokens);
       if (ev.sources) { answer.sources = ev.sources; answer.evidence = ev.evidence; answer.retrieval = ev.retrieval; }
+      if (ev.mode) answer.mode = ev.mode;
       redraw();
     }
     if (!answer.stats) answer.stats = answerStats(null, firstMs, state.server && state.server.context_tokens);

@@ -12,8 +12,10 @@ const Markdown = (() => {
   // Inline spans of `text` appended to `parent`.
   function inline(parent, text, onCitation) {
     // Order matters: code first (its content is literal), then links,
-    // citations, bold, italic.
-    const re = /(`+)([^`]+?)\1|\[([^\]\n]+)\]\((https?:\/\/[^\s)]+)\)|\[(\d{1,3})\]|\*\*([^*\n]+)\*\*|__([^_\n]+)__|\*([^*\n]+)\*|(?<![\w])_([^_\n]+)_(?![\w])/g;
+    // citations, bold, italic. Emphasis neither starts nor ends inside
+    // spaces, and underscores not inside words (CommonMark's flanking rules,
+    // simplified): "a.__b=1 and c.__d" stays plain.
+    const re = /(`+)([^`]+?)\1|\[([^\]\n]+)\]\((https?:\/\/[^\s)]+)\)|\[(\d{1,3})\]|\*\*([^*\s](?:[^*\n]*[^*\s])?)\*\*|(?<!\w)__([^_\s](?:[^_\n]*[^_\s])?)__(?!\w)|\*([^*\s](?:[^*\n]*[^*\s])?)\*|(?<!\w)_([^_\s](?:[^_\n]*[^_\s])?)_(?!\w)/g;
     let last = 0;
     for (const m of text.matchAll(re)) {
       if (m.index > last) parent.appendChild(document.createTextNode(text.slice(last, m.index)));

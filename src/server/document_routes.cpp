@@ -42,19 +42,19 @@ Json Span(const rag::StoredChunk& c) {
 }
 
 // The part of `text` that source bytes [begin, end) cover (see the header).
-StatusOr<Json> Range(const std::vector<rag::StoredChunk>& chunks, const std::string& text, int64_t begin,
-                     int64_t end) {
+// identity: text offsets are source offsets (plain text and pdftotext output
+// without invalid UTF-8 are stored as they are).
+StatusOr<Json> Range(const std::vector<rag::StoredChunk>& chunks, const std::string& text, bool identity,
+                     int64_t begin, int64_t end) {
   if (begin >= end) return InvalidArgumentError("'source_begin' must be below 'source_end'");
   std::optional<Json> out;
   int64_t t0 = 0, t1 = 0;
   for (const rag::StoredChunk& c : chunks) {
     if (c.source_end <= begin || c.source_begin >= end) continue;
     int64_t b = c.text_begin, e = c.text_end;
-    // Byte-for-byte chunks (plain text): the exact sub-range.
-    if (c.source_end - c.source_begin == c.text_end - c.text_begin && begin >= c.source_begin &&
-        end <= c.source_end) {
-      b = c.text_begin + (begin - c.source_begin);
-      e = c.text_begin + (end - c.source_begin);
+    if (identity) {
+      b = std::max(begin, c.text_begin);
+      e = std::min(end, c.text_end);
     }
     if (!out) {
       out = Span(c);
@@ -101,7 +101,11 @@ Status HandleDocument(const ServerContext& ctx, const httplib::Request& req, htt
   for (const rag::StoredChunk& c : chunks) spans.push_back(Span(c));
   Json out = {{"id", doc->id},     {"name", doc->path}, {"format", doc->format}, {"bytes", doc->size_bytes},
               {"chunks", chunks.size()}, {"text", text},      {"spans", spans}};
-  if (has_range) ASSIGN_OR_RETURN(out["range"], Range(chunks, text, begin, end));
+  if (has_range) {
+    const bool identity = (doc->format == "text" || doc->format == "pdf") && doc->n_invalid_bytes == 0;
+    ASSIGN_OR_RETURN(Json range, Range(chunks, text, identity, begin, end));
+    out["range"] = std::move(range);
+  }
   SendJson(res, out);
   return Status::Ok();
 }

@@ -13,8 +13,10 @@
 //    range?: {source_begin, source_end, text_begin, text_end, heading_path,
 //             page_begin, page_end, text}}
 // `range` (with both query parameters) is the part of `text` the source byte
-// range [B, E) covers: where chunk offsets map byte for byte (plain text), the
-// exact bytes; otherwise the chunks it overlaps. 400 for a range outside the
+// range [B, E) covers: where text offsets are source offsets (plain text and
+// PDFs - pdftotext's output - without invalid UTF-8), exactly those bytes
+// within the chunks; otherwise (Markdown, HTML, reStructuredText: markup was
+// removed) the whole chunks it overlaps. 400 for a range outside the
 // document or with B >= E.
 //
 // Thread safety: each request opens its own read-only Store.
