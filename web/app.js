@@ -131,6 +131,7 @@ async function loadServer() {
   }
   showModelInfo();
   fillSettingsForm();
+  startDashboard();  // the plots cover the whole visit, not just the time on their tab
   await refreshCollections();
   return true;
 }
@@ -567,6 +568,12 @@ function parseMetrics(text) {
   return out;
 }
 
+function startDashboard() {
+  if (dashboard.timer) return;
+  sampleMetrics();
+  dashboard.timer = setInterval(sampleMetrics, 2000);
+}
+
 async function sampleMetrics() {
   let text;
   try {
@@ -634,10 +641,7 @@ function drawDashboard() {
 function showTab(name) {
   for (const t of document.querySelectorAll(".tab")) t.classList.toggle("active", t.dataset.tab === name);
   for (const p of document.querySelectorAll(".panel")) p.classList.toggle("hidden", p.id !== "tab-" + name);
-  if (name === "dashboard" && !dashboard.timer) {
-    sampleMetrics();
-    dashboard.timer = setInterval(sampleMetrics, 2000);
-  }
+  if (name === "dashboard") startDashboard();
   if (name === "collections") refreshCollections();
 }
 

@@ -69,10 +69,13 @@ const Charts = (() => {
       svg.appendChild(el("line", { x1: L, x2: W - R, y1: sy(v), y2: sy(v), stroke: "#eee" }));
       svg.appendChild(el("text", { x: L - 6, y: sy(v) + 4, "text-anchor": "end", "font-size": 11 }, format(v)));
     }
+    let previous = null;
     for (const v of ticks(x0, x1, opts.xTime ? 4 : 6)) {
+      const label = opts.xTime ? timeLabel(v) : format(v);
+      if (label === previous) continue;  // sub-second ticks of a short time span
+      previous = label;
       svg.appendChild(el("line", { x1: sx(v), x2: sx(v), y1: H - B, y2: H - B + 4, stroke: "#999" }));
-      svg.appendChild(el("text", { x: sx(v), y: H - B + 16, "text-anchor": "middle", "font-size": 11 },
-        opts.xTime ? timeLabel(v) : format(v)));
+      svg.appendChild(el("text", { x: sx(v), y: H - B + 16, "text-anchor": "middle", "font-size": 11 }, label));
     }
     svg.appendChild(el("text", { x: (L + W - R) / 2, y: H - B + 32, "text-anchor": "middle", "font-size": 12 }, opts.xLabel || ""));
     svg.appendChild(el("text", { x: 14, y: (T + H - B) / 2, "text-anchor": "middle", "font-size": 12,

@@ -241,10 +241,18 @@ async function run(page) {
   answer = await lastAnswer(page);
   assert.ok(!answer.error && answer.stats && answer.stats.completion > 0, "the next answer works");
 
-  // 7. The dashboard plots /metrics.
+  // 7. The dashboard plots /metrics: more traffic while it samples.
   await tab(page, "dashboard");
+  for (let i = 0; i < 3; i++) {
+    await page.evaluate(async (key) => {
+      await fetch("/v1/chat/completions", { method: "POST", headers: { "Content-Type": "application/json", Authorization: "Bearer " + key },
+        body: JSON.stringify({ messages: [{ role: "user", content: "Hello there" }], max_tokens: 200, temperature: 0 }) });
+    }, KEY);
+    await new Promise((r) => setTimeout(r, 2100));
+  }
   await page.waitForFunction(() => document.querySelectorAll("#chart-queue polyline").length >= 2 &&
-    document.querySelectorAll("#chart-queue circle").length >= 4, { timeout: 15000 });
+    document.querySelectorAll("#chart-ttft circle").length >= 2 && document.querySelectorAll("#chart-cache circle").length >= 2,
+  { timeout: 15000 });
   const figures = await page.$eval("#dashboard-now", (e) => e.textContent);
   assert.match(figures, /generated tokens/);
   await page.screenshot({ path: path.join(OUT, "dashboard.png") });
