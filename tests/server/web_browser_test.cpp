@@ -10,40 +10,24 @@
 // puppeteer-core is installed once per build tree with `npm install --prefix
 // <build>/npm-web puppeteer-core`; without Chromium (Debian's `chromium`),
 // node/npm, the network or the executable the test is skipped, saying why.
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
-#include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <thread>
 
-#include "server/server_harness.h"
+#include "server/serve_executable.h"
 
 namespace chunkserve::server {
 namespace {
 
 namespace fs = std::filesystem;
 
-bool HaveCommand(const std::string& name) {
-  return std::system(("command -v " + name + " > /dev/null 2>&1").c_str()) == 0;
-}
-
-int RunShell(const std::string& cmd, std::string* output) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) output->append(buf, n);
-  const int rc = pclose(p);
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
+using testing::HaveCommand;
+using testing::RunShell;
 
 void WriteFile(const fs::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
@@ -96,7 +80,7 @@ void WriteResults(const fs::path& path) {
 }
 
 TEST(WebBrowserTest, PageInHeadlessChromium) {
-  const fs::path binary = fs::path(CHUNKSERVE_BINARY_DIR) / "chunkserve";
+  const fs::path binary = testing::ChunkserveBinary();
   if (!fs::exists(binary)) GTEST_SKIP() << "build the chunkserve target first (" << binary << ")";
   const std::string chrome = FindChromium();
   if (chrome.empty()) GTEST_SKIP() << "Chromium is not installed (apt-get install chromium; `make deps` does)";
@@ -129,54 +113,22 @@ TEST(WebBrowserTest, PageInHeadlessChromium) {
     EXPECT_NE(out.find("7 result lines, 1 other lines skipped"), std::string::npos) << out;
   }
 
-  const std::string model = testing::FixturePath();
-  const fs::path port_file = dir / "port";
   const std::string key = "web-test-key";
-  const std::string db = (dir / "rag.db").string();
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const std::string log = (dir / "serve.log").string();
-    if (FILE* f = std::freopen(log.c_str(), "a", stderr)) (void)f;
-    execl(binary.c_str(), binary.c_str(), "serve", "-m", model.c_str(), "--port", "0", "--port-file",
-          port_file.c_str(), "--api-key", key.c_str(), "--ctx", "4096", "--kv-mib", "64", "--threads", "2",
-          "--model-id", "fixture", "--db", db.c_str(), "--grace-s", "2", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  int port = 0;
-  for (int i = 0; i < 600 && port == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    std::ifstream in(port_file);
-    if (in) in >> port;
-  }
-  if (port == 0) {
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    FAIL() << "the server did not start";
-  }
+  testing::ServeExecutable serve(dir, {"--api-key", key, "--ctx", "4096", "--kv-mib", "64", "--threads", "2",
+                                       "--model-id", "fixture", "--db", (dir / "rag.db").string(), "--grace-s", "2"});
+  ASSERT_NE(serve.port(), 0) << "the server did not start";
 
   const fs::path script = fs::path(CHUNKSERVE_SOURCE_DIR) / "tests" / "server" / "web_browser_test.cjs";
   std::string out;
-  const int rc = RunShell("PUPPETEER='" + module.string() + "' CHROME='" + chrome + "' BASE_URL='http://127.0.0.1:" +
-                              std::to_string(port) + "' API_KEY='" + key + "' DOCS='" + (dir / "docs").string() +
+  const int rc = RunShell("PUPPETEER='" + module.string() + "' CHROME='" + chrome + "' BASE_URL='" + serve.url() +
+                              "' API_KEY='" + key + "' DOCS='" + (dir / "docs").string() +
                               "' OUT='" + shots.string() + "' REPORT='" + report.string() + "' timeout 150 node '" +
                               script.string() + "'",
                           &out);
   EXPECT_EQ(rc, 0) << out;
   std::printf("%s", out.c_str());
 
-  kill(pid, SIGTERM);
-  int status = 0;
-  for (int i = 0; i < 200; ++i) {
-    if (waitpid(pid, &status, WNOHANG) == pid) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (i == 199) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      ADD_FAILURE() << "the server ignored SIGTERM for 10 s";
-    }
-  }
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  EXPECT_TRUE(serve.Stop()) << "the server did not stop cleanly on SIGTERM";
   if (!HasFailure()) fs::remove_all(dir);
 }
 
