@@ -34,6 +34,9 @@
     Charts.line(div, opts);
   }
 
+  // The results file a row came from ("_source" is "FILE:LINE").
+  const fileOf = (r) => String(r._source).replace(/:\d+$/, "");
+
   // Rows grouped by key(row), each group's points sorted by x.
   function seriesBy(list, key, x, y, label) {
     const groups = new Map();
@@ -64,7 +67,7 @@
   if (rag.length) {
     const g = section("Chunk reuse: TTFT vs recompute fraction (bench --rag)",
       `${rag[0].model}, ${rag[0].chunks} chunks of ${rag[0].chunk_tokens} tokens, ${rag[0].threads} threads`);
-    const key = (r) => `${r.model} ${r.chunks}x${r.chunk_tokens} (${r._source})`;
+    const key = (r) => `${r.model} ${r.chunks}x${r.chunk_tokens} (${fileOf(r)})`;
     const multi = new Set(rag.map(key)).size > 1;
     const name = (base) => (k) => (multi ? `${base} ${k}` : base);
     chart(g, { title: "Time to first token", xLabel: "recompute fraction", yLabel: "ms", series: [
@@ -115,7 +118,7 @@
   const bench = rows.filter((r) => r.bench === undefined && r.decode_tokens_per_s !== undefined);
   if (bench.length) {
     const g = section("Engine: prefill and decode vs depth (bench)");
-    const key = (r) => `${String(r.model).split("/").pop()} ${r.threads} threads`;
+    const key = (r) => `${String(r.model).split("/").pop()} ${r.threads} threads (${fileOf(r)})`;
     const multi = new Set(bench.map(key)).size > 1;
     chart(g, { title: "Prefill", xLabel: "prompt tokens (depth)", yLabel: "tokens/s",
       series: seriesBy(bench, key, (r) => r.prompt_tokens, (r) => r.prefill_tokens_per_s, (k) => (multi ? k : "prefill")) });
