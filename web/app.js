@@ -65,7 +65,7 @@ function showBanner(message) {
 
 // ---- Server info and settings ---------------------------------------------
 
-const SETTING_FIELDS = ["temperature", "top_p", "max_tokens", "mode", "k", "token_budget", "extractive"];
+const SETTING_FIELDS = ["temperature", "top_p", "max_tokens", "mode", "k", "token_budget", "extractive", "recompute_fraction"];
 
 function serverDefaults() {
   const d = (state.server && state.server.defaults) || {};
@@ -73,6 +73,7 @@ function serverDefaults() {
     temperature: d.temperature ?? 1, top_p: d.top_p ?? 1, max_tokens: d.max_tokens ?? 256,
     mode: d.retrieval_mode ?? "bm25", k: d.k ?? 5, token_budget: d.token_budget ?? 1500,
     extractive: state.server ? !state.server.generation : false,
+    recompute_fraction: d.recompute_fraction ?? 0.15,
   };
 }
 
@@ -87,8 +88,6 @@ function fillSettingsForm() {
   }
   const modes = (state.server && state.server.retrieval_modes) || ["bm25"];
   for (const o of form.elements.mode.options) o.disabled = !modes.includes(o.value);
-  const d = (state.server && state.server.defaults) || {};
-  form.elements.recompute_fraction.value = d.recompute_fraction ?? "";
 }
 
 function readSettingsForm() {
@@ -373,11 +372,13 @@ async function ask(text) {
   if (collection) {
     path = "/v1/rag/chat/completions";
     body = { collection, messages: history, stream: true, max_tokens: s.max_tokens, temperature: s.temperature,
-             k: s.k, token_budget: s.token_budget, mode: s.mode, extractive: !!s.extractive };
+             k: s.k, token_budget: s.token_budget, mode: s.mode, extractive: !!s.extractive,
+             recompute_fraction: s.recompute_fraction };
   } else {
     path = "/v1/chat/completions";
     body = { model: state.server && state.server.model, messages: history, stream: true,
-             stream_options: { include_usage: true }, max_tokens: s.max_tokens, temperature: s.temperature, top_p: s.top_p };
+             stream_options: { include_usage: true }, max_tokens: s.max_tokens, temperature: s.temperature, top_p: s.top_p,
+             recompute_fraction: s.recompute_fraction };
   }
   const controller = new AbortController();
   setBusy(controller);

@@ -364,7 +364,6 @@ int RunServe(const std::vector<std::string>& args) {
   auto engine = engine::Engine::Create(model->get(), eo);
   if (!engine.ok()) return Fail("serve", engine.status());
   ctx.engine = engine->get();
-  ctx.recompute_fraction = *recompute;
   // Without --embed-model, /v1/embeddings pools the decoder's hidden states
   // through the engine core.
   rag::EngineEmbedder decoder_embedder(engine->get(), n_ctx);

@@ -69,6 +69,7 @@ class CoreGenerator final : public rag::AnswerGenerator {
     params.sampling.ignore_eos = ignore_eos_;
     params.max_new_tokens = options.max_new_tokens;
     params.lookup_draft = options.lookup_draft;
+    params.recompute_fraction = options.recompute_fraction;
     auto stream = std::make_shared<RequestStream>(*ctx_.tokenizer, stop_, ctx_.metrics);
     ASSIGN_OR_RETURN(uint64_t id, ctx_.engine->Submit(prompt, params, stream->Callbacks()));
     if (on_started_) on_started_();
@@ -262,6 +263,7 @@ StatusOr<std::shared_ptr<RagChat>> ParseRagChat(RagState& state, const httplib::
   ASSIGN_OR_RETURN(*stream, GetBool(body, "stream", false));
   ASSIGN_OR_RETURN(std::string mode, GetString(body, "mode", false));
   ASSIGN_OR_RETURN(std::optional<bool> speculate, ParseSpeculateField(body));
+  ASSIGN_OR_RETURN(std::optional<double> recompute, ParseRecomputeField(body));
   std::vector<std::string> stop;
   if (auto it = body.find("stop"); it != body.end() && !it->is_null()) {
     const bool one = it->is_string();
@@ -283,6 +285,7 @@ StatusOr<std::shared_ptr<RagChat>> ParseRagChat(RagState& state, const httplib::
   chat->params.generation.max_new_tokens = max_tokens;
   chat->params.generation.temperature = static_cast<float>(temperature);
   chat->params.generation.seed = static_cast<uint64_t>(seed);
+  chat->params.generation.recompute_fraction = recompute;
   // RAG answers quote their sources: drafts from them by default (greedy).
   chat->params.generation.lookup_draft = ctx.speculation.For(speculate, temperature <= 0, /*has_documents=*/true);
   RETURN_IF_ERROR(rag::ValidateAskParams(chat->params));  // 400 before any work

@@ -14,7 +14,8 @@
 //          the response names the mode used.
 //   POST   /v1/rag/chat/completions   the OpenAI chat shape (max_tokens, temperature,
 //          seed, stop, stream) plus {collection, k?, token_budget?, extractive?, mode?,
-//          ignore_eos?}: the last user message is the question; the answer cites [n].
+//          ignore_eos?, recompute_fraction?}: the last user message is the question; the
+//          answer cites [n].
 //
 // Retrieval: without `mode`, hybrid (BM25 + dense, reciprocal rank fusion) when
 // the server has an --embed-model and the collection has vectors from it,

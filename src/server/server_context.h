@@ -50,7 +50,6 @@ struct ServerContext {
   // --embed-model: the RAG routes' dense side (uploads are embedded, search
   // and ask are hybrid). Null: BM25 only.
   const rag::Embedder* rag_embedder = nullptr;
-  double recompute_fraction = 0.15;           // serve --recompute (what /v1/server reports)
   int stream_poll_ms = 50;                     // SSE writer wake-up period
   SpeculationPolicy speculation;               // --speculate, --draft-tokens
   // SSE responses still being written; shutdown waits for them so that a

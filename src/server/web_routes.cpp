@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "engine/engine.h"
 #include "rag/pipeline/rag_pipeline.h"
 #include "server/http_util.h"
 #include "server/web_assets.h"
@@ -45,7 +46,7 @@ void InstallWebRoutes(httplib::Server& http, const ServerContext& ctx) {
                      {"k", ask.retrieve.k},
                      {"token_budget", ask.retrieve.selection.token_budget},
                      {"retrieval_mode", ctx.rag_embedder ? "hybrid" : "bm25"},
-                     {"recompute_fraction", ctx.recompute_fraction}};
+                     {"recompute_fraction", ctx.engine ? Json(ctx.engine->recompute_fraction()) : Json(nullptr)}};
     Json modes = Json::array({"bm25"});
     if (ctx.rag_embedder) modes.insert(modes.end(), {"dense", "hybrid"});
     SendJson(res, Json{{"object", "server"},

@@ -1,8 +1,10 @@
-// Uploads as `curl -F` sends them (multipart/form-data) to the `chunkserve
-// serve` executable: format by file name or content, HTML stored as its
-// text (not its tags), PDFs through pdftotext with pages, refusals that say
-// why; the read-only document endpoint citations open (checked against the
-// collection); the web page open without the key, /v1/server behind it.
+// What the web page relies on, through curl against the `chunkserve serve`
+// executable: uploads as `curl -F` sends them (multipart/form-data: format
+// by file name or content, HTML stored as its text - not its tags - PDFs
+// through pdftotext with pages, refusals that say why); the read-only
+// document endpoint citations open (checked against the collection); the
+// page open without the key, /v1/server behind it; the per-request
+// recompute fraction.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "server/serve_executable.h"
 
@@ -53,12 +56,12 @@ std::string MakePdf(const std::vector<std::string>& pages) {
   return pdf;
 }
 
-class UploadCurlTest : public ::testing::Test {
+class ServeCurlTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!fs::exists(testing::ChunkserveBinary())) GTEST_SKIP() << "build the chunkserve target first";
     if (!testing::HaveCommand("curl")) GTEST_SKIP() << "curl is not installed";
-    dir_ = fs::path(::testing::TempDir()) / ("upload_curl_" + std::to_string(getpid()));
+    dir_ = fs::path(::testing::TempDir()) / ("serve_curl_" + std::to_string(getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     serve_ = std::make_unique<testing::ServeExecutable>(
@@ -111,7 +114,7 @@ class UploadCurlTest : public ::testing::Test {
   std::unique_ptr<testing::ServeExecutable> serve_;
 };
 
-TEST_F(UploadCurlTest, HtmlByNameIsStoredAsText) {
+TEST_F(ServeCurlTest, HtmlByNameIsStoredAsText) {
   const std::string html =
       "<!DOCTYPE html><html><head><title>FAQ</title></head><body><h1>Frequently asked</h1>"
       "<p>Ferries leave the <b>north pier</b> every hour.</p></body></html>";
@@ -133,7 +136,7 @@ TEST_F(UploadCurlTest, HtmlByNameIsStoredAsText) {
   EXPECT_EQ(hits.json["data"][0]["path"], "faq.html");
 }
 
-TEST_F(UploadCurlTest, FormatByContentNameAndFormatParts) {
+TEST_F(ServeCurlTest, FormatByContentNameAndFormatParts) {
   // No extension: HTML by its first bytes, text otherwise.
   Reply page = Upload(Write("index", "<!DOCTYPE html>\n<html><body><p>Moorings are free.</p></body></html>"));
   ASSERT_EQ(page.status, 200) << page.body;
@@ -156,7 +159,7 @@ TEST_F(UploadCurlTest, FormatByContentNameAndFormatParts) {
   EXPECT_EQ(json.json["format"], "html");
 }
 
-TEST_F(UploadCurlTest, PdfUploadKeepsPages) {
+TEST_F(ServeCurlTest, PdfUploadKeepsPages) {
   if (!testing::HaveCommand("pdftotext")) GTEST_SKIP() << "pdftotext (poppler-utils) is not installed";
   Reply r = Upload(Write("tides.pdf", MakePdf({"Spring tides peak at the full moon.", "Neap tides follow a week later."})));
   ASSERT_EQ(r.status, 200) << r.body;
@@ -181,7 +184,7 @@ TEST_F(UploadCurlTest, PdfUploadKeepsPages) {
   EXPECT_NE(ErrorMessage(json).find("multipart"), std::string::npos) << json.body;
 }
 
-TEST_F(UploadCurlTest, RefusalsSayWhy) {
+TEST_F(ServeCurlTest, RefusalsSayWhy) {
   std::string binary = "\x7f" "ELF";
   for (int i = 0; i < 300; ++i) binary += static_cast<char>(i % 5 == 0 ? 0 : i);
   Reply r = Upload(Write("tool.bin", binary));
@@ -212,7 +215,7 @@ TEST_F(UploadCurlTest, RefusalsSayWhy) {
   EXPECT_TRUE(list.json["documents"].empty()) << list.body;
 }
 
-TEST_F(UploadCurlTest, DocumentEndpointChecksTheCollection) {
+TEST_F(ServeCurlTest, DocumentEndpointChecksTheCollection) {
   const std::string text = "First line about buoys.\nSecond line about beacons.\n";
   Reply r = Upload(Write("marks.txt", text));
   ASSERT_EQ(r.status, 200) << r.body;
@@ -232,7 +235,7 @@ TEST_F(UploadCurlTest, DocumentEndpointChecksTheCollection) {
   EXPECT_EQ(Curl(Url("/v1/collections/docs/documents/" + id), /*key=*/false).status, 401);
 }
 
-TEST_F(UploadCurlTest, PageIsOpenTheApiIsNot) {
+TEST_F(ServeCurlTest, PageIsOpenTheApiIsNot) {
   std::string out;
   ASSERT_EQ(RunShell("curl -sS -D - -o /dev/null " + Url("/"), &out), 0);
   EXPECT_NE(out.find("200 OK"), std::string::npos) << out;
@@ -248,6 +251,40 @@ TEST_F(UploadCurlTest, PageIsOpenTheApiIsNot) {
   EXPECT_EQ(info.json["rag"], true);
   EXPECT_EQ(info.json["defaults"]["k"], 5);
   EXPECT_DOUBLE_EQ(info.json["defaults"]["recompute_fraction"].get<double>(), 0.15);
+}
+
+// `recompute_fraction` per request: 0 reuses cached chunk KV as stored, 1
+// recomputes all of it in context (the page's setting).
+TEST_F(ServeCurlTest, RecomputeFractionPerRequest) {
+  const std::string a = "The first document is about ferries, piers and the tides of the north harbour.";
+  const std::string b = "The second document is about lighthouses, their keepers and the logbooks they fill.";
+  // A fresh first document each time, so the prefix cache stops before the
+  // cached ones.
+  auto ask = [&](const std::string& first, const std::string& docs, double r) {
+    const std::string body = "{\"messages\":[{\"role\":\"user\",\"content\":\"Where?\"}],\"max_tokens\":2,"
+                             "\"documents\":[\"" + first + "\"," + docs + "],\"recompute_fraction\":" +
+                             std::to_string(r) + "}";
+    Reply reply = Curl("-H 'Content-Type: application/json' -d '" + body + "' " + Url("/v1/chat/completions"));
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    return reply.json.is_object() ? reply.json["usage"]["prompt_tokens_details"] : Json();
+  };
+  const std::string ab = "\"" + a + "\",\"" + b + "\"";
+  const std::string ba = "\"" + b + "\",\"" + a + "\"";
+  Json u;
+  for (int i = 0; i < 50; ++i) {  // until the chunk cache holds a and b
+    u = ask("Warm-up number " + std::to_string(i) + " of the cache.", ab, 0.0);
+    if (u.is_object() && u["chunk_cached_tokens"].get<int64_t>() > 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_GT(u["chunk_cached_tokens"].get<int64_t>(), 0) << u.dump();
+  EXPECT_EQ(u["chunk_recomputed_tokens"], 0) << u.dump();
+  u = ask("Another opening document, never seen before.", ba, 1.0);
+  EXPECT_EQ(u["chunk_cached_tokens"], 0) << u.dump();
+  EXPECT_GT(u["chunk_recomputed_tokens"].get<int64_t>(), 0) << u.dump();
+  Reply bad = Curl("-H 'Content-Type: application/json' -d '{\"collection\":\"docs\",\"messages\":[{\"role\":\"user\","
+                   "\"content\":\"q\"}],\"recompute_fraction\":1.5}' " + Url("/v1/rag/chat/completions"));
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(ErrorMessage(bad).find("recompute_fraction"), std::string::npos) << bad.body;
 }
 
 }  // namespace
