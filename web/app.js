@@ -13,7 +13,8 @@ const store = {
   get(key, fallback) {
     try { const v = localStorage.getItem("chunkserve." + key); return v === null ? fallback : JSON.parse(v); } catch { return fallback; }
   },
-  set(key, value) { localStorage.setItem("chunkserve." + key, JSON.stringify(value)); },
+  // Messages keep their DOM nodes under "el": not stored.
+  set(key, value) { localStorage.setItem("chunkserve." + key, JSON.stringify(value, (k, v) => (k === "el" ? undefined : v))); },
 };
 
 const state = {
@@ -308,7 +309,7 @@ async function openCitation(m, n) {
     const meta = [];
     if (r.heading_path && r.heading_path.length) meta.push(r.heading_path.join(" \u203a "));
     if (r.page_begin) meta.push(r.page_begin === r.page_end ? "page " + r.page_begin : `pages ${r.page_begin}-${r.page_end}`);
-    meta.push(src.score != null ? "score " + Number(src.score).toFixed(3) : "rank " + n);
+    meta.push(await scoreOf(m, src));
     meta.push(`bytes ${r.source_begin}-${r.source_end} of ${doc.bytes}`);
     $("citation-meta").textContent = meta.join(" \u00b7 ");
     const mark = document.createElement("mark");
@@ -319,6 +320,24 @@ async function openCitation(m, n) {
   } catch (e) {
     $("citation-meta").textContent = e.message;
   }
+}
+
+// "score S (mode)": the source's retrieval score as /v1/search gives it for
+// the answer's question (the RAG response numbers its sources by rank but
+// does not carry their scores).
+async function scoreOf(m, src) {
+  const fmt = (v) => Number(v).toPrecision(4);
+  if (src.score != null) return "score " + fmt(src.score);
+  if (!m.question) return "rank " + src.number;
+  if (!m.scores) {
+    const s = settings();
+    const res = await api("POST", "/v1/search", { collection: m.collection, query: m.question,
+      k: Math.min(1000, Math.max(20, 4 * (m.sources || []).length)), mode: m.retrieval || s.mode });
+    m.scores = {};
+    for (const hit of res.data) m.scores[hit.chunk_id] = { score: hit.score, rank: hit.rank, mode: res.mode };
+  }
+  const hit = m.scores[src.chunk_id];
+  return hit ? `score ${fmt(hit.score)} (${hit.mode}, rank ${hit.rank})` : "rank " + src.number;
 }
 
 // ---- Asking -----------------------------------------------------------------
@@ -361,7 +380,8 @@ async function ask(text) {
     c.messages.push({ role: "user", content: text });
     if (c.title === "New conversation") c.title = text.slice(0, 60);
   }
-  const answer = { role: "assistant", content: "", collection: collection || null };
+  const question = [...c.messages].reverse().find((x) => x.role === "user");
+  const answer = { role: "assistant", content: "", collection: collection || null, question: question && question.content };
   c.messages.push(answer);
   saveConversations();
   renderConversationList();

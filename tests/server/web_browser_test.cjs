@@ -99,6 +99,9 @@ async function checkCitation(page, source, files) {
   assert.ok(visible, "the highlight is scrolled into view");
   const title = await page.$eval("#citation-title", (e) => e.textContent);
   assert.ok(title.includes(source.path), "the citation names its document");
+  const meta = await page.$eval("#citation-meta", (e) => e.textContent);
+  assert.match(meta, /score -?[\d.e+-]+ \((bm25|dense|hybrid), rank \d+\)/, "the citation shows its score: " + meta);
+  log("citation:", title, "|", meta);
 }
 
 async function run(page) {
@@ -192,10 +195,10 @@ async function run(page) {
   answer = await lastAnswer(page);
   log("extractive answer:", JSON.stringify(answer.content));
   assert.ok(/\[\d+\]/.test(answer.content), "the extractive answer cites [n]");
-  const inline = await page.$(".message.assistant:last-child .content button.cite");
-  assert.ok(inline, "an inline citation marker is a button");
-  const n = Number(await inline.evaluate((b) => b.dataset.n));
-  await inline.click();
+  const marker = ".message.assistant:last-child .content button.cite";
+  assert.ok(await page.$(marker), "an inline citation marker is a button");
+  const n = Number(await page.$eval(marker, (b) => b.dataset.n));
+  await page.click(marker);
   const cited = (answer.evidence || []).find((e) => e.number === n) || answer.sources.find((s) => s.number === n);
   await checkCitation(page, cited, files);
   const probe = await page.evaluate(() => ({
