@@ -78,7 +78,13 @@ function serverDefaults() {
   };
 }
 
-function settings() { return Object.assign(serverDefaults(), state.settings || {}); }
+function settings() {
+  const s = Object.assign(serverDefaults(), state.settings || {});
+  // A mode saved against another server may not be served here.
+  const modes = (state.server && state.server.retrieval_modes) || [];
+  if (modes.length && !modes.includes(s.mode)) s.mode = serverDefaults().mode;
+  return s;
+}
 
 function fillSettingsForm() {
   const form = $("settings");
