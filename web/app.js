@@ -66,12 +66,12 @@ function showBanner(message) {
 
 // ---- Server info and settings ---------------------------------------------
 
-const SETTING_FIELDS = ["temperature", "top_p", "max_tokens", "mode", "k", "token_budget", "extractive", "recompute_fraction"];
+const SETTING_FIELDS = ["temperature", "rag_temperature", "top_p", "max_tokens", "mode", "k", "token_budget", "extractive", "recompute_fraction"];
 
 function serverDefaults() {
   const d = (state.server && state.server.defaults) || {};
   return {
-    temperature: d.temperature ?? 1, top_p: d.top_p ?? 1, max_tokens: d.max_tokens ?? 256,
+    temperature: d.temperature ?? 1, rag_temperature: d.rag_temperature ?? 0, top_p: d.top_p ?? 1, max_tokens: d.max_tokens ?? 256,
     mode: d.retrieval_mode ?? "bm25", k: d.k ?? 5, token_budget: d.token_budget ?? 1500,
     extractive: state.server ? !state.server.generation : false,
     recompute_fraction: d.recompute_fraction ?? 0.15,
@@ -397,7 +397,7 @@ async function ask(text) {
   let path, body;
   if (collection) {
     path = "/v1/rag/chat/completions";
-    body = { collection, messages: history, stream: true, max_tokens: s.max_tokens, temperature: s.temperature,
+    body = { collection, messages: history, stream: true, max_tokens: s.max_tokens, temperature: s.rag_temperature,
              k: s.k, token_budget: s.token_budget, mode: s.mode, extractive: !!s.extractive,
              recompute_fraction: s.recompute_fraction };
   } else {

@@ -146,6 +146,7 @@ async function run(page) {
   assert.strictEqual(bad.cls, "rejected");
   assert.match(bad.status, /binary data/, "the rejected file says why");
   await page.waitForFunction(() => document.querySelectorAll("#document-table tbody tr").length === 2);
+  await page.screenshot({ path: path.join(OUT, "collections.png") });
 
   const files = {};
   for (const n of names) files[n] = fs.readFileSync(path.join(DOCS, n));
@@ -188,6 +189,7 @@ async function run(page) {
   // 5. Extractive answer: inline [n] markers open their sentence; the XSS
   // probes in the document render as text.
   await tab(page, "settings");
+  await page.screenshot({ path: path.join(OUT, "settings.png") });
   await page.$eval('#settings [name="extractive"]', (el) => { el.checked = true; el.dispatchEvent(new Event("change", { bubbles: true })); });
   await tab(page, "chat");
   await ask(page, "zebra probe onerror script");
