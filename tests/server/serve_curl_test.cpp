@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "server/serve_executable.h"
+#include "server/test_pdf.h"
 
 namespace chunkserve::server {
 namespace {
@@ -22,39 +23,6 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 using testing::RunShell;
-
-// A one-page-per-entry PDF with the text of each page (what pdftotext reads).
-std::string MakePdf(const std::vector<std::string>& pages) {
-  const size_t n = pages.size();
-  std::vector<std::string> objs = {"<< /Type /Catalog /Pages 2 0 R >>", "",
-                                   "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"};
-  std::string kids;
-  for (size_t i = 0; i < n; ++i) {
-    const size_t page_obj = objs.size() + 1;
-    kids += std::to_string(page_obj) + " 0 R ";
-    objs.push_back("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents " + std::to_string(page_obj + 1) +
-                   " 0 R /Resources << /Font << /F1 3 0 R >> >> >>");
-    const std::string stream = "BT /F1 12 Tf 72 720 Td (" + pages[i] + ") Tj ET";
-    objs.push_back("<< /Length " + std::to_string(stream.size()) + " >>\nstream\n" + stream + "\nendstream");
-  }
-  objs[1] = "<< /Type /Pages /Kids [" + kids + "] /Count " + std::to_string(n) + " >>";
-  std::string pdf = "%PDF-1.4\n";
-  std::vector<size_t> offsets;
-  for (size_t i = 0; i < objs.size(); ++i) {
-    offsets.push_back(pdf.size());
-    pdf += std::to_string(i + 1) + " 0 obj\n" + objs[i] + "\nendobj\n";
-  }
-  const size_t xref = pdf.size();
-  pdf += "xref\n0 " + std::to_string(objs.size() + 1) + "\n0000000000 65535 f \n";
-  for (size_t off : offsets) {
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "%010zu 00000 n \n", off);
-    pdf += buf;
-  }
-  pdf += "trailer\n<< /Size " + std::to_string(objs.size() + 1) + " /Root 1 0 R >>\nstartxref\n" +
-         std::to_string(xref) + "\n%%EOF\n";
-  return pdf;
-}
 
 class ServeCurlTest : public ::testing::Test {
  protected:
@@ -161,7 +129,7 @@ TEST_F(ServeCurlTest, FormatByContentNameAndFormatParts) {
 
 TEST_F(ServeCurlTest, PdfUploadKeepsPages) {
   if (!testing::HaveCommand("pdftotext")) GTEST_SKIP() << "pdftotext (poppler-utils) is not installed";
-  Reply r = Upload(Write("tides.pdf", MakePdf({"Spring tides peak at the full moon.", "Neap tides follow a week later."})));
+  Reply r = Upload(Write("tides.pdf", testing::MakePdf({"Spring tides peak at the full moon.", "Neap tides follow a week later."})));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.json["format"], "pdf");
   const std::string path = "/v1/collections/docs/documents/" + std::to_string(r.json["id"].get<int64_t>());

@@ -120,24 +120,25 @@ async function run(page) {
   await page.waitForFunction(() => document.querySelector("#banner").classList.contains("hidden"));
   await page.waitForFunction(() => document.querySelector("#model-name").textContent.length > 0);
 
-  // 2. A collection, two uploads with progress bars, one rejected file.
+  // 2. A collection, three uploads with progress bars (text, Markdown, PDF),
+  // one rejected file.
   await tab(page, "collections");
   await page.type("#collection-name", "docs");
   await page.click("#create-collection button");
   await page.waitForFunction(() => [...document.querySelectorAll("#collection-list li")].some((l) => l.dataset.name === "docs"));
   await page.waitForFunction(() => !document.querySelector("#collection-actions").classList.contains("hidden"));
-  const names = ["alpha.txt", "beta.md", "binary.dat"];
+  const names = ["alpha.txt", "beta.md", "gamma.pdf", "binary.dat"];
   const input = await page.$("#upload-input");
   await input.uploadFile(...names.map((n) => path.join(DOCS, n)));
   await page.waitForFunction(() => {
     const rows = document.querySelectorAll("#upload-list li");
-    return rows.length === 3 && [...rows].every((r) => r.classList.contains("done") || r.classList.contains("rejected"));
+    return rows.length === 4 && [...rows].every((r) => r.classList.contains("done") || r.classList.contains("rejected"));
   }, { timeout: 30000 });
   const rows = await page.$$eval("#upload-list li", (ls) => ls.map((l) => ({
     name: l.children[0].textContent, cls: l.className, progress: l.querySelector("progress").value,
     status: l.querySelector(".upload-status").textContent })));
   log("uploads:", JSON.stringify(rows));
-  for (const n of ["alpha.txt", "beta.md"]) {
+  for (const n of ["alpha.txt", "beta.md", "gamma.pdf"]) {
     const r = rows.find((x) => x.name === n);
     assert.strictEqual(r.cls, "done", n + " stored");
     assert.strictEqual(r.progress, 1, n + " progress bar finished");
@@ -145,7 +146,8 @@ async function run(page) {
   const bad = rows.find((x) => x.name === "binary.dat");
   assert.strictEqual(bad.cls, "rejected");
   assert.match(bad.status, /binary data/, "the rejected file says why");
-  await page.waitForFunction(() => document.querySelectorAll("#document-table tbody tr").length === 2);
+  assert.match(rows.find((x) => x.name === "gamma.pdf").status, /stored: pdf/);
+  await page.waitForFunction(() => document.querySelectorAll("#document-table tbody tr").length === 3);
   await page.screenshot({ path: path.join(OUT, "collections.png") });
 
   const files = {};
@@ -263,7 +265,18 @@ async function run(page) {
   await page.screenshot({ path: path.join(OUT, "dashboard.png") });
   log("screenshot", path.join(OUT, "dashboard.png"));
 
-  // 8. A `chunkserve report` file renders its charts offline.
+  // 8. Deleting a document from the collection.
+  await tab(page, "collections");
+  await page.waitForFunction(() => document.querySelectorAll("#document-table tbody tr").length === 3);
+  await page.evaluate(() => {
+    const row = [...document.querySelectorAll("#document-table tbody tr")].find((r) => r.cells[0].textContent === "gamma.pdf");
+    row.querySelector("button").click();
+  });
+  await page.waitForFunction(() => document.querySelectorAll("#document-table tbody tr").length === 2);
+  const left = await page.$$eval("#document-table tbody tr", (rs) => rs.map((r) => r.cells[0].textContent).sort());
+  assert.deepStrictEqual(left, ["alpha.txt", "beta.md"]);
+
+  // 9. A `chunkserve report` file renders its charts offline.
   if (process.env.REPORT) {
     await page.goto("file://" + process.env.REPORT, { waitUntil: "load" });
     const charts = await page.$$eval("svg polyline", (p) => p.length);

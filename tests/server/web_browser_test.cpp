@@ -20,6 +20,7 @@
 #include <string>
 
 #include "server/serve_executable.h"
+#include "server/test_pdf.h"
 
 namespace chunkserve::server {
 namespace {
@@ -43,8 +44,8 @@ std::string FindChromium() {
   return "";
 }
 
-// The documents the page uploads: two to store (one with XSS probes) and
-// one binary file the server must refuse.
+// The documents the page uploads: three to store (one with XSS probes, one
+// a PDF) and one binary file the server must refuse.
 void WriteDocuments(const fs::path& dir) {
   fs::create_directories(dir);
   WriteFile(dir / "alpha.txt",
@@ -59,6 +60,7 @@ void WriteDocuments(const fs::path& dir) {
   std::string binary = "\x7f" "ELF";
   for (int i = 0; i < 512; ++i) binary += static_cast<char>(i % 7 == 0 ? 0 : i % 251);
   WriteFile(dir / "binary.dat", binary);
+  WriteFile(dir / "gamma.pdf", testing::MakePdf({"Pilots board ships at the outer buoy.", "Tugs wait inside the mole."}));
 }
 
 // Result lines in the shapes `bench --rag --json` and serve_bench print, for
@@ -85,6 +87,7 @@ TEST(WebBrowserTest, PageInHeadlessChromium) {
   const std::string chrome = FindChromium();
   if (chrome.empty()) GTEST_SKIP() << "Chromium is not installed (apt-get install chromium; `make deps` does)";
   if (!HaveCommand("node") || !HaveCommand("npm")) GTEST_SKIP() << "node/npm not installed";
+  if (!HaveCommand("pdftotext")) GTEST_SKIP() << "pdftotext (poppler-utils) not installed";
   const fs::path npm_dir = fs::path(CHUNKSERVE_BINARY_DIR) / "npm-web";
   const fs::path module = npm_dir / "node_modules" / "puppeteer-core";
   if (!fs::exists(module / "package.json")) {
