@@ -245,6 +245,10 @@ function updateMessage(m) {
   if (m.mode === "extractive") div.appendChild(textDiv("stats", "Extractive answer: the sources' own sentences, nothing generated" +
     (m.retrieval ? " \u00b7 retrieval " + m.retrieval : "")));
   else if (m.stats) div.appendChild(statsElement(m.stats, m.retrieval));
+  if (m.fit && (m.fit.sources_dropped > 0 || m.fit.source_cut))
+    div.appendChild(textDiv("notice", "To fit the model's context " +
+      (m.fit.sources_dropped > 0 ? m.fit.sources_dropped + " source(s) were left out" : "") +
+      (m.fit.sources_dropped > 0 && m.fit.source_cut ? " and " : "") + (m.fit.source_cut ? "the last source was cut" : "") + "."));
 }
 
 function textDiv(cls, text) {
@@ -434,6 +438,7 @@ async function ask(text) {
       if (ev.usage) answer.stats = answerStats(ev.usage, firstMs, state.server && state.server.context_tokens);
       if (ev.sources) { answer.sources = ev.sources; answer.evidence = ev.evidence; answer.retrieval = ev.retrieval; }
       if (ev.mode) answer.mode = ev.mode;
+      if (ev.context_fit) answer.fit = ev.context_fit;
       redraw();
     }
     if (!answer.stats) answer.stats = answerStats(null, firstMs, state.server && state.server.context_tokens);

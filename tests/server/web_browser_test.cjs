@@ -218,6 +218,25 @@ async function run(page) {
   await page.screenshot({ path: path.join(OUT, "chat_citation.png") });
   log("screenshot", path.join(OUT, "chat_citation.png"));
 
+  // The Markdown renderer on hostile and ordinary input (in the page).
+  const md = await page.evaluate(() => {
+    const html = (src) => { const d = document.createElement("div"); d.appendChild(Markdown.render(src, () => {})); return d.innerHTML; };
+    return {
+      js: html("[click](javascript:alert(1)) and [ok](https://example.org/a)"),
+      tags: html("<b onmouseover=x>bold?</b> <iframe src=//evil>"),
+      rich: html("# Title\n\nSome **bold**, *it*, `code <x>` and a cite [2].\n\n- one\n- two\n\n```\n<script>1</script>\n```"),
+      underscores: html("snake_case_name and a__b__c stay"),
+    };
+  });
+  log("markdown:", JSON.stringify(md));
+  assert.ok(!md.js.includes("javascript:\"") && md.js.includes("[click](javascript:alert(1))"), "javascript: links stay text");
+  assert.ok(md.js.includes('<a href="https://example.org/a" rel="noopener noreferrer" target="_blank">ok</a>'));
+  assert.ok(md.tags.includes("&lt;b onmouseover=x&gt;") && md.tags.includes("&lt;iframe"), "tags stay text");
+  assert.ok(md.rich.includes("<h3>Title</h3>") && md.rich.includes("<strong>bold</strong>") && md.rich.includes("<em>it</em>"));
+  assert.ok(md.rich.includes("<code>code &lt;x&gt;</code>") && md.rich.includes('<button type="button" class="cite" data-n="2">[2]</button>'));
+  assert.ok(md.rich.includes("<ul><li>one</li><li>two</li></ul>") && md.rich.includes("<pre><code>&lt;script&gt;1&lt;/script&gt;</code></pre>"));
+  assert.ok(!md.underscores.includes("<em>") && !md.underscores.includes("<strong>"), "underscores inside words stay");
+
   // 6. Stop a long plain-chat generation midway (greedy: the fixture model
   // loops without an end of text, so it would run to max_tokens).
   await page.click("#new-conversation");
