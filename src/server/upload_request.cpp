@@ -1,6 +1,9 @@
 #include "server/upload_request.h"
 
+#include <string>
+
 #include "rag/ingest/file_type.h"
+#include "rag/ingest/gunzip.h"
 #include "rag/pipeline/document_upload.h"
 #include "server/http_util.h"
 
@@ -49,6 +52,17 @@ StatusOr<UploadRequest> FromJson(const httplib::Request& req) {
   return out;
 }
 
+// What a gzip file holds: the name without ".gz" decides its format.
+constexpr size_t kMaxGunzipBytes = size_t{64} << 20;  // as ingest's --max-file-mib
+
+std::string WithoutGzipSuffix(const std::string& name) {
+  for (const char* suffix : {".gz", ".gzip", ".GZ"}) {
+    const size_t n = std::char_traits<char>::length(suffix);
+    if (name.size() > n && name.compare(name.size() - n, n, suffix) == 0) return name.substr(0, name.size() - n);
+  }
+  return name;
+}
+
 StatusOr<UploadRequest> FromMultipart(const httplib::Request& req) {
   if (!req.has_file("file"))
     return InvalidArgumentError("a multipart upload needs a part named 'file' (curl -F file=@doc.txt)");
@@ -59,8 +73,17 @@ StatusOr<UploadRequest> FromMultipart(const httplib::Request& req) {
   out.name = req.has_file("name") ? req.get_file_value("name").content : file.filename;
   if (out.name.empty()) return InvalidArgumentError("the 'file' part has no filename: add a part 'name'");
   out.bytes = file.content;
+  std::string typed_name = out.name;
+  if (rag::IsGzip(out.bytes)) {
+    StatusOr<std::string> plain = rag::Gunzip(out.bytes, kMaxGunzipBytes);
+    if (!plain.ok())
+      return InvalidArgumentError("'" + out.name + "' is gzip data that does not decompress: " +
+                                  std::string(plain.status().message()));
+    out.bytes = std::move(*plain);
+    typed_name = WithoutGzipSuffix(out.name);
+  }
   const std::string format = req.has_file("format") ? req.get_file_value("format").content : "";
-  ASSIGN_OR_RETURN(out.format, ResolveFormat(format, out.name, out.bytes));
+  ASSIGN_OR_RETURN(out.format, ResolveFormat(format, typed_name, out.bytes));
   return out;
 }
 

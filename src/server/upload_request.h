@@ -10,7 +10,9 @@
 // The format, when not given: by the name's extension (.txt .md .markdown
 // .rst .html .htm .pdf), else by content ("%PDF-" is a PDF, "<!DOCTYPE html"
 // / "<html" HTML) as `ingest` decides (rag/ingest/file_type.h), else plain
-// text. Binary data and page machinery (.css, .js, .json ...) are refused
+// text. A gzip file (multipart) is decompressed first, as `ingest` does, and
+// judged by its name without ".gz"; its citations index the decompressed
+// bytes (the stored name keeps ".gz"). Binary data and page machinery (.css, .js, .json ...) are refused
 // (400, the message says why); a JSON body cannot carry a PDF (its bytes are
 // not text): send it as multipart.
 //

@@ -127,6 +127,25 @@ TEST_F(ServeCurlTest, FormatByContentNameAndFormatParts) {
   EXPECT_EQ(json.json["format"], "html");
 }
 
+// A gzip file is what it holds, as `ingest` reads it.
+TEST_F(ServeCurlTest, GzipUploadIsDecompressed) {
+  const std::string md = "# Moorings\n\nVisitors use the pontoon by the crane.\n";
+  const std::string plain = Write("README.md", md);
+  std::string out;
+  ASSERT_EQ(RunShell("gzip -c '" + plain + "' > '" + plain + ".gz'", &out), 0) << out;
+  Reply r = Upload(plain + ".gz");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json["name"], "README.md.gz");
+  EXPECT_EQ(r.json["format"], "markdown");
+  EXPECT_EQ(r.json["bytes"], md.size());
+  Reply doc = Curl(Url("/v1/collections/docs/documents/" + std::to_string(r.json["id"].get<int64_t>())));
+  ASSERT_EQ(doc.status, 200) << doc.body;
+  EXPECT_NE(doc.json["text"].get<std::string>().find("Visitors use the pontoon by the crane."), std::string::npos);
+  Reply bad = Upload(Write("broken.txt.gz", std::string("\x1f\x8b\x08\x00garbage", 12)));
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(ErrorMessage(bad).find("does not decompress"), std::string::npos) << bad.body;
+}
+
 TEST_F(ServeCurlTest, PdfUploadKeepsPages) {
   if (!testing::HaveCommand("pdftotext")) GTEST_SKIP() << "pdftotext (poppler-utils) is not installed";
   Reply r = Upload(Write("tides.pdf", testing::MakePdf({"Spring tides peak at the full moon.", "Neap tides follow a week later."})));
