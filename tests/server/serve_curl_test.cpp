@@ -228,7 +228,8 @@ TEST_F(ServeCurlTest, PageIsOpenTheApiIsNot) {
   EXPECT_NE(out.find("200 OK"), std::string::npos) << out;
   EXPECT_NE(out.find("text/html"), std::string::npos) << out;
   EXPECT_NE(out.find("Content-Security-Policy: default-src 'self'"), std::string::npos) << out;
-  for (const char* asset : {"/app.js", "/app.css", "/markdown.js", "/charts.js", "/index.html"})
+  for (const char* asset : {"/app.js", "/app.css", "/markdown.js", "/charts.js", "/page.js", "/settings.js", "/chat.js",
+                            "/collections.js", "/dashboard.js", "/index.html"})
     EXPECT_EQ(Curl(Url(asset), /*key=*/false).status, 200) << asset;
   EXPECT_EQ(Curl(Url("/nope.js"), /*key=*/false).status, 401);  // unknown paths are not open
   EXPECT_EQ(Curl(Url("/v1/server"), /*key=*/false).status, 401);

@@ -178,7 +178,7 @@ async function run(page) {
   assert.ok(answer.sources.length > 0, "the answer has sources");
 
   // 4. Clicking a source opens the passage, highlighted.
-  await page.click(".message.assistant:last-child .sources button.cite");
+  await page.$eval(".message.assistant:last-child .sources button.cite", (b) => b.click());
   await checkCitation(page, answer.sources[0], files);
   // The same question again: its chunks now come from the chunk cache.
   await page.click("#regenerate");
@@ -202,7 +202,7 @@ async function run(page) {
   const marker = ".message.assistant:last-child .content button.cite";
   assert.ok(await page.$(marker), "an inline citation marker is a button");
   const n = Number(await page.$eval(marker, (b) => b.dataset.n));
-  await page.click(marker);
+  await page.$eval(marker, (b) => b.click());
   const cited = (answer.evidence || []).find((e) => e.number === n) || answer.sources.find((s) => s.number === n);
   await checkCitation(page, cited, files);
   const probe = await page.evaluate(() => ({
