@@ -2,7 +2,8 @@
 // offline benchmark report (`chunkserve report`) both draw with it.
 //
 // Charts.line(container, {title, xLabel, yLabel, series: [{name, points:
-// [[x, y], ...]}], xTime}) replaces the container's content with one chart.
+// [[x, y], ...]}], xTime, xInteger}) replaces the container's content with
+// one chart (xTime: x is a time in ms; xInteger: x ticks on whole numbers).
 // Labels and names go in as text nodes (textContent), never as markup.
 "use strict";
 
@@ -71,6 +72,7 @@ const Charts = (() => {
     }
     let previous = null;
     for (const v of ticks(x0, x1, opts.xTime ? 4 : 6)) {
+      if (opts.xInteger && !Number.isInteger(v)) continue;
       const label = opts.xTime ? timeLabel(v) : format(v);
       if (label === previous) continue;  // sub-second ticks of a short time span
       previous = label;

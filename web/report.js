@@ -50,6 +50,9 @@
     return [...groups].map(([k, points]) => ({ name: label(k), points: points.sort((a, b) => a[0] - b[0]) }));
   }
 
+  // Whole numbers as they are, others to 4 significant digits.
+  const cell = (v) => (v === undefined || v === null ? "" : typeof v === "number" && !Number.isInteger(v) ? String(Number(v.toPrecision(4))) : String(v));
+
   function table(grid, list, columns) {
     const t = document.createElement("table");
     const head = t.createTHead().insertRow();
@@ -57,7 +60,7 @@
     const body = t.createTBody();
     for (const r of list) {
       const tr = body.insertRow();
-      for (const c of columns) tr.insertCell().textContent = r[c] === undefined ? "" : String(r[c]);
+      for (const c of columns) tr.insertCell().textContent = cell(r[c]);
     }
     grid.parentNode.appendChild(t);
   }
@@ -91,13 +94,13 @@
     const g = section("Serving: throughput and latency vs clients (serve_bench)");
     const key = (r) => r.bench;
     const label = (k) => (k === "serve" ? "" : " (with long prefills)");
-    chart(g, { title: "Throughput", xLabel: "clients", yLabel: "tokens/s", series: [
+    chart(g, { title: "Throughput", xLabel: "clients", xInteger: true, yLabel: "tokens/s", series: [
       ...seriesBy(serve, key, (r) => r.clients, (r) => r.decode_tok_s, (k) => "decode" + label(k)),
       ...seriesBy(serve, key, (r) => r.clients, (r) => r.e2e_tok_s, (k) => "end to end" + label(k)) ] });
-    chart(g, { title: "Time to first token", xLabel: "clients", yLabel: "ms", series: [
+    chart(g, { title: "Time to first token", xLabel: "clients", xInteger: true, yLabel: "ms", series: [
       ...seriesBy(serve, key, (r) => r.clients, (r) => r.ttft_p50_ms, (k) => "p50" + label(k)),
       ...seriesBy(serve, key, (r) => r.clients, (r) => r.ttft_p99_ms, (k) => "p99" + label(k)) ] });
-    chart(g, { title: "Inter-token latency", xLabel: "clients", yLabel: "ms", series: [
+    chart(g, { title: "Inter-token latency", xLabel: "clients", xInteger: true, yLabel: "ms", series: [
       ...seriesBy(serve, key, (r) => r.clients, (r) => r.itl_p50_ms, (k) => "p50" + label(k)),
       ...seriesBy(serve, key, (r) => r.clients, (r) => r.itl_p99_ms, (k) => "p99" + label(k)) ] });
     table(g, serve, ["bench", "clients", "decode_tok_s", "e2e_tok_s", "ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms", "failed"]);
@@ -106,9 +109,9 @@
   if (serveRag.length) {
     const g = section("Serving RAG requests: chunk cache on / off vs clients (serve_bench --rag)");
     const key = (r) => r.chunk_cache;
-    chart(g, { title: "Time to first token (p50)", xLabel: "clients", yLabel: "ms",
+    chart(g, { title: "Time to first token (p50)", xLabel: "clients", xInteger: true, yLabel: "ms",
       series: seriesBy(serveRag, key, (r) => r.clients, (r) => r.ttft_p50_ms, (k) => "chunk cache " + k) });
-    chart(g, { title: "Requests per second", xLabel: "clients", yLabel: "requests/s",
+    chart(g, { title: "Requests per second", xLabel: "clients", xInteger: true, yLabel: "requests/s",
       series: seriesBy(serveRag, key, (r) => r.clients, (r) => r.requests_per_s, (k) => "chunk cache " + k) });
     table(g, serveRag, ["chunk_cache", "clients", "ttft_p50_ms", "ttft_p99_ms", "requests_per_s", "prompt_tok_s",
       "chunk_cached_tokens", "chunk_recomputed_tokens", "computed_tokens", "failed"]);
