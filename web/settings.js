@@ -54,7 +54,7 @@ function showModelInfo() {
   dl.replaceChildren();
   if (!s) return;
   const rows = [
-    ["Model", s.model ?? "(none: retrieval only)"], ["Context", s.context_tokens + " tokens"],
+    ["Model", s.model ?? "(none: retrieval only)"], ["Context", s.context_tokens != null ? s.context_tokens + " tokens" : "-"],
     ["Generation", s.generation ? "yes" : "no (extractive answers only)"],
     ["Collections", s.rag ? "yes" : "no (start serve with --db)"], ["Embedder", s.embedder ?? "(none: BM25 only)"],
     ["Retrieval modes", (s.retrieval_modes || []).join(", ")],

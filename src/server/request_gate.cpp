@@ -188,8 +188,10 @@ GateVerdict RequestGate::Check(const RequestHead& head) const {
   }
 
   // 7, 8. What the body is.
-  if (n > 0 || head.chunked) {
-    const std::string type = MediaType(head.Header("Content-Type").value_or(""));
+  const bool has_body = n > 0 || head.chunked;
+  const std::string type = MediaType(head.Header("Content-Type").value_or(""));
+  if (has_body) {
+    // Uploads may also be multipart/form-data (curl -F, browser forms).
     static const std::regex kUploadPath("/v1/collections/[^/]+/documents");
     const bool upload = type == "multipart/form-data" && head.method == "POST" &&
                         std::regex_match(head.path, kUploadPath);
@@ -212,7 +214,7 @@ GateVerdict RequestGate::Check(const RequestHead& head) const {
     }
   }
   v.pass = true;
-  v.json = !(n > 0 || head.chunked) || MediaType(head.Header("Content-Type").value_or("")) == "application/json";
+  v.json = !has_body || type == "application/json";
   v.body_bytes = n;
   v.chunked = head.chunked;
   return v;

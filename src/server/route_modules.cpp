@@ -14,9 +14,9 @@ void InstallAllRoutes(httplib::Server& http, ServerContext& ctx) {
   InstallOpenAiRoutes(http, ctx);
   InstallEmbeddingsRoute(http, ctx);
   InstallWebRoutes(http, ctx);
-  Status rag = InstallRagRoutes(http, ctx);
-  if (rag.ok()) InstallDocumentRoutes(http, ctx);
-  if (Status s = rag; !s.ok()) {
+  if (Status s = InstallRagRoutes(http, ctx); s.ok()) {
+    InstallDocumentRoutes(http, ctx);
+  } else {
     // FailedPrecondition: not configured (no --db), not a fault.
     if (s.code() == StatusCode::kFailedPrecondition) {
       CS_LOG(Info) << "server: RAG routes off: " << s.message();

@@ -51,7 +51,7 @@ void InstallWebRoutes(httplib::Server& http, const ServerContext& ctx) {
     if (ctx.rag_embedder) modes.insert(modes.end(), {"dense", "hybrid"});
     SendJson(res, Json{{"object", "server"},
                        {"model", ctx.model_id.empty() ? Json(nullptr) : Json(ctx.model_id)},
-                       {"context_tokens", ctx.n_ctx_tokens},
+                       {"context_tokens", ctx.engine ? Json(ctx.n_ctx_tokens) : Json(nullptr)},
                        {"generation", ctx.engine != nullptr},
                        {"rag", !ctx.rag_db_path.empty()},
                        {"embedder", ctx.rag_embedder ? Json(ctx.embedder_name) : Json(nullptr)},

@@ -5,7 +5,13 @@
 //                                      /health (no API key: the page asks the
 //                                      user for one and sends it on every API call)
 //   GET /v1/server                     model information and the defaults the
-//                                      page's settings start from (API key required)
+//                                      page's settings start from (API key required):
+//                                      {model, context_tokens, generation, rag, embedder,
+//                                       retrieval_modes, defaults: {temperature, top_p,
+//                                       max_tokens, rag_temperature, k, token_budget,
+//                                       retrieval_mode, recompute_fraction}}; model,
+//                                      context_tokens and recompute_fraction are null
+//                                      without a language model
 //
 // Thread safety: handlers read immutable data and the context.
 #pragma once
