@@ -127,18 +127,34 @@ async function run(page) {
   await page.click("#create-collection button");
   await page.waitForFunction(() => [...document.querySelectorAll("#collection-list li")].some((l) => l.dataset.name === "docs"));
   await page.waitForFunction(() => !document.querySelector("#collection-actions").classList.contains("hidden"));
-  const names = ["alpha.txt", "beta.md", "gamma.pdf", "binary.dat"];
+  const names = ["alpha.txt", "beta.md", "gamma.pdf", "binary.dat", "ledger.txt"];
+  // Every value each progress bar shows, as it changes.
+  await page.evaluate(() => {
+    window.__progress = {};
+    new MutationObserver((records) => {
+      for (const r of records) {
+        if (r.target.tagName !== "PROGRESS") continue;
+        const name = r.target.parentNode.children[0].textContent;
+        (window.__progress[name] = window.__progress[name] || []).push(Number(r.target.value));
+      }
+    }).observe(document.querySelector("#upload-list"), { subtree: true, attributes: true, attributeFilter: ["value"] });
+  });
+  await page.emulateNetworkConditions({ download: -1, upload: 200000, latency: 0 });
   const input = await page.$("#upload-input");
   await input.uploadFile(...names.map((n) => path.join(DOCS, n)));
   await page.waitForFunction(() => {
     const rows = document.querySelectorAll("#upload-list li");
-    return rows.length === 4 && [...rows].every((r) => r.classList.contains("done") || r.classList.contains("rejected"));
+    return rows.length === 5 && [...rows].every((r) => r.classList.contains("done") || r.classList.contains("rejected"));
   }, { timeout: 30000 });
   const rows = await page.$$eval("#upload-list li", (ls) => ls.map((l) => ({
     name: l.children[0].textContent, cls: l.className, progress: l.querySelector("progress").value,
     status: l.querySelector(".upload-status").textContent })));
+  await page.emulateNetworkConditions(null);
   log("uploads:", JSON.stringify(rows));
-  for (const n of ["alpha.txt", "beta.md", "gamma.pdf"]) {
+  const progress = await page.evaluate(() => window.__progress);
+  log("progress seen:", JSON.stringify(progress["ledger.txt"]));
+  assert.ok(progress["ledger.txt"].some((v) => v > 0 && v < 1), "the large upload's bar moved before it finished");
+  for (const n of ["alpha.txt", "beta.md", "gamma.pdf", "ledger.txt"]) {
     const r = rows.find((x) => x.name === n);
     assert.strictEqual(r.cls, "done", n + " stored");
     assert.strictEqual(r.progress, 1, n + " progress bar finished");
@@ -147,7 +163,7 @@ async function run(page) {
   assert.strictEqual(bad.cls, "rejected");
   assert.match(bad.status, /binary data/, "the rejected file says why");
   assert.match(rows.find((x) => x.name === "gamma.pdf").status, /stored: pdf/);
-  await page.waitForFunction(() => document.querySelectorAll("#document-table tbody tr").length === 3);
+  await page.waitForFunction(() => document.querySelectorAll("#document-table tbody tr").length === 4);
   await page.screenshot({ path: path.join(OUT, "collections.png") });
 
   const files = {};
@@ -286,14 +302,14 @@ async function run(page) {
 
   // 8. Deleting a document from the collection.
   await tab(page, "collections");
-  await page.waitForFunction(() => document.querySelectorAll("#document-table tbody tr").length === 3);
+  await page.waitForFunction(() => document.querySelectorAll("#document-table tbody tr").length === 4);
   await page.evaluate(() => {
     const row = [...document.querySelectorAll("#document-table tbody tr")].find((r) => r.cells[0].textContent === "gamma.pdf");
     row.querySelector("button").click();
   });
-  await page.waitForFunction(() => document.querySelectorAll("#document-table tbody tr").length === 2);
+  await page.waitForFunction(() => document.querySelectorAll("#document-table tbody tr").length === 3);
   const left = await page.$$eval("#document-table tbody tr", (rs) => rs.map((r) => r.cells[0].textContent).sort());
-  assert.deepStrictEqual(left, ["alpha.txt", "beta.md"]);
+  assert.deepStrictEqual(left, ["alpha.txt", "beta.md", "ledger.txt"]);
 
   // 9. A `chunkserve report` file renders its charts offline.
   if (process.env.REPORT) {

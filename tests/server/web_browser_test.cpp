@@ -60,6 +60,12 @@ void WriteDocuments(const fs::path& dir) {
   std::string binary = "\x7f" "ELF";
   for (int i = 0; i < 512; ++i) binary += static_cast<char>(i % 7 == 0 ? 0 : i % 251);
   WriteFile(dir / "binary.dat", binary);
+  // Large enough for the upload progress events to be seen (the test
+  // throttles the upload).
+  std::string big;
+  for (int i = 0; big.size() < 400000; ++i)
+    big += "Line " + std::to_string(i) + " of the harbour ledger lists a vessel, its cargo and its berth.\n";
+  WriteFile(dir / "ledger.txt", big);
   WriteFile(dir / "gamma.pdf", testing::MakePdf({"Pilots board ships at the outer buoy.", "Tugs wait inside the mole."}));
 }
 
