@@ -124,6 +124,9 @@ struct RequestParams {
   // sched::SchedRequest::lookup_draft: same output, fewer forward passes when
   // the answer copies its prompt); nullopt: off.
   std::optional<sched::LookupDraftOptions> lookup_draft;
+  // A KV budget for long contexts (kv/kv_policy.h, sched::SchedRequest::
+  // kv_policy); full by default.
+  kv::KvPolicy kv_policy;
   // Generate only: checked between steps.
   const std::atomic<bool>* cancel = nullptr;
 };

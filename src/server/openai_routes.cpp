@@ -11,6 +11,7 @@
 #include "base/logging.h"
 #include "server/client_connection.h"
 #include "server/http_util.h"
+#include "server/kv_policy_field.h"
 #include "server/prompt_builder.h"
 #include "server/request_stream.h"
 
@@ -85,6 +86,9 @@ class GenerationHandler {
     params.recompute_fraction = spec->recompute_fraction;
     params.lookup_draft =
         ctx_.speculation.For(spec->speculate, params.sampling.temperature <= 0, !spec->documents.empty());
+    StatusOr<kv::KvPolicy> kv_policy = ParseKvPolicyField(*body, ctx_.kv_policy);
+    if (!kv_policy.ok()) return SendError(res, kv_policy.status());
+    params.kv_policy = *kv_policy;
     auto stream = std::make_shared<RequestStream>(*ctx_.tokenizer, spec->stop, ctx_.metrics);
     StatusOr<uint64_t> id = ctx_.engine->Submit(*prompt, params, stream->Callbacks());
     if (!id.ok()) return SendError(res, id.status());
