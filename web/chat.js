@@ -135,6 +135,7 @@ function answerStats(usage, clientTtftMs, contextTokens) {
     prefix: details.prefix_cached_tokens ?? 0, chunk: details.chunk_cached_tokens ?? 0,
     recomputed: details.chunk_recomputed_tokens ?? 0, computed: details.computed_tokens ?? 0,
     context_used: (u.prompt_tokens ?? 0) + completion, context: contextTokens,
+    evicted: (u.kv_cache && u.kv_cache.evicted_tokens) || 0,
   };
 }
 
@@ -158,6 +159,7 @@ function statsElement(s, retrieval) {
   add("recomputed", String(s.recomputed), "stat-recomputed");
   add("computed", String(s.computed), "stat-computed");
   add("context used", s.context_used + " of " + (s.context ?? "?"), "stat-context");
+  if (s.evicted) add("KV evicted", String(s.evicted), "stat-evicted");
   if (retrieval) add("retrieval", retrieval, "stat-retrieval");
   return d;
 }
@@ -265,12 +267,12 @@ async function ask(text) {
     path = "/v1/rag/chat/completions";
     body = { collection, messages: history, stream: true, max_tokens: s.max_tokens, temperature: s.rag_temperature,
              k: s.k, token_budget: s.token_budget, mode: s.mode, extractive: !!s.extractive,
-             recompute_fraction: s.recompute_fraction };
+             recompute_fraction: s.recompute_fraction, kv_policy: kvPolicyField(s) };
   } else {
     path = "/v1/chat/completions";
     body = { model: state.server && state.server.model, messages: history, stream: true,
              stream_options: { include_usage: true }, max_tokens: s.max_tokens, temperature: s.temperature, top_p: s.top_p,
-             recompute_fraction: s.recompute_fraction };
+             recompute_fraction: s.recompute_fraction, kv_policy: kvPolicyField(s) };
   }
   const controller = new AbortController();
   setBusy(controller);

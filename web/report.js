@@ -117,18 +117,24 @@
       "chunk_cached_tokens", "chunk_recomputed_tokens", "computed_tokens", "failed"]);
   }
 
-  // bench: prefill and decode speed against the depth (prompt tokens).
+  // bench: prefill and decode speed against the depth: `bench --depth N`
+  // (context before the prompt), else the prompt's own length.
   const bench = rows.filter((r) => r.bench === undefined && r.decode_tokens_per_s !== undefined);
   if (bench.length) {
     const g = section("Engine: prefill and decode vs depth (bench)");
-    const key = (r) => `${String(r.model).split("/").pop()} ${r.threads} threads (${fileOf(r)})`;
+    const byDepth = bench.some((r) => (r.depth || 0) > 0);
+    const x = byDepth ? (r) => r.depth || 0 : (r) => r.prompt_tokens;
+    const xLabel = byDepth ? "depth (context tokens before the prompt)" : "prompt tokens (depth)";
+    const policy = (r) => (r.kv_policy && r.kv_policy !== "full" ? `, KV ${r.kv_policy} ${r.kv_budget}` : "");
+    const key = (r) => `${String(r.model).split("/").pop()} ${r.threads} threads${policy(r)} (${fileOf(r)})`;
     const multi = new Set(bench.map(key)).size > 1;
-    chart(g, { title: "Prefill", xLabel: "prompt tokens (depth)", yLabel: "tokens/s",
-      series: seriesBy(bench, key, (r) => r.prompt_tokens, (r) => r.prefill_tokens_per_s, (k) => (multi ? k : "prefill")) });
-    chart(g, { title: "Decode", xLabel: "prompt tokens (depth)", yLabel: "tokens/s", series: [
-      ...seriesBy(bench, key, (r) => r.prompt_tokens, (r) => r.decode_tokens_per_s, (k) => (multi ? k : "decode")),
-      ...seriesBy(bench, key, (r) => r.prompt_tokens, (r) => r.roofline_decode_tokens_per_s, (k) => "roofline" + (multi ? " " + k : "")) ] });
-    table(g, bench, ["model", "threads", "prompt_tokens", "gen_tokens", "prefill_tokens_per_s", "decode_tokens_per_s", "roofline_ratio"]);
+    chart(g, { title: "Prefill", xLabel, yLabel: "tokens/s",
+      series: seriesBy(bench, key, x, (r) => r.prefill_tokens_per_s, (k) => (multi ? k : "prefill")) });
+    chart(g, { title: "Decode", xLabel, yLabel: "tokens/s", series: [
+      ...seriesBy(bench, key, x, (r) => r.decode_tokens_per_s, (k) => (multi ? k : "decode")),
+      ...seriesBy(bench, key, x, (r) => r.roofline_decode_tokens_per_s, (k) => "roofline" + (multi ? " " + k : "")) ] });
+    table(g, bench, ["model", "threads", "depth", "kv_policy", "kv_budget", "prompt_tokens", "gen_tokens",
+      "prefill_tokens_per_s", "decode_tokens_per_s", "roofline_ratio"]);
   }
 
   const foot = document.createElement("p");

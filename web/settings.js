@@ -5,7 +5,8 @@
 
 // ---- Server info and settings ---------------------------------------------
 
-const SETTING_FIELDS = ["temperature", "rag_temperature", "top_p", "max_tokens", "mode", "k", "token_budget", "extractive", "recompute_fraction"];
+const SETTING_FIELDS = ["temperature", "rag_temperature", "top_p", "max_tokens", "mode", "k", "token_budget", "extractive",
+  "recompute_fraction", "kv_policy", "kv_budget"];
 
 function serverDefaults() {
   const d = (state.server && state.server.defaults) || {};
@@ -14,6 +15,7 @@ function serverDefaults() {
     mode: d.retrieval_mode ?? "bm25", k: d.k ?? 5, token_budget: d.token_budget ?? 1500,
     extractive: state.server ? !state.server.generation : false,
     recompute_fraction: d.recompute_fraction ?? 0.15,
+    kv_policy: d.kv_policy ?? "full", kv_budget: d.kv_budget || 2048,
   };
 }
 
@@ -64,4 +66,9 @@ function showModelInfo() {
     const dd = document.createElement("dd"); dd.textContent = String(v);
     dl.append(dt, dd);
   }
+}
+
+// The request's kv_policy field: the policy by name, with its budget unless full.
+function kvPolicyField(s) {
+  return s.kv_policy === "full" ? "full" : { name: s.kv_policy, budget: s.kv_budget };
 }

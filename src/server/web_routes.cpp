@@ -3,6 +3,7 @@
 #include <string>
 
 #include "engine/engine.h"
+#include "kv/kv_policy.h"
 #include "rag/pipeline/rag_pipeline.h"
 #include "server/http_util.h"
 #include "server/web_assets.h"
@@ -46,7 +47,9 @@ void InstallWebRoutes(httplib::Server& http, const ServerContext& ctx) {
                      {"k", ask.retrieve.k},
                      {"token_budget", ask.retrieve.selection.token_budget},
                      {"retrieval_mode", ctx.rag_embedder ? "hybrid" : "bm25"},
-                     {"recompute_fraction", ctx.engine ? Json(ctx.engine->recompute_fraction()) : Json(nullptr)}};
+                     {"recompute_fraction", ctx.engine ? Json(ctx.engine->recompute_fraction()) : Json(nullptr)},
+                     {"kv_policy", kv::KvPolicyName(ctx.kv_policy.kind)},
+                     {"kv_budget", ctx.kv_policy.budget}};
     Json modes = Json::array({"bm25"});
     if (ctx.rag_embedder) modes.insert(modes.end(), {"dense", "hybrid"});
     SendJson(res, Json{{"object", "server"},

@@ -9,7 +9,8 @@
 //                                      {model, context_tokens, generation, rag, embedder,
 //                                       retrieval_modes, defaults: {temperature, top_p,
 //                                       max_tokens, rag_temperature, k, token_budget,
-//                                       retrieval_mode, recompute_fraction}}; model,
+//                                       retrieval_mode, recompute_fraction, kv_policy,
+//                                       kv_budget}}; model,
 //                                      context_tokens and recompute_fraction are null
 //                                      without a language model
 //

@@ -283,6 +283,20 @@ async function run(page) {
   answer = await lastAnswer(page);
   assert.ok(!answer.error && answer.stats && answer.stats.completion > 0, "the next answer works");
 
+  // A KV policy from the settings reaches the request; the answer says what
+  // the cache dropped.
+  await tab(page, "settings");
+  await page.select('#settings [name="kv_policy"]', "sinks");
+  await page.$eval('#settings [name="kv_budget"]', (el) => { el.value = "64"; el.dispatchEvent(new Event("change", { bubbles: true })); });
+  await page.$eval('#settings [name="max_tokens"]', (el) => { el.value = "300"; el.dispatchEvent(new Event("change", { bubbles: true })); });
+  await tab(page, "chat");
+  await ask(page, "Tell me a long story about the sea and ships");
+  await waitIdle(page);
+  answer = await lastAnswer(page);
+  log("with KV policy sinks 64:", JSON.stringify(answer.stats));
+  assert.ok(answer.stats.evicted > 0, "tokens were evicted under the policy");
+  assert.match(await page.$eval(".message.assistant:last-child .stats", (e) => e.textContent), /KV evicted \d+/);
+
   // 7. The dashboard plots /metrics: more traffic while it samples.
   await tab(page, "dashboard");
   for (let i = 0; i < 3; i++) {
