@@ -45,8 +45,19 @@ const Charts = (() => {
   }
 
   function line(container, opts) {
-    const W = 560, H = 300, L = 60, R = 16, T = 30, B = 58;
     const series = (opts.series || []).filter((s) => s.points && s.points.length > 0);
+    // The legend flows left to right in rows below the plot (names measured
+    // approximately: 6.5 px per character at 11 px).
+    const W = 560, L = 60, R = 16, T = 30, PLOT = 212;
+    const legend = [];
+    let lx = L, row = 0;
+    for (const s of series) {
+      const width = 24 + 6.5 * String(s.name).length;
+      if (lx > L && lx + width > W - R) { lx = L; row++; }
+      legend.push({ x: lx, row });
+      lx += width;
+    }
+    const B = 44 + 14 * (row + 1), H = T + PLOT + B;
     const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" });
     svg.appendChild(el("text", { x: W / 2, y: 18, "text-anchor": "middle", "font-size": 14, "font-weight": 600 }, opts.title || ""));
     const pts = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p[0]) && Number.isFinite(p[1]));
@@ -82,7 +93,6 @@ const Charts = (() => {
     svg.appendChild(el("text", { x: (L + W - R) / 2, y: H - B + 32, "text-anchor": "middle", "font-size": 12 }, opts.xLabel || ""));
     svg.appendChild(el("text", { x: 14, y: (T + H - B) / 2, "text-anchor": "middle", "font-size": 12,
       transform: `rotate(-90 14 ${(T + H - B) / 2})` }, opts.yLabel || ""));
-    let lx = L;
     series.forEach((s, i) => {
       const color = s.color || COLORS[i % COLORS.length];
       const good = s.points.filter((p) => Number.isFinite(p[0]) && Number.isFinite(p[1]));
@@ -94,11 +104,10 @@ const Charts = (() => {
           (p[2] ? ` (${p[2]})` : "")));
         svg.appendChild(c);
       }
-      const ly = H - 10;
+      const lx = legend[i].x, ly = H - B + 44 + 14 * legend[i].row;
       svg.appendChild(el("rect", { x: lx, y: ly - 9, width: 10, height: 10, fill: color }));
       const t = el("text", { x: lx + 14, y: ly, "font-size": 11 }, s.name);
       svg.appendChild(t);
-      lx += 24 + 6.5 * String(s.name).length;
     });
     container.replaceChildren(svg);
     return svg;

@@ -34,8 +34,11 @@
     Charts.line(div, opts);
   }
 
-  // The results file a row came from ("_source" is "FILE:LINE").
+  // The results file a row came from ("_source" is "FILE:LINE"), named in
+  // series only when the report reads several files.
   const fileOf = (r) => String(r._source).replace(/:\d+$/, "");
+  const manyFiles = payload.files.length > 1;
+  const from = (r) => (manyFiles ? ` (${fileOf(r).split("/").pop()})` : "");
 
   // Rows grouped by key(row), each group's points sorted by x.
   function seriesBy(list, key, x, y, label) {
@@ -70,7 +73,7 @@
   if (rag.length) {
     const g = section("Chunk reuse: TTFT vs recompute fraction (bench --rag)",
       `${rag[0].model}, ${rag[0].chunks} chunks of ${rag[0].chunk_tokens} tokens, ${rag[0].threads} threads`);
-    const key = (r) => `${r.model} ${r.chunks}x${r.chunk_tokens} (${fileOf(r)})`;
+    const key = (r) => `${r.model} ${r.chunks}x${r.chunk_tokens}${from(r)}`;
     const multi = new Set(rag.map(key)).size > 1;
     const name = (base) => (k) => (multi ? `${base} ${k}` : base);
     chart(g, { title: "Time to first token", xLabel: "recompute fraction", yLabel: "ms", series: [
@@ -126,7 +129,7 @@
     const x = byDepth ? (r) => r.depth || 0 : (r) => r.prompt_tokens;
     const xLabel = byDepth ? "depth (context tokens before the prompt)" : "prompt tokens (depth)";
     const policy = (r) => (r.kv_policy && r.kv_policy !== "full" ? `, KV ${r.kv_policy} ${r.kv_budget}` : "");
-    const key = (r) => `${String(r.model).split("/").pop()} ${r.threads} threads${policy(r)} (${fileOf(r)})`;
+    const key = (r) => `${String(r.model).split("/").pop()} ${r.threads} threads${policy(r)}${from(r)}`;
     const multi = new Set(bench.map(key)).size > 1;
     chart(g, { title: "Prefill", xLabel, yLabel: "tokens/s",
       series: seriesBy(bench, key, x, (r) => r.prefill_tokens_per_s, (k) => (multi ? k : "prefill")) });
