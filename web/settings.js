@@ -34,6 +34,15 @@ function fillSettingsForm() {
     const input = form.elements[f];
     if (input.type === "checkbox") input.checked = !!s[f]; else input.value = s[f];
   }
+  // The KV policies this server knows (options rebuilt from /v1/server).
+  const policies = (state.server && state.server.kv_policies) || ["full"];
+  form.elements.kv_policy.replaceChildren(...policies.map((p) => {
+    const o = document.createElement("option");
+    o.value = p;
+    o.textContent = p;
+    return o;
+  }));
+  form.elements.kv_policy.value = s.kv_policy;
   const modes = (state.server && state.server.retrieval_modes) || ["bm25"];
   for (const o of form.elements.mode.options) o.disabled = !modes.includes(o.value);
 }

@@ -50,6 +50,10 @@ void InstallWebRoutes(httplib::Server& http, const ServerContext& ctx) {
                      {"recompute_fraction", ctx.engine ? Json(ctx.engine->recompute_fraction()) : Json(nullptr)},
                      {"kv_policy", kv::KvPolicyName(ctx.kv_policy.kind)},
                      {"kv_budget", ctx.kv_policy.budget}};
+    Json kv_policies = Json::array();  // every kv::KvPolicyKind, for the page's settings
+    for (kv::KvPolicyKind k : {kv::KvPolicyKind::kFull, kv::KvPolicyKind::kSinks, kv::KvPolicyKind::kStreaming,
+                               kv::KvPolicyKind::kSnapKv, kv::KvPolicyKind::kH2O})
+      kv_policies.push_back(kv::KvPolicyName(k));
     Json modes = Json::array({"bm25"});
     if (ctx.rag_embedder) modes.insert(modes.end(), {"dense", "hybrid"});
     SendJson(res, Json{{"object", "server"},
@@ -59,6 +63,7 @@ void InstallWebRoutes(httplib::Server& http, const ServerContext& ctx) {
                        {"rag", !ctx.rag_db_path.empty()},
                        {"embedder", ctx.rag_embedder ? Json(ctx.embedder_name) : Json(nullptr)},
                        {"retrieval_modes", modes},
+                       {"kv_policies", kv_policies},
                        {"defaults", defaults}});
   });
 }

@@ -7,7 +7,7 @@
 //   GET /v1/server                     model information and the defaults the
 //                                      page's settings start from (API key required):
 //                                      {model, context_tokens, generation, rag, embedder,
-//                                       retrieval_modes, defaults: {temperature, top_p,
+//                                       retrieval_modes, kv_policies, defaults: {temperature, top_p,
 //                                       max_tokens, rag_temperature, k, token_budget,
 //                                       retrieval_mode, recompute_fraction, kv_policy,
 //                                       kv_budget}}; model,
