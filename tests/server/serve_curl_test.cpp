@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -239,6 +240,9 @@ TEST_F(ServeCurlTest, PageIsOpenTheApiIsNot) {
   EXPECT_EQ(info.json["rag"], true);
   EXPECT_EQ(info.json["defaults"]["k"], 5);
   EXPECT_DOUBLE_EQ(info.json["defaults"]["recompute_fraction"].get<double>(), 0.15);
+  EXPECT_EQ(info.json["defaults"]["kv_policy"], "full");
+  const Json& policies = info.json["kv_policies"];
+  EXPECT_NE(std::find(policies.begin(), policies.end(), "streaming"), policies.end()) << policies.dump();
 }
 
 // `recompute_fraction` per request: 0 reuses cached chunk KV as stored, 1
