@@ -183,7 +183,7 @@ async function openCitation(m, n) {
     const meta = [];
     if (r.heading_path && r.heading_path.length) meta.push(r.heading_path.join(" \u203a "));
     if (r.page_begin) meta.push(r.page_begin === r.page_end ? "page " + r.page_begin : `pages ${r.page_begin}-${r.page_end}`);
-    meta.push(await scoreOf(m, src));
+    meta.push(scoreOf(m, src));
     meta.push(`bytes ${r.source_begin}-${r.source_end} of ${doc.bytes}`);
     $("citation-meta").textContent = meta.join(" \u00b7 ");
     const mark = document.createElement("mark");
@@ -196,22 +196,10 @@ async function openCitation(m, n) {
   }
 }
 
-// "score S (mode)": the source's retrieval score as /v1/search gives it for
-// the answer's question (the RAG response numbers its sources by rank but
-// does not carry their scores).
-async function scoreOf(m, src) {
-  const fmt = (v) => Number(v).toPrecision(4);
-  if (src.score != null) return "score " + fmt(src.score);
-  if (!m.question) return "rank " + src.number;
-  if (!m.scores) {
-    const s = settings();
-    const res = await api("POST", "/v1/search", { collection: m.collection, query: m.question,
-      k: Math.min(1000, Math.max(20, 4 * (m.sources || []).length)), mode: m.retrieval || s.mode });
-    m.scores = {};
-    for (const hit of res.data) m.scores[hit.chunk_id] = { score: hit.score, rank: hit.rank, mode: res.mode };
-  }
-  const hit = m.scores[src.chunk_id];
-  return hit ? `score ${fmt(hit.score)} (${hit.mode}, rank ${hit.rank})` : "rank " + src.number;
+// "score S (mode)": the source's retrieval score as the answer reports it.
+function scoreOf(m, src) {
+  if (src.score == null) return "source " + src.number;
+  return `score ${Number(src.score).toPrecision(4)}` + (m.retrieval ? ` (${m.retrieval})` : "");
 }
 
 // ---- Asking -----------------------------------------------------------------

@@ -150,7 +150,7 @@ Json CitationJson(const rag::Citation& c, rag::CitationLines& lines) {
   Json j{{"number", c.number},           {"path", c.path},
          {"document_id", c.document_id}, {"chunk_id", c.chunk_id},
          {"source_begin", c.source_begin}, {"source_end", c.source_end},
-         {"text", c.text}};
+         {"score", c.score},             {"text", c.text}};
   AddLocation(j, c.path, c.source_begin, c.source_end, c.page_begin, c.page_end, lines);
   return j;
 }

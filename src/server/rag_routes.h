@@ -29,9 +29,10 @@
 //   "citations": the sources the answer cites, "sources": all numbered sources,
 //   "evidence": (extractive) the sentences used - each {number, path, document_id,
 //   chunk_id, source_begin, source_end, line_begin, line_end, page_begin, page_end,
-//   text}: the byte range [source_begin, source_end) of the file (or of the uploaded
-//   bytes), its 1-based lines as `ask --json` gives them (null for uploads and
-//   PDFs), its PDF pages (null for other formats) - and "usage" as
+//   score, text}: the byte range [source_begin, source_end) of the file (or of the
+//   uploaded bytes), its 1-based lines as `ask --json` gives them (null for uploads
+//   and PDFs), its PDF pages (null for other formats), its chunk's retrieval score
+//   (as /v1/search reports it) - and "usage" as
 //   /v1/chat/completions.
 // Generation goes through the engine core (chunk segments, so the chunk cache
 // applies); extractive: true answers with the sources' own sentences. Without a
