@@ -194,6 +194,8 @@ class Engine {
   void ClearPrefixCache() { scheduler_->ClearPrefixCache(); }
 
   const std::vector<int32_t>& chunk_lead_in() const { return lead_in_; }
+  // The recompute fraction of requests that do not set their own.
+  double recompute_fraction() const { return options_.recompute_fraction; }
   const std::vector<int32_t>& end_of_generation() const { return default_eog_; }
   int64_t max_context_tokens() const { return max_context_tokens_; }
   const model::Model& model() const { return *model_; }

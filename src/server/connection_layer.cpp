@@ -633,7 +633,7 @@ void ConnectionLayer::ServeJob(Job& job) {
     }
     body = std::move(*plain);
   }
-  if (!body.empty()) {
+  if (!body.empty() && job.verdict.json) {
     if (Status s = CheckJsonShape(body, options_.json_limits); !s.ok()) {
       refuse(400, s.message(), "json_too_complex");
       return;

@@ -9,6 +9,7 @@
 #include "server/http_util.h"
 #include "engine/engine.h"
 #include "server/route_modules.h"
+#include "server/web_routes.h"
 
 namespace chunkserve::server {
 namespace {
@@ -77,7 +78,8 @@ HttpServer::HttpServer(ServerContext* ctx, HttpServerOptions options)
   // key before their body was read.
   http_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     request_start = std::chrono::steady_clock::now();
-    const bool open_route = req.path == "/health" && (req.method == "GET" || req.method == "HEAD");
+    const bool open_route =
+        (req.path == "/health" || IsWebPagePath(req.path)) && (req.method == "GET" || req.method == "HEAD");
     if (open_route) return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
     if (gate_.KeyAccepted(req.has_header("Authorization") ? std::optional<std::string_view>(auth) : std::nullopt))

@@ -33,6 +33,14 @@ StatusOr<std::string> ContentText(const Json& content, size_t index) {
 
 }  // namespace
 
+StatusOr<std::optional<double>> ParseRecomputeField(const Json& body) {
+  auto it = body.find("recompute_fraction");
+  if (it == body.end() || it->is_null()) return std::optional<double>();
+  if (!it->is_number() || !(it->get<double>() >= 0 && it->get<double>() <= 1))
+    return InvalidArgumentError("'recompute_fraction' must be a number in [0, 1]");
+  return std::optional<double>(it->get<double>());
+}
+
 StatusOr<std::optional<bool>> ParseSpeculateField(const Json& body) {
   auto it = body.find("speculate");
   if (it == body.end() || it->is_null()) return std::optional<bool>();
@@ -125,6 +133,7 @@ StatusOr<CompletionSpec> ParseCompletionSpec(const Json& body, bool chat) {
   ASSIGN_OR_RETURN(spec.stream, GetBool(body, "stream", false));
   ASSIGN_OR_RETURN(spec.ignore_eos, GetBool(body, "ignore_eos", false));
   ASSIGN_OR_RETURN(spec.speculate, ParseSpeculateField(body));
+  ASSIGN_OR_RETURN(spec.recompute_fraction, ParseRecomputeField(body));
   if (auto it = body.find("stream_options"); it != body.end() && !it->is_null()) {
     if (!it->is_object()) return InvalidArgumentError("'stream_options' must be an object");
     ASSIGN_OR_RETURN(spec.include_usage, GetBool(*it, "include_usage", false));

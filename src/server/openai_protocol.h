@@ -6,8 +6,10 @@
 // (max_completion_tokens), temperature [0, 2], top_p (0, 1], seed, stop
 // (string or up to 4 strings), n (only 1), stream, stream_options.
 // include_usage, presence_penalty / frequency_penalty [-2, 2], and our
-// extras top_k, min_p, repetition_penalty, ignore_eos, `documents` and
-// `speculate` ("off" | "lookup", or a boolean). Unknown fields are
+// extras top_k, min_p, repetition_penalty, ignore_eos, `documents`,
+// `speculate` ("off" | "lookup", or a boolean) and `recompute_fraction`
+// ([0, 1]: the share of reused chunk KV recomputed in context; absent: the
+// server's --recompute). Unknown fields are
 // ignored, as OpenAI does; a known field of the wrong type or range is
 // InvalidArgument naming it.
 //
@@ -56,6 +58,7 @@ struct CompletionSpec {
   // Extra: speculative decoding asked for (true) or refused (false); nullopt:
   // the server's default (speculation_policy.h).
   std::optional<bool> speculate;
+  std::optional<double> recompute_fraction;  // extra; nullopt: the server's
 };
 
 StatusOr<CompletionSpec> ParseCompletionSpec(const Json& body, bool chat);
@@ -64,5 +67,9 @@ StatusOr<CompletionSpec> ParseCompletionSpec(const Json& body, bool chat);
 // when absent or null; InvalidArgument for anything but "off", "lookup" or
 // a boolean.
 StatusOr<std::optional<bool>> ParseSpeculateField(const Json& body);
+
+// The `recompute_fraction` extra (also the RAG route's): nullopt when absent
+// or null; InvalidArgument unless a number in [0, 1].
+StatusOr<std::optional<double>> ParseRecomputeField(const Json& body);
 
 }  // namespace chunkserve::server

@@ -83,6 +83,7 @@ class GenerationHandler {
     engine::RequestParams params;
     params.sampling = SamplingFor(*spec);
     params.max_new_tokens = max_new;
+    params.recompute_fraction = spec->recompute_fraction;
     params.lookup_draft =
         ctx_.speculation.For(spec->speculate, params.sampling.temperature <= 0, !spec->documents.empty());
     StatusOr<kv::KvPolicy> kv_policy = ParseKvPolicyField(*body, ctx_.kv_policy);

@@ -25,6 +25,7 @@
 #include "server/client_watch.h"
 #include "server/openai_protocol.h"
 #include "server/request_stream.h"
+#include "server/upload_request.h"
 
 namespace chunkserve::server {
 namespace {
@@ -70,6 +71,7 @@ class CoreGenerator final : public rag::AnswerGenerator {
     params.sampling.ignore_eos = ignore_eos_;
     params.max_new_tokens = options.max_new_tokens;
     params.lookup_draft = options.lookup_draft;
+    params.recompute_fraction = options.recompute_fraction;
     auto stream = std::make_shared<RequestStream>(*ctx_.tokenizer, stop_, ctx_.metrics);
     ASSIGN_OR_RETURN(uint64_t id, ctx_.engine->Submit(prompt, params, stream->Callbacks()));
     if (on_started_) on_started_();
@@ -148,7 +150,7 @@ Json CitationJson(const rag::Citation& c, rag::CitationLines& lines) {
   Json j{{"number", c.number},           {"path", c.path},
          {"document_id", c.document_id}, {"chunk_id", c.chunk_id},
          {"source_begin", c.source_begin}, {"source_end", c.source_end},
-         {"text", c.text}};
+         {"score", c.score},             {"text", c.text}};
   AddLocation(j, c.path, c.source_begin, c.source_end, c.page_begin, c.page_end, lines);
   return j;
 }
@@ -287,6 +289,7 @@ StatusOr<std::shared_ptr<RagChat>> ParseRagChat(RagState& state, const httplib::
                               "\"extractive\": true, or start it with -m MODEL.gguf to generate");
   ASSIGN_OR_RETURN(std::string mode, GetString(body, "mode", false));
   ASSIGN_OR_RETURN(std::optional<bool> speculate, ParseSpeculateField(body));
+  ASSIGN_OR_RETURN(std::optional<double> recompute, ParseRecomputeField(body));
   ASSIGN_OR_RETURN(kv::KvPolicy kv_policy, ParseKvPolicyField(body, ctx.kv_policy));
   std::vector<std::string> stop;
   if (auto it = body.find("stop"); it != body.end() && !it->is_null()) {
@@ -309,6 +312,7 @@ StatusOr<std::shared_ptr<RagChat>> ParseRagChat(RagState& state, const httplib::
   chat->params.generation.max_new_tokens = max_tokens;
   chat->params.generation.temperature = static_cast<float>(temperature);
   chat->params.generation.seed = static_cast<uint64_t>(seed);
+  chat->params.generation.recompute_fraction = recompute;
   // RAG answers quote their sources: drafts from them by default (greedy).
   chat->params.generation.lookup_draft = ctx.speculation.For(speculate, temperature <= 0, /*has_documents=*/true);
   chat->params.generation.kv_policy = kv_policy;
@@ -489,11 +493,7 @@ Status HandleRagChat(RagState& state, const httplib::Request& req, httplib::Resp
 // densely by the next question; a collection embedded with another model is
 // refused before anything is written.
 Status HandleUpload(RagState& state, const httplib::Request& req, httplib::Response& res) {
-  ASSIGN_OR_RETURN(Json body, ParseJsonObject(req.body));
-  ASSIGN_OR_RETURN(std::string name, GetString(body, "name", true));
-  ASSIGN_OR_RETURN(std::string text, GetString(body, "text", true));
-  ASSIGN_OR_RETURN(std::string format_name, GetString(body, "format", false));
-  ASSIGN_OR_RETURN(rag::DocumentFormat format, rag::ParseUploadFormat(format_name.empty() ? "text" : format_name));
+  ASSIGN_OR_RETURN(UploadRequest upload, ParseUploadRequest(req));  // JSON or multipart
   const std::string collection = req.matches[1];
   std::lock_guard<std::mutex> lock(state.write_mu);
   ASSIGN_OR_RETURN(auto store, OpenStore(state));
@@ -503,7 +503,8 @@ Status HandleUpload(RagState& state, const httplib::Request& req, httplib::Respo
   rag::EmbedControl control;
   control.cancel = watch.gone();
   ASSIGN_OR_RETURN(rag::UploadResult up,
-                   state.service->Upload(store.get(), cid, collection, name, text, format, control));
+                   state.service->Upload(store.get(), cid, collection, upload.name, upload.bytes, upload.format,
+                                                         control));
   const rag::DocumentRecord& r = up.document;
   Json out = {{"id", r.id}, {"name", r.path}, {"bytes", r.size_bytes}, {"chunks", r.n_chunks}, {"format", r.format}};
   if (up.n_embedded) {

@@ -15,7 +15,8 @@
 //          path starts with it, taken as given; the response names the mode used.
 //   POST   /v1/rag/chat/completions   the OpenAI chat shape (max_tokens, temperature,
 //          seed, stop, stream) plus {collection, k?, token_budget?, extractive?, mode?,
-//          ignore_eos?}: the last user message is the question; the answer cites [n].
+//          ignore_eos?, recompute_fraction?}: the last user message is the question; the
+//          answer cites [n].
 //
 // Retrieval: without `mode`, hybrid (BM25 + dense, reciprocal rank fusion) when
 // the server has an --embed-model and the collection has vectors from it,
@@ -28,9 +29,10 @@
 //   "citations": the sources the answer cites, "sources": all numbered sources,
 //   "evidence": (extractive) the sentences used - each {number, path, document_id,
 //   chunk_id, source_begin, source_end, line_begin, line_end, page_begin, page_end,
-//   text}: the byte range [source_begin, source_end) of the file (or of the uploaded
-//   bytes), its 1-based lines as `ask --json` gives them (null for uploads and
-//   PDFs), its PDF pages (null for other formats) - and "usage" as
+//   score, text}: the byte range [source_begin, source_end) of the file (or of the
+//   uploaded bytes), its 1-based lines as `ask --json` gives them (null for uploads
+//   and PDFs), its PDF pages (null for other formats), its chunk's retrieval score
+//   (as /v1/search reports it) - and "usage" as
 //   /v1/chat/completions.
 // Generation goes through the engine core (chunk segments, so the chunk cache
 // applies); extractive: true answers with the sources' own sentences. Without a

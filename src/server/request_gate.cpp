@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <regex>
+
+#include "server/web_routes.h"
 
 namespace chunkserve::server {
 namespace {
@@ -140,7 +143,8 @@ GateVerdict RequestGate::Check(const RequestHead& head) const {
   // 3. API key.
   const bool key_ok = KeyAccepted(head.Header("Authorization"));
   const bool authenticated = key_ok && !options_.api_keys.empty();
-  const bool open_route = head.path == "/health" && (head.method == "GET" || head.method == "HEAD");
+  const bool open_route =
+      (head.path == "/health" || IsWebPagePath(head.path)) && (head.method == "GET" || head.method == "HEAD");
   if (!key_ok && !open_route)
     return Refuse(401,
                   head.HasHeader("Authorization") ? "Incorrect API key provided."
@@ -184,9 +188,14 @@ GateVerdict RequestGate::Check(const RequestHead& head) const {
   }
 
   // 7, 8. What the body is.
-  if (n > 0 || head.chunked) {
-    const std::string type = MediaType(head.Header("Content-Type").value_or(""));
-    if (type != "application/json") {
+  const bool has_body = n > 0 || head.chunked;
+  const std::string type = MediaType(head.Header("Content-Type").value_or(""));
+  if (has_body) {
+    // Uploads may also be multipart/form-data (curl -F, browser forms).
+    static const std::regex kUploadPath("/v1/collections/[^/]+/documents");
+    const bool upload = type == "multipart/form-data" && head.method == "POST" &&
+                        std::regex_match(head.path, kUploadPath);
+    if (type != "application/json" && !upload) {
       v = Refuse(415,
                  "request bodies must be JSON sent as 'Content-Type: application/json' (got '" +
                      std::string(head.Header("Content-Type").value_or("none").substr(0, 100)) + "')",
@@ -205,6 +214,7 @@ GateVerdict RequestGate::Check(const RequestHead& head) const {
     }
   }
   v.pass = true;
+  v.json = !has_body || type == "application/json";
   v.body_bytes = n;
   v.chunked = head.chunked;
   return v;

@@ -9,7 +9,7 @@
 //   2. OPTIONS (CORS preflight) on a known route: 204 with `Allow`, and the
 //      CORS headers when the Origin is allowed (--cors-origin).
 //   3. API key (`Authorization: Bearer K`, constant-time compare) on every
-//      route but GET/HEAD /health: 401.
+//      route but GET/HEAD /health and the web page (web_routes.h): 401.
 //   4. A known path with a method it does not take: 405 with `Allow`.
 //   5. Origin: a state-changing method (anything but GET/HEAD/OPTIONS) whose
 //      `Origin` is neither this server (same Host) nor an --cors-origin is
@@ -19,7 +19,10 @@
 //      is held to the same limit while it is decoded).
 //   7. A non-empty body must be `Content-Type: application/json` (415):
 //      no route takes anything else, and the other types are exactly the
-//      ones a browser may send cross-origin without asking.
+//      ones a browser may send cross-origin without asking - except
+//      `multipart/form-data` on the upload route (POST
+//      /v1/collections/{name}/documents: what `curl -F` and browser forms
+//      send; step 5 has already refused it cross-origin).
 //   8. Content-Encoding: identity, gzip or deflate (then inflated under the
 //      body limit by body_limits.h); anything else 415.
 //
@@ -58,6 +61,7 @@ struct GateVerdict {
   uint64_t body_bytes = 0;     // when pass: the Content-Length to read
   bool chunked = false;        // when pass: the body comes chunked instead
   bool inflate = false;        // when pass: the body is gzip/deflate-encoded
+  bool json = true;            // when pass: the body is JSON (else a multipart upload)
 };
 
 class RequestGate {

@@ -1,10 +1,12 @@
 #include "server/route_modules.h"
 
 #include "base/logging.h"
+#include "server/document_routes.h"
 #include "server/embeddings_route.h"
 #include "server/http_util.h"
 #include "server/openai_routes.h"
 #include "server/rag_routes.h"
+#include "server/web_routes.h"
 
 namespace chunkserve::server {
 namespace {
@@ -42,7 +44,10 @@ void InstallAllRoutes(httplib::Server& http, ServerContext& ctx) {
     InstallRetrievalOnlyRoutes(http, ctx);
   }
   InstallEmbeddingsRoute(http, ctx);
-  if (Status s = InstallRagRoutes(http, ctx); !s.ok()) {
+  InstallWebRoutes(http, ctx);
+  if (Status s = InstallRagRoutes(http, ctx); s.ok()) {
+    InstallDocumentRoutes(http, ctx);
+  } else {
     // FailedPrecondition: not configured (no --db), not a fault.
     if (s.code() == StatusCode::kFailedPrecondition) {
       CS_LOG(Info) << "server: RAG routes off: " << s.message();

@@ -8,7 +8,9 @@
 //                         without -m) /v1/models lists the embedding model
 //                         and the completion routes answer 501 "no_model";
 //   InstallRagRoutes      (rag_routes.h): the RAG routes (/v1/collections,
-//                         /v1/search, /v1/rag/chat/completions).
+//                         /v1/search, /v1/rag/chat/completions), with
+//                         InstallDocumentRoutes (document_routes.h);
+//   InstallWebRoutes      (web_routes.h): the web page at / and /v1/server.
 // A module that fails to install (e.g. cannot open its database) is logged
 // and its routes answer 503 with the reason.
 #pragma once

@@ -20,7 +20,11 @@ const RouteTable& RouteTable::Default() {
         r("/v1/collections", "/v1/collections", {"GET", "POST"}),
         r("/v1/collections/{name}", "/v1/collections/([^/]+)", {"GET", "DELETE"}),
         r("/v1/collections/{name}/documents", "/v1/collections/([^/]+)/documents", {"POST"}),
-        r("/v1/collections/{name}/documents/{id}", R"(/v1/collections/([^/]+)/documents/(\d+))", {"DELETE"}),
+        r("/v1/collections/{name}/documents/{id}", R"(/v1/collections/([^/]+)/documents/(\d+))", {"GET", "DELETE"}),
+        r("/v1/server", "/v1/server", {"GET"}),
+        // The web page (web_routes.h): "/" and its assets.
+        r("/", "/", {"GET"}),
+        r("/{asset}", R"(/[a-z]+\.(html|js|css))", {"GET"}),
         r("/v1/search", "/v1/search", {"POST"}),
         r("/v1/rag/chat/completions", "/v1/rag/chat/completions", {"POST"}),
     };

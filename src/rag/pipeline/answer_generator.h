@@ -30,6 +30,9 @@ struct GenerationOptions {
   int64_t max_new_tokens = 256;
   float temperature = 0.0f;  // greedy by default: answers repeat
   uint64_t seed = 0;
+  // Share of the reused chunk KV recomputed in context; nullopt: the engine's
+  // (engine::RequestParams::recompute_fraction).
+  std::optional<double> recompute_fraction;
   // Speculative decoding with prompt-lookup drafts (same output; answers
   // that quote their sources decode faster); nullopt: off.
   std::optional<sched::LookupDraftOptions> lookup_draft;

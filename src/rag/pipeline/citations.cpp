@@ -15,6 +15,7 @@ Citation CitationOf(const SearchHit& hit, int number) {
   c.source_end = hit.chunk.source_end;
   c.page_begin = hit.chunk.page_begin;
   c.page_end = hit.chunk.page_end;
+  c.score = hit.score;
   c.text = hit.chunk.text;
   return c;
 }

@@ -28,11 +28,12 @@ struct Citation {
   int64_t source_end = 0;
   uint32_t page_begin = 0;     // PDF pages (1-based) of the chunk, else 0
   uint32_t page_end = 0;
+  double score = 0;            // its chunk's retrieval score (SearchHit::score)
   std::string text;            // the cited passage (chunk or sentence)
 };
 
-// Source `number` for a retrieved chunk: its document, byte range, pages
-// and text.
+// Source `number` for a retrieved chunk: its document, byte range, pages,
+// score and text.
 Citation CitationOf(const SearchHit& hit, int number);
 
 // Numbers cited in `answer` that are in [1, n_sources], ascending, unique.

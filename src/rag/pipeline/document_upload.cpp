@@ -10,7 +10,9 @@ StatusOr<DocumentFormat> ParseUploadFormat(std::string_view name) {
   if (name == "text" || name == "txt" || name == "plain") return DocumentFormat::kPlainText;
   if (name == "markdown" || name == "md") return DocumentFormat::kMarkdown;
   if (name == "html" || name == "htm") return DocumentFormat::kHtml;
-  return InvalidArgumentError("unknown document format '" + std::string(name) + "' (text, markdown or html)");
+  if (name == "rst") return DocumentFormat::kRst;
+  if (name == "pdf") return DocumentFormat::kPdf;
+  return InvalidArgumentError("unknown document format '" + std::string(name) + "' (text, markdown, rst, html or pdf)");
 }
 
 StatusOr<DocumentRecord> PutDocumentBytes(Store* store, int64_t collection_id, const std::string& name,
@@ -18,7 +20,6 @@ StatusOr<DocumentRecord> PutDocumentBytes(Store* store, int64_t collection_id, c
                                           const ChunkerParams& chunker, const TokenCounter& counter,
                                           const Embedder* embedder) {
   if (name.empty()) return InvalidArgumentError("a document needs a name");
-  if (format == DocumentFormat::kPdf) return UnimplementedError("PDF uploads are not supported; ingest the file");
   RETURN_IF_ERROR(ValidateChunkerParams(chunker));
   ASSIGN_OR_RETURN(ExtractedText doc, ExtractDocument(format, name, bytes));
   const std::vector<Chunk> chunks = ChunkDocument(doc, chunker, counter);

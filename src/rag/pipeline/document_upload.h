@@ -1,5 +1,5 @@
 // PutDocumentBytes: one document given as bytes (an HTTP upload) into a
-// collection: extracted (plain text, Markdown or HTML), chunked and stored
+// collection: extracted (plain text, Markdown, reStructuredText, HTML or PDF), chunked and stored
 // atomically under `name` (replacing a document of that name), exactly as
 // the ingester does for a file. Byte offsets of its chunks refer to the
 // uploaded bytes. With an embedder, the collection's embedding pass runs
@@ -20,7 +20,8 @@
 
 namespace chunkserve::rag {
 
-// "text" / "txt", "markdown" / "md", "html"; PDF uploads are not supported.
+// "text" / "txt", "markdown" / "md", "rst", "html", "pdf" (PDF bytes go
+// through pdftotext as in `ingest`; chunk offsets then point into its text).
 StatusOr<DocumentFormat> ParseUploadFormat(std::string_view name);
 
 StatusOr<DocumentRecord> PutDocumentBytes(Store* store, int64_t collection_id, const std::string& name,

@@ -18,6 +18,7 @@ StatusOr<GeneratedAnswer> EngineGenerator::Generate(const engine::Prompt& prompt
   params.sampling.temperature = options.temperature;
   params.sampling.seed = options.seed;
   params.lookup_draft = options.lookup_draft;
+  params.recompute_fraction = options.recompute_fraction;
   params.kv_policy = options.kv_policy;
   GeneratedAnswer out;
   tokenizer::StreamingDetokenizer detok(assembler_.tokenizer());
