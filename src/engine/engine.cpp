@@ -134,6 +134,7 @@ StatusOr<sched::SchedRequest> Engine::MakeRequest(const Prompt& prompt, const Re
   r.use_prefix_cache = params.use_prefix_cache;
   r.forced_tokens = params.forced_tokens;
   r.lookup_draft = params.lookup_draft;
+  if (params.make_constraint) r.constraint = params.make_constraint();
   if (params.capture_logits) {
     const auto n_prompt = static_cast<int64_t>(r.prompt.size());
     r.capture_logits_from = prompt.back().kind == SegmentKind::kTail && !prompt.back().tokens.empty()

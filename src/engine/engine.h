@@ -124,6 +124,9 @@ struct RequestParams {
   // sched::SchedRequest::lookup_draft: same output, fewer forward passes when
   // the answer copies its prompt); nullopt: off.
   std::optional<sched::LookupDraftOptions> lookup_draft;
+  // Structured outputs: makes the request's constraint (sched::SchedRequest::
+  // constraint; one per submission, as a constraint has state); empty: none.
+  std::function<std::unique_ptr<sampling::TokenConstraint>()> make_constraint;
   // Generate only: checked between steps.
   const std::atomic<bool>* cancel = nullptr;
 };

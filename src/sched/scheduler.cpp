@@ -73,6 +73,8 @@ StatusOr<uint64_t> Scheduler::Submit(SchedRequest request) {
   if (seq->req.lookup_draft) seq->draft_limit = seq->req.lookup_draft->max_draft;
   // Penalties see the prompt too (llama.cpp's rule, the same on every path).
   for (int32_t t : seq->tokens) seq->sampler.Accept(t);
+  // The constraint sees generated tokens only.
+  seq->sampler.SetConstraint(std::move(seq->req.constraint));
   seq->submit_ns = NowNanos();
   seq->submit_cpu_ms = ProcessCpuMillis();
   seq->outcome.stats.n_prompt_tokens = n_prompt;

@@ -75,6 +75,7 @@
 #include "kv/block_pool.h"
 #include "kv/prefix_cache.h"
 #include "sampling/sampling_params.h"
+#include "sampling/token_constraint.h"
 #include "sched/prompt_lookup.h"
 #include "sched/prompt_planner.h"
 #include "sched/request_stats.h"
@@ -155,6 +156,10 @@ struct SchedRequest {
   // drafts keep failing stops drafting. nullopt: off. Ignored with
   // forced_tokens.
   std::optional<LookupDraftOptions> lookup_draft;
+  // Structured outputs: every sampled token obeys it (Sampler::
+  // SetConstraint; forced_tokens bypass it). Drafts are verified against
+  // it (a refused draft token is never kept). Null: unconstrained.
+  std::unique_ptr<sampling::TokenConstraint> constraint;
   // Scheduler thread. Returning false cancels the request (e.g. a stop string
   // matched or the client went away): it ends with kCancelled.
   std::function<bool(int32_t token)> on_token;

@@ -1,5 +1,7 @@
 #include "server/openai_protocol.h"
 
+#include "server/json_schema_grammar.h"
+
 namespace chunkserve::server {
 namespace {
 
@@ -30,6 +32,35 @@ StatusOr<std::string> ContentText(const Json& content, size_t index) {
   return text;
 }
 
+
+// `response_format` and `grammar` -> the GBNF the output must match.
+StatusOr<std::string> ParseOutputGrammar(const Json& body) {
+  std::string grammar;
+  if (auto it = body.find("response_format"); it != body.end() && !it->is_null()) {
+    if (!it->is_object() || !it->contains("type") || !(*it)["type"].is_string())
+      return InvalidArgumentError("'response_format' must be an object with a string 'type'");
+    const std::string type = (*it)["type"].get<std::string>();
+    if (type == "json_object") {
+      grammar = JsonObjectGbnf();
+    } else if (type == "json_schema") {
+      auto js = it->find("json_schema");
+      if (js == it->end() || !js->is_object() || !js->contains("schema"))
+        return InvalidArgumentError("'response_format.json_schema' must be an object with a 'schema'");
+      StatusOr<std::string> g = JsonSchemaToGbnf((*js)["schema"]);
+      if (!g.ok()) return InvalidArgumentError("'response_format.json_schema.schema': " + g.status().message());
+      grammar = *std::move(g);
+    } else if (type != "text") {
+      return InvalidArgumentError("'response_format.type' must be \"text\", \"json_object\" or \"json_schema\"");
+    }
+  }
+  if (auto it = body.find("grammar"); it != body.end() && !it->is_null()) {
+    if (!it->is_string() || it->get<std::string>().empty())
+      return InvalidArgumentError("'grammar' must be a non-empty GBNF string");
+    if (!grammar.empty()) return InvalidArgumentError("'grammar' and a JSON 'response_format' exclude each other");
+    grammar = it->get<std::string>();
+  }
+  return grammar;
+}
 
 }  // namespace
 
@@ -125,6 +156,9 @@ StatusOr<CompletionSpec> ParseCompletionSpec(const Json& body, bool chat) {
   ASSIGN_OR_RETURN(spec.stream, GetBool(body, "stream", false));
   ASSIGN_OR_RETURN(spec.ignore_eos, GetBool(body, "ignore_eos", false));
   ASSIGN_OR_RETURN(spec.speculate, ParseSpeculateField(body));
+  ASSIGN_OR_RETURN(spec.grammar, ParseOutputGrammar(body));
+  if (!spec.grammar.empty() && spec.ignore_eos)
+    return InvalidArgumentError("'ignore_eos' cannot be combined with 'response_format' or 'grammar'");
   if (auto it = body.find("stream_options"); it != body.end() && !it->is_null()) {
     if (!it->is_object()) return InvalidArgumentError("'stream_options' must be an object");
     ASSIGN_OR_RETURN(spec.include_usage, GetBool(*it, "include_usage", false));

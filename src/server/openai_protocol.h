@@ -13,6 +13,14 @@
 //
 // `documents`: see prompt_builder.h for how they become chunk segments.
 //
+// Structured outputs: `response_format` {"type": "text"} (the default),
+// {"type": "json_object"} or {"type": "json_schema", "json_schema":
+// {"name", "schema", "strict"}} (json_schema_grammar.h: an unsupported
+// schema keyword is InvalidArgument naming it), or our extra `grammar`, a
+// GBNF text (llama.cpp's syntax), become `grammar`. Either constrains every
+// sampled token; `ignore_eos` with them is refused (the grammar decides
+// where the text ends).
+//
 // Thread safety: stateless functions.
 #pragma once
 
@@ -56,6 +64,9 @@ struct CompletionSpec {
   // Extra: speculative decoding asked for (true) or refused (false); nullopt:
   // the server's default (speculation_policy.h).
   std::optional<bool> speculate;
+  // GBNF the output must match (from response_format or `grammar`); empty:
+  // unconstrained.
+  std::string grammar;
 };
 
 StatusOr<CompletionSpec> ParseCompletionSpec(const Json& body, bool chat);

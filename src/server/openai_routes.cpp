@@ -10,6 +10,7 @@
 
 #include "base/logging.h"
 #include "server/client_connection.h"
+#include "server/grammar_registry.h"
 #include "server/http_util.h"
 #include "server/prompt_builder.h"
 #include "server/request_stream.h"
@@ -51,7 +52,8 @@ sampling::SamplingParams SamplingFor(const CompletionSpec& spec) {
 
 class GenerationHandler {
  public:
-  GenerationHandler(ServerContext& ctx, bool chat) : ctx_(ctx), chat_(chat) {}
+  GenerationHandler(ServerContext& ctx, bool chat, std::shared_ptr<GrammarRegistry> grammars)
+      : ctx_(ctx), chat_(chat), grammars_(std::move(grammars)) {}
 
   void operator()(const httplib::Request& req, httplib::Response& res) const {
     StatusOr<Json> body = ParseJsonObject(req.body);
@@ -84,6 +86,11 @@ class GenerationHandler {
     params.max_new_tokens = max_new;
     params.lookup_draft =
         ctx_.speculation.For(spec->speculate, params.sampling.temperature <= 0, !spec->documents.empty());
+    if (!spec->grammar.empty()) {
+      StatusOr<GrammarRegistry::ConstraintFactory> factory = grammars_->FactoryFor(spec->grammar);
+      if (!factory.ok()) return SendError(res, factory.status());
+      params.make_constraint = *std::move(factory);
+    }
     auto stream = std::make_shared<RequestStream>(*ctx_.tokenizer, spec->stop, ctx_.metrics);
     StatusOr<uint64_t> id = ctx_.engine->Submit(*prompt, params, stream->Callbacks());
     if (!id.ok()) return SendError(res, id.status());
@@ -212,6 +219,7 @@ class GenerationHandler {
 
   ServerContext& ctx_;
   const bool chat_;
+  std::shared_ptr<GrammarRegistry> grammars_;  // shared by both routes
 };
 
 }  // namespace
@@ -228,8 +236,9 @@ void InstallOpenAiRoutes(httplib::Server& http, ServerContext& ctx) {
       return SendError(res, NotFoundError("The model '" + std::string(req.matches[1]) + "' does not exist"));
     SendJson(res, model_json());
   });
-  http.Post("/v1/chat/completions", GenerationHandler(ctx, /*chat=*/true));
-  http.Post("/v1/completions", GenerationHandler(ctx, /*chat=*/false));
+  auto grammars = std::make_shared<GrammarRegistry>(*ctx.tokenizer);
+  http.Post("/v1/chat/completions", GenerationHandler(ctx, /*chat=*/true, grammars));
+  http.Post("/v1/completions", GenerationHandler(ctx, /*chat=*/false, grammars));
 }
 
 }  // namespace chunkserve::server
