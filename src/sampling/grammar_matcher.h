@@ -8,10 +8,16 @@
 // Stacks are linked lists in one arena, so a step shares every frame below
 // the top (a step costs O(stacks x expansion), not O(depth)).
 //
+// Frames are hash-consed (one index per (position, parent) pair), so equal
+// stacks have equal top indices and a state is a sorted list of ints.
+//
 // AllowedTokens walks the vocabulary sorted by bytes (TokenTable), reusing
 // the state reached after each shared prefix and skipping every token that
-// extends a dead prefix: the cost is proportional to the prefixes the
-// grammar admits, not to the vocabulary's total length.
+// extends a dead prefix, and memoizes byte transitions between interned
+// states during the walk: inside a JSON string, say, every ordinary byte
+// leads back to the same state, so most bytes of the 150k tokens cost one
+// hash lookup. The cost is proportional to the prefixes the grammar admits,
+// not to the vocabulary's total length.
 //
 // Thread safety: not thread-safe (one matcher per sequence). The Grammar
 // and TokenTable are shared read-only.
@@ -22,6 +28,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "sampling/grammar.h"
@@ -78,19 +85,33 @@ class GrammarMatcher {
     int32_t parent;  // frame below, or -1
   };
   static constexpr int32_t kComplete = -1;  // an emptied stack
+  struct TopsHash {
+    size_t operator()(const std::vector<int32_t>& v) const;
+  };
 
+  // The one frame for (pos, parent).
+  int32_t FrameFor(int32_t pos, int32_t parent);
+  // Drops frames [mark, end) (and their hash-consing entries).
+  void TruncateFrames(size_t mark);
   // Pushes every fully expanded stack that continues at element `pos` above
   // `parent` onto `out` (kComplete for an emptied one), without duplicates.
   void Expand(int32_t pos, int32_t parent, std::vector<int32_t>& out);
   void Step(const std::vector<int32_t>& from, uint8_t byte, std::vector<int32_t>& to);
-  void AddTop(int32_t frame, std::vector<int32_t>& out);
   void CompactIfLarge();
+  // AllowedTokens' interned states and memoized transitions.
+  int32_t InternState(std::vector<int32_t> tops);
+  int32_t NextState(int32_t state, uint8_t byte);
 
   std::shared_ptr<const Grammar> grammar_;
   std::vector<Frame> frames_;
+  std::unordered_map<uint64_t, int32_t> frame_ids_;  // (pos, parent) -> frame
   std::vector<int32_t> tops_;  // frame indices or kComplete
-  std::vector<std::vector<int32_t>> levels_;  // scratch: states by depth
-  std::vector<size_t> marks_;                 // scratch: arena size by depth
+  // Scratch for AllowedTokens (cleared by each call).
+  std::vector<std::vector<int32_t>> walk_states_;  // state id -> sorted tops; id 0 is the dead state
+  std::unordered_map<std::vector<int32_t>, int32_t, TopsHash> walk_ids_;
+  std::unordered_map<uint32_t, int32_t> walk_next_;  // state * 256 + byte -> state
+  std::vector<int32_t> levels_;  // state by depth
+  std::vector<int32_t> scratch_;
 };
 
 }  // namespace chunkserve::sampling
