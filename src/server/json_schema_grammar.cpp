@@ -85,13 +85,14 @@ std::string IntegerRange(int64_t lo, int64_t hi) {
 
 class SchemaConverter {
  public:
-  explicit SchemaConverter(const Json& root) : root_(root) {}
+  SchemaConverter(const Json& root, std::string rule_prefix) : root_(root), prefix_(std::move(rule_prefix)) {}
 
-  StatusOr<std::string> Convert() {
+  // `name ::= ...` and the helper rules it uses (primitives excluded).
+  StatusOr<std::string> Convert(const std::string& name) {
     ASSIGN_OR_RETURN(std::string root_expr, Visit(root_, "root", ""));
-    std::string out = "root ::= " + root_expr + "\n";
-    for (const auto& [name, body] : rules_) out += name + " ::= " + body + "\n";
-    return out + kPrimitives;
+    std::string out = name + " ::= " + root_expr + "\n";
+    for (const auto& [rule, body] : rules_) out += rule + " ::= " + body + "\n";
+    return out;
   }
 
  private:
@@ -103,7 +104,7 @@ class SchemaConverter {
     std::string clean;
     for (char c : hint) clean += std::isalnum(static_cast<unsigned char>(c)) ? c : '-';
     if (clean.size() > 32) clean.resize(32);
-    const std::string name = "s" + std::to_string(rules_.size()) + "-" + clean;
+    const std::string name = prefix_ + "s" + std::to_string(rules_.size()) + "-" + clean;
     rules_[name] = std::move(body);
     return name;
   }
@@ -302,14 +303,22 @@ class SchemaConverter {
   }
 
   const Json& root_;
+  const std::string prefix_;
   std::map<std::string, std::string> rules_;
   std::map<std::string, std::string> ref_rules_;
 };
 
 }  // namespace
 
+StatusOr<std::string> JsonSchemaRules(const Json& schema, const std::string& name) {
+  return SchemaConverter(schema, name + "-").Convert(name);
+}
+
+std::string JsonPrimitivesGbnf() { return kPrimitives; }
+
 StatusOr<std::string> JsonSchemaToGbnf(const Json& schema) {
-  ASSIGN_OR_RETURN(std::string gbnf, SchemaConverter(schema).Convert());
+  ASSIGN_OR_RETURN(std::string rules, JsonSchemaRules(schema, "root"));
+  const std::string gbnf = rules + kPrimitives;
   // The schema's own sanity (e.g. a $ref cycle that consumes nothing) shows
   // up as a grammar error.
   StatusOr<sampling::Grammar> g = sampling::ParseGbnf(gbnf);

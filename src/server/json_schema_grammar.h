@@ -33,6 +33,12 @@ namespace chunkserve::server {
 
 StatusOr<std::string> JsonSchemaToGbnf(const Json& schema);
 
+// For grammars that embed schemas: the rule `name ::= ...` for `schema` and
+// its helper rules (named `name-...`), without the shared primitives
+// (JsonPrimitivesGbnf(): ws, string, number, value, object, ...).
+StatusOr<std::string> JsonSchemaRules(const Json& schema, const std::string& name);
+std::string JsonPrimitivesGbnf();
+
 // Any JSON object (response_format {"type": "json_object"}).
 std::string JsonObjectGbnf();
 

@@ -91,7 +91,22 @@ StatusOr<CompletionSpec> ParseCompletionSpec(const Json& body, bool chat) {
       msg.role = role->get<std::string>();
       if (msg.role == "developer") msg.role = "system";  // OpenAI's newer name
       ASSIGN_OR_RETURN(msg.content, ContentText(m.contains("content") ? m["content"] : Json(), i));
+      Json calls;
+      if (auto tc = m.find("tool_calls"); tc != m.end() && !tc->is_null()) {
+        const std::string where = "messages[" + std::to_string(i) + "].tool_calls";
+        if (msg.role != "assistant" || !tc->is_array()) return InvalidArgumentError("'" + where + "' must be an array on an assistant message");
+        for (const Json& c : *tc)
+          if (!c.is_object() || !c.contains("function") || !c["function"].is_object() || !c["function"].contains("name") ||
+              !c["function"]["name"].is_string())
+            return InvalidArgumentError("'" + where + "' entries need function.name");
+        calls = *tc;
+      }
+      if (msg.role == "tool") {
+        if (auto id = m.find("tool_call_id"); id != m.end() && id->is_string()) msg.tool_call_id = id->get<std::string>();
+        if (auto name = m.find("name"); name != m.end() && name->is_string()) msg.name = name->get<std::string>();
+      }
       spec.messages.push_back(std::move(msg));
+      spec.message_tool_calls.push_back(std::move(calls));
     }
   } else {
     auto it = body.find("prompt");
@@ -157,6 +172,9 @@ StatusOr<CompletionSpec> ParseCompletionSpec(const Json& body, bool chat) {
   ASSIGN_OR_RETURN(spec.ignore_eos, GetBool(body, "ignore_eos", false));
   ASSIGN_OR_RETURN(spec.speculate, ParseSpeculateField(body));
   ASSIGN_OR_RETURN(spec.grammar, ParseOutputGrammar(body));
+  if (chat) {
+    ASSIGN_OR_RETURN(spec.tools, ParseToolRequest(body));
+  }
   if (!spec.grammar.empty() && spec.ignore_eos)
     return InvalidArgumentError("'ignore_eos' cannot be combined with 'response_format' or 'grammar'");
   if (auto it = body.find("stream_options"); it != body.end() && !it->is_null()) {

@@ -21,6 +21,10 @@
 // sampled token; `ignore_eos` with them is refused (the grammar decides
 // where the text ends).
 //
+// Tool calling: `tools`, `tool_choice`, `parallel_tool_calls`; assistant
+// messages may carry `tool_calls` (content null), "tool" messages a
+// `tool_call_id` (tool_calls.h).
+//
 // Thread safety: stateless functions.
 #pragma once
 
@@ -31,6 +35,7 @@
 
 #include "base/status.h"
 #include "server/http_util.h"
+#include "server/tool_calls.h"
 #include "tokenizer/chat_template.h"
 
 namespace chunkserve::server {
@@ -67,6 +72,11 @@ struct CompletionSpec {
   // GBNF the output must match (from response_format or `grammar`); empty:
   // unconstrained.
   std::string grammar;
+  // Tool calling (tool_calls.h): the request's tools, and per message the
+  // assistant's `tool_calls` as sent (null when none); a "tool" message's
+  // tool_call_id and name are in its ChatMessage.
+  ToolRequest tools;
+  std::vector<Json> message_tool_calls;
 };
 
 StatusOr<CompletionSpec> ParseCompletionSpec(const Json& body, bool chat);

@@ -14,6 +14,7 @@
 #include "server/http_util.h"
 #include "server/prompt_builder.h"
 #include "server/request_stream.h"
+#include "server/tool_calls.h"
 
 namespace chunkserve::server {
 namespace {
@@ -34,6 +35,19 @@ std::string NewId(const char* prefix) {
 uint64_t RandomSeed() {
   static std::atomic<uint64_t> counter{std::random_device{}()};
   return counter.fetch_add(0x9E3779B97F4A7C15ull);
+}
+
+// OpenAI's tool_calls array (streamed deltas carry an index).
+Json ToolCallsJson(const std::vector<ToolCall>& calls, bool with_index) {
+  Json out = Json::array();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    Json c = {{"id", calls[i].id},
+              {"type", "function"},
+              {"function", {{"name", calls[i].name}, {"arguments", calls[i].arguments}}}};
+    if (with_index) c["index"] = i;
+    out.push_back(std::move(c));
+  }
+  return out;
 }
 
 sampling::SamplingParams SamplingFor(const CompletionSpec& spec) {
@@ -86,6 +100,16 @@ class GenerationHandler {
     params.max_new_tokens = max_new;
     params.lookup_draft =
         ctx_.speculation.For(spec->speculate, params.sampling.temperature <= 0, !spec->documents.empty());
+    const ToolFormat tool_format = ToolFormatFor(ctx_.assembler->chat_template());
+    const bool tools_on = chat_ && spec->tools.active();
+    if (tools_on && (spec->tools.choice == ToolRequest::Choice::kRequired ||
+                     spec->tools.choice == ToolRequest::Choice::kNamed)) {
+      if (!spec->grammar.empty())
+        return SendError(res, InvalidArgumentError("a 'tool_choice' that forces a call excludes 'response_format' and 'grammar'"));
+      StatusOr<std::string> forced = ToolCallGbnf(spec->tools, tool_format);
+      if (!forced.ok()) return SendError(res, forced.status());
+      spec->grammar = *std::move(forced);
+    }
     if (!spec->grammar.empty()) {
       StatusOr<GrammarRegistry::ConstraintFactory> factory = grammars_->FactoryFor(spec->grammar);
       if (!factory.ok()) return SendError(res, factory.status());
@@ -117,6 +141,14 @@ class GenerationHandler {
       Json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", stream->finish_reason()}};
       if (chat_) {
         choice["message"] = {{"role", "assistant"}, {"content", text}};
+        if (tools_on) {
+          ParsedAnswer answer = ParseToolCalls(text, tool_format);
+          if (!answer.calls.empty()) {
+            choice["message"]["content"] = answer.content.empty() ? Json() : Json(answer.content);
+            choice["message"]["tool_calls"] = ToolCallsJson(answer.calls, /*with_index=*/false);
+            if (choice["finish_reason"] == "stop") choice["finish_reason"] = "tool_calls";
+          }
+        }
       } else {
         choice["text"] = text;
       }
@@ -129,7 +161,8 @@ class GenerationHandler {
                          {"usage", UsageJson(r.stats, n_prompt)}});
       return;
     }
-    StreamResponse(res, stream, *id, response_id, created, spec->include_usage, n_prompt, conn);
+    StreamResponse(res, stream, *id, response_id, created, spec->include_usage, n_prompt, conn,
+                   tools_on ? std::optional<ToolFormat>(tool_format) : std::nullopt);
   }
 
  private:
@@ -154,12 +187,17 @@ class GenerationHandler {
     return Json{{"index", 0}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", finish_reason}};
   }
 
+  // `tools`: the tool-call format when tools are active. Content streams
+  // until a call may begin (ToolCallStart); the calls go out as tool_calls
+  // deltas (one chunk per call) when the answer is complete.
   void StreamResponse(httplib::Response& res, std::shared_ptr<RequestStream> stream, uint64_t id,
                       const std::string& response_id, int64_t created, bool include_usage, int64_t n_prompt,
-                      ClientConnection conn) const {
+                      ClientConnection conn, std::optional<ToolFormat> tools) const {
     struct State {
       bool started = false;
       bool finished = false;
+      std::string text;    // with tools: the answer so far
+      size_t n_sent = 0;   // with tools: bytes of it sent as content
     };
     auto state = std::make_shared<State>();
     engine::Engine* core = ctx_.engine;
@@ -170,7 +208,7 @@ class GenerationHandler {
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(
         "text/event-stream",
-        [this, stream, state, id, core, response_id, created, include_usage, n_prompt, poll_ms, conn](
+        [this, stream, state, id, core, response_id, created, include_usage, n_prompt, poll_ms, conn, tools](
             size_t, httplib::DataSink& sink) {
           auto send = [&](const std::string& s) { return sink.write(s.data(), s.size()); };
           auto gone = [&] {
@@ -185,9 +223,17 @@ class GenerationHandler {
           }
           // One event per token's text, as OpenAI streams.
           RequestStream::Delta d = stream->Next(poll_ms);
-          for (const std::string& piece : d.pieces)
-            if (!send(SseEvent(Chunk(response_id, created, DeltaChoice(piece, nullptr), include_usage))))
-              return gone();
+          for (const std::string& piece : d.pieces) {
+            std::string out = piece;
+            if (tools) {
+              state->text += piece;
+              const size_t safe = ToolCallStart(state->text, *tools);
+              out = safe > state->n_sent ? state->text.substr(state->n_sent, safe - state->n_sent) : "";
+              state->n_sent = std::max(state->n_sent, safe);
+              if (out.empty()) continue;
+            }
+            if (!send(SseEvent(Chunk(response_id, created, DeltaChoice(out, nullptr), include_usage)))) return gone();
+          }
           // A write to a closed peer can still succeed (the kernel learns of
           // the close from the RST it provokes), so probe the socket too.
           if (!d.done) return sink.is_writable() && !conn.PeerClosed() ? true : gone();
@@ -195,7 +241,24 @@ class GenerationHandler {
           if (r.finish == engine::FinishReason::kError) {
             send(SseEvent(ErrorBody(r.status.message(), "server_error", "generation_failed")));
           } else {
-            send(SseEvent(Chunk(response_id, created, DeltaChoice("", stream->finish_reason()), include_usage)));
+            std::string finish = stream->finish_reason();
+            if (tools) {
+              ParsedAnswer answer = ParseToolCalls(state->text, *tools);
+              if (answer.calls.empty() && state->n_sent < state->text.size()) {
+                send(SseEvent(Chunk(response_id, created, DeltaChoice(state->text.substr(state->n_sent), nullptr),
+                                    include_usage)));
+              }
+              const Json calls = ToolCallsJson(answer.calls, /*with_index=*/true);
+              for (const Json& call : calls) {
+                Json choice = {{"index", 0},
+                               {"delta", {{"tool_calls", Json::array({call})}}},
+                               {"logprobs", nullptr},
+                               {"finish_reason", nullptr}};
+                send(SseEvent(Chunk(response_id, created, choice, include_usage)));
+              }
+              if (!answer.calls.empty() && finish == "stop") finish = "tool_calls";
+            }
+            send(SseEvent(Chunk(response_id, created, DeltaChoice("", finish), include_usage)));
             if (include_usage) {
               Json u = Chunk(response_id, created, Json(), false);
               u["usage"] = UsageJson(r.stats, n_prompt);
