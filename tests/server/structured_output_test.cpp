@@ -167,3 +167,94 @@ TEST(StructuredOutputTest, BadRequestsNameTheProblem) {
 
 }  // namespace
 }  // namespace chunkserve::server
+
+namespace chunkserve::server {
+namespace {
+
+const Json kWeatherTools = Json::parse(R"([{"type": "function", "function": {"name": "get_weather",
+  "parameters": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 10}},
+  "required": ["city"], "additionalProperties": false}}}])");
+
+// Reads an SSE answer: the parsed chunks.
+std::vector<Json> StreamChunks(httplib::Client& c, const Json& body) {
+  std::string buffer;
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/v1/chat/completions";
+  req.body = body.dump();
+  req.set_header("Content-Type", "application/json");
+  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    buffer.append(data, n);
+    return true;
+  };
+  auto res = c.send(req);
+  EXPECT_TRUE(res && res->status == 200);
+  std::vector<Json> chunks;
+  for (size_t at = 0; (at = buffer.find("data: ", at)) != std::string::npos;) {
+    const size_t end = buffer.find("\n\n", at);
+    const std::string payload = buffer.substr(at + 6, end - at - 6);
+    at = end;
+    if (payload != "[DONE]") chunks.push_back(Json::parse(payload));
+  }
+  return chunks;
+}
+
+// The fixture's template does not read `tools`: our ChatML tool format. A
+// forced call comes back as tool_calls (streamed as deltas), and the call
+// with its result is accepted in the next turn.
+TEST(ToolCallRouteTest, ForcedCallThenResultRoundTrip) {
+  HarnessOptions o;
+  o.n_ctx = 1024;
+  ServerHarness h(o);
+  auto c = h.Client();
+  Json body = {{"model", "fixture"},
+               {"messages", Json::array({{{"role", "user"}, {"content", "Weather in Paris?"}}})},
+               {"max_tokens", 200},
+               {"temperature", 1.0},
+               {"seed", 5},
+               {"tools", kWeatherTools},
+               {"tool_choice", {{"type", "function"}, {"function", {{"name", "get_weather"}}}}}};
+  int status = 0;
+  Json r = PostJson(c, "/v1/chat/completions", body, &status);
+  ASSERT_EQ(status, 200) << r.dump();
+  const Json& choice = r["choices"][0];
+  ASSERT_EQ(choice["finish_reason"], "tool_calls") << r.dump();
+  EXPECT_TRUE(choice["message"]["content"].is_null());
+  const Json& call = choice["message"]["tool_calls"][0];
+  EXPECT_EQ(call["type"], "function");
+  EXPECT_EQ(call["function"]["name"], "get_weather");
+  const Json args = Json::parse(call["function"]["arguments"].get<std::string>());
+  EXPECT_TRUE(testing::Validates(args, kWeatherTools[0]["function"]["parameters"])) << args.dump();
+
+  // Streamed: the same call as a tool_calls delta, then finish_reason.
+  body["stream"] = true;
+  std::vector<Json> chunks = StreamChunks(c, body);
+  ASSERT_GE(chunks.size(), 3u);
+  Json delta_call;
+  std::string finish;
+  for (const Json& ch : chunks) {
+    if (ch["choices"].empty()) continue;
+    const Json& d = ch["choices"][0]["delta"];
+    if (d.contains("tool_calls")) delta_call = d["tool_calls"][0];
+    if (!ch["choices"][0]["finish_reason"].is_null()) finish = ch["choices"][0]["finish_reason"];
+  }
+  EXPECT_EQ(finish, "tool_calls");
+  EXPECT_EQ(delta_call["index"], 0);
+  EXPECT_EQ(delta_call["function"], call["function"]);  // same seed, same call
+
+  // Next turn: the call and its result; the answer is text.
+  Json next = body;
+  next.erase("stream");
+  next.erase("tool_choice");
+  next["messages"].push_back({{"role", "assistant"}, {"content", nullptr}, {"tool_calls", Json::array({call})}});
+  next["messages"].push_back({{"role", "tool"}, {"tool_call_id", call["id"]}, {"content", "18 C, sunny"}});
+  next["tool_choice"] = "auto";
+  Json answer = PostJson(c, "/v1/chat/completions", next, &status);
+  ASSERT_EQ(status, 200) << answer.dump();
+  const Json& message = answer["choices"][0]["message"];
+  EXPECT_TRUE(message["content"].is_string() || message.contains("tool_calls")) << answer.dump();
+  EXPECT_GT(answer["usage"]["prompt_tokens"].get<int>(), r["usage"]["prompt_tokens"].get<int>());
+}
+
+}  // namespace
+}  // namespace chunkserve::server
