@@ -147,6 +147,7 @@ StatusOr<sched::SchedRequest> Engine::MakeRequest(const Prompt& prompt, const Re
 StatusOr<uint64_t> Engine::Submit(const Prompt& prompt, const RequestParams& params, RequestCallbacks callbacks) {
   ASSIGN_OR_RETURN(sched::SchedRequest r, MakeRequest(prompt, params));
   r.on_token = std::move(callbacks.on_token);
+  r.on_logits = std::move(callbacks.on_logits);
   r.on_done = std::move(callbacks.on_done);
   return scheduler_->Submit(std::move(r));
 }

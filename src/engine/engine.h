@@ -146,6 +146,9 @@ using TokenCallback = std::function<bool(int32_t token)>;
 
 struct RequestCallbacks {
   TokenCallback on_token;  // core thread
+  // Core thread: each sampled token's logits row, before the pick (see
+  // sched::SchedRequest::on_logits); may be null.
+  std::function<void(std::span<const float> logits)> on_logits;
   // Core thread (or the Submit/Shutdown caller), exactly once per accepted
   // request, also when it is cancelled or fails (outcome.status).
   std::function<void(const sched::RequestOutcome&)> on_done;

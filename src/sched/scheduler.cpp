@@ -675,6 +675,7 @@ void Scheduler::ApplyStepOutput(const Status& st) {
       }
       if (step.first_slot + n != static_cast<int64_t>(s.tokens.size())) continue;  // not the last slot
       const bool forced = !s.req.forced_tokens.empty();
+      if (!forced && s.req.on_logits) s.req.on_logits(sample_row);
       const int32_t token = forced ? s.req.forced_tokens[static_cast<size_t>(s.n_generated)] : s.sampler.Sample(sample_row);
       EmitToken(s, token, forced);
     }

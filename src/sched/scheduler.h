@@ -65,6 +65,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -160,6 +161,9 @@ struct SchedRequest {
   // SetConstraint; forced_tokens bypass it). Drafts are verified against
   // it (a refused draft token is never kept). Null: unconstrained.
   std::unique_ptr<sampling::TokenConstraint> constraint;
+  // Scheduler thread: the logits row each sampled token is picked from,
+  // just before the pick (for logprobs); null: not called.
+  std::function<void(std::span<const float> logits)> on_logits;
   // Scheduler thread. Returning false cancels the request (e.g. a stop string
   // matched or the client went away): it ends with kCancelled.
   std::function<bool(int32_t token)> on_token;

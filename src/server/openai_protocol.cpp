@@ -1,5 +1,8 @@
 #include "server/openai_protocol.h"
 
+#include <climits>
+#include <cstdlib>
+
 #include "server/json_schema_grammar.h"
 
 namespace chunkserve::server {
@@ -130,8 +133,46 @@ StatusOr<CompletionSpec> ParseCompletionSpec(const Json& body, bool chat) {
     if (spec.echo) return InvalidArgumentError("'echo' is not supported");
   }
 
-  ASSIGN_OR_RETURN(const int64_t n, GetInt(body, "n", 1));
-  if (n != 1) return InvalidArgumentError("'n' must be 1: one choice per request is supported");
+  for (const char* field : {"functions", "function_call", "audio", "prediction", "web_search_options", "reasoning_effort"})
+    if (body.contains(field) && !body[field].is_null())
+      return InvalidArgumentError(std::string("'") + field + "' is not supported" +
+                                  (std::string(field).rfind("function", 0) == 0 ? " (use 'tools')" : ""));
+  if (auto it = body.find("modalities"); it != body.end() && !it->is_null() && *it != Json::array({"text"}))
+    return InvalidArgumentError("'modalities' other than [\"text\"] are not supported");
+  if (!chat) {
+    ASSIGN_OR_RETURN(const int64_t best_of, GetInt(body, "best_of", 1));
+    if (best_of != 1) return InvalidArgumentError("'best_of' other than 1 is not supported");
+    if (auto it = body.find("suffix"); it != body.end() && !it->is_null() && !(it->is_string() && it->get<std::string>().empty()))
+      return InvalidArgumentError("'suffix' is not supported");
+  }
+  ASSIGN_OR_RETURN(spec.n, GetInt(body, "n", 1));
+  if (spec.n < 1 || spec.n > 8) return InvalidArgumentError("'n' must lie in [1, 8]");
+  if (auto it = body.find("logprobs"); it != body.end() && !it->is_null()) {
+    if (chat) {
+      if (!it->is_boolean()) return InvalidArgumentError("'logprobs' must be a boolean");
+      ASSIGN_OR_RETURN(const int64_t top, GetInt(body, "top_logprobs", 0));
+      if (top < 0 || top > 20) return InvalidArgumentError("'top_logprobs' must lie in [0, 20]");
+      if (it->get<bool>()) spec.top_logprobs = static_cast<int>(top);
+    } else {
+      if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > 5)
+        return InvalidArgumentError("'logprobs' must be an integer in [0, 5]");
+      spec.top_logprobs = static_cast<int>(it->get<int64_t>());
+    }
+  } else if (chat && body.contains("top_logprobs") && !body["top_logprobs"].is_null()) {
+    return InvalidArgumentError("'top_logprobs' needs 'logprobs': true");
+  }
+  if (auto it = body.find("logit_bias"); it != body.end() && !it->is_null()) {
+    if (!it->is_object()) return InvalidArgumentError("'logit_bias' must be an object of token id -> bias");
+    for (const auto& [key, value] : it->items()) {
+      char* end = nullptr;
+      const long long id = std::strtoll(key.c_str(), &end, 10);
+      if (key.empty() || *end != '\0' || id < 0 || id > INT32_MAX)
+        return InvalidArgumentError("'logit_bias' keys must be token ids, got '" + key + "'");
+      if (!value.is_number() || value.get<double>() < -100 || value.get<double>() > 100)
+        return InvalidArgumentError("'logit_bias' values must lie in [-100, 100]");
+      spec.logit_bias.emplace_back(static_cast<int32_t>(id), value.get<float>());
+    }
+  }
   ASSIGN_OR_RETURN(const int64_t max_tokens, GetInt(body, "max_tokens", -1));
   ASSIGN_OR_RETURN(const int64_t max_completion, GetInt(body, "max_completion_tokens", -1));
   const int64_t mt = max_completion >= 0 ? max_completion : max_tokens;

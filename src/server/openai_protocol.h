@@ -3,13 +3,20 @@
 //
 // ParseCompletionSpec reads /v1/chat/completions (chat = true) and
 // /v1/completions bodies: model, messages | prompt, max_tokens
-// (max_completion_tokens), temperature [0, 2], top_p (0, 1], seed, stop
-// (string or up to 4 strings), n (only 1), stream, stream_options.
-// include_usage, presence_penalty / frequency_penalty [-2, 2], and our
-// extras top_k, min_p, repetition_penalty, ignore_eos, `documents` and
-// `speculate` ("off" | "lookup", or a boolean). Unknown fields are
-// ignored, as OpenAI does; a known field of the wrong type or range is
-// InvalidArgument naming it.
+// (max_completion_tokens wins when both are given), temperature [0, 2],
+// top_p (0, 1], seed, stop (string or up to 4 strings), n [1, 8] (choices
+// sampled independently, seed + i when seeded), stream, stream_options.
+// include_usage, presence_penalty / frequency_penalty [-2, 2], logit_bias
+// ({"token id": bias in [-100, 100]}), logprobs (chat: true/false with
+// top_logprobs [0, 20]; completions: an integer [0, 5]), and our extras
+// top_k, min_p, repetition_penalty, ignore_eos, `documents` and `speculate`
+// ("off" | "lookup", or a boolean). Fields that do not change the output
+// (user, store, metadata, service_tier, parallel_tool_calls without tools,
+// ...) and unknown fields are ignored; a known field of the wrong type or
+// range is InvalidArgument naming it. Fields that would change the output
+// and are not supported are refused by name (kRefusedFields: functions,
+// function_call, audio, modalities other than ["text"], prediction,
+// web_search_options, reasoning_effort, best_of > 1, suffix, echo).
 //
 // `documents`: see prompt_builder.h for how they become chunk segments.
 //
@@ -77,6 +84,10 @@ struct CompletionSpec {
   // tool_call_id and name are in its ChatMessage.
   ToolRequest tools;
   std::vector<Json> message_tool_calls;
+  int64_t n = 1;
+  // >= 0: report logprobs with this many alternatives per token; -1: none.
+  int top_logprobs = -1;
+  std::vector<std::pair<int32_t, float>> logit_bias;
 };
 
 StatusOr<CompletionSpec> ParseCompletionSpec(const Json& body, bool chat);

@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 
+#include "base/json_string.h"
 #include "base/logging.h"
 #include "server/client_connection.h"
 #include "server/grammar_registry.h"
@@ -61,6 +62,7 @@ sampling::SamplingParams SamplingFor(const CompletionSpec& spec) {
   p.frequency_penalty = static_cast<float>(spec.frequency_penalty);
   p.seed = spec.seed ? *spec.seed : RandomSeed();
   p.ignore_eos = spec.ignore_eos;
+  p.logit_bias = spec.logit_bias;
   return p;
 }
 
@@ -115,9 +117,23 @@ class GenerationHandler {
       if (!factory.ok()) return SendError(res, factory.status());
       params.make_constraint = *std::move(factory);
     }
-    auto stream = std::make_shared<RequestStream>(*ctx_.tokenizer, spec->stop, ctx_.metrics);
-    StatusOr<uint64_t> id = ctx_.engine->Submit(*prompt, params, stream->Callbacks());
-    if (!id.ok()) return SendError(res, id.status());
+    if (spec->stream && spec->n > 1) return SendError(res, InvalidArgumentError("'n' > 1 with 'stream' is not supported"));
+    // n choices: n requests submitted together (they batch), seeds seed + i.
+    std::vector<std::shared_ptr<RequestStream>> streams;
+    std::vector<uint64_t> ids;
+    for (int64_t i = 0; i < spec->n; ++i) {
+      engine::RequestParams p = params;
+      if (i > 0) p.sampling.seed = spec->seed ? *spec->seed + static_cast<uint64_t>(i) : RandomSeed();
+      auto s = std::make_shared<RequestStream>(*ctx_.tokenizer, spec->stop, ctx_.metrics, spec->top_logprobs);
+      StatusOr<uint64_t> id = ctx_.engine->Submit(*prompt, p, s->Callbacks());
+      if (!id.ok()) {
+        for (uint64_t earlier : ids) ctx_.engine->Cancel(earlier);
+        for (auto& earlier : streams) earlier->WaitDone();
+        return SendError(res, id.status());
+      }
+      streams.push_back(std::move(s));
+      ids.push_back(*id);
+    }
 
     const std::string response_id = NewId(chat_ ? "chatcmpl" : "cmpl");
     const int64_t created = UnixSeconds();
@@ -126,46 +142,102 @@ class GenerationHandler {
     const ClientConnection conn = ClientConnection::Of(req);
     if (!spec->stream) {
       engine::Engine* core = ctx_.engine;
-      const uint64_t request_id = *id;
-      const bool gone = stream->Drain(
-          ctx_.stream_poll_ms, nullptr, [&conn] { return conn.PeerClosed(); },
-          [core, request_id] { core->Cancel(request_id); });
-      if (gone) {
-        // Nobody reads this; 499 (nginx's "client closed request") is what
-        // /metrics counts for it.
-        return SendError(res, CancelledError("the client closed the connection"));
-      }
-      const std::string text = stream->WaitDone();
-      const sched::RequestOutcome& r = stream->result();
-      if (r.finish == engine::FinishReason::kError) return SendError(res, r.status);
-      Json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", stream->finish_reason()}};
-      if (chat_) {
-        choice["message"] = {{"role", "assistant"}, {"content", text}};
-        if (tools_on) {
-          ParsedAnswer answer = ParseToolCalls(text, tool_format);
-          if (!answer.calls.empty()) {
-            choice["message"]["content"] = answer.content.empty() ? Json() : Json(answer.content);
-            choice["message"]["tool_calls"] = ToolCallsJson(answer.calls, /*with_index=*/false);
-            if (choice["finish_reason"] == "stop") choice["finish_reason"] = "tool_calls";
-          }
+      Json choices = Json::array();
+      Json usage;
+      for (size_t i = 0; i < streams.size(); ++i) {
+        const std::shared_ptr<RequestStream>& stream = streams[i];
+        const bool gone = stream->Drain(
+            ctx_.stream_poll_ms, nullptr, [&conn] { return conn.PeerClosed(); },
+            [core, &ids] {
+              for (uint64_t id : ids) core->Cancel(id);
+            });
+        if (gone) {
+          for (auto& other : streams) other->WaitDone();
+          // Nobody reads this; 499 (nginx's "client closed request") is what
+          // /metrics counts for it.
+          return SendError(res, CancelledError("the client closed the connection"));
         }
-      } else {
-        choice["text"] = text;
+        const std::string text = stream->WaitDone();
+        const sched::RequestOutcome& r = stream->result();
+        if (r.finish == engine::FinishReason::kError) {
+          for (uint64_t id : ids) core->Cancel(id);
+          for (auto& other : streams) other->WaitDone();
+          return SendError(res, r.status);
+        }
+        Json choice = {{"index", i}, {"logprobs", nullptr}, {"finish_reason", stream->finish_reason()}};
+        if (spec->top_logprobs >= 0) choice["logprobs"] = LogprobsJson(stream->logprobs(), spec->top_logprobs >= 0);
+        if (chat_) {
+          choice["message"] = {{"role", "assistant"}, {"content", text}};
+          if (tools_on) {
+            ParsedAnswer answer = ParseToolCalls(text, tool_format);
+            if (!answer.calls.empty()) {
+              choice["message"]["content"] = answer.content.empty() ? Json() : Json(answer.content);
+              choice["message"]["tool_calls"] = ToolCallsJson(answer.calls, /*with_index=*/false);
+              if (choice["finish_reason"] == "stop") choice["finish_reason"] = "tool_calls";
+            }
+          }
+        } else {
+          choice["text"] = text;
+        }
+        choices.push_back(std::move(choice));
+        // Usage: the prompt once, every choice's completion tokens.
+        Json u = UsageJson(r.stats, n_prompt);
+        if (usage.is_null()) {
+          usage = u;
+        } else {
+          usage["completion_tokens"] = usage["completion_tokens"].get<int64_t>() + u["completion_tokens"].get<int64_t>();
+          usage["total_tokens"] = usage["total_tokens"].get<int64_t>() + u["completion_tokens"].get<int64_t>();
+        }
       }
       SendJson(res, Json{{"id", response_id},
                          {"object", chat_ ? "chat.completion" : "text_completion"},
                          {"created", created},
                          {"model", ctx_.model_id},
                          {"system_fingerprint", nullptr},
-                         {"choices", Json::array({choice})},
-                         {"usage", UsageJson(r.stats, n_prompt)}});
+                         {"choices", choices},
+                         {"usage", usage}});
       return;
     }
-    StreamResponse(res, stream, *id, response_id, created, spec->include_usage, n_prompt, conn,
-                   tools_on ? std::optional<ToolFormat>(tool_format) : std::nullopt);
+    const std::shared_ptr<RequestStream>& stream = streams.front();
+    StreamResponse(res, stream, ids.front(), response_id, created, spec->include_usage, n_prompt, conn,
+                   tools_on ? std::optional<ToolFormat>(tool_format) : std::nullopt, spec->top_logprobs >= 0);
   }
 
  private:
+  // OpenAI's logprobs object: chat {"content": [{token, logprob, bytes,
+  // top_logprobs}]}; completions {tokens, token_logprobs, top_logprobs}.
+  Json LogprobsJson(const std::vector<TokenLogprob>& entries, bool) const {
+    auto text_of = [this](int32_t id) {
+      const std::string piece = ctx_.tokenizer->TokenToPiece(id);
+      Json bytes = Json::array();
+      for (unsigned char c : piece) bytes.push_back(static_cast<int>(c));
+      // Invalid UTF-8 (a token ending inside a character) becomes U+FFFD.
+      return std::make_pair(Json::parse(JsonString(piece)), bytes);
+    };
+    if (chat_) {
+      Json content = Json::array();
+      for (const TokenLogprob& e : entries) {
+        auto [token, bytes] = text_of(e.token);
+        Json top = Json::array();
+        for (const auto& [id, lp] : e.top) {
+          auto [t, b] = text_of(id);
+          top.push_back({{"token", t}, {"logprob", lp}, {"bytes", b}});
+        }
+        content.push_back({{"token", token}, {"logprob", e.logprob}, {"bytes", bytes}, {"top_logprobs", top}});
+      }
+      return Json{{"content", content}};
+    }
+    Json tokens = Json::array(), token_logprobs = Json::array(), top_logprobs = Json::array();
+    for (const TokenLogprob& e : entries) {
+      tokens.push_back(text_of(e.token).first);
+      token_logprobs.push_back(e.logprob);
+      Json top = Json::object();
+      for (const auto& [id, lp] : e.top) top[text_of(id).first.get<std::string>()] = lp;
+      top_logprobs.push_back(top);
+    }
+    return Json{{"tokens", tokens}, {"token_logprobs", token_logprobs}, {"top_logprobs", top_logprobs}};
+  }
+
   Json Chunk(const std::string& response_id, int64_t created, const Json& choice, bool include_usage) const {
     Json j = {{"id", response_id},
               {"object", chat_ ? "chat.completion.chunk" : "text_completion"},
@@ -192,7 +264,7 @@ class GenerationHandler {
   // deltas (one chunk per call) when the answer is complete.
   void StreamResponse(httplib::Response& res, std::shared_ptr<RequestStream> stream, uint64_t id,
                       const std::string& response_id, int64_t created, bool include_usage, int64_t n_prompt,
-                      ClientConnection conn, std::optional<ToolFormat> tools) const {
+                      ClientConnection conn, std::optional<ToolFormat> tools, bool logprobs) const {
     struct State {
       bool started = false;
       bool finished = false;
@@ -208,7 +280,7 @@ class GenerationHandler {
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(
         "text/event-stream",
-        [this, stream, state, id, core, response_id, created, include_usage, n_prompt, poll_ms, conn, tools](
+        [this, stream, state, id, core, response_id, created, include_usage, n_prompt, poll_ms, conn, tools, logprobs](
             size_t, httplib::DataSink& sink) {
           auto send = [&](const std::string& s) { return sink.write(s.data(), s.size()); };
           auto gone = [&] {
@@ -223,6 +295,13 @@ class GenerationHandler {
           }
           // One event per token's text, as OpenAI streams.
           RequestStream::Delta d = stream->Next(poll_ms);
+          if (logprobs && !d.logprobs.empty()) {
+            // The tokens' logprobs ride on a chunk of their own, before their text.
+            Json choice = DeltaChoice("", nullptr);
+            if (chat_) choice["delta"].erase("content");
+            choice["logprobs"] = LogprobsJson(d.logprobs, true);
+            if (!send(SseEvent(Chunk(response_id, created, choice, include_usage)))) return gone();
+          }
           for (const std::string& piece : d.pieces) {
             std::string out = piece;
             if (tools) {
