@@ -126,7 +126,7 @@ TEST(OpenAiNpmTest, OfficialClientAgainstServeExecutable) {
 TEST(OpenAiNpmTest, StructuredOutputsOnFixtureAndStories260K) {
   StatusOr<fs::path> module = OpenAiModule();
   if (!module.ok()) GTEST_SKIP() << module.status().message();
-  RunClientScript(*module, testing::FixturePath(), "fixture", "openai_structured_test.cjs", "", "512");
+  RunClientScript(*module, testing::FixturePath(), "fixture", "openai_structured_test.cjs", "TOOLS=1", "1024");
   const fs::path stories = fs::path(CHUNKSERVE_TESTDATA_DIR) / "models" / "stories260K";
   if (!fs::exists(stories / "stories260K.bin")) GTEST_SKIP() << "no stories260K in the test data";
   const std::string gguf = (fs::path(::testing::TempDir()) / "npm_stories260K.gguf").string();
@@ -137,7 +137,8 @@ TEST(OpenAiNpmTest, StructuredOutputsOnFixtureAndStories260K) {
                      &out),
             0)
       << out;
-  RunClientScript(*module, gguf, "stories260K", "openai_structured_test.cjs", "", "512");
+  // Its 512-token context cannot hold a tool prompt: no tool round trip.
+  RunClientScript(*module, gguf, "stories260K", "openai_structured_test.cjs", "TOOLS=0", "512");
 }
 }  // namespace
 }  // namespace chunkserve::server

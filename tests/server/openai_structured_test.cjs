@@ -2,8 +2,10 @@
 // against a running `chunkserve serve`: 50 json_schema answers (sampled,
 // seeds 0..49), each parsed and validated against the schema here; a
 // streamed json_object answer; the GBNF `grammar` extra; an unsupported
-// schema keyword refused with a 400 naming it.
-// Environment: OPENAI_MODULE, BASE_URL, API_KEY, MODEL_ID.
+// schema keyword refused with a 400 naming it; a tool-calling round trip
+// (forced call, result, final answer) with and without streaming; logprobs.
+// Environment: OPENAI_MODULE, BASE_URL, API_KEY, MODEL_ID, TOOLS (0: skip the
+// tool round trips).
 // Prints one JSON line per check and a summary; exits 1 when any check fails.
 'use strict';
 
@@ -120,6 +122,79 @@ const ask = (extra) => ({
       return e.message;
     }
     throw new Error('expected HTTP 400');
+  });
+
+  const tools = [{
+    type: 'function',
+    function: {
+      name: 'get_weather',
+      description: 'Current weather for a city',
+      parameters: { type: 'object', properties: { city: { type: 'string', maxLength: 10 } }, required: ['city'], additionalProperties: false },
+    },
+  }];
+  const question = { role: 'user', content: 'What is the weather in Paris?' };
+  const forced = { type: 'function', function: { name: 'get_weather' } };
+
+  // (TOOLS=0 skips them: a 512-token context cannot hold the tool prompt.)
+  for (const stream of process.env.TOOLS === '0' ? [] : [false, true]) {
+    await check(`tool round trip (stream ${stream})`, async () => {
+      let call;
+      if (!stream) {
+        const r = await client.chat.completions.create(ask({ seed: 2, messages: [question], tools, tool_choice: forced }));
+        const c = r.choices[0];
+        assert(c.finish_reason === 'tool_calls', 'finish_reason tool_calls, got ' + c.finish_reason);
+        call = c.message.tool_calls[0];
+      } else {
+        const s = await client.chat.completions.create(ask({ seed: 2, messages: [question], tools, tool_choice: forced, stream: true }));
+        const parts = {};
+        let finish = null;
+        for await (const chunk of s) {
+          if (!chunk.choices.length) continue;
+          for (const d of chunk.choices[0].delta.tool_calls || []) {
+            const p = parts[d.index] || (parts[d.index] = { id: '', type: 'function', function: { name: '', arguments: '' } });
+            if (d.id) p.id = d.id;
+            if (d.function && d.function.name) p.function.name += d.function.name;
+            if (d.function && d.function.arguments) p.function.arguments += d.function.arguments;
+          }
+          if (chunk.choices[0].finish_reason) finish = chunk.choices[0].finish_reason;
+        }
+        assert(finish === 'tool_calls', 'finish_reason tool_calls, got ' + finish);
+        call = parts[0];
+      }
+      assert(call && call.function.name === 'get_weather', 'a get_weather call');
+      const args = JSON.parse(call.function.arguments);
+      assert(typeof args.city === 'string' && [...args.city].length <= 10, 'arguments valid: ' + call.function.arguments);
+      // The result goes back; the model answers in text.
+      const messages = [question, { role: 'assistant', content: null, tool_calls: [call] },
+        { role: 'tool', tool_call_id: call.id, content: JSON.stringify({ city: args.city, celsius: 18, sky: 'sunny' }) }];
+      let answer = '';
+      let finish = null;
+      if (!stream) {
+        const r = await client.chat.completions.create(ask({ seed: 4, max_tokens: 24, messages, tools, tool_choice: 'none' }));
+        answer = r.choices[0].message.content;
+        finish = r.choices[0].finish_reason;
+      } else {
+        const s = await client.chat.completions.create(ask({ seed: 4, max_tokens: 24, messages, tools, tool_choice: 'none', stream: true }));
+        for await (const chunk of s) {
+          if (!chunk.choices.length) continue;
+          answer += chunk.choices[0].delta.content || '';
+          if (chunk.choices[0].finish_reason) finish = chunk.choices[0].finish_reason;
+        }
+      }
+      assert(typeof answer === 'string' && ['stop', 'length'].includes(finish), 'a text answer');
+      return { call: call.function, answer: answer.slice(0, 60), finish };
+    });
+  }
+
+  await check('logprobs', async () => {
+    const r = await client.chat.completions.create(ask({ temperature: 0, max_tokens: 5, logprobs: true, top_logprobs: 2 }));
+    const content = r.choices[0].logprobs.content;
+    assert(content.length === r.usage.completion_tokens, `${content.length} entries for ${r.usage.completion_tokens} tokens`);
+    for (const e of content) {
+      assert(e.logprob <= 0 && e.top_logprobs.length === 2, 'entry shape');
+      assert(e.top_logprobs[0].token === e.token, 'greedy picks the top token');
+    }
+    return content.slice(0, 2);
   });
 
   const failed = results.filter((r) => !r.ok).length;
