@@ -89,6 +89,9 @@ void GrammarMatcher::Step(const std::vector<int32_t>& from, uint8_t byte, std::v
     const Grammar::Element& e = grammar_->elements[static_cast<size_t>(f.pos)];
     if (grammar_->byte_sets[static_cast<size_t>(e.value)].test(byte)) Expand(f.pos + 1, f.parent, to);
   }
+  // A grammar this ambiguous would make every step cost more than a decode
+  // step: the input is refused instead (see kMaxStacks).
+  if (to.size() > kMaxStacks) to.clear();
 }
 
 bool GrammarMatcher::Accept(std::string_view bytes) {

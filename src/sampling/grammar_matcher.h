@@ -57,6 +57,11 @@ class TokenTable {
 
 class GrammarMatcher {
  public:
+  // More parses alive at once than this (a wildly ambiguous grammar) and
+  // the byte that caused it is refused, so a hostile grammar cannot make a
+  // step arbitrarily slow.
+  static constexpr size_t kMaxStacks = 1024;
+
   explicit GrammarMatcher(std::shared_ptr<const Grammar> grammar);
 
   // Feeds `bytes`; false (and the state unchanged) when the grammar cannot

@@ -207,7 +207,7 @@ void Sampler::Accept(int32_t token) {
   if (constraint_ && !IsEndOfGeneration(token)) constraint_->Accept(token);
 }
 
-void Sampler::SetConstraint(std::unique_ptr<TokenConstraint> constraint) { constraint_ = std::move(constraint); }
+void Sampler::SetConstraint(std::shared_ptr<TokenConstraint> constraint) { constraint_ = std::move(constraint); }
 
 void Sampler::Reset() {
   for (auto& processor : chain_) processor->Reset();

@@ -75,7 +75,7 @@ class Sampler {
   void Accept(int32_t token);
 
   // From now on every pick obeys `constraint` (null: none).
-  void SetConstraint(std::unique_ptr<TokenConstraint> constraint);
+  void SetConstraint(std::shared_ptr<TokenConstraint> constraint);
   bool constrained() const { return constraint_ != nullptr; }
 
   // Forgets the accepted history (the constraint's too) and re-seeds the Rng with params.seed, so a
@@ -119,7 +119,7 @@ class Sampler {
   TokenCandidates candidates_;
   Rng rng_;
   float last_p_ = 1.0f;
-  std::unique_ptr<TokenConstraint> constraint_;
+  std::shared_ptr<TokenConstraint> constraint_;  // this sequence's own
   std::vector<uint8_t> allowed_;  // per token, this step (constrained only)
 };
 

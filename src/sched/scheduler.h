@@ -159,8 +159,9 @@ struct SchedRequest {
   std::optional<LookupDraftOptions> lookup_draft;
   // Structured outputs: every sampled token obeys it (Sampler::
   // SetConstraint; forced_tokens bypass it). Drafts are verified against
-  // it (a refused draft token is never kept). Null: unconstrained.
-  std::unique_ptr<sampling::TokenConstraint> constraint;
+  // it (a refused draft token is never kept). Null: unconstrained. Stateful:
+  // one per request (shared_ptr only so that SchedRequest stays copyable).
+  std::shared_ptr<sampling::TokenConstraint> constraint;
   // Scheduler thread: the logits row each sampled token is picked from,
   // just before the pick (for logprobs); null: not called.
   std::function<void(std::span<const float> logits)> on_logits;

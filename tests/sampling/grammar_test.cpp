@@ -317,3 +317,50 @@ TEST(ConstrainedSamplerTest, EndOfGenerationOnlyWhereTheGrammarEnds) {
 
 }  // namespace
 }  // namespace chunkserve::sampling
+
+namespace chunkserve::sampling {
+namespace {
+
+// The fuzz harness's checks (fuzz/gbnf_fuzzer.cpp) on seeded mutations of
+// valid grammars: parse or a precise error, never a crash or a hang; an
+// ambiguous grammar is cut at kMaxStacks parses.
+TEST(GrammarFuzzTest, MutatedGrammarsNeverCrash) {
+  const std::vector<std::string> seeds = {kJsonGbnf, "root ::= \"a\"{2,5} [^\\n]* (\"x\" | r)?\nr ::= [a-z\\u00e9]+ \"!\"",
+                                          "root ::= (a | b)*\na ::= \"ab\"\nb ::= \"a\" \"b\"?"};
+  const std::string alphabet = "()[]{}|*+?\"\\-^:=.,# \nabrxo0129u";
+  const TokenTable table(std::vector<std::string>{"a", "ab", "{", "}", "\"", " ", "0", "12", "\xC3\xA9", ""});
+  std::vector<uint8_t> allowed(static_cast<size_t>(table.n_vocab()));
+  std::mt19937 rng(17);
+  int parsed = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string text = seeds[rng() % seeds.size()];
+    for (int k = 1 + static_cast<int>(rng() % 4); k > 0; --k) {
+      const size_t at = rng() % (text.size() + 1);
+      switch (rng() % 3) {
+        case 0: if (at < text.size()) text[at] = alphabet[rng() % alphabet.size()]; break;
+        case 1: if (at < text.size()) text.erase(at, 1); break;
+        default: text.insert(at, 1, alphabet[rng() % alphabet.size()]);
+      }
+    }
+    StatusOr<Grammar> g = ParseGbnf(text);
+    if (!g.ok()) {
+      EXPECT_EQ(g.status().message().rfind("grammar: ", 0), 0u) << g.status().message();
+      continue;
+    }
+    ++parsed;
+    GrammarMatcher m(std::make_shared<const Grammar>(std::move(g).value()));
+    for (size_t j = 0; j < text.size() && j < 32; ++j) {
+      m.AllowedTokens(table, allowed);
+      EXPECT_LE(m.n_stacks(), GrammarMatcher::kMaxStacks);
+      if (!m.Accept(text.substr(j, 1))) break;
+    }
+  }
+  EXPECT_GT(parsed, 100);
+  // (a | aa)* keeps many parses alive; the matcher stays bounded.
+  auto ambiguous = std::make_shared<const Grammar>(*ParseGbnf("root ::= x*\nx ::= (\"a\" | \"a\" \"a\" | \"a\" \"a\" \"a\") x?"));
+  GrammarMatcher m(ambiguous);
+  for (int j = 0; j < 200 && m.Accept("a"); ++j) EXPECT_LE(m.n_stacks(), GrammarMatcher::kMaxStacks);
+}
+
+}  // namespace
+}  // namespace chunkserve::sampling

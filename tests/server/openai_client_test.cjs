@@ -138,7 +138,7 @@ const chat = (content, extra = {}) => ({
 
   await check('malformed bodies -> 400', async () => {
     const out = [];
-    for (const body of ['{"messages": [', '[]', '{"messages": "x"}', '{"messages":[{"role":"user","content":"x"}],"n":3}']) {
+    for (const body of ['{"messages": [', '[]', '{"messages": "x"}', '{"messages":[{"role":"user","content":"x"}],"n":9}']) {
       const r = await fetch(baseURL + '/chat/completions', {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${apiKey}` },
