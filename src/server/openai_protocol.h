@@ -5,7 +5,7 @@
 // /v1/completions bodies: model, messages | prompt, max_tokens
 // (max_completion_tokens wins when both are given), temperature [0, 2],
 // top_p (0, 1], seed, stop (string or up to 4 strings), n [1, 8] (choices
-// sampled independently, seed + i when seeded), stream, stream_options.
+// sampled independently, seed + i when seeded; streamed too), stream, stream_options.
 // include_usage, presence_penalty / frequency_penalty [-2, 2], logit_bias
 // ({"token id": bias in [-100, 100]}), logprobs (chat: true/false with
 // top_logprobs [0, 20]; completions: an integer [0, 5]), and our extras

@@ -117,7 +117,6 @@ class GenerationHandler {
       if (!factory.ok()) return SendError(res, factory.status());
       params.make_constraint = *std::move(factory);
     }
-    if (spec->stream && spec->n > 1) return SendError(res, InvalidArgumentError("'n' > 1 with 'stream' is not supported"));
     // n choices: n requests submitted together (they batch), seeds seed + i.
     std::vector<std::shared_ptr<RequestStream>> streams;
     std::vector<uint64_t> ids;
@@ -198,8 +197,7 @@ class GenerationHandler {
                          {"usage", usage}});
       return;
     }
-    const std::shared_ptr<RequestStream>& stream = streams.front();
-    StreamResponse(res, stream, ids.front(), response_id, created, spec->include_usage, n_prompt, conn,
+    StreamResponse(res, std::move(streams), std::move(ids), response_id, created, spec->include_usage, n_prompt, conn,
                    tools_on ? std::optional<ToolFormat>(tool_format) : std::nullopt, spec->top_logprobs >= 0);
   }
 
@@ -249,112 +247,140 @@ class GenerationHandler {
     return j;
   }
 
-  Json DeltaChoice(const std::string& text, const Json& finish_reason, bool with_role = false) const {
+  Json DeltaChoice(size_t index, const std::string& text, const Json& finish_reason, bool with_role = false) const {
     if (chat_) {
       Json delta = Json::object();
       if (with_role) delta["role"] = "assistant";
       if (with_role || !text.empty()) delta["content"] = text;
-      return Json{{"index", 0}, {"delta", delta}, {"logprobs", nullptr}, {"finish_reason", finish_reason}};
+      return Json{{"index", index}, {"delta", delta}, {"logprobs", nullptr}, {"finish_reason", finish_reason}};
     }
-    return Json{{"index", 0}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", finish_reason}};
+    return Json{{"index", index}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", finish_reason}};
   }
 
-  // `tools`: the tool-call format when tools are active. Content streams
-  // until a call may begin (ToolCallStart); the calls go out as tool_calls
-  // deltas (one chunk per call) when the answer is complete.
-  void StreamResponse(httplib::Response& res, std::shared_ptr<RequestStream> stream, uint64_t id,
-                      const std::string& response_id, int64_t created, bool include_usage, int64_t n_prompt,
-                      ClientConnection conn, std::optional<ToolFormat> tools, bool logprobs) const {
+  // Streams the n choices' events as their tokens arrive (each event names
+  // its choice's index), then usage (summed) and [DONE]. `tools`: the
+  // tool-call format when tools are active. Content streams until a call
+  // may begin (ToolCallStart); the calls go out as tool_calls deltas (one
+  // chunk per call) when that choice's answer is complete.
+  void StreamResponse(httplib::Response& res, std::vector<std::shared_ptr<RequestStream>> streams,
+                      std::vector<uint64_t> ids, const std::string& response_id, int64_t created, bool include_usage,
+                      int64_t n_prompt, ClientConnection conn, std::optional<ToolFormat> tools, bool logprobs) const {
+    struct Choice {
+      bool done = false;
+      std::string text;   // with tools: the answer so far
+      size_t n_sent = 0;  // with tools: bytes of it sent as content
+    };
     struct State {
       bool started = false;
       bool finished = false;
-      std::string text;    // with tools: the answer so far
-      size_t n_sent = 0;   // with tools: bytes of it sent as content
+      std::vector<Choice> choices;
     };
     auto state = std::make_shared<State>();
+    state->choices.resize(streams.size());
     engine::Engine* core = ctx_.engine;
     const int poll_ms = ctx_.stream_poll_ms;
     std::atomic<int>* open_streams = &ctx_.n_open_streams;
     open_streams->fetch_add(1);
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
+    auto cancel_all = [streams, ids, core] {
+      for (const auto& s : streams) s->MarkClientGone();
+      for (uint64_t id : ids) core->Cancel(id);
+    };
     res.set_chunked_content_provider(
         "text/event-stream",
-        [this, stream, state, id, core, response_id, created, include_usage, n_prompt, poll_ms, conn, tools, logprobs](
-            size_t, httplib::DataSink& sink) {
+        [this, streams, state, cancel_all, response_id, created, include_usage, n_prompt, poll_ms, conn, tools,
+         logprobs](size_t, httplib::DataSink& sink) {
           auto send = [&](const std::string& s) { return sink.write(s.data(), s.size()); };
           auto gone = [&] {
-            stream->MarkClientGone();
-            core->Cancel(id);
+            cancel_all();
             return false;
           };
+          auto event = [&](const Json& choice) { return send(SseEvent(Chunk(response_id, created, choice, include_usage))); };
           if (!state->started) {
             state->started = true;
-            if (chat_ && !send(SseEvent(Chunk(response_id, created, DeltaChoice("", nullptr, true), include_usage))))
-              return gone();
+            if (chat_)
+              for (size_t i = 0; i < streams.size(); ++i)
+                if (!event(DeltaChoice(i, "", nullptr, true))) return gone();
           }
-          // One event per token's text, as OpenAI streams.
-          RequestStream::Delta d = stream->Next(poll_ms);
-          if (logprobs && !d.logprobs.empty()) {
-            // The tokens' logprobs ride on a chunk of their own, before their text.
-            Json choice = DeltaChoice("", nullptr);
-            if (chat_) choice["delta"].erase("content");
-            choice["logprobs"] = LogprobsJson(d.logprobs, true);
-            if (!send(SseEvent(Chunk(response_id, created, choice, include_usage)))) return gone();
-          }
-          for (const std::string& piece : d.pieces) {
-            std::string out = piece;
-            if (tools) {
-              state->text += piece;
-              const size_t safe = ToolCallStart(state->text, *tools);
-              out = safe > state->n_sent ? state->text.substr(state->n_sent, safe - state->n_sent) : "";
-              state->n_sent = std::max(state->n_sent, safe);
-              if (out.empty()) continue;
+          bool waited = false, all_done = true;
+          for (size_t i = 0; i < streams.size(); ++i) {
+            Choice& c = state->choices[i];
+            if (c.done) continue;
+            // Wait on the first unfinished choice; look at the others.
+            RequestStream::Delta d = streams[i]->Next(waited ? 0 : poll_ms);
+            waited = true;
+            if (logprobs && !d.logprobs.empty()) {
+              // The tokens' logprobs ride on a chunk of their own, before their text.
+              Json choice = DeltaChoice(i, "", nullptr);
+              if (chat_) choice["delta"].erase("content");
+              choice["logprobs"] = LogprobsJson(d.logprobs, true);
+              if (!event(choice)) return gone();
             }
-            if (!send(SseEvent(Chunk(response_id, created, DeltaChoice(out, nullptr), include_usage)))) return gone();
-          }
-          // A write to a closed peer can still succeed (the kernel learns of
-          // the close from the RST it provokes), so probe the socket too.
-          if (!d.done) return sink.is_writable() && !conn.PeerClosed() ? true : gone();
-          const sched::RequestOutcome& r = stream->result();
-          if (r.finish == engine::FinishReason::kError) {
-            send(SseEvent(ErrorBody(r.status.message(), "server_error", "generation_failed")));
-          } else {
-            std::string finish = stream->finish_reason();
-            if (tools) {
-              ParsedAnswer answer = ParseToolCalls(state->text, *tools);
-              if (answer.calls.empty() && state->n_sent < state->text.size()) {
-                send(SseEvent(Chunk(response_id, created, DeltaChoice(state->text.substr(state->n_sent), nullptr),
-                                    include_usage)));
+            // One event per token's text, as OpenAI streams.
+            for (const std::string& piece : d.pieces) {
+              std::string out = piece;
+              if (tools) {
+                c.text += piece;
+                const size_t safe = ToolCallStart(c.text, *tools);
+                out = safe > c.n_sent ? c.text.substr(c.n_sent, safe - c.n_sent) : "";
+                c.n_sent = std::max(c.n_sent, safe);
+                if (out.empty()) continue;
               }
-              const Json calls = ToolCallsJson(answer.calls, /*with_index=*/true);
-              for (const Json& call : calls) {
-                Json choice = {{"index", 0},
-                               {"delta", {{"tool_calls", Json::array({call})}}},
-                               {"logprobs", nullptr},
-                               {"finish_reason", nullptr}};
-                send(SseEvent(Chunk(response_id, created, choice, include_usage)));
+              if (!event(DeltaChoice(i, out, nullptr))) return gone();
+            }
+            if (!d.done) {
+              all_done = false;
+              continue;
+            }
+            c.done = true;
+            const sched::RequestOutcome& r = streams[i]->result();
+            if (r.finish == engine::FinishReason::kError) {
+              cancel_all();
+              send(SseEvent(ErrorBody(r.status.message(), "server_error", "generation_failed")));
+              send("data: [DONE]\n\n");
+              state->finished = true;
+              sink.done();
+              return true;
+            }
+            std::string finish = streams[i]->finish_reason();
+            if (tools) {
+              ParsedAnswer answer = ParseToolCalls(c.text, *tools);
+              if (answer.calls.empty() && c.n_sent < c.text.size()) event(DeltaChoice(i, c.text.substr(c.n_sent), nullptr));
+              for (const Json& call : ToolCallsJson(answer.calls, /*with_index=*/true)) {
+                event(Json{{"index", i},
+                           {"delta", {{"tool_calls", Json::array({call})}}},
+                           {"logprobs", nullptr},
+                           {"finish_reason", nullptr}});
               }
               if (!answer.calls.empty() && finish == "stop") finish = "tool_calls";
             }
-            send(SseEvent(Chunk(response_id, created, DeltaChoice("", finish), include_usage)));
-            if (include_usage) {
-              Json u = Chunk(response_id, created, Json(), false);
-              u["usage"] = UsageJson(r.stats, n_prompt);
-              send(SseEvent(u));
+            event(DeltaChoice(i, "", finish));
+          }
+          // A write to a closed peer can still succeed (the kernel learns of
+          // the close from the RST it provokes), so probe the socket too.
+          if (!all_done) return sink.is_writable() && !conn.PeerClosed() ? true : gone();
+          if (include_usage) {
+            Json u = Chunk(response_id, created, Json(), false);
+            for (const auto& s : streams) {
+              Json one = UsageJson(s->result().stats, n_prompt);
+              if (u["usage"].is_null()) {
+                u["usage"] = one;
+              } else {
+                u["usage"]["completion_tokens"] = u["usage"]["completion_tokens"].get<int64_t>() + one["completion_tokens"].get<int64_t>();
+                u["usage"]["total_tokens"] = u["usage"]["total_tokens"].get<int64_t>() + one["completion_tokens"].get<int64_t>();
+              }
             }
+            send(SseEvent(u));
           }
           send("data: [DONE]\n\n");
           state->finished = true;
           sink.done();
           return true;
         },
-        [stream, state, id, core, open_streams](bool success) {
+        [state, cancel_all, open_streams](bool) {
           // The connection ended before the generation did: free its KV.
-          if (!state->finished) {
-            stream->MarkClientGone();
-            core->Cancel(id);
-          }
+          if (!state->finished) cancel_all();
           open_streams->fetch_sub(1);
         });
   }

@@ -11,7 +11,8 @@
 // finish_reason: "stop" (end of generation or a stop string), "length"
 // (max_tokens or the context, and a server shutdown), "tool_calls" (the
 // answer was tool calls: tool_calls.h).
-// n > 1 (non-streaming): n requests submitted together, choices in order.
+// n > 1: n requests submitted together (choices in order; streamed, the
+// choices' events interleave, each naming its index).
 // logprobs: each choice's `logprobs` (streamed: on a chunk of their own
 // before their text). Structured outputs: the request's grammar
 // (GrammarRegistry) constrains every sampled token. Tools: content streams

@@ -149,7 +149,7 @@ const chat = (content, extra = {}) => ({
       assert(j.error && typeof j.error.message === 'string', 'error shape');
       out.push(j.error.message);
     }
-    out.push(await expectStatus(client.chat.completions.create(chat('hi', { n: 2, stream: true })), 400));
+    out.push(await expectStatus(client.chat.completions.create(chat('hi', { n: 9 })), 400));
     out.push(await expectStatus(client.chat.completions.create(chat('hi', { temperature: 7 })), 400));
     return out;
   });

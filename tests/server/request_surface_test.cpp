@@ -46,9 +46,40 @@ TEST(RequestSurfaceTest, NChoicesAreIndependentSeededSamples) {
   EXPECT_EQ(completion, 3);
   EXPECT_EQ(three["usage"]["total_tokens"].get<int64_t>(),
             three["usage"]["prompt_tokens"].get<int64_t>() + three["usage"]["completion_tokens"].get<int64_t>());
-  EXPECT_EQ(Call(c, "/v1/chat/completions", Chat(8, {{"n", 2}, {"stream", true}}), &status)["error"]["message"],
-            "'n' > 1 with 'stream' is not supported");
-  EXPECT_EQ(status, 400);
+  // Streamed: the same choices, their events interleaved by index.
+  Json body = Chat(8, {{"n", 3}, {"seed", 11}, {"temperature", 1.0}, {"stream", true},
+                       {"stream_options", {{"include_usage", true}}}});
+  std::string buffer;
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/v1/chat/completions";
+  req.body = body.dump();
+  req.set_header("Content-Type", "application/json");
+  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    buffer.append(data, n);
+    return true;
+  };
+  ASSERT_TRUE(c.send(req));
+  std::vector<std::string> texts(3);
+  std::vector<std::string> finishes(3);
+  Json usage;
+  for (size_t at = 0; (at = buffer.find("data: {", at)) != std::string::npos;) {
+    const size_t end = buffer.find("\n\n", at);
+    Json ev = Json::parse(buffer.substr(at + 6, end - at - 6));
+    at = end;
+    if (!ev["usage"].is_null()) usage = ev["usage"];
+    if (ev["choices"].empty()) continue;
+    const Json& ch = ev["choices"][0];
+    const size_t i = ch["index"].get<size_t>();
+    ASSERT_LT(i, 3u);
+    if (ch["delta"].contains("content")) texts[i] += ch["delta"]["content"].get<std::string>();
+    if (!ch["finish_reason"].is_null()) finishes[i] = ch["finish_reason"];
+  }
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(texts[i], three["choices"][i]["message"]["content"]) << i;
+    EXPECT_EQ(finishes[i], three["choices"][i]["finish_reason"]) << i;
+  }
+  EXPECT_EQ(usage["completion_tokens"], three["usage"]["completion_tokens"]);
 }
 
 TEST(RequestSurfaceTest, LogprobsAreTheModelsLogSoftmax) {
