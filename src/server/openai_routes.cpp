@@ -164,7 +164,7 @@ class GenerationHandler {
           return SendError(res, r.status);
         }
         Json choice = {{"index", i}, {"logprobs", nullptr}, {"finish_reason", stream->finish_reason()}};
-        if (spec->top_logprobs >= 0) choice["logprobs"] = LogprobsJson(stream->logprobs(), spec->top_logprobs >= 0);
+        if (spec->top_logprobs >= 0) choice["logprobs"] = LogprobsJson(stream->logprobs());
         if (chat_) {
           choice["message"] = {{"role", "assistant"}, {"content", text}};
           if (tools_on) {
@@ -204,7 +204,7 @@ class GenerationHandler {
  private:
   // OpenAI's logprobs object: chat {"content": [{token, logprob, bytes,
   // top_logprobs}]}; completions {tokens, token_logprobs, top_logprobs}.
-  Json LogprobsJson(const std::vector<TokenLogprob>& entries, bool) const {
+  Json LogprobsJson(const std::vector<TokenLogprob>& entries) const {
     auto text_of = [this](int32_t id) {
       const std::string piece = ctx_.tokenizer->TokenToPiece(id);
       Json bytes = Json::array();
@@ -314,7 +314,7 @@ class GenerationHandler {
               // The tokens' logprobs ride on a chunk of their own, before their text.
               Json choice = DeltaChoice(i, "", nullptr);
               if (chat_) choice["delta"].erase("content");
-              choice["logprobs"] = LogprobsJson(d.logprobs, true);
+              choice["logprobs"] = LogprobsJson(d.logprobs);
               if (!event(choice)) return gone();
             }
             // One event per token's text, as OpenAI streams.
