@@ -5,7 +5,7 @@
 #   bench/rag/ask_vs_route.sh CHUNKSERVE DB COLLECTION MODEL "QUESTION"
 set -u
 B=$1; DB=$2; C=$3; M=$4; Q=$5
-"$B" ask "$Q" --db "$DB" --collection "$C" -m "$M" --temp 0 --max-tokens 24 --json --chunk-cache none \
+"$B" ask "$Q" --db "$DB" --collection "$C" -m "$M" --temp 0 --max-tokens 24 --json --chunk-cache-dir none \
   --threads 1 2>/dev/null |
   python3 -c 'import json,sys; j=json.load(sys.stdin); print("ask  prompt_tokens", j["generation"]["n_prompt_tokens"], "answer", repr(j["answer"]))'
 PORT_FILE=$(mktemp)

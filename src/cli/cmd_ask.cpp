@@ -15,9 +15,9 @@
 #include "cli/embedder_flags.h"
 #include "cli/speculation_flags.h"
 #include "cli/terminal_text.h"
-#include "rag/ingest/source_text.h"
 #include "model/model.h"
 #include "rag/embed/embedder_loader.h"
+#include "rag/pipeline/citation_lines.h"
 #include "rag/pipeline/engine_generator.h"
 #include "rag/pipeline/rag_pipeline.h"
 #include "rag/pipeline/rag_service.h"
@@ -32,19 +32,24 @@ const Command kCommand{
     "ask",
     "answer a question from a collection, with citations",
     "usage: chunkserve ask QUESTION --db DB --collection NAME [options]\n"
-    "       chunkserve ask --questions FILE --db DB --collection NAME [options]\n"
-    "  -m, --model M.gguf  generate the answer with this model (engine + chunk cache);\n"
-    "                      without it the answer is extractive\n"
+    "       chunkserve ask --queries FILE --db DB --collection NAME [options]\n"
+    "  --db DB, --collection NAME   (defaults: $CHUNKSERVE_DB, $CHUNKSERVE_COLLECTION)\n"
+    "  -m, --model M.gguf  generate the answer with this model (engine + chunk cache; default\n"
+    "                      $CHUNKSERVE_MODEL); without it the answer is extractive\n"
     "  --extractive        answer with the most relevant sentences of the sources\n"
-    "  --embed-model E     the collection's embedding model: hybrid retrieval (else BM25)\n"
+    "  --embed-model E     the collection's embedding model (default: $CHUNKSERVE_EMBED_MODEL,\n"
+    "                      else the one the collection was embedded with, found at its\n"
+    "                      recorded path or in $CHUNKSERVE_MODELS; see `search --help`)\n"
     "  --embed-pooling P   mean | cls | last, as the collection was embedded (default: the model's)\n"
     "  --query-prefix S    text before the question when embedding it (default: the model's;\n"
     "                      Qwen3-Embedding gets its retrieval instruction; \"\" for none)\n"
     "  --doc-prefix S      text the collection's chunks were embedded with (e.g. \"passage: \")\n"
     "  --mode M            bm25 | dense | hybrid (default: hybrid when the collection has vectors\n"
-    "                      of --embed-model, else bm25; as /v1/rag/chat/completions)\n"
+    "                      of the embedding model, else bm25, saying so on stderr when the\n"
+    "                      collection's model cannot be found; as /v1/rag/chat/completions)\n"
     "  -k N                most chunks in the prompt (default 5)\n"
     "  --token-budget N    most chunk tokens in the prompt (default 1500)\n"
+    "  --select            stop where relevance drops sharply (SAGE; the default here)\n"
     "  --no-select         always take k chunks (no SAGE score-drop cut)\n"
     "  -n, --max-tokens N  most generated tokens (default 256)\n"
     "  --temp T            sampling temperature (default 0: greedy)\n"
@@ -53,10 +58,12 @@ const Command kCommand{
     "                      pass (the same answer, faster when it quotes them; default lookup\n"
     "                      when greedy, off when sampling)\n"
     "  --draft-tokens N    longest draft per step (default 8)\n"
-    "  --chunk-cache DIR   disk tier of the chunk KV cache (default DB.chunkkv; none = RAM only)\n"
+    "  --chunk-cache-dir D disk tier of the chunk KV cache (default DB.chunkkv; none = RAM only;\n"
+    "                      --chunk-cache is its deprecated spelling)\n"
     "  -t, --threads N     model threads (default all)\n"
     "  --attention P       attention operands: f32 | bf16 (default: bf16 where native)\n"
-    "  --questions FILE    one question per line, answered in order in one process\n"
+    "  --queries FILE      one question per line, answered in order in one process\n"
+    "                      (--questions is its deprecated spelling)\n"
     "  --json              one JSON object per question (answer, citations, timings; \"generation\":\n"
     "                      the engine core's RequestStats, as in HTTP usage)\n"
     "  --show-prompt       print the prompt (generated answers) on stderr\n"
@@ -64,49 +71,41 @@ const Command kCommand{
     "(--json adds line_begin/line_end; `chunkserve show PATH:BEGIN-END` prints the text).",
     RunAsk};
 
-// Line numbers of citations, from the files as ingest read them
-// (rag/ingest/source_text.h), each file read once per run; null where the
-// file is gone, changed or an upload, and for PDFs (pdftotext per answer
-// would cost seconds; their chunks carry pages, and `show` prints lines).
-class CitationLines {
- public:
-  nlohmann::json Json(const rag::Citation& c) {
-    nlohmann::json j = {{"number", c.number},         {"path", c.path},
-                        {"chunk_id", c.chunk_id},     {"ordinal", c.ordinal},
-                        {"source_begin", c.source_begin}, {"source_end", c.source_end},
-                        {"line_begin", nullptr},      {"line_end", nullptr}};
-    auto it = sources_.find(c.path);
-    if (it == sources_.end()) {
-      auto read = rag::ReadCitedSource(c.path, int64_t{1} << 30, /*extract_pdf=*/false);
-      it = sources_.emplace(c.path, read.ok() ? std::optional<rag::CitedSource>(std::move(*read)) : std::nullopt).first;
-    }
-    const std::optional<rag::CitedSource>& source = it->second;
-    if (source && c.source_end <= static_cast<int64_t>(source->text.size()) && c.source_begin < c.source_end) {
-      j["line_begin"] = rag::PositionOf(*source, c.source_begin).line;
-      j["line_end"] = rag::PositionOf(*source, c.source_end - 1).line;
-    }
-    return j;
+// A citation as --json prints it: line numbers (rag/pipeline/citation_lines.h)
+// and pages beside the byte range, as the HTTP routes print it.
+nlohmann::json CitationJson(const rag::Citation& c, rag::CitationLines& lines) {
+  nlohmann::json j = {{"number", c.number},         {"path", c.path},
+                      {"chunk_id", c.chunk_id},     {"ordinal", c.ordinal},
+                      {"source_begin", c.source_begin}, {"source_end", c.source_end},
+                      {"line_begin", nullptr},      {"line_end", nullptr},
+                      {"page_begin", c.page_begin ? nlohmann::json(c.page_begin) : nlohmann::json(nullptr)},
+                      {"page_end", c.page_end ? nlohmann::json(c.page_end) : nlohmann::json(nullptr)}};
+  if (auto l = lines.Find(c.path, c.source_begin, c.source_end)) {
+    j["line_begin"] = l->begin;
+    j["line_end"] = l->end;
   }
-
- private:
-  std::map<std::string, std::optional<rag::CitedSource>> sources_;
-};
+  return j;
+}
 
 int RunAsk(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args,
                             {"db", "collection", "m", "model", "embed-model", "embed-pooling", "query-prefix", "doc-prefix", "mode", "k", "token-budget", "max-tokens", "n",
-                             "temp", "system", "chunk-cache", "threads", "t", "questions", "attention", kSpeculateFlag,
+                             "temp", "system", "chunk-cache", "chunk-cache-dir", "threads", "t", "queries", "questions",
+                             "attention", kSpeculateFlag,
                              kDraftTokensFlag},
-                            {"json", "extractive", "no-select", "show-prompt"});
+                            {"json", "extractive", "select", "no-select", "show-prompt"});
   if (!flags.ok()) return UsageError(kCommand, flags.status().message());
-  const auto db_path = flags->Get("db");
-  const auto collection = flags->Get("collection");
-  if (!db_path) return UsageError(kCommand, "--db is required");
-  if (!collection) return UsageError(kCommand, "--collection is required");
+  const auto db_path = flags->GetOrEnv("db", "CHUNKSERVE_DB");
+  const auto collection = flags->GetOrEnv("collection", "CHUNKSERVE_COLLECTION");
+  if (!db_path) return UsageError(kCommand, "--db is required (or set CHUNKSERVE_DB)");
+  if (!collection) return UsageError(kCommand, "--collection is required (or set CHUNKSERVE_COLLECTION)");
+  if (flags->Has("select") && flags->Has("no-select"))
+    return UsageError(kCommand, "--select and --no-select contradict each other");
   std::vector<std::string> questions;
-  if (const auto file = flags->Get("questions")) {
+  if (const auto file = flags->GetRenamed("queries", "questions", "ask")) {
+    if (!flags->positional().empty()) return UsageError(kCommand, "give a QUESTION or --queries, not both");
     std::ifstream in(*file);
-    if (!in) return Fail("ask", NotFoundError("cannot read --questions file '" + *file + "'"));
+    if (!in) return Fail("ask", NotFoundError("cannot read --queries file '" + *file + "'"));
     std::string line;
     while (std::getline(in, line))
       if (!line.empty()) questions.push_back(line);
@@ -141,14 +140,29 @@ int RunAsk(const std::vector<std::string>& args) {
   // The bounds the HTTP route enforces, named as flags.
   const rag::AskParamNames names{"-k", "--token-budget", "--max-tokens", "--temp"};
   if (Status s = rag::ValidateAskParams(params, names); !s.ok()) return UsageError(kCommand, s.message());
-  const auto model_path = flags->Get("model") ? flags->Get("model") : flags->Get("m");
+  const auto model_path = flags->Get("model") ? flags->Get("model") : flags->GetOrEnv("m", "CHUNKSERVE_MODEL");
+  const auto chunk_cache_dir = flags->GetRenamed("chunk-cache-dir", "chunk-cache", "ask");
 
-  std::unique_ptr<rag::Embedder> embedder;
-  if (const auto em = flags->Get("embed-model")) {
-    auto loaded = LoadEmbedderFromFlags(*flags, *em);
-    if (!loaded.ok()) return Fail("ask", loaded.status());
-    embedder = std::move(*loaded);
+  // The collection's embedder (--embed-model, or the one it records),
+  // unless BM25 was asked for.
+  const std::string mode = flags->GetOr("mode", "");
+  CollectionEmbedderChoice choice;
+  if (mode != "bm25") {
+    auto probe = rag::Store::Open(*db_path, rag::Store::Mode::kReadOnly);
+    if (!probe.ok()) return Fail("ask", probe.status());
+    auto id = rag::RagService::FindCollection(**probe, *collection);
+    if (!id.ok()) return Fail("ask", id.status());
+    auto chosen = EmbedderForCollection(*flags, **probe, *id, *collection);
+    if (!chosen.ok()) return Fail("ask", chosen.status());
+    choice = std::move(*chosen);
+    if (!choice.missing.empty()) {
+      if (!mode.empty())
+        return Fail("ask", FailedPreconditionError(TerminalSafe("--mode " + mode + ": " + choice.missing)));
+      std::fprintf(stderr, "chunkserve ask: %s; retrieving BM25 only (--mode bm25 does so without this note)\n",
+                   TerminalSafe(choice.missing).c_str());
+    }
   }
+  std::unique_ptr<rag::Embedder> embedder = std::move(choice.embedder);
   // The service /v1/rag/chat/completions runs: retrieval mode, defaults,
   // validation and the dense-index cache are its.
   rag::RagServiceOptions service_options;
@@ -161,7 +175,7 @@ int RunAsk(const std::vector<std::string>& args) {
   if (!store.ok()) return Fail("ask", store.status());
   auto cid = rag::RagService::FindCollection(**store, *collection);
   if (!cid.ok()) return Fail("ask", cid.status());
-  auto retrieval = (*service)->ResolveRetrieval(store->get(), *cid, *collection, flags->GetOr("mode", ""));
+  auto retrieval = (*service)->ResolveRetrieval(store->get(), *cid, *collection, mode);
   if (!retrieval.ok()) return Fail("ask", retrieval.status());
 
   std::unique_ptr<model::Model> model;
@@ -174,7 +188,7 @@ int RunAsk(const std::vector<std::string>& args) {
     if (!m.ok()) return Fail("ask", m.status());
     model = std::move(*m);
     engine::EngineOptions eo;
-    const std::string disk = flags->GetOr("chunk-cache", *db_path + ".chunkkv");
+    const std::string disk = chunk_cache_dir.value_or(*db_path + ".chunkkv");
     eo.chunk_cache.disk_dir = disk == "none" ? "" : disk;
     auto e = engine::Engine::Create(model.get(), eo);
     if (!e.ok()) return Fail("ask", e.status());
@@ -187,7 +201,7 @@ int RunAsk(const std::vector<std::string>& args) {
   }
 
   const bool json = flags->Has("json");
-  CitationLines lines;
+  rag::CitationLines lines;
   for (const std::string& q : questions) {
     if (!json && questions.size() > 1) std::printf("Q: %s\n", TerminalSafe(q).c_str());
     auto r = (*service)->Ask(store->get(), *cid, *retrieval, q, params, generator.get(), [&](std::string_view piece) {
@@ -208,11 +222,11 @@ int RunAsk(const std::vector<std::string>& args) {
                           {"sources", nlohmann::json::array()},
                           {"retrieve_ms", r->retrieve_ms},
                           {"total_ms", r->total_ms}};
-      for (const auto& c : r->sources) j["sources"].push_back(lines.Json(c));
+      for (const auto& c : r->sources) j["sources"].push_back(CitationJson(c, lines));
       if (r->extractive) {
         j["evidence"] = nlohmann::json::array();
         for (const auto& c : r->evidence) {
-          nlohmann::json e = lines.Json(c);
+          nlohmann::json e = CitationJson(c, lines);
           e["text"] = c.text;
           j["evidence"].push_back(e);
         }

@@ -17,6 +17,7 @@
 #include "base/clock.h"
 #include "base/json_string.h"
 #include "cli/command.h"
+#include "cli/kv_policy_flags.h"
 #include "cli/model_flags.h"
 #include "engine/engine.h"
 #include "kernels/bandwidth.h"
@@ -27,6 +28,7 @@ namespace {
 
 const char kUsage[] =
     "usage: chunkserve bench -m MODEL.gguf [--prompt-tokens 512] [--gen-tokens 128]\n"
+    "                        [--depth N] [--kv-policy P --kv-budget N]\n"
     "                        [--threads N] [--repetitions 3] [--attention f32|bf16] [--json]\n"
     "\n"
     "Times a prefill of --prompt-tokens synthetic tokens (one step of the engine core),\n"
@@ -35,6 +37,9 @@ const char kUsage[] =
     "decode GB/s, the memory read bandwidth (median of the passes of a probe on the\n"
     "decode threads before and after the runs, with min and max), and decode speed as\n"
     "a fraction of the bandwidth roofline (bandwidth / bytes per token).\n"
+    "--depth N puts a context of N tokens before the prompt (computed once, then shared\n"
+    "through the prefix cache), so prefill and decode are timed at that depth;\n"
+    "--kv-policy / --kv-budget hold the cache to a budget there (kv/kv_policy.h).\n"
     "--json prints one JSON line.\n"
     "\n"
     "chunkserve bench --rag ... runs the RAG time-to-first-token benchmark\n"
@@ -42,7 +47,9 @@ const char kUsage[] =
     "chunkserve bench --speculate lookup ... compares decoding with and without\n"
     "speculation; see chunkserve bench-speculate --help.\n"
     "chunkserve bench --needle ... runs the needle retrieval harness (accuracy per KV policy,\n"
-    "budget and context length); see chunkserve bench-needle --help.\n";
+    "budget and context length); see chunkserve bench-needle --help.\n"
+    "chunkserve bench --kv-fidelity ... compares KV policies' predictions with the full KV\n"
+    "cache's (KL, top-1); see chunkserve bench-kv-fidelity --help.\n";
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -79,8 +86,11 @@ int RunBench(const std::vector<std::string>& args) {
     if (a == "--rag") return CommandRegistry().at("bench-rag").run(args);
     if (a == "--speculate" || a.starts_with("--speculate=")) return CommandRegistry().at("bench-speculate").run(args);
     if (a == "--needle") return CommandRegistry().at("bench-needle").run(args);  // cmd_bench_needle.cpp
+    if (a == "--kv-fidelity") return CommandRegistry().at("bench-kv-fidelity").run(args);
   }
-  auto flags_or = Flags::Parse(args, {"m", "model", "prompt-tokens", "gen-tokens", "threads", "t", "repetitions", "attention"},
+  auto flags_or = Flags::Parse(args,
+                               {"m", "model", "prompt-tokens", "gen-tokens", "threads", "t", "repetitions", "attention",
+                                "depth", kKvPolicyFlag, kKvBudgetFlag},
                                {"json"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
@@ -90,11 +100,14 @@ int RunBench(const std::vector<std::string>& args) {
   auto n_gen = flags.GetInt("gen-tokens", 128);
   auto threads = flags.Has("threads") ? flags.GetInt("threads", 0) : flags.GetInt("t", 0);
   auto reps = flags.GetInt("repetitions", 3);
-  for (const Status& s : {n_prompt.status(), n_gen.status(), threads.status(), reps.status()}) {
+  auto depth = flags.GetInt("depth", 0);
+  for (const Status& s : {n_prompt.status(), n_gen.status(), threads.status(), reps.status(), depth.status()}) {
     if (!s.ok()) return UsageError(*self, s.message());
   }
-  if (*n_prompt < 1 || *n_gen < 1 || *threads < 0 || *reps < 1)
-    return UsageError(*self, "--prompt-tokens, --gen-tokens and --repetitions must be >= 1, --threads >= 0");
+  if (*n_prompt < 1 || *n_gen < 1 || *threads < 0 || *reps < 1 || *depth < 0)
+    return UsageError(*self, "--prompt-tokens, --gen-tokens and --repetitions must be >= 1, --threads and --depth >= 0");
+  auto kv_policy = KvPolicyFromFlags(flags);
+  if (!kv_policy.ok()) return UsageError(*self, kv_policy.status().message());
   const bool json = flags.Has("json");
 
   Stopwatch load_watch;
@@ -105,13 +118,13 @@ int RunBench(const std::vector<std::string>& args) {
   const double load_seconds = load_watch.ElapsedSeconds();
   model::Model& m = **loaded;
   const model::HParams& hp = m.hparams();
-  const int64_t n_ctx = *n_prompt + *n_gen;
+  const int64_t n_ctx = *depth + *n_prompt + *n_gen;
   if (hp.n_ctx_train > 0 && n_ctx > hp.n_ctx_train)
-    return UsageError(*self, "prompt + gen tokens (" + std::to_string(n_ctx) + ") exceed the model's context " +
+    return UsageError(*self, "depth + prompt + gen tokens (" + std::to_string(n_ctx) + ") exceed the model's context " +
                                  std::to_string(hp.n_ctx_train));
 
   // Deterministic synthetic prompt spread over the vocabulary.
-  std::vector<int32_t> prompt(static_cast<size_t>(*n_prompt));
+  std::vector<int32_t> prompt(static_cast<size_t>(*depth + *n_prompt));
   for (size_t i = 0; i < prompt.size(); ++i)
     prompt[i] = static_cast<int32_t>((static_cast<int64_t>(i) * 7919 + 13) % hp.n_vocab);
 
@@ -121,26 +134,46 @@ int RunBench(const std::vector<std::string>& args) {
 
   // Requests go through the engine core, as every generation does: the
   // prompt in one step (TTFT), then one decode step per token.
+  // With a depth, the context is computed once and shared through the
+  // prefix cache (its blocks stay cached: room for them and for the timed
+  // request, and for the copies a KV policy makes of shared blocks).
   engine::EngineOptions eo;
-  eo.enable_prefix_cache = false;
+  eo.enable_prefix_cache = *depth > 0;
   eo.enable_chunk_cache = false;
-  eo.kv_budget_bytes = m.kv_bytes_per_token() * static_cast<size_t>(n_ctx + 64);
+  eo.kv_budget_bytes = m.kv_bytes_per_token() * static_cast<size_t>(n_ctx + (*depth > 0 ? n_ctx : 0) + 128);
   eo.scheduler.max_step_tokens = *n_prompt;
   auto core = engine::Engine::Create(&m, eo);
   if (!core.ok()) return Fail("bench", core.status());
+  int64_t n_kv_held = 0;  // cache rows after the last timed run
   auto run_once = [&](int64_t n_p, int64_t n_g, double* prefill_tps, double* decode_tps) -> Status {
     const engine::Prompt p{engine::Segment{engine::SegmentKind::kTail,
-                                           std::vector<int32_t>(prompt.begin(), prompt.begin() + n_p), 0}};
+                                           std::vector<int32_t>(prompt.begin(), prompt.begin() + *depth + n_p), 0}};
     engine::RequestParams rp;
     rp.sampling.temperature = 0;
     rp.max_new_tokens = n_g + 1;  // n_g decode steps after the first token
     rp.end_of_generation = {-1};  // a fixed number of tokens
+    rp.kv_policy = *kv_policy;
     ASSIGN_OR_RETURN(engine::RequestResult r, (*core)->Generate(p, rp));
     if (r.stats.n_generated_tokens != n_g + 1) return InternalError("bench: generation ended early");
-    *prefill_tps = static_cast<double>(n_p) / (r.stats.ttft_ms * 1e-3);
+    if (*depth > 0 && r.stats.n_prefix_reused_tokens < *depth / eo.block_tokens * eo.block_tokens)
+      return InternalError("bench: the depth context was not shared through the prefix cache");
+    const int64_t n_computed = *depth + n_p - r.stats.n_prefix_reused_tokens;
+    *prefill_tps = static_cast<double>(n_computed) / (r.stats.ttft_ms * 1e-3);
     *decode_tps = r.stats.decode_tokens_per_s;
+    // What the cache holds at the end: a policy keeps it near its budget.
+    n_kv_held = *depth + n_p + n_g - r.stats.n_kv_evicted_tokens;
     return Status::Ok();
   };
+  // The context once, into the prefix cache (untimed).
+  if (*depth > 0) {
+    engine::RequestParams rp;
+    rp.max_new_tokens = 1;
+    rp.sampling.temperature = 0;
+    const engine::Prompt p{engine::Segment{engine::SegmentKind::kTail,
+                                           std::vector<int32_t>(prompt.begin(), prompt.begin() + *depth), 0}};
+    auto r = (*core)->Generate(p, rp);
+    if (!r.ok()) return Fail("bench", r.status());
+  }
 
   // Warm-up: page the weights in and let the pool's threads spin up.
   double ignored_p, ignored_d;
@@ -164,8 +197,10 @@ int RunBench(const std::vector<std::string>& args) {
   const double decode_tps = Median(decode);
   // Decode step k in [1, n_gen] attends over n_prompt + k cache rows.
   const double weight_bytes = static_cast<double>(m.weight_bytes_per_token());
-  const double kv_bytes = static_cast<double>(m.kv_bytes_per_token()) *
-                          (static_cast<double>(*n_prompt) + 0.5 * static_cast<double>(*n_gen + 1));
+  const double kv_bytes =
+      static_cast<double>(m.kv_bytes_per_token()) *
+      (kv_policy->active() ? static_cast<double>(n_kv_held)
+                           : static_cast<double>(*depth + *n_prompt) + 0.5 * static_cast<double>(*n_gen + 1));
   const double bytes_per_token = weight_bytes + kv_bytes;
   const double decode_gbs = decode_tps * bytes_per_token / 1e9;
   const double roofline_tps = bandwidth_gbs * 1e9 / bytes_per_token;
@@ -180,16 +215,21 @@ int RunBench(const std::vector<std::string>& args) {
         "\"model_bytes_per_token\":%.0f,\"kv_bytes_per_token\":%.0f,\"bytes_per_token\":%.0f,\"decode_gbs\":%.2f,"
         "\"read_bandwidth_gbs\":%.2f,\"read_bandwidth_min_gbs\":%.2f,\"read_bandwidth_max_gbs\":%.2f,"
         "\"read_bandwidth_passes\":%zu,\"roofline_decode_tokens_per_s\":%.2f,"
-        "\"roofline_ratio\":%.4f,\"load_seconds\":%.3f,\"attention\":\"%s\"}\n",
+        "\"roofline_ratio\":%.4f,\"load_seconds\":%.3f,\"attention\":\"%s\",\"depth\":%lld,\"kv_policy\":\"%s\","
+        "\"kv_budget\":%lld}\n",
         JsonString(path).c_str(), hp.arch_name.c_str(), type.c_str(), mix.c_str(), n_threads,
         static_cast<long long>(*n_prompt), static_cast<long long>(*n_gen), static_cast<long long>(*reps),
         prefill_tps, decode_tps, weight_bytes, kv_bytes, bytes_per_token, decode_gbs, bandwidth_gbs,
         bandwidth.min_gbs, bandwidth.max_gbs, bandwidth.pass_gbs.size(), roofline_tps, ratio, load_seconds,
-        kernels::AttentionPrecisionName(m.attention_precision()));
+        kernels::AttentionPrecisionName(m.attention_precision()), static_cast<long long>(*depth),
+        kv::KvPolicyName(kv_policy->kind), static_cast<long long>(kv_policy->budget));
   } else {
     std::printf("model      %s (%s, weights %s), %d threads, %s attention, loaded in %.2f s\n", path.c_str(),
                 hp.arch_name.c_str(), mix.c_str(), n_threads, kernels::AttentionPrecisionName(m.attention_precision()),
                 load_seconds);
+    if (*depth > 0 || kv_policy->active())
+      std::printf("context    depth %lld tokens, KV policy %s (budget %lld)\n", static_cast<long long>(*depth),
+                  kv::KvPolicyName(kv_policy->kind), static_cast<long long>(kv_policy->budget));
     std::printf("prefill    %lld tokens: %.1f tokens/s (median of %lld)\n", static_cast<long long>(*n_prompt),
                 prefill_tps, static_cast<long long>(*reps));
     std::printf("decode     %lld tokens: %.1f tokens/s, %.1f GB/s\n", static_cast<long long>(*n_gen), decode_tps,

@@ -15,10 +15,11 @@
 // Every query runs through the engine core (engine::Engine::Generate), with
 // the prefix and chunk caches off (no two haystacks share a prefix).
 //
-// KV policies: only `full` exists yet; the other names are known and refused
-// as not implemented (exit 1), so the command line stays stable when they
-// arrive. `full` keeps every token whatever the budget, so it prints one row
-// per context and needle count, with budget 1.
+// KV policies (kv/kv_policy.h): full, sinks, snapkv, h2o (`all`: those
+// four); headwise, pages and gemfilter are known names refused as not
+// implemented (exit 1), so the command line stays stable when they arrive.
+// `full` keeps every token whatever the budget, so it prints one row per
+// context and needle count, with budget 1.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -35,6 +36,7 @@
 #include "cli/model_flags.h"
 #include "engine/engine.h"
 #include "kernels/attention.h"
+#include "kv/kv_policy.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -50,8 +52,8 @@ const char kUsage[] =
     "Lists are comma-separated; one row (one JSON line with --json) per combination.\n"
     "\n"
     "  -m, --model PATH         a GGUF carrying the needle task (needle.task = kv-recall-v1)\n"
-    "      --policy P[,P..]     full | sinks | h2o | snapkv | headwise | pages | gemfilter | all\n"
-    "                           (default full; only full is implemented yet)\n"
+    "      --policy P[,P..]     full | sinks | h2o | snapkv | all (= those four); headwise,\n"
+    "                           pages and gemfilter are not implemented yet (default full)\n"
     "      --budget B[,B..]     KV budget: <= 1 a fraction of the context, > 1 tokens\n"
     "                           (default 1; full keeps everything and reports 1)\n"
     "      --context-tokens N[,N..]  prompt length in tokens, BOS and question included\n"
@@ -69,12 +71,13 @@ constexpr const char kTaskKey[] = "needle.task";
 constexpr const char kTaskName[] = "kv-recall-v1";
 constexpr int64_t kMaxNeedles = 16;
 
-// Known policy names; `full` is the only one implemented.
+// Policy names the harness knows; the last three are not built yet.
 const std::vector<std::string>& PolicyNames() {
   static const std::vector<std::string> kNames = {"full", "sinks", "h2o", "snapkv", "headwise",
                                                   "pages", "gemfilter", "all"};
   return kNames;
 }
+const std::vector<std::string> kImplemented = {"full", "sinks", "snapkv", "h2o"};
 
 std::vector<std::string> SplitList(const std::string& s) {
   std::vector<std::string> out;
@@ -227,11 +230,13 @@ Query MakeQuery(Rng& rng, const TaskVocab& v, int64_t n_context, int64_t n_needl
 struct Row {
   std::string policy;
   double budget = 1;
+  kv::KvPolicy kv_policy;  // its budget in tokens
   int64_t context_tokens = 0;
   int64_t needles = 0;
   int64_t queries = 0;
   int64_t correct = 0;
   double ms_per_query = 0;
+  int64_t kv_tokens_kept = 0;  // per KV head at the answer's first token (mean over queries)
 };
 
 // Runs row->queries queries of one (context, needle count) through the core,
@@ -242,6 +247,7 @@ Status RunRow(engine::Engine& core, const TaskVocab& vocab, uint64_t seed, bool 
   Rng rng(HashCombine(HashCombine(seed, static_cast<uint64_t>(row->context_tokens)),
                       static_cast<uint64_t>(row->needles)));
   Stopwatch watch;
+  int64_t kept_sum = 0;
   for (int64_t i = 0; i < row->queries; ++i) {
     const Query q = MakeQuery(rng, vocab, row->context_tokens, row->needles, remove_needle);
     std::vector<int32_t> prompt = tok.Encode(q.text, /*add_special=*/true, /*parse_special=*/false);
@@ -249,13 +255,18 @@ Status RunRow(engine::Engine& core, const TaskVocab& vocab, uint64_t seed, bool 
       return InternalError("a haystack of " + std::to_string(row->context_tokens) + " words encoded to " +
                            std::to_string(prompt.size()) + " tokens");
     engine::RequestParams rp;
+    rp.kv_policy = row->kv_policy;
     rp.sampling.temperature = 0;
     rp.max_new_tokens = static_cast<int64_t>(q.answer.size());
     rp.end_of_generation = {-1};  // exactly the answer's length
     const engine::Prompt p{engine::Segment{engine::SegmentKind::kTail, std::move(prompt), 0}};
     ASSIGN_OR_RETURN(engine::RequestResult r, core.Generate(p, rp));
     if (r.tokens == q.answer) ++row->correct;
+    // The answer's tokens after the first are fed back too: what the cache
+    // held when the prompt was done is the context less what was dropped then.
+    kept_sum += row->context_tokens + static_cast<int64_t>(r.tokens.size()) - 1 - r.stats.n_kv_evicted_tokens;
   }
+  row->kv_tokens_kept = kept_sum / row->queries;
   row->ms_per_query = watch.ElapsedSeconds() * 1e3 / static_cast<double>(row->queries);
   return Status::Ok();
 }
@@ -263,20 +274,26 @@ Status RunRow(engine::Engine& core, const TaskVocab& vocab, uint64_t seed, bool 
 void PrintRow(const Row& row, const model::Model& m, const std::string& path, long long seed, bool remove_needle,
               double chance, bool json) {
   const double accuracy = static_cast<double>(row.correct) / static_cast<double>(row.queries);
+  // KV bytes the policy holds per context token (full: the model's bytes).
+  const auto kv_bytes_per_token = static_cast<size_t>(std::llround(
+      static_cast<double>(m.kv_bytes_per_token()) * static_cast<double>(std::min(row.kv_tokens_kept, row.context_tokens)) /
+      static_cast<double>(row.context_tokens)));
   if (json) {
     std::printf(
         "{\"policy\":\"%s\",\"budget\":%g,\"context_tokens\":%lld,\"needles\":%lld,\"accuracy\":%.4f,"
-        "\"kv_bytes_per_token\":%zu,\"queries\":%lld,\"correct\":%lld,\"needle_removed\":%s,"
+        "\"kv_bytes_per_token\":%zu,\"kv_tokens_kept\":%lld,\"queries\":%lld,\"correct\":%lld,\"needle_removed\":%s,"
         "\"chance\":%.4f,\"ms_per_query\":%.2f,\"seed\":%lld,\"threads\":%d,\"attention\":\"%s\",\"model\":%s}\n",
         row.policy.c_str(), row.budget, static_cast<long long>(row.context_tokens),
-        static_cast<long long>(row.needles), accuracy, m.kv_bytes_per_token(), static_cast<long long>(row.queries),
+        static_cast<long long>(row.needles), accuracy, kv_bytes_per_token, static_cast<long long>(row.kv_tokens_kept),
+        static_cast<long long>(row.queries),
         static_cast<long long>(row.correct), remove_needle ? "true" : "false", chance, row.ms_per_query, seed,
         m.pool()->size(), kernels::AttentionPrecisionName(m.attention_precision()), JsonString(path).c_str());
   } else {
-    std::printf("%-6s budget %-6g context %6lld  needles %2lld  accuracy %.4f (%lld/%lld)%s  %.1f ms/query\n",
+    std::printf("%-6s budget %-6g context %6lld  needles %2lld  accuracy %.4f (%lld/%lld)%s  kv kept %lld  %.1f ms/query\n",
                 row.policy.c_str(), row.budget, static_cast<long long>(row.context_tokens),
                 static_cast<long long>(row.needles), accuracy, static_cast<long long>(row.correct),
-                static_cast<long long>(row.queries), remove_needle ? " needle removed" : "", row.ms_per_query);
+                static_cast<long long>(row.queries), remove_needle ? " needle removed" : "",
+                static_cast<long long>(row.kv_tokens_kept), row.ms_per_query);
   }
   std::fflush(stdout);
 }
@@ -302,7 +319,8 @@ int RunBenchNeedle(const std::vector<std::string>& raw_args) {
     if (std::find(names.begin(), names.end(), p) == names.end())
       return UsageError(*self, "--policy: unknown policy '" + p +
                                    "' (full, sinks, h2o, snapkv, headwise, pages, gemfilter, all)");
-    if (std::find(policies.begin(), policies.end(), p) == policies.end()) policies.push_back(p);
+    for (const std::string& q : p == "all" ? kImplemented : std::vector<std::string>{p})
+      if (std::find(policies.begin(), policies.end(), q) == policies.end()) policies.push_back(q);
   }
   auto budgets = ParseBudgets(flags.GetOr("budget", "1"));
   auto contexts = ParseIntList("context-tokens", flags.GetOr("context-tokens", "512,1024,2048,4096"), 32,
@@ -324,13 +342,10 @@ int RunBenchNeedle(const std::vector<std::string>& raw_args) {
     }
   }
   for (const std::string& p : policies) {
-    if (p != "full")
+    if (std::find(kImplemented.begin(), kImplemented.end(), p) == kImplemented.end())
       return Fail("bench-needle", UnimplementedError("KV policy '" + p +
-                                                     "' is not implemented yet (only 'full' is); no result printed"));
-  }
-  for (double b : *budgets) {
-    if (b != 1)
-      return UsageError(*self, "--budget " + std::to_string(b) + ": policy full keeps every token (budget 1)");
+                                                     "' is not implemented yet (full, sinks, snapkv and h2o are); "
+                                                     "no result printed"));
   }
   const bool json = flags.Has("json");
   const bool remove_needle = flags.Has("no-needle");
@@ -358,12 +373,23 @@ int RunBenchNeedle(const std::vector<std::string>& raw_args) {
                                  std::to_string((*core)->max_context_tokens()));
 
   for (const std::string& policy : policies) {
-    for (int64_t n_context : *contexts) {
-      for (int64_t n_needles : *needles) {
-        Row row{policy, 1.0, n_context, n_needles, *queries, 0, 0};
-        const Status s = RunRow(**core, *vocab, static_cast<uint64_t>(*seed), remove_needle, &row);
-        if (!s.ok()) return Fail("bench-needle", s);
-        PrintRow(row, m, path, *seed, remove_needle, 1.0 / static_cast<double>(vocab->values.size()), json);
+    // Full keeps everything: one row per context, budget 1, whatever --budget says.
+    const std::vector<double> policy_budgets = policy == "full" ? std::vector<double>{1.0} : *budgets;
+    for (double budget : policy_budgets) {
+      for (int64_t n_context : *contexts) {
+        for (int64_t n_needles : *needles) {
+          Row row{.policy = policy, .budget = budget, .context_tokens = n_context, .needles = n_needles,
+                  .queries = *queries};
+          row.kv_policy.kind = *kv::ParseKvPolicyKind(policy);
+          row.kv_policy.budget = budget <= 1 ? std::llround(budget * static_cast<double>(n_context))
+                                             : static_cast<int64_t>(budget);
+          if (const Status v = kv::ValidateKvPolicy(row.kv_policy); !v.ok())
+            return UsageError(*self, "--budget " + std::to_string(budget) + " at context " +
+                                         std::to_string(n_context) + ": " + v.message());
+          const Status s = RunRow(**core, *vocab, static_cast<uint64_t>(*seed), remove_needle, &row);
+          if (!s.ok()) return Fail("bench-needle", s);
+          PrintRow(row, m, path, *seed, remove_needle, 1.0 / static_cast<double>(vocab->values.size()), json);
+        }
       }
     }
   }

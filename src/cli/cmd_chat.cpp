@@ -43,7 +43,7 @@ const char kUsage[] =
     "ChatML, and a notice on stderr says so. Lines \"/reset\" (forget the conversation)\n"
     "and \"/exit\" are commands; empty lines are ignored; end of input ends the chat.\n"
     "\n"
-    "  -m, --model PATH       GGUF model file\n"
+    "  -m, --model PATH       GGUF model file (default: $CHUNKSERVE_MODEL)\n"
     "      --system TEXT      system message for the conversation\n"
     "      --template-file F  use the Jinja chat template in F instead of the model's\n"
     "      --chatml           use ChatML instead of the model's template\n"
@@ -142,8 +142,9 @@ int RunChat(const std::vector<std::string>& args) {
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
   if (!flags.positional().empty()) return UsageError(*self, "unexpected argument '" + flags.positional()[0] + "'");
-  const std::string model_path = flags.GetOr("model", flags.GetOr("m", ""));
-  if (model_path.empty()) return UsageError(*self, "-m MODEL.gguf is required");
+  const std::string model_path =
+      flags.Get("model") ? *flags.Get("model") : flags.GetOrEnv("m", "CHUNKSERVE_MODEL").value_or("");
+  if (model_path.empty()) return UsageError(*self, "-m MODEL.gguf is required (or set CHUNKSERVE_MODEL)");
   if (flags.Has("chatml") && flags.Has("template-file")) {
     return UsageError(*self, "--chatml and --template-file exclude each other");
   }

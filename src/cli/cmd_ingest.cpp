@@ -17,6 +17,7 @@
 #include "rag/embed/collection_embedding.h"
 #include "rag/embed/model_perplexity.h"
 #include "rag/embed/embedder_loader.h"
+#include "rag/embed/recorded_embedder.h"
 #include "rag/ingest/ingester.h"
 #include "rag/store/embedding_store.h"
 #include "rag/store/store.h"
@@ -53,9 +54,11 @@ const Command kCommand{
     "  --json               the same as JSON lines on stdout, then one summary line\n"
     "  -t, --threads N      extraction/chunking threads (default 1)\n"
     "  --embed-model M.gguf embed every chunk without a vector with this model: a GloVe GGUF\n"
-    "                       (`chunkserve convert-glove`), a bert encoder (bge, MiniLM, e5) or a\n"
-    "                       llama/qwen2/qwen3 decoder (Qwen3-Embedding); recorded with the\n"
-    "                       collection, and a different model for the same collection is an error\n"
+    "                       (`chunkserve convert --from glove`), a bert encoder (bge, MiniLM, e5)\n"
+    "                       or a llama/qwen2/qwen3 decoder (Qwen3-Embedding); recorded with the\n"
+    "                       collection (id, file path, options), and a different model for the\n"
+    "                       same collection is an error. Default: $CHUNKSERVE_EMBED_MODEL, else\n"
+    "                       the model the collection records, when found (see `search --help`)\n"
     "  --embed-pooling P    mean | cls | last (default: the model's pooling_type)\n"
     "  --doc-prefix S       text before every chunk when embedding it (e.g. e5's \"passage: \");\n"
     "                       recorded with the collection like the model\n"
@@ -164,10 +167,12 @@ int RunIngest(const std::vector<std::string>& args) {
                              "ppl-model", "ppl-threshold", "max-file-mib", "pdf-timeout-s"},
                             {"sync", "quiet", "verbose", "json", "follow-symlinks"});
   if (!flags.ok()) return UsageError(kCommand, flags.status().message());
-  const auto db_path = flags->Get("db");
-  const auto collection = flags->Get("collection");
-  if (!db_path) return UsageError(kCommand, "--db is required");
-  if (!collection || collection->empty()) return UsageError(kCommand, "--collection is required");
+  const auto db_path = flags->GetOrEnv("db", "CHUNKSERVE_DB");
+  const auto collection = flags->GetOrEnv("collection", "CHUNKSERVE_COLLECTION");
+  if (!db_path) return UsageError(kCommand, "--db is required (or set CHUNKSERVE_DB)");
+  if (!collection || collection->empty())
+    return UsageError(kCommand, "--collection is required (or set CHUNKSERVE_COLLECTION)");
+  const auto embed_model = EmbedModelFlag(*flags);
   if (flags->positional().empty()) return UsageError(kCommand, "no PATH to ingest");
 
   rag::IngestParams params;
@@ -199,7 +204,7 @@ int RunIngest(const std::vector<std::string>& args) {
   params.chunker.chunk_tokens = static_cast<uint32_t>(*chunk_tokens);
   params.chunker.overlap_tokens = static_cast<uint32_t>(*overlap);
   params.n_threads = static_cast<int>(*threads);
-  if (params.chunker.kind == rag::ChunkerKind::kSemantic && !flags->Get("embed-model"))
+  if (params.chunker.kind == rag::ChunkerKind::kSemantic && !embed_model)
     return UsageError(kCommand, "--chunker semantic needs --embed-model (sentences are compared by embedding)");
   if (params.chunker.kind == rag::ChunkerKind::kPerplexity && !flags->Get("ppl-model"))
     return UsageError(kCommand, "--chunker perplexity needs --ppl-model (a GGUF language model)");
@@ -217,10 +222,14 @@ int RunIngest(const std::vector<std::string>& args) {
   if (!counter.ok()) return Fail("ingest", counter.status());
   // Load the embedder first: a bad model path fails before anything is written.
   std::unique_ptr<rag::Embedder> embedder;
-  if (const auto model = flags->Get("embed-model")) {
-    auto loaded = LoadEmbedderFromFlags(*flags, *model);
+  rag::EmbedderSource embedder_source;
+  if (embed_model) {
+    auto options = EmbedderOptionsFromFlags(*flags);
+    if (!options.ok()) return UsageError(kCommand, options.status().message());
+    auto loaded = rag::LoadEmbedder(*embed_model, *options);
     if (!loaded.ok()) return Fail("ingest", loaded.status());
     embedder = std::move(*loaded);
+    embedder_source = rag::SourceOf(*embed_model, *options);
   }
   std::unique_ptr<model::Model> ppl_model;
   std::unique_ptr<rag::ModelPerplexity> ppl;
@@ -247,7 +256,8 @@ int RunIngest(const std::vector<std::string>& args) {
     auto cid = (*store)->GetOrCreateCollection(*collection);
     if (!cid.ok()) return Fail("ingest", cid.status());
     rag::EmbeddingStore es(store->get());
-    if (Status s = es.RecordEmbedder(*cid, embedder->id(), embedder->dim()); !s.ok()) return Fail("ingest", s);
+    if (Status s = es.RecordEmbedder(*cid, embedder->id(), embedder->dim(), embedder_source); !s.ok())
+      return Fail("ingest", s);
   }
 
   const bool quiet = flags->Has("quiet");
@@ -289,6 +299,25 @@ int RunIngest(const std::vector<std::string>& args) {
   }
   auto cid = (*store)->FindCollection(*collection);
   if (!cid.ok()) return Fail("ingest", cid.status());
+  if (!embedder && *cid) {
+    // New chunks of a collection that records its embedder get vectors
+    // from the same model when it can be found (else the note below).
+    rag::EmbeddingStore es(store->get());
+    auto recorded = es.GetEmbedder(**cid);
+    auto missing = es.CountChunksWithoutEmbedding(**cid);
+    if (recorded.ok() && *recorded && missing.ok() && *missing > 0) {
+      auto loaded = rag::LoadRecordedEmbedder(**recorded, rag::ModelDirsFromEnv());
+      if (loaded.ok()) {
+        embedder = std::move(loaded->embedder);
+      } else {
+        std::fprintf(stderr,
+                     "chunkserve ingest: note: %lld chunks have no vector; the collection is embedded with %s, "
+                     "but %s\n",
+                     static_cast<long long>(*missing), TerminalSafe((*recorded)->embedder_id).c_str(),
+                     TerminalSafe(std::string(loaded.status().message())).c_str());
+      }
+    }
+  }
   if (embedder && *cid) {
     auto embedded = rag::EmbedCollection(store->get(), **cid, *embedder);
     if (!embedded.ok()) return Fail("ingest", embedded.status());
@@ -296,15 +325,6 @@ int RunIngest(const std::vector<std::string>& args) {
       std::fprintf(stderr, "embedded %lld chunks (%lld without known words) with %s in %.2f s; %lld vectors total\n",
                    static_cast<long long>(embedded->n_embedded), static_cast<long long>(embedded->n_empty),
                    embedder->id().c_str(), embedded->elapsed_s, static_cast<long long>(embedded->n_total));
-  } else if (!embedder && *cid) {
-    rag::EmbeddingStore es(store->get());
-    auto recorded = es.GetEmbedder(**cid);
-    auto missing = es.CountChunksWithoutEmbedding(**cid);
-    if (recorded.ok() && *recorded && missing.ok() && *missing > 0)
-      std::fprintf(stderr,
-                   "chunkserve ingest: note: %lld chunks have no vector; the collection is embedded with %s "
-                   "(pass --embed-model to embed them)\n",
-                   static_cast<long long>(*missing), (*recorded)->embedder_id.c_str());
   }
   return report->n_failed > 0 ? 1 : 0;
 }

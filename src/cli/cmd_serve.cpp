@@ -26,7 +26,9 @@
 #include "cli/command.h"
 #include "cli/model_flags.h"
 #include "cli/template_flags.h"
+#include "cli/terminal_text.h"
 #include "cli/embedder_flags.h"
+#include "cli/kv_policy_flags.h"
 #include "cli/speculation_flags.h"
 #include "engine/engine.h"
 #include "model/model.h"
@@ -34,6 +36,7 @@
 #include "rag/embed/embedder_loader.h"
 #include "rag/embed/engine_embedder.h"
 #include "rag/embed/queued_embedder.h"
+#include "rag/embed/recorded_embedder.h"
 #include "rag/pipeline/rag_service.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -45,13 +48,18 @@ namespace chunkserve::cli {
 namespace {
 
 const char kUsage[] =
-    "usage: chunkserve serve -m MODEL.gguf [options]\n"
+    "usage: chunkserve serve -m MODEL.gguf [--db DB] [options]\n"
+    "       chunkserve serve --db DB [--embed-model E] [options]     (retrieval only)\n"
     "\n"
     "Serves the OpenAI API (GET /v1/models, POST /v1/chat/completions, /v1/completions,\n"
     "/v1/embeddings), GET /health and GET /metrics (Prometheus); with --db the RAG routes\n"
     "(/v1/collections, /v1/search, /v1/rag/chat/completions; see src/server/rag_routes.h).\n"
+    "Without -m no language model is loaded: retrieval, uploads and /v1/embeddings (with an\n"
+    "embedding model) are served; /v1/chat/completions and /v1/completions answer 501\n"
+    "(\"no_model\"), /v1/rag/chat/completions answers extractive requests (\"extractive\":\n"
+    "true) and 501 otherwise; /health and /v1/models say what is loaded.\n"
     "\n"
-    "  -m, --model PATH          GGUF model file\n"
+    "  -m, --model PATH          GGUF model file (default: $CHUNKSERVE_MODEL)\n"
     "      --host H              address to listen on (default 127.0.0.1)\n"
     "      --port N              port (default 8080; 0 = any free port, see --port-file)\n"
     "      --port-file F         write the bound port to F once listening\n"
@@ -71,7 +79,8 @@ const char kUsage[] =
     "      --no-prefix-cache     do not share KV of common prompt prefixes\n"
     "      --no-chunk-cache      do not reuse KV of `documents` / retrieved chunks\n"
     "      --chunk-cache-mib N   RAM tier of the chunk cache in MiB (default 1024)\n"
-    "      --chunk-cache-dir D   disk tier of the chunk cache (survives restarts; default: none)\n"
+    "      --chunk-cache-dir D   disk tier of the chunk cache (survives restarts; default: DB.chunkkv\n"
+    "                            with --db, as `ask`, else none; none = RAM only)\n"
     "      --chunk-disk-mib N    disk tier bound in MiB (default 8192)\n"
     "      --recompute R         fraction of reused chunk tokens recomputed in the new context,\n"
     "                            0..1 (default 0.15; 1 = exact full prefill)\n"
@@ -83,6 +92,9 @@ const char kUsage[] =
     "                            with documents and RAG answers (default) | lookup = every\n"
     "                            greedy request | off; a request's \"speculate\" overrides it\n"
     "      --draft-tokens N      longest draft per step (default 8)\n"
+    "      --kv-policy P         KV budget policy of requests that send no \"kv_policy\": full |\n"
+    "                            sinks (StreamingLLM) | snapkv | h2o (default full)\n"
+    "      --kv-budget N         tokens each KV head keeps under a policy\n"
     "      --max-body-mib N      request body limit (default 8)\n"
     "      --http-threads N      HTTP worker threads = requests served at once (default 64, <= 1024)\n"
     "      --max-connections N   open connections in total (default 1024); over the cap, idle and\n"
@@ -96,11 +108,14 @@ const char kUsage[] =
     "      --cors-origin O       let web pages from origin O (http://host:port, or *) call the API;\n"
     "                            other cross-origin POST/DELETE requests are refused (repeatable)\n"
     "      --grace-s N           shutdown grace period for requests in flight (default 10)\n"
-    "      --db PATH             RAG database for the RAG routes\n"
+    "      --db PATH             RAG database for the RAG routes (default: $CHUNKSERVE_DB)\n"
     "      --embed-model E       embedding model GGUF (GloVe from `convert --from glove`, a bert\n"
     "                            encoder or a decoder embedding model): uploads are embedded,\n"
     "                            /v1/search and /v1/rag/chat/completions retrieve hybrid (BM25 +\n"
-    "                            dense), /v1/embeddings answers from it\n"
+    "                            dense), /v1/embeddings answers from it. Default:\n"
+    "                            $CHUNKSERVE_EMBED_MODEL, else the model the --db's collections\n"
+    "                            were embedded with (the one most of them use), found at its\n"
+    "                            recorded path or in $CHUNKSERVE_MODELS and checked by its id\n"
     "      --embed-pooling P     model (default: the model's own) | mean | cls | last\n"
     "      --query-prefix S      text before each query when embedding it (default: the model's;\n"
     "                            Qwen3-Embedding gets its retrieval instruction; \"\" for none)\n"
@@ -155,13 +170,17 @@ int RunServe(const std::vector<std::string>& args) {
                                 "embed-pooling", "query-prefix", "doc-prefix", "max-connections",
                                 "max-connections-per-ip", "header-timeout-s", "body-timeout-s", "keep-alive-s",
                                 "allowed-host", "cors-origin", "embed-queue", "embed-wait-s", kSpeculateFlag,
-                                kDraftTokensFlag},
+                                kDraftTokensFlag, kKvPolicyFlag, kKvBudgetFlag},
                                {"chatml", "no-prefix-cache", "no-chunk-cache", "log-requests"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
   if (!flags.positional().empty()) return UsageError(*self, "unexpected argument '" + flags.positional()[0] + "'");
-  const std::string model_path = flags.GetOr("model", flags.GetOr("m", ""));
-  if (model_path.empty()) return UsageError(*self, "-m MODEL.gguf is required");
+  const std::string model_path =
+      flags.Get("model") ? *flags.Get("model") : flags.GetOrEnv("m", "CHUNKSERVE_MODEL").value_or("");
+  const std::string db_path = flags.GetOrEnv("db", "CHUNKSERVE_DB").value_or("");
+  const std::optional<std::string> embed_model = EmbedModelFlag(flags);
+  if (model_path.empty() && db_path.empty() && !embed_model)
+    return UsageError(*self, "nothing to serve: give -m MODEL.gguf, --db DB or --embed-model E");
   if (flags.Has("backend"))
     std::fprintf(stderr, "chunkserve serve: --backend is deprecated and ignored: one engine core serves every request\n");
 
@@ -215,11 +234,12 @@ int RunServe(const std::vector<std::string>& args) {
     return UsageError(*self, "--no-chunk-cache and --chunk-cache-dir contradict each other");
   // The database must open (or be created) before anything starts: a server
   // whose RAG routes answer 503 forever looks healthy to every probe.
-  if (const std::optional<std::string> db = flags.Get("db")) {
+  if (!db_path.empty()) {
     rag::RagServiceOptions probe;
-    probe.db_path = *db;
+    probe.db_path = db_path;
     if (auto service = rag::RagService::Open(probe); !service.ok())
-      return Fail("serve", Status(service.status().code(), "--db " + *db + ": " + std::string(service.status().message())));
+      return Fail("serve", Status(service.status().code(),
+                                  "--db " + db_path + ": " + std::string(service.status().message())));
   }
 
   server::HttpServerOptions http_options;
@@ -258,35 +278,12 @@ int RunServe(const std::vector<std::string>& args) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client that hangs up is a failed write, not a crash
 
-  auto load_options = ModelOptionsFromFlags(flags, get("threads"));
-  if (!load_options.ok()) return UsageError(*self, load_options.status().message());
-  auto model = model::Model::Load(model_path, *load_options);
-  if (!model.ok()) return Fail("serve", model.status());
-  auto tokenizer = tokenizer::Tokenizer::FromGguf((*model)->file());
-  if (!tokenizer.ok()) return Fail("serve", tokenizer.status());
-  if ((*tokenizer)->n_vocab() > (*model)->hparams().n_vocab)
-    return Fail("serve", InvalidArgumentError("the tokenizer has more tokens than the model's output"));
-  auto chat_template = ChatTemplateFromFlags(flags, "serve", **model, **tokenizer);
-  if (!chat_template.ok()) return Fail("serve", chat_template.status());
-
-  const int64_t n_ctx_train = (*model)->hparams().n_ctx_train;
-  int64_t n_ctx = get("ctx") > 0 ? get("ctx") : std::min<int64_t>(n_ctx_train > 0 ? n_ctx_train : 4096, 8192);
-  if (n_ctx_train > 0) n_ctx = std::min(n_ctx, n_ctx_train);
-
   server::Metrics metrics;
   server::ServerContext ctx;
-  {
-    std::string id = flags.GetOr("model-id", "");
-    if (id.empty()) id = ModelIdOf(model_path);
-    ctx.model_id = id;
-  }
   ctx.created_unix_s =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  ctx.n_ctx_tokens = n_ctx;
-  ctx.tokenizer = tokenizer->get();
-  ctx.assembler = std::make_unique<engine::PromptAssembler>(tokenizer->get(), std::move(chat_template).value());
   ctx.metrics = &metrics;
-  ctx.rag_db_path = flags.GetOr("db", "");
+  ctx.rag_db_path = db_path;
   {
     // serve's default is auto (the other commands': off), so the mode is
     // parsed here; --draft-tokens as everywhere.
@@ -298,79 +295,139 @@ int RunServe(const std::vector<std::string>& args) {
     ctx.speculation.mode = *mode;
     ctx.speculation.drafts.max_draft = static_cast<int>(*n_draft);
   }
-  std::unique_ptr<rag::Embedder> rag_embedder;
-  if (std::optional<std::string> em = flags.Get("embed-model")) {
-    auto e = LoadEmbedderFromFlags(flags, *em, static_cast<int>(get("threads")));
-    if (!e.ok()) return Fail("serve", e.status());
-    // Its forward passes run on a worker thread of their own behind a
-    // bounded queue, never on the HTTP threads.
-    rag::EmbeddingQueueOptions queue;
-    queue.max_queued = static_cast<int>(get("embed-queue"));
-    queue.max_wait_ms = get("embed-wait-s") * 1000;
-    auto queued = rag::QueuedEmbedder::Create(std::move(*e), queue);
-    if (!queued.ok()) return Fail("serve", queued.status());
-    rag_embedder = std::move(*queued);
-    ctx.rag_embedder = rag_embedder.get();
-    ctx.embedder = rag_embedder.get();
-    ctx.embedder_name = ModelIdOf(*em);
-    if (ctx.rag_db_path.empty())
-      std::fprintf(stderr, "chunkserve serve: --embed-model without --db: only /v1/embeddings uses it\n");
-  }
-
-  const size_t kv_bytes = static_cast<size_t>(get("kv-mib")) << 20;
-  int64_t pool_tokens = 0;
   {
-    // One sequence must fit the KV pool, or every request that omits
-    // max_tokens (it then runs to the end of the context) would be refused.
-    const auto block_tokens = static_cast<size_t>(get("block-tokens"));
-    const size_t block_bytes = block_tokens * (*model)->kv_bytes_per_token();
-    pool_tokens = static_cast<int64_t>(kv_bytes / block_bytes * block_tokens);
-    if (pool_tokens < n_ctx) {
-      std::fprintf(stderr, "chunkserve serve: --kv-mib %lld holds %lld tokens; context lowered from %lld to that\n",
-                   get("kv-mib"), static_cast<long long>(pool_tokens), static_cast<long long>(n_ctx));
-      n_ctx = pool_tokens;
-      ctx.n_ctx_tokens = n_ctx;
-    }
-    if (n_ctx < 2) return Fail("serve", InvalidArgumentError("--kv-mib is too small for even one block"));
+    auto kv_policy = KvPolicyFromFlags(flags);
+    if (!kv_policy.ok()) return UsageError(*self, kv_policy.status().message());
+    ctx.kv_policy = *kv_policy;
   }
-  kv::ChunkCacheOptions chunk_cache;
-  chunk_cache.ram_budget_bytes = static_cast<size_t>(get("chunk-cache-mib")) << 20;
-  chunk_cache.disk_dir = flags.GetOr("chunk-cache-dir", "");
-  chunk_cache.disk_budget_bytes = static_cast<size_t>(get("chunk-disk-mib")) << 20;
-  StatusOr<double> recompute = flags.GetDouble("recompute", 0.15);
-  if (!recompute.ok()) return UsageError(*self, recompute.status().message());
-  if (!(*recompute >= 0 && *recompute <= 1)) return UsageError(*self, "--recompute must be in [0, 1]");
-  StatusOr<engine::RecomputeSignal> recompute_signal =
-      engine::ParseRecomputeSignal(flags.GetOr("recompute-signal", "recency"));
-  if (!recompute_signal.ok()) return UsageError(*self, recompute_signal.status().message());
-  const bool chunk_cache_on = !flags.Has("no-chunk-cache");
+  // The embedding model: --embed-model, else the one the database's
+  // collections record (found and checked by rag::LoadRecordedEmbedder).
+  std::unique_ptr<rag::Embedder> rag_embedder;
+  {
+    std::unique_ptr<rag::Embedder> loaded;
+    std::string loaded_from;
+    if (embed_model) {
+      auto options = EmbedderOptionsFromFlags(flags, static_cast<int>(get("threads")));
+      if (!options.ok()) return UsageError(*self, options.status().message());
+      auto e = rag::LoadEmbedder(*embed_model, *options);
+      if (!e.ok()) return Fail("serve", e.status());
+      loaded = std::move(*e);
+      loaded_from = *embed_model;
+      ctx.rag_embedder_source = rag::SourceOf(*embed_model, *options);
+    } else if (!db_path.empty()) {
+      auto found = RecordedEmbedderOfDatabase(db_path, static_cast<int>(get("threads")));
+      if (!found.ok()) return Fail("serve", found.status());
+      for (const std::string& note : found->notes) {
+        std::fprintf(stderr, "chunkserve serve: %s\n", TerminalSafe(note).c_str());
+        ctx.warnings.push_back(note);
+      }
+      loaded = std::move(found->embedder);
+      loaded_from = found->path;
+      ctx.rag_embedder_source = found->source;
+    }
+    if (loaded) {
+      // Its forward passes run on a worker thread of their own behind a
+      // bounded queue, never on the HTTP threads.
+      rag::EmbeddingQueueOptions queue;
+      queue.max_queued = static_cast<int>(get("embed-queue"));
+      queue.max_wait_ms = get("embed-wait-s") * 1000;
+      auto queued = rag::QueuedEmbedder::Create(std::move(loaded), queue);
+      if (!queued.ok()) return Fail("serve", queued.status());
+      rag_embedder = std::move(*queued);
+      ctx.rag_embedder = rag_embedder.get();
+      ctx.embedder = rag_embedder.get();
+      ctx.embedder_name = ModelIdOf(loaded_from);
+      if (ctx.rag_db_path.empty())
+        std::fprintf(stderr, "chunkserve serve: --embed-model without --db: only /v1/embeddings uses it\n");
+    }
+  }
 
-  engine::EngineOptions eo;
-  eo.block_tokens = get("block-tokens");
-  eo.kv_budget_bytes = kv_bytes;
-  eo.enable_prefix_cache = !flags.Has("no-prefix-cache");
-  eo.enable_chunk_cache = chunk_cache_on;
-  eo.chunk_cache = chunk_cache;
-  eo.recompute_fraction = *recompute;
-  eo.recompute_signal = *recompute_signal;
-  eo.scheduler.max_step_tokens = get("step-tokens");
-  eo.scheduler.max_running = get("max-running");
-  eo.scheduler.max_waiting = get("max-queue");
-  eo.scheduler.max_context_tokens = n_ctx;
-  StatusOr<double> slowdown = flags.GetDouble("max-decode-slowdown", 0);
-  if (!slowdown.ok()) return UsageError(*self, slowdown.status().message());
-  if (*slowdown != 0 && *slowdown < 1) return UsageError(*self, "--max-decode-slowdown must be 0 or >= 1");
-  eo.scheduler.max_decode_slowdown = *slowdown;
-  auto engine = engine::Engine::Create(model->get(), eo);
-  if (!engine.ok()) return Fail("serve", engine.status());
-  ctx.engine = engine->get();
-  // Without --embed-model, /v1/embeddings pools the decoder's hidden states
-  // through the engine core.
-  rag::EngineEmbedder decoder_embedder(engine->get(), n_ctx);
-  if (ctx.embedder == nullptr) {
-    ctx.embedder = &decoder_embedder;
-    ctx.embedder_name = ctx.model_id;
-    ctx.embedder_tokenizer = ctx.tokenizer;
+  // The language model and the engine core; without -m, retrieval only.
+  std::unique_ptr<model::Model> model;
+  std::unique_ptr<tokenizer::Tokenizer> tokenizer;
+  std::unique_ptr<engine::Engine> engine;
+  std::unique_ptr<rag::EngineEmbedder> decoder_embedder;
+  int64_t n_ctx = 0, pool_tokens = 0;
+  if (!model_path.empty()) {
+    auto load_options = ModelOptionsFromFlags(flags, get("threads"));
+    if (!load_options.ok()) return UsageError(*self, load_options.status().message());
+    auto loaded_model = model::Model::Load(model_path, *load_options);
+    if (!loaded_model.ok()) return Fail("serve", loaded_model.status());
+    model = std::move(*loaded_model);
+    auto loaded_tokenizer = tokenizer::Tokenizer::FromGguf(model->file());
+    if (!loaded_tokenizer.ok()) return Fail("serve", loaded_tokenizer.status());
+    tokenizer = std::move(*loaded_tokenizer);
+    if (tokenizer->n_vocab() > model->hparams().n_vocab)
+      return Fail("serve", InvalidArgumentError("the tokenizer has more tokens than the model's output"));
+    auto chat_template = ChatTemplateFromFlags(flags, "serve", *model, *tokenizer);
+    if (!chat_template.ok()) return Fail("serve", chat_template.status());
+
+    const int64_t n_ctx_train = model->hparams().n_ctx_train;
+    n_ctx = get("ctx") > 0 ? get("ctx") : std::min<int64_t>(n_ctx_train > 0 ? n_ctx_train : 4096, 8192);
+    if (n_ctx_train > 0) n_ctx = std::min(n_ctx, n_ctx_train);
+    std::string id = flags.GetOr("model-id", "");
+    if (id.empty()) id = ModelIdOf(model_path);
+    ctx.model_id = id;
+    ctx.n_ctx_tokens = n_ctx;
+    ctx.tokenizer = tokenizer.get();
+    ctx.assembler = std::make_unique<engine::PromptAssembler>(tokenizer.get(), std::move(chat_template).value());
+
+    const size_t kv_bytes = static_cast<size_t>(get("kv-mib")) << 20;
+    {
+      // One sequence must fit the KV pool, or every request that omits
+      // max_tokens (it then runs to the end of the context) would be refused.
+      const auto block_tokens = static_cast<size_t>(get("block-tokens"));
+      const size_t block_bytes = block_tokens * model->kv_bytes_per_token();
+      pool_tokens = static_cast<int64_t>(kv_bytes / block_bytes * block_tokens);
+      if (pool_tokens < n_ctx) {
+        std::fprintf(stderr, "chunkserve serve: --kv-mib %lld holds %lld tokens; context lowered from %lld to that\n",
+                     get("kv-mib"), static_cast<long long>(pool_tokens), static_cast<long long>(n_ctx));
+        n_ctx = pool_tokens;
+        ctx.n_ctx_tokens = n_ctx;
+      }
+      if (n_ctx < 2) return Fail("serve", InvalidArgumentError("--kv-mib is too small for even one block"));
+    }
+    kv::ChunkCacheOptions chunk_cache;
+    chunk_cache.ram_budget_bytes = static_cast<size_t>(get("chunk-cache-mib")) << 20;
+    // The same default as `ask`: beside the database, else RAM only.
+    const std::string disk = flags.GetOr("chunk-cache-dir", db_path.empty() ? "none" : db_path + ".chunkkv");
+    chunk_cache.disk_dir = disk == "none" || flags.Has("no-chunk-cache") ? "" : disk;
+    chunk_cache.disk_budget_bytes = static_cast<size_t>(get("chunk-disk-mib")) << 20;
+    StatusOr<double> recompute = flags.GetDouble("recompute", 0.15);
+    if (!recompute.ok()) return UsageError(*self, recompute.status().message());
+    if (!(*recompute >= 0 && *recompute <= 1)) return UsageError(*self, "--recompute must be in [0, 1]");
+    StatusOr<engine::RecomputeSignal> recompute_signal =
+        engine::ParseRecomputeSignal(flags.GetOr("recompute-signal", "recency"));
+    if (!recompute_signal.ok()) return UsageError(*self, recompute_signal.status().message());
+
+    engine::EngineOptions eo;
+    eo.block_tokens = get("block-tokens");
+    eo.kv_budget_bytes = kv_bytes;
+    eo.enable_prefix_cache = !flags.Has("no-prefix-cache");
+    eo.enable_chunk_cache = !flags.Has("no-chunk-cache");
+    eo.chunk_cache = chunk_cache;
+    eo.recompute_fraction = *recompute;
+    eo.recompute_signal = *recompute_signal;
+    eo.scheduler.max_step_tokens = get("step-tokens");
+    eo.scheduler.max_running = get("max-running");
+    eo.scheduler.max_waiting = get("max-queue");
+    eo.scheduler.max_context_tokens = n_ctx;
+    StatusOr<double> slowdown = flags.GetDouble("max-decode-slowdown", 0);
+    if (!slowdown.ok()) return UsageError(*self, slowdown.status().message());
+    if (*slowdown != 0 && *slowdown < 1) return UsageError(*self, "--max-decode-slowdown must be 0 or >= 1");
+    eo.scheduler.max_decode_slowdown = *slowdown;
+    auto created = engine::Engine::Create(model.get(), eo);
+    if (!created.ok()) return Fail("serve", created.status());
+    engine = std::move(*created);
+    ctx.engine = engine.get();
+    // Without --embed-model, /v1/embeddings pools the decoder's hidden states
+    // through the engine core.
+    decoder_embedder = std::make_unique<rag::EngineEmbedder>(engine.get(), n_ctx);
+    if (ctx.embedder == nullptr) {
+      ctx.embedder = decoder_embedder.get();
+      ctx.embedder_name = ctx.model_id;
+      ctx.embedder_tokenizer = ctx.tokenizer;
+    }
   }
 
   server::HttpServer http(&ctx, http_options);
@@ -380,13 +437,21 @@ int RunServe(const std::vector<std::string>& args) {
     out << http.port() << "\n";
     if (!out) return Fail("serve", IoError("cannot write the port file '" + *f + "'"));
   }
-  std::fprintf(stderr,
-               "chunkserve serve: %s on http://%s:%d (ctx %lld tokens, %s attention, KV pool %lld tokens "
-               "of %s%s)\n",
-               ctx.model_id.c_str(), http_options.host.c_str(), http.port(),
-               static_cast<long long>(n_ctx), kernels::AttentionPrecisionName((*model)->attention_precision()),
-               static_cast<long long>(pool_tokens), std::string(DTypeName((*model)->kv_type())).c_str(),
-               http_options.api_keys.empty() ? "" : ", API keys required");
+  if (model) {
+    std::fprintf(stderr,
+                 "chunkserve serve: %s on http://%s:%d (ctx %lld tokens, %s attention, KV pool %lld tokens "
+                 "of %s%s)\n",
+                 ctx.model_id.c_str(), http_options.host.c_str(), http.port(),
+                 static_cast<long long>(n_ctx), kernels::AttentionPrecisionName(model->attention_precision()),
+                 static_cast<long long>(pool_tokens), std::string(DTypeName(model->kv_type())).c_str(),
+                 http_options.api_keys.empty() ? "" : ", API keys required");
+  } else {
+    std::fprintf(stderr,
+                 "chunkserve serve: retrieval only (no -m: the completion routes answer 501) on http://%s:%d "
+                 "(embedding model: %s%s)\n",
+                 http_options.host.c_str(), http.port(), ctx.rag_embedder ? ctx.embedder_name.c_str() : "none",
+                 http_options.api_keys.empty() ? "" : ", API keys required");
+  }
 
   const int64_t grace_ms = get("grace-s") * 1000;
   std::thread signal_thread([&] {
@@ -401,7 +466,7 @@ int RunServe(const std::vector<std::string>& args) {
   pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
   http.Shutdown(0);
-  engine->reset();
+  engine.reset();
   std::fprintf(stderr, "chunkserve serve: stopped\n");
   return 0;
 }

@@ -100,6 +100,28 @@ StatusOr<double> Flags::GetDouble(std::string_view name, double fallback) const 
   return x;
 }
 
+std::optional<std::string> Flags::GetOrEnv(std::string_view name, const char* env) const {
+  if (auto v = Get(name)) return v;
+  const char* value = std::getenv(env);
+  if (value == nullptr || *value == '\0') return std::nullopt;
+  return std::string(value);
+}
+
+std::optional<std::string> Flags::GetRenamed(std::string_view name, std::string_view old_name,
+                                             std::string_view command) const {
+  if (auto v = Get(name)) return v;
+  auto old = Get(old_name);
+  if (old) DeprecationNote(command, "--" + std::string(old_name), "--" + std::string(name));
+  return old;
+}
+
+void DeprecationNote(std::string_view command, std::string_view old_spelling, std::string_view new_spelling) {
+  std::fprintf(stderr,
+               "chunkserve %.*s: %.*s is deprecated; use %.*s; the old spelling goes away in the next release\n",
+               static_cast<int>(command.size()), command.data(), static_cast<int>(old_spelling.size()),
+               old_spelling.data(), static_cast<int>(new_spelling.size()), new_spelling.data());
+}
+
 std::vector<std::string> Flags::GetAll(std::string_view name) const {
   std::vector<std::string> out;
   for (const auto& [k, v] : values_)

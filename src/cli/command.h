@@ -49,6 +49,14 @@ class Flags {
   StatusOr<long long> GetThreads(long long fallback) const {
     return Has("t") ? GetInt("t", fallback) : GetInt("threads", fallback);
   }
+  // `name`'s value, else the environment variable `env` (unset or empty:
+  // nullopt): the documented defaults (README, "Defaults").
+  std::optional<std::string> GetOrEnv(std::string_view name, const char* env) const;
+  // Renamed flags keep their old spelling for one release: `name`'s value,
+  // else `old_name`'s with a one-line deprecation note on stderr naming the
+  // new spelling (list both in Parse).
+  std::optional<std::string> GetRenamed(std::string_view name, std::string_view old_name,
+                                        std::string_view command) const;
   // Every value given for a repeatable flag, in order.
   std::vector<std::string> GetAll(std::string_view name) const;
   const std::vector<std::string>& positional() const { return positional_; }
@@ -57,6 +65,10 @@ class Flags {
   std::vector<std::pair<std::string, std::string>> values_;
   std::vector<std::string> positional_;
 };
+
+// "chunkserve COMMAND: OLD is deprecated; use NEW; the old spelling goes
+// away in the next release" on stderr: the one form of every deprecation note.
+void DeprecationNote(std::string_view command, std::string_view old_spelling, std::string_view new_spelling);
 
 // Prints "chunkserve NAME: message" to stderr and returns `exit_code`.
 int Fail(std::string_view command, const Status& status, int exit_code = 1);

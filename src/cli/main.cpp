@@ -12,12 +12,24 @@ void PrintHelp() {
   std::printf("usage: chunkserve COMMAND [ARGS...]\n\ncommands:\n");
   for (const auto& [name, command] : chunkserve::cli::CommandRegistry())
     std::printf("  %-12s %s\n", name.c_str(), command.summary.c_str());
-  std::printf("\n`chunkserve COMMAND --help` shows a command's flags; `chunkserve --version` the version.\n");
+  std::printf("\n`chunkserve help COMMAND` (or `COMMAND --help`) shows a command's flags; `chunkserve --version` the\n"
+              "version.\n");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  auto& registry = chunkserve::cli::CommandRegistry();
+  if (argc >= 3 && std::string(argv[1]) == "help") {  // `chunkserve help CMD` = `chunkserve CMD --help`
+    auto it = registry.find(argv[2]);
+    if (it == registry.end()) {
+      std::fprintf(stderr, "chunkserve help: unknown command '%s'\n\n", argv[2]);
+      PrintHelp();
+      return 2;
+    }
+    std::printf("%s\n", it->second.usage.c_str());
+    return 0;
+  }
   if (argc < 2 || std::string(argv[1]) == "help" || std::string(argv[1]) == "--help" ||
       std::string(argv[1]) == "-h") {
     PrintHelp();
@@ -27,7 +39,6 @@ int main(int argc, char** argv) {
     std::printf("chunkserve %s\n", CHUNKSERVE_VERSION);
     return 0;
   }
-  auto& registry = chunkserve::cli::CommandRegistry();
   auto it = registry.find(argv[1]);
   if (it == registry.end()) {
     std::fprintf(stderr, "chunkserve: unknown command '%s'\n\n", argv[1]);

@@ -135,6 +135,7 @@ StatusOr<sched::SchedRequest> Engine::MakeRequest(const Prompt& prompt, const Re
   r.forced_tokens = params.forced_tokens;
   r.lookup_draft = params.lookup_draft;
   if (params.make_constraint) r.constraint = params.make_constraint();
+  r.kv_policy = params.kv_policy;
   if (params.capture_logits) {
     const auto n_prompt = static_cast<int64_t>(r.prompt.size());
     r.capture_logits_from = prompt.back().kind == SegmentKind::kTail && !prompt.back().tokens.empty()

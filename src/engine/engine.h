@@ -127,6 +127,9 @@ struct RequestParams {
   // Structured outputs: makes the request's constraint (sched::SchedRequest::
   // constraint; one per submission, as a constraint has state); empty: none.
   std::function<std::unique_ptr<sampling::TokenConstraint>()> make_constraint;
+  // A KV budget for long contexts (kv/kv_policy.h, sched::SchedRequest::
+  // kv_policy); full by default.
+  kv::KvPolicy kv_policy;
   // Generate only: checked between steps.
   const std::atomic<bool>* cancel = nullptr;
 };

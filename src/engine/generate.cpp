@@ -42,6 +42,7 @@ StatusOr<GenerateResult> Generate(Engine& engine, const tokenizer::Tokenizer& to
   RequestParams rp;
   rp.sampling = params.sampling;
   rp.lookup_draft = params.lookup_draft;
+  rp.kv_policy = params.kv_policy;
   // Position pos's logits pick s_{pos+1}; the last pick is s_{n_steps}.
   rp.max_new_tokens = n_steps - n_prompt + 1;
   rp.end_of_generation = engine.end_of_generation();

@@ -40,6 +40,8 @@ struct GenerateParams {
   bool parse_special = false;  // recognise control-token text in the prompt
   // Speculative decoding (prompt lookup); nullopt: off. Same tokens.
   std::optional<sched::LookupDraftOptions> lookup_draft;
+  // A KV budget for long contexts (kv/kv_policy.h); full by default.
+  kv::KvPolicy kv_policy;
 };
 
 enum class StopReason { kSteps, kEndOfGeneration, kBos };

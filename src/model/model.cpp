@@ -10,6 +10,7 @@
 #include "base/logging.h"
 #include "kernels/matmul.h"
 #include "kernels/attention.h"
+#include "kernels/attention_votes.h"
 #include "kernels/ops.h"
 #include "model/fingerprint.h"
 #include "model/weights.h"
@@ -226,6 +227,32 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
       .freq_factors = w.rope_freqs.empty() ? nullptr : w.rope_freqs.data(),
       .mscale = hp.rope_attn_factor,
   };
+  // Entries that asked for attention votes: their last rows' probabilities,
+  // per layer, from the queries and cache this layer just used.
+  std::vector<int64_t> vote_first_token(batch.size(), -1);
+  {
+    int64_t t0 = 0;
+    for (size_t b = 0; b < batch.size(); ++b) {
+      const auto n = static_cast<int64_t>(batch[b].tokens.size());
+      if (AttentionVotes* v = batch[b].votes; v != nullptr && v->n_rows > 0) {
+        const int64_t rows = std::min(v->n_rows, n);
+        vote_first_token[b] = t0 + n - rows;
+        v->n_rows = rows;
+        v->n_slots = batch[b].first_slot + n;
+        v->mass.assign(static_cast<size_t>(hp.n_layer * hp.n_head_kv * v->n_slots), 0.0f);
+      }
+      t0 += n;
+    }
+  }
+  auto add_votes = [&](int layer, const kernels::AttentionShape& shape) {
+    for (size_t b = 0; b < batch.size(); ++b) {
+      if (vote_first_token[b] < 0) continue;
+      AttentionVotes& v = *batch[b].votes;
+      const int64_t t = vote_first_token[b];
+      kernels::AddAttentionVotes(s.q.data() + t * dq, v.n_rows, s.kv_len.data() + t, batch[b].kv->View(layer),
+                                 shape, v.n_slots, v.mass.data() + layer * hp.n_head_kv * v.n_slots, pool_);
+    }
+  };
   for (int64_t l = 0; l < hp.n_layer; ++l) {
     const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
     const int layer = static_cast<int>(l);
@@ -328,6 +355,7 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
         for (int64_t i = 0; i < n_small; ++i) run_small(i, 0);
       }
     }
+    add_votes(layer, shape);
     laps.Lap(ForwardOp::kAttention);
     // x += attn @ Wo^T (RMS-normed first with post_norms)
     kernels::MatMul(*lw.wo, s.attn.data(), n_tokens, s.proj.data(), pool_);

@@ -63,12 +63,22 @@ enum class LogitsMode {
   kHidden,
 };
 
+// Attention statistics a KV policy ranks cached tokens by (kernels/
+// attention_votes.h): the attention probability each slot received from the
+// entry's last n_rows tokens, per layer and KV head.
+struct AttentionVotes {
+  int64_t n_rows = 0;       // in: how many of the entry's last tokens vote
+  int64_t n_slots = 0;      // out: slots covered (the entry's last kv length)
+  std::vector<float> mass;  // out: (n_layer, n_kv_heads, n_slots)
+};
+
 struct SequenceBatch {
   KvCache* kv = nullptr;             // this sequence's cache (borrowed)
   std::span<const int32_t> tokens;   // n >= 1 new token ids
   int64_t first_slot = 0;            // token i writes slot first_slot + i
   std::span<const int32_t> positions;  // n RoPE positions; empty: first_slot + i
   LogitsMode logits = LogitsMode::kLast;
+  AttentionVotes* votes = nullptr;   // optional (borrowed): filled when n_rows > 0
 };
 
 // Logits rows in batch order: for each sequence, none / its last token / all

@@ -19,14 +19,26 @@ kv::BlockPoolOptions PoolOptionsFor(const model::Model& model, int64_t block_tok
 Status ModelExecutor::Run(std::span<const StepSequence> batch, StepLogits* logits) {
   std::vector<std::unique_ptr<model::PagedKvCache>> views;
   std::vector<model::SequenceBatch> seqs;
+  std::vector<std::vector<int32_t>> positions(batch.size());
+  std::vector<model::AttentionVotes> votes(batch.size());
   views.reserve(batch.size());
   seqs.reserve(batch.size());
-  for (const StepSequence& s : batch) {
+  for (size_t b = 0; b < batch.size(); ++b) {
+    const StepSequence& s = batch[b];
     views.push_back(std::make_unique<model::PagedKvCache>(s.table));
     model::SequenceBatch sb;
     sb.kv = views.back().get();
     sb.tokens = s.tokens;
     sb.first_slot = s.first_slot;
+    if (s.position() != s.first_slot) {
+      positions[b].resize(s.tokens.size());
+      for (size_t i = 0; i < s.tokens.size(); ++i) positions[b][i] = static_cast<int32_t>(s.position() + static_cast<int64_t>(i));
+      sb.positions = positions[b];
+    }
+    if (s.vote_rows > 0) {
+      votes[b].n_rows = s.vote_rows;
+      sb.votes = &votes[b];
+    }
     switch (s.output) {
       case StepOutput::kNone: sb.logits = model::LogitsMode::kNone; break;
       case StepOutput::kLastLogits: sb.logits = model::LogitsMode::kLast; break;
@@ -42,6 +54,17 @@ Status ModelExecutor::Run(std::span<const StepSequence> batch, StepLogits* logit
   logits->n_hidden_rows = model_logits_.n_hidden_rows;
   logits->n_embd = model_logits_.n_embd;
   logits->hidden.swap(model_logits_.hidden);
+  logits->votes.clear();
+  for (size_t b = 0; b < batch.size(); ++b) {
+    if (batch[b].vote_rows <= 0) continue;
+    StepVotes v;
+    v.entry = b;
+    v.n_layers = static_cast<int>(model_->hparams().n_layer);
+    v.n_kv_heads = static_cast<int>(model_->hparams().n_head_kv);
+    v.n_slots = votes[b].n_slots;
+    v.mass = std::move(votes[b].mass);
+    logits->votes.push_back(std::move(v));
+  }
   return Status::Ok();
 }
 

@@ -45,6 +45,10 @@ struct RequestStats {
   int64_t n_cache_fill_tokens = 0;
   int64_t n_generated_tokens = 0;
   int64_t n_preemptions = 0;
+  // KV policy (kv/kv_policy.h): compactions, and tokens dropped from each
+  // KV head's cache in all (the cache ends holding the rest).
+  int64_t n_kv_compactions = 0;
+  int64_t n_kv_evicted_tokens = 0;
   // Speculative decoding: decode steps that verified a draft, drafted tokens
   // verified, and of those the ones kept (OpenAI's accepted/rejected
   // prediction tokens are n_draft_accepted and the difference).

@@ -43,11 +43,13 @@ StatusOr<uint64_t> Scheduler::Submit(SchedRequest request) {
     if (t < 0 || t >= n_vocab)
       return InvalidArgumentError("token id " + std::to_string(t) + " outside the vocabulary [0, " +
                                   std::to_string(n_vocab) + ")");
+  RETURN_IF_ERROR(kv::ValidateKvPolicy(request.kv_policy));
   if (request.embed) {
     request.max_new_tokens = 0;
     request.chunks.clear();
     request.forced_tokens.clear();
     request.capture_logits_from = -1;
+    request.kv_policy = {};
   } else {
     if (request.max_new_tokens < 1) return InvalidArgumentError("max_tokens must be at least 1");
     for (int32_t t : request.forced_tokens)
@@ -254,6 +256,8 @@ void Scheduler::Preempt(std::unique_ptr<Seq> seq) {
   seq->first_inexact_slot = INT64_MAX;
   seq->fills.clear();
   seq->prepared = false;
+  seq->n_evicted = 0;
+  seq->attention_mass.clear();
   ++seq->outcome.stats.n_preemptions;
   ++stats_.n_preemptions;
   {
@@ -440,25 +444,41 @@ void Scheduler::LeaveQueue() {
   --n_queued_;
 }
 
-// A step, in the order of its phases: the plan (decodes, the latency limit,
-// prefill slices, fill jobs, admissions: each adds StepSequences to batch_
-// within step_budget_), one forward over the batch, then the outputs applied
-// and finished work retired.
+// A step: a snapshot of the state, the plan made from it (step_plan.h), the
+// plan carried out (KV claimed, StepSequences added to batch_), one forward
+// over the batch, then its outputs applied and finished work retired.
 bool Scheduler::RunStep() {
   DrainInbox();
   if (running_.empty() && waiting_.empty() && fills_.empty()) {
     PublishStats();
     return false;
   }
+  if (waiting_.empty()) admission_lacked_blocks_ = false;
+  const StepPlan plan = PlanStep(Snapshot(), cost_);
+  if (plan.latency_limited) ++stats_.n_latency_limited_steps;
   batch_.clear();
   batch_seqs_.clear();
   batch_fills_.clear();
-  step_budget_ = options_.max_step_tokens;
-  const bool preempted = PlanDecodes();
-  LimitPrefillForDecodeLatency();
-  PlanPrefills();
-  PlanFills(preempted);
-  PlanAdmissions(preempted);
+  // Admission candidates and fill jobs by identity: claiming decode room may
+  // drop fill jobs, admitting moves requests out of waiting_.
+  std::vector<Seq*> candidates;
+  for (size_t j : plan.admissions) candidates.push_back(waiting_[j].get());
+  std::vector<std::pair<uint64_t, int64_t>> fills;  // (job id, tokens)
+  for (const SliceEntry& f : plan.fills) fills.emplace_back(fills_[f.index]->id, f.n_tokens);
+  const bool preempted = ClaimDecodeRoom(plan);
+  AddDecodes(plan);
+  for (const SliceEntry& p : plan.prefills) {
+    if (p.index >= running_.size()) break;
+    Seq& s = *running_[p.index];
+    // A compacted cache (KV policy) holds only what it kept: room for the
+    // slice is claimed now (none free: the slice waits).
+    if (s.n_evicted > 0 && !ReserveWithEviction(s, s.n_computed - s.n_evicted + p.n_tokens)) continue;
+    AddPending(s, p.n_tokens);
+  }
+  if (!preempted) {
+    AddFills(fills);
+    Admit(candidates, plan.admission_budget);
+  }
   if (batch_.empty()) return HandleEmptyStep(preempted);
   const Status st = ExecuteStep();
   ApplyStepOutput(st);
@@ -467,20 +487,107 @@ bool Scheduler::RunStep() {
   return true;
 }
 
-void Scheduler::AddRun(Seq& s, int64_t first_slot, int64_t n) {
+StepView Scheduler::Snapshot() {
+  StepView view;
+  view.max_step_tokens = options_.max_step_tokens;
+  view.max_running = options_.max_running;
+  view.max_fill_jobs = options_.max_fill_jobs;
+  view.admission_lacked_blocks = admission_lacked_blocks_;
+  view.max_decode_slowdown = max_decode_slowdown_.load();
+  for (const std::unique_ptr<Seq>& sp : running_) {
+    Seq& s = *sp;
+    RunningView r;
+    r.decoding = s.decoding();
+    r.n_pending = s.n_pending();
+    if (r.decoding) {
+      s.feed.assign(1, s.tokens.back());
+      const std::vector<int32_t> draft = DraftFor(s);
+      s.feed.insert(s.feed.end(), draft.begin(), draft.end());
+      r.n_draft = static_cast<int64_t>(draft.size());
+    }
+    view.running.push_back(r);
+  }
+  for (const std::unique_ptr<FillJob>& f : fills_)
+    view.fills.push_back({f->started, static_cast<int64_t>(f->fill.tokens.size()) - f->n_computed});
+  // Requests that may be admitted soon get their reused KV fetched ahead
+  // (disk reads off this thread); one still fetching is held back.
+  n_preparing_ = 0;
+  const size_t n_ahead = std::min(waiting_.size(), static_cast<size_t>(options_.max_running));
+  for (size_t j = 0; j < n_ahead; ++j)
+    if (!Prepared(*waiting_[j])) ++n_preparing_;
+  // The head of the queue, as far as admission can reach this step.
+  auto slots = static_cast<int64_t>(options_.max_running) - static_cast<int64_t>(running_.size());
+  for (size_t j = 0; j < waiting_.size() && slots > 0; ++j) {
+    Seq& w = *waiting_[j];
+    const bool ready = SharedWithPrefilling(w) == 0 && !WaitsForFill(w) && Prepared(w);
+    view.waiting.push_back({ready});
+    if (ready) --slots;
+  }
+  return view;
+}
+
+bool Scheduler::ClaimDecodeRoom(const StepPlan& plan) {
+  // Preempt from the back when the pool runs dry: the latest admitted lose
+  // their place first (entries of theirs later in the plan are dropped).
+  bool preempted = false;
+  for (const DecodeEntry& d : plan.decodes) {
+    if (d.running >= running_.size()) break;
+    Seq& s = *running_[d.running];
+    const int64_t need = s.n_slots();
+    bool ok = ReserveWithEviction(s, need);
+    while (!ok) {
+      std::unique_ptr<Seq> victim = std::move(running_.back());
+      running_.pop_back();
+      const bool self = victim.get() == &s;
+      Preempt(std::move(victim));
+      preempted = true;
+      if (self) break;
+      ok = ReserveWithEviction(s, need);
+    }
+    if (!ok) break;  // `s` itself was preempted: it was the last one
+  }
+  return preempted;
+}
+
+void Scheduler::Admit(const std::vector<Seq*>& candidates, int64_t budget) {
+  // A step that tries no one (all held back) clears the lack of blocks, so
+  // paused fill jobs resume and the requests waiting for them get admitted.
+  bool tried = false;
+  for (Seq* c : candidates) {
+    if (budget <= 0 || static_cast<int64_t>(running_.size()) >= options_.max_running) break;
+    // Admitting an earlier candidate may have started computing a prefix
+    // this one shares: it waits for it then.
+    if (SharedWithPrefilling(*c) > 0) continue;
+    const auto it = std::find_if(waiting_.begin(), waiting_.end(),
+                                 [c](const std::unique_ptr<Seq>& w) { return w.get() == c; });
+    tried = true;
+    admission_lacked_blocks_ = !TryAdmit(*it);
+    if (admission_lacked_blocks_) return;  // no room: keep the queue order
+    running_.push_back(std::move(*it));
+    waiting_.erase(it);
+    Seq& a = *running_.back();
+    const int64_t n = std::min(a.n_pending(), budget);
+    AddPending(a, n);
+    budget -= n;
+  }
+  if (!tried) admission_lacked_blocks_ = false;
+}
+
+void Scheduler::AddRun(Seq& s, int64_t first_token, int64_t n) {
   StepSequence step;
   step.seq_id = s.id;
   step.table = &s.table;
-  step.tokens = std::span<const int32_t>(s.tokens.data() + first_slot, static_cast<size_t>(n));
-  step.first_slot = first_slot;
-  const bool last = first_slot + n == static_cast<int64_t>(s.tokens.size());
+  step.tokens = std::span<const int32_t>(s.tokens.data() + first_token, static_cast<size_t>(n));
+  step.first_slot = first_token - s.n_evicted;
+  step.first_position = first_token;
+  step.vote_rows = VoteRows(s, first_token, n);
+  const bool last = first_token + n == static_cast<int64_t>(s.tokens.size());
   if (s.req.embed) step.output = StepOutput::kHidden;
-  else if (s.req.capture_logits_from >= 0 && first_slot + n > s.req.capture_logits_from) step.output = StepOutput::kAllLogits;
+  else if (s.req.capture_logits_from >= 0 && first_token + n > s.req.capture_logits_from) step.output = StepOutput::kAllLogits;
   else step.output = last ? StepOutput::kLastLogits : StepOutput::kNone;
   batch_.push_back(step);
   batch_seqs_.push_back(&s);
   batch_fills_.push_back(nullptr);
-  step_budget_ -= n;
 }
 
 // The next n pending slots of `s`, in slot order: the scattered runs, then
@@ -493,88 +600,6 @@ void Scheduler::AddPending(Seq& s, int64_t n) {
     n -= take;
   }
   if (n > 0) AddRun(s, s.n_computed, n);
-}
-
-bool Scheduler::PlanDecodes() {
-  // Decodes first, in admission order; preempt from the back when the pool
-  // runs dry.
-  bool preempted = false;
-  for (size_t i = 0; i < running_.size() && step_budget_ > 0; ++i) {
-    Seq& s = *running_[i];
-    if (!s.decoding()) continue;
-    const auto need = static_cast<int64_t>(s.tokens.size());
-    bool ok = ReserveWithEviction(s, need);
-    while (!ok) {
-      std::unique_ptr<Seq> victim = std::move(running_.back());
-      running_.pop_back();
-      const bool self = victim.get() == &s;
-      Preempt(std::move(victim));
-      preempted = true;
-      if (self) break;
-      ok = ReserveWithEviction(s, need);
-    }
-    if (!ok) break;  // `s` itself was preempted: it was the last one
-    AddDecode(s);
-  }
-  return preempted;
-}
-
-void Scheduler::LimitPrefillForDecodeLatency() {
-  // Decode latency limit: shrink what is left for prefill so the step stays
-  // within the allowed slowdown of a decode-only step.
-  const int64_t n_decode_tokens = options_.max_step_tokens - step_budget_;
-  if (const double slowdown = max_decode_slowdown_.load(); slowdown > 0 && n_decode_tokens > 0 && step_budget_ > 0) {
-    if (const std::optional<double> base = cost_.Predict(n_decode_tokens)) {
-      const int64_t total = cost_.MaxTokensWithin(slowdown * *base, n_decode_tokens + 1, n_decode_tokens + step_budget_);
-      if (total - n_decode_tokens < step_budget_) {
-        step_budget_ = total - n_decode_tokens;
-        ++stats_.n_latency_limited_steps;
-      }
-    }
-  }
-}
-
-void Scheduler::PlanPrefills() {
-  for (std::unique_ptr<Seq>& sp : running_) {
-    if (step_budget_ <= 0) break;
-    Seq& s = *sp;
-    if (s.decoding() || s.n_pending() <= 0) continue;
-    AddPending(s, std::min(s.n_pending(), step_budget_));
-  }
-}
-
-void Scheduler::PlanAdmissions(bool preempted) {
-  // Admission (not in a step that had to preempt: the pool is full).
-  // A step that tries no one (all held back) clears the lack of blocks, so
-  // paused fill jobs resume and the requests waiting for them get admitted.
-  bool tried_admission = false;
-  // Requests that may be admitted soon get their reused KV fetched ahead
-  // (disk reads off this thread); one still fetching is held back.
-  n_preparing_ = 0;
-  const size_t n_ahead = std::min(waiting_.size(), static_cast<size_t>(options_.max_running));
-  for (size_t j = 0; j < n_ahead; ++j)
-    if (!Prepared(*waiting_[j])) ++n_preparing_;
-  while (!preempted && step_budget_ > 0 && static_cast<int64_t>(running_.size()) < options_.max_running && !waiting_.empty()) {
-    // The first waiting request not held back behind a sequence that is
-    // still computing a prefix it shares, or a fill job of one of its chunks.
-    size_t pick = waiting_.size();
-    for (size_t j = 0; j < waiting_.size(); ++j) {
-      if (SharedWithPrefilling(*waiting_[j]) == 0 && !WaitsForFill(*waiting_[j]) && Prepared(*waiting_[j])) {
-        pick = j;
-        break;
-      }
-    }
-    if (pick == waiting_.size()) break;
-    tried_admission = true;
-    admission_lacked_blocks_ = !TryAdmit(waiting_[pick]);
-    if (admission_lacked_blocks_) break;  // no room: keep the queue order
-    std::unique_ptr<Seq> s = std::move(waiting_[pick]);
-    waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(pick));
-    running_.push_back(std::move(s));
-    Seq& a = *running_.back();
-    AddPending(a, std::min(a.n_pending(), step_budget_));
-  }
-  if (!tried_admission && !preempted) admission_lacked_blocks_ = false;
 }
 
 bool Scheduler::HandleEmptyStep(bool preempted) {
@@ -637,9 +662,12 @@ void Scheduler::ApplyStepOutput(const Status& st) {
   } else {
     int64_t row = 0;
     int64_t hidden_row = 0;
+    size_t next_votes = 0;
     for (size_t k = 0; k < batch_.size(); ++k) {
       const StepSequence& step = batch_[k];
       const auto n = static_cast<int64_t>(step.tokens.size());
+      const StepVotes* votes = nullptr;
+      if (next_votes < logits_.votes.size() && logits_.votes[next_votes].entry == k) votes = &logits_.votes[next_votes++];
       if (FillJob* f = batch_fills_[k]) {
         f->n_computed += n;
         stats_.n_fill_tokens += n;
@@ -649,16 +677,20 @@ void Scheduler::ApplyStepOutput(const Status& st) {
       if (s.decoding() && n > 1) {  // a draft to verify
         stats_.n_decode_tokens += n;
         ApplyVerification(s, step, row);
+        ApplyKvPolicy(s, false, votes);
         row += n;
         continue;
       }
       (s.decoding() ? stats_.n_decode_tokens : stats_.n_prefill_tokens) += n;
       const bool had_prompt = s.prompt_computed();
-      s.Advance(step.first_slot, n);
+      s.Advance(step.position(), n);
+      // Fill jobs take the request's in-context KV before a policy compacts
+      // it (the blocks they hold are then copied, not written).
+      if (!had_prompt && s.prompt_computed() && !s.fills.empty()) QueueFills(s);
+      ApplyKvPolicy(s, !had_prompt && s.prompt_computed(), votes);
       // Publish computed prompt blocks at once so that requests waiting on
       // this shared prefix can be admitted in the next step.
       if (s.n_valid() <= s.n_prompt) InsertIntoPrefixCache(s, s.n_exact());
-      if (!had_prompt && s.prompt_computed() && !s.fills.empty()) QueueFills(s);
       std::span<const float> sample_row;
       switch (step.output) {
         case StepOutput::kNone: break;
@@ -673,7 +705,7 @@ void Scheduler::ApplyStepOutput(const Status& st) {
         }
         continue;
       }
-      if (step.first_slot + n != static_cast<int64_t>(s.tokens.size())) continue;  // not the last slot
+      if (step.position() + n != static_cast<int64_t>(s.tokens.size())) continue;  // not the last slot
       const bool forced = !s.req.forced_tokens.empty();
       if (!forced && s.req.on_logits) s.req.on_logits(sample_row);
       const int32_t token = forced ? s.req.forced_tokens[static_cast<size_t>(s.n_generated)] : s.sampler.Sample(sample_row);
@@ -740,7 +772,7 @@ void Scheduler::RetireFinished(const Status& st) {
 void Scheduler::CaptureRows(Seq& s, const StepSequence& step, int64_t first_row) {
   RequestOutcome& out = s.outcome;
   for (int64_t i = 0; i < static_cast<int64_t>(step.tokens.size()); ++i) {
-    const int64_t slot = step.first_slot + i;
+    const int64_t slot = step.position() + i;
     if (slot < s.req.capture_logits_from || slot < s.next_capture_slot) continue;
     const std::span<const float> r = logits_.Row(first_row + i);
     out.captured_logits.insert(out.captured_logits.end(), r.begin(), r.end());
@@ -753,7 +785,7 @@ void Scheduler::KeepHiddenRows(Seq& s, const StepSequence& step, int64_t first_r
   RequestOutcome& out = s.outcome;
   out.n_embd = logits_.n_embd;
   for (int64_t i = 0; i < static_cast<int64_t>(step.tokens.size()); ++i) {
-    const int64_t slot = step.first_slot + i;
+    const int64_t slot = step.position() + i;
     if (slot < s.next_hidden_slot) continue;
     const float* r = logits_.hidden.data() + (first_row + i) * logits_.n_embd;
     out.hidden.insert(out.hidden.end(), r, r + logits_.n_embd);

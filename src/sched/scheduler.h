@@ -8,7 +8,10 @@
 // callbacks, which run ON THE SCHEDULER THREAD and must be quick (push into a
 // queue, never block on a client).
 //
-// A step (RunStep):
+// A step (RunStep): the inbox is drained, a snapshot of the state becomes a
+// plan (PlanStep, step_plan.h: a pure function holding every batching
+// policy), the plan is carried out (KV blocks claimed, entries batched), one
+// forward runs, its outputs are applied. In order:
 //   1. drain the inbox: new requests join the waiting queue, cancellations
 //      remove their request and free its blocks (so a cancel takes effect
 //      within one step);
@@ -74,6 +77,7 @@
 #include "base/status.h"
 #include "base/thread_annotations.h"
 #include "kv/block_pool.h"
+#include "kv/kv_policy.h"
 #include "kv/prefix_cache.h"
 #include "sampling/sampling_params.h"
 #include "sampling/token_constraint.h"
@@ -82,6 +86,7 @@
 #include "sched/request_stats.h"
 #include "sched/step_cost_model.h"
 #include "sched/step_executor.h"
+#include "sched/step_plan.h"
 
 namespace chunkserve::sched {
 
@@ -165,6 +170,12 @@ struct SchedRequest {
   // Scheduler thread: the logits row each sampled token is picked from,
   // just before the pick (for logprobs); null: not called.
   std::function<void(std::span<const float> logits)> on_logits;
+  // A KV budget (kv/kv_policy.h): the sequence's cache is compacted to the
+  // tokens the policy keeps, when it outgrows the budget by a block (sinks,
+  // h2o) or once its prompt is computed (snapkv). Kept tokens keep their
+  // positions; compacted rows never enter the prefix cache; a preempted
+  // request starts over with its full history. Full: every token kept.
+  kv::KvPolicy kv_policy;
   // Scheduler thread. Returning false cancels the request (e.g. a stop string
   // matched or the client went away): it ends with kCancelled.
   std::function<bool(int32_t token)> on_token;
@@ -272,25 +283,37 @@ class Scheduler {
   void QueueFills(Seq& seq);
   bool DropOneFillJob();
   void CompleteFillJob(FillJob& job);
-  // The phases of RunStep. The plan: each adds StepSequences to batch_ within
-  // step_budget_ (AddRun: one run of a request's slots; AddPending: its next
-  // n pending slots in slot order).
-  void AddRun(Seq& s, int64_t first_slot, int64_t n);
-  // A decoding sequence's entry: its last token, with a draft when it
-  // speculates and a block for it is free.
-  void AddDecode(Seq& s);
+  // The phases of RunStep. The state the plan is made from (step_plan.h);
+  // also starts the planner's reads for requests near the queue's head and
+  // proposes each decoding sequence's draft (into Seq::feed).
+  StepView Snapshot();
   std::vector<int32_t> DraftFor(Seq& s);
+  // Carrying the plan out. Room for every planned decode's next token,
+  // preempting from the back; true when a sequence had to be preempted.
+  bool ClaimDecodeRoom(const StepPlan& plan);
+  // Each planned decode's entry: its last token, with its draft when the
+  // draft's blocks are free.
+  void AddDecodes(const StepPlan& plan);
+  // Entries of the planned fill jobs, (id, tokens), that still exist (a job
+  // that cannot start ends the phase).
+  void AddFills(const std::vector<std::pair<uint64_t, int64_t>>& planned);
+  // Admits candidates in order while the budget lasts; stops at the first
+  // that finds no room.
+  void Admit(const std::vector<Seq*>& candidates, int64_t budget);
+  // AddRun: n tokens of a request from first_token on; AddPending: its next
+  // n pending tokens in order.
+  void AddRun(Seq& s, int64_t first_token, int64_t n);
+  void AddPending(Seq& s, int64_t n);
   // Samples from a verification's rows, keeps the accepted prefix (the rest
   // of the fed slots are left to be overwritten).
   void ApplyVerification(Seq& s, const StepSequence& step, int64_t first_row);
   // A sampled (or forced) token joins the sequence, or ends it.
   void EmitToken(Seq& s, int32_t token, bool forced);
-  void AddPending(Seq& s, int64_t n);
-  bool PlanDecodes();  // true when a sequence had to be preempted
-  void LimitPrefillForDecodeLatency();
-  void PlanPrefills();
-  void PlanFills(bool preempted);
-  void PlanAdmissions(bool preempted);
+  // The request's KV policy after a step computed its slots (with the
+  // attention votes of its entry, if it asked): compacts when due.
+  void ApplyKvPolicy(Seq& s, bool prompt_ended, const StepVotes* votes);
+  // Votes an entry of `s` asks for (0: none).
+  int64_t VoteRows(const Seq& s, int64_t first_token, int64_t n) const;
   // Nothing to run: drops stuck fill jobs or fails requests that can never
   // fit; returns whether work remains.
   bool HandleEmptyStep(bool preempted);
@@ -346,7 +369,6 @@ class Scheduler {
   uint64_t next_fill_id_ = uint64_t{1} << 63;    // executor ids of fill jobs
   bool admission_lacked_blocks_ = false;         // the last admission attempt failed for KV
   int64_t n_preparing_ = 0;                      // waiting requests whose KV the planner is fetching
-  int64_t step_budget_ = 0;                      // tokens left in the step being planned
   std::vector<StepSequence> batch_;
   std::vector<Seq*> batch_seqs_;                 // null for a fill job's entry
   std::vector<FillJob*> batch_fills_;            // null for a request's entry

@@ -62,29 +62,18 @@ void Scheduler::CompleteFillJob(FillJob& job) {
   ++stats_.n_fill_jobs_done;
 }
 
-void Scheduler::PlanFills(bool preempted) {
-  // Chunk-cache fill jobs (prompt_planner.h): step_budget_ that decodes and
-  // running prefills leave, before new admissions (waiting requests that
-  // need these chunks are held back for them). None run while the last
-  // admission attempt lacked blocks (requests come first), but they do while
-  // requests wait only for the running limit, a shared prefix or a fill, so
-  // the cache warms up under a full queue too.
-  // With requests waiting, jobs take at most half of what is left, so both
-  // progress.
-  if (waiting_.empty()) admission_lacked_blocks_ = false;
-  int64_t fill_budget = waiting_.empty() ? step_budget_ : (step_budget_ + 1) / 2;
-  int64_t n_started_fills = 0;
-  for (std::unique_ptr<FillJob>& fp : fills_) {
-    // While a request lacks blocks every job pauses, so that admission may
-    // drop them (a job in the step being built is never dropped).
-    if (fill_budget <= 0 || preempted || admission_lacked_blocks_) break;
-    FillJob& f = *fp;
-    const auto n_fill = static_cast<int64_t>(f.fill.tokens.size());
+void Scheduler::AddFills(const std::vector<std::pair<uint64_t, int64_t>>& planned) {
+  // A job starts in free blocks, or (when nobody waits) in blocks only the
+  // prefix cache holds: a chunk entry is worth more than an LRU cached
+  // prefix (it serves any position), but a waiting request may hit that
+  // prefix. One that cannot start ends the phase.
+  for (const auto& [id, n_tokens] : planned) {
+    const auto it = std::find_if(fills_.begin(), fills_.end(),
+                                 [id](const std::unique_ptr<FillJob>& f) { return f->id == id; });
+    if (it == fills_.end()) continue;  // dropped for a decode's room
+    FillJob& f = **it;
     if (!f.started) {
-      if (n_started_fills >= options_.max_fill_jobs) break;
-      // Free blocks, or (when nobody waits) blocks only the prefix cache
-      // holds: a chunk entry is worth more than an LRU cached prefix (it
-      // serves any position), but a waiting request may hit that prefix.
+      const auto n_fill = static_cast<int64_t>(f.fill.tokens.size());
       bool ok = f.table.Reserve(n_fill);
       while (!ok && waiting_.empty() && prefix_cache_ != nullptr &&
              prefix_cache_->Evict((n_fill - f.table.capacity_tokens() + pool_->block_tokens() - 1) /
@@ -92,25 +81,20 @@ void Scheduler::PlanFills(bool preempted) {
         ok = f.table.Reserve(n_fill);
       if (!ok) {
         f.table.Clear();
-        break;
+        return;
       }
       f.started = true;
     }
-    ++n_started_fills;
-    const int64_t n = std::min(n_fill - f.n_computed, fill_budget);
-    if (n <= 0) continue;
     StepSequence step;
     step.seq_id = f.id;
     step.table = &f.table;
-    step.tokens = std::span<const int32_t>(f.fill.tokens.data() + f.n_computed, static_cast<size_t>(n));
+    step.tokens = std::span<const int32_t>(f.fill.tokens.data() + f.n_computed, static_cast<size_t>(n_tokens));
     step.first_slot = f.n_computed;
     step.output = StepOutput::kNone;
     batch_.push_back(step);
     batch_seqs_.push_back(nullptr);
     batch_fills_.push_back(&f);
     f.in_step = true;
-    step_budget_ -= n;
-    fill_budget -= n;
   }
 }
 

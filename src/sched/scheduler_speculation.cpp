@@ -19,32 +19,38 @@ std::vector<int32_t> Scheduler::DraftFor(Seq& s) {
   if (!s.req.lookup_draft || s.drafting_stopped || !s.req.forced_tokens.empty() || s.req.capture_logits_from >= 0)
     return {};
   LookupDraftOptions o = *s.req.lookup_draft;
-  // Never past max_new_tokens (the last token is not fed back) nor the step.
+  // Never past max_new_tokens (the last token is not fed back) nor a step
+  // (the plan cuts it to what the step has left).
   o.max_draft = static_cast<int>(std::min<int64_t>({s.draft_limit, s.req.max_new_tokens - s.n_generated - 1,
-                                                    step_budget_ - 1}));
+                                                    options_.max_step_tokens - 1}));
   if (o.max_draft < 1) return {};
   return ProposeLookupDraft(s.tokens, o);
 }
 
-void Scheduler::AddDecode(Seq& s) {
-  std::vector<int32_t> draft = DraftFor(s);
-  const auto n_tokens = static_cast<int64_t>(s.tokens.size());
-  if (draft.empty() || !s.table.Reserve(n_tokens + static_cast<int64_t>(draft.size()))) {
-    AddPending(s, 1);
-    return;
+void Scheduler::AddDecodes(const StepPlan& plan) {
+  // Drafts take only free blocks, after every decode has its room: a draft
+  // never evicts, preempts, or takes a block a plain decode needs.
+  for (const DecodeEntry& d : plan.decodes) {
+    if (d.running >= running_.size()) return;  // preempted, with the rest
+    Seq& s = *running_[d.running];
+    const auto n_tokens = static_cast<int64_t>(s.tokens.size());
+    if (d.n_draft == 0 || !s.table.Reserve(s.n_slots() + d.n_draft)) {
+      AddPending(s, 1);
+      continue;
+    }
+    s.feed.resize(static_cast<size_t>(1 + d.n_draft));
+    StepSequence step;
+    step.seq_id = s.id;
+    step.table = &s.table;
+    step.tokens = s.feed;
+    step.first_slot = n_tokens - 1 - s.n_evicted;
+    step.first_position = n_tokens - 1;
+    step.output = StepOutput::kAllLogits;
+    step.vote_rows = VoteRows(s, n_tokens - 1, 1 + d.n_draft);
+    batch_.push_back(step);
+    batch_seqs_.push_back(&s);
+    batch_fills_.push_back(nullptr);
   }
-  s.feed.assign(1, s.tokens.back());
-  s.feed.insert(s.feed.end(), draft.begin(), draft.end());
-  StepSequence step;
-  step.seq_id = s.id;
-  step.table = &s.table;
-  step.tokens = s.feed;
-  step.first_slot = n_tokens - 1;
-  step.output = StepOutput::kAllLogits;
-  batch_.push_back(step);
-  batch_seqs_.push_back(&s);
-  batch_fills_.push_back(nullptr);
-  step_budget_ -= static_cast<int64_t>(s.feed.size());
 }
 
 // Row i predicts the token after fed token i. Fed token i's KV is valid once
@@ -60,7 +66,7 @@ void Scheduler::ApplyVerification(Seq& s, const StepSequence& step, int64_t firs
     const int32_t draft = has_draft ? step.tokens[static_cast<size_t>(i + 1)] : -1;
     if (s.req.on_logits) s.req.on_logits(row);
     const int32_t token = has_draft ? s.sampler.SampleAgainstDraft(row, draft) : s.sampler.Sample(row);
-    s.Advance(step.first_slot + i, 1);
+    s.Advance(step.position() + i, 1);
     EmitToken(s, token, /*forced=*/false);
     if (!has_draft || token != draft) break;
     ++n_kept;

@@ -39,6 +39,11 @@ struct Scheduler::Seq {
   int64_t n_generated = 0;
   kv::BlockTable table;
   sampling::Sampler sampler;
+  // KV policy: tokens dropped from the cache since admission. Token i >=
+  // the last compaction's end is at slot i - n_evicted; below it, slots hold
+  // what each head kept (kv/kv_compaction.h).
+  int64_t n_evicted = 0;
+  std::vector<float> attention_mass;  // h2o: (n_layers, n_kv_heads, n_slots()) accumulated votes
   bool admitted_once = false;
   bool prepared = false;  // the planner's Prepare said yes (since the last admission)
   // Speculation: the fed tokens of this step's verification (last token +
@@ -65,6 +70,8 @@ struct Scheduler::Seq {
     for (const ChunkSpan& r : todo) n += r.end - r.begin;
     return n;
   }
+  // Slots the cache holds (or reserves) for every token so far.
+  int64_t n_slots() const { return static_cast<int64_t>(tokens.size()) - n_evicted; }
   // Slots [0, n_valid()) all hold KV.
   int64_t n_valid() const { return todo.empty() ? n_computed : todo.front().begin; }
   // Leading slots whose KV is exactly a full prefill's (prefix-cacheable).

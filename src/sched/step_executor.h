@@ -38,7 +38,24 @@ struct StepSequence {
   kv::BlockTable* table = nullptr;   // the sequence's blocks (borrowed)
   std::span<const int32_t> tokens;   // the new tokens
   int64_t first_slot = 0;
+  // RoPE position of tokens[0] (then one more per token); -1: first_slot.
+  // They differ once a KV policy dropped tokens (kv/kv_compaction.h).
+  int64_t first_position = -1;
   StepOutput output = StepOutput::kNone;
+  // > 0: the attention votes of the last vote_rows tokens come back in
+  // StepLogits::votes (kernels/attention_votes.h).
+  int64_t vote_rows = 0;
+
+  int64_t position() const { return first_position >= 0 ? first_position : first_slot; }
+};
+
+// Attention votes of one batch entry: (n_layers, n_kv_heads, n_slots).
+struct StepVotes {
+  size_t entry = 0;  // index into the batch
+  int n_layers = 0;
+  int n_kv_heads = 0;
+  int64_t n_slots = 0;
+  std::vector<float> mass;
 };
 
 struct StepLogits {
@@ -48,6 +65,7 @@ struct StepLogits {
   int64_t n_hidden_rows = 0;
   int64_t n_embd = 0;
   std::vector<float> hidden;  // (n_hidden_rows, n_embd)
+  std::vector<StepVotes> votes;  // entries with vote_rows > 0, in batch order
 
   std::span<const float> Row(int64_t i) const {
     return {data.data() + i * n_vocab, static_cast<size_t>(n_vocab)};

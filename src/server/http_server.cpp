@@ -164,8 +164,16 @@ HttpServer::~HttpServer() {
 
 void HttpServer::InstallCommonRoutes() {
   http_.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    // What is loaded (open to probes, so names only: no paths; the
+    // startup warnings themselves are on the server's stderr).
     const bool accepting = !shut_down_.load();
-    SendJson(res, Json{{"status", accepting ? "ok" : "shutting_down"}}, accepting ? 200 : 503);
+    SendJson(res,
+             Json{{"status", accepting ? "ok" : "shutting_down"},
+                  {"model", ctx_->engine ? Json(ctx_->model_id) : Json(nullptr)},
+                  {"embedding_model", ctx_->rag_embedder ? Json(ctx_->embedder_name) : Json(nullptr)},
+                  {"rag", !ctx_->rag_db_path.empty()},
+                  {"warnings", ctx_->warnings.size()}},
+             accepting ? 200 : 503);
   });
   http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     std::string text = ctx_->metrics->Render(ctx_->engine ? ctx_->engine->Stats() : sched::SchedulerStats{});

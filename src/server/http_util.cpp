@@ -96,6 +96,8 @@ Json UsageJson(const sched::RequestStats& r, int64_t n_prompt) {
               {"completion_tokens_details",
                {{"accepted_prediction_tokens", r.n_draft_accepted},
                 {"rejected_prediction_tokens", r.n_draft_tokens - r.n_draft_accepted}}},
+              // KV policy (kv_policy extension): tokens the cache dropped.
+              {"kv_cache", {{"evicted_tokens", r.n_kv_evicted_tokens}, {"compactions", r.n_kv_compactions}}},
               {"timings", {{"queue_ms", r.queue_ms}, {"ttft_ms", r.ttft_ms}, {"total_ms", r.total_ms}}}};
 }
 

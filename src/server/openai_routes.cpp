@@ -13,6 +13,7 @@
 #include "server/client_connection.h"
 #include "server/grammar_registry.h"
 #include "server/http_util.h"
+#include "server/kv_policy_field.h"
 #include "server/prompt_builder.h"
 #include "server/request_stream.h"
 #include "server/tool_calls.h"
@@ -102,6 +103,9 @@ class GenerationHandler {
     params.max_new_tokens = max_new;
     params.lookup_draft =
         ctx_.speculation.For(spec->speculate, params.sampling.temperature <= 0, !spec->documents.empty());
+    StatusOr<kv::KvPolicy> kv_policy = ParseKvPolicyField(*body, ctx_.kv_policy);
+    if (!kv_policy.ok()) return SendError(res, kv_policy.status());
+    params.kv_policy = *kv_policy;
     const ToolFormat tool_format = ToolFormatFor(ctx_.assembler->chat_template());
     const bool tools_on = chat_ && spec->tools.active();
     if (tools_on && (spec->tools.choice == ToolRequest::Choice::kRequired ||

@@ -12,6 +12,7 @@
 #include "base/hash.h"
 #include "rag/embed/collection_embedding.h"
 #include "rag/pipeline/answer_generator.h"
+#include "rag/pipeline/citation_lines.h"
 #include "rag/pipeline/document_upload.h"
 #include "rag/pipeline/rag_pipeline.h"
 #include "rag/pipeline/rag_service.h"
@@ -20,6 +21,7 @@
 #include "rag/text/token_counter.h"
 #include "server/client_connection.h"
 #include "server/http_util.h"
+#include "server/kv_policy_field.h"
 #include "server/client_watch.h"
 #include "server/openai_protocol.h"
 #include "server/request_stream.h"
@@ -124,11 +126,31 @@ StatusOr<std::string> GetString(const Json& obj, const char* field, bool require
   return it->get<std::string>();
 }
 
-Json CitationJson(const rag::Citation& c) {
-  return Json{{"number", c.number},           {"path", c.path},
-              {"document_id", c.document_id}, {"chunk_id", c.chunk_id},
-              {"source_begin", c.source_begin}, {"source_end", c.source_end},
-              {"text", c.text}};
+// Files read for line numbers are capped: a request never reads more than
+// a few of these.
+constexpr int64_t kLineFileBytes = int64_t{64} << 20;
+
+Json OrNull(int64_t v, bool known) { return known ? Json(v) : Json(nullptr); }
+
+// Where a cited or found range lies, as `ask --json` says it: 1-based lines
+// (null for uploads and PDFs, rag/pipeline/citation_lines.h) and PDF pages
+// (null elsewhere).
+void AddLocation(Json& j, const std::string& path, int64_t begin, int64_t end, uint32_t page_begin,
+                 uint32_t page_end, rag::CitationLines& lines) {
+  const std::optional<rag::LineRange> l = lines.Find(path, begin, end);
+  j["line_begin"] = OrNull(l ? l->begin : 0, l.has_value());
+  j["line_end"] = OrNull(l ? l->end : 0, l.has_value());
+  j["page_begin"] = OrNull(page_begin, page_begin > 0);
+  j["page_end"] = OrNull(page_end, page_end > 0);
+}
+
+Json CitationJson(const rag::Citation& c, rag::CitationLines& lines) {
+  Json j{{"number", c.number},           {"path", c.path},
+         {"document_id", c.document_id}, {"chunk_id", c.chunk_id},
+         {"source_begin", c.source_begin}, {"source_end", c.source_end},
+         {"text", c.text}};
+  AddLocation(j, c.path, c.source_begin, c.source_end, c.page_begin, c.page_end, lines);
+  return j;
 }
 
 // Runs `fn` and turns a non-OK Status into the error response.
@@ -205,12 +227,13 @@ struct RagChat {
   Json Fields(const Outcome& o) const {
     const rag::AskResult& r = *o.result;
     Json citations = Json::array(), sources = Json::array(), evidence = Json::array();
+    rag::CitationLines lines(kLineFileBytes);
     for (const rag::Citation& c : r.sources) {
-      Json j = CitationJson(c);
+      Json j = CitationJson(c, lines);
       sources.push_back(j);
       if (std::find(r.cited.begin(), r.cited.end(), c.number) != r.cited.end()) citations.push_back(j);
     }
-    for (const rag::Citation& c : r.evidence) evidence.push_back(CitationJson(c));
+    for (const rag::Citation& c : r.evidence) evidence.push_back(CitationJson(c, lines));
     Json usage = r.extractive ? UsageJson(sched::RequestStats{}, 0) : UsageJson(o.generation.stats, 0);
     Json fields{{"usage", usage},
                 {"mode", r.extractive ? "extractive" : "generated"},
@@ -259,8 +282,12 @@ StatusOr<std::shared_ptr<RagChat>> ParseRagChat(RagState& state, const httplib::
   ASSIGN_OR_RETURN(bool extractive, GetBool(body, "extractive", false));
   ASSIGN_OR_RETURN(bool ignore_eos, GetBool(body, "ignore_eos", false));
   ASSIGN_OR_RETURN(*stream, GetBool(body, "stream", false));
+  if (!ctx.engine && !extractive)
+    return UnimplementedError("this server runs without a language model (retrieval only): ask with "
+                              "\"extractive\": true, or start it with -m MODEL.gguf to generate");
   ASSIGN_OR_RETURN(std::string mode, GetString(body, "mode", false));
   ASSIGN_OR_RETURN(std::optional<bool> speculate, ParseSpeculateField(body));
+  ASSIGN_OR_RETURN(kv::KvPolicy kv_policy, ParseKvPolicyField(body, ctx.kv_policy));
   std::vector<std::string> stop;
   if (auto it = body.find("stop"); it != body.end() && !it->is_null()) {
     const bool one = it->is_string();
@@ -284,6 +311,7 @@ StatusOr<std::shared_ptr<RagChat>> ParseRagChat(RagState& state, const httplib::
   chat->params.generation.seed = static_cast<uint64_t>(seed);
   // RAG answers quote their sources: drafts from them by default (greedy).
   chat->params.generation.lookup_draft = ctx.speculation.For(speculate, temperature <= 0, /*has_documents=*/true);
+  chat->params.generation.kv_policy = kv_policy;
   RETURN_IF_ERROR(rag::ValidateAskParams(chat->params));  // 400 before any work
   ASSIGN_OR_RETURN(chat->store, OpenStore(state));
   ASSIGN_OR_RETURN(chat->collection_id, CollectionId(*chat->store, collection));
@@ -493,15 +521,20 @@ Status HandleSearch(RagState& state, const httplib::Request& req, httplib::Respo
   ASSIGN_OR_RETURN(std::string mode, GetString(body, "mode", false));
   ASSIGN_OR_RETURN(int64_t k, GetInt(body, "k", 10));
   if (k < 1 || k > 1000) return InvalidArgumentError("'k' must be between 1 and 1000");
+  // Taken as given: the server's working directory means nothing to the
+  // client (`search --path-prefix` makes local paths absolute first).
+  ASSIGN_OR_RETURN(std::string path_prefix, GetString(body, "path_prefix", false));
   ASSIGN_OR_RETURN(auto store, OpenStore(state));
   ASSIGN_OR_RETURN(int64_t cid, CollectionId(*store, collection));
   ASSIGN_OR_RETURN(rag::Retrieval retrieval, state.service->ResolveRetrieval(store.get(), cid, collection, mode));
   ClientWatch watch(ClientConnection::Of(req), state.ctx.stream_poll_ms);
   rag::RetrieveParams p;
   p.k = static_cast<int>(k);
+  p.path_prefix = path_prefix;
   p.embed_control.cancel = watch.gone();
   ASSIGN_OR_RETURN(auto hits, state.service->Search(store.get(), cid, retrieval, query, p));
   Json data = Json::array();
+  rag::CitationLines lines(kLineFileBytes);
   for (size_t i = 0; i < hits.size(); ++i) {
     const rag::SearchHit& h = hits[i].hit;
     Json j = {{"rank", i + 1},
@@ -512,6 +545,7 @@ Status HandleSearch(RagState& state, const httplib::Request& req, httplib::Respo
               {"source_begin", h.chunk.source_begin},
               {"source_end", h.chunk.source_end},
               {"text", h.chunk.text}};
+    AddLocation(j, h.path, h.chunk.source_begin, h.chunk.source_end, h.chunk.page_begin, h.chunk.page_end, lines);
     if (hits[i].bm25_rank > 0) j["bm25_rank"] = hits[i].bm25_rank;
     if (hits[i].dense_rank > 0) {
       j["dense_rank"] = hits[i].dense_rank;
@@ -532,6 +566,7 @@ Status InstallRagRoutes(httplib::Server& http, ServerContext& ctx) {
   options.db_path = ctx.rag_db_path;
   options.embedder = ctx.rag_embedder;
   options.embedder_role = "this server's --embed-model";
+  options.embedder_source = ctx.rag_embedder_source;
   ASSIGN_OR_RETURN(state->service, rag::RagService::Open(options));
 
   http.Get("/v1/collections", [state](const httplib::Request&, httplib::Response& res) {

@@ -9,9 +9,10 @@
 //          `serve --embed-model` the new chunks are embedded at once (the response adds
 //          embedded_chunks and embedder), so the next question finds them densely.
 //   DELETE /v1/collections/{name}/documents/{id}
-//   POST   /v1/search   {collection, query, k?, mode?: bm25|dense|hybrid}
-//          ranked chunks with byte spans (and bm25_rank / dense_rank / dense_similarity);
-//          the response names the mode used.
+//   POST   /v1/search   {collection, query, k?, mode?: bm25|dense|hybrid, path_prefix?}
+//          ranked chunks with byte spans, lines and pages (as citations below; and
+//          bm25_rank / dense_rank / dense_similarity); path_prefix keeps documents whose
+//          path starts with it, taken as given; the response names the mode used.
 //   POST   /v1/rag/chat/completions   the OpenAI chat shape (max_tokens, temperature,
 //          seed, stop, stream) plus {collection, k?, token_budget?, extractive?, mode?,
 //          ignore_eos?}: the last user message is the question; the answer cites [n].
@@ -26,11 +27,14 @@
 //   "mode": "generated" | "extractive", "retrieval": "bm25" | "dense" | "hybrid",
 //   "citations": the sources the answer cites, "sources": all numbered sources,
 //   "evidence": (extractive) the sentences used - each {number, path, document_id,
-//   chunk_id, source_begin, source_end, text}, the byte range [source_begin,
-//   source_end) of the uploaded bytes - and "usage" as /v1/chat/completions.
+//   chunk_id, source_begin, source_end, line_begin, line_end, page_begin, page_end,
+//   text}: the byte range [source_begin, source_end) of the file (or of the uploaded
+//   bytes), its 1-based lines as `ask --json` gives them (null for uploads and
+//   PDFs), its PDF pages (null for other formats) - and "usage" as
+//   /v1/chat/completions.
 // Generation goes through the engine core (chunk segments, so the chunk cache
-// applies); extractive: true (or no tokenizer) answers with the sources' own
-// sentences.
+// applies); extractive: true answers with the sources' own sentences. Without a
+// model (`serve` without -m) a request that is not extractive is 501.
 //
 // Streaming (stream: true), server-sent events:
 //   data: {"object":"chat.completion.chunk", "choices":[{"delta":{"role":"assistant","content":""}}]}

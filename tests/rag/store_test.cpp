@@ -367,3 +367,85 @@ TEST(StoreTest, CollectionsReportEmbedderAndCoverage) {
 
 }  // namespace
 }  // namespace chunkserve::rag
+
+namespace chunkserve::rag {
+namespace {
+
+// Schema 4 records where a collection's embedding model came from. A
+// version-3 file (made here by dropping the version-4 columns, which leaves
+// exactly the tables version 3 wrote) keeps its embedder when migrated, with
+// an empty source; read-only it works as it is.
+TEST(StoreTest, VersionThreeIsMigratedAndSourcesRoundTrip) {
+  TestDir dir("store_v3");
+  const std::string path = dir.path("v3.db");
+  {
+    auto store = Store::Open(path, Store::Mode::kReadWrite);
+    ASSERT_TRUE(store.ok());
+    const int64_t c = *(*store)->GetOrCreateCollection("c");
+    EmbeddingStore es(store->get());
+    ASSERT_TRUE(es.RecordEmbedder(c, "emb-x", 2).ok());
+  }
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const char* downgrade =
+        "ALTER TABLE collection_embedders DROP COLUMN model_path;"
+        "ALTER TABLE collection_embedders DROP COLUMN pooling;"
+        "ALTER TABLE collection_embedders DROP COLUMN query_prefix;"
+        "ALTER TABLE collection_embedders DROP COLUMN doc_prefix;"
+        "PRAGMA user_version = 3;";
+    ASSERT_EQ(sqlite3_exec(db, downgrade, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  {
+    auto ro = Store::Open(path, Store::Mode::kReadOnly);
+    ASSERT_TRUE(ro.ok()) << ro.status().ToString();
+    EXPECT_EQ((*ro)->schema_version(), 3);
+    EmbeddingStore es(ro->get());
+    auto e = es.GetEmbedder(1);
+    ASSERT_TRUE(e.ok()) << e.status().ToString();
+    ASSERT_TRUE(e->has_value());
+    EXPECT_EQ((*e)->embedder_id, "emb-x");
+    EXPECT_TRUE((*e)->source.model_path.empty());
+  }
+  auto rw = Store::Open(path, Store::Mode::kReadWrite);
+  ASSERT_TRUE(rw.ok()) << rw.status().ToString();
+  EXPECT_EQ((*rw)->schema_version(), kSchemaVersion);
+  EXPECT_EQ(*(*rw)->db().QueryInt("PRAGMA user_version"), 4);
+  EXPECT_TRUE((*rw)->CheckIntegrity().ok());
+  EmbeddingStore es(rw->get());
+  auto before = es.GetEmbedder(1);
+  ASSERT_TRUE(before.ok() && before->has_value());
+  EXPECT_EQ((*before)->embedder_id, "emb-x");
+  EXPECT_TRUE((*before)->source.model_path.empty());
+
+  // A source is recorded with the embedder, kept when a later record has
+  // none, and replaced by a newer path; nullopt and "" prefixes differ.
+  const EmbedderSource source{"/models/e.gguf", "mean", std::nullopt, "passage: "};
+  ASSERT_TRUE(es.RecordEmbedder(1, "emb-x", 2, source).ok());
+  ASSERT_TRUE(es.RecordEmbedder(1, "emb-x", 2).ok());
+  auto after = es.GetEmbedder(1);
+  ASSERT_TRUE(after.ok() && after->has_value());
+  EXPECT_EQ((*after)->source.model_path, "/models/e.gguf");
+  EXPECT_EQ((*after)->source.pooling, "mean");
+  EXPECT_FALSE((*after)->source.query_prefix.has_value());
+  EXPECT_EQ((*after)->source.doc_prefix, "passage: ");
+  ASSERT_TRUE(es.RecordEmbedder(1, "emb-x", 2, {"/elsewhere/e.gguf", "", std::string(), ""}).ok());
+  after = es.GetEmbedder(1);
+  EXPECT_EQ((*after)->source.model_path, "/elsewhere/e.gguf");
+  ASSERT_TRUE((*after)->source.query_prefix.has_value());
+  EXPECT_EQ(*(*after)->source.query_prefix, "");
+  // Another model is still refused, and the source stays.
+  EXPECT_EQ(es.RecordEmbedder(1, "emb-y", 2, source).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(es.GetEmbedder(1)->value().source.model_path, "/elsewhere/e.gguf");
+  // A new file has the columns from the start.
+  auto fresh = Store::Open(dir.path("new.db"), Store::Mode::kReadWrite);
+  ASSERT_TRUE(fresh.ok());
+  const int64_t c = *(*fresh)->GetOrCreateCollection("c");
+  EmbeddingStore fresh_es(fresh->get());
+  ASSERT_TRUE(fresh_es.RecordEmbedder(c, "emb-z", 3, source).ok());
+  EXPECT_EQ(fresh_es.GetEmbedder(c)->value().source.model_path, "/models/e.gguf");
+}
+
+}  // namespace
+}  // namespace chunkserve::rag

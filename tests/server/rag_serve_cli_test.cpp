@@ -2,13 +2,15 @@
 // it wires uploads, search, ask and embeddings; the same question gives the
 // same prompt and answer through `ask`, the RAG route and the OpenAI route;
 // a restart with another embedding model refuses the collection; the chunk
-// cache directory survives a restart.
+// cache directory survives a restart; without -m it serves retrieval only,
+// with the embedding model its collections record, and citations carry lines.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -28,20 +30,23 @@ namespace {
 
 using testing::FixturePath;  // the HTTP tests' qwen2 fixture (server_harness.h)
 
+std::string serve_binary() { return (std::filesystem::path(CHUNKSERVE_BINARY_DIR) / "chunkserve").string(); }
+
 // `chunkserve serve` on the fixture model, as a user runs it, with
 // `flags` after the common ones (e.g. --db DB --embed-model E).
 class ServeProcess {
  public:
   ServeProcess(const std::string& db, const std::string& embed_model, const std::string& dir)
       : ServeProcess(std::vector<std::string>{"--db", db, "--embed-model", embed_model}, dir) {}
-  ServeProcess(const std::vector<std::string>& flags, const std::string& dir) {
+  // `with_model` false: no -m (retrieval only).
+  ServeProcess(const std::vector<std::string>& flags, const std::string& dir, bool with_model = true) {
     binary_ = std::filesystem::path(CHUNKSERVE_BINARY_DIR) / "chunkserve";
     if (!std::filesystem::exists(binary_)) return;
     port_file_ = dir + "/port";
     std::filesystem::remove(port_file_);
-    std::vector<std::string> args = {binary_.string(), "serve", "-m", FixturePath(), "--port", "0",
-                                     "--port-file", port_file_, "--ctx", "1024", "--kv-mib", "32",
+    std::vector<std::string> args = {binary_.string(), "serve", "--port", "0", "--port-file", port_file_,
                                      "--threads", "1", "--http-threads", "8", "--grace-s", "2"};
+    if (with_model) args.insert(args.end(), {"-m", FixturePath(), "--ctx", "1024", "--kv-mib", "32"});
     args.insert(args.end(), flags.begin(), flags.end());
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
@@ -86,6 +91,7 @@ class ServeProcess {
     if (!r) return {0, nullptr};
     return {r->status, Json::parse(r->body, nullptr, false)};
   }
+  std::string binary() const { return binary_.string(); }
 
  private:
   std::filesystem::path binary_;
@@ -136,7 +142,7 @@ TEST(RagServeCliTest, SameQuestionSamePromptOnEveryPath) {
 
   const std::string binary = (std::filesystem::path(CHUNKSERVE_BINARY_DIR) / "chunkserve").string();
   const std::string cmd = binary + " ask '" + question + "' --db " + db + " --collection docs -m " + FixturePath() +
-                          " --json --max-tokens 8 --temp 0 --threads 1 --chunk-cache none 2>/dev/null";
+                          " --json --max-tokens 8 --temp 0 --threads 1 --chunk-cache-dir none 2>/dev/null";
   FILE* pipe = popen(cmd.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   std::string out;
@@ -185,6 +191,19 @@ TEST(RagServeCliTest, EmbedModelFlagWiresUploadsSearchAskAndEmbeddings) {
     EXPECT_EQ(emb["model"], "tiny-glove");
     EXPECT_EQ(emb["data"][0]["embedding"].size(), 8u);
     EXPECT_TRUE(serve.Stop());
+  }
+  {
+    // The uploads' collection records the model file (issue 20), so the
+    // CLI and a later serve find it without --embed-model.
+    FILE* pipe = popen((serve_binary() + " collections --json --db " + db).c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string out;
+    char buf[4096];
+    for (size_t n; (n = fread(buf, 1, sizeof(buf), pipe)) > 0;) out.append(buf, n);
+    ASSERT_EQ(pclose(pipe), 0) << out;
+    const Json list = Json::parse(out, nullptr, false);
+    ASSERT_FALSE(list.is_discarded()) << out;
+    EXPECT_EQ(list["collections"][0]["embed_model"], glove) << out;
   }
   {
     // Restarted with another model: the collection is refused, naming both.
@@ -286,6 +305,94 @@ TEST(ServeCliTest, ChunkCacheDirSurvivesARestart) {
   const int status = std::system((binary + " serve -m " + FixturePath() + " --recompute 2 2>/dev/null").c_str());
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_NE(WEXITSTATUS(status), 0);
+}
+
+// 1-based line of byte `offset` of `text`.
+int64_t LineOf(const std::string& text, int64_t offset) {
+  return 1 + std::count(text.begin(), text.begin() + offset, '\n');
+}
+
+// Issue 20: `serve --db DB` without -m serves retrieval, uploads and
+// embeddings with the embedding model its collection records (no
+// --embed-model); the completion routes answer 501 saying why; /health and
+// /v1/models say what is loaded; citations and search hits carry the lines
+// of ingested files (null pages for text); /v1/search honours path_prefix.
+TEST(RagServeCliTest, RetrievalOnlyWithoutModel) {
+  rag::TestDir dir("rag_serve_retrieval_only");
+  const std::string glove = rag::WriteTinyGloveModel(dir);
+  ASSERT_FALSE(glove.empty());
+  std::filesystem::create_directories(dir.path("docs"));
+  const std::string navy_text = "A title line\n\n" + kNavy;
+  dir.Write("docs/navy.txt", navy_text);
+  dir.Write("docs/money.txt", kMoney);
+  const std::string db = dir.path("rag.db");
+  const std::string binary = (std::filesystem::path(CHUNKSERVE_BINARY_DIR) / "chunkserve").string();
+  if (!std::filesystem::exists(binary)) GTEST_SKIP() << "build the chunkserve target first";
+  ASSERT_EQ(std::system((binary + " ingest " + dir.path("docs") + " --db " + db + " --collection docs --quiet " +
+                         "--embed-model " + glove + " 2>/dev/null").c_str()), 0);
+  // Nothing to serve: a usage error.
+  EXPECT_EQ(WEXITSTATUS(std::system((binary + " serve --port 0 2>/dev/null").c_str())), 2);
+
+  ServeProcess serve(std::vector<std::string>{"--db", db}, dir.path(), /*with_model=*/false);
+  ASSERT_GT(serve.port(), 0) << "the server did not start";
+  auto [sh, health] = serve.Call("GET", "/health");
+  ASSERT_EQ(sh, 200);
+  EXPECT_TRUE(health["model"].is_null()) << health.dump();
+  EXPECT_EQ(health["embedding_model"], "tiny-glove") << health.dump();
+  EXPECT_EQ(health["rag"], true);
+  auto [sm, models] = serve.Call("GET", "/v1/models");
+  ASSERT_EQ(sm, 200);
+  ASSERT_EQ(models["data"].size(), 1u) << models.dump();
+  EXPECT_EQ(models["data"][0]["id"], "tiny-glove");
+
+  // The LLM routes exist and say why they cannot answer.
+  for (const char* route : {"/v1/chat/completions", "/v1/completions"}) {
+    auto [st, r] = serve.Call("POST", route, {{"prompt", "hi"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}});
+    EXPECT_EQ(st, 501) << route;
+    EXPECT_EQ(r["error"]["code"], "no_model") << r.dump();
+  }
+  auto [sg, generated] = serve.Call("POST", "/v1/rag/chat/completions", Ask("Who trained in the harbor?"));
+  EXPECT_EQ(sg, 501) << generated.dump();
+  EXPECT_NE(generated["error"]["message"].get<std::string>().find("extractive"), std::string::npos);
+
+  // Retrieval works, densely, with the collection's recorded model.
+  Json ask = Ask("Who trained in the harbor?");
+  ask["extractive"] = true;
+  auto [sa, answer] = serve.Call("POST", "/v1/rag/chat/completions", ask);
+  ASSERT_EQ(sa, 200) << answer.dump();
+  EXPECT_EQ(answer["retrieval"], "hybrid");
+  const Json& evidence = answer["evidence"][0];
+  ASSERT_EQ(evidence["path"], dir.path("docs/navy.txt")) << answer.dump();
+  const int64_t begin = evidence["source_begin"], end = evidence["source_end"];
+  EXPECT_EQ(navy_text.substr(begin, end - begin), evidence["text"].get<std::string>());
+  EXPECT_EQ(evidence["line_begin"], LineOf(navy_text, begin)) << evidence.dump();
+  EXPECT_EQ(evidence["line_begin"], 3) << evidence.dump();
+  EXPECT_EQ(evidence["line_end"], LineOf(navy_text, end - 1));
+  EXPECT_TRUE(evidence["page_begin"].is_null());
+  ASSERT_FALSE(answer["sources"].empty());
+  EXPECT_FALSE(answer["sources"][0]["line_begin"].is_null()) << answer.dump();
+
+  auto [ss, found] = serve.Call("POST", "/v1/search",
+                                {{"collection", "docs"}, {"query", "harbor debt"}, {"path_prefix", dir.path("docs/m")}});
+  ASSERT_EQ(ss, 200) << found.dump();
+  ASSERT_EQ(found["data"].size(), 1u) << found.dump();
+  EXPECT_EQ(found["data"][0]["path"], dir.path("docs/money.txt"));
+  EXPECT_EQ(found["data"][0]["line_begin"], 1);
+  EXPECT_TRUE(found["data"][0]["page_end"].is_null());
+
+  // Uploads are embedded; /v1/embeddings answers from the same model.
+  auto [su, doc] = serve.Call("POST", "/v1/collections/docs/documents", {{"name", "pets.txt"}, {"text", kPets}});
+  ASSERT_EQ(su, 200) << doc.dump();
+  EXPECT_GT(doc["embedded_chunks"].get<int64_t>(), 0);
+  auto [se, emb] = serve.Call("POST", "/v1/embeddings", {{"input", "the navy"}});
+  ASSERT_EQ(se, 200) << emb.dump();
+  EXPECT_EQ(emb["model"], "tiny-glove");
+  // An upload's citation has no lines (its path is a name, not a file).
+  auto [sp, pets] = serve.Call("POST", "/v1/search", {{"collection", "docs"}, {"query", "kitten"}, {"mode", "bm25"}});
+  ASSERT_EQ(sp, 200);
+  EXPECT_EQ(pets["data"][0]["path"], "pets.txt");
+  EXPECT_TRUE(pets["data"][0]["line_begin"].is_null());
+  EXPECT_TRUE(serve.Stop());
 }
 
 }  // namespace

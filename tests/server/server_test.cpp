@@ -390,6 +390,33 @@ TEST(ServerTest, SpeculationIsExactAndReported) {
   ExpectOpenAiError(bad, "");
 }
 
+// The kv_policy extension: a request's cache held to its budget (usage
+// says what was dropped); full by default; bad values are 400s naming it.
+TEST(ServerTest, KvPolicyFieldHoldsTheCacheToItsBudget) {
+  HarnessOptions o;
+  o.n_ctx = 1024;
+  ServerHarness h(o);
+  auto c = h.Client();
+  Json body = ChatBody("the river runs past the mill and the mill turns the stone and the stone grinds the corn", 40);
+  int status = 0;
+  Json full = Post(c, "/v1/chat/completions", body, &status);
+  ASSERT_EQ(status, 200) << full.dump();
+  EXPECT_EQ(full["usage"]["kv_cache"]["evicted_tokens"], 0);
+  body["kv_policy"] = Json{{"name", "sinks"}, {"budget", 16}, {"sinks", 4}};
+  Json sinks = Post(c, "/v1/chat/completions", body, &status);
+  ASSERT_EQ(status, 200) << sinks.dump();
+  const int prompt = sinks["usage"]["prompt_tokens"].get<int>();
+  ASSERT_GT(prompt, 16 + 8);
+  EXPECT_GT(sinks["usage"]["kv_cache"]["compactions"].get<int>(), 0) << sinks.dump();
+  EXPECT_GE(sinks["usage"]["kv_cache"]["evicted_tokens"].get<int>(), prompt - 16) << sinks.dump();
+  for (const Json& bad : {Json("pages"), Json{{"name", "h2o"}}, Json{{"name", "snapkv"}, {"budget", 8}}, Json(3)}) {
+    body["kv_policy"] = bad;
+    Json r = Post(c, "/v1/chat/completions", body, &status);
+    EXPECT_EQ(status, 400) << bad.dump();
+    EXPECT_NE(r.dump().find("kv_policy"), std::string::npos) << r.dump();
+  }
+}
+
 // --log-requests: one line per request, after the response, with the
 // status and size; control bytes in the path cannot reach the terminal.
 TEST(ServerTest, AccessLogHasOneEscapedLinePerRequest) {

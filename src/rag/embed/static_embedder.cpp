@@ -32,7 +32,7 @@ StatusOr<std::unique_ptr<StaticEmbedder>> StaticEmbedder::Load(const std::string
   auto fail = [&](const std::string& m) { return InvalidArgumentError(gguf_path + ": " + m); };
   if (file->GetString("general.architecture") != std::optional<std::string>("glove"))
     return fail("not a GloVe embedding model (general.architecture is not \"glove\"; convert with "
-                "`chunkserve convert-glove`)");
+                "`chunkserve convert --from glove`)");
   const auto dim = file->GetInt("glove.embedding_length");
   if (!dim || *dim <= 0 || *dim > 4096) return fail("missing or bad glove.embedding_length");
   const auto* tokens = file->GetArray("tokenizer.ggml.tokens");

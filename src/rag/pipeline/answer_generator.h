@@ -14,6 +14,7 @@
 
 #include "base/status.h"
 #include "engine/segment.h"
+#include "kv/kv_policy.h"
 #include "sched/prompt_lookup.h"
 #include "sched/request_stats.h"
 #include "engine/prompt_assembler.h"
@@ -32,6 +33,8 @@ struct GenerationOptions {
   // Speculative decoding with prompt-lookup drafts (same output; answers
   // that quote their sources decode faster); nullopt: off.
   std::optional<sched::LookupDraftOptions> lookup_draft;
+  // A KV budget for long contexts (kv/kv_policy.h); full by default.
+  kv::KvPolicy kv_policy;
 };
 
 class AnswerGenerator {

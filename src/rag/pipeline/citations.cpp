@@ -4,6 +4,21 @@
 
 namespace chunkserve::rag {
 
+Citation CitationOf(const SearchHit& hit, int number) {
+  Citation c;
+  c.number = number;
+  c.path = hit.path;
+  c.chunk_id = hit.chunk.id;
+  c.document_id = hit.chunk.document_id;
+  c.ordinal = hit.chunk.ordinal;
+  c.source_begin = hit.chunk.source_begin;
+  c.source_end = hit.chunk.source_end;
+  c.page_begin = hit.chunk.page_begin;
+  c.page_end = hit.chunk.page_end;
+  c.text = hit.chunk.text;
+  return c;
+}
+
 std::vector<int> FindCitations(std::string_view answer, int n_sources) {
   std::vector<int> out;
   for (size_t i = 0; i < answer.size(); ++i) {

@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "rag/store/store.h"
+
 namespace chunkserve::rag {
 
 struct Citation {
@@ -24,8 +26,14 @@ struct Citation {
   uint32_t ordinal = 0;
   int64_t source_begin = 0;    // [begin, end) in the original file bytes
   int64_t source_end = 0;
+  uint32_t page_begin = 0;     // PDF pages (1-based) of the chunk, else 0
+  uint32_t page_end = 0;
   std::string text;            // the cited passage (chunk or sentence)
 };
+
+// Source `number` for a retrieved chunk: its document, byte range, pages
+// and text.
+Citation CitationOf(const SearchHit& hit, int number);
 
 // Numbers cited in `answer` that are in [1, n_sources], ascending, unique.
 std::vector<int> FindCitations(std::string_view answer, int n_sources);

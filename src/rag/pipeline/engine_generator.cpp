@@ -18,6 +18,7 @@ StatusOr<GeneratedAnswer> EngineGenerator::Generate(const engine::Prompt& prompt
   params.sampling.temperature = options.temperature;
   params.sampling.seed = options.seed;
   params.lookup_draft = options.lookup_draft;
+  params.kv_policy = options.kv_policy;
   GeneratedAnswer out;
   tokenizer::StreamingDetokenizer detok(assembler_.tokenizer());
   ASSIGN_OR_RETURN(engine::RequestResult r, engine_->Generate(prompt, params, [&](int32_t token) {

@@ -130,12 +130,7 @@ StatusOr<ExtractiveResult> ExtractiveAnswer(std::string_view question, const std
     const std::string sentence = src.chunk.text.substr(c->begin, c->end - c->begin);
     if (!result.text.empty()) result.text += " ";
     result.text += sentence + " [" + std::to_string(c->source + 1) + "]";
-    Citation cit;
-    cit.number = static_cast<int>(c->source) + 1;
-    cit.path = src.path;
-    cit.chunk_id = src.chunk.id;
-    cit.document_id = src.chunk.document_id;
-    cit.ordinal = src.chunk.ordinal;
+    Citation cit = CitationOf(src, static_cast<int>(c->source) + 1);
     const bool linear = src.chunk.source_end - src.chunk.source_begin == src.chunk.text_end - src.chunk.text_begin;
     cit.source_begin = linear ? src.chunk.source_begin + static_cast<int64_t>(c->begin) : src.chunk.source_begin;
     cit.source_end = linear ? src.chunk.source_begin + static_cast<int64_t>(c->end) : src.chunk.source_end;

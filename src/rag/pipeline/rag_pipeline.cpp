@@ -30,16 +30,7 @@ StatusOr<AskResult> RagPipeline::Ask(std::string_view question, const AskParams&
   if (result.extractive) {
     // Sources numbered in rank order (the best first), as the reader expects.
     for (size_t i = 0; i < hits.size(); ++i) {
-      Citation c;
-      c.number = static_cast<int>(i) + 1;
-      c.path = hits[i].path;
-      c.chunk_id = hits[i].chunk.id;
-      c.document_id = hits[i].chunk.document_id;
-      c.ordinal = hits[i].chunk.ordinal;
-      c.source_begin = hits[i].chunk.source_begin;
-      c.source_end = hits[i].chunk.source_end;
-      c.text = hits[i].chunk.text;
-      result.sources.push_back(std::move(c));
+      result.sources.push_back(CitationOf(hits[i], static_cast<int>(i) + 1));
     }
     const CollectionTransform* transform = dense_ ? &dense_->transform() : nullptr;
     ASSIGN_OR_RETURN(ExtractiveResult ex, ExtractiveAnswer(question, hits, dense_ ? embedder_ : nullptr, transform,

@@ -36,16 +36,7 @@ StatusOr<RagPrompt> BuildRagPrompt(std::string_view question, std::vector<Search
   for (size_t i = 0; i < chunks.size(); ++i) {
     const SearchHit& h = chunks[i];
     sources.push_back(SourceText{std::filesystem::path(h.path).filename().string(), h.chunk.text});
-    Citation c;
-    c.number = static_cast<int>(i) + 1;
-    c.path = h.path;
-    c.chunk_id = h.chunk.id;
-    c.document_id = h.chunk.document_id;
-    c.ordinal = h.chunk.ordinal;
-    c.source_begin = h.chunk.source_begin;
-    c.source_end = h.chunk.source_end;
-    c.text = h.chunk.text;
-    out.sources.push_back(std::move(c));
+    out.sources.push_back(CitationOf(h, static_cast<int>(i) + 1));
   }
   std::vector<engine::PromptMessage> messages;
   if (!options.system_prompt.empty()) messages.push_back(engine::PromptMessage::Text("system", options.system_prompt));

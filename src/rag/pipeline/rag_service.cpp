@@ -94,6 +94,11 @@ StatusOr<UploadResult> RagService::Upload(Store* store, int64_t collection_id, c
     return Status(embedded.status().code(), "embedding '" + name + "' failed: " + embedded.status().message());
   }
   out.n_embedded = embedded->n_embedded;
+  if (!options_.embedder_source.model_path.empty()) {
+    EmbeddingStore es(store);
+    RETURN_IF_ERROR(es.RecordEmbedder(collection_id, indexes_->embedder().id(), indexes_->embedder().dim(),
+                                      options_.embedder_source));
+  }
   return out;
 }
 

@@ -41,6 +41,7 @@
 #include "rag/pipeline/rag_pipeline.h"
 #include "rag/retrieve/collection_indexes.h"
 #include "rag/retrieve/retriever.h"
+#include "rag/store/embedding_store.h"
 #include "rag/store/store.h"
 #include "rag/text/document.h"
 
@@ -64,6 +65,9 @@ struct RagServiceOptions {
   const Embedder* embedder = nullptr;          // the dense side; null: BM25 only
   // Names the embedder in mismatch messages ("this server's --embed-model").
   std::string embedder_role = "the --embed-model";
+  // Where the embedder was loaded from: recorded with the collections that
+  // uploads embed, so later commands find the model (recorded_embedder.h).
+  EmbedderSource embedder_source;
 };
 
 // How one request retrieves: the mode and, for dense / hybrid, the

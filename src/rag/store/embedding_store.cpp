@@ -24,8 +24,11 @@ Status EmbeddingStore::CheckAvailable() {
 
 StatusOr<std::optional<CollectionEmbedder>> EmbeddingStore::GetEmbedder(int64_t collection_id) {
   RETURN_IF_ERROR(CheckAvailable());
+  const bool has_source = store_->schema_version() >= 4;
   ASSIGN_OR_RETURN(Statement st, store_->db().Prepare(
-      "SELECT embedder, dim, common_component, updated_at_s FROM collection_embedders WHERE collection_id = ?1"));
+      std::string("SELECT embedder, dim, common_component, updated_at_s, ") +
+      (has_source ? "model_path, pooling, query_prefix, doc_prefix" : "'', '', NULL, ''") +
+      " FROM collection_embedders WHERE collection_id = ?1"));
   RETURN_IF_ERROR(st.Bind(1, collection_id));
   ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return std::optional<CollectionEmbedder>();
@@ -41,25 +44,45 @@ StatusOr<std::optional<CollectionEmbedder>> EmbeddingStore::GetEmbedder(int64_t 
     std::memcpy(e.common_component.data(), blob.data(), blob.size());
   }
   e.updated_at_s = st.ColumnInt64(3);
+  e.source.model_path = std::string(st.ColumnText(4));
+  e.source.pooling = std::string(st.ColumnText(5));
+  if (!st.ColumnIsNull(6)) e.source.query_prefix = std::string(st.ColumnText(6));
+  e.source.doc_prefix = std::string(st.ColumnText(7));
   return std::optional<CollectionEmbedder>(std::move(e));
 }
 
-Status EmbeddingStore::RecordEmbedder(int64_t collection_id, const std::string& embedder_id, int dim) {
+Status EmbeddingStore::RecordEmbedder(int64_t collection_id, const std::string& embedder_id, int dim,
+                                      const EmbedderSource& source) {
   ASSIGN_OR_RETURN(auto existing, GetEmbedder(collection_id));
   if (existing) {
     if (existing->embedder_id != embedder_id || existing->dim != dim)
       return FailedPreconditionError("the collection was embedded with '" + existing->embedder_id + "' (dim " +
                                      std::to_string(existing->dim) + "), not '" + embedder_id + "' (dim " +
                                      std::to_string(dim) + "); use the same model or a new collection");
-    return Status::Ok();
+    if (source.model_path.empty() || store_->schema_version() < 4) return Status::Ok();
+  } else {
+    ASSIGN_OR_RETURN(Statement st, store_->db().Prepare(
+        "INSERT INTO collection_embedders(collection_id, embedder, dim, common_component, updated_at_s) "
+        "VALUES (?1, ?2, ?3, NULL, ?4)"));
+    RETURN_IF_ERROR(st.Bind(1, collection_id));
+    RETURN_IF_ERROR(st.Bind(2, embedder_id));
+    RETURN_IF_ERROR(st.Bind(3, static_cast<int64_t>(dim)));
+    RETURN_IF_ERROR(st.Bind(4, static_cast<int64_t>(std::time(nullptr))));
+    RETURN_IF_ERROR(st.Run());
+    if (source.model_path.empty() || store_->schema_version() < 4) return Status::Ok();
   }
   ASSIGN_OR_RETURN(Statement st, store_->db().Prepare(
-      "INSERT INTO collection_embedders(collection_id, embedder, dim, common_component, updated_at_s) "
-      "VALUES (?1, ?2, ?3, NULL, ?4)"));
+      "UPDATE collection_embedders SET model_path = ?2, pooling = ?3, query_prefix = ?4, doc_prefix = ?5 "
+      "WHERE collection_id = ?1"));
   RETURN_IF_ERROR(st.Bind(1, collection_id));
-  RETURN_IF_ERROR(st.Bind(2, embedder_id));
-  RETURN_IF_ERROR(st.Bind(3, static_cast<int64_t>(dim)));
-  RETURN_IF_ERROR(st.Bind(4, static_cast<int64_t>(std::time(nullptr))));
+  RETURN_IF_ERROR(st.Bind(2, source.model_path));
+  RETURN_IF_ERROR(st.Bind(3, source.pooling));
+  if (source.query_prefix) {
+    RETURN_IF_ERROR(st.Bind(4, *source.query_prefix));
+  } else {
+    RETURN_IF_ERROR(st.BindNull(4));
+  }
+  RETURN_IF_ERROR(st.Bind(5, source.doc_prefix));
   return st.Run();
 }
 

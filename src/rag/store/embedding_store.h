@@ -10,6 +10,11 @@
 // (ON DELETE CASCADE), so re-ingesting a changed document leaves its new
 // chunks unembedded until the next embedding pass.
 //
+// Each embedder also records its source (schema 4): the model file's
+// absolute path and the load options that give that id, so `search`, `ask`
+// and `serve` can load the same model without flags
+// (rag/embed/recorded_embedder.h). Empty for collections embedded before.
+//
 // Errors: a vector blob of the wrong size is kDataLoss; a collection
 // embedded by another embedder is kFailedPrecondition (RecordEmbedder).
 //
@@ -27,8 +32,18 @@
 
 namespace chunkserve::rag {
 
+// Where an embedder was loaded from and how (EmbedderLoadOptions' fields,
+// spelled as the CLI flags spell them).
+struct EmbedderSource {
+  std::string model_path;                   // absolute; empty: unknown
+  std::string pooling;                      // "" (the model's) | mean | cls | last
+  std::optional<std::string> query_prefix;  // nullopt: the model's default
+  std::string doc_prefix;
+};
+
 struct CollectionEmbedder {
   std::string embedder_id;
+  EmbedderSource source;
   int dim = 0;
   std::vector<float> common_component;  // empty or dim values
   int64_t updated_at_s = 0;
@@ -58,8 +73,11 @@ class EmbeddingStore {
   Status CheckAvailable();
   StatusOr<std::optional<CollectionEmbedder>> GetEmbedder(int64_t collection_id);
   // Records `embedder_id` for the collection: OK when none is recorded or the
-  // same one is; FailedPrecondition naming both when another one is.
-  Status RecordEmbedder(int64_t collection_id, const std::string& embedder_id, int dim);
+  // same one is; FailedPrecondition naming both when another one is. A
+  // source with a model path replaces the recorded one (the file may have
+  // moved); on a database before schema 4 the source is not kept.
+  Status RecordEmbedder(int64_t collection_id, const std::string& embedder_id, int dim,
+                        const EmbedderSource& source = {});
   Status SetCommonComponent(int64_t collection_id, std::span<const float> common_component);
   // Chunks of the collection without a vector, ascending by id, at most `limit`.
   StatusOr<std::vector<PendingChunk>> ChunksWithoutEmbedding(int64_t collection_id, int limit);

@@ -60,6 +60,16 @@ DROP TRIGGER IF EXISTS chunks_ad;
 DROP TABLE IF EXISTS chunks_fts;
 )sql";
 
+// Schema 4: where a collection's embedding model was loaded from, and how
+// (embedding_store.h, EmbedderSource), so later commands load it without
+// flags. Applied to new files too, after kEmbeddingSchemaSql.
+constexpr const char* kMigrate4Sql = R"sql(
+ALTER TABLE collection_embedders ADD COLUMN model_path TEXT NOT NULL DEFAULT '';
+ALTER TABLE collection_embedders ADD COLUMN pooling TEXT NOT NULL DEFAULT '';
+ALTER TABLE collection_embedders ADD COLUMN query_prefix TEXT;
+ALTER TABLE collection_embedders ADD COLUMN doc_prefix TEXT NOT NULL DEFAULT '';
+)sql";
+
 // Names of a collection's FTS index and its content view (ids are integers,
 // so the names are safe to splice into SQL).
 std::string FtsTable(int64_t collection_id) { return "chunks_fts_" + std::to_string(collection_id); }
@@ -214,7 +224,8 @@ Status Store::InitSchema(bool writable) {
       version = 2;
     }
     schema_version_ = version;
-    RETURN_IF_ERROR(MigrateTo3());
+    if (version == 2) RETURN_IF_ERROR(MigrateTo3());
+    RETURN_IF_ERROR(MigrateTo4());
     version = kSchemaVersion;
   }
   if (version >= 1) {  // current, or older opened read-only
@@ -236,7 +247,7 @@ Status Store::InitSchema(bool writable) {
   RETURN_IF_ERROR(db_->Exec("PRAGMA wal_autocheckpoint = 8192"));
   Transaction tx(*db_);
   RETURN_IF_ERROR(tx.Begin());
-  RETURN_IF_ERROR(db_->Exec(std::string(kSchemaSql) + kEmbeddingSchemaSql));
+  RETURN_IF_ERROR(db_->Exec(std::string(kSchemaSql) + kEmbeddingSchemaSql + kMigrate4Sql));
   RETURN_IF_ERROR(db_->Exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)));
   schema_version_ = kSchemaVersion;
   return tx.Commit();
@@ -262,6 +273,15 @@ Status Store::MigrateTo3() {
     RETURN_IF_ERROR(db_->Exec("INSERT INTO " + t + "(" + t + ") VALUES ('rebuild')"));
   }
   RETURN_IF_ERROR(db_->Exec("PRAGMA user_version = 3"));
+  return tx.Commit();
+}
+
+Status Store::MigrateTo4() {
+  Transaction tx(*db_);
+  RETURN_IF_ERROR(tx.Begin());
+  RETURN_IF_ERROR(db_->Exec(kMigrate4Sql));
+  RETURN_IF_ERROR(db_->Exec("PRAGMA user_version = 4"));
+  schema_version_ = 4;
   return tx.Commit();
 }
 

@@ -24,16 +24,20 @@
 //   collection_embedders(collection_id -> collections ON DELETE CASCADE,
 //             embedder (Embedder::id), dim, common_component (f32 blob),
 //             updated_at_s)                                   [version 2]
+//             model_path, pooling, query_prefix (NULL: the model's),
+//             doc_prefix: where the embedding model was loaded from and
+//             how (EmbedderSource, embedding_store.h)        [version 4]
 //   chunk_embeddings(chunk_id -> chunks ON DELETE CASCADE, vector (f32 blob))
 //             see embedding_store.h                           [version 2]
 //
 // Older files are migrated when opened read-write (1 -> 2 adds the embedding
 // tables; 2 -> 3 adds origin and pages, marking documents whose path is not
 // absolute as uploads, and moves the one shared FTS index `chunks_fts` into
-// per-collection indexes), in one transaction each. Opened read-only they
+// per-collection indexes; 3 -> 4 adds the embedder's source columns, empty
+// for collections embedded before), in one transaction each. Opened read-only they
 // keep working as they are: version 1 without embeddings (EmbeddingStore
 // reports FailedPrecondition), versions 1 and 2 with the shared BM25 index
-// and no pages.
+// and no pages, versions before 4 without the embedder's source.
 //
 // Origins: a document ingested from disk (kFile) and an uploaded one
 // (kUpload) never replace each other: PutDocument of one over the other is
@@ -67,7 +71,7 @@
 
 namespace chunkserve::rag {
 
-inline constexpr int64_t kSchemaVersion = 3;
+inline constexpr int64_t kSchemaVersion = 4;
 
 struct CollectionInfo {
   int64_t id = 0;
@@ -170,6 +174,7 @@ class Store {
  private:
   Status InitSchema(bool writable);
   Status MigrateTo3();
+  Status MigrateTo4();
   Status CreateCollectionIndex(int64_t collection_id);
   // Removes the FTS entries of the chunks of document_id (in collection_id).
   Status DeleteFtsEntries(int64_t collection_id, int64_t document_id);

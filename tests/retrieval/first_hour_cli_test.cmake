@@ -1,0 +1,238 @@
+# Issue 20 through the executable: collections that remember their embedding
+# model (found at its recorded path or in CHUNKSERVE_MODELS, checked by id,
+# a clear note when it cannot be found), hybrid search keeping BM25 hits of
+# chunks without vectors, defaults from the environment, and the one CLI
+# vocabulary (old spellings still work, with a deprecation note).
+# -DCHUNKSERVE=... -DFIXTURE_TOOL=... (skipped when not built) -DWORK_DIR=scratch
+set(W "${WORK_DIR}/first_hour_cli")
+file(REMOVE_RECURSE "${W}")
+file(MAKE_DIRECTORY "${W}/docs" "${W}/models" "${W}/elsewhere" "${W}/impostor")
+include(${CMAKE_CURRENT_LIST_DIR}/glove_fixture.cmake)
+write_glove_fixture("${W}")
+set(ENV{CHUNKSERVE_MODELS} "")
+set(ENV{CHUNKSERVE_EMBED_MODEL} "")
+
+# The top hit's path and the mode of a one-query `search --json` line.
+function(top_hit)
+  string(JSON top_path GET "${out}" results 0 path)
+  string(JSON mode GET "${out}" mode)
+  set(top_path "${top_path}" PARENT_SCOPE)
+  set(mode "${mode}" PARENT_SCOPE)
+endfunction()
+
+# convert --from glove, and its deprecated spelling.
+run(${CHUNKSERVE} convert --from glove "${W}/glove.json" -o "${W}/models/glove.gguf")
+expect_ok("convert --from glove")
+if(err MATCHES "deprecated")
+  message(FATAL_ERROR "convert --from glove printed a deprecation note: ${err}")
+endif()
+run(${CHUNKSERVE} convert-glove "${W}/glove2.json" -o "${W}/glove2.gguf")
+expect_ok("convert-glove (deprecated spelling)")
+if(NOT err MATCHES "convert-glove` is deprecated; use `chunkserve convert --from glove`")
+  message(FATAL_ERROR "convert-glove without a deprecation note: ${err}")
+endif()
+
+# The collection records the model's path; search and ask use it unasked.
+run(${CHUNKSERVE} ingest "${W}/docs" --db "${W}/db" --collection c --embed-model "${W}/models/glove.gguf" --quiet)
+expect_ok("ingest --embed-model")
+run(${CHUNKSERVE} collections --db "${W}/db" --json)
+expect_ok("collections --json")
+string(JSON recorded GET "${out}" collections 0 embed_model)
+if(NOT recorded STREQUAL "${W}/models/glove.gguf")
+  message(FATAL_ERROR "collections --json records '${recorded}', not the model's absolute path")
+endif()
+run(${CHUNKSERVE} search "sailor harbor" --db "${W}/db" --collection c --json -k 2)
+expect_ok("search without --embed-model")
+top_hit()
+if(NOT mode STREQUAL "hybrid" OR NOT top_path MATCHES "navy")
+  message(FATAL_ERROR "search did not use the recorded model: ${out}\n${err}")
+endif()
+string(JSON dense_rank GET "${out}" results 0 dense_rank)
+run(${CHUNKSERVE} ask "Who waits in the harbor?" --db "${W}/db" --collection c --extractive --json)
+expect_ok("ask without --embed-model")
+if(err MATCHES "BM25")
+  message(FATAL_ERROR "ask fell back to BM25: ${err}")
+endif()
+
+# The model moved: said clearly, never a quiet BM25 fallback.
+file(RENAME "${W}/models/glove.gguf" "${W}/elsewhere/glove.gguf")
+run(${CHUNKSERVE} search "sailor harbor" --db "${W}/db" --collection c --json)
+expect_ok("search, model moved")
+top_hit()
+if(NOT mode STREQUAL "bm25" OR NOT err MATCHES "was embedded with glove-sif[^\n]*not found: tried [^\n]*models/glove.gguf \\(not there\\)[^\n]*CHUNKSERVE_MODELS[^\n]*BM25 only")
+  message(FATAL_ERROR "search without its model: mode ${mode}, stderr:\n${err}")
+endif()
+run(${CHUNKSERVE} search "sailor harbor" --db "${W}/db" --collection c --mode hybrid)
+expect_fail("search --mode hybrid, model moved" "--mode hybrid: collection 'c' was embedded with")
+run(${CHUNKSERVE} ask "Who waits in the harbor?" --db "${W}/db" --collection c --extractive)
+expect_ok("ask, model moved")
+if(NOT err MATCHES "not found[^\n]*retrieving BM25 only")
+  message(FATAL_ERROR "ask without its model says nothing: ${err}")
+endif()
+run(${CHUNKSERVE} search "sailor harbor" --db "${W}/db" --collection c --mode bm25)
+expect_ok("search --mode bm25")
+if(err MATCHES "not found")
+  message(FATAL_ERROR "--mode bm25 still printed the note: ${err}")
+endif()
+
+# A chunk added while the model is missing has no vector...
+file(WRITE "${W}/docs/quokka.txt" "The quokka smiles at the harbor.\n")
+run(${CHUNKSERVE} ingest "${W}/docs" --db "${W}/db" --collection c --quiet)
+expect_ok("ingest, model moved")
+if(NOT err MATCHES "1 chunks have no vector; the collection is embedded with glove-sif[^\n]*not found")
+  message(FATAL_ERROR "ingest without the model says nothing: ${err}")
+endif()
+
+# ... CHUNKSERVE_MODELS finds the model by file name; hybrid search keeps the
+# BM25 hit of the chunk without a vector.
+run(${CMAKE_COMMAND} -E env "CHUNKSERVE_MODELS=${W}/nowhere:${W}/elsewhere"
+    ${CHUNKSERVE} search quokka harbor --db "${W}/db" --collection c --json)
+expect_ok("search with CHUNKSERVE_MODELS")
+top_hit()
+string(JSON n LENGTH "${out}" results)
+set(found_quokka FALSE)
+math(EXPR last "${n} - 1")
+foreach(i RANGE ${last})
+  string(JSON path GET "${out}" results ${i} path)
+  if(path MATCHES "quokka")
+    string(JSON bm25_rank GET "${out}" results ${i} bm25_rank)
+    string(JSON has_dense ERROR_VARIABLE no_dense GET "${out}" results ${i} dense_rank)
+    if(bm25_rank EQUAL 1 AND no_dense)
+      set(found_quokka TRUE)
+    endif()
+  endif()
+endforeach()
+string(JSON dense_rank GET "${out}" results 0 dense_rank)  # the other hits are dense too
+if(NOT mode STREQUAL "hybrid" OR NOT found_quokka)
+  message(FATAL_ERROR "hybrid search lost the BM25 hit without a vector: ${out}\n${err}")
+endif()
+# Another file under the same name is refused by its id.
+file(COPY_FILE "${W}/glove2.gguf" "${W}/impostor/glove.gguf")
+run(${CMAKE_COMMAND} -E env "CHUNKSERVE_MODELS=${W}/impostor"
+    ${CHUNKSERVE} search quokka harbor --db "${W}/db" --collection c --json)
+expect_ok("search with an impostor model")
+top_hit()
+if(NOT mode STREQUAL "bm25" OR NOT err MATCHES "impostor/glove.gguf \\(another model: glove-sif")
+  message(FATAL_ERROR "a different model of the same name was not refused: ${mode}\n${err}")
+endif()
+# ingest embeds the new chunk with the recorded model once it is found.
+run(${CMAKE_COMMAND} -E env "CHUNKSERVE_MODELS=${W}/elsewhere"
+    ${CHUNKSERVE} ingest "${W}/docs" --db "${W}/db" --collection c)
+expect_ok("ingest with CHUNKSERVE_MODELS")
+if(NOT err MATCHES "embedded 1 chunks")
+  message(FATAL_ERROR "ingest did not embed the new chunk with the recorded model: ${err}")
+endif()
+
+# Defaults from the environment: database, collection, embedding model.
+run(${CMAKE_COMMAND} -E env "CHUNKSERVE_DB=${W}/db" CHUNKSERVE_COLLECTION=c
+    "CHUNKSERVE_EMBED_MODEL=${W}/elsewhere/glove.gguf" ${CHUNKSERVE} search "sailor harbor" --json)
+expect_ok("search with CHUNKSERVE_DB / _COLLECTION / _EMBED_MODEL")
+top_hit()
+if(NOT mode STREQUAL "hybrid" OR NOT top_path MATCHES "navy")
+  message(FATAL_ERROR "environment defaults ignored: ${out}\n${err}")
+endif()
+run(${CHUNKSERVE} search "sailor harbor")
+expect_fail("search without --db" "--db is required \\(or set CHUNKSERVE_DB\\)")
+
+# help per command.
+run(${CHUNKSERVE} help search)
+expect_ok("help search")
+set(help_out "${out}")
+run(${CHUNKSERVE} search --help)
+if(NOT help_out STREQUAL out OR NOT out MATCHES "usage: chunkserve search")
+  message(FATAL_ERROR "help search differs from search --help:\n${help_out}\n---\n${out}")
+endif()
+run(${CHUNKSERVE} help nosuchcommand)
+expect_fail("help of an unknown command" "unknown command 'nosuchcommand'")
+
+# search --json: one line per query, the same shape for QUERY and --queries.
+set(ENV{CHUNKSERVE_MODELS} "${W}/elsewhere")
+file(WRITE "${W}/queries.txt" "sailor harbor\n")
+run(${CHUNKSERVE} search "sailor harbor" --db "${W}/db" --collection c --json -k 2)
+expect_ok("search --json")
+set(single "${out}")
+run(${CHUNKSERVE} search --queries "${W}/queries.txt" --db "${W}/db" --collection c -k 2)
+expect_ok("search --queries")
+if(NOT single STREQUAL out)
+  message(FATAL_ERROR "search QUERY --json and --queries differ:\n${single}\n---\n${out}")
+endif()
+string(JSON q GET "${single}" query)
+string(JSON text GET "${single}" results 0 text)
+if(NOT q STREQUAL "sailor harbor" OR NOT text MATCHES "harbor")
+  message(FATAL_ERROR "search --json shape: ${single}")
+endif()
+run(${CHUNKSERVE} search --queries "${W}/queries.txt" --db "${W}/db" --collection c -k 2 --with-text)
+expect_ok("search --with-text")
+if(NOT single STREQUAL out OR NOT err MATCHES "--with-text is deprecated")
+  message(FATAL_ERROR "search --with-text: ${err}")
+endif()
+
+# --path-prefix: a relative path on disk is made absolute, as ingest stores it.
+foreach(prefix docs/navy ./docs/navy "${W}/docs/navy")
+  execute_process(COMMAND ${CHUNKSERVE} search harbor --db "${W}/db" --collection c --json --path-prefix ${prefix}
+                  WORKING_DIRECTORY "${W}" OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+  expect_ok("search --path-prefix ${prefix}")
+  string(JSON n LENGTH "${out}" results)
+  top_hit()
+  string(JSON line_begin GET "${out}" results 0 line_begin)  # lines beside bytes; no pages for text
+  string(JSON page_type TYPE "${out}" results 0 page_begin)
+  if(NOT n EQUAL 1 OR NOT top_path STREQUAL "${W}/docs/navy.txt" OR NOT line_begin EQUAL 1
+     OR NOT page_type STREQUAL "NULL")
+    message(FATAL_ERROR "search --path-prefix ${prefix}: ${out}")
+  endif()
+endforeach()
+
+# One selection flag on search and ask: --select and --no-select on both.
+run(${CHUNKSERVE} search harbor --db "${W}/db" --collection c --select --json)
+expect_ok("search --select")
+run(${CHUNKSERVE} search harbor --db "${W}/db" --collection c --select --no-select)
+expect_fail("search --select --no-select" "contradict")
+foreach(sel --select --no-select)
+  run(${CHUNKSERVE} ask harbor --db "${W}/db" --collection c --extractive --json ${sel})
+  expect_ok("ask ${sel}")
+endforeach()
+
+# One batch-input flag: ask --queries; --questions still works, with a note.
+file(WRITE "${W}/questions.txt" "Who waits in the harbor?\nWhat does the treasury pay?\n")
+run(${CHUNKSERVE} ask --queries "${W}/questions.txt" --db "${W}/db" --collection c --extractive --json)
+expect_ok("ask --queries")
+set(new_out "${out}")
+if(err MATCHES "deprecated")
+  message(FATAL_ERROR "ask --queries printed a deprecation note: ${err}")
+endif()
+run(${CHUNKSERVE} ask --questions "${W}/questions.txt" --db "${W}/db" --collection c --extractive --json)
+expect_ok("ask --questions")
+string(REGEX REPLACE "\"(retrieve|total)_ms\":[0-9.e+-]+" "" a "${new_out}")
+string(REGEX REPLACE "\"(retrieve|total)_ms\":[0-9.e+-]+" "" b "${out}")
+string(REGEX MATCHALL "[^\n]+" lines "${out}")
+list(LENGTH lines n)
+if(NOT a STREQUAL b OR NOT n EQUAL 2 OR NOT err MATCHES "--questions is deprecated; use --queries")
+  message(FATAL_ERROR "ask --questions differs from --queries:\n${new_out}\n---\n${out}\n${err}")
+endif()
+
+# One chunk-cache flag: ask --chunk-cache-dir (as serve); --chunk-cache still works.
+if(FIXTURE_TOOL AND EXISTS "${FIXTURE_TOOL}")
+  run(${FIXTURE_TOOL} -o "${W}/fixture.gguf")
+  expect_ok("make_fixture_model")
+  foreach(spelling chunk-cache-dir chunk-cache)
+    run(${CHUNKSERVE} ask "sailor harbor" --db "${W}/db" --collection c -m "${W}/fixture.gguf" --max-tokens 2
+        --threads 1 --json --${spelling} "${W}/kv-${spelling}")
+    expect_ok("ask --${spelling}")
+    file(GLOB kv_files "${W}/kv-${spelling}/*")
+    if(NOT kv_files)
+      message(FATAL_ERROR "ask --${spelling} DIR wrote no chunk KV into DIR: ${err}")
+    endif()
+  endforeach()
+  if(NOT err MATCHES "--chunk-cache is deprecated; use --chunk-cache-dir")
+    message(FATAL_ERROR "ask --chunk-cache without a deprecation note: ${err}")
+  endif()
+  # CHUNKSERVE_MODEL is -m's default.
+  run(${CMAKE_COMMAND} -E env "CHUNKSERVE_MODEL=${W}/fixture.gguf" ${CHUNKSERVE} ask "sailor harbor" --db "${W}/db"
+      --collection c --max-tokens 2 --threads 1 --json --chunk-cache-dir none)
+  expect_ok("ask with CHUNKSERVE_MODEL")
+  string(JSON answer_mode GET "${out}" mode)
+  if(NOT answer_mode STREQUAL "generated")
+    message(FATAL_ERROR "CHUNKSERVE_MODEL ignored: ${out}")
+  endif()
+endif()
+file(REMOVE_RECURSE "${W}")
