@@ -38,7 +38,7 @@ const std::set<std::string>& Annotations() {
 const std::set<std::string>& Supported() {
   static const std::set<std::string> k = {"type", "properties", "required", "additionalProperties", "items",
                                           "enum", "const", "minLength", "maxLength", "minimum", "maximum",
-                                          "minItems", "maxItems", "anyOf", "$ref", "$defs", "definitions"};
+                                          "minItems", "maxItems", "anyOf", "allOf", "$ref", "$defs", "definitions"};
   return k;
 }
 
@@ -122,6 +122,12 @@ class SchemaConverter {
         return Unsupported("unsupported JSON schema keyword '" + key + "'", path);
 
     if (auto it = s.find("$ref"); it != s.end()) return Ref(*it, path);
+    if (auto it = s.find("allOf"); it != s.end()) {
+      // Pydantic wraps a referenced model as allOf: [{"$ref": ...}].
+      if (!it->is_array() || it->size() != 1)
+        return Unsupported("'allOf' with other than exactly one schema is not supported", path);
+      return Visit((*it)[0], hint, path + "/allOf/0");
+    }
     if (auto it = s.find("const"); it != s.end()) return "(" + GbnfLiteral(it->dump()) + ")";
     if (auto it = s.find("enum"); it != s.end()) {
       if (!it->is_array() || it->empty()) return Unsupported("'enum' must be a non-empty array", path);

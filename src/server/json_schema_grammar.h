@@ -4,7 +4,8 @@
 //
 // Supported keywords: type (a name or an array of names), properties,
 // required, additionalProperties, items, enum, const, minLength /
-// maxLength, minimum / maximum, minItems / maxItems, anyOf, $ref ("#",
+// maxLength, minimum / maximum, minItems / maxItems, anyOf, allOf with one
+// schema (as Pydantic wraps a reference), $ref ("#",
 // "#/$defs/<name>", "#/definitions/<name>") with $defs / definitions.
 // Annotations are accepted and ignored: title, description, default,
 // examples, format, $schema, $id, $comment, strict. Any other keyword is

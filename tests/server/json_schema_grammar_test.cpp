@@ -68,6 +68,10 @@ const std::vector<Json>& Schemas() {
       Json::parse(R"({"type": "object", "properties": {"s": {"type": "string", "minLength": 3}},
           "required": ["s", "extra"]})"),
       Json::parse(R"({"description": "anything"})"),
+      Json::parse(R"({"$defs": {"Pet": {"type": "object", "properties": {"kind": {"enum": ["cat", "dog"]}},
+          "required": ["kind"], "additionalProperties": false}}, "type": "object",
+          "properties": {"pet": {"allOf": [{"$ref": "#/$defs/Pet"}], "description": "Pydantic style"}},
+          "required": ["pet"]})"),
   };
   return k;
 }
@@ -176,6 +180,7 @@ TEST(JsonSchemaGrammarTest, UnsupportedKeywordsAreNamed) {
   EXPECT_EQ(message(R"({"type": "object", "properties": {"name": {"type": "string", "pattern": "^a"}}})"),
             "unsupported JSON schema keyword 'pattern' at /properties/name");
   EXPECT_NE(message(R"({"oneOf": [{"type": "string"}]})").find("'oneOf'"), std::string::npos);
+  EXPECT_NE(message(R"({"allOf": [{"type": "string"}, {"maxLength": 3}]})").find("'allOf'"), std::string::npos);
   EXPECT_NE(message(R"({"type": "date"})").find("unsupported type 'date'"), std::string::npos);
   EXPECT_NE(message(R"({"type": "number", "minimum": 0.5})").find("fractional"), std::string::npos);
   EXPECT_NE(message(R"({"$ref": "#/$defs/missing"})").find("#/$defs/missing"), std::string::npos);

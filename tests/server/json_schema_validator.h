@@ -20,6 +20,9 @@ inline bool Validates(const Json& v, const Json& s, const Json& root) {
   }
   if (s.contains("const") && v != s["const"]) return false;
   if (s.contains("enum") && std::find(s["enum"].begin(), s["enum"].end(), v) == s["enum"].end()) return false;
+  if (s.contains("allOf"))
+    for (const Json& sub : s["allOf"])
+      if (!Validates(v, sub, root)) return false;
   if (s.contains("anyOf")) {
     bool any = false;
     for (const Json& sub : s["anyOf"]) any = any || Validates(v, sub, root);
