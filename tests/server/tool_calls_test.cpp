@@ -220,3 +220,25 @@ TEST(ToolCallsTest, PublishedTemplatesRenderToolsCallsAndResults) {
 
 }  // namespace
 }  // namespace chunkserve::server
+
+namespace chunkserve::server {
+namespace {
+
+// Qwen3's own template (the shared test data's tokenizer_config.json).
+TEST(ToolCallsTest, Qwen3TemplateRendersTheRoundTrip) {
+  std::ifstream in(fs::path(CHUNKSERVE_TESTDATA_DIR) / "tokenizers" / "qwen3" / "tokenizer_config.json");
+  if (!in) GTEST_SKIP() << "no Qwen3 tokenizer_config.json in the test data";
+  const Json config = Json::parse(in);
+  auto qwen3 = tokenizer::ChatTemplate::FromJinja(config["chat_template"].get<std::string>(), "", "<|im_end|>");
+  ASSERT_TRUE(qwen3.ok()) << qwen3.status().ToString();
+  EXPECT_EQ(ToolFormatFor(*qwen3), ToolFormat::kHermes);
+  const std::string q = Render(*qwen3, Conversation());
+  EXPECT_NE(q.find("<tools>\n{\"function\": {\"description\": \"Weather for a city\""), std::string::npos) << q;
+  EXPECT_NE(q.find("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"),
+            std::string::npos)
+      << q;
+  EXPECT_NE(q.find("<tool_response>\n18 C, sunny\n</tool_response>"), std::string::npos) << q;
+}
+
+}  // namespace
+}  // namespace chunkserve::server
