@@ -14,7 +14,7 @@
 // (user, store, metadata, service_tier, parallel_tool_calls without tools,
 // ...) and unknown fields are ignored; a known field of the wrong type or
 // range is InvalidArgument naming it. Fields that would change the output
-// and are not supported are refused by name (kRefusedFields: functions,
+// and are not supported are refused by name (functions,
 // function_call, audio, modalities other than ["text"], prediction,
 // web_search_options, reasoning_effort, best_of > 1, suffix, echo).
 //
