@@ -172,15 +172,21 @@ int32_t Sampler::SampleAgainstDraft(std::span<const float> logits, int32_t draft
   if (params_.temperature <= 0.0f) return Sample(logits);
   CHECK(logits.size() == static_cast<size_t>(n_vocab_));
   candidates_.Fill(logits);
-  if (constraint_) {
-    // The draft is verified against the constrained distribution: a draft
-    // the constraint refuses has probability 0 and is always replaced.
-    if (!ComputeAllowed()) return SampleConstrained(logits);
-    KeepAllowedCandidates();
-  }
   for (auto& processor : chain_) {
     processor->Apply(candidates_);
     CHECK(!candidates_.data.empty());
+  }
+  if (constraint_) {
+    // The draft is verified against Sample()'s constrained law: the chain's
+    // survivors that are allowed (or the chain over the allowed tokens when
+    // none survived). A draft the constraint refuses has probability 0.
+    if (!ComputeAllowed()) return SampleConstrained(logits);
+    KeepAllowedCandidates();
+    if (candidates_.data.empty()) {
+      candidates_.Fill(logits);
+      KeepAllowedCandidates();
+      for (auto& processor : chain_) processor->Apply(candidates_);
+    }
   }
   TokenCandidates::Normalizer norm = candidates_.ComputeNormalizer();
   const size_t n = candidates_.data.size();

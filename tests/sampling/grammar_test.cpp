@@ -299,6 +299,31 @@ TEST(ConstrainedSamplerTest, SamplingIsTheConditionalDistribution) {
   EXPECT_NEAR(kept / double(n), 0.75, 0.01);
 }
 
+// With truncation (top-k), a draft is accepted with the probability Sample()
+// gives it: the chain's survivors conditioned on the allowed set.
+TEST(ConstrainedSamplerTest, DraftLawMatchesSampleUnderTruncation) {
+  auto g = Compile(R"(root ::= [abc])");
+  auto table = std::make_shared<const TokenTable>(std::vector<std::string>{"a", "b", "c", "d", "e"});
+  // top_k = 3 keeps d, b, a (c is cut); allowed survivors: b (3), a (1).
+  const std::vector<float> logits = {0.0f, std::log(3.0f), -1.0f, std::log(8.0f), -2.0f};
+  SamplingParams p;
+  p.temperature = 1.0f;
+  p.top_k = 3;
+  p.top_p = 1.0f;
+  p.min_p = 0.0f;
+  p.seed = 9;
+  Sampler s(p, 5);
+  s.SetConstraint(std::make_unique<GrammarConstraint>(g, table, nullptr));
+  const int n = 40000;
+  int sampled_b = 0, kept_b = 0;
+  for (int i = 0; i < n; ++i) {
+    sampled_b += s.Sample(logits) == 1;
+    kept_b += s.SampleAgainstDraft(logits, 1) == 1;
+  }
+  EXPECT_NEAR(sampled_b / double(n), 0.75, 0.01);
+  EXPECT_NEAR(kept_b / double(n), 0.75, 0.01);
+}
+
 TEST(ConstrainedSamplerTest, EndOfGenerationOnlyWhereTheGrammarEnds) {
   auto g = Compile(R"(root ::= "ab")");
   auto table = std::make_shared<const TokenTable>(std::vector<std::string>{"a", "b", ""});
