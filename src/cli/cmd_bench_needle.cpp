@@ -52,7 +52,7 @@ const char kUsage[] =
     "Lists are comma-separated; one row (one JSON line with --json) per combination.\n"
     "\n"
     "  -m, --model PATH         a GGUF carrying the needle task (needle.task = kv-recall-v1)\n"
-    "      --policy P[,P..]     full | sinks | h2o | snapkv | all (= those four); headwise,\n"
+    "      --policy P[,P..]     full | sinks | h2o | snapkv | all (= those four) | streaming; headwise,\n"
     "                           pages and gemfilter are not implemented yet (default full)\n"
     "      --budget B[,B..]     KV budget: <= 1 a fraction of the context, > 1 tokens\n"
     "                           (default 1; full keeps everything and reports 1)\n"
@@ -73,11 +73,12 @@ constexpr int64_t kMaxNeedles = 16;
 
 // Policy names the harness knows; the last three are not built yet.
 const std::vector<std::string>& PolicyNames() {
-  static const std::vector<std::string> kNames = {"full", "sinks", "h2o", "snapkv", "headwise",
+  static const std::vector<std::string> kNames = {"full", "sinks", "h2o", "snapkv", "streaming", "headwise",
                                                   "pages", "gemfilter", "all"};
   return kNames;
 }
-const std::vector<std::string> kImplemented = {"full", "sinks", "snapkv", "h2o"};
+const std::vector<std::string> kAll = {"full", "sinks", "snapkv", "h2o"};
+const std::vector<std::string> kImplemented = {"full", "sinks", "snapkv", "h2o", "streaming"};
 
 std::vector<std::string> SplitList(const std::string& s) {
   std::vector<std::string> out;
@@ -318,8 +319,8 @@ int RunBenchNeedle(const std::vector<std::string>& raw_args) {
     const auto& names = PolicyNames();
     if (std::find(names.begin(), names.end(), p) == names.end())
       return UsageError(*self, "--policy: unknown policy '" + p +
-                                   "' (full, sinks, h2o, snapkv, headwise, pages, gemfilter, all)");
-    for (const std::string& q : p == "all" ? kImplemented : std::vector<std::string>{p})
+                                   "' (full, sinks, h2o, snapkv, streaming, headwise, pages, gemfilter, all)");
+    for (const std::string& q : p == "all" ? kAll : std::vector<std::string>{p})
       if (std::find(policies.begin(), policies.end(), q) == policies.end()) policies.push_back(q);
   }
   auto budgets = ParseBudgets(flags.GetOr("budget", "1"));
@@ -344,7 +345,7 @@ int RunBenchNeedle(const std::vector<std::string>& raw_args) {
   for (const std::string& p : policies) {
     if (std::find(kImplemented.begin(), kImplemented.end(), p) == kImplemented.end())
       return Fail("bench-needle", UnimplementedError("KV policy '" + p +
-                                                     "' is not implemented yet (full, sinks, snapkv and h2o are); "
+                                                     "' is not implemented yet (full, sinks, snapkv, h2o and streaming are); "
                                                      "no result printed"));
   }
   const bool json = flags.Has("json");

@@ -1,5 +1,5 @@
 // The KV-policy flags shared by generate and serve (kv/kv_policy.h):
-//   --kv-policy P    full | sinks | snapkv | h2o (default full)
+//   --kv-policy P    full | sinks | snapkv | h2o | streaming (default full)
 //   --kv-budget N    tokens each KV head keeps (required by a policy)
 // serve's are the defaults of requests that do not send `kv_policy`.
 #pragma once
@@ -14,7 +14,8 @@ inline constexpr const char* kKvPolicyFlag = "kv-policy";
 inline constexpr const char* kKvBudgetFlag = "kv-budget";
 #define CHUNKSERVE_KV_POLICY_USAGE                                                         \
   "      --kv-policy P    KV budget policy for long contexts: full | sinks (StreamingLLM)\n" \
-  "                       | snapkv | h2o (default full: every token kept)\n"               \
+  "                       | snapkv | h2o | streaming (sinks with positions in the cache:\n"  \
+  "                       generation goes on past the context) (default full)\n"         \
   "      --kv-budget N    tokens each KV head keeps under a policy\n"
 
 // InvalidArgument for an unknown policy, a policy without --kv-budget, or a

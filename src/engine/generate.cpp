@@ -18,7 +18,10 @@ StatusOr<GenerateResult> Generate(Engine& engine, const tokenizer::Tokenizer& to
   result.n_prompt_tokens = n_prompt;
   const int64_t n_ctx = engine.max_context_tokens();
   const int64_t asked_steps = params.max_new_tokens ? n_prompt - 1 + *params.max_new_tokens : params.n_steps;
-  const int64_t n_steps = asked_steps <= 0 ? n_ctx : std::min(asked_steps, n_ctx);
+  // Streaming (rolling positions) goes on past the context; the prompt
+  // itself still has to fit.
+  const bool unbounded = params.kv_policy.rolling_positions() && asked_steps > 0;
+  const int64_t n_steps = asked_steps <= 0 ? n_ctx : unbounded ? asked_steps : std::min(asked_steps, n_ctx);
   result.n_steps = n_steps;
 
   // The detokenizer sees every token (so the SPM leading-space rule applies

@@ -11,12 +11,14 @@ const char* KvPolicyName(KvPolicyKind kind) {
     case KvPolicyKind::kSinks: return "sinks";
     case KvPolicyKind::kSnapKv: return "snapkv";
     case KvPolicyKind::kH2O: return "h2o";
+    case KvPolicyKind::kStreaming: return "streaming";
   }
   return "full";
 }
 
 std::optional<KvPolicyKind> ParseKvPolicyKind(std::string_view name) {
-  for (KvPolicyKind k : {KvPolicyKind::kFull, KvPolicyKind::kSinks, KvPolicyKind::kSnapKv, KvPolicyKind::kH2O})
+  for (KvPolicyKind k : {KvPolicyKind::kFull, KvPolicyKind::kSinks, KvPolicyKind::kSnapKv, KvPolicyKind::kH2O,
+                         KvPolicyKind::kStreaming})
     if (name == KvPolicyName(k)) return k;
   return std::nullopt;
 }
@@ -26,7 +28,7 @@ Status ValidateKvPolicy(const KvPolicy& p) {
   if (p.n_sinks < 0 || p.window < 1 || p.pool_size < 1)
     return InvalidArgumentError("kv policy: sinks must be >= 0, window and pool size >= 1");
   int64_t least = 2;
-  if (p.kind == KvPolicyKind::kSinks) least = p.n_sinks + 1;
+  if (p.keeps_sinks_and_recent()) least = p.n_sinks + 1;
   if (p.kind == KvPolicyKind::kSnapKv) least = p.window + 1;
   if (p.budget < least)
     return InvalidArgumentError(std::string("kv policy ") + KvPolicyName(p.kind) + ": budget " +

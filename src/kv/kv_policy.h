@@ -7,6 +7,10 @@
 //           most recent ones. Applied whenever the cache outgrows the budget
 //           by a block, during prefill too, so every later token sees
 //           exactly sinks + window.
+//   streaming  sinks with StreamingLLM's positions: positions are slots in
+//           the cache (the kept window is re-rotated down when it moves), so
+//           positions never pass budget + a block and generation goes on
+//           past the model's context length, as long as asked.
 //   snapkv  SnapKV: once the prompt is computed, its last `window` tokens
 //           (the observation window) vote with their attention, pooled over
 //           neighbouring slots, and each layer's KV head keeps the top
@@ -16,8 +20,9 @@
 //           half of the budget; re-applied whenever the cache outgrows the
 //           budget by a block.
 //
-// Kept tokens keep their RoPE positions (kv_compaction.h): a policy changes
-// which keys attention reads, never where they are.
+// Except under streaming, kept tokens keep their RoPE positions
+// (kv_compaction.h): a policy changes which keys attention reads, never
+// where they are.
 #pragma once
 
 #include <cstdint>
@@ -31,7 +36,7 @@
 
 namespace chunkserve::kv {
 
-enum class KvPolicyKind { kFull, kSinks, kSnapKv, kH2O };
+enum class KvPolicyKind { kFull, kSinks, kSnapKv, kH2O, kStreaming };
 
 struct KvPolicy {
   KvPolicyKind kind = KvPolicyKind::kFull;
@@ -41,13 +46,17 @@ struct KvPolicy {
   int64_t pool_size = 7;   // snapkv: max-pooling width over the votes
 
   bool active() const { return kind != KvPolicyKind::kFull; }
+  // Sinks + recent window kept (sinks, streaming).
+  bool keeps_sinks_and_recent() const { return kind == KvPolicyKind::kSinks || kind == KvPolicyKind::kStreaming; }
+  // Positions are cache slots (streaming): no context limit on length.
+  bool rolling_positions() const { return kind == KvPolicyKind::kStreaming; }
   // Whether the policy needs attention votes from the step that ends the
   // prompt (snapkv, h2o) or from every step (h2o).
   bool votes_at_prompt_end() const { return kind == KvPolicyKind::kSnapKv || kind == KvPolicyKind::kH2O; }
   bool votes_every_step() const { return kind == KvPolicyKind::kH2O; }
 };
 
-// "full" | "sinks" | "snapkv" | "h2o".
+// "full" | "sinks" | "snapkv" | "h2o" | "streaming".
 const char* KvPolicyName(KvPolicyKind kind);
 std::optional<KvPolicyKind> ParseKvPolicyKind(std::string_view name);
 // InvalidArgument naming the field for a budget that cannot hold what the

@@ -116,6 +116,32 @@ std::unique_ptr<ContiguousKvCache> Model::NewKvCache(int64_t capacity_tokens, st
                                              capacity_tokens, type.value_or(kv_type()));
 }
 
+Status Model::ShiftKeys(KvCache* kv, int64_t first_slot, int64_t n, int64_t delta) const {
+  const HParams& hp = hparams_;
+  if (first_slot < 0 || n < 0 || first_slot + n > kv->capacity_tokens())
+    return OutOfRangeError("ShiftKeys: slots [" + std::to_string(first_slot) + ", " + std::to_string(first_slot + n) +
+                           ") past the cache");
+  // The forward pass's rotation without LongRoPE's magnitude factor (that
+  // was applied once, when the key was computed).
+  const kernels::RopeParams rope{
+      .head_dim = static_cast<int>(hp.head_dim),
+      .n_rot = static_cast<int>(hp.n_rot),
+      .theta = hp.rope_freq_base,
+      .freq_scale = hp.rope_freq_scale,
+      .style = hp.rope_style,
+      .freq_factors = weights_->rope_freqs.empty() ? nullptr : weights_->rope_freqs.data(),
+      .mscale = 1.0f,
+  };
+  std::vector<float> row(static_cast<size_t>(kv->row_floats()));
+  for (int layer = 0; layer < kv->n_layers(); ++layer)
+    for (int64_t slot = first_slot; slot < first_slot + n; ++slot) {
+      kv->LoadK(layer, slot, row.data());
+      kernels::ApplyRope(row.data(), static_cast<int>(hp.n_head_kv), delta, rope);
+      kv->StoreK(layer, slot, row.data());
+    }
+  return Status::Ok();
+}
+
 StatusOr<Logits> Model::ForwardAll(KvCache* kv, std::span<const int32_t> tokens, int64_t first_slot) {
   SequenceBatch seq{.kv = kv, .tokens = tokens, .first_slot = first_slot, .positions = {}, .logits = LogitsMode::kAll};
   Logits logits;

@@ -147,6 +147,12 @@ class Model {
   // until set back to null; tools only. Borrowed; set while no Forward runs.
   void set_profile(ForwardProfile* profile) { profile_ = profile; }
 
+  // Re-rotates the K rows of slots [first_slot, first_slot + n) of `kv` by
+  // `delta` positions (a pure rotation: RoPE composes, so keys computed at
+  // p then read as if at p + delta), for caches whose positions move.
+  // OutOfRange for slots past the cache.
+  Status ShiftKeys(KvCache* kv, int64_t first_slot, int64_t n, int64_t delta) const;
+
   // Convenience for tests: runs `tokens` as one sequence at slots
   // [first_slot, first_slot + n) of `kv`, returns the logits of every token.
   StatusOr<Logits> ForwardAll(KvCache* kv, std::span<const int32_t> tokens,

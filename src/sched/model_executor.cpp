@@ -68,4 +68,9 @@ Status ModelExecutor::Run(std::span<const StepSequence> batch, StepLogits* logit
   return Status::Ok();
 }
 
+Status ModelExecutor::ShiftKeys(kv::BlockTable* table, int64_t first_slot, int64_t n, int64_t delta) {
+  model::PagedKvCache kv(table);
+  return model_->ShiftKeys(&kv, first_slot, n, delta);
+}
+
 }  // namespace chunkserve::sched

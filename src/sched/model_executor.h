@@ -28,6 +28,7 @@ class ModelExecutor final : public StepExecutor {
 
   int64_t n_vocab() const override { return model_->hparams().n_vocab; }
   Status Run(std::span<const StepSequence> batch, StepLogits* logits) override;
+  Status ShiftKeys(kv::BlockTable* table, int64_t first_slot, int64_t n, int64_t delta) override;
 
  private:
   model::Model* model_;

@@ -58,7 +58,17 @@ StatusOr<uint64_t> Scheduler::Submit(SchedRequest request) {
       request.max_new_tokens = std::min<int64_t>(request.max_new_tokens, static_cast<int64_t>(request.forced_tokens.size()));
   }
   // Positions that hold KV: the last generated token is never fed back.
-  const int64_t n_total = n_prompt + std::max<int64_t>(0, request.max_new_tokens - 1);
+  // Under rolling positions (streaming) they stay below budget + a block,
+  // whatever the length.
+  int64_t n_total = n_prompt + std::max<int64_t>(0, request.max_new_tokens - 1);
+  if (request.kv_policy.rolling_positions()) {
+    n_total = std::min(n_total, request.kv_policy.budget + pool_->block_tokens());
+    if (n_total > options_.max_context_tokens)
+      return InvalidArgumentError("kv policy streaming: budget " + std::to_string(request.kv_policy.budget) +
+                                  " plus a block of " + std::to_string(pool_->block_tokens()) +
+                                  " tokens exceeds the context of " + std::to_string(options_.max_context_tokens) +
+                                  " tokens");
+  }
   if (n_total > options_.max_context_tokens)
     return InvalidArgumentError("the prompt (" + std::to_string(n_prompt) + " tokens) plus max_tokens (" +
                                 std::to_string(request.max_new_tokens) + ") exceeds the context of " +
@@ -459,6 +469,7 @@ bool Scheduler::RunStep() {
   batch_.clear();
   batch_seqs_.clear();
   batch_fills_.clear();
+  batch_first_token_.clear();
   // Admission candidates and fill jobs by identity: claiming decode room may
   // drop fill jobs, admitting moves requests out of waiting_.
   std::vector<Seq*> candidates;
@@ -499,6 +510,10 @@ StepView Scheduler::Snapshot() {
     RunningView r;
     r.decoding = s.decoding();
     r.n_pending = s.n_pending();
+    // Rolling positions never pass budget + a block: a prefill slice takes
+    // at most the room left before the next compaction.
+    if (const kv::KvPolicy& p = s.req.kv_policy; p.rolling_positions())
+      r.n_pending = std::min(r.n_pending, std::max<int64_t>(1, p.budget + pool_->block_tokens() - (s.n_computed - s.n_evicted)));
     if (r.decoding) {
       s.feed.assign(1, s.tokens.back());
       const std::vector<int32_t> draft = DraftFor(s);
@@ -579,7 +594,7 @@ void Scheduler::AddRun(Seq& s, int64_t first_token, int64_t n) {
   step.table = &s.table;
   step.tokens = std::span<const int32_t>(s.tokens.data() + first_token, static_cast<size_t>(n));
   step.first_slot = first_token - s.n_evicted;
-  step.first_position = first_token;
+  step.first_position = s.req.kv_policy.rolling_positions() ? -1 : first_token;  // -1: the slot
   step.vote_rows = VoteRows(s, first_token, n);
   const bool last = first_token + n == static_cast<int64_t>(s.tokens.size());
   if (s.req.embed) step.output = StepOutput::kHidden;
@@ -588,6 +603,7 @@ void Scheduler::AddRun(Seq& s, int64_t first_token, int64_t n) {
   batch_.push_back(step);
   batch_seqs_.push_back(&s);
   batch_fills_.push_back(nullptr);
+  batch_first_token_.push_back(first_token);
 }
 
 // The next n pending slots of `s`, in slot order: the scattered runs, then
@@ -663,6 +679,17 @@ void Scheduler::ApplyStepOutput(const Status& st) {
     int64_t row = 0;
     int64_t hidden_row = 0;
     size_t next_votes = 0;
+    // A KV policy compacts a sequence at its last entry of the step (after
+    // every run of its slots in this step was applied).
+    std::vector<bool> last_of_seq(batch_.size(), false);
+    {
+      std::vector<const Seq*> seen;
+      for (size_t k = batch_.size(); k-- > 0;)
+        if (const Seq* s = batch_seqs_[k]; s != nullptr && std::find(seen.begin(), seen.end(), s) == seen.end()) {
+          seen.push_back(s);
+          last_of_seq[k] = true;
+        }
+    }
     for (size_t k = 0; k < batch_.size(); ++k) {
       const StepSequence& step = batch_[k];
       const auto n = static_cast<int64_t>(step.tokens.size());
@@ -676,18 +703,19 @@ void Scheduler::ApplyStepOutput(const Status& st) {
       Seq& s = *batch_seqs_[k];
       if (s.decoding() && n > 1) {  // a draft to verify
         stats_.n_decode_tokens += n;
-        ApplyVerification(s, step, row);
-        ApplyKvPolicy(s, false, votes);
+        ApplyVerification(s, step, batch_first_token_[k], row);
+        ApplyKvPolicy(s, false, votes, last_of_seq[k]);
         row += n;
         continue;
       }
       (s.decoding() ? stats_.n_decode_tokens : stats_.n_prefill_tokens) += n;
       const bool had_prompt = s.prompt_computed();
-      s.Advance(step.position(), n);
+      const int64_t first_token = batch_first_token_[k];
+      s.Advance(first_token, n);
       // Fill jobs take the request's in-context KV before a policy compacts
       // it (the blocks they hold are then copied, not written).
       if (!had_prompt && s.prompt_computed() && !s.fills.empty()) QueueFills(s);
-      ApplyKvPolicy(s, !had_prompt && s.prompt_computed(), votes);
+      ApplyKvPolicy(s, !had_prompt && s.prompt_computed(), votes, last_of_seq[k]);
       // Publish computed prompt blocks at once so that requests waiting on
       // this shared prefix can be admitted in the next step.
       if (s.n_valid() <= s.n_prompt) InsertIntoPrefixCache(s, s.n_exact());
@@ -695,8 +723,8 @@ void Scheduler::ApplyStepOutput(const Status& st) {
       switch (step.output) {
         case StepOutput::kNone: break;
         case StepOutput::kLastLogits: sample_row = logits_.Row(row++); break;
-        case StepOutput::kAllLogits: CaptureRows(s, step, row); row += n; sample_row = logits_.Row(row - 1); break;
-        case StepOutput::kHidden: KeepHiddenRows(s, step, hidden_row); hidden_row += n; break;
+        case StepOutput::kAllLogits: CaptureRows(s, first_token, n, row); row += n; sample_row = logits_.Row(row - 1); break;
+        case StepOutput::kHidden: KeepHiddenRows(s, first_token, n, hidden_row); hidden_row += n; break;
       }
       if (s.req.embed) {
         if (s.prompt_computed()) {
@@ -705,7 +733,7 @@ void Scheduler::ApplyStepOutput(const Status& st) {
         }
         continue;
       }
-      if (step.position() + n != static_cast<int64_t>(s.tokens.size())) continue;  // not the last slot
+      if (first_token + n != static_cast<int64_t>(s.tokens.size())) continue;  // not the last token
       const bool forced = !s.req.forced_tokens.empty();
       if (!forced && s.req.on_logits) s.req.on_logits(sample_row);
       const int32_t token = forced ? s.req.forced_tokens[static_cast<size_t>(s.n_generated)] : s.sampler.Sample(sample_row);
@@ -769,10 +797,10 @@ void Scheduler::RetireFinished(const Status& st) {
   }
 }
 
-void Scheduler::CaptureRows(Seq& s, const StepSequence& step, int64_t first_row) {
+void Scheduler::CaptureRows(Seq& s, int64_t first_token, int64_t n, int64_t first_row) {
   RequestOutcome& out = s.outcome;
-  for (int64_t i = 0; i < static_cast<int64_t>(step.tokens.size()); ++i) {
-    const int64_t slot = step.position() + i;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t slot = first_token + i;
     if (slot < s.req.capture_logits_from || slot < s.next_capture_slot) continue;
     const std::span<const float> r = logits_.Row(first_row + i);
     out.captured_logits.insert(out.captured_logits.end(), r.begin(), r.end());
@@ -781,11 +809,11 @@ void Scheduler::CaptureRows(Seq& s, const StepSequence& step, int64_t first_row)
   }
 }
 
-void Scheduler::KeepHiddenRows(Seq& s, const StepSequence& step, int64_t first_row) {
+void Scheduler::KeepHiddenRows(Seq& s, int64_t first_token, int64_t n, int64_t first_row) {
   RequestOutcome& out = s.outcome;
   out.n_embd = logits_.n_embd;
-  for (int64_t i = 0; i < static_cast<int64_t>(step.tokens.size()); ++i) {
-    const int64_t slot = step.position() + i;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t slot = first_token + i;
     if (slot < s.next_hidden_slot) continue;
     const float* r = logits_.hidden.data() + (first_row + i) * logits_.n_embd;
     out.hidden.insert(out.hidden.end(), r, r + logits_.n_embd);

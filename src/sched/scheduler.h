@@ -306,12 +306,13 @@ class Scheduler {
   void AddPending(Seq& s, int64_t n);
   // Samples from a verification's rows, keeps the accepted prefix (the rest
   // of the fed slots are left to be overwritten).
-  void ApplyVerification(Seq& s, const StepSequence& step, int64_t first_row);
+  void ApplyVerification(Seq& s, const StepSequence& step, int64_t first_token, int64_t first_row);
   // A sampled (or forced) token joins the sequence, or ends it.
   void EmitToken(Seq& s, int32_t token, bool forced);
-  // The request's KV policy after a step computed its slots (with the
-  // attention votes of its entry, if it asked): compacts when due.
-  void ApplyKvPolicy(Seq& s, bool prompt_ended, const StepVotes* votes);
+  // The request's KV policy after an entry of the step computed its slots
+  // (with the entry's attention votes, if it asked): accumulates votes, and
+  // compacts when due and `may_compact` (its last entry of the step).
+  void ApplyKvPolicy(Seq& s, bool prompt_ended, const StepVotes* votes, bool may_compact);
   // Votes an entry of `s` asks for (0: none).
   int64_t VoteRows(const Seq& s, int64_t first_token, int64_t n) const;
   // Nothing to run: drops stuck fill jobs or fails requests that can never
@@ -324,8 +325,8 @@ class Scheduler {
   void RetireFinished(const Status& st);
   // Keep an evaluation request's captured logits / embedding request's
   // hidden rows of one step entry (rows from first_row of logits_).
-  void CaptureRows(Seq& s, const StepSequence& step, int64_t first_row);
-  void KeepHiddenRows(Seq& s, const StepSequence& step, int64_t first_row);
+  void CaptureRows(Seq& s, int64_t first_token, int64_t n, int64_t first_row);
+  void KeepHiddenRows(Seq& s, int64_t first_token, int64_t n, int64_t first_row);
   void PublishStats() EXCLUDES(mu_);
   void LeaveQueue() EXCLUDES(mu_);  // a request left inbox/waiting
   // The planner's fetch for a waiting request is done (any thread).
@@ -372,6 +373,7 @@ class Scheduler {
   std::vector<StepSequence> batch_;
   std::vector<Seq*> batch_seqs_;                 // null for a fill job's entry
   std::vector<FillJob*> batch_fills_;            // null for a request's entry
+  std::vector<int64_t> batch_first_token_;       // token index (fill: slot) of each entry's first token
   StepLogits logits_;
   StepCostModel cost_;
 };

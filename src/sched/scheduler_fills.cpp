@@ -67,7 +67,8 @@ void Scheduler::AddFills(const std::vector<std::pair<uint64_t, int64_t>>& planne
   // prefix cache holds: a chunk entry is worth more than an LRU cached
   // prefix (it serves any position), but a waiting request may hit that
   // prefix. One that cannot start ends the phase.
-  for (const auto& [id, n_tokens] : planned) {
+  for (const auto& [planned_id, n_tokens] : planned) {
+    const uint64_t id = planned_id;  // (clang 14 cannot capture a structured binding)
     const auto it = std::find_if(fills_.begin(), fills_.end(),
                                  [id](const std::unique_ptr<FillJob>& f) { return f->id == id; });
     if (it == fills_.end()) continue;  // dropped for a decode's room
@@ -94,6 +95,7 @@ void Scheduler::AddFills(const std::vector<std::pair<uint64_t, int64_t>>& planne
     batch_.push_back(step);
     batch_seqs_.push_back(nullptr);
     batch_fills_.push_back(&f);
+    batch_first_token_.push_back(f.n_computed);
     f.in_step = true;
   }
 }

@@ -19,7 +19,7 @@ int64_t Scheduler::VoteRows(const Seq& s, int64_t first_token, int64_t n) const 
   return 0;
 }
 
-void Scheduler::ApplyKvPolicy(Seq& s, bool prompt_ended, const StepVotes* votes) {
+void Scheduler::ApplyKvPolicy(Seq& s, bool prompt_ended, const StepVotes* votes, bool may_compact) {
   const kv::KvPolicy& p = s.req.kv_policy;
   if (!p.active() || !s.todo.empty()) return;
   const int64_t n_slots = s.n_computed - s.n_evicted;  // slots holding KV
@@ -37,10 +37,12 @@ void Scheduler::ApplyKvPolicy(Seq& s, bool prompt_ended, const StepVotes* votes)
         s.attention_mass[static_cast<size_t>(slot * lh + j)] += votes->mass[static_cast<size_t>(j * votes->n_slots + slot)];
   }
 
+  if (!may_compact) return;
   kv::KeepSets keep;
   switch (p.kind) {
     case kv::KvPolicyKind::kFull: return;
     case kv::KvPolicyKind::kSinks:
+    case kv::KvPolicyKind::kStreaming:
       if (n_slots < p.budget + B) return;
       keep = kv::SameForAllHeads(n_layers, 1, kv::SinksAndRecent(n_slots, p.budget, p.n_sinks));
       break;
@@ -81,6 +83,17 @@ void Scheduler::ApplyKvPolicy(Seq& s, bool prompt_ended, const StepVotes* votes)
           kept[static_cast<size_t>(i * lh + j)] = s.attention_mass[static_cast<size_t>(list[i] * lh + j)];
       }
     s.attention_mass.swap(kept);
+  }
+  // Streaming: positions are slots, so the window that moved down is
+  // re-rotated by as many positions.
+  if (p.rolling_positions()) {
+    const int64_t n_sinks = std::min(p.n_sinks, keep.n_keep);
+    if (const Status shift = executor_->ShiftKeys(&s.table, n_sinks, keep.n_keep - n_sinks, keep.n_keep - n_slots);
+        !shift.ok()) {
+      CS_LOG(Error) << "scheduler: request " << s.id << ": " << shift.ToString();
+      s.done = true;
+      s.done_reason = FinishReason::kError;
+    }
   }
   // Slots kept in place still hold exactly their tokens; the rest does not.
   s.first_inexact_slot = std::min(s.first_inexact_slot, kv::KeptInPlace(keep));

@@ -44,12 +44,13 @@ void Scheduler::AddDecodes(const StepPlan& plan) {
     step.table = &s.table;
     step.tokens = s.feed;
     step.first_slot = n_tokens - 1 - s.n_evicted;
-    step.first_position = n_tokens - 1;
+    step.first_position = s.req.kv_policy.rolling_positions() ? -1 : n_tokens - 1;
     step.output = StepOutput::kAllLogits;
     step.vote_rows = VoteRows(s, n_tokens - 1, 1 + d.n_draft);
     batch_.push_back(step);
     batch_seqs_.push_back(&s);
     batch_fills_.push_back(nullptr);
+    batch_first_token_.push_back(n_tokens - 1);
   }
 }
 
@@ -57,7 +58,7 @@ void Scheduler::AddDecodes(const StepPlan& plan) {
 // every draft before it was kept, so the sequence advances one slot per
 // token emitted; the first mismatch's pick is emitted and the rest of the
 // draft (and its KV rows, overwritten later) is dropped.
-void Scheduler::ApplyVerification(Seq& s, const StepSequence& step, int64_t first_row) {
+void Scheduler::ApplyVerification(Seq& s, const StepSequence& step, int64_t first_token, int64_t first_row) {
   const auto n_draft = static_cast<int64_t>(step.tokens.size()) - 1;
   int64_t n_kept = 0;
   for (int64_t i = 0; i <= n_draft && !s.done; ++i) {
@@ -66,7 +67,7 @@ void Scheduler::ApplyVerification(Seq& s, const StepSequence& step, int64_t firs
     const int32_t draft = has_draft ? step.tokens[static_cast<size_t>(i + 1)] : -1;
     if (s.req.on_logits) s.req.on_logits(row);
     const int32_t token = has_draft ? s.sampler.SampleAgainstDraft(row, draft) : s.sampler.Sample(row);
-    s.Advance(step.position() + i, 1);
+    s.Advance(first_token + i, 1);
     EmitToken(s, token, /*forced=*/false);
     if (!has_draft || token != draft) break;
     ++n_kept;

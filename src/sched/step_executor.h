@@ -81,6 +81,12 @@ class StepExecutor {
   virtual Status Run(std::span<const StepSequence> batch, StepLogits* logits) = 0;
   // The sequence ended or was preempted: drop any state kept for it.
   virtual void Forget(uint64_t seq_id) {}
+  // Re-rotates the cached K rows of slots [first_slot, first_slot + n) by
+  // `delta` positions (RoPE composes: a rotation by p then by delta is one
+  // by p + delta), for KV policies whose positions are cache slots.
+  virtual Status ShiftKeys(kv::BlockTable* table, int64_t first_slot, int64_t n, int64_t delta) {
+    return UnimplementedError("this executor cannot re-rotate keys");
+  }
 };
 
 }  // namespace chunkserve::sched

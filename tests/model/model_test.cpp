@@ -302,6 +302,36 @@ TEST(ModelTest, RopeDependsOnlyOnRelativePositions) {
   }
 }
 
+// ShiftKeys: keys computed at positions p and shifted by delta are the keys
+// the forward pass computes at p + delta. (Past layer 0 both K and V differ
+// by rounding: attention at other absolute angles sums in another order.)
+TEST(ModelTest, ShiftKeysEqualsComputingAtTheShiftedPositions) {
+  for (const char* arch : {"llama", "qwen2", "phi3"}) {
+    const std::string path = WriteFixture(SmallSpec(arch, "f32"));
+    auto m = Model::Load(path, {.n_threads = 1, .attention_precision = kernels::AttentionPrecision::kF32});
+    ASSERT_TRUE(m.ok()) << arch << ": " << m.status().ToString();
+    const auto tokens = SomeTokens(10, 300);
+    std::vector<int32_t> at(10), later(10);
+    for (int i = 0; i < 10; ++i) at[i] = 200 + i, later[i] = 37 + i;
+    auto a = (*m)->NewKvCache(10), b = (*m)->NewKvCache(10);
+    Logits ignored;
+    SequenceBatch sa{.kv = a.get(), .tokens = tokens, .first_slot = 0, .positions = at, .logits = LogitsMode::kNone};
+    SequenceBatch sb{.kv = b.get(), .tokens = tokens, .first_slot = 0, .positions = later, .logits = LogitsMode::kNone};
+    ASSERT_TRUE((*m)->Forward(std::span(&sa, 1), &ignored).ok());
+    ASSERT_TRUE((*m)->Forward(std::span(&sb, 1), &ignored).ok());
+    ASSERT_TRUE((*m)->ShiftKeys(a.get(), 0, 10, 37 - 200).ok());
+    const int n_layers = static_cast<int>((*m)->hparams().n_layer);
+    for (int l = 0; l < n_layers; ++l)
+      for (int64_t s = 0; s < 10; ++s)
+        for (int64_t j = 0; j < a->row_floats(); ++j) {
+          ASSERT_NEAR(a->KRowF32(l, s)[j], b->KRowF32(l, s)[j], 1e-4f * (1 + std::abs(b->KRowF32(l, s)[j])))
+              << arch << " layer " << l << " slot " << s << " at " << j;
+          if (l == 0) ASSERT_EQ(a->VRowF32(l, s)[j], b->VRowF32(l, s)[j]) << arch;
+        }
+    EXPECT_EQ((*m)->ShiftKeys(a.get(), 5, 6, 1).code(), StatusCode::kOutOfRange);
+  }
+}
+
 TEST(ModelTest, ForwardRejectsBadBatches) {
   const std::string path = WriteFixture(SmallSpec("llama", "f32"));
   auto m = Model::Load(path, {.n_threads = 1});

@@ -65,8 +65,10 @@ int32_t Argmax(std::span<const float> row) {
 
 // The sinks policy by hand: whenever the cache holds budget + block slots,
 // a new cache gets the first n_sinks and the last budget - n_sinks rows.
+// rolling (streaming): positions are slots, so the moved rows are rotated
+// down by as many positions and each token runs at its slot's position.
 std::vector<int32_t> SinksReference(model::Model& m, const std::vector<int32_t>& prompt, int64_t max_new,
-                                    int64_t budget, int64_t n_sinks) {
+                                    int64_t budget, int64_t n_sinks, bool rolling = false) {
   const int n_layers = static_cast<int>(m.hparams().n_layer);
   const int64_t row = m.hparams().n_embd_kv();
   const int64_t capacity = static_cast<int64_t>(prompt.size()) + max_new;
@@ -84,8 +86,10 @@ std::vector<int32_t> SinksReference(model::Model& m, const std::vector<int32_t>&
         kv->LoadV(l, keep[i], buf.data());
         fresh->StoreV(l, static_cast<int64_t>(i), buf.data());
       }
+    const auto n_keep = static_cast<int64_t>(keep.size());
+    if (rolling) EXPECT_TRUE(m.ShiftKeys(fresh.get(), n_sinks, n_keep - n_sinks, n_keep - n_slots).ok());
     kv = std::move(fresh);
-    n_slots = static_cast<int64_t>(keep.size());
+    n_slots = n_keep;
   };
   model::Logits logits;
   std::vector<int32_t> positions(prompt.size());
@@ -99,7 +103,7 @@ std::vector<int32_t> SinksReference(model::Model& m, const std::vector<int32_t>&
   for (int64_t i = 0; i < max_new; ++i) {
     out.push_back(Argmax(logits.Row(0)));
     if (i + 1 == max_new) break;
-    const int32_t position = static_cast<int32_t>(prompt.size() + i);
+    const auto position = static_cast<int32_t>(rolling ? n_slots : static_cast<int64_t>(prompt.size()) + i);
     model::SequenceBatch d{.kv = kv.get(), .tokens = std::span<const int32_t>(&out.back(), 1), .first_slot = n_slots,
                            .positions = std::span<const int32_t>(&position, 1), .logits = model::LogitsMode::kLast};
     EXPECT_TRUE(m.Forward(std::span<const model::SequenceBatch>(&d, 1), &logits).ok());
@@ -140,6 +144,39 @@ TEST(KvPolicyModelTest, SinksEqualAttendingOverTheKeptRowsByHand) {
     EXPECT_EQ(run.stats.n_kv_evicted_tokens, 29 + 3 * 8) << type;
     // And the policy did change the answer (the twin is not vacuous).
     EXPECT_NE(run.tokens, RunAlone(*m, prompt, 30)) << type;
+  }
+}
+
+// Streaming: positions stay within budget + a block, so a 64-token context
+// generates 200 tokens; the outputs equal the hand-made rolling reference.
+TEST(KvPolicyModelTest, StreamingGoesPastTheContextAsTheReferenceDoes) {
+  for (const std::string type : {"f32", "q8_0"}) {
+    auto m = LoadFixture(type);
+    ASSERT_NE(m, nullptr);
+    const auto prompt = Prompt(7, 20);
+    kv::KvPolicy p;
+    p.kind = kv::KvPolicyKind::kStreaming;
+    p.budget = 24;
+    p.n_sinks = 4;
+    ModelExecutor exec(m.get());
+    kv::BlockPoolOptions po = PoolOptionsFor(*m, kBlock, 0);
+    po.budget_bytes = size_t{8} * kBlock * 2 * static_cast<size_t>(po.n_layers * po.row_floats) * Traits(po.type).type_size;
+    auto pool = std::move(kv::BlockPool::Create(po)).value();
+    SchedulerOptions so;
+    so.max_step_tokens = 256;
+    so.max_context_tokens = 40;  // budget + a block fits; 220 positions do not
+    auto sched = std::move(Scheduler::Create(&exec, pool.get(), nullptr, so)).value();
+    const ScheduledRun run = RunOn(*sched, prompt, 200, p);
+    ASSERT_EQ(run.tokens.size(), 200u) << type;
+    EXPECT_EQ(run.tokens, SinksReference(*m, prompt, 200, p.budget, p.n_sinks, /*rolling=*/true)) << type;
+    EXPECT_GT(run.stats.n_kv_compactions, 20) << type;
+    // Without rolling positions the same request does not fit the context.
+    p.kind = kv::KvPolicyKind::kSinks;
+    SchedRequest r;
+    r.prompt = prompt;
+    r.max_new_tokens = 200;
+    r.kv_policy = p;
+    EXPECT_EQ(sched->Submit(std::move(r)).status().code(), StatusCode::kInvalidArgument);
   }
 }
 
