@@ -134,6 +134,7 @@ StatusOr<sched::SchedRequest> Engine::MakeRequest(const Prompt& prompt, const Re
   r.use_prefix_cache = params.use_prefix_cache;
   r.forced_tokens = params.forced_tokens;
   r.lookup_draft = params.lookup_draft;
+  if (params.make_constraint) r.constraint = params.make_constraint();
   r.kv_policy = params.kv_policy;
   if (params.capture_logits) {
     const auto n_prompt = static_cast<int64_t>(r.prompt.size());
@@ -147,6 +148,7 @@ StatusOr<sched::SchedRequest> Engine::MakeRequest(const Prompt& prompt, const Re
 StatusOr<uint64_t> Engine::Submit(const Prompt& prompt, const RequestParams& params, RequestCallbacks callbacks) {
   ASSIGN_OR_RETURN(sched::SchedRequest r, MakeRequest(prompt, params));
   r.on_token = std::move(callbacks.on_token);
+  r.on_logits = std::move(callbacks.on_logits);
   r.on_done = std::move(callbacks.on_done);
   return scheduler_->Submit(std::move(r));
 }

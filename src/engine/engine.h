@@ -124,6 +124,9 @@ struct RequestParams {
   // sched::SchedRequest::lookup_draft: same output, fewer forward passes when
   // the answer copies its prompt); nullopt: off.
   std::optional<sched::LookupDraftOptions> lookup_draft;
+  // Structured outputs: makes the request's constraint (sched::SchedRequest::
+  // constraint; one per submission, as a constraint has state); empty: none.
+  std::function<std::unique_ptr<sampling::TokenConstraint>()> make_constraint;
   // A KV budget for long contexts (kv/kv_policy.h, sched::SchedRequest::
   // kv_policy); full by default.
   kv::KvPolicy kv_policy;
@@ -146,6 +149,9 @@ using TokenCallback = std::function<bool(int32_t token)>;
 
 struct RequestCallbacks {
   TokenCallback on_token;  // core thread
+  // Core thread: each sampled token's logits row, before the pick (see
+  // sched::SchedRequest::on_logits); may be null.
+  std::function<void(std::span<const float> logits)> on_logits;
   // Core thread (or the Submit/Shutdown caller), exactly once per accepted
   // request, also when it is cancelled or fails (outcome.status).
   std::function<void(const sched::RequestOutcome&)> on_done;

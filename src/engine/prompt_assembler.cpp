@@ -39,20 +39,27 @@ StatusOr<TemplateChoice> ChooseChatTemplate(const gguf::GgufFile& file, const to
   return TemplateChoice{std::move(t).value(), ""};
 }
 
-StatusOr<AssembledPrompt> PromptAssembler::Chat(std::span<const PromptMessage> messages,
-                                                bool add_generation_prompt) const {
+StatusOr<AssembledPrompt> PromptAssembler::Chat(std::span<const PromptMessage> messages, bool add_generation_prompt,
+                                                const tokenizer::jinja::Value& tools) const {
   // Render with markers, then put the parts back where the markers came out.
   std::vector<tokenizer::ChatMessage> rendered_messages;
   std::vector<PromptPart> parts;
   for (const PromptMessage& m : messages) {
-    tokenizer::ChatMessage cm{m.role, ""};
+    tokenizer::ChatMessage cm;
+    cm.role = m.role;
+    cm.tool_calls = m.tool_calls;
+    cm.tool_call_id = m.tool_call_id;
+    cm.name = m.name;
     for (const PromptPart& p : m.parts) {
       cm.content += Marker(parts.size());
       parts.push_back(p);
     }
     rendered_messages.push_back(std::move(cm));
   }
-  StatusOr<std::string> rendered = template_.Apply(rendered_messages, add_generation_prompt);
+  tokenizer::ChatTemplateOptions options;
+  options.add_generation_prompt = add_generation_prompt;
+  options.tools = tools;
+  StatusOr<std::string> rendered = template_.Apply(rendered_messages, options);
   if (!rendered.ok()) return InvalidArgumentError("chat template: " + rendered.status().message());
   std::string text;
   std::vector<tokenizer::TextRange> ranges;

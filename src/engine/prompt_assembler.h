@@ -52,9 +52,16 @@ struct PromptPart {
 struct PromptMessage {
   std::string role;  // "system", "user", "assistant", ...
   std::vector<PromptPart> parts;
+  // Tool calling, passed to the template as tokenizer::ChatMessage's fields.
+  tokenizer::jinja::Value tool_calls;
+  std::string tool_call_id;
+  std::string name;
 
   static PromptMessage Text(std::string role, std::string text) {
-    return PromptMessage{std::move(role), {PromptPart{PromptPart::Kind::kText, std::move(text)}}};
+    PromptMessage m;
+    m.role = std::move(role);
+    m.parts.push_back(PromptPart{PromptPart::Kind::kText, std::move(text)});
+    return m;
   }
 };
 
@@ -83,7 +90,9 @@ class PromptAssembler {
 
   // Renders a conversation through the chat template (with the assistant's
   // generation prompt when add_generation_prompt).
-  StatusOr<AssembledPrompt> Chat(std::span<const PromptMessage> messages, bool add_generation_prompt = true) const;
+  // `tools`: the template's `tools` variable (undefined: none).
+  StatusOr<AssembledPrompt> Chat(std::span<const PromptMessage> messages, bool add_generation_prompt = true,
+                                 const tokenizer::jinja::Value& tools = {}) const;
   // A raw completion prompt (no template): the parts in order, user text
   // plain, BOS as above.
   AssembledPrompt Raw(std::span<const PromptPart> parts) const;

@@ -50,6 +50,70 @@ void Sampler::BuildChain() {
 }
 
 int32_t Sampler::Sample(std::span<const float> logits) {
+  const int32_t pick = SampleUnconstrained(logits);
+  if (!constraint_ || IsAllowed(pick)) return pick;
+  return SampleConstrained(logits);
+}
+
+bool Sampler::IsAllowed(int32_t token) {
+  return IsEndOfGeneration(token) ? constraint_->CanEnd() : constraint_->Allows(token);
+}
+
+bool Sampler::ComputeAllowed() {
+  allowed_.resize(static_cast<size_t>(n_vocab_));
+  constraint_->FillAllowed(allowed_);
+  const uint8_t can_end = constraint_->CanEnd() ? 1 : 0;
+  for (int32_t id : eog_ids_)
+    if (id >= 0 && id < n_vocab_) allowed_[static_cast<size_t>(id)] = can_end;
+  return std::find(allowed_.begin(), allowed_.end(), uint8_t{1}) != allowed_.end();
+}
+
+void Sampler::KeepAllowedCandidates() {
+  std::vector<TokenCandidate>& d = candidates_.data;
+  d.erase(std::remove_if(d.begin(), d.end(), [this](const TokenCandidate& c) { return !allowed_[static_cast<size_t>(c.id)]; }),
+          d.end());
+  candidates_.probs_valid = false;
+}
+
+int32_t Sampler::SampleConstrained(std::span<const float> logits) {
+  if (!ComputeAllowed()) {
+    last_p_ = 1.0f;
+    return eog_ids_.empty() ? SampleUnconstrained(logits) : eog_ids_.front();
+  }
+  if (params_.temperature <= 0.0f && chain_.empty()) {
+    // The argmax over allowed ids (NaN as -inf, lowest id on ties).
+    int32_t best = -1;
+    float best_value = 0;
+    for (int32_t i = 0; i < n_vocab_; ++i) {
+      if (!allowed_[static_cast<size_t>(i)]) continue;
+      const float v = std::isnan(logits[static_cast<size_t>(i)]) ? -std::numeric_limits<float>::infinity()
+                                                                  : logits[static_cast<size_t>(i)];
+      if (best < 0 || v > best_value) {
+        best = i;
+        best_value = v;
+      }
+    }
+    last_p_ = 1.0f;
+    return best;
+  }
+  KeepAllowedCandidates();
+  if (candidates_.data.empty()) {
+    // Truncation left no allowed token: run the chain over the allowed ones.
+    candidates_.Fill(logits);
+    KeepAllowedCandidates();
+    for (auto& processor : chain_) processor->Apply(candidates_);
+  }
+  if (params_.temperature <= 0.0f) {
+    const TokenCandidate* best = &candidates_.data.front();
+    for (const TokenCandidate& c : candidates_.data)
+      if (c.logit > best->logit || (c.logit == best->logit && c.id < best->id)) best = &c;
+    last_p_ = 1.0f;
+    return best->id;
+  }
+  return Draw(candidates_.ComputeNormalizer());
+}
+
+int32_t Sampler::SampleUnconstrained(std::span<const float> logits) {
   CHECK(logits.size() == static_cast<size_t>(n_vocab_));
   if (chain_.empty() && params_.temperature <= 0.0f) {
     // Plain greedy: the same argmax (lowest id on ties) straight from the row,
@@ -112,6 +176,18 @@ int32_t Sampler::SampleAgainstDraft(std::span<const float> logits, int32_t draft
     processor->Apply(candidates_);
     CHECK(!candidates_.data.empty());
   }
+  if (constraint_) {
+    // The draft is verified against Sample()'s constrained law: the chain's
+    // survivors that are allowed (or the chain over the allowed tokens when
+    // none survived). A draft the constraint refuses has probability 0.
+    if (!ComputeAllowed()) return SampleConstrained(logits);
+    KeepAllowedCandidates();
+    if (candidates_.data.empty()) {
+      candidates_.Fill(logits);
+      KeepAllowedCandidates();
+      for (auto& processor : chain_) processor->Apply(candidates_);
+    }
+  }
   TokenCandidates::Normalizer norm = candidates_.ComputeNormalizer();
   const size_t n = candidates_.data.size();
   auto at = std::find_if(candidates_.data.begin(), candidates_.data.end(),
@@ -134,10 +210,14 @@ int32_t Sampler::SampleAgainstDraft(std::span<const float> logits, int32_t draft
 
 void Sampler::Accept(int32_t token) {
   for (auto& processor : chain_) processor->Accept(token);
+  if (constraint_ && !IsEndOfGeneration(token)) constraint_->Accept(token);
 }
+
+void Sampler::SetConstraint(std::shared_ptr<TokenConstraint> constraint) { constraint_ = std::move(constraint); }
 
 void Sampler::Reset() {
   for (auto& processor : chain_) processor->Reset();
+  if (constraint_) constraint_->Reset();
   rng_.Seed(params_.seed);
   last_p_ = 1.0f;
 }

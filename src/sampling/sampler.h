@@ -16,6 +16,20 @@
 //   if (sampler.IsEndOfGeneration(t)) stop;
 // Accept() may also be fed prompt tokens so that penalties see them.
 //
+// Constraint (structured outputs): with SetConstraint(), every pick is a
+// token the TokenConstraint allows (an end-of-generation token only where
+// it CanEnd()). Sample() first picks as if unconstrained and keeps that
+// token when it is allowed (the common case: no mask computed); otherwise
+// it computes the allowed set and picks again among the chain's surviving
+// candidates that are allowed, or, when none is, runs the chain over the
+// allowed tokens only. Greedy: the argmax over allowed tokens. Sampling:
+// p(t | allowed) of the chain's distribution p (the two-stage draw has
+// exactly that law: p(t) + (1 - p(A)) p(t)/p(A) = p(t)/p(A)). If nothing
+// at all is allowed (a grammar no token can continue), the pick is an
+// end-of-generation token, or the unconstrained pick when there is none.
+// Accept() forwards generated tokens to the constraint; set the constraint
+// after feeding prompt tokens.
+//
 // Invariants: Sample() always returns an id in [0, n_vocab) (NaN logits are
 // treated as -inf; if every logit is -inf the lowest id wins greedy and the
 // draw is uniform).
@@ -33,6 +47,7 @@
 #include "sampling/rng.h"
 #include "sampling/sampling_params.h"
 #include "sampling/token_candidates.h"
+#include "sampling/token_constraint.h"
 
 namespace chunkserve::sampling {
 
@@ -55,10 +70,15 @@ class Sampler {
   // The caller compares the result with the draft. Uses one or two Rng
   // draws, so seeded runs differ from Sample()'s (in draws, not in law).
   int32_t SampleAgainstDraft(std::span<const float> logits, int32_t draft);
-  // Records a token appended to the sequence (penalty history).
+  // Records a token appended to the sequence (penalty history; the
+  // constraint, unless it is an end-of-generation token).
   void Accept(int32_t token);
 
-  // Forgets the accepted history and re-seeds the Rng with params.seed, so a
+  // From now on every pick obeys `constraint` (null: none).
+  void SetConstraint(std::shared_ptr<TokenConstraint> constraint);
+  bool constrained() const { return constraint_ != nullptr; }
+
+  // Forgets the accepted history (the constraint's too) and re-seeds the Rng with params.seed, so a
   // Reset() sampler replays exactly like a new one.
   void Reset();
 
@@ -81,6 +101,16 @@ class Sampler {
   void BuildChain();
   // A draw from candidates_ under `norm` (sets last_p_).
   int32_t Draw(const TokenCandidates::Normalizer& norm);
+  int32_t SampleUnconstrained(std::span<const float> logits);
+  // The pick when the unconstrained one was refused (candidates_ holds the
+  // chain's output for `logits` unless the greedy fast path ran).
+  int32_t SampleConstrained(std::span<const float> logits);
+  bool IsAllowed(int32_t token);
+  // allowed_ for this step (end-of-generation ids included); false when
+  // nothing is allowed.
+  bool ComputeAllowed();
+  // Keeps only allowed candidates (the order, hence `sorted`, is kept).
+  void KeepAllowedCandidates();
 
   SamplingParams params_;
   int n_vocab_;
@@ -89,6 +119,8 @@ class Sampler {
   TokenCandidates candidates_;
   Rng rng_;
   float last_p_ = 1.0f;
+  std::shared_ptr<TokenConstraint> constraint_;  // this sequence's own
+  std::vector<uint8_t> allowed_;  // per token, this step (constrained only)
 };
 
 }  // namespace chunkserve::sampling

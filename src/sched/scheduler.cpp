@@ -85,6 +85,8 @@ StatusOr<uint64_t> Scheduler::Submit(SchedRequest request) {
   if (seq->req.lookup_draft) seq->draft_limit = seq->req.lookup_draft->max_draft;
   // Penalties see the prompt too (llama.cpp's rule, the same on every path).
   for (int32_t t : seq->tokens) seq->sampler.Accept(t);
+  // The constraint sees generated tokens only.
+  seq->sampler.SetConstraint(std::move(seq->req.constraint));
   seq->submit_ns = NowNanos();
   seq->submit_cpu_ms = ProcessCpuMillis();
   seq->outcome.stats.n_prompt_tokens = n_prompt;
@@ -733,6 +735,7 @@ void Scheduler::ApplyStepOutput(const Status& st) {
       }
       if (first_token + n != static_cast<int64_t>(s.tokens.size())) continue;  // not the last token
       const bool forced = !s.req.forced_tokens.empty();
+      if (!forced && s.req.on_logits) s.req.on_logits(sample_row);
       const int32_t token = forced ? s.req.forced_tokens[static_cast<size_t>(s.n_generated)] : s.sampler.Sample(sample_row);
       EmitToken(s, token, forced);
     }

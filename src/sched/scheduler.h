@@ -68,6 +68,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -79,6 +80,7 @@
 #include "kv/kv_policy.h"
 #include "kv/prefix_cache.h"
 #include "sampling/sampling_params.h"
+#include "sampling/token_constraint.h"
 #include "sched/prompt_lookup.h"
 #include "sched/prompt_planner.h"
 #include "sched/request_stats.h"
@@ -160,6 +162,14 @@ struct SchedRequest {
   // drafts keep failing stops drafting. nullopt: off. Ignored with
   // forced_tokens.
   std::optional<LookupDraftOptions> lookup_draft;
+  // Structured outputs: every sampled token obeys it (Sampler::
+  // SetConstraint; forced_tokens bypass it). Drafts are verified against
+  // it (a refused draft token is never kept). Null: unconstrained. Stateful:
+  // one per request (shared_ptr only so that SchedRequest stays copyable).
+  std::shared_ptr<sampling::TokenConstraint> constraint;
+  // Scheduler thread: the logits row each sampled token is picked from,
+  // just before the pick (for logprobs); null: not called.
+  std::function<void(std::span<const float> logits)> on_logits;
   // A KV budget (kv/kv_policy.h): the sequence's cache is compacted to the
   // tokens the policy keeps, when it outgrows the budget by a block (sinks,
   // h2o) or once its prompt is computed (snapkv). Kept tokens keep their

@@ -65,6 +65,7 @@ void Scheduler::ApplyVerification(Seq& s, const StepSequence& step, int64_t firs
     const std::span<const float> row = logits_.Row(first_row + i);
     const bool has_draft = i < n_draft;
     const int32_t draft = has_draft ? step.tokens[static_cast<size_t>(i + 1)] : -1;
+    if (s.req.on_logits) s.req.on_logits(row);
     const int32_t token = has_draft ? s.sampler.SampleAgainstDraft(row, draft) : s.sampler.Sample(row);
     s.Advance(first_token + i, 1);
     EmitToken(s, token, /*forced=*/false);

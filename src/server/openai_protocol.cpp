@@ -1,5 +1,10 @@
 #include "server/openai_protocol.h"
 
+#include <climits>
+#include <cstdlib>
+
+#include "server/json_schema_grammar.h"
+
 namespace chunkserve::server {
 namespace {
 
@@ -30,6 +35,35 @@ StatusOr<std::string> ContentText(const Json& content, size_t index) {
   return text;
 }
 
+
+// `response_format` and `grammar` -> the GBNF the output must match.
+StatusOr<std::string> ParseOutputGrammar(const Json& body) {
+  std::string grammar;
+  if (auto it = body.find("response_format"); it != body.end() && !it->is_null()) {
+    if (!it->is_object() || !it->contains("type") || !(*it)["type"].is_string())
+      return InvalidArgumentError("'response_format' must be an object with a string 'type'");
+    const std::string type = (*it)["type"].get<std::string>();
+    if (type == "json_object") {
+      grammar = JsonObjectGbnf();
+    } else if (type == "json_schema") {
+      auto js = it->find("json_schema");
+      if (js == it->end() || !js->is_object() || !js->contains("schema"))
+        return InvalidArgumentError("'response_format.json_schema' must be an object with a 'schema'");
+      StatusOr<std::string> g = JsonSchemaToGbnf((*js)["schema"]);
+      if (!g.ok()) return InvalidArgumentError("'response_format.json_schema.schema': " + g.status().message());
+      grammar = *std::move(g);
+    } else if (type != "text") {
+      return InvalidArgumentError("'response_format.type' must be \"text\", \"json_object\" or \"json_schema\"");
+    }
+  }
+  if (auto it = body.find("grammar"); it != body.end() && !it->is_null()) {
+    if (!it->is_string() || it->get<std::string>().empty())
+      return InvalidArgumentError("'grammar' must be a non-empty GBNF string");
+    if (!grammar.empty()) return InvalidArgumentError("'grammar' and a JSON 'response_format' exclude each other");
+    grammar = it->get<std::string>();
+  }
+  return grammar;
+}
 
 }  // namespace
 
@@ -68,7 +102,22 @@ StatusOr<CompletionSpec> ParseCompletionSpec(const Json& body, bool chat) {
       msg.role = role->get<std::string>();
       if (msg.role == "developer") msg.role = "system";  // OpenAI's newer name
       ASSIGN_OR_RETURN(msg.content, ContentText(m.contains("content") ? m["content"] : Json(), i));
+      Json calls;
+      if (auto tc = m.find("tool_calls"); tc != m.end() && !tc->is_null()) {
+        const std::string where = "messages[" + std::to_string(i) + "].tool_calls";
+        if (msg.role != "assistant" || !tc->is_array()) return InvalidArgumentError("'" + where + "' must be an array on an assistant message");
+        for (const Json& c : *tc)
+          if (!c.is_object() || !c.contains("function") || !c["function"].is_object() || !c["function"].contains("name") ||
+              !c["function"]["name"].is_string())
+            return InvalidArgumentError("'" + where + "' entries need function.name");
+        calls = *tc;
+      }
+      if (msg.role == "tool") {
+        if (auto id = m.find("tool_call_id"); id != m.end() && id->is_string()) msg.tool_call_id = id->get<std::string>();
+        if (auto name = m.find("name"); name != m.end() && name->is_string()) msg.name = name->get<std::string>();
+      }
       spec.messages.push_back(std::move(msg));
+      spec.message_tool_calls.push_back(std::move(calls));
     }
   } else {
     auto it = body.find("prompt");
@@ -92,8 +141,46 @@ StatusOr<CompletionSpec> ParseCompletionSpec(const Json& body, bool chat) {
     if (spec.echo) return InvalidArgumentError("'echo' is not supported");
   }
 
-  ASSIGN_OR_RETURN(const int64_t n, GetInt(body, "n", 1));
-  if (n != 1) return InvalidArgumentError("'n' must be 1: one choice per request is supported");
+  for (const char* field : {"functions", "function_call", "audio", "prediction", "web_search_options", "reasoning_effort"})
+    if (body.contains(field) && !body[field].is_null())
+      return InvalidArgumentError(std::string("'") + field + "' is not supported" +
+                                  (std::string(field).rfind("function", 0) == 0 ? " (use 'tools')" : ""));
+  if (auto it = body.find("modalities"); it != body.end() && !it->is_null() && *it != Json::array({"text"}))
+    return InvalidArgumentError("'modalities' other than [\"text\"] are not supported");
+  if (!chat) {
+    ASSIGN_OR_RETURN(const int64_t best_of, GetInt(body, "best_of", 1));
+    if (best_of != 1) return InvalidArgumentError("'best_of' other than 1 is not supported");
+    if (auto it = body.find("suffix"); it != body.end() && !it->is_null() && !(it->is_string() && it->get<std::string>().empty()))
+      return InvalidArgumentError("'suffix' is not supported");
+  }
+  ASSIGN_OR_RETURN(spec.n, GetInt(body, "n", 1));
+  if (spec.n < 1 || spec.n > 8) return InvalidArgumentError("'n' must lie in [1, 8]");
+  if (auto it = body.find("logprobs"); it != body.end() && !it->is_null()) {
+    if (chat) {
+      if (!it->is_boolean()) return InvalidArgumentError("'logprobs' must be a boolean");
+      ASSIGN_OR_RETURN(const int64_t top, GetInt(body, "top_logprobs", 0));
+      if (top < 0 || top > 20) return InvalidArgumentError("'top_logprobs' must lie in [0, 20]");
+      if (it->get<bool>()) spec.top_logprobs = static_cast<int>(top);
+    } else {
+      if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > 5)
+        return InvalidArgumentError("'logprobs' must be an integer in [0, 5]");
+      spec.top_logprobs = static_cast<int>(it->get<int64_t>());
+    }
+  } else if (chat && body.contains("top_logprobs") && !body["top_logprobs"].is_null()) {
+    return InvalidArgumentError("'top_logprobs' needs 'logprobs': true");
+  }
+  if (auto it = body.find("logit_bias"); it != body.end() && !it->is_null()) {
+    if (!it->is_object()) return InvalidArgumentError("'logit_bias' must be an object of token id -> bias");
+    for (const auto& [key, value] : it->items()) {
+      char* end = nullptr;
+      const long long id = std::strtoll(key.c_str(), &end, 10);
+      if (key.empty() || *end != '\0' || id < 0 || id > INT32_MAX)
+        return InvalidArgumentError("'logit_bias' keys must be token ids, got '" + key + "'");
+      if (!value.is_number() || value.get<double>() < -100 || value.get<double>() > 100)
+        return InvalidArgumentError("'logit_bias' values must lie in [-100, 100]");
+      spec.logit_bias.emplace_back(static_cast<int32_t>(id), value.get<float>());
+    }
+  }
   ASSIGN_OR_RETURN(const int64_t max_tokens, GetInt(body, "max_tokens", -1));
   ASSIGN_OR_RETURN(const int64_t max_completion, GetInt(body, "max_completion_tokens", -1));
   const int64_t mt = max_completion >= 0 ? max_completion : max_tokens;
@@ -134,6 +221,12 @@ StatusOr<CompletionSpec> ParseCompletionSpec(const Json& body, bool chat) {
   ASSIGN_OR_RETURN(spec.ignore_eos, GetBool(body, "ignore_eos", false));
   ASSIGN_OR_RETURN(spec.speculate, ParseSpeculateField(body));
   ASSIGN_OR_RETURN(spec.recompute_fraction, ParseRecomputeField(body));
+  ASSIGN_OR_RETURN(spec.grammar, ParseOutputGrammar(body));
+  if (chat) {
+    ASSIGN_OR_RETURN(spec.tools, ParseToolRequest(body));
+  }
+  if (!spec.grammar.empty() && spec.ignore_eos)
+    return InvalidArgumentError("'ignore_eos' cannot be combined with 'response_format' or 'grammar'");
   if (auto it = body.find("stream_options"); it != body.end() && !it->is_null()) {
     if (!it->is_object()) return InvalidArgumentError("'stream_options' must be an object");
     ASSIGN_OR_RETURN(spec.include_usage, GetBool(*it, "include_usage", false));

@@ -9,7 +9,14 @@
 // prompt_tokens_details {cached_tokens, prefix_cached_tokens,
 // chunk_cached_tokens, chunk_recomputed_tokens, computed_tokens}.
 // finish_reason: "stop" (end of generation or a stop string), "length"
-// (max_tokens or the context), "cancelled" (server shutdown).
+// (max_tokens or the context, and a server shutdown), "tool_calls" (the
+// answer was tool calls: tool_calls.h).
+// n > 1: n requests submitted together (choices in order; streamed, the
+// choices' events interleave, each naming its index).
+// logprobs: each choice's `logprobs` (streamed: on a chunk of their own
+// before their text). Structured outputs: the request's grammar
+// (GrammarRegistry) constrains every sampled token. Tools: content streams
+// until a tool call may begin; calls go out as `tool_calls` deltas.
 //
 // Errors: malformed JSON or fields -> 400; prompt (+ max_tokens) over the
 // context -> 400 with code "context_length_exceeded"; queue full -> 503 with

@@ -40,4 +40,16 @@ StatusOr<engine::Prompt> BuildPrompt(const CompletionSpec& spec, const engine::P
 
 int64_t PromptTokens(const engine::Prompt& prompt);
 
+// Tool calling (tool_calls.h): the chat messages as the template gets them.
+// A template that reads `tools` gets assistant tool_calls (arguments parsed
+// to JSON) and tool_call_id / name as message fields; any other template
+// gets our ChatML tool format (calls as <tool_call> text, results as user
+// <tool_response> messages, the definitions appended to the system message,
+// or a new one, when tools are active).
+StatusOr<std::vector<engine::PromptMessage>> ToolMessages(const CompletionSpec& spec,
+                                                          const tokenizer::ChatTemplate& chat_template);
+
+// A JSON value as a template value.
+tokenizer::jinja::Value JsonToJinja(const Json& j);
+
 }  // namespace chunkserve::server

@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -29,20 +30,34 @@
 
 namespace chunkserve::server {
 
+// One sampled token's log-probability under the model's own distribution
+// (log-softmax of the logits, before the sampling knobs; -9999 for -inf, as
+// OpenAI reports it), with the `top` most likely alternatives.
+struct TokenLogprob {
+  int32_t token = 0;
+  float logprob = 0;
+  std::vector<std::pair<int32_t, float>> top;
+};
+
 class RequestStream : public std::enable_shared_from_this<RequestStream> {
  public:
-  RequestStream(const tokenizer::Tokenizer& tokenizer, std::vector<std::string> stop_strings, Metrics* metrics);
+  // `top_logprobs` >= 0: record each token's TokenLogprob with that many
+  // alternatives; -1: none recorded.
+  RequestStream(const tokenizer::Tokenizer& tokenizer, std::vector<std::string> stop_strings, Metrics* metrics,
+                int top_logprobs = -1);
 
   // Callbacks for engine::Engine::Submit, holding a reference to this.
   engine::RequestCallbacks Callbacks();
 
   bool OnToken(int32_t token);
+  void OnLogits(std::span<const float> logits);
   void OnDone(const sched::RequestOutcome& result);
 
   struct Delta {
     std::string text;  // new text since the previous Next()
     std::vector<std::string> pieces;  // the same text, one non-empty piece per token
     bool done = false; // the generation ended (result() is valid)
+    std::vector<TokenLogprob> logprobs;  // tokens since the previous Next() (with top_logprobs)
   };
   // Waits up to timeout_ms for new text or the end.
   Delta Next(int timeout_ms);
@@ -62,6 +77,8 @@ class RequestStream : public std::enable_shared_from_this<RequestStream> {
 
   // Valid once done.
   const sched::RequestOutcome& result() const { return result_; }
+  // Every generated token's TokenLogprob (with top_logprobs; valid once done).
+  std::vector<TokenLogprob> logprobs() const;
   // "stop" (end of generation or stop string), "length", "cancelled", "error".
   std::string finish_reason() const;
 
@@ -81,6 +98,12 @@ class RequestStream : public std::enable_shared_from_this<RequestStream> {
   bool client_gone_ = false;               // (mu_)
   int64_t last_token_ns_ = 0;              // (mu_)
   sched::RequestOutcome result_;           // (mu_) written once, at done
+  const int top_logprobs_;
+  // The row of the token being picked (scheduler thread only).
+  std::vector<float> row_;
+  double row_log_sum_ = 0;
+  std::vector<TokenLogprob> logprobs_;          // (mu_)
+  std::vector<TokenLogprob> pending_logprobs_;  // (mu_) not yet taken by Next()
 };
 
 }  // namespace chunkserve::server

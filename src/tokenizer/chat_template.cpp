@@ -35,6 +35,8 @@ ChatTemplate ChatTemplate::ChatMl(std::string bos_token, std::string eos_token) 
   return std::move(t).value();
 }
 
+bool ChatTemplate::UsesTools() const { return source_.find("tools") != std::string::npos; }
+
 StatusOr<std::string> ChatTemplate::Apply(std::span<const ChatMessage> messages, bool add_generation_prompt) const {
   ChatTemplateOptions options;
   options.add_generation_prompt = add_generation_prompt;
@@ -50,12 +52,16 @@ StatusOr<std::string> ChatTemplate::Apply(std::span<const ChatMessage> messages,
     jinja::Value message = jinja::Value::MakeDict();
     message.dict().Set("role", jinja::Value(m.role));
     message.dict().Set("content", jinja::Value(m.content));
+    if (!m.tool_calls.is_undefined()) message.dict().Set("tool_calls", m.tool_calls);
+    if (!m.tool_call_id.empty()) message.dict().Set("tool_call_id", jinja::Value(m.tool_call_id));
+    if (!m.name.empty()) message.dict().Set("name", jinja::Value(m.name));
     list.push_back(std::move(message));
   }
   evaluator.SetGlobal("messages", jinja::Value::MakeList(std::move(list)));
   evaluator.SetGlobal("add_generation_prompt", jinja::Value(options.add_generation_prompt));
   evaluator.SetGlobal("bos_token", jinja::Value(bos_token_));
   evaluator.SetGlobal("eos_token", jinja::Value(eos_token_));
+  if (!options.tools.is_undefined()) evaluator.SetGlobal("tools", options.tools);
   for (const auto& [name, v] : options.variables) {
     std::visit([&](const auto& x) { evaluator.SetGlobal(name, jinja::Value(x)); }, v);
   }

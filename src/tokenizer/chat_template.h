@@ -8,8 +8,10 @@
 // `strftime_now`, `tojson` without key sorting). Variables given to the
 // template: messages (list of {role, content}), add_generation_prompt,
 // bos_token, eos_token, plus any ChatTemplateOptions::variables (e.g.
-// enable_thinking=false for Qwen3). Undeclared variables such as `tools` are
-// undefined, so tool-calling branches are skipped.
+// enable_thinking=false for Qwen3). Tool calling: ChatTemplateOptions::tools
+// becomes `tools` and a message's tool_calls / tool_call_id / name its fields
+// of those names (as Hugging Face passes them); left undefined, the
+// template's tool-calling branches are skipped.
 //
 // Errors: FromJinja gives kInvalidArgument for syntax errors and
 // kUnimplemented for Jinja constructs outside the subset, naming the line and
@@ -38,6 +40,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "tokenizer/jinja_value.h"
 
 namespace chunkserve::tokenizer {
 
@@ -48,6 +51,11 @@ struct Node;
 struct ChatMessage {
   std::string role;     // "system", "user", "assistant" (templates may accept more)
   std::string content;
+  // An assistant turn's calls: a list of {id, type: "function", function:
+  // {name, arguments (a dict)}}; undefined when none.
+  jinja::Value tool_calls;
+  std::string tool_call_id;  // a "tool" message: the call it answers
+  std::string name;          // a "tool" message: the function's name
 };
 
 struct ChatTemplateOptions {
@@ -56,6 +64,9 @@ struct ChatTemplateOptions {
   std::optional<std::time_t> now;
   // Extra template variables, e.g. {"enable_thinking", false}.
   std::map<std::string, std::variant<bool, int64_t, std::string>> variables;
+  // The `tools` list (OpenAI's [{type: "function", function: {name,
+  // description, parameters}}]); undefined: none.
+  jinja::Value tools;
 };
 
 class ChatTemplate {
@@ -72,6 +83,8 @@ class ChatTemplate {
   StatusOr<std::string> Apply(std::span<const ChatMessage> messages, const ChatTemplateOptions& options) const;
 
   const std::string& source() const { return source_; }
+  // Whether the template reads a `tools` variable (renders tool definitions).
+  bool UsesTools() const;
   const std::string& bos_token() const { return bos_token_; }
   const std::string& eos_token() const { return eos_token_; }
 

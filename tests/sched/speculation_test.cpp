@@ -67,7 +67,9 @@ struct Req {
 };
 
 // Runs `reqs` together on a fresh scheduler over `model`.
-Outcome RunAll(const std::vector<Req>& reqs, const FakeLogitsFn& model, int64_t n_blocks = 512, int64_t step_tokens = 64) {
+// `constraint` (may be null) makes each request's TokenConstraint.
+Outcome RunAll(const std::vector<Req>& reqs, const FakeLogitsFn& model, int64_t n_blocks = 512, int64_t step_tokens = 64,
+               const std::function<std::unique_ptr<sampling::TokenConstraint>()>& constraint = nullptr) {
   constexpr int64_t kBlock = 4;
   FakeExecutor exec(kVocab, kBlock, model);
   kv::BlockPoolOptions po;
@@ -90,6 +92,7 @@ Outcome RunAll(const std::vector<Req>& reqs, const FakeLogitsFn& model, int64_t 
     r.max_new_tokens = q.max_new;
     if (q.eog >= 0) r.end_of_generation = {q.eog};
     if (q.speculate) r.lookup_draft = q.draft;
+    if (constraint) r.constraint = constraint();
     auto holder = std::make_shared<uint64_t>(0);
     r.on_token = [&run, holder](int32_t t) {
       run.out[*holder].push_back(t);
@@ -125,6 +128,36 @@ std::vector<Req> CopyRequests(int n) {
     reqs.push_back(std::move(q));
   }
   return reqs;
+}
+
+// Structured outputs: only even token ids (and the end) are allowed.
+class EvenTokensOnly : public sampling::TokenConstraint {
+ public:
+  bool Allows(int32_t t) override { return t % 2 == 0; }
+  void FillAllowed(std::span<uint8_t> allowed) override {
+    for (size_t t = 0; t < allowed.size(); ++t) allowed[t] = t % 2 == 0;
+  }
+  bool CanEnd() const override { return true; }
+  void Accept(int32_t t) override { EXPECT_EQ(t % 2, 0); }
+  void Reset() override {}
+};
+
+// Drafts copied from an odd-heavy prompt are verified against the
+// constraint: no refused token is ever kept, and the output is plain
+// (unspeculated) constrained greedy's, token for token.
+TEST(SpeculationTest, DraftsAreVerifiedAgainstTheConstraint) {
+  const auto make = [] { return std::make_unique<EvenTokensOnly>(); };
+  const std::vector<Req> reqs = CopyRequests(3);
+  std::vector<Req> plain = reqs;
+  for (Req& q : plain) q.speculate = false;
+  const Outcome spec = RunAll(reqs, CopyingLogits, 512, 64, make);
+  const Outcome base = RunAll(plain, CopyingLogits, 512, 64, make);
+  EXPECT_GT(spec.stats.n_draft_tokens, 0);
+  ASSERT_EQ(spec.out.size(), base.out.size());
+  for (const auto& [id, tokens] : spec.out) {
+    EXPECT_EQ(tokens, base.out.at(id));
+    for (int32_t t : tokens) EXPECT_EQ(t % 2, 0);
+  }
 }
 
 void ExpectExact(const Outcome& run) {

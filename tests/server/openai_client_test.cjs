@@ -138,7 +138,7 @@ const chat = (content, extra = {}) => ({
 
   await check('malformed bodies -> 400', async () => {
     const out = [];
-    for (const body of ['{"messages": [', '[]', '{"messages": "x"}', '{"messages":[{"role":"user","content":"x"}],"n":3}']) {
+    for (const body of ['{"messages": [', '[]', '{"messages": "x"}', '{"messages":[{"role":"user","content":"x"}],"n":9}']) {
       const r = await fetch(baseURL + '/chat/completions', {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${apiKey}` },
@@ -149,7 +149,7 @@ const chat = (content, extra = {}) => ({
       assert(j.error && typeof j.error.message === 'string', 'error shape');
       out.push(j.error.message);
     }
-    out.push(await expectStatus(client.chat.completions.create(chat('hi', { n: 2 })), 400));
+    out.push(await expectStatus(client.chat.completions.create(chat('hi', { n: 9 })), 400));
     out.push(await expectStatus(client.chat.completions.create(chat('hi', { temperature: 7 })), 400));
     return out;
   });

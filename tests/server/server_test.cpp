@@ -1,6 +1,6 @@
 // HTTP behaviour of the server through httplib's client: the OpenAI routes
 // (non-stream and SSE), the error paths (auth, malformed and oversized
-// bodies, over-long prompts, n > 1, queue full), client disconnects, stop
+// bodies, over-long prompts, n out of range, queue full), client disconnects, stop
 // strings, metrics, documents with chunk-cache reuse, graceful shutdown, and
 // a battery of handcrafted bad inputs that must never crash the server.
 #include <gtest/gtest.h>
@@ -206,7 +206,7 @@ TEST(ServerTest, BadRequestsGet4xxInOpenAiShape) {
       {"/v1/chat/completions", R"({"messages": [{"content": "no role"}]})", 400},
       {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": 5}]})", 400},
       {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})", 400},
-      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "n": 2})", 400},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "n": 9})", 400},
       {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 0})", 400},
       {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": "7"})", 400},
       {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "temperature": 9})", 400},
