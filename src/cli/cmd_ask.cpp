@@ -84,6 +84,7 @@ nlohmann::json CitationJson(const rag::Citation& c, rag::CitationLines& lines) {
     j["line_begin"] = l->begin;
     j["line_end"] = l->end;
   }
+  if (!c.also_in.empty()) j["also_in"] = c.also_in;  // near-duplicate copies merged into it
   return j;
 }
 

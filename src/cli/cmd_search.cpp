@@ -106,6 +106,7 @@ nlohmann::json HitJson(const rag::RetrievedChunk& r, size_t rank, rag::CitationL
     j["line_begin"] = l->begin;
     j["line_end"] = l->end;
   }
+  if (!h.also_in.empty()) j["also_in"] = h.also_in;  // near-duplicate copies merged into it
   j["text"] = h.chunk.text;
   return j;
 }

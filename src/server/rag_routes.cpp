@@ -152,6 +152,7 @@ Json CitationJson(const rag::Citation& c, rag::CitationLines& lines) {
          {"source_begin", c.source_begin}, {"source_end", c.source_end},
          {"score", c.score},             {"text", c.text}};
   AddLocation(j, c.path, c.source_begin, c.source_end, c.page_begin, c.page_end, lines);
+  if (!c.also_in.empty()) j["also_in"] = c.also_in;  // near-duplicate copies merged into it
   return j;
 }
 
@@ -547,6 +548,7 @@ Status HandleSearch(RagState& state, const httplib::Request& req, httplib::Respo
               {"source_end", h.chunk.source_end},
               {"text", h.chunk.text}};
     AddLocation(j, h.path, h.chunk.source_begin, h.chunk.source_end, h.chunk.page_begin, h.chunk.page_end, lines);
+    if (!h.also_in.empty()) j["also_in"] = h.also_in;
     if (hits[i].bm25_rank > 0) j["bm25_rank"] = hits[i].bm25_rank;
     if (hits[i].dense_rank > 0) {
       j["dense_rank"] = hits[i].dense_rank;

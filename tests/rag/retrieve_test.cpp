@@ -11,6 +11,7 @@
 #include "rag/embed_test_util.h"
 #include "rag/legacy_schema.h"
 #include "rag/ingest/ingester.h"
+#include "rag/retrieve/near_duplicates.h"
 #include "rag/retrieve/retriever.h"
 #include "rag/store/embedding_store.h"
 #include "rag/text/token_counter.h"
@@ -147,6 +148,29 @@ TEST_F(RetrieveTest, PathPrefixFiltersBothRetrievers) {
     ASSERT_FALSE(hits.empty()) << RetrievalModeName(mode);
     for (const auto& h : hits) EXPECT_EQ(h.hit.path.rfind(prefix, 0), 0u) << h.hit.path;
   }
+}
+
+// Copies of a document under other paths (one with a word changed) merge
+// into the best-ranked source, their paths in also_in; passages of one
+// document are never merged.
+TEST_F(RetrieveTest, NearDuplicateDocumentsMergeIntoOneSource) {
+  const std::string text = "The lighthouse keeper trims the wick every evening before the storm arrives.\n";
+  dir_.Write("dups/a.txt", text);
+  dir_.Write("dups/b.txt", text);
+  dir_.Write("dups/c.txt", "The lighthouse keeper trims the wick every evening before the storm arrives!\n");
+  dir_.Write("dups/d.txt", "The lighthouse keeper sleeps through the storm and the wick burns out.\n");
+  Ingest({dir_.path("dups")});
+  const auto hits = Run("lighthouse keeper wick storm", RetrievalMode::kBm25, nullptr, 5);
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0].hit.also_in.size(), 2u);
+  EXPECT_TRUE(EndsWith(hits[1].hit.path, "d.txt") || EndsWith(hits[0].hit.path, "d.txt"));
+  for (const auto& h : hits)
+    for (const std::string& p : h.hit.also_in) EXPECT_NE(p, h.hit.path);
+  // Within one document nothing merges: the repeated pets paragraphs stay.
+  const auto pets = Run("cat dog kitten fur paw", RetrievalMode::kBm25, nullptr, 3);
+  EXPECT_EQ(pets.size(), 3u);
+  EXPECT_TRUE(MergeNearDuplicates({"a b c d", "a b c d", "x y z"}, {1, 1, 2}).merged[0].empty());
+  EXPECT_EQ(MergeNearDuplicates({"a b c d", "A b, c d.", "x y z"}, {1, 2, 3}).merged[0], (std::vector<size_t>{1}));
 }
 
 TEST_F(RetrieveTest, IndexCacheIsReusedRebuiltWhenCorruptAndWhenStale) {

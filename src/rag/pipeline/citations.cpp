@@ -17,6 +17,7 @@ Citation CitationOf(const SearchHit& hit, int number) {
   c.page_end = hit.chunk.page_end;
   c.score = hit.score;
   c.text = hit.chunk.text;
+  c.also_in = hit.also_in;
   return c;
 }
 

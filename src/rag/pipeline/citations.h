@@ -30,6 +30,7 @@ struct Citation {
   uint32_t page_end = 0;
   double score = 0;            // its chunk's retrieval score (SearchHit::score)
   std::string text;            // the cited passage (chunk or sentence)
+  std::vector<std::string> also_in;  // near-duplicate copies merged into it
 };
 
 // Source `number` for a retrieved chunk: its document, byte range, pages,

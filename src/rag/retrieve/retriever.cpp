@@ -4,6 +4,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "rag/retrieve/near_duplicates.h"
 #include "rag/store/embedding_store.h"
 
 namespace chunkserve::rag {
@@ -129,7 +130,20 @@ StatusOr<std::vector<RetrievedChunk>> Retriever::Retrieve(std::string_view query
       spans.push_back({rc.hit.chunk.document_id, rc.hit.chunk.text_begin, rc.hit.chunk.text_end});
     std::vector<RetrievedChunk> kept;
     for (size_t i : DropOverlapping(spans)) kept.push_back(std::move(ranked[i]));
-    ranked = std::move(kept);
+    // Copies of one text under other paths merge into the best-ranked one.
+    std::vector<std::string_view> texts;
+    std::vector<int64_t> documents;
+    for (const RetrievedChunk& rc : kept) {
+      texts.push_back(rc.hit.chunk.text);
+      documents.push_back(rc.hit.chunk.document_id);
+    }
+    const NearDuplicateGroups groups = MergeNearDuplicates(texts, documents);
+    ranked.clear();
+    for (size_t g = 0; g < groups.kept.size(); ++g) {
+      RetrievedChunk& rc = kept[groups.kept[g]];
+      for (size_t m : groups.merged[g]) rc.hit.also_in.push_back(kept[m].hit.path);
+      ranked.push_back(std::move(rc));
+    }
   }
   size_t n_keep = std::min(ranked.size(), static_cast<size_t>(params.k));
   if (params.select) {

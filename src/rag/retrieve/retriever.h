@@ -5,7 +5,9 @@
 //            embedder; its id must match the one recorded)
 //   hybrid   both lists (candidate_k each) fused by weighted reciprocal rank
 // then, in every mode: overlapping chunks of one document are reduced to the
-// best-ranked one (dedupe), and SelectByScoreDrop picks how many to keep
+// best-ranked one and near-duplicate passages (copies under other paths,
+// near_duplicates.h) are merged into it, their paths in SearchHit::also_in
+// (dedupe), and SelectByScoreDrop picks how many to keep
 // under the token budget (select; otherwise the top k). Hybrid selection
 // judges drops on relative score fusion (each list's score / its best,
 // weighted), since RRF scores step coarsely.

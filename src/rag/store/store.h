@@ -123,6 +123,8 @@ struct SearchHit {
   std::string path;             // the document's path
   StoredChunk chunk;
   double score = 0;             // BM25, higher is better
+  // Paths of near-duplicate passages merged into this one (retriever.h).
+  std::vector<std::string> also_in;
 };
 
 class Store {
