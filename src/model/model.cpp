@@ -48,6 +48,19 @@ uint64_t ComputeFingerprint(const gguf::GgufFile& file, const HParams& hp) {
   return FingerprintTensors(file, h);
 }
 
+// The model's RoPE, with `mscale` as the rotated dims' magnitude factor.
+kernels::RopeParams RopeOf(const HParams& hp, const std::vector<float>& freq_factors, float mscale) {
+  return kernels::RopeParams{
+      .head_dim = static_cast<int>(hp.head_dim),
+      .n_rot = static_cast<int>(hp.n_rot),
+      .theta = hp.rope_freq_base,
+      .freq_scale = hp.rope_freq_scale,
+      .style = hp.rope_style,
+      .freq_factors = freq_factors.empty() ? nullptr : freq_factors.data(),
+      .mscale = mscale,
+  };
+}
+
 }  // namespace
 
 struct Model::Scratch {
@@ -123,15 +136,7 @@ Status Model::ShiftKeys(KvCache* kv, int64_t first_slot, int64_t n, int64_t delt
                            ") past the cache");
   // The forward pass's rotation without LongRoPE's magnitude factor (that
   // was applied once, when the key was computed).
-  const kernels::RopeParams rope{
-      .head_dim = static_cast<int>(hp.head_dim),
-      .n_rot = static_cast<int>(hp.n_rot),
-      .theta = hp.rope_freq_base,
-      .freq_scale = hp.rope_freq_scale,
-      .style = hp.rope_style,
-      .freq_factors = weights_->rope_freqs.empty() ? nullptr : weights_->rope_freqs.data(),
-      .mscale = 1.0f,
-  };
+  const kernels::RopeParams rope = RopeOf(hp, weights_->rope_freqs, /*mscale=*/1.0f);
   std::vector<float> row(static_cast<size_t>(kv->row_floats()));
   for (int layer = 0; layer < kv->n_layers(); ++layer)
     for (int64_t slot = first_slot; slot < first_slot + n; ++slot) {
@@ -244,15 +249,7 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
 
   laps.Lap(ForwardOp::kEmbed);
 
-  const kernels::RopeParams rope{
-      .head_dim = static_cast<int>(hp.head_dim),
-      .n_rot = static_cast<int>(hp.n_rot),
-      .theta = hp.rope_freq_base,
-      .freq_scale = hp.rope_freq_scale,
-      .style = hp.rope_style,
-      .freq_factors = w.rope_freqs.empty() ? nullptr : w.rope_freqs.data(),
-      .mscale = hp.rope_attn_factor,
-  };
+  const kernels::RopeParams rope = RopeOf(hp, w.rope_freqs, hp.rope_attn_factor);
   // Entries that asked for attention votes: their last rows' probabilities,
   // per layer, from the queries and cache this layer just used.
   std::vector<int64_t> vote_first_token(batch.size(), -1);
