@@ -133,7 +133,9 @@ TEST(ToolCallsTest, ForcedCallGrammarsGiveValidCalls) {
             for (const ToolDefinition& d : request.tools)
               if (d.name == call.name) params = &d.parameters;
             ASSERT_NE(params, nullptr) << call.name;
-            if (request.choice == ToolRequest::Choice::kNamed) EXPECT_EQ(call.name, "add");
+            if (request.choice == ToolRequest::Choice::kNamed) {
+              EXPECT_EQ(call.name, "add");
+            }
             EXPECT_TRUE(testing::Validates(Json::parse(call.arguments), *params)) << call.arguments;
           }
         }
