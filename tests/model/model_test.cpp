@@ -326,7 +326,9 @@ TEST(ModelTest, ShiftKeysEqualsComputingAtTheShiftedPositions) {
         for (int64_t j = 0; j < a->row_floats(); ++j) {
           ASSERT_NEAR(a->KRowF32(l, s)[j], b->KRowF32(l, s)[j], 1e-4f * (1 + std::abs(b->KRowF32(l, s)[j])))
               << arch << " layer " << l << " slot " << s << " at " << j;
-          if (l == 0) ASSERT_EQ(a->VRowF32(l, s)[j], b->VRowF32(l, s)[j]) << arch;
+          if (l == 0) {
+            ASSERT_EQ(a->VRowF32(l, s)[j], b->VRowF32(l, s)[j]) << arch;
+          }
         }
     EXPECT_EQ((*m)->ShiftKeys(a.get(), 5, 6, 1).code(), StatusCode::kOutOfRange);
   }
