@@ -23,6 +23,7 @@
 #include <string>
 #include <thread>
 
+#include "npm_install.h"
 #include "server/server_harness.h"
 
 namespace chunkserve::server {
@@ -50,23 +51,11 @@ StatusOr<fs::path> OpenAiModule() {
   const fs::path binary = fs::path(CHUNKSERVE_BINARY_DIR) / "chunkserve";
   if (!fs::exists(binary)) return NotFoundError("build the chunkserve target first (" + binary.string() + ")");
   if (!HaveCommand("node") || !HaveCommand("npm")) return NotFoundError("node/npm not installed");
-  if (!HaveCommand("flock")) return NotFoundError("flock not installed");
   const fs::path npm_dir = fs::path(CHUNKSERVE_BINARY_DIR) / "npm";
   const fs::path module = npm_dir / "node_modules" / "openai";
-  // A marker written after a complete install, and one installer at a time:
-  // this binary's tests run in parallel under ctest -j and must never take a
-  // tree another one is still installing.
-  const fs::path installed = npm_dir / ".installed";
-  if (!fs::exists(installed)) {
-    fs::create_directories(npm_dir);
-    std::string out;
-    const int rc = RunShell("flock '" + (npm_dir / ".lock").string() + "' sh -c '[ -f \"" + installed.string() +
-                                "\" ] || { timeout 300 npm install --prefix \"" + npm_dir.string() +
-                                "\" openai --no-audit --no-fund && touch \"" + installed.string() + "\"; }'",
-                            &out);
-    if (rc != 0 || !fs::exists(installed) || !fs::exists(module / "package.json"))
-      return NotFoundError("npm install openai failed: " + out);
-  }
+  if (const std::string why = chunkserve::testing::InstallNpmPackages(npm_dir, "openai"); !why.empty())
+    return NotFoundError(why);
+  if (!fs::exists(module / "package.json")) return NotFoundError("npm installed no openai package");
   return module;
 }
 

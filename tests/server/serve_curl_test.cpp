@@ -16,7 +16,7 @@
 #include <thread>
 
 #include "server/serve_executable.h"
-#include "server/test_pdf.h"
+#include "rag/test_pdf.h"
 
 namespace chunkserve::server {
 namespace {
@@ -149,7 +149,7 @@ TEST_F(ServeCurlTest, GzipUploadIsDecompressed) {
 
 TEST_F(ServeCurlTest, PdfUploadKeepsPages) {
   if (!testing::HaveCommand("pdftotext")) GTEST_SKIP() << "pdftotext (poppler-utils) is not installed";
-  Reply r = Upload(Write("tides.pdf", testing::MakePdf({"Spring tides peak at the full moon.", "Neap tides follow a week later."})));
+  Reply r = Upload(Write("tides.pdf", rag::testing::MakePdf(std::vector<std::string>{"Spring tides peak at the full moon.", "Neap tides follow a week later."})));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.json["format"], "pdf");
   const std::string path = "/v1/collections/docs/documents/" + std::to_string(r.json["id"].get<int64_t>());

@@ -20,7 +20,7 @@
 #include <string>
 
 #include "server/serve_executable.h"
-#include "server/test_pdf.h"
+#include "rag/test_pdf.h"
 
 namespace chunkserve::server {
 namespace {
@@ -66,7 +66,7 @@ void WriteDocuments(const fs::path& dir) {
   for (int i = 0; big.size() < 400000; ++i)
     big += "Line " + std::to_string(i) + " of the harbour ledger lists a vessel, its cargo and its berth.\n";
   WriteFile(dir / "ledger.txt", big);
-  WriteFile(dir / "gamma.pdf", testing::MakePdf({"Pilots board ships at the outer buoy.", "Tugs wait inside the mole."}));
+  WriteFile(dir / "gamma.pdf", rag::testing::MakePdf(std::vector<std::string>{"Pilots board ships at the outer buoy.", "Tugs wait inside the mole."}));
 }
 
 // Result lines in the shapes `bench --rag --json` and serve_bench print, for

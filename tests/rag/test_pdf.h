@@ -1,12 +1,13 @@
 // MakePdf: a minimal PDF with one page per entry, each page showing its text
-// in Helvetica (what pdftotext reads back), for upload tests.
+// in Helvetica (what pdftotext reads back) and a correct xref table, for
+// the ingest and upload tests.
 #pragma once
 
 #include <cstdio>
 #include <string>
 #include <vector>
 
-namespace chunkserve::server::testing {
+namespace chunkserve::rag::testing {
 
 inline std::string MakePdf(const std::vector<std::string>& pages) {
   const size_t n = pages.size();
@@ -40,4 +41,6 @@ inline std::string MakePdf(const std::vector<std::string>& pages) {
   return pdf;
 }
 
-}  // namespace chunkserve::server::testing
+inline std::string MakePdf(const std::string& text) { return MakePdf(std::vector<std::string>{text}); }
+
+}  // namespace chunkserve::rag::testing
