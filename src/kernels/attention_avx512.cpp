@@ -84,12 +84,14 @@ CS_AVX512_BF16 void PackBf16Pairs(const float* src, int64_t n, uint32_t* dst) {
 CS_AVX512_BF16 void PairKeyTileBf16(const AttentionJob& job, int64_t j0, int64_t n_keys, int kv_head,
                                     uint32_t* staging, uint32_t* key_pairs) {
   const int half_dim = job.shape.head_dim / 2;
+  const void* cache_rows[kKeyTile];
+  CacheRows(job, job.kv->k_blocks, j0, n_keys, kv_head, cache_rows);
   const float* rows[kKeyTile];  // 32-bit units (pairs) to transpose
   for (int64_t j = 0; j < n_keys; ++j) {
     if (job.kv->type == DType::kBF16) {
-      rows[j] = static_cast<const float*>(KeyRow(job, j0 + j, kv_head));
+      rows[j] = static_cast<const float*>(cache_rows[j]);
     } else {
-      PackBf16Pairs(KeyRowF32(job, j0 + j, kv_head), job.shape.head_dim, staging + j * half_dim);
+      PackBf16Pairs(static_cast<const float*>(cache_rows[j]), job.shape.head_dim, staging + j * half_dim);
       rows[j] = reinterpret_cast<const float*>(staging + j * half_dim);
     }
   }
@@ -226,7 +228,7 @@ CS_AVX512_BF16 void PvBf16(float* acc_block, int hd, const float* corr, const ui
 // products on vdpbf16ps (the helpers above); kF32 reads f32 rows only.
 template <bool kBf16>
 CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int64_t q_end, int kv_head,
-                                   AttentionScratch& scratch) {
+                                   KeyRange keys, AttentionScratch& scratch) {
   const int hd = job.shape.head_dim;
   const int group = job.shape.n_heads / job.shape.n_kv_heads;
   const int64_t n_rows = (q_end - q_begin) * group;
@@ -268,10 +270,12 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
   const float cap = job.shape.softcap;
   auto row_begin = [&](int64_t r) { return r < n_rows ? KvBegin(job, q_begin + r / group) : int64_t{0}; };
 
-  for (int64_t j0 = FirstTile(job, q_begin, q_end, kKeyTileWide); j0 < max_len; j0 += kKeyTileWide) {
-    const int64_t n_keys = std::min(kKeyTileWide, max_len - j0);
+  const int64_t keys_end = std::min(max_len, keys.end);
+  for (int64_t j0 = std::max(FirstTile(job, q_begin, q_end, kKeyTileWide), keys.begin); j0 < keys_end;
+       j0 += kKeyTileWide) {
+    const int64_t n_keys = std::min(kKeyTileWide, keys_end - j0);
     const void* v_rows[kKeyTileWide];
-    for (int64_t j = 0; j < n_keys; ++j) v_rows[j] = ValueRow(job, j0 + j, kv_head);
+    CacheRows(job, job.kv->v_blocks, j0, n_keys, kv_head, v_rows);
     if constexpr (kBf16) {
       uint32_t* kp = scratch.key_pairs.data();
       PairKeyTileBf16(job, j0, std::min(kKeyTile, n_keys), kv_head, scratch.key_rows.data(), kp);
@@ -405,16 +409,6 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
         default: break;
       }
     }
-  }
-
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const int64_t i = q_begin + r / group;
-    const int head = kv_head * group + static_cast<int>(r % group);
-    float* orow = job.out + (i * job.shape.n_heads + head) * hd;
-    const float l = scratch.row_sum[r];
-    const float inv = l > 0 ? 1.0f / l : 0.0f;
-    const float* acc = scratch.acc.data() + r * hd;
-    for (int d = 0; d < hd; ++d) orow[d] = acc[d] * inv;
   }
 }
 
