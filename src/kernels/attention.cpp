@@ -215,8 +215,9 @@ void AttentionWithIsa(Isa isa, const float* q, int64_t n_q, const int32_t* kv_le
   for (int level = static_cast<int>(isa); task == nullptr; --level) {
     task = GetAttentionKernelTable(static_cast<Isa>(level))->task(shape);
   }
-  const AttentionJob job{q,   n_q, kv_len, &kv, shape, out, static_cast<int64_t>(shape.n_kv_heads) * shape.head_dim,
-                         static_cast<int64_t>(KvTypeBytes(kv.type))};
+  const int64_t row_floats = kv.row_floats > 0 ? kv.row_floats : int64_t{shape.n_kv_heads} * shape.head_dim;
+  CHECK(row_floats >= int64_t{shape.n_kv_heads} * shape.head_dim);
+  const AttentionJob job{q, n_q, kv_len, &kv, shape, out, row_floats, static_cast<int64_t>(KvTypeBytes(kv.type))};
   const TaskGrid grid{job, task, (n_q + kQueryTile - 1) / kQueryTile * shape.n_kv_heads};
   // Fewer tasks than twice the threads (a decode, a short prefill): spread
   // the chunks too.

@@ -12,13 +12,14 @@ const char* KvPolicyName(KvPolicyKind kind) {
     case KvPolicyKind::kSnapKv: return "snapkv";
     case KvPolicyKind::kH2O: return "h2o";
     case KvPolicyKind::kStreaming: return "streaming";
+    case KvPolicyKind::kPages: return "pages";
   }
   return "full";
 }
 
 std::optional<KvPolicyKind> ParseKvPolicyKind(std::string_view name) {
   for (KvPolicyKind k : {KvPolicyKind::kFull, KvPolicyKind::kSinks, KvPolicyKind::kSnapKv, KvPolicyKind::kH2O,
-                         KvPolicyKind::kStreaming})
+                         KvPolicyKind::kStreaming, KvPolicyKind::kPages})
     if (name == KvPolicyName(k)) return k;
   return std::nullopt;
 }

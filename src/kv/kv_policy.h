@@ -19,6 +19,11 @@
 //           query so far (prompt and generated tokens), plus the most recent
 //           half of the budget; re-applied whenever the cache outgrows the
 //           budget by a block.
+//   pages   Quest-style query-aware page selection: nothing is dropped;
+//           each decode token reads, per layer and KV head, the pages
+//           (4 blocks) whose key bounds promise the highest scores, about
+//           `budget` tokens' worth (model/page_selection.h). Prompts attend
+//           to everything.
 //
 // Except under streaming, kept tokens keep their RoPE positions
 // (kv_compaction.h): a policy changes which keys attention reads, never
@@ -36,7 +41,7 @@
 
 namespace chunkserve::kv {
 
-enum class KvPolicyKind { kFull, kSinks, kSnapKv, kH2O, kStreaming };
+enum class KvPolicyKind { kFull, kSinks, kSnapKv, kH2O, kStreaming, kPages };
 
 struct KvPolicy {
   KvPolicyKind kind = KvPolicyKind::kFull;
@@ -54,9 +59,11 @@ struct KvPolicy {
   // prompt (snapkv, h2o) or from every step (h2o).
   bool votes_at_prompt_end() const { return kind == KvPolicyKind::kSnapKv || kind == KvPolicyKind::kH2O; }
   bool votes_every_step() const { return kind == KvPolicyKind::kH2O; }
+  // Keeps everything and selects pages at decode (pages).
+  bool selects_pages() const { return kind == KvPolicyKind::kPages; }
 };
 
-// "full" | "sinks" | "snapkv" | "h2o" | "streaming".
+// "full" | "sinks" | "snapkv" | "h2o" | "streaming" | "pages".
 const char* KvPolicyName(KvPolicyKind kind);
 std::optional<KvPolicyKind> ParseKvPolicyKind(std::string_view name);
 // InvalidArgument naming the field for a budget that cannot hold what the

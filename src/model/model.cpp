@@ -357,7 +357,11 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
         t0 += n;
       }
       for (const Scratch::AttnGroup& g : s.attn_groups) {
-        if (g.n_tokens <= kSmallSeqTokens && s.attn_groups.size() > 1) {
+        const SequenceBatch& first = batch[static_cast<size_t>(g.first_seq)];
+        if (first.pages != nullptr && g.n_tokens == 1 && shape.window == 0) {
+          first.pages->Attend(layer, s.q.data() + g.first_token * dq, s.kv_len[g.first_token], first.kv->View(layer),
+                              shape, s.attn.data() + g.first_token * dq, pool_);
+        } else if (g.n_tokens <= kSmallSeqTokens && s.attn_groups.size() > 1) {
           s.small_seqs.push_back(g);
         } else {
           const kernels::KvBlocksView view = batch[static_cast<size_t>(g.first_seq)].kv->View(layer);

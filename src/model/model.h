@@ -34,6 +34,7 @@
 #include "model/forward_profile.h"
 #include "model/hparams.h"
 #include "model/kv_cache.h"
+#include "model/page_selection.h"
 
 namespace chunkserve::model {
 
@@ -79,6 +80,9 @@ struct SequenceBatch {
   std::span<const int32_t> positions;  // n RoPE positions; empty: first_slot + i
   LogitsMode logits = LogitsMode::kLast;
   AttentionVotes* votes = nullptr;   // optional (borrowed): filled when n_rows > 0
+  // Optional (borrowed): a one-token entry reads only the pages this
+  // selects (model/page_selection.h); other entries attend to everything.
+  PageSelection* pages = nullptr;
 };
 
 // Logits rows in batch order: for each sequence, none / its last token / all

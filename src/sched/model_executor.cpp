@@ -39,6 +39,13 @@ Status ModelExecutor::Run(std::span<const StepSequence> batch, StepLogits* logit
       votes[b].n_rows = s.vote_rows;
       sb.votes = &votes[b];
     }
+    if (s.page_budget > 0) {
+      std::unique_ptr<model::PageSelection>& pages = pages_[s.seq_id];
+      if (!pages || pages->budget_tokens() != s.page_budget)
+        pages = std::make_unique<model::PageSelection>(s.page_budget, s.table->pool()->block_tokens(),
+                                                       static_cast<int>(model_->hparams().n_layer));
+      sb.pages = pages.get();
+    }
     switch (s.output) {
       case StepOutput::kNone: sb.logits = model::LogitsMode::kNone; break;
       case StepOutput::kLastLogits: sb.logits = model::LogitsMode::kLast; break;

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <memory>
+#include <unordered_map>
 
 #include "kv/block_pool.h"
 #include "model/model.h"
@@ -29,10 +30,14 @@ class ModelExecutor final : public StepExecutor {
   int64_t n_vocab() const override { return model_->hparams().n_vocab; }
   Status Run(std::span<const StepSequence> batch, StepLogits* logits) override;
   Status ShiftKeys(kv::BlockTable* table, int64_t first_slot, int64_t n, int64_t delta) override;
+  void Forget(uint64_t seq_id) override { pages_.erase(seq_id); }
 
  private:
   model::Model* model_;
   model::Logits model_logits_;
+  // Page selections of the sequences decoding under the pages policy: their
+  // key summaries live as long as the sequence's cache.
+  std::unordered_map<uint64_t, std::unique_ptr<model::PageSelection>> pages_;
 };
 
 }  // namespace chunkserve::sched

@@ -40,7 +40,8 @@ void Scheduler::ApplyKvPolicy(Seq& s, bool prompt_ended, const StepVotes* votes,
   if (!may_compact) return;
   kv::KeepSets keep;
   switch (p.kind) {
-    case kv::KvPolicyKind::kFull: return;
+    case kv::KvPolicyKind::kFull:
+    case kv::KvPolicyKind::kPages: return;  // nothing dropped: pages are chosen per decode step
     case kv::KvPolicyKind::kSinks:
     case kv::KvPolicyKind::kStreaming:
       if (n_slots < p.budget + B) return;

@@ -45,6 +45,10 @@ struct StepSequence {
   // > 0: the attention votes of the last vote_rows tokens come back in
   // StepLogits::votes (kernels/attention_votes.h).
   int64_t vote_rows = 0;
+  // > 0 (one-token entries of a request under the pages policy): the token
+  // reads about this many cached tokens per layer and KV head, the pages
+  // that promise the highest scores (model/page_selection.h).
+  int64_t page_budget = 0;
 
   int64_t position() const { return first_position >= 0 ? first_position : first_slot; }
 };

@@ -1,6 +1,6 @@
 // KV policies in the scheduler over a real (small, random-weight) model:
 //  - an unlimited budget is bit-identical to no policy (votes are computed
-//    and nothing is dropped);
+//    and nothing is dropped; pages reads every page);
 //  - sinks: greedy outputs equal a plain reference that, on the same
 //    schedule, copies the kept rows into a fresh contiguous cache by hand
 //    and runs each next token at the next slot with its true position.
@@ -118,7 +118,8 @@ TEST(KvPolicyModelTest, UnlimitedBudgetIsBitIdenticalToFullKv) {
   ASSERT_NE(m, nullptr);
   const auto prompt = Prompt(3, 50);
   const std::vector<int32_t> want = RunAlone(*m, prompt, 20);
-  for (kv::KvPolicyKind kind : {kv::KvPolicyKind::kSinks, kv::KvPolicyKind::kSnapKv, kv::KvPolicyKind::kH2O}) {
+  for (kv::KvPolicyKind kind :
+       {kv::KvPolicyKind::kSinks, kv::KvPolicyKind::kSnapKv, kv::KvPolicyKind::kH2O, kv::KvPolicyKind::kPages}) {
     kv::KvPolicy p;
     p.kind = kind;
     p.budget = 1000;
