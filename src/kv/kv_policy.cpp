@@ -13,13 +13,14 @@ const char* KvPolicyName(KvPolicyKind kind) {
     case KvPolicyKind::kH2O: return "h2o";
     case KvPolicyKind::kStreaming: return "streaming";
     case KvPolicyKind::kPages: return "pages";
+    case KvPolicyKind::kHeadwise: return "headwise";
   }
   return "full";
 }
 
 std::optional<KvPolicyKind> ParseKvPolicyKind(std::string_view name) {
   for (KvPolicyKind k : {KvPolicyKind::kFull, KvPolicyKind::kSinks, KvPolicyKind::kSnapKv, KvPolicyKind::kH2O,
-                         KvPolicyKind::kStreaming, KvPolicyKind::kPages})
+                         KvPolicyKind::kStreaming, KvPolicyKind::kPages, KvPolicyKind::kHeadwise})
     if (name == KvPolicyName(k)) return k;
   return std::nullopt;
 }

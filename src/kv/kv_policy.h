@@ -24,6 +24,11 @@
 //           (4 blocks) whose key bounds promise the highest scores, about
 //           `budget` tokens' worth (model/page_selection.h). Prompts attend
 //           to everything.
+//   headwise  RazorAttention / DuoAttention: nothing is dropped; at decode
+//           the retrieval heads (a quarter of the (layer, KV head) pairs,
+//           found by a calibration pass, model/head_roles.h) read every
+//           token, the streaming heads the first block and the most recent
+//           ones, `budget` tokens in all.
 //
 // Except under streaming, kept tokens keep their RoPE positions
 // (kv_compaction.h): a policy changes which keys attention reads, never
@@ -41,7 +46,7 @@
 
 namespace chunkserve::kv {
 
-enum class KvPolicyKind { kFull, kSinks, kSnapKv, kH2O, kStreaming, kPages };
+enum class KvPolicyKind { kFull, kSinks, kSnapKv, kH2O, kStreaming, kPages, kHeadwise };
 
 struct KvPolicy {
   KvPolicyKind kind = KvPolicyKind::kFull;
@@ -59,11 +64,11 @@ struct KvPolicy {
   // prompt (snapkv, h2o) or from every step (h2o).
   bool votes_at_prompt_end() const { return kind == KvPolicyKind::kSnapKv || kind == KvPolicyKind::kH2O; }
   bool votes_every_step() const { return kind == KvPolicyKind::kH2O; }
-  // Keeps everything and selects pages at decode (pages).
-  bool selects_pages() const { return kind == KvPolicyKind::kPages; }
+  // Keeps everything and chooses what each decode token reads (pages, headwise).
+  bool selects_at_decode() const { return kind == KvPolicyKind::kPages || kind == KvPolicyKind::kHeadwise; }
 };
 
-// "full" | "sinks" | "snapkv" | "h2o" | "streaming" | "pages".
+// "full" | "sinks" | "snapkv" | "h2o" | "streaming" | "pages" | "headwise".
 const char* KvPolicyName(KvPolicyKind kind);
 std::optional<KvPolicyKind> ParseKvPolicyKind(std::string_view name);
 // InvalidArgument naming the field for a budget that cannot hold what the

@@ -13,6 +13,7 @@
 #include "kernels/attention_votes.h"
 #include "kernels/ops.h"
 #include "model/fingerprint.h"
+#include "model/page_selection.h"
 #include "model/weights.h"
 
 namespace chunkserve::model {

@@ -34,7 +34,6 @@
 #include "model/forward_profile.h"
 #include "model/hparams.h"
 #include "model/kv_cache.h"
-#include "model/page_selection.h"
 
 namespace chunkserve::model {
 
@@ -72,6 +71,8 @@ struct AttentionVotes {
   int64_t n_slots = 0;      // out: slots covered (the entry's last kv length)
   std::vector<float> mass;  // out: (n_layer, n_kv_heads, n_slots)
 };
+
+class PageSelection;  // model/page_selection.h
 
 struct SequenceBatch {
   KvCache* kv = nullptr;             // this sequence's cache (borrowed)

@@ -17,9 +17,10 @@ const void* Advance(const void* p, int64_t bytes) { return static_cast<const uin
 
 }  // namespace
 
-PageSelection::PageSelection(int64_t budget_tokens, int64_t block_tokens, int n_layers)
+PageSelection::PageSelection(int64_t budget_tokens, int64_t block_tokens, int n_layers, const HeadRoles* roles)
     : budget_tokens_(budget_tokens),
       page_blocks_(std::clamp<int64_t>(budget_tokens / (8 * block_tokens), 1, 4)),
+      roles_(roles),
       bounds_(static_cast<size_t>(n_layers)) {
   CHECK(block_tokens > 0 && budget_tokens > 0);
 }
@@ -52,12 +53,25 @@ const float* PageSelection::Bounds(int layer, int64_t n_pages, const kernels::Kv
 std::vector<int64_t> PageSelection::SelectBlocks(int layer, int kv_head, const float* q, int64_t n_blocks,
                                                  const kernels::KvBlocksView& view,
                                                  const kernels::AttentionShape& shape) {
+  std::vector<int64_t> blocks;
+  if (roles_ != nullptr) {
+    // Headwise: everything for a retrieval head; for a streaming head the
+    // first block and the recent ones, budget_tokens in all.
+    const int64_t recent = std::max<int64_t>(1, budget_tokens_ / view.block_tokens - 1);
+    if (roles_->is_retrieval(layer, kv_head) || n_blocks <= recent + 1) {
+      blocks.resize(static_cast<size_t>(n_blocks));
+      std::iota(blocks.begin(), blocks.end(), 0);
+      return blocks;
+    }
+    blocks.push_back(0);
+    for (int64_t b = n_blocks - recent; b < n_blocks; ++b) blocks.push_back(b);
+    return blocks;
+  }
   const int64_t page_tokens = page_blocks_ * view.block_tokens;
   const int64_t n_pages = (n_blocks + page_blocks_ - 1) / page_blocks_;
   // Pages wholly below the current token's block: summarized, never written again.
   const int64_t n_complete = (n_blocks - 1) / page_blocks_;
   const int64_t budget_pages = std::max<int64_t>(3, budget_tokens_ / page_tokens);
-  std::vector<int64_t> blocks;
   if (n_pages <= budget_pages || n_complete < 3) {
     blocks.resize(static_cast<size_t>(n_blocks));
     std::iota(blocks.begin(), blocks.end(), 0);

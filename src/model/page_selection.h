@@ -18,6 +18,11 @@
 // policy compacts or re-rotates a sequence under page selection, and a
 // preempted sequence starts over with a fresh PageSelection).
 //
+// Headwise (RazorAttention, DuoAttention), the same machinery with roles
+// instead of bounds: with HeadRoles (model/head_roles.h), a retrieval head
+// reads every block and a streaming head the first block (the sinks) and the
+// most recent blocks, budget_tokens in all.
+//
 // With a budget that covers the whole cache every page is read, and the
 // output equals plain attention bit for bit (kernels' split-K chunks are
 // fixed key ranges, and the selected view is then the full one).
@@ -31,13 +36,16 @@
 
 #include "base/thread_pool.h"
 #include "kernels/attention.h"
+#include "model/head_roles.h"
 
 namespace chunkserve::model {
 
 class PageSelection {
  public:
-  // REQUIRES: block_tokens > 0 (the cache's), budget_tokens > 0.
-  PageSelection(int64_t budget_tokens, int64_t block_tokens, int n_layers);
+  // roles: null for page selection, else headwise with these roles
+  // (borrowed; must outlive this). REQUIRES: block_tokens > 0 (the
+  // cache's), budget_tokens > 0.
+  PageSelection(int64_t budget_tokens, int64_t block_tokens, int n_layers, const HeadRoles* roles = nullptr);
 
   int64_t budget_tokens() const { return budget_tokens_; }
   int64_t page_blocks() const { return page_blocks_; }
@@ -65,6 +73,7 @@ class PageSelection {
 
   int64_t budget_tokens_;
   int64_t page_blocks_;
+  const HeadRoles* roles_;
   std::vector<std::vector<float>> bounds_;  // per layer
   int64_t tokens_read_ = 0;
   int64_t tokens_cached_ = 0;

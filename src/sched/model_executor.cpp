@@ -40,10 +40,14 @@ Status ModelExecutor::Run(std::span<const StepSequence> batch, StepLogits* logit
       sb.votes = &votes[b];
     }
     if (s.page_budget > 0) {
+      if (s.headwise && !head_roles_) {
+        ASSIGN_OR_RETURN(head_roles_, model::LoadOrCalibrateHeadRoles(*model_, model_->file().path() + ".heads"));
+      }
       std::unique_ptr<model::PageSelection>& pages = pages_[s.seq_id];
       if (!pages || pages->budget_tokens() != s.page_budget)
         pages = std::make_unique<model::PageSelection>(s.page_budget, s.table->pool()->block_tokens(),
-                                                       static_cast<int>(model_->hparams().n_layer));
+                                                       static_cast<int>(model_->hparams().n_layer),
+                                                       s.headwise ? &*head_roles_ : nullptr);
       sb.pages = pages.get();
     }
     switch (s.output) {

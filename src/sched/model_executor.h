@@ -12,10 +12,13 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include "kv/block_pool.h"
+#include "model/head_roles.h"
 #include "model/model.h"
+#include "model/page_selection.h"
 #include "sched/step_executor.h"
 
 namespace chunkserve::sched {
@@ -38,6 +41,9 @@ class ModelExecutor final : public StepExecutor {
   // Page selections of the sequences decoding under the pages policy: their
   // key summaries live as long as the sequence's cache.
   std::unordered_map<uint64_t, std::unique_ptr<model::PageSelection>> pages_;
+  // The model's head roles, calibrated on the first headwise request
+  // (cached beside the model file: MODEL.gguf.heads).
+  std::optional<model::HeadRoles> head_roles_;
 };
 
 }  // namespace chunkserve::sched

@@ -41,7 +41,8 @@ void Scheduler::ApplyKvPolicy(Seq& s, bool prompt_ended, const StepVotes* votes,
   kv::KeepSets keep;
   switch (p.kind) {
     case kv::KvPolicyKind::kFull:
-    case kv::KvPolicyKind::kPages: return;  // nothing dropped: pages are chosen per decode step
+    case kv::KvPolicyKind::kPages:
+    case kv::KvPolicyKind::kHeadwise: return;  // nothing dropped: chosen per decode step
     case kv::KvPolicyKind::kSinks:
     case kv::KvPolicyKind::kStreaming:
       if (n_slots < p.budget + B) return;

@@ -49,6 +49,9 @@ struct StepSequence {
   // reads about this many cached tokens per layer and KV head, the pages
   // that promise the highest scores (model/page_selection.h).
   int64_t page_budget = 0;
+  // With page_budget: headwise instead (model/head_roles.h): retrieval heads
+  // read everything, streaming heads the sinks and a recent window.
+  bool headwise = false;
 
   int64_t position() const { return first_position >= 0 ? first_position : first_slot; }
 };

@@ -6,6 +6,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "model/head_roles.h"
+#include "temp_path.h"
+
 #include <cstring>
 #include <random>
 #include <vector>
@@ -123,6 +130,51 @@ TEST(PageSelectionTest, ThePageOfTheKeyTheQueryPointsAtIsSelected) {
     EXPECT_EQ(static_cast<int64_t>(blocks.size()), 16);
     EXPECT_NE(std::find(blocks.begin(), blocks.end(), needle / kBlock), blocks.end()) << "needle at " << needle;
   }
+}
+
+// Headwise: a retrieval head reads every block, a streaming head the first
+// block and the most recent ones, budget_tokens in all.
+TEST(PageSelectionTest, HeadwiseReadsEverythingOnlyForRetrievalHeads) {
+  HeadRoles roles{.n_layers = 1, .n_kv_heads = 2, .long_range_share = {0.9f, 0.1f}, .retrieval = {1, 0}};
+  PagedCache cache(1000, 7);
+  const auto q = RandomQuery(8);
+  PageSelection headwise(128, kBlock, 1, &roles);
+  const int64_t n_blocks = (1000 + kBlock - 1) / kBlock;
+  EXPECT_EQ(static_cast<int64_t>(headwise.SelectBlocks(0, 0, q.data(), n_blocks, cache.View(), Shape()).size()),
+            n_blocks);
+  const std::vector<int64_t> streaming = headwise.SelectBlocks(0, 1, q.data(), n_blocks, cache.View(), Shape());
+  std::vector<int64_t> want = {0};
+  for (int64_t b = n_blocks - 7; b < n_blocks; ++b) want.push_back(b);
+  EXPECT_EQ(streaming, want);
+}
+
+// Calibration on the needle model (tests/data/needle_recall.gguf: 2 layers,
+// 2 KV heads, retrieval by an induction head): a quarter of the pairs (one)
+// is a retrieval head, the one with the largest far share; the roles file
+// round-trips and a foreign one is recalibrated over.
+TEST(HeadRolesTest, CalibrationFindsTheNeedleModelsRetrievalHeadAndCachesIt) {
+  auto m = Model::Load(std::string(CHUNKSERVE_SOURCE_DIR) + "/tests/data/needle_recall.gguf");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  auto roles = CalibrateHeadRoles(**m);
+  ASSERT_TRUE(roles.ok()) << roles.status().ToString();
+  ASSERT_EQ(roles->retrieval.size(), 4u);
+  EXPECT_EQ(std::count(roles->retrieval.begin(), roles->retrieval.end(), 1), 1);
+  const auto best = std::max_element(roles->long_range_share.begin(), roles->long_range_share.end()) -
+                    roles->long_range_share.begin();
+  EXPECT_EQ(roles->retrieval[static_cast<size_t>(best)], 1);
+  EXPECT_GT(roles->long_range_share[static_cast<size_t>(best)], 0.3f) << "an induction head reads the first copy";
+
+  const std::string path = testing_util::TempPath("needle.heads");
+  auto written = LoadOrCalibrateHeadRoles(**m, path);
+  ASSERT_TRUE(written.ok());
+  ASSERT_TRUE(std::filesystem::exists(path));
+  auto read = LoadOrCalibrateHeadRoles(**m, path);
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->retrieval, roles->retrieval);
+  std::ofstream(path) << "chunkserve head roles v1\nfingerprint 1\nlayers 2 kv_heads 2\n";
+  auto redone = LoadOrCalibrateHeadRoles(**m, path);
+  ASSERT_TRUE(redone.ok());
+  EXPECT_EQ(redone->retrieval, roles->retrieval);
 }
 
 }  // namespace

@@ -119,7 +119,8 @@ TEST(KvPolicyModelTest, UnlimitedBudgetIsBitIdenticalToFullKv) {
   const auto prompt = Prompt(3, 50);
   const std::vector<int32_t> want = RunAlone(*m, prompt, 20);
   for (kv::KvPolicyKind kind :
-       {kv::KvPolicyKind::kSinks, kv::KvPolicyKind::kSnapKv, kv::KvPolicyKind::kH2O, kv::KvPolicyKind::kPages}) {
+       {kv::KvPolicyKind::kSinks, kv::KvPolicyKind::kSnapKv, kv::KvPolicyKind::kH2O, kv::KvPolicyKind::kPages,
+        kv::KvPolicyKind::kHeadwise}) {
     kv::KvPolicy p;
     p.kind = kind;
     p.budget = 1000;
