@@ -39,6 +39,14 @@ Status ValidateKvPolicy(const KvPolicy& p) {
   return Status::Ok();
 }
 
+double DecodeReadTokens(const KvPolicy& p, int64_t n_held) {
+  const auto held = static_cast<double>(n_held);
+  const double budget = std::min(held, static_cast<double>(p.budget));
+  if (p.kind == KvPolicyKind::kPages) return budget;
+  if (p.kind == KvPolicyKind::kHeadwise) return 0.25 * held + 0.75 * budget;
+  return held;
+}
+
 std::vector<int64_t> SinksAndRecent(int64_t n, int64_t budget, int64_t n_sinks) {
   std::vector<int64_t> keep;
   if (n <= budget) {

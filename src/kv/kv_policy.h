@@ -75,6 +75,12 @@ std::optional<KvPolicyKind> ParseKvPolicyKind(std::string_view name);
 // policy always keeps (sinks + 1, window + 1, 2).
 Status ValidateKvPolicy(const KvPolicy& policy);
 
+// Cache rows a decode step reads per KV head, averaged over the heads, when
+// the cache holds n_held: all of them, except under pages (the budget) and
+// headwise (a quarter of the heads read all, the rest the budget), for
+// bandwidth figures.
+double DecodeReadTokens(const KvPolicy& policy, int64_t n_held);
+
 // The n_sinks first and the budget - n_sinks last of n slots (all of them
 // when n <= budget).
 std::vector<int64_t> SinksAndRecent(int64_t n, int64_t budget, int64_t n_sinks);
