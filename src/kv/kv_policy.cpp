@@ -14,13 +14,15 @@ const char* KvPolicyName(KvPolicyKind kind) {
     case KvPolicyKind::kStreaming: return "streaming";
     case KvPolicyKind::kPages: return "pages";
     case KvPolicyKind::kHeadwise: return "headwise";
+    case KvPolicyKind::kGemFilter: return "gemfilter";
   }
   return "full";
 }
 
 std::optional<KvPolicyKind> ParseKvPolicyKind(std::string_view name) {
   for (KvPolicyKind k : {KvPolicyKind::kFull, KvPolicyKind::kSinks, KvPolicyKind::kSnapKv, KvPolicyKind::kH2O,
-                         KvPolicyKind::kStreaming, KvPolicyKind::kPages, KvPolicyKind::kHeadwise})
+                         KvPolicyKind::kStreaming, KvPolicyKind::kPages, KvPolicyKind::kHeadwise,
+                         KvPolicyKind::kGemFilter})
     if (name == KvPolicyName(k)) return k;
   return std::nullopt;
 }

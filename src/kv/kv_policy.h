@@ -29,6 +29,11 @@
 //           found by a calibration pass, model/head_roles.h) read every
 //           token, the streaming heads the first block and the most recent
 //           ones, `budget` tokens in all.
+//   gemfilter  GemFilter: before the prompt is computed, its first layers
+//           run alone and the prompt's last token's attention at an early
+//           layer picks `budget` prompt tokens (model/gem_filter.h); they
+//           become the prompt (positions 0, 1, ...), so prefill time and
+//           the cache shrink together.
 //
 // Except under streaming, kept tokens keep their RoPE positions
 // (kv_compaction.h): a policy changes which keys attention reads, never
@@ -46,7 +51,7 @@
 
 namespace chunkserve::kv {
 
-enum class KvPolicyKind { kFull, kSinks, kSnapKv, kH2O, kStreaming, kPages, kHeadwise };
+enum class KvPolicyKind { kFull, kSinks, kSnapKv, kH2O, kStreaming, kPages, kHeadwise, kGemFilter };
 
 struct KvPolicy {
   KvPolicyKind kind = KvPolicyKind::kFull;
@@ -68,7 +73,7 @@ struct KvPolicy {
   bool selects_at_decode() const { return kind == KvPolicyKind::kPages || kind == KvPolicyKind::kHeadwise; }
 };
 
-// "full" | "sinks" | "snapkv" | "h2o" | "streaming" | "pages" | "headwise".
+// "full" | "sinks" | "snapkv" | "h2o" | "streaming" | "pages" | "headwise" | "gemfilter".
 const char* KvPolicyName(KvPolicyKind kind);
 std::optional<KvPolicyKind> ParseKvPolicyKind(std::string_view name);
 // InvalidArgument naming the field for a budget that cannot hold what the

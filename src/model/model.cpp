@@ -156,7 +156,14 @@ StatusOr<Logits> Model::ForwardAll(KvCache* kv, std::span<const int32_t> tokens,
 }
 
 Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
+  return ForwardLayers(batch, hparams_.n_layer, logits);
+}
+
+Status Model::ForwardLayers(std::span<const SequenceBatch> batch, int64_t n_layers, Logits* logits) {
   const HParams& hp = hparams_;
+  if (n_layers <= 0 || n_layers > hp.n_layer)
+    return InvalidArgumentError("model: " + std::to_string(n_layers) + " layers to run of " +
+                                std::to_string(hp.n_layer));
   const Weights& w = *weights_;
   Scratch& s = *scratch_;
 
@@ -277,7 +284,7 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
                                  shape, v.n_slots, v.mass.data() + layer * hp.n_head_kv * v.n_slots, pool_);
     }
   };
-  for (int64_t l = 0; l < hp.n_layer; ++l) {
+  for (int64_t l = 0; l < n_layers; ++l) {
     const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
     const int layer = static_cast<int>(l);
     // Local (sliding-window) layers see the last sliding_window slots of a
@@ -430,6 +437,12 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
       kernels::AddInPlace(s.x.data() + t * d, proj, d);
     });
     laps.Lap(ForwardOp::kFfnResidual);
+  }
+  if (n_layers < hp.n_layer) {
+    logits->n_rows = logits->n_hidden_rows = 0;
+    logits->data.clear();
+    logits->hidden.clear();
+    return Status::Ok();
   }
 
   // hidden (n_hidden, d) = rmsnorm(x[rows])

@@ -147,6 +147,10 @@ class Model {
   // InvalidArgument for a token id outside the vocabulary, an empty sequence,
   // a cache of the wrong shape; OutOfRange for slots past the cache capacity.
   Status Forward(std::span<const SequenceBatch> batch, Logits* logits);
+  // As Forward through the first n_layers blocks only (GemFilter's early
+  // layers, model/gem_filter.h): the caches and votes of those layers are
+  // filled; logits and hidden come back empty. REQUIRES: 0 < n_layers <= n_layer.
+  Status ForwardLayers(std::span<const SequenceBatch> batch, int64_t n_layers, Logits* logits);
 
   // Forward charges the time of each op to `profile` (see forward_profile.h)
   // until set back to null; tools only. Borrowed; set while no Forward runs.

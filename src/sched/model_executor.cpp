@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "model/gem_filter.h"
 #include "model/paged_kv_cache.h"
 
 namespace chunkserve::sched {
@@ -77,6 +78,10 @@ Status ModelExecutor::Run(std::span<const StepSequence> batch, StepLogits* logit
     logits->votes.push_back(std::move(v));
   }
   return Status::Ok();
+}
+
+StatusOr<std::vector<int64_t>> ModelExecutor::FilterPrompt(std::span<const int32_t> prompt, int64_t n_keep) {
+  return model::GemFilterSelect(*model_, prompt, n_keep, model::GemFilterLayer(model_->hparams()));
 }
 
 Status ModelExecutor::ShiftKeys(kv::BlockTable* table, int64_t first_slot, int64_t n, int64_t delta) {

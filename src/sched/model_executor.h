@@ -34,6 +34,7 @@ class ModelExecutor final : public StepExecutor {
   Status Run(std::span<const StepSequence> batch, StepLogits* logits) override;
   Status ShiftKeys(kv::BlockTable* table, int64_t first_slot, int64_t n, int64_t delta) override;
   void Forget(uint64_t seq_id) override { pages_.erase(seq_id); }
+  StatusOr<std::vector<int64_t>> FilterPrompt(std::span<const int32_t> prompt, int64_t n_keep) override;
 
  private:
   model::Model* model_;

@@ -323,6 +323,7 @@ int64_t Scheduler::SharedWithPrefilling(const Seq& seq) const {
 }
 
 bool Scheduler::TryAdmit(std::unique_ptr<Seq>& seq) {
+  if (seq->req.kv_policy.kind == kv::KvPolicyKind::kGemFilter && !seq->prompt_filtered) FilterPrompt(*seq);
   int64_t matched = 0;
   const bool planned = options_.planner != nullptr && !seq->req.chunks.empty();
   if (prefix_cache_ != nullptr && seq->uses_prefix_cache()) {

@@ -94,6 +94,11 @@ class StepExecutor {
   virtual Status ShiftKeys(kv::BlockTable* table, int64_t first_slot, int64_t n, int64_t delta) {
     return UnimplementedError("this executor cannot re-rotate keys");
   }
+  // GemFilter (kv/kv_policy.h): the n_keep tokens of `prompt` an early
+  // layer's attention ranks highest, as ascending indices.
+  virtual StatusOr<std::vector<int64_t>> FilterPrompt(std::span<const int32_t> prompt, int64_t n_keep) {
+    return UnimplementedError("this executor cannot filter prompts");
+  }
 };
 
 }  // namespace chunkserve::sched
