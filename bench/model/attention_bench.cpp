@@ -146,6 +146,58 @@ void BM_AttentionDecodeTwoThreads(benchmark::State& state) {
 }
 BENCHMARK(BM_AttentionDecodeTwoThreads)->Arg(4096)->Arg(16384)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
+// Hydragen's case: 16 decode queries whose sequences share a 2,048-token
+// prefix and own 64 tokens each, on two threads; range(0) 0 = one Attention
+// call per sequence, 1 = one AttentionSharedPrefix call (the same bits).
+void BM_SharedPrefixDecode(benchmark::State& state) {
+  constexpr int kSeqs = 16;
+  constexpr int64_t kShared = 2048, kOwn = 64, kBlock = 16, kRow = 2 * 64;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist;
+  auto block = [&] {
+    std::vector<uint16_t> b(2 * kBlock * kRow);
+    std::vector<float> f(b.size());
+    for (float& x : f) x = dist(rng);
+    chunkserve::kernels::StoreKvRow(f.data(), static_cast<int64_t>(f.size()), chunkserve::DType::kBF16, b.data());
+    return b;
+  };
+  std::vector<std::vector<uint16_t>> blocks;
+  for (int64_t b = 0; b < kShared / kBlock; ++b) blocks.push_back(block());
+  std::vector<std::vector<const void*>> kp(kSeqs), vp(kSeqs);
+  for (int i = 0; i < kSeqs; ++i) {
+    for (int64_t b = 0; b < kShared / kBlock; ++b) {
+      kp[i].push_back(blocks[static_cast<size_t>(b)].data());
+      vp[i].push_back(blocks[static_cast<size_t>(b)].data() + kBlock * kRow);
+    }
+  }
+  std::vector<std::vector<uint16_t>> own;
+  for (int i = 0; i < kSeqs; ++i)
+    for (int64_t b = 0; b < kOwn / kBlock; ++b) {
+      own.push_back(block());
+      kp[i].push_back(own.back().data());
+      vp[i].push_back(own.back().data() + kBlock * kRow);
+    }
+  std::vector<chunkserve::kernels::KvBlocksView> views;
+  for (int i = 0; i < kSeqs; ++i) views.push_back({kp[i], vp[i], kBlock, chunkserve::DType::kBF16});
+  std::vector<int32_t> kv_len(kSeqs, static_cast<int32_t>(kShared + kOwn));
+  std::vector<float> q(kSeqs * 14 * 64), out(q.size());
+  for (float& x : q) x = dist(rng);
+  const chunkserve::kernels::AttentionShape shape{14, 2, 64, 0.125f, AttentionPrecision::kBf16};
+  chunkserve::ThreadPool pool(2);
+  for (auto _ : state) {
+    if (state.range(0) == 1) {
+      chunkserve::kernels::AttentionSharedPrefix(q.data(), kSeqs, kv_len.data(), views, kShared, shape, out.data(),
+                                                 &pool);
+    } else {
+      for (int i = 0; i < kSeqs; ++i)
+        chunkserve::kernels::Attention(q.data() + i * 14 * 64, 1, &kv_len[i], views[i], shape,
+                                       out.data() + i * 14 * 64, &pool);
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+}
+BENCHMARK(BM_SharedPrefixDecode)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
 // Gemma 2's options on the prefill of 2048 tokens (Qwen's head shape kept,
 // so the rows compare with BM_AttentionPrefill): range(0) 0 = plain,
 // 1 = scores soft-capped at 50 (a vector tanh per score), 2 = soft-capped

@@ -248,6 +248,88 @@ void LoadKvRow(const void* src, int64_t n, DType type, float* dst) {
   WidenToF32(src, n, KvTypeBytes(type) == 2, dst);
 }
 
+void AttentionSharedPrefix(const float* q, int64_t n_q, const int32_t* kv_len, std::span<const KvBlocksView> views,
+                           int64_t shared_keys, const AttentionShape& shape, float* out, ThreadPool* pool) {
+  CHECK(static_cast<int64_t>(views.size()) == n_q && shared_keys % kSplitKeys == 0 && shape.window == 0);
+  if (n_q <= 0) return;
+  const Isa isa = ActiveIsa();
+  AttentionTaskFn task = nullptr;
+  for (int level = static_cast<int>(isa); task == nullptr; --level) {
+    task = GetAttentionKernelTable(static_cast<Isa>(level))->task(shape);
+  }
+  const int hd = shape.head_dim;
+  const int group = shape.n_heads / shape.n_kv_heads;
+  const int64_t q_row = int64_t{shape.n_heads} * hd;
+  auto job_of = [&](const float* qp, int64_t n, const int32_t* lens, const KvBlocksView& kv, float* o) {
+    CHECK(kv.type == views[0].type && kv.block_tokens == views[0].block_tokens);
+    const int64_t row_floats = kv.row_floats > 0 ? kv.row_floats : int64_t{shape.n_kv_heads} * hd;
+    return AttentionJob{qp, n, lens, &kv, shape, o, row_floats, static_cast<int64_t>(KvTypeBytes(kv.type))};
+  };
+  // Job 0: every query over the shared blocks; job 1 + i: query i alone.
+  std::vector<AttentionJob> jobs;
+  jobs.push_back(job_of(q, n_q, kv_len, views[0], out));
+  for (int64_t i = 0; i < n_q; ++i) {
+    CHECK(kv_len[i] >= shared_keys);
+    jobs.push_back(job_of(q + i * q_row, 1, kv_len + i, views[static_cast<size_t>(i)], out + i * q_row));
+  }
+  struct Unit {
+    size_t job;
+    int64_t q_begin, q_end;
+    int kv_head;
+    int64_t chunk, offset;
+  };
+  std::vector<Unit> units;
+  int64_t floats = 0;
+  auto add = [&](size_t job, int64_t q_begin, int64_t q_end, int64_t chunk) {
+    for (int h = 0; h < shape.n_kv_heads; ++h) {
+      units.push_back({job, q_begin, q_end, h, chunk, floats});
+      floats += (q_end - q_begin) * group * (hd + 2);
+    }
+  };
+  const int64_t n_shared = shared_keys / kSplitKeys;
+  for (int64_t c = 0; c < n_shared; ++c)
+    for (int64_t q0 = 0; q0 < n_q; q0 += kQueryTile) add(0, q0, std::min(n_q, q0 + kQueryTile), c);
+  for (int64_t i = 0; i < n_q; ++i)
+    for (int64_t c = n_shared; c < ChunksOf(jobs[1 + i], 0, 1).end; ++c) add(1 + static_cast<size_t>(i), 0, 1, c);
+  std::vector<float> states(static_cast<size_t>(floats));
+  auto run_unit = [&](int64_t u, int) {
+    AttentionScratch& scratch = tls_scratch;
+    const Unit& unit = units[static_cast<size_t>(u)];
+    task(jobs[unit.job], unit.q_begin, unit.q_end, unit.kv_head, ChunkKeys(unit.chunk), scratch);
+    const int64_t n_rows = (unit.q_end - unit.q_begin) * group;
+    float* state = states.data() + unit.offset;
+    std::copy_n(scratch.acc.begin(), n_rows * hd, state);
+    std::copy_n(scratch.row_max.begin(), n_rows, state + n_rows * hd);
+    std::copy_n(scratch.row_sum.begin(), n_rows, state + n_rows * (hd + 1));
+  };
+  if (pool) {
+    pool->ParallelFor(static_cast<int64_t>(units.size()), run_unit);
+  } else {
+    for (int64_t u = 0; u < static_cast<int64_t>(units.size()); ++u) run_unit(u, 0);
+  }
+  // Per query and KV head: the shared chunks' rows of the query, then its
+  // own chunks, in chunk order, as Attention folds them.
+  std::vector<float> acc(static_cast<size_t>(group * hd)), m(static_cast<size_t>(group)), l(static_cast<size_t>(group));
+  for (int64_t i = 0; i < n_q; ++i) {
+    for (int h = 0; h < shape.n_kv_heads; ++h) {
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      std::fill(m.begin(), m.end(), -std::numeric_limits<float>::infinity());
+      std::fill(l.begin(), l.end(), 0.0f);
+      for (const Unit& unit : units) {
+        const bool shared = unit.job == 0 && unit.q_begin <= i && i < unit.q_end;
+        if (unit.kv_head != h || !(shared || unit.job == 1 + static_cast<size_t>(i))) continue;
+        const int64_t n_rows = (unit.q_end - unit.q_begin) * group;
+        const int64_t r0 = shared ? (i - unit.q_begin) * group : 0;  // own units hold query i alone
+        const float* state = states.data() + unit.offset;
+        for (int g = 0; g < group; ++g)
+          FoldRow(state + (r0 + g) * hd, state[n_rows * hd + r0 + g], state[n_rows * (hd + 1) + r0 + g], hd,
+                  &acc[static_cast<size_t>(g * hd)], &m[static_cast<size_t>(g)], &l[static_cast<size_t>(g)]);
+      }
+      WriteRows(jobs[1 + static_cast<size_t>(i)], 0, group, h, acc.data(), l.data());
+    }
+  }
+}
+
 void Attention(const float* q, int64_t n_q, const int32_t* kv_len, const KvBlocksView& kv,
                const AttentionShape& shape, float* out, ThreadPool* pool) {
   AttentionWithIsa(ActiveIsa(), q, n_q, kv_len, kv, shape, out, pool);

@@ -88,6 +88,25 @@ struct AttentionShape {
 void Attention(const float* q, int64_t n_q, const int32_t* kv_len, const KvBlocksView& kv,
                const AttentionShape& shape, float* out, ThreadPool* pool);
 
+// Attention splits each query's keys into chunks of this many slots, [0,
+// 1024), [1024, 2048), ..., and folds their softmax states in order: the
+// same chunks whatever else is in the call, so results never depend on the
+// batch or the threads.
+inline constexpr int64_t kAttentionChunkKeys = 1024;
+
+// Shared-prefix attention (Hydragen): n_q decode queries, query i (a row
+// (n_heads, head_dim) of q) of its own sequence, attending over views[i]'s
+// slots [0, kv_len[i]), where every view's first shared_keys slots are the
+// same blocks (a system prompt or documents several requests share). The
+// shared chunks run once for all the queries, each K/V tile prepared and
+// read once for every row; each sequence's own chunks run after. out row i
+// equals Attention's for query i alone, bit for bit (the same chunks fold in
+// the same order).
+// REQUIRES: shared_keys % kAttentionChunkKeys == 0, kv_len[i] >= shared_keys,
+// shape.window == 0, views of one type and block size.
+void AttentionSharedPrefix(const float* q, int64_t n_q, const int32_t* kv_len, std::span<const KvBlocksView> views,
+                           int64_t shared_keys, const AttentionShape& shape, float* out, ThreadPool* pool);
+
 // Attention on a given level (Attention uses ActiveIsa()): kAvx512 needs
 // head_dim % 16 == 0, else it runs the AVX2 level. kBf16 runs vdpbf16ps on
 // kAvx512, the AVX2 level with rounded operands in f32; kScalar is the twin

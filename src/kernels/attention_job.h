@@ -39,7 +39,7 @@ constexpr int64_t kQueryTile = 32;
 constexpr int64_t kKeyTile = 64;
 // A multiple of every level's key tile (AVX-512 walks 2 * kKeyTile), so
 // chunk bounds fall on tile bounds and a chunk's tiles are the unsplit ones.
-constexpr int64_t kSplitKeys = 1024;
+constexpr int64_t kSplitKeys = kAttentionChunkKeys;
 static_assert(kSplitKeys % (2 * kKeyTile) == 0);
 
 struct AttentionJob {

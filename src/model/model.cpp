@@ -14,6 +14,7 @@
 #include "kernels/ops.h"
 #include "model/fingerprint.h"
 #include "model/page_selection.h"
+#include "model/shared_prefix.h"
 #include "model/weights.h"
 
 namespace chunkserve::model {
@@ -376,6 +377,22 @@ Status Model::ForwardLayers(std::span<const SequenceBatch> batch, int64_t n_laye
           kernels::Attention(s.q.data() + g.first_token * dq, g.n_tokens, s.kv_len.data() + g.first_token, view,
                              shape, s.attn.data() + g.first_token * dq, pool_);
         }
+      }
+      // Decodes whose caches share whole leading chunks run those once (Hydragen).
+      if (s.small_seqs.size() > 1 && shape.window == 0) {
+        std::vector<DecodeAttention> decodes;
+        std::vector<size_t> decode_of;  // index into small_seqs
+        for (size_t i = 0; i < s.small_seqs.size(); ++i) {
+          const Scratch::AttnGroup& g = s.small_seqs[i];
+          if (g.n_tokens != 1) continue;
+          decodes.push_back({s.q.data() + g.first_token * dq, s.attn.data() + g.first_token * dq,
+                             s.kv_len[static_cast<size_t>(g.first_token)],
+                             batch[static_cast<size_t>(g.first_seq)].kv->View(layer)});
+          decode_of.push_back(i);
+        }
+        const std::vector<size_t> ran = AttendSharedPrefixes(decodes, shape, pool_);
+        for (auto it = ran.rbegin(); it != ran.rend(); ++it)
+          s.small_seqs.erase(s.small_seqs.begin() + static_cast<std::ptrdiff_t>(decode_of[*it]));
       }
       auto run_small = [&](int64_t i, int) {
         const Scratch::AttnGroup& g = s.small_seqs[static_cast<size_t>(i)];

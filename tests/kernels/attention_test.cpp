@@ -308,6 +308,54 @@ TEST(OpsTest, AttentionSplitKGivesTheSameBitsWhateverTheThreadsAndBatch) {
   }
 }
 
+// Hydragen: queries of sequences whose caches share their first blocks get
+// from one shared-prefix call exactly the bits each gets alone, with a
+// shared part of one and two chunks, own suffixes of different lengths and
+// paged blocks.
+TEST(OpsTest, SharedPrefixAttentionEqualsEachSequenceAlone) {
+  ThreadPool pool(2);
+  const int n_heads = 14, n_kv_heads = 2, hd = 64;
+  const int64_t block = 16, row = int64_t(n_kv_heads) * hd, q_row = int64_t(n_heads) * hd;
+  for (int64_t shared : {kAttentionChunkKeys, 2 * kAttentionChunkKeys}) {
+    for (auto precision : {AttentionPrecision::kF32, AttentionPrecision::kBf16}) {
+      const int n_seqs = 5;
+      const std::vector<int32_t> kv_len = {int32_t(shared) + 1, int32_t(shared) + 300, int32_t(shared) + 1500,
+                                           int32_t(shared) + 17, int32_t(shared) + 1024};
+      std::vector<std::vector<float>> blocks;  // every block's K then V rows
+      auto new_block = [&](uint32_t seed) {
+        auto kv = RandomVector(size_t(2 * block * row), seed, 2.0f);
+        blocks.push_back(std::move(kv));
+        return blocks.size() - 1;
+      };
+      std::vector<size_t> shared_blocks;
+      for (int64_t b = 0; b < shared / block; ++b) shared_blocks.push_back(new_block(uint32_t(700 + b)));
+      std::vector<std::vector<size_t>> seq_blocks(n_seqs, shared_blocks);
+      for (int i = 0; i < n_seqs; ++i)
+        for (int64_t b = shared / block; b * block < kv_len[size_t(i)]; ++b)
+          seq_blocks[size_t(i)].push_back(new_block(uint32_t(9000 + 100 * i + b)));
+      std::vector<std::vector<const void*>> kp(n_seqs), vp(n_seqs);
+      std::vector<KvBlocksView> views;
+      for (int i = 0; i < n_seqs; ++i) {
+        for (size_t b : seq_blocks[size_t(i)]) {
+          kp[size_t(i)].push_back(blocks[b].data());
+          vp[size_t(i)].push_back(blocks[b].data() + block * row);
+        }
+      }
+      for (int i = 0; i < n_seqs; ++i) views.push_back({kp[size_t(i)], vp[size_t(i)], block});
+      AttentionShape shape{n_heads, n_kv_heads, hd, 0.125f, precision};
+      const auto q = RandomVector(size_t(n_seqs * q_row), 77, 2.0f);
+      std::vector<float> together(q.size(), -7.0f);
+      AttentionSharedPrefix(q.data(), n_seqs, kv_len.data(), views, shared, shape, together.data(), &pool);
+      for (int i = 0; i < n_seqs; ++i) {
+        std::vector<float> alone(static_cast<size_t>(q_row));
+        Attention(q.data() + i * q_row, 1, &kv_len[size_t(i)], views[size_t(i)], shape, alone.data(), &pool);
+        EXPECT_EQ(0, std::memcmp(alone.data(), together.data() + i * q_row, size_t(q_row) * sizeof(float)))
+            << AttentionPrecisionName(precision) << " shared " << shared << " sequence " << i;
+      }
+    }
+  }
+}
+
 // A bf16 KV view (rows stored with StoreKvRow) gives bf16 attention the very
 // operands it would round an f32 view to: the same outputs bit for bit, on
 // every path, with paged blocks and ragged kv_len.

@@ -75,6 +75,54 @@ void TwinCheck(const std::string& type, int64_t pool_blocks, bool expect_preempt
   }
 }
 
+// Requests sharing a 1,100-token prompt prefix through the prefix cache
+// decode together; their shared whole chunk of KV runs as one attention
+// over all their queries (model/shared_prefix.h, Hydragen), and each answer
+// is still the one it gets alone, token for token.
+TEST(SchedulerModelTest, SharedPrefixDecodesEqualOneByOne) {
+  for (const std::string type : {"f32", "q8_0"}) {
+    auto m = LoadFixture(type);
+    ASSERT_NE(m, nullptr);
+    ModelExecutor exec(m.get());
+    const int64_t B = 8;
+    kv::BlockPoolOptions po = PoolOptionsFor(*m, B, 0);
+    po.budget_bytes = size_t{1024} * B * 2 * static_cast<size_t>(po.n_layers * po.row_floats) * Traits(po.type).type_size;
+    auto pool = std::move(kv::BlockPool::Create(po)).value();
+    kv::PrefixCache cache(pool.get(), pool->n_blocks());
+    SchedulerOptions so;
+    so.max_step_tokens = 512;
+    so.max_running = 8;
+    so.prefix_namespace = m->fingerprint();
+    auto sched = std::move(Scheduler::Create(&exec, pool.get(), &cache, so)).value();
+    const auto shared = Prompt(123, 1100);
+    std::map<uint64_t, std::vector<int32_t>> got, want;
+    for (int i = 0; i < 4; ++i) {
+      std::vector<int32_t> p = shared;
+      const auto own = Prompt(200 + static_cast<uint64_t>(i), 5 + 7 * i);
+      p.insert(p.end(), own.begin(), own.end());
+      SchedRequest r;
+      r.prompt = p;
+      r.sampling.temperature = 0;
+      r.max_new_tokens = 10;
+      auto holder = std::make_shared<uint64_t>(0);
+      r.on_token = [&got, holder](int32_t t) {
+        got[*holder].push_back(t);
+        return true;
+      };
+      auto id = sched->Submit(std::move(r));
+      ASSERT_TRUE(id.ok()) << id.status().ToString();
+      *holder = *id;
+      want[*id] = RunAlone(*m, p, 10);
+    }
+    while (sched->RunStep()) {
+    }
+    for (const auto& [id, w] : want) EXPECT_EQ(got[id], w) << type << " request " << id;
+    const SchedulerStats st = sched->Stats();
+    EXPECT_GE(st.n_prefix_hit_tokens, 3 * 1024) << type;  // the later three share the first's blocks
+    EXPECT_GE(st.max_batch_sequences, 3) << type;
+  }
+}
+
 TEST(SchedulerModelTest, BatchedGreedyEqualsOneByOneF32) { TwinCheck("f32", 256, false); }
 TEST(SchedulerModelTest, BatchedGreedyEqualsOneByOneQ8WithPreemption) { TwinCheck("q8_0", 40, true); }
 TEST(SchedulerModelTest, SpeculativeGreedyEqualsOneByOne) {
