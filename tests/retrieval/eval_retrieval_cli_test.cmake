@@ -1,0 +1,71 @@
+# `chunkserve eval-retrieval` end to end: --corpus ingests the glove fixture,
+# topics/qrels/evidence in TREC formats, one JSON line per run, the table on
+# stderr, and precise errors for malformed judgement files.
+# -DCHUNKSERVE=... -DWORK_DIR=scratch
+set(W "${WORK_DIR}/eval_retrieval_cli")
+file(REMOVE_RECURSE "${W}")
+file(MAKE_DIRECTORY "${W}/docs")
+include(${CMAKE_CURRENT_LIST_DIR}/glove_fixture.cmake)
+write_glove_fixture("${W}")
+run(${CHUNKSERVE} convert --from glove "${W}/glove.json" -o "${W}/glove.gguf")
+expect_ok("convert --from glove")
+
+string(ASCII 9 TAB)
+file(WRITE "${W}/topics.tsv" "q1${TAB}kitten paw\nq2${TAB}sailor harbor\nq3${TAB}budget debt\nq4${TAB}unjudged\n")
+file(WRITE "${W}/qrels.txt" "q1 0 pets.txt 2\nq1 0 navy.txt 0\nq2 0 navy.txt 1\nq3 0 money.txt 1\n")
+# "A sailor waits in the harbor by the ship." in navy.txt.
+file(WRITE "${W}/evidence.txt" "q2 navy.txt 27 68 2\n")
+
+run(${CHUNKSERVE} eval-retrieval --corpus "${W}/docs" --db "${W}/db" --collection e --embed-model "${W}/glove.gguf"
+    --topics "${W}/topics.tsv" --qrels "${W}/qrels.txt" --evidence "${W}/evidence.txt" --name fixture)
+expect_ok("eval-retrieval --corpus")
+string(REGEX MATCHALL "[^\n]+" lines "${out}")
+list(LENGTH lines n)
+# bm25, bm25+select, and dense / hybrid each plain, +situated, +select.
+if(NOT n EQUAL 8)
+  message(FATAL_ERROR "expected 8 JSON lines (runs), got ${n}:\n${out}\n${err}")
+endif()
+list(GET lines 0 first)
+string(JSON run_name GET "${first}" run)
+string(JSON set GET "${first}" set)
+string(JSON queries GET "${first}" queries)
+string(JSON ndcg GET "${first}" "ndcg@10")
+string(JSON mrr GET "${first}" mrr)
+string(JSON p_mrr GET "${first}" p_mrr)
+string(JSON iou GET "${first}" iou)
+if(NOT run_name STREQUAL "bm25" OR NOT set STREQUAL "fixture" OR NOT queries EQUAL 3 OR NOT ndcg STREQUAL "1.0"
+   OR NOT mrr STREQUAL "1.0" OR NOT p_mrr STREQUAL "1.0")
+  message(FATAL_ERROR "unexpected bm25 scores: ${first}")
+endif()
+if(NOT iou GREATER 0 OR NOT iou LESS 1)
+  message(FATAL_ERROR "IoU of the cited chunks should lie in (0, 1): ${first}")
+endif()
+foreach(expected "1 of 4 topics have no relevant judgement" "hybrid\\+situated" "p_nDCG@10")
+  if(NOT err MATCHES "${expected}")
+    message(FATAL_ERROR "stderr lacks '${expected}':\n${err}")
+  endif()
+endforeach()
+
+# The collection exists now: used as it is.
+run(${CHUNKSERVE} eval-retrieval --corpus "${W}/docs" --db "${W}/db" --collection e --modes bm25 --vary nodedupe
+    --topics "${W}/topics.tsv" --qrels "${W}/qrels.txt")
+expect_ok("eval-retrieval on an existing collection")
+string(REGEX MATCHALL "[^\n]+" lines "${out}")
+list(LENGTH lines n)
+if(NOT n EQUAL 2 OR NOT err MATCHES "exists; --corpus not ingested again")
+  message(FATAL_ERROR "expected bm25 and bm25+nodedupe, and a note:\n${out}\n${err}")
+endif()
+
+# Malformed inputs: a precise error, nothing printed on stdout.
+file(WRITE "${W}/bad_qrels.txt" "q1 0 pets.txt 2\nq2 0 navy.txt high\n")
+run(${CHUNKSERVE} eval-retrieval --db "${W}/db" --collection e --topics "${W}/topics.tsv" --qrels "${W}/bad_qrels.txt")
+expect_fail("bad qrels" "bad_qrels.txt: qrels: line 2: grade is not an integer")
+file(WRITE "${W}/bad_evidence.txt" "q2 navy.txt 68 27\n")
+run(${CHUNKSERVE} eval-retrieval --db "${W}/db" --collection e --topics "${W}/topics.tsv" --qrels "${W}/qrels.txt"
+    --evidence "${W}/bad_evidence.txt")
+expect_fail("bad evidence" "evidence: line 1: begin/end")
+run(${CHUNKSERVE} eval-retrieval --db "${W}/db" --collection e --topics "${W}/topics.tsv" --qrels "${W}/qrels.txt"
+    --vary sideways)
+expect_fail("unknown --vary" "unknown option 'sideways'")
+run(${CHUNKSERVE} eval-retrieval --db "${W}/db" --collection nope --topics "${W}/topics.tsv" --qrels "${W}/qrels.txt")
+expect_fail("missing collection" "no collection named 'nope'")
