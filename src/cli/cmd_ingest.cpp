@@ -18,6 +18,7 @@
 #include "rag/embed/model_perplexity.h"
 #include "rag/embed/embedder_loader.h"
 #include "rag/embed/recorded_embedder.h"
+#include "rag/embed/situated_text.h"
 #include "rag/ingest/ingester.h"
 #include "rag/store/embedding_store.h"
 #include "rag/store/store.h"
@@ -62,6 +63,10 @@ const Command kCommand{
     "  --embed-pooling P    mean | cls | last (default: the model's pooling_type)\n"
     "  --doc-prefix S       text before every chunk when embedding it (e.g. e5's \"passage: \");\n"
     "                       recorded with the collection like the model\n"
+    "  --situated-context N embed each chunk with its heading path and N words of the text\n"
+    "                       around it (SitEmb-style situated vectors; queries stay plain); a\n"
+    "                       setting of the collection, chosen when it is first embedded and\n"
+    "                       followed by every later ingest or upload (see rag/embed/situated_text.h)\n"
     "  --quiet              no progress bar and no summary\n"
     "Unchanged files (same content hash and chunker) are skipped; changed ones are replaced\n"
     "atomically; a document uploaded over HTTP is never replaced. The summary counts skipped\n"
@@ -164,9 +169,17 @@ nlohmann::json SummaryJson(const rag::IngestReport& r) {
 
 int RunIngest(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args, {"db", "collection", "chunker", "chunk-tokens", "overlap", "tokenizer", "threads", "t", "embed-model", "embed-pooling", "query-prefix", "doc-prefix",
-                             "ppl-model", "ppl-threshold", "max-file-mib", "pdf-timeout-s"},
+                             "situated-context", "ppl-model", "ppl-threshold", "max-file-mib", "pdf-timeout-s"},
                             {"sync", "quiet", "verbose", "json", "follow-symlinks"});
   if (!flags.ok()) return UsageError(kCommand, flags.status().message());
+  std::optional<rag::SituatedParams> situated;
+  if (flags->Has("situated-context")) {
+    auto words = flags->GetInt("situated-context", 0);
+    if (!words.ok()) return UsageError(kCommand, words.status().message());
+    if (*words < 1 || *words > 10000) return UsageError(kCommand, "--situated-context must be between 1 and 10000 words");
+    if (!EmbedModelFlag(*flags)) return UsageError(kCommand, "--situated-context needs --embed-model");
+    situated = rag::SituatedParams{static_cast<int>(*words)};
+  }
   const auto db_path = flags->GetOrEnv("db", "CHUNKSERVE_DB");
   const auto collection = flags->GetOrEnv("collection", "CHUNKSERVE_COLLECTION");
   if (!db_path) return UsageError(kCommand, "--db is required (or set CHUNKSERVE_DB)");
@@ -256,7 +269,12 @@ int RunIngest(const std::vector<std::string>& args) {
     auto cid = (*store)->GetOrCreateCollection(*collection);
     if (!cid.ok()) return Fail("ingest", cid.status());
     rag::EmbeddingStore es(store->get());
-    if (Status s = es.RecordEmbedder(*cid, embedder->id(), embedder->dim(), embedder_source); !s.ok())
+    // A situated collection keeps its setting (rag/embed/situated_text.h).
+    auto recorded = es.GetEmbedder(*cid);
+    if (!recorded.ok()) return Fail("ingest", recorded.status());
+    if (!situated && *recorded) situated = rag::SituatedOf((*recorded)->embedder_id);
+    const std::string id = situated ? rag::SituatedId(embedder->id(), *situated) : embedder->id();
+    if (Status s = es.RecordEmbedder(*cid, id, embedder->dim(), embedder_source); !s.ok())
       return Fail("ingest", s);
   }
 
@@ -319,7 +337,7 @@ int RunIngest(const std::vector<std::string>& args) {
     }
   }
   if (embedder && *cid) {
-    auto embedded = rag::EmbedCollection(store->get(), **cid, *embedder);
+    auto embedded = rag::EmbedCollection(store->get(), **cid, *embedder, {}, {}, situated);
     if (!embedded.ok()) return Fail("ingest", embedded.status());
     if (!quiet)
       std::fprintf(stderr, "embedded %lld chunks (%lld without known words) with %s in %.2f s; %lld vectors total\n",

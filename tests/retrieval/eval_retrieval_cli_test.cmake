@@ -69,3 +69,32 @@ run(${CHUNKSERVE} eval-retrieval --db "${W}/db" --collection e --topics "${W}/to
 expect_fail("unknown --vary" "unknown option 'sideways'")
 run(${CHUNKSERVE} eval-retrieval --db "${W}/db" --collection nope --topics "${W}/topics.tsv" --qrels "${W}/qrels.txt")
 expect_fail("missing collection" "no collection named 'nope'")
+
+# Situated vectors (issue 19, SitEmb-style): a collection setting chosen at
+# ingest, recorded in its embedder id, followed by later ingests, and
+# searched with the plain model.
+file(MAKE_DIRECTORY "${W}/docs2")
+file(WRITE "${W}/docs2/more.txt" "The fleet returned.\n\nThe kitten slept.\n")
+run(${CHUNKSERVE} ingest "${W}/docs" --db "${W}/db" --collection s --embed-model "${W}/glove.gguf" --situated-context 4
+    --chunk-tokens 16 --overlap 0 --quiet)
+expect_ok("ingest --situated-context")
+run(${CHUNKSERVE} ingest "${W}/docs2" --db "${W}/db" --collection s --chunk-tokens 16 --overlap 0 --quiet)
+expect_ok("a later ingest into the situated collection")
+run(${CHUNKSERVE} collections --db "${W}/db" --json)
+expect_ok("collections")
+string(JSON s_embedder GET "${out}" collections 1 embedder)
+string(JSON s_chunks GET "${out}" collections 1 chunks)
+string(JSON s_vectors GET "${out}" collections 1 chunks_with_vectors)
+if(NOT s_embedder MATCHES "\\+situated:w=4$" OR NOT s_chunks EQUAL 5 OR NOT s_vectors EQUAL 5)
+  message(FATAL_ERROR "the situated collection's embedder id or vectors are wrong:\n${out}")
+endif()
+run(${CHUNKSERVE} search "sailor harbor" --db "${W}/db" --collection s --mode dense --json)
+expect_ok("dense search of a situated collection with the recorded (plain) model")
+string(JSON path GET "${out}" results 0 path)
+if(NOT path MATCHES "navy")
+  message(FATAL_ERROR "situated dense search: top hit ${path}")
+endif()
+run(${CHUNKSERVE} ingest "${W}/docs" --db "${W}/db" --collection s --embed-model "${W}/glove.gguf" --situated-context 8 --quiet)
+expect_fail("another situated setting" "embedded with")
+run(${CHUNKSERVE} ingest "${W}/docs" --db "${W}/db" --collection t --situated-context 0)
+expect_fail("--situated-context 0" "between 1 and 10000")

@@ -4,6 +4,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "rag/embed/situated_text.h"
 #include "rag/retrieve/near_duplicates.h"
 #include "rag/store/embedding_store.h"
 
@@ -51,7 +52,7 @@ StatusOr<std::vector<RetrievedChunk>> Retriever::Retrieve(std::string_view query
   const bool want_dense = params.mode != RetrievalMode::kBm25;
   if (want_dense && (!embedder_ || !dense_))
     return FailedPreconditionError("dense retrieval needs the collection's embedding model (--embed-model)");
-  if (want_dense && embedder_->id() != dense_->embedder().embedder_id)
+  if (want_dense && embedder_->id() != QueryEmbedderId(dense_->embedder().embedder_id))
     return FailedPreconditionError("the collection was embedded with '" + dense_->embedder().embedder_id +
                                    "', but the query embedder is '" + embedder_->id() + "'");
   const int depth = std::max(params.k, params.mode == RetrievalMode::kHybrid ? params.candidate_k : params.k) +
