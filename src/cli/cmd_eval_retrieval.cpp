@@ -46,7 +46,8 @@ const Command kCommand{
     "  --vary LIST       options run both ways, one extra run per mode and option:\n"
     "                    situated (dense vectors with their neighbours', --situated W),\n"
     "                    select (SAGE cut under --token-budget), nodedupe (overlapping\n"
-    "                    chunks kept). Default: situated,select\n"
+    "                    chunks kept), corag (the budget filled by the value of the chunk\n"
+    "                    set, combination_select.h). Default: situated,select\n"
     "  --situated W      the situated weight of the `situated` runs (default 0.3)\n"
     "  --token-budget N  the `select` runs' chunk-token budget (default 1500)\n"
     "  --depth N         chunks retrieved per query (default 100)\n"
@@ -119,7 +120,7 @@ class DocIds {
 struct Run {
   std::string name;  // "hybrid", "hybrid+situated", ...
   rag::RetrievalMode mode;
-  bool situated = false, select = false, dedupe = true;
+  bool situated = false, select = false, dedupe = true, combination = false;
 };
 
 struct RunTotals {
@@ -239,8 +240,8 @@ int RunEvalRetrieval(const std::vector<std::string>& args) {
       SplitList(flags->GetOr("modes", chosen->embedder ? "bm25,dense,hybrid" : "bm25"));
   std::vector<std::string> vary = SplitList(flags->GetOr("vary", "situated,select"));
   for (const std::string& v : vary)
-    if (v != "situated" && v != "select" && v != "nodedupe")
-      return UsageError(kCommand, "--vary: unknown option '" + v + "' (situated, select, nodedupe)");
+    if (v != "situated" && v != "select" && v != "nodedupe" && v != "corag")
+      return UsageError(kCommand, "--vary: unknown option '" + v + "' (situated, select, nodedupe, corag)");
   std::vector<Run> runs;
   for (const std::string& m : modes) {
     auto mode = rag::ParseRetrievalMode(m);
@@ -254,7 +255,8 @@ int RunEvalRetrieval(const std::vector<std::string>& args) {
       if (v == "situated" && *mode == rag::RetrievalMode::kBm25) continue;  // no vectors to situate
       Run r{m + "+" + v, *mode};
       r.situated = v == "situated";
-      r.select = v == "select";
+      r.select = v == "select" || v == "corag";
+      r.combination = v == "corag";
       r.dedupe = v != "nodedupe";
       runs.push_back(r);
     }
@@ -293,6 +295,7 @@ int RunEvalRetrieval(const std::vector<std::string>& args) {
     params.dense_weight = *dw;
     params.dedupe = run.dedupe;
     params.select = run.select;
+    if (run.combination) params.selection_kind = rag::RetrieveParams::Selection::kCombination;
     params.selection.token_budget = *budget;
     params.selection.max_chunks = params.k;
 
