@@ -98,3 +98,14 @@ run(${CHUNKSERVE} ingest "${W}/docs" --db "${W}/db" --collection s --embed-model
 expect_fail("another situated setting" "embedded with")
 run(${CHUNKSERVE} ingest "${W}/docs" --db "${W}/db" --collection t --situated-context 0)
 expect_fail("--situated-context 0" "between 1 and 10000")
+
+# ingest --near-duplicates reports copies (MinHash LSH over the collection).
+file(MAKE_DIRECTORY "${W}/dups")
+file(WRITE "${W}/dups/a.txt" "The navy fleet is at sea with every sailor of the harbor aboard the ships tonight.\n")
+file(WRITE "${W}/dups/b.txt" "The navy fleet is at sea with every sailor of the harbor aboard the ships tonight!\n")
+file(WRITE "${W}/dups/c.txt" "A kitten has fur and a paw, and the dog sleeps by the fire in the evening.\n")
+run(${CHUNKSERVE} ingest "${W}/dups" --db "${W}/db" --collection d --near-duplicates)
+expect_ok("ingest --near-duplicates")
+if(NOT err MATCHES "near-duplicates: 1 of 3 chunks nearly duplicate an earlier one \\(0 within their own document")
+  message(FATAL_ERROR "ingest --near-duplicates did not report the copy:\n${err}")
+endif()
