@@ -39,9 +39,13 @@ if [ ! -f "$use_model" ]; then
   fi
 fi
 embed_flags=()
-[ -f "$use_model" ] && embed_flags=(--embed-model "$use_model")
+embedded_with=""
+if [ -f "$use_model" ]; then
+  embed_flags=(--embed-model "$use_model")
+  embedded_with=", embedded with USE-lite for hybrid retrieval"
+fi
 
-step "Ingest $docs into $work/demo.db (structure-aware chunks of at most 200 tokens${use_model:+, embedded with USE-lite when fetched})"
+step "Ingest $docs into $work/demo.db (structure-aware chunks of at most 200 tokens$embedded_with)"
 "$cs" ingest "$docs" --db "$work/demo.db" --collection demo --chunker structure --chunk-tokens 200 "${embed_flags[@]}"
 
 questions="$work/questions.txt"
