@@ -54,7 +54,11 @@ StatusOr<std::map<std::string, std::string>> ReadNpmTarball(const std::string& p
   std::ostringstream ss;
   ss << in.rdbuf();
   if (!in.good() && !in.eof()) return IoError("cannot read '" + path + "'");
-  const std::string gz = ss.str();
+  return ParseNpmTarball(ss.str(), path, max_bytes);
+}
+
+StatusOr<std::map<std::string, std::string>> ParseNpmTarball(std::string_view gz, const std::string& path,
+                                                              size_t max_bytes) {
   if (!IsGzip(gz)) return DataLossError(path + ": not a gzip file (an npm .tgz)");
   StatusOr<std::string> tar = Gunzip(gz, max_bytes);
   if (!tar.ok()) return tar.status().WithContext(path);

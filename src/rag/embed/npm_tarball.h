@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "base/status.h"
 
@@ -24,5 +25,8 @@ namespace chunkserve::rag {
 // path inside the archive -> contents.
 StatusOr<std::map<std::string, std::string>> ReadNpmTarball(const std::string& path,
                                                              size_t max_bytes = size_t{512} << 20);
+// The same from the .tgz's bytes (`name` only labels errors).
+StatusOr<std::map<std::string, std::string>> ParseNpmTarball(std::string_view gz, const std::string& name,
+                                                              size_t max_bytes = size_t{512} << 20);
 
 }  // namespace chunkserve::rag
