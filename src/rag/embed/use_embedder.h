@@ -31,8 +31,7 @@
 // They differ only by summation order and the attention kernel's online
 // softmax: the twin test (tests/rag/use_embedder_test.cpp) holds each ISA
 // level to cosine >= 0.999999 and max |difference| <= 1e-5 per component
-// (measured: <= 1e-6)
-// against EmbedReference.
+// against EmbedReference (measured: <= 1e-6).
 //
 // id() = "use-lite/<file fingerprint>/max=128" (the same for both paths).
 //
