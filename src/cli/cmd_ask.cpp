@@ -51,6 +51,9 @@ const Command kCommand{
     "  --token-budget N    most chunk tokens in the prompt (default 1500)\n"
     "  --select            stop where relevance drops sharply (SAGE; the default here)\n"
     "  --no-select         always take k chunks (no SAGE score-drop cut)\n"
+    "  --select-by S       drop (walk the ranking, stop at a score drop: the default) | value\n"
+    "                      (the chunk set of the best value: relevance minus redundancy, plus\n"
+    "                      query terms covered; CORAG-style, rag/retrieve/combination_select.h)\n"
     "  -n, --max-tokens N  most generated tokens (default 256)\n"
     "  --temp T            sampling temperature (default 0: greedy)\n"
     "  --system TEXT       system prompt (default: answer from the sources, cite [n])\n"
@@ -90,7 +93,7 @@ nlohmann::json CitationJson(const rag::Citation& c, rag::CitationLines& lines) {
 
 int RunAsk(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args,
-                            {"db", "collection", "m", "model", "embed-model", "embed-pooling", "query-prefix", "doc-prefix", "mode", "k", "token-budget", "max-tokens", "n",
+                            {"db", "collection", "m", "model", "embed-model", "embed-pooling", "query-prefix", "doc-prefix", "mode", "k", "token-budget", "select-by", "max-tokens", "n",
                              "temp", "system", "chunk-cache", "chunk-cache-dir", "threads", "t", "queries", "questions",
                              "attention", kSpeculateFlag,
                              kDraftTokensFlag},
@@ -131,6 +134,10 @@ int RunAsk(const std::vector<std::string>& args) {
   params.retrieve.k = *k < 1 || *k > 100 ? 0 : static_cast<int>(*k);
   params.retrieve.selection.token_budget = *budget;
   params.retrieve.select = !flags->Has("no-select");
+  if (const auto by = flags->Get("select-by")) {
+    if (*by != "drop" && *by != "value") return UsageError(kCommand, "--select-by must be drop or value");
+    if (*by == "value") params.retrieve.selection_kind = rag::RetrieveParams::Selection::kCombination;
+  }
   params.extractive = flags->Has("extractive");
   params.generation.max_new_tokens = *max_tokens;
   params.generation.temperature = static_cast<float>(*temp);

@@ -5,11 +5,13 @@
 #include <filesystem>
 #include <algorithm>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "base/clock.h"
 #include "cli/command.h"
 #include "cli/embedder_flags.h"
 #include "cli/terminal_text.h"
@@ -18,7 +20,9 @@
 #include "rag/embed/model_perplexity.h"
 #include "rag/embed/embedder_loader.h"
 #include "rag/embed/recorded_embedder.h"
+#include "rag/embed/situated_text.h"
 #include "rag/ingest/ingester.h"
+#include "rag/retrieve/minhash_lsh.h"
 #include "rag/store/embedding_store.h"
 #include "rag/store/store.h"
 #include "rag/text/token_counter.h"
@@ -62,6 +66,12 @@ const Command kCommand{
     "  --embed-pooling P    mean | cls | last (default: the model's pooling_type)\n"
     "  --doc-prefix S       text before every chunk when embedding it (e.g. e5's \"passage: \");\n"
     "                       recorded with the collection like the model\n"
+    "  --situated-context N embed each chunk with its heading path and N words of the text\n"
+    "                       around it (SitEmb-style situated vectors; queries stay plain); a\n"
+    "                       setting of the collection, chosen when it is first embedded and\n"
+    "                       followed by every later ingest or upload (see rag/embed/situated_text.h)\n"
+    "  --near-duplicates    report the collection's near-duplicate chunks (MinHash LSH, word\n"
+    "                       3-shingle Jaccard >= 0.8) after ingesting; nothing is marked\n"
     "  --quiet              no progress bar and no summary\n"
     "Unchanged files (same content hash and chunker) are skipped; changed ones are replaced\n"
     "atomically; a document uploaded over HTTP is never replaced. The summary counts skipped\n"
@@ -164,9 +174,17 @@ nlohmann::json SummaryJson(const rag::IngestReport& r) {
 
 int RunIngest(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args, {"db", "collection", "chunker", "chunk-tokens", "overlap", "tokenizer", "threads", "t", "embed-model", "embed-pooling", "query-prefix", "doc-prefix",
-                             "ppl-model", "ppl-threshold", "max-file-mib", "pdf-timeout-s"},
-                            {"sync", "quiet", "verbose", "json", "follow-symlinks"});
+                             "situated-context", "ppl-model", "ppl-threshold", "max-file-mib", "pdf-timeout-s"},
+                            {"sync", "quiet", "verbose", "json", "follow-symlinks", "near-duplicates"});
   if (!flags.ok()) return UsageError(kCommand, flags.status().message());
+  std::optional<rag::SituatedParams> situated;
+  if (flags->Has("situated-context")) {
+    auto words = flags->GetInt("situated-context", 0);
+    if (!words.ok()) return UsageError(kCommand, words.status().message());
+    if (*words < 1 || *words > 10000) return UsageError(kCommand, "--situated-context must be between 1 and 10000 words");
+    if (!EmbedModelFlag(*flags)) return UsageError(kCommand, "--situated-context needs --embed-model");
+    situated = rag::SituatedParams{static_cast<int>(*words)};
+  }
   const auto db_path = flags->GetOrEnv("db", "CHUNKSERVE_DB");
   const auto collection = flags->GetOrEnv("collection", "CHUNKSERVE_COLLECTION");
   if (!db_path) return UsageError(kCommand, "--db is required (or set CHUNKSERVE_DB)");
@@ -256,7 +274,12 @@ int RunIngest(const std::vector<std::string>& args) {
     auto cid = (*store)->GetOrCreateCollection(*collection);
     if (!cid.ok()) return Fail("ingest", cid.status());
     rag::EmbeddingStore es(store->get());
-    if (Status s = es.RecordEmbedder(*cid, embedder->id(), embedder->dim(), embedder_source); !s.ok())
+    // A situated collection keeps its setting (rag/embed/situated_text.h).
+    auto recorded = es.GetEmbedder(*cid);
+    if (!recorded.ok()) return Fail("ingest", recorded.status());
+    if (!situated && *recorded) situated = rag::SituatedOf((*recorded)->embedder_id);
+    const std::string id = situated ? rag::SituatedId(embedder->id(), *situated) : embedder->id();
+    if (Status s = es.RecordEmbedder(*cid, id, embedder->dim(), embedder_source); !s.ok())
       return Fail("ingest", s);
   }
 
@@ -319,12 +342,40 @@ int RunIngest(const std::vector<std::string>& args) {
     }
   }
   if (embedder && *cid) {
-    auto embedded = rag::EmbedCollection(store->get(), **cid, *embedder);
+    auto embedded = rag::EmbedCollection(store->get(), **cid, *embedder, {}, {}, situated);
     if (!embedded.ok()) return Fail("ingest", embedded.status());
     if (!quiet)
       std::fprintf(stderr, "embedded %lld chunks (%lld without known words) with %s in %.2f s; %lld vectors total\n",
                    static_cast<long long>(embedded->n_embedded), static_cast<long long>(embedded->n_empty),
                    embedder->id().c_str(), embedded->elapsed_s, static_cast<long long>(embedded->n_total));
+  }
+  if (flags->Has("near-duplicates") && *cid) {
+    // Every chunk of the collection through MinHash LSH (minhash_lsh.h), in
+    // document order: a report only (nothing is marked in the store yet).
+    Stopwatch sw;
+    rag::MinHashLsh lsh;
+    int64_t n_chunks = 0, n_dups = 0, n_same_doc = 0, bytes = 0;
+    std::unordered_map<int64_t, int64_t> doc_of;  // chunk id -> document id
+    auto docs = (*store)->ListDocuments(**cid);
+    if (!docs.ok()) return Fail("ingest", docs.status());
+    for (const rag::DocumentRecord& d : *docs) {
+      auto chunks = (*store)->GetChunks(d.id);
+      if (!chunks.ok()) return Fail("ingest", chunks.status());
+      for (const rag::StoredChunk& c : *chunks) {
+        doc_of[c.id] = d.id;
+        ++n_chunks;
+        bytes += static_cast<int64_t>(c.text.size());
+        if (auto dup = lsh.Add(c.id, c.text)) {
+          ++n_dups;
+          n_same_doc += doc_of[*dup] == d.id ? 1 : 0;
+        }
+      }
+    }
+    std::fprintf(stderr,
+                 "near-duplicates: %lld of %lld chunks nearly duplicate an earlier one (%lld within their own "
+                 "document; word 3-shingle Jaccard >= 0.8), %.1f MB checked in %.2f s\n",
+                 static_cast<long long>(n_dups), static_cast<long long>(n_chunks), static_cast<long long>(n_same_doc),
+                 static_cast<double>(bytes) / 1e6, sw.ElapsedSeconds());
   }
   return report->n_failed > 0 ? 1 : 0;
 }

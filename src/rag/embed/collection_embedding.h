@@ -6,6 +6,10 @@
 // use it, the common component is re-learned from all the collection's raw
 // vectors whenever vectors were added.
 //
+// `situated` embeds each chunk with its context (situated_text.h) and records
+// the setting in the collection's embedder id; nullopt follows what the
+// collection recorded (plain for a new one).
+//
 // LoadCollectionTransform returns what queries and the index must apply.
 //
 // Thread safety: as Store.
@@ -16,6 +20,7 @@
 
 #include "base/status.h"
 #include "rag/embed/embedder.h"
+#include "rag/embed/situated_text.h"
 #include "rag/store/embedding_store.h"
 
 namespace chunkserve::rag {
@@ -32,7 +37,8 @@ struct EmbedReport {
 // the batches already written stay, and the next pass embeds the rest.
 StatusOr<EmbedReport> EmbedCollection(Store* store, int64_t collection_id, const Embedder& embedder,
                                       const std::function<void(int64_t n_done)>& on_progress = {},
-                                      const EmbedControl& control = {});
+                                      const EmbedControl& control = {},
+                                      std::optional<SituatedParams> situated = std::nullopt);
 
 StatusOr<CollectionTransform> LoadCollectionTransform(Store* store, int64_t collection_id);
 

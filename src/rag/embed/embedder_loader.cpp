@@ -22,7 +22,11 @@ StatusOr<std::unique_ptr<Embedder>> LoadByArchitecture(const std::string& gguf_p
     return std::unique_ptr<Embedder>(std::move(e));
   }
   if (arch == "use-lite") {
-    ASSIGN_OR_RETURN(auto e, UseEmbedder::Load(gguf_path));
+    UseLoadOptions use;
+    use.n_threads = opts.n_threads;
+    use.pool = opts.pool;
+    use.batch_tokens = opts.batch_tokens;
+    ASSIGN_OR_RETURN(auto e, UseEmbedder::Load(gguf_path, use));
     return std::unique_ptr<Embedder>(std::move(e));
   }
   if (model::FindArch(arch).ok()) {

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include "rag/embed/situated_text.h"
+
 namespace chunkserve::rag {
 namespace {
 
@@ -80,7 +82,7 @@ StatusOr<LoadedEmbedder> LoadRecordedEmbedder(const CollectionEmbedder& recorded
       tried += " (" + std::string(loaded.status().message()) + ")";
       continue;
     }
-    if ((*loaded)->id() != recorded.embedder_id) {
+    if ((*loaded)->id() != QueryEmbedderId(recorded.embedder_id)) {
       tried += " (another model: " + (*loaded)->id() + ")";
       continue;
     }

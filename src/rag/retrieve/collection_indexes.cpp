@@ -1,5 +1,6 @@
 #include "rag/retrieve/collection_indexes.h"
 
+#include "rag/embed/situated_text.h"
 #include "rag/store/embedding_store.h"
 
 namespace chunkserve::rag {
@@ -27,7 +28,7 @@ StatusOr<int64_t> CollectionIndexes::DataVersion() {
 Status CollectionIndexes::CheckEmbedder(Store* store, int64_t collection_id, const std::string& name) const {
   EmbeddingStore es(store);
   ASSIGN_OR_RETURN(auto recorded, es.GetEmbedder(collection_id));
-  if (recorded && recorded->embedder_id != embedder_->id())
+  if (recorded && QueryEmbedderId(recorded->embedder_id) != embedder_->id())
     return FailedPreconditionError("collection '" + name + "' was embedded with '" + recorded->embedder_id +
                                    "', but " + embedder_role_ + " is '" + embedder_->id() +
                                    "': use that model, or re-create the collection");

@@ -7,10 +7,8 @@
 #include "base/hash.h"
 
 namespace chunkserve::rag {
-namespace {
 
-// Sorted, unique hashes of the text's word 3-shingles (or words, when short).
-std::vector<uint64_t> Shingles(std::string_view text) {
+std::vector<uint64_t> WordShingles(std::string_view text) {
   std::vector<uint64_t> words;
   std::string w;
   auto flush = [&] {
@@ -34,7 +32,7 @@ std::vector<uint64_t> Shingles(std::string_view text) {
   return out;
 }
 
-double Jaccard(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b) {
+double ShingleJaccard(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b) {
   if (a.empty() && b.empty()) return 1.0;
   size_t common = 0;
   for (size_t i = 0, j = 0; i < a.size() && j < b.size();) {
@@ -45,17 +43,15 @@ double Jaccard(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b) {
   return static_cast<double>(common) / static_cast<double>(a.size() + b.size() - common);
 }
 
-}  // namespace
-
 NearDuplicateGroups MergeNearDuplicates(const std::vector<std::string_view>& texts,
                                         const std::vector<int64_t>& documents, double threshold) {
   NearDuplicateGroups g;
   std::vector<std::vector<uint64_t>> kept_shingles;
   for (size_t i = 0; i < texts.size(); ++i) {
-    std::vector<uint64_t> s = Shingles(texts[i]);
+    std::vector<uint64_t> s = WordShingles(texts[i]);
     size_t into = g.kept.size();
     for (size_t k = 0; k < g.kept.size() && into == g.kept.size(); ++k)
-      if (documents[g.kept[k]] != documents[i] && Jaccard(s, kept_shingles[k]) >= threshold) into = k;
+      if (documents[g.kept[k]] != documents[i] && ShingleJaccard(s, kept_shingles[k]) >= threshold) into = k;
     if (into < g.kept.size()) {
       g.merged[into].push_back(i);
     } else {

@@ -24,6 +24,12 @@ struct NearDuplicateGroups {
   std::vector<std::vector<size_t>> merged;  // per kept index: the ones merged into it
 };
 
+// Sorted, unique hashes of the text's word 3-shingles (lowercased letters
+// and digits; the words themselves when fewer than 3).
+std::vector<uint64_t> WordShingles(std::string_view text);
+// |a ∩ b| / |a ∪ b| of two WordShingles sets (1 when both are empty).
+double ShingleJaccard(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b);
+
 // REQUIRES: documents.size() == texts.size().
 NearDuplicateGroups MergeNearDuplicates(const std::vector<std::string_view>& texts,
                                         const std::vector<int64_t>& documents, double threshold = 0.8);

@@ -4,6 +4,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "rag/embed/situated_text.h"
+#include "rag/retrieve/combination_select.h"
 #include "rag/retrieve/near_duplicates.h"
 #include "rag/store/embedding_store.h"
 
@@ -51,7 +53,7 @@ StatusOr<std::vector<RetrievedChunk>> Retriever::Retrieve(std::string_view query
   const bool want_dense = params.mode != RetrievalMode::kBm25;
   if (want_dense && (!embedder_ || !dense_))
     return FailedPreconditionError("dense retrieval needs the collection's embedding model (--embed-model)");
-  if (want_dense && embedder_->id() != dense_->embedder().embedder_id)
+  if (want_dense && embedder_->id() != QueryEmbedderId(dense_->embedder().embedder_id))
     return FailedPreconditionError("the collection was embedded with '" + dense_->embedder().embedder_id +
                                    "', but the query embedder is '" + embedder_->id() + "'");
   const int depth = std::max(params.k, params.mode == RetrievalMode::kHybrid ? params.candidate_k : params.k) +
@@ -168,6 +170,16 @@ StatusOr<std::vector<RetrievedChunk>> Retriever::Retrieve(std::string_view query
       }
       scores.push_back(s);
       tokens.push_back(rc.hit.chunk.n_tokens);
+    }
+    if (params.selection_kind == RetrieveParams::Selection::kCombination) {
+      CombinationParams comb;
+      comb.token_budget = sel.token_budget;
+      comb.max_chunks = sel.max_chunks;
+      std::vector<std::string_view> texts;
+      for (const RetrievedChunk& rc : ranked) texts.push_back(rc.hit.chunk.text);
+      std::vector<RetrievedChunk> chosen;
+      for (size_t i : SelectCombination(query, texts, scores, tokens, comb)) chosen.push_back(std::move(ranked[i]));
+      return chosen;
     }
     n_keep = SelectByScoreDrop(scores, tokens, sel);
   }

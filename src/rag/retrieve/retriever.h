@@ -8,7 +8,8 @@
 // best-ranked one and near-duplicate passages (copies under other paths,
 // near_duplicates.h) are merged into it, their paths in SearchHit::also_in
 // (dedupe), and SelectByScoreDrop picks how many to keep
-// under the token budget (select; otherwise the top k). Hybrid selection
+// under the token budget (select; otherwise the top k), or
+// SelectCombination the set of the best value (select, kCombination). Hybrid selection
 // judges drops on relative score fusion (each list's score / its best,
 // weighted), since RRF scores step coarsely.
 //
@@ -49,6 +50,11 @@ struct RetrieveParams {
   bool dedupe = true;
   bool select = false;          // SAGE selection instead of a fixed k
   SelectionParams selection;    // max_chunks is clamped to k
+  // With select: kScoreDrop walks the ranking (SelectByScoreDrop);
+  // kCombination picks the set by its value (combination_select.h, CORAG's
+  // idea) under the same budget and max_chunks.
+  enum class Selection { kScoreDrop, kCombination };
+  Selection selection_kind = Selection::kScoreDrop;
   std::string path_prefix;      // empty: every document
   // Passed to the embedder for the query (dense / hybrid): a caller that
   // left, or a deadline, stops a query still waiting for the embedder.
