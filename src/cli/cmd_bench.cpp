@@ -49,7 +49,9 @@ const char kUsage[] =
     "chunkserve bench --needle ... runs the needle retrieval harness (accuracy per KV policy,\n"
     "budget and context length); see chunkserve bench-needle --help.\n"
     "chunkserve bench --kv-fidelity ... compares KV policies' predictions with the full KV\n"
-    "cache's (KL, top-1); see chunkserve bench-kv-fidelity --help.\n";
+    "cache's (KL, top-1); see chunkserve bench-kv-fidelity --help.\n"
+    "chunkserve bench --shared-prefix ... decodes many requests that share a prefix, with and\n"
+    "without shared-prefix attention; see chunkserve bench-shared-prefix --help.\n";
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -87,6 +89,7 @@ int RunBench(const std::vector<std::string>& args) {
     if (a == "--speculate" || a.starts_with("--speculate=")) return CommandRegistry().at("bench-speculate").run(args);
     if (a == "--needle") return CommandRegistry().at("bench-needle").run(args);  // cmd_bench_needle.cpp
     if (a == "--kv-fidelity") return CommandRegistry().at("bench-kv-fidelity").run(args);
+    if (a == "--shared-prefix") return CommandRegistry().at("bench-shared-prefix").run(args);
   }
   auto flags_or = Flags::Parse(args,
                                {"m", "model", "prompt-tokens", "gen-tokens", "threads", "t", "repetitions", "attention",

@@ -379,7 +379,7 @@ Status Model::ForwardLayers(std::span<const SequenceBatch> batch, int64_t n_laye
         }
       }
       // Decodes whose caches share whole leading chunks run those once (Hydragen).
-      if (s.small_seqs.size() > 1 && shape.window == 0) {
+      if (shared_prefix_attention_ && s.small_seqs.size() > 1 && shape.window == 0) {
         std::vector<DecodeAttention> decodes;
         std::vector<size_t> decode_of;  // index into small_seqs
         for (size_t i = 0; i < s.small_seqs.size(); ++i) {

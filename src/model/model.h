@@ -119,6 +119,10 @@ class Model {
   uint64_t fingerprint() const { return fingerprint_; }
   ThreadPool* pool() const { return pool_; }
   kernels::AttentionPrecision attention_precision() const { return attention_precision_; }
+  // Decodes whose caches share whole leading chunks run them once
+  // (model/shared_prefix.h); on by default, off for comparisons. The
+  // results are the same bits either way. Not while Forward runs.
+  void set_shared_prefix_attention(bool on) { shared_prefix_attention_ = on; }
   // The value type KV caches for this model should store: bf16 under bf16
   // attention (exactly the operands attention multiplies, at half the
   // bytes), else f32. Forward refuses a bf16 cache under f32 attention.
@@ -181,6 +185,7 @@ class Model {
   uint64_t fingerprint_ = 0;
   std::unique_ptr<ThreadPool> owned_pool_;
   ThreadPool* pool_ = nullptr;
+  bool shared_prefix_attention_ = true;
   kernels::AttentionPrecision attention_precision_ = kernels::AttentionPrecision::kF32;
   ForwardProfile* profile_ = nullptr;
 
