@@ -18,10 +18,7 @@ StatusOr<std::unique_ptr<CollectionIndexes>> CollectionIndexes::Create(const std
 
 StatusOr<int64_t> CollectionIndexes::DataVersion() {
   std::lock_guard<std::mutex> lock(mu_);
-  ASSIGN_OR_RETURN(Statement st, watch_->db().Prepare("PRAGMA data_version"));
-  ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return InternalError("PRAGMA data_version returned no row");
-  return st.ColumnInt64(0);
+  return watch_->DataVersion();
 }
 
 Status CollectionIndexes::CheckEmbedder(Store* store, int64_t collection_id, const std::string& name) const {

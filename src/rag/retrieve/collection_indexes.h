@@ -4,9 +4,10 @@
 // vector of the collection, too much to repeat per question).
 //
 // Freshness: an index is reused only while the database is unchanged since
-// it was opened. A private SQLite connection reads `PRAGMA data_version`,
-// which changes whenever any other connection (an HTTP upload or delete, or
-// `chunkserve ingest` in another process) commits; then the next Get()
+// it was opened. A private connection reads Store::DataVersion() (SQLite's
+// `PRAGMA data_version`, PostgreSQL's change log), which changes whenever
+// any other connection (an HTTP upload or delete, `chunkserve ingest` in
+// another process, another replica) commits; then the next Get()
 // re-opens the index, which DenseIndex::Open does cheaply from its disk cache
 // (in place when only some chunks changed). Coarse, but never stale.
 //
