@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PACKAGES := cmake g++ make pkg-config libgtest-dev libgmock-dev libbenchmark-dev \
   nlohmann-json3-dev libcpp-httplib-dev libsqlite3-dev libssl-dev zlib1g-dev \
   python3 python3-numpy poppler-utils libhnswlib-dev dataset-fashion-mnist clang libtsan2 \
-  chromium curl
+  chromium curl postgresql libpq-dev
 
 .PHONY: deps configure build test tsan thread-safety demo bench clean
 
