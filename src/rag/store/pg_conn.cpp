@@ -62,6 +62,17 @@ std::string RedactPgUrl(std::string_view url) {
   return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
 }
 
+namespace {
+
+// connect_timeout first, so that one in the URI (expanded after it) wins.
+pg_conn* OpenConnection(const std::string& url) {
+  const char* keys[] = {"connect_timeout", "dbname", nullptr};
+  const char* values[] = {"5", url.c_str(), nullptr};
+  return PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& url) {
   char* error = nullptr;
   PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
@@ -71,7 +82,7 @@ StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string&
     return InvalidArgumentError("bad PostgreSQL URI '" + RedactPgUrl(url) + "': " + message);
   }
   PQconninfoFree(options);
-  pg_conn* conn = PQconnectdb(url.c_str());
+  pg_conn* conn = OpenConnection(url);
   if (conn == nullptr) return ResourceExhaustedError("libpq could not allocate a connection");
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string message = Trimmed(PQerrorMessage(conn));
@@ -80,9 +91,30 @@ StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string&
   }
   std::unique_ptr<PgConnection> out(new PgConnection(conn, RedactPgUrl(url)));
   // Quiet NOTICEs ("relation already exists, skipping") stay off stderr.
-  RETURN_IF_ERROR(out->Exec("SET client_min_messages = warning"));
+  RETURN_IF_ERROR(out->AddSessionSetting("SET client_min_messages = warning"));
   return out;
 }
+
+Status PgConnection::AddSessionSetting(std::string sql) {
+  RETURN_IF_ERROR(Exec(sql));
+  session_sql_.push_back(std::move(sql));
+  return Status::Ok();
+}
+
+Status PgConnection::Reconnect() {
+  PQreset(conn_);  // same parameters as the first connect
+  if (PQstatus(conn_) != CONNECTION_OK)
+    return UnavailableError("cannot reconnect to PostgreSQL at '" + safe_url_ + "': " + Trimmed(PQerrorMessage(conn_)));
+  for (const std::string& sql : session_sql_) {
+    PgResult r(PQexec(conn_, sql.c_str()));
+    RETURN_IF_ERROR(ResultStatus(r.raw(), sql));
+  }
+  return Status::Ok();
+}
+
+Status PgConnection::EnsureConnected() { return ok() ? Status::Ok() : Reconnect(); }
+
+bool PgConnection::MayRetry(bool was_idle) const { return was_idle && !ok(); }
 
 PgConnection::~PgConnection() { PQfinish(conn_); }
 
@@ -101,8 +133,12 @@ Status PgConnection::ResultStatus(pg_result* result, std::string_view sql) const
 Status PgConnection::Exec(std::string_view sql) {
   // PQexec returns the last statement's result; an error stops the batch
   // and is what it returns.
-  PgResult result(PQexec(conn_, std::string(sql).c_str()));
-  return ResultStatus(result.raw(), sql);
+  RETURN_IF_ERROR(EnsureConnected());
+  const bool was_idle = PQtransactionStatus(conn_) == PQTRANS_IDLE;
+  Status s = ResultStatus(PgResult(PQexec(conn_, std::string(sql).c_str())).raw(), sql);
+  if (!s.ok() && MayRetry(was_idle) && Reconnect().ok())
+    s = ResultStatus(PgResult(PQexec(conn_, std::string(sql).c_str())).raw(), sql);
+  return s;
 }
 
 StatusOr<PgResult> PgConnection::Query(std::string_view sql, std::span<const PgParam> params, bool binary_result) {
@@ -113,9 +149,20 @@ StatusOr<PgResult> PgConnection::Query(std::string_view sql, std::span<const PgP
     lengths[i] = params[i].value ? static_cast<int>(params[i].value->size()) : 0;
     formats[i] = params[i].binary ? 1 : 0;
   }
-  PgResult result(PQexecParams(conn_, std::string(sql).c_str(), static_cast<int>(params.size()), nullptr,
-                               values.data(), lengths.data(), formats.data(), binary_result ? 1 : 0));
-  RETURN_IF_ERROR(ResultStatus(result.raw(), sql));
+  RETURN_IF_ERROR(EnsureConnected());
+  const bool was_idle = PQtransactionStatus(conn_) == PQTRANS_IDLE;
+  const std::string text(sql);
+  auto run = [&] {
+    return PgResult(PQexecParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr, values.data(),
+                                 lengths.data(), formats.data(), binary_result ? 1 : 0));
+  };
+  PgResult result = run();
+  Status s = ResultStatus(result.raw(), sql);
+  if (!s.ok() && MayRetry(was_idle) && Reconnect().ok()) {
+    result = run();
+    s = ResultStatus(result.raw(), sql);
+  }
+  RETURN_IF_ERROR(s);
   return result;
 }
 

@@ -11,6 +11,14 @@
 // (not a chunkserve database), a unique violation kAlreadyExists, and
 // everything else kInternal.
 //
+// Reconnecting: a connection found broken before a statement is re-opened
+// first (with its session settings, see AddSessionSetting); a statement
+// that loses the connection while no transaction is open (an autocommit
+// statement, atomic on the server) is retried once on a new connection.
+// Inside a transaction the error is returned: the caller retries the whole
+// transaction (PgStore does, pg_store.h). Connecting gives up after 5 s
+// unless the URI sets connect_timeout.
+//
 // Thread safety: a PgConnection belongs to one thread at a time.
 #pragma once
 
@@ -85,14 +93,24 @@ class PgConnection {
   Status CopyIn(std::string_view copy_sql, std::string_view data);
   // False once the connection broke.
   bool ok() const;
+  // Runs `sql` now and again after every reconnect (e.g. "SET ...").
+  Status AddSessionSetting(std::string sql);
+  // Re-opens the connection (kUnavailable when the server does not answer).
+  Status Reconnect();
   // The URI without its password (for messages).
   const std::string& safe_url() const { return safe_url_; }
 
  private:
   PgConnection(pg_conn* conn, std::string safe_url) : conn_(conn), safe_url_(std::move(safe_url)) {}
   Status ResultStatus(pg_result* result, std::string_view sql) const;
+  // Reconnects when the connection is broken.
+  Status EnsureConnected();
+  // Whether a statement that failed may run again: the connection was idle
+  // (no transaction) before it and is broken now.
+  bool MayRetry(bool was_idle) const;
   pg_conn* conn_;
   std::string safe_url_;
+  std::vector<std::string> session_sql_;
 };
 
 // A text value escaped for COPY's text format (backslash, tab, newline, CR).

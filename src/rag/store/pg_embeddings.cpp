@@ -44,42 +44,41 @@ StatusOr<std::optional<CollectionEmbedder>> PgStore::GetEmbedder(int64_t collect
 
 Status PgStore::RecordEmbedder(int64_t collection_id, const std::string& embedder_id, int dim,
                                const EmbedderSource& source) {
-  PgTransaction tx(*conn_);
-  RETURN_IF_ERROR(tx.Begin());
-  RETURN_IF_ERROR(LockCollection(collection_id));
-  ASSIGN_OR_RETURN(auto existing, GetEmbedder(collection_id));
-  if (existing) {
-    if (existing->embedder_id != embedder_id || existing->dim != dim)
-      return FailedPreconditionError("the collection was embedded with '" + existing->embedder_id + "' (dim " +
-                                     std::to_string(existing->dim) + "), not '" + embedder_id + "' (dim " +
-                                     std::to_string(dim) + "); use the same model or a new collection");
-    if (source.model_path.empty()) return tx.Commit();
-  } else {
-    RETURN_IF_ERROR(conn_->Query("INSERT INTO collection_embedders(collection_id, embedder, dim, common_component, "
-                                 "updated_at_s) VALUES ($1, $2, $3, NULL, $4)",
-                                 {collection_id, embedder_id, dim, NowSeconds()}).status());
-  }
-  if (!source.model_path.empty()) {
-    RETURN_IF_ERROR(conn_->Query("UPDATE collection_embedders SET model_path = $2, pooling = $3, query_prefix = $4, "
-                                 "doc_prefix = $5 WHERE collection_id = $1",
-                                 {collection_id, source.model_path, source.pooling,
-                                  source.query_prefix ? PgParam(*source.query_prefix) : PgParam(std::nullopt),
-                                  source.doc_prefix}).status());
-  }
-  RETURN_IF_ERROR(LogChange(collection_id, 0, "embedder"));
-  return tx.Commit();
+  return InTransaction("BEGIN", [&]() -> Status {
+    RETURN_IF_ERROR(LockCollection(collection_id));
+    ASSIGN_OR_RETURN(auto existing, GetEmbedder(collection_id));
+    if (existing) {
+      if (existing->embedder_id != embedder_id || existing->dim != dim)
+        return FailedPreconditionError("the collection was embedded with '" + existing->embedder_id + "' (dim " +
+                                       std::to_string(existing->dim) + "), not '" + embedder_id + "' (dim " +
+                                       std::to_string(dim) + "); use the same model or a new collection");
+      if (source.model_path.empty()) return Status::Ok();
+    } else {
+      RETURN_IF_ERROR(conn_->Query("INSERT INTO collection_embedders(collection_id, embedder, dim, common_component, "
+                                   "updated_at_s) VALUES ($1, $2, $3, NULL, $4)",
+                                   {collection_id, embedder_id, dim, NowSeconds()}).status());
+    }
+    if (!source.model_path.empty()) {
+      RETURN_IF_ERROR(conn_->Query("UPDATE collection_embedders SET model_path = $2, pooling = $3, query_prefix = $4, "
+                                   "doc_prefix = $5 WHERE collection_id = $1",
+                                   {collection_id, source.model_path, source.pooling,
+                                    source.query_prefix ? PgParam(*source.query_prefix) : PgParam(std::nullopt),
+                                    source.doc_prefix}).status());
+    }
+    return LogChange(collection_id, 0, "embedder");
+  });
 }
 
 Status PgStore::SetCommonComponent(int64_t collection_id, std::span<const float> common_component) {
-  PgTransaction tx(*conn_);
-  RETURN_IF_ERROR(tx.Begin());
-  RETURN_IF_ERROR(conn_->Query("UPDATE collection_embedders SET common_component = $2, updated_at_s = $3 "
-                               "WHERE collection_id = $1",
-                               {collection_id,
-                                common_component.empty() ? PgParam(std::nullopt) : PgParam::Bytes(AsBytes(common_component)),
-                                NowSeconds()}).status());
-  RETURN_IF_ERROR(LogChange(collection_id, 0, "embedder"));
-  return tx.Commit();
+  return InTransaction("BEGIN", [&]() -> Status {
+    RETURN_IF_ERROR(conn_->Query("UPDATE collection_embedders SET common_component = $2, updated_at_s = $3 "
+                                 "WHERE collection_id = $1",
+                                 {collection_id,
+                                  common_component.empty() ? PgParam(std::nullopt)
+                                                           : PgParam::Bytes(AsBytes(common_component)),
+                                  NowSeconds()}).status());
+    return LogChange(collection_id, 0, "embedder");
+  });
 }
 
 StatusOr<std::vector<PendingChunk>> PgStore::ChunksWithoutEmbedding(int64_t collection_id, int limit) {
@@ -104,19 +103,19 @@ Status PgStore::PutEmbeddings(std::span<const int64_t> chunk_ids, std::span<cons
   const size_t d = static_cast<size_t>(dim);
   if (vectors.size() != chunk_ids.size() * d) return InvalidArgumentError("PutEmbeddings: vectors do not match ids");
   if (chunk_ids.empty()) return Status::Ok();
-  PgTransaction tx(*conn_);
-  RETURN_IF_ERROR(tx.Begin());
-  for (size_t i = 0; i < chunk_ids.size(); ++i) {
-    // A chunk that no longer exists fails the batch (foreign key), as in SQLite.
-    RETURN_IF_ERROR(conn_->Query("INSERT INTO chunk_embeddings(chunk_id, vector) VALUES ($1, $2) "
-                                 "ON CONFLICT(chunk_id) DO UPDATE SET vector = excluded.vector",
-                                 {chunk_ids[i], PgParam::Bytes(AsBytes(vectors.subspan(i * d, d)))}).status());
-  }
-  ASSIGN_OR_RETURN(PgResult r, conn_->Query(
-      "SELECT DISTINCT d.collection_id FROM chunks c JOIN documents d ON d.id = c.document_id "
-      "WHERE c.id = ANY($1::bigint[])", {PgInt64Array(chunk_ids)}));
-  for (int i = 0; i < r.rows(); ++i) RETURN_IF_ERROR(LogChange(r.Int64(i, 0), 0, "embeddings"));
-  return tx.Commit();
+  return InTransaction("BEGIN", [&]() -> Status {
+    for (size_t i = 0; i < chunk_ids.size(); ++i) {
+      // A chunk that no longer exists fails the batch (foreign key), as in SQLite.
+      RETURN_IF_ERROR(conn_->Query("INSERT INTO chunk_embeddings(chunk_id, vector) VALUES ($1, $2) "
+                                   "ON CONFLICT(chunk_id) DO UPDATE SET vector = excluded.vector",
+                                   {chunk_ids[i], PgParam::Bytes(AsBytes(vectors.subspan(i * d, d)))}).status());
+    }
+    ASSIGN_OR_RETURN(PgResult r, conn_->Query(
+        "SELECT DISTINCT d.collection_id FROM chunks c JOIN documents d ON d.id = c.document_id "
+        "WHERE c.id = ANY($1::bigint[])", {PgInt64Array(chunk_ids)}));
+    for (int i = 0; i < r.rows(); ++i) RETURN_IF_ERROR(LogChange(r.Int64(i, 0), 0, "embeddings"));
+    return Status::Ok();
+  });
 }
 
 StatusOr<EmbeddingRows> PgStore::LoadEmbeddings(int64_t collection_id) {

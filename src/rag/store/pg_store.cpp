@@ -1,10 +1,14 @@
 #include "rag/store/pg_store.h"
 
+#include <algorithm>
 #include <charconv>
+#include <chrono>
+#include <thread>
 #include <ctime>
 #include <map>
 
 #include "base/hash.h"
+#include "base/logging.h"
 #include "rag/store/bm25.h"
 #include "rag/store/heading_path.h"
 
@@ -166,7 +170,8 @@ StatusOr<std::unique_ptr<PgStore>> PgStore::Open(const std::string& url, Mode mo
   std::unique_ptr<PgStore> store(new PgStore(std::move(conn), std::move(tokenizer)));
   Status s = store->InitSchema(mode == Mode::kReadWrite);
   if (!s.ok()) return s.WithContext(safe_url);
-  if (mode == Mode::kReadOnly) RETURN_IF_ERROR(store->conn_->Exec("SET default_transaction_read_only = on"));
+  if (mode == Mode::kReadOnly)
+    RETURN_IF_ERROR(store->conn_->AddSessionSetting("SET default_transaction_read_only = on"));
   return store;
 }
 
@@ -196,6 +201,23 @@ Status PgStore::InitSchema(bool writable) {
   RETURN_IF_ERROR(conn_->Query("INSERT INTO chunkserve_schema(version) VALUES ($1)", {kSchemaVersion}).status());
   schema_version_ = kSchemaVersion;
   return tx.Commit();
+}
+
+Status PgStore::InTransaction(std::string_view begin_sql, const std::function<Status()>& body) {
+  constexpr int kMaxAttempts = 12;  // backoff 0.1, 0.2, ... 3.2 s: about 22 s in all
+  int backoff_ms = 100;
+  for (int attempt = 1;; ++attempt) {
+    Status s = [&]() -> Status {
+      PgTransaction tx(*conn_);
+      RETURN_IF_ERROR(tx.Begin(begin_sql));  // reconnects a broken connection first
+      RETURN_IF_ERROR(body());
+      return tx.Commit();
+    }();
+    if (s.code() != StatusCode::kUnavailable || attempt == kMaxAttempts) return s;
+    CS_LOG(Warning) << s.message() << "; retrying the transaction in " << backoff_ms << " ms";
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+    backoff_ms = std::min(backoff_ms * 2, 3200);
+  }
 }
 
 Status PgStore::LockCollection(int64_t collection_id) {
@@ -261,15 +283,14 @@ StatusOr<std::vector<CollectionInfo>> PgStore::ListCollections() {
 }
 
 Status PgStore::DeleteCollection(const std::string& name) {
-  PgTransaction tx(*conn_);
-  RETURN_IF_ERROR(tx.Begin());
-  ASSIGN_OR_RETURN(auto id, FindCollection(name));
-  if (!id) return NotFoundError("no collection named '" + name + "'");
-  RETURN_IF_ERROR(LockCollection(*id));
-  RETURN_IF_ERROR(conn_->Query("DELETE FROM chunk_terms WHERE collection_id = $1", {*id}).status());
-  RETURN_IF_ERROR(conn_->Query("DELETE FROM collections WHERE id = $1", {*id}).status());
-  RETURN_IF_ERROR(LogChange(*id, 0, "collection_deleted"));
-  return tx.Commit();
+  return InTransaction("BEGIN", [&]() -> Status {
+    ASSIGN_OR_RETURN(auto id, FindCollection(name));
+    if (!id) return NotFoundError("no collection named '" + name + "'");
+    RETURN_IF_ERROR(LockCollection(*id));
+    RETURN_IF_ERROR(conn_->Query("DELETE FROM chunk_terms WHERE collection_id = $1", {*id}).status());
+    RETURN_IF_ERROR(conn_->Query("DELETE FROM collections WHERE id = $1", {*id}).status());
+    return LogChange(*id, 0, "collection_deleted");
+  });
 }
 
 StatusOr<std::optional<DocumentRecord>> PgStore::FindDocument(int64_t collection_id, const std::string& path) {
@@ -309,108 +330,110 @@ Status PgStore::PutDocument(int64_t collection_id, DocumentRecord* doc, std::spa
     RETURN_IF_ERROR(CheckNoNul(chunks[i].text, "a chunk of '" + doc->path + "'"));
     ASSIGN_OR_RETURN(tokens[i], tokenizer_->Tokenize(chunks[i].text));
   }
-  PgTransaction tx(*conn_);
-  RETURN_IF_ERROR(tx.Begin());
-  RETURN_IF_ERROR(LockCollection(collection_id));
-  {
-    ASSIGN_OR_RETURN(PgResult found, conn_->Query("SELECT id, origin FROM documents WHERE collection_id = $1 AND path = $2",
-                                                  {collection_id, doc->path}));
-    if (found.rows() > 0) {
-      if (found.Text(0, 1) != DocumentOriginName(doc->origin))
-        return FailedPreconditionError(
-            doc->origin == DocumentOrigin::kUpload
-                ? "a document ingested from disk is stored as '" + doc->path +
-                      "'; an upload does not replace it (delete it first or choose another name)"
-                : "an uploaded document is stored as '" + doc->path +
-                      "'; ingest does not replace it (delete it first)");
-      RETURN_IF_ERROR(RemoveDocumentRows(collection_id, found.Int64(0, 0)));
-    }
-  }
-  doc->n_chunks = static_cast<int64_t>(chunks.size());
-  {
-    ASSIGN_OR_RETURN(PgResult r, conn_->Query(
-        "INSERT INTO documents(collection_id, path, content_hash, size_bytes, mtime_ns, format, chunker, "
-        "n_chunks, n_invalid_bytes, metadata, ingested_at_s, origin) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-        {collection_id, doc->path, doc->content_hash, doc->size_bytes, doc->mtime_ns, doc->format, doc->chunker,
-         doc->n_chunks, doc->n_invalid_bytes, doc->metadata_json, NowSeconds(), DocumentOriginName(doc->origin)}));
-    doc->id = r.Int64(0, 0);
-  }
-  // The chunks in one statement (arrays of columns), their ids back in
-  // ordinal order; then every posting in one COPY.
-  std::vector<std::string> heading_paths, hashes, texts;
-  std::vector<int64_t> cols[10];
-  int64_t total_tokens = 0;
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    const Chunk& c = chunks[i];
-    const int64_t values[10] = {static_cast<int64_t>(c.ordinal), static_cast<int64_t>(c.text_begin),
-                                static_cast<int64_t>(c.text_end), static_cast<int64_t>(c.source_begin),
-                                static_cast<int64_t>(c.source_end), static_cast<int64_t>(c.n_tokens),
-                                static_cast<int64_t>(c.page_begin), static_cast<int64_t>(c.page_end),
-                                static_cast<int64_t>(tokens[i].size()), static_cast<int64_t>(i)};
-    for (int k = 0; k < 10; ++k) cols[k].push_back(values[k]);
-    heading_paths.push_back(JoinHeadingPath(c.heading_path));
-    hashes.push_back(HashToHex(Hash64(c.text)));
-    texts.push_back(c.text);
-    total_tokens += static_cast<int64_t>(tokens[i].size());
-  }
-  std::vector<int64_t> chunk_ids;
-  if (!chunks.empty()) {
-    ASSIGN_OR_RETURN(PgResult r, conn_->Query(
-        "INSERT INTO chunks(document_id, ordinal, text_begin, text_end, source_begin, source_end, n_tokens, "
-        "page_begin, page_end, fts_tokens, heading_path, content_hash, text) "
-        "SELECT $1, o, tb, te, sb, se, nt, pb, pe, ft, hp, ch, tx FROM unnest($2::int[], $3::bigint[], $4::bigint[], "
-        "$5::bigint[], $6::bigint[], $7::int[], $8::int[], $9::int[], $10::int[], $11::text[], $12::text[], "
-        "$13::text[], $14::int[]) AS u(o, tb, te, sb, se, nt, pb, pe, ft, hp, ch, tx, i) RETURNING id, ordinal",
-        {doc->id, PgInt64Array(cols[0]), PgInt64Array(cols[1]), PgInt64Array(cols[2]), PgInt64Array(cols[3]),
-         PgInt64Array(cols[4]), PgInt64Array(cols[5]), PgInt64Array(cols[6]), PgInt64Array(cols[7]),
-         PgInt64Array(cols[8]), PgTextArray(heading_paths), PgTextArray(hashes), PgTextArray(texts),
-         PgInt64Array(cols[9])}));
-    if (r.rows() != static_cast<int>(chunks.size())) return InternalError("chunk insert returned a wrong row count");
-    std::map<int64_t, int64_t> id_of_ordinal;
-    for (int i = 0; i < r.rows(); ++i) id_of_ordinal[r.Int64(i, 1)] = r.Int64(i, 0);
-    for (const Chunk& c : chunks) chunk_ids.push_back(id_of_ordinal[c.ordinal]);
-  }
-  std::string copy;
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    std::map<std::string_view, std::vector<int32_t>> positions;
-    for (size_t p = 0; p < tokens[i].size(); ++p) positions[tokens[i][p]].push_back(static_cast<int32_t>(p));
-    const std::string row_prefix = std::to_string(collection_id) + "\t";
-    const std::string row_suffix = "\t" + std::to_string(chunk_ids[i]) + "\t" + std::to_string(tokens[i].size()) + "\t{";
-    for (const auto& [term, at] : positions) {
-      copy += row_prefix;
-      AppendCopyText(&copy, term);
-      copy += row_suffix;
-      for (size_t j = 0; j < at.size(); ++j) {
-        if (j > 0) copy.push_back(',');
-        copy += std::to_string(at[j]);
+  return InTransaction("BEGIN", [&]() -> Status {
+    RETURN_IF_ERROR(LockCollection(collection_id));
+    {
+      ASSIGN_OR_RETURN(PgResult found, conn_->Query("SELECT id, origin FROM documents WHERE collection_id = $1 AND path = $2",
+                                                    {collection_id, doc->path}));
+      if (found.rows() > 0) {
+        if (found.Text(0, 1) != DocumentOriginName(doc->origin))
+          return FailedPreconditionError(
+              doc->origin == DocumentOrigin::kUpload
+                  ? "a document ingested from disk is stored as '" + doc->path +
+                        "'; an upload does not replace it (delete it first or choose another name)"
+                  : "an uploaded document is stored as '" + doc->path +
+                        "'; ingest does not replace it (delete it first)");
+        RETURN_IF_ERROR(RemoveDocumentRows(collection_id, found.Int64(0, 0)));
       }
-      copy += "}\n";
     }
-  }
-  if (!copy.empty())
-    RETURN_IF_ERROR(conn_->CopyIn("COPY chunk_terms(collection_id, term, chunk_id, row_tokens, positions) FROM STDIN",
-                                  copy));
-  RETURN_IF_ERROR(conn_->Query("UPDATE collections SET fts_rows = fts_rows + $2, fts_tokens = fts_tokens + $3 "
-                               "WHERE id = $1", {collection_id, static_cast<int64_t>(chunks.size()), total_tokens})
-                      .status());
-  RETURN_IF_ERROR(LogChange(collection_id, doc->id, "document_put"));
-  return tx.Commit();
+    doc->n_chunks = static_cast<int64_t>(chunks.size());
+    {
+      ASSIGN_OR_RETURN(PgResult r, conn_->Query(
+          "INSERT INTO documents(collection_id, path, content_hash, size_bytes, mtime_ns, format, chunker, "
+          "n_chunks, n_invalid_bytes, metadata, ingested_at_s, origin) "
+          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+          {collection_id, doc->path, doc->content_hash, doc->size_bytes, doc->mtime_ns, doc->format, doc->chunker,
+           doc->n_chunks, doc->n_invalid_bytes, doc->metadata_json, NowSeconds(), DocumentOriginName(doc->origin)}));
+      doc->id = r.Int64(0, 0);
+    }
+    // The chunks in one statement (arrays of columns), their ids back in
+    // ordinal order; then every posting in one COPY.
+    std::vector<std::string> heading_paths, hashes, texts;
+    std::vector<int64_t> cols[10];
+    int64_t total_tokens = 0;
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      const Chunk& c = chunks[i];
+      const int64_t values[10] = {static_cast<int64_t>(c.ordinal), static_cast<int64_t>(c.text_begin),
+                                  static_cast<int64_t>(c.text_end), static_cast<int64_t>(c.source_begin),
+                                  static_cast<int64_t>(c.source_end), static_cast<int64_t>(c.n_tokens),
+                                  static_cast<int64_t>(c.page_begin), static_cast<int64_t>(c.page_end),
+                                  static_cast<int64_t>(tokens[i].size()), static_cast<int64_t>(i)};
+      for (int k = 0; k < 10; ++k) cols[k].push_back(values[k]);
+      heading_paths.push_back(JoinHeadingPath(c.heading_path));
+      hashes.push_back(HashToHex(Hash64(c.text)));
+      texts.push_back(c.text);
+      total_tokens += static_cast<int64_t>(tokens[i].size());
+    }
+    std::vector<int64_t> chunk_ids;
+    if (!chunks.empty()) {
+      ASSIGN_OR_RETURN(PgResult r, conn_->Query(
+          "INSERT INTO chunks(document_id, ordinal, text_begin, text_end, source_begin, source_end, n_tokens, "
+          "page_begin, page_end, fts_tokens, heading_path, content_hash, text) "
+          "SELECT $1, o, tb, te, sb, se, nt, pb, pe, ft, hp, ch, tx FROM unnest($2::int[], $3::bigint[], $4::bigint[], "
+          "$5::bigint[], $6::bigint[], $7::int[], $8::int[], $9::int[], $10::int[], $11::text[], $12::text[], "
+          "$13::text[], $14::int[]) AS u(o, tb, te, sb, se, nt, pb, pe, ft, hp, ch, tx, i) RETURNING id, ordinal",
+          {doc->id, PgInt64Array(cols[0]), PgInt64Array(cols[1]), PgInt64Array(cols[2]), PgInt64Array(cols[3]),
+           PgInt64Array(cols[4]), PgInt64Array(cols[5]), PgInt64Array(cols[6]), PgInt64Array(cols[7]),
+           PgInt64Array(cols[8]), PgTextArray(heading_paths), PgTextArray(hashes), PgTextArray(texts),
+           PgInt64Array(cols[9])}));
+      if (r.rows() != static_cast<int>(chunks.size())) return InternalError("chunk insert returned a wrong row count");
+      std::map<int64_t, int64_t> id_of_ordinal;
+      for (int i = 0; i < r.rows(); ++i) id_of_ordinal[r.Int64(i, 1)] = r.Int64(i, 0);
+      for (const Chunk& c : chunks) chunk_ids.push_back(id_of_ordinal[c.ordinal]);
+    }
+    std::string copy;
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      std::map<std::string_view, std::vector<int32_t>> positions;
+      for (size_t p = 0; p < tokens[i].size(); ++p) positions[tokens[i][p]].push_back(static_cast<int32_t>(p));
+      const std::string row_prefix = std::to_string(collection_id) + "\t";
+      const std::string row_suffix = "\t" + std::to_string(chunk_ids[i]) + "\t" + std::to_string(tokens[i].size()) + "\t{";
+      for (const auto& [term, at] : positions) {
+        copy += row_prefix;
+        AppendCopyText(&copy, term);
+        copy += row_suffix;
+        for (size_t j = 0; j < at.size(); ++j) {
+          if (j > 0) copy.push_back(',');
+          copy += std::to_string(at[j]);
+        }
+        copy += "}\n";
+      }
+    }
+    if (!copy.empty())
+      RETURN_IF_ERROR(conn_->CopyIn("COPY chunk_terms(collection_id, term, chunk_id, row_tokens, positions) FROM STDIN",
+                                    copy));
+    RETURN_IF_ERROR(conn_->Query("UPDATE collections SET fts_rows = fts_rows + $2, fts_tokens = fts_tokens + $3 "
+                                 "WHERE id = $1", {collection_id, static_cast<int64_t>(chunks.size()), total_tokens})
+                        .status());
+    return LogChange(collection_id, doc->id, "document_put");
+  });
 }
 
 StatusOr<bool> PgStore::DeleteDocumentById(int64_t collection_id, int64_t document_id) {
-  PgTransaction tx(*conn_);
-  RETURN_IF_ERROR(tx.Begin());
-  Status locked = LockCollection(collection_id);
-  if (locked.code() == StatusCode::kNotFound) return false;
-  RETURN_IF_ERROR(locked);
-  ASSIGN_OR_RETURN(PgResult r, conn_->Query("SELECT 1 FROM documents WHERE collection_id = $1 AND id = $2",
-                                            {collection_id, document_id}));
-  if (r.rows() == 0) return false;
-  RETURN_IF_ERROR(RemoveDocumentRows(collection_id, document_id));
-  RETURN_IF_ERROR(LogChange(collection_id, document_id, "document_deleted"));
-  RETURN_IF_ERROR(tx.Commit());
-  return true;
+  bool deleted = false;
+  RETURN_IF_ERROR(InTransaction("BEGIN", [&]() -> Status {
+    deleted = false;
+    Status locked = LockCollection(collection_id);
+    if (locked.code() == StatusCode::kNotFound) return Status::Ok();
+    RETURN_IF_ERROR(locked);
+    ASSIGN_OR_RETURN(PgResult r, conn_->Query("SELECT 1 FROM documents WHERE collection_id = $1 AND id = $2",
+                                              {collection_id, document_id}));
+    if (r.rows() == 0) return Status::Ok();
+    RETURN_IF_ERROR(RemoveDocumentRows(collection_id, document_id));
+    RETURN_IF_ERROR(LogChange(collection_id, document_id, "document_deleted"));
+    deleted = true;
+    return Status::Ok();
+  }));
+  return deleted;
 }
 
 StatusOr<std::vector<StoredChunk>> PgStore::GetChunks(int64_t document_id) {
@@ -437,47 +460,48 @@ StatusOr<std::vector<SearchHit>> PgStore::Search(int64_t collection_id, std::str
   ASSIGN_OR_RETURN(std::optional<Bm25Expression> expression, MakeBm25Expression(query, *tokenizer_));
   if (!expression) return out;
   const std::vector<std::string> terms = expression->Tokens();
-  PgTransaction tx(*conn_);
-  RETURN_IF_ERROR(tx.Begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
-  Bm25Corpus corpus;
-  {
-    ASSIGN_OR_RETURN(PgResult r, conn_->Query("SELECT fts_rows, fts_tokens FROM collections WHERE id = $1",
-                                              {collection_id}));
-    if (r.rows() == 0) return out;
-    corpus.n_rows = r.Int64(0, 0);
-    corpus.n_tokens = r.Int64(0, 1);
-  }
-  if (!terms.empty()) {
-    ASSIGN_OR_RETURN(PgResult r, conn_->Query(
-        "SELECT term, chunk_id, row_tokens, positions FROM chunk_terms "
-        "WHERE collection_id = $1 AND term = ANY($2::text[])", {collection_id, PgTextArray(terms)}));
-    for (int i = 0; i < r.rows(); ++i) {
-      Bm25Posting p;
-      p.chunk_id = r.Int64(i, 1);
-      p.row_tokens = static_cast<int32_t>(r.Int64(i, 2));
-      p.positions = ParseIntArray(r.Text(i, 3));
-      corpus.postings[std::string(r.Text(i, 0))].push_back(std::move(p));
+  RETURN_IF_ERROR(InTransaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", [&]() -> Status {
+    out.clear();
+    Bm25Corpus corpus;
+    {
+      ASSIGN_OR_RETURN(PgResult r, conn_->Query("SELECT fts_rows, fts_tokens FROM collections WHERE id = $1",
+                                                {collection_id}));
+      if (r.rows() == 0) return Status::Ok();
+      corpus.n_rows = r.Int64(0, 0);
+      corpus.n_tokens = r.Int64(0, 1);
     }
-  }
-  const std::vector<Bm25Hit> ranked = RankBm25(*expression, corpus, k);
-  if (ranked.empty()) return out;
-  std::vector<int64_t> ids;
-  for (const Bm25Hit& h : ranked) ids.push_back(h.chunk_id);
-  ASSIGN_OR_RETURN(PgResult r, conn_->Query(std::string("SELECT d.path, ") + kChunkColumns +
-                                            " FROM chunks c JOIN documents d ON d.id = c.document_id"
-                                            " WHERE c.id = ANY($1::bigint[])", {PgInt64Array(ids)}));
-  std::map<int64_t, int> row_of;
-  for (int i = 0; i < r.rows(); ++i) row_of[r.Int64(i, 1)] = i;
-  for (const Bm25Hit& h : ranked) {
-    auto it = row_of.find(h.chunk_id);
-    if (it == row_of.end()) return InternalError("chunk " + std::to_string(h.chunk_id) + " has postings but no row");
-    SearchHit hit;
-    hit.path = std::string(r.Text(it->second, 0));
-    hit.chunk = ReadChunk(r, it->second, 1);
-    hit.score = h.score;
-    out.push_back(std::move(hit));
-  }
-  RETURN_IF_ERROR(tx.Commit());
+    if (!terms.empty()) {
+      ASSIGN_OR_RETURN(PgResult r, conn_->Query(
+          "SELECT term, chunk_id, row_tokens, positions FROM chunk_terms "
+          "WHERE collection_id = $1 AND term = ANY($2::text[])", {collection_id, PgTextArray(terms)}));
+      for (int i = 0; i < r.rows(); ++i) {
+        Bm25Posting p;
+        p.chunk_id = r.Int64(i, 1);
+        p.row_tokens = static_cast<int32_t>(r.Int64(i, 2));
+        p.positions = ParseIntArray(r.Text(i, 3));
+        corpus.postings[std::string(r.Text(i, 0))].push_back(std::move(p));
+      }
+    }
+    const std::vector<Bm25Hit> ranked = RankBm25(*expression, corpus, k);
+    if (ranked.empty()) return Status::Ok();
+    std::vector<int64_t> ids;
+    for (const Bm25Hit& h : ranked) ids.push_back(h.chunk_id);
+    ASSIGN_OR_RETURN(PgResult r, conn_->Query(std::string("SELECT d.path, ") + kChunkColumns +
+                                              " FROM chunks c JOIN documents d ON d.id = c.document_id"
+                                              " WHERE c.id = ANY($1::bigint[])", {PgInt64Array(ids)}));
+    std::map<int64_t, int> row_of;
+    for (int i = 0; i < r.rows(); ++i) row_of[r.Int64(i, 1)] = i;
+    for (const Bm25Hit& h : ranked) {
+      auto it = row_of.find(h.chunk_id);
+      if (it == row_of.end()) return InternalError("chunk " + std::to_string(h.chunk_id) + " has postings but no row");
+      SearchHit hit;
+      hit.path = std::string(r.Text(it->second, 0));
+      hit.chunk = ReadChunk(r, it->second, 1);
+      hit.score = h.score;
+      out.push_back(std::move(hit));
+    }
+    return Status::Ok();
+  }));
   return out;
 }
 

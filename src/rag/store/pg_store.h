@@ -29,6 +29,13 @@
 // Search reads postings and statistics in one REPEATABLE READ snapshot.
 // Read-only stores set default_transaction_read_only.
 //
+// Faults: a transaction that fails with kUnavailable (the server restarted
+// or went away, a serialization failure or deadlock) is retried whole on a
+// new connection, with backoff (0.1 s doubling, about 25 s in all), so a
+// PostgreSQL restart pauses writers instead of failing them; a document
+// put twice (its first commit's answer lost) is replaced by itself, never
+// duplicated. Statements outside transactions reconnect as pg_conn.h says.
+//
 // Errors: an unreachable server is kUnavailable (pg_conn.h); a database
 // that has chunkserve's table names but no schema version, or a newer
 // schema, is kFailedPrecondition.
@@ -36,6 +43,7 @@
 // Thread safety: one PgStore per thread (it owns a connection).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -89,6 +97,9 @@ class PgStore final : public Store {
   PgStore(std::unique_ptr<PgConnection> conn, std::unique_ptr<Fts5Tokenizer> tokenizer)
       : conn_(std::move(conn)), tokenizer_(std::move(tokenizer)) {}
   Status InitSchema(bool writable);
+  // Runs body inside BEGIN (begin_sql) ... COMMIT, retrying the whole
+  // transaction on kUnavailable as described above.
+  Status InTransaction(std::string_view begin_sql, const std::function<Status()>& body);
   // Inside a transaction: locks the collection's row; kNotFound if absent.
   Status LockCollection(int64_t collection_id);
   // Inside a transaction: removes a document, its chunks, postings and
@@ -116,7 +127,7 @@ class PgTransaction {
     return conn_.Exec("COMMIT");
   }
   ~PgTransaction() {
-    if (open_) (void)conn_.Exec("ROLLBACK");
+    if (open_ && conn_.ok()) (void)conn_.Exec("ROLLBACK");  // a lost connection rolled back already
   }
 
  private:
