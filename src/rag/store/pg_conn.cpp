@@ -120,6 +120,8 @@ PgConnection::~PgConnection() { PQfinish(conn_); }
 
 bool PgConnection::ok() const { return PQstatus(conn_) == CONNECTION_OK; }
 
+bool PgConnection::idle() const { return ok() && PQtransactionStatus(conn_) == PQTRANS_IDLE; }
+
 Status PgConnection::ResultStatus(pg_result* result, std::string_view sql) const {
   const ExecStatusType st = result == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result);
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_IN) return Status::Ok();

@@ -93,6 +93,8 @@ class PgConnection {
   Status CopyIn(std::string_view copy_sql, std::string_view data);
   // False once the connection broke.
   bool ok() const;
+  // Connected and outside any transaction (fit to be reused).
+  bool idle() const;
   // Runs `sql` now and again after every reconnect (e.g. "SET ...").
   Status AddSessionSetting(std::string sql);
   // Re-opens the connection (kUnavailable when the server does not answer).

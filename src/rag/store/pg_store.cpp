@@ -6,6 +6,7 @@
 #include <thread>
 #include <ctime>
 #include <map>
+#include <mutex>
 
 #include "base/hash.h"
 #include "base/logging.h"
@@ -161,17 +162,54 @@ std::vector<int32_t> ParseIntArray(std::string_view s) {
   return out;
 }
 
+// Idle connections of closed stores, by mode and URI (see pg_store.h).
+class IdleConnections {
+ public:
+  std::unique_ptr<PgConnection> Take(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = idle_.find(key);
+    if (it == idle_.end() || it->second.empty()) return nullptr;
+    std::unique_ptr<PgConnection> conn = std::move(it->second.back());
+    it->second.pop_back();
+    return conn;
+  }
+  void Give(const std::string& key, std::unique_ptr<PgConnection> conn) {
+    if (conn == nullptr || !conn->idle()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::unique_ptr<PgConnection>>& kept = idle_[key];
+    if (kept.size() < kMaxIdle) kept.push_back(std::move(conn));
+  }
+
+ private:
+  static constexpr size_t kMaxIdle = 16;
+  std::mutex mu_;
+  std::map<std::string, std::vector<std::unique_ptr<PgConnection>>> idle_;
+};
+
+IdleConnections& Idle() {
+  static IdleConnections idle;
+  return idle;
+}
+
 }  // namespace
 
+PgStore::~PgStore() {
+  if (!pool_key_.empty()) Idle().Give(pool_key_, std::move(conn_));
+}
+
 StatusOr<std::unique_ptr<PgStore>> PgStore::Open(const std::string& url, Mode mode) {
-  ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, PgConnection::Connect(url));
+  const std::string key = std::string(mode == Mode::kReadOnly ? "ro " : "rw ") + url;
   ASSIGN_OR_RETURN(std::unique_ptr<Fts5Tokenizer> tokenizer, Fts5Tokenizer::Create());
+  if (std::unique_ptr<PgConnection> reused = Idle().Take(key))
+    return std::unique_ptr<PgStore>(new PgStore(std::move(reused), std::move(tokenizer), key));
+  ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, PgConnection::Connect(url));
   const std::string safe_url = conn->safe_url();
-  std::unique_ptr<PgStore> store(new PgStore(std::move(conn), std::move(tokenizer)));
+  std::unique_ptr<PgStore> store(new PgStore(std::move(conn), std::move(tokenizer), ""));
   Status s = store->InitSchema(mode == Mode::kReadWrite);
   if (!s.ok()) return s.WithContext(safe_url);
   if (mode == Mode::kReadOnly)
     RETURN_IF_ERROR(store->conn_->AddSessionSetting("SET default_transaction_read_only = on"));
+  store->pool_key_ = key;  // checked: its connection may be reused
   return store;
 }
 

@@ -36,6 +36,12 @@
 // put twice (its first commit's answer lost) is replaced by itself, never
 // duplicated. Statements outside transactions reconnect as pg_conn.h says.
 //
+// Connections: a closed store leaves its idle connection to the next Open
+// of the same URI and mode (at most 16 kept per URI and mode, process-wide):
+// the server opens a store per request, and a new PostgreSQL connection
+// costs a server process. A reused connection skips the schema check its
+// first Open made.
+//
 // Errors: an unreachable server is kUnavailable (pg_conn.h); a database
 // that has chunkserve's table names but no schema version, or a newer
 // schema, is kFailedPrecondition.
@@ -56,6 +62,7 @@ namespace chunkserve::rag {
 class PgStore final : public Store {
  public:
   static StatusOr<std::unique_ptr<PgStore>> Open(const std::string& url, Mode mode);
+  ~PgStore() override;
 
   std::string_view backend() const override { return "postgresql"; }
   int64_t schema_version() const override { return schema_version_; }
@@ -94,8 +101,8 @@ class PgStore final : public Store {
   PgConnection& connection() { return *conn_; }
 
  private:
-  PgStore(std::unique_ptr<PgConnection> conn, std::unique_ptr<Fts5Tokenizer> tokenizer)
-      : conn_(std::move(conn)), tokenizer_(std::move(tokenizer)) {}
+  PgStore(std::unique_ptr<PgConnection> conn, std::unique_ptr<Fts5Tokenizer> tokenizer, std::string pool_key)
+      : conn_(std::move(conn)), tokenizer_(std::move(tokenizer)), pool_key_(std::move(pool_key)) {}
   Status InitSchema(bool writable);
   // Runs body inside BEGIN (begin_sql) ... COMMIT, retrying the whole
   // transaction on kUnavailable as described above.
@@ -110,6 +117,7 @@ class PgStore final : public Store {
 
   std::unique_ptr<PgConnection> conn_;
   std::unique_ptr<Fts5Tokenizer> tokenizer_;
+  std::string pool_key_;  // mode and URI: where the connection goes back to
   int64_t schema_version_ = kSchemaVersion;
 };
 
