@@ -429,16 +429,21 @@ Status PgStore::PutDocument(int64_t collection_id, DocumentRecord* doc, std::spa
       for (int i = 0; i < r.rows(); ++i) id_of_ordinal[r.Int64(i, 1)] = r.Int64(i, 0);
       for (const Chunk& c : chunks) chunk_ids.push_back(id_of_ordinal[c.ordinal]);
     }
-    std::string copy;
+    // Rows in (term, chunk) order, the index's order: each index page is
+    // touched once per document rather than once per chunk.
+    std::map<std::string_view, std::vector<std::pair<size_t, std::vector<int32_t>>>> by_term;
     for (size_t i = 0; i < chunks.size(); ++i) {
       std::map<std::string_view, std::vector<int32_t>> positions;
       for (size_t p = 0; p < tokens[i].size(); ++p) positions[tokens[i][p]].push_back(static_cast<int32_t>(p));
-      const std::string row_prefix = std::to_string(collection_id) + "\t";
-      const std::string row_suffix = "\t" + std::to_string(chunk_ids[i]) + "\t" + std::to_string(tokens[i].size()) + "\t{";
-      for (const auto& [term, at] : positions) {
+      for (auto& [term, at] : positions) by_term[term].emplace_back(i, std::move(at));
+    }
+    std::string copy;
+    const std::string row_prefix = std::to_string(collection_id) + "\t";
+    for (const auto& [term, rows] : by_term) {
+      for (const auto& [i, at] : rows) {
         copy += row_prefix;
         AppendCopyText(&copy, term);
-        copy += row_suffix;
+        copy += "\t" + std::to_string(chunk_ids[i]) + "\t" + std::to_string(tokens[i].size()) + "\t{";
         for (size_t j = 0; j < at.size(); ++j) {
           if (j > 0) copy.push_back(',');
           copy += std::to_string(at[j]);
