@@ -505,6 +505,10 @@ StatusOr<std::vector<SearchHit>> PgStore::Search(int64_t collection_id, std::str
   const std::vector<std::string> terms = expression->Tokens();
   RETURN_IF_ERROR(InTransaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", [&]() -> Status {
     out.clear();
+    // The postings lookup is always an index range; right after a bulk
+    // ingest, before autovacuum analyzed the table, the planner would
+    // otherwise scan all postings (measured: 139 ms instead of 8 ms).
+    RETURN_IF_ERROR(conn_->Exec("SET LOCAL enable_seqscan = off"));
     Bm25Corpus corpus;
     {
       ASSIGN_OR_RETURN(PgResult r, conn_->Query("SELECT fts_rows, fts_tokens FROM collections WHERE id = $1",
