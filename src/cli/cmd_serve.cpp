@@ -39,6 +39,7 @@
 #include "rag/embed/queued_embedder.h"
 #include "rag/embed/recorded_embedder.h"
 #include "rag/pipeline/rag_service.h"
+#include "rag/store/pg_conn.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/server_context.h"
@@ -241,7 +242,7 @@ int RunServe(const std::vector<std::string>& args) {
     probe.db_path = db_path;
     if (auto service = rag::RagService::Open(probe); !service.ok())
       return Fail("serve", Status(service.status().code(),
-                                  "--db " + db_path + ": " + std::string(service.status().message())));
+                                  "--db " + rag::RedactPgUrl(db_path) + ": " + std::string(service.status().message())));
   }
 
   server::HttpServerOptions http_options;
