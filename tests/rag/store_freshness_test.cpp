@@ -126,6 +126,22 @@ TEST_P(Freshness, WritesOfOneReplicaAreSearchableOnAnotherAtOnce) {
   auto second = idx_b.Get(&store_b, collection_, "c");
   ASSERT_TRUE(first.ok() && second.ok());
   EXPECT_EQ(first->get(), second->get());
+  // PostgreSQL tells collections apart: a change in another collection
+  // keeps this collection's index.
+  if (GetParam() == "postgresql") {
+    const int64_t other = *writer_->GetOrCreateCollection("other");
+    DocumentRecord d;
+    d.path = "/other.txt";
+    d.content_hash = "o";
+    d.format = "text";
+    d.chunker = "test";
+    ApproxTokenCounter counter;
+    ASSERT_TRUE(writer_->PutDocument(other, &d, ChunkDocument(ExtractPlainText("Unrelated text."),
+                                                               {ChunkerKind::kSentence, 16, 0}, counter)).ok());
+    auto third = idx_b.Get(&store_b, collection_, "c");
+    ASSERT_TRUE(third.ok());
+    EXPECT_EQ(third->get(), second->get());
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Freshness, ::testing::Values("sqlite", "postgresql"),

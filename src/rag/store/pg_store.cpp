@@ -92,6 +92,7 @@ CREATE TABLE change_log(
   kind text NOT NULL,
   at_s bigint NOT NULL
 );
+CREATE INDEX change_log_by_collection ON change_log(collection_id, id);
 )sql";
 
 constexpr const char* kChunkColumns =
@@ -580,6 +581,12 @@ Status PgStore::CheckIntegrity() {
     return DataLossError("posting of term '" + std::string(r.Text(0, 0)) + "' points at chunk " +
                          std::string(r.Text(0, 1)) + ", which is not a chunk of its collection");
   return Status::Ok();
+}
+
+StatusOr<int64_t> PgStore::CollectionVersion(int64_t collection_id) {
+  ASSIGN_OR_RETURN(PgResult r, conn_->Query("SELECT coalesce(max(id), 0) FROM change_log WHERE collection_id = $1",
+                                            {collection_id}));
+  return r.Int64(0, 0);
 }
 
 StatusOr<int64_t> PgStore::DataVersion() {

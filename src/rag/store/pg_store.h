@@ -83,8 +83,9 @@ class PgStore final : public Store {
   // Chunk counts, the BM25 statistics against the chunks, and postings
   // that point at existing chunks of their collection.
   Status CheckIntegrity() override;
-  // The newest change_log id.
+  // The newest change_log id (of the collection).
   StatusOr<int64_t> DataVersion() override;
+  StatusOr<int64_t> CollectionVersion(int64_t collection_id) override;
 
   // Embeddings (pg_embeddings.cpp).
   Status CheckEmbeddingsAvailable() override { return Status::Ok(); }

@@ -193,6 +193,10 @@ class Store {
   // A number that changes whenever another connection commits a change to
   // the database (commits of this connection may or may not change it).
   virtual StatusOr<int64_t> DataVersion() = 0;
+  // The same for changes of one collection (documents, chunks, vectors, its
+  // embedder, its deletion); a backend that cannot tell them apart returns
+  // DataVersion() (SQLite).
+  virtual StatusOr<int64_t> CollectionVersion(int64_t /*collection_id*/) { return DataVersion(); }
 
   // Embeddings: the contract is EmbeddingStore's (embedding_store.h), which
   // forwards here.
