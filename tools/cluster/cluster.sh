@@ -29,23 +29,24 @@ redis_port=$((base + 11))
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 
+# (sh has no local variables: helpers use names of their own.)
 wait_http() {  # URL SECONDS: until it answers 200
-  i=0
-  while [ "$i" -lt $(($2 * 10)) ]; do
+  wait_n=0
+  while [ "$wait_n" -lt $(($2 * 10)) ]; do
     curl -fs -o /dev/null --max-time 1 "$1" && return 0
     sleep 0.1
-    i=$((i + 1))
+    wait_n=$((wait_n + 1))
   done
   return 1
 }
 
 stop_pidfile() {  # FILE: SIGTERM, then SIGKILL after 5 s
   [ -f "$1" ] || return 0
-  pid=$(cat "$1")
-  if kill "$pid" 2>/dev/null; then
-    i=0
-    while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-    kill -9 "$pid" 2>/dev/null || true
+  stop_pid=$(cat "$1")
+  if kill "$stop_pid" 2>/dev/null; then
+    stop_n=0
+    while kill -0 "$stop_pid" 2>/dev/null && [ "$stop_n" -lt 50 ]; do sleep 0.1; stop_n=$((stop_n + 1)); done
+    kill -9 "$stop_pid" 2>/dev/null || true
   fi
   rm -f "$1"
 }
