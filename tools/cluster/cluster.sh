@@ -55,6 +55,8 @@ down() {
   stop_pidfile "$dir/haproxy.pid"
   for f in "$dir"/replica-*.pid; do [ -e "$f" ] && stop_pidfile "$f"; done
   stop_pidfile "$dir/redis.pid"
+  # A Redis whose pid file went missing still answers on its port.
+  redis-cli -h 127.0.0.1 -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
   "$here/pg_local.sh" stop "$dir/pg"
 }
 
@@ -76,6 +78,12 @@ up() {
     --maxmemory "${REDIS_MAXMEMORY:-1gb}" --maxmemory-policy allkeys-lru \
     --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" ||
     die "Redis did not start (see $dir/redis.log)"
+  wait_n=0  # daemonized: it may still fail to bind (port taken)
+  until [ "$(redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null)" = PONG ] && [ -f "$dir/redis.pid" ]; do
+    [ "$wait_n" -lt 100 ] || die "Redis does not answer on port $redis_port (see $dir/redis.log)"
+    sleep 0.1
+    wait_n=$((wait_n + 1))
+  done
 
   i=1
   while [ "$i" -le "$replicas" ]; do
