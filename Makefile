@@ -9,9 +9,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PACKAGES := cmake g++ make pkg-config libgtest-dev libgmock-dev libbenchmark-dev \
   nlohmann-json3-dev libcpp-httplib-dev libsqlite3-dev libssl-dev zlib1g-dev \
   python3 python3-numpy poppler-utils libhnswlib-dev dataset-fashion-mnist clang libtsan2 \
-  chromium curl
+  chromium curl postgresql libpq-dev redis-server libhiredis-dev haproxy
 
-.PHONY: deps configure build test tsan thread-safety demo bench clean
+.PHONY: deps configure build test tsan thread-safety demo bench clean cluster cluster-down
 
 deps:
 	@missing=""; for p in $(PACKAGES); do \
@@ -61,6 +61,15 @@ thread-safety: deps
 
 demo: build
 	./tools/demo.sh $(BUILD) "$(MODEL)" "$(DOCS)"
+
+# A local cluster on loopback: PostgreSQL, Redis, replicas and HAProxy
+# (tools/cluster/cluster.sh; README "Running several replicas").
+cluster: build
+	@[ -n "$(MODEL)" ] || { echo "usage: make cluster MODEL=M.gguf"; exit 2; }
+	CHUNKSERVE=$(BUILD)/chunkserve ./tools/cluster/cluster.sh up "$(MODEL)"
+
+cluster-down:
+	./tools/cluster/cluster.sh down
 
 clean:
 	rm -rf $(BUILD)

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/chunk_kv_flags.h"
 #include "cli/command.h"
 #include "cli/model_flags.h"
 #include "cli/embedder_flags.h"
@@ -61,8 +62,11 @@ const Command kCommand{
     "                      pass (the same answer, faster when it quotes them; default lookup\n"
     "                      when greedy, off when sampling)\n"
     "  --draft-tokens N    longest draft per step (default 8)\n"
-    "  --chunk-cache-dir D disk tier of the chunk KV cache (default DB.chunkkv; none = RAM only;\n"
-    "                      --chunk-cache is its deprecated spelling)\n"
+    "  --chunk-cache-dir D disk tier of the chunk KV cache (default DB.chunkkv for a database\n"
+    "                      file, none for PostgreSQL; none = RAM only; --chunk-cache is its\n"
+    "                      deprecated spelling)\n"
+    "  --chunk-kv URL      a shared chunk-KV tier after RAM and disk: Redis at redis://host:port\n"
+    "                      or unix:///path (default $CHUNKSERVE_CHUNK_KV)\n"
     "  -t, --threads N     model threads (default all)\n"
     "  --attention P       attention operands: f32 | bf16 (default: bf16 where native)\n"
     "  --queries FILE      one question per line, answered in order in one process\n"
@@ -94,7 +98,7 @@ nlohmann::json CitationJson(const rag::Citation& c, rag::CitationLines& lines) {
 int RunAsk(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args,
                             {"db", "collection", "m", "model", "embed-model", "embed-pooling", "query-prefix", "doc-prefix", "mode", "k", "token-budget", "select-by", "max-tokens", "n",
-                             "temp", "system", "chunk-cache", "chunk-cache-dir", "threads", "t", "queries", "questions",
+                             "temp", "system", "chunk-cache", "chunk-cache-dir", "chunk-kv", "threads", "t", "queries", "questions",
                              "attention", kSpeculateFlag,
                              kDraftTokensFlag},
                             {"json", "extractive", "select", "no-select", "show-prompt"});
@@ -196,8 +200,11 @@ int RunAsk(const std::vector<std::string>& args) {
     if (!m.ok()) return Fail("ask", m.status());
     model = std::move(*m);
     engine::EngineOptions eo;
-    const std::string disk = chunk_cache_dir.value_or(*db_path + ".chunkkv");
+    const std::string disk = chunk_cache_dir.value_or(DefaultChunkCacheDir(*db_path));
     eo.chunk_cache.disk_dir = disk == "none" ? "" : disk;
+    StatusOr<kv::RedisTierOptions> remote = ChunkKvFromFlags(*flags, *model);
+    if (!remote.ok()) return UsageError(kCommand, remote.status().message());
+    eo.chunk_cache.remote = *remote;
     auto e = engine::Engine::Create(model.get(), eo);
     if (!e.ok()) return Fail("ask", e.status());
     core = std::move(*e);

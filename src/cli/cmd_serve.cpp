@@ -28,6 +28,7 @@
 #include "cli/template_flags.h"
 #include "cli/terminal_text.h"
 #include "cli/embedder_flags.h"
+#include "cli/chunk_kv_flags.h"
 #include "cli/kv_policy_flags.h"
 #include "cli/speculation_flags.h"
 #include "engine/engine.h"
@@ -38,6 +39,7 @@
 #include "rag/embed/queued_embedder.h"
 #include "rag/embed/recorded_embedder.h"
 #include "rag/pipeline/rag_service.h"
+#include "rag/store/pg_conn.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/server_context.h"
@@ -80,8 +82,9 @@ const char kUsage[] =
     "      --no-chunk-cache      do not reuse KV of `documents` / retrieved chunks\n"
     "      --chunk-cache-mib N   RAM tier of the chunk cache in MiB (default 1024)\n"
     "      --chunk-cache-dir D   disk tier of the chunk cache (survives restarts; default: DB.chunkkv\n"
-    "                            with --db, as `ask`, else none; none = RAM only)\n"
+    "                            with a --db file, as `ask`, else none; none = RAM only)\n"
     "      --chunk-disk-mib N    disk tier bound in MiB (default 8192)\n"
+    CHUNKSERVE_CHUNK_KV_USAGE
     "      --recompute R         fraction of reused chunk tokens recomputed in the new context,\n"
     "                            0..1 (default 0.15; 1 = exact full prefill)\n"
     "      --recompute-signal S  which tokens: recency (default) | trailing | deviation\n"
@@ -170,7 +173,7 @@ int RunServe(const std::vector<std::string>& args) {
                                 "embed-pooling", "query-prefix", "doc-prefix", "max-connections",
                                 "max-connections-per-ip", "header-timeout-s", "body-timeout-s", "keep-alive-s",
                                 "allowed-host", "cors-origin", "embed-queue", "embed-wait-s", kSpeculateFlag,
-                                kDraftTokensFlag, kKvPolicyFlag, kKvBudgetFlag},
+                                kDraftTokensFlag, kKvPolicyFlag, kKvBudgetFlag, kChunkKvFlag},
                                {"chatml", "no-prefix-cache", "no-chunk-cache", "log-requests"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
@@ -239,7 +242,7 @@ int RunServe(const std::vector<std::string>& args) {
     probe.db_path = db_path;
     if (auto service = rag::RagService::Open(probe); !service.ok())
       return Fail("serve", Status(service.status().code(),
-                                  "--db " + db_path + ": " + std::string(service.status().message())));
+                                  "--db " + rag::RedactPgUrl(db_path) + ": " + std::string(service.status().message())));
   }
 
   server::HttpServerOptions http_options;
@@ -390,9 +393,12 @@ int RunServe(const std::vector<std::string>& args) {
     kv::ChunkCacheOptions chunk_cache;
     chunk_cache.ram_budget_bytes = static_cast<size_t>(get("chunk-cache-mib")) << 20;
     // The same default as `ask`: beside the database, else RAM only.
-    const std::string disk = flags.GetOr("chunk-cache-dir", db_path.empty() ? "none" : db_path + ".chunkkv");
+    const std::string disk = flags.GetOr("chunk-cache-dir", DefaultChunkCacheDir(db_path));
     chunk_cache.disk_dir = disk == "none" || flags.Has("no-chunk-cache") ? "" : disk;
     chunk_cache.disk_budget_bytes = static_cast<size_t>(get("chunk-disk-mib")) << 20;
+    StatusOr<kv::RedisTierOptions> remote = ChunkKvFromFlags(flags, *model);
+    if (!remote.ok()) return UsageError(*self, remote.status().message());
+    chunk_cache.remote = *remote;
     StatusOr<double> recompute = flags.GetDouble("recompute", 0.15);
     if (!recompute.ok()) return UsageError(*self, recompute.status().message());
     if (!(*recompute >= 0 && *recompute <= 1)) return UsageError(*self, "--recompute must be in [0, 1]");

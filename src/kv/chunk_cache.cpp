@@ -35,6 +35,9 @@ std::string ChunkCache::FileName(const ChunkKey& key) {
 StatusOr<std::unique_ptr<ChunkCache>> ChunkCache::Open(const ChunkCacheOptions& options) {
   auto cache = std::make_unique<ChunkCache>(PrivateTag{}, options);
   if (!options.disk_dir.empty()) RETURN_IF_ERROR(cache->ScanDisk());
+  if (!options.remote.url.empty()) {
+    ASSIGN_OR_RETURN(cache->remote_, RedisTier::Create(options.remote));
+  }
   return cache;
 }
 
@@ -101,6 +104,7 @@ std::optional<ChunkTier> ChunkCache::Where(const ChunkKey& key) const {
 }
 
 std::optional<ChunkHit> ChunkCache::Lookup(const ChunkKey& key, std::span<const int32_t> tokens) {
+  bool on_disk = false;
   {
     MutexLock lock(&mu_);
     auto it = ram_index_.find(key);
@@ -115,15 +119,47 @@ std::optional<ChunkHit> ChunkCache::Lookup(const ChunkKey& key, std::span<const 
       ++stats_.n_misses;
       return std::nullopt;
     }
-    if (options_.disk_dir.empty() || !disk_files_.count(FileName(key))) {
-      ++stats_.n_misses;
-      return std::nullopt;
+    on_disk = !options_.disk_dir.empty() && disk_files_.count(FileName(key)) > 0;
+  }
+  if (on_disk) {
+    std::optional<ChunkHit> hit = LoadFromDisk(key, tokens);
+    if (hit) {
+      MutexLock lock(&mu_);
+      ++stats_.n_disk_hits;
+      return hit;
     }
   }
-  std::optional<ChunkHit> hit = LoadFromDisk(key, tokens);
+  if (remote_) {
+    std::optional<ChunkHit> hit = LoadFromRemote(key, tokens);
+    if (hit) {
+      MutexLock lock(&mu_);
+      ++stats_.n_remote_hits;
+      return hit;
+    }
+  }
   MutexLock lock(&mu_);
-  ++(hit ? stats_.n_disk_hits : stats_.n_misses);
-  return hit;
+  ++stats_.n_misses;
+  return std::nullopt;
+}
+
+std::optional<ChunkHit> ChunkCache::LoadFromRemote(const ChunkKey& key, std::span<const int32_t> tokens) {
+  std::optional<std::vector<uint8_t>> bytes = remote_->Get(key);
+  if (!bytes) return std::nullopt;
+  StatusOr<ChunkKv> decoded = DecodeChunkFile(*bytes, key);
+  if (!decoded.ok()) {
+    CS_LOG(Warning) << "chunk cache: rejecting Redis value " << remote_->KeyOf(key) << ": "
+                    << decoded.status().ToString();
+    remote_->Delete(key);
+    MutexLock lock(&mu_);
+    ++stats_.n_remote_rejected;
+    return std::nullopt;
+  }
+  // A valid value of a colliding chunk: not ours.
+  if (!std::equal(decoded->tokens.begin(), decoded->tokens.end(), tokens.begin(), tokens.end())) return std::nullopt;
+  auto kv = std::make_shared<const ChunkKv>(std::move(decoded).value());
+  MutexLock lock(&mu_);
+  PutRamLocked(kv);
+  return ChunkHit{std::move(kv), ChunkTier::kRemote};
 }
 
 std::optional<ChunkHit> ChunkCache::LoadFromDisk(const ChunkKey& key, std::span<const int32_t> tokens) {
@@ -164,11 +200,24 @@ std::optional<ChunkHit> ChunkCache::LoadFromDisk(const ChunkKey& key, std::span<
 
 Status ChunkCache::Insert(std::shared_ptr<const ChunkKv> kv) {
   CHECK(kv && kv->ShapeConsistent());
+  std::vector<uint8_t> bytes;
+  const Status local = InsertLocal(kv, &bytes);
+  if (!remote_) return local;
+  // Published before Insert returns: a replica asking next finds it.
+  if (bytes.empty()) bytes = EncodeChunkFile(*kv);
+  const Status published = remote_->Put(kv->key, bytes);
+  MutexLock lock(&mu_);
+  ++(published.ok() ? stats_.n_remote_published : stats_.n_remote_publish_failures);
+  return local;
+}
+
+Status ChunkCache::InsertLocal(std::shared_ptr<const ChunkKv> kv, std::vector<uint8_t>* encoded) {
   MutexLock lock(&mu_);
   ++stats_.n_inserts;
   PutRamLocked(kv);
   if (options_.disk_dir.empty()) return Status::Ok();
-  const std::vector<uint8_t> bytes = EncodeChunkFile(*kv);
+  *encoded = EncodeChunkFile(*kv);
+  const std::vector<uint8_t>& bytes = *encoded;
   if (bytes.size() > options_.disk_budget_bytes) return Status::Ok();
   const std::string name = FileName(kv->key);
   if (disk_files_.count(name)) RemoveFileLocked(name);

@@ -1,8 +1,18 @@
-// ChunkCache: content-addressed KV of chunks, in two tiers.
+// ChunkCache: content-addressed KV of chunks, in up to three tiers.
 //
 //   Lookup: RAM (LRU under ram_budget_bytes) -> disk (one file per entry in
 //   disk_dir, see chunk_file.h; LRU by file mtime under disk_budget_bytes)
+//   -> remote (a Redis server shared by replicas, redis_tier.h; optional)
 //   -> miss (the engine recomputes and Inserts).
+//
+// The remote tier: a local miss asks Redis before the engine computes, and
+// Insert publishes what was computed before it returns (so before the
+// response that computed it completes). Values read from Redis are verified
+// as disk files are (a wrong one is deleted there and the lookup misses);
+// a remote hit is kept in RAM. Redis unreachable: lookups miss and
+// publishes are skipped within the tier's timeout and backoff, so requests
+// still succeed, computed locally. Contains/Where see RAM and disk only (no
+// network call).
 //
 // Inserts go to RAM and are written through to disk at once (atomically:
 // temp file + rename), so the disk tier survives restarts and crashes, and
@@ -37,6 +47,7 @@
 #include "base/status.h"
 #include "base/thread_annotations.h"
 #include "kv/chunk_kv.h"
+#include "kv/redis_tier.h"
 
 namespace chunkserve::kv {
 
@@ -44,9 +55,10 @@ struct ChunkCacheOptions {
   size_t ram_budget_bytes = size_t{1} << 30;
   std::string disk_dir;              // empty: no disk tier
   size_t disk_budget_bytes = size_t{8} << 30;
+  RedisTierOptions remote;           // remote.url empty: no remote tier
 };
 
-enum class ChunkTier { kRam, kDisk };
+enum class ChunkTier { kRam, kDisk, kRemote };
 
 struct ChunkHit {
   std::shared_ptr<const ChunkKv> kv;
@@ -62,6 +74,10 @@ struct ChunkCacheStats {
   int64_t n_disk_evictions = 0;
   int64_t n_rejected_files = 0;  // corrupt or foreign files deleted
   int64_t n_stale_temp_files = 0;  // half-written files of dead writers, deleted at Open
+  int64_t n_remote_hits = 0;
+  int64_t n_remote_rejected = 0;   // wrong values read from Redis (deleted there)
+  int64_t n_remote_published = 0;
+  int64_t n_remote_publish_failures = 0;  // Redis unreachable or full: computed, not shared
   size_t ram_bytes = 0;
   size_t disk_bytes = 0;
   int64_t n_ram_entries = 0;
@@ -88,9 +104,10 @@ class ChunkCache {
   // untouched; nullopt: in neither. E.g. to read disk entries ahead of use.
   std::optional<ChunkTier> Where(const ChunkKey& key) const;
 
-  // Adds an entry to RAM and writes it to disk. An entry larger than a
-  // tier's budget skips that tier. The Status reports a failed disk write;
-  // the RAM tier holds the entry anyway.
+  // Adds an entry to RAM, writes it to disk and publishes it to the remote
+  // tier. An entry larger than a tier's budget skips that tier. The Status
+  // reports a failed disk write; the RAM tier holds the entry anyway (a
+  // failed publish is counted in stats(), not returned).
   // REQUIRES: kv->ShapeConsistent().
   Status Insert(std::shared_ptr<const ChunkKv> kv);
 
@@ -98,6 +115,8 @@ class ChunkCache {
   void DropRamTier();
 
   ChunkCacheStats stats() const;
+  // nullptr without a remote tier.
+  const RedisTier* remote() const { return remote_.get(); }
   const ChunkCacheOptions& options() const { return options_; }
   static std::string FileName(const ChunkKey& key);
 
@@ -121,10 +140,15 @@ class ChunkCache {
   void PutRamLocked(std::shared_ptr<const ChunkKv> kv) REQUIRES(mu_);
   // Takes the lock for its bookkeeping only (reads and decodes without it).
   std::optional<ChunkHit> LoadFromDisk(const ChunkKey& key, std::span<const int32_t> tokens) EXCLUDES(mu_);
+  // Likewise for the remote tier (the network call runs without the lock).
+  std::optional<ChunkHit> LoadFromRemote(const ChunkKey& key, std::span<const int32_t> tokens) EXCLUDES(mu_);
+  // RAM and disk; *encoded: the chunk file bytes when they were made.
+  Status InsertLocal(std::shared_ptr<const ChunkKv> kv, std::vector<uint8_t>* encoded) EXCLUDES(mu_);
   void RemoveFileLocked(const std::string& name) REQUIRES(mu_);
   void MakeDiskRoomLocked(size_t bytes_needed) REQUIRES(mu_);
 
   const ChunkCacheOptions options_;
+  std::unique_ptr<RedisTier> remote_;  // set by Open, before the cache is shared
   mutable Mutex mu_;
   std::list<RamEntry> ram_lru_ GUARDED_BY(mu_);  // front = most recent
   std::unordered_map<ChunkKey, std::list<RamEntry>::iterator, ChunkKeyHash> ram_index_ GUARDED_BY(mu_);

@@ -62,6 +62,23 @@ std::string ConnectionMetrics(const ConnectionLayerStats& st) {
   return out;
 }
 
+// The chunk cache's tiers (RAM, disk, the shared Redis tier), per process.
+std::string ChunkCacheMetrics(const kv::ChunkCacheStats& st) {
+  std::string out = "# HELP chunkserve_chunk_cache_lookups_total Chunk KV lookups by the tier that answered.\n"
+                    "# TYPE chunkserve_chunk_cache_lookups_total counter\n";
+  out += "chunkserve_chunk_cache_lookups_total{tier=\"ram\"} " + std::to_string(st.n_ram_hits) + "\n";
+  out += "chunkserve_chunk_cache_lookups_total{tier=\"disk\"} " + std::to_string(st.n_disk_hits) + "\n";
+  out += "chunkserve_chunk_cache_lookups_total{tier=\"remote\"} " + std::to_string(st.n_remote_hits) + "\n";
+  out += "chunkserve_chunk_cache_lookups_total{tier=\"miss\"} " + std::to_string(st.n_misses) + "\n";
+  out += "# HELP chunkserve_chunk_cache_remote_total Shared (Redis) tier events.\n"
+         "# TYPE chunkserve_chunk_cache_remote_total counter\n";
+  out += "chunkserve_chunk_cache_remote_total{event=\"published\"} " + std::to_string(st.n_remote_published) + "\n";
+  out += "chunkserve_chunk_cache_remote_total{event=\"publish_failed\"} " +
+         std::to_string(st.n_remote_publish_failures) + "\n";
+  out += "chunkserve_chunk_cache_remote_total{event=\"rejected\"} " + std::to_string(st.n_remote_rejected) + "\n";
+  return out;
+}
+
 }  // namespace
 
 HttpServer::HttpServer(ServerContext* ctx, HttpServerOptions options)
@@ -180,6 +197,8 @@ void HttpServer::InstallCommonRoutes() {
   http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     std::string text = ctx_->metrics->Render(ctx_->engine ? ctx_->engine->Stats() : sched::SchedulerStats{});
     text += ConnectionMetrics(layer_->stats());
+    if (ctx_->engine && ctx_->engine->chunk_cache() != nullptr)
+      text += ChunkCacheMetrics(ctx_->engine->chunk_cache()->stats());
     res.set_content(text, "text/plain; version=0.0.4");
   });
 }

@@ -14,6 +14,7 @@
 #include "rag/retrieve/near_duplicates.h"
 #include "rag/retrieve/retriever.h"
 #include "rag/store/embedding_store.h"
+#include "rag/store/sqlite_store.h"
 #include "rag/text/token_counter.h"
 
 namespace chunkserve::rag {
@@ -305,7 +306,7 @@ TEST(EmbeddingSchema, VersionOneIsMigratedOrReadWithoutEmbeddings) {
   {
     auto rw = Store::Open(path, Store::Mode::kReadWrite);
     ASSERT_TRUE(rw.ok());
-    EXPECT_EQ(*(*rw)->db().QueryInt("PRAGMA user_version"), kSchemaVersion);
+    EXPECT_EQ(*static_cast<SqliteStore&>(**rw).db().QueryInt("PRAGMA user_version"), kSchemaVersion);
     EmbeddingStore es(rw->get());
     EXPECT_TRUE(es.CheckAvailable().ok());
     EXPECT_TRUE((*rw)->CheckIntegrity().ok());

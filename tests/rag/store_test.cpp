@@ -7,6 +7,7 @@
 #include <string>
 
 #include "rag/store/fts_query.h"
+#include "rag/store/sqlite_store.h"
 #include "rag/text/chunker.h"
 #include "rag/text/document.h"
 #include "rag/text/token_counter.h"
@@ -20,6 +21,9 @@ std::vector<Chunk> MakeChunks(const std::string& text, uint32_t chunk_tokens = 3
   ApproxTokenCounter counter;
   return ChunkDocument(ExtractPlainText(text), {ChunkerKind::kSentence, chunk_tokens, 0}, counter);
 }
+
+// The SQLite connection under a store these tests opened from a file.
+Database& Db(Store& s) { return static_cast<SqliteStore&>(s).db(); }
 
 DocumentRecord Doc(const std::string& path, const std::string& hash) {
   DocumentRecord d;
@@ -76,7 +80,7 @@ TEST(StoreTest, PutFindReplaceDeleteSearch) {
   EXPECT_EQ(s.DeleteCollection("docs").code(), StatusCode::kNotFound);
   EXPECT_TRUE(s.ListCollections()->empty());
   // Cascades removed the chunks and their FTS rows.
-  EXPECT_EQ(*s.db().QueryInt("SELECT count(*) FROM chunks"), 0);
+  EXPECT_EQ(*Db(s).QueryInt("SELECT count(*) FROM chunks"), 0);
   EXPECT_TRUE(s.CheckIntegrity().ok());
 }
 
@@ -110,7 +114,7 @@ TEST(StoreTest, HostileQueriesNeverFail) {
   }
   EXPECT_EQ(s.Search(c, "NOT", 10)->size(), 1u);  // a word, not an operator
   EXPECT_EQ(s.Search(c, "c++", 10)->size(), 1u);
-  EXPECT_EQ(*s.db().QueryInt("SELECT count(*) FROM chunks"), 1);
+  EXPECT_EQ(*Db(s).QueryInt("SELECT count(*) FROM chunks"), 1);
 }
 
 TEST(FtsQueryTest, QuotesTermsAndDropsStopWords) {
@@ -206,7 +210,7 @@ TEST(StoreTest, Bm25StatisticsArePerCollection) {
   ASSERT_TRUE(s.DeleteCollection("b").ok());
   EXPECT_DOUBLE_EQ(TopScore(s, a, "harbor pilot"), before);
   // The other collection's index is gone with it.
-  EXPECT_EQ(*s.db().QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'chunks_fts_" + std::to_string(b) + "'"),
+  EXPECT_EQ(*Db(s).QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'chunks_fts_" + std::to_string(b) + "'"),
             0);
   EXPECT_TRUE(s.CheckIntegrity().ok()) << s.CheckIntegrity().ToString();
 }
@@ -267,8 +271,8 @@ TEST(StoreTest, VersionTwoIsMigrated) {
   auto rw = Store::Open(path, Store::Mode::kReadWrite);
   ASSERT_TRUE(rw.ok()) << rw.status().ToString();
   Store& s = **rw;
-  EXPECT_EQ(*s.db().QueryInt("PRAGMA user_version"), kSchemaVersion);
-  EXPECT_EQ(*s.db().QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'chunks_fts'"), 0);
+  EXPECT_EQ(*Db(s).QueryInt("PRAGMA user_version"), kSchemaVersion);
+  EXPECT_EQ(*Db(s).QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'chunks_fts'"), 0);
   EXPECT_TRUE(s.CheckIntegrity().ok()) << s.CheckIntegrity().ToString();
   EXPECT_EQ(s.Search(1, "canal", 10)->size(), 3u);
   EXPECT_EQ(s.Search(2, "canal", 10)->size(), 1u);
@@ -411,7 +415,7 @@ TEST(StoreTest, VersionThreeIsMigratedAndSourcesRoundTrip) {
   auto rw = Store::Open(path, Store::Mode::kReadWrite);
   ASSERT_TRUE(rw.ok()) << rw.status().ToString();
   EXPECT_EQ((*rw)->schema_version(), kSchemaVersion);
-  EXPECT_EQ(*(*rw)->db().QueryInt("PRAGMA user_version"), 4);
+  EXPECT_EQ(*Db(**rw).QueryInt("PRAGMA user_version"), 4);
   EXPECT_TRUE((*rw)->CheckIntegrity().ok());
   EmbeddingStore es(rw->get());
   auto before = es.GetEmbedder(1);

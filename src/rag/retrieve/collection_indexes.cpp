@@ -17,12 +17,9 @@ StatusOr<std::unique_ptr<CollectionIndexes>> CollectionIndexes::Create(const std
   return out;
 }
 
-StatusOr<int64_t> CollectionIndexes::DataVersion() {
+StatusOr<int64_t> CollectionIndexes::DataVersion(int64_t collection_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  ASSIGN_OR_RETURN(Statement st, watch_->db().Prepare("PRAGMA data_version"));
-  ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return InternalError("PRAGMA data_version returned no row");
-  return st.ColumnInt64(0);
+  return watch_->CollectionVersion(collection_id);
 }
 
 Status CollectionIndexes::CheckEmbedder(Store* store, int64_t collection_id, const std::string& name) const {
@@ -48,7 +45,7 @@ StatusOr<std::shared_ptr<const DenseIndex>> CollectionIndexes::Get(Store* store,
   std::lock_guard<std::mutex> build_lock(slot->build_mu);
   // Read the version before the index (and under the build lock, so it is
   // the newest): a commit in between only makes the next Get() reopen it.
-  ASSIGN_OR_RETURN(int64_t version, DataVersion());
+  ASSIGN_OR_RETURN(int64_t version, DataVersion(collection_id));
   if (slot->valid && slot->data_version == version) return slot->index;
   std::shared_ptr<const DenseIndex> index;
   EmbeddingStore es(store);

@@ -4,9 +4,11 @@
 // vector of the collection, too much to repeat per question).
 //
 // Freshness: an index is reused only while the database is unchanged since
-// it was opened. A private SQLite connection reads `PRAGMA data_version`,
-// which changes whenever any other connection (an HTTP upload or delete, or
-// `chunkserve ingest` in another process) commits; then the next Get()
+// it was opened. A private connection reads Store::CollectionVersion()
+// (SQLite's `PRAGMA data_version`, for any change; PostgreSQL's change log
+// of that collection), which changes whenever any other connection (an
+// HTTP upload or delete, `chunkserve ingest` in another process, another
+// replica) commits; then the next Get()
 // re-opens the index, which DenseIndex::Open does cheaply from its disk cache
 // (in place when only some chunks changed). Coarse, but never stale.
 //
@@ -65,7 +67,7 @@ class CollectionIndexes {
     int64_t data_version = 0;                     // (build_mu) when `index` was opened
     std::shared_ptr<const DenseIndex> index;  // (build_mu) null: no vectors
   };
-  StatusOr<int64_t> DataVersion();  // takes mu_
+  StatusOr<int64_t> DataVersion(int64_t collection_id);  // takes mu_
 
   const Embedder* embedder_ = nullptr;
   std::string embedder_role_;

@@ -1,6 +1,7 @@
 #include "rag/retrieve/dense_index.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <unordered_set>
 
@@ -10,7 +11,17 @@
 
 namespace chunkserve::rag {
 
-std::string DefaultIndexCacheDir(const std::string& db_path) { return db_path + ".index"; }
+std::string DefaultIndexCacheDir(const std::string& db_path) {
+  if (!IsPostgresUrl(db_path)) return db_path + ".index";
+  // A shared database has no file to sit beside: a per-user cache directory
+  // named after the URI.
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  const std::string base = xdg != nullptr && *xdg != '\0' ? std::string(xdg)
+                           : home != nullptr && *home != '\0' ? std::string(home) + "/.cache"
+                                                                : std::string("/tmp");
+  return base + "/chunkserve/pg-" + HashToHex(Hash64(db_path)) + ".index";
+}
 
 StatusOr<std::unique_ptr<DenseIndex>> DenseIndex::Open(Store* store, int64_t collection_id,
                                                        const DenseIndexOptions& options) {

@@ -45,7 +45,8 @@ struct DenseIndexOptions {
   int situated_window = 1;
 };
 
-// "<db path>.index": the default cache directory of a database.
+// "<db path>.index": the default cache directory of a database; for a
+// PostgreSQL URI, $XDG_CACHE_HOME (or ~/.cache)/chunkserve/pg-<hash>.index.
 std::string DefaultIndexCacheDir(const std::string& db_path);
 
 class DenseIndex {

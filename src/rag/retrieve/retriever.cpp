@@ -31,18 +31,8 @@ namespace {
 
 // Chunk ids of the collection's documents under a path prefix.
 StatusOr<std::unordered_set<int64_t>> ChunkIdsUnder(Store* store, int64_t collection_id, const std::string& prefix) {
-  ASSIGN_OR_RETURN(Statement st, store->db().Prepare(
-      "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
-      "WHERE d.collection_id = ?1 AND substr(d.path, 1, length(?2)) = ?2"));
-  RETURN_IF_ERROR(st.Bind(1, collection_id));
-  RETURN_IF_ERROR(st.Bind(2, prefix));
-  std::unordered_set<int64_t> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    out.insert(st.ColumnInt64(0));
-  }
-  return out;
+  ASSIGN_OR_RETURN(std::vector<int64_t> ids, store->ChunkIdsUnder(collection_id, prefix));
+  return std::unordered_set<int64_t>(ids.begin(), ids.end());
 }
 
 }  // namespace

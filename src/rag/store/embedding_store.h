@@ -1,5 +1,7 @@
 // EmbeddingStore: the dense vectors of a collection's chunks, in the same
-// SQLite file as the chunks (schema version 2, see store.h).
+// database as the chunks (schema version 2, see sqlite_store.h / pg_store.h).
+// A facade over the Store's embedding methods (each backend implements
+// this contract; the records are declared in store.h).
 //
 // Each collection records at most one embedder (its id, dimension, and the
 // SIF common component learned from its vectors); every vector stored for a
@@ -32,62 +34,44 @@
 
 namespace chunkserve::rag {
 
-// Where an embedder was loaded from and how (EmbedderLoadOptions' fields,
-// spelled as the CLI flags spell them).
-struct EmbedderSource {
-  std::string model_path;                   // absolute; empty: unknown
-  std::string pooling;                      // "" (the model's) | mean | cls | last
-  std::optional<std::string> query_prefix;  // nullopt: the model's default
-  std::string doc_prefix;
-};
-
-struct CollectionEmbedder {
-  std::string embedder_id;
-  EmbedderSource source;
-  int dim = 0;
-  std::vector<float> common_component;  // empty or dim values
-  int64_t updated_at_s = 0;
-};
-
-struct PendingChunk {
-  int64_t chunk_id = 0;
-  std::string text;
-};
-
-// Chunk ids and their raw vectors (row i of `vectors` belongs to ids[i]),
-// ascending by id.
-struct EmbeddingRows {
-  int dim = 0;
-  std::vector<int64_t> ids;
-  std::vector<float> vectors;
-  std::vector<int64_t> document_ids;  // per row: the chunk's document
-  std::vector<uint32_t> ordinals;     // per row: the chunk's ordinal
-};
-
 class EmbeddingStore {
  public:
   // REQUIRES: store outlives this object.
   explicit EmbeddingStore(Store* store) : store_(store) {}
 
   // FailedPrecondition on a version-1 database opened read-only.
-  Status CheckAvailable();
-  StatusOr<std::optional<CollectionEmbedder>> GetEmbedder(int64_t collection_id);
+  Status CheckAvailable() { return store_->CheckEmbeddingsAvailable(); }
+  StatusOr<std::optional<CollectionEmbedder>> GetEmbedder(int64_t collection_id) {
+    return store_->GetEmbedder(collection_id);
+  }
   // Records `embedder_id` for the collection: OK when none is recorded or the
   // same one is; FailedPrecondition naming both when another one is. A
   // source with a model path replaces the recorded one (the file may have
   // moved); on a database before schema 4 the source is not kept.
   Status RecordEmbedder(int64_t collection_id, const std::string& embedder_id, int dim,
-                        const EmbedderSource& source = {});
-  Status SetCommonComponent(int64_t collection_id, std::span<const float> common_component);
+                        const EmbedderSource& source = {}) {
+    return store_->RecordEmbedder(collection_id, embedder_id, dim, source);
+  }
+  Status SetCommonComponent(int64_t collection_id, std::span<const float> common_component) {
+    return store_->SetCommonComponent(collection_id, common_component);
+  }
   // Chunks of the collection without a vector, ascending by id, at most `limit`.
-  StatusOr<std::vector<PendingChunk>> ChunksWithoutEmbedding(int64_t collection_id, int limit);
-  StatusOr<int64_t> CountChunksWithoutEmbedding(int64_t collection_id);
+  StatusOr<std::vector<PendingChunk>> ChunksWithoutEmbedding(int64_t collection_id, int limit) {
+    return store_->ChunksWithoutEmbedding(collection_id, limit);
+  }
+  StatusOr<int64_t> CountChunksWithoutEmbedding(int64_t collection_id) {
+    return store_->CountChunksWithoutEmbedding(collection_id);
+  }
   // Stores vectors (ids.size() rows of dim floats) in one transaction.
-  Status PutEmbeddings(std::span<const int64_t> chunk_ids, std::span<const float> vectors, int dim);
-  StatusOr<EmbeddingRows> LoadEmbeddings(int64_t collection_id);
+  Status PutEmbeddings(std::span<const int64_t> chunk_ids, std::span<const float> vectors, int dim) {
+    return store_->PutEmbeddings(chunk_ids, vectors, dim);
+  }
+  StatusOr<EmbeddingRows> LoadEmbeddings(int64_t collection_id) { return store_->LoadEmbeddings(collection_id); }
   // Chunks (with their document path) by id, in the order given; ids that no
   // longer exist are skipped.
-  StatusOr<std::vector<SearchHit>> GetChunksById(std::span<const int64_t> chunk_ids);
+  StatusOr<std::vector<SearchHit>> GetChunksById(std::span<const int64_t> chunk_ids) {
+    return store_->GetChunksById(chunk_ids);
+  }
 
  private:
   Store* store_;

@@ -61,13 +61,13 @@ void SplitQuotes(std::string_view q, std::string* outside, std::vector<std::stri
   }
 }
 
-std::string Quote(const std::vector<std::string>& terms) {
-  std::string out = "\"";
+std::string JoinTerms(const std::vector<std::string>& terms) {
+  std::string out;
   for (size_t i = 0; i < terms.size(); ++i) {
     if (i > 0) out.push_back(' ');
-    out += terms[i];  // term bytes never include '"'
+    out += terms[i];
   }
-  return out + "\"";
+  return out;
 }
 
 }  // namespace
@@ -92,30 +92,37 @@ std::vector<std::vector<std::string>> QueryPhrases(std::string_view user_query) 
   return phrases;
 }
 
-std::optional<std::string> BuildFtsQuery(std::string_view user_query) {
+std::optional<FtsQueryPlan> PlanFtsQuery(std::string_view user_query) {
   std::string outside;
   std::vector<std::string_view> quoted;
   SplitQuotes(user_query, &outside, &quoted);
-  const std::vector<std::vector<std::string>> phrases = QueryPhrases(user_query);
+  FtsQueryPlan plan;
+  for (const auto& p : QueryPhrases(user_query)) plan.phrases.push_back(JoinTerms(p));
   std::vector<std::string> terms = QueryTerms(outside);
-  std::vector<std::string> kept;
   for (const auto& t : terms)
-    if (!IsStopWord(t)) kept.push_back(t);
-  if (kept.empty() && phrases.empty()) kept = std::move(terms);
-  if (kept.empty() && phrases.empty()) return std::nullopt;
+    if (!IsStopWord(t)) plan.words.push_back(t);
+  if (plan.words.empty() && plan.phrases.empty()) plan.words = std::move(terms);
+  if (plan.words.empty() && plan.phrases.empty()) return std::nullopt;
+  return plan;
+}
+
+std::optional<std::string> BuildFtsQuery(std::string_view user_query) {
+  const std::optional<FtsQueryPlan> plan = PlanFtsQuery(user_query);
+  if (!plan) return std::nullopt;
+  auto quote = [](const std::string& s) { return "\"" + s + "\""; };  // terms never include '"'
   std::string words;
-  for (const auto& t : kept) {
+  for (const auto& t : plan->words) {
     if (!words.empty()) words += " OR ";
-    words += Quote({t});
+    words += quote(t);
   }
-  if (phrases.empty()) return words;
+  if (plan->phrases.empty()) return words;
   std::string out;
-  for (const auto& p : phrases) {
+  for (const auto& p : plan->phrases) {
     if (!out.empty()) out += " AND ";
-    out += Quote(p);
+    out += quote(p);
   }
-  if (kept.empty()) return out;
-  return out + " AND (" + Quote(phrases[0]) + " OR " + words + ")";
+  if (plan->words.empty()) return out;
+  return out + " AND (" + quote(plan->phrases[0]) + " OR " + words + ")";
 }
 
 }  // namespace chunkserve::rag

@@ -34,6 +34,17 @@ std::vector<std::string> QueryTerms(std::string_view user_query);
 // without terms is dropped, and so is an unpaired quote.
 std::vector<std::vector<std::string>> QueryPhrases(std::string_view user_query);
 
+// The structure of that expression: every hit contains all `phrases`;
+// `words` (OR-ed) only rank when there are phrases. Without phrases the
+// expression is the words OR-ed. Each entry is a string FTS5 tokenizes
+// (a phrase's terms joined by spaces, or one word).
+struct FtsQueryPlan {
+  std::vector<std::string> phrases;
+  std::vector<std::string> words;
+};
+// nullopt when the text has no terms.
+std::optional<FtsQueryPlan> PlanFtsQuery(std::string_view user_query);
+
 // The FTS5 expression (see above), or nullopt when the text has no terms.
 std::optional<std::string> BuildFtsQuery(std::string_view user_query);
 

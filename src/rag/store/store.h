@@ -1,61 +1,35 @@
-// Store: the durable home of collections, documents and chunks (SQLite).
+// Store: the durable home of collections, documents, chunks and their
+// embeddings. One interface, two backends:
+//   - SQLite (sqlite_store.h), the default: `--db FILE`, one machine.
+//   - PostgreSQL (pg_store.h): `--db postgresql://...` (or postgres://),
+//     shared by several `serve` replicas.
+// Store::Open is the one place a `--db` string becomes a store.
 //
-// Schema (version kSchemaVersion, kept in PRAGMA user_version):
-//   collections(id, name UNIQUE, created_at_s)
-//   documents(id, collection_id -> collections ON DELETE CASCADE, path,
-//             content_hash (Hash64 hex of the file bytes), size_bytes,
-//             mtime_ns, format, chunker (fingerprint), n_chunks,
-//             n_invalid_bytes, metadata (JSON object), ingested_at_s,
-//             origin ('file' | 'upload')                  [version 3],
-//             UNIQUE(collection_id, path))
-//   chunks(id, document_id -> documents ON DELETE CASCADE, ordinal,
-//          text_begin, text_end, source_begin, source_end, n_tokens,
-//          heading_path ('\n'-joined), content_hash, text,
-//          page_begin, page_end (PDF pages, else 0)       [version 3],
-//          UNIQUE(document_id, ordinal))
-//   chunks_fts_<collection id>: one FTS5 index (porter + unicode61) per
-//          collection over its chunks' text, with the view
-//          chunks_text_<collection id> as external content; written by
-//          PutDocument / DeleteDocument*, dropped with the collection.
-//          One index per collection keeps BM25's statistics (document
-//          count, average length, term frequencies) per collection: adding
-//          an unrelated collection never changes another's scores.
-//                                                         [version 3]
-//   collection_embedders(collection_id -> collections ON DELETE CASCADE,
-//             embedder (Embedder::id), dim, common_component (f32 blob),
-//             updated_at_s)                                   [version 2]
-//             model_path, pooling, query_prefix (NULL: the model's),
-//             doc_prefix: where the embedding model was loaded from and
-//             how (EmbedderSource, embedding_store.h)        [version 4]
-//   chunk_embeddings(chunk_id -> chunks ON DELETE CASCADE, vector (f32 blob))
-//             see embedding_store.h                           [version 2]
+// The contract both backends keep (tests/rag/store_contract_test.cpp runs
+// the same cases against each):
+//   - Collections have unique non-empty names; deleting one deletes its
+//     documents, chunks and vectors.
+//   - A document is unique by (collection, path). PutDocument writes it with
+//     all its chunks (byte offsets, heading paths, pages) in one transaction,
+//     replacing an earlier version atomically: a reader or a crash sees the
+//     old version or the new one, never a mix. n_chunks on the document row
+//     equals its chunk rows (CheckIntegrity).
+//   - Origins: a document ingested from disk (kFile) and an uploaded one
+//     (kUpload) never replace each other: PutDocument of one over the other
+//     is kFailedPrecondition, so an upload named like an ingested path
+//     cannot silently overwrite it, and `ingest` never overwrites an upload.
+//   - Search is BM25 with FTS5's definition (porter + unicode61
+//     remove_diacritics 2 tokens, k1 = 1.2, b = 0.75, FTS5's IDF), over the
+//     collection's own statistics, best score first, ties by chunk id: both
+//     backends return the same hits with the same scores (bm25.h).
+//   - Embeddings: see embedding_store.h (the facade callers use).
+//   - A schema newer than this build's is kFailedPrecondition ("upgrade
+//     chunkserve"); bad input never changes stored data.
+//   - DataVersion() changes whenever another connection commits a change,
+//     so long-lived readers know when to refresh cached indexes.
 //
-// Older files are migrated when opened read-write (1 -> 2 adds the embedding
-// tables; 2 -> 3 adds origin and pages, marking documents whose path is not
-// absolute as uploads, and moves the one shared FTS index `chunks_fts` into
-// per-collection indexes; 3 -> 4 adds the embedder's source columns, empty
-// for collections embedded before), in one transaction each. Opened read-only they
-// keep working as they are: version 1 without embeddings (EmbeddingStore
-// reports FailedPrecondition), versions 1 and 2 with the shared BM25 index
-// and no pages, versions before 4 without the embedder's source.
-//
-// Origins: a document ingested from disk (kFile) and an uploaded one
-// (kUpload) never replace each other: PutDocument of one over the other is
-// kFailedPrecondition, so an upload named like an ingested path cannot
-// silently overwrite it, and `ingest` never overwrites an upload.
-//
-// Durability: WAL journal, foreign keys on. PutDocument writes a document and
-// all its chunks in one transaction, with n_chunks on the document row, so a
-// crash at any moment leaves either the old version or the new one, never a
-// partial document; IsDocumentComplete-style checks compare n_chunks with the
-// rows present (CheckIntegrity).
-//
-// Opening a database whose schema version is newer than this build's is a
-// kFailedPrecondition error; a SQLite file that is not a chunkserve store is
-// kFailedPrecondition too. Bad input never changes stored data.
-//
-// Thread safety: one Store per thread (it owns a SQLite connection). Several
-// processes may open the same file; writers serialize (busy timeout 5 s).
+// Thread safety: one Store per thread (each owns one connection). Several
+// processes may open the same database.
 #pragma once
 
 #include <cstdint>
@@ -63,14 +37,16 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
-#include "rag/store/sqlite_db.h"
 #include "rag/text/chunker.h"
 
 namespace chunkserve::rag {
 
+// The newest schema of either backend (each keeps its own version number in
+// step with this one).
 inline constexpr int64_t kSchemaVersion = 4;
 
 struct CollectionInfo {
@@ -127,62 +103,113 @@ struct SearchHit {
   std::vector<std::string> also_in;
 };
 
+// Embedding records (embedding_store.h documents them).
+struct EmbedderSource {
+  std::string model_path;                   // absolute; empty: unknown
+  std::string pooling;                      // "" (the model's) | mean | cls | last
+  std::optional<std::string> query_prefix;  // nullopt: the model's default
+  std::string doc_prefix;
+};
+
+struct CollectionEmbedder {
+  std::string embedder_id;
+  EmbedderSource source;
+  int dim = 0;
+  std::vector<float> common_component;  // empty or dim values
+  int64_t updated_at_s = 0;
+};
+
+struct PendingChunk {
+  int64_t chunk_id = 0;
+  std::string text;
+};
+
+// Chunk ids and their raw vectors (row i of `vectors` belongs to ids[i]),
+// ascending by id.
+struct EmbeddingRows {
+  int dim = 0;
+  std::vector<int64_t> ids;
+  std::vector<float> vectors;
+  std::vector<int64_t> document_ids;  // per row: the chunk's document
+  std::vector<uint32_t> ordinals;     // per row: the chunk's ordinal
+};
+
+// True for a PostgreSQL connection URI (postgresql://... or postgres://...).
+bool IsPostgresUrl(std::string_view location);
+
 class Store {
  public:
   enum class Mode { kReadWrite, kReadOnly };
-  // kReadWrite creates the file and schema when missing; kReadOnly requires
+  // `location`: a SQLite file path, or a PostgreSQL URI. kReadWrite creates
+  // the schema when missing (and the file, for SQLite); kReadOnly requires
   // an existing chunkserve database.
-  static StatusOr<std::unique_ptr<Store>> Open(const std::string& path, Mode mode);
-  explicit Store(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+  static StatusOr<std::unique_ptr<Store>> Open(const std::string& location, Mode mode);
+  virtual ~Store() = default;
+
+  // "sqlite" or "postgresql".
+  virtual std::string_view backend() const = 0;
+  // The schema version of the open database (older than kSchemaVersion only
+  // for a SQLite file opened read-only).
+  virtual int64_t schema_version() const = 0;
 
   // Collections.
-  StatusOr<int64_t> GetOrCreateCollection(const std::string& name);
-  StatusOr<std::optional<int64_t>> FindCollection(const std::string& name);
-  StatusOr<std::vector<CollectionInfo>> ListCollections();
+  virtual StatusOr<int64_t> GetOrCreateCollection(const std::string& name) = 0;
+  virtual StatusOr<std::optional<int64_t>> FindCollection(const std::string& name) = 0;
+  virtual StatusOr<std::vector<CollectionInfo>> ListCollections() = 0;
   // Deletes the collection with its documents and chunks; kNotFound if absent.
-  Status DeleteCollection(const std::string& name);
+  virtual Status DeleteCollection(const std::string& name) = 0;
 
   // Documents.
-  StatusOr<std::optional<DocumentRecord>> FindDocument(int64_t collection_id, const std::string& path);
-  StatusOr<std::vector<DocumentRecord>> ListDocuments(int64_t collection_id);
+  virtual StatusOr<std::optional<DocumentRecord>> FindDocument(int64_t collection_id, const std::string& path) = 0;
+  virtual StatusOr<std::vector<DocumentRecord>> ListDocuments(int64_t collection_id) = 0;  // by path
   // Inserts or replaces (same collection and path) the document with exactly
   // these chunks, atomically. Sets doc->id and doc->n_chunks.
   // kFailedPrecondition (nothing changed) when a document of that path
   // exists with another origin.
-  Status PutDocument(int64_t collection_id, DocumentRecord* doc, std::span<const Chunk> chunks);
+  virtual Status PutDocument(int64_t collection_id, DocumentRecord* doc, std::span<const Chunk> chunks) = 0;
   // True when a document was deleted.
   StatusOr<bool> DeleteDocument(int64_t collection_id, const std::string& path);
   // By id (HTTP API); true when a document of that collection was deleted.
-  StatusOr<bool> DeleteDocumentById(int64_t collection_id, int64_t document_id);
+  virtual StatusOr<bool> DeleteDocumentById(int64_t collection_id, int64_t document_id) = 0;
 
-  StatusOr<std::vector<StoredChunk>> GetChunks(int64_t document_id);
+  // A document's chunks by ordinal.
+  virtual StatusOr<std::vector<StoredChunk>> GetChunks(int64_t document_id) = 0;
+  // Ids of the chunks of the collection's documents whose path starts with
+  // `prefix`, ascending.
+  virtual StatusOr<std::vector<int64_t>> ChunkIdsUnder(int64_t collection_id, const std::string& prefix) = 0;
 
   // BM25 search over a collection's chunks with the collection's own
-  // statistics; at most k hits, best first. Words are matched as terms
-  // (OR), "quoted phrases" as phrases that every hit must contain (see
-  // fts_query.h). An empty query (no terms) returns no hits.
-  StatusOr<std::vector<SearchHit>> Search(int64_t collection_id, std::string_view query, int k);
+  // statistics; at most k hits, best first, ties by ascending chunk id.
+  // Words are matched as terms (OR), "quoted phrases" as phrases that every
+  // hit must contain (see fts_query.h). An empty query (no terms) returns
+  // no hits.
+  virtual StatusOr<std::vector<SearchHit>> Search(int64_t collection_id, std::string_view query, int k) = 0;
 
-  // SQLite integrity_check, the FTS5 index check, and every document's
-  // n_chunks equal to its stored chunk rows (ordinals 0..n-1). kDataLoss
-  // naming the first problem.
-  Status CheckIntegrity();
+  // The backend's own consistency checks, and every document's n_chunks
+  // equal to its stored chunk rows (ordinals 0..n-1). kDataLoss naming the
+  // first problem.
+  virtual Status CheckIntegrity() = 0;
 
-  Database& db() { return *db_; }
-  // The schema version of the open file (older than kSchemaVersion only
-  // when opened read-only).
-  int64_t schema_version() const { return schema_version_; }
+  // A number that changes whenever another connection commits a change to
+  // the database (commits of this connection may or may not change it).
+  virtual StatusOr<int64_t> DataVersion() = 0;
+  // The same for changes of one collection (documents, chunks, vectors, its
+  // embedder, its deletion); a backend that cannot tell them apart returns
+  // DataVersion() (SQLite).
+  virtual StatusOr<int64_t> CollectionVersion(int64_t /*collection_id*/) { return DataVersion(); }
 
- private:
-  Status InitSchema(bool writable);
-  Status MigrateTo3();
-  Status MigrateTo4();
-  Status CreateCollectionIndex(int64_t collection_id);
-  // Removes the FTS entries of the chunks of document_id (in collection_id).
-  Status DeleteFtsEntries(int64_t collection_id, int64_t document_id);
-  bool shared_fts() const { return schema_version_ < 3; }
-  std::unique_ptr<Database> db_;
-  int64_t schema_version_ = kSchemaVersion;
+  // Embeddings: the contract is EmbeddingStore's (embedding_store.h), which
+  // forwards here.
+  virtual Status CheckEmbeddingsAvailable() = 0;
+  virtual StatusOr<std::optional<CollectionEmbedder>> GetEmbedder(int64_t collection_id) = 0;
+  virtual Status RecordEmbedder(int64_t collection_id, const std::string& embedder_id, int dim,
+                                const EmbedderSource& source) = 0;
+  virtual Status SetCommonComponent(int64_t collection_id, std::span<const float> common_component) = 0;
+  virtual StatusOr<std::vector<PendingChunk>> ChunksWithoutEmbedding(int64_t collection_id, int limit) = 0;
+  virtual StatusOr<int64_t> CountChunksWithoutEmbedding(int64_t collection_id) = 0;
+  virtual Status PutEmbeddings(std::span<const int64_t> chunk_ids, std::span<const float> vectors, int dim) = 0;
+  virtual StatusOr<EmbeddingRows> LoadEmbeddings(int64_t collection_id) = 0;
+  virtual StatusOr<std::vector<SearchHit>> GetChunksById(std::span<const int64_t> chunk_ids) = 0;
 };
 
 }  // namespace chunkserve::rag

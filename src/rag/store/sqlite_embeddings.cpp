@@ -1,4 +1,5 @@
-#include "rag/store/embedding_store.h"
+// SqliteStore's embedding tables (the contract is embedding_store.h).
+#include "rag/store/sqlite_store.h"
 
 #include <cstring>
 #include <ctime>
@@ -13,8 +14,8 @@ std::span<const uint8_t> AsBytes(std::span<const float> v) {
 
 }  // namespace
 
-Status EmbeddingStore::CheckAvailable() {
-  ASSIGN_OR_RETURN(int64_t n, store_->db().QueryInt(
+Status SqliteStore::CheckEmbeddingsAvailable() {
+  ASSIGN_OR_RETURN(int64_t n, db_->QueryInt(
       "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'chunk_embeddings'"));
   if (n == 0)
     return FailedPreconditionError(
@@ -22,10 +23,10 @@ Status EmbeddingStore::CheckAvailable() {
   return Status::Ok();
 }
 
-StatusOr<std::optional<CollectionEmbedder>> EmbeddingStore::GetEmbedder(int64_t collection_id) {
-  RETURN_IF_ERROR(CheckAvailable());
-  const bool has_source = store_->schema_version() >= 4;
-  ASSIGN_OR_RETURN(Statement st, store_->db().Prepare(
+StatusOr<std::optional<CollectionEmbedder>> SqliteStore::GetEmbedder(int64_t collection_id) {
+  RETURN_IF_ERROR(CheckEmbeddingsAvailable());
+  const bool has_source = schema_version_ >= 4;
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare(
       std::string("SELECT embedder, dim, common_component, updated_at_s, ") +
       (has_source ? "model_path, pooling, query_prefix, doc_prefix" : "'', '', NULL, ''") +
       " FROM collection_embedders WHERE collection_id = ?1"));
@@ -51,7 +52,7 @@ StatusOr<std::optional<CollectionEmbedder>> EmbeddingStore::GetEmbedder(int64_t 
   return std::optional<CollectionEmbedder>(std::move(e));
 }
 
-Status EmbeddingStore::RecordEmbedder(int64_t collection_id, const std::string& embedder_id, int dim,
+Status SqliteStore::RecordEmbedder(int64_t collection_id, const std::string& embedder_id, int dim,
                                       const EmbedderSource& source) {
   ASSIGN_OR_RETURN(auto existing, GetEmbedder(collection_id));
   if (existing) {
@@ -59,9 +60,9 @@ Status EmbeddingStore::RecordEmbedder(int64_t collection_id, const std::string& 
       return FailedPreconditionError("the collection was embedded with '" + existing->embedder_id + "' (dim " +
                                      std::to_string(existing->dim) + "), not '" + embedder_id + "' (dim " +
                                      std::to_string(dim) + "); use the same model or a new collection");
-    if (source.model_path.empty() || store_->schema_version() < 4) return Status::Ok();
+    if (source.model_path.empty() || schema_version_ < 4) return Status::Ok();
   } else {
-    ASSIGN_OR_RETURN(Statement st, store_->db().Prepare(
+    ASSIGN_OR_RETURN(Statement st, db_->Prepare(
         "INSERT INTO collection_embedders(collection_id, embedder, dim, common_component, updated_at_s) "
         "VALUES (?1, ?2, ?3, NULL, ?4)"));
     RETURN_IF_ERROR(st.Bind(1, collection_id));
@@ -69,9 +70,9 @@ Status EmbeddingStore::RecordEmbedder(int64_t collection_id, const std::string& 
     RETURN_IF_ERROR(st.Bind(3, static_cast<int64_t>(dim)));
     RETURN_IF_ERROR(st.Bind(4, static_cast<int64_t>(std::time(nullptr))));
     RETURN_IF_ERROR(st.Run());
-    if (source.model_path.empty() || store_->schema_version() < 4) return Status::Ok();
+    if (source.model_path.empty() || schema_version_ < 4) return Status::Ok();
   }
-  ASSIGN_OR_RETURN(Statement st, store_->db().Prepare(
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare(
       "UPDATE collection_embedders SET model_path = ?2, pooling = ?3, query_prefix = ?4, doc_prefix = ?5 "
       "WHERE collection_id = ?1"));
   RETURN_IF_ERROR(st.Bind(1, collection_id));
@@ -86,8 +87,8 @@ Status EmbeddingStore::RecordEmbedder(int64_t collection_id, const std::string& 
   return st.Run();
 }
 
-Status EmbeddingStore::SetCommonComponent(int64_t collection_id, std::span<const float> common_component) {
-  ASSIGN_OR_RETURN(Statement st, store_->db().Prepare(
+Status SqliteStore::SetCommonComponent(int64_t collection_id, std::span<const float> common_component) {
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare(
       "UPDATE collection_embedders SET common_component = ?2, updated_at_s = ?3 WHERE collection_id = ?1"));
   RETURN_IF_ERROR(st.Bind(1, collection_id));
   if (common_component.empty()) {
@@ -99,9 +100,9 @@ Status EmbeddingStore::SetCommonComponent(int64_t collection_id, std::span<const
   return st.Run();
 }
 
-StatusOr<std::vector<PendingChunk>> EmbeddingStore::ChunksWithoutEmbedding(int64_t collection_id, int limit) {
-  RETURN_IF_ERROR(CheckAvailable());
-  ASSIGN_OR_RETURN(Statement st, store_->db().Prepare(
+StatusOr<std::vector<PendingChunk>> SqliteStore::ChunksWithoutEmbedding(int64_t collection_id, int limit) {
+  RETURN_IF_ERROR(CheckEmbeddingsAvailable());
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare(
       "SELECT c.id, c.text FROM chunks c JOIN documents d ON d.id = c.document_id "
       "LEFT JOIN chunk_embeddings e ON e.chunk_id = c.id "
       "WHERE d.collection_id = ?1 AND e.chunk_id IS NULL ORDER BY c.id LIMIT ?2"));
@@ -116,9 +117,9 @@ StatusOr<std::vector<PendingChunk>> EmbeddingStore::ChunksWithoutEmbedding(int64
   return out;
 }
 
-StatusOr<int64_t> EmbeddingStore::CountChunksWithoutEmbedding(int64_t collection_id) {
-  RETURN_IF_ERROR(CheckAvailable());
-  ASSIGN_OR_RETURN(Statement st, store_->db().Prepare(
+StatusOr<int64_t> SqliteStore::CountChunksWithoutEmbedding(int64_t collection_id) {
+  RETURN_IF_ERROR(CheckEmbeddingsAvailable());
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare(
       "SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id "
       "LEFT JOIN chunk_embeddings e ON e.chunk_id = c.id WHERE d.collection_id = ?1 AND e.chunk_id IS NULL"));
   RETURN_IF_ERROR(st.Bind(1, collection_id));
@@ -126,10 +127,10 @@ StatusOr<int64_t> EmbeddingStore::CountChunksWithoutEmbedding(int64_t collection
   return row ? st.ColumnInt64(0) : 0;
 }
 
-Status EmbeddingStore::PutEmbeddings(std::span<const int64_t> chunk_ids, std::span<const float> vectors, int dim) {
+Status SqliteStore::PutEmbeddings(std::span<const int64_t> chunk_ids, std::span<const float> vectors, int dim) {
   const size_t d = static_cast<size_t>(dim);
   if (vectors.size() != chunk_ids.size() * d) return InvalidArgumentError("PutEmbeddings: vectors do not match ids");
-  Database& db = store_->db();
+  Database& db = *db_;
   RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
   auto run = [&]() -> Status {
     ASSIGN_OR_RETURN(Statement st, db.Prepare("INSERT OR REPLACE INTO chunk_embeddings(chunk_id, vector) VALUES (?1, ?2)"));
@@ -149,13 +150,13 @@ Status EmbeddingStore::PutEmbeddings(std::span<const int64_t> chunk_ids, std::sp
   return db.Exec("COMMIT");
 }
 
-StatusOr<EmbeddingRows> EmbeddingStore::LoadEmbeddings(int64_t collection_id) {
+StatusOr<EmbeddingRows> SqliteStore::LoadEmbeddings(int64_t collection_id) {
   ASSIGN_OR_RETURN(auto embedder, GetEmbedder(collection_id));
   EmbeddingRows rows;
   if (!embedder) return rows;
   rows.dim = embedder->dim;
   const size_t bytes = static_cast<size_t>(rows.dim) * sizeof(float);
-  ASSIGN_OR_RETURN(Statement st, store_->db().Prepare(
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare(
       "SELECT e.chunk_id, e.vector, c.document_id, c.ordinal FROM chunk_embeddings e JOIN chunks c ON c.id = e.chunk_id "
       "JOIN documents d ON d.id = c.document_id WHERE d.collection_id = ?1 ORDER BY e.chunk_id"));
   RETURN_IF_ERROR(st.Bind(1, collection_id));
@@ -176,12 +177,12 @@ StatusOr<EmbeddingRows> EmbeddingStore::LoadEmbeddings(int64_t collection_id) {
   return rows;
 }
 
-StatusOr<std::vector<SearchHit>> EmbeddingStore::GetChunksById(std::span<const int64_t> chunk_ids) {
+StatusOr<std::vector<SearchHit>> SqliteStore::GetChunksById(std::span<const int64_t> chunk_ids) {
   std::vector<SearchHit> out;
-  ASSIGN_OR_RETURN(Statement st, store_->db().Prepare(
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare(
       "SELECT d.path, c.id, c.document_id, c.ordinal, c.text_begin, c.text_end, c.source_begin, c.source_end, "
       "c.n_tokens, c.heading_path, c.content_hash, c.text, " +
-      std::string(store_->schema_version() >= 3 ? "c.page_begin, c.page_end" : "0, 0") +
+      std::string(schema_version_ >= 3 ? "c.page_begin, c.page_end" : "0, 0") +
       " FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ?1"));
   for (int64_t id : chunk_ids) {
     st.Reset();
