@@ -34,6 +34,7 @@
 #include "model/forward_profile.h"
 #include "model/hparams.h"
 #include "model/kv_cache.h"
+#include "model/moe_ffn.h"
 
 namespace chunkserve::model {
 
@@ -147,6 +148,11 @@ class Model {
   // until set back to null; tools only. Borrowed; set while no Forward runs.
   void set_profile(ForwardProfile* profile) { profile_ = profile; }
 
+  // How mixture-of-experts layers run (model/moe_ffn.h): kGrouped (the
+  // default) or the per-token twin that tests compare it with. Set while
+  // no Forward runs.
+  void set_moe_schedule(MoeSchedule schedule) { moe_schedule_ = schedule; }
+
   // Re-rotates the K rows of slots [first_slot, first_slot + n) of `kv` by
   // `delta` positions (a pure rotation: RoPE composes, so keys computed at
   // p then read as if at p + delta), for caches whose positions move.
@@ -174,6 +180,7 @@ class Model {
   ThreadPool* pool_ = nullptr;
   kernels::AttentionPrecision attention_precision_ = kernels::AttentionPrecision::kF32;
   ForwardProfile* profile_ = nullptr;
+  MoeSchedule moe_schedule_ = MoeSchedule::kGrouped;
 
   // Scratch reused across Forward calls, grown to the largest batch seen.
   struct Scratch;
