@@ -41,14 +41,15 @@ void RunExpert(const ExpertWeights& e, FfnActivation act, int64_t n_ff, const fl
   float* h = s->h.data();
   if (e.w_gate_up) {
     kernels::MatMul(*e.w_gate_up, x, n, h, pool);
-    // Row t: gate | up -> act(gate) * up, compacted to (n, n_ff) in place
-    // (row t's output never overlaps a later row's input).
-    for (int64_t t = 0; t < n; ++t) Gated(act, h + t * 2 * n_ff, h + t * 2 * n_ff + n_ff, n_ff, h + t * n_ff);
+    // Row t: gate | up -> act(gate) * up into hu row t.
+    if (s->hu.size() < rows * n_ff) s->hu.resize(rows * n_ff);
+    ForEach(pool, n, [&](int64_t t) { Gated(act, h + t * 2 * n_ff, h + t * 2 * n_ff + n_ff, n_ff, s->hu.data() + t * n_ff); });
+    h = s->hu.data();
   } else {
     if (s->hu.size() < rows * n_ff) s->hu.resize(rows * n_ff);
     kernels::MatMul(*e.w_gate, x, n, h, pool);
     kernels::MatMul(*e.w_up, x, n, s->hu.data(), pool);
-    for (int64_t t = 0; t < n; ++t) Gated(act, h + t * n_ff, s->hu.data() + t * n_ff, n_ff, h + t * n_ff);
+    ForEach(pool, n, [&](int64_t t) { Gated(act, h + t * n_ff, s->hu.data() + t * n_ff, n_ff, h + t * n_ff); });
   }
   kernels::MatMul(*e.w_down, h, n, y, pool);
 }

@@ -89,8 +89,8 @@ struct MoeScratch {
   std::vector<int64_t> offsets;  // (n_expert + 1): first sorted pair of each expert
   std::vector<int64_t> pair_of;  // (T k): sorted position of pair (t, j)
   std::vector<float> xs;         // (T k, n_embd) gathered rows, by expert
-  std::vector<float> h;          // (T k, 2 n_ff) gate | up, then act(gate) * up
-  std::vector<float> hu;         // (T k, n_ff) up, when gate and up are separate
+  std::vector<float> h;          // (T k, 2 n_ff) gate | up (or gate alone)
+  std::vector<float> hu;         // (T k, n_ff) act(gate) * up (or up alone)
   std::vector<float> ys;         // (T k, n_embd) expert outputs, by expert
   std::vector<float> shared_out; // (T, n_embd)
 };
