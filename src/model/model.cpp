@@ -41,11 +41,16 @@ uint64_t ComputeFingerprint(const gguf::GgufFile& file, const HParams& hp) {
   const int64_t ints[] = {hp.n_vocab, hp.n_embd, hp.n_layer, hp.n_ff, hp.n_head,
                           hp.n_head_kv, hp.head_dim, hp.n_rot};
   h = HashCombine(h, Hash64(ints, sizeof(ints)));
+  if (hp.is_moe()) {  // (dense models keep their fingerprints)
+    const int64_t moe[] = {hp.n_expert, hp.n_expert_used, hp.n_ff_exp, hp.n_ff_shexp, hp.expert_norm_topk ? 1 : 0};
+    h = HashCombine(h, Hash64(moe, sizeof(moe)));
+  }
   const float floats[] = {hp.rms_norm_eps,     hp.rope_freq_base, hp.rope_freq_scale,
                           hp.attn_scale,       hp.attn_softcap,   hp.final_softcap,
                           static_cast<float>(hp.sliding_window), hp.rope_attn_factor,
-                          hp.rope_long ? 1.0f : 0.0f, hp.rope_freq_base_local};
+                          hp.rope_long ? 1.0f : 0.0f};
   h = HashCombine(h, Hash64(floats, sizeof(floats)));
+  if (hp.rope_freq_base_local > 0) h = HashCombine(h, Hash64(&hp.rope_freq_base_local, sizeof(float)));
   return FingerprintTensors(file, h);
 }
 
