@@ -408,7 +408,7 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
                                .n_expert = hp.n_expert, .n_expert_used = hp.n_expert_used,
                                .norm_topk = hp.expert_norm_topk, .act = hp.ffn};
       MoeFfn(*lw.moe, moe_shape, s.xn.data(), n_tokens, s.proj.data(), &s.moe, pool_, moe_schedule_);
-      if (laps.active()) laps.Lap(ForwardOp::kGateUp, MoeBytesPerToken(*lw.moe, hp.n_expert_used));
+      if (laps.active()) laps.Lap(ForwardOp::kMoeFfn, MoeBytesPerToken(*lw.moe, hp.n_expert_used));
       ForRows(pool_, n_tokens, [&](int64_t t) { kernels::AddInPlace(s.x.data() + t * d, s.proj.data() + t * d, d); });
       laps.Lap(ForwardOp::kFfnResidual);
       continue;
