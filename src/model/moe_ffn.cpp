@@ -84,7 +84,10 @@ void RouteTopK(const float* logits, int64_t n_tokens, int64_t n_expert, int64_t 
     const float max = *std::max_element(row, row + n_expert);
     float sum = 0;
     for (int64_t e = 0; e < n_expert; ++e) sum += p[static_cast<size_t>(e)] = std::exp(row[e] - max);
-    for (float& v : p) v /= sum;
+    for (float& v : p) {
+      v /= sum;
+      if (!(v >= 0)) v = 0;  // NaN logits (corrupt weights) must not break the ordering
+    }
     for (int64_t e = 0; e < n_expert; ++e) order[static_cast<size_t>(e)] = static_cast<int32_t>(e);
     // Descending probability, ties to the lower index.
     std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t a, int32_t b) {
