@@ -36,6 +36,7 @@ enum class ForwardOp : int {
   kOutputNorm,    // final RMSNorm of the rows that need logits / hidden states
   kHead,          // logits = xn @ output^T (and the final soft-cap)
   kMoeFfn,        // a mixture-of-experts FFN: router, experts, shared expert, combine
+                  // (bytes: the experts the step's tokens chose, each once)
   kCount,
 };
 

@@ -407,8 +407,9 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
       const MoeShape moe_shape{.n_embd = d, .n_ff_exp = hp.n_ff_exp, .n_ff_shexp = hp.n_ff_shexp,
                                .n_expert = hp.n_expert, .n_expert_used = hp.n_expert_used,
                                .norm_topk = hp.expert_norm_topk, .act = hp.ffn};
-      MoeFfn(*lw.moe, moe_shape, s.xn.data(), n_tokens, s.proj.data(), &s.moe, pool_, moe_schedule_);
-      if (laps.active()) laps.Lap(ForwardOp::kMoeFfn, MoeBytesPerToken(*lw.moe, hp.n_expert_used));
+      const size_t moe_bytes =
+          MoeFfn(*lw.moe, moe_shape, s.xn.data(), n_tokens, s.proj.data(), &s.moe, pool_, moe_schedule_);
+      if (laps.active()) laps.Lap(ForwardOp::kMoeFfn, moe_bytes);
       ForRows(pool_, n_tokens, [&](int64_t t) { kernels::AddInPlace(s.x.data() + t * d, s.proj.data() + t * d, d); });
       laps.Lap(ForwardOp::kFfnResidual);
       continue;

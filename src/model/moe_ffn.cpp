@@ -107,8 +107,8 @@ void RouteTopK(const float* logits, int64_t n_tokens, int64_t n_expert, int64_t 
   }
 }
 
-void MoeFfn(const MoeWeights& w, const MoeShape& shape, const float* xn, int64_t n_tokens, float* out,
-            MoeScratch* s, ThreadPool* pool, MoeSchedule schedule) {
+size_t MoeFfn(const MoeWeights& w, const MoeShape& shape, const float* xn, int64_t n_tokens, float* out,
+              MoeScratch* s, ThreadPool* pool, MoeSchedule schedule) {
   const int64_t d = shape.n_embd, k = shape.n_expert_used, n_exp = shape.n_expert;
   const auto T = static_cast<size_t>(n_tokens);
   const size_t n_pairs = T * static_cast<size_t>(k);
@@ -118,6 +118,7 @@ void MoeFfn(const MoeWeights& w, const MoeShape& shape, const float* xn, int64_t
   // dense projection: one call in both schedules).
   s->logits.resize(T * n_exp);
   kernels::MatMul(*w.router, xn, n_tokens, s->logits.data(), pool);
+  size_t bytes = w.router->bytes();
   RouteTopK(s->logits.data(), n_tokens, n_exp, k, shape.norm_topk, &s->routing);
   const MoeRouting& r = s->routing;
 
@@ -142,12 +143,14 @@ void MoeFfn(const MoeWeights& w, const MoeShape& shape, const float* xn, int64_t
       if (n == 0) continue;
       RunExpert(w.experts[static_cast<size_t>(e)], shape.act, shape.n_ff_exp, s->xs.data() + begin * d, n,
                 s->ys.data() + begin * d, s, pool);
+      bytes += w.experts[static_cast<size_t>(e)].bytes();
     }
   } else {
     for (size_t p = 0; p < n_pairs; ++p) {
       s->pair_of[p] = static_cast<int64_t>(p);
       RunExpert(w.experts[static_cast<size_t>(r.expert[p])], shape.act, shape.n_ff_exp,
                 xn + static_cast<int64_t>(p / k) * d, 1, s->ys.data() + p * d, s, pool);
+      bytes += w.experts[static_cast<size_t>(r.expert[p])].bytes();
     }
   }
 
@@ -156,9 +159,11 @@ void MoeFfn(const MoeWeights& w, const MoeShape& shape, const float* xn, int64_t
     if (s->shared_out.size() < T * d) s->shared_out.resize(T * d);
     if (grouped) {
       RunExpert(*w.shared, shape.act, shape.n_ff_shexp, xn, n_tokens, s->shared_out.data(), s, pool);
+      bytes += w.shared->bytes();
     } else {
       for (int64_t t = 0; t < n_tokens; ++t)
         RunExpert(*w.shared, shape.act, shape.n_ff_shexp, xn + t * d, 1, s->shared_out.data() + t * d, s, pool);
+      bytes += w.shared->bytes() * T;
     }
   }
 
@@ -177,6 +182,7 @@ void MoeFfn(const MoeWeights& w, const MoeShape& shape, const float* xn, int64_t
       for (int64_t i = 0; i < d; ++i) o[i] += g * y[i];
     }
   });
+  return bytes;
 }
 
 size_t MoeBytesPerToken(const MoeWeights& w, int64_t n_expert_used) {

@@ -97,9 +97,12 @@ struct MoeScratch {
 
 // out (T, n_embd) = the block's output for xn (T, n_embd) (overwritten);
 // scratch->routing then holds the tokens' routing (tests, statistics).
+// Returns the packed weight bytes the call streamed: the router, each
+// expert once per MatMul over it (grouped: once per active expert;
+// per-token: once per pair), the shared expert.
 // REQUIRES: w.router and w.experts shaped as `shape` says.
-void MoeFfn(const MoeWeights& w, const MoeShape& shape, const float* xn, int64_t n_tokens, float* out,
-            MoeScratch* scratch, ThreadPool* pool, MoeSchedule schedule = MoeSchedule::kGrouped);
+size_t MoeFfn(const MoeWeights& w, const MoeShape& shape, const float* xn, int64_t n_tokens, float* out,
+              MoeScratch* scratch, ThreadPool* pool, MoeSchedule schedule = MoeSchedule::kGrouped);
 
 // Bytes one decoded token reads from the block: the router, n_expert_used
 // experts (their average size), the shared expert and gate.

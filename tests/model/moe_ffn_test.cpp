@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "fixture/fixture_model.h"
+#include "model/forward_profile.h"
 #include "model/model.h"
 #include "model/temp_path.h"
 
@@ -123,6 +124,49 @@ TEST(MoeFfnTest, BatchingDoesNotChangeASequencesLogits) {
     for (int64_t j = 0; j < n_vocab; ++j)
       ASSERT_NEAR(logits.data[j], want[j], 1e-4f * (1 + std::fabs(want[j]))) << "token " << i << " logit " << j;
   }
+}
+
+// What a step streams (the profile's moe_ffn bytes, from the experts each
+// MoE layer actually ran): a decode step reads the router and exactly k
+// experts per layer; a batch reads each chosen expert once, so its bytes
+// stay within every expert once and fall below the per-token twin's.
+TEST(MoeFfnTest, DecodeReadsOnlyItsExpertsAndABatchReadsEachOnce) {
+  const std::string path = testing_util::TempPath("moe_bytes_qwen2moe_q4_k.gguf");
+  ASSERT_TRUE(fixture::WriteFixtureModel(MoeSpec("qwen2moe", "q4_k"), path, nullptr).ok());
+  auto m = Model::Load(path, {.n_threads = 2});
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  const HParams& hp = (*m)->hparams();
+  // All experts of the fixture have one size: 3 matrices of n_embd x n_ff_exp
+  // q4_K (the router f32, the shared expert 2 x wider). Packed rows take a
+  // few percent more than the GGUF's (kernels/packed_layout.h), less than
+  // the 20% one expert more or less would change these sums by.
+  auto q4k = [](int64_t rows, int64_t cols) { return static_cast<double>(rows * cols / 256 * 144); };
+  const double expert = 3 * q4k(hp.n_ff_exp, hp.n_embd);
+  const double shared = 3 * q4k(hp.n_ff_shexp, hp.n_embd);
+  const double router = static_cast<double>(hp.n_expert * hp.n_embd * 4);
+  auto moe_bytes = [&](MoeSchedule schedule, std::span<const SequenceBatch> batch) {
+    (*m)->set_moe_schedule(schedule);
+    ForwardProfile profile;
+    (*m)->set_profile(&profile);
+    Logits logits;
+    EXPECT_TRUE((*m)->Forward(batch, &logits).ok());
+    (*m)->set_profile(nullptr);
+    return profile.weight_bytes[static_cast<int>(ForwardOp::kMoeFfn)];
+  };
+  const std::vector<int32_t> one = {42};
+  auto kv = (*m)->NewKvCache(32);
+  const SequenceBatch decode{.kv = kv.get(), .tokens = one, .first_slot = 0, .positions = {}, .logits = LogitsMode::kLast};
+  EXPECT_NEAR(moe_bytes(MoeSchedule::kGrouped, {&decode, 1}) /
+                  (static_cast<double>(hp.n_layer) * (router + hp.n_expert_used * expert + shared)),
+              1.0, 0.05);
+  std::vector<int32_t> many(16);
+  for (int i = 0; i < 16; ++i) many[static_cast<size_t>(i)] = 7 + 13 * i;
+  const SequenceBatch prefill{.kv = kv.get(), .tokens = many, .first_slot = 0, .positions = {}, .logits = LogitsMode::kLast};
+  const double grouped = moe_bytes(MoeSchedule::kGrouped, {&prefill, 1});
+  const double per_token = moe_bytes(MoeSchedule::kPerToken, {&prefill, 1});
+  EXPECT_LE(grouped, 1.05 * hp.n_layer * (router + hp.n_expert * expert + shared));
+  EXPECT_NEAR(per_token / (hp.n_layer * (router + 16 * (hp.n_expert_used * expert + shared))), 1.0, 0.05);
+  EXPECT_LT(grouped * 4, per_token);
 }
 
 }  // namespace
