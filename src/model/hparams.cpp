@@ -158,6 +158,14 @@ StatusOr<HParams> ReadHParams(const gguf::GgufFile& file) {
       ASSIGN_OR_RETURN(hp.n_ff_shexp, md.CountOr("expert_shared_feed_forward_length", kMaxFfn, hp.n_ff));
     }
     hp.expert_norm_topk = spec->moe_norm_topk || llama_moe;
+    // Softmax gating only (llama.cpp's LLAMA_EXPERT_GATING_FUNC_TYPE_SOFTMAX
+    // = 1; sigmoid gating belongs to other architectures).
+    if (const auto gating = file.GetInt(md.Key("expert_gating_func")); gating && *gating != 1)
+      return UnimplementedError("model: " + md.Key("expert_gating_func") + " = " + std::to_string(*gating) +
+                                " is not supported (only 1, softmax)");
+    ASSIGN_OR_RETURN(hp.expert_weights_scale, md.Float("expert_weights_scale", 1.0f));
+    if (hp.expert_weights_scale == 0) hp.expert_weights_scale = 1;  // llama.cpp: 0 means unscaled
+    if (hp.expert_weights_scale < 0) return InvalidArgumentError("model: " + md.Key("expert_weights_scale") + " must be >= 0");
     if (file.Find(md.Key("expert_weights_norm"))) {
       auto norm = file.GetBool(md.Key("expert_weights_norm"));
       if (!norm) return InvalidArgumentError("model: metadata key '" + md.Key("expert_weights_norm") + "' must be a bool");

@@ -14,7 +14,9 @@
 // rope.scaling.attn_factor and rope.scaling.original_context_length (LongRoPE
 // files); for mixture-of-experts architectures expert_count,
 // expert_used_count (<= expert_count), expert_feed_forward_length,
-// expert_shared_feed_forward_length, expert_weights_norm (bool). The
+// expert_shared_feed_forward_length, expert_weights_norm (bool),
+// expert_weights_scale (default 1; 0 means 1), expert_gating_func (only 1,
+// softmax, is accepted). The
 // vocabulary size comes from
 // token_embd.weight's dims (the metadata array may be absent).
 //
@@ -78,6 +80,7 @@ struct HParams {
   int64_t n_ff_exp = 0;
   int64_t n_ff_shexp = 0;       // 0: no shared expert
   bool expert_norm_topk = false;
+  float expert_weights_scale = 1;  // routing weights multiplied by it (after renormalizing)
 
   int64_t n_embd_q() const { return n_head * head_dim; }
   bool is_moe() const { return n_expert > 0; }

@@ -44,6 +44,7 @@ uint64_t ComputeFingerprint(const gguf::GgufFile& file, const HParams& hp) {
   if (hp.is_moe()) {  // (dense models keep their fingerprints)
     const int64_t moe[] = {hp.n_expert, hp.n_expert_used, hp.n_ff_exp, hp.n_ff_shexp, hp.expert_norm_topk ? 1 : 0};
     h = HashCombine(h, Hash64(moe, sizeof(moe)));
+    h = HashCombine(h, Hash64(&hp.expert_weights_scale, sizeof(float)));
   }
   const float floats[] = {hp.rms_norm_eps,     hp.rope_freq_base, hp.rope_freq_scale,
                           hp.attn_scale,       hp.attn_softcap,   hp.final_softcap,
@@ -406,7 +407,8 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
     if (lw.moe) {
       const MoeShape moe_shape{.n_embd = d, .n_ff_exp = hp.n_ff_exp, .n_ff_shexp = hp.n_ff_shexp,
                                .n_expert = hp.n_expert, .n_expert_used = hp.n_expert_used,
-                               .norm_topk = hp.expert_norm_topk, .act = hp.ffn};
+                               .norm_topk = hp.expert_norm_topk, .weights_scale = hp.expert_weights_scale,
+                               .act = hp.ffn};
       const size_t moe_bytes =
           MoeFfn(*lw.moe, moe_shape, s.xn.data(), n_tokens, s.proj.data(), &s.moe, pool_, moe_schedule_);
       if (laps.active()) laps.Lap(ForwardOp::kMoeFfn, moe_bytes);

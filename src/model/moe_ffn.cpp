@@ -71,7 +71,7 @@ size_t ExpertWeights::bytes() const {
 }
 
 void RouteTopK(const float* logits, int64_t n_tokens, int64_t n_expert, int64_t k, bool norm_topk,
-               MoeRouting* out) {
+               MoeRouting* out, float weights_scale) {
   CHECK(k >= 1 && k <= n_expert);
   out->n_tokens = n_tokens;
   out->k = k;
@@ -104,6 +104,9 @@ void RouteTopK(const float* logits, int64_t n_tokens, int64_t n_expert, int64_t 
     if (norm_topk) {
       for (int64_t j = 0; j < k; ++j) w[j] /= chosen;
     }
+    if (weights_scale != 1) {
+      for (int64_t j = 0; j < k; ++j) w[j] *= weights_scale;
+    }
   }
 }
 
@@ -119,7 +122,7 @@ size_t MoeFfn(const MoeWeights& w, const MoeShape& shape, const float* xn, int64
   s->logits.resize(T * n_exp);
   kernels::MatMul(*w.router, xn, n_tokens, s->logits.data(), pool);
   size_t bytes = w.router->bytes();
-  RouteTopK(s->logits.data(), n_tokens, n_exp, k, shape.norm_topk, &s->routing);
+  RouteTopK(s->logits.data(), n_tokens, n_exp, k, shape.norm_topk, &s->routing, shape.weights_scale);
   const MoeRouting& r = s->routing;
 
   if (s->ys.size() < n_pairs * d) s->ys.resize(n_pairs * d);

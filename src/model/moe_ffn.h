@@ -5,7 +5,8 @@
 // Math, per token x (n_embd,) (llama.cpp's softmax gating):
 //   p = softmax(router @ x)                      (n_expert,)
 //   E = the n_expert_used largest p (ties: the lower expert index), in
-//       descending order; w_e = p_e, renormalized to sum 1 when norm_topk
+//       descending order; w_e = p_e, renormalized to sum 1 when norm_topk,
+//       then times weights_scale
 //   y = sum over e in E, in that order, of w_e * down_e(act(gate_e x) * up_e x)
 //   y += sigmoid(shared_gate . x) * down_s(act(gate_s x) * up_s x)   (shared expert)
 //
@@ -63,6 +64,7 @@ struct MoeShape {
   int64_t n_expert = 0;
   int64_t n_expert_used = 0;
   bool norm_topk = false;
+  float weights_scale = 1;
   FfnActivation act = FfnActivation::kSilu;
 };
 
@@ -77,10 +79,10 @@ struct MoeRouting {
 };
 
 // Softmax over each row of `logits` (n_tokens, n_expert), top k, optional
-// renormalization (see the math above).
+// renormalization, scale (see the math above).
 // REQUIRES: 1 <= k <= n_expert.
 void RouteTopK(const float* logits, int64_t n_tokens, int64_t n_expert, int64_t k, bool norm_topk,
-               MoeRouting* out);
+               MoeRouting* out, float weights_scale = 1);
 
 // Scratch reused across calls; grows to the largest batch seen.
 struct MoeScratch {

@@ -198,6 +198,14 @@ TEST(LoadErrorsTest, MoeNamesWhatIsMissing) {
   }}));
   EXPECT_EQ(s.code(), StatusCode::kUnimplemented);
   EXPECT_NE(s.message().find("mixture of experts"), std::string::npos) << s.message();
+  // Sigmoid gating (other architectures' convention) is refused by key.
+  s = LoadStatus(WriteTiny("tiny_moe_f.gguf", {.arch = "qwen3moe", .edit_metadata = [](gguf::GgufWriter& w) {
+    w.SetU32("qwen3moe.expert_count", 4);
+    w.SetU32("qwen3moe.expert_used_count", 2);
+    w.SetU32("qwen3moe.expert_gating_func", 2);
+  }}));
+  EXPECT_EQ(s.code(), StatusCode::kUnimplemented);
+  EXPECT_NE(s.message().find("qwen3moe.expert_gating_func"), std::string::npos) << s.message();
   // llama with experts is Mixtral's layout: the 3-D expert tensors are named.
   s = LoadStatus(WriteTiny("tiny_moe_e.gguf", {.edit_metadata = [](gguf::GgufWriter& w) {
     w.SetU32("llama.expert_count", 4);

@@ -32,6 +32,9 @@ TEST(MoeRoutingTest, TopKDescendingTiesToLowerIndexAndRenormalized) {
   EXPECT_NEAR(r.weight[0] + r.weight[1] + r.weight[2], 1.0, 1e-6);
   EXPECT_NEAR(r.weight[0], std::exp(2.0) / (2 * std::exp(2.0) + std::exp(1.0)), 1e-6);
   EXPECT_NEAR(r.weight[4], 1.0 / 3, 1e-6);
+  // expert_weights_scale multiplies after the renormalization.
+  RouteTopK(logits.data(), 2, 5, 3, /*norm_topk=*/true, &r, /*weights_scale=*/2.5f);
+  EXPECT_NEAR(r.weight[3] + r.weight[4] + r.weight[5], 2.5, 1e-6);
 }
 
 fixture::FixtureSpec MoeSpec(const std::string& arch, const std::string& type) {

@@ -732,6 +732,7 @@ class Model:
         self.n_expert_used = int(g(a + ".expert_used_count", 0))
         self.norm_topk = bool(g(a + ".expert_weights_norm", NORM_TOPK.get(self.arch, False)))
         self.qk_norm_full = self.arch == "olmoe"
+        self.expert_scale = float(g(a + ".expert_weights_scale", 1.0)) or 1.0
 
         def vec(name):
             return dequantize(t[name]).astype(np.float64)
@@ -892,6 +893,7 @@ class Model:
             w = p[chosen]
             if self.norm_topk:
                 w = w / w.sum()
+            w = w * self.expert_scale
             row = h[i:i + 1]
             for e, we in zip(chosen, w):
                 E = L["experts"][e]
@@ -943,10 +945,6 @@ class BertModel:
         self.eps = float(g("bert.attention.layer_norm_epsilon", 1e-12))
         self.pooling_type = g("bert.pooling_type", None)
         t = reader.tensors
-        self.n_expert = int(g(a + ".expert_count", 0))
-        self.n_expert_used = int(g(a + ".expert_used_count", 0))
-        self.norm_topk = bool(g(a + ".expert_weights_norm", NORM_TOPK.get(self.arch, False)))
-        self.qk_norm_full = self.arch == "olmoe"
 
         def vec(name):
             return dequantize(t[name]).astype(np.float64)
