@@ -11,7 +11,9 @@
 // of one sequence, the KV slots they occupy and their RoPE positions. All
 // tokens of the batch go through the projections together (one MatMul per
 // weight per layer: prefill is a matrix-matrix product, decode a
-// matrix-vector one); attention runs per sequence over its own KvCache.
+// matrix-vector one; a mixture-of-experts layer runs each chosen expert once
+// over the batch's tokens that chose it, model/moe_ffn.h); attention runs
+// per sequence over its own KvCache.
 // Token i of a sequence attends to slots [0, first_slot + i] (causal); K is
 // rotated before it is stored.
 //
@@ -139,7 +141,8 @@ class Model {
 
   // Runs the batch; `logits` is resized and filled (see Logits). Scratch
   // grows with the batch (about T * (4 n_embd + 3 n_ff) floats for T
-  // tokens), so callers slice long prefills (e.g. 512 tokens per call).
+  // tokens; MoE layers T * k * (2 n_embd + 3 n_ff_exp) for k experts per
+  // token), so callers slice long prefills (e.g. 512 tokens per call).
   // InvalidArgument for a token id outside the vocabulary, an empty sequence,
   // a cache of the wrong shape; OutOfRange for slots past the cache capacity.
   Status Forward(std::span<const SequenceBatch> batch, Logits* logits);
