@@ -127,7 +127,24 @@ void BM_AttentionDecode(benchmark::State& state) {
     benchmark::DoNotOptimize(f.out.data());
   }
 }
-BENCHMARK(BM_AttentionDecode)->ArgsProduct({{512, 4096}, {0, 1, 2}, {0, 1, 2}})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_AttentionDecode)->ArgsProduct({{512, 4096, 16384}, {0, 1, 2}, {0, 1, 2}})->Unit(benchmark::kMicrosecond);
+
+// One decode query on two threads, as the engine runs it: two kv heads are
+// two tasks, so beyond kSplitKeys keys the chunks spread over the threads
+// (split-K). range(0) = cached tokens; bf16 operands over bf16 rows on the
+// active ISA.
+void BM_AttentionDecodeTwoThreads(benchmark::State& state) {
+  const int64_t n_ctx = state.range(0);
+  Fixture f(1, n_ctx);
+  f.Configure(chunkserve::kernels::FastestAttentionPrecision(64) == AttentionPrecision::kBf16 ? 2 : 0);
+  chunkserve::ThreadPool pool(2);
+  for (auto _ : state) {
+    chunkserve::kernels::Attention(f.q.data(), 1, f.kv_len.data(), f.view, f.shape, f.out.data(), &pool);
+    benchmark::DoNotOptimize(f.out.data());
+  }
+  state.counters["keys/s"] = benchmark::Counter(double(n_ctx) * state.iterations(), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_AttentionDecodeTwoThreads)->Arg(4096)->Arg(16384)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // Gemma 2's options on the prefill of 2048 tokens (Qwen's head shape kept,
 // so the rows compare with BM_AttentionPrefill): range(0) 0 = plain,

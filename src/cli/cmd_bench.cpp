@@ -199,7 +199,7 @@ int RunBench(const std::vector<std::string>& args) {
   const double weight_bytes = static_cast<double>(m.weight_bytes_per_token());
   const double kv_bytes =
       static_cast<double>(m.kv_bytes_per_token()) *
-      (kv_policy->active() ? static_cast<double>(n_kv_held)
+      (kv_policy->active() ? kv::DecodeReadTokens(*kv_policy, n_kv_held)
                            : static_cast<double>(*depth + *n_prompt) + 0.5 * static_cast<double>(*n_gen + 1));
   const double bytes_per_token = weight_bytes + kv_bytes;
   const double decode_gbs = decode_tps * bytes_per_token / 1e9;

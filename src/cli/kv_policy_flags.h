@@ -1,5 +1,6 @@
 // The KV-policy flags shared by generate and serve (kv/kv_policy.h):
-//   --kv-policy P    full | sinks | snapkv | h2o | streaming (default full)
+//   --kv-policy P    full | sinks | snapkv | h2o | streaming | pages | headwise |
+//                    gemfilter (default full)
 //   --kv-budget N    tokens each KV head keeps (required by a policy)
 // serve's are the defaults of requests that do not send `kv_policy`.
 #pragma once

@@ -9,7 +9,12 @@
 #include "kernels/attention.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <limits>
+#include <utility>
+#include <vector>
 
 #include "base/logging.h"
 #include "kernels/attention_kernel_table.h"
@@ -43,6 +48,159 @@ bool ParseAttentionPrecision(std::string_view name, AttentionPrecision* out) {
   return true;
 }
 
+namespace {
+
+// Per-thread scratch that outlives the calls: pool threads are long-lived,
+// so steady-state decode allocates nothing here.
+thread_local AttentionScratch tls_scratch;
+
+// The chunks [first, end) of kSplitKeys keys that the queries of
+// [q_begin, q_end) see, or an empty range.
+struct ChunkSpan {
+  int64_t first = 0;
+  int64_t end = 0;
+};
+ChunkSpan ChunksOf(const AttentionJob& job, int64_t q_begin, int64_t q_end) {
+  int64_t lo = INT64_MAX, hi = 0;
+  for (int64_t i = q_begin; i < q_end; ++i) {
+    if (job.kv_len[i] <= KvBegin(job, i)) continue;
+    lo = std::min(lo, KvBegin(job, i));
+    hi = std::max<int64_t>(hi, job.kv_len[i]);
+  }
+  if (hi == 0) return {};
+  return {lo / kSplitKeys, (hi + kSplitKeys - 1) / kSplitKeys};
+}
+
+KeyRange ChunkKeys(int64_t chunk) { return {chunk * kSplitKeys, (chunk + 1) * kSplitKeys}; }
+
+// Folds one chunk's state of a row (acc_c, m_c, l_c) into the row's fold
+// (acc, m, l) in chunk order: both rescaled to the larger max, as the online
+// softmax rescales tiles. A chunk the row saw no key of (l_c == 0) changes
+// nothing and the first one seen is copied, so a row whose keys lie in one
+// chunk ends with that chunk's state bit for bit: the unsplit result.
+void FoldRow(const float* acc_c, float m_c, float l_c, int hd, float* acc, float* m, float* l) {
+  if (l_c == 0) return;
+  if (*l == 0) {
+    std::copy(acc_c, acc_c + hd, acc);
+    *m = m_c;
+    *l = l_c;
+    return;
+  }
+  const float m_new = std::max(*m, m_c);
+  const float a = std::exp(*m - m_new);
+  const float b = std::exp(m_c - m_new);
+  for (int d = 0; d < hd; ++d) acc[d] = acc[d] * a + acc_c[d] * b;
+  *l = *l * a + l_c * b;
+  *m = m_new;
+}
+
+// out rows of task (q_begin, kv_head) = acc / l of the fold.
+void WriteRows(const AttentionJob& job, int64_t q_begin, int64_t n_rows, int kv_head, const float* acc,
+               const float* l) {
+  const int hd = job.shape.head_dim;
+  const int group = job.shape.n_heads / job.shape.n_kv_heads;
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const int64_t i = q_begin + r / group;
+    const int head = kv_head * group + static_cast<int>(r % group);
+    float* orow = job.out + (i * job.shape.n_heads + head) * hd;
+    const float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
+    for (int d = 0; d < hd; ++d) orow[d] = acc[r * hd + d] * inv;
+  }
+}
+
+// One call's tasks: (query tile, kv head), t = tile * n_kv_heads + head.
+struct TaskGrid {
+  const AttentionJob& job;
+  AttentionTaskFn task;
+  int64_t n_tasks;
+
+  int kv_head(int64_t t) const { return static_cast<int>(t % job.shape.n_kv_heads); }
+  int64_t q_begin(int64_t t) const { return t / job.shape.n_kv_heads * kQueryTile; }
+  int64_t q_end(int64_t t) const { return std::min(job.n_q, q_begin(t) + kQueryTile); }
+  int64_t rows(int64_t t) const { return (q_end(t) - q_begin(t)) * (job.shape.n_heads / job.shape.n_kv_heads); }
+  ChunkSpan chunks(int64_t t) const { return ChunksOf(job, q_begin(t), q_end(t)); }
+
+  void ResetFold(int64_t t, AttentionScratch& scratch) const {
+    const auto n_rows = static_cast<size_t>(rows(t));
+    scratch.fold_acc.assign(n_rows * job.shape.head_dim, 0.0f);
+    scratch.fold_max.assign(n_rows, -std::numeric_limits<float>::infinity());
+    scratch.fold_sum.assign(n_rows, 0.0f);
+  }
+  // Folds a chunk state laid out as the scratch's (acc rows, then max, sum).
+  void Fold(int64_t t, const float* acc, const float* m, const float* l, AttentionScratch& scratch) const {
+    const int hd = job.shape.head_dim;
+    for (int64_t r = 0; r < rows(t); ++r) {
+      FoldRow(acc + r * hd, m[r], l[r], hd, &scratch.fold_acc[r * hd], &scratch.fold_max[r], &scratch.fold_sum[r]);
+    }
+  }
+  void Write(int64_t t, const AttentionScratch& scratch) const {
+    WriteRows(job, q_begin(t), rows(t), kv_head(t), scratch.fold_acc.data(), scratch.fold_sum.data());
+  }
+
+  // Task t on one thread: its chunks in order, folded as they finish.
+  void RunTask(int64_t t, AttentionScratch& scratch) const {
+    const ChunkSpan span = chunks(t);
+    ResetFold(t, scratch);
+    for (int64_t c = span.first; c < span.end; ++c) {
+      task(job, q_begin(t), q_end(t), kv_head(t), ChunkKeys(c), scratch);
+      Fold(t, scratch.acc.data(), scratch.row_max.data(), scratch.row_sum.data(), scratch);
+    }
+    Write(t, scratch);
+  }
+};
+
+// Split-K (flash-decoding): every chunk of every task is a unit of its own;
+// the units leave their states in a buffer and each task then folds its
+// chunks in order, as RunTask does, so both give the same bits. Returns
+// false (and does nothing) where that would not add units.
+bool RunSplit(const TaskGrid& grid, ThreadPool* pool) {
+  struct Unit {
+    int64_t task, chunk, offset;
+  };
+  // The calling thread's buffers, named here so the pool's threads use them.
+  thread_local std::vector<Unit> units_storage;
+  thread_local std::vector<float> states_storage;
+  std::vector<Unit>& units = units_storage;
+  std::vector<float>& states = states_storage;
+  const int hd = grid.job.shape.head_dim;
+  units.clear();
+  int64_t floats = 0;
+  for (int64_t t = 0; t < grid.n_tasks; ++t) {
+    const ChunkSpan span = grid.chunks(t);
+    for (int64_t c = span.first; c < span.end; ++c) {
+      units.push_back({t, c, floats});
+      floats += grid.rows(t) * (hd + 2);
+    }
+  }
+  if (static_cast<int64_t>(units.size()) <= grid.n_tasks) return false;
+  states.resize(static_cast<size_t>(floats));
+  pool->ParallelFor(static_cast<int64_t>(units.size()), [&](int64_t u, int) {
+    AttentionScratch& scratch = tls_scratch;
+    const Unit& unit = units[static_cast<size_t>(u)];
+    const int64_t t = unit.task;
+    grid.task(grid.job, grid.q_begin(t), grid.q_end(t), grid.kv_head(t), ChunkKeys(unit.chunk), scratch);
+    const int64_t n_rows = grid.rows(t);
+    float* state = states.data() + unit.offset;
+    std::copy_n(scratch.acc.begin(), n_rows * hd, state);
+    std::copy_n(scratch.row_max.begin(), n_rows, state + n_rows * hd);
+    std::copy_n(scratch.row_sum.begin(), n_rows, state + n_rows * (hd + 1));
+  });
+  AttentionScratch& caller_scratch = tls_scratch;
+  size_t u = 0;
+  for (int64_t t = 0; t < grid.n_tasks; ++t) {
+    const int64_t n_rows = grid.rows(t);
+    grid.ResetFold(t, caller_scratch);
+    for (; u < units.size() && units[u].task == t; ++u) {
+      const float* state = states.data() + units[u].offset;
+      grid.Fold(t, state, state + n_rows * hd, state + n_rows * (hd + 1), caller_scratch);
+    }
+    grid.Write(t, caller_scratch);
+  }
+  return true;
+}
+
+}  // namespace
+
 void AttentionWithIsa(Isa isa, const float* q, int64_t n_q, const int32_t* kv_len, const KvBlocksView& kv,
                       const AttentionShape& shape, float* out, ThreadPool* pool) {
   CHECK(shape.n_heads > 0 && shape.n_kv_heads > 0 && shape.n_heads % shape.n_kv_heads == 0);
@@ -57,24 +215,17 @@ void AttentionWithIsa(Isa isa, const float* q, int64_t n_q, const int32_t* kv_le
   for (int level = static_cast<int>(isa); task == nullptr; --level) {
     task = GetAttentionKernelTable(static_cast<Isa>(level))->task(shape);
   }
-  const AttentionJob job{q,   n_q, kv_len, &kv, shape, out, static_cast<int64_t>(shape.n_kv_heads) * shape.head_dim,
-                         static_cast<int64_t>(KvTypeBytes(kv.type))};
-  const int64_t n_q_tiles = (n_q + kQueryTile - 1) / kQueryTile;
-  const int64_t n_tasks = n_q_tiles * shape.n_kv_heads;
-  // Per-thread scratch that outlives the call: pool threads are long-lived,
-  // so steady-state decode allocates nothing here.
-  thread_local AttentionScratch scratch;
-  auto run = [&](int64_t t, int /*thread*/) {
-    const int64_t q_tile = t / shape.n_kv_heads;
-    const int kv_head = static_cast<int>(t % shape.n_kv_heads);
-    const int64_t q_begin = q_tile * kQueryTile;
-    const int64_t q_end = std::min(n_q, q_begin + kQueryTile);
-    task(job, q_begin, q_end, kv_head, scratch);
-  };
+  const int64_t row_floats = kv.row_floats > 0 ? kv.row_floats : int64_t{shape.n_kv_heads} * shape.head_dim;
+  CHECK(row_floats >= int64_t{shape.n_kv_heads} * shape.head_dim);
+  const AttentionJob job{q, n_q, kv_len, &kv, shape, out, row_floats, static_cast<int64_t>(KvTypeBytes(kv.type))};
+  const TaskGrid grid{job, task, (n_q + kQueryTile - 1) / kQueryTile * shape.n_kv_heads};
+  // Fewer tasks than twice the threads (a decode, a short prefill): spread
+  // the chunks too.
+  if (pool && pool->size() > 1 && grid.n_tasks < 2 * pool->size() && RunSplit(grid, pool)) return;
   if (pool) {
-    pool->ParallelFor(n_tasks, run);
+    pool->ParallelFor(grid.n_tasks, [&](int64_t t, int) { grid.RunTask(t, tls_scratch); });
   } else {
-    for (int64_t t = 0; t < n_tasks; ++t) run(t, 0);
+    for (int64_t t = 0; t < grid.n_tasks; ++t) grid.RunTask(t, tls_scratch);
   }
 }
 

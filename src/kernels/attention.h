@@ -28,6 +28,10 @@ struct KvBlocksView {
   std::span<const void* const> v_blocks;
   int64_t block_tokens = 0;
   DType type = DType::kF32;
+  // Values from one row to the next; 0: n_kv_heads * head_dim of the call.
+  // A view of some heads of wider rows (block pointers advanced to the
+  // first head) sets the rows' full width.
+  int64_t row_floats = 0;
 };
 
 // KV rows as caches store them: dst (n values of `type`, kF32 or kBF16) =

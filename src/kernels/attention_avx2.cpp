@@ -52,7 +52,7 @@ __attribute__((target("avx2,fma"))) void TransposeRows(const float* const* rows,
 __attribute__((target("avx2,fma"))) void TransposeKeyTile(const AttentionJob& job, int64_t j0, int64_t n_keys,
                                                           int kv_head, float* kt) {
   const float* k_rows[kKeyTile];
-  for (int64_t j = 0; j < n_keys; ++j) k_rows[j] = KeyRowF32(job, j0 + j, kv_head);
+  CacheRows(job, job.kv->k_blocks, j0, n_keys, kv_head, reinterpret_cast<const void**>(k_rows));
   TransposeRows(k_rows, n_keys, job.shape.head_dim, kt);
 }
 
@@ -97,7 +97,7 @@ __attribute__((target("avx2,fma"))) void Bf16OperandsAvx2(const void* row, DType
 // stay f32), so AVX2 CPUs read bf16 caches at f32 speed.
 template <bool kBf16>
 __attribute__((target("avx2,fma"))) void AttentionTaskAvx2(const AttentionJob& job, int64_t q_begin,
-                                                           int64_t q_end, int kv_head,
+                                                           int64_t q_end, int kv_head, KeyRange keys,
                                                            AttentionScratch& scratch) {
   const int hd = job.shape.head_dim;
   const int group = job.shape.n_heads / job.shape.n_kv_heads;
@@ -127,24 +127,27 @@ __attribute__((target("avx2,fma"))) void AttentionTaskAvx2(const AttentionJob& j
   const __m256i lane_ids = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const float cap = job.shape.softcap;
 
-  for (int64_t j0 = FirstTile(job, q_begin, q_end, kKeyTile); j0 < max_len; j0 += kKeyTile) {
-    const int64_t n_keys = std::min(kKeyTile, max_len - j0);
+  const int64_t keys_end = std::min(max_len, keys.end);
+  for (int64_t j0 = std::max(FirstTile(job, q_begin, q_end, kKeyTile), keys.begin); j0 < keys_end; j0 += kKeyTile) {
+    const int64_t n_keys = std::min(kKeyTile, keys_end - j0);
     // Row pointers once per tile: the block lookup divides, and the inner
     // loops below would otherwise pay it per key per row.
     const float* v_rows[kKeyTile];
+    CacheRows(job, job.kv->v_blocks, j0, n_keys, kv_head, reinterpret_cast<const void**>(v_rows));
     if constexpr (kBf16) {
+      const void* cache_k[kKeyTile];
+      CacheRows(job, job.kv->k_blocks, j0, n_keys, kv_head, cache_k);
       const float* k_rows[kKeyTile];
       for (int64_t j = 0; j < n_keys; ++j) {
         float* k = &scratch.k_rounded[j * hd];
         float* v = &scratch.v_rounded[j * hd];
-        Bf16OperandsAvx2(KeyRow(job, j0 + j, kv_head), job.kv->type, hd, k);
-        Bf16OperandsAvx2(ValueRow(job, j0 + j, kv_head), job.kv->type, hd, v);
+        Bf16OperandsAvx2(cache_k[j], job.kv->type, hd, k);
+        Bf16OperandsAvx2(v_rows[j], job.kv->type, hd, v);
         k_rows[j] = k;
         v_rows[j] = v;
       }
       TransposeRows(k_rows, n_keys, hd, kt);
     } else {
-      for (int64_t j = 0; j < n_keys; ++j) v_rows[j] = ValueRowF32(job, j0 + j, kv_head);
       // Transpose the tile's keys; columns past n_keys are zero (masked later).
       TransposeKeyTile(job, j0, n_keys, kv_head, kt);
     }
@@ -239,16 +242,6 @@ __attribute__((target("avx2,fma"))) void AttentionTaskAvx2(const AttentionJob& j
         acc[d] = a;
       }
     }
-  }
-
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const int64_t i = q_begin + r / group;
-    const int head = kv_head * group + static_cast<int>(r % group);
-    float* orow = job.out + (i * job.shape.n_heads + head) * hd;
-    const float l = scratch.row_sum[r];
-    const float inv = l > 0 ? 1.0f / l : 0.0f;
-    const float* acc = scratch.acc.data() + r * hd;
-    for (int d = 0; d < hd; ++d) orow[d] = acc[d] * inv;
   }
 }
 

@@ -77,6 +77,49 @@ CS_AVX512_BF16 void PackBf16Pairs(const float* src, int64_t n, uint32_t* dst) {
   }
 }
 
+// out (16 x 16 block at [i * out_stride + j]) = rows[j][d0 + i] for i, j in
+// [0, 16): a 32-bit transpose in registers (unpack pairs, quads, then two
+// rounds of 128-bit lane shuffles).
+CS_AVX512 inline void Transpose16x16(const float* const* rows, int d0, float* out, int64_t out_stride) {
+  __m512 r[16], t[16];
+  for (int j = 0; j < 16; ++j) r[j] = _mm512_loadu_ps(rows[j] + d0);
+  for (int j = 0; j < 16; j += 2) {
+    t[j] = _mm512_unpacklo_ps(r[j], r[j + 1]);
+    t[j + 1] = _mm512_unpackhi_ps(r[j], r[j + 1]);
+  }
+  // r[4q + c]: rows 4q..4q+3, columns c, c + 4, c + 8, c + 12 (one per lane).
+  for (int q = 0; q < 4; ++q) {
+    const __m512d a = _mm512_castps_pd(t[4 * q]), b = _mm512_castps_pd(t[4 * q + 1]);
+    const __m512d c = _mm512_castps_pd(t[4 * q + 2]), d = _mm512_castps_pd(t[4 * q + 3]);
+    r[4 * q + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    r[4 * q + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    r[4 * q + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    r[4 * q + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  for (int c = 0; c < 4; ++c) {
+    // Lanes (rows 0-3, 4-7 | 8-11, 12-15) of columns c and c + 8, then c + 4 and c + 12.
+    const __m512 lo01 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88), hi01 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xdd);
+    const __m512 lo23 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88),
+                 hi23 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xdd);
+    _mm512_storeu_ps(out + (c + 0) * out_stride, _mm512_shuffle_f32x4(lo01, lo23, 0x88));
+    _mm512_storeu_ps(out + (c + 8) * out_stride, _mm512_shuffle_f32x4(lo01, lo23, 0xdd));
+    _mm512_storeu_ps(out + (c + 4) * out_stride, _mm512_shuffle_f32x4(hi01, hi23, 0x88));
+    _mm512_storeu_ps(out + (c + 12) * out_stride, _mm512_shuffle_f32x4(hi01, hi23, 0xdd));
+  }
+}
+
+// out (width, kKeyTile) = rows (n_rows <= kKeyTile, width)^T of 32-bit
+// elements, columns past n_rows zero; TransposeRows at 16 x 16 a block.
+// REQUIRES: width % 16 == 0, width <= 256.
+CS_AVX512 void TransposeRows512(const float* const* rows, int64_t n_rows, int width, float* out) {
+  alignas(64) static const float kZeroRow[256] = {};
+  for (int64_t jb = 0; jb < kKeyTile; jb += 16) {
+    const float* block[16];
+    for (int j = 0; j < 16; ++j) block[j] = jb + j < n_rows ? rows[jb + j] : kZeroRow;
+    for (int d0 = 0; d0 < width; d0 += 16) Transpose16x16(block, d0, out + d0 * kKeyTile + jb, kKeyTile);
+  }
+}
+
 // key_pairs (head_dim / 2, kKeyTile) = keys [j0, j0 + n_keys) of kv_head as
 // bf16 pairs, transposed (pair d of key j at [d * kKeyTile + j]); columns
 // past n_keys are zero. A bf16 cache row already is head_dim / 2 pairs; f32
@@ -84,16 +127,22 @@ CS_AVX512_BF16 void PackBf16Pairs(const float* src, int64_t n, uint32_t* dst) {
 CS_AVX512_BF16 void PairKeyTileBf16(const AttentionJob& job, int64_t j0, int64_t n_keys, int kv_head,
                                     uint32_t* staging, uint32_t* key_pairs) {
   const int half_dim = job.shape.head_dim / 2;
+  const void* cache_rows[kKeyTile];
+  CacheRows(job, job.kv->k_blocks, j0, n_keys, kv_head, cache_rows);
   const float* rows[kKeyTile];  // 32-bit units (pairs) to transpose
   for (int64_t j = 0; j < n_keys; ++j) {
     if (job.kv->type == DType::kBF16) {
-      rows[j] = static_cast<const float*>(KeyRow(job, j0 + j, kv_head));
+      rows[j] = static_cast<const float*>(cache_rows[j]);
     } else {
-      PackBf16Pairs(KeyRowF32(job, j0 + j, kv_head), job.shape.head_dim, staging + j * half_dim);
+      PackBf16Pairs(static_cast<const float*>(cache_rows[j]), job.shape.head_dim, staging + j * half_dim);
       rows[j] = reinterpret_cast<const float*>(staging + j * half_dim);
     }
   }
-  TransposeRows(rows, n_keys, half_dim, reinterpret_cast<float*>(key_pairs));
+  if (half_dim % 16 == 0) {
+    TransposeRows512(rows, n_keys, half_dim, reinterpret_cast<float*>(key_pairs));
+  } else {
+    TransposeRows(rows, n_keys, half_dim, reinterpret_cast<float*>(key_pairs));
+  }
 }
 
 // value_pairs (ceil(n_keys / 2), head_dim): element (j, d) pairs the bf16 of
@@ -106,11 +155,25 @@ CS_AVX512_BF16 void PairValueTileBf16(const void* const* v_rows, int64_t n_keys,
                                                        21, 6, 22, 7, 23, 8,  24, 9,  25, 10, 26,
                                                        11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
   const __m512i interleave = _mm512_load_si512(kInterleave);
+  // bf16 rows, 32 dims at a time: pairs of dims [0, 16) and [16, 32) of a
+  // and b in one two-source permute each.
+  alignas(64) static const uint16_t kPairLo[32] = {0, 32, 1, 33, 2,  34, 3,  35, 4,  36, 5,  37, 6,  38, 7,  39,
+                                                   8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
+  alignas(64) static const uint16_t kPairHi[32] = {16, 48, 17, 49, 18, 50, 19, 51, 20, 52, 21, 53, 22, 54, 23, 55,
+                                                   24, 56, 25, 57, 26, 58, 27, 59, 28, 60, 29, 61, 30, 62, 31, 63};
+  const __m512i pair_lo = _mm512_load_si512(kPairLo), pair_hi = _mm512_load_si512(kPairHi);
+  const int wide_dims = type == DType::kBF16 ? hd / 32 * 32 : 0;
   for (int64_t j = 0; j < n_keys; j += 2) {
     const void* a = v_rows[j];
     const void* b = j + 1 < n_keys ? v_rows[j + 1] : nullptr;
     uint32_t* out = value_pairs + (j / 2) * hd;
-    for (int d = 0; d < hd; d += 16) {
+    for (int d = 0; d < wide_dims; d += 32) {
+      const __m512i va = _mm512_loadu_si512(static_cast<const uint16_t*>(a) + d);
+      const __m512i vb = b ? _mm512_loadu_si512(static_cast<const uint16_t*>(b) + d) : _mm512_setzero_si512();
+      _mm512_storeu_si512(out + d, _mm512_permutex2var_epi16(va, pair_lo, vb));
+      _mm512_storeu_si512(out + d + 16, _mm512_permutex2var_epi16(va, pair_hi, vb));
+    }
+    for (int d = wide_dims; d < hd; d += 16) {
       __m512i ab;
       if (type == DType::kBF16) {
         const auto* a16 = static_cast<const uint16_t*>(a);
@@ -226,7 +289,7 @@ CS_AVX512_BF16 void PvBf16(float* acc_block, int hd, const float* corr, const ui
 // products on vdpbf16ps (the helpers above); kF32 reads f32 rows only.
 template <bool kBf16>
 CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int64_t q_end, int kv_head,
-                                   AttentionScratch& scratch) {
+                                   KeyRange keys, AttentionScratch& scratch) {
   const int hd = job.shape.head_dim;
   const int group = job.shape.n_heads / job.shape.n_kv_heads;
   const int64_t n_rows = (q_end - q_begin) * group;
@@ -268,10 +331,12 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
   const float cap = job.shape.softcap;
   auto row_begin = [&](int64_t r) { return r < n_rows ? KvBegin(job, q_begin + r / group) : int64_t{0}; };
 
-  for (int64_t j0 = FirstTile(job, q_begin, q_end, kKeyTileWide); j0 < max_len; j0 += kKeyTileWide) {
-    const int64_t n_keys = std::min(kKeyTileWide, max_len - j0);
+  const int64_t keys_end = std::min(max_len, keys.end);
+  for (int64_t j0 = std::max(FirstTile(job, q_begin, q_end, kKeyTileWide), keys.begin); j0 < keys_end;
+       j0 += kKeyTileWide) {
+    const int64_t n_keys = std::min(kKeyTileWide, keys_end - j0);
     const void* v_rows[kKeyTileWide];
-    for (int64_t j = 0; j < n_keys; ++j) v_rows[j] = ValueRow(job, j0 + j, kv_head);
+    CacheRows(job, job.kv->v_blocks, j0, n_keys, kv_head, v_rows);
     if constexpr (kBf16) {
       uint32_t* kp = scratch.key_pairs.data();
       PairKeyTileBf16(job, j0, std::min(kKeyTile, n_keys), kv_head, scratch.key_rows.data(), kp);
@@ -280,8 +345,17 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
                         kp + half_dim * kKeyTile);
       PairValueTileBf16(v_rows, n_keys, hd, job.kv->type, scratch.value_pairs.data());
     } else {
-      TransposeKeyTile(job, j0, std::min(kKeyTile, n_keys), kv_head, kt);
-      if (n_keys > kKeyTile) TransposeKeyTile(job, j0 + kKeyTile, n_keys - kKeyTile, kv_head, kt + hd * kKeyTile);
+      for (int half = 0; half * kKeyTile < n_keys; ++half) {
+        const int64_t n = std::min(kKeyTile, n_keys - half * kKeyTile);
+        float* out = kt + half * hd * kKeyTile;
+        if (hd <= 256) {
+          const void* k_rows[kKeyTile];
+          CacheRows(job, job.kv->k_blocks, j0 + half * kKeyTile, n, kv_head, k_rows);
+          TransposeRows512(reinterpret_cast<const float* const*>(k_rows), n, hd, out);
+        } else {
+          TransposeKeyTile(job, j0 + half * kKeyTile, n, kv_head, out);
+        }
+      }
     }
 
     for (int64_t rb = 0; rb < n_rows_padded; rb += kRowBlock) {
@@ -405,16 +479,6 @@ CS_AVX512 void AttentionTaskAvx512(const AttentionJob& job, int64_t q_begin, int
         default: break;
       }
     }
-  }
-
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const int64_t i = q_begin + r / group;
-    const int head = kv_head * group + static_cast<int>(r % group);
-    float* orow = job.out + (i * job.shape.n_heads + head) * hd;
-    const float l = scratch.row_sum[r];
-    const float inv = l > 0 ? 1.0f / l : 0.0f;
-    const float* acc = scratch.acc.data() + r * hd;
-    for (int d = 0; d < hd; ++d) orow[d] = acc[d] * inv;
   }
 }
 

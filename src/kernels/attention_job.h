@@ -4,12 +4,21 @@
 // attention_avx2.cpp and attention_avx512.cpp behind
 // attention_kernel_table.h.
 //
-// Work is split into tasks of (query tile, kv head). A task gathers the rows
-// of every query head that shares that kv head (grouped-query attention) for
-// the queries of its tile, then walks the keys in tiles of kKeyTile: scores
-// for the tile, a running max and sum per row (online softmax), and the
-// rescaled accumulation of V. Memory per task is O(rows * (head_dim +
-// kKeyTile)), independent of the context length.
+// Work is split into tasks of (query tile, kv head, key chunk). A task
+// gathers the rows of every query head that shares that kv head
+// (grouped-query attention) for the queries of its tile, then walks the keys
+// of its chunk in tiles of kKeyTile: scores for the tile, a running max and
+// sum per row (online softmax), and the rescaled accumulation of V. It leaves
+// that state, unnormalized, in its scratch (acc, row_max, row_sum); the
+// dispatcher (attention.cpp) folds the chunks of a row in order and writes
+// the output. Memory per task is O(rows * (head_dim + kKeyTile)),
+// independent of the context length.
+//
+// Chunks are fixed key ranges [c * kSplitKeys, (c + 1) * kSplitKeys), the
+// same for every query whatever else is in the call, so a row's result
+// depends only on its query, its kv_len and the cache: batched equals
+// serial, and chunks may run on one thread or spread over many (split-K,
+// flash-decoding) with the same bits.
 //
 // Thread safety: a job is read-only during the call; each thread has its own
 // scratch.
@@ -28,6 +37,10 @@ namespace chunkserve::kernels {
 
 constexpr int64_t kQueryTile = 32;
 constexpr int64_t kKeyTile = 64;
+// A multiple of every level's key tile (AVX-512 walks 2 * kKeyTile), so
+// chunk bounds fall on tile bounds and a chunk's tiles are the unsplit ones.
+constexpr int64_t kSplitKeys = 1024;
+static_assert(kSplitKeys % (2 * kKeyTile) == 0);
 
 struct AttentionJob {
   const float* q;
@@ -52,6 +65,12 @@ inline int64_t FirstTile(const AttentionJob& job, int64_t q_begin, int64_t q_end
   return begin / tile * tile;
 }
 
+// The keys [begin, end) of one chunk.
+struct KeyRange {
+  int64_t begin = 0;
+  int64_t end = 0;
+};
+
 // kv_head's head_dim values of `slot` in `blocks` (of the view's type).
 inline const void* CacheRow(const AttentionJob& job, std::span<const void* const> blocks, int64_t slot,
                             int kv_head) {
@@ -59,6 +78,22 @@ inline const void* CacheRow(const AttentionJob& job, std::span<const void* const
   const int64_t row = slot % job.kv->block_tokens;
   return static_cast<const uint8_t*>(blocks[block]) +
          (row * job.row_floats + static_cast<int64_t>(kv_head) * job.shape.head_dim) * job.kv_bytes;
+}
+// rows[j] = the row of slot j0 + j for j in [0, n): one block lookup (a
+// division) per block crossed, not per row.
+inline void CacheRows(const AttentionJob& job, std::span<const void* const> blocks, int64_t j0, int64_t n,
+                      int kv_head, const void** rows) {
+  const int64_t bt = job.kv->block_tokens;
+  const int64_t row_bytes = job.row_floats * job.kv_bytes;
+  const int64_t head_offset = static_cast<int64_t>(kv_head) * job.shape.head_dim * job.kv_bytes;
+  for (int64_t j = 0; j < n;) {
+    const int64_t slot = j0 + j;
+    const int64_t in_block = slot % bt;
+    const int64_t run = std::min(n - j, bt - in_block);
+    const uint8_t* row = static_cast<const uint8_t*>(blocks[slot / bt]) + in_block * row_bytes + head_offset;
+    for (int64_t r = 0; r < run; ++r, row += row_bytes) rows[j + r] = row;
+    j += run;
+  }
 }
 inline const void* KeyRow(const AttentionJob& job, int64_t slot, int kv_head) {
   return CacheRow(job, job.kv->k_blocks, slot, kv_head);
@@ -78,12 +113,13 @@ inline float CacheValue(const AttentionJob& job, const void* row, int d) {
   return job.kv_bytes == 2 ? BF16ToF32(static_cast<const uint16_t*>(row)[d]) : static_cast<const float*>(row)[d];
 }
 
-// Per-thread scratch, sized for the largest task.
+// Per-thread scratch, sized for the largest task. A task leaves rows
+// [0, rows) of acc, row_max and row_sum as its chunk's softmax state.
 struct AttentionScratch {
-  std::vector<float> acc;     // (rows, head_dim)
+  std::vector<float> acc;     // (rows, head_dim): sum over keys of p * V
   std::vector<float> scores;  // (rows, kKeyTile)
-  std::vector<float> row_max;
-  std::vector<float> row_sum;
+  std::vector<float> row_max; // (rows,): max score, -inf before any key
+  std::vector<float> row_sum; // (rows,): sum of p = exp(score - row_max)
   std::vector<float> k_tile_t;  // (head_dim, kKeyTile): keys transposed
   // kBf16 operands as bf16 pairs (two bf16 in one uint32, lower dim first).
   std::vector<uint32_t> q_pairs;     // (rows, head_dim / 2)
@@ -91,6 +127,10 @@ struct AttentionScratch {
   std::vector<uint32_t> key_rows;    // (kKeyTile, head_dim / 2): staging for the transpose
   std::vector<uint32_t> value_pairs; // (kKeyTileWide / 2, head_dim): rows 2j and 2j+1 interleaved
   std::vector<uint32_t> p_pairs;     // (4 rows, kKeyTileWide / 2): the row block's P
+  // The dispatcher's fold of a task's chunks so far (attention.cpp).
+  std::vector<float> fold_acc;  // (rows, head_dim)
+  std::vector<float> fold_max;
+  std::vector<float> fold_sum;
   // AVX2 kBf16: the operands rounded to bf16 and kept as f32.
   std::vector<float> q_rounded;  // (rows, head_dim)
   std::vector<float> k_rounded;  // (kKeyTile, head_dim)

@@ -15,9 +15,13 @@
 
 namespace chunkserve::kernels {
 
-// Queries [q_begin, q_end) of the job, the query heads of kv_head.
+// Queries [q_begin, q_end) of the job, the query heads of kv_head, over the
+// keys of chunk `keys` (bounds multiples of kSplitKeys; keys past a query's
+// kv_len or before its window are masked as always): the chunk's softmax
+// state left in `scratch` (attention_job.h), row r = (query q_begin + r /
+// group, head kv_head * group + r % group).
 using AttentionTaskFn = void (*)(const AttentionJob& job, int64_t q_begin, int64_t q_end, int kv_head,
-                                 AttentionScratch& scratch);
+                                 KeyRange keys, AttentionScratch& scratch);
 // dst (n,) = src rounded to bf16 as Bf16Bits rounds.
 using StoreBf16RowFn = void (*)(const float* src, int64_t n, uint16_t* dst);
 

@@ -12,13 +12,17 @@ const char* KvPolicyName(KvPolicyKind kind) {
     case KvPolicyKind::kSnapKv: return "snapkv";
     case KvPolicyKind::kH2O: return "h2o";
     case KvPolicyKind::kStreaming: return "streaming";
+    case KvPolicyKind::kPages: return "pages";
+    case KvPolicyKind::kHeadwise: return "headwise";
+    case KvPolicyKind::kGemFilter: return "gemfilter";
   }
   return "full";
 }
 
 std::optional<KvPolicyKind> ParseKvPolicyKind(std::string_view name) {
   for (KvPolicyKind k : {KvPolicyKind::kFull, KvPolicyKind::kSinks, KvPolicyKind::kSnapKv, KvPolicyKind::kH2O,
-                         KvPolicyKind::kStreaming})
+                         KvPolicyKind::kStreaming, KvPolicyKind::kPages, KvPolicyKind::kHeadwise,
+                         KvPolicyKind::kGemFilter})
     if (name == KvPolicyName(k)) return k;
   return std::nullopt;
 }
@@ -35,6 +39,14 @@ Status ValidateKvPolicy(const KvPolicy& p) {
                                 std::to_string(p.budget) + " is below the " + std::to_string(least) +
                                 " tokens it always keeps");
   return Status::Ok();
+}
+
+double DecodeReadTokens(const KvPolicy& p, int64_t n_held) {
+  const auto held = static_cast<double>(n_held);
+  const double budget = std::min(held, static_cast<double>(p.budget));
+  if (p.kind == KvPolicyKind::kPages) return budget;
+  if (p.kind == KvPolicyKind::kHeadwise) return 0.25 * held + 0.75 * budget;
+  return held;
 }
 
 std::vector<int64_t> SinksAndRecent(int64_t n, int64_t budget, int64_t n_sinks) {

@@ -19,6 +19,21 @@
 //           query so far (prompt and generated tokens), plus the most recent
 //           half of the budget; re-applied whenever the cache outgrows the
 //           budget by a block.
+//   pages   Quest-style query-aware page selection: nothing is dropped;
+//           each decode token reads, per layer and KV head, the pages
+//           (4 blocks) whose key bounds promise the highest scores, about
+//           `budget` tokens' worth (model/page_selection.h). Prompts attend
+//           to everything.
+//   headwise  RazorAttention / DuoAttention: nothing is dropped; at decode
+//           the retrieval heads (a quarter of the (layer, KV head) pairs,
+//           found by a calibration pass, model/head_roles.h) read every
+//           token, the streaming heads the first block and the most recent
+//           ones, `budget` tokens in all.
+//   gemfilter  GemFilter: before the prompt is computed, its first layers
+//           run alone and the prompt's last token's attention at an early
+//           layer picks `budget` prompt tokens (model/gem_filter.h); they
+//           become the prompt (positions 0, 1, ...), so prefill time and
+//           the cache shrink together.
 //
 // Except under streaming, kept tokens keep their RoPE positions
 // (kv_compaction.h): a policy changes which keys attention reads, never
@@ -36,7 +51,7 @@
 
 namespace chunkserve::kv {
 
-enum class KvPolicyKind { kFull, kSinks, kSnapKv, kH2O, kStreaming };
+enum class KvPolicyKind { kFull, kSinks, kSnapKv, kH2O, kStreaming, kPages, kHeadwise, kGemFilter };
 
 struct KvPolicy {
   KvPolicyKind kind = KvPolicyKind::kFull;
@@ -54,14 +69,22 @@ struct KvPolicy {
   // prompt (snapkv, h2o) or from every step (h2o).
   bool votes_at_prompt_end() const { return kind == KvPolicyKind::kSnapKv || kind == KvPolicyKind::kH2O; }
   bool votes_every_step() const { return kind == KvPolicyKind::kH2O; }
+  // Keeps everything and chooses what each decode token reads (pages, headwise).
+  bool selects_at_decode() const { return kind == KvPolicyKind::kPages || kind == KvPolicyKind::kHeadwise; }
 };
 
-// "full" | "sinks" | "snapkv" | "h2o" | "streaming".
+// "full" | "sinks" | "snapkv" | "h2o" | "streaming" | "pages" | "headwise" | "gemfilter".
 const char* KvPolicyName(KvPolicyKind kind);
 std::optional<KvPolicyKind> ParseKvPolicyKind(std::string_view name);
 // InvalidArgument naming the field for a budget that cannot hold what the
 // policy always keeps (sinks + 1, window + 1, 2).
 Status ValidateKvPolicy(const KvPolicy& policy);
+
+// Cache rows a decode step reads per KV head, averaged over the heads, when
+// the cache holds n_held: all of them, except under pages (the budget) and
+// headwise (a quarter of the heads read all, the rest the budget), for
+// bandwidth figures.
+double DecodeReadTokens(const KvPolicy& policy, int64_t n_held);
 
 // The n_sinks first and the budget - n_sinks last of n slots (all of them
 // when n <= budget).

@@ -14,6 +14,7 @@
 #include "kernels/ops.h"
 #include "model/fingerprint.h"
 #include "model/moe_ffn.h"
+#include "model/page_selection.h"
 #include "model/weights.h"
 
 namespace chunkserve::model {
@@ -164,7 +165,14 @@ StatusOr<Logits> Model::ForwardAll(KvCache* kv, std::span<const int32_t> tokens,
 }
 
 Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
+  return ForwardLayers(batch, hparams_.n_layer, logits);
+}
+
+Status Model::ForwardLayers(std::span<const SequenceBatch> batch, int64_t n_layers, Logits* logits) {
   const HParams& hp = hparams_;
+  if (n_layers <= 0 || n_layers > hp.n_layer)
+    return InvalidArgumentError("model: " + std::to_string(n_layers) + " layers to run of " +
+                                std::to_string(hp.n_layer));
   const Weights& w = *weights_;
   Scratch& s = *scratch_;
 
@@ -284,7 +292,7 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
                                  shape, v.n_slots, v.mass.data() + layer * hp.n_head_kv * v.n_slots, pool_);
     }
   };
-  for (int64_t l = 0; l < hp.n_layer; ++l) {
+  for (int64_t l = 0; l < n_layers; ++l) {
     const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
     const int layer = static_cast<int>(l);
     const kernels::RopeParams rope = RopeOf(hp, l, w.rope_freqs, hp.rope_attn_factor);
@@ -369,7 +377,11 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
         t0 += n;
       }
       for (const Scratch::AttnGroup& g : s.attn_groups) {
-        if (g.n_tokens <= kSmallSeqTokens && s.attn_groups.size() > 1) {
+        const SequenceBatch& first = batch[static_cast<size_t>(g.first_seq)];
+        if (first.pages != nullptr && g.n_tokens == 1 && shape.window == 0) {
+          first.pages->Attend(layer, s.q.data() + g.first_token * dq, s.kv_len[g.first_token], first.kv->View(layer),
+                              shape, s.attn.data() + g.first_token * dq, pool_);
+        } else if (g.n_tokens <= kSmallSeqTokens && s.attn_groups.size() > 1) {
           s.small_seqs.push_back(g);
         } else {
           const kernels::KvBlocksView view = batch[static_cast<size_t>(g.first_seq)].kv->View(layer);
@@ -449,6 +461,12 @@ Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
       kernels::AddInPlace(s.x.data() + t * d, proj, d);
     });
     laps.Lap(ForwardOp::kFfnResidual);
+  }
+  if (n_layers < hp.n_layer) {
+    logits->n_rows = logits->n_hidden_rows = 0;
+    logits->data.clear();
+    logits->hidden.clear();
+    return Status::Ok();
   }
 
   // hidden (n_hidden, d) = rmsnorm(x[rows])

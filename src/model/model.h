@@ -75,6 +75,8 @@ struct AttentionVotes {
   std::vector<float> mass;  // out: (n_layer, n_kv_heads, n_slots)
 };
 
+class PageSelection;  // model/page_selection.h
+
 struct SequenceBatch {
   KvCache* kv = nullptr;             // this sequence's cache (borrowed)
   std::span<const int32_t> tokens;   // n >= 1 new token ids
@@ -82,6 +84,9 @@ struct SequenceBatch {
   std::span<const int32_t> positions;  // n RoPE positions; empty: first_slot + i
   LogitsMode logits = LogitsMode::kLast;
   AttentionVotes* votes = nullptr;   // optional (borrowed): filled when n_rows > 0
+  // Optional (borrowed): a one-token entry reads only the pages this
+  // selects (model/page_selection.h); other entries attend to everything.
+  PageSelection* pages = nullptr;
 };
 
 // Logits rows in batch order: for each sequence, none / its last token / all
@@ -146,6 +151,10 @@ class Model {
   // InvalidArgument for a token id outside the vocabulary, an empty sequence,
   // a cache of the wrong shape; OutOfRange for slots past the cache capacity.
   Status Forward(std::span<const SequenceBatch> batch, Logits* logits);
+  // As Forward through the first n_layers blocks only (GemFilter's early
+  // layers, model/gem_filter.h): the caches and votes of those layers are
+  // filled; logits and hidden come back empty. REQUIRES: 0 < n_layers <= n_layer.
+  Status ForwardLayers(std::span<const SequenceBatch> batch, int64_t n_layers, Logits* logits);
 
   // Forward charges the time of each op to `profile` (see forward_profile.h)
   // until set back to null; tools only. Borrowed; set while no Forward runs.

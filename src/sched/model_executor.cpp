@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "model/gem_filter.h"
 #include "model/paged_kv_cache.h"
 
 namespace chunkserve::sched {
@@ -39,6 +40,17 @@ Status ModelExecutor::Run(std::span<const StepSequence> batch, StepLogits* logit
       votes[b].n_rows = s.vote_rows;
       sb.votes = &votes[b];
     }
+    if (s.page_budget > 0) {
+      if (s.headwise && !head_roles_) {
+        ASSIGN_OR_RETURN(head_roles_, model::LoadOrCalibrateHeadRoles(*model_, model_->file().path() + ".heads"));
+      }
+      std::unique_ptr<model::PageSelection>& pages = pages_[s.seq_id];
+      if (!pages || pages->budget_tokens() != s.page_budget)
+        pages = std::make_unique<model::PageSelection>(s.page_budget, s.table->pool()->block_tokens(),
+                                                       static_cast<int>(model_->hparams().n_layer),
+                                                       s.headwise ? &*head_roles_ : nullptr);
+      sb.pages = pages.get();
+    }
     switch (s.output) {
       case StepOutput::kNone: sb.logits = model::LogitsMode::kNone; break;
       case StepOutput::kLastLogits: sb.logits = model::LogitsMode::kLast; break;
@@ -66,6 +78,10 @@ Status ModelExecutor::Run(std::span<const StepSequence> batch, StepLogits* logit
     logits->votes.push_back(std::move(v));
   }
   return Status::Ok();
+}
+
+StatusOr<std::vector<int64_t>> ModelExecutor::FilterPrompt(std::span<const int32_t> prompt, int64_t n_keep) {
+  return model::GemFilterSelect(*model_, prompt, n_keep, model::GemFilterLayer(model_->hparams()));
 }
 
 Status ModelExecutor::ShiftKeys(kv::BlockTable* table, int64_t first_slot, int64_t n, int64_t delta) {

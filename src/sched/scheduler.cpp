@@ -44,6 +44,9 @@ StatusOr<uint64_t> Scheduler::Submit(SchedRequest request) {
       return InvalidArgumentError("token id " + std::to_string(t) + " outside the vocabulary [0, " +
                                   std::to_string(n_vocab) + ")");
   RETURN_IF_ERROR(kv::ValidateKvPolicy(request.kv_policy));
+  // Drafts are verified as multi-token entries, which read everything: under
+  // a decode-time selection they would not answer as plain decoding does.
+  if (request.kv_policy.selects_at_decode()) request.lookup_draft.reset();
   if (request.embed) {
     request.max_new_tokens = 0;
     request.chunks.clear();
@@ -320,6 +323,7 @@ int64_t Scheduler::SharedWithPrefilling(const Seq& seq) const {
 }
 
 bool Scheduler::TryAdmit(std::unique_ptr<Seq>& seq) {
+  if (seq->req.kv_policy.kind == kv::KvPolicyKind::kGemFilter && !seq->prompt_filtered) FilterPrompt(*seq);
   int64_t matched = 0;
   const bool planned = options_.planner != nullptr && !seq->req.chunks.empty();
   if (prefix_cache_ != nullptr && seq->uses_prefix_cache()) {
@@ -596,6 +600,10 @@ void Scheduler::AddRun(Seq& s, int64_t first_token, int64_t n) {
   step.first_slot = first_token - s.n_evicted;
   step.first_position = s.req.kv_policy.rolling_positions() ? -1 : first_token;  // -1: the slot
   step.vote_rows = VoteRows(s, first_token, n);
+  if (n == 1 && first_token >= s.n_prompt && s.req.kv_policy.selects_at_decode()) {
+    step.page_budget = s.req.kv_policy.budget;
+    step.headwise = s.req.kv_policy.kind == kv::KvPolicyKind::kHeadwise;
+  }
   const bool last = first_token + n == static_cast<int64_t>(s.tokens.size());
   if (s.req.embed) step.output = StepOutput::kHidden;
   else if (s.req.capture_logits_from >= 0 && first_token + n > s.req.capture_logits_from) step.output = StepOutput::kAllLogits;

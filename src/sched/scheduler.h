@@ -272,6 +272,9 @@ class Scheduler {
   void Preempt(std::unique_ptr<Seq> seq);
   bool ReserveWithEviction(Seq& seq, int64_t n_tokens);
   bool TryAdmit(std::unique_ptr<Seq>& seq);
+  // GemFilter: replaces a prompt longer than the budget by the tokens the
+  // executor's filter keeps (scheduler_kv_policy.cpp).
+  void FilterPrompt(Seq& s);
   int64_t SharedWithPrefilling(const Seq& seq) const;
   // Runs the planner on a just-reserved sequence.
   void PlanAdmitted(Seq& seq, int64_t matched);

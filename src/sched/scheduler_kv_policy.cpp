@@ -19,6 +19,29 @@ int64_t Scheduler::VoteRows(const Seq& s, int64_t first_token, int64_t n) const 
   return 0;
 }
 
+void Scheduler::FilterPrompt(Seq& s) {
+  s.prompt_filtered = true;
+  const kv::KvPolicy& p = s.req.kv_policy;
+  // Captured logits are per prompt slot: a filtered prompt has other slots.
+  if (s.n_prompt <= p.budget || s.n_generated > 0 || s.req.capture_logits_from >= 0) return;
+  StatusOr<std::vector<int64_t>> keep =
+      executor_->FilterPrompt(std::span<const int32_t>(s.tokens.data(), static_cast<size_t>(s.n_prompt)), p.budget);
+  if (!keep.ok()) {
+    // A policy is a budget, never a failure: the whole prompt runs.
+    CS_LOG(Warning) << "scheduler: request " << s.id << " keeps its whole prompt: " << keep.status().ToString();
+    return;
+  }
+  std::vector<int32_t> tokens;
+  tokens.reserve(keep->size());
+  for (int64_t i : *keep) tokens.push_back(s.tokens[static_cast<size_t>(i)]);
+  const int64_t dropped = s.n_prompt - static_cast<int64_t>(tokens.size());
+  s.tokens = std::move(tokens);
+  s.n_prompt = static_cast<int64_t>(s.tokens.size());
+  s.req.chunks.clear();  // chunk reuse would place the unfiltered prompt's chunks
+  ++s.outcome.stats.n_kv_compactions;
+  s.outcome.stats.n_kv_evicted_tokens += dropped;
+}
+
 void Scheduler::ApplyKvPolicy(Seq& s, bool prompt_ended, const StepVotes* votes, bool may_compact) {
   const kv::KvPolicy& p = s.req.kv_policy;
   if (!p.active() || !s.todo.empty()) return;
@@ -40,7 +63,10 @@ void Scheduler::ApplyKvPolicy(Seq& s, bool prompt_ended, const StepVotes* votes,
   if (!may_compact) return;
   kv::KeepSets keep;
   switch (p.kind) {
-    case kv::KvPolicyKind::kFull: return;
+    case kv::KvPolicyKind::kFull:
+    case kv::KvPolicyKind::kPages:
+    case kv::KvPolicyKind::kHeadwise: return;  // nothing dropped: chosen per decode step
+    case kv::KvPolicyKind::kGemFilter: return;  // the prompt was filtered at admission
     case kv::KvPolicyKind::kSinks:
     case kv::KvPolicyKind::kStreaming:
       if (n_slots < p.budget + B) return;

@@ -45,6 +45,7 @@ struct Scheduler::Seq {
   int64_t n_evicted = 0;
   std::vector<float> attention_mass;  // h2o: (n_layers, n_kv_heads, n_slots()) accumulated votes
   bool admitted_once = false;
+  bool prompt_filtered = false;  // gemfilter ran (or had nothing to drop)
   bool prepared = false;  // the planner's Prepare said yes (since the last admission)
   // Speculation: the fed tokens of this step's verification (last token +
   // draft), the draft length allowed next (halved on a miss, doubled on a

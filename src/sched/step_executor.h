@@ -45,6 +45,13 @@ struct StepSequence {
   // > 0: the attention votes of the last vote_rows tokens come back in
   // StepLogits::votes (kernels/attention_votes.h).
   int64_t vote_rows = 0;
+  // > 0 (one-token entries of a request under the pages policy): the token
+  // reads about this many cached tokens per layer and KV head, the pages
+  // that promise the highest scores (model/page_selection.h).
+  int64_t page_budget = 0;
+  // With page_budget: headwise instead (model/head_roles.h): retrieval heads
+  // read everything, streaming heads the sinks and a recent window.
+  bool headwise = false;
 
   int64_t position() const { return first_position >= 0 ? first_position : first_slot; }
 };
@@ -86,6 +93,11 @@ class StepExecutor {
   // by p + delta), for KV policies whose positions are cache slots.
   virtual Status ShiftKeys(kv::BlockTable* table, int64_t first_slot, int64_t n, int64_t delta) {
     return UnimplementedError("this executor cannot re-rotate keys");
+  }
+  // GemFilter (kv/kv_policy.h): the n_keep tokens of `prompt` an early
+  // layer's attention ranks highest, as ascending indices.
+  virtual StatusOr<std::vector<int64_t>> FilterPrompt(std::span<const int32_t> prompt, int64_t n_keep) {
+    return UnimplementedError("this executor cannot filter prompts");
   }
 };
 

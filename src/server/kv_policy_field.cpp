@@ -10,7 +10,7 @@ Status SetKind(const Json& name, kv::KvPolicy* p) {
   const std::optional<kv::KvPolicyKind> kind = kv::ParseKvPolicyKind(name.get<std::string>());
   if (!kind)
     return InvalidArgumentError("'kv_policy': unknown policy '" + name.get<std::string>() +
-                                "' (full, sinks, snapkv, h2o, streaming)");
+                                "' (full, sinks, snapkv, h2o, streaming, pages, headwise, gemfilter)");
   p->kind = *kind;
   return Status::Ok();
 }

@@ -81,15 +81,20 @@ class GenerationHandler {
     if (!prompt.ok()) return SendError(res, prompt.status());
     const int64_t n_prompt = PromptTokens(*prompt);
     const int64_t n_ctx = ctx_.n_ctx_tokens;
-    if (n_prompt >= n_ctx) {
+    StatusOr<kv::KvPolicy> kv_policy = ParseKvPolicyField(*body, ctx_.kv_policy);
+    if (!kv_policy.ok()) return SendError(res, kv_policy.status());
+    // Under streaming positions are cache slots: prompt and completion may
+    // run past the context (the scheduler checks that the budget fits it).
+    const bool rolling = kv_policy->rolling_positions();
+    if (!rolling && n_prompt >= n_ctx) {
       return SendError(res, 400,
                        "This model's maximum context length is " + std::to_string(n_ctx) +
                            " tokens. However, your prompt has " + std::to_string(n_prompt) +
                            " tokens. Please shorten the prompt.",
                        "context_length_exceeded");
     }
-    const int64_t max_new = spec->max_tokens.value_or(n_ctx - n_prompt);
-    if (n_prompt + max_new > n_ctx) {
+    const int64_t max_new = spec->max_tokens.value_or(rolling ? n_ctx : n_ctx - n_prompt);
+    if (!rolling && n_prompt + max_new > n_ctx) {
       return SendError(res, 400,
                        "This model's maximum context length is " + std::to_string(n_ctx) +
                            " tokens. However, you requested " + std::to_string(n_prompt + max_new) + " tokens (" +
@@ -104,8 +109,6 @@ class GenerationHandler {
     params.recompute_fraction = spec->recompute_fraction;
     params.lookup_draft =
         ctx_.speculation.For(spec->speculate, params.sampling.temperature <= 0, !spec->documents.empty());
-    StatusOr<kv::KvPolicy> kv_policy = ParseKvPolicyField(*body, ctx_.kv_policy);
-    if (!kv_policy.ok()) return SendError(res, kv_policy.status());
     params.kv_policy = *kv_policy;
     const ToolFormat tool_format = ToolFormatFor(ctx_.assembler->chat_template());
     const bool tools_on = chat_ && spec->tools.active();

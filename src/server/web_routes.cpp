@@ -52,7 +52,8 @@ void InstallWebRoutes(httplib::Server& http, const ServerContext& ctx) {
                      {"kv_budget", ctx.kv_policy.budget}};
     Json kv_policies = Json::array();  // every kv::KvPolicyKind, for the page's settings
     for (kv::KvPolicyKind k : {kv::KvPolicyKind::kFull, kv::KvPolicyKind::kSinks, kv::KvPolicyKind::kStreaming,
-                               kv::KvPolicyKind::kSnapKv, kv::KvPolicyKind::kH2O})
+                               kv::KvPolicyKind::kSnapKv, kv::KvPolicyKind::kH2O, kv::KvPolicyKind::kPages,
+                               kv::KvPolicyKind::kHeadwise, kv::KvPolicyKind::kGemFilter})
       kv_policies.push_back(kv::KvPolicyName(k));
     Json modes = Json::array({"bm25"});
     if (ctx.rag_embedder) modes.insert(modes.end(), {"dense", "hybrid"});

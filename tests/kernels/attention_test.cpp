@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <string>
 #include <random>
 #include <vector>
 
@@ -132,6 +134,7 @@ TEST(OpsTest, AttentionMatchesMaterializedSoftmax) {
       {4, 4, 128, 20, 130, 7},  // MHA, odd block size
       {6, 3, 12, 19, 3, 5},     // head_dim not a multiple of 8
       {14, 2, 64, 21, 1100, 16},  // chunk repair: every query sees > 1024 keys (64-key tiles)
+      {14, 2, 64, 1, 3000, 16},   // decode at depth: split-K over three chunks
   };
   for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
     if (!IsaSupported(isa)) continue;
@@ -237,6 +240,7 @@ TEST(OpsTest, AttentionGqaRaggedPagedMatchesScalarTwin) {
       {8, 8, 80, 9, 150, 16},    // MHA, head_dim 80 (64 + 16)
       {12, 4, 48, 17, 140, 5},   // group 3, head_dim 48
       {6, 2, 32, 33, 90, 9},     // head_dim 32
+      {14, 2, 64, 5, 2 * kSplitKeys + 77, 16},  // split-K: rows across three chunks
   };
   uint32_t seed = 100;
   for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
@@ -251,6 +255,55 @@ TEST(OpsTest, AttentionGqaRaggedPagedMatchesScalarTwin) {
       CheckAttentionRaggedVsScalar(c, isa, &pool, seed + 13, AttentionPrecision::kBf16, 3.0f, 129);
       CheckAttentionRaggedVsScalar(c, isa, nullptr, seed + 14, AttentionPrecision::kF32, 0.0f, 3);
       seed += 20;
+    }
+  }
+}
+
+// Split-K: a row's result is a fold of fixed kSplitKeys-key chunks in order,
+// so one thread, the chunks spread over two or three threads, and the same
+// query alone or beside others all give the same bits: the twin that keeps
+// batched == serial and speculative == plain decoding exact at any depth.
+TEST(OpsTest, AttentionSplitKGivesTheSameBitsWhateverTheThreadsAndBatch) {
+  ThreadPool pool2(2), pool3(3);
+  const int n_heads = 14, n_kv_heads = 2, hd = 64;
+  const int64_t n_slots = 3 * kSplitKeys + 300, block_tokens = 16, row = int64_t(n_kv_heads) * hd;
+  const int64_t q_row = int64_t(n_heads) * hd;
+  auto k = RandomVector(n_slots * row, 501, 2.0f);
+  auto v = RandomVector(n_slots * row, 502);
+  auto q = RandomVector(3 * q_row, 503, 2.0f);
+  const int64_t n_blocks = (n_slots + block_tokens - 1) / block_tokens;
+  std::vector<std::vector<float>> kb(n_blocks, std::vector<float>(block_tokens * row, 1e9f));
+  std::vector<std::vector<float>> vb(n_blocks, std::vector<float>(block_tokens * row, 1e9f));
+  for (int64_t s = 0; s < n_slots; ++s) {
+    std::copy_n(k.begin() + s * row, row, kb[s / block_tokens].begin() + (s % block_tokens) * row);
+    std::copy_n(v.begin() + s * row, row, vb[s / block_tokens].begin() + (s % block_tokens) * row);
+  }
+  std::vector<const void*> kp, vp;
+  for (int64_t b = 0; b < n_blocks; ++b) kp.push_back(kb[b].data()), vp.push_back(vb[b].data());
+  const KvBlocksView view{kp, vp, block_tokens};
+  // One row across every chunk, one across two, one inside the first.
+  const std::vector<int32_t> kv_len = {int32_t(n_slots), int32_t(kSplitKeys + 500), 900};
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!IsaSupported(isa)) continue;
+    for (auto precision : {AttentionPrecision::kF32, AttentionPrecision::kBf16}) {
+      for (int64_t window : {int64_t{0}, kSplitKeys + 700}) {
+        AttentionShape shape{n_heads, n_kv_heads, hd, 0.125f, precision};
+        shape.window = window;
+        std::vector<float> serial(q.size()), two(q.size()), three(q.size());
+        AttentionWithIsa(isa, q.data(), 3, kv_len.data(), view, shape, serial.data(), nullptr);
+        AttentionWithIsa(isa, q.data(), 3, kv_len.data(), view, shape, two.data(), &pool2);
+        AttentionWithIsa(isa, q.data(), 3, kv_len.data(), view, shape, three.data(), &pool3);
+        const std::string where = std::string(AttentionPrecisionName(precision)) + " isa " +
+                                  std::to_string(int(isa)) + " window " + std::to_string(window);
+        EXPECT_EQ(0, std::memcmp(serial.data(), two.data(), serial.size() * sizeof(float))) << where;
+        EXPECT_EQ(0, std::memcmp(serial.data(), three.data(), serial.size() * sizeof(float))) << where;
+        for (int64_t i = 0; i < 3; ++i) {
+          std::vector<float> alone(q_row);
+          AttentionWithIsa(isa, q.data() + i * q_row, 1, &kv_len[i], view, shape, alone.data(), &pool2);
+          EXPECT_EQ(0, std::memcmp(alone.data(), serial.data() + i * q_row, q_row * sizeof(float)))
+              << where << " query " << i;
+        }
+      }
     }
   }
 }

@@ -142,8 +142,9 @@ TEST(KvPolicy, TopScoringKeepsTheWindowAndTheBestPerHead) {
 }
 
 TEST(KvPolicy, NamesAndValidation) {
-  for (const char* name : {"full", "sinks", "snapkv", "h2o"}) EXPECT_STREQ(KvPolicyName(*ParseKvPolicyKind(name)), name);
-  EXPECT_FALSE(ParseKvPolicyKind("pages").has_value());
+  for (const char* name : {"full", "sinks", "snapkv", "h2o", "streaming", "pages", "headwise", "gemfilter"})
+    EXPECT_STREQ(KvPolicyName(*ParseKvPolicyKind(name)), name);
+  EXPECT_FALSE(ParseKvPolicyKind("quest").has_value());
   KvPolicy p;
   p.kind = KvPolicyKind::kSnapKv;
   p.budget = 32;  // not above the window of 32

@@ -1,6 +1,6 @@
 // KV policies in the scheduler over a real (small, random-weight) model:
 //  - an unlimited budget is bit-identical to no policy (votes are computed
-//    and nothing is dropped);
+//    and nothing is dropped; pages reads every page);
 //  - sinks: greedy outputs equal a plain reference that, on the same
 //    schedule, copies the kept rows into a fresh contiguous cache by hand
 //    and runs each next token at the next slot with its true position.
@@ -9,6 +9,7 @@
 #include <map>
 
 #include "kv/kv_policy.h"
+#include "model/gem_filter.h"
 #include "model/model.h"
 #include "sched/model_executor.h"
 #include "sched/sched_fixture.h"
@@ -118,7 +119,9 @@ TEST(KvPolicyModelTest, UnlimitedBudgetIsBitIdenticalToFullKv) {
   ASSERT_NE(m, nullptr);
   const auto prompt = Prompt(3, 50);
   const std::vector<int32_t> want = RunAlone(*m, prompt, 20);
-  for (kv::KvPolicyKind kind : {kv::KvPolicyKind::kSinks, kv::KvPolicyKind::kSnapKv, kv::KvPolicyKind::kH2O}) {
+  for (kv::KvPolicyKind kind :
+       {kv::KvPolicyKind::kSinks, kv::KvPolicyKind::kSnapKv, kv::KvPolicyKind::kH2O, kv::KvPolicyKind::kPages,
+        kv::KvPolicyKind::kHeadwise, kv::KvPolicyKind::kGemFilter}) {
     kv::KvPolicy p;
     p.kind = kind;
     p.budget = 1000;
@@ -200,6 +203,50 @@ TEST(KvPolicyModelTest, SnapKvAndH2OHoldTheCacheToTheirBudget) {
   // At the end of the prompt (60 -> 24), then each time 8 more accrued.
   EXPECT_EQ(run.stats.n_kv_compactions, 3);
   EXPECT_EQ(run.stats.n_kv_evicted_tokens, 36 + 2 * 8);
+}
+
+// GemFilter: the scheduled request answers exactly as the kept tokens do as
+// a prompt of their own; the kept tokens are the first, the last and the
+// best of the prompt's last token's attention at the filter layer, which
+// the first layers alone compute with the bits of the whole model.
+TEST(KvPolicyModelTest, GemFilterAnswersAsItsKeptTokensAlone) {
+  auto m = LoadFixture("f32");
+  ASSERT_NE(m, nullptr);
+  const auto prompt = Prompt(7, 90);
+  const int64_t layer = model::GemFilterLayer(m->hparams());
+  auto keep = model::GemFilterSelect(*m, prompt, 30, layer);
+  ASSERT_TRUE(keep.ok()) << keep.status().ToString();
+  ASSERT_EQ(keep->size(), 30u);
+  EXPECT_EQ(keep->front(), 0);
+  EXPECT_EQ(keep->back(), 89);
+  // The filter layer's votes from a full forward pass rank the same tokens.
+  auto kv = m->NewKvCache(90);
+  model::AttentionVotes votes{.n_rows = 1};
+  model::Logits logits;
+  const model::SequenceBatch seq{.kv = kv.get(), .tokens = prompt, .first_slot = 0,
+                                 .logits = model::LogitsMode::kLast, .votes = &votes};
+  ASSERT_TRUE(m->Forward(std::span<const model::SequenceBatch>(&seq, 1), &logits).ok());
+  std::vector<std::pair<float, int64_t>> ranked;
+  for (int64_t s = 1; s < 89; ++s) {
+    float score = 0;
+    for (int64_t h = 0; h < m->hparams().n_head_kv; ++h)
+      score += votes.mass[static_cast<size_t>((layer * m->hparams().n_head_kv + h) * 90 + s)];
+    ranked.emplace_back(-score, s);
+  }
+  std::sort(ranked.begin(), ranked.end());
+  std::vector<int64_t> want = {0, 89};
+  for (size_t i = 0; i < 28; ++i) want.push_back(ranked[i].second);
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(*keep, want);
+
+  std::vector<int32_t> kept;
+  for (int64_t i : *keep) kept.push_back(prompt[static_cast<size_t>(i)]);
+  kv::KvPolicy gem;
+  gem.kind = kv::KvPolicyKind::kGemFilter;
+  gem.budget = 30;
+  const ScheduledRun run = RunScheduled(*m, prompt, 12, gem);
+  EXPECT_EQ(run.tokens, RunAlone(*m, kept, 12));
+  EXPECT_EQ(run.stats.n_kv_evicted_tokens, 60);
 }
 
 // With the prefix cache on, a compacted request publishes only rows that are

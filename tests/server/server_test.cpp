@@ -409,12 +409,23 @@ TEST(ServerTest, KvPolicyFieldHoldsTheCacheToItsBudget) {
   ASSERT_GT(prompt, 16 + 8);
   EXPECT_GT(sinks["usage"]["kv_cache"]["compactions"].get<int>(), 0) << sinks.dump();
   EXPECT_GE(sinks["usage"]["kv_cache"]["evicted_tokens"].get<int>(), prompt - 16) << sinks.dump();
-  for (const Json& bad : {Json("pages"), Json{{"name", "h2o"}}, Json{{"name", "snapkv"}, {"budget", 8}}, Json(3)}) {
+  for (const Json& bad : {Json("gemfilter"), Json("pages"), Json{{"name", "h2o"}}, Json{{"name", "snapkv"}, {"budget", 8}},
+                          Json(3)}) {
     body["kv_policy"] = bad;
     Json r = Post(c, "/v1/chat/completions", body, &status);
     EXPECT_EQ(status, 400) << bad.dump();
     EXPECT_NE(r.dump().find("kv_policy"), std::string::npos) << r.dump();
   }
+  // Streaming runs past the context: max_tokens beyond it is no longer a 400.
+  body["kv_policy"] = Json{{"name", "streaming"}, {"budget", 64}};
+  body["max_tokens"] = 1100;
+  body["ignore_eos"] = true;
+  Json streaming = Post(c, "/v1/chat/completions", body, &status);
+  ASSERT_EQ(status, 200) << streaming.dump();
+  EXPECT_EQ(streaming["usage"]["completion_tokens"], 1100) << streaming.dump();
+  body["kv_policy"] = Json{{"name", "sinks"}, {"budget", 64}};
+  Post(c, "/v1/chat/completions", body, &status);
+  EXPECT_EQ(status, 400) << "sinks keeps positions: the context still bounds it";
 }
 
 // --log-requests: one line per request, after the response, with the
