@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <optional>
 
 #include "base/logging.h"
 #include "kernels/matmul.h"
@@ -17,8 +18,13 @@ namespace {
 // by the same delta; trigonometry dominated placing a chunk).
 class DeltaRotator {
  public:
-  DeltaRotator(const RopeSetup& rope, int64_t delta) : rope_(rope) {
-    const kernels::RopeParams& p = rope.params;
+  // `local`: with the local layers' base and scale (Gemma 3).
+  DeltaRotator(const RopeSetup& rope, int64_t delta, bool local = false) : rope_(rope), params_(rope.params) {
+    if (local) {
+      params_.theta = rope.local_theta;
+      params_.freq_scale = rope.local_freq_scale;
+    }
+    const kernels::RopeParams& p = params_;
     const int n_pairs = p.n_rot / 2;
     cos_.resize(static_cast<size_t>(n_pairs));
     sin_.resize(static_cast<size_t>(n_pairs));
@@ -33,7 +39,7 @@ class DeltaRotator {
 
   // x (n_kv_heads, head_dim) rotated in place.
   void Rotate(float* x) const {
-    const kernels::RopeParams& p = rope_.params;
+    const kernels::RopeParams& p = params_;
     const int n_pairs = p.n_rot / 2;
     const bool normal = p.style == kernels::RopeStyle::kNormal;
     for (int h = 0; h < rope_.n_kv_heads; ++h) {
@@ -50,7 +56,24 @@ class DeltaRotator {
 
  private:
   const RopeSetup& rope_;
+  kernels::RopeParams params_;
   std::vector<float> cos_, sin_;
+};
+
+// The rotator of each layer: one for all, or global and local ones.
+class LayerRotators {
+ public:
+  LayerRotators(const RopeSetup& rope, int64_t delta) : rope_(rope), global_(rope, delta) {
+    if (!rope.local_layers.empty()) local_.emplace(rope, delta, /*local=*/true);
+  }
+  const DeltaRotator& operator()(int layer) const {
+    return local_ && rope_.local_layers[static_cast<size_t>(layer)] ? *local_ : global_;
+  }
+
+ private:
+  const RopeSetup& rope_;
+  DeltaRotator global_;
+  std::optional<DeltaRotator> local_;
 };
 
 }  // namespace
@@ -58,6 +81,9 @@ class DeltaRotator {
 RopeSetup& RopeSetup::operator=(const RopeSetup& other) {
   params = other.params;
   freq_factors = other.freq_factors;
+  local_layers = other.local_layers;
+  local_theta = other.local_theta;
+  local_freq_scale = other.local_freq_scale;
   n_kv_heads = other.n_kv_heads;
   params.freq_factors = freq_factors.empty() ? nullptr : freq_factors.data();
   return *this;
@@ -72,6 +98,11 @@ StatusOr<RopeSetup> RopeSetupFor(const model::Model& model) {
   r.params.theta = hp.rope_freq_base;
   r.params.freq_scale = hp.rope_freq_scale;
   r.params.style = hp.rope_style;
+  if (hp.rope_freq_base_local > 0) {
+    r.local_theta = hp.rope_freq_base_local;
+    r.local_freq_scale = 1.0f;
+    for (int64_t l = 0; l < hp.n_layer; ++l) r.local_layers.push_back(hp.is_local_layer(l) ? 1 : 0);
+  }
   // The factors the forward pass uses (rope_freqs, or LongRoPE's short/long
   // pair chosen for the context), so a moved chunk's K matches a prefill's.
   // mscale stays 1: the stored K already carries the attention factor and a
@@ -94,7 +125,7 @@ void PlaceChunk(const kv::ChunkKv& chunk, model::KvCache* kv, int64_t first_slot
   // f32 and stored in the cache's type; rows already in that type and not
   // moved are copied as they are.
   const int64_t delta = first_position - chunk.base_position;
-  const DeltaRotator rotator(rope, delta);
+  const LayerRotators rotator(rope, delta);
   const bool same_type = chunk.type == kv->type();
   std::vector<float> row(static_cast<size_t>(chunk.row_floats));
   for (int l = 0; l < chunk.n_layers; ++l) {
@@ -104,7 +135,7 @@ void PlaceChunk(const kv::ChunkKv& chunk, model::KvCache* kv, int64_t first_slot
         std::memcpy(kv->KRow(l, slot), chunk.KRow(l, i), chunk.row_bytes());
       } else {
         chunk.LoadKRow(l, i, row.data());
-        if (delta != 0) rotator.Rotate(row.data());
+        if (delta != 0) rotator(l).Rotate(row.data());
         kv->StoreK(l, slot, row.data());
       }
       if (same_type) {
@@ -168,14 +199,14 @@ std::vector<float> DeviationScores(const kv::ChunkKv& lead_kv, model::KvCache* s
   const int64_t n = lead_kv.n_tokens();
   const int64_t rf = lead_kv.row_floats;
   const int64_t delta = first_position - lead_kv.base_position;
-  const DeltaRotator rotator(rope, delta);
+  const LayerRotators rotator(rope, delta);
   std::vector<double> num(static_cast<size_t>(n), 0.0), den(static_cast<size_t>(n), 0.0);
   std::vector<float> k(static_cast<size_t>(rf)), vl(static_cast<size_t>(rf));
   std::vector<float> kc(static_cast<size_t>(rf)), vc(static_cast<size_t>(rf));
   for (int l = 0; l < lead_kv.n_layers; ++l) {
     for (int64_t i = 0; i < n; ++i) {
       lead_kv.LoadKRow(l, i, k.data());
-      if (delta != 0) rotator.Rotate(k.data());
+      if (delta != 0) rotator(l).Rotate(k.data());
       lead_kv.LoadVRow(l, i, vl.data());
       seq_kv->LoadK(l, first_slot + i, kc.data());
       seq_kv->LoadV(l, first_slot + i, vc.data());

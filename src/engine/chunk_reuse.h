@@ -58,6 +58,11 @@ struct RopeSetup {
   kernels::RopeParams params;
   std::vector<float> freq_factors;  // owned; params.freq_factors points here
   int n_kv_heads = 0;
+  // Gemma 3: layers l with local_layers[l] rotate with local_theta and
+  // local_freq_scale instead of params' (empty: every layer with params).
+  std::vector<uint8_t> local_layers;
+  float local_theta = 0;
+  float local_freq_scale = 1;
 
   RopeSetup() = default;
   RopeSetup(const RopeSetup& other) { *this = other; }

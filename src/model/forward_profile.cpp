@@ -17,6 +17,7 @@ std::string_view ForwardOpName(ForwardOp op) {
     case ForwardOp::kFfnResidual: return "ffn_residual";
     case ForwardOp::kOutputNorm: return "output_norm";
     case ForwardOp::kHead: return "head_matmul";
+    case ForwardOp::kMoeFfn: return "moe_ffn";
     case ForwardOp::kCount: break;
   }
   return "?";

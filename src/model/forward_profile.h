@@ -35,6 +35,8 @@ enum class ForwardOp : int {
   kFfnResidual,   // (post-norm), x += proj
   kOutputNorm,    // final RMSNorm of the rows that need logits / hidden states
   kHead,          // logits = xn @ output^T (and the final soft-cap)
+  kMoeFfn,        // a mixture-of-experts FFN: router, experts, shared expert, combine
+                  // (bytes: the experts the step's tokens chose, each once)
   kCount,
 };
 

@@ -1,5 +1,6 @@
 #include "model/hparams.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@ constexpr int64_t kMaxFfn = 1 << 20;
 constexpr int64_t kMaxLayers = 1024;
 constexpr int64_t kMaxHeads = 1024;
 constexpr int64_t kMaxHeadDim = 1024;
+constexpr int64_t kMaxExperts = 1024;
 
 class MetadataReader {
  public:
@@ -131,13 +133,50 @@ StatusOr<HParams> ReadHParams(const gguf::GgufFile& file) {
     if (hp.attn_softcap < 0 || hp.final_softcap < 0)
       return InvalidArgumentError("model: soft-capping values must be >= 0 (0: none)");
   }
-  if (spec->arch == Arch::kGemma2 && hp.n_layer == 46 && hp.n_embd / hp.n_head != hp.head_dim) {
-    // Gemma 2 27B scales queries by 1/sqrt(n_embd / n_head), not
+  if (((spec->arch == Arch::kGemma2 && hp.n_layer == 46) || (spec->arch == Arch::kGemma3 && hp.n_layer == 62)) &&
+      hp.n_embd / hp.n_head != hp.head_dim) {
+    // Gemma 2 and 3 27B scale queries by 1/sqrt(n_embd / n_head), not
     // 1/sqrt(head_dim) (llama.cpp keys this on the model size too).
     hp.attn_scale = 1.0f / std::sqrt(static_cast<float>(hp.n_embd / hp.n_head));
   }
-  if (spec->swa_period > 0) {
+  if (spec->swa_period > 0 && (spec->swa_default > 0 || file.Find(md.Key("attention.sliding_window")))) {
     ASSIGN_OR_RETURN(hp.sliding_window, md.CountOr("attention.sliding_window", int64_t{1} << 40, spec->swa_default));
+  }
+  hp.rope_freq_base_local = spec->local_rope_base;
+  hp.qk_norm_full = spec->qk_norm_full;
+
+  // Mixtral is written as "llama" with expert_count: llama's blocks with
+  // routed experts, top-k weights renormalized (llama.cpp's llama graph).
+  const bool llama_moe = spec->arch == Arch::kLlama && file.GetInt(md.Key("expert_count")).value_or(0) > 0;
+  if (spec->moe || llama_moe) {
+    ASSIGN_OR_RETURN(hp.n_expert, md.Count("expert_count", kMaxExperts));
+    ASSIGN_OR_RETURN(hp.n_expert_used, md.Count("expert_used_count", hp.n_expert));
+    const int64_t ff_default =
+        spec->arch == Arch::kOlmoe || llama_moe ? hp.n_ff : std::max<int64_t>(1, hp.n_ff / hp.n_expert_used);
+    ASSIGN_OR_RETURN(hp.n_ff_exp, md.CountOr("expert_feed_forward_length", kMaxFfn, ff_default));
+    if (spec->moe_shared_expert) {
+      ASSIGN_OR_RETURN(hp.n_ff_shexp, md.CountOr("expert_shared_feed_forward_length", kMaxFfn, hp.n_ff));
+    }
+    hp.expert_norm_topk = spec->moe_norm_topk || llama_moe;
+    // Softmax gating only (llama.cpp's LLAMA_EXPERT_GATING_FUNC_TYPE_SOFTMAX
+    // = 1; sigmoid gating belongs to other architectures).
+    if (const auto gating = file.GetInt(md.Key("expert_gating_func")); gating && *gating != 1)
+      return UnimplementedError("model: " + md.Key("expert_gating_func") + " = " + std::to_string(*gating) +
+                                " is not supported (only 1, softmax)");
+    ASSIGN_OR_RETURN(hp.expert_weights_scale, md.Float("expert_weights_scale", 1.0f));
+    if (hp.expert_weights_scale == 0) hp.expert_weights_scale = 1;  // llama.cpp: 0 means unscaled
+    if (hp.expert_weights_scale < 0) return InvalidArgumentError("model: " + md.Key("expert_weights_scale") + " must be >= 0");
+    if (file.Find(md.Key("expert_weights_norm"))) {
+      auto norm = file.GetBool(md.Key("expert_weights_norm"));
+      if (!norm) return InvalidArgumentError("model: metadata key '" + md.Key("expert_weights_norm") + "' must be a bool");
+      hp.expert_norm_topk = *norm;
+    }
+  } else if (file.GetInt(md.Key("expert_count")).value_or(0) > 0) {
+    // A dense architecture over a mixture-of-experts file: refuse it by
+    // name rather than report missing dense FFN tensors.
+    return UnimplementedError("model: '" + hp.arch_name + "' with " + md.Key("expert_count") +
+                              " (mixture of experts) is not supported; MoE architectures: llama (Mixtral), "
+                              "qwen2moe, qwen3moe, olmoe");
   }
 
   ASSIGN_OR_RETURN(hp.rope_attn_factor, md.Float("rope.scaling.attn_factor", 1.0f));

@@ -9,9 +9,15 @@
 // "linear"; "linear" needs rope.scaling.factor), context_length; for
 // architectures with soft-capping and sliding windows (gemma2)
 // attn_logit_softcapping (default 50), final_logit_softcapping (default 30)
-// and attention.sliding_window (default 4096, as llama.cpp);
+// and attention.sliding_window (default 4096, as llama.cpp; gemma3: absent
+// means no local layers);
 // rope.scaling.attn_factor and rope.scaling.original_context_length (LongRoPE
-// files). The vocabulary size comes from
+// files); for mixture-of-experts architectures expert_count,
+// expert_used_count (<= expert_count), expert_feed_forward_length,
+// expert_shared_feed_forward_length, expert_weights_norm (bool),
+// expert_weights_scale (default 1; 0 means 1), expert_gating_func (only 1,
+// softmax, is accepted). The
+// vocabulary size comes from
 // token_embd.weight's dims (the metadata array may be absent).
 //
 // Invariants after ReadHParams succeeds: every count is positive,
@@ -62,10 +68,33 @@ struct HParams {
   float rope_attn_factor = 1.0f;
   int64_t n_ctx_orig = 0;       // rope.scaling.original_context_length (default n_ctx_train)
   bool rope_long = false;
+  // Gemma 3: local layers' RoPE (base, no scaling); 0: as the global one.
+  float rope_freq_base_local = 0;
+  bool qk_norm_full = false;    // see ArchSpec (OLMoE)
+  // Mixture of experts (n_expert > 0; see ArchSpec::moe): n_ff_exp is each
+  // routed expert's FFN width (expert_feed_forward_length; default
+  // n_ff / n_expert_used as llama.cpp, OLMoE n_ff), n_ff_shexp the shared
+  // expert's (expert_shared_feed_forward_length, default n_ff).
+  int64_t n_expert = 0;
+  int64_t n_expert_used = 0;
+  int64_t n_ff_exp = 0;
+  int64_t n_ff_shexp = 0;       // 0: no shared expert
+  bool expert_norm_topk = false;
+  float expert_weights_scale = 1;  // routing weights multiplied by it (after renormalizing)
 
   int64_t n_embd_q() const { return n_head * head_dim; }
+  bool is_moe() const { return n_expert > 0; }
   // Whether layer l attends over the sliding window only.
-  bool is_local_layer(int64_t l) const { return swa_period > 0 && l % swa_period < swa_period - 1; }
+  bool is_local_layer(int64_t l) const {
+    return swa_period > 0 && sliding_window > 0 && l % swa_period < swa_period - 1;
+  }
+  // The RoPE base and position scale layer l rotates with.
+  float rope_base(int64_t l) const {
+    return rope_freq_base_local > 0 && is_local_layer(l) ? rope_freq_base_local : rope_freq_base;
+  }
+  float rope_scale(int64_t l) const {
+    return rope_freq_base_local > 0 && is_local_layer(l) ? 1.0f : rope_freq_scale;
+  }
   int64_t n_embd_kv() const { return n_head_kv * head_dim; }  // floats per KV row
 };
 

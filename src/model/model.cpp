@@ -13,6 +13,7 @@
 #include "kernels/attention_votes.h"
 #include "kernels/ops.h"
 #include "model/fingerprint.h"
+#include "model/moe_ffn.h"
 #include "model/page_selection.h"
 #include "model/shared_prefix.h"
 #include "model/weights.h"
@@ -42,21 +43,27 @@ uint64_t ComputeFingerprint(const gguf::GgufFile& file, const HParams& hp) {
   const int64_t ints[] = {hp.n_vocab, hp.n_embd, hp.n_layer, hp.n_ff, hp.n_head,
                           hp.n_head_kv, hp.head_dim, hp.n_rot};
   h = HashCombine(h, Hash64(ints, sizeof(ints)));
+  if (hp.is_moe()) {  // (dense models keep their fingerprints)
+    const int64_t moe[] = {hp.n_expert, hp.n_expert_used, hp.n_ff_exp, hp.n_ff_shexp, hp.expert_norm_topk ? 1 : 0};
+    h = HashCombine(h, Hash64(moe, sizeof(moe)));
+    h = HashCombine(h, Hash64(&hp.expert_weights_scale, sizeof(float)));
+  }
   const float floats[] = {hp.rms_norm_eps,     hp.rope_freq_base, hp.rope_freq_scale,
                           hp.attn_scale,       hp.attn_softcap,   hp.final_softcap,
                           static_cast<float>(hp.sliding_window), hp.rope_attn_factor,
                           hp.rope_long ? 1.0f : 0.0f};
   h = HashCombine(h, Hash64(floats, sizeof(floats)));
+  if (hp.rope_freq_base_local > 0) h = HashCombine(h, Hash64(&hp.rope_freq_base_local, sizeof(float)));
   return FingerprintTensors(file, h);
 }
 
-// The model's RoPE, with `mscale` as the rotated dims' magnitude factor.
-kernels::RopeParams RopeOf(const HParams& hp, const std::vector<float>& freq_factors, float mscale) {
+// Layer l's RoPE, with `mscale` as the rotated dims' magnitude factor.
+kernels::RopeParams RopeOf(const HParams& hp, int64_t l, const std::vector<float>& freq_factors, float mscale) {
   return kernels::RopeParams{
       .head_dim = static_cast<int>(hp.head_dim),
       .n_rot = static_cast<int>(hp.n_rot),
-      .theta = hp.rope_freq_base,
-      .freq_scale = hp.rope_freq_scale,
+      .theta = hp.rope_base(l),
+      .freq_scale = hp.rope_scale(l),
       .style = hp.rope_style,
       .freq_factors = freq_factors.empty() ? nullptr : freq_factors.data(),
       .mscale = mscale,
@@ -93,6 +100,7 @@ struct Model::Scratch {
   };
   std::vector<AttnGroup> attn_groups;
   std::vector<AttnGroup> small_seqs;  // groups of <= 4 tokens, run one per thread
+  MoeScratch moe;                     // mixture-of-experts layers
 };
 
 Model::Model(PrivateTag) : scratch_(std::make_unique<Scratch>()) {}
@@ -122,7 +130,7 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
   return m;
 }
 
-size_t Model::weight_bytes_per_token() const { return weights_->BytesPerToken(); }
+size_t Model::weight_bytes_per_token() const { return weights_->BytesPerToken(hparams_.n_expert_used); }
 
 std::span<const float> Model::rope_freq_factors() const { return weights_->rope_freqs; }
 
@@ -138,14 +146,15 @@ Status Model::ShiftKeys(KvCache* kv, int64_t first_slot, int64_t n, int64_t delt
                            ") past the cache");
   // The forward pass's rotation without LongRoPE's magnitude factor (that
   // was applied once, when the key was computed).
-  const kernels::RopeParams rope = RopeOf(hp, weights_->rope_freqs, /*mscale=*/1.0f);
   std::vector<float> row(static_cast<size_t>(kv->row_floats()));
-  for (int layer = 0; layer < kv->n_layers(); ++layer)
+  for (int layer = 0; layer < kv->n_layers(); ++layer) {
+    const kernels::RopeParams rope = RopeOf(hp, layer, weights_->rope_freqs, /*mscale=*/1.0f);
     for (int64_t slot = first_slot; slot < first_slot + n; ++slot) {
       kv->LoadK(layer, slot, row.data());
       kernels::ApplyRope(row.data(), static_cast<int>(hp.n_head_kv), delta, rope);
       kv->StoreK(layer, slot, row.data());
     }
+  }
   return Status::Ok();
 }
 
@@ -213,7 +222,7 @@ Status Model::ForwardLayers(std::span<const SequenceBatch> batch, int64_t n_laye
   s.v.resize(T * dkv);
   s.attn.resize(T * dq);
   s.proj.resize(T * d);
-  s.gate.resize(T * ff);
+  if (!hp.is_moe()) s.gate.resize(T * ff);
   s.positions.resize(T);
   s.slots.resize(T);
   s.seq_of.resize(T);
@@ -258,7 +267,6 @@ Status Model::ForwardLayers(std::span<const SequenceBatch> batch, int64_t n_laye
 
   laps.Lap(ForwardOp::kEmbed);
 
-  const kernels::RopeParams rope = RopeOf(hp, w.rope_freqs, hp.rope_attn_factor);
   // Entries that asked for attention votes: their last rows' probabilities,
   // per layer, from the queries and cache this layer just used.
   std::vector<int64_t> vote_first_token(batch.size(), -1);
@@ -288,6 +296,7 @@ Status Model::ForwardLayers(std::span<const SequenceBatch> batch, int64_t n_laye
   for (int64_t l = 0; l < n_layers; ++l) {
     const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
     const int layer = static_cast<int>(l);
+    const kernels::RopeParams rope = RopeOf(hp, l, w.rope_freqs, hp.rope_attn_factor);
     // Local (sliding-window) layers see the last sliding_window slots of a
     // sequence: one slot per position, as the engine lays sequences out.
     const kernels::AttentionShape shape{
@@ -330,7 +339,10 @@ Status Model::ForwardLayers(std::span<const SequenceBatch> batch, int64_t n_laye
       if (!lw.bq.empty()) kernels::AddInPlace(q, lw.bq.data(), dq);
       if (!lw.bk.empty()) kernels::AddInPlace(k, lw.bk.data(), dkv);
       if (!lw.bv.empty()) kernels::AddInPlace(v, lw.bv.data(), dkv);
-      if (!lw.q_norm.empty()) {
+      if (hp.qk_norm_full) {
+        kernels::RmsNorm(q, lw.q_norm.data(), dq, hp.rms_norm_eps, q);
+        kernels::RmsNorm(k, lw.k_norm.data(), dkv, hp.rms_norm_eps, k);
+      } else if (!lw.q_norm.empty()) {
         for (int64_t h = 0; h < hp.n_head; ++h)
           kernels::RmsNorm(q + h * hp.head_dim, lw.q_norm.data(), hp.head_dim, hp.rms_norm_eps, q + h * hp.head_dim);
         for (int64_t h = 0; h < hp.n_head_kv; ++h)
@@ -420,7 +432,19 @@ Status Model::ForwardLayers(std::span<const SequenceBatch> batch, int64_t n_laye
     });
     laps.Lap(ForwardOp::kAttnResidual);
 
-    // --- feed-forward block (SwiGLU or GeGLU) ---
+    // --- feed-forward block (SwiGLU or GeGLU; or a mixture of experts) ---
+    if (lw.moe) {
+      const MoeShape moe_shape{.n_embd = d, .n_ff_exp = hp.n_ff_exp, .n_ff_shexp = hp.n_ff_shexp,
+                               .n_expert = hp.n_expert, .n_expert_used = hp.n_expert_used,
+                               .norm_topk = hp.expert_norm_topk, .weights_scale = hp.expert_weights_scale,
+                               .act = hp.ffn};
+      const size_t moe_bytes =
+          MoeFfn(*lw.moe, moe_shape, s.xn.data(), n_tokens, s.proj.data(), &s.moe, pool_, moe_schedule_);
+      if (laps.active()) laps.Lap(ForwardOp::kMoeFfn, moe_bytes);
+      ForRows(pool_, n_tokens, [&](int64_t t) { kernels::AddInPlace(s.x.data() + t * d, s.proj.data() + t * d, d); });
+      laps.Lap(ForwardOp::kFfnResidual);
+      continue;
+    }
     // out (ff,) = act(gate) * up; out may alias gate.
     auto gated = [&](const float* gate, const float* up, float* out) {
       if (hp.ffn == FfnActivation::kSilu) return kernels::SiluMul(gate, up, ff, out);

@@ -11,7 +11,9 @@
 // of one sequence, the KV slots they occupy and their RoPE positions. All
 // tokens of the batch go through the projections together (one MatMul per
 // weight per layer: prefill is a matrix-matrix product, decode a
-// matrix-vector one); attention runs per sequence over its own KvCache.
+// matrix-vector one; a mixture-of-experts layer runs each chosen expert once
+// over the batch's tokens that chose it, model/moe_ffn.h); attention runs
+// per sequence over its own KvCache.
 // Token i of a sequence attends to slots [0, first_slot + i] (causal); K is
 // rotated before it is stored.
 //
@@ -34,6 +36,7 @@
 #include "model/forward_profile.h"
 #include "model/hparams.h"
 #include "model/kv_cache.h"
+#include "model/moe_ffn.h"
 
 namespace chunkserve::model {
 
@@ -147,7 +150,8 @@ class Model {
 
   // Runs the batch; `logits` is resized and filled (see Logits). Scratch
   // grows with the batch (about T * (4 n_embd + 3 n_ff) floats for T
-  // tokens), so callers slice long prefills (e.g. 512 tokens per call).
+  // tokens; MoE layers T * k * (2 n_embd + 3 n_ff_exp) for k experts per
+  // token), so callers slice long prefills (e.g. 512 tokens per call).
   // InvalidArgument for a token id outside the vocabulary, an empty sequence,
   // a cache of the wrong shape; OutOfRange for slots past the cache capacity.
   Status Forward(std::span<const SequenceBatch> batch, Logits* logits);
@@ -159,6 +163,11 @@ class Model {
   // Forward charges the time of each op to `profile` (see forward_profile.h)
   // until set back to null; tools only. Borrowed; set while no Forward runs.
   void set_profile(ForwardProfile* profile) { profile_ = profile; }
+
+  // How mixture-of-experts layers run (model/moe_ffn.h): kGrouped (the
+  // default) or the per-token twin that tests compare it with. Set while
+  // no Forward runs.
+  void set_moe_schedule(MoeSchedule schedule) { moe_schedule_ = schedule; }
 
   // Re-rotates the K rows of slots [first_slot, first_slot + n) of `kv` by
   // `delta` positions (a pure rotation: RoPE composes, so keys computed at
@@ -188,6 +197,7 @@ class Model {
   bool shared_prefix_attention_ = true;
   kernels::AttentionPrecision attention_precision_ = kernels::AttentionPrecision::kF32;
   ForwardProfile* profile_ = nullptr;
+  MoeSchedule moe_schedule_ = MoeSchedule::kGrouped;
 
   // Scratch reused across Forward calls, grown to the largest batch seen.
   struct Scratch;

@@ -92,6 +92,47 @@ class Binder {
     return Status::Ok();
   }
 
+  // Experts of a 3-D tensor [cols, rows, n] (slab e = expert e), each packed
+  // into ExpertWeights member `member`; gate and up go through
+  // ExpertStack instead.
+  Status ExpertMatrices(const std::string& name, int64_t cols, int64_t rows, std::vector<ExpertWeights>* experts,
+                        std::optional<kernels::PackedMatrix> ExpertWeights::*member) const {
+    const auto n = static_cast<int64_t>(experts->size());
+    ASSIGN_OR_RETURN(const gguf::TensorInfo* t, Find(name, {cols, rows, n}, true));
+    const auto row_bytes = RowBytes(t->type, cols);
+    if (!row_bytes) return InvalidArgumentError("model: tensor '" + name + "' rows are not whole blocks");
+    for (int64_t e = 0; e < n; ++e) {
+      auto packed = kernels::PackedMatrix::Pack({t->type, rows, cols, t->data + static_cast<size_t>(e * rows) * *row_bytes});
+      if (!packed.ok()) return packed.status().WithContext("model: tensor '" + name + "'");
+      ((*experts)[static_cast<size_t>(e)].*member).emplace(std::move(packed).value());
+    }
+    return Status::Ok();
+  }
+
+  // Each expert's gate and up slabs, stacked (gate rows, then up rows) when
+  // the two tensors share a type.
+  Status ExpertGateUp(const std::string& gate, const std::string& up, int64_t cols, int64_t rows,
+                      std::vector<ExpertWeights>* experts) const {
+    const auto n = static_cast<int64_t>(experts->size());
+    ASSIGN_OR_RETURN(const gguf::TensorInfo* g, Find(gate, {cols, rows, n}, true));
+    ASSIGN_OR_RETURN(const gguf::TensorInfo* u, Find(up, {cols, rows, n}, true));
+    const auto row_bytes = RowBytes(g->type, cols);
+    if (g->type != u->type || !row_bytes) {
+      RETURN_IF_ERROR(ExpertMatrices(gate, cols, rows, experts, &ExpertWeights::w_gate));
+      return ExpertMatrices(up, cols, rows, experts, &ExpertWeights::w_up);
+    }
+    const size_t slab = static_cast<size_t>(rows) * *row_bytes;
+    std::vector<uint8_t> stacked(2 * slab);
+    for (int64_t e = 0; e < n; ++e) {
+      std::memcpy(stacked.data(), g->data + static_cast<size_t>(e) * slab, slab);
+      std::memcpy(stacked.data() + slab, u->data + static_cast<size_t>(e) * slab, slab);
+      auto packed = kernels::PackedMatrix::Pack({g->type, 2 * rows, cols, stacked.data()});
+      if (!packed.ok()) return packed.status().WithContext("model: tensor '" + gate + "'");
+      (*experts)[static_cast<size_t>(e)].w_gate_up.emplace(std::move(packed).value());
+    }
+    return Status::Ok();
+  }
+
   static StatusOr<kernels::PackedMatrix> PackTensor(const gguf::TensorInfo& t, int64_t rows, int64_t cols) {
     auto packed = kernels::PackedMatrix::Pack({t.type, rows, cols, t.data});
     if (!packed.ok()) return packed.status().WithContext("model: tensor '" + t.name + "'");
@@ -124,14 +165,33 @@ StatusOr<LayerWeights> BindLayer(const Binder& b, const HParams& hp, int64_t lay
   ASSIGN_OR_RETURN(lw.bk, b.Vector(p + "attn_k.bias", dkv, hp.qkv_bias));
   ASSIGN_OR_RETURN(lw.bv, b.Vector(p + "attn_v.bias", dkv, hp.qkv_bias));
   if (hp.qk_norm) {
-    ASSIGN_OR_RETURN(lw.q_norm, b.Vector(p + "attn_q_norm.weight", hp.head_dim, true));
-    ASSIGN_OR_RETURN(lw.k_norm, b.Vector(p + "attn_k_norm.weight", hp.head_dim, true));
+    ASSIGN_OR_RETURN(lw.q_norm, b.Vector(p + "attn_q_norm.weight", hp.qk_norm_full ? dq : hp.head_dim, true));
+    ASSIGN_OR_RETURN(lw.k_norm, b.Vector(p + "attn_k_norm.weight", hp.qk_norm_full ? dkv : hp.head_dim, true));
   }
   if (hp.post_norms) {
     ASSIGN_OR_RETURN(lw.post_attn_norm, b.Vector(p + "post_attention_norm.weight", d, true));
     ASSIGN_OR_RETURN(lw.post_ffn_norm, b.Vector(p + "post_ffw_norm.weight", d, true));
   }
   ASSIGN_OR_RETURN(lw.ffn_norm, b.Vector(p + "ffn_norm.weight", d, true));
+  if (hp.is_moe()) {
+    MoeWeights moe;
+    ASSIGN_OR_RETURN(auto router, b.Matrix(p + "ffn_gate_inp.weight", d, hp.n_expert));
+    moe.router.emplace(std::move(router));
+    moe.experts.resize(static_cast<size_t>(hp.n_expert));
+    RETURN_IF_ERROR(b.ExpertGateUp(p + "ffn_gate_exps.weight", p + "ffn_up_exps.weight", d, hp.n_ff_exp, &moe.experts));
+    RETURN_IF_ERROR(b.ExpertMatrices(p + "ffn_down_exps.weight", hp.n_ff_exp, d, &moe.experts, &ExpertWeights::w_down));
+    if (hp.n_ff_shexp > 0) {
+      ExpertWeights& sh = moe.shared.emplace();
+      const int64_t fs = hp.n_ff_shexp;
+      RETURN_IF_ERROR(b.MatrixStack({{p + "ffn_gate_shexp.weight", fs}, {p + "ffn_up_shexp.weight", fs}}, d,
+                                    &sh.w_gate_up, {&sh.w_gate, &sh.w_up}));
+      ASSIGN_OR_RETURN(auto down, b.Matrix(p + "ffn_down_shexp.weight", fs, d));
+      sh.w_down.emplace(std::move(down));
+      ASSIGN_OR_RETURN(moe.shared_gate, b.Vector(p + "ffn_gate_inp_shexp.weight", d, true));
+    }
+    lw.moe.emplace(std::move(moe));
+    return lw;
+  }
   if (hp.fused_gate_up) {
     ASSIGN_OR_RETURN(auto w_gate_up, b.Matrix(p + "ffn_up.weight", d, 2 * ff));
     lw.w_gate_up.emplace(std::move(w_gate_up));
@@ -146,12 +206,13 @@ StatusOr<LayerWeights> BindLayer(const Binder& b, const HParams& hp, int64_t lay
 
 }  // namespace
 
-size_t Weights::BytesPerToken() const {
+size_t Weights::BytesPerToken(int64_t n_expert_used) const {
   size_t bytes = token_embd_row_bytes + output_norm.size() * sizeof(float);
   if (output) bytes += output->bytes();
   for (const LayerWeights& l : layers) {
     for (const auto* m : {&l.wqkv, &l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate_up, &l.w_gate, &l.w_up, &l.w_down})
       bytes += m->has_value() ? (*m)->bytes() : 0;
+    if (l.moe) bytes += MoeBytesPerToken(*l.moe, n_expert_used);
     for (const std::vector<float>* v :
          {&l.attn_norm, &l.bq, &l.bk, &l.bv, &l.q_norm, &l.k_norm, &l.ffn_norm, &l.post_attn_norm, &l.post_ffn_norm})
       bytes += v->size() * sizeof(float);

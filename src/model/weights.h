@@ -9,7 +9,13 @@
 // attn_norm, attn_q, attn_k, attn_v, attn_output, ffn_norm, ffn_gate, ffn_up,
 // ffn_down (.weight); attn_q/k/v.bias (qwen2); attn_q_norm / attn_k_norm
 // (.weight, head_dim; qwen3); post_attention_norm, post_ffw_norm (.weight,
-// n_embd; gemma2). attn_qkv.weight [n_embd, n_embd_q + 2 n_embd_kv] may
+// n_embd; gemma2, gemma3). Mixture-of-experts layers (HParams::is_moe)
+// replace ffn_gate/up/down with ffn_gate_inp.weight [n_embd, n_expert]
+// (router) and ffn_gate_exps, ffn_up_exps [n_embd, n_ff_exp, n_expert],
+// ffn_down_exps [n_ff_exp, n_embd, n_expert] (expert e is the e-th 2-D
+// slab), plus qwen2moe's shared expert ffn_{gate,up}_shexp
+// [n_embd, n_ff_shexp], ffn_down_shexp and ffn_gate_inp_shexp.weight
+// (n_embd). attn_qkv.weight [n_embd, n_embd_q + 2 n_embd_kv] may
 // replace attn_q/k/v (fused, as phi3 files store it); phi3's ffn_up.weight
 // is [n_embd, 2 n_ff] (gate rows, then up) with no ffn_gate. Dims are in ggml
 // order: a projection from a to b is [a, b].
@@ -30,6 +36,7 @@
 #include "gguf/gguf_file.h"
 #include "kernels/matmul.h"
 #include "model/hparams.h"
+#include "model/moe_ffn.h"
 
 namespace chunkserve::model {
 
@@ -46,7 +53,7 @@ struct LayerWeights {
   std::optional<kernels::PackedMatrix> wv;    // (n_embd_kv, n_embd)
   std::optional<kernels::PackedMatrix> wo;    // (n_embd, n_embd_q)
   std::vector<float> bq, bk, bv;           // qkv_bias only
-  std::vector<float> q_norm, k_norm;       // qk_norm only: (head_dim,)
+  std::vector<float> q_norm, k_norm;       // qk_norm only: (head_dim,); qk_norm_full: (n_embd_q,), (n_embd_kv,)
   std::vector<float> post_attn_norm;  // post_norms only: (n_embd,)
   std::vector<float> ffn_norm;   // (n_embd,)
   std::vector<float> post_ffn_norm;   // post_norms only: (n_embd,)
@@ -54,6 +61,7 @@ struct LayerWeights {
   std::optional<kernels::PackedMatrix> w_gate;     // (n_ff, n_embd)
   std::optional<kernels::PackedMatrix> w_up;       // (n_ff, n_embd)
   std::optional<kernels::PackedMatrix> w_down;     // (n_embd, n_ff)
+  std::optional<MoeWeights> moe;  // mixture-of-experts layers: instead of the dense FFN above
 };
 
 struct Weights {
@@ -65,8 +73,9 @@ struct Weights {
   std::vector<float> rope_freqs;   // empty or (n_rot / 2,): rope_freqs or the chosen LongRoPE factors
   std::vector<LayerWeights> layers;
 
-  // Bytes one decoded token reads: every matrix, the vectors, one embedding row.
-  size_t BytesPerToken() const;
+  // Bytes one decoded token reads: every matrix (of MoE layers the router,
+  // n_expert_used experts and the shared one), the vectors, one embedding row.
+  size_t BytesPerToken(int64_t n_expert_used) const;
 };
 
 // Binds and packs every tensor; a Status naming the tensor for a missing one,

@@ -119,8 +119,9 @@ TEST(ChunkReuse, ReRotationEqualsRopeAtTheNewPosition) {
 // sees relative positions.
 TEST(ChunkReuse, IdenticalContextAtAnotherPositionEqualsRecompute) {
   // phi3: LongRoPE's frequency factors and attention factor (a move must
-  // rotate with the factors the forward pass chose, and not scale again).
-  for (const char* arch : {"llama", "qwen2", "phi3"}) {
+  // rotate with the factors the forward pass chose, and not scale again);
+  // gemma3: local and global layers rotate with different RoPE bases.
+  for (const char* arch : {"llama", "qwen2", "phi3", "gemma3"}) {
     SCOPED_TRACE(arch);
     auto model = LoadSmallModel(arch, 1, kF32);
     ASSERT_TRUE(model);

@@ -29,6 +29,13 @@ inline fixture::FixtureSpec SmallSpec(const std::string& arch) {
   spec.n_ff = 96;
   spec.n_vocab = 300;
   spec.long_rope = arch == "phi3";  // Phi-3's LongRoPE factor pair
+  if (arch == "gemma3") {
+    // Local layers on base 10000, the sixth (global) on 1e6 scaled by 8.
+    spec.n_layer = 7;
+    spec.tied = true;
+    spec.rope_theta = 1000000.0f;
+    spec.rope_scale_linear = 8.0f;
+  }
   return spec;
 }
 

@@ -169,6 +169,51 @@ TEST(LoadErrorsTest, Phi3NamesWhatItCannotRun) {
   EXPECT_TRUE(m.ok()) << m.status().ToString();
 }
 
+// gemma3 needs its per-head Q/K norms (after gemma2's post-norms); a
+// llama-shaped file under the name is refused naming the first it lacks.
+TEST(LoadErrorsTest, Gemma3NamesWhatIsMissing) {
+  Status s = LoadStatus(WriteTiny("tiny_gemma3.gguf", {.arch = "gemma3"}));
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("blk.0.attn_q_norm.weight"), std::string::npos) << s.message();
+}
+
+// Mixture-of-experts files: the expert metadata is required and checked, a
+// dense FFN in a MoE architecture is refused naming the router it lacks,
+// and a MoE file under a dense architecture name (other than llama, which
+// is Mixtral's) is refused by name rather than by a missing dense tensor;
+// a dense FFN where experts belong is refused naming the router.
+TEST(LoadErrorsTest, MoeNamesWhatIsMissing) {
+  Status s = LoadStatus(WriteTiny("tiny_moe_a.gguf", {.arch = "qwen3moe", .edit_metadata = [](gguf::GgufWriter& w) {
+    w.SetU32("qwen3moe.expert_used_count", 2);
+  }}));
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("qwen3moe.expert_count"), std::string::npos) << s.message();
+  s = LoadStatus(WriteTiny("tiny_moe_b.gguf", {.arch = "olmoe", .edit_metadata = [](gguf::GgufWriter& w) {
+    w.SetU32("olmoe.expert_count", 4);
+    w.SetU32("olmoe.expert_used_count", 5);
+  }}));
+  EXPECT_NE(s.message().find("olmoe.expert_used_count"), std::string::npos) << s.message();
+  s = LoadStatus(WriteTiny("tiny_moe_d.gguf", {.arch = "qwen2", .edit_metadata = [](gguf::GgufWriter& w) {
+    w.SetU32("qwen2.expert_count", 4);
+  }}));
+  EXPECT_EQ(s.code(), StatusCode::kUnimplemented);
+  EXPECT_NE(s.message().find("mixture of experts"), std::string::npos) << s.message();
+  // Sigmoid gating (other architectures' convention) is refused by key.
+  s = LoadStatus(WriteTiny("tiny_moe_f.gguf", {.arch = "qwen3moe", .edit_metadata = [](gguf::GgufWriter& w) {
+    w.SetU32("qwen3moe.expert_count", 4);
+    w.SetU32("qwen3moe.expert_used_count", 2);
+    w.SetU32("qwen3moe.expert_gating_func", 2);
+  }}));
+  EXPECT_EQ(s.code(), StatusCode::kUnimplemented);
+  EXPECT_NE(s.message().find("qwen3moe.expert_gating_func"), std::string::npos) << s.message();
+  // llama with experts is Mixtral's layout: the 3-D expert tensors are named.
+  s = LoadStatus(WriteTiny("tiny_moe_e.gguf", {.edit_metadata = [](gguf::GgufWriter& w) {
+    w.SetU32("llama.expert_count", 4);
+    w.SetU32("llama.expert_used_count", 2);
+  }}));
+  EXPECT_NE(s.message().find("blk.0.ffn_gate_inp.weight"), std::string::npos) << s.message();
+}
+
 TEST(LoadErrorsTest, BadMetadataIsNamed) {
   struct Case {
     std::function<void(gguf::GgufWriter&)> edit;

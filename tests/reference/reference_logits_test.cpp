@@ -1,6 +1,6 @@
 // The C++ forward pass against the independent NumPy reference
 // (tools/reference/gguf_reference.py), for every architecture x weight type
-// (gemma2 in six of them, phi3 in four), on fixture models from
+// (gemma2 in six of them, phi3 in four, gemma3 in four), on fixture models from
 // tools/fixture/make_fixture_model.
 //
 // Each case: write a tiny fixture (2 layers, 4 heads, 2 KV heads; 64 wide
@@ -31,7 +31,10 @@
 //    Measured over seeds 1-4 x 27 quantized cases: 24 of 108 diverged, with
 //    rel <= 2.0e-2, median <= 2.0e-3, top-1 flips only at gaps <= 0.8%;
 //    and over seeds 1-4 x the 12 q2_K / q3_K / iq4_nl / iq4_xs cases: 9 of
-//    48 diverged, rel <= 1.4e-2, median <= 1.4e-3, no top-1 flip.
+//    48 diverged, rel <= 1.4e-2, median <= 1.4e-3, no top-1 flip; and over
+//    seeds 1-6 x the 14 gemma3 / MoE cases (prefill and decode): 22 of 168
+//    runs diverged, rel <= 1.3e-2 (no routing flip: the fixture's f32
+//    router is scaled so top-k gaps dwarf rounding).
 //    A real bug (RoPE, bias, norm, a wrong sub-block scale) gives rel ~0.1-1.
 //    The bit-exact weight decoding is checked separately
 //    (reference_dequant_test.cpp).
@@ -67,6 +70,7 @@ bool IsKType(const std::string& t) {
   return t == "q4_k" || t == "q5_k" || t == "q6_k" || t == "q4_k_m" || t == "q2_k" || t == "q3_k" || t == "iq4_xs";
 }
 bool IsFloatType(const std::string& t) { return t == "f32" || t == "f16" || t == "bf16"; }
+bool IsMoe(const std::string& arch) { return arch == "qwen2moe" || arch == "qwen3moe" || arch == "olmoe" || arch == "mixtral"; }
 
 constexpr double kExactTol = 1e-4;        // rel, every type
 constexpr double kDivergedTol = 5e-2;     // rel, quantized types after a rounding flip
@@ -149,16 +153,29 @@ TEST_P(ReferenceLogitsTest, PrefillAndDecodeMatchNumpyReference) {
   const int n_ff = k_type ? 512 : 128;
   const int n_head = 4;
   const int head_dim = (c.arch == "qwen3" ? 2 : 1) * n_embd / n_head;
+  // gemma3: 7 layers, so layers 0-4 and 6 are local and layer 5 global.
+  const int n_layer = c.arch == "gemma3" ? 7 : 2;
   // CHUNKSERVE_REFERENCE_SEED reruns the suite on other weights (stress).
   const char* seed_env = std::getenv("CHUNKSERVE_REFERENCE_SEED");
   const std::string seed = seed_env != nullptr ? seed_env : "11";
-  std::string gen = FixtureTool() + " --quiet --arch " + c.arch + " --type " + c.type +
+  // "mixtral": llama with experts (Mixtral's layout, weights renormalized).
+  const std::string fixture_arch = c.arch == "mixtral" ? "llama" : c.arch;
+  std::string gen = FixtureTool() + " --quiet --arch " + fixture_arch + " --type " + c.type +
                     " --seed " + seed + " --n-embd " + std::to_string(n_embd) + " --n-ff " + std::to_string(n_ff) +
-                    " --n-layer 2 --n-head 4 --n-head-kv 2 --head-dim " + std::to_string(head_dim) +
+                    " --n-layer " + std::to_string(n_layer) + " --n-head 4 --n-head-kv 2 --head-dim " +
+                    std::to_string(head_dim) +
                     " --n-vocab 300 --ctx 2048" + (c.arch == "qwen2" ? " --tied" : "") +
                     // gemma2: a window of 5 of the 12 tokens (local layers
                     // really slide) and caps that bend these scores and logits.
                     (c.arch == "gemma2" ? " --tied --sliding-window 5 --attn-softcap 2 --final-softcap 5" : "") +
+                    // gemma3: the same window; the global layer on base 1e6
+                    // scaled by 8, the local ones on 10000 unscaled.
+                    (c.arch == "gemma3" ? " --tied --sliding-window 5 --rope-theta 1000000 --rope-scale 8" : "") +
+                    // MoE: 6 experts as wide as the dense FFN, 2 per token
+                    // (qwen3moe 3); qwen2moe's shared expert as wide too.
+                    (IsMoe(c.arch) ? " --n-expert 6 --n-expert-used " + std::string(c.arch == "qwen3moe" ? "3" : "2") +
+                                         " --n-ff-exp " + std::to_string(n_ff) + " --n-ff-shexp " + std::to_string(n_ff)
+                                   : "") +
                     (c.llama3_rope ? " --llama3-rope" : "") + (c.long_rope ? " --long-rope" : "") + " -o " +
                     model_path;
   const CommandResult g = RunCommand(gen);
@@ -237,6 +254,14 @@ std::vector<Case> AllCases() {
   // Gemma 2 (issue 17): soft-capping, sliding-window layers, post-norms,
   // scaled embeddings, GeGLU.
   for (const char* type : {"f32", "bf16", "q8_0", "q4_k_m", "iq4_nl", "q3_k"}) cases.push_back({"gemma2", type});
+  // Gemma 3 text: 5 local : 1 global layers with their own RoPE bases,
+  // per-head Q/K norms.
+  for (const char* type : {"f32", "bf16", "q8_0", "q4_k_m"}) cases.push_back({"gemma3", type});
+  // Mixture of experts: top-k routing, qwen2moe's gated shared expert,
+  // qwen3moe's renormalized weights, olmoe's whole-projection Q/K norms.
+  for (const char* arch : {"qwen2moe", "qwen3moe", "olmoe"})
+    for (const char* type : {"f32", "q8_0", "q4_k_m"}) cases.push_back({arch, type});
+  cases.push_back({"mixtral", "q4_k"});
   // Phi-3: fused attn_qkv and gate/up.
   for (const char* type : {"f32", "q8_0", "q4_k", "q2_k"}) cases.push_back({"phi3", type});
   // Phi-3.5-style LongRoPE (long factor set at the training context, and

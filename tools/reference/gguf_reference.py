@@ -647,7 +647,27 @@ ARCHS = {
     # attn_qkv (rows q | k | v) and gate/up into ffn_up (gate rows first).
     # Fused tensors are read for any architecture that has them.
     "phi3": (True, False, False),
+    # Gemma 3 text: Gemma 2's blocks (scaled embeddings, GeGLU, post-norms)
+    # with per-head Q/K RMSNorm and no soft-capping; layers l % 6 < 5 attend
+    # over the sliding window and rotate with RoPE base 10000 unscaled, every
+    # sixth layer is global with rope.freq_base and rope.scaling. No
+    # attention.sliding_window: every layer global.
+    "gemma3": (True, False, True),
+    # Mixture of experts (llama.cpp's conventions): the dense FFN becomes
+    # p = softmax(ffn_gate_inp @ h); the n_expert_used largest p (ties: lower
+    # index) weight their experts' SwiGLU outputs (3-D ffn_*_exps, one slab
+    # per expert), renormalized to sum 1 for qwen3moe and Mixtral-style
+    # llama (<arch>.expert_weights_norm overrides). qwen2moe: qwen2's
+    # attention plus a shared expert (ffn_*_shexp) scaled by
+    # sigmoid(h . ffn_gate_inp_shexp); qwen3moe: qwen3's attention; olmoe:
+    # Q/K RMSNorm over the whole projection before the heads split.
+    "qwen2moe": (True, True, False),
+    "qwen3moe": (True, False, True),
+    "olmoe": (True, False, True),
 }
+
+NORM_TOPK = {"qwen3moe": True, "llama": True}
+
 
 
 def rms_norm(x, w, eps):
@@ -701,10 +721,18 @@ class Model:
         if g(a + ".rope.scaling.type", "none") == "linear":
             self.freq_scale = 1.0 / float(g(a + ".rope.scaling.factor"))
         self.gemma2 = self.arch == "gemma2"
+        self.gemma3 = self.arch == "gemma3"
+        self.gemma = self.gemma2 or self.gemma3
         self.attn_softcap = float(g(a + ".attn_logit_softcapping", 50.0)) if self.gemma2 else 0.0
         self.final_softcap = float(g(a + ".final_logit_softcapping", 30.0)) if self.gemma2 else 0.0
-        self.sliding_window = int(g(a + ".attention.sliding_window")) if self.gemma2 else 0
+        self.sliding_window = int(g(a + ".attention.sliding_window", 0)) if self.gemma else 0
+        self.swa_period = 2 if self.gemma2 else 6 if self.gemma3 else 0
         t = reader.tensors
+        self.n_expert = int(g(a + ".expert_count", 0))
+        self.n_expert_used = int(g(a + ".expert_used_count", 0))
+        self.norm_topk = bool(g(a + ".expert_weights_norm", NORM_TOPK.get(self.arch, False)))
+        self.qk_norm_full = self.arch == "olmoe"
+        self.expert_scale = float(g(a + ".expert_weights_scale", 1.0)) or 1.0
 
         def vec(name):
             return dequantize(t[name]).astype(np.float64)
@@ -731,7 +759,19 @@ class Model:
                 L["q_norm"] = vec(p + "attn_q_norm.weight")
                 L["k_norm"] = vec(p + "attn_k_norm.weight")
             L["ffn_norm"] = vec(p + "ffn_norm.weight")
-            if self.gemma2:
+            if self.n_expert > 0:
+                L["router"] = lin(p + "ffn_gate_inp.weight")
+                L["experts"] = [dict(gate=Linear(expert_slab(t[p + "ffn_gate_exps.weight"], e), None, act_quant),
+                                     up=Linear(expert_slab(t[p + "ffn_up_exps.weight"], e), None, act_quant),
+                                     down=Linear(expert_slab(t[p + "ffn_down_exps.weight"], e), None, act_quant))
+                                for e in range(self.n_expert)]
+                if p + "ffn_gate_inp_shexp.weight" in t:
+                    L["shared_gate"] = vec(p + "ffn_gate_inp_shexp.weight")
+                    L["shared"] = dict(gate=lin(p + "ffn_gate_shexp.weight"), up=lin(p + "ffn_up_shexp.weight"),
+                                       down=lin(p + "ffn_down_shexp.weight"))
+                self.layers.append(L)
+                continue
+            if self.gemma:
                 L["post_attn_norm"] = vec(p + "post_attention_norm.weight")
                 L["post_ffn_norm"] = vec(p + "post_ffw_norm.weight")
             if p + "ffn_gate.weight" in t:
@@ -783,10 +823,14 @@ class Model:
         dist = pos[:, None] - pos[None, :]
         local_mask = np.where(dist >= self.sliding_window, -np.inf, mask) if self.sliding_window else mask
         x = self.tok_embd[tokens]
-        if self.gemma2:
+        if self.gemma:
             x = x * np.sqrt(float(self.n_embd))
         for li, L in enumerate(self.layers):
-            layer_mask = local_mask if self.gemma2 and li % 2 == 0 else mask
+            local = self.sliding_window > 0 and li % self.swa_period < self.swa_period - 1
+            layer_mask = local_mask if local else mask
+            theta, freq_scale = self.theta, self.freq_scale
+            if local and self.gemma3:
+                theta, freq_scale = 10000.0, 1.0
             h = rms_norm(x, L["attn_norm"], self.eps)
             if "qkv" in L:
                 qkv = L["qkv"](h)
@@ -797,11 +841,14 @@ class Model:
                 q = L["q"](h).reshape(n, nh, hd)
                 k = L["k"](h).reshape(n, nkv, hd)
                 v = L["v"](h).reshape(n, nkv, hd)
-            if self.qk_norm:
+            if self.qk_norm_full:
+                q = rms_norm(q.reshape(n, nh * hd), L["q_norm"], self.eps).reshape(n, nh, hd)
+                k = rms_norm(k.reshape(n, nkv * hd), L["k_norm"], self.eps).reshape(n, nkv, hd)
+            elif self.qk_norm:
                 q = rms_norm(q, L["q_norm"], self.eps)
                 k = rms_norm(k, L["k_norm"], self.eps)
-            q = rope(q, pos, self.n_rot, self.theta, self.freq_scale, self.neox, self.rope_freqs, self.rope_mscale)
-            k = rope(k, pos, self.n_rot, self.theta, self.freq_scale, self.neox, self.rope_freqs, self.rope_mscale)
+            q = rope(q, pos, self.n_rot, theta, freq_scale, self.neox, self.rope_freqs, self.rope_mscale)
+            k = rope(k, pos, self.n_rot, theta, freq_scale, self.neox, self.rope_freqs, self.rope_mscale)
             att = np.empty((n, nh, hd))
             for hh in range(nh):
                 kh = k[:, hh // group, :]
@@ -815,22 +862,60 @@ class Model:
                 p /= p.sum(axis=1, keepdims=True)
                 att[:, hh, :] = p @ vh
             o = L["o"](att.reshape(n, nh * hd))
-            if self.gemma2:
+            if self.gemma:
                 o = rms_norm(o, L["post_attn_norm"], self.eps)
             x = x + o
             h = rms_norm(x, L["ffn_norm"], self.eps)
+            if "router" in L:
+                x = x + self.moe(L, h)
+                continue
             if "gate_up" in L:
                 gu = L["gate_up"](h)
                 g, u = gu[:, :self.n_ff], gu[:, self.n_ff:]
             else:
                 g = L["gate"](h)
                 u = L["up"](h)
-            if self.gemma2:
+            if self.gemma:
                 f = L["down"](gelu_tanh(g) * u)
                 x = x + rms_norm(f, L["post_ffn_norm"], self.eps)
             else:
                 x = x + L["down"](g / (1.0 + np.exp(-g)) * u)
         return rms_norm(x, self.output_norm, self.eps)
+
+    def moe(self, L, h):
+        """The mixture-of-experts FFN of h (n, n_embd), one token at a time."""
+        logits = L["router"](h)
+        out = np.zeros_like(h)
+        for i in range(h.shape[0]):
+            p = np.exp(logits[i] - logits[i].max())
+            p /= p.sum()
+            chosen = sorted(range(self.n_expert), key=lambda e: (-p[e], e))[:self.n_expert_used]
+            w = p[chosen]
+            if self.norm_topk:
+                w = w / w.sum()
+            w = w * self.expert_scale
+            row = h[i:i + 1]
+            for e, we in zip(chosen, w):
+                E = L["experts"][e]
+                g = E["gate"](row)
+                out[i] += we * E["down"](g / (1.0 + np.exp(-g)) * E["up"](row))[0]
+        if "shared" in L:
+            S = L["shared"]
+            g = S["gate"](h)
+            gate = 1.0 / (1.0 + np.exp(-(h @ L["shared_gate"])))
+            out += gate[:, None] * S["down"](g / (1.0 + np.exp(-g)) * S["up"](h))
+        return out
+
+
+def expert_slab(t, e):
+    """Expert e's 2-D matrix [cols, rows] of a 3-D expert tensor [cols, rows, n]."""
+    cols, rows, n = t.dims
+    if not 0 <= e < n:
+        raise GgufError("tensor %s: no expert %d" % (t.name, e))
+    slab = Tensor("%s[%d]" % (t.name, e), [cols, rows], t.ggml_type, 0)
+    size = t.n_bytes // n
+    slab.data = t.data[e * size:(e + 1) * size]
+    return slab
 
 
 # ---------------------------------------------------------------------------
