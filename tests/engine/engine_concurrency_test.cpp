@@ -184,20 +184,23 @@ TEST(EngineConcurrency, StatsAreReadableWhileRequestsRun) {
   ASSERT_NE(m, nullptr);
   auto e = MakeEngine(m.get(), true, 0.5);
   std::atomic<bool> stop{false};
-  int64_t n_reads = 0;
+  std::atomic<int64_t> n_reads{0};
   std::thread reader([&] {
     while (!stop.load()) {
       const sched::SchedulerStats st = e->Stats();
       EXPECT_LE(st.n_blocks_free, st.n_blocks_total);
       EXPECT_LE(e->n_free_blocks(), st.n_blocks_total);
-      ++n_reads;
+      n_reads.fetch_add(1);
     }
   });
+  // The requests start once the reader reads: on a loaded machine it could
+  // otherwise be scheduled only after they all ended (a CI run saw 0 reads).
+  while (n_reads.load() == 0) std::this_thread::yield();
   const Round first = RunRound(*e, Requests(1));
   const Round second = RunRound(*e, Requests(2));
   stop.store(true);
   reader.join();
-  EXPECT_GT(n_reads, 0);
+  EXPECT_GT(n_reads.load(), 0);
   for (const auto& r : second.results) EXPECT_NE(r.finish, FinishReason::kError);
 }
 
