@@ -32,6 +32,7 @@
 
 #include "base/clock.h"
 #include "base/thread_pool.h"
+#include "kernels/aligned_buffer.h"
 #include "kernels/bandwidth.h"
 #include "kernels/matmul.h"
 
@@ -133,7 +134,7 @@ struct Timing {
 };
 
 // Runs every matrix of the model once over n tokens.
-Timing RunModel(const Model& m, int64_t n, std::vector<float>& x, std::vector<float>& y, ThreadPool* pool) {
+Timing RunModel(const Model& m, int64_t n, AlignedVector<float>& x, AlignedVector<float>& y, ThreadPool* pool) {
   const double cpu0 = ProcessCpuSeconds();
   Stopwatch sw;
   for (const PackedMatrix& w : m.mats) MatMul(w, x.data(), n, y.data(), pool);
@@ -203,6 +204,41 @@ Peak PeaksOneThread() {
   return p;
 }
 
+// The AMX tile unit's int8 rate on one core: tdpbssd into 4 independent
+// 16 x 16 sums, with K = 64 (a full tile: the unit's peak) and K = 32 (one
+// 32-element block per product, as gemm_amx.cpp runs it). GMAC/s.
+struct alignas(64) AmxTileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+__attribute__((target("amx-tile,amx-int8"))) double AmxInt8Gmacs(int k) {
+  constexpr int64_t kIters = 2000000;
+  AmxTileConfig cfg;
+  for (int t = 0; t < 4; ++t) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+  cfg.rows[4] = 16, cfg.colsb[4] = static_cast<uint16_t>(k);  // A: 16 x K bytes
+  cfg.rows[5] = static_cast<uint8_t>(k / 4), cfg.colsb[5] = 64;  // B: K/4 x 64 bytes
+  _tile_loadconfig(&cfg);
+  _tile_zero(4);
+  _tile_zero(5);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  const double t0 = ThreadCpuSeconds();
+  for (int64_t r = 0; r < kIters; ++r) {
+    _tile_dpbssd(0, 4, 5);
+    _tile_dpbssd(1, 4, 5);
+    _tile_dpbssd(2, 4, 5);
+    _tile_dpbssd(3, 4, 5);
+  }
+  const double seconds = ThreadCpuSeconds() - t0;
+  _tile_release();
+  return static_cast<double>(kIters) * 4 * 16 * 16 * k / seconds / 1e9;
+}
+
 const MatShape kShapes[] = {{"896x896", 896, 896},
                             {"128x896", 128, 896},
                             {"4864x896", 4864, 896},
@@ -221,10 +257,16 @@ int ShapesMain(const std::vector<std::string>& types, const std::vector<int>& th
                   p.bf16_gmacs, p.bf16_gmacs / 32 / p.ghz);
     std::printf("{\"bench\":\"f32_fma_peak\",\"threads\":1,\"gmac_per_s\":%.1f,\"vfmadd231ps_per_cycle\":%.2f}\n",
                 p.fma_gmacs, p.fma_gmacs / 16 / p.ghz);
+    if (DetectedIsa() >= Isa::kAmx) {
+      const double k64 = AmxInt8Gmacs(64), k32 = AmxInt8Gmacs(32);
+      std::printf("{\"bench\":\"amx_int8_peak\",\"threads\":1,\"gmac_per_s\":%.1f,\"k32_gmac_per_s\":%.1f,"
+                  "\"macs_per_cycle\":%.0f}\n",
+                  k64, k32, k64 * 1e9 / (p.ghz * 1e9));
+    }
     std::fflush(stdout);
   }
   const int64_t max_m = *std::max_element(ms.begin(), ms.end());
-  std::vector<float> x(static_cast<size_t>(max_m) * 4864);
+  AlignedVector<float> x(static_cast<size_t>(max_m) * 4864);  // aligned as the model's activations
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 1000) / 1000.0f - 0.5f;
   for (const std::string& tname : types) {
     const auto type = ParseDType(tname);
@@ -245,7 +287,7 @@ int ShapesMain(const std::vector<std::string>& types, const std::vector<int>& th
       std::vector<PackedMatrix> copies;
       copies.push_back(std::move(*first));
       for (int c = 1; c < n_copies; ++c) copies.push_back(*RandomPacked(TypeForShape(*type, s), s, isa, 7 + c));
-      std::vector<float> y(static_cast<size_t>(max_m) * s.rows);
+      AlignedVector<float> y(static_cast<size_t>(max_m) * s.rows);
       for (int t : threads) {
         ThreadPool pool(t);
         for (int64_t m : ms) {
@@ -308,7 +350,7 @@ int Main(int argc, char** argv) {
     } else if (a == "--decode-tokens") {
       decode_tokens = std::stoi(v), ++i;
     } else if (a == "--isa") {
-      isa = v == "scalar" ? Isa::kScalar : v == "avx2" ? Isa::kAvx2 : Isa::kAvx512;
+      isa = ParseIsaName(v).value_or(Isa::kAvx512);
       ++i;
     } else if (a == "--no-output") {
       with_output = false;
@@ -343,9 +385,9 @@ int Main(int argc, char** argv) {
       std::fflush(stdout);
     }
   }
-  std::vector<float> x(static_cast<size_t>(prompt) * 4864);
+  AlignedVector<float> x(static_cast<size_t>(prompt) * 4864);  // aligned as the model's activations
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 1000) / 1000.0f - 0.5f;
-  std::vector<float> y(static_cast<size_t>(prompt) * kOutput.rows);
+  AlignedVector<float> y(static_cast<size_t>(prompt) * kOutput.rows);
   for (const std::string& tname : types) {
     const auto type = ParseDType(tname);
     if (!type) {

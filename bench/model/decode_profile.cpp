@@ -1,6 +1,11 @@
 // decode_profile: where one decode step of a GGUF model spends its time.
 //
 //   decode_profile MODEL.gguf [--threads 2] [--context 512] [--steps 64]
+//   decode_profile MODEL.gguf --prefill 512 [--threads 2] [--steps 3]
+//
+// --prefill N profiles instead one prefill of N synthetic tokens (one
+// forward pass, logits of the last token), repeated --steps times on a
+// fresh cache; "step" below is then that prefill.
 //
 // Prefills --context synthetic tokens, then runs --steps single-token decode
 // steps straight on the model (no engine core, no sampling) with a
@@ -36,7 +41,8 @@ double Median(std::vector<double> v) {
 }
 
 int Usage() {
-  std::fprintf(stderr, "usage: decode_profile MODEL.gguf [--threads 2] [--context 512] [--steps 64]\n");
+  std::fprintf(stderr,
+               "usage: decode_profile MODEL.gguf [--threads 2] [--context 512] [--steps 64] [--prefill N]\n");
   return 2;
 }
 
@@ -59,7 +65,7 @@ int main(int argc, char** argv) {
   if (argc < 2) return Usage();
   const std::string path = argv[1];
   int threads = 2;
-  int64_t context = 512, steps = 64;
+  int64_t context = 512, steps = 64, prefill = 0;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
     if (i + 1 >= argc) return Usage();
@@ -68,6 +74,7 @@ int main(int argc, char** argv) {
     if (a == "--threads") threads = static_cast<int>(v);
     else if (a == "--context") context = v;
     else if (a == "--steps") steps = v;
+    else if (a == "--prefill") prefill = v;
     else return Usage();
   }
 
@@ -80,12 +87,34 @@ int main(int argc, char** argv) {
   }
   model::Model& m = **loaded;
   const int64_t n_vocab = m.hparams().n_vocab;
+  if (prefill > 0) context = prefill;
   auto kv = m.NewKvCache(context + steps + 8);
   std::vector<int32_t> prompt(static_cast<size_t>(context));
   for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>((static_cast<int64_t>(i) * 7919 + 13) % n_vocab);
 
   model::Logits logits;
-  for (int64_t t0 = 0; t0 < context; t0 += 512) {
+  model::ForwardProfile profile;
+  std::vector<double> step_seconds;
+  if (prefill > 0) {
+    for (int64_t i = 0; i < steps + 1; ++i) {
+      auto fresh = m.NewKvCache(prefill + 8);
+      const model::SequenceBatch seq{.kv = fresh.get(),
+                                     .tokens = std::span<const int32_t>(prompt.data(), prompt.size()),
+                                     .first_slot = 0,
+                                     .positions = {},
+                                     .logits = model::LogitsMode::kLast};
+      if (i == 1) m.set_profile(&profile);  // the first pass warms up
+      Stopwatch sw;
+      const Status s = m.Forward(std::span<const model::SequenceBatch>(&seq, 1), &logits);
+      if (i >= 1) step_seconds.push_back(sw.ElapsedSeconds());
+      if (!s.ok()) {
+        std::fprintf(stderr, "decode_profile: prefill: %s\n", s.ToString().c_str());
+        return 1;
+      }
+    }
+    m.set_profile(nullptr);
+  }
+  for (int64_t t0 = 0; prefill == 0 && t0 < context; t0 += 512) {
     const int64_t n = std::min<int64_t>(512, context - t0);
     const model::SequenceBatch seq{.kv = kv.get(),
                                    .tokens = std::span<const int32_t>(prompt.data() + t0, static_cast<size_t>(n)),
@@ -106,10 +135,8 @@ int main(int argc, char** argv) {
     return static_cast<int32_t>(std::max_element(row, row + n_vocab) - row);
   };
   token = argmax();
-  model::ForwardProfile profile;
-  std::vector<double> step_seconds;
   const int64_t warmup = 4;
-  for (int64_t i = 0; i < warmup + steps; ++i) {
+  for (int64_t i = 0; prefill == 0 && i < warmup + steps; ++i) {
     if (i == warmup) m.set_profile(&profile);
     const model::SequenceBatch seq{.kv = kv.get(),
                                    .tokens = std::span<const int32_t>(&token, 1),
@@ -153,12 +180,12 @@ int main(int argc, char** argv) {
   const double barrier_s = EmptySectionSeconds(pool, 16 * pool->size());
   const kernels::BandwidthResult bw = kernels::MeasureReadBandwidth(pool);
   const double step_s = Median(step_seconds);
-  std::printf("{\"summary\":true,\"threads\":%d,\"context\":%lld,\"steps\":%lld,\"step_ms_median\":%.3f,"
+  std::printf("{\"summary\":true,\"prefill\":%s,\"threads\":%d,\"context\":%lld,\"steps\":%lld,\"step_ms_median\":%.3f,"
               "\"profiled_ms_per_step\":%.3f,\"tokens_per_s\":%.2f,\"matmul_weight_mb_per_step\":%.2f,"
               "\"parallel_sections_per_step\":%.0f,\"empty_section_us\":%.2f,\"barrier_floor_ms_per_step\":%.3f,"
               "\"read_bandwidth_gbs\":%.2f,\"read_bandwidth_min_gbs\":%.2f,\"read_bandwidth_max_gbs\":%.2f}\n",
-              pool->size(), static_cast<long long>(context), static_cast<long long>(steps), step_s * 1e3,
-              total_s / n_steps * 1e3, 1.0 / step_s, weight_bytes / n_steps / 1e6, sections, barrier_s * 1e6,
+              prefill > 0 ? "true" : "false", pool->size(), static_cast<long long>(context), static_cast<long long>(steps), step_s * 1e3,
+              total_s / n_steps * 1e3, static_cast<double>(prefill > 0 ? prefill : 1) / step_s, weight_bytes / n_steps / 1e6, sections, barrier_s * 1e6,
               sections * barrier_s * 1e3, bw.median_gbs, bw.min_gbs, bw.max_gbs);
   return 0;
 }

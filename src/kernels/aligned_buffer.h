@@ -1,5 +1,7 @@
 // AlignedBuffer: an owned, zero-initialised byte buffer aligned to 64 bytes
-// (one cache line, one AVX-512 register), for packed weights and scratch.
+// (one cache line, one AVX-512 register), for packed weights and scratch;
+// AlignedAllocator: the same placement for a std::vector (AlignedVector),
+// for activations that kernels write with aligned streaming stores.
 // Buffers of several MiB start on a 2 MiB boundary, span whole 2 MiB pages
 // and are asked to live on transparent huge pages (Linux madvise): decode
 // streams the whole model every token, and 4 KiB pages cost a TLB miss every
@@ -17,6 +19,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
+#include <vector>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -24,11 +28,30 @@
 
 namespace chunkserve::kernels {
 
+inline constexpr size_t kBufferAlignment = 64;
+inline constexpr size_t kHugeBufferThreshold = size_t{4} << 20;
+inline constexpr size_t kHugePageBytes = size_t{2} << 20;
+
+// Allocates `bytes` (rounded up to 64) with the placement above; nullptr
+// when out of memory. Free with std::free. The bytes are not initialised.
+inline void* AllocateAligned(size_t bytes) {
+  const size_t rounded = (bytes + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment;
+  const bool huge = rounded >= kHugeBufferThreshold;
+  void* p = nullptr;
+  if (rounded == 0 || posix_memalign(&p, huge ? kHugePageBytes : kBufferAlignment, rounded) != 0) return nullptr;
+#if defined(__linux__)
+  // Advice only (whole 4 KiB pages): without THP the buffer simply stays on
+  // small pages.
+  if (huge) madvise(p, rounded / 4096 * 4096, MADV_HUGEPAGE);
+#endif
+  return p;
+}
+
 class AlignedBuffer {
  public:
-  static constexpr size_t kAlignment = 64;
-  static constexpr size_t kHugeThreshold = size_t{4} << 20;
-  static constexpr size_t kHugePage = size_t{2} << 20;
+  static constexpr size_t kAlignment = kBufferAlignment;
+  static constexpr size_t kHugeThreshold = kHugeBufferThreshold;
+  static constexpr size_t kHugePage = kHugePageBytes;
 
   AlignedBuffer() = default;
   explicit AlignedBuffer(size_t bytes) { Resize(bytes); }
@@ -36,15 +59,7 @@ class AlignedBuffer {
   // Discards the contents; the new bytes are zero.
   void Resize(size_t bytes) {
     const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-    const bool huge = rounded >= kHugeThreshold;
-    void* p = nullptr;
-    if (rounded != 0 && posix_memalign(&p, huge ? kHugePage : kAlignment, rounded) != 0) p = nullptr;
-    data_.reset(static_cast<uint8_t*>(p));
-#if defined(__linux__)
-    // Advice only (whole 4 KiB pages): without THP the buffer simply stays
-    // on small pages.
-    if (data_ && huge) madvise(data_.get(), rounded / 4096 * 4096, MADV_HUGEPAGE);
-#endif
+    data_.reset(static_cast<uint8_t*>(AllocateAligned(bytes)));
     if (data_) std::memset(data_.get(), 0, rounded);
     size_ = bytes;
   }
@@ -64,5 +79,25 @@ class AlignedBuffer {
   std::unique_ptr<uint8_t[], Free> data_;
   size_t size_ = 0;
 };
+
+// A std::allocator with AlignedBuffer's placement: 64-byte aligned, and
+// huge pages for blocks of several MiB.
+template <class T>
+struct AlignedAllocator {
+  using value_type = T;
+  AlignedAllocator() = default;
+  template <class U>
+  AlignedAllocator(const AlignedAllocator<U>&) {}  // NOLINT: rebinding converts implicitly
+  T* allocate(size_t n) {
+    void* p = AllocateAligned(n * sizeof(T));
+    if (p == nullptr) throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t) { std::free(p); }
+  friend bool operator==(const AlignedAllocator&, const AlignedAllocator&) { return true; }
+};
+
+template <class T>
+using AlignedVector = std::vector<T, AlignedAllocator<T>>;
 
 }  // namespace chunkserve::kernels

@@ -26,14 +26,15 @@ const AttentionKernelTable* GetAttentionKernelTable(Isa isa) {
   switch (isa) {
     case Isa::kScalar: return ReferenceAttentionKernelTable();
     case Isa::kAvx2: return Avx2AttentionKernelTable();
-    case Isa::kAvx512: return Avx512AttentionKernelTable();
+    case Isa::kAvx512:
+    case Isa::kAmx: return Avx512AttentionKernelTable();  // no AMX attention kernels (yet)
   }
   return nullptr;
 }
 
 AttentionPrecision FastestAttentionPrecision(int head_dim) {
   // vdpbf16ps is part of the AVX-512 level (isa.h).
-  const bool native = ActiveIsa() == Isa::kAvx512;
+  const bool native = ActiveIsa() >= Isa::kAvx512;
   return native && head_dim % 16 == 0 ? AttentionPrecision::kBf16 : AttentionPrecision::kF32;
 }
 

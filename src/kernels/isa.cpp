@@ -6,6 +6,10 @@
 #if defined(__x86_64__)
 #include <cpuid.h>
 #endif
+#if defined(__linux__) && defined(__x86_64__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "base/logging.h"
 
@@ -16,12 +20,13 @@ std::string_view IsaName(Isa isa) {
     case Isa::kScalar: return "scalar";
     case Isa::kAvx2: return "avx2";
     case Isa::kAvx512: return "avx512";
+    case Isa::kAmx: return "amx";
   }
   return "unknown";
 }
 
 std::optional<Isa> ParseIsaName(std::string_view name) {
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx}) {
     if (name == IsaName(isa)) return isa;
   }
   return std::nullopt;
@@ -39,7 +44,27 @@ bool CpuidBit(unsigned leaf, unsigned subleaf, int reg, int bit) {
   if (!__get_cpuid_count(leaf, subleaf, &r[0], &r[1], &r[2], &r[3])) return false;
   return ((r[reg] >> bit) & 1u) != 0;
 }
-constexpr int kEax = 0, kEcx = 2;
+constexpr int kEax = 0, kEcx = 2, kEdx = 3;
+
+// AMX: the CPU's AMX-TILE, AMX-INT8 and AMX-BF16 bits (leaf 7.0, EDX 24,
+// 25, 22), the OS enabling the tile state in XCR0 (bits 17 and 18), and on
+// Linux the per-process permission to use it: without the arch_prctl
+// request the first tile instruction faults (SIGILL).
+bool AmxUsable() {
+  if (!CpuidBit(7, 0, kEdx, 24) || !CpuidBit(7, 0, kEdx, 25) || !CpuidBit(7, 0, kEdx, 22)) return false;
+  if (!CpuidBit(1, 0, kEcx, 27)) return false;  // OSXSAVE: xgetbv is allowed
+  unsigned lo = 0, hi = 0;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  constexpr unsigned kTileStateBits = (1u << 17) | (1u << 18);
+  if ((lo & kTileStateBits) != kTileStateBits) return false;
+#if defined(__linux__)
+  constexpr long kArchReqXcompPerm = 0x1023;
+  constexpr long kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
+}
 #endif
 
 // The feature sets of isa.h's table; each level includes the one below.
@@ -51,7 +76,8 @@ Isa DetectOnce() {
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
                       CpuidBit(7, 0, kEcx, 11) && CpuidBit(7, 1, kEax, 5);
-  return avx512 ? Isa::kAvx512 : Isa::kAvx2;
+  if (!avx512) return Isa::kAvx2;
+  return AmxUsable() ? Isa::kAmx : Isa::kAvx512;
 #else
   return Isa::kScalar;
 #endif
@@ -70,7 +96,7 @@ Isa ApplyIsaOverride(Isa detected, const char* override_value) {
   if (override_value == nullptr) return detected;
   const std::optional<Isa> forced = ParseIsaName(override_value);
   if (!forced) {
-    CS_LOG(Warning) << "CHUNKSERVE_ISA=" << override_value << " is not scalar|avx2|avx512; ignored";
+    CS_LOG(Warning) << "CHUNKSERVE_ISA=" << override_value << " is not scalar|avx2|avx512|amx; ignored";
     return detected;
   }
   if (*forced > detected) {

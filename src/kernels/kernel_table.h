@@ -7,6 +7,13 @@
 // tokens [0, n_tokens):  y[t * y_stride + r] = row r . x_t   for r < n_rows
 // (rows >= n_rows of the group are padding and are not written).
 //
+// Quantized activations are token-major (block b of token t at
+// x[t * x_stride + b]) unless the table sets activation_tile = T > 0: then
+// every whole tile of T tokens of a MatMul call is block-major (block b of
+// token i of the tile at tile[b * T + i], the tile at x + t0 * x_stride for
+// its first token t0) and only the call's last n % T tokens stay token-major.
+// MatMul hands such a level token ranges that start on a tile boundary.
+//
 // Thread safety: tables are immutable; functions are pure.
 #pragma once
 
@@ -40,7 +47,19 @@ struct KernelTable {
   QuantizeActivationsFn quantize_activations;
   // Optional (nullptr: MatMul runs row groups one at a time).
   QuantRowGroupPairFn (*quant_pair)(DType type) = nullptr;
+  // Tokens per block-major activation tile; 0: token-major throughout.
+  int activation_tile = 0;
+  // MatMul splits a call's tokens into chunks of about this many bytes of
+  // quantized activations, each met by every row group while it stays in L2.
+  size_t activation_chunk_bytes = 384 * 1024;
 };
+
+// Index of block b of token t among n quantized tokens of nb blocks each,
+// in the layout of a table with activation_tile `tile` (see above).
+inline int64_t ActivationIndex(int64_t t, int64_t b, int64_t n, int64_t nb, int tile) {
+  if (tile == 0 || t >= n / tile * tile) return t * nb + b;
+  return (t - t % tile) * nb + b * tile + t % tile;
+}
 
 const KernelTable* GetKernelTable(Isa isa);
 
@@ -48,5 +67,6 @@ const KernelTable* GetKernelTable(Isa isa);
 const KernelTable* PortableKernelTable();
 const KernelTable* Avx2KernelTable();
 const KernelTable* Avx512KernelTable();
+const KernelTable* AmxKernelTable();
 
 }  // namespace chunkserve::kernels

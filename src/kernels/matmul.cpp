@@ -29,6 +29,8 @@ struct PackedMatrix::Impl {
   QuantRowGroupPairFn quant_pair_fn = nullptr;  // optional
   FloatRowGroupFn float_fn = nullptr;
   QuantizeActivationsFn quantize_fn = nullptr;
+  int activation_tile = 0;          // KernelTable::activation_tile
+  size_t activation_chunk_bytes = 0;  // KernelTable::activation_chunk_bytes
   AlignedBuffer data;
 };
 
@@ -78,6 +80,8 @@ StatusOr<PackedMatrix> PackedMatrix::Pack(const WeightView& w, Isa isa) {
   impl->quant_pair_fn = impl->quant && table->quant_pair ? table->quant_pair(w.type) : nullptr;
   impl->float_fn = impl->quant ? nullptr : table->flt(w.type);
   impl->quantize_fn = table->quantize_activations;
+  impl->activation_tile = table->activation_tile;
+  impl->activation_chunk_bytes = table->activation_chunk_bytes;
   if (impl->quant_fn == nullptr && impl->float_fn == nullptr) {
     return UnimplementedError("no " + std::string(IsaName(isa)) + " kernels for weight type " + name);
   }
@@ -109,18 +113,35 @@ void ParallelRun(ThreadPool* pool, int64_t n_tasks, const std::function<void(int
 
 int PoolSize(ThreadPool* pool) { return pool == nullptr ? 1 : pool->size(); }
 
-// Activations of all tokens, quantized once per call. Scratch is per calling
-// thread: MatMul's caller owns the pool, and workers only read it.
+// Activations of all tokens, quantized once per call, in the layout the
+// kernels read (KernelTable::activation_tile). Scratch is per calling thread:
+// MatMul's caller owns the pool, and workers only read it.
 const ActBlock* QuantizeActivations(const PackedMatrix::Impl& m, const float* x, int64_t n, ThreadPool* pool) {
   thread_local AlignedBuffer scratch;
   const int64_t nb = m.cols / kQK;
+  const int tile = m.activation_tile;
+  const int64_t n_tiled = tile > 0 ? n / tile * tile : 0;
   scratch.EnsureSize(static_cast<size_t>(n * nb) * sizeof(ActBlock));
   auto* xq = reinterpret_cast<ActBlock*>(scratch.data());
-  const int64_t tokens_per_task = std::max<int64_t>(1, 16384 / m.cols);
+  const int64_t tokens_per_task = n_tiled > 0 ? tile : std::max<int64_t>(1, 16384 / m.cols);
   const int64_t n_tasks = (n + tokens_per_task - 1) / tokens_per_task;
   ParallelRun(pool, n_tasks, [&](int64_t task, int) {
-    const int64_t t_end = std::min(n, (task + 1) * tokens_per_task);
-    for (int64_t t = task * tokens_per_task; t < t_end; ++t) m.quantize_fn(x + t * m.cols, m.cols, m.bias, xq + t * nb);
+    const int64_t t_begin = task * tokens_per_task;
+    const int64_t t_end = std::min(n, t_begin + tokens_per_task);
+    if (t_begin >= n_tiled) {
+      for (int64_t t = t_begin; t < t_end; ++t) m.quantize_fn(x + t * m.cols, m.cols, m.bias, xq + t * nb);
+      return;
+    }
+    // One whole tile: its tokens token-major into a per-thread staging
+    // area, then block-major into place.
+    thread_local AlignedBuffer tile_staging;
+    tile_staging.EnsureSize(static_cast<size_t>(tile * nb) * sizeof(ActBlock));
+    auto* rows = reinterpret_cast<ActBlock*>(tile_staging.data());
+    for (int64_t i = 0; i < tile; ++i) m.quantize_fn(x + (t_begin + i) * m.cols, m.cols, m.bias, rows + i * nb);
+    ActBlock* out = xq + t_begin * nb;
+    for (int64_t b = 0; b < nb; ++b) {
+      for (int64_t i = 0; i < tile; ++i) out[b * tile + i] = rows[i * nb + b];
+    }
   });
   return xq;
 }
@@ -129,10 +150,11 @@ void MatMulPacked(const PackedMatrix::Impl& m, const float* x, int64_t n, float*
   const ActBlock* xq = m.quant ? QuantizeActivations(m, x, n, pool) : nullptr;
   const int64_t nb = m.cols / kQK;
   // Token chunks whose activations stay in L2 while every row group of a task
-  // streams past them.
+  // streams past them, in whole activation tiles (KernelTable).
   const size_t token_bytes = m.quant ? static_cast<size_t>(nb) * sizeof(ActBlock) : static_cast<size_t>(m.cols) * 4;
-  constexpr size_t kActivationChunkBytes = 384 * 1024;
-  int64_t chunk_tokens = std::max<int64_t>(8, static_cast<int64_t>(kActivationChunkBytes / token_bytes) / 8 * 8);
+  const int64_t granule = std::max(8, m.activation_tile);
+  int64_t chunk_tokens =
+      std::max(granule, static_cast<int64_t>(m.activation_chunk_bytes / token_bytes) / granule * granule);
   chunk_tokens = std::min(chunk_tokens, n);
   const int64_t n_chunks = (n + chunk_tokens - 1) / chunk_tokens;
   // Enough tasks for dynamic balancing (a thread that loses its core to
@@ -186,6 +208,7 @@ const KernelTable* GetKernelTable(Isa isa) {
     case Isa::kScalar: return PortableKernelTable();
     case Isa::kAvx2: return Avx2KernelTable();
     case Isa::kAvx512: return Avx512KernelTable();
+    case Isa::kAmx: return AmxKernelTable();
   }
   return nullptr;
 }

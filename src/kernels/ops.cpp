@@ -180,7 +180,7 @@ void SiluMulScalar(const float* gate, const float* up, int64_t n, float* out) {
 void SiluMulWithIsa(Isa isa, const float* gate, const float* up, int64_t n, float* out) {
   CHECK(IsaSupported(isa));
 #if defined(__x86_64__)
-  if (isa == Isa::kAvx512) return SiluMulAvx512(gate, up, n, out);
+  if (isa >= Isa::kAvx512) return SiluMulAvx512(gate, up, n, out);
   if (isa == Isa::kAvx2) return SiluMulAvx2(gate, up, n, out);
 #endif
   SiluMulScalar(gate, up, n, out);
@@ -189,7 +189,7 @@ void SiluMulWithIsa(Isa isa, const float* gate, const float* up, int64_t n, floa
 void GeluWithIsa(Isa isa, float* x, int64_t n) {
   CHECK(IsaSupported(isa));
 #if defined(__x86_64__)
-  if (isa == Isa::kAvx512) return GeluAvx512(x, n);
+  if (isa >= Isa::kAvx512) return GeluAvx512(x, n);
   if (isa == Isa::kAvx2) return GeluAvx2(x, n);
 #endif
   Gelu(x, n);

@@ -8,8 +8,9 @@
 
 #include "base/hash.h"
 #include "base/logging.h"
-#include "kernels/matmul.h"
+#include "kernels/aligned_buffer.h"
 #include "kernels/attention.h"
+#include "kernels/matmul.h"
 #include "kernels/attention_votes.h"
 #include "kernels/ops.h"
 #include "model/fingerprint.h"
@@ -73,18 +74,22 @@ kernels::RopeParams RopeOf(const HParams& hp, int64_t l, const std::vector<float
 }  // namespace
 
 struct Model::Scratch {
-  std::vector<float> x;       // (T, n_embd) residual stream
-  std::vector<float> xn;      // (T, n_embd) normed input of a block
-  std::vector<float> qkv;     // (T, n_embd_q + 2 n_embd_kv) fused projection output
-  std::vector<float> gate_up; // (T, 2 n_ff) fused projection output
-  std::vector<float> q;       // (T, n_embd_q)
-  std::vector<float> k;       // (T, n_embd_kv)
-  std::vector<float> v;       // (T, n_embd_kv)
-  std::vector<float> attn;    // (T, n_embd_q)
-  std::vector<float> proj;    // (T, n_embd) block output before the residual add
-  std::vector<float> gate;    // (T, n_ff)
-  std::vector<float> up;      // (T, n_ff)
-  std::vector<float> head_in; // (n_out, n_embd) normed rows that need logits
+  // 64-byte aligned and, when large, on huge pages: the matmul kernels
+  // write their outputs with aligned streaming stores where they can, and a
+  // prefill's activations span many MiB.
+  using Activations = kernels::AlignedVector<float>;
+  Activations x;       // (T, n_embd) residual stream
+  Activations xn;      // (T, n_embd) normed input of a block
+  Activations qkv;     // (T, n_embd_q + 2 n_embd_kv) fused projection output
+  Activations gate_up; // (T, 2 n_ff) fused projection output
+  Activations q;       // (T, n_embd_q)
+  Activations k;       // (T, n_embd_kv)
+  Activations v;       // (T, n_embd_kv)
+  Activations attn;    // (T, n_embd_q)
+  Activations proj;    // (T, n_embd) block output before the residual add
+  Activations gate;    // (T, n_ff)
+  Activations up;      // (T, n_ff)
+  Activations head_in; // (n_out, n_embd) normed rows that need logits
   std::vector<int32_t> positions;  // (T,) RoPE position per token
   std::vector<int64_t> slots;      // (T,) KV slot per token
   std::vector<int32_t> seq_of;     // (T,) batch index per token

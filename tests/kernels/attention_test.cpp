@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -460,7 +461,8 @@ TEST(OpsTest, AttentionTablesStoreBf16RowsAsTheScalarLevel) {
   for (Isa isa : AvailableIsas()) {
     const auto* table = GetAttentionKernelTable(isa);
     ASSERT_NE(table, nullptr);
-    EXPECT_EQ(table->isa, isa);
+    // The AMX level attends with the AVX-512 kernels.
+    EXPECT_EQ(table->isa, std::min(isa, Isa::kAvx512));
     std::vector<uint16_t> got(x.size());
     table->store_bf16_row(x.data(), int64_t(x.size()), got.data());
     for (size_t i = 0; i < x.size(); ++i) {

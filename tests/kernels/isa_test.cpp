@@ -17,17 +17,21 @@ TEST(IsaTest, OverrideOnlyLowers) {
   EXPECT_EQ(ApplyIsaOverride(Isa::kAvx2, "avx512"), Isa::kAvx2);
   EXPECT_EQ(ApplyIsaOverride(Isa::kScalar, "avx2"), Isa::kScalar);
   EXPECT_EQ(ApplyIsaOverride(Isa::kAvx2, "sse9"), Isa::kAvx2);
+  EXPECT_EQ(ApplyIsaOverride(Isa::kAmx, "avx512"), Isa::kAvx512);
+  EXPECT_EQ(ApplyIsaOverride(Isa::kAvx512, "amx"), Isa::kAvx512);
 }
 
 TEST(IsaTest, NamesRoundTrip) {
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) EXPECT_EQ(ParseIsaName(IsaName(isa)), isa);
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx}) EXPECT_EQ(ParseIsaName(IsaName(isa)), isa);
   EXPECT_EQ(ParseIsaName("AVX2"), std::nullopt);
   EXPECT_EQ(ParseIsaName(""), std::nullopt);
   EXPECT_EQ(ParseIsaName("avx512f"), std::nullopt);
 }
 
 TEST(IsaTest, SupportedLevelsAreTheAvailableOnes) {
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) EXPECT_EQ(IsaSupported(isa), isa <= DetectedIsa());
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx}) {
+    EXPECT_EQ(IsaSupported(isa), isa <= DetectedIsa());
+  }
   EXPECT_TRUE(IsaSupported(Isa::kScalar));
   EXPECT_TRUE(IsaSupported(ActiveIsa()));
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/thread_pool.h"
+#include "kernels/aligned_buffer.h"
 #include "kernels/matmul.h"
 #include "kernels/ref/dot_ref.h"
 #include "kernels/weight_block.h"
@@ -59,14 +60,18 @@ void CheckAgainstReference(DType type, const Shape& s, Isa isa, ThreadPool* pool
   ASSERT_TRUE(packed.ok()) << packed.status().ToString();
   // Every level below must really run its own kernels, not fall back.
   ASSERT_EQ(packed->isa(), isa);
-  std::vector<float> got(static_cast<size_t>(s.n * s.rows), -12345.0f);
-  MatMul(*packed, x.data(), s.n, got.data(), pool);
+  // Outputs 64-byte aligned (kernels may stream them) and one float off.
+  AlignedVector<float> out(static_cast<size_t>(s.n * s.rows) + 1, -12345.0f);
   const auto mag = AbsProducts(type, w, x, s);
-  for (size_t i = 0; i < got.size(); ++i) {
-    ASSERT_NEAR(got[i], want[i], kFastVsRefRelTol * mag[i] + 1e-30) << "output " << i;
-    // Quantized kernels scale and sum in the reference's order: bit-exact.
-    if (IsQuantWeightType(type)) {
-      ASSERT_EQ(got[i], want[i]) << "output " << i;
+  for (const size_t offset : {size_t{0}, size_t{1}}) {
+    float* got = out.data() + offset;
+    MatMul(*packed, x.data(), s.n, got, pool);
+    for (size_t i = 0; i < want.size(); ++i) {
+      ASSERT_NEAR(got[i], want[i], kFastVsRefRelTol * mag[i] + 1e-30) << "output " << i;
+      // Quantized kernels scale and sum in the reference's order: bit-exact.
+      if (IsQuantWeightType(type)) {
+        ASSERT_EQ(got[i], want[i]) << "output " << i << " offset " << offset;
+      }
     }
   }
 }
@@ -76,7 +81,11 @@ TEST(MatMulTest, EveryIsaMatchesReference) {
   const std::vector<Shape> shapes = {{1, 256, 1}, {17, 256, 1}, {33, 512, 3}, {16, 768, 8}, {50, 256, 13},
                                      {20, 512, 21},   // two full tiles (the first prefetching) + a tail
                                      {70, 512, 31},   // >= 24 tokens: pairs of row groups + a lone partial group
-                                     {96, 256, 24}};  // pair tiles with no tail
+                                     {96, 256, 24},   // pair tiles with no tail
+                                     {40, 512, 48},   // AMX: three 16-token tiles
+                                     {18, 768, 37},   // AMX: two tiles + a 5-token tail, a partial row group
+                                     {20, 4096, 100},   // token chunks of whole tiles, then a tail
+                                     {64, 512, 64}};    // AMX: whole row groups, streamed outputs
   std::vector<DType> types = testing::QuantTypes();
   for (DType t : testing::FloatTypes()) types.push_back(t);
   for (Isa isa : AvailableIsas()) {
@@ -91,6 +100,7 @@ TEST(MatMulTest, SimpleTypesAcceptOddBlockCounts) {
   for (Isa isa : AvailableIsas()) {
     for (DType type : {DType::kQ8_0, DType::kQ4_0, DType::kQ5_1, DType::kIQ4_NL, DType::kF16}) {
       CheckAgainstReference(type, {19, 96, 5}, isa, &pool);
+      CheckAgainstReference(type, {19, 96, 21}, isa, &pool);  // AMX: an odd block count under a tile
     }
   }
 }

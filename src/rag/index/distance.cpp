@@ -173,6 +173,7 @@ constexpr DistanceKernels kAvx512{Isa::kAvx512, DotAvx512, L2SqrAvx512, DotU8Avx
 
 const DistanceKernels& DistanceKernelsFor(Isa isa) {
   switch (isa) {
+    case Isa::kAmx:  // AMX adds nothing for vector distances
     case Isa::kAvx512: return kAvx512;
     case Isa::kAvx2: return kAvx2;
     case Isa::kScalar: break;
