@@ -166,10 +166,18 @@ StatusOr<Logits> Model::ForwardAll(KvCache* kv, std::span<const int32_t> tokens,
 }
 
 Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
-  return ForwardLayers(batch, hparams_.n_layer, logits);
+  return Run(batch, hparams_.n_layer, /*with_head=*/true, logits);
 }
 
 Status Model::ForwardLayers(std::span<const SequenceBatch> batch, int64_t n_layers, Logits* logits) {
+  return Run(batch, n_layers, /*with_head=*/n_layers == hparams_.n_layer, logits);
+}
+
+Status Model::ForwardEarlyExit(std::span<const SequenceBatch> batch, int64_t n_layers, Logits* logits) {
+  return Run(batch, n_layers, /*with_head=*/true, logits);
+}
+
+Status Model::Run(std::span<const SequenceBatch> batch, int64_t n_layers, bool with_head, Logits* logits) {
   const HParams& hp = hparams_;
   if (n_layers <= 0 || n_layers > hp.n_layer)
     return InvalidArgumentError("model: " + std::to_string(n_layers) + " layers to run of " +
@@ -479,7 +487,7 @@ Status Model::ForwardLayers(std::span<const SequenceBatch> batch, int64_t n_laye
     });
     laps.Lap(ForwardOp::kFfnResidual);
   }
-  if (n_layers < hp.n_layer) {
+  if (!with_head) {
     logits->n_rows = logits->n_hidden_rows = 0;
     logits->data.clear();
     logits->hidden.clear();
