@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "base/hash.h"
@@ -301,6 +302,8 @@ Status Model::Run(std::span<const SequenceBatch> batch, int64_t n_layers, bool w
                                  shape, v.n_slots, v.mass.data() + layer * hp.n_head_kv * v.n_slots, pool_);
     }
   };
+  // Shared-prefix decode groups of this step (found once, model/shared_prefix.h).
+  std::optional<std::vector<SharedPrefixGroup>> prefix_groups;
   for (int64_t l = 0; l < n_layers; ++l) {
     const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
     const int layer = static_cast<int>(l);
@@ -410,7 +413,10 @@ Status Model::Run(std::span<const SequenceBatch> batch, int64_t n_layers, bool w
                              batch[static_cast<size_t>(g.first_seq)].kv->View(layer)});
           decode_of.push_back(i);
         }
-        const std::vector<size_t> ran = AttendSharedPrefixes(decodes, shape, pool_);
+        // The groups are the same in every layer (one block table per
+        // sequence): found in the first layer that runs them, reused after.
+        if (!prefix_groups) prefix_groups = FindSharedPrefixes(decodes);
+        const std::vector<size_t> ran = AttendSharedPrefixGroups(*prefix_groups, decodes, shape, pool_);
         for (auto it = ran.rbegin(); it != ran.rend(); ++it)
           s.small_seqs.erase(s.small_seqs.begin() + static_cast<std::ptrdiff_t>(decode_of[*it]));
       }
