@@ -3,10 +3,12 @@
 // copy of the model (q4_0 of the same weights) or of the model's own first
 // layer (early exit) give exactly the tokens of each request run alone, under
 // batching and preemption; drafts are both kept and rejected; the drafter's
-// pool is empty once every request ended. The vocabulary check refuses a
+// pool is empty once every request ended; sampled requests keep plain
+// sampling's law. The vocabulary check refuses a
 // draft model of another vocabulary by name.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 #include <memory>
 
@@ -93,6 +95,78 @@ TEST(ModelDrafterTest, SelfDraftingFromTheFirstLayerIsExact) {
   auto target = LoadFixture("f32");
   ASSERT_NE(target, nullptr);
   DraftTwinCheck(*target, *target, 1, 256, false);
+}
+
+// Sampled requests drafting with the model's first layer (a law far enough
+// from the model's that rejections are common) keep plain sampling's law:
+// per position, the frequency of every token seen at least 2% of the time
+// within 5 standard errors of plain sampling's (other seeds), drafts both
+// kept and rejected.
+TEST(ModelDrafterTest, SampledDraftsKeepTheDistribution) {
+  auto target = LoadFixture("f32");
+  ASSERT_NE(target, nullptr);
+  constexpr int kRuns = 3000;
+  constexpr int64_t kNew = 3;
+  std::map<std::pair<int64_t, int32_t>, int> counts[2];
+  int64_t accepted = 0, drafted = 0;
+  for (int speculate = 0; speculate < 2; ++speculate) {
+    ModelExecutor exec(target.get());
+    auto pool = std::move(kv::BlockPool::Create(PoolOptionsFor(*target, 8, size_t{64} << 20))).value();
+    ModelDrafterOptions dro;
+    dro.block_tokens = 8;
+    dro.kv_budget_bytes = size_t{32} << 20;
+    dro.n_layers = 1;
+    auto drafter = std::move(ModelDrafter::Create(target.get(), dro)).value();
+    SchedulerOptions so;
+    so.max_step_tokens = 512;
+    so.max_running = 64;
+    so.max_waiting = kRuns;
+    so.drafter = drafter.get();
+    auto sched = std::move(Scheduler::Create(&exec, pool.get(), nullptr, so)).value();
+    std::vector<std::vector<int32_t>> outs(kRuns);
+    for (int r = 0; r < kRuns; ++r) {
+      SchedRequest q;
+      q.prompt = Prompt(77, 12);
+      q.sampling.temperature = 0.4f;
+      q.sampling.top_k = 0;
+      q.sampling.top_p = 1.0f;
+      q.sampling.min_p = 0.0f;
+      q.sampling.seed = 100 + static_cast<uint64_t>(r) + static_cast<uint64_t>(speculate) * 100003;
+      q.max_new_tokens = kNew;
+      q.use_prefix_cache = false;
+      if (speculate) {
+        q.lookup_draft = LookupDraftOptions{};
+        q.lookup_draft->source = DraftSource::kModel;
+      }
+      q.on_token = [&outs, r](int32_t t) {
+        outs[static_cast<size_t>(r)].push_back(t);
+        return true;
+      };
+      q.on_done = [&](const RequestOutcome& o) {
+        accepted += o.stats.n_draft_accepted;
+        drafted += o.stats.n_draft_tokens;
+      };
+      ASSERT_TRUE(sched->Submit(std::move(q)).ok());
+    }
+    while (sched->RunStep()) {
+    }
+    for (const auto& o : outs) {
+      ASSERT_EQ(static_cast<int64_t>(o.size()), kNew);
+      for (int64_t i = 0; i < kNew; ++i) ++counts[speculate][{i, o[static_cast<size_t>(i)]}];
+    }
+  }
+  EXPECT_GT(accepted, 0);
+  EXPECT_GT(drafted - accepted, 0);
+  int checked = 0;
+  for (const auto& [key, n_plain] : counts[0]) {
+    const double p = n_plain / double(kRuns);
+    if (p < 0.02) continue;
+    const double q = counts[1][key] / double(kRuns);
+    const double sigma = std::sqrt(2 * p * (1 - p) / kRuns);
+    EXPECT_NEAR(q, p, 5 * sigma) << "position " << key.first << " token " << key.second;
+    ++checked;
+  }
+  EXPECT_GE(checked, 6);
 }
 
 TEST(ModelDrafterTest, EarlyExitIsTheFullModelWhenAllLayersRun) {
