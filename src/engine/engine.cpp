@@ -6,6 +6,7 @@
 #include <string>
 
 #include "base/clock.h"
+#include "model/draft_vocabulary.h"
 
 namespace chunkserve::engine {
 namespace {
@@ -114,7 +115,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(model::Model* model, const Engi
     dro.kv_budget_bytes = options.draft_kv_budget_bytes;
     model::Model* drafter_model = model;
     if (options.draft_model != nullptr) {
-      RETURN_IF_ERROR(sched::CheckDraftVocabulary(*model, *options.draft_model));
+      RETURN_IF_ERROR(model::CheckDraftVocabulary(*model, *options.draft_model));
       drafter_model = options.draft_model;
     } else if (options.self_draft_layers >= hp.n_layer) {
       return InvalidArgumentError("engine: self-drafting from " + std::to_string(options.self_draft_layers) +

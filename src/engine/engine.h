@@ -100,7 +100,7 @@ struct EngineOptions {
   // Speculative decoding with a model drafter (requests whose lookup_draft
   // source is kModel, sched/model_drafter.h): a second, small model with the
   // same vocabulary (borrowed, e.g. --draft-model; Create checks the
-  // vocabulary: CheckDraftVocabulary), or, with self_draft_layers > 0 and no
+  // vocabulary: model::CheckDraftVocabulary), or, with self_draft_layers > 0 and no
   // draft model, this model's own first self_draft_layers layers through
   // its final norm and head. Neither: such requests are refused.
   model::Model* draft_model = nullptr;

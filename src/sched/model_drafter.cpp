@@ -4,7 +4,6 @@
 #include <cmath>
 #include <limits>
 
-#include "gguf/gguf_file.h"
 #include "model/paged_kv_cache.h"
 #include "sched/model_executor.h"
 
@@ -46,32 +45,6 @@ int32_t PickDraft(std::span<const float> row, DraftQuery& query) {
 }
 
 }  // namespace
-
-Status CheckDraftVocabulary(const model::Model& target, const model::Model& draft) {
-  const int64_t n_target = target.hparams().n_vocab;
-  const int64_t n_draft = draft.hparams().n_vocab;
-  if (n_target != n_draft)
-    return InvalidArgumentError("draft model: vocabulary of " + std::to_string(n_draft) + " tokens, the model's has " +
-                                std::to_string(n_target) + " (a draft model must share the model's vocabulary)");
-  const std::vector<gguf::Value>* a = target.file().GetArray("tokenizer.ggml.tokens");
-  const std::vector<gguf::Value>* b = draft.file().GetArray("tokenizer.ggml.tokens");
-  if ((a == nullptr) != (b == nullptr))
-    return InvalidArgumentError(std::string("draft model: ") + (a ? "the draft model" : "the model") +
-                                " has no tokenizer.ggml.tokens to compare with the other's");
-  if (a == nullptr) return Status::Ok();
-  if (a->size() != b->size())
-    return InvalidArgumentError("draft model: " + std::to_string(b->size()) + " token texts, the model has " +
-                                std::to_string(a->size()));
-  for (size_t i = 0; i < a->size(); ++i) {
-    const std::string* x = (*a)[i].AsString();
-    const std::string* y = (*b)[i].AsString();
-    if (x == nullptr || y == nullptr || *x != *y)
-      return InvalidArgumentError("draft model: token " + std::to_string(i) + " is '" + (y ? *y : "?") +
-                                  "' in the draft model and '" + (x ? *x : "?") + "' in the model (a draft model " +
-                                  "must share the model's vocabulary)");
-  }
-  return Status::Ok();
-}
 
 StatusOr<std::unique_ptr<ModelDrafter>> ModelDrafter::Create(model::Model* model, const ModelDrafterOptions& options) {
   const int64_t n_layer = model->hparams().n_layer;

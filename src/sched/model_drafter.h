@@ -38,11 +38,6 @@ struct ModelDrafterOptions {
   int64_t max_catch_up_tokens = 512;  // tokens of one catch-up forward
 };
 
-// OK when `draft` can draft for `target`: the same vocabulary size and, when
-// both GGUFs carry tokenizer.ggml.tokens, the same text for every id.
-// InvalidArgument naming the first difference otherwise.
-Status CheckDraftVocabulary(const model::Model& target, const model::Model& draft);
-
 class ModelDrafter final : public Drafter {
  public:
   // InvalidArgument for n_layers outside [0, n_layer] or a pool too small

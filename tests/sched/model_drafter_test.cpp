@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 
+#include "model/draft_vocabulary.h"
 #include "model/model.h"
 #include "sched/model_drafter.h"
 #include "sched/model_executor.h"
@@ -190,7 +191,7 @@ TEST(ModelDrafterTest, EarlyExitIsTheFullModelWhenAllLayersRun) {
 TEST(ModelDrafterTest, VocabularyCheck) {
   auto target = LoadFixture("q8_0");
   auto copy = LoadFixture("q4_0");
-  ASSERT_TRUE(CheckDraftVocabulary(*target, *copy).ok());
+  ASSERT_TRUE(model::CheckDraftVocabulary(*target, *copy).ok());
   const std::string path = (std::filesystem::path(::testing::TempDir()) / "drafter_vocab_301.gguf").string();
   fixture::FixtureSpec spec;
   spec.arch = "qwen2";
@@ -198,7 +199,7 @@ TEST(ModelDrafterTest, VocabularyCheck) {
   ASSERT_TRUE(fixture::WriteFixtureModel(spec, path, nullptr).ok());
   auto other = model::Model::Load(path, {});
   ASSERT_TRUE(other.ok());
-  const Status s = CheckDraftVocabulary(*target, **other);
+  const Status s = model::CheckDraftVocabulary(*target, **other);
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("301"), std::string::npos) << s.message();
   EXPECT_FALSE(ModelDrafter::Create(target.get(), {.n_layers = 3}).ok());
