@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <memory>
 
@@ -202,6 +203,23 @@ TEST(ModelDrafterTest, VocabularyCheck) {
   const Status s = model::CheckDraftVocabulary(*target, **other);
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("301"), std::string::npos) << s.message();
+  // The same size, other token texts (a vocabulary of its own, padded to 300).
+  const std::filesystem::path dir = ::testing::TempDir();
+  {
+    std::ofstream json(dir / "drafter_vocab_tokenizer.json");
+    json << R"({"model": {"type": "BPE", "vocab": {"x": 0, "y": 1, "xy": 2}, "merges": ["x y"]}, "added_tokens": []})";
+  }
+  const std::string other_texts = (dir / "drafter_vocab_texts.gguf").string();
+  fixture::FixtureSpec renamed_spec;
+  renamed_spec.arch = "qwen2";
+  renamed_spec.vocab_json = (dir / "drafter_vocab_tokenizer.json").string();
+  const Status written = fixture::WriteFixtureModel(renamed_spec, other_texts, nullptr);
+  ASSERT_TRUE(written.ok()) << written.ToString();
+  auto renamed = model::Model::Load(other_texts, {});
+  ASSERT_TRUE(renamed.ok());
+  const Status texts = model::CheckDraftVocabulary(*target, **renamed);
+  EXPECT_EQ(texts.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(texts.message().find("token "), std::string::npos) << texts.message();
   EXPECT_FALSE(ModelDrafter::Create(target.get(), {.n_layers = 3}).ok());
 }
 
