@@ -27,8 +27,10 @@ using testing::LoadFixture;
 using testing::Prompt;
 using testing::RunAlone;
 
+// drafter_blocks > 0: the drafter's pool holds only that many blocks, so it
+// forgets idle sequences and leaves some without drafts.
 void DraftTwinCheck(model::Model& target, model::Model& drafter_model, int64_t drafter_layers, int64_t pool_blocks,
-                    bool expect_preemption) {
+                    bool expect_preemption, int64_t drafter_blocks = 0) {
   ModelExecutor exec(&target);
   const int64_t B = 8;
   kv::BlockPoolOptions po = PoolOptionsFor(target, B, 0);
@@ -39,7 +41,8 @@ void DraftTwinCheck(model::Model& target, model::Model& drafter_model, int64_t d
   ModelDrafterOptions dro;
   dro.n_layers = drafter_layers;
   dro.block_tokens = B;
-  dro.kv_budget_bytes = size_t{8} << 20;
+  dro.kv_budget_bytes = drafter_blocks > 0 ? static_cast<size_t>(drafter_blocks * B) * drafter_model.kv_bytes_per_token()
+                                           : size_t{8} << 20;
   dro.max_catch_up_tokens = 40;  // prompts catch up in several slices
   auto drafter = ModelDrafter::Create(&drafter_model, dro);
   ASSERT_TRUE(drafter.ok()) << drafter.status().ToString();
@@ -91,6 +94,17 @@ TEST(ModelDrafterTest, QuantizedCopyDraftsExactlyWithPreemption) {
   ASSERT_NE(copy, nullptr);
   DraftTwinCheck(*target, *copy, 0, 256, false);
   DraftTwinCheck(*target, *copy, 0, 40, true);
+}
+
+// A drafter pool too small for every sequence at once (20 blocks of 8 for 6
+// drafting sequences of up to 130 tokens): idle sequences are forgotten,
+// some go without drafts, the output stays exact and nothing leaks.
+TEST(ModelDrafterTest, ASmallDrafterPoolStaysExact) {
+  auto target = LoadFixture("q8_0");
+  auto copy = LoadFixture("q4_0");
+  ASSERT_NE(target, nullptr);
+  ASSERT_NE(copy, nullptr);
+  DraftTwinCheck(*target, *copy, 0, 256, false, /*drafter_blocks=*/20);
 }
 
 TEST(ModelDrafterTest, SelfDraftingFromTheFirstLayerIsExact) {
