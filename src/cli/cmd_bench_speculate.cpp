@@ -14,7 +14,9 @@
 // k of 1, 2, 4, 8, 16: the time of one forward pass of k tokens after the
 // prompt, relative to one decode step (k = 1), the price of verifying k - 1
 // drafted tokens. With --speculate draft the drafter is --draft-model or
-// --self-draft-layers; its own forward passes count in the decode time.
+// --self-draft-layers; its own forward passes count in the decode time, and
+// drafter_tokens_per_verification says how many tokens it ran per verifying
+// pass (its cost, in its own forward tokens).
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -138,13 +140,15 @@ int RunBenchSpeculate(const std::vector<std::string>& args) {
   if (auto w = run(false); !w.ok()) return Fail("bench", w.status());
 
   std::vector<double> plain_tps, spec_tps;
-  int64_t drafted = 0, accepted = 0, verifications = 0, generated = 0;
+  int64_t drafted = 0, accepted = 0, verifications = 0, generated = 0, drafter_tokens = 0;
   bool same_output = true;
   for (int64_t r = 0; r < *reps; ++r) {
     auto plain = run(false);
     if (!plain.ok()) return Fail("bench", plain.status());
+    const int64_t drafter_before = (*core)->drafter_computed_tokens();
     auto spec = run(true);
     if (!spec.ok()) return Fail("bench", spec.status());
+    drafter_tokens += (*core)->drafter_computed_tokens() - drafter_before;
     plain_tps.push_back(plain->stats.decode_tokens_per_s);
     spec_tps.push_back(spec->stats.decode_tokens_per_s);
     drafted += spec->stats.n_draft_tokens;
@@ -163,11 +167,12 @@ int RunBenchSpeculate(const std::vector<std::string>& args) {
         "{\"model\":%s,\"speculate\":\"%s\",\"drafter\":%s,\"threads\":%d,\"prompt_tokens\":%lld,\"gen_tokens\":%lld,"
         "\"repetitions\":%lld,\"draft_tokens\":%d,\"drafted_tokens\":%lld,\"accepted_tokens\":%lld,"
         "\"verifications\":%lld,\"acceptance_rate\":%.4f,\"tokens_per_verification\":%.3f,"
+        "\"drafter_tokens_per_verification\":%.3f,"
         "\"decode_tokens_per_s\":%.2f,\"decode_tokens_per_s_plain\":%.2f,\"speedup\":%.3f,\"same_output\":%s}\n",
         JsonString(path).c_str(), model_drafts ? "draft" : "lookup", JsonString(drafter).c_str(), n_threads, static_cast<long long>(n_prompt), static_cast<long long>(generated),
         static_cast<long long>(*reps), (*speculation)->max_draft, static_cast<long long>(drafted),
         static_cast<long long>(accepted), static_cast<long long>(verifications), acceptance, per_verification,
-        spec_median, plain_median, plain_median > 0 ? spec_median / plain_median : 0.0, same_output ? "true" : "false");
+        verifications > 0 ? static_cast<double>(drafter_tokens) / static_cast<double>(verifications) : 0.0, spec_median, plain_median, plain_median > 0 ? spec_median / plain_median : 0.0, same_output ? "true" : "false");
   } else {
     std::printf("prompt     %lld tokens, %lld generated, %d threads\n", static_cast<long long>(n_prompt),
                 static_cast<long long>(generated), n_threads);

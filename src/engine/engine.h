@@ -214,6 +214,9 @@ class Engine {
   double recompute_fraction() const { return options_.recompute_fraction; }
   const std::vector<int32_t>& end_of_generation() const { return default_eog_; }
   int64_t max_context_tokens() const { return max_context_tokens_; }
+  // Tokens the draft model (or early exit) has run so far: the drafter's
+  // cost, in its own forward tokens (0 without one).
+  int64_t drafter_computed_tokens() const { return drafter_ ? drafter_->n_computed_tokens() : 0; }
   const model::Model& model() const { return *model_; }
   // The model's tokenizer (null when its GGUF has no vocabulary).
   const tokenizer::Tokenizer* tokenizer() const { return tokenizer_.get(); }

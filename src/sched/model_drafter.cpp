@@ -84,7 +84,8 @@ bool ModelDrafter::Reserve(SeqState& s, int64_t n_slots, std::span<const DraftQu
 }
 
 Status ModelDrafter::Run(std::span<const model::SequenceBatch> batch) {
-  for (const model::SequenceBatch& b : batch) n_computed_tokens_ += static_cast<int64_t>(b.tokens.size());
+  for (const model::SequenceBatch& b : batch)
+    n_computed_tokens_.fetch_add(static_cast<int64_t>(b.tokens.size()), std::memory_order_relaxed);
   if (n_layers_ == model_->hparams().n_layer) return model_->Forward(batch, &logits_);
   return model_->ForwardEarlyExit(batch, n_layers_, &logits_);
 }

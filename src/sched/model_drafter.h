@@ -17,6 +17,7 @@
 // REQUIRES: model outlives the drafter.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <unordered_map>
@@ -51,7 +52,8 @@ class ModelDrafter final : public Drafter {
   int64_t n_layers() const { return n_layers_; }
   const kv::BlockPool& pool() const { return *pool_; }
   // Tokens run through the model so far (catch-up and drafts): its cost.
-  int64_t n_computed_tokens() const { return n_computed_tokens_; }
+  // Any thread.
+  int64_t n_computed_tokens() const { return n_computed_tokens_.load(std::memory_order_relaxed); }
 
  private:
   struct SeqState {
@@ -77,7 +79,7 @@ class ModelDrafter final : public Drafter {
   int64_t max_catch_up_tokens_;
   std::unordered_map<uint64_t, std::unique_ptr<SeqState>> seqs_;
   uint64_t use_counter_ = 0;
-  int64_t n_computed_tokens_ = 0;
+  std::atomic<int64_t> n_computed_tokens_{0};
   model::Logits logits_;
 };
 
