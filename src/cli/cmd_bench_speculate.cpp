@@ -13,7 +13,10 @@
 // (greedy speculation is exact). --verify-cost adds one line per batch size
 // k of 1, 2, 4, 8, 16: the time of one forward pass of k tokens after the
 // prompt, relative to one decode step (k = 1), the price of verifying k - 1
-// drafted tokens.
+// drafted tokens. With --speculate draft the drafter is --draft-model or
+// --self-draft-layers; its own forward passes count in the decode time, and
+// drafter_tokens_per_verification says how many tokens it ran per verifying
+// pass (its cost, in its own forward tokens).
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -33,7 +36,7 @@ namespace chunkserve::cli {
 namespace {
 
 const char kUsage[] =
-    "usage: chunkserve bench --speculate lookup -m MODEL.gguf --prompt-file F [options]\n"
+    "usage: chunkserve bench --speculate lookup|draft -m MODEL.gguf --prompt-file F [options]\n"
     "\n"
     "Generates --gen-tokens greedy tokens after the text of F plainly and with\n"
     "speculative decoding, --repetitions times, and prints medians: acceptance rate,\n"
@@ -78,7 +81,7 @@ int RunBenchSpeculate(const std::vector<std::string>& args) {
   static const Command* self = &CommandRegistry().at("bench-speculate");
   auto flags_or = Flags::Parse(args,
                                {"m", "model", "prompt-file", "gen-tokens", "repetitions", "threads", "t", "attention",
-                                kSpeculateFlag, kDraftTokensFlag},
+                                kSpeculateFlag, kDraftTokensFlag, kDraftModelFlag, kSelfDraftLayersFlag},
                                {"json", "verify-cost"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
@@ -94,7 +97,11 @@ int RunBenchSpeculate(const std::vector<std::string>& args) {
     return UsageError(*self, "--gen-tokens must be >= 2, --repetitions >= 1, --threads >= 0");
   auto speculation = SpeculationFromFlags(flags, "lookup");
   if (!speculation.ok()) return UsageError(*self, speculation.status().message());
-  if (!*speculation) return UsageError(*self, "--speculate off has nothing to compare; use lookup");
+  if (!*speculation) return UsageError(*self, "--speculate off has nothing to compare; use lookup or draft");
+  const bool model_drafts = (*speculation)->source == sched::DraftSource::kModel;
+  const std::string drafter = !model_drafts                        ? "prompt"
+                              : flags.Has(kSelfDraftLayersFlag) ? "self:" + flags.GetOr(kSelfDraftLayersFlag, "")
+                                                                 : flags.GetOr(kDraftModelFlag, "");
   const bool json = flags.Has("json");
 
   auto text = MappedFile::Open(prompt_file);
@@ -113,6 +120,8 @@ int RunBenchSpeculate(const std::vector<std::string>& args) {
   engine::EngineOptions eo;
   eo.enable_prefix_cache = false;
   eo.enable_chunk_cache = false;
+  auto draft_model = SetUpDrafter(flags, m, &eo);
+  if (!draft_model.ok()) return Fail("bench", draft_model.status());
   auto core = engine::Engine::Create(&m, eo);
   if (!core.ok()) return Fail("bench", core.status());
   const int64_t n_prompt = static_cast<int64_t>(prompt.size());
@@ -131,13 +140,15 @@ int RunBenchSpeculate(const std::vector<std::string>& args) {
   if (auto w = run(false); !w.ok()) return Fail("bench", w.status());
 
   std::vector<double> plain_tps, spec_tps;
-  int64_t drafted = 0, accepted = 0, verifications = 0, generated = 0;
+  int64_t drafted = 0, accepted = 0, verifications = 0, generated = 0, drafter_tokens = 0;
   bool same_output = true;
   for (int64_t r = 0; r < *reps; ++r) {
     auto plain = run(false);
     if (!plain.ok()) return Fail("bench", plain.status());
+    const int64_t drafter_before = (*core)->drafter_computed_tokens();
     auto spec = run(true);
     if (!spec.ok()) return Fail("bench", spec.status());
+    drafter_tokens += (*core)->drafter_computed_tokens() - drafter_before;
     plain_tps.push_back(plain->stats.decode_tokens_per_s);
     spec_tps.push_back(spec->stats.decode_tokens_per_s);
     drafted += spec->stats.n_draft_tokens;
@@ -153,14 +164,15 @@ int RunBenchSpeculate(const std::vector<std::string>& args) {
   const int n_threads = m.pool()->size();
   if (json) {
     std::printf(
-        "{\"model\":%s,\"speculate\":\"lookup\",\"threads\":%d,\"prompt_tokens\":%lld,\"gen_tokens\":%lld,"
+        "{\"model\":%s,\"speculate\":\"%s\",\"drafter\":%s,\"threads\":%d,\"prompt_tokens\":%lld,\"gen_tokens\":%lld,"
         "\"repetitions\":%lld,\"draft_tokens\":%d,\"drafted_tokens\":%lld,\"accepted_tokens\":%lld,"
         "\"verifications\":%lld,\"acceptance_rate\":%.4f,\"tokens_per_verification\":%.3f,"
+        "\"drafter_tokens_per_verification\":%.3f,"
         "\"decode_tokens_per_s\":%.2f,\"decode_tokens_per_s_plain\":%.2f,\"speedup\":%.3f,\"same_output\":%s}\n",
-        JsonString(path).c_str(), n_threads, static_cast<long long>(n_prompt), static_cast<long long>(generated),
+        JsonString(path).c_str(), model_drafts ? "draft" : "lookup", JsonString(drafter).c_str(), n_threads, static_cast<long long>(n_prompt), static_cast<long long>(generated),
         static_cast<long long>(*reps), (*speculation)->max_draft, static_cast<long long>(drafted),
         static_cast<long long>(accepted), static_cast<long long>(verifications), acceptance, per_verification,
-        spec_median, plain_median, plain_median > 0 ? spec_median / plain_median : 0.0, same_output ? "true" : "false");
+        verifications > 0 ? static_cast<double>(drafter_tokens) / static_cast<double>(verifications) : 0.0, spec_median, plain_median, plain_median > 0 ? spec_median / plain_median : 0.0, same_output ? "true" : "false");
   } else {
     std::printf("prompt     %lld tokens, %lld generated, %d threads\n", static_cast<long long>(n_prompt),
                 static_cast<long long>(generated), n_threads);

@@ -137,7 +137,7 @@ int RunChat(const std::vector<std::string>& args) {
                                {"m", "model", "system", "template-file", "n", "max-tokens", "c", "ctx", "temp",
                                 "top-k", "top-p", "min-p", "repeat-penalty", "presence-penalty",
                                 "frequency-penalty", "seed", "stop", "t", "threads", "attention",
-                                kSpeculateFlag, kDraftTokensFlag},
+                                kSpeculateFlag, kDraftTokensFlag, kDraftModelFlag, kSelfDraftLayersFlag},
                                {"chatml", "stats"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
@@ -224,6 +224,8 @@ int RunChat(const std::vector<std::string>& args) {
   engine::EngineOptions eo;
   eo.enable_chunk_cache = false;
   eo.scheduler.max_context_tokens = n_ctx;
+  auto draft_model = SetUpDrafter(flags, **model, &eo);
+  if (!draft_model.ok()) return Fail("chat", draft_model.status());
   auto core = engine::Engine::Create(model->get(), eo);
   if (!core.ok()) return Fail("chat", core.status());
   const engine::PromptAssembler assembler(tokenizer->get(), *chat_template);

@@ -50,7 +50,7 @@ int RunGenerate(const std::vector<std::string>& args) {
   static const Command* self = &CommandRegistry().at("generate");
   auto flags_or = Flags::Parse(args,
                                {"m", "model", "p", "prompt", "n", "steps", "max-tokens", "temp", "top-k", "top-p", "min-p",
-                                "repeat-penalty", "seed", "t", "threads", "attention", kSpeculateFlag, kDraftTokensFlag, kKvPolicyFlag, kKvBudgetFlag},
+                                "repeat-penalty", "seed", "t", "threads", "attention", kSpeculateFlag, kDraftTokensFlag, kDraftModelFlag, kSelfDraftLayersFlag, kKvPolicyFlag, kKvBudgetFlag},
                                {"echo", "parse-special"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
@@ -112,6 +112,8 @@ int RunGenerate(const std::vector<std::string>& args) {
   // The engine core runs the model (no chunk cache: a plain prompt).
   engine::EngineOptions eo;
   eo.enable_chunk_cache = false;
+  auto draft_model = SetUpDrafter(flags, **model, &eo);
+  if (!draft_model.ok()) return Fail("generate", draft_model.status());
   auto core = engine::Engine::Create(model->get(), eo);
   if (!core.ok()) return Fail("generate", core.status());
 

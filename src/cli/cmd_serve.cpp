@@ -93,8 +93,13 @@ const char kUsage[] =
     "      --speculate M         speculative decoding with drafts looked up in the prompt (same\n"
     "                            output, faster when answers copy it): auto = greedy requests\n"
     "                            with documents and RAG answers (default) | lookup = every\n"
-    "                            greedy request | off; a request's \"speculate\" overrides it\n"
+    "                            greedy request | draft = every greedy request, drafts of the\n"
+    "                            drafter below | off; a request's \"speculate\" (off | lookup |\n"
+    "                            draft | true | false) overrides it\n"
     "      --draft-tokens N      longest draft per step (default 8)\n"
+    "      --draft-model D       drafter for \"speculate\": \"draft\": a small GGUF with the\n"
+    "                            model's vocabulary\n"
+    "      --self-draft-layers N drafter: the model's first N layers (no second file)\n"
     "      --kv-policy P         KV budget policy of requests that send no \"kv_policy\": full |\n"
     "                            sinks (StreamingLLM) | snapkv | h2o (default full)\n"
     "      --kv-budget N         tokens each KV head keeps under a policy\n"
@@ -173,7 +178,7 @@ int RunServe(const std::vector<std::string>& args) {
                                 "embed-pooling", "query-prefix", "doc-prefix", "max-connections",
                                 "max-connections-per-ip", "header-timeout-s", "body-timeout-s", "keep-alive-s",
                                 "allowed-host", "cors-origin", "embed-queue", "embed-wait-s", kSpeculateFlag,
-                                kDraftTokensFlag, kKvPolicyFlag, kKvBudgetFlag, kChunkKvFlag},
+                                kDraftTokensFlag, kDraftModelFlag, kSelfDraftLayersFlag, kKvPolicyFlag, kKvBudgetFlag, kChunkKvFlag},
                                {"chatml", "no-prefix-cache", "no-chunk-cache", "log-requests"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;
@@ -295,6 +300,9 @@ int RunServe(const std::vector<std::string>& args) {
     auto n_draft = flags.GetInt(kDraftTokensFlag, 8);
     if (!n_draft.ok()) return UsageError(*self, n_draft.status().message());
     if (*n_draft < 1 || *n_draft > 64) return UsageError(*self, "--draft-tokens must lie in [1, 64]");
+    if (Status s = ValidateDrafterFlags(flags); !s.ok()) return UsageError(*self, s.message());
+    if (*mode == server::SpeculateDefault::kDraft && !flags.Has(kDraftModelFlag) && !flags.Has(kSelfDraftLayersFlag))
+      return UsageError(*self, "--speculate draft needs a drafter: --draft-model D.gguf or --self-draft-layers N");
     ctx.speculation.mode = *mode;
     ctx.speculation.drafts.max_draft = static_cast<int>(*n_draft);
   }
@@ -347,6 +355,7 @@ int RunServe(const std::vector<std::string>& args) {
 
   // The language model and the engine core; without -m, retrieval only.
   std::unique_ptr<model::Model> model;
+  std::unique_ptr<model::Model> draft_model;  // --draft-model (outlives the engine)
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<rag::EngineEmbedder> decoder_embedder;
@@ -422,6 +431,9 @@ int RunServe(const std::vector<std::string>& args) {
     if (!slowdown.ok()) return UsageError(*self, slowdown.status().message());
     if (*slowdown != 0 && *slowdown < 1) return UsageError(*self, "--max-decode-slowdown must be 0 or >= 1");
     eo.scheduler.max_decode_slowdown = *slowdown;
+    auto loaded_draft = SetUpDrafter(flags, *model, &eo);
+    if (!loaded_draft.ok()) return Fail("serve", loaded_draft.status());
+    draft_model = std::move(*loaded_draft);
     auto created = engine::Engine::Create(model.get(), eo);
     if (!created.ok()) return Fail("serve", created.status());
     engine = std::move(*created);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "base/clock.h"
+#include "model/draft_vocabulary.h"
 
 namespace chunkserve::engine {
 namespace {
@@ -107,6 +108,24 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(model::Model* model, const Engi
     po.chunk_lead_in = e->lead_in_;
     ASSIGN_OR_RETURN(e->planner_, ChunkPlanner::Create(model, e->chunk_cache_, po));
     so.planner = e->planner_.get();
+  }
+  if (options.draft_model != nullptr || options.self_draft_layers > 0) {
+    sched::ModelDrafterOptions dro;
+    dro.block_tokens = options.block_tokens;
+    dro.kv_budget_bytes = options.draft_kv_budget_bytes;
+    model::Model* drafter_model = model;
+    if (options.draft_model != nullptr) {
+      RETURN_IF_ERROR(model::CheckDraftVocabulary(*model, *options.draft_model));
+      drafter_model = options.draft_model;
+    } else if (options.self_draft_layers >= hp.n_layer) {
+      return InvalidArgumentError("engine: self-drafting from " + std::to_string(options.self_draft_layers) +
+                                  " layers of a model with " + std::to_string(hp.n_layer) +
+                                  " (fewer than all are needed)");
+    } else {
+      dro.n_layers = options.self_draft_layers;
+    }
+    ASSIGN_OR_RETURN(e->drafter_, sched::ModelDrafter::Create(drafter_model, dro));
+    so.drafter = e->drafter_.get();
   }
   ASSIGN_OR_RETURN(e->scheduler_, sched::Scheduler::Create(e->executor_.get(), e->pool_.get(),
                                                            e->prefix_cache_.get(), so));

@@ -64,6 +64,7 @@
 #include "model/encoder.h"
 #include "model/model.h"
 #include "sampling/sampling_params.h"
+#include "sched/model_drafter.h"
 #include "sched/model_executor.h"
 #include "sched/request_stats.h"
 #include "sched/scheduler.h"
@@ -96,6 +97,15 @@ struct EngineOptions {
   // (GGUF context_length; the pool's size when absent); prefix_namespace and
   // planner are set by the engine.
   sched::SchedulerOptions scheduler = DefaultSchedulerOptions();
+  // Speculative decoding with a model drafter (requests whose lookup_draft
+  // source is kModel, sched/model_drafter.h): a second, small model with the
+  // same vocabulary (borrowed, e.g. --draft-model; Create checks the
+  // vocabulary: model::CheckDraftVocabulary), or, with self_draft_layers > 0 and no
+  // draft model, this model's own first self_draft_layers layers through
+  // its final norm and head. Neither: such requests are refused.
+  model::Model* draft_model = nullptr;
+  int64_t self_draft_layers = 0;
+  size_t draft_kv_budget_bytes = size_t{256} << 20;  // the drafter's own KV pool
 
   static sched::SchedulerOptions DefaultSchedulerOptions() {
     sched::SchedulerOptions o;
@@ -204,6 +214,9 @@ class Engine {
   double recompute_fraction() const { return options_.recompute_fraction; }
   const std::vector<int32_t>& end_of_generation() const { return default_eog_; }
   int64_t max_context_tokens() const { return max_context_tokens_; }
+  // Tokens the draft model (or early exit) has run so far: the drafter's
+  // cost, in its own forward tokens (0 without one).
+  int64_t drafter_computed_tokens() const { return drafter_ ? drafter_->n_computed_tokens() : 0; }
   const model::Model& model() const { return *model_; }
   // The model's tokenizer (null when its GGUF has no vocabulary).
   const tokenizer::Tokenizer* tokenizer() const { return tokenizer_.get(); }
@@ -234,6 +247,7 @@ class Engine {
   std::unique_ptr<kv::ChunkCache> owned_chunk_cache_;
   kv::ChunkCache* chunk_cache_ = nullptr;          // null when disabled
   std::unique_ptr<ChunkPlanner> planner_;          // null without a chunk cache
+  std::unique_ptr<sched::ModelDrafter> drafter_;   // speculate draft (null: none)
   std::unique_ptr<sched::Scheduler> scheduler_;    // declared last: stopped first
 };
 

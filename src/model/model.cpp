@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "base/hash.h"
@@ -171,10 +172,18 @@ StatusOr<Logits> Model::ForwardAll(KvCache* kv, std::span<const int32_t> tokens,
 }
 
 Status Model::Forward(std::span<const SequenceBatch> batch, Logits* logits) {
-  return ForwardLayers(batch, hparams_.n_layer, logits);
+  return Run(batch, hparams_.n_layer, /*with_head=*/true, logits);
 }
 
 Status Model::ForwardLayers(std::span<const SequenceBatch> batch, int64_t n_layers, Logits* logits) {
+  return Run(batch, n_layers, /*with_head=*/n_layers == hparams_.n_layer, logits);
+}
+
+Status Model::ForwardEarlyExit(std::span<const SequenceBatch> batch, int64_t n_layers, Logits* logits) {
+  return Run(batch, n_layers, /*with_head=*/true, logits);
+}
+
+Status Model::Run(std::span<const SequenceBatch> batch, int64_t n_layers, bool with_head, Logits* logits) {
   const HParams& hp = hparams_;
   if (n_layers <= 0 || n_layers > hp.n_layer)
     return InvalidArgumentError("model: " + std::to_string(n_layers) + " layers to run of " +
@@ -298,6 +307,8 @@ Status Model::ForwardLayers(std::span<const SequenceBatch> batch, int64_t n_laye
                                  shape, v.n_slots, v.mass.data() + layer * hp.n_head_kv * v.n_slots, pool_);
     }
   };
+  // Shared-prefix decode groups of this step (found once, model/shared_prefix.h).
+  std::optional<std::vector<SharedPrefixGroup>> prefix_groups;
   for (int64_t l = 0; l < n_layers; ++l) {
     const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
     const int layer = static_cast<int>(l);
@@ -407,7 +418,10 @@ Status Model::ForwardLayers(std::span<const SequenceBatch> batch, int64_t n_laye
                              batch[static_cast<size_t>(g.first_seq)].kv->View(layer)});
           decode_of.push_back(i);
         }
-        const std::vector<size_t> ran = AttendSharedPrefixes(decodes, shape, pool_);
+        // The groups are the same in every layer (one block table per
+        // sequence): found in the first layer that runs them, reused after.
+        if (!prefix_groups) prefix_groups = FindSharedPrefixes(decodes);
+        const std::vector<size_t> ran = AttendSharedPrefixGroups(*prefix_groups, decodes, shape, pool_);
         for (auto it = ran.rbegin(); it != ran.rend(); ++it)
           s.small_seqs.erase(s.small_seqs.begin() + static_cast<std::ptrdiff_t>(decode_of[*it]));
       }
@@ -484,7 +498,7 @@ Status Model::ForwardLayers(std::span<const SequenceBatch> batch, int64_t n_laye
     });
     laps.Lap(ForwardOp::kFfnResidual);
   }
-  if (n_layers < hp.n_layer) {
+  if (!with_head) {
     logits->n_rows = logits->n_hidden_rows = 0;
     logits->data.clear();
     logits->hidden.clear();

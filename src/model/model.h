@@ -159,6 +159,12 @@ class Model {
   // layers, model/gem_filter.h): the caches and votes of those layers are
   // filled; logits and hidden come back empty. REQUIRES: 0 < n_layers <= n_layer.
   Status ForwardLayers(std::span<const SequenceBatch> batch, int64_t n_layers, Logits* logits);
+  // Early exit (LayerSkip-style self-drafting, sched/model_drafter.h): the
+  // first n_layers blocks, then the final norm and output head on their
+  // output, as if the model ended there; the logits and hidden rows are
+  // Forward's shape. The caches' layers >= n_layers are not touched (a cache
+  // still has every layer). REQUIRES: 0 < n_layers <= n_layer.
+  Status ForwardEarlyExit(std::span<const SequenceBatch> batch, int64_t n_layers, Logits* logits);
 
   // Forward charges the time of each op to `profile` (see forward_profile.h)
   // until set back to null; tools only. Borrowed; set while no Forward runs.
@@ -187,6 +193,8 @@ class Model {
   explicit Model(PrivateTag);
 
  private:
+  // The first n_layers blocks, then (with_head) the final norm and head.
+  Status Run(std::span<const SequenceBatch> batch, int64_t n_layers, bool with_head, Logits* logits);
 
   std::unique_ptr<gguf::GgufFile> file_;
   HParams hparams_;

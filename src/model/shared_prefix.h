@@ -25,10 +25,28 @@ struct DecodeAttention {
   kernels::KvBlocksView view;
 };
 
-// Runs every set of at least two queries whose views share at least one
-// whole chunk (kernels::kAttentionChunkKeys slots) of leading blocks, and
-// returns which queries it ran (indices into `queries`, ascending); the
+// A set of at least two queries (indices into the step's decodes) whose
+// views share their first `shared_keys` slots: whole chunks
+// (kernels::kAttentionChunkKeys slots) of the same leading blocks, within
+// every member's kv_len.
+struct SharedPrefixGroup {
+  std::vector<size_t> members;  // ascending
+  int64_t shared_keys = 0;
+};
+
+// The groups of a step's decodes. The same for every layer: each layer's
+// views follow the same block tables, so one layer's views find them for
+// all (the forward pass finds them once per step).
+std::vector<SharedPrefixGroup> FindSharedPrefixes(std::span<const DecodeAttention> queries);
+
+// Runs `groups` over one layer's `queries` (the decodes they were found
+// in, in the same order) and returns which queries it ran (ascending); the
 // caller runs the rest. REQUIRES: shape.window == 0.
+std::vector<size_t> AttendSharedPrefixGroups(std::span<const SharedPrefixGroup> groups,
+                                             std::span<const DecodeAttention> queries,
+                                             const kernels::AttentionShape& shape, ThreadPool* pool);
+
+// Both, for one layer.
 std::vector<size_t> AttendSharedPrefixes(std::span<const DecodeAttention> queries,
                                          const kernels::AttentionShape& shape, ThreadPool* pool);
 

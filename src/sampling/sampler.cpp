@@ -168,8 +168,7 @@ int32_t Sampler::Draw(const TokenCandidates::Normalizer& norm) {
   return candidates_.data[pick].id;
 }
 
-int32_t Sampler::SampleAgainstDraft(std::span<const float> logits, int32_t draft) {
-  if (params_.temperature <= 0.0f) return Sample(logits);
+bool Sampler::FillTargetCandidates(std::span<const float> logits) {
   CHECK(logits.size() == static_cast<size_t>(n_vocab_));
   candidates_.Fill(logits);
   for (auto& processor : chain_) {
@@ -180,7 +179,7 @@ int32_t Sampler::SampleAgainstDraft(std::span<const float> logits, int32_t draft
     // The draft is verified against Sample()'s constrained law: the chain's
     // survivors that are allowed (or the chain over the allowed tokens when
     // none survived). A draft the constraint refuses has probability 0.
-    if (!ComputeAllowed()) return SampleConstrained(logits);
+    if (!ComputeAllowed()) return false;
     KeepAllowedCandidates();
     if (candidates_.data.empty()) {
       candidates_.Fill(logits);
@@ -188,6 +187,12 @@ int32_t Sampler::SampleAgainstDraft(std::span<const float> logits, int32_t draft
       for (auto& processor : chain_) processor->Apply(candidates_);
     }
   }
+  return true;
+}
+
+int32_t Sampler::SampleAgainstDraft(std::span<const float> logits, int32_t draft) {
+  if (params_.temperature <= 0.0f) return Sample(logits);
+  if (!FillTargetCandidates(logits)) return SampleConstrained(logits);
   TokenCandidates::Normalizer norm = candidates_.ComputeNormalizer();
   const size_t n = candidates_.data.size();
   auto at = std::find_if(candidates_.data.begin(), candidates_.data.end(),
@@ -206,6 +211,44 @@ int32_t Sampler::SampleAgainstDraft(std::span<const float> logits, int32_t draft
     if (norm.uniform) return draft;
   }
   return Draw(norm);
+}
+
+int32_t Sampler::SampleAgainstDraftDistribution(std::span<const float> logits, int32_t draft,
+                                                std::span<const float> q) {
+  if (params_.temperature <= 0.0f) return Sample(logits);
+  CHECK(q.size() == static_cast<size_t>(n_vocab_));
+  if (!FillTargetCandidates(logits)) return SampleConstrained(logits);
+  const TokenCandidates::Normalizer norm = candidates_.ComputeNormalizer();
+  const size_t n = candidates_.data.size();
+  auto at = std::find_if(candidates_.data.begin(), candidates_.data.end(),
+                         [&](const TokenCandidate& c) { return c.id == draft; });
+  const double p_draft = at == candidates_.data.end() ? 0.0 : norm.P(*at, n);
+  const double q_draft = draft >= 0 && draft < n_vocab_ ? q[static_cast<size_t>(draft)] : 0.0;
+  // q(draft) > 0 for a draft drawn from q; a zero is read as "always keep
+  // what p allows" (ratio infinite), which only a broken drafter reaches.
+  const double keep = q_draft > 0 ? std::min(1.0, p_draft / q_draft) : (p_draft > 0 ? 1.0 : 0.0);
+  if (rng_.NextDouble() < keep) {
+    last_p_ = static_cast<float>(p_draft);
+    return draft;
+  }
+  // Rejected: draw from the residual max(0, p - q), in the candidates'
+  // order (fixed for given logits).
+  double residual = 0;
+  for (const TokenCandidate& c : candidates_.data)
+    residual += std::max(0.0, norm.P(c, n) - static_cast<double>(q[static_cast<size_t>(c.id)]));
+  if (!(residual > 0)) return Draw(norm);  // p == q up to rounding: p itself
+  const double u = rng_.NextDouble() * residual;
+  double sum = 0;
+  const TokenCandidate* last = nullptr;
+  for (const TokenCandidate& c : candidates_.data) {
+    const double r = std::max(0.0, norm.P(c, n) - static_cast<double>(q[static_cast<size_t>(c.id)]));
+    if (r <= 0) continue;
+    last = &c;
+    sum += r;
+    if (u < sum) break;
+  }
+  last_p_ = static_cast<float>(norm.P(*last, n));
+  return last->id;
 }
 
 void Sampler::Accept(int32_t token) {

@@ -70,6 +70,13 @@ class Sampler {
   // The caller compares the result with the draft. Uses one or two Rng
   // draws, so seeded runs differ from Sample()'s (in draws, not in law).
   int32_t SampleAgainstDraft(std::span<const float> logits, int32_t draft);
+  // Speculative sampling with a draft drawn from a known distribution `q`
+  // (n_vocab probabilities, e.g. a draft model's): the draft is kept with
+  // probability min(1, p(draft) / q(draft)), else a token is drawn from
+  // norm(max(0, p - q)) (Leviathan et al., Chen et al.), so the result is
+  // distributed as Sample()'s whatever q is. Greedy returns the argmax.
+  // One or two Rng draws.
+  int32_t SampleAgainstDraftDistribution(std::span<const float> logits, int32_t draft, std::span<const float> q);
   // Records a token appended to the sequence (penalty history; the
   // constraint, unless it is an end-of-generation token).
   void Accept(int32_t token);
@@ -105,6 +112,10 @@ class Sampler {
   // The pick when the unconstrained one was refused (candidates_ holds the
   // chain's output for `logits` unless the greedy fast path ran).
   int32_t SampleConstrained(std::span<const float> logits);
+  // candidates_ = the chain's output for `logits` restricted as Sample()'s
+  // law restricts it (the constraint's allowed tokens); false when the
+  // constraint allows nothing (then SampleConstrained decides).
+  bool FillTargetCandidates(std::span<const float> logits);
   bool IsAllowed(int32_t token);
   // allowed_ for this step (end-of-generation ids included); false when
   // nothing is allowed.

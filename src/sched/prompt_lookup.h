@@ -18,10 +18,18 @@
 
 namespace chunkserve::sched {
 
+// Where a request's drafts come from: its own prompt and output (prompt
+// lookup, below), or the scheduler's Drafter (SchedulerOptions::drafter: a
+// draft model or the target's first layers, sched/drafter.h).
+enum class DraftSource { kPromptLookup, kModel };
+
+// Speculation settings of one request (SchedRequest::lookup_draft). The
+// n-gram bounds apply to prompt lookup only; max_draft to both.
 struct LookupDraftOptions {
   int max_ngram = 4;
   int min_ngram = 2;
   int max_draft = 8;
+  DraftSource source = DraftSource::kPromptLookup;
 };
 
 std::vector<int32_t> ProposeLookupDraft(std::span<const int32_t> tokens, const LookupDraftOptions& options);

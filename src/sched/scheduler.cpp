@@ -27,6 +27,9 @@ StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(StepExecutor* executor, k
       options.max_context_tokens < 2 || options.max_decode_slowdown < 0)
     return InvalidArgumentError(
         "scheduler: max_step_tokens, max_running must be >= 1, max_context_tokens >= 2, max_decode_slowdown >= 0");
+  if (options.drafter != nullptr && options.drafter->n_vocab() != executor->n_vocab())
+    return InvalidArgumentError("scheduler: the drafter's vocabulary has " + std::to_string(options.drafter->n_vocab()) +
+                                " tokens, the model's " + std::to_string(executor->n_vocab()));
   auto s = std::make_unique<Scheduler>(PrivateTag{}, executor, pool, prefix_cache, options);
   s->PublishStats();
   return s;
@@ -47,6 +50,9 @@ StatusOr<uint64_t> Scheduler::Submit(SchedRequest request) {
   // Drafts are verified as multi-token entries, which read everything: under
   // a decode-time selection they would not answer as plain decoding does.
   if (request.kv_policy.selects_at_decode()) request.lookup_draft.reset();
+  if (request.lookup_draft && request.lookup_draft->source == DraftSource::kModel && options_.drafter == nullptr)
+    return InvalidArgumentError("speculate draft: no draft model is loaded (start with --draft-model D.gguf or "
+                                "--self-draft-layers N)");
   if (request.embed) {
     request.max_new_tokens = 0;
     request.chunks.clear();
@@ -86,6 +92,8 @@ StatusOr<uint64_t> Scheduler::Submit(SchedRequest request) {
   seq->n_prompt = n_prompt;
   seq->sampler.SetEndOfGenerationTokens(seq->req.end_of_generation);
   if (seq->req.lookup_draft) seq->draft_limit = seq->req.lookup_draft->max_draft;
+  // The drafter's draws are the request's own (seeded apart from the sampler's).
+  seq->draft_rng.Seed(seq->req.sampling.seed ^ 0x9e3779b97f4a7c15ULL);
   // Penalties see the prompt too (llama.cpp's rule, the same on every path).
   for (int32_t t : seq->tokens) seq->sampler.Accept(t);
   // The constraint sees generated tokens only.
@@ -231,6 +239,7 @@ bool Scheduler::RemoveById(uint64_t id, FinishReason reason) {
 
 void Scheduler::Finish(std::unique_ptr<Seq> seq, FinishReason reason, Status status) {
   executor_->Forget(seq->id);
+  if (options_.drafter != nullptr) options_.drafter->Forget(seq->id);
   if (options_.planner != nullptr) options_.planner->Release(seq->id);
   // Keep what was computed exactly for later requests (multi-turn chats).
   if (reason != FinishReason::kError) InsertIntoPrefixCache(*seq, seq->n_exact());
@@ -260,6 +269,7 @@ void Scheduler::Finish(std::unique_ptr<Seq> seq, FinishReason reason, Status sta
 
 void Scheduler::Preempt(std::unique_ptr<Seq> seq) {
   executor_->Forget(seq->id);
+  if (options_.drafter != nullptr) options_.drafter->Forget(seq->id);
   // The computed blocks go to the prefix cache: if nobody needs the room
   // before the request resumes, it skips recomputing them.
   InsertIntoPrefixCache(*seq, seq->n_exact());
@@ -509,6 +519,7 @@ StepView Scheduler::Snapshot() {
   view.max_fill_jobs = options_.max_fill_jobs;
   view.admission_lacked_blocks = admission_lacked_blocks_;
   view.max_decode_slowdown = max_decode_slowdown_.load();
+  std::vector<std::pair<Seq*, size_t>> model_drafts;  // (sequence, index in view.running)
   for (const std::unique_ptr<Seq>& sp : running_) {
     Seq& s = *sp;
     RunningView r;
@@ -520,12 +531,16 @@ StepView Scheduler::Snapshot() {
       r.n_pending = std::min(r.n_pending, std::max<int64_t>(1, p.budget + pool_->block_tokens() - (s.n_computed - s.n_evicted)));
     if (r.decoding) {
       s.feed.assign(1, s.tokens.back());
+      s.draft_q.clear();
+      if (s.req.lookup_draft && s.req.lookup_draft->source == DraftSource::kModel && DraftBudget(s) > 0)
+        model_drafts.emplace_back(&s, view.running.size());
       const std::vector<int32_t> draft = DraftFor(s);
       s.feed.insert(s.feed.end(), draft.begin(), draft.end());
       r.n_draft = static_cast<int64_t>(draft.size());
     }
     view.running.push_back(r);
   }
+  if (!model_drafts.empty()) ProposeModelDrafts(model_drafts, view);
   for (const std::unique_ptr<FillJob>& f : fills_)
     view.fills.push_back({f->started, static_cast<int64_t>(f->fill.tokens.size()) - f->n_computed});
   // Requests that may be admitted soon get their reused KV fetched ahead

@@ -81,6 +81,7 @@
 #include "kv/prefix_cache.h"
 #include "sampling/sampling_params.h"
 #include "sampling/token_constraint.h"
+#include "sched/drafter.h"
 #include "sched/prompt_lookup.h"
 #include "sched/prompt_planner.h"
 #include "sched/request_stats.h"
@@ -112,6 +113,10 @@ struct SchedulerOptions {
   // Fill jobs holding blocks at once (each holds its own blocks and, when
   // the planner wants the source KV, references on the request's).
   int64_t max_fill_jobs = 4;
+  // Drafts of requests whose lookup_draft.source is kModel (a draft model
+  // or self-drafting; borrowed, must outlive the scheduler; its vocabulary
+  // is the executor's). Null: such requests are refused.
+  Drafter* drafter = nullptr;
 };
 
 struct RequestOutcome {
@@ -160,7 +165,10 @@ struct SchedRequest {
   // (other draws). Drafts never evict or preempt (no free block: no draft);
   // their length adapts to how often they are accepted, and a request whose
   // drafts keep failing stops drafting. nullopt: off. Ignored with
-  // forced_tokens.
+  // forced_tokens. With source kModel the drafts come from the scheduler's
+  // drafter instead (options.drafter; sampled drafts are verified with the
+  // speculative-sampling rule, Sampler::SampleAgainstDraftDistribution); its
+  // KV lives in its own pool and is rolled back and freed with the request's.
   std::optional<LookupDraftOptions> lookup_draft;
   // Structured outputs: every sampled token obeys it (Sampler::
   // SetConstraint; forced_tokens bypass it). Drafts are verified against
@@ -290,7 +298,12 @@ class Scheduler {
   // also starts the planner's reads for requests near the queue's head and
   // proposes each decoding sequence's draft (into Seq::feed).
   StepView Snapshot();
+  // The longest draft `s` may carry this step (0: none).
+  int64_t DraftBudget(const Seq& s) const;
   std::vector<int32_t> DraftFor(Seq& s);
+  // Model drafts of the decoding sequences queued by Snapshot (one batched
+  // drafter call); sets their feeds and the view's n_draft.
+  void ProposeModelDrafts(const std::vector<std::pair<Seq*, size_t>>& queued, StepView& view);
   // Carrying the plan out. Room for every planned decode's next token,
   // preempting from the back; true when a sequence had to be preempted.
   bool ClaimDecodeRoom(const StepPlan& plan);

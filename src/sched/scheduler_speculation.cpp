@@ -1,6 +1,6 @@
 // Scheduler, speculative decoding: which draft a decoding sequence carries
-// and how a verifying pass's rows are applied (scheduler.h, SchedRequest::
-// lookup_draft).
+// (prompt lookup, or the drafter's model drafts) and how a verifying pass's
+// rows are applied (scheduler.h, SchedRequest::lookup_draft).
 #include <algorithm>
 
 #include "sched/prompt_lookup.h"
@@ -15,16 +15,44 @@ namespace chunkserve::sched {
 constexpr int64_t kDraftProbation = 64;
 constexpr double kMinDraftAcceptance = 0.1;
 
-std::vector<int32_t> Scheduler::DraftFor(Seq& s) {
+int64_t Scheduler::DraftBudget(const Seq& s) const {
   if (!s.req.lookup_draft || s.drafting_stopped || !s.req.forced_tokens.empty() || s.req.capture_logits_from >= 0)
-    return {};
-  LookupDraftOptions o = *s.req.lookup_draft;
+    return 0;
   // Never past max_new_tokens (the last token is not fed back) nor a step
   // (the plan cuts it to what the step has left).
-  o.max_draft = static_cast<int>(std::min<int64_t>({s.draft_limit, s.req.max_new_tokens - s.n_generated - 1,
-                                                    options_.max_step_tokens - 1}));
+  return std::max<int64_t>(0, std::min<int64_t>({s.draft_limit, s.req.max_new_tokens - s.n_generated - 1,
+                                                 options_.max_step_tokens - 1}));
+}
+
+std::vector<int32_t> Scheduler::DraftFor(Seq& s) {
+  if (!s.req.lookup_draft || s.req.lookup_draft->source != DraftSource::kPromptLookup) return {};
+  LookupDraftOptions o = *s.req.lookup_draft;
+  o.max_draft = static_cast<int>(DraftBudget(s));
   if (o.max_draft < 1) return {};
   return ProposeLookupDraft(s.tokens, o);
+}
+
+void Scheduler::ProposeModelDrafts(const std::vector<std::pair<Seq*, size_t>>& queued, StepView& view) {
+  std::vector<DraftQuery> queries(queued.size());
+  for (size_t i = 0; i < queued.size(); ++i) {
+    Seq& s = *queued[i].first;
+    DraftQuery& q = queries[i];
+    q.seq_id = s.id;
+    q.tokens = s.tokens;
+    q.max_draft = DraftBudget(s);
+    q.temperature = s.req.sampling.temperature;
+    q.rng = &s.draft_rng;
+  }
+  // A drafter that fails costs the step its drafts, nothing else: the
+  // sequences decode one token as without speculation.
+  if (!options_.drafter->Propose(queries).ok()) return;
+  for (size_t i = 0; i < queued.size(); ++i) {
+    Seq& s = *queued[i].first;
+    DraftQuery& q = queries[i];
+    s.feed.insert(s.feed.end(), q.draft.begin(), q.draft.end());
+    s.draft_q = std::move(q.q);
+    view.running[queued[i].second].n_draft = static_cast<int64_t>(q.draft.size());
+  }
 }
 
 void Scheduler::AddDecodes(const StepPlan& plan) {
@@ -66,7 +94,13 @@ void Scheduler::ApplyVerification(Seq& s, const StepSequence& step, int64_t firs
     const bool has_draft = i < n_draft;
     const int32_t draft = has_draft ? step.tokens[static_cast<size_t>(i + 1)] : -1;
     if (s.req.on_logits) s.req.on_logits(row);
-    const int32_t token = has_draft ? s.sampler.SampleAgainstDraft(row, draft) : s.sampler.Sample(row);
+    const bool has_law = has_draft && !s.draft_q.empty();
+    const auto n_vocab = static_cast<size_t>(row.size());
+    const int32_t token =
+        !has_draft ? s.sampler.Sample(row)
+        : has_law  ? s.sampler.SampleAgainstDraftDistribution(
+                        row, draft, std::span<const float>(s.draft_q).subspan(static_cast<size_t>(i) * n_vocab, n_vocab))
+                   : s.sampler.SampleAgainstDraft(row, draft);
     s.Advance(first_token + i, 1);
     EmitToken(s, token, /*forced=*/false);
     if (!has_draft || token != draft) break;

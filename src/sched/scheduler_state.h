@@ -51,6 +51,10 @@ struct Scheduler::Seq {
   // draft), the draft length allowed next (halved on a miss, doubled on a
   // full hit), and whether drafting stopped for good.
   std::vector<int32_t> feed;
+  // Sampled model drafts: the law each draft token of `feed` was drawn from
+  // ((feed.size() - 1) rows of n_vocab), and the draws' Rng.
+  std::vector<float> draft_q;
+  sampling::Rng draft_rng;
   int64_t draft_limit = 0;
   bool drafting_stopped = false;
   int64_t submit_ns = 0;

@@ -75,12 +75,16 @@ StatusOr<std::optional<double>> ParseRecomputeField(const Json& body) {
   return std::optional<double>(it->get<double>());
 }
 
-StatusOr<std::optional<bool>> ParseSpeculateField(const Json& body) {
+StatusOr<std::optional<SpeculateRequest>> ParseSpeculateField(const Json& body) {
   auto it = body.find("speculate");
-  if (it == body.end() || it->is_null()) return std::optional<bool>();
-  if (it->is_boolean()) return std::optional<bool>(it->get<bool>());
-  if (it->is_string() && (*it == "off" || *it == "lookup")) return std::optional<bool>(*it == "lookup");
-  return InvalidArgumentError("'speculate' must be \"off\", \"lookup\" or a boolean");
+  if (it == body.end() || it->is_null()) return std::optional<SpeculateRequest>();
+  if (it->is_boolean()) return std::optional(it->get<bool>() ? SpeculateRequest::kOn : SpeculateRequest::kOff);
+  if (it->is_string()) {
+    if (*it == "off") return std::optional(SpeculateRequest::kOff);
+    if (*it == "lookup") return std::optional(SpeculateRequest::kLookup);
+    if (*it == "draft") return std::optional(SpeculateRequest::kDraft);
+  }
+  return InvalidArgumentError("'speculate' must be \"off\", \"lookup\", \"draft\" or a boolean");
 }
 
 StatusOr<CompletionSpec> ParseCompletionSpec(const Json& body, bool chat) {

@@ -44,6 +44,7 @@
 
 #include "base/status.h"
 #include "server/http_util.h"
+#include "server/speculation_policy.h"
 #include "server/tool_calls.h"
 #include "tokenizer/chat_template.h"
 
@@ -77,7 +78,7 @@ struct CompletionSpec {
   bool ignore_eos = false;  // extra (vLLM / llama.cpp): run to max_tokens
   // Extra: speculative decoding asked for (true) or refused (false); nullopt:
   // the server's default (speculation_policy.h).
-  std::optional<bool> speculate;
+  std::optional<SpeculateRequest> speculate;
   std::optional<double> recompute_fraction;  // extra; nullopt: the server's
   // GBNF the output must match (from response_format or `grammar`); empty:
   // unconstrained.
@@ -96,9 +97,9 @@ struct CompletionSpec {
 StatusOr<CompletionSpec> ParseCompletionSpec(const Json& body, bool chat);
 
 // The `speculate` extra of a request body (also the RAG route's): nullopt
-// when absent or null; InvalidArgument for anything but "off", "lookup" or
-// a boolean.
-StatusOr<std::optional<bool>> ParseSpeculateField(const Json& body);
+// when absent or null; InvalidArgument for anything but "off", "lookup",
+// "draft" or a boolean.
+StatusOr<std::optional<SpeculateRequest>> ParseSpeculateField(const Json& body);
 
 // The `recompute_fraction` extra (also the RAG route's): nullopt when absent
 // or null; InvalidArgument unless a number in [0, 1].

@@ -289,7 +289,7 @@ StatusOr<std::shared_ptr<RagChat>> ParseRagChat(RagState& state, const httplib::
     return UnimplementedError("this server runs without a language model (retrieval only): ask with "
                               "\"extractive\": true, or start it with -m MODEL.gguf to generate");
   ASSIGN_OR_RETURN(std::string mode, GetString(body, "mode", false));
-  ASSIGN_OR_RETURN(std::optional<bool> speculate, ParseSpeculateField(body));
+  ASSIGN_OR_RETURN(std::optional<SpeculateRequest> speculate, ParseSpeculateField(body));
   ASSIGN_OR_RETURN(std::optional<double> recompute, ParseRecomputeField(body));
   ASSIGN_OR_RETURN(kv::KvPolicy kv_policy, ParseKvPolicyField(body, ctx.kv_policy));
   std::vector<std::string> stop;

@@ -44,6 +44,13 @@ TEST(GoldenCliTest, ConvertAndGenerateReproduceLlama2c) {
                  " --tokenizer " + Quote(kStoriesDir + "tok512.bin") + " -o " + Quote(gguf) + " 2>/dev/null",
              &rc);
   ASSERT_EQ(rc, 0);
+  // A quantized copy as the draft model of --speculate draft.
+  const std::string draft_gguf = chunkserve::testing_util::TempPath("golden_cli_stories260K_q8.gguf");
+  RunCommand(Quote(kBinary) + " convert --from llama2c " + Quote(kStoriesDir + "stories260K.bin") +
+                 " --tokenizer " + Quote(kStoriesDir + "tok512.bin") + " --type q8_0 -o " + Quote(draft_gguf) +
+                 " 2>/dev/null",
+             &rc);
+  ASSERT_EQ(rc, 0);
 
   struct Case {
     std::string prompt;
@@ -75,6 +82,23 @@ TEST(GoldenCliTest, ConvertAndGenerateReproduceLlama2c) {
                 2)
           << err;
       EXPECT_GT(accepted, 0) << err;
+    }
+    // Draft-model speculation is exact too: drafts of the q8_0 copy, and of
+    // the model's own first two layers (self-drafting), verified by the f32
+    // model give the golden bytes.
+    for (const std::string drafter : {"--draft-model " + Quote(draft_gguf), std::string("--self-draft-layers 2")}) {
+      const std::string args = " generate -m " + Quote(gguf) + " -p " + Quote(c.prompt) + " --steps " +
+                               std::to_string(c.steps) + " --temp 0 --echo --speculate draft " + drafter +
+                               " --threads 2";
+      EXPECT_EQ(RunCommand(Quote(kBinary) + args + " 2>/dev/null", &rc), *golden) << c.golden << " " << drafter;
+      EXPECT_EQ(rc, 0);
+      const std::string err = RunCommand(Quote(kBinary) + args + " 2>&1 >/dev/null", &rc);
+      long long accepted = 0, drafted = 0;
+      ASSERT_NE(err.find("speculation: "), std::string::npos) << err;
+      ASSERT_EQ(std::sscanf(err.c_str() + err.find("speculation: "), "speculation: %lld of %lld", &accepted, &drafted),
+                2)
+          << err;
+      EXPECT_GT(accepted, 0) << drafter << ": " << err;
     }
   }
   // --max-tokens counts generated tokens (as every other command does).
@@ -108,10 +132,15 @@ TEST(GoldenCliTest, BadInputsFailCleanly) {
   // before the model is read; so are unknown speculation modes.
   for (const char* flags : {"--threads 100000", "--temp -1", "--temp nan", "--temp inf", "--top-p 5", "--min-p -0.5",
                             "-n -1", "--repeat-penalty 0", "--speculate maybe", "--speculate draft",
-                            "--draft-tokens 0"}) {
+                            "--draft-tokens 0", "--speculate draft --self-draft-layers 0",
+                            "--speculate draft --self-draft-layers 1 --draft-model x.gguf"}) {
     RunCommand(Quote(kBinary) + " generate -m /nonexistent.gguf " + flags + " 2>/dev/null", &rc);
     EXPECT_EQ(rc, 2) << flags;
   }
+  // A draft model that cannot be read, or of another vocabulary, fails by
+  // name (exit 1) before anything is generated.
+  RunCommand(Quote(kBinary) + " generate -m /nonexistent.gguf --speculate draft --draft-model /nonexistent.gguf 2>/dev/null", &rc);
+  EXPECT_EQ(rc, 1);
   RunCommand(Quote(kBinary) + " convert --from pytorch x.bin 2>/dev/null", &rc);
   EXPECT_EQ(rc, 2);
   RunCommand(Quote(kBinary) + " convert --from llama2c /nonexistent.bin --tokenizer /nonexistent -o /tmp/x.gguf 2>/dev/null", &rc);

@@ -71,7 +71,9 @@ TEST(ServeStartupTest, TooManyHttpThreadsIsAClearError) {
 TEST(ServeStartupTest, OutOfRangeFlagsAreUsageErrors) {
   if (!HaveBinary()) GTEST_SKIP() << "build the chunkserve target first";
   for (const char* flag : {"--threads 100000", "--grace-s 9223372036854775807", "-c 1", "--kv-mib 99999999",
-                           "--no-chunk-cache --chunk-cache-dir /tmp/x", "--speculate maybe", "--draft-tokens 0"}) {
+                           "--no-chunk-cache --chunk-cache-dir /tmp/x", "--speculate maybe", "--draft-tokens 0",
+                           "--speculate draft", "--self-draft-layers 0",
+                           "--self-draft-layers 2 --draft-model /tmp/x.gguf"}) {
     const Outcome o = Serve(flag);
     EXPECT_EQ(o.exit_code, 2) << flag << ": " << o.stderr_text;
     const std::string name = std::string(flag).substr(0, std::string(flag).find(' '));

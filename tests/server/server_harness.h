@@ -47,6 +47,7 @@ struct HarnessOptions {
   size_t kv_bytes = size_t{8} << 20;
   bool embeddings = true;  // a rag::EngineEmbedder over the fixture model
   std::string rag_db_path;  // non-empty: the RAG routes over this database
+  int64_t self_draft_layers = 0;  // > 0: "speculate": "draft" drafts with the model's first layers
   // Adjusts the HTTP options last (connection caps, timeouts, hosts).
   std::function<void(HttpServerOptions&)> tune_http;
 };
@@ -77,6 +78,8 @@ class ServerHarness {
     eo.scheduler.max_step_tokens = 64;
     eo.scheduler.max_waiting = o.max_queue;
     eo.scheduler.max_context_tokens = o.n_ctx;
+    eo.self_draft_layers = o.self_draft_layers;
+    eo.draft_kv_budget_bytes = size_t{8} << 20;
     engine_ = std::move(engine::Engine::Create(model_.get(), eo)).value();
     ctx_.engine = engine_.get();
     if (o.embeddings) {

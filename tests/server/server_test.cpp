@@ -388,6 +388,43 @@ TEST(ServerTest, SpeculationIsExactAndReported) {
   Json bad = Post(c, "/v1/chat/completions", body, &status);
   EXPECT_EQ(status, 400);
   ExpectOpenAiError(bad, "");
+  // Draft-model speculation from a server without a drafter: a 400 that
+  // says so, and the server keeps serving.
+  body["speculate"] = "draft";
+  Json no_drafter = Post(c, "/v1/chat/completions", body, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_NE(no_drafter.dump().find("draft model"), std::string::npos) << no_drafter.dump();
+  body["speculate"] = false;
+  Post(c, "/v1/chat/completions", body, &status);
+  EXPECT_EQ(status, 200);
+}
+
+// "speculate": "draft" on a server with a drafter (here the model's first
+// layer, as serve --self-draft-layers 1): the same text as plain decoding,
+// drafts reported; a sampled request asking for it completes too.
+TEST(ServerTest, DraftModelSpeculationIsExactAndReported) {
+  HarnessOptions o;
+  o.n_ctx = 1024;
+  o.self_draft_layers = 1;
+  ServerHarness h(o);
+  auto c = h.Client();
+  Json body = ChatBody("tell it again", 40);
+  body["speculate"] = "draft";
+  int status = 0;
+  Json spec = Post(c, "/v1/chat/completions", body, &status);
+  ASSERT_EQ(status, 200) << spec.dump();
+  body["speculate"] = "off";
+  Json plain = Post(c, "/v1/chat/completions", body, &status);
+  ASSERT_EQ(status, 200) << plain.dump();
+  EXPECT_EQ(spec["choices"][0]["message"]["content"], plain["choices"][0]["message"]["content"]);
+  const Json& sd = spec["usage"]["completion_tokens_details"];
+  EXPECT_GT(sd["accepted_prediction_tokens"].get<int>() + sd["rejected_prediction_tokens"].get<int>(), 0)
+      << spec.dump();
+  body["speculate"] = "draft";
+  body["temperature"] = 0.8;
+  body["seed"] = 7;
+  Json sampled = Post(c, "/v1/chat/completions", body, &status);
+  EXPECT_EQ(status, 200) << sampled.dump();
 }
 
 // The kv_policy extension: a request's cache held to its budget (usage
