@@ -67,6 +67,7 @@ StatusOr<sched::AdmissionPlan> ChunkPlanner::Plan(const sched::PlanInput& in, kv
   out.n_chunk_recomputed_tokens = plan.n_chunk_recomputed_tokens;
   out.n_chunk_ram_hits = plan.n_chunk_ram_hits;
   out.n_chunk_disk_hits = plan.n_chunk_disk_hits;
+  out.n_chunk_remote_hits = plan.n_chunk_remote_hits;
   out.n_chunk_misses = static_cast<int64_t>(plan.missed.size());
   for (const sched::ChunkSpan& c : plan.missed) {
     const std::span<const int32_t> chunk =

@@ -6,8 +6,9 @@
 //   -> miss (the engine recomputes and Inserts).
 //
 // The remote tier: a local miss asks Redis before the engine computes, and
-// Insert publishes what was computed before it returns (so before the
-// response that computed it completes). Values read from Redis are verified
+// Insert publishes what was computed before it returns (the scheduler holds
+// the end of the response that computed it until then, so a client that
+// reads the answer and asks another replica finds the chunk there). Values read from Redis are verified
 // as disk files are (a wrong one is deleted there and the lookup misses);
 // a remote hit is kept in RAM. Redis unreachable: lookups miss and
 // publishes are skipped within the tier's timeout and backoff, so requests

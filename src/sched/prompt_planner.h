@@ -30,7 +30,8 @@
 //      concurrent requests sharing a new chunk compute it once, as a fill,
 //      instead of each in its own context.
 //   3. The job's KV is handed to CompleteFill (which e.g. copies it into the
-//      chunk cache). If WantsSourceKv(), the job also holds references on
+//      chunk cache). The requests whose chunks the job computes end only
+//      after CompleteFill returned (see SchedulerOptions::max_done_hold_ms). If WantsSourceKv(), the job also holds references on
 //      the request's blocks covering the chunk, so the request's in-context
 //      KV is still there (for deviation scores) even after it finished.
 //   0. Before admission, a waiting request with chunk spans must be
@@ -90,6 +91,7 @@ struct AdmissionPlan {
   int64_t n_chunk_recomputed_tokens = 0;  // placed, then recomputed in context
   int64_t n_chunk_ram_hits = 0;
   int64_t n_chunk_disk_hits = 0;
+  int64_t n_chunk_remote_hits = 0;  // a tier shared by replicas (Redis)
   int64_t n_chunk_misses = 0;
   std::vector<ChunkFill> fills;
 };

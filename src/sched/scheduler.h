@@ -49,9 +49,13 @@
 // Rows that are not what a full prefill computes never enter the prefix
 // cache. Chunk-cache entries for chunks that missed are computed afterwards
 // by internal fill jobs in step budget and KV blocks no request needs (so
-// they never delay a decode more than a prefill slice would). Before
-// admission the planner fetches what it will reuse (disk-tier chunk reads on
-// its own thread): such a request waits while the others run.
+// they never delay a decode more than a prefill slice would). A request
+// whose chunks' fill jobs are still pending when it ends has its end
+// (on_done) held until they are done (or dropped, or max_done_hold_ms), so
+// the entries it caused are stored (on disk, published to a shared tier)
+// before its response completes; its tokens are not held, nor its first
+// token. Before admission the planner fetches what it will reuse (disk-tier
+// chunk reads on its own thread): such a request waits while the others run.
 //
 // Queue bound: Submit() fails with ResourceExhausted when max_waiting
 // requests are already queued (the server answers 503 + Retry-After).
@@ -112,6 +116,13 @@ struct SchedulerOptions {
   // Fill jobs holding blocks at once (each holds its own blocks and, when
   // the planner wants the source KV, references on the request's).
   int64_t max_fill_jobs = 4;
+  // A request that ends while fill jobs of its missed chunks are pending has
+  // its end (on_done) held until they are done (CompleteFill returned: e.g.
+  // the entry is on disk and published to a shared tier), or dropped, or
+  // this long has passed (0: not held). Its tokens are emitted as they come;
+  // only the end waits, so a client that reads the answer and asks another
+  // replica finds the chunk there.
+  int64_t max_done_hold_ms = 10000;
 };
 
 struct RequestOutcome {
@@ -207,6 +218,8 @@ struct SchedulerStats {
   int64_t n_fill_jobs_done = 0;
   int64_t n_fill_jobs_dropped = 0;   // gave their blocks to requests
   int64_t n_fill_tokens = 0;         // tokens computed by fill jobs
+  int64_t n_done_held = 0;           // request ends held for their chunks' fill jobs
+  int64_t n_done_held_unfilled = 0;  // of those, released with a job dropped or after max_done_hold_ms
   int64_t n_preparing = 0;           // waiting while the planner fetches their KV (disk reads)
   int64_t n_verifications = 0;       // decode steps of a sequence that carried a draft
   int64_t n_draft_tokens = 0;        // drafted tokens verified
@@ -266,7 +279,14 @@ class Scheduler {
  private:
   void Loop() EXCLUDES(mu_);
   void DrainInbox() EXCLUDES(mu_);
+  // Ends a request: blocks freed, outcome filled in; on_done now, or once
+  // its awaited fill jobs are done (held_).
   void Finish(std::unique_ptr<Seq> seq, FinishReason reason, Status status = Status::Ok());
+  // Calls on_done (the request leaves the scheduler).
+  void Deliver(std::unique_ptr<Seq> seq);
+  // Delivers held requests whose fill jobs are gone (or that waited too long);
+  // `all`: every one (shutdown).
+  void ReleaseHeld(bool all);
   bool RemoveById(uint64_t id, FinishReason reason);
   // Frees `seq`'s blocks and queues it for recomputation.
   void Preempt(std::unique_ptr<Seq> seq);
@@ -285,7 +305,10 @@ class Scheduler {
   // blocks, dropped (newest first) when a request needs the blocks.
   void QueueFills(Seq& seq);
   bool DropOneFillJob();
-  void CompleteFillJob(FillJob& job);
+  // Hands the job's KV to the planner; false when that failed (logged).
+  bool CompleteFillJob(FillJob& job);
+  // Held requests awaiting `key` end without its entry (dropped, failed).
+  void MarkFillLost(uint64_t key);
   // The phases of RunStep. The state the plan is made from (step_plan.h);
   // also starts the planner's reads for requests near the queue's head and
   // proposes each decoding sequence's draft (into Seq::feed).
@@ -370,6 +393,7 @@ class Scheduler {
   SchedulerStats stats_;
   std::deque<std::unique_ptr<FillJob>> fills_;  // started ones first
   std::unordered_set<uint64_t> fill_keys_;       // keys of fills_
+  std::vector<std::unique_ptr<Seq>> held_;       // finished, end held for their fill jobs
   uint64_t next_fill_id_ = uint64_t{1} << 63;    // executor ids of fill jobs
   bool admission_lacked_blocks_ = false;         // the last admission attempt failed for KV
   int64_t n_preparing_ = 0;                      // waiting requests whose KV the planner is fetching

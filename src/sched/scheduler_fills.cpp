@@ -14,6 +14,7 @@ bool Scheduler::DropOneFillJob() {
     FillJob& f = *fills_[j];
     if (f.in_step || (f.table.n_blocks() == 0 && f.source.n_blocks() == 0)) continue;
     executor_->Forget(f.id);
+    MarkFillLost(f.fill.key);
     fill_keys_.erase(f.fill.key);
     fills_.erase(fills_.begin() + static_cast<std::ptrdiff_t>(j));
     ++stats_.n_fill_jobs_dropped;
@@ -30,7 +31,13 @@ void Scheduler::QueueFills(Seq& seq) {
   }
   const int64_t B = pool_->block_tokens();
   for (ChunkFill& f : seq.fills) {
-    if (f.tokens.empty() || fill_keys_.count(f.key) > 0 || !planner->NeedsFill(f)) continue;
+    if (f.tokens.empty()) continue;
+    if (fill_keys_.count(f.key) > 0) {  // another request's job computes it
+      seq.awaited_fill_keys.push_back(f.key);
+      continue;
+    }
+    if (!planner->NeedsFill(f)) continue;
+    seq.awaited_fill_keys.push_back(f.key);
     auto job = std::make_unique<FillJob>(pool_, std::move(f));
     job->id = next_fill_id_++;
     if (planner->WantsSourceKv()) {
@@ -52,7 +59,7 @@ void Scheduler::QueueFills(Seq& seq) {
   seq.fills.clear();
 }
 
-void Scheduler::CompleteFillJob(FillJob& job) {
+bool Scheduler::CompleteFillJob(FillJob& job) {
   const Status s = options_.planner->CompleteFill(job.fill, job.table,
                                                   job.source.n_blocks() > 0 ? &job.source : nullptr,
                                                   job.source_first_slot);
@@ -60,6 +67,13 @@ void Scheduler::CompleteFillJob(FillJob& job) {
     CS_LOG(Warning) << "scheduler: chunk cache fill failed: " << s.ToString();
   }
   ++stats_.n_fill_jobs_done;
+  return s.ok();
+}
+
+void Scheduler::MarkFillLost(uint64_t key) {
+  for (const std::unique_ptr<Seq>& h : held_)
+    if (std::find(h->awaited_fill_keys.begin(), h->awaited_fill_keys.end(), key) != h->awaited_fill_keys.end())
+      h->awaited_fill_lost = true;
 }
 
 void Scheduler::AddFills(const std::vector<std::pair<uint64_t, int64_t>>& planned) {
