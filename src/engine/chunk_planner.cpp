@@ -88,6 +88,26 @@ bool ChunkPlanner::NeedsFill(const sched::ChunkFill& fill) {
 
 Status ChunkPlanner::CompleteFill(const sched::ChunkFill& fill, const kv::BlockTable& fill_table,
                                   const kv::BlockTable* source, int64_t source_first_slot) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const kv::ChunkKv> kv, BuildFillEntry(fill, fill_table, source, source_first_slot));
+  return cache_->Insert(std::move(kv));
+}
+
+void ChunkPlanner::CompleteFillAsync(const sched::ChunkFill& fill, const kv::BlockTable& fill_table,
+                                     const kv::BlockTable* source, int64_t source_first_slot,
+                                     std::function<void(Status)> stored) {
+  StatusOr<std::shared_ptr<const kv::ChunkKv>> kv = BuildFillEntry(fill, fill_table, source, source_first_slot);
+  if (!kv.ok()) {
+    stored(kv.status());
+    return;
+  }
+  cache_->InsertInRam(*kv);  // requests admitted from now on reuse it
+  publisher_->Post(std::move(kv).value(), std::move(stored));
+}
+
+StatusOr<std::shared_ptr<const kv::ChunkKv>> ChunkPlanner::BuildFillEntry(const sched::ChunkFill& fill,
+                                                                          const kv::BlockTable& fill_table,
+                                                                          const kv::BlockTable* source,
+                                                                          int64_t source_first_slot) {
   const auto L = static_cast<int64_t>(lead_in_.size());
   const auto n_fill = static_cast<int64_t>(fill.tokens.size());
   if (n_fill <= L) return InvalidArgumentError("chunk planner: fill without chunk tokens");
@@ -101,7 +121,8 @@ Status ChunkPlanner::CompleteFill(const sched::ChunkFill& fill, const kv::BlockT
     if (seq_kv->capacity_tokens() < source_first_slot + (n_fill - L))
       return InvalidArgumentError("chunk planner: source table too small");
   }
-  return cache_->Insert(BuildChunkKv(key, chunk, L, &lead_kv, seq_kv.get(), source_first_slot, fill.source.begin, rope_));
+  return std::shared_ptr<const kv::ChunkKv>(
+      BuildChunkKv(key, chunk, L, &lead_kv, seq_kv.get(), source_first_slot, fill.source.begin, rope_));
 }
 
 }  // namespace chunkserve::engine

@@ -136,6 +136,12 @@ void Scheduler::Shutdown(int64_t grace_ms) {
       cv_.NotifyOne();
       thread_.join();
     }
+    {
+      // Entries still being stored report back (bounded by the tiers'
+      // timeouts): their callbacks must not outlive the scheduler.
+      MutexLock lock(&mu_);
+      while (n_storing_ > 0) idle_cv_.Wait(lock);
+    }
     // Whatever is left (not started, or cut off by the grace period) ends
     // cancelled; the loop has exited so this thread owns the state now.
     DrainInbox();
@@ -207,6 +213,8 @@ void Scheduler::DrainInbox() {
     waiting_.insert(waiting_.begin() + static_cast<std::ptrdiff_t>(at), std::move(s));
   }
   for (uint64_t id : cancels) RemoveById(id, FinishReason::kCancelled);
+  TakeStoredReports();
+  ReleaseHeld(false);
 }
 
 bool Scheduler::RemoveById(uint64_t id, FinishReason reason) {
@@ -258,7 +266,7 @@ void Scheduler::Finish(std::unique_ptr<Seq> seq, FinishReason reason, Status sta
   // Publish before completing: a request whose missed chunks are still
   // being computed (and stored, published) by fill jobs ends once they are.
   const bool awaits_fill = std::any_of(seq->awaited_fill_keys.begin(), seq->awaited_fill_keys.end(),
-                                       [this](uint64_t k) { return fill_keys_.count(k) > 0; });
+                                       [this](uint64_t k) { return FillPending(k); });
   if (awaits_fill && options_.max_done_hold_ms > 0 &&
       (reason == FinishReason::kLength || reason == FinishReason::kEndOfGeneration)) {
     seq->held_since_ns = now;
@@ -282,7 +290,7 @@ void Scheduler::ReleaseHeld(bool all) {
   std::vector<std::unique_ptr<Seq>> keep;
   for (std::unique_ptr<Seq>& s : held_) {
     const bool pending = std::any_of(s->awaited_fill_keys.begin(), s->awaited_fill_keys.end(),
-                                     [this](uint64_t k) { return fill_keys_.count(k) > 0; });
+                                     [this](uint64_t k) { return FillPending(k); });
     const bool too_long = now - s->held_since_ns >= options_.max_done_hold_ms * 1000000;
     if (pending && !too_long && !all) {
       keep.push_back(std::move(s));
@@ -843,12 +851,13 @@ void Scheduler::RetireFinished(const Status& st) {
       ++j;
       continue;
     }
-    const bool stored = complete && CompleteFillJob(f);
-    if (!stored) MarkFillLost(f.fill.key);
+    if (complete) CompleteFillJob(f);
+    else MarkFillLost(f.fill.key);
     executor_->Forget(f.id);
     fill_keys_.erase(f.fill.key);
     fills_.erase(fills_.begin() + static_cast<std::ptrdiff_t>(j));
   }
+  TakeStoredReports();
   ReleaseHeld(false);
 }
 
@@ -883,7 +892,7 @@ void Scheduler::PublishStats() {
   stats_.n_blocks_total = pool_->n_blocks();
   stats_.n_blocks_free = pool_->n_free();
   stats_.n_blocks_cached = prefix_cache_ ? prefix_cache_->n_cached_blocks() : 0;
-  stats_.n_fill_jobs_pending = static_cast<int64_t>(fills_.size());
+  stats_.n_fill_jobs_pending = static_cast<int64_t>(fills_.size() + storing_keys_.size());
   stats_.n_preparing = n_preparing_;
   {
     MutexLock lock(&mu_);

@@ -214,7 +214,7 @@ struct SchedulerStats {
   int64_t n_chunk_recomputed_tokens = 0;
   int64_t n_chunk_hits = 0;
   int64_t n_chunk_misses = 0;
-  int64_t n_fill_jobs_pending = 0;   // queued or running
+  int64_t n_fill_jobs_pending = 0;   // queued, running, or their entries being stored
   int64_t n_fill_jobs_done = 0;
   int64_t n_fill_jobs_dropped = 0;   // gave their blocks to requests
   int64_t n_fill_tokens = 0;         // tokens computed by fill jobs
@@ -305,8 +305,13 @@ class Scheduler {
   // blocks, dropped (newest first) when a request needs the blocks.
   void QueueFills(Seq& seq);
   bool DropOneFillJob();
-  // Hands the job's KV to the planner; false when that failed (logged).
-  bool CompleteFillJob(FillJob& job);
+  // Hands the job's KV to the planner (CompleteFillAsync); its key stays
+  // in storing_keys_ until the planner says it is stored.
+  void CompleteFillJob(FillJob& job);
+  // Applies the planner's "stored" reports (stored_inbox_).
+  void TakeStoredReports() EXCLUDES(mu_);
+  // Whether a fill job of `key` is pending or its entry is being stored.
+  bool FillPending(uint64_t key) const;
   // Held requests awaiting `key` end without its entry (dropped, failed).
   void MarkFillLost(uint64_t key);
   // The phases of RunStep. The state the plan is made from (step_plan.h);
@@ -379,6 +384,10 @@ class Scheduler {
   int64_t n_clear_requests_ GUARDED_BY(mu_) = 0;  // ClearPrefixCache calls
   int64_t n_clears_done_ GUARDED_BY(mu_) = 0;     // of those, done
   bool woken_ GUARDED_BY(mu_) = false;            // Wake() since the last drain
+  // Fill entries being stored (CompleteFillAsync called, `stored` not yet
+  // run), and the reports of those stored since the last drain (key, ok).
+  int64_t n_storing_ GUARDED_BY(mu_) = 0;
+  std::vector<std::pair<uint64_t, bool>> stored_inbox_ GUARDED_BY(mu_);
 
   std::atomic<bool> stopping_{false};
   std::atomic<double> max_decode_slowdown_{0};
@@ -394,6 +403,7 @@ class Scheduler {
   std::deque<std::unique_ptr<FillJob>> fills_;  // started ones first
   std::unordered_set<uint64_t> fill_keys_;       // keys of fills_
   std::vector<std::unique_ptr<Seq>> held_;       // finished, end held for their fill jobs
+  std::unordered_multiset<uint64_t> storing_keys_;  // fill entries being stored
   uint64_t next_fill_id_ = uint64_t{1} << 63;    // executor ids of fill jobs
   bool admission_lacked_blocks_ = false;         // the last admission attempt failed for KV
   int64_t n_preparing_ = 0;                      // waiting requests whose KV the planner is fetching

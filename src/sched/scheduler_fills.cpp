@@ -59,16 +59,44 @@ void Scheduler::QueueFills(Seq& seq) {
   seq.fills.clear();
 }
 
-bool Scheduler::CompleteFillJob(FillJob& job) {
-  const Status s = options_.planner->CompleteFill(job.fill, job.table,
-                                                  job.source.n_blocks() > 0 ? &job.source : nullptr,
-                                                  job.source_first_slot);
-  if (!s.ok()) {
-    CS_LOG(Warning) << "scheduler: chunk cache fill failed: " << s.ToString();
-  }
+void Scheduler::CompleteFillJob(FillJob& job) {
   ++stats_.n_fill_jobs_done;
-  return s.ok();
+  const uint64_t key = job.fill.key;
+  storing_keys_.insert(key);
+  {
+    MutexLock lock(&mu_);
+    ++n_storing_;
+  }
+  // The entry is reusable when this returns; storing it (disk, shared tier)
+  // goes on while the next steps run.
+  options_.planner->CompleteFillAsync(
+      job.fill, job.table, job.source.n_blocks() > 0 ? &job.source : nullptr, job.source_first_slot,
+      [this, key](Status s) {
+        if (!s.ok()) CS_LOG(Warning) << "scheduler: chunk cache fill failed: " << s.ToString();
+        {
+          MutexLock lock(&mu_);
+          stored_inbox_.emplace_back(key, s.ok());
+          --n_storing_;
+          woken_ = true;
+        }
+        cv_.NotifyOne();
+        idle_cv_.NotifyAll();
+      });
 }
+
+void Scheduler::TakeStoredReports() {
+  std::vector<std::pair<uint64_t, bool>> reports;
+  {
+    MutexLock lock(&mu_);
+    reports.swap(stored_inbox_);
+  }
+  for (const auto& [key, ok] : reports) {
+    if (auto it = storing_keys_.find(key); it != storing_keys_.end()) storing_keys_.erase(it);
+    if (!ok) MarkFillLost(key);
+  }
+}
+
+bool Scheduler::FillPending(uint64_t key) const { return fill_keys_.count(key) > 0 || storing_keys_.count(key) > 0; }
 
 void Scheduler::MarkFillLost(uint64_t key) {
   for (const std::unique_ptr<Seq>& h : held_)
