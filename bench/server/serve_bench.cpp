@@ -296,6 +296,7 @@ struct RagTiming {
   bool ok = false;
   double ttft_ms = 0;
   int64_t prompt_tokens = 0, chunk_cached = 0, chunk_recomputed = 0, prefix_cached = 0, computed = 0;
+  int64_t hits_ram = 0, hits_disk = 0, hits_remote = 0, misses = 0;  // chunk lookups by tier
 };
 
 RagTiming RunRagStream(int port, const std::vector<std::string>& docs, const std::vector<int32_t>& question,
@@ -333,6 +334,12 @@ RagTiming RunRagStream(int port, const std::vector<std::string>& docs, const std
           t.chunk_recomputed = d.value("chunk_recomputed_tokens", 0);
           t.prefix_cached = d.value("prefix_cached_tokens", 0);
           t.computed = d.value("computed_tokens", 0);
+          if (d.contains("chunk_hits") && d["chunk_hits"].is_object()) {
+            t.hits_ram = d["chunk_hits"].value("ram", 0);
+            t.hits_disk = d["chunk_hits"].value("disk", 0);
+            t.hits_remote = d["chunk_hits"].value("remote", 0);
+          }
+          t.misses = d.value("chunk_misses", 0);
         }
       }
       if (!j.contains("choices") || j["choices"].empty() || j["choices"][0]["text"].get<std::string>().empty()) continue;
@@ -424,7 +431,12 @@ int RunRag(const Args& a, chunkserve::model::Model* model, const chunkserve::tok
       std::vector<double> ttft;
       int failed = 0;
       int64_t prompt = 0, cached = 0, recomputed = 0, prefix = 0, computed = 0;
+      int64_t hits_ram = 0, hits_disk = 0, hits_remote = 0, misses = 0;
       for (const RagTiming& t : timings) {
+        hits_ram += t.hits_ram;
+        hits_disk += t.hits_disk;
+        hits_remote += t.hits_remote;
+        misses += t.misses;
         if (!t.ok) ++failed;
         ttft.push_back(t.ttft_ms);
         prompt += t.prompt_tokens;
@@ -457,6 +469,10 @@ int RunRag(const Args& a, chunkserve::model::Model* model, const chunkserve::tok
                 {"chunk_recomputed_tokens", recomputed},
                 {"prefix_cached_tokens", prefix},
                 {"computed_tokens", computed},
+                {"chunk_hits_ram", hits_ram},
+                {"chunk_hits_disk", hits_disk},
+                {"chunk_hits_remote", hits_remote},
+                {"chunk_misses", misses},
                 {"failed", failed}};
       std::printf("%s\n", j.dump().c_str());
       std::fflush(stdout);

@@ -271,11 +271,12 @@ int RunAsk(const std::vector<std::string>& args) {
       if (!gave_up.empty()) std::fprintf(stderr, "\nask: to fit the model's context%s\n", gave_up.c_str());
       const sched::RequestStats& g = r->generation.stats;
       std::fprintf(stderr,
-                   "prompt %lld tokens (%lld reused, %lld computed; chunk cache %lld hits, %lld misses), "
-                   "%lld generated; ttft %.1f ms, total %.1f ms, retrieval %.1f ms\n",
+                   "prompt %lld tokens (%lld reused, %lld computed; chunk cache %lld hits [ram %lld, disk %lld, "
+                   "remote %lld], %lld misses), %lld generated; ttft %.1f ms, total %.1f ms, retrieval %.1f ms\n",
                    static_cast<long long>(g.n_prompt_tokens), static_cast<long long>(g.n_reused_tokens()),
                    static_cast<long long>(g.n_computed_tokens), static_cast<long long>(g.n_chunk_hits()),
-                   static_cast<long long>(g.n_chunk_misses), static_cast<long long>(g.n_generated_tokens), g.ttft_ms,
+                   static_cast<long long>(g.n_chunk_ram_hits), static_cast<long long>(g.n_chunk_disk_hits),
+                   static_cast<long long>(g.n_chunk_remote_hits), static_cast<long long>(g.n_chunk_misses), static_cast<long long>(g.n_generated_tokens), g.ttft_ms,
                    g.total_ms, r->retrieve_ms);
     }
     if (questions.size() > 1) std::printf("\n");

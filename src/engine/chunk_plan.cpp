@@ -76,7 +76,9 @@ ChunkPlan PlanChunkReuse(kv::ChunkCache* cache, std::span<const int32_t> tokens,
     std::optional<kv::ChunkHit>& hit = cand.hit;
     if (hit && hit->kv->n_layers == kv->n_layers() && hit->kv->row_floats == kv->row_floats()) {
       compute_to(c.begin);
-      (hit->tier == kv::ChunkTier::kRam ? plan.n_chunk_ram_hits : plan.n_chunk_disk_hits) += 1;
+      (hit->tier == kv::ChunkTier::kRam    ? plan.n_chunk_ram_hits
+       : hit->tier == kv::ChunkTier::kDisk ? plan.n_chunk_disk_hits
+                                           : plan.n_chunk_remote_hits) += 1;
       // Right after a copy of the lead-in, the chunk sits exactly where and
       // after what it was cached: its KV is exact as stored.
       const bool exact = c.begin == L && std::equal(params.lead_in.begin(), params.lead_in.end(), tokens.begin());

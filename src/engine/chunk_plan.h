@@ -64,6 +64,7 @@ struct ChunkPlan {
   int64_t n_chunk_recomputed_tokens = 0;
   int64_t n_chunk_ram_hits = 0;
   int64_t n_chunk_disk_hits = 0;
+  int64_t n_chunk_remote_hits = 0;     // from the shared tier (Redis)
 };
 
 // Plans `tokens` (the prompt, then possibly generated tokens, all computed

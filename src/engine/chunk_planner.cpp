@@ -67,6 +67,7 @@ StatusOr<sched::AdmissionPlan> ChunkPlanner::Plan(const sched::PlanInput& in, kv
   out.n_chunk_recomputed_tokens = plan.n_chunk_recomputed_tokens;
   out.n_chunk_ram_hits = plan.n_chunk_ram_hits;
   out.n_chunk_disk_hits = plan.n_chunk_disk_hits;
+  out.n_chunk_remote_hits = plan.n_chunk_remote_hits;
   out.n_chunk_misses = static_cast<int64_t>(plan.missed.size());
   for (const sched::ChunkSpan& c : plan.missed) {
     const std::span<const int32_t> chunk =
@@ -87,6 +88,26 @@ bool ChunkPlanner::NeedsFill(const sched::ChunkFill& fill) {
 
 Status ChunkPlanner::CompleteFill(const sched::ChunkFill& fill, const kv::BlockTable& fill_table,
                                   const kv::BlockTable* source, int64_t source_first_slot) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const kv::ChunkKv> kv, BuildFillEntry(fill, fill_table, source, source_first_slot));
+  return cache_->Insert(std::move(kv));
+}
+
+void ChunkPlanner::CompleteFillAsync(const sched::ChunkFill& fill, const kv::BlockTable& fill_table,
+                                     const kv::BlockTable* source, int64_t source_first_slot,
+                                     std::function<void(Status)> stored) {
+  StatusOr<std::shared_ptr<const kv::ChunkKv>> kv = BuildFillEntry(fill, fill_table, source, source_first_slot);
+  if (!kv.ok()) {
+    stored(kv.status());
+    return;
+  }
+  cache_->InsertInRam(*kv);  // requests admitted from now on reuse it
+  publisher_->Post(std::move(kv).value(), std::move(stored));
+}
+
+StatusOr<std::shared_ptr<const kv::ChunkKv>> ChunkPlanner::BuildFillEntry(const sched::ChunkFill& fill,
+                                                                          const kv::BlockTable& fill_table,
+                                                                          const kv::BlockTable* source,
+                                                                          int64_t source_first_slot) {
   const auto L = static_cast<int64_t>(lead_in_.size());
   const auto n_fill = static_cast<int64_t>(fill.tokens.size());
   if (n_fill <= L) return InvalidArgumentError("chunk planner: fill without chunk tokens");
@@ -100,7 +121,8 @@ Status ChunkPlanner::CompleteFill(const sched::ChunkFill& fill, const kv::BlockT
     if (seq_kv->capacity_tokens() < source_first_slot + (n_fill - L))
       return InvalidArgumentError("chunk planner: source table too small");
   }
-  return cache_->Insert(BuildChunkKv(key, chunk, L, &lead_kv, seq_kv.get(), source_first_slot, fill.source.begin, rope_));
+  return std::shared_ptr<const kv::ChunkKv>(
+      BuildChunkKv(key, chunk, L, &lead_kv, seq_kv.get(), source_first_slot, fill.source.begin, rope_));
 }
 
 }  // namespace chunkserve::engine

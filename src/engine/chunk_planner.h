@@ -8,7 +8,9 @@
 // computed in the prompt's context. Each miss becomes a fill: the
 // scheduler runs [lead-in][chunk] from slot 0 in the budget running requests
 // leave (requests needing that chunk wait for it) and
-// CompleteFill copies it into a ChunkKv and inserts it into the cache (with
+// CompleteFill(Async) copies it into a ChunkKv and inserts it into the cache
+// (the async form: into RAM at once, to disk and the shared tier on the
+// publisher's thread; the scheduler uses it) (with
 // deviation scores against the request's in-context rows when the signal is
 // kRecordedDeviation; other signals ignore scores, so the scheduler is not
 // asked to keep the request's blocks and the scores are zeros).
@@ -33,6 +35,7 @@
 
 #include "engine/chunk_plan.h"
 #include "engine/chunk_prefetcher.h"
+#include "engine/chunk_publisher.h"
 #include "engine/chunk_reuse.h"
 #include "kv/chunk_cache.h"
 #include "model/model.h"
@@ -66,6 +69,11 @@ class ChunkPlanner final : public sched::PromptPlanner {
   bool WantsSourceKv() const override { return options_.recompute_signal == RecomputeSignal::kRecordedDeviation; }
   Status CompleteFill(const sched::ChunkFill& fill, const kv::BlockTable& fill_table, const kv::BlockTable* source,
                       int64_t source_first_slot) override;
+  // The entry goes into the RAM tier at once; its disk write and publish
+  // run on the publisher's thread (ChunkPublisher), then `stored`.
+  void CompleteFillAsync(const sched::ChunkFill& fill, const kv::BlockTable& fill_table,
+                         const kv::BlockTable* source, int64_t source_first_slot,
+                         std::function<void(Status)> stored) override;
 
   const std::vector<int32_t>& chunk_lead_in() const { return lead_in_; }
   // Disk-tier entries read ahead of admission so far.
@@ -77,15 +85,22 @@ class ChunkPlanner final : public sched::PromptPlanner {
 
  public:
   ChunkPlanner(PrivateTag, model::Model* model, kv::ChunkCache* cache, const ChunkPlannerOptions& options)
-      : model_(model), cache_(cache), options_(options), prefetcher_(std::make_unique<ChunkPrefetcher>(cache)) {}
+      : model_(model), cache_(cache), options_(options), prefetcher_(std::make_unique<ChunkPrefetcher>(cache)),
+        publisher_(std::make_unique<ChunkPublisher>(cache)) {}
 
  private:
+  // The fill's entry, built from the blocks (scheduler thread).
+  StatusOr<std::shared_ptr<const kv::ChunkKv>> BuildFillEntry(const sched::ChunkFill& fill,
+                                                              const kv::BlockTable& fill_table,
+                                                              const kv::BlockTable* source, int64_t source_first_slot);
+
   model::Model* model_;
   kv::ChunkCache* cache_;
   ChunkPlannerOptions options_;
   RopeSetup rope_;
   std::vector<int32_t> lead_in_;
   std::unique_ptr<ChunkPrefetcher> prefetcher_;
+  std::unique_ptr<ChunkPublisher> publisher_;
 };
 
 }  // namespace chunkserve::engine

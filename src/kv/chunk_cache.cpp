@@ -199,11 +199,23 @@ std::optional<ChunkHit> ChunkCache::LoadFromDisk(const ChunkKey& key, std::span<
 }
 
 Status ChunkCache::Insert(std::shared_ptr<const ChunkKv> kv) {
+  InsertInRam(kv);
+  return Persist(kv);
+}
+
+void ChunkCache::InsertInRam(std::shared_ptr<const ChunkKv> kv) {
+  CHECK(kv && kv->ShapeConsistent());
+  MutexLock lock(&mu_);
+  ++stats_.n_inserts;
+  PutRamLocked(std::move(kv));
+}
+
+Status ChunkCache::Persist(const std::shared_ptr<const ChunkKv>& kv) {
   CHECK(kv && kv->ShapeConsistent());
   std::vector<uint8_t> bytes;
-  const Status local = InsertLocal(kv, &bytes);
+  const Status local = WriteToDisk(*kv, &bytes);
   if (!remote_) return local;
-  // Published before Insert returns: a replica asking next finds it.
+  // Published before Persist returns: a replica asking next finds it.
   if (bytes.empty()) bytes = EncodeChunkFile(*kv);
   const Status published = remote_->Put(kv->key, bytes);
   MutexLock lock(&mu_);
@@ -211,15 +223,13 @@ Status ChunkCache::Insert(std::shared_ptr<const ChunkKv> kv) {
   return local;
 }
 
-Status ChunkCache::InsertLocal(std::shared_ptr<const ChunkKv> kv, std::vector<uint8_t>* encoded) {
-  MutexLock lock(&mu_);
-  ++stats_.n_inserts;
-  PutRamLocked(kv);
+Status ChunkCache::WriteToDisk(const ChunkKv& kv, std::vector<uint8_t>* encoded) {
   if (options_.disk_dir.empty()) return Status::Ok();
-  *encoded = EncodeChunkFile(*kv);
+  *encoded = EncodeChunkFile(kv);
+  MutexLock lock(&mu_);
   const std::vector<uint8_t>& bytes = *encoded;
   if (bytes.size() > options_.disk_budget_bytes) return Status::Ok();
-  const std::string name = FileName(kv->key);
+  const std::string name = FileName(kv.key);
   if (disk_files_.count(name)) RemoveFileLocked(name);
   MakeDiskRoomLocked(bytes.size());
   const std::string path = options_.disk_dir + "/" + name;

@@ -6,8 +6,9 @@
 //   -> miss (the engine recomputes and Inserts).
 //
 // The remote tier: a local miss asks Redis before the engine computes, and
-// Insert publishes what was computed before it returns (so before the
-// response that computed it completes). Values read from Redis are verified
+// Insert publishes what was computed before it returns (the scheduler holds
+// the end of the response that computed it until then, so a client that
+// reads the answer and asks another replica finds the chunk there). Values read from Redis are verified
 // as disk files are (a wrong one is deleted there and the lookup misses);
 // a remote hit is kept in RAM. Redis unreachable: lookups miss and
 // publishes are skipped within the tier's timeout and backoff, so requests
@@ -110,6 +111,12 @@ class ChunkCache {
   // failed publish is counted in stats(), not returned).
   // REQUIRES: kv->ShapeConsistent().
   Status Insert(std::shared_ptr<const ChunkKv> kv);
+  // Insert in two halves, for a caller that must not wait for the slow one:
+  // InsertInRam makes the entry visible to lookups at once (RAM only);
+  // Persist (any thread, later) writes it to disk and publishes it, as
+  // Insert does, with Insert's Status.
+  void InsertInRam(std::shared_ptr<const ChunkKv> kv);
+  Status Persist(const std::shared_ptr<const ChunkKv>& kv);
 
   // Forgets the RAM tier (tests and benchmarks of the disk tier).
   void DropRamTier();
@@ -142,8 +149,8 @@ class ChunkCache {
   std::optional<ChunkHit> LoadFromDisk(const ChunkKey& key, std::span<const int32_t> tokens) EXCLUDES(mu_);
   // Likewise for the remote tier (the network call runs without the lock).
   std::optional<ChunkHit> LoadFromRemote(const ChunkKey& key, std::span<const int32_t> tokens) EXCLUDES(mu_);
-  // RAM and disk; *encoded: the chunk file bytes when they were made.
-  Status InsertLocal(std::shared_ptr<const ChunkKv> kv, std::vector<uint8_t>* encoded) EXCLUDES(mu_);
+  // The disk tier; *encoded: the chunk file bytes when they were made.
+  Status WriteToDisk(const ChunkKv& kv, std::vector<uint8_t>* encoded) EXCLUDES(mu_);
   void RemoveFileLocked(const std::string& name) REQUIRES(mu_);
   void MakeDiskRoomLocked(size_t bytes_needed) REQUIRES(mu_);
 

@@ -29,8 +29,10 @@
 //      back until the job is done, then reuses the entry: under load,
 //      concurrent requests sharing a new chunk compute it once, as a fill,
 //      instead of each in its own context.
-//   3. The job's KV is handed to CompleteFill (which e.g. copies it into the
-//      chunk cache). If WantsSourceKv(), the job also holds references on
+//   3. The job's KV is handed to CompleteFillAsync (which e.g. copies it into
+//      the chunk cache, and stores it to disk and a shared tier on a thread
+//      of its own). The requests whose chunks the job computes end only
+//      once it is stored (`stored` ran; see SchedulerOptions::max_done_hold_ms). If WantsSourceKv(), the job also holds references on
 //      the request's blocks covering the chunk, so the request's in-context
 //      KV is still there (for deviation scores) even after it finished.
 //   0. Before admission, a waiting request with chunk spans must be
@@ -42,7 +44,8 @@
 // A preempted request is planned again when it is re-admitted (its
 // generated tokens follow the prompt and are computed like a tail).
 //
-// Thread safety: called by the scheduler thread only.
+// Thread safety: called by the scheduler thread only (CompleteFillAsync's
+// `stored` may run on any thread).
 #pragma once
 
 #include <cstdint>
@@ -90,6 +93,7 @@ struct AdmissionPlan {
   int64_t n_chunk_recomputed_tokens = 0;  // placed, then recomputed in context
   int64_t n_chunk_ram_hits = 0;
   int64_t n_chunk_disk_hits = 0;
+  int64_t n_chunk_remote_hits = 0;  // a tier shared by replicas (Redis)
   int64_t n_chunk_misses = 0;
   std::vector<ChunkFill> fills;
 };
@@ -125,6 +129,16 @@ class PromptPlanner {
   // fill.source.begin; otherwise source is null. Errors are logged.
   virtual Status CompleteFill(const ChunkFill& fill, const kv::BlockTable& fill_table, const kv::BlockTable* source,
                               int64_t source_first_slot) = 0;
+  // What the scheduler calls: CompleteFill whose slow part (e.g. a disk
+  // write, a publish to a shared tier) may finish later on another thread.
+  // When it returns, the entry is usable by Plan() (NeedsFill false);
+  // `stored` runs exactly once (any thread, possibly before this returns)
+  // with the final Status. Default: CompleteFill, then `stored`.
+  virtual void CompleteFillAsync(const ChunkFill& fill, const kv::BlockTable& fill_table,
+                                 const kv::BlockTable* source, int64_t source_first_slot,
+                                 std::function<void(Status)> stored) {
+    stored(CompleteFill(fill, fill_table, source, source_first_slot));
+  }
 };
 
 }  // namespace chunkserve::sched

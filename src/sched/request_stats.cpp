@@ -32,6 +32,7 @@ std::string RequestStatsJson(const RequestStats& s) {
   add("n_chunk_recomputed_tokens", std::to_string(s.n_chunk_recomputed_tokens));
   add("n_chunk_ram_hits", std::to_string(s.n_chunk_ram_hits));
   add("n_chunk_disk_hits", std::to_string(s.n_chunk_disk_hits));
+  add("n_chunk_remote_hits", std::to_string(s.n_chunk_remote_hits));
   add("n_chunk_misses", std::to_string(s.n_chunk_misses));
   add("n_cache_fill_tokens", std::to_string(s.n_cache_fill_tokens));
   add("n_generated_tokens", std::to_string(s.n_generated_tokens));

@@ -39,6 +39,7 @@ struct RequestStats {
   int64_t n_chunk_recomputed_tokens = 0;  // of those, placed chunk tokens recomputed in context
   int64_t n_chunk_ram_hits = 0;
   int64_t n_chunk_disk_hits = 0;
+  int64_t n_chunk_remote_hits = 0;  // from the tier shared by replicas (Redis)
   int64_t n_chunk_misses = 0;
   // Tokens the core computed to fill the chunk cache for this request's
   // missed chunks (known to the synchronous facade, which waits for them).
@@ -64,7 +65,7 @@ struct RequestStats {
   double decode_tokens_per_s = 0;  // generated tokens after the first, per second
   double total_ms = 0;             // submit -> done
 
-  int64_t n_chunk_hits() const { return n_chunk_ram_hits + n_chunk_disk_hits; }
+  int64_t n_chunk_hits() const { return n_chunk_ram_hits + n_chunk_disk_hits + n_chunk_remote_hits; }
   int64_t n_reused_tokens() const { return n_prefix_reused_tokens + n_chunk_reused_tokens; }
 };
 

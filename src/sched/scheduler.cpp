@@ -144,6 +144,12 @@ void Scheduler::Shutdown(int64_t grace_ms) {
       cv_.NotifyOne();
       thread_.join();
     }
+    {
+      // Entries still being stored report back (bounded by the tiers'
+      // timeouts): their callbacks must not outlive the scheduler.
+      MutexLock lock(&mu_);
+      while (n_storing_ > 0) idle_cv_.Wait(lock);
+    }
     // Whatever is left (not started, or cut off by the grace period) ends
     // cancelled; the loop has exited so this thread owns the state now.
     DrainInbox();
@@ -161,6 +167,7 @@ void Scheduler::Shutdown(int64_t grace_ms) {
     stats_.n_fill_jobs_dropped += static_cast<int64_t>(fills_.size());
     fills_.clear();
     fill_keys_.clear();
+    ReleaseHeld(true);
     PublishStats();
   });
 }
@@ -214,6 +221,8 @@ void Scheduler::DrainInbox() {
     waiting_.insert(waiting_.begin() + static_cast<std::ptrdiff_t>(at), std::move(s));
   }
   for (uint64_t id : cancels) RemoveById(id, FinishReason::kCancelled);
+  TakeStoredReports();
+  ReleaseHeld(false);
 }
 
 bool Scheduler::RemoveById(uint64_t id, FinishReason reason) {
@@ -263,8 +272,48 @@ void Scheduler::Finish(std::unique_ptr<Seq> seq, FinishReason reason, Status sta
                              (static_cast<double>(seq->last_token_ns - seq->first_token_ns) * 1e-9);
   ++stats_.n_finished;
   if (reason == FinishReason::kCancelled) ++stats_.n_cancelled;
+  // Publish before completing: a request whose missed chunks are still
+  // being computed (and stored, published) by fill jobs ends once they are.
+  const bool awaits_fill = std::any_of(seq->awaited_fill_keys.begin(), seq->awaited_fill_keys.end(),
+                                       [this](uint64_t k) { return FillPending(k); });
+  if (awaits_fill && options_.max_done_hold_ms > 0 &&
+      (reason == FinishReason::kLength || reason == FinishReason::kEndOfGeneration)) {
+    seq->held_since_ns = now;
+    ++stats_.n_done_held;
+    held_.push_back(std::move(seq));
+    return;
+  }
+  Deliver(std::move(seq));
+}
+
+void Scheduler::Deliver(std::unique_ptr<Seq> seq) {
+  RequestOutcome& out = seq->outcome;
+  if (seq->held_since_ns > 0) out.stats.total_ms = static_cast<double>(NowNanos() - seq->submit_ns) * 1e-6;
   n_in_flight_.fetch_sub(1);
   if (seq->req.on_done) seq->req.on_done(out);
+}
+
+void Scheduler::ReleaseHeld(bool all) {
+  if (held_.empty()) return;
+  const int64_t now = NowNanos();
+  std::vector<std::unique_ptr<Seq>> keep;
+  for (std::unique_ptr<Seq>& s : held_) {
+    const bool pending = std::any_of(s->awaited_fill_keys.begin(), s->awaited_fill_keys.end(),
+                                     [this](uint64_t k) { return FillPending(k); });
+    const bool too_long = now - s->held_since_ns >= options_.max_done_hold_ms * 1000000;
+    if (pending && !too_long && !all) {
+      keep.push_back(std::move(s));
+      continue;
+    }
+    if (pending || s->awaited_fill_lost) {
+      ++stats_.n_done_held_unfilled;
+      CS_LOG(Warning) << "scheduler: request " << s->id << " ends before its chunk-cache entries were stored ("
+                      << (pending ? "held " + std::to_string((now - s->held_since_ns) / 1000000) + " ms" : "fill dropped")
+                      << ")";
+    }
+    Deliver(std::move(s));
+  }
+  held_.swap(keep);
 }
 
 void Scheduler::Preempt(std::unique_ptr<Seq> seq) {
@@ -423,10 +472,11 @@ void Scheduler::PlanAdmitted(Seq& seq, int64_t matched) {
     o.n_chunk_recomputed_tokens = plan->n_chunk_recomputed_tokens;
     o.n_chunk_ram_hits = plan->n_chunk_ram_hits;
     o.n_chunk_disk_hits = plan->n_chunk_disk_hits;
+    o.n_chunk_remote_hits = plan->n_chunk_remote_hits;
     o.n_chunk_misses = plan->n_chunk_misses;
     stats_.n_chunk_reused_tokens += plan->n_chunk_reused_tokens;
     stats_.n_chunk_recomputed_tokens += plan->n_chunk_recomputed_tokens;
-    stats_.n_chunk_hits += plan->n_chunk_ram_hits + plan->n_chunk_disk_hits;
+    stats_.n_chunk_hits += plan->n_chunk_ram_hits + plan->n_chunk_disk_hits + plan->n_chunk_remote_hits;
     stats_.n_chunk_misses += plan->n_chunk_misses;
   }
 }
@@ -474,6 +524,7 @@ void Scheduler::LeaveQueue() {
 bool Scheduler::RunStep() {
   DrainInbox();
   if (running_.empty() && waiting_.empty() && fills_.empty()) {
+    ReleaseHeld(false);
     PublishStats();
     return false;
   }
@@ -647,9 +698,11 @@ bool Scheduler::HandleEmptyStep(bool preempted) {
   if (running_.empty() && !preempted && !fills_.empty()) {
     stats_.n_fill_jobs_dropped += static_cast<int64_t>(fills_.size());
     for (const std::unique_ptr<FillJob>& f : fills_) executor_->Forget(f->id);
+    for (const std::unique_ptr<Seq>& h : held_) h->awaited_fill_lost = true;
     fills_.clear();
     fill_keys_.clear();
     admission_lacked_blocks_ = false;
+    ReleaseHeld(false);
     PublishStats();
     return true;
   }
@@ -814,10 +867,13 @@ void Scheduler::RetireFinished(const Status& st) {
       continue;
     }
     if (complete) CompleteFillJob(f);
+    else MarkFillLost(f.fill.key);
     executor_->Forget(f.id);
     fill_keys_.erase(f.fill.key);
     fills_.erase(fills_.begin() + static_cast<std::ptrdiff_t>(j));
   }
+  TakeStoredReports();
+  ReleaseHeld(false);
 }
 
 void Scheduler::CaptureRows(Seq& s, int64_t first_token, int64_t n, int64_t first_row) {
@@ -851,7 +907,7 @@ void Scheduler::PublishStats() {
   stats_.n_blocks_total = pool_->n_blocks();
   stats_.n_blocks_free = pool_->n_free();
   stats_.n_blocks_cached = prefix_cache_ ? prefix_cache_->n_cached_blocks() : 0;
-  stats_.n_fill_jobs_pending = static_cast<int64_t>(fills_.size());
+  stats_.n_fill_jobs_pending = static_cast<int64_t>(fills_.size() + storing_keys_.size());
   stats_.n_preparing = n_preparing_;
   {
     MutexLock lock(&mu_);

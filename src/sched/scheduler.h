@@ -49,9 +49,13 @@
 // Rows that are not what a full prefill computes never enter the prefix
 // cache. Chunk-cache entries for chunks that missed are computed afterwards
 // by internal fill jobs in step budget and KV blocks no request needs (so
-// they never delay a decode more than a prefill slice would). Before
-// admission the planner fetches what it will reuse (disk-tier chunk reads on
-// its own thread): such a request waits while the others run.
+// they never delay a decode more than a prefill slice would). A request
+// whose chunks' fill jobs are still pending when it ends has its end
+// (on_done) held until they are done (or dropped, or max_done_hold_ms), so
+// the entries it caused are stored (on disk, published to a shared tier)
+// before its response completes; its tokens are not held, nor its first
+// token. Before admission the planner fetches what it will reuse (disk-tier
+// chunk reads on its own thread): such a request waits while the others run.
 //
 // Queue bound: Submit() fails with ResourceExhausted when max_waiting
 // requests are already queued (the server answers 503 + Retry-After).
@@ -117,6 +121,13 @@ struct SchedulerOptions {
   // or self-drafting; borrowed, must outlive the scheduler; its vocabulary
   // is the executor's). Null: such requests are refused.
   Drafter* drafter = nullptr;
+  // A request that ends while fill jobs of its missed chunks are pending has
+  // its end (on_done) held until they are done (CompleteFill returned: e.g.
+  // the entry is on disk and published to a shared tier), or dropped, or
+  // this long has passed (0: not held). Its tokens are emitted as they come;
+  // only the end waits, so a client that reads the answer and asks another
+  // replica finds the chunk there.
+  int64_t max_done_hold_ms = 10000;
 };
 
 struct RequestOutcome {
@@ -211,10 +222,12 @@ struct SchedulerStats {
   int64_t n_chunk_recomputed_tokens = 0;
   int64_t n_chunk_hits = 0;
   int64_t n_chunk_misses = 0;
-  int64_t n_fill_jobs_pending = 0;   // queued or running
+  int64_t n_fill_jobs_pending = 0;   // queued, running, or their entries being stored
   int64_t n_fill_jobs_done = 0;
   int64_t n_fill_jobs_dropped = 0;   // gave their blocks to requests
   int64_t n_fill_tokens = 0;         // tokens computed by fill jobs
+  int64_t n_done_held = 0;           // request ends held for their chunks' fill jobs
+  int64_t n_done_held_unfilled = 0;  // of those, released with a job dropped or after max_done_hold_ms
   int64_t n_preparing = 0;           // waiting while the planner fetches their KV (disk reads)
   int64_t n_verifications = 0;       // decode steps of a sequence that carried a draft
   int64_t n_draft_tokens = 0;        // drafted tokens verified
@@ -274,7 +287,14 @@ class Scheduler {
  private:
   void Loop() EXCLUDES(mu_);
   void DrainInbox() EXCLUDES(mu_);
+  // Ends a request: blocks freed, outcome filled in; on_done now, or once
+  // its awaited fill jobs are done (held_).
   void Finish(std::unique_ptr<Seq> seq, FinishReason reason, Status status = Status::Ok());
+  // Calls on_done (the request leaves the scheduler).
+  void Deliver(std::unique_ptr<Seq> seq);
+  // Delivers held requests whose fill jobs are gone (or that waited too long);
+  // `all`: every one (shutdown).
+  void ReleaseHeld(bool all);
   bool RemoveById(uint64_t id, FinishReason reason);
   // Frees `seq`'s blocks and queues it for recomputation.
   void Preempt(std::unique_ptr<Seq> seq);
@@ -293,7 +313,15 @@ class Scheduler {
   // blocks, dropped (newest first) when a request needs the blocks.
   void QueueFills(Seq& seq);
   bool DropOneFillJob();
+  // Hands the job's KV to the planner (CompleteFillAsync); its key stays
+  // in storing_keys_ until the planner says it is stored.
   void CompleteFillJob(FillJob& job);
+  // Applies the planner's "stored" reports (stored_inbox_).
+  void TakeStoredReports() EXCLUDES(mu_);
+  // Whether a fill job of `key` is pending or its entry is being stored.
+  bool FillPending(uint64_t key) const;
+  // Held requests awaiting `key` end without its entry (dropped, failed).
+  void MarkFillLost(uint64_t key);
   // The phases of RunStep. The state the plan is made from (step_plan.h);
   // also starts the planner's reads for requests near the queue's head and
   // proposes each decoding sequence's draft (into Seq::feed).
@@ -369,6 +397,10 @@ class Scheduler {
   int64_t n_clear_requests_ GUARDED_BY(mu_) = 0;  // ClearPrefixCache calls
   int64_t n_clears_done_ GUARDED_BY(mu_) = 0;     // of those, done
   bool woken_ GUARDED_BY(mu_) = false;            // Wake() since the last drain
+  // Fill entries being stored (CompleteFillAsync called, `stored` not yet
+  // run), and the reports of those stored since the last drain (key, ok).
+  int64_t n_storing_ GUARDED_BY(mu_) = 0;
+  std::vector<std::pair<uint64_t, bool>> stored_inbox_ GUARDED_BY(mu_);
 
   std::atomic<bool> stopping_{false};
   std::atomic<double> max_decode_slowdown_{0};
@@ -383,6 +415,8 @@ class Scheduler {
   SchedulerStats stats_;
   std::deque<std::unique_ptr<FillJob>> fills_;  // started ones first
   std::unordered_set<uint64_t> fill_keys_;       // keys of fills_
+  std::vector<std::unique_ptr<Seq>> held_;       // finished, end held for their fill jobs
+  std::unordered_multiset<uint64_t> storing_keys_;  // fill entries being stored
   uint64_t next_fill_id_ = uint64_t{1} << 63;    // executor ids of fill jobs
   bool admission_lacked_blocks_ = false;         // the last admission attempt failed for KV
   int64_t n_preparing_ = 0;                      // waiting requests whose KV the planner is fetching

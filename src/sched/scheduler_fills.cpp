@@ -14,6 +14,7 @@ bool Scheduler::DropOneFillJob() {
     FillJob& f = *fills_[j];
     if (f.in_step || (f.table.n_blocks() == 0 && f.source.n_blocks() == 0)) continue;
     executor_->Forget(f.id);
+    MarkFillLost(f.fill.key);
     fill_keys_.erase(f.fill.key);
     fills_.erase(fills_.begin() + static_cast<std::ptrdiff_t>(j));
     ++stats_.n_fill_jobs_dropped;
@@ -30,7 +31,13 @@ void Scheduler::QueueFills(Seq& seq) {
   }
   const int64_t B = pool_->block_tokens();
   for (ChunkFill& f : seq.fills) {
-    if (f.tokens.empty() || fill_keys_.count(f.key) > 0 || !planner->NeedsFill(f)) continue;
+    if (f.tokens.empty()) continue;
+    if (fill_keys_.count(f.key) > 0) {  // another request's job computes it
+      seq.awaited_fill_keys.push_back(f.key);
+      continue;
+    }
+    if (!planner->NeedsFill(f)) continue;
+    seq.awaited_fill_keys.push_back(f.key);
     auto job = std::make_unique<FillJob>(pool_, std::move(f));
     job->id = next_fill_id_++;
     if (planner->WantsSourceKv()) {
@@ -53,13 +60,48 @@ void Scheduler::QueueFills(Seq& seq) {
 }
 
 void Scheduler::CompleteFillJob(FillJob& job) {
-  const Status s = options_.planner->CompleteFill(job.fill, job.table,
-                                                  job.source.n_blocks() > 0 ? &job.source : nullptr,
-                                                  job.source_first_slot);
-  if (!s.ok()) {
-    CS_LOG(Warning) << "scheduler: chunk cache fill failed: " << s.ToString();
-  }
   ++stats_.n_fill_jobs_done;
+  const uint64_t key = job.fill.key;
+  storing_keys_.insert(key);
+  {
+    MutexLock lock(&mu_);
+    ++n_storing_;
+  }
+  // The entry is reusable when this returns; storing it (disk, shared tier)
+  // goes on while the next steps run.
+  options_.planner->CompleteFillAsync(
+      job.fill, job.table, job.source.n_blocks() > 0 ? &job.source : nullptr, job.source_first_slot,
+      [this, key](Status s) {
+        if (!s.ok()) CS_LOG(Warning) << "scheduler: chunk cache fill failed: " << s.ToString();
+        {
+          MutexLock lock(&mu_);
+          stored_inbox_.emplace_back(key, s.ok());
+          --n_storing_;
+          woken_ = true;
+        }
+        cv_.NotifyOne();
+        idle_cv_.NotifyAll();
+      });
+}
+
+void Scheduler::TakeStoredReports() {
+  std::vector<std::pair<uint64_t, bool>> reports;
+  {
+    MutexLock lock(&mu_);
+    reports.swap(stored_inbox_);
+  }
+  for (const auto& [key, ok] : reports) {
+    if (auto it = storing_keys_.find(key); it != storing_keys_.end()) storing_keys_.erase(it);
+    if (!ok) MarkFillLost(key);
+  }
+}
+
+bool Scheduler::FillPending(uint64_t key) const { return fill_keys_.count(key) > 0 || storing_keys_.count(key) > 0; }
+
+void Scheduler::MarkFillLost(uint64_t key) {
+  for (const std::unique_ptr<Seq>& h : held_)
+    if (std::find(h->awaited_fill_keys.begin(), h->awaited_fill_keys.end(), key) != h->awaited_fill_keys.end())
+      h->awaited_fill_lost = true;
 }
 
 void Scheduler::AddFills(const std::vector<std::pair<uint64_t, int64_t>>& planned) {

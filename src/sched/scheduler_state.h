@@ -36,6 +36,12 @@ struct Scheduler::Seq {
   int64_t first_inexact_slot = INT64_MAX;
   std::vector<ChunkFill> fills;  // queued as jobs once the prompt is computed
   std::vector<uint64_t> chunk_keys;  // planner FillKey of each chunk (lazily)
+  // Keys of the fill jobs computing this request's missed chunks (its own or
+  // another request's job of the same key): its end is held until they are
+  // done, so what it computed is published before it completes.
+  std::vector<uint64_t> awaited_fill_keys;
+  int64_t held_since_ns = 0;  // when its end began waiting for them
+  bool awaited_fill_lost = false;  // one of them was dropped or failed
   int64_t n_generated = 0;
   kv::BlockTable table;
   sampling::Sampler sampler;

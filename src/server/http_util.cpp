@@ -92,7 +92,11 @@ Json UsageJson(const sched::RequestStats& r, int64_t n_prompt) {
                 {"prefix_cached_tokens", r.n_prefix_reused_tokens},
                 {"chunk_cached_tokens", r.n_chunk_reused_tokens},
                 {"chunk_recomputed_tokens", r.n_chunk_recomputed_tokens},
-                {"computed_tokens", r.n_computed_tokens}}},
+                {"computed_tokens", r.n_computed_tokens},
+                // Chunk-cache lookups of this request by tier (chunk_cache.h).
+                {"chunk_hits",
+                 {{"ram", r.n_chunk_ram_hits}, {"disk", r.n_chunk_disk_hits}, {"remote", r.n_chunk_remote_hits}}},
+                {"chunk_misses", r.n_chunk_misses}}},
               {"completion_tokens_details",
                {{"accepted_prediction_tokens", r.n_draft_accepted},
                 {"rejected_prediction_tokens", r.n_draft_tokens - r.n_draft_accepted}}},

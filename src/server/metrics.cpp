@@ -141,6 +141,13 @@ std::string Metrics::Render(const sched::SchedulerStats& b) const {
   Header(&out, "chunkserve_chunk_fill_jobs_total", "counter", "Chunk-cache entries computed by fill jobs, by outcome.");
   Line(&out, "chunkserve_chunk_fill_jobs_total{outcome=\"done\"} " + std::to_string(b.n_fill_jobs_done));
   Line(&out, "chunkserve_chunk_fill_jobs_total{outcome=\"dropped\"} " + std::to_string(b.n_fill_jobs_dropped));
+  Header(&out, "chunkserve_responses_held_for_chunk_fill_total", "counter",
+         "Responses whose end waited for the fill jobs of their missed chunks (stored and published "
+         "before the response completed), by outcome.");
+  Line(&out, "chunkserve_responses_held_for_chunk_fill_total{outcome=\"stored\"} " +
+                 std::to_string(b.n_done_held - b.n_done_held_unfilled));
+  Line(&out, "chunkserve_responses_held_for_chunk_fill_total{outcome=\"unstored\"} " +
+                 std::to_string(b.n_done_held_unfilled));
   return out;
 }
 

@@ -78,17 +78,19 @@ def chunk_kv_across_replicas(env):
     first = completion(a, documents=[DOC])
     check(first["usage"]["prompt_tokens_details"]["chunk_cached_tokens"] == 0, "replica A computes the chunk")
     # The engine computes a missed chunk's cache entry in a fill job right
-    # after the request's prefill; the entry is published when that ends.
-    deadline = time.time() + 10
-    while metric(a, "chunkserve_chunk_cache_remote_total", 'event="published"') < 1 and time.time() < deadline:
-        time.sleep(0.05)
-    check(metric(a, "chunkserve_chunk_cache_remote_total", 'event="published"') >= 1, "A published it to Redis")
+    # after the request's prefill, and holds the response's end until it is
+    # published: no waiting here, B is asked the moment A answered.
+    check(metric(a, "chunkserve_chunk_cache_remote_total", 'event="published"') >= 1,
+          "A published it to Redis before its response ended")
     second = completion(b, documents=[DOC])
     cached = second["usage"]["prompt_tokens_details"]["chunk_cached_tokens"]
     check(cached > 0, "replica B reuses %d chunk tokens on its first request" % cached)
+    hits = second["usage"]["prompt_tokens_details"]["chunk_hits"]
+    check(hits["remote"] >= 1 and hits["disk"] == 0, "B's usage counts its hit as remote: %s" % hits)
     check(metric(b, "chunkserve_chunk_cache_lookups_total", 'tier="remote"') >= 1, "B's hit came from Redis")
     third = completion(b, documents=[DOC])
     check(third["usage"]["prompt_tokens_details"]["cached_tokens"] >= cached and
+          third["usage"]["prompt_tokens_details"]["chunk_hits"]["remote"] == 0 and
           metric(b, "chunkserve_chunk_cache_lookups_total", 'tier="remote"') == 1,
           "B serves it again from its own caches, without Redis")
 

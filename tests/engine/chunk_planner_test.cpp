@@ -143,12 +143,20 @@ struct Batched {
     return *holder;
   }
   // Until nothing is left; the scheduler idles (RunStep false) while
-  // requests wait for chunk reads, which finish on the prefetcher's thread.
+  // requests wait for chunk reads, which finish on the prefetcher's thread,
+  // and while fill entries are stored on the publisher's thread (the
+  // requests that caused them end after that).
   void Run() {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     for (;;) {
       while (sched->RunStep()) {
       }
-      if (sched->Stats().n_preparing == 0) return;
+      const sched::SchedulerStats st = sched->Stats();
+      if (st.n_preparing == 0 && st.n_fill_jobs_pending == 0 && sched->n_in_flight() == 0) return;
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "the scheduler did not finish";
+        return;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }

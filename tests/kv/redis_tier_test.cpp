@@ -71,6 +71,28 @@ TEST_F(RedisTierTest, AChunkComputedOnOneReplicaIsWarmOnAnother) {
   EXPECT_FALSE(c->Lookup(kv->key, other).has_value());
 }
 
+// Insert in halves (the engine's fill path): InsertInRam is a RAM entry at
+// once and nothing else; Persist then writes the disk file and publishes.
+TEST_F(RedisTierTest, InsertInRamThenPersistStoresEverywhere) {
+  TempDir disk("persist_disk");
+  auto a = Replica("attn-f32", disk.path()), b = Replica();
+  auto kv = MakeChunk(kFp, 24, 300);
+  a->InsertInRam(kv);
+  EXPECT_EQ(a->Where(kv->key), ChunkTier::kRam);
+  EXPECT_EQ(a->stats().n_disk_files, 0);
+  EXPECT_EQ(a->stats().n_remote_published, 0);
+  EXPECT_FALSE(b->Lookup(kv->key, kv->tokens).has_value());
+  ASSERT_TRUE(a->Persist(kv).ok());
+  EXPECT_EQ(a->stats().n_disk_files, 1);
+  EXPECT_EQ(a->stats().n_remote_published, 1);
+  EXPECT_EQ(a->stats().n_inserts, 1);
+  auto hit = b->Lookup(kv->key, kv->tokens);
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(hit->tier, ChunkTier::kRemote);
+  a->DropRamTier();
+  EXPECT_EQ(a->Where(kv->key), ChunkTier::kDisk);
+}
+
 TEST_F(RedisTierTest, KeysSeparateVariantsModelsAndLayoutVersions) {
   auto f32 = Replica("attn-f32"), bf16 = Replica("attn-bf16");
   auto kv = MakeChunk(kFp, 8, 7);

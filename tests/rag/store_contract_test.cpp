@@ -392,7 +392,7 @@ TEST_P(StoreContract, ReadOnlyStoresNeverWrite) {
 }
 
 TEST_P(StoreContract, NewerSchemaIsAClearError) {
-  ASSERT_TRUE(SetStoredSchemaVersion(static_cast<int>(kSchemaVersion) + 1).ok());
+  ASSERT_TRUE(SetStoredSchemaVersion(static_cast<int>(store_->schema_version()) + 1).ok());
   auto s = Store::Open(location_, Store::Mode::kReadWrite);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kFailedPrecondition);

@@ -14,6 +14,8 @@ StatusOr<std::unique_ptr<CollectionIndexes>> CollectionIndexes::Create(const std
   out->embedder_role_ = std::move(embedder_role);
   out->options_.cache_dir = DefaultIndexCacheDir(db_path);
   ASSIGN_OR_RETURN(out->watch_, Store::Open(db_path, mode));
+  // PostgreSQL: LISTEN instead of a change-log query per search.
+  RETURN_IF_ERROR(out->watch_->WatchChanges());
   return out;
 }
 

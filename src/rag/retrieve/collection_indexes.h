@@ -5,8 +5,9 @@
 //
 // Freshness: an index is reused only while the database is unchanged since
 // it was opened. A private connection reads Store::CollectionVersion()
-// (SQLite's `PRAGMA data_version`, for any change; PostgreSQL's change log
-// of that collection), which changes whenever any other connection (an
+// (SQLite's `PRAGMA data_version`, for any change; on PostgreSQL the
+// notifications of that collection's commits, LISTENed for on a connection
+// of its own, or its change log while that connection is down), which changes whenever any other connection (an
 // HTTP upload or delete, `chunkserve ingest` in another process, another
 // replica) commits; then the next Get()
 // re-opens the index, which DenseIndex::Open does cheaply from its disk cache

@@ -109,7 +109,19 @@ Status PgConnection::Reconnect() {
     PgResult r(PQexec(conn_, sql.c_str()));
     RETURN_IF_ERROR(ResultStatus(r.raw(), sql));
   }
+  ++n_reconnects_;
   return Status::Ok();
+}
+
+StatusOr<std::vector<std::string>> PgConnection::TakeNotifications() {
+  if (!ok() || PQconsumeInput(conn_) == 0 || !ok())
+    return UnavailableError("PostgreSQL listener connection lost: " + Trimmed(PQerrorMessage(conn_)));
+  std::vector<std::string> out;
+  while (PGnotify* n = PQnotifies(conn_)) {
+    out.emplace_back(n->extra == nullptr ? "" : n->extra);
+    PQfreemem(n);
+  }
+  return out;
 }
 
 Status PgConnection::EnsureConnected() { return ok() ? Status::Ok() : Reconnect(); }

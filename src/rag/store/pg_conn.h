@@ -101,6 +101,13 @@ class PgConnection {
   Status Reconnect();
   // The URI without its password (for messages).
   const std::string& safe_url() const { return safe_url_; }
+  // Successful Reconnect()s so far (a LISTEN session setting was re-run:
+  // notifications sent meanwhile were lost).
+  int64_t n_reconnects() const { return n_reconnects_; }
+  // LISTEN/NOTIFY: reads what the server sent without waiting (no round
+  // trip) and returns the payloads of the notifications received, oldest
+  // first. kUnavailable when the connection is broken.
+  StatusOr<std::vector<std::string>> TakeNotifications();
 
  private:
   PgConnection(pg_conn* conn, std::string safe_url) : conn_(conn), safe_url_(std::move(safe_url)) {}
@@ -113,6 +120,7 @@ class PgConnection {
   pg_conn* conn_;
   std::string safe_url_;
   std::vector<std::string> session_sql_;
+  int64_t n_reconnects_ = 0;
 };
 
 // A text value escaped for COPY's text format (backslash, tab, newline, CR).

@@ -61,15 +61,17 @@ CREATE TABLE chunks(
   fts_tokens integer NOT NULL,
   UNIQUE(document_id, ordinal)
 );
-CREATE TABLE chunk_terms(
+CREATE TABLE doc_terms(
   collection_id bigint NOT NULL,
   term text NOT NULL,
-  chunk_id bigint NOT NULL,
-  row_tokens integer NOT NULL,
+  document_id bigint NOT NULL,
+  chunk_ids bigint[] NOT NULL,
+  row_tokens integer[] NOT NULL,
+  n_positions integer[] NOT NULL,
   positions integer[] NOT NULL,
-  PRIMARY KEY(collection_id, term, chunk_id)
+  PRIMARY KEY(collection_id, term, document_id)
 );
-CREATE INDEX chunk_terms_by_chunk ON chunk_terms(chunk_id);
+CREATE INDEX doc_terms_by_document ON doc_terms(document_id);
 CREATE TABLE collection_embedders(
   collection_id bigint PRIMARY KEY REFERENCES collections(id) ON DELETE CASCADE,
   embedder text NOT NULL,
@@ -93,6 +95,32 @@ CREATE TABLE change_log(
   at_s bigint NOT NULL
 );
 CREATE INDEX change_log_by_collection ON change_log(collection_id, id);
+)sql";
+
+// Schema 4 -> 5: the postings of a term in a document become one doc_terms
+// row (chunk_terms had one row per term and chunk: 4x the rows and index
+// entries, most of ingest's time). Positions are concatenated in chunk-id
+// order, n_positions says how many belong to each chunk.
+constexpr const char* kMigrate4To5Sql = R"sql(
+CREATE TABLE doc_terms(
+  collection_id bigint NOT NULL,
+  term text NOT NULL,
+  document_id bigint NOT NULL,
+  chunk_ids bigint[] NOT NULL,
+  row_tokens integer[] NOT NULL,
+  n_positions integer[] NOT NULL,
+  positions integer[] NOT NULL,
+  PRIMARY KEY(collection_id, term, document_id)
+);
+INSERT INTO doc_terms
+  SELECT t.collection_id, t.term, c.document_id, array_agg(t.chunk_id ORDER BY t.chunk_id),
+         array_agg(t.row_tokens ORDER BY t.chunk_id), array_agg(cardinality(t.positions) ORDER BY t.chunk_id),
+         ('{' || string_agg(array_to_string(t.positions, ','), ',' ORDER BY t.chunk_id) || '}')::integer[]
+  FROM chunk_terms t JOIN chunks c ON c.id = t.chunk_id
+  GROUP BY t.collection_id, t.term, c.document_id;
+CREATE INDEX doc_terms_by_document ON doc_terms(document_id);
+DROP TABLE chunk_terms;
+UPDATE chunkserve_schema SET version = 5;
 )sql";
 
 constexpr const char* kChunkColumns =
@@ -146,22 +174,26 @@ Status CheckNoNul(std::string_view s, std::string_view what) {
   return Status::Ok();
 }
 
-// "{1,5,9}" -> positions.
-std::vector<int32_t> ParseIntArray(std::string_view s) {
-  std::vector<int32_t> out;
+// "{1,5,9}" -> values.
+template <typename Int>
+std::vector<Int> ParseArray(std::string_view s) {
+  std::vector<Int> out;
   size_t i = 0;
   while (i < s.size()) {
     if (s[i] < '0' || s[i] > '9') {
       ++i;
       continue;
     }
-    int32_t v = 0;
+    Int v = 0;
     auto [end, ec] = std::from_chars(s.data() + i, s.data() + s.size(), v);
     out.push_back(v);
     i = static_cast<size_t>(end - s.data());
   }
   return out;
 }
+
+std::vector<int32_t> ParseIntArray(std::string_view s) { return ParseArray<int32_t>(s); }
+std::vector<int64_t> ParseInt64Array(std::string_view s) { return ParseArray<int64_t>(s); }
 
 // Idle connections of closed stores, by mode and URI (see pg_store.h).
 class IdleConnections {
@@ -201,11 +233,15 @@ PgStore::~PgStore() {
 StatusOr<std::unique_ptr<PgStore>> PgStore::Open(const std::string& url, Mode mode) {
   const std::string key = std::string(mode == Mode::kReadOnly ? "ro " : "rw ") + url;
   ASSIGN_OR_RETURN(std::unique_ptr<Fts5Tokenizer> tokenizer, Fts5Tokenizer::Create());
-  if (std::unique_ptr<PgConnection> reused = Idle().Take(key))
-    return std::unique_ptr<PgStore>(new PgStore(std::move(reused), std::move(tokenizer), key));
+  if (std::unique_ptr<PgConnection> reused = Idle().Take(key)) {
+    std::unique_ptr<PgStore> store(new PgStore(std::move(reused), std::move(tokenizer), key));
+    store->url_ = url;
+    return store;
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, PgConnection::Connect(url));
   const std::string safe_url = conn->safe_url();
   std::unique_ptr<PgStore> store(new PgStore(std::move(conn), std::move(tokenizer), ""));
+  store->url_ = url;
   Status s = store->InitSchema(mode == Mode::kReadWrite);
   if (!s.ok()) return s.WithContext(safe_url);
   if (mode == Mode::kReadOnly)
@@ -222,14 +258,22 @@ Status PgStore::InitSchema(bool writable) {
       "SELECT to_regclass('chunkserve_schema') IS NOT NULL, to_regclass('collections') IS NOT NULL"));
   if (found.Text(0, 0) == "t") {
     ASSIGN_OR_RETURN(PgResult v, conn_->Query("SELECT max(version) FROM chunkserve_schema"));
-    const int64_t version = v.IsNull(0, 0) ? 0 : v.Int64(0, 0);
-    if (version > kSchemaVersion)
+    int64_t version = v.IsNull(0, 0) ? 0 : v.Int64(0, 0);
+    if (version > kPgSchemaVersion)
       return FailedPreconditionError("database schema version " + std::to_string(version) +
-                                     " is newer than this chunkserve supports (" + std::to_string(kSchemaVersion) +
+                                     " is newer than this chunkserve supports (" + std::to_string(kPgSchemaVersion) +
                                      "); upgrade chunkserve");
-    if (version < kSchemaVersion)
+    if (version == 4 && writable) {
+      CS_LOG(Info) << "store: upgrading the PostgreSQL schema from version 4 to 5 (postings per document)";
+      RETURN_IF_ERROR(conn_->Exec(kMigrate4To5Sql));
+      version = kPgSchemaVersion;
+    } else if (version == 4) {
+      return FailedPreconditionError("database schema version 4 needs an upgrade to 5: run a command that writes "
+                                     "(e.g. `chunkserve ingest`) once");
+    }
+    if (version < kPgSchemaVersion)
       return FailedPreconditionError("database schema version " + std::to_string(version) +
-                                     " is not one this chunkserve knows (" + std::to_string(kSchemaVersion) + ")");
+                                     " is not one this chunkserve knows (" + std::to_string(kPgSchemaVersion) + ")");
     schema_version_ = version;
     return tx.Commit();
   }
@@ -237,8 +281,8 @@ Status PgStore::InitSchema(bool writable) {
     return FailedPreconditionError("not a chunkserve database (it has a 'collections' table but no schema version)");
   if (!writable) return FailedPreconditionError("empty database (no chunkserve schema)");
   RETURN_IF_ERROR(conn_->Exec(kSchemaSql));
-  RETURN_IF_ERROR(conn_->Query("INSERT INTO chunkserve_schema(version) VALUES ($1)", {kSchemaVersion}).status());
-  schema_version_ = kSchemaVersion;
+  RETURN_IF_ERROR(conn_->Query("INSERT INTO chunkserve_schema(version) VALUES ($1)", {kPgSchemaVersion}).status());
+  schema_version_ = kPgSchemaVersion;
   return tx.Commit();
 }
 
@@ -266,8 +310,13 @@ Status PgStore::LockCollection(int64_t collection_id) {
 }
 
 Status PgStore::LogChange(int64_t collection_id, int64_t document_id, std::string_view kind) {
-  RETURN_IF_ERROR(conn_->Query("INSERT INTO change_log(collection_id, document_id, kind, at_s) VALUES ($1, $2, $3, $4)",
-                               {collection_id, document_id, kind, NowSeconds()}).status());
+  // One statement: the new entry, and the collection's entries past the
+  // retention bound pruned (the new one, its version, stays).
+  RETURN_IF_ERROR(conn_->Query(
+      "WITH added AS (INSERT INTO change_log(collection_id, document_id, kind, at_s) VALUES ($1, $2, $3, $4) "
+      "RETURNING id) "
+      "DELETE FROM change_log WHERE collection_id = $1 AND at_s < $5 AND id < (SELECT id FROM added)",
+      {collection_id, document_id, kind, NowSeconds(), NowSeconds() - kChangeLogRetentionS}).status());
   const std::string payload = std::to_string(collection_id) + " " + std::string(kind) + " " + std::to_string(document_id);
   return conn_->Query("SELECT pg_notify('chunkserve_changes', $1)", {payload}).status();
 }
@@ -326,7 +375,7 @@ Status PgStore::DeleteCollection(const std::string& name) {
     ASSIGN_OR_RETURN(auto id, FindCollection(name));
     if (!id) return NotFoundError("no collection named '" + name + "'");
     RETURN_IF_ERROR(LockCollection(*id));
-    RETURN_IF_ERROR(conn_->Query("DELETE FROM chunk_terms WHERE collection_id = $1", {*id}).status());
+    RETURN_IF_ERROR(conn_->Query("DELETE FROM doc_terms WHERE collection_id = $1", {*id}).status());
     RETURN_IF_ERROR(conn_->Query("DELETE FROM collections WHERE id = $1", {*id}).status());
     return LogChange(*id, 0, "collection_deleted");
   });
@@ -355,8 +404,7 @@ Status PgStore::RemoveDocumentRows(int64_t collection_id, int64_t document_id) {
       "UPDATE collections c SET fts_rows = c.fts_rows - s.n, fts_tokens = c.fts_tokens - s.t "
       "FROM (SELECT count(*) AS n, coalesce(sum(fts_tokens), 0) AS t FROM chunks WHERE document_id = $2) s "
       "WHERE c.id = $1", {collection_id, document_id}).status());
-  RETURN_IF_ERROR(conn_->Query("DELETE FROM chunk_terms WHERE chunk_id IN (SELECT id FROM chunks WHERE document_id = $1)",
-                               {document_id}).status());
+  RETURN_IF_ERROR(conn_->Query("DELETE FROM doc_terms WHERE document_id = $1", {document_id}).status());
   return conn_->Query("DELETE FROM documents WHERE id = $1", {document_id}).status();  // cascades
 }
 
@@ -430,31 +478,50 @@ Status PgStore::PutDocument(int64_t collection_id, DocumentRecord* doc, std::spa
       for (int i = 0; i < r.rows(); ++i) id_of_ordinal[r.Int64(i, 1)] = r.Int64(i, 0);
       for (const Chunk& c : chunks) chunk_ids.push_back(id_of_ordinal[c.ordinal]);
     }
-    // Rows in (term, chunk) order, the index's order: each index page is
-    // touched once per document rather than once per chunk.
+    // One row per term of the document, in term order (the index's order),
+    // its chunks in id order.
+    std::vector<size_t> by_id(chunks.size());
+    for (size_t i = 0; i < chunks.size(); ++i) by_id[i] = i;
+    std::sort(by_id.begin(), by_id.end(), [&](size_t a, size_t b) { return chunk_ids[a] < chunk_ids[b]; });
     std::map<std::string_view, std::vector<std::pair<size_t, std::vector<int32_t>>>> by_term;
-    for (size_t i = 0; i < chunks.size(); ++i) {
+    for (size_t i : by_id) {
       std::map<std::string_view, std::vector<int32_t>> positions;
       for (size_t p = 0; p < tokens[i].size(); ++p) positions[tokens[i][p]].push_back(static_cast<int32_t>(p));
       for (auto& [term, at] : positions) by_term[term].emplace_back(i, std::move(at));
     }
     std::string copy;
     const std::string row_prefix = std::to_string(collection_id) + "\t";
+    const std::string doc_column = "\t" + std::to_string(doc->id) + "\t{";
     for (const auto& [term, rows] : by_term) {
-      for (const auto& [i, at] : rows) {
-        copy += row_prefix;
-        AppendCopyText(&copy, term);
-        copy += "\t" + std::to_string(chunk_ids[i]) + "\t" + std::to_string(tokens[i].size()) + "\t{";
-        for (size_t j = 0; j < at.size(); ++j) {
+      copy += row_prefix;
+      AppendCopyText(&copy, term);
+      copy += doc_column;
+      auto list = [&](auto value_of) {
+        for (size_t j = 0; j < rows.size(); ++j) {
           if (j > 0) copy.push_back(',');
-          copy += std::to_string(at[j]);
+          copy += std::to_string(value_of(rows[j]));
         }
-        copy += "}\n";
+      };
+      list([&](const auto& r) { return chunk_ids[r.first]; });
+      copy += "}\t{";
+      list([&](const auto& r) { return tokens[r.first].size(); });
+      copy += "}\t{";
+      list([](const auto& r) { return r.second.size(); });
+      copy += "}\t{";
+      bool first = true;
+      for (const auto& [i, at] : rows) {
+        for (int32_t p : at) {
+          if (!first) copy.push_back(',');
+          first = false;
+          copy += std::to_string(p);
+        }
       }
+      copy += "}\n";
     }
     if (!copy.empty())
-      RETURN_IF_ERROR(conn_->CopyIn("COPY chunk_terms(collection_id, term, chunk_id, row_tokens, positions) FROM STDIN",
-                                    copy));
+      RETURN_IF_ERROR(conn_->CopyIn(
+          "COPY doc_terms(collection_id, term, document_id, chunk_ids, row_tokens, n_positions, positions) FROM STDIN",
+          copy));
     RETURN_IF_ERROR(conn_->Query("UPDATE collections SET fts_rows = fts_rows + $2, fts_tokens = fts_tokens + $3 "
                                  "WHERE id = $1", {collection_id, static_cast<int64_t>(chunks.size()), total_tokens})
                         .status());
@@ -520,14 +587,29 @@ StatusOr<std::vector<SearchHit>> PgStore::Search(int64_t collection_id, std::str
     }
     if (!terms.empty()) {
       ASSIGN_OR_RETURN(PgResult r, conn_->Query(
-          "SELECT term, chunk_id, row_tokens, positions FROM chunk_terms "
+          "SELECT term, chunk_ids, row_tokens, n_positions, positions FROM doc_terms "
           "WHERE collection_id = $1 AND term = ANY($2::text[])", {collection_id, PgTextArray(terms)}));
       for (int i = 0; i < r.rows(); ++i) {
-        Bm25Posting p;
-        p.chunk_id = r.Int64(i, 1);
-        p.row_tokens = static_cast<int32_t>(r.Int64(i, 2));
-        p.positions = ParseIntArray(r.Text(i, 3));
-        corpus.postings[std::string(r.Text(i, 0))].push_back(std::move(p));
+        const std::vector<int64_t> ids = ParseInt64Array(r.Text(i, 1));
+        const std::vector<int32_t> row_tokens = ParseIntArray(r.Text(i, 2));
+        const std::vector<int32_t> counts = ParseIntArray(r.Text(i, 3));
+        const std::vector<int32_t> positions = ParseIntArray(r.Text(i, 4));
+        if (row_tokens.size() != ids.size() || counts.size() != ids.size())
+          return DataLossError("postings of term '" + std::string(r.Text(i, 0)) + "' have arrays of unequal length");
+        std::vector<Bm25Posting>& list = corpus.postings[std::string(r.Text(i, 0))];
+        size_t at = 0;
+        for (size_t j = 0; j < ids.size(); ++j) {
+          const auto n = static_cast<size_t>(counts[j]);
+          if (at + n > positions.size())
+            return DataLossError("postings of term '" + std::string(r.Text(i, 0)) + "' have too few positions");
+          Bm25Posting p;
+          p.chunk_id = ids[j];
+          p.row_tokens = row_tokens[j];
+          p.positions.assign(positions.begin() + static_cast<std::ptrdiff_t>(at),
+                             positions.begin() + static_cast<std::ptrdiff_t>(at + n));
+          at += n;
+          list.push_back(std::move(p));
+        }
       }
     }
     const std::vector<Bm25Hit> ranked = RankBm25(*expression, corpus, k);
@@ -573,17 +655,66 @@ Status PgStore::CheckIntegrity() {
                            std::string(r.Text(0, 1)) + " chunks / " + std::string(r.Text(0, 2)) + " tokens, but it has " +
                            std::string(r.Text(0, 3)) + " / " + std::string(r.Text(0, 4)));
   }
+  {
+    ASSIGN_OR_RETURN(PgResult r, conn_->Query(
+        "SELECT term, document_id FROM doc_terms WHERE cardinality(chunk_ids) = 0 OR "
+        "cardinality(row_tokens) != cardinality(chunk_ids) OR cardinality(n_positions) != cardinality(chunk_ids) OR "
+        "(SELECT sum(n) FROM unnest(n_positions) n) != cardinality(positions) LIMIT 1"));
+    if (r.rows() > 0)
+      return DataLossError("postings of term '" + std::string(r.Text(0, 0)) + "' in document " +
+                           std::string(r.Text(0, 1)) + " have inconsistent arrays");
+  }
   ASSIGN_OR_RETURN(PgResult r, conn_->Query(
-      "SELECT t.term, t.chunk_id FROM chunk_terms t LEFT JOIN chunks c ON c.id = t.chunk_id "
+      "SELECT t.term, u.chunk_id FROM doc_terms t CROSS JOIN LATERAL unnest(t.chunk_ids, t.row_tokens) "
+      "AS u(chunk_id, row_tokens) LEFT JOIN chunks c ON c.id = u.chunk_id "
       "LEFT JOIN documents d ON d.id = c.document_id "
-      "WHERE d.id IS NULL OR d.collection_id != t.collection_id OR t.row_tokens != c.fts_tokens LIMIT 1"));
+      "WHERE d.id IS NULL OR d.collection_id != t.collection_id OR c.document_id != t.document_id "
+      "OR u.row_tokens != c.fts_tokens LIMIT 1"));
   if (r.rows() > 0)
     return DataLossError("posting of term '" + std::string(r.Text(0, 0)) + "' points at chunk " +
                          std::string(r.Text(0, 1)) + ", which is not a chunk of its collection");
   return Status::Ok();
 }
 
+Status PgStore::WatchChanges() {
+  if (listener_) return Status::Ok();
+  ASSIGN_OR_RETURN(listener_, PgConnection::Connect(url_));
+  // A session setting: every reconnect LISTENs again.
+  return listener_->AddSessionSetting("LISTEN chunkserve_changes");
+}
+
+StatusOr<int64_t> PgStore::ListenedVersion(int64_t collection_id) {
+  const auto now = std::chrono::steady_clock::now();
+  if (!listener_->ok()) {
+    if (now < listen_retry_at_) return UnavailableError("change listener down");
+    listen_retry_at_ = now + std::chrono::seconds(1);
+    RETURN_IF_ERROR(listener_->Reconnect());  // LISTENs again
+    CS_LOG(Info) << "store: listening for changes again on " << listener_->safe_url();
+    listener_down_logged_ = false;
+  }
+  StatusOr<std::vector<std::string>> payloads = listener_->TakeNotifications();
+  if (!payloads.ok()) {
+    if (!listener_down_logged_)
+      CS_LOG(Warning) << payloads.status().message() << "; polling the change log until it listens again";
+    listener_down_logged_ = true;
+    listen_retry_at_ = now;  // retry at the next call
+    return payloads.status();
+  }
+  for (const std::string& p : *payloads) {
+    int64_t id = 0;
+    auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), id);
+    if (ec == std::errc()) ++notified_[id];
+  }
+  // Negative: never equal to a polled change-log id, so switching between
+  // the two reopens once. The reconnect count marks notifications lost.
+  return -1 - ((listener_->n_reconnects() << 40) + notified_[collection_id]);
+}
+
 StatusOr<int64_t> PgStore::CollectionVersion(int64_t collection_id) {
+  if (listener_) {
+    StatusOr<int64_t> listened = ListenedVersion(collection_id);
+    if (listened.ok()) return *listened;
+  }
   ASSIGN_OR_RETURN(PgResult r, conn_->Query("SELECT coalesce(max(id), 0) FROM change_log WHERE collection_id = $1",
                                             {collection_id}));
   return r.Int64(0, 0);

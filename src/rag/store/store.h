@@ -197,6 +197,12 @@ class Store {
   // embedder, its deletion); a backend that cannot tell them apart returns
   // DataVersion() (SQLite).
   virtual StatusOr<int64_t> CollectionVersion(int64_t /*collection_id*/) { return DataVersion(); }
+  // Makes CollectionVersion() cheap for a store asked before every search
+  // (the watcher of a long-lived process): PostgreSQL LISTENs for the
+  // change notifications on a connection of its own instead of querying
+  // the change log each time (pg_store.h). A no-op where the version is
+  // already cheap (SQLite's data_version).
+  virtual Status WatchChanges() { return Status::Ok(); }
 
   // Embeddings: the contract is EmbeddingStore's (embedding_store.h), which
   // forwards here.
