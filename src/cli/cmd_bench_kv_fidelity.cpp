@@ -44,6 +44,8 @@ const char kUsage[] =
     "      --seed S             the text's sampling seed (default 1)\n"
     "  -t, --threads N          threads (default: all hardware threads)\n"
     "      --attention P        attention operands: f32 | bf16 (default: bf16 where native)\n"
+    "      --kv-type T          KV cache values: f32 | bf16 | q8_0 (default: bf16 under bf16\n"
+    "                           attention, else f32; q8_0: 34 bytes per 32 values)\n"
     "      --json               one JSON line per (policy, budget): kl, top1_agreement, ...\n";
 
 std::vector<std::string> Split(const std::string& s) {
@@ -95,7 +97,7 @@ int RunBenchKvFidelity(const std::vector<std::string>& raw_args) {
   for (const std::string& a : raw_args)
     if (a != "--kv-fidelity") args.push_back(a);  // `bench --kv-fidelity` routes here
   auto flags_or = Flags::Parse(
-      args, {"m", "model", "policy", "budget", "tokens", "prompt-tokens", "seed", "threads", "t", "attention"},
+      args, {"m", "model", "policy", "budget", "tokens", "prompt-tokens", "seed", "threads", "t", "attention", "kv-type"},
       {"json"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;

@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "kernels/attention_kernel_table.h"
 #include "kernels/simd_math.h"
+#include "tensor/kv_row.h"
 
 namespace chunkserve::kernels {
 namespace {
@@ -492,6 +494,34 @@ CS_AVX512_BF16 void StoreBf16RowAvx512(const float* src, int64_t n, uint16_t* ds
   for (; i < n; ++i) dst[i] = Bf16Bits(src[i]);
 }
 
+// DequantizeQ8RowsFn: 16 values per convert, bf16 by vcvtneps2bf16 (the
+// rounding of Bf16Bits; d * q is never subnormal).
+CS_AVX512_BF16 void DequantizeQ8RowsAvx512(const void* const* rows, int64_t n_rows, int head_dim, bool bf16,
+                                           void* out) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const auto* block = static_cast<const uint8_t*>(rows[r]);
+    for (int b = 0; b < head_dim; b += 32, block += kKvQ8BlockBytes) {
+      uint16_t d_bits;
+      std::memcpy(&d_bits, block, 2);
+      const __m512 d = _mm512_set1_ps(F16ToF32(d_bits));
+      const __m128i q_lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
+      const __m128i q_hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 18));
+      const __m512 x_lo = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q_lo)));
+      const __m512 x_hi = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q_hi)));
+      if (bf16) {
+        auto* o = static_cast<uint16_t*>(out) + r * head_dim + b;
+        const __m256bh lo = _mm512_cvtneps_pbh(x_lo), hi = _mm512_cvtneps_pbh(x_hi);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), reinterpret_cast<const __m256i&>(lo));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 16), reinterpret_cast<const __m256i&>(hi));
+      } else {
+        float* o = static_cast<float*>(out) + r * head_dim + b;
+        _mm512_storeu_ps(o, x_lo);
+        _mm512_storeu_ps(o + 16, x_hi);
+      }
+    }
+  }
+}
+
 AttentionTaskFn Avx512Task(const AttentionShape& shape) {
   if (shape.head_dim % 16 != 0) return nullptr;
   return shape.precision == AttentionPrecision::kBf16 ? AttentionTaskAvx512<true> : AttentionTaskAvx512<false>;
@@ -502,7 +532,7 @@ AttentionTaskFn Avx512Task(const AttentionShape& shape) {
 }  // namespace
 
 const AttentionKernelTable* Avx512AttentionKernelTable() {
-  static const AttentionKernelTable table{Isa::kAvx512, Avx512Task, StoreBf16RowAvx512};
+  static const AttentionKernelTable table{Isa::kAvx512, Avx512Task, StoreBf16RowAvx512, DequantizeQ8RowsAvx512};
   return &table;
 }
 
