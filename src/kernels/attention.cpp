@@ -77,10 +77,14 @@ ChunkSpan ChunksOf(const AttentionJob& job, int64_t q_begin, int64_t q_end) {
 // view on a SIMD level, the dequantizing wrapper around it (*inner set).
 AttentionTaskFn TaskFor(Isa isa, const AttentionShape& shape, DType type, AttentionTaskFn* inner) {
   AttentionTaskFn task = nullptr;
-  int level = static_cast<int>(isa);
-  for (; task == nullptr; --level) task = GetAttentionKernelTable(static_cast<Isa>(level))->task(shape);
+  const AttentionKernelTable* table = nullptr;
+  for (int level = static_cast<int>(isa); task == nullptr; --level) {
+    table = GetAttentionKernelTable(static_cast<Isa>(level));
+    task = table->task(shape);
+  }
   *inner = nullptr;
-  if (type != DType::kQ8_0 || level + 1 == static_cast<int>(Isa::kScalar)) return task;
+  if (type != DType::kQ8_0) return task;
+  if (const AttentionTaskFn native = table->q8_task ? table->q8_task(shape) : nullptr) return native;
   *inner = task;
   return AttentionTaskQ8;
 }

@@ -258,7 +258,7 @@ void StoreBf16RowAvx2(const float* src, int64_t n, uint16_t* dst) {
 }  // namespace
 
 const AttentionKernelTable* Avx2AttentionKernelTable() {
-  static const AttentionKernelTable table{Isa::kAvx2, Avx2Task, StoreBf16RowAvx2, DequantizeQ8RowsScalar};
+  static const AttentionKernelTable table{Isa::kAvx2, Avx2Task, StoreBf16RowAvx2, DequantizeQ8RowsScalar, nullptr};
   return &table;
 }
 

@@ -35,6 +35,11 @@ struct AttentionKernelTable {
   AttentionTaskFn (*task)(const AttentionShape& shape);
   StoreBf16RowFn store_bf16_row;
   DequantizeQ8RowsFn dequantize_q8_rows;
+  // The task that reads kQ8_0 views itself for this shape, or nullptr (or
+  // no function, as on AVX2): then
+  // the dispatcher runs the dequantizing wrapper (attention_q8.h) around
+  // `task`. The scalar level's task reads every type.
+  AttentionTaskFn (*q8_task)(const AttentionShape& shape);
 };
 
 const AttentionKernelTable* GetAttentionKernelTable(Isa isa);

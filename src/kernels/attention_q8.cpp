@@ -1,5 +1,8 @@
 // Attention over q8_0 KV views (internal to kernels/): the task a SIMD level
-// runs for a kQ8_0 view. It dequantizes the rows of its chunk that the
+// runs for a kQ8_0 view where it has no task of its own that reads q8_0
+// rows (its table's q8_task: AVX-512 under bf16 operands has one, which
+// dequantizes inside the key / value tile preparation it does anyway). It
+// dequantizes the rows of its chunk that the
 // queries can read, for its KV head only, into per-thread staging (f32, or
 // bf16 under AttentionPrecision::kBf16, rounded as the bf16 kernels round
 // f32 rows), and runs the level's own f32 / bf16 task over that staging.

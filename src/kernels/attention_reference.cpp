@@ -63,7 +63,7 @@ void StoreBf16RowScalar(const float* src, int64_t n, uint16_t* dst) {
 }  // namespace
 
 const AttentionKernelTable* ReferenceAttentionKernelTable() {
-  static const AttentionKernelTable table{Isa::kScalar, ScalarTask, StoreBf16RowScalar, DequantizeQ8RowsScalar};
+  static const AttentionKernelTable table{Isa::kScalar, ScalarTask, StoreBf16RowScalar, DequantizeQ8RowsScalar, ScalarTask};
   return &table;
 }
 
