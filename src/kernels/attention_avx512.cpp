@@ -79,14 +79,22 @@ CS_AVX512_BF16 void PackBf16Pairs(const float* src, int64_t n, uint32_t* dst) {
   }
 }
 
-// Values [d, d + 16) of a q8_0 row (one head's blocks) as f32: d * q, exact.
-// REQUIRES: d % 16 == 0.
-CS_AVX512_BF16 inline __m512 DequantizeQ8x16(const void* row, int d) {
-  const auto* block = static_cast<const uint8_t*>(row) + (d / 32) * kKvQ8BlockBytes;
+// A q8_0 block's f16 scale broadcast as f32 (vcvtph2ps: exact, subnormal
+// halves included, as F16ToF32).
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma"))) inline __m512 Q8Scale(
+    const uint8_t* block) {
   uint16_t d_bits;
   std::memcpy(&d_bits, block, 2);
+  return _mm512_cvtph_ps(_mm256_set1_epi16(static_cast<int16_t>(d_bits)));
+}
+
+// Values [d, d + 16) of a q8_0 row (one head's blocks) as f32: d * q, exact.
+// REQUIRES: d % 16 == 0.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma"))) inline __m512 DequantizeQ8x16(
+    const void* row, int d) {
+  const auto* block = static_cast<const uint8_t*>(row) + (d / 32) * kKvQ8BlockBytes;
   const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2 + d % 32));
-  return _mm512_mul_ps(_mm512_set1_ps(F16ToF32(d_bits)), _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)));
+  return _mm512_mul_ps(Q8Scale(block), _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)));
 }
 
 // dst[0, n / 2) = a q8_0 row of n values dequantized and rounded to bf16
@@ -529,9 +537,7 @@ CS_AVX512_BF16 void DequantizeQ8RowsAvx512(const void* const* rows, int64_t n_ro
   for (int64_t r = 0; r < n_rows; ++r) {
     const auto* block = static_cast<const uint8_t*>(rows[r]);
     for (int b = 0; b < head_dim; b += 32, block += kKvQ8BlockBytes) {
-      uint16_t d_bits;
-      std::memcpy(&d_bits, block, 2);
-      const __m512 d = _mm512_set1_ps(F16ToF32(d_bits));
+      const __m512 d = Q8Scale(block);
       const __m128i q_lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
       const __m128i q_hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 18));
       const __m512 x_lo = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q_lo)));

@@ -82,6 +82,8 @@ TEST(KvQ8Test, DequantizersOfEveryLevelEqualTheScalarOne) {
   for (int hd : {32, 64, 128}) {
     const int64_t n_rows = 37;
     auto x = RandomVector(size_t(n_rows * hd), uint32_t(hd), 2.0f);
+    // Rows whose scales are subnormal halves (max |x| < 127 * 2^-14).
+    for (int64_t i = 0; i < 5 * hd; ++i) x[size_t(i)] *= 1e-4f;
     std::vector<std::vector<uint8_t>> rows(n_rows, std::vector<uint8_t>(KvRowBytes(DType::kQ8_0, hd)));
     std::vector<const void*> ptrs;
     for (int64_t r = 0; r < n_rows; ++r) {
