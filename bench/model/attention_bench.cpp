@@ -2,7 +2,9 @@
 // heads, head_dim 64): a causal prefill of n tokens and one decode query over
 // n cached tokens, per ISA and operand precision (range 2: 0 = f32; 1 = bf16
 // operands over f32 rows; 2 = bf16 operands over bf16 rows, as a bf16 KV
-// cache stores them; bf16 on AVX-512 with AVX512_BF16, or AVX2). One layer per iteration;
+// cache stores them; bf16 on AVX-512 with AVX512_BF16, or AVX2; BM_AttentionDecode also
+// 3 = bf16 operands over q8_0 rows, 4 = f32 operands over q8_0 rows, as a q8_0 KV
+// cache stores them). One layer per iteration;
 // multiply by n_layer. BM_AttentionGemma2Options: the cost of soft-capping and
 // the saving of a sliding window.
 #include <benchmark/benchmark.h>
@@ -22,8 +24,10 @@ using chunkserve::kernels::Isa;
 // benchmark skipped) where they do not run natively here.
 bool Configure(benchmark::State& state, Isa* isa, AttentionPrecision* precision) {
   *isa = static_cast<Isa>(state.range(1));
-  state.SetLabel(state.range(2) == 0 ? "f32" : state.range(2) == 1 ? "bf16 ops, f32 rows" : "bf16 ops, bf16 rows");
-  *precision = state.range(2) ? AttentionPrecision::kBf16 : AttentionPrecision::kF32;
+  static const char* const kLabels[] = {"f32", "bf16 ops, f32 rows", "bf16 ops, bf16 rows", "bf16 ops, q8_0 rows",
+                                        "f32 ops, q8_0 rows"};
+  state.SetLabel(kLabels[state.range(2)]);
+  *precision = state.range(2) == 0 || state.range(2) == 4 ? AttentionPrecision::kF32 : AttentionPrecision::kBf16;
   if (!chunkserve::kernels::IsaSupported(*isa)) {
     state.SkipWithError("ISA not supported");
     return false;
@@ -42,6 +46,7 @@ bool Configure(benchmark::State& state, Isa* isa, AttentionPrecision* precision)
 struct Fixture {
   std::vector<float> q, k, v, out;
   std::vector<uint16_t> k16, v16;
+  std::vector<uint8_t> k8, v8;
   std::vector<int32_t> kv_len;
   std::vector<const void*> kp, vp;
   chunkserve::kernels::KvBlocksView view;
@@ -63,7 +68,21 @@ struct Fixture {
   }
   // Precision and row type of range 2.
   void Configure(int64_t variant) {
-    shape.precision = variant ? AttentionPrecision::kBf16 : AttentionPrecision::kF32;
+    shape.precision = variant == 0 || variant == 4 ? AttentionPrecision::kF32 : AttentionPrecision::kBf16;
+    if (variant >= 3) {
+      const int64_t rows = static_cast<int64_t>(k.size()) / 128;
+      const size_t row_bytes = chunkserve::KvRowBytes(chunkserve::DType::kQ8_0, 128);
+      k8.resize(rows * row_bytes);
+      v8.resize(rows * row_bytes);
+      for (int64_t r = 0; r < rows; ++r) {
+        chunkserve::kernels::StoreKvRow(&k[r * 128], 128, chunkserve::DType::kQ8_0, &k8[r * row_bytes]);
+        chunkserve::kernels::StoreKvRow(&v[r * 128], 128, chunkserve::DType::kQ8_0, &v8[r * row_bytes]);
+      }
+      kp = {k8.data()};
+      vp = {v8.data()};
+      view = {kp, vp, view.block_tokens, chunkserve::DType::kQ8_0};
+      return;
+    }
     if (variant != 2) return;
     const auto n = static_cast<int64_t>(k.size());
     k16.resize(k.size());
@@ -127,7 +146,7 @@ void BM_AttentionDecode(benchmark::State& state) {
     benchmark::DoNotOptimize(f.out.data());
   }
 }
-BENCHMARK(BM_AttentionDecode)->ArgsProduct({{512, 4096, 16384}, {0, 1, 2}, {0, 1, 2}})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_AttentionDecode)->ArgsProduct({{512, 4096, 16384}, {0, 1, 2}, {0, 1, 2, 3, 4}})->Unit(benchmark::kMicrosecond);
 
 // One decode query on two threads, as the engine runs it: two kv heads are
 // two tasks, so beyond kSplitKeys keys the chunks spread over the threads

@@ -9,6 +9,9 @@ StatusOr<kv::RedisTierOptions> ChunkKvFromFlags(const Flags& flags, const model:
   kv::RedisTierOptions options;
   options.url = flags.GetOrEnv(kChunkKvFlag, "CHUNKSERVE_CHUNK_KV").value_or("");
   options.variant = "attn-" + std::string(kernels::AttentionPrecisionName(model.attention_precision()));
+  // q8_0 entries hold other values than f32 / bf16 ones of the same chunk:
+  // their own keys, so servers of either type never serve each other's.
+  if (model.kv_type() == DType::kQ8_0) options.variant += "-kv-q8_0";
   if (options.url.empty() || options.url == "none") {
     options.url.clear();
     return options;

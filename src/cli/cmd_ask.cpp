@@ -69,6 +69,8 @@ const Command kCommand{
     "                      or unix:///path (default $CHUNKSERVE_CHUNK_KV)\n"
     "  -t, --threads N     model threads (default all)\n"
     "  --attention P       attention operands: f32 | bf16 (default: bf16 where native)\n"
+    "  --kv-type T         KV cache values: f32 | bf16 | q8_0 (default: bf16 under bf16\n"
+    "                      attention, else f32; q8_0: 34 bytes per 32 values)\n"
     "  --queries FILE      one question per line, answered in order in one process\n"
     "                      (--questions is its deprecated spelling)\n"
     "  --json              one JSON object per question (answer, citations, timings; \"generation\":\n"
@@ -99,7 +101,7 @@ int RunAsk(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args,
                             {"db", "collection", "m", "model", "embed-model", "embed-pooling", "query-prefix", "doc-prefix", "mode", "k", "token-budget", "select-by", "max-tokens", "n",
                              "temp", "system", "chunk-cache", "chunk-cache-dir", "chunk-kv", "threads", "t", "queries", "questions",
-                             "attention", kSpeculateFlag,
+                             "attention", "kv-type", kSpeculateFlag,
                              kDraftTokensFlag},
                             {"json", "extractive", "select", "no-select", "show-prompt"});
   if (!flags.ok()) return UsageError(kCommand, flags.status().message());

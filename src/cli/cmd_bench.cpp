@@ -29,7 +29,7 @@ namespace {
 const char kUsage[] =
     "usage: chunkserve bench -m MODEL.gguf [--prompt-tokens 512] [--gen-tokens 128]\n"
     "                        [--depth N] [--kv-policy P --kv-budget N]\n"
-    "                        [--threads N] [--repetitions 3] [--attention f32|bf16] [--json]\n"
+    "                        [--threads N] [--repetitions 3] [--attention f32|bf16] [--kv-type f32|bf16|q8_0] [--json]\n"
     "\n"
     "Times a prefill of --prompt-tokens synthetic tokens (one step of the engine core),\n"
     "then --gen-tokens greedy decode steps, --repetitions times, and reports medians:\n"
@@ -92,7 +92,7 @@ int RunBench(const std::vector<std::string>& args) {
     if (a == "--shared-prefix") return CommandRegistry().at("bench-shared-prefix").run(args);
   }
   auto flags_or = Flags::Parse(args,
-                               {"m", "model", "prompt-tokens", "gen-tokens", "threads", "t", "repetitions", "attention",
+                               {"m", "model", "prompt-tokens", "gen-tokens", "threads", "t", "repetitions", "attention", "kv-type",
                                 "depth", kKvPolicyFlag, kKvBudgetFlag},
                                {"json"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
@@ -219,17 +219,18 @@ int RunBench(const std::vector<std::string>& args) {
         "\"read_bandwidth_gbs\":%.2f,\"read_bandwidth_min_gbs\":%.2f,\"read_bandwidth_max_gbs\":%.2f,"
         "\"read_bandwidth_passes\":%zu,\"roofline_decode_tokens_per_s\":%.2f,"
         "\"roofline_ratio\":%.4f,\"load_seconds\":%.3f,\"attention\":\"%s\",\"depth\":%lld,\"kv_policy\":\"%s\","
-        "\"kv_budget\":%lld}\n",
+        "\"kv_budget\":%lld,\"kv_type\":\"%s\"}\n",
         JsonString(path).c_str(), hp.arch_name.c_str(), type.c_str(), mix.c_str(), n_threads,
         static_cast<long long>(*n_prompt), static_cast<long long>(*n_gen), static_cast<long long>(*reps),
         prefill_tps, decode_tps, weight_bytes, kv_bytes, bytes_per_token, decode_gbs, bandwidth_gbs,
         bandwidth.min_gbs, bandwidth.max_gbs, bandwidth.pass_gbs.size(), roofline_tps, ratio, load_seconds,
         kernels::AttentionPrecisionName(m.attention_precision()), static_cast<long long>(*depth),
-        kv::KvPolicyName(kv_policy->kind), static_cast<long long>(kv_policy->budget));
+        kv::KvPolicyName(kv_policy->kind), static_cast<long long>(kv_policy->budget),
+        std::string(DTypeName(m.kv_type())).c_str());
   } else {
-    std::printf("model      %s (%s, weights %s), %d threads, %s attention, loaded in %.2f s\n", path.c_str(),
+    std::printf("model      %s (%s, weights %s), %d threads, %s attention, %s KV, loaded in %.2f s\n", path.c_str(),
                 hp.arch_name.c_str(), mix.c_str(), n_threads, kernels::AttentionPrecisionName(m.attention_precision()),
-                load_seconds);
+                std::string(DTypeName(m.kv_type())).c_str(), load_seconds);
     if (*depth > 0 || kv_policy->active())
       std::printf("context    depth %lld tokens, KV policy %s (budget %lld)\n", static_cast<long long>(*depth),
                   kv::KvPolicyName(kv_policy->kind), static_cast<long long>(kv_policy->budget));

@@ -65,6 +65,8 @@ const char kUsage[] =
     "      --no-needle          leave the first asked needle out: accuracy must fall to chance\n"
     "  -t, --threads N          threads (default: all hardware threads)\n"
     "      --attention P        attention operands: f32 | bf16 (default: bf16 where native)\n"
+    "      --kv-type T          KV cache values: f32 | bf16 | q8_0 (default: bf16 under bf16\n"
+    "                           attention, else f32; q8_0: 34 bytes per 32 values)\n"
     "      --json               one JSON line per row: policy, budget, context_tokens, needles,\n"
     "                           accuracy, kv_bytes_per_token, queries, correct, ms_per_query, ...\n";
 
@@ -283,12 +285,13 @@ void PrintRow(const Row& row, const model::Model& m, const std::string& path, lo
     std::printf(
         "{\"policy\":\"%s\",\"budget\":%g,\"context_tokens\":%lld,\"needles\":%lld,\"accuracy\":%.4f,"
         "\"kv_bytes_per_token\":%zu,\"kv_tokens_kept\":%lld,\"queries\":%lld,\"correct\":%lld,\"needle_removed\":%s,"
-        "\"chance\":%.4f,\"ms_per_query\":%.2f,\"seed\":%lld,\"threads\":%d,\"attention\":\"%s\",\"model\":%s}\n",
+        "\"chance\":%.4f,\"ms_per_query\":%.2f,\"seed\":%lld,\"threads\":%d,\"attention\":\"%s\",\"kv_type\":\"%s\",\"model\":%s}\n",
         row.policy.c_str(), row.budget, static_cast<long long>(row.context_tokens),
         static_cast<long long>(row.needles), accuracy, kv_bytes_per_token, static_cast<long long>(row.kv_tokens_kept),
         static_cast<long long>(row.queries),
         static_cast<long long>(row.correct), remove_needle ? "true" : "false", chance, row.ms_per_query, seed,
-        m.pool()->size(), kernels::AttentionPrecisionName(m.attention_precision()), JsonString(path).c_str());
+        m.pool()->size(), kernels::AttentionPrecisionName(m.attention_precision()),
+        std::string(DTypeName(m.kv_type())).c_str(), JsonString(path).c_str());
   } else {
     std::printf("%-6s budget %-6g context %6lld  needles %2lld  accuracy %.4f (%lld/%lld)%s  kv kept %lld  %.1f ms/query\n",
                 row.policy.c_str(), row.budget, static_cast<long long>(row.context_tokens),
@@ -306,7 +309,7 @@ int RunBenchNeedle(const std::vector<std::string>& raw_args) {
     if (a != "--needle") args.push_back(a);  // `bench --needle` routes here
   auto flags_or = Flags::Parse(args,
                                {"m", "model", "policy", "budget", "context-tokens", "needles", "queries", "seed",
-                                "threads", "t", "attention"},
+                                "threads", "t", "attention", "kv-type"},
                                {"json", "no-needle"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;

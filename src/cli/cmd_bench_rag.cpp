@@ -53,6 +53,8 @@ const char kUsage[] =
     "  -t, --threads N        threads (default: all hardware threads)\n"
     "      --attention P      attention operands: f32 | bf16 (default: bf16 where the CPU\n"
     "                         multiplies bf16 natively, else f32)\n"
+    "      --kv-type T        KV cache values: f32 | bf16 | q8_0 (default: bf16 under bf16\n"
+    "                         attention, else f32; q8_0: 34 bytes per 32 values)\n"
     "      --json             print one JSON line per R\n"
     "      --corpus DIR       chunk texts from the *.txt files of DIR (needs the model's\n"
     "                         tokenizer); default: the model's own greedy generations\n"
@@ -192,7 +194,7 @@ int RunBenchRag(const std::vector<std::string>& args) {
   static const Command* self = &CommandRegistry().at("bench-rag");
   auto flags_or = Flags::Parse(args,
                                {"m", "model", "chunks", "chunk-tokens", "question-tokens", "recompute", "t", "threads",
-                                "corpus", "trials", "gen-tokens", "block-tokens", "disk-dir", "seed", "signal", "attention",
+                                "corpus", "trials", "gen-tokens", "block-tokens", "disk-dir", "seed", "signal", "attention", "kv-type",
                                 "reference-attention"},
                                {"json", "rag", "random-text", "no-fidelity"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());

@@ -38,6 +38,8 @@ const char kUsage[] =
     "      --repetitions R      runs of each mode (default 3; medians)\n"
     "  -t, --threads N          threads (default: all hardware threads)\n"
     "      --attention P        attention operands: f32 | bf16 (default: bf16 where native)\n"
+    "      --kv-type T          KV cache values: f32 | bf16 | q8_0 (default: bf16 under bf16\n"
+    "                           attention, else f32; q8_0: 34 bytes per 32 values)\n"
     "      --json               one JSON line\n";
 
 double Median(std::vector<double> v) {
@@ -52,7 +54,7 @@ int RunBenchSharedPrefix(const std::vector<std::string>& raw_args) {
     if (a != "--shared-prefix") args.push_back(a);
   auto flags_or = Flags::Parse(args,
                                {"m", "model", "sequences", "prefix-tokens", "tail-tokens", "gen-tokens",
-                                "repetitions", "threads", "t", "attention"},
+                                "repetitions", "threads", "t", "attention", "kv-type"},
                                {"json"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;

@@ -80,7 +80,7 @@ StatusOr<double> ForwardSeconds(model::Model& m, std::span<const int32_t> contex
 int RunBenchSpeculate(const std::vector<std::string>& args) {
   static const Command* self = &CommandRegistry().at("bench-speculate");
   auto flags_or = Flags::Parse(args,
-                               {"m", "model", "prompt-file", "gen-tokens", "repetitions", "threads", "t", "attention",
+                               {"m", "model", "prompt-file", "gen-tokens", "repetitions", "threads", "t", "attention", "kv-type",
                                 kSpeculateFlag, kDraftTokensFlag, kDraftModelFlag, kSelfDraftLayersFlag},
                                {"json", "verify-cost"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());

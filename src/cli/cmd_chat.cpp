@@ -59,6 +59,8 @@ const char kUsage[] =
     "      --stop TEXT        also end a reply at TEXT (repeatable; TEXT is not shown)\n"
     "  -t, --threads N        threads (default: all hardware threads)\n"
     "      --attention P      attention operands: f32 | bf16 (default: bf16 where native)\n"
+    "      --kv-type T        KV cache values: f32 | bf16 | q8_0 (default: bf16 under bf16\n"
+    "                         attention, else f32; q8_0: 34 bytes per 32 values)\n"
     "      --stats            per-turn token counts and speed on stderr\n"
     CHUNKSERVE_SPECULATION_USAGE;
 
@@ -136,7 +138,7 @@ int RunChat(const std::vector<std::string>& args) {
   auto flags_or = Flags::Parse(args,
                                {"m", "model", "system", "template-file", "n", "max-tokens", "c", "ctx", "temp",
                                 "top-k", "top-p", "min-p", "repeat-penalty", "presence-penalty",
-                                "frequency-penalty", "seed", "stop", "t", "threads", "attention",
+                                "frequency-penalty", "seed", "stop", "t", "threads", "attention", "kv-type",
                                 kSpeculateFlag, kDraftTokensFlag, kDraftModelFlag, kSelfDraftLayersFlag},
                                {"chatml", "stats"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());

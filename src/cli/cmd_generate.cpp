@@ -39,6 +39,8 @@ const char kUsage[] =
     "      --seed S         sampling seed (default fixed)\n"
     "  -t, --threads N      threads (default: all hardware threads)\n"
     "      --attention P    attention operands: f32 | bf16 (default: bf16 where native)\n"
+    "      --kv-type T      KV cache values: f32 | bf16 | q8_0 (default: bf16 under bf16\n"
+    "                       attention, else f32; q8_0: 34 bytes per 32 values)\n"
     "      --echo           print the prompt before the generated text\n"
     "      --parse-special  recognise control-token text (e.g. <|im_start|>) in the prompt\n"
     CHUNKSERVE_SPECULATION_USAGE
@@ -50,7 +52,7 @@ int RunGenerate(const std::vector<std::string>& args) {
   static const Command* self = &CommandRegistry().at("generate");
   auto flags_or = Flags::Parse(args,
                                {"m", "model", "p", "prompt", "n", "steps", "max-tokens", "temp", "top-k", "top-p", "min-p",
-                                "repeat-penalty", "seed", "t", "threads", "attention", kSpeculateFlag, kDraftTokensFlag, kDraftModelFlag, kSelfDraftLayersFlag, kKvPolicyFlag, kKvBudgetFlag},
+                                "repeat-penalty", "seed", "t", "threads", "attention", "kv-type", kSpeculateFlag, kDraftTokensFlag, kDraftModelFlag, kSelfDraftLayersFlag, kKvPolicyFlag, kKvBudgetFlag},
                                {"echo", "parse-special"});
   if (!flags_or.ok()) return UsageError(*self, flags_or.status().message());
   const Flags& flags = *flags_or;

@@ -71,6 +71,8 @@ const char kUsage[] =
     "  -c, --ctx N               context per request in tokens (default: the model's, at most 8192)\n"
     "  -t, --threads N           compute threads (default: all hardware threads)\n"
     "      --attention P         attention operands: f32 | bf16 (default: bf16 where native)\n"
+    "      --kv-type T           KV cache values: f32 | bf16 | q8_0 (default: bf16 under bf16\n"
+    "                            attention, else f32; q8_0: 34 bytes per 32 values)\n"
     "      --kv-mib N            KV pool size in MiB (default 1024)\n"
     "      --block-tokens N      tokens per KV block (default 16)\n"
     "      --step-tokens N       token budget of one batched step (default 256)\n"
@@ -173,7 +175,7 @@ int RunServe(const std::vector<std::string>& args) {
                                {"m", "model", "host", "port", "port-file", "api-key", "api-key-file", "model-id",
                                 "c", "ctx", "t", "threads", "backend", "kv-mib", "block-tokens", "step-tokens",
                                 "max-running", "max-queue", "chunk-cache-dir", "chunk-cache-mib", "chunk-disk-mib",
-                                "recompute", "recompute-signal", "max-body-mib", "http-threads", "attention",
+                                "recompute", "recompute-signal", "max-body-mib", "http-threads", "attention", "kv-type",
                                 "grace-s", "db", "template-file", "max-decode-slowdown", "embed-model",
                                 "embed-pooling", "query-prefix", "doc-prefix", "max-connections",
                                 "max-connections-per-ip", "header-timeout-s", "body-timeout-s", "keep-alive-s",

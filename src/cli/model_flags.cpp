@@ -3,6 +3,8 @@
 #include <string>
 #include <thread>
 
+#include "tensor/kv_row.h"
+
 namespace chunkserve::cli {
 
 StatusOr<model::LoadOptions> ModelOptionsFromFlags(const Flags& flags, int64_t n_threads) {
@@ -17,6 +19,11 @@ StatusOr<model::LoadOptions> ModelOptionsFromFlags(const Flags& flags, int64_t n
     if (!kernels::ParseAttentionPrecision(*name, &precision))
       return InvalidArgumentError("--attention must be f32 or bf16, not '" + *name + "'");
     options.attention_precision = precision;
+  }
+  if (const std::optional<std::string> name = flags.Get("kv-type")) {
+    const std::optional<DType> type = ParseKvType(*name);
+    if (!type) return InvalidArgumentError("--kv-type must be f32, bf16 or q8_0, not '" + *name + "'");
+    options.kv_type = *type;
   }
   return options;
 }

@@ -18,6 +18,7 @@
 
 #include "base/logging.h"
 #include "kernels/attention_kernel_table.h"
+#include "kernels/attention_q8.h"
 #include "tensor/half.h"
 
 namespace chunkserve::kernels {
@@ -70,6 +71,34 @@ ChunkSpan ChunksOf(const AttentionJob& job, int64_t q_begin, int64_t q_end) {
   }
   if (hi == 0) return {};
   return {lo / kSplitKeys, (hi + kSplitKeys - 1) / kSplitKeys};
+}
+
+// The task `isa` runs for `shape` over views of `type`: the level's own, or
+// the nearest lower level's (the scalar table always has one); for a q8_0
+// view on a SIMD level, the dequantizing wrapper around it (*inner set).
+AttentionTaskFn TaskFor(Isa isa, const AttentionShape& shape, DType type, AttentionTaskFn* inner) {
+  AttentionTaskFn task = nullptr;
+  const AttentionKernelTable* table = nullptr;
+  for (int level = static_cast<int>(isa); task == nullptr; --level) {
+    table = GetAttentionKernelTable(static_cast<Isa>(level));
+    task = table->task(shape);
+  }
+  *inner = nullptr;
+  if (type != DType::kQ8_0) return task;
+  if (const AttentionTaskFn native = table->q8_task ? table->q8_task(shape) : nullptr) return native;
+  *inner = task;
+  return AttentionTaskQ8;
+}
+
+// A job over `kv`, strides and the q8_0 wrapper's inner task set.
+AttentionJob MakeJob(const float* q, int64_t n_q, const int32_t* kv_len, const KvBlocksView& kv,
+                     const AttentionShape& shape, float* out, AttentionTaskFn inner) {
+  const int64_t row_floats = kv.row_floats > 0 ? kv.row_floats : int64_t{shape.n_kv_heads} * shape.head_dim;
+  CHECK(row_floats >= int64_t{shape.n_kv_heads} * shape.head_dim);
+  AttentionJob job{q, n_q, kv_len, &kv, shape, out, row_floats};
+  SetStrides(job);
+  job.dequantized_task = inner;
+  return job;
 }
 
 KeyRange ChunkKeys(int64_t chunk) { return {chunk * kSplitKeys, (chunk + 1) * kSplitKeys}; }
@@ -208,17 +237,12 @@ void AttentionWithIsa(Isa isa, const float* q, int64_t n_q, const int32_t* kv_le
   CHECK(shape.head_dim > 0 && kv.block_tokens > 0);
   CHECK(IsaSupported(isa));
   if (n_q <= 0) return;
-  CHECK_MSG(kv.type == DType::kF32 || (kv.type == DType::kBF16 && shape.precision == AttentionPrecision::kBf16),
-            "attention: a bf16 KV view needs bf16 operands");
-  // The level's task for this shape, or the nearest lower level's (the
-  // scalar table always has one).
-  AttentionTaskFn task = nullptr;
-  for (int level = static_cast<int>(isa); task == nullptr; --level) {
-    task = GetAttentionKernelTable(static_cast<Isa>(level))->task(shape);
-  }
-  const int64_t row_floats = kv.row_floats > 0 ? kv.row_floats : int64_t{shape.n_kv_heads} * shape.head_dim;
-  CHECK(row_floats >= int64_t{shape.n_kv_heads} * shape.head_dim);
-  const AttentionJob job{q, n_q, kv_len, &kv, shape, out, row_floats, static_cast<int64_t>(KvTypeBytes(kv.type))};
+  CHECK_MSG(kv.type == DType::kF32 || (kv.type == DType::kBF16 && shape.precision == AttentionPrecision::kBf16) ||
+                (kv.type == DType::kQ8_0 && shape.head_dim % kKvQ8Block == 0),
+            "attention: a bf16 KV view needs bf16 operands, a q8_0 one head_dim % 32 == 0");
+  AttentionTaskFn inner = nullptr;
+  const AttentionTaskFn task = TaskFor(isa, shape, kv.type, &inner);
+  const AttentionJob job = MakeJob(q, n_q, kv_len, kv, shape, out, inner);
   const TaskGrid grid{job, task, (n_q + kQueryTile - 1) / kQueryTile * shape.n_kv_heads};
   // Fewer tasks than twice the threads (a decode, a short prefill): spread
   // the chunks too.
@@ -230,41 +254,39 @@ void AttentionWithIsa(Isa isa, const float* q, int64_t n_q, const int32_t* kv_le
   }
 }
 
-size_t KvTypeBytes(DType type) {
-  CHECK_MSG(type == DType::kF32 || type == DType::kBF16, "KV rows are f32 or bf16");
-  return type == DType::kBF16 ? 2 : 4;
-}
-
 void StoreKvRow(const float* src, int64_t n, DType type, void* dst) {
-  if (KvTypeBytes(type) == 4) {
-    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
-    return;
+  switch (type) {
+    case DType::kF32: std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float)); return;
+    case DType::kQ8_0: QuantizeQ8_0KvRow(src, n, dst); return;
+    default: break;
   }
+  CHECK_MSG(type == DType::kBF16, "KV rows are f32, bf16 or q8_0");
   // Every level rounds as Bf16Bits does; AVX-512 with vcvtneps2bf16.
   static const StoreBf16RowFn store = GetAttentionKernelTable(ActiveIsa())->store_bf16_row;
   store(src, n, static_cast<uint16_t*>(dst));
 }
 
 void LoadKvRow(const void* src, int64_t n, DType type, float* dst) {
-  WidenToF32(src, n, KvTypeBytes(type) == 2, dst);
+  if (type == DType::kQ8_0) {
+    DequantizeQ8_0KvRow(src, n, dst);
+    return;
+  }
+  CHECK_MSG(type == DType::kF32 || type == DType::kBF16, "KV rows are f32, bf16 or q8_0");
+  WidenToF32(src, n, type == DType::kBF16, dst);
 }
 
 void AttentionSharedPrefix(const float* q, int64_t n_q, const int32_t* kv_len, std::span<const KvBlocksView> views,
                            int64_t shared_keys, const AttentionShape& shape, float* out, ThreadPool* pool) {
   CHECK(static_cast<int64_t>(views.size()) == n_q && shared_keys % kSplitKeys == 0 && shape.window == 0);
   if (n_q <= 0) return;
-  const Isa isa = ActiveIsa();
-  AttentionTaskFn task = nullptr;
-  for (int level = static_cast<int>(isa); task == nullptr; --level) {
-    task = GetAttentionKernelTable(static_cast<Isa>(level))->task(shape);
-  }
+  AttentionTaskFn inner = nullptr;
+  const AttentionTaskFn task = TaskFor(ActiveIsa(), shape, views[0].type, &inner);
   const int hd = shape.head_dim;
   const int group = shape.n_heads / shape.n_kv_heads;
   const int64_t q_row = int64_t{shape.n_heads} * hd;
   auto job_of = [&](const float* qp, int64_t n, const int32_t* lens, const KvBlocksView& kv, float* o) {
     CHECK(kv.type == views[0].type && kv.block_tokens == views[0].block_tokens);
-    const int64_t row_floats = kv.row_floats > 0 ? kv.row_floats : int64_t{shape.n_kv_heads} * hd;
-    return AttentionJob{qp, n, lens, &kv, shape, o, row_floats, static_cast<int64_t>(KvTypeBytes(kv.type))};
+    return MakeJob(qp, n, lens, kv, shape, o, inner);
   };
   // Job 0: every query over the shared blocks; job 1 + i: query i alone.
   std::vector<AttentionJob> jobs;

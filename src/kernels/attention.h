@@ -16,13 +16,15 @@
 #include "kernels/isa.h"
 #include "kernels/ops.h"
 #include "tensor/dtype.h"
+#include "tensor/kv_row.h"
 
 namespace chunkserve::kernels {
 
 // KV of one layer in blocks: slot s lives in block s / block_tokens, row
 // s % block_tokens; a row holds n_kv_heads * head_dim values of `type`
-// (DType::kF32, or kBF16 rounded as StoreKvRow does). A contiguous cache is
-// one block of block_tokens = capacity.
+// (tensor/kv_row.h: kF32, kBF16 rounded as StoreKvRow does, or kQ8_0
+// blocks of 32 along each head). A contiguous cache is one block of
+// block_tokens = capacity.
 struct KvBlocksView {
   std::span<const void* const> k_blocks;
   std::span<const void* const> v_blocks;
@@ -30,16 +32,17 @@ struct KvBlocksView {
   DType type = DType::kF32;
   // Values from one row to the next; 0: n_kv_heads * head_dim of the call.
   // A view of some heads of wider rows (block pointers advanced to the
-  // first head) sets the rows' full width.
+  // first head, KvRowBytes(type, first_head * head_dim) bytes) sets the
+  // rows' full width.
   int64_t row_floats = 0;
 };
 
-// KV rows as caches store them: dst (n values of `type`, kF32 or kBF16) =
+// KV rows as caches store them: dst (n values of `type`, tensor/kv_row.h) =
 // src; bf16 rounds as AttentionPrecision::kBf16 rounds its operands
 // (nearest even, subnormals to zero), so under bf16 attention a bf16 cache
-// gives the very results of an f32 one at half the bytes. LoadKvRow widens
-// back (exact for bf16).
-size_t KvTypeBytes(DType type);
+// gives the very results of an f32 one at half the bytes; q8_0 quantizes
+// per block of 32 (QuantizeQ8_0KvRow, the same bytes on every level).
+// LoadKvRow widens back (exact for bf16; q8_0's d * q, exact too).
 void StoreKvRow(const float* src, int64_t n, DType type, void* dst);
 void LoadKvRow(const void* src, int64_t n, DType type, float* dst);
 
@@ -84,7 +87,12 @@ struct AttentionShape {
 // narrows the start) and writes out row i (n_heads, head_dim). Keys are
 // processed tile by tile with an online softmax, so no (n_q, n_kv) score
 // matrix is materialized.
-// REQUIRES: a kBF16 view only with AttentionPrecision::kBf16.
+// A kQ8_0 view runs each level's f32 / bf16 kernel (by shape.precision) on
+// its tiles dequantized (exact), so it gives the bits of that kernel over an
+// f32 cache holding the dequantized values (bf16 precision then rounds them
+// as operands, like any f32 cache).
+// REQUIRES: a kBF16 view only with AttentionPrecision::kBf16; a kQ8_0 view
+// only with head_dim % 32 == 0.
 void Attention(const float* q, int64_t n_q, const int32_t* kv_len, const KvBlocksView& kv,
                const AttentionShape& shape, float* out, ThreadPool* pool);
 

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "kernels/attention_kernel_table.h"
+#include "kernels/attention_q8.h"
 #include "kernels/simd_math.h"
 
 namespace chunkserve::kernels {
@@ -257,7 +258,7 @@ void StoreBf16RowAvx2(const float* src, int64_t n, uint16_t* dst) {
 }  // namespace
 
 const AttentionKernelTable* Avx2AttentionKernelTable() {
-  static const AttentionKernelTable table{Isa::kAvx2, Avx2Task, StoreBf16RowAvx2};
+  static const AttentionKernelTable table{Isa::kAvx2, Avx2Task, StoreBf16RowAvx2, DequantizeQ8RowsScalar, nullptr};
   return &table;
 }
 

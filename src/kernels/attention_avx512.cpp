@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "kernels/attention_kernel_table.h"
 #include "kernels/simd_math.h"
+#include "tensor/kv_row.h"
 
 namespace chunkserve::kernels {
 namespace {
@@ -77,6 +79,33 @@ CS_AVX512_BF16 void PackBf16Pairs(const float* src, int64_t n, uint32_t* dst) {
   }
 }
 
+// A q8_0 block's f16 scale broadcast as f32 (vcvtph2ps: exact, subnormal
+// halves included, as F16ToF32).
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma"))) inline __m512 Q8Scale(
+    const uint8_t* block) {
+  uint16_t d_bits;
+  std::memcpy(&d_bits, block, 2);
+  return _mm512_cvtph_ps(_mm256_set1_epi16(static_cast<int16_t>(d_bits)));
+}
+
+// Values [d, d + 16) of a q8_0 row (one head's blocks) as f32: d * q, exact.
+// REQUIRES: d % 16 == 0.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma"))) inline __m512 DequantizeQ8x16(
+    const void* row, int d) {
+  const auto* block = static_cast<const uint8_t*>(row) + (d / 32) * kKvQ8BlockBytes;
+  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2 + d % 32));
+  return _mm512_mul_ps(Q8Scale(block), _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)));
+}
+
+// dst[0, n / 2) = a q8_0 row of n values dequantized and rounded to bf16
+// pairs, as PackBf16Pairs rounds the f32 values. REQUIRES: n % 32 == 0.
+CS_AVX512_BF16 void PackQ8Bf16Pairs(const void* row, int64_t n, uint32_t* dst) {
+  for (int i = 0; i < n; i += 32) {
+    const __m512bh b = _mm512_cvtne2ps_pbh(DequantizeQ8x16(row, i + 16), DequantizeQ8x16(row, i));
+    _mm512_storeu_si512(dst + i / 2, reinterpret_cast<const __m512i&>(b));
+  }
+}
+
 // out (16 x 16 block at [i * out_stride + j]) = rows[j][d0 + i] for i, j in
 // [0, 16): a 32-bit transpose in registers (unpack pairs, quads, then two
 // rounds of 128-bit lane shuffles).
@@ -123,7 +152,8 @@ CS_AVX512 void TransposeRows512(const float* const* rows, int64_t n_rows, int wi
 // key_pairs (head_dim / 2, kKeyTile) = keys [j0, j0 + n_keys) of kv_head as
 // bf16 pairs, transposed (pair d of key j at [d * kKeyTile + j]); columns
 // past n_keys are zero. A bf16 cache row already is head_dim / 2 pairs; f32
-// rows are rounded into staging, (kKeyTile, head_dim / 2), first.
+// rows are rounded, q8_0 rows dequantized and rounded, into staging,
+// (kKeyTile, head_dim / 2), first.
 CS_AVX512_BF16 void PairKeyTileBf16(const AttentionJob& job, int64_t j0, int64_t n_keys, int kv_head,
                                     uint32_t* staging, uint32_t* key_pairs) {
   const int half_dim = job.shape.head_dim / 2;
@@ -133,6 +163,9 @@ CS_AVX512_BF16 void PairKeyTileBf16(const AttentionJob& job, int64_t j0, int64_t
   for (int64_t j = 0; j < n_keys; ++j) {
     if (job.kv->type == DType::kBF16) {
       rows[j] = static_cast<const float*>(cache_rows[j]);
+    } else if (job.kv->type == DType::kQ8_0) {
+      PackQ8Bf16Pairs(cache_rows[j], job.shape.head_dim, staging + j * half_dim);
+      rows[j] = reinterpret_cast<const float*>(staging + j * half_dim);
     } else {
       PackBf16Pairs(static_cast<const float*>(cache_rows[j]), job.shape.head_dim, staging + j * half_dim);
       rows[j] = reinterpret_cast<const float*>(staging + j * half_dim);
@@ -147,7 +180,8 @@ CS_AVX512_BF16 void PairKeyTileBf16(const AttentionJob& job, int64_t j0, int64_t
 
 // value_pairs (ceil(n_keys / 2), head_dim): element (j, d) pairs the bf16 of
 // V[2j][d] (low half) with V[2j + 1][d]; a missing last odd row is zero.
-// v_rows are cache rows of `type` (f32 rows are rounded).
+// v_rows are cache rows of `type` (f32 rows are rounded, q8_0 rows
+// dequantized and rounded).
 CS_AVX512_BF16 void PairValueTileBf16(const void* const* v_rows, int64_t n_keys, int hd, DType type,
                                       uint32_t* value_pairs) {
   // cvtne2ps gives [a0 .. a15, b0 .. b15]; interleave to [a0, b0, a1, b1, ...].
@@ -181,6 +215,10 @@ CS_AVX512_BF16 void PairValueTileBf16(const void* const* v_rows, int64_t n_keys,
         const __m256i va = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a16 + d));
         const __m256i vb = b ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b16 + d)) : _mm256_setzero_si256();
         ab = _mm512_inserti64x4(_mm512_castsi256_si512(va), vb, 1);
+      } else if (type == DType::kQ8_0) {
+        const __m512 vb = b ? DequantizeQ8x16(b, d) : _mm512_setzero_ps();
+        const __m512bh pair = _mm512_cvtne2ps_pbh(vb, DequantizeQ8x16(a, d));
+        ab = reinterpret_cast<const __m512i&>(pair);
       } else {
         const auto* af = static_cast<const float*>(a);
         const auto* bf = static_cast<const float*>(b);
@@ -492,9 +530,43 @@ CS_AVX512_BF16 void StoreBf16RowAvx512(const float* src, int64_t n, uint16_t* ds
   for (; i < n; ++i) dst[i] = Bf16Bits(src[i]);
 }
 
+// DequantizeQ8RowsFn: 16 values per convert, bf16 by vcvtneps2bf16 (the
+// rounding of Bf16Bits; d * q is never subnormal).
+CS_AVX512_BF16 void DequantizeQ8RowsAvx512(const void* const* rows, int64_t n_rows, int head_dim, bool bf16,
+                                           void* out) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const auto* block = static_cast<const uint8_t*>(rows[r]);
+    for (int b = 0; b < head_dim; b += 32, block += kKvQ8BlockBytes) {
+      const __m512 d = Q8Scale(block);
+      const __m128i q_lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
+      const __m128i q_hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 18));
+      const __m512 x_lo = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q_lo)));
+      const __m512 x_hi = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q_hi)));
+      if (bf16) {
+        auto* o = static_cast<uint16_t*>(out) + r * head_dim + b;
+        const __m256bh lo = _mm512_cvtneps_pbh(x_lo), hi = _mm512_cvtneps_pbh(x_hi);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), reinterpret_cast<const __m256i&>(lo));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 16), reinterpret_cast<const __m256i&>(hi));
+      } else {
+        float* o = static_cast<float*>(out) + r * head_dim + b;
+        _mm512_storeu_ps(o, x_lo);
+        _mm512_storeu_ps(o + 16, x_hi);
+      }
+    }
+  }
+}
+
 AttentionTaskFn Avx512Task(const AttentionShape& shape) {
   if (shape.head_dim % 16 != 0) return nullptr;
   return shape.precision == AttentionPrecision::kBf16 ? AttentionTaskAvx512<true> : AttentionTaskAvx512<false>;
+}
+
+// q8_0 views under bf16 operands: the bf16 task reads them itself (the key
+// and value tiles it prepares anyway are dequantized on the way, no staging
+// pass); under f32 operands the dequantizing wrapper runs the f32 task.
+AttentionTaskFn Avx512Q8Task(const AttentionShape& shape) {
+  if (shape.head_dim % 32 != 0 || shape.precision != AttentionPrecision::kBf16) return nullptr;
+  return AttentionTaskAvx512<true>;
 }
 
 #pragma GCC diagnostic pop
@@ -502,7 +574,7 @@ AttentionTaskFn Avx512Task(const AttentionShape& shape) {
 }  // namespace
 
 const AttentionKernelTable* Avx512AttentionKernelTable() {
-  static const AttentionKernelTable table{Isa::kAvx512, Avx512Task, StoreBf16RowAvx512};
+  static const AttentionKernelTable table{Isa::kAvx512, Avx512Task, StoreBf16RowAvx512, DequantizeQ8RowsAvx512, Avx512Q8Task};
   return &table;
 }
 

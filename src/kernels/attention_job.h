@@ -42,6 +42,18 @@ constexpr int64_t kKeyTile = 64;
 constexpr int64_t kSplitKeys = kAttentionChunkKeys;
 static_assert(kSplitKeys % (2 * kKeyTile) == 0);
 
+// The keys [begin, end) of one chunk.
+struct KeyRange {
+  int64_t begin = 0;
+  int64_t end = 0;
+};
+
+struct AttentionJob;
+struct AttentionScratch;
+// See attention_kernel_table.h.
+using AttentionTaskFn = void (*)(const AttentionJob& job, int64_t q_begin, int64_t q_end, int kv_head,
+                                 KeyRange keys, AttentionScratch& scratch);
+
 struct AttentionJob {
   const float* q;
   int64_t n_q;
@@ -50,8 +62,20 @@ struct AttentionJob {
   AttentionShape shape;
   float* out;
   int64_t row_floats;  // values per cache row: n_kv_heads * head_dim
-  int64_t kv_bytes;    // bytes per cache value: 4 (f32) or 2 (bf16)
+  // Set by the dispatcher from the view (KvRowBytes): bytes of row_floats
+  // values and of one head's head_dim values in the view's type.
+  int64_t row_bytes = 0;
+  int64_t head_bytes = 0;
+  // A kQ8_0 view: the f32 / bf16 task its dequantized tiles run through
+  // (attention_q8.cpp); null otherwise.
+  AttentionTaskFn dequantized_task = nullptr;
 };
+
+// The job's byte strides from its view (call once the fields above are set).
+inline void SetStrides(AttentionJob& job) {
+  job.row_bytes = static_cast<int64_t>(KvRowBytes(job.kv->type, job.row_floats));
+  job.head_bytes = static_cast<int64_t>(KvRowBytes(job.kv->type, job.shape.head_dim));
+}
 
 // First slot query i sees: 0, or the start of its sliding window.
 inline int64_t KvBegin(const AttentionJob& job, int64_t i) {
@@ -65,11 +89,6 @@ inline int64_t FirstTile(const AttentionJob& job, int64_t q_begin, int64_t q_end
   return begin / tile * tile;
 }
 
-// The keys [begin, end) of one chunk.
-struct KeyRange {
-  int64_t begin = 0;
-  int64_t end = 0;
-};
 
 // kv_head's head_dim values of `slot` in `blocks` (of the view's type).
 inline const void* CacheRow(const AttentionJob& job, std::span<const void* const> blocks, int64_t slot,
@@ -77,15 +96,15 @@ inline const void* CacheRow(const AttentionJob& job, std::span<const void* const
   const int64_t block = slot / job.kv->block_tokens;
   const int64_t row = slot % job.kv->block_tokens;
   return static_cast<const uint8_t*>(blocks[block]) +
-         (row * job.row_floats + static_cast<int64_t>(kv_head) * job.shape.head_dim) * job.kv_bytes;
+         row * job.row_bytes + static_cast<int64_t>(kv_head) * job.head_bytes;
 }
 // rows[j] = the row of slot j0 + j for j in [0, n): one block lookup (a
 // division) per block crossed, not per row.
 inline void CacheRows(const AttentionJob& job, std::span<const void* const> blocks, int64_t j0, int64_t n,
                       int kv_head, const void** rows) {
   const int64_t bt = job.kv->block_tokens;
-  const int64_t row_bytes = job.row_floats * job.kv_bytes;
-  const int64_t head_offset = static_cast<int64_t>(kv_head) * job.shape.head_dim * job.kv_bytes;
+  const int64_t row_bytes = job.row_bytes;
+  const int64_t head_offset = static_cast<int64_t>(kv_head) * job.head_bytes;
   for (int64_t j = 0; j < n;) {
     const int64_t slot = j0 + j;
     const int64_t in_block = slot % bt;
@@ -108,9 +127,15 @@ inline const float* KeyRowF32(const AttentionJob& job, int64_t slot, int kv_head
 inline const float* ValueRowF32(const AttentionJob& job, int64_t slot, int kv_head) {
   return static_cast<const float*>(ValueRow(job, slot, kv_head));
 }
-// Element d of a cache row of either type, widened to f32 (exact).
+// Element d of a cache row (one head's values) of any KV type, widened to
+// f32 (exact: a q8_0 value is its f16 scale times an int8, 18 significant
+// bits at most).
 inline float CacheValue(const AttentionJob& job, const void* row, int d) {
-  return job.kv_bytes == 2 ? BF16ToF32(static_cast<const uint16_t*>(row)[d]) : static_cast<const float*>(row)[d];
+  switch (job.kv->type) {
+    case DType::kBF16: return BF16ToF32(static_cast<const uint16_t*>(row)[d]);
+    case DType::kQ8_0: return Q8_0KvValue(row, d);
+    default: return static_cast<const float*>(row)[d];
+  }
 }
 
 // Per-thread scratch, sized for the largest task. A task leaves rows

@@ -20,10 +20,12 @@ namespace chunkserve::kernels {
 // kv_len or before its window are masked as always): the chunk's softmax
 // state left in `scratch` (attention_job.h), row r = (query q_begin + r /
 // group, head kv_head * group + r % group).
-using AttentionTaskFn = void (*)(const AttentionJob& job, int64_t q_begin, int64_t q_end, int kv_head,
-                                 KeyRange keys, AttentionScratch& scratch);
+// (AttentionTaskFn is declared in attention_job.h.)
 // dst (n,) = src rounded to bf16 as Bf16Bits rounds.
 using StoreBf16RowFn = void (*)(const float* src, int64_t n, uint16_t* dst);
+// out (n_rows, head_dim) = q8_0 head rows dequantized, as f32 or as bf16
+// (Bf16Bits); every level's equals the scalar one bit for bit.
+using DequantizeQ8RowsFn = void (*)(const void* const* rows, int64_t n_rows, int head_dim, bool bf16, void* out);
 
 struct AttentionKernelTable {
   Isa isa;
@@ -32,6 +34,12 @@ struct AttentionKernelTable {
   // falls back one level. The scalar level always has one.
   AttentionTaskFn (*task)(const AttentionShape& shape);
   StoreBf16RowFn store_bf16_row;
+  DequantizeQ8RowsFn dequantize_q8_rows;
+  // The task that reads kQ8_0 views itself for this shape, or nullptr (or
+  // no function, as on AVX2): then
+  // the dispatcher runs the dequantizing wrapper (attention_q8.h) around
+  // `task`. The scalar level's task reads every type.
+  AttentionTaskFn (*q8_task)(const AttentionShape& shape);
 };
 
 const AttentionKernelTable* GetAttentionKernelTable(Isa isa);

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "kernels/attention_kernel_table.h"
+#include "kernels/attention_q8.h"
 
 namespace chunkserve::kernels {
 namespace {
@@ -62,7 +63,7 @@ void StoreBf16RowScalar(const float* src, int64_t n, uint16_t* dst) {
 }  // namespace
 
 const AttentionKernelTable* ReferenceAttentionKernelTable() {
-  static const AttentionKernelTable table{Isa::kScalar, ScalarTask, StoreBf16RowScalar};
+  static const AttentionKernelTable table{Isa::kScalar, ScalarTask, StoreBf16RowScalar, DequantizeQ8RowsScalar, ScalarTask};
   return &table;
 }
 

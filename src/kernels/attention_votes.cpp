@@ -26,7 +26,8 @@ void AddAttentionVotes(const float* q, int64_t n_q, const int32_t* kv_len, const
   const int64_t D = shape.head_dim;
   const int64_t row_floats = static_cast<int64_t>(shape.n_kv_heads) * D;
   const int group = shape.n_heads / shape.n_kv_heads;
-  const auto value_bytes = static_cast<int64_t>(KvTypeBytes(kv.type));
+  const auto row_bytes = static_cast<int64_t>(KvRowBytes(kv.type, row_floats));
+  const auto head_bytes = static_cast<int64_t>(KvRowBytes(kv.type, D));
   auto task = [&](int64_t kv_head, int) {
     std::vector<float> k(static_cast<size_t>(D));
     std::vector<float> scores;
@@ -37,7 +38,7 @@ void AddAttentionVotes(const float* q, int64_t n_q, const int32_t* kv_len, const
       scores.assign(static_cast<size_t>(group * (end - begin)), 0.0f);
       for (int64_t slot = begin; slot < end; ++slot) {
         const void* k_head = static_cast<const uint8_t*>(kv.k_blocks[static_cast<size_t>(slot / kv.block_tokens)]) +
-                             ((slot % kv.block_tokens) * row_floats + kv_head * D) * value_bytes;
+                             (slot % kv.block_tokens) * row_bytes + kv_head * head_bytes;
         LoadKvRow(k_head, D, kv.type, k.data());
         for (int g = 0; g < group; ++g) {
           const float* qh = q + i * shape.n_heads * D + (kv_head * group + g) * D;

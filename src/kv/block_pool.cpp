@@ -10,11 +10,12 @@ namespace chunkserve::kv {
 StatusOr<std::unique_ptr<BlockPool>> BlockPool::Create(const BlockPoolOptions& options) {
   if (options.block_tokens <= 0 || options.n_layers <= 0 || options.row_floats <= 0)
     return InvalidArgumentError("kv: block pool needs positive block_tokens, n_layers and row_floats");
-  if (options.type != DType::kF32 && options.type != DType::kBF16)
-    return InvalidArgumentError("kv: block pool values are f32 or bf16, not " + std::string(DTypeName(options.type)));
+  if (!IsKvType(options.type))
+    return InvalidArgumentError("kv: block pool values are f32, bf16 or q8_0, not " + std::string(DTypeName(options.type)));
+  if (options.type == DType::kQ8_0 && options.row_floats % kKvQ8Block != 0)
+    return InvalidArgumentError("kv: q8_0 rows need a multiple of 32 values, not " + std::to_string(options.row_floats));
   const size_t block_bytes = static_cast<size_t>(options.n_layers) * 2 *
-                             static_cast<size_t>(options.block_tokens) *
-                             static_cast<size_t>(options.row_floats) * Traits(options.type).type_size;
+                             static_cast<size_t>(options.block_tokens) * KvRowBytes(options.type, options.row_floats);
   const size_t n_blocks = options.budget_bytes / block_bytes;
   if (n_blocks == 0)
     return InvalidArgumentError("kv: budget of " + std::to_string(options.budget_bytes) +
@@ -37,9 +38,7 @@ StatusOr<std::unique_ptr<BlockPool>> BlockPool::Create(const BlockPoolOptions& o
 
 BlockPool::BlockPool(PrivateTag, const BlockPoolOptions& options, int64_t n_blocks)
     : options_(options),
-      value_bytes_(Traits(options.type).type_size),
-      block_values_(static_cast<size_t>(options.n_layers) * 2 * static_cast<size_t>(options.block_tokens) *
-                    static_cast<size_t>(options.row_floats)),
+      row_bytes_(KvRowBytes(options.type, options.row_floats)),
       ref_counts_(static_cast<size_t>(n_blocks), 0) {
   free_list_.reserve(static_cast<size_t>(n_blocks));
   // Lowest ids on top of the stack, so allocation order is 0, 1, 2, ...
@@ -78,14 +77,13 @@ void* BlockPool::KRows(BlockId block, int layer) {
   CheckAllocated(block);
   CHECK(layer >= 0 && layer < options_.n_layers);
   if (!memory_) return nullptr;
-  const size_t layer_values = 2 * static_cast<size_t>(options_.block_tokens * options_.row_floats);
-  const size_t first_value = static_cast<size_t>(block) * block_values_ + static_cast<size_t>(layer) * layer_values;
-  return memory_.get() + first_value * value_bytes_;
+  const size_t layer_bytes = 2 * static_cast<size_t>(options_.block_tokens) * row_bytes_;
+  return memory_.get() + static_cast<size_t>(block) * block_bytes() + static_cast<size_t>(layer) * layer_bytes;
 }
 
 void* BlockPool::VRows(BlockId block, int layer) {
   auto* k = static_cast<uint8_t*>(KRows(block, layer));
-  return k ? k + static_cast<size_t>(options_.block_tokens * options_.row_floats) * value_bytes_ : nullptr;
+  return k ? k + static_cast<size_t>(options_.block_tokens) * row_bytes_ : nullptr;
 }
 
 }  // namespace chunkserve::kv

@@ -2,7 +2,8 @@
 //
 // A block holds the K and V rows of `block_tokens` consecutive slots of one
 // sequence for EVERY layer, laid out (n_layers, {K, V}, block_tokens,
-// row_floats) in the pool's element type (f32, or bf16 at half the bytes),
+// row_floats) in the pool's element type (tensor/kv_row.h: f32, bf16 at half
+// the bytes, or q8_0 blocks of 32 at 53% of bf16),
 // so one block id is all a block table needs and a layer's K (or V) rows
 // inside a block are contiguous: exactly what kernels::KvBlocksView reads.
 //
@@ -29,6 +30,7 @@
 
 #include "base/status.h"
 #include "tensor/dtype.h"
+#include "tensor/kv_row.h"
 
 namespace chunkserve::kv {
 
@@ -38,7 +40,7 @@ struct BlockPoolOptions {
   int64_t block_tokens = 16;
   int n_layers = 0;
   int64_t row_floats = 0;    // values per K (and per V) row: n_kv_heads * head_dim
-  DType type = DType::kF32;  // of every value: kF32 or kBF16
+  DType type = DType::kF32;  // of every value: kF32, kBF16 or kQ8_0 (row_floats % 32 == 0)
   size_t budget_bytes = 0;   // n_blocks = budget_bytes / block_bytes (rounded down)
   bool simulated = false;    // bookkeeping only, no memory
 };
@@ -66,8 +68,9 @@ class BlockPool {
   int n_layers() const { return options_.n_layers; }
   int64_t row_floats() const { return options_.row_floats; }
   DType type() const { return options_.type; }
-  size_t value_bytes() const { return value_bytes_; }  // 4 (f32) or 2 (bf16)
-  size_t block_bytes() const { return block_values_ * value_bytes_; }
+  // Bytes of one K (or V) row: KvRowBytes(type(), row_floats()).
+  size_t row_bytes() const { return row_bytes_; }
+  size_t block_bytes() const { return 2 * static_cast<size_t>(options_.n_layers * options_.block_tokens) * row_bytes_; }
   bool simulated() const { return options_.simulated; }
 
   // First K (V) row of `layer` in `block`, values of type(); rows follow
@@ -85,8 +88,7 @@ class BlockPool {
   void CheckAllocated(BlockId block) const;
 
   BlockPoolOptions options_;
-  size_t value_bytes_ = 4;
-  size_t block_values_ = 0;
+  size_t row_bytes_ = 0;
   std::unique_ptr<uint8_t[]> memory_;  // (n_blocks, block_bytes()); null when simulated
   std::vector<int32_t> ref_counts_;   // per block
   std::vector<BlockId> free_list_;    // LIFO: recently freed blocks are warm in cache

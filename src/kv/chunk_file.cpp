@@ -66,7 +66,7 @@ StatusOr<ChunkKv> DecodeChunkFile(std::span<const uint8_t> bytes, const ChunkKey
   if (Get<uint64_t>(bytes, 80) != Hash64(bytes.data(), 80, kChunkFileChecksumSeed))
     return DataLossError("chunk file: header checksum mismatch");
   const auto version = Get<uint32_t>(bytes, 8);
-  if (version != 1 && version != kChunkFileVersion)
+  if (version < 1 || version > kChunkFileVersion)
     return FailedPreconditionError("chunk file: layout version " + std::to_string(version) + ", expected " +
                                    std::to_string(kChunkFileVersion));
   if (Get<uint32_t>(bytes, 12) != kChunkFileHeaderBytes) return DataLossError("chunk file: bad header size");
@@ -75,8 +75,11 @@ StatusOr<ChunkKv> DecodeChunkFile(std::span<const uint8_t> bytes, const ChunkKey
   const auto value_type = Get<uint32_t>(bytes, 36);
   if (Get<uint64_t>(bytes, 88) != 0 || (version == 1 && value_type != 0))
     return DataLossError("chunk file: reserved header fields are not zero");
-  if (value_type != static_cast<uint32_t>(DType::kF32) && value_type != static_cast<uint32_t>(DType::kBF16))
-    return DataLossError("chunk file: value type " + std::to_string(value_type) + " is neither f32 nor bf16");
+  const bool known = value_type == static_cast<uint32_t>(DType::kF32) || value_type == static_cast<uint32_t>(DType::kBF16) ||
+                     (version >= 3 && value_type == static_cast<uint32_t>(DType::kQ8_0));
+  if (!known)
+    return DataLossError("chunk file: value type " + std::to_string(value_type) + " is not a KV type of version " +
+                         std::to_string(version));
   ChunkKv kv;
   kv.type = static_cast<DType>(value_type);
   kv.key.model_fingerprint = Get<uint64_t>(bytes, 16);
@@ -93,11 +96,12 @@ StatusOr<ChunkKv> DecodeChunkFile(std::span<const uint8_t> bytes, const ChunkKey
   kv.base_position = Get<int64_t>(bytes, 56);
   const auto payload_bytes = Get<uint64_t>(bytes, 64);
   if (n_layers == 0 || n_layers > kMaxLayers || kv.row_floats <= 0 || kv.row_floats > kMaxRowFloats ||
-      n_tokens <= 0 || n_tokens > kMaxTokens || kv.base_position < 0 || kv.base_position > kMaxTokens)
+      n_tokens <= 0 || n_tokens > kMaxTokens || kv.base_position < 0 || kv.base_position > kMaxTokens ||
+      (kv.type == DType::kQ8_0 && kv.row_floats % kKvQ8Block != 0))
     return DataLossError("chunk file: implausible shape");
   kv.n_layers = static_cast<int>(n_layers);
   const auto n = static_cast<uint64_t>(n_tokens);
-  const uint64_t rows_bytes = uint64_t{n_layers} * n * static_cast<uint64_t>(kv.row_floats) * kv.value_bytes();
+  const uint64_t rows_bytes = uint64_t{n_layers} * n * static_cast<uint64_t>(kv.row_bytes());
   const uint64_t want_payload = n * sizeof(int32_t) + n * sizeof(float) + 2 * rows_bytes;
   if (payload_bytes != want_payload || bytes.size() != kChunkFileHeaderBytes + want_payload)
     return DataLossError("chunk file: payload of " + std::to_string(bytes.size() - kChunkFileHeaderBytes) +

@@ -1,7 +1,7 @@
 // Chunk file: the on-disk form of one ChunkKv (the disk tier of the chunk
 // cache writes one such file per entry).
 //
-// Layout (little-endian), version 2:
+// Layout (little-endian), version 3:
 //   header, 96 bytes:
 //     0  char[8]  magic "CSCHUNK\0"
 //     8  u32      layout version (kChunkFileVersion)
@@ -9,7 +9,8 @@
 //     16 u64      model fingerprint
 //     24 u64      content hash (see ChunkContentHash)
 //     32 u32      n_layers
-//     36 u32      value type of k and v: 0 = f32, 30 = bf16 (ggml type ids)
+//     36 u32      value type of k and v: 0 = f32, 30 = bf16, 8 = q8_0 (ggml type
+//                 ids; tensor/kv_row.h)
 //     40 i64      row_floats
 //     48 i64      n_tokens
 //     56 i64      base_position
@@ -18,9 +19,13 @@
 //     80 u64      header checksum: Hash64(bytes [0, 80), same seed)
 //     88 u64      reserved (0)
 //   payload: tokens i32[n_tokens], scores f32[n_tokens],
-//            k [n_layers * n_tokens * row_floats] values of the value type,
-//            v likewise.
-// Version 1 files (offset 36 reserved, zero: f32) are read as f32.
+//            k [n_layers * n_tokens] rows of row_floats values of the value
+//            type (KvRowBytes bytes each), v likewise.
+// Version 3 added q8_0 rows; version 2 files (f32 or bf16, the same layout)
+// are still read, version 1 files (offset 36 reserved, zero) as f32. A reader
+// of version 2 refuses a version 3 file by its version (FailedPrecondition),
+// so q8_0 bytes are never taken for f32 ones; the Redis tier's keys embed
+// the version too, so caches of old and new binaries do not mix.
 //
 // Decoding trusts nothing: every size is bounded and cross-checked before
 // use, both checksums must match, and the caller's expected key must match.
@@ -36,7 +41,7 @@
 
 namespace chunkserve::kv {
 
-inline constexpr uint32_t kChunkFileVersion = 2;
+inline constexpr uint32_t kChunkFileVersion = 3;
 inline constexpr size_t kChunkFileHeaderBytes = 96;
 inline constexpr uint64_t kChunkFileChecksumSeed = 0x4B56434845434B31ull;
 

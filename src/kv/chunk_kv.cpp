@@ -17,18 +17,24 @@ uint64_t ChunkContentHash(std::span<const int32_t> lead_in, std::span<const int3
 
 bool ChunkKv::ShapeConsistent() const {
   if (n_layers <= 0 || row_floats <= 0 || tokens.empty() || base_position < 0) return false;
-  if (type != DType::kF32 && type != DType::kBF16) return false;
+  if (!IsKvType(type) || (type == DType::kQ8_0 && row_floats % kKvQ8Block != 0)) return false;
   const size_t n = tokens.size();
   const size_t bytes = static_cast<size_t>(n_layers) * n * row_bytes();
   return scores.size() == n && k.size() == bytes && v.size() == bytes;
 }
 
-void ChunkKv::LoadKRow(int layer, int64_t i, float* out) const {
-  WidenToF32(KRow(layer, i), row_floats, type == DType::kBF16, out);
+namespace {
+void LoadRow(const void* row, int64_t n, DType type, float* out) {
+  if (type == DType::kQ8_0) {
+    DequantizeQ8_0KvRow(row, n, out);
+  } else {
+    WidenToF32(row, n, type == DType::kBF16, out);
+  }
 }
-void ChunkKv::LoadVRow(int layer, int64_t i, float* out) const {
-  WidenToF32(VRow(layer, i), row_floats, type == DType::kBF16, out);
-}
+}  // namespace
+
+void ChunkKv::LoadKRow(int layer, int64_t i, float* out) const { LoadRow(KRow(layer, i), row_floats, type, out); }
+void ChunkKv::LoadVRow(int layer, int64_t i, float* out) const { LoadRow(VRow(layer, i), row_floats, type, out); }
 
 void ChunkKv::AssignF32(std::span<const float> k_values, std::span<const float> v_values) {
   type = DType::kF32;

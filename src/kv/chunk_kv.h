@@ -11,9 +11,10 @@
 //   * scores[i] ranks how much token i's KV depends on what precedes the
 //     chunk (higher = recompute first; see engine/chunk_reuse.h for the
 //     signal). Only the order matters.
-// Layouts: k, v are (n_layers, n_tokens, row_floats) values of `type`: f32,
-// or bf16 (entries built from a bf16 KV cache store its rows as they are, at
-// half the bytes in RAM and on disk).
+// Layouts: k, v are (n_layers, n_tokens, row_floats) values of `type`
+// (tensor/kv_row.h): f32, bf16 or q8_0 (entries built from a bf16 or q8_0
+// KV cache store its rows as they are: half, or 27%, of f32's bytes in RAM
+// and on disk).
 //
 // Key: (model fingerprint, content hash) where content hash =
 // ChunkContentHash(lead-in, chunk tokens); the tokens are stored too, so a
@@ -28,6 +29,7 @@
 #include <vector>
 
 #include "tensor/dtype.h"
+#include "tensor/kv_row.h"
 
 namespace chunkserve::kv {
 
@@ -52,19 +54,19 @@ struct ChunkKv {
   int n_layers = 0;
   int64_t row_floats = 0;
   int64_t base_position = 0;
-  DType type = DType::kF32;     // of the K and V values: kF32 or kBF16
+  DType type = DType::kF32;     // of the K and V values: kF32, kBF16 or kQ8_0
   std::vector<int32_t> tokens;  // the chunk's tokens (not the lead-in)
   std::vector<float> scores;    // (n_tokens,)
   std::vector<uint8_t> k;       // (n_layers, n_tokens, row_floats) values, post-RoPE
   std::vector<uint8_t> v;       // (n_layers, n_tokens, row_floats) values
 
   int64_t n_tokens() const { return static_cast<int64_t>(tokens.size()); }
-  size_t value_bytes() const { return type == DType::kBF16 ? 2 : 4; }
-  size_t row_bytes() const { return static_cast<size_t>(row_floats) * value_bytes(); }
+  // Bytes of one K (or V) row: KvRowBytes(type, row_floats).
+  size_t row_bytes() const { return KvRowBytes(type, row_floats); }
   // Row i of `layer`, row_floats values of `type`.
   const void* KRow(int layer, int64_t i) const { return k.data() + RowOffset(layer, i); }
   const void* VRow(int layer, int64_t i) const { return v.data() + RowOffset(layer, i); }
-  // The same rows widened to f32 (exact).
+  // The same rows widened to f32 (exact; q8_0 gives d * q).
   void LoadKRow(int layer, int64_t i, float* out) const;
   void LoadVRow(int layer, int64_t i, float* out) const;
   // Sets type = kF32 and the rows from f32 values (tests, tools).
@@ -73,7 +75,8 @@ struct ChunkKv {
   size_t bytes() const {
     return tokens.size() * sizeof(int32_t) + scores.size() * sizeof(float) + k.size() + v.size();
   }
-  // True when the type is f32 or bf16 and the vectors agree with the shape.
+  // True when the type is a KV type whose blocks fit row_floats (q8_0: a
+  // multiple of 32) and the vectors agree with the shape.
   bool ShapeConsistent() const;
 
  private:

@@ -64,8 +64,9 @@ Status Compact(const KeepSets& keep, BlockTable* table) {
   if (!pool->simulated()) {
     const int64_t row_floats = pool->row_floats();
     const int64_t head_values = row_floats / keep.n_kv_heads;
-    const size_t head_bytes = static_cast<size_t>(head_values) * pool->value_bytes();
-    const size_t row_bytes = static_cast<size_t>(row_floats) * pool->value_bytes();
+    // Whole heads move as bytes (a q8_0 head is whole blocks of 32): lossless.
+    const size_t head_bytes = KvRowBytes(pool->type(), head_values);
+    const size_t row_bytes = pool->row_bytes();
     auto row = [&](void* rows, int64_t slot_in_block, int head) {
       return static_cast<uint8_t*>(rows) + static_cast<size_t>(slot_in_block) * row_bytes +
              static_cast<size_t>(head) * head_bytes;

@@ -22,10 +22,10 @@ ContiguousKvCache::ContiguousKvCache(int n_layers, int64_t row_floats, int64_t c
       row_floats_(row_floats),
       capacity_tokens_(capacity_tokens),
       type_(type),
-      value_bytes_(kernels::KvTypeBytes(type)) {
+      row_bytes_(KvRowBytes(type, row_floats)) {
   CHECK(n_layers > 0 && row_floats > 0 && capacity_tokens > 0);
-  const size_t n = static_cast<size_t>(n_layers) * static_cast<size_t>(capacity_tokens * row_floats) * value_bytes_;
-  // Zero bytes are 0.0 in both types; vector storage is aligned for floats.
+  const size_t n = static_cast<size_t>(n_layers) * static_cast<size_t>(capacity_tokens) * row_bytes_;
+  // Zero bytes are 0.0 in every type (q8_0: d = 0); vector storage is aligned for floats.
   k_.assign(n, 0);
   v_.assign(n, 0);
   for (int l = 0; l < n_layers; ++l) {

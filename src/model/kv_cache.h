@@ -10,8 +10,9 @@
 // A slot is a position in the sequence's cache (0, 1, 2, ...). It is usually,
 // but not necessarily, the token's RoPE position: chunk reuse places cached
 // chunks at slots whose positions it chose. A row holds n_kv_heads * head_dim
-// values of type(): f32, or bf16 (half the bytes; exact for bf16 attention,
-// see kernels::StoreKvRow); K rows are stored AFTER RoPE.
+// values of type(): f32, bf16 (half the bytes; exact for bf16 attention,
+// see kernels::StoreKvRow) or q8_0 (blocks of 32 along each head,
+// tensor/kv_row.h; 53% of bf16); K rows are stored AFTER RoPE.
 //
 // Invariants: KRow/VRow of slot s in [0, capacity_tokens()) point at distinct,
 // stable rows until the cache is resized or destroyed; View(layer) covers at
@@ -35,12 +36,12 @@ class KvCache {
   virtual int n_layers() const = 0;
   // Values per K (and per V) row: n_kv_heads * head_dim of the model.
   virtual int64_t row_floats() const = 0;
-  // Type of every stored value: DType::kF32 or kBF16.
+  // Type of every stored value: DType::kF32, kBF16 or kQ8_0.
   virtual DType type() const = 0;
   // Slots that can be written now; Forward refuses to write past them.
   virtual int64_t capacity_tokens() const = 0;
 
-  // The raw row: row_floats() values of type().
+  // The raw row: row_floats() values of type() (KvRowBytes(type(), row_floats()) bytes).
   // REQUIRES: 0 <= layer < n_layers(), 0 <= slot < capacity_tokens().
   virtual void* KRow(int layer, int64_t slot) = 0;
   virtual void* VRow(int layer, int64_t slot) = 0;
@@ -54,7 +55,7 @@ class KvCache {
 };
 
 // The simplest KvCache: one block of capacity_tokens rows per layer, of f32
-// (the default) or bf16 values. Used by the CLI generation loop, chunk
+// (the default), bf16 or q8_0 values. Used by the CLI generation loop, chunk
 // cache fills, tests and the NumPy-reference comparison.
 class ContiguousKvCache final : public KvCache {
  public:
@@ -78,9 +79,9 @@ class ContiguousKvCache final : public KvCache {
   int64_t row_floats_;
   int64_t capacity_tokens_;
   DType type_;
-  size_t value_bytes_;
+  size_t row_bytes_;  // KvRowBytes(type_, row_floats_)
   size_t RowOffset(int layer, int64_t slot) const {
-    return static_cast<size_t>((static_cast<int64_t>(layer) * capacity_tokens_ + slot) * row_floats_) * value_bytes_;
+    return static_cast<size_t>(static_cast<int64_t>(layer) * capacity_tokens_ + slot) * row_bytes_;
   }
   std::vector<uint8_t> k_;  // (n_layers, capacity_tokens, row_floats) values of type_
   std::vector<uint8_t> v_;

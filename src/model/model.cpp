@@ -123,6 +123,13 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
   }
   m->attention_precision_ = options.attention_precision.value_or(
       kernels::FastestAttentionPrecision(static_cast<int>(m->hparams_.head_dim)));
+  m->kv_type_ = options.kv_type.value_or(
+      m->attention_precision_ == kernels::AttentionPrecision::kBf16 ? DType::kBF16 : DType::kF32);
+  if (!KvTypeFits(m->kv_type_, m->hparams_.head_dim))
+    return InvalidArgumentError(path + ": a " + std::string(DTypeName(m->kv_type_)) + " KV cache does not fit head_dim " +
+                                std::to_string(m->hparams_.head_dim) + " (KV types: f32, bf16, q8_0 with head_dim % 32 == 0)");
+  if (m->kv_type_ == DType::kBF16 && m->attention_precision_ != kernels::AttentionPrecision::kBf16)
+    return InvalidArgumentError(path + ": a bf16 KV cache needs bf16 attention");
   if (options.pool) {
     m->pool_ = options.pool;
   } else {
@@ -206,10 +213,12 @@ Status Model::Run(std::span<const SequenceBatch> batch, int64_t n_layers, bool w
       return InvalidArgumentError(where + ": KV cache shape (" + std::to_string(seq.kv->n_layers()) +
                                   " layers, rows of " + std::to_string(seq.kv->row_floats()) +
                                   ") does not match the model");
-    if (seq.kv->type() != DType::kF32 && seq.kv->type() != kv_type())
-      return InvalidArgumentError(where + ": a " + std::string(DTypeName(seq.kv->type())) +
-                                  " KV cache needs bf16 attention; the model runs " +
+    if (seq.kv->type() == DType::kBF16 && attention_precision_ != kernels::AttentionPrecision::kBf16)
+      return InvalidArgumentError(where + ": a bf16 KV cache needs bf16 attention; the model runs " +
                                   kernels::AttentionPrecisionName(attention_precision_));
+    if (!KvTypeFits(seq.kv->type(), hp.head_dim))
+      return InvalidArgumentError(where + ": a " + std::string(DTypeName(seq.kv->type())) +
+                                  " KV cache does not fit head_dim " + std::to_string(hp.head_dim));
     const int64_t end_slot = seq.first_slot + static_cast<int64_t>(seq.tokens.size());
     if (seq.first_slot < 0 || end_slot > seq.kv->capacity_tokens())
       return OutOfRangeError(where + ": slots [" + std::to_string(seq.first_slot) + ", " +

@@ -50,6 +50,12 @@ struct LoadOptions {
   // kernels::FastestAttentionPrecision(head_dim), i.e. bf16 where the CPU
   // multiplies it natively. Tests against f32 references pin kF32.
   std::optional<kernels::AttentionPrecision> attention_precision;
+  // Element type of the KV caches this model asks for (kv_type()): kF32,
+  // kBF16 (needs bf16 attention) or kQ8_0 (needs head_dim % 32 == 0; either
+  // precision: its values are dequantized exactly, then attended as f32
+  // rows). Unset: bf16 under bf16 attention, else f32. Load refuses a type
+  // that does not fit with InvalidArgument.
+  std::optional<DType> kv_type;
   // Tokens per sequence the model will be run at; 0: its training context
   // (as llama.cpp's default). Only Phi-3 LongRoPE files read it: beyond
   // rope.scaling.original_context_length they rotate with the long
@@ -126,16 +132,15 @@ class Model {
   // (model/shared_prefix.h); on by default, off for comparisons. The
   // results are the same bits either way. Not while Forward runs.
   void set_shared_prefix_attention(bool on) { shared_prefix_attention_ = on; }
-  // The value type KV caches for this model should store: bf16 under bf16
-  // attention (exactly the operands attention multiplies, at half the
-  // bytes), else f32. Forward refuses a bf16 cache under f32 attention.
-  DType kv_type() const {
-    return attention_precision_ == kernels::AttentionPrecision::kBf16 ? DType::kBF16 : DType::kF32;
-  }
+  // The value type KV caches for this model should store (LoadOptions::
+  // kv_type): by default bf16 under bf16 attention (exactly the operands
+  // attention multiplies, at half the bytes), else f32; or q8_0 when asked
+  // (34 bytes per 32 values). Forward takes caches of f32, of q8_0 (head_dim
+  // % 32 == 0) and of bf16 under bf16 attention.
+  DType kv_type() const { return kv_type_; }
   // K and V of one token, all layers, in kv_type(): what a KV budget pays per token.
   size_t kv_bytes_per_token() const {
-    return static_cast<size_t>(hparams_.n_layer) * 2 * static_cast<size_t>(hparams_.n_embd_kv()) *
-           kernels::KvTypeBytes(kv_type());
+    return static_cast<size_t>(hparams_.n_layer) * 2 * KvRowBytes(kv_type(), hparams_.n_embd_kv());
   }
   // Bytes of packed weights one decode step reads (all layers + output).
   size_t weight_bytes_per_token() const;
@@ -204,6 +209,7 @@ class Model {
   ThreadPool* pool_ = nullptr;
   bool shared_prefix_attention_ = true;
   kernels::AttentionPrecision attention_precision_ = kernels::AttentionPrecision::kF32;
+  DType kv_type_ = DType::kF32;
   ForwardProfile* profile_ = nullptr;
   MoeSchedule moe_schedule_ = MoeSchedule::kGrouped;
 

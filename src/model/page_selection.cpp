@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "base/logging.h"
+#include "tensor/kv_row.h"
 
 namespace chunkserve::model {
 namespace {
@@ -29,7 +30,7 @@ const float* PageSelection::Bounds(int layer, int64_t n_pages, const kernels::Kv
                                    const kernels::AttentionShape& shape) {
   const int64_t rf = RowFloats(view, shape);
   const int64_t bt = view.block_tokens;
-  const size_t value_bytes = kernels::KvTypeBytes(view.type);
+  const size_t row_bytes = KvRowBytes(view.type, rf);
   std::vector<float>& bounds = bounds_[static_cast<size_t>(layer)];
   std::vector<float> row(static_cast<size_t>(rf));
   for (int64_t page = static_cast<int64_t>(bounds.size()) / (2 * rf); page < n_pages; ++page) {
@@ -39,7 +40,7 @@ const float* PageSelection::Bounds(int layer, int64_t n_pages, const kernels::Kv
     std::fill(lo, lo + rf, std::numeric_limits<float>::infinity());
     std::fill(hi, hi + rf, -std::numeric_limits<float>::infinity());
     for (int64_t slot = page * page_blocks_ * bt; slot < (page + 1) * page_blocks_ * bt; ++slot) {
-      kernels::LoadKvRow(Advance(view.k_blocks[static_cast<size_t>(slot / bt)], (slot % bt) * rf * value_bytes), rf,
+      kernels::LoadKvRow(Advance(view.k_blocks[static_cast<size_t>(slot / bt)], (slot % bt) * row_bytes), rf,
                          view.type, row.data());
       for (int64_t d = 0; d < rf; ++d) {
         lo[d] = std::min(lo[d], row[d]);
@@ -135,7 +136,7 @@ void PageSelection::Attend(int layer, const float* q, int64_t kv_len, const kern
   // One call per KV head over a view of its blocks; the current block is
   // always the last one selected, so the view's length ends where kv_len does.
   const int64_t rf = RowFloats(view, shape);
-  const int64_t head_bytes = int64_t{hd} * static_cast<int64_t>(kernels::KvTypeBytes(view.type));
+  const auto head_bytes = static_cast<int64_t>(KvRowBytes(view.type, hd));
   const kernels::AttentionShape head_shape{.n_heads = group,
                                            .n_kv_heads = 1,
                                            .head_dim = hd,

@@ -32,14 +32,14 @@ void* PagedKvCache::KRow(int layer, int64_t slot) {
   CHECK(slot >= 0 && slot < n_blocks_seen_ * pool_->block_tokens());
   const int64_t bt = pool_->block_tokens();
   auto* rows = static_cast<uint8_t*>(pool_->KRows(table_->blocks()[static_cast<size_t>(slot / bt)], layer));
-  return rows + static_cast<size_t>((slot % bt) * pool_->row_floats()) * pool_->value_bytes();
+  return rows + static_cast<size_t>(slot % bt) * pool_->row_bytes();
 }
 
 void* PagedKvCache::VRow(int layer, int64_t slot) {
   CHECK(slot >= 0 && slot < n_blocks_seen_ * pool_->block_tokens());
   const int64_t bt = pool_->block_tokens();
   auto* rows = static_cast<uint8_t*>(pool_->VRows(table_->blocks()[static_cast<size_t>(slot / bt)], layer));
-  return rows + static_cast<size_t>((slot % bt) * pool_->row_floats()) * pool_->value_bytes();
+  return rows + static_cast<size_t>(slot % bt) * pool_->row_bytes();
 }
 
 kernels::KvBlocksView PagedKvCache::View(int layer) const {

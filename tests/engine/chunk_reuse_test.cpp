@@ -252,6 +252,45 @@ TEST(ChunkReuse, PlaceChunkRotatesExactlyLikeApplyRope) {
         c.LoadVRow(0, r, row.data());
         kernels::StoreKvRow(row.data(), c.row_floats, DType::kBF16, c16.v.data() + r * c16.row_bytes());
       }
+      // Into a q8_0 cache: the same rotation, then the cache's quantization
+      // (dequantize, rotate, requantize for a moved q8_0 entry; its bytes as
+      // they are when it does not move).
+      model::ContiguousKvCache kv8(c.n_layers, c.row_floats, 16, DType::kQ8_0);
+      PlaceChunk(c, &kv8, 2, to, *rope);
+      for (int l = 0; l < c.n_layers; ++l)
+        for (int64_t i = 0; i < 5; ++i) {
+          std::vector<float> want(static_cast<size_t>(c.row_floats));
+          c.LoadKRow(l, i, want.data());
+          kernels::ApplyRope(want.data(), rope->n_kv_heads, to - 3, rope->params);
+          std::vector<uint8_t> q(KvRowBytes(DType::kQ8_0, c.row_floats));
+          kernels::StoreKvRow(want.data(), c.row_floats, DType::kQ8_0, q.data());
+          EXPECT_EQ(0, std::memcmp(kv8.KRow(l, 2 + i), q.data(), q.size())) << "q8_0 layer " << l << " token " << i;
+        }
+      kv::ChunkKv c8 = c;
+      c8.type = DType::kQ8_0;
+      c8.k.assign(static_cast<size_t>(c.n_layers * c.n_tokens()) * c8.row_bytes(), 0);
+      c8.v = c8.k;
+      for (int64_t r = 0; r < c.n_layers * c.n_tokens(); ++r) {
+        std::vector<float> row(static_cast<size_t>(c.row_floats));
+        c.LoadKRow(0, r, row.data());
+        kernels::StoreKvRow(row.data(), c.row_floats, DType::kQ8_0, c8.k.data() + r * c8.row_bytes());
+        c.LoadVRow(0, r, row.data());
+        kernels::StoreKvRow(row.data(), c.row_floats, DType::kQ8_0, c8.v.data() + r * c8.row_bytes());
+      }
+      ASSERT_TRUE(c8.ShapeConsistent());
+      model::ContiguousKvCache kv8b(c.n_layers, c.row_floats, 16, DType::kQ8_0);
+      PlaceChunk(c8, &kv8b, 2, to, *rope);
+      for (int l = 0; l < c.n_layers; ++l)
+        for (int64_t i = 0; i < 5; ++i) {
+          std::vector<float> want(static_cast<size_t>(c.row_floats));
+          c8.LoadKRow(l, i, want.data());
+          kernels::ApplyRope(want.data(), rope->n_kv_heads, to - 3, rope->params);
+          std::vector<uint8_t> q(c8.row_bytes());
+          kernels::StoreKvRow(want.data(), c.row_floats, DType::kQ8_0, q.data());
+          const void* expect_k = to == 3 ? c8.KRow(l, i) : q.data();
+          EXPECT_EQ(0, std::memcmp(kv8b.KRow(l, 2 + i), expect_k, q.size())) << "q8_0 entry, layer " << l;
+          EXPECT_EQ(0, std::memcmp(kv8b.VRow(l, 2 + i), c8.VRow(l, i), q.size())) << "q8_0 entry V, layer " << l;
+        }
       auto kv32 = model->NewKvCache(16, DType::kF32);
       PlaceChunk(c16, kv32.get(), 2, to, *rope);
       for (int l = 0; l < c.n_layers; ++l)

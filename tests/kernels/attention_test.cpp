@@ -440,8 +440,8 @@ TEST(OpsTest, KvRowsRoundTrip) {
     }
     EXPECT_EQ(back[i], BF16ToF32(F32ToBF16(x[i]))) << i;  // nearest even
   }
-  EXPECT_EQ(KvTypeBytes(DType::kF32), 4u);
-  EXPECT_EQ(KvTypeBytes(DType::kBF16), 2u);
+  EXPECT_EQ(KvRowBytes(DType::kF32, 64), 256u);
+  EXPECT_EQ(KvRowBytes(DType::kBF16, 64), 128u);
 }
 
 // Every level's table is its own level's, and its bf16 row store (AVX-512:

@@ -103,6 +103,31 @@ TEST(BlockPool, Bf16BlocksAreHalfTheBytes) {
   EXPECT_EQ(BlockPool::Create(o).status().code(), StatusCode::kInvalidArgument);
 }
 
+// q8_0 blocks: KvRowBytes per row (34 bytes per 32 values), so a budget
+// holds 64/17 as many tokens as f32 and 32/17 as many as bf16; rows whose
+// width is not whole blocks are refused.
+TEST(BlockPool, Q8BlocksAreWholeQ8Rows) {
+  BlockPoolOptions o = SmallOptions(4);
+  o.row_floats = 64;
+  o.budget_bytes = size_t{17} * 1000;
+  o.type = DType::kBF16;
+  auto bf16 = std::move(BlockPool::Create(o)).value();
+  o.type = DType::kQ8_0;
+  auto pool = std::move(BlockPool::Create(o)).value();
+  EXPECT_EQ(pool->row_bytes(), 68u);
+  EXPECT_EQ(pool->block_bytes(), size_t{2 * 2 * 4 * 68});
+  EXPECT_EQ(bf16->block_bytes() * 17, pool->block_bytes() * 32);
+  EXPECT_EQ(pool->n_blocks(), static_cast<int64_t>(o.budget_bytes / pool->block_bytes()));
+  // Rows and layers do not overlap: V of layer 0 starts after its 4 K rows.
+  const BlockId a = *pool->Allocate(), b = *pool->Allocate();
+  EXPECT_EQ(static_cast<uint8_t*>(pool->VRows(a, 0)) - static_cast<uint8_t*>(pool->KRows(a, 0)), 4 * 68);
+  EXPECT_EQ(static_cast<uint8_t*>(pool->KRows(a, 1)) - static_cast<uint8_t*>(pool->KRows(a, 0)), 2 * 4 * 68);
+  EXPECT_EQ(static_cast<uint8_t*>(pool->KRows(b, 0)) - static_cast<uint8_t*>(pool->KRows(a, 0)),
+            static_cast<std::ptrdiff_t>(pool->block_bytes()));
+  o.row_floats = 40;
+  EXPECT_EQ(BlockPool::Create(o).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(BlockPool, SimulatedPoolHasNoMemory) {
   auto pool = std::move(BlockPool::Create(SmallOptions(1000000, /*simulated=*/true))).value();
   EXPECT_EQ(pool->n_blocks(), 1000000);

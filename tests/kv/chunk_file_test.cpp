@@ -7,6 +7,7 @@
 #include "base/hash.h"
 #include "kv_test_util.h"
 #include "tensor/half.h"
+#include "tensor/kv_row.h"
 
 namespace chunkserve::kv {
 namespace {
@@ -67,7 +68,52 @@ TEST(ChunkFile, Version1ReadsAsF32AndUnknownTypesAreRejected) {
   EXPECT_EQ(v1->k, kv->k);
   EXPECT_EQ(DecodeChunkFile(forge(1, 30), kv->key).status().code(), StatusCode::kDataLoss);
   EXPECT_EQ(DecodeChunkFile(forge(2, 1), kv->key).status().code(), StatusCode::kDataLoss);  // f16
-  EXPECT_EQ(DecodeChunkFile(forge(3, 0), kv->key).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(DecodeChunkFile(forge(4, 0), kv->key).status().code(), StatusCode::kFailedPrecondition);
+  // q8_0 rows came with version 3: a version 2 header naming them is damage.
+  EXPECT_EQ(DecodeChunkFile(forge(2, 8), kv->key).status().code(), StatusCode::kDataLoss);
+  // Version 2 files (f32, bf16) are still read.
+  auto v2 = DecodeChunkFile(forge(2, 0), kv->key);
+  ASSERT_TRUE(v2.ok()) << v2.status().ToString();
+  EXPECT_EQ(v2->k, kv->k);
+}
+
+// q8_0 entries (from q8_0 KV caches) keep their blocks as they are: 34
+// bytes per 32 values, written as version 3; a reader of version 2 refuses
+// the file by its version before it could read the rows as f32.
+TEST(ChunkFile, Q8RoundTripKeepsTheBlocksAndIsVersion3) {
+  auto f32 = MakeChunk(7, 5, 100);
+  ChunkKv kv = *f32;
+  kv.row_floats = 64;
+  kv.type = DType::kQ8_0;
+  const size_t rows = static_cast<size_t>(kv.n_layers) * kv.tokens.size();
+  std::vector<float> values(64);
+  kv.k.resize(rows * 2 * 34);
+  kv.v.resize(rows * 2 * 34);
+  for (size_t r = 0; r < rows; ++r) {
+    for (int i = 0; i < 64; ++i) values[i] = static_cast<float>((r * 64 + i) % 23) - 11.0f;
+    QuantizeQ8_0KvRow(values.data(), 64, kv.k.data() + r * 68);
+    for (float& x : values) x *= -0.5f;
+    QuantizeQ8_0KvRow(values.data(), 64, kv.v.data() + r * 68);
+  }
+  ASSERT_TRUE(kv.ShapeConsistent());
+  EXPECT_EQ(kv.row_bytes(), 68u);
+  const std::vector<uint8_t> bytes = EncodeChunkFile(kv);
+  uint32_t version;
+  std::memcpy(&version, bytes.data() + 8, 4);
+  EXPECT_EQ(version, 3u);
+  auto back = DecodeChunkFile(bytes, kv.key);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->type, DType::kQ8_0);
+  EXPECT_EQ(back->k, kv.k);
+  EXPECT_EQ(back->v, kv.v);
+  float row[64], want[64];
+  back->LoadVRow(1, 3, row);
+  DequantizeQ8_0KvRow(kv.VRow(1, 3), 64, want);
+  for (int i = 0; i < 64; ++i) EXPECT_EQ(row[i], want[i]) << i;
+  // Rows that are not whole blocks are implausible.
+  ChunkKv odd = kv;
+  odd.row_floats = 48;
+  EXPECT_FALSE(odd.ShapeConsistent());
 }
 
 TEST(ChunkFile, WrongFingerprintOrChunkIsForeign) {
