@@ -3,6 +3,7 @@
 // flag's name, and never abort (exit 134).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -26,7 +27,11 @@ struct Outcome {
 // its exit code and standard error.
 Outcome Serve(const std::string& args) {
   const std::string binary = (std::filesystem::path(CHUNKSERVE_BINARY_DIR) / "chunkserve").string();
-  const std::string err = ::testing::TempDir() + "/serve_startup_err.txt";
+  // One file per call and process: ctest runs these tests in parallel
+  // processes, which must not read each other's standard error.
+  static int calls = 0;
+  const std::string err = ::testing::TempDir() + "/serve_startup_err_" + std::to_string(getpid()) + "_" +
+                          std::to_string(calls++) + ".txt";
   const auto t0 = std::chrono::steady_clock::now();
   const int status = std::system(("timeout 30 " + binary + " serve -m " + testing::FixturePath() +
                                   " --port 0 " + args + " 2>" + err + " >/dev/null").c_str());
@@ -37,6 +42,7 @@ Outcome Serve(const std::string& args) {
   std::stringstream ss;
   ss << in.rdbuf();
   o.stderr_text = ss.str();
+  std::filesystem::remove(err);
   return o;
 }
 
