@@ -54,13 +54,6 @@ struct KernelTable {
   size_t activation_chunk_bytes = 384 * 1024;
 };
 
-// Index of block b of token t among n quantized tokens of nb blocks each,
-// in the layout of a table with activation_tile `tile` (see above).
-inline int64_t ActivationIndex(int64_t t, int64_t b, int64_t n, int64_t nb, int tile) {
-  if (tile == 0 || t >= n / tile * tile) return t * nb + b;
-  return (t - t % tile) * nb + b * tile + t % tile;
-}
-
 const KernelTable* GetKernelTable(Isa isa);
 
 // Defined in the per-ISA files.
